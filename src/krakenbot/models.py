@@ -1,0 +1,225 @@
+"""Typed values the client returns and the rest of the bot passes around.
+
+All money, prices and volumes are ``Decimal``; times are Unix seconds (float).
+Frozen dataclasses: a value read from the exchange is never edited in place.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from enum import Enum
+
+
+class Side(str, Enum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(str, Enum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP_LOSS = "stop-loss"
+    TAKE_PROFIT = "take-profit"
+    STOP_LOSS_LIMIT = "stop-loss-limit"
+    TAKE_PROFIT_LIMIT = "take-profit-limit"
+
+
+@dataclass(frozen=True)
+class PairInfo:
+    """One tradable pair's rules, from AssetPairs. Drives rounding and pre-trade validation."""
+
+    name: str  # Kraken pair id, e.g. XXBTZEUR
+    altname: str  # XBTEUR
+    wsname: str  # XBT/EUR
+    base: str  # XXBT
+    quote: str  # ZEUR
+    pair_decimals: int
+    lot_decimals: int
+    cost_decimals: int
+    tick_size: Decimal
+    ordermin: Decimal
+    costmin: Decimal
+    fee_taker: Decimal  # percent, e.g. Decimal("0.40")
+    fee_maker: Decimal
+    status: str = "online"
+
+    def round_volume(self, volume: Decimal) -> Decimal:
+        """Volumes are truncated (never rounded up: that could exceed a limit or a balance)."""
+        return volume.quantize(Decimal(1).scaleb(-self.lot_decimals), rounding=ROUND_DOWN)
+
+    def round_price(self, price: Decimal) -> Decimal:
+        """Prices snap to the pair's tick size, then to its price decimals."""
+        ticks = (price / self.tick_size).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
+        snapped = ticks * self.tick_size
+        return snapped.quantize(Decimal(1).scaleb(-self.pair_decimals), rounding=ROUND_HALF_EVEN)
+
+
+@dataclass(frozen=True)
+class SystemStatus:
+    status: str  # online | maintenance | cancel_only | post_only
+    timestamp: str
+
+
+@dataclass(frozen=True)
+class Ticker:
+    pair: str
+    ask: Decimal
+    bid: Decimal
+    last: Decimal
+    volume_24h: Decimal
+    vwap_24h: Decimal
+    low_24h: Decimal
+    high_24h: Decimal
+    open_today: Decimal
+    trades_24h: int
+    fetched_at: float = 0.0
+
+    @property
+    def mid(self) -> Decimal:
+        return (self.ask + self.bid) / 2
+
+
+@dataclass(frozen=True)
+class Candle:
+    time: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    vwap: Decimal
+    volume: Decimal
+    count: int
+
+
+@dataclass(frozen=True)
+class OhlcPage:
+    pair: str
+    interval: int
+    candles: tuple[Candle, ...]
+    last: int
+
+
+@dataclass(frozen=True)
+class BookLevel:
+    price: Decimal
+    volume: Decimal
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class OrderBook:
+    pair: str
+    asks: tuple[BookLevel, ...]  # ascending
+    bids: tuple[BookLevel, ...]  # descending
+
+    @property
+    def best_ask(self) -> Decimal | None:
+        return self.asks[0].price if self.asks else None
+
+    @property
+    def best_bid(self) -> Decimal | None:
+        return self.bids[0].price if self.bids else None
+
+
+@dataclass(frozen=True)
+class PublicTrade:
+    price: Decimal
+    volume: Decimal
+    time: float
+    side: str  # "b" | "s"
+    ordertype: str  # "m" | "l"
+    trade_id: int | None
+
+
+@dataclass(frozen=True)
+class TradesPage:
+    pair: str
+    trades: tuple[PublicTrade, ...]
+    last: str
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """What the bot asks the exchange for. ``cl_ord_id`` is always set by the executor."""
+
+    pair: str
+    side: Side
+    ordertype: OrderType
+    volume: Decimal
+    price: Decimal | None = None
+    price2: Decimal | None = None
+    cl_ord_id: str | None = None
+    userref: int | None = None
+    post_only: bool = False
+    timeinforce: str | None = None  # GTC | IOC | GTD
+    expiretm: str | None = None
+    validate: bool = False
+
+    def as_params(self) -> dict[str, str]:
+        params: dict[str, str] = {
+            "pair": self.pair,
+            "type": self.side.value,
+            "ordertype": self.ordertype.value,
+            "volume": format(self.volume, "f"),
+        }
+        if self.price is not None:
+            params["price"] = format(self.price, "f")
+        if self.price2 is not None:
+            params["price2"] = format(self.price2, "f")
+        if self.cl_ord_id:
+            params["cl_ord_id"] = self.cl_ord_id
+        if self.userref is not None:
+            params["userref"] = str(self.userref)
+        if self.post_only:
+            params["oflags"] = "post"
+        if self.timeinforce:
+            params["timeinforce"] = self.timeinforce
+        if self.expiretm:
+            params["expiretm"] = self.expiretm
+        if self.validate:
+            params["validate"] = "true"
+        return params
+
+
+@dataclass(frozen=True)
+class OrderAck:
+    txids: tuple[str, ...]
+    description: str
+    validated_only: bool = False  # validate=true: nothing was placed, no txid
+
+
+@dataclass(frozen=True)
+class OrderInfo:
+    txid: str
+    status: str  # pending | open | closed | canceled | expired
+    pair: str  # altname, as Kraken puts it in descr.pair
+    side: Side
+    ordertype: str
+    volume: Decimal
+    volume_executed: Decimal
+    cost: Decimal
+    fee: Decimal
+    average_price: Decimal
+    limit_price: Decimal
+    opened_at: float
+    closed_at: float | None = None
+    cl_ord_id: str | None = None
+    userref: int | None = None
+    reason: str | None = None
+    oflags: str = ""
+    trade_ids: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class TradeInfo:
+    trade_id: str  # T... id
+    order_txid: str
+    pair: str  # pair id
+    side: Side
+    ordertype: str
+    price: Decimal
+    volume: Decimal
+    cost: Decimal
+    fee: Decimal
+    time: float
+    maker: bool
