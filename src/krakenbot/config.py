@@ -1,0 +1,266 @@
+"""Settings from the environment (and an optional ``.env``), validated once at start-up.
+
+Why one frozen object: every limit the bot enforces is read here, checked here, and
+never re-parsed elsewhere, so a typo in ``MAX_ORDER_EUR`` stops the bot before it
+talks to Kraken instead of silently disabling a limit. Errors name the setting and
+what is wrong on one line, and never echo a secret.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import re
+import stat
+from dataclasses import dataclass, field, fields
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Callable, Mapping
+from urllib.parse import urlparse
+
+from krakenbot.safety.modes import TradingMode
+
+log = logging.getLogger(__name__)
+
+SECRET_SETTINGS = frozenset({"KRAKEN_API_KEY", "KRAKEN_API_SECRET"})
+TIERS = ("starter", "intermediate", "pro")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid; ``str()`` is one line naming it."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        self.setting = setting
+        self.message = " ".join(str(message).split())  # one line, whatever came in
+        super().__init__(f"{setting}: {self.message}")
+
+
+def redact_key(key: str | None) -> str:
+    """Keys show as their first four characters, as everywhere in the project."""
+    if not key:
+        return "<unset>"
+    return f"{key[:4]}…"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot reads from its environment. Percentages are percent (2 = 2 %)."""
+
+    api_key: str = field(repr=False)
+    api_secret: str = field(repr=False)
+    api_domain: str = "https://api.kraken.com"
+    tier: str = "starter"
+    total_btc: Decimal = Decimal("0.01")  # BTC allocated to the bot: the base of MAX_POSITION_PCT
+    min_trade_volume: Decimal = Decimal("0.00005")
+    min_eur_for_trade: Decimal = Decimal("5.0")
+    max_order_eur: Decimal = Decimal("100")
+    max_daily_trades: int = 20
+    max_daily_loss_eur: Decimal = Decimal("50")
+    max_open_orders: int = 5
+    price_collar_pct: Decimal = Decimal("2")
+    max_position_pct: Decimal = Decimal("50")
+    stop_loss_pct: Decimal = Decimal("5")
+    take_profit_pct: Decimal = Decimal("10")
+    trading_mode: TradingMode = TradingMode.READ_ONLY
+    live_trading_enabled: bool = False  # KRAKEN_LIVE_TRADING=yes; LIVE also needs the explicit flag
+    store_path: str = "krakenbot.sqlite"
+    kill_switch_file: str = "KILL_SWITCH"
+    pairs: tuple[str, ...] = ("XBTEUR",)
+    dead_mans_switch_seconds: int = 60
+    stale_data_seconds: int = 30
+    canary_offset_pct: Decimal = Decimal("10")  # canary orders rest at least this far from mid
+    canary_max_eur: Decimal = Decimal("10")  # notional cap of one canary order
+    strategy_buy_eur: Decimal = Decimal("10")
+    strategy_dip_pct: Decimal = Decimal("2")
+    strategy_rise_pct: Decimal = Decimal("3")
+    strategy_interval_seconds: int = 3600
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return f"Settings(api_key={redact_key(self.api_key)!r}, api_secret='***', {shown})"
+
+    __str__ = __repr__
+
+    @property
+    def redacted_key(self) -> str:
+        return redact_key(self.api_key)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Settings":
+        """Parse and check every setting; the first bad one raises ``ConfigError``."""
+        values: dict[str, object] = {}
+        for name, (attr, parse, required) in _SPEC.items():
+            raw = env.get(name)
+            if raw is None or str(raw).strip() == "":
+                if required:
+                    raise ConfigError(name, "is required but not set")
+                continue
+            try:
+                values[attr] = parse(str(raw).strip())
+            except ConfigError:
+                raise
+            except (ValueError, InvalidOperation, TypeError) as exc:
+                detail = "is invalid" if name in SECRET_SETTINGS else f"is invalid: {exc}"
+                raise ConfigError(name, detail) from None
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def load(dotenv_path: str | os.PathLike[str] | None = ".env", environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from ``.env`` (if present) under the real environment, which always wins."""
+    from dotenv import dotenv_values  # imported here: keeps ``import krakenbot`` light
+
+    real = dict(os.environ if environ is None else environ)
+    from_file: dict[str, str] = {}
+    if dotenv_path is not None and Path(dotenv_path).is_file():
+        warn_if_readable_by_others(Path(dotenv_path))
+        from_file = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
+    return Settings.from_env({**from_file, **real})
+
+
+def warn_if_readable_by_others(path: Path) -> bool:
+    """A ``.env`` holds the API secret: group/other must not read it."""
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning("%s is readable by group/other (mode %s); run: chmod 600 %s", path, oct(mode & 0o777), path)
+        return True
+    return False
+
+
+# --- parsers -----------------------------------------------------------------------------
+
+
+def _api_key(text: str) -> str:
+    if any(ch.isspace() for ch in text):
+        raise ConfigError("KRAKEN_API_KEY", "must not contain whitespace")
+    return text
+
+
+def _api_secret(text: str) -> str:
+    try:
+        decoded = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError("KRAKEN_API_SECRET", "is not valid base64") from None
+    if not decoded:
+        raise ConfigError("KRAKEN_API_SECRET", "decodes to nothing")
+    return text
+
+
+def _url(text: str) -> str:
+    parsed = urlparse(text)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ConfigError("API_DOMAIN", f"must be an http(s) URL, got {text!r}")
+    return text.rstrip("/")
+
+
+def _tier(text: str) -> str:
+    if text.lower() not in TIERS:
+        raise ConfigError("KRAKEN_TIER", f"must be one of {', '.join(TIERS)}, got {text!r}")
+    return text.lower()
+
+
+def _decimal(name: str, *, minimum: Decimal = Decimal(0), inclusive: bool = False,
+             maximum: Decimal | None = None) -> Callable[[str], Decimal]:
+    def parse(text: str) -> Decimal:
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            raise ConfigError(name, f"must be a decimal number, got {text!r}") from None
+        if not value.is_finite():
+            raise ConfigError(name, f"must be a finite number, got {text!r}")
+        if value < minimum or (value == minimum and not inclusive):
+            bound = ">=" if inclusive else ">"
+            raise ConfigError(name, f"must be {bound} {minimum}, got {text}")
+        if maximum is not None and value > maximum:
+            raise ConfigError(name, f"must be <= {maximum}, got {text}")
+        return value
+
+    return parse
+
+
+def _percent(name: str) -> Callable[[str], Decimal]:
+    return _decimal(name, maximum=Decimal(100))
+
+
+def _int(name: str, *, minimum: int = 1, maximum: int | None = None) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        if not re.fullmatch(r"[+-]?\d+", text):
+            raise ConfigError(name, f"must be a whole number, got {text!r}")
+        value = int(text)
+        if value < minimum:
+            raise ConfigError(name, f"must be >= {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise ConfigError(name, f"must be <= {maximum}, got {value}")
+        return value
+
+    return parse
+
+
+def _mode(text: str) -> TradingMode:
+    try:
+        return TradingMode.parse(text)
+    except ValueError as exc:
+        raise ConfigError("TRADING_MODE", str(exc)) from None
+
+
+def _yes_no(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("yes",):
+        return True
+    if lowered in ("no", "false", "0", "off"):
+        return False
+    raise ConfigError("KRAKEN_LIVE_TRADING", f"must be 'yes' to allow live trading or 'no', got {text!r}")
+
+
+def _pairs(text: str) -> tuple[str, ...]:
+    pairs = tuple(p.strip().upper() for p in text.split(",") if p.strip())
+    if not pairs:
+        raise ConfigError("PAIRS", "must list at least one pair, e.g. XBTEUR")
+    for pair in pairs:
+        if not re.fullmatch(r"[A-Z0-9]{5,16}", pair.replace("/", "")):
+            raise ConfigError("PAIRS", f"{pair!r} is not a Kraken pair name such as XBTEUR")
+    return pairs
+
+
+def _path(name: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if "\x00" in text:
+            raise ConfigError(name, "must be a file path")
+        return text
+
+    return parse
+
+
+# env name -> (attribute, parser, required)
+_SPEC: dict[str, tuple[str, Callable[[str], object], bool]] = {
+    "KRAKEN_API_KEY": ("api_key", _api_key, True),
+    "KRAKEN_API_SECRET": ("api_secret", _api_secret, True),
+    "API_DOMAIN": ("api_domain", _url, False),
+    "KRAKEN_TIER": ("tier", _tier, False),
+    "TOTAL_BTC": ("total_btc", _decimal("TOTAL_BTC"), False),
+    "MIN_TRADE_VOLUME": ("min_trade_volume", _decimal("MIN_TRADE_VOLUME"), False),
+    "MIN_EUR_FOR_TRADE": ("min_eur_for_trade", _decimal("MIN_EUR_FOR_TRADE", inclusive=True), False),
+    "MAX_ORDER_EUR": ("max_order_eur", _decimal("MAX_ORDER_EUR"), False),
+    "MAX_DAILY_TRADES": ("max_daily_trades", _int("MAX_DAILY_TRADES"), False),
+    "MAX_DAILY_LOSS_EUR": ("max_daily_loss_eur", _decimal("MAX_DAILY_LOSS_EUR"), False),
+    "MAX_OPEN_ORDERS": ("max_open_orders", _int("MAX_OPEN_ORDERS"), False),
+    "PRICE_COLLAR_PCT": ("price_collar_pct", _percent("PRICE_COLLAR_PCT"), False),
+    "MAX_POSITION_PCT": ("max_position_pct", _percent("MAX_POSITION_PCT"), False),
+    "STOP_LOSS_PCT": ("stop_loss_pct", _percent("STOP_LOSS_PCT"), False),
+    "TAKE_PROFIT_PCT": ("take_profit_pct", _decimal("TAKE_PROFIT_PCT", maximum=Decimal(1000)), False),
+    "TRADING_MODE": ("trading_mode", _mode, False),
+    "KRAKEN_LIVE_TRADING": ("live_trading_enabled", _yes_no, False),
+    "STORE_PATH": ("store_path", _path("STORE_PATH"), False),
+    "KILL_SWITCH_FILE": ("kill_switch_file", _path("KILL_SWITCH_FILE"), False),
+    "PAIRS": ("pairs", _pairs, False),
+    "DEAD_MANS_SWITCH_SECONDS": ("dead_mans_switch_seconds", _int("DEAD_MANS_SWITCH_SECONDS", minimum=0, maximum=86_399), False),
+    "STALE_DATA_SECONDS": ("stale_data_seconds", _int("STALE_DATA_SECONDS"), False),
+    "CANARY_OFFSET_PCT": ("canary_offset_pct", _percent("CANARY_OFFSET_PCT"), False),
+    "CANARY_MAX_EUR": ("canary_max_eur", _decimal("CANARY_MAX_EUR"), False),
+    "STRATEGY_BUY_EUR": ("strategy_buy_eur", _decimal("STRATEGY_BUY_EUR"), False),
+    "STRATEGY_DIP_PCT": ("strategy_dip_pct", _percent("STRATEGY_DIP_PCT"), False),
+    "STRATEGY_RISE_PCT": ("strategy_rise_pct", _decimal("STRATEGY_RISE_PCT", maximum=Decimal(1000)), False),
+    "STRATEGY_INTERVAL_SECONDS": ("strategy_interval_seconds", _int("STRATEGY_INTERVAL_SECONDS"), False),
+}
+
+SETTING_NAMES = tuple(_SPEC)

@@ -1,0 +1,78 @@
+"""The audit trail: every exchange attempt, allowed or refused, and every safety event.
+
+Why its own module: the audit row is evidence for the safety report, so what goes
+into it (and, above all, what never does: secrets, signatures, full keys) is decided in
+one place. Rows go to the store's append-only ``audit`` table.
+"""
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any, Callable, Mapping, Protocol
+
+log = logging.getLogger(__name__)
+
+# Parameters worth keeping in an audit row; anything else is counted, not copied.
+_SAFE_PARAMS = frozenset({
+    "pair", "type", "ordertype", "volume", "price", "price2", "oflags", "timeinforce", "validate",
+    "cl_ord_id", "userref", "txid", "timeout", "interval", "since", "count", "asset", "start", "end",
+    "deadline", "expiretm", "trades",
+})
+_NEVER = ("secret", "sign", "key", "otp", "password", "nonce", "address", "token")
+
+
+class AuditSink(Protocol):
+    def append_audit(self, event: dict) -> Any: ...
+
+    def audit_rows(self) -> list[dict]: ...
+
+
+def summarize_params(params: Mapping[str, Any] | None) -> dict[str, str]:
+    """A copy of the order-relevant parameters; secrets and anything unknown are left out."""
+    if not params:
+        return {}
+    summary: dict[str, str] = {}
+    dropped = 0
+    for name, value in params.items():
+        lowered = str(name).lower()
+        if lowered in _SAFE_PARAMS and not any(word in lowered for word in _NEVER):
+            summary[str(name)] = format(value, "f") if isinstance(value, Decimal) else str(value)
+        elif lowered != "nonce":
+            dropped += 1
+    if dropped:
+        summary["_omitted"] = str(dropped)
+    return summary
+
+
+class AuditLog:
+    """Writes audit rows with the time and the current mode; reads them back for steps and reports."""
+
+    def __init__(self, sink: AuditSink, clock: Any, mode: Callable[[], Any], scrub: Callable[[str], str] | None = None) -> None:
+        self._sink = sink
+        self._clock = clock
+        self._mode = mode
+        self._scrub = scrub or (lambda text: text)
+
+    def record(self, event: str, *, endpoint: str | None = None, allowed: bool | None = None,
+               outcome: str = "", reason: str = "", params: Mapping[str, Any] | None = None,
+               **extra: Any) -> dict:
+        row: dict[str, Any] = {
+            "time": self._clock.time(),
+            "event": event,
+            "mode": str(getattr(self._mode(), "value", self._mode())),
+            "endpoint": endpoint,
+            "allowed": allowed,
+            "outcome": outcome,
+            "reason": self._scrub(reason) if reason else "",
+            "params": summarize_params(params),
+        }
+        for name, value in extra.items():
+            row[name] = self._scrub(str(value)) if isinstance(value, str) else value
+        try:
+            self._sink.append_audit(row)
+        except Exception:  # the audit must never be the reason an order is not cancelled
+            log.exception("audit write failed for %s %s", event, endpoint)
+        return row
+
+    def rows(self) -> list[dict]:
+        return list(self._sink.audit_rows())

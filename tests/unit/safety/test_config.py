@@ -1,0 +1,145 @@
+"""Settings: every bad value gives one line naming the setting; secrets never leak."""
+from __future__ import annotations
+
+import base64
+import logging
+import os
+from decimal import Decimal
+
+import pytest
+
+from krakenbot.config import SETTING_NAMES, ConfigError, Settings, load
+from krakenbot.safety.modes import TradingMode
+
+SECRET = base64.b64encode(b"super-secret-bytes-0123456789").decode()
+KEY = "KEYabcdefghijklmnopqrstuvwxyz0123456789"
+BASE = {"KRAKEN_API_KEY": KEY, "KRAKEN_API_SECRET": SECRET}
+
+
+def test_defaults_when_only_credentials_given():
+    settings = Settings.from_env(BASE)
+    assert settings.api_domain == "https://api.kraken.com"
+    assert settings.trading_mode is TradingMode.READ_ONLY
+    assert settings.pairs == ("XBTEUR",)
+    assert settings.min_trade_volume == Decimal("0.00005")
+    assert settings.min_eur_for_trade == Decimal("5.0")
+    assert settings.live_trading_enabled is False
+
+
+def test_values_are_parsed_as_decimal_and_int():
+    settings = Settings.from_env({**BASE, "MAX_ORDER_EUR": "250.50", "MAX_DAILY_TRADES": "7",
+                                  "PAIRS": "xbteur, etheur", "TRADING_MODE": "paper",
+                                  "KRAKEN_LIVE_TRADING": "yes", "API_DOMAIN": "http://127.0.0.1:8080/"})
+    assert settings.max_order_eur == Decimal("250.50") and isinstance(settings.max_order_eur, Decimal)
+    assert settings.max_daily_trades == 7
+    assert settings.pairs == ("XBTEUR", "ETHEUR")
+    assert settings.trading_mode is TradingMode.PAPER
+    assert settings.live_trading_enabled is True
+    assert settings.api_domain == "http://127.0.0.1:8080"
+
+
+BAD_VALUES = {
+    "KRAKEN_API_KEY": "has space",
+    "KRAKEN_API_SECRET": "not*base64!!",
+    "API_DOMAIN": "ftp://example.com",
+    "KRAKEN_TIER": "diamond",
+    "TOTAL_BTC": "0",
+    "MIN_TRADE_VOLUME": "-1",
+    "MIN_EUR_FOR_TRADE": "five",
+    "MAX_ORDER_EUR": "NaN",
+    "MAX_DAILY_TRADES": "1.5",
+    "MAX_DAILY_LOSS_EUR": "-3",
+    "MAX_OPEN_ORDERS": "0",
+    "PRICE_COLLAR_PCT": "150",
+    "MAX_POSITION_PCT": "abc",
+    "STOP_LOSS_PCT": "0",
+    "TAKE_PROFIT_PCT": "-5",
+    "TRADING_MODE": "yolo",
+    "KRAKEN_LIVE_TRADING": "maybe",
+    "STORE_PATH": "bad\x00path",
+    "KILL_SWITCH_FILE": "bad\x00path",
+    "PAIRS": " , ",
+    "DEAD_MANS_SWITCH_SECONDS": "100000",
+    "STALE_DATA_SECONDS": "soon",
+    "CANARY_OFFSET_PCT": "0",
+    "CANARY_MAX_EUR": "-1",
+    "STRATEGY_BUY_EUR": "x",
+    "STRATEGY_DIP_PCT": "200",
+    "STRATEGY_RISE_PCT": "-1",
+    "STRATEGY_INTERVAL_SECONDS": "0",
+}
+
+
+def test_every_setting_has_a_bad_value_case():
+    assert set(BAD_VALUES) == set(SETTING_NAMES)
+
+
+@pytest.mark.parametrize("name", sorted(BAD_VALUES))
+def test_bad_value_gives_one_line_naming_the_setting(name):
+    env = {**BASE, name: BAD_VALUES[name]}
+    if name == "PAIRS":
+        env[name] = "!!"
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(env)
+    message = str(info.value)
+    assert info.value.setting == name
+    assert message.startswith(f"{name}: ")
+    assert "\n" not in message
+    assert SECRET not in message and KEY not in message
+
+
+@pytest.mark.parametrize("name", ["KRAKEN_API_KEY", "KRAKEN_API_SECRET"])
+def test_missing_credentials_are_named(name):
+    env = dict(BASE)
+    del env[name]
+    with pytest.raises(ConfigError, match=f"^{name}: is required"):
+        Settings.from_env(env)
+
+
+def test_secret_value_never_echoed_when_invalid():
+    bad_secret = "THIS-IS-THE-SECRET-VALUE*"
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({**BASE, "KRAKEN_API_SECRET": bad_secret})
+    assert bad_secret not in str(info.value) and bad_secret not in repr(info.value)
+
+
+def test_repr_redacts_key_and_secret():
+    settings = Settings.from_env(BASE)
+    for text in (repr(settings), str(settings)):
+        assert SECRET not in text
+        assert KEY not in text
+        assert "KEYa…" in text
+
+
+def test_load_reads_dotenv_but_real_environment_wins(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"KRAKEN_API_KEY={KEY}\nKRAKEN_API_SECRET={SECRET}\nMAX_ORDER_EUR=42\nTRADING_MODE=paper\n")
+    os.chmod(env_file, 0o600)
+    settings = load(env_file, environ={"TRADING_MODE": "canary"})
+    assert settings.max_order_eur == Decimal("42")
+    assert settings.trading_mode is TradingMode.CANARY
+
+
+def test_load_warns_when_dotenv_readable_by_others(tmp_path, caplog):
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"KRAKEN_API_KEY={KEY}\nKRAKEN_API_SECRET={SECRET}\n")
+    os.chmod(env_file, 0o644)
+    with caplog.at_level(logging.WARNING, logger="krakenbot.config"):
+        load(env_file, environ={})
+    assert any("chmod 600" in r.getMessage() and str(env_file) in r.getMessage() for r in caplog.records)
+    assert all(SECRET not in r.getMessage() for r in caplog.records)
+
+
+def test_load_private_dotenv_does_not_warn(tmp_path, caplog):
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"KRAKEN_API_KEY={KEY}\nKRAKEN_API_SECRET={SECRET}\n")
+    os.chmod(env_file, 0o600)
+    with caplog.at_level(logging.WARNING, logger="krakenbot.config"):
+        load(env_file, environ={})
+    assert not [r for r in caplog.records if "chmod" in r.getMessage()]
+
+
+def test_settings_are_frozen():
+    settings = Settings.from_env(BASE)
+    with pytest.raises(Exception):
+        settings.max_order_eur = Decimal("1")  # type: ignore[misc]
