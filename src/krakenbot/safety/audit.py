@@ -53,12 +53,15 @@ class AuditLog:
         self._mode = mode
         self._scrub = scrub or (lambda text: text)
 
-    def record(self, event: str, *, endpoint: str | None = None, allowed: bool | None = None,
+    def record(self, action: str, *, endpoint: str | None = None, allowed: bool | None = None,
                outcome: str = "", reason: str = "", params: Mapping[str, Any] | None = None,
-               **extra: Any) -> dict:
+               actor: str = "bot", **extra: Any) -> dict:
+        """Append one row: the store keeps time/actor/action/endpoint/mode/allowed/outcome as
+        columns and everything else (reason, params, extra) in ``detail``."""
         row: dict[str, Any] = {
             "time": self._clock.time(),
-            "event": event,
+            "actor": actor,
+            "action": action,
             "mode": str(getattr(self._mode(), "value", self._mode())),
             "endpoint": endpoint,
             "allowed": allowed,
@@ -71,8 +74,16 @@ class AuditLog:
         try:
             self._sink.append_audit(row)
         except Exception:  # the audit must never be the reason an order is not cancelled
-            log.exception("audit write failed for %s %s", event, endpoint)
+            log.exception("audit write failed for %s %s", action, endpoint)
         return row
 
     def rows(self) -> list[dict]:
-        return list(self._sink.audit_rows())
+        """Rows oldest first, flattened: ``detail`` keys (reason, params, ...) at the top level."""
+        out = []
+        for stored in self._sink.audit_rows():
+            row = dict(stored)
+            detail = row.pop("detail", None) or {}
+            for name, value in detail.items():
+                row.setdefault(name, value)
+            out.append(row)
+        return out

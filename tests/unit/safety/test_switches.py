@@ -25,6 +25,19 @@ class ListSink:
         return list(self.rows)
 
 
+def test_audit_rows_round_trip_through_the_store():
+    from krakenbot.store import Store
+
+    with Store(":memory:") as store:
+        audit = AuditLog(store, ManualClock(), lambda: TradingMode.READ_ONLY)
+        audit.record("endpoint", endpoint="AddOrder", allowed=False, outcome="refused",
+                     reason="AddOrder is not allowed in read-only mode", params={"pair": "XBTEUR"})
+        [row] = audit.rows()
+    assert row["action"] == "endpoint" and row["endpoint"] == "AddOrder" and row["allowed"] is False
+    assert row["mode"] == "read-only" and row["outcome"] == "refused"
+    assert row["reason"].startswith("AddOrder is not allowed") and row["params"] == {"pair": "XBTEUR"}
+
+
 def test_kill_command_engages_and_resume_releases(tmp_path):
     switch = KillSwitch(tmp_path / "KILL", ManualClock())
     assert not switch.engaged
