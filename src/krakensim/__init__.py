@@ -1,0 +1,193 @@
+"""A Kraken-compatible spot exchange on loopback, for tests, the specification and benches.
+
+``KrakenSimulator`` wires the pure exchange core (``exchange.py``) to Kraken's
+HTTP face (``server.py``): signatures, nonces, permissions, the per-key API
+counter, faults, the access log and the ``/_sim/`` control API.
+"""
+from __future__ import annotations
+
+import random
+import threading
+from decimal import Decimal
+from typing import Any
+
+from krakensim.access_log import AccessLog, AccessRecord
+from krakensim.auth import DEMO_PERMISSIONS, KeyRing
+from krakensim.clock import ManualClock, SystemClock
+from krakensim.control import ControlAPI
+from krakensim.faults import Fault, FaultInjector
+from krakensim.limits import ApiCounter
+from krakensim.server import Gateway, SimHTTPServer
+
+try:
+    from krakensim.exchange import Exchange
+except ImportError:  # until the exchange core lands
+    from krakensim._standin import Exchange  # type: ignore[assignment]
+
+__all__ = ["KrakenSimulator", "AccessRecord", "Fault", "ManualClock", "SystemClock"]
+
+DEMO_ACCOUNT = "demo"
+
+
+class KrakenSimulator:
+    """Serves on ``url`` from a background thread as soon as it is built; ``close()`` (or ``with``) stops it."""
+
+    def __init__(self, seed: int = 42, clock: Any = None, tier: str = "starter", api_key: str | None = None,
+                 api_secret: str | None = None, balances: dict[str, Any] | None = None, rate_limits: bool = True,
+                 host: str = "127.0.0.1", port: int = 0, volatility: Any = None) -> None:
+        self.seed = seed
+        self.clock = clock if clock is not None else SystemClock()
+        self.tier = tier
+        self._lock = threading.RLock()  # one exchange, many connection threads: calls are serialised
+        self._stop = threading.Event()
+        exchange_kwargs: dict[str, Any] = {"seed": seed, "clock": self.clock, "tier": tier, "balances": balances}
+        if volatility is not None:
+            exchange_kwargs["volatility"] = volatility
+        self.exchange = Exchange(**exchange_kwargs)
+        self._keys = KeyRing()
+        self.api_key, self.api_secret = self._keys.create(DEMO_PERMISSIONS, DEMO_ACCOUNT, api_key, api_secret)
+        self._counter = ApiCounter(self.clock, tier, enabled=rate_limits)
+        self.faults = FaultInjector(random.Random(seed))
+        self._log = AccessLog()
+        self.gateway = Gateway(exchange=self.exchange, exchange_lock=self._lock, keys=self._keys,
+                               counter=self._counter, faults=self.faults, access_log=self._log, clock=self.clock,
+                               stop=self._stop, control=ControlAPI(self))
+        self._server = SimHTTPServer((host, port), self.gateway)
+        bound_host, bound_port = self._server.server_address[:2]
+        self.host, self.port = bound_host, bound_port
+        self.url = f"http://{bound_host}:{bound_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="krakensim-accept", daemon=True)
+        self._thread.start()
+        self._closed = False
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def __enter__(self) -> "KrakenSimulator":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop serving, end open connections (and any hanging fault), join threads, close the socket."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        self._server.close_all()
+        self._thread.join(2.0)
+
+    # -- keys -----------------------------------------------------------------------------------
+    def create_key(self, permissions: set[str] | frozenset[str] = DEMO_PERMISSIONS, account: str = DEMO_ACCOUNT,
+                   nonce_window: int = 0) -> tuple[str, str]:
+        """A new key (and base64 secret) on ``account`` with exactly ``permissions``."""
+        return self._keys.create(permissions, account, nonce_window=nonce_window)
+
+    # -- controls -------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Default balances, no orders, no faults, empty access log, zero counters, status online.
+
+        Keys and their nonce marks survive: Kraken never lowers a key's nonce mark.
+        """
+        with self._lock:
+            self.exchange.reset()
+            self.faults.clear()
+            self._log.clear()
+            self._counter.reset()
+
+    def advance(self, seconds: float) -> float:
+        """Move a manual clock forward and let the exchange catch up; returns the new time."""
+        advance = getattr(self.clock, "advance", None)
+        if not callable(advance):
+            raise TypeError("advance() needs a ManualClock; the system clock moves by itself")
+        advance(seconds)
+        self._catch_up()
+        return self.clock.time()
+
+    def set_price(self, pair: str, price: Decimal | str) -> None:
+        with self._lock:
+            self.exchange.set_price(pair, Decimal(str(price)))
+
+    def shock(self, pair: str, pct: Decimal | str) -> None:
+        with self._lock:
+            self.exchange.shock(pair, Decimal(str(pct)))
+
+    def set_system_status(self, status: str) -> None:
+        with self._lock:
+            self.exchange.set_system_status(status)
+
+    def set_liquidity(self, pair: str, volume: Decimal | str) -> None:
+        with self._lock:
+            self.exchange.set_liquidity(pair, Decimal(str(volume)))
+
+    def _catch_up(self) -> None:
+        with self._lock:
+            catch_up = getattr(self.exchange, "catch_up", None) or getattr(self.exchange, "advance", None)
+            if callable(catch_up):
+                catch_up()
+
+    # -- views ----------------------------------------------------------------------------------
+    def orders(self, account: str = DEMO_ACCOUNT) -> list[dict]:
+        with self._lock:
+            return self.exchange.orders(account)
+
+    def trades(self, account: str = DEMO_ACCOUNT) -> list[dict]:
+        with self._lock:
+            return self.exchange.trades(account)
+
+    def balances(self, account: str = DEMO_ACCOUNT) -> dict[str, Decimal]:
+        with self._lock:
+            return self.exchange.balances(account)
+
+    def holds(self, account: str = DEMO_ACCOUNT) -> dict[str, Decimal]:
+        with self._lock:
+            return self.exchange.holds(account)
+
+    def dead_mans_switch(self, account: str = DEMO_ACCOUNT) -> dict[str, Any]:
+        with self._lock:
+            return self.exchange.dead_mans_switch(account)
+
+    @property
+    def access_log(self) -> list[AccessRecord]:
+        return self._log.records()
+
+    def access_log_since(self, index: int) -> list[AccessRecord]:
+        return self._log.since(index)
+
+    def counters(self, key: str | None = None) -> dict[str, Any]:
+        """The key's API counter (demo key by default) and its account's per-pair trading counters."""
+        key = key or self.api_key
+        api_key = self._keys.get(key)
+        if api_key is None:
+            raise KeyError("unknown key")
+        out: dict[str, Any] = dict(self._counter.snapshot(key))
+        out["trading"], out["trading_peak"] = {}, {}
+        trading = getattr(self.exchange, "trading_counters", None)
+        if callable(trading):
+            with self._lock:
+                view = trading(api_key.account)
+            out["trading"], out["trading_peak"] = dict(view.get("trading", {})), dict(view.get("trading_peak", {}))
+        return out
+
+    def state(self) -> dict[str, Any]:
+        """A JSON-ready snapshot for ``GET /_sim/state``."""
+        with self._lock:
+            accounts = sorted(self._keys.accounts())
+            return {
+                "url": self.url,
+                "time": self.clock.time(),
+                "tier": self.tier,
+                "system_status": getattr(self.exchange, "system_status", getattr(self.exchange, "status", None)),
+                "accounts": {
+                    name: {
+                        "balances": {k: str(v) for k, v in self.exchange.balances(name).items()},
+                        "holds": {k: str(v) for k, v in self.exchange.holds(name).items()},
+                        "orders": self.exchange.orders(name),
+                        "trades": self.exchange.trades(name),
+                    }
+                    for name in accounts
+                },
+                "counters": self.counters(),
+                "faults": [f.to_json() for f in self.faults.all()],
+                "access_log_size": len(self._log),
+            }

@@ -1,0 +1,116 @@
+"""Scripted misbehaviour: the ways a real exchange and the network fail.
+
+A fault is matched per endpoint (or ``"*"``) after a private call has passed
+authentication, so an ``accept_then_drop`` AddOrder really placed its order.
+Firing is driven by ``times`` or by a probability drawn from the simulator's
+seeded RNG, so a failing run replays exactly.
+
+What each kind does (see ``server.py`` for the wire side):
+- ``error``: HTTP 200 ``{"error": [error]}``; nothing processed.
+- ``http_status``: ``status`` (502/503/520...) with an HTML body; nothing processed.
+- ``latency``: ``clock.sleep(seconds)`` (a manual clock advances, the system clock sleeps), then normal.
+- ``hang``: a real wait of ``seconds``, then the connection closes with no response; nothing processed.
+- ``accept_then_drop``: processed fully, then the connection closes with no response.
+- ``reset``: the connection is reset (TCP RST) before processing.
+- ``truncated_json`` / ``invalid_json``: processed, then a cut or garbled JSON body is sent.
+"""
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+
+KINDS = frozenset({
+    "error", "http_status", "latency", "hang", "accept_then_drop", "reset", "truncated_json", "invalid_json",
+})
+# Kinds after which the request is still handed to the exchange.
+PROCESSING_KINDS = frozenset({"latency", "accept_then_drop", "truncated_json", "invalid_json"})
+
+
+@dataclass
+class Fault:
+    endpoint: str
+    kind: str
+    error: str | None = None
+    status: int | None = None
+    seconds: float = 0.0
+    times: int | None = 1
+    probability: float | None = None
+    fired: int = 0
+
+    @property
+    def exhausted(self) -> bool:
+        return self.times is not None and self.fired >= self.times
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class FaultInjector:
+    """The active faults of one simulator; thread-safe."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self._faults: list[Fault] = []
+        self._lock = threading.Lock()
+
+    def inject(self, endpoint: str = "*", kind: str = "error", *, error: str | None = None,
+               status: int | None = None, seconds: float | None = None, times: int | None = None,
+               probability: float | None = None) -> Fault:
+        """Add a fault; ``times`` defaults to 1, or to unlimited when ``probability`` is given."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(KINDS)}")
+        if not isinstance(endpoint, str) or not endpoint:
+            raise ValueError("endpoint must be a method name or '*'")
+        if kind == "error":
+            error = error or "EService:Unavailable"
+            if not isinstance(error, str) or error[:1] not in ("E", "W") or ":" not in error:
+                raise ValueError("error must be a Kraken error string like 'EService:Unavailable'")
+        if kind == "http_status":
+            status = int(status or 503)
+            if not 400 <= status <= 599:
+                raise ValueError("status must be an HTTP error status (400-599)")
+        if kind in ("latency", "hang"):
+            seconds = float(seconds if seconds is not None else 1.0)
+            if seconds < 0:
+                raise ValueError("seconds must not be negative")
+        if probability is not None:
+            probability = float(probability)
+            if not 0.0 <= probability <= 1.0:
+                raise ValueError("probability must be between 0 and 1")
+        if times is None and probability is None:
+            times = 1
+        if times is not None and (int(times) != times or times < 1):
+            raise ValueError("times must be a positive integer")
+        fault = Fault(endpoint, kind, error, status, float(seconds or 0.0),
+                      None if times is None else int(times), probability)
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def active(self) -> list[Fault]:
+        with self._lock:
+            return [f for f in self._faults if not f.exhausted]
+
+    def all(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults)
+
+    def fire(self, endpoint: str) -> Fault | None:
+        """The first live fault for this endpoint that fires now (its ``fired`` count goes up)."""
+        if not self._faults:  # fast path: no lock on the common, fault-free request
+            return None
+        with self._lock:
+            for fault in self._faults:
+                if fault.exhausted or (fault.endpoint != "*" and fault.endpoint != endpoint):
+                    continue
+                if fault.probability is not None and self._rng.random() >= fault.probability:
+                    continue
+                fault.fired += 1
+                return fault
+        return None
