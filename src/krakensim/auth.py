@@ -20,11 +20,12 @@ from krakensim import errors
 
 QUERY_FUNDS = "query_funds"
 QUERY_ORDERS = "query_orders"
+QUERY_CLOSED = "query_closed"  # Kraken's separate "Query Closed Orders & Trades"; query_orders covers it too
 QUERY_LEDGER = "query_ledger"
 TRADE = "trade"
 CANCEL = "cancel"
 WITHDRAW = "withdraw"
-ALL_PERMISSIONS = frozenset({QUERY_FUNDS, QUERY_ORDERS, QUERY_LEDGER, TRADE, CANCEL, WITHDRAW})
+ALL_PERMISSIONS = frozenset({QUERY_FUNDS, QUERY_ORDERS, QUERY_CLOSED, QUERY_LEDGER, TRADE, CANCEL, WITHDRAW})
 DEMO_PERMISSIONS = ALL_PERMISSIONS - {WITHDRAW}
 
 # Funding endpoints: refused for every key, whatever its permissions, so the
@@ -39,9 +40,9 @@ FUNDING_ENDPOINTS = frozenset({
 # endpoint -> permissions of which the key needs at least one.
 ENDPOINT_PERMISSIONS: dict[str, frozenset[str]] = {
     **{name: frozenset({QUERY_FUNDS}) for name in ("Balance", "BalanceEx", "TradeBalance", "TradeVolume")},
-    **{name: frozenset({QUERY_ORDERS}) for name in (
-        "OpenOrders", "ClosedOrders", "QueryOrders", "QueryTrades", "TradesHistory",
-        "OpenPositions", "OrderAmends")},
+    **{name: frozenset({QUERY_ORDERS}) for name in ("OpenOrders", "OpenPositions")},
+    **{name: frozenset({QUERY_ORDERS, QUERY_CLOSED}) for name in (
+        "ClosedOrders", "QueryOrders", "QueryTrades", "TradesHistory", "OrderAmends")},
     **{name: frozenset({QUERY_LEDGER}) for name in ("Ledgers", "QueryLedgers")},
     **{name: frozenset({TRADE}) for name in ("AddOrder", "AddOrderBatch", "EditOrder", "AmendOrder")},
     **{name: frozenset({CANCEL}) for name in ("CancelOrder", "CancelAll", "CancelOrderBatch")},
