@@ -89,7 +89,9 @@ def _unflatten(pairs: list[tuple[str, str]]) -> dict[str, Any]:
 
 def _child(node: Any, key: str, default: Any, overwrite: bool = False) -> Any:
     if isinstance(node, list):
-        index = int(key) if key.isdigit() else len(node)
+        if key and not key.isdigit():
+            raise ValueError("a list takes numeric indexes")
+        index = int(key) if key else len(node)
         if index > MAX_INDEX:
             raise ValueError("index too large")
         while len(node) <= index:

@@ -73,3 +73,386 @@ def test_signed_balance_returns_the_demo_accounts_balances(sim, wire):
     assert status == 200 and payload["error"] == []
     from decimal import Decimal
     assert {k: Decimal(v) for k, v in payload["result"].items()} == sim.balances()
+
+
+# -- signing and nonces ------------------------------------------------------------------------------
+
+def signed_headers(sim, path: str, nonce: str, body: bytes, ctype="application/x-www-form-urlencoded", key=None,
+                   secret=None) -> dict:
+    return {"API-Key": key or sim.api_key, "API-Sign": sign(secret or sim.api_secret, path, nonce, body),
+            "Content-Type": ctype}
+
+
+def test_json_body_with_string_or_number_nonce_is_accepted(sim, wire):
+    for nonce_json, nonce in (('"5001"', "5001"), ("5002", "5002")):
+        body = ('{"nonce":%s}' % nonce_json).encode()
+        status, raw, _ = wire.raw("POST", "/0/private/Balance", body,
+                                  signed_headers(sim, "/0/private/Balance", nonce, body, "application/json"))
+        assert json.loads(raw)["error"] == []
+
+
+def test_replayed_or_lower_nonce_is_refused_and_does_not_move_the_mark(sim, wire):
+    assert wire.private("Balance", nonce=500)[1]["error"] == []
+    assert wire.private("Balance", nonce=500)[1] == {"error": ["EAPI:Invalid nonce"]}
+    assert wire.private("Balance", nonce=499)[1] == {"error": ["EAPI:Invalid nonce"]}
+    assert wire.private("Balance", nonce=501)[1]["error"] == []
+
+
+def test_bad_signature_is_refused_and_does_not_consume_the_nonce(sim, wire):
+    body = b"nonce=900"
+    headers = signed_headers(sim, "/0/private/Balance", "900", body)
+    headers["API-Sign"] = sign(sim.api_secret, "/0/private/Balance", "900", b"nonce=901")
+    assert json.loads(wire.raw("POST", "/0/private/Balance", body, headers)[1]) == {"error": ["EAPI:Invalid signature"]}
+    assert wire.private("Balance", nonce=900)[1]["error"] == []
+
+
+@pytest.mark.parametrize("headers, expected", [
+    ({}, "EAPI:Invalid key"),
+    ({"API-Key": "nobody"}, "EAPI:Invalid key"),
+    ({"API-Key": "<demo>"}, "EAPI:Invalid signature"),                       # no API-Sign
+    ({"API-Key": "<demo>", "API-Sign": "%%%"}, "EAPI:Invalid signature"),
+])
+def test_missing_or_unknown_credentials(sim, wire, headers, expected):
+    headers = {k: (sim.api_key if v == "<demo>" else v) for k, v in headers.items()}
+    status, raw, _ = wire.raw("POST", "/0/private/Balance", b"nonce=77", headers)
+    assert (status, json.loads(raw)) == (200, {"error": [expected]})
+
+
+def test_missing_nonce_is_invalid_nonce(sim, wire):
+    body = b"asset=XBT"
+    headers = signed_headers(sim, "/0/private/Balance", "", body)
+    assert json.loads(wire.raw("POST", "/0/private/Balance", body, headers)[1]) == {"error": ["EAPI:Invalid nonce"]}
+
+
+# -- permissions -------------------------------------------------------------------------------------
+
+def test_key_without_permission_is_denied(sim):
+    key, secret = sim.create_key(permissions={"query_orders"})
+    w = Wire(sim, key, secret)
+    try:
+        assert w.private("Balance")[1] == {"error": ["EGeneral:Permission denied"]}
+        assert w.private("AddOrder", pair="XBTEUR", type="buy", ordertype="market", volume="0.01")[1] == {
+            "error": ["EGeneral:Permission denied"]}
+    finally:
+        w.close()
+    assert sim.orders() == []
+
+
+@pytest.mark.parametrize("endpoint", ["Withdraw", "WithdrawCancel", "WalletTransfer", "DepositAddresses"])
+def test_funding_is_refused_for_every_key_and_recorded(sim, wire, endpoint):
+    before = sim.balances()
+    withdraw_key, withdraw_secret = sim.create_key(permissions={"withdraw", "query_funds"})
+    w = Wire(sim, withdraw_key, withdraw_secret)
+    try:
+        for client in (wire, w):
+            _, payload = client.private(endpoint, asset="XBT", key="cold-wallet", amount="1")
+            assert payload == {"error": ["EGeneral:Permission denied"]}
+    finally:
+        w.close()
+    records = [r for r in sim.access_log if r.endpoint == endpoint]
+    assert len(records) == 2
+    assert {r.error for r in records} == {"EGeneral:Permission denied"}
+    assert records[0].params["amount"] == "1" and records[0].key_id == sim.api_key[:4] + "\u2026"
+    assert sim.balances() == before
+
+
+def test_unknown_private_and_public_methods(sim, wire):
+    assert wire.private("Teleport")[1] == {"error": ["EGeneral:Unknown method"]}
+    assert wire.public("Teleport")[1] == {"error": ["EGeneral:Unknown method"]}
+
+
+# -- API counter ---------------------------------------------------------------------------------------
+
+def test_api_counter_refuses_above_the_tier_maximum_and_recovers_as_the_clock_moves(sim, wire):
+    for _ in range(15):
+        assert wire.private("Balance")[1]["error"] == []
+    assert wire.private("Balance")[1] == {"error": ["EAPI:Rate limit exceeded"]}
+    counters = sim.counters()
+    assert (counters["api"], counters["api_max"], counters["api_peak"]) == (15.0, 15, 15.0)
+    sim.advance(3.1)
+    assert wire.private("Balance")[1]["error"] == []
+    assert wire.private("Balance")[1] == {"error": ["EAPI:Rate limit exceeded"]}
+
+
+def test_rate_limits_can_be_switched_off():
+    with KrakenSimulator(clock=ManualClock(), rate_limits=False) as sim:
+        w = Wire(sim)
+        try:
+            assert all(w.private("Balance")[1]["error"] == [] for _ in range(40))
+        finally:
+            w.close()
+        assert sim.counters()["api_peak"] == 40.0
+
+
+# -- faults ---------------------------------------------------------------------------------------------
+
+def test_error_fault_answers_the_kraken_error_then_stops(sim, wire):
+    fault = sim.faults.inject(endpoint="Balance", kind="error", error="EService:Unavailable", times=2)
+    assert wire.private("Balance")[1] == {"error": ["EService:Unavailable"]}
+    assert wire.private("Balance")[1] == {"error": ["EService:Unavailable"]}
+    assert wire.private("Balance")[1]["error"] == []
+    assert fault.fired == 2
+    assert [r.outcome for r in sim.access_log[-3:]] == ["fault", "fault", "ok"]
+
+
+def test_http_status_fault_sends_an_html_page(sim, wire):
+    sim.faults.inject(endpoint="Time", kind="http_status", status=520)
+    status, body, resp = wire.raw("GET", "/0/public/Time")
+    assert status == 520 and resp.getheader("Content-Type") == "text/html" and b"<html>" in body
+    assert wire.public("Time")[1]["error"] == []   # same connection still usable
+
+
+def test_latency_fault_moves_a_manual_clock_instead_of_sleeping(sim, wire):
+    start = sim.clock.time()
+    sim.faults.inject(endpoint="Balance", kind="latency", seconds=2.5)
+    assert wire.private("Balance")[1]["error"] == []
+    assert sim.clock.time() == start + 2.5
+    assert sim.clock.slept == []
+
+
+def test_hang_fault_outlasts_the_client_read_timeout(sim):
+    sim.faults.inject(endpoint="Time", kind="hang", seconds=1.0)
+    conn = http.client.HTTPConnection(sim.host, sim.port, timeout=0.2)
+    try:
+        conn.request("GET", "/0/public/Time")
+        with pytest.raises(TimeoutError):
+            conn.getresponse()
+    finally:
+        conn.close()
+    assert sim.access_log[-1].fault == "hang"
+
+
+def test_accept_then_drop_processes_the_call_then_closes_without_answer(sim, wire):
+    sim.faults.inject(endpoint="Balance", kind="accept_then_drop")
+    with pytest.raises(http.client.RemoteDisconnected):
+        wire.private("Balance", nonce=10_000)
+    record = sim.access_log[-1]
+    assert (record.outcome, record.fault, record.error) == ("dropped", "accept_then_drop", None)
+    # the nonce was consumed: the request really went through
+    fresh = Wire(sim)
+    try:
+        assert fresh.private("Balance", nonce=10_000)[1] == {"error": ["EAPI:Invalid nonce"]}
+    finally:
+        fresh.close()
+
+
+def test_reset_fault_resets_the_connection_before_processing(sim, wire):
+    sim.faults.inject(endpoint="Time", kind="reset")
+    with pytest.raises(ConnectionResetError):
+        wire.public("Time")
+    assert sim.access_log[-1].fault == "reset"
+
+
+@pytest.mark.parametrize("kind", ["truncated_json", "invalid_json"])
+def test_corrupt_json_faults(sim, wire, kind):
+    sim.faults.inject(endpoint="Time", kind=kind)
+    status, body, _ = wire.raw("GET", "/0/public/Time")
+    assert status == 200
+    with pytest.raises(ValueError):
+        json.loads(body)
+    if kind == "truncated_json":
+        assert b'{"error":[],"result":{"unixtime":'.startswith(body[:20])
+    assert wire.public("Time")[1]["error"] == []
+
+
+def test_faults_fire_only_after_authentication(sim, wire):
+    fault = sim.faults.inject(endpoint="Balance", kind="reset")
+    _, other_secret = sim.create_key()
+    bad = Wire(sim, key=sim.api_key, secret=other_secret)  # the demo key signed with a wrong secret
+    try:
+        assert bad.private("Balance")[1] == {"error": ["EAPI:Invalid signature"]}
+    finally:
+        bad.close()
+    assert fault.fired == 0
+
+
+def test_star_fault_with_probability_replays_with_the_seed():
+    def run() -> list[str]:
+        with KrakenSimulator(seed=3, clock=ManualClock()) as sim:
+            sim.faults.inject(endpoint="*", kind="error", error="EService:Busy", probability=0.5)
+            w = Wire(sim)
+            try:
+                return [",".join(w.public("Time")[1]["error"]) for _ in range(30)]
+            finally:
+                w.close()
+
+    first = run()
+    assert first == run()
+    assert "EService:Busy" in first and "" in first
+
+
+# -- access log and secrets ------------------------------------------------------------------------------
+
+def test_access_log_records_every_request_without_secrets(capfd):
+    secret_otp = "otp-424242"
+    with KrakenSimulator(clock=ManualClock()) as sim:
+        w = Wire(sim)
+        signatures = []
+        try:
+            w.public("Time")
+            w.private("Balance", otp=secret_otp)
+            w.private("Withdraw", asset="XBT", amount="1")
+            w.private("Balance", nonce=1)                       # stale nonce
+            sim.faults.inject(endpoint="Balance", kind="accept_then_drop")
+            with pytest.raises(http.client.RemoteDisconnected):
+                w.private("Balance")
+            w.conn.close()
+            body = b"nonce=999999&garbage=%ZZ"
+            headers = signed_headers(sim, "/0/private/Balance", "999999", body)
+            signatures.append(headers["API-Sign"])
+            w.raw("POST", "/0/private/Balance", body, headers)
+            w.raw("POST", "/0/private/Balance", b"\xff\xfe", {"API-Key": sim.api_key, "API-Sign": "x"})
+        finally:
+            w.close()
+        records = sim.access_log
+        assert [r.endpoint for r in records] == ["Time", "Balance", "Withdraw", "Balance", "Balance", "Balance",
+                                                 "Balance"]
+        assert [r.outcome for r in records] == ["ok", "ok", "error", "error", "dropped", "ok", "error"]
+        assert records[1].params == {"nonce": "1001"} and records[1].kind == "private"
+        assert records[0].kind == "public" and records[0].key_id is None
+        assert all(r.key_id == sim.api_key[:4] + "\u2026" for r in records[1:])
+        assert sim.access_log_since(5) == records[5:]
+        text = repr(records) + json.dumps([r.to_json() for r in records])
+        for secret in (sim.api_secret, sim.api_key, secret_otp, *signatures):
+            assert secret not in text
+        out, err = capfd.readouterr()
+        for secret in (sim.api_secret, sim.api_key, secret_otp, *signatures):
+            assert secret not in out and secret not in err
+        assert err == ""
+
+
+# -- bad requests -----------------------------------------------------------------------------------------
+
+def _socket_exchange(sim, payload: bytes) -> bytes:
+    import socket
+    with socket.create_connection((sim.host, sim.port), timeout=2) as s:
+        s.sendall(payload)
+        chunks = []
+        while True:
+            try:
+                data = s.recv(65536)
+            except (ConnectionResetError, TimeoutError):
+                break
+            if not data:
+                break
+            chunks.append(data)
+        return b"".join(chunks)
+
+
+@pytest.mark.parametrize("payload, expected", [
+    (b"GARBAGE\r\n\r\n", b"EGeneral:Invalid arguments"),
+    (b"POST /0/private/Balance HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", b"EGeneral:Invalid arguments"),
+    (b"POST /0/private/Balance HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\nnonce=1",
+     b"EGeneral:Invalid arguments"),
+    (b"POST /0/private/Balance HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+     b"EGeneral:Invalid arguments"),
+    (b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"EGeneral:Unknown method"),
+])
+def test_malformed_http_gets_a_kraken_error_and_the_server_keeps_serving(sim, wire, payload, expected):
+    answer = _socket_exchange(sim, payload)
+    assert expected in answer and b"Traceback" not in answer
+    assert wire.public("Time")[1]["error"] == []
+
+
+@pytest.mark.parametrize("body, ctype", [
+    (b"\xff\xfe\xfa", "application/x-www-form-urlencoded"),
+    (b"{broken", "application/json"),
+    (b"[1,2,3]", "application/json"),
+    (b"nonce=1&&&=", "application/x-www-form-urlencoded"),
+])
+def test_garbage_private_bodies_are_invalid_arguments(sim, wire, body, ctype):
+    nonce = "12345"
+    status, raw, _ = wire.raw("POST", "/0/private/Balance", body, signed_headers(sim, "/0/private/Balance", nonce,
+                                                                                 body, ctype))
+    assert (status, json.loads(raw)) == (200, {"error": ["EGeneral:Invalid arguments"]})
+    assert wire.private("Balance")[1]["error"] == []
+
+
+def test_public_calls_accept_query_string_and_form_post(sim, wire):
+    status, raw, _ = wire.raw("POST", "/0/public/Time", b"", {"Content-Type": "application/x-www-form-urlencoded"})
+    assert json.loads(raw)["error"] == []
+    status, raw, _ = wire.raw("GET", "/0/public/Time?x=1")
+    assert json.loads(raw)["error"] == []
+
+
+def test_private_call_by_get_is_refused(sim, wire):
+    status, raw, _ = wire.raw("GET", "/0/private/Balance", None, {"API-Key": sim.api_key})
+    assert json.loads(raw) == {"error": ["EGeneral:Invalid arguments"]}
+
+
+# -- control API and reset --------------------------------------------------------------------------------
+
+def control(wire, method: str, path: str, payload=None):
+    body = json.dumps(payload).encode() if payload is not None else None
+    status, raw, _ = wire.raw(method, "/_sim/" + path, body, {"Content-Type": "application/json"} if body else {})
+    return status, json.loads(raw)
+
+
+def test_control_api_faults_status_advance_and_access_log(sim, wire):
+    status, answer = control(wire, "POST", "faults", {"endpoint": "Time", "kind": "error", "error": "EService:Busy"})
+    assert status == 200 and answer["fault"]["kind"] == "error"
+    assert wire.public("Time")[1] == {"error": ["EService:Busy"]}
+    control(wire, "POST", "faults", {"endpoint": "Time", "kind": "error", "times": 5})
+    assert control(wire, "DELETE", "faults") == (200, {"faults": []})
+    assert wire.public("Time")[1]["error"] == []
+    assert control(wire, "POST", "status", {"status": "maintenance"})[0] == 200
+    assert wire.public("SystemStatus")[1]["result"]["status"] == "maintenance"
+    before = sim.clock.time()
+    assert control(wire, "POST", "advance", {"seconds": 30})[1] == {"time": before + 30}
+    status, answer = control(wire, "GET", "access-log?since=0")
+    assert [r["endpoint"] for r in answer["records"]][:3] == ["faults", "Time", "faults"]
+    status, state = control(wire, "GET", "state")
+    assert state["accounts"]["demo"]["balances"]["ZEUR"] == "10000"
+    assert state["counters"]["api_max"] == 15
+
+
+def test_control_api_rejects_bad_input_with_400(sim, wire):
+    assert control(wire, "POST", "faults", {"kind": "explode"})[0] == 400
+    assert control(wire, "POST", "faults", {"kind": "error", "colour": "red"})[0] == 400
+    assert control(wire, "POST", "advance", {})[0] == 400
+    assert control(wire, "GET", "nothing")[0] == 404
+    assert control(wire, "GET", "reset")[0] == 405
+    status, raw, _ = wire.raw("POST", "/_sim/faults", b"{nope", {"Content-Type": "application/json"})
+    assert status == 400
+
+
+def test_control_api_answers_loopback_only(sim):
+    from krakensim.control import ControlAPI
+    assert ControlAPI(sim)("GET", "state", {}, "10.1.2.3")[0] == 403
+    assert ControlAPI(sim)("GET", "state", {}, "127.0.0.1")[0] == 200
+
+
+def test_reset_restores_a_clean_exchange(sim, wire):
+    for _ in range(15):
+        wire.private("Balance")
+    sim.faults.inject(endpoint="*", kind="error", times=100)
+    sim.set_system_status("cancel_only")
+    assert control(wire, "POST", "reset")[0] == 200
+    assert [r.endpoint for r in sim.access_log] == ["reset"]   # the log restarts with the reset itself
+    assert sim.faults.all() == []
+    assert sim.counters()["api"] == 0.0 and sim.counters()["api_peak"] == 0.0
+    assert wire.public("SystemStatus")[1]["result"]["status"] == "online"
+    assert wire.private("Balance")[1]["error"] == []
+
+
+def test_close_joins_threads_and_frees_the_port():
+    import socket
+    import threading
+    before = threading.active_count()
+    sim = KrakenSimulator(clock=ManualClock())
+    idle = Wire(sim)
+    idle.public("Time")                 # leaves a keep-alive connection open
+    sim.faults.inject(endpoint="Balance", kind="hang", seconds=60)
+    hanging = http.client.HTTPConnection(sim.host, sim.port, timeout=5)
+    hanging.request("POST", "/0/private/Balance", b"nonce=5",
+                    signed_headers(sim, "/0/private/Balance", "5", b"nonce=5"))
+    for _ in range(200):                # wait until the server has received the hanging request
+        if sim.access_log and sim.access_log[-1].fault == "hang":
+            break
+        threading.Event().wait(0.005)
+    sim.close()
+    assert threading.active_count() == before
+    with pytest.raises(OSError):
+        socket.create_connection((sim.host, sim.port), timeout=0.5)
+    idle.close()
+    hanging.close()

@@ -1,0 +1,109 @@
+"""The per-key API counter: tier maximum, costs, decay on a manual clock, peak."""
+from __future__ import annotations
+
+import pytest
+
+from krakensim import errors
+from krakensim.clock import ManualClock
+from krakensim.limits import ApiCounter, cost_of
+
+
+def refused(counter: ApiCounter, key: str, endpoint: str) -> bool:
+    try:
+        counter.charge(key, endpoint)
+    except errors.KrakenAPIError as exc:
+        assert exc.code == "EAPI:Rate limit exceeded"
+        return True
+    return False
+
+
+def test_costs_follow_krakens_model():
+    assert [cost_of(e) for e in ("Ledgers", "QueryLedgers", "TradesHistory", "QueryTrades")] == [2, 2, 2, 2]
+    assert [cost_of(e) for e in ("Balance", "OpenOrders", "ClosedOrders", "CancelAll")] == [1, 1, 1, 1]
+    assert {cost_of(e) for e in ("AddOrder", "AddOrderBatch", "CancelOrder", "CancelOrderBatch",
+                                 "EditOrder", "AmendOrder")} == {0}
+
+
+def test_starter_allows_a_burst_of_fifteen_then_refuses():
+    clock = ManualClock()
+    counter = ApiCounter(clock, "starter")
+    assert not any(refused(counter, "k", "Balance") for _ in range(15))
+    assert refused(counter, "k", "Balance")
+    assert counter.snapshot("k") == {"api": 15.0, "api_max": 15, "api_peak": 15.0}
+
+
+def test_decay_on_the_clock_readmits_calls_without_sleeping():
+    clock = ManualClock()
+    counter = ApiCounter(clock, "starter")
+    for _ in range(15):
+        counter.charge("k", "Balance")
+    clock.advance(2.0)          # 0.66 decayed: still no room for +1
+    assert refused(counter, "k", "Balance")
+    clock.advance(1.1)          # 3.1 s in total: 1.02 decayed
+    assert not refused(counter, "k", "Balance")
+    assert refused(counter, "k", "Balance")
+    clock.advance(100)
+    assert counter.snapshot("k")["api"] == 0.0
+    assert counter.snapshot("k")["api_peak"] == 15.0
+
+
+def test_a_refused_call_adds_nothing():
+    clock = ManualClock()
+    counter = ApiCounter(clock, "pro")
+    for _ in range(20):
+        counter.charge("k", "Balance")
+    for _ in range(5):
+        assert refused(counter, "k", "Balance")
+    clock.advance(1.0)           # pro decays 1/s
+    assert not refused(counter, "k", "Balance")
+
+
+def test_heavy_call_needs_two_points_and_trading_calls_cost_nothing():
+    clock = ManualClock()
+    counter = ApiCounter(clock, "starter")
+    for _ in range(14):
+        counter.charge("k", "Balance")
+    assert refused(counter, "k", "Ledgers")
+    assert not refused(counter, "k", "Balance")
+    for _ in range(50):
+        counter.charge("k", "AddOrder")
+        counter.charge("k", "CancelOrder")
+    assert counter.snapshot("k")["api"] == 15.0
+
+
+def test_keys_have_separate_counters():
+    counter = ApiCounter(ManualClock(), "starter")
+    for _ in range(15):
+        counter.charge("a", "Balance")
+    assert refused(counter, "a", "Balance")
+    assert not refused(counter, "b", "Balance")
+
+
+@pytest.mark.parametrize("tier, maximum, decay", [("starter", 15, 0.33), ("intermediate", 20, 0.5), ("pro", 20, 1.0)])
+def test_tiers(tier, maximum, decay):
+    clock = ManualClock()
+    counter = ApiCounter(clock, tier)
+    assert (counter.maximum, counter.decay) == (maximum, decay)
+    for _ in range(maximum):
+        counter.charge("k", "Balance")
+    clock.advance(10)
+    assert counter.snapshot("k")["api"] == pytest.approx(maximum - 10 * decay)
+
+
+def test_disabled_counter_never_refuses_but_still_counts():
+    counter = ApiCounter(ManualClock(), "starter", enabled=False)
+    for _ in range(100):
+        counter.charge("k", "Balance")
+    assert counter.snapshot("k")["api_peak"] == 100.0
+
+
+def test_unknown_tier_is_refused():
+    with pytest.raises(ValueError):
+        ApiCounter(ManualClock(), "whale")
+
+
+def test_reset_zeroes_counters_and_peaks():
+    counter = ApiCounter(ManualClock(), "starter")
+    counter.charge("k", "Ledgers")
+    counter.reset()
+    assert counter.snapshot("k") == {"api": 0.0, "api_max": 15, "api_peak": 0.0}
