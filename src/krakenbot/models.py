@@ -223,3 +223,51 @@ class TradeInfo:
     fee: Decimal
     time: float
     maker: bool
+
+
+@dataclass(frozen=True)
+class AssetBalance:
+    """One asset's line from BalanceEx: total and the part held by open orders."""
+
+    asset: str
+    balance: Decimal
+    hold_trade: Decimal
+
+    @property
+    def free(self) -> Decimal:
+        return self.balance - self.hold_trade
+
+
+@dataclass(frozen=True)
+class SpreadEntry:
+    time: int
+    bid: Decimal
+    ask: Decimal
+
+
+@dataclass(frozen=True)
+class SpreadPage:
+    pair: str
+    entries: tuple[SpreadEntry, ...]
+    last: int
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    ledger_id: str
+    refid: str
+    time: float
+    type: str
+    subtype: str
+    asset: str
+    amount: Decimal  # signed
+    fee: Decimal
+    balance: Decimal
+
+
+@dataclass(frozen=True)
+class TradeVolume:
+    currency: str
+    volume: Decimal
+    fees: dict[str, Decimal]  # pair id -> taker fee percent
+    fees_maker: dict[str, Decimal]

@@ -1,0 +1,201 @@
+"""``KrakenClient``: the one object that talks to Kraken.
+
+Before anything leaves, every call goes through, in this order: the safety wrapper's
+``guard(endpoint)`` (once per call), then per attempt the circuit breaker, the rate
+pacer, and the send. Private calls are serialised per client from nonce to answer:
+Kraken rejects a nonce lower than one it already saw, and two requests racing on one
+connection pool can arrive out of order (auth-and-errors.md §2.3).
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from decimal import Decimal
+from typing import Any, Callable
+from urllib.parse import urlencode
+
+from krakenbot.client._transport import Timeouts, Transport
+from krakenbot.client.account import AccountApi
+from krakenbot.client.breaker import CircuitBreaker
+from krakenbot.client.market import MarketApi
+from krakenbot.client.nonce import NonceGenerator, NonceStore
+from krakenbot.client.pacing import CallCounterPacer, PublicPacer
+from krakenbot.client.retry import Retrier, RetryPolicy
+from krakenbot.client.signing import ApiSecret, Signer, redact_key
+from krakenbot.client.trading import TradingApi
+from krakenbot.clock import Clock, SystemClock
+from krakenbot.errors import AuthenticationError, KrakenError, LocalRefusal, RateLimitError
+
+log = logging.getLogger("krakenbot.client")
+
+Guard = Callable[[str], None]
+_FORM = "application/x-www-form-urlencoded"
+
+
+def _wire(value: Any) -> str:
+    """One parameter as Kraken expects it on the wire."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, (list, tuple)):
+        return ",".join(_wire(v) for v in value)
+    if isinstance(value, float):
+        raise TypeError("floats are not sent to Kraken: pass a Decimal or a string")
+    return str(value)
+
+
+def encode_params(params: dict[str, Any]) -> str:
+    return urlencode({k: _wire(v) for k, v in params.items() if v is not None}) if params else ""
+
+
+class KrakenClient:
+    """Kraken Spot REST client: signing, nonce, pacing, retries, breaker and guard in one place."""
+
+    def __init__(
+        self,
+        base_url: str = "https://api.kraken.com",
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        *,
+        clock: Clock | None = None,
+        timeouts: Timeouts = Timeouts(),
+        tier: str = "starter",
+        nonce_store: NonceStore | None = None,
+        breaker: CircuitBreaker | None = None,
+        guard: Guard | None = None,
+        retry: RetryPolicy | None = None,
+        user_agent: str = "krakenbot/0.1",
+        pacing: bool = True,
+        public_burst: int | None = 10,
+        public_rate: float = 1.0,
+        order_deadline: float | None = 15.0,
+        rng: random.Random | None = None,
+        nonce: NonceGenerator | None = None,
+        max_connections: int = 4,
+    ) -> None:
+        if not isinstance(timeouts, Timeouts):
+            raise TypeError("timeouts must be a Timeouts")
+        if (api_key is None) != (api_secret is None):
+            raise ValueError("give both api_key and api_secret, or neither")
+        self.clock: Clock = clock or SystemClock()
+        self.order_deadline = order_deadline
+        self._api_key = api_key
+        self._signer = Signer(ApiSecret(api_secret)) if api_secret is not None else None
+        self.breaker = breaker if breaker is not None else CircuitBreaker(self.clock)
+        self.guard = guard
+        self.retry_policy = retry if retry is not None else RetryPolicy()
+        self._retrier = Retrier(self.retry_policy, self.clock, rng)
+        self.pacer = CallCounterPacer(self.clock, tier) if pacing else None
+        self.public_pacer = PublicPacer(self.clock, public_burst, public_rate) if public_burst else None
+        self.nonces = nonce if nonce is not None else NonceGenerator(nonce_store)
+        self._transport = Transport(base_url, timeouts, user_agent, maxsize=max_connections)
+        prefix = self._transport.prefix
+        self._public_prefix = f"{prefix}/0/public/"
+        self._private_prefix = f"{prefix}/0/private/"
+        self._private_paths: dict[str, tuple[str, bytes]] = {}
+        self._private_headers = {"API-Key": api_key or "", "Content-Type": _FORM, "User-Agent": user_agent}
+        self._private_lock = threading.Lock()
+        self.market = MarketApi(self)
+        self.account = AccountApi(self)
+        self.trading = TradingApi(self)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        self._transport.close()
+
+    def __enter__(self) -> KrakenClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"KrakenClient({self._transport.base_url!r}, key={redact_key(self._api_key)})"
+
+    @property
+    def has_credentials(self) -> bool:
+        return self._signer is not None
+
+    @property
+    def key_id(self) -> str:
+        return redact_key(self._api_key)
+
+    def set_guard(self, guard: Guard | None) -> None:
+        """Install the safety wrapper's allowlist check."""
+        self.guard = guard
+
+    # -- calls -----------------------------------------------------------------------------------
+    def public(self, endpoint: str, **params: Any) -> dict[str, Any]:
+        """GET ``/0/public/<endpoint>``; returns Kraken's ``result`` object."""
+        if self.guard is not None:
+            self.guard(endpoint)
+        query = encode_params(params)
+        path = self._public_prefix + endpoint + ("?" + query if query else "")
+        return self._retrier.run(endpoint, True, lambda: self._public_once(endpoint, path))
+
+    def private(self, endpoint: str, **params: Any) -> dict[str, Any]:
+        """Signed POST to ``/0/private/<endpoint>``; reads are retried, writes never."""
+        if self.guard is not None:
+            self.guard(endpoint)
+        if self._signer is None:
+            raise AuthenticationError(f"{endpoint}: no API key configured; nothing was sent", (), endpoint)
+        body = encode_params(params)
+        return self._retrier.run(endpoint, False, lambda: self._private_once(endpoint, body))
+
+    def _public_once(self, endpoint: str, path: str) -> dict[str, Any]:
+        breaker = self.breaker
+        breaker.before_call(endpoint)
+        try:
+            if self.public_pacer is not None:
+                self.public_pacer.acquire(endpoint)
+            result = self._transport.request("GET", path, endpoint)
+        except KrakenError as exc:
+            self._after_error(exc, public=True)
+            raise
+        except BaseException:
+            breaker.release()
+            raise
+        breaker.record_success()
+        return result
+
+    def _private_once(self, endpoint: str, params_body: str) -> dict[str, Any]:
+        breaker = self.breaker
+        breaker.before_call(endpoint)
+        try:
+            if self.pacer is not None:
+                self.pacer.acquire(endpoint)
+            paths = self._private_paths.get(endpoint)
+            if paths is None:
+                path = self._private_prefix + endpoint
+                paths = self._private_paths[endpoint] = (path, path.encode())
+            with self._private_lock:
+                nonce = str(self.nonces.next())
+                body = f"nonce={nonce}&{params_body}" if params_body else f"nonce={nonce}"
+                headers = self._private_headers.copy()
+                headers["API-Sign"] = self._signer.sign(paths[1], nonce, body)  # type: ignore[union-attr]
+                result = self._transport.request("POST", paths[0], endpoint, body, headers)
+        except KrakenError as exc:
+            self._after_error(exc, public=False)
+            raise
+        except BaseException:
+            breaker.release()
+            raise
+        breaker.record_success()
+        return result
+
+    def _after_error(self, exc: KrakenError, *, public: bool) -> None:
+        if isinstance(exc, LocalRefusal):
+            self.breaker.release()
+            return
+        self.breaker.record_failure(exc)
+        if isinstance(exc, RateLimitError) and not public and exc.code == "EAPI:Rate limit exceeded":
+            if self.pacer is not None:
+                self.pacer.on_rate_limited()
+        elif isinstance(exc, RateLimitError) and public and self.public_pacer is not None:
+            self.public_pacer.on_rate_limited()
+        if log.isEnabledFor(logging.INFO):
+            log.info("%s failed: %s %s", exc.endpoint, type(exc).__name__, exc.codes or "")

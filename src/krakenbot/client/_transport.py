@@ -1,0 +1,146 @@
+"""HTTP to Kraken: one urllib3 connection pool, opened once, kept alive, closed on close().
+
+urllib3 directly, not requests: perf-baseline.md measures requests at ~4x a raw
+http.client floor and urllib3 at ~1.7x, and urllib3 is already requests' transport.
+Per-call work is kept minimal: timeouts, retries and static headers live on the pool.
+
+Every failure becomes a typed ``krakenbot.errors`` exception (``decode_response`` is
+the whole mapping): HTTP 200 with an ``E...`` string -> ``from_codes``; any other
+status (often an HTML page from the edge) -> ``HttpStatusError``; a body that is not
+Kraken's JSON envelope -> ``MalformedResponse``; socket timeouts -> ``RequestTimeout``;
+refused/reset/dropped connections -> ``ConnectionFailed``. Messages carry the endpoint
+and Kraken's codes only: never headers, bodies or the key.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import urllib3
+from urllib3.exceptions import (
+    HTTPError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    TimeoutError as Urllib3Timeout,
+)
+
+from krakenbot.errors import (
+    ConnectionFailed,
+    HttpStatusError,
+    MalformedResponse,
+    RequestTimeout,
+    from_codes,
+)
+
+log = logging.getLogger("krakenbot.client")
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Connect and read budgets in seconds, and an optional total per request.
+
+    ``read`` bounds the gap between bytes, not the whole response; ``total`` caps
+    connect + read together (urllib3 semantics; DNS resolution is not bounded).
+    """
+
+    connect: float = 3.05
+    read: float = 10.0
+    total: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("connect", "read", "total"):
+            value = getattr(self, name)
+            if value is None and name == "total":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"Timeouts.{name} must be a positive finite number of seconds, got {value!r}")
+
+    def to_urllib3(self) -> urllib3.Timeout:
+        return urllib3.Timeout(connect=self.connect, read=self.read, total=self.total)
+
+
+_JSON_START = (b"{", b"[")
+
+
+def decode_response(endpoint: str, status: int, data: bytes) -> dict[str, Any]:
+    """Kraken's ``result`` from one HTTP answer, or the typed error it stands for."""
+    if status != 200:
+        kind = "HTML page" if data[:200].lstrip().lower().startswith((b"<!doctype", b"<html")) else "body"
+        raise HttpStatusError(f"{endpoint}: HTTP {status} ({kind}, {len(data)} bytes)", status, endpoint)
+    try:
+        envelope = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        stripped = data[:200].lstrip().lower()
+        what = "HTML" if stripped.startswith((b"<!doctype", b"<html")) else "invalid or truncated JSON"
+        raise MalformedResponse(f"{endpoint}: {what} in a {len(data)}-byte body", (), endpoint) from None
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("error", None), list):
+        raise MalformedResponse(f"{endpoint}: not Kraken's envelope (no error list)", (), endpoint)
+    errors = envelope["error"]
+    if errors:
+        if not all(isinstance(e, str) for e in errors):
+            raise MalformedResponse(f"{endpoint}: error list holds non-strings", (), endpoint)
+        if any(not e.startswith("W") for e in errors):
+            raise from_codes(errors, endpoint)
+        log.warning("%s: warnings %s", endpoint, errors)
+    result = envelope.get("result")
+    if not isinstance(result, dict):
+        raise MalformedResponse(f"{endpoint}: result missing or not an object", (), endpoint)
+    return result
+
+
+class Transport:
+    """Owns the connection pool; sends one request and decodes it. No retries here."""
+
+    def __init__(self, base_url: str, timeouts: Timeouts, user_agent: str, maxsize: int = 4) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"base_url must be http(s)://host[:port], got {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self.prefix = parts.path.rstrip("/")
+        self.timeouts = timeouts
+        self._pool = urllib3.connection_from_url(
+            self.base_url,
+            maxsize=maxsize,
+            block=False,
+            timeout=timeouts.to_urllib3(),
+            retries=False,
+            headers={"User-Agent": user_agent},
+        )
+        self._get_headers = {"User-Agent": user_agent}
+        self.closed = False
+
+    def request(self, method: str, path: str, endpoint: str, body: str | None = None,
+                headers: dict[str, str] | None = None) -> dict[str, Any]:
+        """Send and decode; ``path`` is the full request path (with any query string)."""
+        try:
+            response = self._pool.urlopen(
+                method,
+                path,
+                body=body,
+                headers=headers if headers is not None else self._get_headers,
+                retries=False,
+                redirect=False,
+                preload_content=True,
+                assert_same_host=False,
+            )
+        # ``from None``: the error names the endpoint and the failure's type, nothing of the request.
+        except (ReadTimeoutError, TimeoutError) as exc:
+            raise RequestTimeout(f"{endpoint}: read timed out", (), endpoint) from None
+        except NewConnectionError as exc:
+            raise ConnectionFailed(f"{endpoint}: connection failed ({type(exc).__name__})", (), endpoint) from None
+        except Urllib3Timeout as exc:
+            raise RequestTimeout(f"{endpoint}: timed out ({type(exc).__name__})", (), endpoint) from None
+        except (ProtocolError, HTTPError, OSError) as exc:
+            raise ConnectionFailed(f"{endpoint}: connection dropped ({type(exc).__name__})", (), endpoint) from None
+        return decode_response(endpoint, response.status, response.data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._pool.close()
+

@@ -1,0 +1,87 @@
+"""Order placement and cancellation. Nothing here is ever retried by the client.
+
+A write that fails ambiguously (timeout, dropped connection, 5xx) may have reached the
+engine; sending it again could double an order. The executor resolves it by
+``cl_ord_id`` instead. Every AddOrder carries a ``deadline`` (now + ``order_deadline``
+seconds by the client's clock) so a request stuck in a queue cannot execute late.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from krakenbot.client import parsing
+from krakenbot.models import OrderAck, OrderRequest
+
+if TYPE_CHECKING:
+    from krakenbot.client._client import KrakenClient
+
+
+def rfc3339(unix_seconds: float) -> str:
+    """Whole seconds, as in Kraken's own example (``2021-04-01T00:18:45Z``)."""
+    return datetime.fromtimestamp(int(unix_seconds), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class TradingApi:
+    def __init__(self, client: KrakenClient) -> None:
+        self._client = client
+
+    def _deadline(self) -> dict[str, str]:
+        seconds = self._client.order_deadline
+        return {"deadline": rfc3339(self._client.clock.time() + seconds)} if seconds else {}
+
+    def add_order(self, order: OrderRequest) -> OrderAck:
+        """Place (or with ``validate=True`` only check) one order."""
+        params: dict[str, Any] = order.as_params()
+        params.update(self._deadline())
+        return parsing.parse_add_order(self._client.private("AddOrder", **params), order.validate)
+
+    def cancel_order(self, txid: str | None = None, cl_ord_id: str | None = None) -> int:
+        """Cancel by txid (or userref) or by client order id; returns how many were cancelled."""
+        if (txid is None) == (cl_ord_id is None):
+            raise ValueError("give exactly one of txid or cl_ord_id")
+        params = {"txid": txid} if txid is not None else {"cl_ord_id": cl_ord_id}
+        return parsing.parse_count(self._client.private("CancelOrder", **params), "CancelOrder")
+
+    def cancel_all(self) -> int:
+        return parsing.parse_count(self._client.private("CancelAll"), "CancelAll")
+
+    def cancel_all_orders_after(self, timeout: int) -> dict[str, str]:
+        """Dead man's switch: cancel everything unless called again within ``timeout`` s; 0 disarms."""
+        if isinstance(timeout, bool) or not isinstance(timeout, int) or not 0 <= timeout < 86_400:
+            raise ValueError("timeout must be an integer number of seconds in 0..86399")
+        result = self._client.private("CancelAllOrdersAfter", timeout=timeout)
+        ep = "CancelAllOrdersAfter"
+        return {
+            "currentTime": parsing.text(parsing.field(result, "currentTime", "result", ep), "currentTime", ep),
+            "triggerTime": parsing.text(parsing.field(result, "triggerTime", "result", ep), "triggerTime", ep),
+        }
+
+    def amend_order(self, txid: str | None = None, cl_ord_id: str | None = None, *,
+                    order_qty: Decimal | None = None, limit_price: Decimal | None = None,
+                    trigger_price: Decimal | None = None, post_only: bool | None = None) -> str:
+        """Amend in place (keeps the txid); returns Kraken's ``amend_id``."""
+        if (txid is None) == (cl_ord_id is None):
+            raise ValueError("give exactly one of txid or cl_ord_id")
+        params: dict[str, Any] = {"txid": txid} if txid is not None else {"cl_ord_id": cl_ord_id}
+        for key, value in (("order_qty", order_qty), ("limit_price", limit_price), ("trigger_price", trigger_price)):
+            if value is not None:
+                params[key] = format(value, "f")
+        if len(params) == 1:
+            raise ValueError("nothing to amend")
+        if post_only is not None:
+            params["post_only"] = post_only
+        params.update(self._deadline())
+        result = self._client.private("AmendOrder", **params)
+        return parsing.text(parsing.field(result, "amend_id", "result", "AmendOrder"), "amend_id", "AmendOrder")
+
+    def edit_order(self, txid: str, pair: str, *, volume: Decimal | None = None, price: Decimal | None = None,
+                   price2: Decimal | None = None) -> dict[str, Any]:
+        """Legacy cancel-and-replace (new txid). Returns the raw result; prefer ``amend_order``."""
+        params: dict[str, Any] = {"txid": txid, "pair": pair}
+        for key, value in (("volume", volume), ("price", price), ("price2", price2)):
+            if value is not None:
+                params[key] = format(value, "f")
+        params.update(self._deadline())
+        return self._client.private("EditOrder", **params)

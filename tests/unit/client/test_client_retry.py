@@ -1,0 +1,126 @@
+"""Retry decisions as data, and the retrier on a ManualClock (no network)."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from krakenbot.client.retry import READ_ENDPOINTS, WRITE_ENDPOINTS, Retrier, RetryPolicy
+from krakenbot.clock import ManualClock
+from krakenbot.errors import (
+    CircuitOpenError,
+    ConnectionFailed,
+    EndpointNotAllowed,
+    InsufficientFundsError,
+    InvalidNonceError,
+    RateLimitError,
+    RequestTimeout,
+    ServiceUnavailableError,
+    from_codes,
+)
+
+POLICY = RetryPolicy()
+UNAVAILABLE = from_codes(["EService:Unavailable"], "X")
+
+
+@pytest.mark.parametrize("endpoint", sorted(WRITE_ENDPOINTS))
+@pytest.mark.parametrize("error", [UNAVAILABLE, RequestTimeout("t"), ConnectionFailed("c"),
+                                   InvalidNonceError("n", ("EAPI:Invalid nonce",))])
+def test_writes_are_never_retried(endpoint, error):
+    assert not POLICY.should_retry(endpoint, False, error, 1)
+
+
+@pytest.mark.parametrize("endpoint", ["Balance", "OpenOrders", "QueryOrders", "ClosedOrders", "TradesHistory"])
+@pytest.mark.parametrize("error", [UNAVAILABLE, RequestTimeout("t"), ConnectionFailed("c"),
+                                   RateLimitError("r", ("EAPI:Rate limit exceeded",))])
+def test_reads_retry_transient_errors_until_max_attempts(endpoint, error):
+    assert POLICY.should_retry(endpoint, False, error, 1)
+    assert POLICY.should_retry(endpoint, False, error, 2)
+    assert not POLICY.should_retry(endpoint, False, error, 3)
+
+
+def test_public_calls_are_idempotent():
+    assert POLICY.should_retry("Ticker", True, UNAVAILABLE, 1)
+    assert POLICY.should_retry("AnythingPublic", True, RequestTimeout("t"), 1)
+
+
+def test_unknown_private_endpoints_are_not_retried():
+    assert not POLICY.should_retry("Withdraw", False, UNAVAILABLE, 1)
+    assert not POLICY.should_retry("SomethingNew", False, UNAVAILABLE, 1)
+
+
+def test_invalid_nonce_once_for_reads_only():
+    nonce = from_codes(["EAPI:Invalid nonce"], "Balance")
+    assert POLICY.should_retry("Balance", False, nonce, 1)
+    assert not POLICY.should_retry("Balance", False, nonce, 2)
+    assert not POLICY.should_retry("AddOrder", False, nonce, 1)
+
+
+@pytest.mark.parametrize("error", [InsufficientFundsError("f"), from_codes(["EAPI:Invalid key"]),
+                                   CircuitOpenError("o"), EndpointNotAllowed("no"), ValueError("x")])
+def test_permanent_and_local_errors_are_not_retried(error):
+    assert not POLICY.should_retry("Balance", False, error, 1)
+
+
+def test_sets_are_disjoint_and_policy_validates():
+    assert not READ_ENDPOINTS & WRITE_ENDPOINTS
+    with pytest.raises(ValueError):
+        RetryPolicy(read_endpoints=frozenset({"AddOrder"}))
+    with pytest.raises(ValueError):
+        RetryPolicy(max_attempts=0)
+
+
+def test_backoff_is_exponential_capped_and_jitter_is_seeded():
+    policy = RetryPolicy(base_delay=1, multiplier=2, max_delay=5, jitter=0)
+    assert [policy.delay(n) for n in (1, 2, 3, 4)] == [1, 2, 4, 5]
+    jittered = RetryPolicy(base_delay=1, jitter=0.5)
+    a = [jittered.delay(1, random.Random(7)) for _ in range(3)]
+    b = [jittered.delay(1, random.Random(7)) for _ in range(3)]
+    assert a == b and all(0.5 <= d <= 1.5 for d in a)
+
+
+class Flaky:
+    def __init__(self, errors):
+        self.errors = list(errors)
+        self.calls = 0
+
+    def __call__(self):
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return {"ok": self.calls}
+
+
+def test_retrier_sleeps_on_the_clock_and_succeeds():
+    clock = ManualClock()
+    retrier = Retrier(RetryPolicy(base_delay=1, multiplier=2, jitter=0), clock, random.Random(1))
+    fn = Flaky([UNAVAILABLE, RequestTimeout("t")])
+    assert retrier.run("Balance", False, fn) == {"ok": 3}
+    assert clock.slept == [1, 2]
+
+
+def test_retrier_gives_up_with_the_last_error():
+    clock = ManualClock()
+    retrier = Retrier(RetryPolicy(max_attempts=3, jitter=0), clock)
+    fn = Flaky([UNAVAILABLE, UNAVAILABLE, RequestTimeout("last"), UNAVAILABLE])
+    with pytest.raises(RequestTimeout):
+        retrier.run("Ticker", True, fn)
+    assert fn.calls == 3
+
+
+def test_retrier_never_repeats_a_write():
+    clock = ManualClock()
+    retrier = Retrier(RetryPolicy(), clock)
+    fn = Flaky([ServiceUnavailableError("u", ("EService:Unavailable",))])
+    with pytest.raises(ServiceUnavailableError):
+        retrier.run("AddOrder", False, fn)
+    assert fn.calls == 1 and clock.slept == []
+
+
+def test_retrier_stops_on_a_local_refusal_mid_way():
+    clock = ManualClock()
+    retrier = Retrier(RetryPolicy(max_attempts=5, jitter=0), clock)
+    fn = Flaky([UNAVAILABLE, CircuitOpenError("open")])
+    with pytest.raises(CircuitOpenError):
+        retrier.run("Balance", False, fn)
+    assert fn.calls == 2
