@@ -456,3 +456,38 @@ def test_close_joins_threads_and_frees_the_port():
         socket.create_connection((sim.host, sim.port), timeout=0.5)
     idle.close()
     hanging.close()
+
+
+# -- the CLI ---------------------------------------------------------------------------------------------
+
+def test_krakensim_serve_prints_url_and_key_serves_and_stops_on_sigterm():
+    import base64
+    import re
+    import signal
+    import subprocess
+    import sys
+    secret = base64.b64encode(b"s" * 64).decode()
+    proc = subprocess.Popen([sys.executable, "-m", "krakensim.cli", "serve", "--port", "0", "--seed", "5",
+                             "--api-key", "operator-key-1", "--api-secret", secret, "--balance", "ZEUR=500,XXBT=2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        match = re.search(r"(http://127\.0\.0\.1:(\d+)) api_key=(\S+) api_secret=(\S+)", line)
+        assert match, line
+        assert (match.group(3), match.group(4)) == ("operator-key-1", secret)
+        conn = http.client.HTTPConnection("127.0.0.1", int(match.group(2)), timeout=5)
+        body = b"nonce=1"
+        conn.request("POST", "/0/private/Balance", body, {"API-Key": "operator-key-1",
+                                                          "API-Sign": sign(secret, "/0/private/Balance", "1", body)})
+        payload = json.loads(conn.getresponse().read())
+        conn.close()
+        assert payload["error"] == [] and payload["result"]["ZEUR"].startswith("500")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=5) == 0
+        assert secret not in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
