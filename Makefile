@@ -34,5 +34,9 @@ safety: install
 
 test: unit spec
 
+## benchmarks: client and bot against peers and the floor; writes bench/results/ (< 5 min)
+bench: install
+	$(PY) -m bench
+
 clean:
 	rm -rf allure-results allure-report reports

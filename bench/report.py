@@ -1,0 +1,201 @@
+"""Render one run's results: the printed table, latest.md, latest.json and latency.svg.
+
+File names under ``bench/results/`` are stable: the specification attaches
+``latency.svg`` and ``latest.md`` to its Allure report.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from bench.peers import CALLS
+from bench.svg_chart import latency_svg
+
+
+def _f(value, fmt: str = "{:.0f}", missing: str = "–") -> str:
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return fmt.format(value)
+    return missing
+
+
+def _latency_md(results: dict) -> list[str]:
+    lat = results.get("latency") or {}
+    lines = ["## Per-call latency (µs) against the simulator on loopback", ""]
+    meta = results.get("meta", {})
+    lines.append(
+        f"{meta.get('timed', '?')} timed calls per client and call after {meta.get('warmup', '?')} warm-ups, "
+        f"interleaved rounds; simulator: {meta.get('sim_mode', '?')}. Ratio = p50 / the floor's p50 in this run."
+    )
+    lines.append("")
+    header = "| client | " + " | ".join(f"{c} p50 (× floor) | p95 | p99" for c in CALLS) + " | errors |"
+    lines += [header, "|---" * (2 + 3 * len(CALLS)) + "|"]
+    for client, per_call in lat.items():
+        cells = []
+        errors = 0
+        for call in CALLS:
+            f = per_call.get(call) or {}
+            cells.append(f"{_f(f.get('p50'))} ({_f(f.get('ratio_p50'), '{:.2f}')})")
+            cells += [_f(f.get("p95")), _f(f.get("p99"))]
+            errors += sum((f.get("errors") or {}).values())
+        lines.append(f"| {client} | " + " | ".join(cells) + f" | {errors} |")
+    for client, why in (results.get("unavailable") or {}).items():
+        lines.append(f"| {client} | not measured: {why} |" + " |" * (3 * len(CALLS)))
+    notes = results.get("latency_notes") or {}
+    if notes:
+        lines.append("")
+        lines += [f"- {client}: {note}" for client, note in notes.items() if note]
+    errs = [
+        f"- {client} {call}: {f['errors']}" for client, per in lat.items() for call, f in per.items() if f.get("errors")
+    ]
+    if errs:
+        lines += ["", "Errors during timed calls (excluded from the percentiles):", *errs]
+    nonce = results.get("krakenex_nonce")
+    if nonce:
+        lines += [
+            "",
+            f"krakenex stock nonce (`int(1000*time.time())`), {nonce['calls']} back-to-back Balance calls on a fresh key: "
+            f"{nonce['invalid_nonce']} rejected with `EAPI:Invalid nonce` (other errors: "
+            f"{ {k: v for k, v in nonce['errors'].items() if k != 'EAPI:Invalid nonce'} or 'none'})."
+            " Timed rounds use a wait-free ms nonce instead.",
+        ]
+    return lines
+
+
+def _imports_md(results: dict) -> list[str]:
+    imports = results.get("imports") or {}
+    if not imports:
+        return []
+    lines = ["## Import cost (fresh interpreter, median of samples)", "",
+             "| module | import s | RSS after import MiB | RSS growth MiB |", "|---|---|---|---|"]
+    for module, row in imports.items():
+        if "error" in row:
+            lines.append(f"| {module} | error: {row['error']} | | |")
+            continue
+        lines.append(
+            f"| {module} | {_f(row.get('seconds'), '{:.3f}')} | {_f(row.get('rss_after_mib'), '{:.1f}')} "
+            f"| {_f(row.get('rss_growth_mib'), '{:.1f}')} |"
+        )
+    return lines
+
+
+def _bot_md(results: dict) -> list[str]:
+    bot = results.get("bot_path") or {}
+    lines = ["## Order path through the bot (safety wrapper → risk → executor → store → client)", ""]
+    if bot.get("skipped"):
+        return lines + [f"Not measured: {bot['skipped']}"]
+    lines.append(bot.get("method", ""))
+    lines += ["", "| stage | p50 µs | p95 µs | p99 µs | share of the wrapper's p50 |", "|---|---|---|---|---|"]
+    for row in bot.get("stages", []):
+        lines.append(
+            f"| {row['stage']} | {_f(row.get('p50'))} | {_f(row.get('p95'))} | {_f(row.get('p99'))} "
+            f"| {_f(row.get('share'), '{:.0%}')} |"
+        )
+    ack = bot.get("ack") or {}
+    if ack:
+        lines += ["", f"Placement → acknowledgement: wrapper p50 {_f(ack.get('wrapper_p50'))} µs vs the client call "
+                      f"alone {_f(ack.get('client_p50'))} µs: the bot adds {_f(ack.get('overhead_ratio'), '{:.2f}')}× a "
+                      f"bare client call."]
+    fill = bot.get("fill") or {}
+    if fill:
+        lines.append(
+            f"Placement → fill (marketable limit, status FILLED seen by the bot): p50 {_f(fill.get('p50'))} µs, "
+            f"p95 {_f(fill.get('p95'))} µs over {fill.get('n', 0)} orders; {fill.get('how', '')}"
+        )
+    for note in bot.get("notes", []):
+        lines.append(f"- {note}")
+    return lines
+
+
+def _memory_md(results: dict) -> list[str]:
+    mem = results.get("memory") or {}
+    lines = ["## Memory", ""]
+    if mem.get("skipped"):
+        lines.append(f"Order cycles: not measured: {mem['skipped']}")
+    elif mem:
+        lines.append(
+            f"{mem.get('cycles', 0):,} order cycles ({mem.get('cycle', '')}) in {_f(mem.get('seconds'), '{:.1f}')} s: "
+            f"RSS start {_f(mem.get('start_mib'), '{:.1f}')} MiB, peak {_f(mem.get('peak_mib'), '{:.1f}')} MiB, "
+            f"end {_f(mem.get('end_mib'), '{:.1f}')} MiB; growth {_f(mem.get('growth_mib'), '{:.2f}')} MiB "
+            f"(after a {mem.get('warmup_cycles', 0)}-cycle warm-up; errors {mem.get('errors', 0)})."
+        )
+    cache = results.get("cache") or {}
+    if cache.get("skipped"):
+        lines.append(f"Market data cache: not measured: {cache['skipped']}")
+    elif cache:
+        lines.append(
+            f"Market data cache: {cache.get('keys_inserted', 0):,} distinct keys inserted, size afterwards "
+            f"{cache.get('size_after')} (bound {cache.get('bound')}): {'bounded' if cache.get('bounded') else 'NOT bounded'}."
+        )
+    return lines
+
+
+def _throughput_md(results: dict) -> list[str]:
+    tp = results.get("throughput") or {}
+    lines = ["## Simulator throughput (signed private Balance, raw http.client clients)", ""]
+    if tp.get("skipped"):
+        return lines + [f"Not measured: {tp['skipped']}"]
+    lines += ["| client threads | req/s | p50 ms | p99 ms | failures |", "|---|---|---|---|---|"]
+    for row in tp.get("rows", []):
+        lines.append(
+            f"| {row['threads']} | {_f(row.get('req_per_s'), '{:,.0f}')} | {_f(row.get('p50_ms'), '{:.3f}')} "
+            f"| {_f(row.get('p99_ms'), '{:.3f}')} | {row.get('failures')} |"
+        )
+    return lines
+
+
+def _suites_md(results: dict) -> list[str]:
+    lines = ["## Specification and chaos soak", ""]
+    spec = results.get("spec") or {}
+    if spec.get("skipped"):
+        lines.append(f"Specification: not measured: {spec['skipped']}")
+    for key, label in (("all", "whole specification"), ("safety", "@safety subset")):
+        row = spec.get(key)
+        if row:
+            lines.append(f"- {label}: {_f(row.get('seconds'), '{:.1f}')} s wall (exit {row.get('returncode')}; "
+                         f"`{row.get('command')}`) {row.get('summary', '')}")
+    chaos = results.get("chaos") or {}
+    if chaos.get("skipped"):
+        lines.append(f"- chaos soak: not measured: {chaos['skipped']}")
+    elif chaos:
+        lines.append(f"- chaos soak: {_f(chaos.get('ops_per_s'), '{:,.0f}')} operations/s "
+                     f"({chaos.get('operations')} operations in {_f(chaos.get('seconds'), '{:.1f}')} s) {chaos.get('detail', '')}")
+    return lines
+
+
+def _targets_md(results: dict) -> list[str]:
+    lines = ["## Targets (ratios from this run)", "", "| target | measured | limit | result |", "|---|---|---|---|"]
+    for t in results.get("targets", []):
+        lines.append(f"| {t['name']} | {t['measured']} | {t['limit']} | **{t['status']}** |")
+    return lines
+
+
+def markdown(results: dict) -> str:
+    meta = results.get("meta", {})
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Run {meta.get('started', '?')} UTC on {meta.get('machine', '?')}; Python {meta.get('python', '?')}; "
+        f"commit {meta.get('commit', '?')}; total {_f(meta.get('seconds'), '{:.0f}')} s.",
+        "",
+    ]
+    for part in (_targets_md, _latency_md, _bot_md, _imports_md, _memory_md, _throughput_md, _suites_md):
+        section = part(results)
+        if section:
+            lines += section + [""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write(results: dict, out_dir: Path) -> dict[str, Path]:
+    """Write latest.json, latest.md and latency.svg; return their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "json": out_dir / "latest.json",
+        "md": out_dir / "latest.md",
+        "svg": out_dir / "latency.svg",
+    }
+    paths["json"].write_text(json.dumps(results, indent=2, default=str) + "\n")
+    paths["md"].write_text(markdown(results))
+    title = f"Per-call latency against krakensim on loopback ({results.get('meta', {}).get('started', '')} UTC)"
+    paths["svg"].write_text(latency_svg(results.get("latency") or {}, CALLS, title))
+    return paths

@@ -1,0 +1,94 @@
+"""The performance targets, judged PASS / MISS / N/A from one run's figures.
+
+Client targets are ratios within the same run (absolute figures move ±20-30 % between
+runs on this kind of machine); the others are absolute limits from the issue.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from bench.peers import CALLS
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    measured: str
+    limit: str
+    status: str  # "PASS" | "MISS" | "N/A"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _num(value) -> float | None:
+    return value if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def _judge(name: str, measured: float | None, limit: float, fmt: str, limit_text: str, why_na: str = "") -> Target:
+    if measured is None:
+        return Target(name, why_na or "not measured", limit_text, "N/A")
+    return Target(name, fmt.format(measured), limit_text, "PASS" if measured <= limit else "MISS")
+
+
+def evaluate(results: dict) -> list[Target]:
+    """Every target the issue lists, in its order."""
+    out: list[Target] = []
+    lat = results.get("latency") or {}
+    ours = lat.get("krakenbot") or {}
+    why = (results.get("unavailable") or {}).get("krakenbot", "")
+    for call in CALLS:
+        mine = _num((ours.get(call) or {}).get("p50"))
+        floor = _num(((lat.get("floor") or {}).get(call) or {}).get("p50"))
+        ratio = mine / floor if mine and floor else None
+        out.append(_judge(f"client {call} p50 <= 2x floor", ratio, 2.0, "{:.2f}x floor", "<= 2.00x", why))
+        for peer in ("krakenex", "ccxt"):
+            theirs = _num(((lat.get(peer) or {}).get(call) or {}).get("p50"))
+            peer_ratio = mine / theirs if mine and theirs else None
+            peer_why = why or (results.get("unavailable") or {}).get(peer, "")
+            out.append(
+                _judge(f"client {call} p50 <= 0.5x {peer}", peer_ratio, 0.5, "{:.2f}x " + peer, "<= 0.50x", peer_why)
+            )
+    bot = results.get("bot_path") or {}
+    overhead = _num((bot.get("ack") or {}).get("overhead_ratio"))
+    out.append(
+        _judge("bot path adds <= 1x a bare client call", overhead, 1.0, "+{:.2f}x client call", "<= +1.00x",
+               bot.get("skipped", ""))
+    )
+    tp = {row.get("threads"): row for row in (results.get("throughput") or {}).get("rows", [])}
+    one = _num((tp.get(1) or {}).get("req_per_s"))
+    out.append(
+        Target("simulator >= 1,500 private req/s (1 client thread)",
+               f"{one:,.0f} req/s" if one is not None else (results.get("throughput") or {}).get("skipped", "not measured"),
+               ">= 1,500 req/s",
+               "N/A" if one is None else ("PASS" if one >= 1500 else "MISS"))
+    )
+    spec = results.get("spec") or {}
+    for key, limit, label in (("all", 60.0, "whole specification < 60 s"), ("safety", 20.0, "@safety subset < 20 s")):
+        row = spec.get(key) or {}
+        seconds = _num(row.get("seconds")) if row.get("returncode") == 0 else None
+        why_na = spec.get("skipped") or (f"exit {row.get('returncode')}" if row else "")
+        target = _judge(label, seconds, limit, "{:.1f} s", f"< {limit:.0f} s", why_na)
+        if seconds is not None and seconds >= limit:
+            target = Target(label, f"{seconds:.1f} s", f"< {limit:.0f} s", "MISS")
+        out.append(target)
+    mem = results.get("memory") or {}
+    growth = _num(mem.get("growth_mib"))
+    out.append(
+        _judge(f"RSS growth over {mem.get('cycles', 10000):,} order cycles < 5 MiB", growth, 4.999999, "{:.2f} MiB",
+               "< 5 MiB", mem.get("skipped", ""))
+    )
+    imports = results.get("imports") or {}
+    kb = _num((imports.get("krakenbot") or {}).get("seconds"))
+    cc = _num((imports.get("ccxt") or {}).get("seconds"))
+    out.append(_judge("import krakenbot < 0.25 s", kb, 0.249999, "{:.3f} s", "< 0.25 s"))
+    out.append(
+        Target("import krakenbot below import ccxt",
+               f"{kb:.3f} s vs {cc:.3f} s" if kb is not None and cc is not None else "not measured",
+               "krakenbot < ccxt",
+               "N/A" if kb is None or cc is None else ("PASS" if kb < cc else "MISS"))
+    )
+    return out

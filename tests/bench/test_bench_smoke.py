@@ -1,0 +1,104 @@
+"""Smoke tests: the bench modules run with tiny counts and produce well-formed output.
+
+No timed assertions anywhere: these check that the harness works (the right rows, the
+right files, errors counted), never how fast anything is.
+"""
+from __future__ import annotations
+
+import json
+import math
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from bench import report, targets
+from bench.latency import add_ratios, measure
+from bench.peers import FloorClient, RequestsClient
+from bench.signing import MillisecondNonce, NonceCounter, kraken_signature
+from bench.simproc import SimProcess
+from bench.stats import percentile, summarize_ns
+from bench.svg_chart import latency_svg
+
+# Kraken's published vector (../shared/kraken/auth-and-errors.md §1.4)
+VECTOR_SECRET = "kQH5HW/8p1uGOVjbgWA7FunAmGO8lsSUXNsu3eow76sz84Q18fWxnyRzBHCd3pd5nE9qa99HAZtuZuj6F1huXg=="
+VECTOR_BODY = "nonce=1616492376594&ordertype=limit&pair=XBTUSD&price=37500&type=buy&volume=1.25"
+VECTOR_SIGN = "4/dpxb3iT4tp/ZCVEwSnEsLxx0bqyhLpdfOpc6fn7OR8+UClSV5n9E6aSS8MPtnRfp32bAb0nmbRn6H8ndwLUQ=="
+
+
+def test_baseline_signer_matches_krakens_published_vector():
+    assert kraken_signature("/0/private/AddOrder", "1616492376594", VECTOR_BODY, VECTOR_SECRET) == VECTOR_SIGN
+
+
+@pytest.mark.parametrize("make", [NonceCounter, MillisecondNonce])
+def test_nonces_strictly_increase_back_to_back(make):
+    nonce = make()
+    drawn = [nonce() for _ in range(2000)]
+    assert all(b > a for a, b in zip(drawn, drawn[1:]))
+
+
+def test_percentiles_use_nearest_rank():
+    values = list(range(1, 101))
+    assert percentile(values, 50) == 50
+    assert percentile(values, 99) == 99
+    s = summarize_ns([1000 * v for v in range(1, 101)])
+    assert (s.n, s.p50, s.p95, s.max) == (100, 50.0, 95.0, 100.0)
+    assert math.isnan(summarize_ns([]).p50)
+
+
+def _fake_latency() -> dict:
+    lat = {
+        "floor": {c: {"p50": 100.0, "p95": 150.0, "p99": 200.0} for c in ("Ticker", "Balance", "AddOrder")},
+        "krakenbot": {c: {"p50": 150.0, "p95": 250.0, "p99": 300.0} for c in ("Ticker", "Balance", "AddOrder")},
+        "ccxt": {c: {"p50": 500.0, "p95": 600.0, "p99": 700.0} for c in ("Ticker", "Balance", "AddOrder")},
+        "krakenex": {c: {"p50": 250.0, "p95": 600.0, "p99": 700.0} for c in ("Ticker", "Balance", "AddOrder")},
+    }
+    add_ratios(lat)
+    return lat
+
+
+def test_targets_judge_ratios_within_the_run():
+    results = {"latency": _fake_latency(), "imports": {"krakenbot": {"seconds": 0.3}, "ccxt": {"seconds": 0.4}}}
+    by_name = {t.name: t for t in targets.evaluate(results)}
+    assert by_name["client Ticker p50 <= 2x floor"].status == "PASS"          # 1.5x
+    assert by_name["client Ticker p50 <= 0.5x ccxt"].status == "PASS"         # 0.3x
+    assert by_name["client Ticker p50 <= 0.5x krakenex"].status == "MISS"     # 0.6x
+    assert by_name["import krakenbot < 0.25 s"].status == "MISS"
+    assert by_name["import krakenbot below import ccxt"].status == "PASS"
+    assert by_name["whole specification < 60 s"].status == "N/A"
+
+
+def test_latency_chart_is_well_formed_svg_with_a_bar_per_client_and_call():
+    svg = latency_svg(_fake_latency(), ("Ticker", "Balance", "AddOrder"), "t <&> title")
+    root = ET.fromstring(svg)
+    bars = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.find("{http://www.w3.org/2000/svg}title") is not None]
+    assert len(bars) == 4 * 3
+
+
+def test_interleaved_rounds_against_the_simulator_count_samples_and_errors():
+    with SimProcess() as sim:
+        floor = FloorClient(sim.url, *sim.new_key())
+        bare = RequestsClient(sim.url, *sim.new_key())
+        broken = FloorClient(sim.url, sim.api_key, "AAAA" + sim.api_secret[4:])  # wrong secret: every private call fails
+        broken.name = "broken"
+        try:
+            res = measure([floor, bare, broken], timed=5, warmup=2, calls=("Balance",))
+        finally:
+            for c in (floor, bare, broken):
+                c.close()
+    assert res["floor"]["Balance"]["n"] == 5 and not res["floor"]["Balance"]["errors"]
+    assert res["requests"]["Balance"]["n"] == 5
+    assert res["broken"]["Balance"]["n"] == 0
+    assert sum(res["broken"]["Balance"]["errors"].values()) == 5
+
+
+def test_quick_run_writes_the_three_stable_result_files(tmp_path):
+    from bench.run import main
+
+    assert main(["--quick", "--only", "latency", "--clients", "floor", "requests", "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "latest.json").read_text())
+    assert set(data["latency"]) == {"floor", "requests"}
+    assert data["latency"]["floor"]["Balance"]["ratio_p50"] == 1.0
+    assert "| floor |" in (tmp_path / "latest.md").read_text()
+    ET.fromstring((tmp_path / "latency.svg").read_text())
+    assert {t["name"] for t in data["targets"]} >= {"whole specification < 60 s", "import krakenbot < 0.25 s"}
+    assert report.markdown(data).startswith("# Benchmark results")
