@@ -1,0 +1,498 @@
+"""Placing, cancelling and following orders without ever doubling one.
+
+The rules, in order of importance:
+1. Every order gets a fresh ``cl_ord_id`` and is written to the store (fsynced)
+   *before* AddOrder leaves, already in ``PENDING_SUBMIT``: after a crash the bot
+   knows what it may have sent.
+2. AddOrder is never re-sent. An ambiguous failure (timeout, reset, 5xx, dropped
+   reply, ``EService:Unavailable``, anything unexpected) makes the order ``UNKNOWN``;
+   it is resolved by looking the ``cl_ord_id`` up in OpenOrders, then ClosedOrders
+   (filtered, then by scanning when the filter is not honoured). Found: adopt its txid
+   and status. Absent once its ``deadline`` has passed (Kraken refuses to execute it
+   after that): ``REJECTED`` (not placed) - only then may a *new* intent be placed.
+3. While any order on a pair is ``UNKNOWN``, nothing new goes out on that pair.
+4. Fills come from TradesHistory/QueryTrades, keyed by trade id (recorded once), and
+   each fee is checked against the pair's fee schedule.
+
+Status changes go through ``order_state.apply`` only.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable, Iterable
+
+from krakenbot.clock import Clock
+from krakenbot.errors import (
+    DeadlineElapsedError,
+    KrakenError,
+    LocalRefusal,
+    MarketModeError,
+    ServiceUnavailableError,
+    TransportError,
+    UnknownOrderError,
+)
+from krakenbot.execution.order_state import (
+    ACTIVE_STATUSES,
+    TERMINAL_STATUSES,
+    InvalidTransition,
+    OrderEvent,
+    OrderStatus,
+    apply,
+    event_for_exchange_status,
+)
+from krakenbot.models import OrderInfo, OrderRequest, OrderType, PairInfo, TradeInfo
+from krakenbot.positions import Discrepancy
+from krakenbot.store import FillRecord, OrderRecord, Store, utc_day
+
+__all__ = ["Executor", "PlacementResult", "UnknownOrderOutstanding", "is_ambiguous"]
+
+_BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+# What each exchange-derived event means as a status, so a repeated report is a no-op.
+_IMPLIED = {
+    OrderEvent.ACCEPT: OrderStatus.OPEN,
+    OrderEvent.PARTIAL_FILL: OrderStatus.PARTIALLY_FILLED,
+    OrderEvent.FILL: OrderStatus.FILLED,
+    OrderEvent.CANCEL: OrderStatus.CANCELED,
+    OrderEvent.EXPIRE: OrderStatus.EXPIRED,
+}
+_PRICED = {OrderType.LIMIT, OrderType.STOP_LOSS, OrderType.TAKE_PROFIT,
+           OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT}
+
+
+class UnknownOrderOutstanding(LocalRefusal):
+    """An earlier order on this pair has an unknown outcome; nothing was sent."""
+
+
+@dataclass(frozen=True)
+class PlacementResult:
+    cl_ord_id: str
+    status: OrderStatus
+    txid: str | None
+    placed: bool             # an order exists (or existed) on the exchange
+    reason: str | None = None
+    validated_only: bool = False
+    order: OrderRecord | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status is not OrderStatus.REJECTED
+
+
+def _base36(n: int) -> str:
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = _BASE36[r] + out
+        if n == 0:
+            return out
+
+
+def is_ambiguous(error: BaseException) -> bool:
+    """Could AddOrder have taken effect despite this error? (Then: UNKNOWN, look it up.)"""
+    if isinstance(error, (LocalRefusal, MarketModeError, DeadlineElapsedError)):
+        return False
+    if isinstance(error, (TransportError, ServiceUnavailableError)):
+        return True
+    if isinstance(error, KrakenError):
+        # A typed Kraken rejection (funds, minimums, auth, nonce, rate limit) was not placed;
+        # an untyped one we do not understand is treated as ambiguous (fail closed).
+        return type(error) is KrakenError
+    return True  # a bug or an unexpected exception mid-flight: assume it may have landed
+
+
+def _reason(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+class Executor:
+    def __init__(
+        self,
+        client: Any,
+        store: Store,
+        clock: Clock,
+        pair_rules: Callable[[str], PairInfo],
+        *,
+        settle_seconds: float = 1.0,
+        wait_for_unknown: bool = True,
+        sync_after_place: bool = True,
+        id_prefix: str = "kb",
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.clock = clock
+        self.pair_rules = pair_rules
+        self.settle_seconds = settle_seconds
+        self.wait_for_unknown = wait_for_unknown
+        self.sync_after_place = sync_after_place
+        self.fee_mismatches: list[Discrepancy] = []
+        # prefix + 2 random chars (two bot processes on one account never collide) + time + counter
+        self._id_head = id_prefix + _base36(int.from_bytes(os.urandom(2), "big") % 1296).rjust(2, "0")
+        self._seq = itertools.count()
+        self._lock = threading.RLock()
+        self._order_locks: dict[str, threading.RLock] = {}
+
+    @property
+    def deadline_seconds(self) -> float:
+        """How long Kraken may take to execute an AddOrder: the client's ``deadline``."""
+        return float(getattr(self.client, "order_deadline", None) or 15.0)
+
+    # -- ids and locks -------------------------------------------------------------------------
+    def new_cl_ord_id(self) -> str:
+        """Short ASCII id, <= 18 chars: ``kb`` + instance + ms time + counter (base36)."""
+        with self._lock:
+            seq = next(self._seq) % 1296
+        millis = int(self.clock.time() * 1000) % (36 ** 9)
+        return f"{self._id_head}{_base36(millis).rjust(9, '0')}{_base36(seq).rjust(2, '0')}"
+
+    def _order_lock(self, cl_ord_id: str) -> threading.RLock:
+        with self._lock:
+            return self._order_locks.setdefault(cl_ord_id, threading.RLock())
+
+    # -- queries ---------------------------------------------------------------------------------
+    def order(self, cl_ord_id: str) -> OrderRecord | None:
+        return self.store.get_order(cl_ord_id)
+
+    def open_orders(self) -> list[OrderRecord]:
+        return self.store.orders(statuses=[s.value for s in ACTIVE_STATUSES])
+
+    def unknown_pairs(self) -> frozenset[str]:
+        return frozenset(o.pair for o in self.store.orders(statuses=[OrderStatus.UNKNOWN.value]))
+
+    # -- state changes -----------------------------------------------------------------------
+    def _transition(self, order: OrderRecord, event: OrderEvent, **changes: Any) -> OrderRecord:
+        new = apply(order.status, event)
+        updated = self.store.update_order(order.cl_ord_id, status=new.value, updated_at=self.clock.time(), **changes)
+        if new.value != order.status:
+            self.store.append_audit({
+                "time": self.clock.time(), "actor": "executor", "action": "order_status", "outcome": new.value,
+                "detail": {"cl_ord_id": order.cl_ord_id, "txid": updated.txid, "from": order.status,
+                           "event": event.value, "reason": changes.get("reason")},
+            })
+        return updated
+
+    def _count_placed(self) -> None:
+        self.store.add_daily(utc_day(self.clock.time()), "trades", 1)
+
+    # -- place ------------------------------------------------------------------------------------
+    def place(self, request: OrderRequest, *, reason: str = "") -> PlacementResult:
+        """Round, validate locally, record, send once, and settle the outcome."""
+        info = self.pair_rules(request.pair)
+        pair = info.name
+        volume = info.round_volume(Decimal(request.volume))
+        price = info.round_price(Decimal(request.price)) if request.price is not None else None
+        price2 = info.round_price(Decimal(request.price2)) if request.price2 is not None else None
+        cl_ord_id = self.new_cl_ord_id()
+        now = self.clock.time()
+        wire = OrderRequest(pair=pair, side=request.side, ordertype=request.ordertype, volume=volume, price=price,
+                            price2=price2, cl_ord_id=cl_ord_id, post_only=request.post_only,
+                            timeinforce=request.timeinforce, expiretm=request.expiretm, validate=request.validate)
+        problem = self._local_problem(wire, info)
+        intent = {
+            "pair": pair, "side": wire.side.value, "ordertype": OrderType(wire.ordertype).value,
+            "volume": str(volume), "price": None if price is None else str(price),
+            "price2": None if price2 is None else str(price2), "post_only": wire.post_only,
+            "timeinforce": wire.timeinforce, "validate": wire.validate, "why": reason,
+            "requested_volume": str(request.volume),
+            "deadline": now + self.deadline_seconds,
+        }
+        status = apply(OrderStatus.NEW, OrderEvent.REJECT if problem else OrderEvent.SUBMIT)
+        record = OrderRecord(cl_ord_id=cl_ord_id, pair=pair, side=wire.side.value,
+                             ordertype=OrderType(wire.ordertype).value, volume=volume, price=price,
+                             status=status.value, created_at=now, updated_at=now, intent=intent, reason=problem)
+        with self._lock:
+            # The check and the durable write sit under one lock so two threads cannot
+            # both pass it; the send itself happens outside the lock.
+            if not problem and pair in self.unknown_pairs():
+                raise UnknownOrderOutstanding(
+                    f"an order on {pair} has an unknown outcome; no new order until it is resolved")
+            self.store.record_intent(record)
+        self.store.append_audit({
+            "time": now, "actor": "executor", "action": "order_intent", "outcome": status.value,
+            "allowed": not problem,
+            "detail": {"cl_ord_id": cl_ord_id, "pair": pair, "side": intent["side"], "ordertype": intent["ordertype"],
+                       "volume": intent["volume"], "price": intent["price"], "validate": wire.validate,
+                       "reason": problem},
+        })
+        if problem:
+            return PlacementResult(cl_ord_id, OrderStatus.REJECTED, None, False, problem, order=record)
+        with self._order_lock(cl_ord_id):
+            return self._send(record, wire)
+
+    def _local_problem(self, wire: OrderRequest, info: PairInfo) -> str | None:
+        """Refuse here what Kraken would refuse, so nothing is sent (and no rate budget burnt)."""
+        if info.status not in ("online", "post_only", "limit_only"):
+            return f"pair {info.altname} status is {info.status}"
+        if wire.volume <= 0:
+            return f"volume {wire.volume} rounds to nothing at {info.lot_decimals} decimals"
+        if wire.volume < info.ordermin:
+            return f"volume {wire.volume} below ordermin {info.ordermin} ({info.altname})"
+        if OrderType(wire.ordertype) in _PRICED and wire.price is None:
+            return f"{OrderType(wire.ordertype).value} order needs a price"
+        if wire.price is not None and wire.price <= 0:
+            return f"price {wire.price} must be positive"
+        if wire.price is not None and wire.volume * wire.price < info.costmin:
+            return f"cost {wire.volume * wire.price} below costmin {info.costmin} ({info.altname})"
+        return None
+
+    def _send(self, order: OrderRecord, wire: OrderRequest) -> PlacementResult:
+        try:
+            ack = self.client.trading.add_order(wire)
+        except BaseException as error:  # noqa: BLE001 - every failure is classified below
+            if not isinstance(error, Exception):
+                # KeyboardInterrupt & co: the order may be out; leave it UNKNOWN for recovery.
+                self._transition(order, OrderEvent.TIMEOUT, reason=_reason(error))
+                raise
+            if not is_ambiguous(error):
+                order = self._transition(order, OrderEvent.REJECT, reason=_reason(error))
+                return self._result(order)
+            order = self._transition(order, OrderEvent.TIMEOUT, reason=_reason(error))
+            order = self.resolve_unknown(order.cl_ord_id, wait=self.wait_for_unknown)
+            return self._result(order)
+        if ack.validated_only or wire.validate:
+            order = self._transition(order, OrderEvent.VALIDATE, reason=f"validated only: {ack.description}")
+            return self._result(order, validated_only=True)
+        if not ack.txids:
+            # Success without a txid for a real order: we cannot tell where it is. Look it up.
+            order = self._transition(order, OrderEvent.TIMEOUT, reason="AddOrder answered without a txid")
+            return self._result(self.resolve_unknown(order.cl_ord_id, wait=self.wait_for_unknown))
+        order = self._transition(order, OrderEvent.ACCEPT, txid=ack.txids[0])
+        self._count_placed()
+        if self.sync_after_place:
+            try:
+                order = self.sync_order(order.cl_ord_id)
+            except KrakenError:
+                pass  # placed and known by txid; a later refresh() catches up
+        return self._result(order)
+
+    def _result(self, order: OrderRecord, validated_only: bool = False) -> PlacementResult:
+        status = OrderStatus(order.status)
+        placed = order.txid is not None and status not in (OrderStatus.REJECTED, OrderStatus.VALIDATED)
+        return PlacementResult(order.cl_ord_id, status, order.txid, placed, order.reason, validated_only, order)
+
+    # -- ambiguity resolution ------------------------------------------------------------------
+    def _lookup(self, order: OrderRecord, scan: bool) -> OrderInfo | None:
+        """Find our order at Kraken by cl_ord_id: OpenOrders, then ClosedOrders; filtered,
+        and by scanning when asked (or when a filter came back with other orders in it)."""
+        cid = order.cl_ord_id
+        account = self.client.account
+        ignored_filter = False
+        for fetch in (lambda: account.open_orders(cl_ord_id=cid), lambda: account.closed_orders(cl_ord_id=cid)):
+            found = fetch()
+            for txid, info in found.items():
+                if info.cl_ord_id == cid:
+                    return info if info.txid else _with_txid(info, txid)
+            ignored_filter |= bool(found)
+        if scan or ignored_filter:
+            start = int(order.created_at) - 60
+            for fetch in (lambda: account.open_orders(), lambda: account.closed_orders(start=start)):
+                for txid, info in fetch().items():
+                    if info.cl_ord_id == cid:
+                        return info if info.txid else _with_txid(info, txid)
+        return None
+
+    def resolve_unknown(self, cl_ord_id: str, wait: bool = False) -> OrderRecord:
+        """Settle an UNKNOWN (or PENDING_SUBMIT left by a crash) order by lookup, never by re-sending.
+
+        Found: adopt txid and status. Not found after the deadline (+ settle time):
+        REJECTED. Not found before it: stays UNKNOWN unless ``wait``, in which case the
+        clock sleeps in ``settle_seconds`` steps until the deadline has passed."""
+        with self._order_lock(cl_ord_id):
+            order = self.store.get_order(cl_ord_id)
+            if order is None:
+                raise KeyError(cl_ord_id)
+            if order.status == OrderStatus.PENDING_SUBMIT.value:
+                order = self._transition(order, OrderEvent.TIMEOUT, reason=order.reason or "outcome not recorded")
+            if order.status != OrderStatus.UNKNOWN.value:
+                return order
+            give_up_at = float(order.intent.get("deadline", order.created_at + self.deadline_seconds)) \
+                + self.settle_seconds
+            while True:
+                past_deadline = self.clock.time() >= give_up_at
+                try:
+                    info = self._lookup(order, scan=past_deadline)
+                except KrakenError as error:
+                    self.store.append_audit({
+                        "time": self.clock.time(), "actor": "executor", "action": "order_lookup_failed",
+                        "outcome": "error", "detail": {"cl_ord_id": cl_ord_id, "error": _reason(error)},
+                    })
+                    info, past_deadline = None, False  # cannot conclude anything without an answer
+                    if not wait or self.clock.time() >= give_up_at + 30 * self.settle_seconds:
+                        return order
+                if info is not None:
+                    order = self.store.update_order(cl_ord_id, txid=info.txid)
+                    order = self._apply_info(order, info)
+                    self._count_placed()
+                    self._import_fills([order])
+                    return self.store.get_order(cl_ord_id) or order
+                if past_deadline:
+                    return self._transition(order, OrderEvent.NOT_FOUND,
+                                            reason="not found at the exchange after its deadline: not placed")
+                if not wait:
+                    return order
+                self.clock.sleep(self.settle_seconds)
+
+    # -- following an order ----------------------------------------------------------------------
+    def _apply_info(self, order: OrderRecord, info: OrderInfo) -> OrderRecord:
+        """Move the order to what Kraken says; numbers always follow the exchange."""
+        event = event_for_exchange_status(info.status, info.volume_executed, info.volume)
+        numbers = {"volume_executed": info.volume_executed, "cost": info.cost, "fee": info.fee}
+        if info.reason and event in (OrderEvent.CANCEL, OrderEvent.EXPIRE):
+            numbers["reason"] = info.reason
+        current = OrderStatus(order.status)
+        try:
+            return self._transition(order, event, **numbers)
+        except InvalidTransition:
+            if _IMPLIED.get(event) is current or (current in TERMINAL_STATUSES and event is OrderEvent.PARTIAL_FILL):
+                return self.store.update_order(order.cl_ord_id, updated_at=self.clock.time(), **numbers)
+            self.store.append_audit({
+                "time": self.clock.time(), "actor": "executor", "action": "order_state_conflict",
+                "outcome": "kept", "detail": {"cl_ord_id": order.cl_ord_id, "ours": order.status,
+                                              "exchange": info.status, "txid": info.txid},
+            })
+            return order
+
+    def sync_order(self, cl_ord_id: str) -> OrderRecord:
+        """Bring one order in line with Kraken (QueryOrders by txid) and import its fills."""
+        with self._order_lock(cl_ord_id):
+            order = self.store.get_order(cl_ord_id)
+            if order is None:
+                raise KeyError(cl_ord_id)
+            if order.txid is None:
+                if order.status in (OrderStatus.UNKNOWN.value, OrderStatus.PENDING_SUBMIT.value):
+                    return self.resolve_unknown(cl_ord_id, wait=False)
+                return order
+            info = self.client.account.query_orders([order.txid]).get(order.txid)
+            if info is None:
+                return order
+            order = self._apply_info(order, info)
+            self._import_fills([order])
+            return self.store.get_order(cl_ord_id) or order
+
+    def refresh(self) -> list[OrderRecord]:
+        """Sync every active order: UNKNOWN ones by lookup, the rest by QueryOrders in
+        batches of 50, then import any fills the store is missing (one TradesHistory)."""
+        active = [o for o in self.open_orders() if o.status != OrderStatus.PENDING_SUBMIT.value]
+        touched: list[OrderRecord] = []
+        for o in active:
+            if o.txid is None and o.status == OrderStatus.UNKNOWN.value:
+                touched.append(self.resolve_unknown(o.cl_ord_id, wait=False))
+        with_txid = [o for o in active if o.txid]
+        for i in range(0, len(with_txid), 50):
+            chunk = with_txid[i:i + 50]
+            infos = self.client.account.query_orders([o.txid for o in chunk])
+            for o in chunk:
+                with self._order_lock(o.cl_ord_id):
+                    fresh = self.store.get_order(o.cl_ord_id) or o
+                    info = infos.get(o.txid)
+                    touched.append(self._apply_info(fresh, info) if info is not None else fresh)
+        self._import_fills(touched)
+        return [self.store.get_order(o.cl_ord_id) or o for o in touched]
+
+    # -- cancel -----------------------------------------------------------------------------------
+    def cancel(self, cl_ord_id: str) -> OrderRecord:
+        """Cancel by txid (or by cl_ord_id while the txid is unknown), then read back the
+        real outcome: it may have filled first."""
+        with self._order_lock(cl_ord_id):
+            order = self.store.get_order(cl_ord_id)
+            if order is None:
+                raise KeyError(cl_ord_id)
+            if OrderStatus(order.status) in TERMINAL_STATUSES:
+                return order
+            if order.status in (OrderStatus.UNKNOWN.value, OrderStatus.PENDING_SUBMIT.value):
+                order = self.resolve_unknown(cl_ord_id, wait=False)
+                if order.status == OrderStatus.UNKNOWN.value:
+                    try:  # a cancel by client id is harmless if the order never landed
+                        self.client.trading.cancel_order(cl_ord_id=cl_ord_id)
+                    except KrakenError:
+                        pass
+                    return self.resolve_unknown(cl_ord_id, wait=False)
+                if OrderStatus(order.status) in TERMINAL_STATUSES:
+                    return order
+            order = self._transition(order, OrderEvent.CANCEL_REQUEST)
+            try:
+                self.client.trading.cancel_order(txid=order.txid)
+            except UnknownOrderError:
+                pass  # already closed (filled, expired) - the read below says which
+            except KrakenError as error:
+                self.store.update_order(cl_ord_id, reason=f"cancel: {_reason(error)}")
+            try:
+                return self.sync_order(cl_ord_id)
+            except KrakenError:
+                return self.store.get_order(cl_ord_id) or order
+
+    def cancel_all(self) -> list[OrderRecord]:
+        return [self.cancel(o.cl_ord_id) for o in self.open_orders()
+                if o.status != OrderStatus.PENDING_SUBMIT.value]
+
+    # -- fills --------------------------------------------------------------------------------------
+    def _import_fills(self, orders: Iterable[OrderRecord]) -> int:
+        """Fetch and record the fills of these orders that the store does not have yet."""
+        wanting = []
+        for o in orders:
+            if not o.txid or o.volume_executed <= 0:
+                continue
+            have = sum((f.volume for f in self.store.fills(txid=o.txid)), Decimal(0))
+            if have < o.volume_executed:
+                wanting.append(o)
+        if not wanting:
+            return 0
+        start = int(min(o.created_at for o in wanting)) - 1
+        return self.import_trades(self._trades_since(start), only_txids={o.txid for o in wanting})
+
+    def _trades_since(self, start: int) -> dict[str, TradeInfo]:
+        """All trades since ``start``: TradesHistory pages of 50, newest first."""
+        trades: dict[str, TradeInfo] = {}
+        ofs = 0
+        while True:
+            page = self.client.account.trades_history(start=start, ofs=ofs or None)
+            new = {k: v for k, v in page.items() if k not in trades}
+            trades.update(new)
+            if len(page) < 50 or not new:
+                return trades
+            ofs += len(page)
+
+    def import_trades(self, trades: dict[str, TradeInfo], only_txids: set[str] | None = None) -> int:
+        """Record exchange trades that belong to our orders (by txid), once each; check fees."""
+        added = 0
+        for trade_id, t in sorted(trades.items(), key=lambda kv: kv[1].time):
+            if only_txids is not None and t.order_txid not in only_txids:
+                continue
+            order = self.store.order_by_txid(t.order_txid)
+            if order is None:
+                continue
+            fill = FillRecord(trade_id=trade_id, txid=t.order_txid, cl_ord_id=order.cl_ord_id, pair=t.pair,
+                              side=t.side.value, price=t.price, volume=t.volume, cost=t.cost, fee=t.fee,
+                              time=t.time, maker=t.maker)
+            if self.store.record_fill(fill):
+                added += 1
+                self._check_fee(fill, order.pair)
+        return added
+
+    def _check_fee(self, fill: FillRecord, pair: str) -> None:
+        """Flag a fee that does not match the pair's schedule (maker vs taker), within a cent-ish."""
+        try:
+            info = self.pair_rules(pair)
+        except Exception:  # noqa: BLE001 - no schedule, nothing to compare
+            return
+        rate = info.fee_maker if fill.maker else info.fee_taker
+        expected = fill.cost * rate / 100
+        tolerance = Decimal(1).scaleb(-info.cost_decimals)
+        if abs(fill.fee - expected) > tolerance:
+            d = Discrepancy("fee_mismatch", fill.trade_id, str(expected), str(fill.fee),
+                            f"{'maker' if fill.maker else 'taker'} rate {rate}% on cost {fill.cost}")
+            self.fee_mismatches.append(d)
+            self.store.append_audit({
+                "time": self.clock.time(), "actor": "executor", "action": "fee_mismatch", "outcome": "flagged",
+                "detail": {"trade_id": fill.trade_id, "expected": str(expected), "charged": str(fill.fee),
+                           "maker": fill.maker, "rate_pct": str(rate)},
+            })
+
+
+def _with_txid(info: OrderInfo, txid: str) -> OrderInfo:
+    from dataclasses import replace
+
+    return replace(info, txid=txid)

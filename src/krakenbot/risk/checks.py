@@ -1,0 +1,295 @@
+"""Pre-trade checks: pure functions ``(intent, snapshot, limits) -> Denial | None``.
+
+Each check names the rule it enforces with a stable ``DenialCode`` and puts the
+numbers involved in ``detail`` (tests assert on the code, operators read the detail).
+They read only their arguments, so they are tested without a store, a clock or a
+network. The manager runs all of them and reports every denial, not just the first.
+
+Exemptions (a spot bot must always be able to get *out*): a sell that only reduces
+the bot's position is not stopped by the daily trade or daily loss limits; position
+limits apply to buys only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+from typing import Callable, Mapping
+
+from krakenbot.models import OrderRequest, OrderType, PairInfo, Side
+from krakenbot.risk.limits import RiskLimits
+
+__all__ = [
+    "DenialCode", "Denial", "TradingState", "RiskSnapshot", "CancelIntent", "CHECKS",
+    "order_price", "order_notional", "is_reducing",
+]
+
+
+class DenialCode(str, Enum):
+    TRADING_HALTED = "TRADING_HALTED"
+    PAIR_NOT_ALLOWED = "PAIR_NOT_ALLOWED"
+    LEVERAGE_NOT_ALLOWED = "LEVERAGE_NOT_ALLOWED"
+    UNKNOWN_ORDER_OUTSTANDING = "UNKNOWN_ORDER_OUTSTANDING"
+    STALE_MARKET_DATA = "STALE_MARKET_DATA"
+    PRICE_COLLAR = "PRICE_COLLAR"
+    BELOW_EXCHANGE_MINIMUM = "BELOW_EXCHANGE_MINIMUM"
+    BELOW_MIN_VOLUME = "BELOW_MIN_VOLUME"
+    BELOW_MIN_NOTIONAL = "BELOW_MIN_NOTIONAL"
+    MAX_NOTIONAL = "MAX_NOTIONAL"
+    MAX_POSITION = "MAX_POSITION"
+    MAX_POSITION_PCT = "MAX_POSITION_PCT"
+    MAX_OPEN_ORDERS = "MAX_OPEN_ORDERS"
+    DAILY_TRADE_LIMIT = "DAILY_TRADE_LIMIT"
+    DAILY_LOSS_LIMIT = "DAILY_LOSS_LIMIT"
+    INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
+
+
+class TradingState(str, Enum):
+    ACTIVE = "ACTIVE"
+    HALTED = "HALTED"
+
+
+@dataclass(frozen=True)
+class Denial:
+    code: DenialCode
+    detail: str
+
+
+@dataclass(frozen=True)
+class CancelIntent:
+    """A request to cancel: always passes risk (cancelling only ever reduces exposure)."""
+
+    cl_ord_id: str
+
+
+@dataclass(frozen=True)
+class RiskSnapshot:
+    """What the checks know about the world at decision time.
+
+    ``position_base`` is the bot's holding of the intent pair's base asset;
+    ``free_balances`` maps Kraken asset ids (``XXBT``, ``ZEUR``) to what is free to use.
+    The manager fills ``daily_trades``, ``daily_realised_loss`` and ``trading_state``
+    from the store, so callers need not.
+    """
+
+    pair_info: PairInfo | None = None
+    mid_price: Decimal | None = None
+    market_data_age_s: Decimal | None = None
+    position_base: Decimal = Decimal(0)
+    portfolio_value: Decimal | None = None
+    free_balances: Mapping[str, Decimal] = field(default_factory=dict)
+    open_orders: int = 0
+    daily_trades: int = 0
+    daily_realised_loss: Decimal = Decimal(0)  # positive number = money lost today
+    trading_state: TradingState = TradingState.ACTIVE
+    unknown_order_pairs: frozenset[str] = frozenset()
+
+
+PRICED_TYPES = {OrderType.LIMIT, OrderType.STOP_LOSS, OrderType.TAKE_PROFIT,
+                OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT}
+
+
+def order_price(intent: OrderRequest, snap: RiskSnapshot) -> Decimal | None:
+    """The price the order would trade at: its own price when it has one, else the mid."""
+    if OrderType(intent.ordertype) in PRICED_TYPES and intent.price is not None:
+        return Decimal(intent.price)
+    return snap.mid_price
+
+
+def order_notional(intent: OrderRequest, snap: RiskSnapshot) -> Decimal | None:
+    price = order_price(intent, snap)
+    return None if price is None else Decimal(intent.volume) * price
+
+
+def is_reducing(intent: OrderRequest, snap: RiskSnapshot) -> bool:
+    """A sell no larger than what the bot holds: it can only shrink exposure."""
+    return Side(intent.side) is Side.SELL and Decimal(intent.volume) <= snap.position_base
+
+
+def _pair_names(intent: OrderRequest, snap: RiskSnapshot) -> set[str]:
+    names = {intent.pair}
+    if snap.pair_info is not None:
+        names |= {snap.pair_info.name, snap.pair_info.altname, snap.pair_info.wsname}
+    return names
+
+
+def check_trading_state(intent, snap: RiskSnapshot, limits: RiskLimits) -> Denial | None:
+    if snap.trading_state is not TradingState.ACTIVE:
+        return Denial(DenialCode.TRADING_HALTED, f"trading state is {snap.trading_state.value}")
+    return None
+
+
+def check_pair_allowed(intent, snap, limits) -> Denial | None:
+    if limits.allowed_pairs is not None and not (_pair_names(intent, snap) & set(limits.allowed_pairs)):
+        return Denial(DenialCode.PAIR_NOT_ALLOWED,
+                      f"pair {intent.pair} not in allowed pairs {sorted(limits.allowed_pairs)}")
+    if snap.pair_info is not None and snap.pair_info.status != "online":
+        return Denial(DenialCode.PAIR_NOT_ALLOWED, f"pair {intent.pair} status is {snap.pair_info.status}")
+    return None
+
+
+def check_leverage(intent, snap, limits) -> Denial | None:
+    leverage = getattr(intent, "leverage", None)
+    if leverage in (None, "", "none"):
+        return None
+    requested = Decimal(str(leverage).split(":")[0])
+    if requested > limits.max_leverage:
+        return Denial(DenialCode.LEVERAGE_NOT_ALLOWED,
+                      f"leverage {requested} > max leverage {limits.max_leverage} (spot only)")
+    return None
+
+
+def check_unknown_orders(intent, snap, limits) -> Denial | None:
+    if _pair_names(intent, snap) & set(snap.unknown_order_pairs):
+        return Denial(DenialCode.UNKNOWN_ORDER_OUTSTANDING,
+                      f"an order on {intent.pair} has an unknown outcome; resolve it before placing another")
+    return None
+
+
+def check_market_data(intent, snap, limits) -> Denial | None:
+    if snap.mid_price is None:
+        return Denial(DenialCode.STALE_MARKET_DATA, f"no market price for {intent.pair}")
+    if snap.market_data_age_s is not None and Decimal(str(snap.market_data_age_s)) > limits.max_data_age_s:
+        return Denial(DenialCode.STALE_MARKET_DATA,
+                      f"market data age {snap.market_data_age_s}s > max {limits.max_data_age_s}s")
+    return None
+
+
+def check_price_collar(intent, snap, limits) -> Denial | None:
+    if intent.price is None or snap.mid_price is None or OrderType(intent.ordertype) not in PRICED_TYPES:
+        return None
+    price, mid = Decimal(intent.price), snap.mid_price
+    deviation = abs(price - mid) / mid * 100
+    if deviation > limits.price_collar_pct:
+        return Denial(DenialCode.PRICE_COLLAR,
+                      f"price {price} is {deviation:.4f}% from mid {mid} > collar {limits.price_collar_pct}%")
+    return None
+
+
+def check_exchange_minimum(intent, snap, limits) -> Denial | None:
+    info = snap.pair_info
+    if info is None:
+        return None
+    volume = Decimal(intent.volume)
+    if volume < info.ordermin:
+        return Denial(DenialCode.BELOW_EXCHANGE_MINIMUM,
+                      f"volume {volume} < exchange ordermin {info.ordermin} for {info.altname}")
+    notional = order_notional(intent, snap)
+    if notional is not None and notional < info.costmin:
+        return Denial(DenialCode.BELOW_EXCHANGE_MINIMUM,
+                      f"cost {notional} < exchange costmin {info.costmin} for {info.altname}")
+    return None
+
+
+def check_min_volume(intent, snap, limits) -> Denial | None:
+    volume = Decimal(intent.volume)
+    if volume < limits.min_trade_volume:
+        return Denial(DenialCode.BELOW_MIN_VOLUME, f"volume {volume} < min trade volume {limits.min_trade_volume}")
+    return None
+
+
+def check_min_notional(intent, snap, limits) -> Denial | None:
+    notional = order_notional(intent, snap)
+    if notional is not None and notional < limits.min_eur_for_trade:
+        return Denial(DenialCode.BELOW_MIN_NOTIONAL,
+                      f"notional {notional} < min notional {limits.min_eur_for_trade}")
+    return None
+
+
+def check_max_notional(intent, snap, limits) -> Denial | None:
+    notional = order_notional(intent, snap)
+    if notional is not None and notional > limits.max_order_notional:
+        return Denial(DenialCode.MAX_NOTIONAL, f"notional {notional} > max order notional {limits.max_order_notional}")
+    return None
+
+
+def check_max_position(intent, snap, limits) -> Denial | None:
+    if Side(intent.side) is not Side.BUY:
+        return None
+    after = snap.position_base + Decimal(intent.volume)
+    if after > limits.max_position_btc:
+        return Denial(DenialCode.MAX_POSITION,
+                      f"position after order {after} (now {snap.position_base} + {intent.volume}) "
+                      f"> max position {limits.max_position_btc}")
+    return None
+
+
+def check_max_position_pct(intent, snap, limits) -> Denial | None:
+    price = order_price(intent, snap)
+    if Side(intent.side) is not Side.BUY or price is None or not snap.portfolio_value:
+        return None
+    after_value = (snap.position_base + Decimal(intent.volume)) * price
+    pct = after_value / snap.portfolio_value * 100
+    if pct > limits.max_position_pct:
+        return Denial(DenialCode.MAX_POSITION_PCT,
+                      f"position value after order {after_value} is {pct:.4f}% of portfolio "
+                      f"{snap.portfolio_value} > max {limits.max_position_pct}%")
+    return None
+
+
+def check_open_orders(intent, snap, limits) -> Denial | None:
+    if snap.open_orders >= limits.max_open_orders:
+        return Denial(DenialCode.MAX_OPEN_ORDERS, f"open orders {snap.open_orders} >= max {limits.max_open_orders}")
+    return None
+
+
+def check_daily_trades(intent, snap, limits) -> Denial | None:
+    if is_reducing(intent, snap):
+        return None
+    if snap.daily_trades >= limits.max_daily_trades:
+        return Denial(DenialCode.DAILY_TRADE_LIMIT,
+                      f"trades today {snap.daily_trades} >= max daily trades {limits.max_daily_trades}")
+    return None
+
+
+def check_daily_loss(intent, snap, limits) -> Denial | None:
+    if is_reducing(intent, snap):
+        return None
+    if snap.daily_realised_loss >= limits.max_daily_loss:
+        return Denial(DenialCode.DAILY_LOSS_LIMIT,
+                      f"realised loss today {snap.daily_realised_loss} >= max daily loss {limits.max_daily_loss}")
+    return None
+
+
+def check_balance(intent, snap, limits) -> Denial | None:
+    info = snap.pair_info
+    if info is None:
+        return None
+    volume = Decimal(intent.volume)
+    if Side(intent.side) is Side.SELL:
+        free = Decimal(snap.free_balances.get(info.base, 0))
+        if volume > free:
+            return Denial(DenialCode.INSUFFICIENT_BALANCE, f"sell {volume} {info.base} > free {free} {info.base}")
+        return None
+    notional = order_notional(intent, snap)
+    if notional is None:
+        return None
+    needed = notional * (1 + info.fee_taker / 100)  # Kraken holds size plus fee
+    free = Decimal(snap.free_balances.get(info.quote, 0))
+    if needed > free:
+        return Denial(DenialCode.INSUFFICIENT_BALANCE,
+                      f"buy needs {needed} {info.quote} (incl. {info.fee_taker}% fee) > free {free} {info.quote}")
+    return None
+
+
+Check = Callable[[OrderRequest, RiskSnapshot, RiskLimits], "Denial | None"]
+
+# Fixed, documented order: state and permissions first, then data quality, size, exposure, funds.
+CHECKS: tuple[Check, ...] = (
+    check_trading_state,
+    check_pair_allowed,
+    check_leverage,
+    check_unknown_orders,
+    check_market_data,
+    check_price_collar,
+    check_exchange_minimum,
+    check_min_volume,
+    check_min_notional,
+    check_max_notional,
+    check_max_position,
+    check_max_position_pct,
+    check_open_orders,
+    check_daily_trades,
+    check_daily_loss,
+    check_balance,
+)

@@ -1,0 +1,119 @@
+"""The risk gate: every new order passes here before the executor sees it.
+
+Why a class around pure checks: the numbers that must survive a restart (trades
+placed today, realised loss today, the trading state) live in the store, and the
+day boundary comes from the injected clock (00:00 UTC), so a ``ManualClock`` can
+walk through midnight in a test. The manager reads those into the snapshot, runs
+every check in ``CHECKS`` order and returns *all* denials, so an operator sees every
+reason at once. Cancels always pass.
+
+Daily trades = orders placed on the exchange today (the executor counts them in the
+store's ``trades`` counter). Daily realised loss = realised PnL of today's fills
+(derived from the store, so it survives restarts) plus manual adjustments recorded
+with ``record_realised_pnl``.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from krakenbot.clock import Clock
+from krakenbot.models import OrderRequest
+from krakenbot.positions import PositionManager
+from krakenbot.risk.checks import CHECKS, CancelIntent, Denial, RiskSnapshot, TradingState
+from krakenbot.risk.limits import RiskLimits
+from krakenbot.store import Store, utc_day, utc_day_bounds
+
+__all__ = ["RiskManager", "RiskDecision"]
+
+TRADES_COUNTER = "trades"
+PNL_ADJUST_COUNTER = "realised_pnl_adjust"
+STATE_KEY = "risk.trading_state"
+
+
+@dataclass(frozen=True)
+class RiskDecision:
+    approved: bool
+    denials: list[Denial] = field(default_factory=list)
+
+    @property
+    def codes(self) -> list[str]:
+        return [d.code.value for d in self.denials]
+
+
+class RiskManager:
+    def __init__(self, limits: RiskLimits, store: Store, clock: Clock,
+                 positions: PositionManager | None = None) -> None:
+        self.limits = limits
+        self.store = store
+        self.clock = clock
+        self.positions = positions or PositionManager(store)
+        self._lock = threading.Lock()
+
+    # -- trading state -----------------------------------------------------------------------
+    @property
+    def trading_state(self) -> TradingState:
+        return TradingState(self.store.get_meta(STATE_KEY, TradingState.ACTIVE.value))
+
+    def set_trading_state(self, state: TradingState, reason: str, actor: str = "bot") -> None:
+        """The one way the state changes; every change (even a repeated one) is audited,
+        and the state is stored so a restart cannot quietly un-halt the bot."""
+        with self._lock:
+            old = self.trading_state
+            self.store.set_meta(STATE_KEY, TradingState(state).value)
+            self.store.append_audit({
+                "time": self.clock.time(), "actor": actor, "action": "trading_state",
+                "outcome": TradingState(state).value, "allowed": True,
+                "detail": {"from": old.value, "to": TradingState(state).value, "reason": reason},
+            })
+
+    def halt(self, reason: str, actor: str = "bot") -> None:
+        self.set_trading_state(TradingState.HALTED, reason, actor)
+
+    def resume(self, reason: str, actor: str = "operator") -> None:
+        self.set_trading_state(TradingState.ACTIVE, reason, actor)
+
+    # -- daily counters ------------------------------------------------------------------------
+    def today(self) -> str:
+        return utc_day(self.clock.time())
+
+    def daily_trades(self) -> int:
+        return self.store.daily_trade_count(self.today())
+
+    def record_trade(self) -> int:
+        """Count one placed order (the executor does this itself through the store)."""
+        return int(self.store.add_daily(self.today(), TRADES_COUNTER, 1))
+
+    def record_realised_pnl(self, amount: Decimal) -> None:
+        """A manual PnL adjustment for today (negative = loss), e.g. fills made outside the bot."""
+        self.store.add_daily(self.today(), PNL_ADJUST_COUNTER, Decimal(amount))
+
+    def daily_realised_pnl(self) -> Decimal:
+        start, end = utc_day_bounds(self.clock.time())
+        return self.positions.realised_pnl(since=start, until=end) + self.store.daily_value(
+            self.today(), PNL_ADJUST_COUNTER)
+
+    def daily_realised_loss(self) -> Decimal:
+        return max(Decimal(0), -self.daily_realised_pnl())
+
+    # -- the gate ------------------------------------------------------------------------------
+    def check(self, intent: OrderRequest | CancelIntent, snapshot: RiskSnapshot | None = None) -> RiskDecision:
+        if isinstance(intent, CancelIntent):
+            return RiskDecision(True, [])
+        snap = replace(
+            snapshot or RiskSnapshot(),
+            daily_trades=self.daily_trades(),
+            daily_realised_loss=self.daily_realised_loss(),
+            trading_state=self.trading_state,
+        )
+        denials = [d for d in (check(intent, snap, self.limits) for check in CHECKS) if d is not None]
+        if denials:
+            self.store.append_audit({
+                "time": self.clock.time(), "actor": "risk", "action": "risk_check", "allowed": False,
+                "outcome": "denied",
+                "detail": {"pair": intent.pair, "side": str(getattr(intent.side, "value", intent.side)),
+                           "volume": str(intent.volume), "codes": [d.code.value for d in denials],
+                           "reasons": [d.detail for d in denials]},
+            })
+        return RiskDecision(not denials, denials)

@@ -1,0 +1,104 @@
+"""Stop-loss and take-profit, both ways.
+
+Exchange-side (``exchange_orders``): resting ``stop-loss`` / ``take-profit`` orders at
+Kraken protect the position even if the bot dies. Bot-side (``ProtectiveMonitor``):
+the bot watches the price and emits a market sell when a level is crossed, for when
+exchange-side orders are not wanted (they hold the coins) or as a second line.
+Levels are percentages from the average entry (fees included), configured in
+``RiskLimits.stop_loss_pct`` / ``take_profit_pct``.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from decimal import Decimal
+
+from krakenbot.models import OrderRequest, OrderType, PairInfo, Side
+from krakenbot.positions import Position
+
+__all__ = ["ProtectiveLevels", "ProtectiveSignal", "ProtectiveMonitor", "levels_for", "exchange_orders"]
+
+
+@dataclass(frozen=True)
+class ProtectiveLevels:
+    stop: Decimal | None
+    target: Decimal | None
+
+
+@dataclass(frozen=True)
+class ProtectiveSignal:
+    kind: str                 # "stop_loss" | "take_profit"
+    price: Decimal            # the price that crossed
+    level: Decimal
+    intent: OrderRequest      # market sell of the whole position
+
+
+def levels_for(entry: Decimal, stop_loss_pct: Decimal | None, take_profit_pct: Decimal | None,
+               pair: PairInfo | None = None) -> ProtectiveLevels:
+    stop = entry * (1 - Decimal(stop_loss_pct) / 100) if stop_loss_pct is not None else None
+    target = entry * (1 + Decimal(take_profit_pct) / 100) if take_profit_pct is not None else None
+    if pair is not None:
+        stop = pair.round_price(stop) if stop is not None else None
+        target = pair.round_price(target) if target is not None else None
+    return ProtectiveLevels(stop, target)
+
+
+def exchange_orders(position: Position, pair: PairInfo, stop_loss_pct: Decimal | None,
+                    take_profit_pct: Decimal | None) -> list[OrderRequest]:
+    """Kraken trigger orders that close ``position`` at the stop and at the target.
+
+    Note: on Kraken both orders hold the same coins; when one fills, the other must be
+    cancelled by the bot (Kraken has no OCO on REST spot)."""
+    entry = position.average_entry
+    volume = pair.round_volume(position.volume)
+    if entry is None or volume < pair.ordermin:
+        return []
+    levels = levels_for(entry, stop_loss_pct, take_profit_pct, pair)
+    out = []
+    if levels.stop is not None:
+        out.append(OrderRequest(pair=pair.name, side=Side.SELL, ordertype=OrderType.STOP_LOSS, volume=volume,
+                                price=levels.stop))
+    if levels.target is not None:
+        out.append(OrderRequest(pair=pair.name, side=Side.SELL, ordertype=OrderType.TAKE_PROFIT, volume=volume,
+                                price=levels.target))
+    return out
+
+
+class ProtectiveMonitor:
+    """Bot-side stop-loss / take-profit. Fires once per position (pair, entry, volume):
+    after a signal it stays quiet until the position changes, so a slow exit is not
+    doubled by the next price tick."""
+
+    def __init__(self, stop_loss_pct: Decimal | None, take_profit_pct: Decimal | None) -> None:
+        self.stop_loss_pct = stop_loss_pct
+        self.take_profit_pct = take_profit_pct
+        self._fired: set[tuple[str, Decimal, Decimal]] = set()
+        self._lock = threading.Lock()
+
+    def check(self, position: Position, price: Decimal, pair: PairInfo | None = None) -> ProtectiveSignal | None:
+        entry = position.average_entry
+        if entry is None or position.volume <= 0:
+            return None
+        volume = pair.round_volume(position.volume) if pair is not None else position.volume
+        if pair is not None and volume < pair.ordermin:
+            return None
+        price = Decimal(price)
+        levels = levels_for(entry, self.stop_loss_pct, self.take_profit_pct)
+        kind, level = None, None
+        if levels.stop is not None and price <= levels.stop:
+            kind, level = "stop_loss", levels.stop
+        elif levels.target is not None and price >= levels.target:
+            kind, level = "take_profit", levels.target
+        if kind is None:
+            return None
+        key = (position.pair, entry, position.volume)
+        with self._lock:
+            if key in self._fired:
+                return None
+            self._fired.add(key)
+        intent = OrderRequest(pair=position.pair, side=Side.SELL, ordertype=OrderType.MARKET, volume=volume)
+        return ProtectiveSignal(kind, price, level, intent)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._fired.clear()

@@ -1,0 +1,487 @@
+"""The bot's durable memory: one SQLite file (or ``:memory:``) behind one lock.
+
+Why SQLite: the bot must survive a crash between "decided to trade" and "heard back
+from Kraken". Every order intent is written (and fsynced) *before* the request leaves,
+fills are keyed by Kraken's trade id so one can never be counted twice, the audit
+trail is append-only (a trigger refuses UPDATE/DELETE), and the daily risk counters
+and the nonce high-water mark outlive the process.
+
+Durability: files run in WAL mode with ``synchronous=NORMAL``: a WAL commit is atomic
+and survives a process crash; only an OS crash/power cut can lose the last commits,
+never corrupt the file. Order intents are the exception: ``record_intent`` switches the
+connection to ``synchronous=FULL`` for that one commit, because losing an intent after
+the order reached Kraken would leave an order the bot does not know it owns. One fsync
+per order is cheap next to the HTTP round trip.
+
+Money is stored as TEXT holding ``str(Decimal)`` so nothing passes through float.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Iterable, Iterator
+
+from krakenbot.models import Candle
+
+__all__ = ["Store", "StoreError", "OrderRecord", "FillRecord", "MIGRATIONS", "utc_day", "utc_day_bounds"]
+
+
+def utc_day(ts: float) -> str:
+    """The UTC calendar day of a Unix time, ``YYYY-MM-DD``: the key of daily counters."""
+    return datetime.fromtimestamp(ts, tz=timezone.utc).date().isoformat()
+
+
+def utc_day_bounds(ts: float) -> tuple[float, float]:
+    """``[start, end)`` Unix seconds of the UTC day containing ``ts``."""
+    day = datetime.fromtimestamp(ts, tz=timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = day.timestamp()
+    return start, start + 86_400.0
+
+
+class StoreError(Exception):
+    """The store cannot be used safely (unknown schema version, bad write)."""
+
+
+# Each entry upgrades the schema by one version; never edit a released entry, append.
+MIGRATIONS: list[list[str]] = [
+    # v1: orders, fills, append-only audit, daily counters, nonce, meta
+    [
+        """CREATE TABLE orders (
+            cl_ord_id TEXT PRIMARY KEY,
+            txid TEXT UNIQUE,
+            pair TEXT NOT NULL,
+            side TEXT NOT NULL,
+            ordertype TEXT NOT NULL,
+            volume TEXT NOT NULL,
+            price TEXT,
+            status TEXT NOT NULL,
+            volume_executed TEXT NOT NULL DEFAULT '0',
+            cost TEXT NOT NULL DEFAULT '0',
+            fee TEXT NOT NULL DEFAULT '0',
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            intent TEXT NOT NULL DEFAULT '{}',
+            reason TEXT
+        )""",
+        "CREATE INDEX orders_status ON orders(status)",
+        "CREATE INDEX orders_pair_status ON orders(pair, status)",
+        """CREATE TABLE fills (
+            trade_id TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL UNIQUE,
+            txid TEXT NOT NULL,
+            cl_ord_id TEXT,
+            pair TEXT NOT NULL,
+            side TEXT NOT NULL,
+            price TEXT NOT NULL,
+            volume TEXT NOT NULL,
+            cost TEXT NOT NULL,
+            fee TEXT NOT NULL,
+            time REAL NOT NULL,
+            maker INTEGER NOT NULL
+        )""",
+        "CREATE INDEX fills_txid ON fills(txid)",
+        """CREATE TABLE audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            time REAL NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            endpoint TEXT,
+            mode TEXT,
+            allowed INTEGER,
+            outcome TEXT,
+            detail TEXT NOT NULL DEFAULT '{}'
+        )""",
+        """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+           BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END""",
+        """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+           BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END""",
+        """CREATE TABLE daily_counters (
+            day TEXT NOT NULL,
+            name TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (day, name)
+        )""",
+        "CREATE TABLE nonce (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ],
+    # v2: candles for the market data service
+    [
+        """CREATE TABLE candles (
+            pair TEXT NOT NULL,
+            interval INTEGER NOT NULL,
+            time INTEGER NOT NULL,
+            open TEXT NOT NULL, high TEXT NOT NULL, low TEXT NOT NULL, close TEXT NOT NULL,
+            vwap TEXT NOT NULL, volume TEXT NOT NULL, count INTEGER NOT NULL,
+            PRIMARY KEY (pair, interval, time)
+        )""",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """The bot's view of one order; ``status`` is an ``OrderStatus`` value (a string here,
+    so the store does not depend on the execution package)."""
+
+    cl_ord_id: str
+    pair: str
+    side: str
+    ordertype: str
+    volume: Decimal
+    price: Decimal | None
+    status: str
+    created_at: float
+    updated_at: float
+    txid: str | None = None
+    volume_executed: Decimal = Decimal(0)
+    cost: Decimal = Decimal(0)
+    fee: Decimal = Decimal(0)
+    intent: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class FillRecord:
+    """One execution, as Kraken reported it (TradesHistory / QueryTrades)."""
+
+    trade_id: str
+    txid: str
+    pair: str
+    side: str
+    price: Decimal
+    volume: Decimal
+    cost: Decimal
+    fee: Decimal
+    time: float
+    maker: bool
+    cl_ord_id: str | None = None
+    seq: int | None = None  # insertion order in the store, set when read back
+
+
+def _dec(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _txt(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+_ORDER_COLUMNS = (
+    "cl_ord_id, txid, pair, side, ordertype, volume, price, status, volume_executed, "
+    "cost, fee, created_at, updated_at, intent, reason"
+)
+
+
+class Store:
+    """SQLite persistence; every public method is one transaction under one lock."""
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self.path = str(path)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA foreign_keys=ON")
+        if self.path != ":memory:":
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+
+    # -- lifecycle -------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self.schema_version
+            if version > SCHEMA_VERSION:
+                # Fail closed: a newer bot wrote this file; we do not know its meaning.
+                raise StoreError(f"store schema v{version} is newer than this bot (v{SCHEMA_VERSION})")
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                with self._tx() as db:
+                    for statement in MIGRATIONS[target - 1]:
+                        db.execute(statement)
+                    db.execute(f"PRAGMA user_version={target}")
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def integrity_check(self) -> str:
+        with self._lock:
+            rows = self._db.execute("PRAGMA integrity_check").fetchall()
+        return "; ".join(str(r[0]) for r in rows)
+
+    # -- nonce (the client's nonce_store protocol) -------------------------------------
+    def load_nonce(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM nonce WHERE id = 1").fetchone()
+        return int(row[0]) if row else 0
+
+    def save_nonce(self, n: int) -> None:
+        """High-water mark: a lower value never overwrites a higher one."""
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO nonce(id, value) VALUES (1, ?) "
+                "ON CONFLICT(id) DO UPDATE SET value = max(value, excluded.value)",
+                (int(n),),
+            )
+
+    # -- audit (append-only) ---------------------------------------------------------------
+    def append_audit(self, event: dict[str, Any]) -> int:
+        """Append one audit row. Keys: time, actor, action, endpoint, mode, allowed, outcome;
+        anything else goes into ``detail``. Callers redact secrets before calling."""
+        known = {"time", "actor", "action", "endpoint", "mode", "allowed", "outcome", "detail"}
+        detail = dict(event.get("detail") or {})
+        detail.update({k: v for k, v in event.items() if k not in known})
+        allowed = event.get("allowed")
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO audit(time, actor, action, endpoint, mode, allowed, outcome, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    float(event.get("time", 0.0)),
+                    str(event.get("actor", "bot")),
+                    str(event.get("action", "")),
+                    event.get("endpoint"),
+                    None if event.get("mode") is None else str(event.get("mode")),
+                    None if allowed is None else int(bool(allowed)),
+                    event.get("outcome"),
+                    json.dumps(detail, default=str, sort_keys=True),
+                ),
+            )
+            return int(cur.lastrowid)
+
+    def audit_rows(self, action: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM audit"
+        args: tuple[Any, ...] = ()
+        if action is not None:
+            sql += " WHERE action = ?"
+            args = (action,)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY id", args).fetchall()
+        out = []
+        for r in rows:
+            row = dict(r)
+            row["allowed"] = None if row["allowed"] is None else bool(row["allowed"])
+            row["detail"] = json.loads(row["detail"])
+            out.append(row)
+        return out
+
+    # -- orders --------------------------------------------------------------------------
+    def record_intent(self, order: OrderRecord) -> None:
+        """Durably record an order *before* it is sent (fsynced; see module docstring).
+        Raises ``sqlite3.IntegrityError`` if the cl_ord_id already exists."""
+        with self._lock:
+            if self.path != ":memory:":
+                self._db.execute("PRAGMA synchronous=FULL")
+            try:
+                with self._tx() as db:
+                    db.execute(
+                        f"INSERT INTO orders({_ORDER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        self._order_row(order),
+                    )
+            finally:
+                if self.path != ":memory:":
+                    self._db.execute("PRAGMA synchronous=NORMAL")
+
+    def upsert_order(self, order: OrderRecord) -> None:
+        """Insert or replace an order (adopting an order found on the exchange, tests)."""
+        with self._tx() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO orders({_ORDER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                self._order_row(order),
+            )
+
+    def update_order(self, cl_ord_id: str, **changes: Any) -> OrderRecord:
+        """Change some fields of one order in one transaction; returns the new record."""
+        allowed = {"txid", "status", "volume_executed", "cost", "fee", "updated_at", "intent", "reason",
+                   "volume", "price"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise StoreError(f"cannot update order fields {sorted(unknown)}")
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM orders WHERE cl_ord_id = ?", (cl_ord_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"unknown order {cl_ord_id}")
+            record = replace(self._order_from_row(row), **changes)
+            db.execute(
+                f"INSERT OR REPLACE INTO orders({_ORDER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                self._order_row(record),
+            )
+            return record
+
+    def get_order(self, cl_ord_id: str) -> OrderRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM orders WHERE cl_ord_id = ?", (cl_ord_id,)).fetchone()
+        return None if row is None else self._order_from_row(row)
+
+    def order_by_txid(self, txid: str) -> OrderRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM orders WHERE txid = ?", (txid,)).fetchone()
+        return None if row is None else self._order_from_row(row)
+
+    def orders(self, statuses: Iterable[str] | None = None, pair: str | None = None) -> list[OrderRecord]:
+        sql, args = "SELECT * FROM orders WHERE 1=1", []
+        if statuses is not None:
+            statuses = list(statuses)
+            sql += f" AND status IN ({','.join('?' * len(statuses))})"
+            args += statuses
+        if pair is not None:
+            sql += " AND pair = ?"
+            args.append(pair)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY created_at, rowid", args).fetchall()
+        return [self._order_from_row(r) for r in rows]
+
+    @staticmethod
+    def _order_row(o: OrderRecord) -> tuple[Any, ...]:
+        return (
+            o.cl_ord_id, o.txid, o.pair, o.side, o.ordertype, str(o.volume), _txt(o.price), o.status,
+            str(o.volume_executed), str(o.cost), str(o.fee), float(o.created_at), float(o.updated_at),
+            json.dumps(o.intent, default=str, sort_keys=True), o.reason,
+        )
+
+    @staticmethod
+    def _order_from_row(r: sqlite3.Row) -> OrderRecord:
+        return OrderRecord(
+            cl_ord_id=r["cl_ord_id"], txid=r["txid"], pair=r["pair"], side=r["side"],
+            ordertype=r["ordertype"], volume=Decimal(r["volume"]), price=_dec(r["price"]),
+            status=r["status"], volume_executed=Decimal(r["volume_executed"]), cost=Decimal(r["cost"]),
+            fee=Decimal(r["fee"]), created_at=r["created_at"], updated_at=r["updated_at"],
+            intent=json.loads(r["intent"]), reason=r["reason"],
+        )
+
+    # -- fills ---------------------------------------------------------------------------
+    def record_fill(self, fill: FillRecord) -> bool:
+        """Record a fill once: returns False (and changes nothing) if its trade id is known."""
+        try:
+            with self._tx() as db:
+                db.execute(
+                    "INSERT INTO fills(trade_id, seq, txid, cl_ord_id, pair, side, price, volume, cost, fee, time, "
+                    "maker) VALUES (?, (SELECT coalesce(max(seq), 0) + 1 FROM fills), ?,?,?,?,?,?,?,?,?,?)",
+                    (fill.trade_id, fill.txid, fill.cl_ord_id, fill.pair, fill.side, str(fill.price),
+                     str(fill.volume), str(fill.cost), str(fill.fee), float(fill.time), int(fill.maker)),
+                )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def has_fill(self, trade_id: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM fills WHERE trade_id = ?", (trade_id,)).fetchone() is not None
+
+    def fills(self, pair: str | None = None, txid: str | None = None, after_seq: int = 0) -> list[FillRecord]:
+        sql, args = "SELECT * FROM fills WHERE seq > ?", [after_seq]
+        if pair is not None:
+            sql += " AND pair = ?"
+            args.append(pair)
+        if txid is not None:
+            sql += " AND txid = ?"
+            args.append(txid)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY time, seq", args).fetchall()
+        return [
+            FillRecord(
+                trade_id=r["trade_id"], txid=r["txid"], cl_ord_id=r["cl_ord_id"], pair=r["pair"],
+                side=r["side"], price=Decimal(r["price"]), volume=Decimal(r["volume"]),
+                cost=Decimal(r["cost"]), fee=Decimal(r["fee"]), time=r["time"], maker=bool(r["maker"]),
+                seq=r["seq"],
+            )
+            for r in rows
+        ]
+
+    def last_fill_seq(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT max(seq) FROM fills").fetchone()
+        return int(row[0] or 0)
+
+    # -- daily counters ----------------------------------------------------------------------
+    def add_daily(self, day: str, name: str, amount: Decimal | int = 1) -> Decimal:
+        """Add to a per-UTC-day counter and return the new value (Decimal, exact)."""
+        with self._tx() as db:
+            row = db.execute("SELECT value FROM daily_counters WHERE day = ? AND name = ?", (day, name)).fetchone()
+            value = (Decimal(row[0]) if row else Decimal(0)) + Decimal(amount)
+            db.execute(
+                "INSERT OR REPLACE INTO daily_counters(day, name, value) VALUES (?, ?, ?)", (day, name, str(value))
+            )
+            return value
+
+    def daily_value(self, day: str, name: str) -> Decimal:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT value FROM daily_counters WHERE day = ? AND name = ?", (day, name)
+            ).fetchone()
+        return Decimal(row[0]) if row else Decimal(0)
+
+    def daily_trade_count(self, day: str) -> int:
+        return int(self.daily_value(day, "trades"))
+
+    # -- candles ---------------------------------------------------------------------------
+    def save_candles(self, pair: str, interval: int, candles: Iterable[Candle]) -> int:
+        """Upsert candles (the last, still-forming candle is overwritten as it changes)."""
+        rows = [
+            (pair, int(interval), int(c.time), str(c.open), str(c.high), str(c.low), str(c.close),
+             str(c.vwap), str(c.volume), int(c.count))
+            for c in candles
+        ]
+        with self._tx() as db:
+            db.executemany("INSERT OR REPLACE INTO candles VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+        return len(rows)
+
+    def load_candles(
+        self, pair: str, interval: int, start: int | None = None, end: int | None = None
+    ) -> list[Candle]:
+        """Candles with ``start <= time <= end`` (either bound optional), oldest first."""
+        sql, args = "SELECT * FROM candles WHERE pair = ? AND interval = ?", [pair, int(interval)]
+        if start is not None:
+            sql += " AND time >= ?"
+            args.append(int(start))
+        if end is not None:
+            sql += " AND time <= ?"
+            args.append(int(end))
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY time", args).fetchall()
+        return [
+            Candle(time=r["time"], open=Decimal(r["open"]), high=Decimal(r["high"]), low=Decimal(r["low"]),
+                   close=Decimal(r["close"]), vwap=Decimal(r["vwap"]), volume=Decimal(r["volume"]),
+                   count=r["count"])
+            for r in rows
+        ]
+
+    # -- meta / locks key-value ------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, str(value)))

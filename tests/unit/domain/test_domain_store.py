@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+
+import pytest
+
+from krakenbot.models import Candle
+from krakenbot.store import MIGRATIONS, FillRecord, OrderRecord, Store, StoreError, utc_day, utc_day_bounds
+
+
+def _fill(trade_id: str = "T1", **kw) -> FillRecord:
+    base = dict(trade_id=trade_id, txid="O1", pair="XXBTZEUR", side="buy", price=Decimal("60000.0"),
+                volume=Decimal("0.001"), cost=Decimal("60.00000"), fee=Decimal("0.24000"), time=100.0, maker=False)
+    base.update(kw)
+    return FillRecord(**base)
+
+
+def _order(cid: str = "kb1", **kw) -> OrderRecord:
+    base = dict(cl_ord_id=cid, pair="XXBTZEUR", side="buy", ordertype="limit", volume=Decimal("0.001"),
+                price=Decimal("60000.0"), status="PENDING_SUBMIT", created_at=1.0, updated_at=1.0,
+                intent={"why": "test"})
+    base.update(kw)
+    return OrderRecord(**base)
+
+
+def test_fresh_store_is_at_latest_schema_and_integrity_ok(store):
+    assert store.schema_version == len(MIGRATIONS)
+    assert store.integrity_check() == "ok"
+
+
+def test_migrations_upgrade_an_old_file_and_are_not_reapplied(tmp_path):
+    path = tmp_path / "bot.sqlite"
+    db = sqlite3.connect(path)
+    for statement in MIGRATIONS[0]:
+        db.execute(statement)
+    db.execute("PRAGMA user_version=1")
+    db.execute("INSERT INTO meta(key, value) VALUES ('kept', 'yes')")
+    db.commit()
+    db.close()
+    with Store(str(path)) as s:
+        assert s.schema_version == len(MIGRATIONS)
+        assert s.get_meta("kept") == "yes"           # v1 data survives the upgrade
+        assert s.save_candles("XXBTZEUR", 1, []) == 0  # v2 table exists
+    with Store(str(path)) as s:                       # reopening applies nothing twice
+        assert s.schema_version == len(MIGRATIONS)
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "bot.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="newer"):
+        Store(str(path))
+
+
+def test_file_store_uses_wal(tmp_path):
+    with Store(str(tmp_path / "w.sqlite")) as s:
+        assert s._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_audit_is_append_only(store):
+    row_id = store.append_audit({"time": 1.0, "actor": "t", "action": "endpoint", "endpoint": "AddOrder",
+                                 "mode": "PAPER", "allowed": True, "outcome": "ok", "extra": 5})
+    rows = store.audit_rows()
+    assert rows[0]["id"] == row_id and rows[0]["allowed"] is True and rows[0]["detail"] == {"extra": 5}
+    assert not hasattr(store, "delete_audit") and not hasattr(store, "update_audit")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        store._db.execute("UPDATE audit SET outcome = 'forged'")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        store._db.execute("DELETE FROM audit")
+    assert store.audit_rows()[0]["outcome"] == "ok"
+
+
+def test_duplicate_fill_is_refused(store):
+    assert store.record_fill(_fill()) is True
+    assert store.record_fill(_fill(price=Decimal("1"))) is False      # same trade id: nothing changes
+    assert [f.price for f in store.fills()] == [Decimal("60000.0")]
+    with pytest.raises(sqlite3.IntegrityError):
+        store._db.execute("INSERT INTO fills(trade_id, seq, txid, pair, side, price, volume, cost, fee, time, maker)"
+                          " VALUES ('T1', 99, 'O', 'P', 'buy', '1', '1', '1', '0', 0, 0)")
+
+
+def test_fills_keep_decimals_exactly_and_order(store):
+    store.record_fill(_fill("T2", time=200.0, volume=Decimal("0.12345678")))
+    store.record_fill(_fill("T1", time=100.0))
+    fills = store.fills()
+    assert [f.trade_id for f in fills] == ["T1", "T2"]
+    assert fills[1].volume == Decimal("0.12345678") and isinstance(fills[1].volume, Decimal)
+    assert store.last_fill_seq() == 2
+    assert [f.trade_id for f in store.fills(after_seq=1)] == ["T1"]  # seq = recording order, not fill time
+
+
+def test_order_intent_roundtrip_and_update(store):
+    store.record_intent(_order())
+    with pytest.raises(sqlite3.IntegrityError):
+        store.record_intent(_order())
+    updated = store.update_order("kb1", status="OPEN", txid="OABC", volume_executed=Decimal("0.0005"))
+    assert updated.status == "OPEN"
+    got = store.get_order("kb1")
+    assert got == updated and got.intent == {"why": "test"} and got.price == Decimal("60000.0")
+    assert store.order_by_txid("OABC").cl_ord_id == "kb1"
+    assert [o.cl_ord_id for o in store.orders(statuses=["OPEN"])] == ["kb1"]
+    assert store.orders(statuses=["FILLED"]) == []
+    with pytest.raises(StoreError):
+        store.update_order("kb1", pair="other")
+
+
+def test_intent_is_durable_in_a_file_before_anything_else(tmp_path):
+    path = str(tmp_path / "bot.sqlite")
+    s = Store(path)
+    s.record_intent(_order())
+    # a second connection (another process after a crash) sees it at once
+    other = Store(path)
+    assert other.get_order("kb1").status == "PENDING_SUBMIT"
+    other.close()
+    s.close()
+
+
+def test_nonce_is_a_high_water_mark(store):
+    assert store.load_nonce() == 0
+    store.save_nonce(100)
+    store.save_nonce(50)
+    assert store.load_nonce() == 100
+
+
+def test_daily_counters_are_per_day_and_exact(store):
+    assert store.add_daily("2026-01-01", "trades") == 1
+    assert store.add_daily("2026-01-01", "trades") == 2
+    assert store.add_daily("2026-01-01", "pnl", Decimal("-0.1")) == Decimal("-0.1")
+    assert store.add_daily("2026-01-01", "pnl", Decimal("-0.2")) == Decimal("-0.3")
+    assert store.daily_trade_count("2026-01-01") == 2
+    assert store.daily_trade_count("2026-01-02") == 0
+
+
+def test_candles_upsert_and_range(store):
+    def c(t, close):
+        return Candle(t, Decimal(1), Decimal(2), Decimal("0.5"), Decimal(close), Decimal(1), Decimal("3.5"), 4)
+
+    store.save_candles("XXBTZEUR", 1, [c(60, "1.1"), c(120, "1.2"), c(180, "1.3")])
+    store.save_candles("XXBTZEUR", 1, [c(180, "1.4")])
+    assert [x.close for x in store.load_candles("XXBTZEUR", 1)] == [Decimal("1.1"), Decimal("1.2"), Decimal("1.4")]
+    assert [x.time for x in store.load_candles("XXBTZEUR", 1, start=100, end=180)] == [120, 180]
+    assert store.load_candles("XXBTZEUR", 5) == []
+
+
+def test_utc_day_helpers():
+    assert utc_day(1_767_225_600.0) == "2026-01-01"
+    assert utc_day(1_767_225_599.0) == "2025-12-31"
+    assert utc_day_bounds(1_767_225_600.0 + 3600) == (1_767_225_600.0, 1_767_312_000.0)
