@@ -74,7 +74,7 @@ class Settings:
     strategy_buy_eur: Decimal = Decimal("10")
     strategy_dip_pct: Decimal = Decimal("2")
     strategy_rise_pct: Decimal = Decimal("3")
-    strategy_interval_seconds: int = 3600
+    strategy_interval_seconds: int = 0  # 0: buy on dips only
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
@@ -260,7 +260,7 @@ _SPEC: dict[str, tuple[str, Callable[[str], object], bool]] = {
     "STRATEGY_BUY_EUR": ("strategy_buy_eur", _decimal("STRATEGY_BUY_EUR"), False),
     "STRATEGY_DIP_PCT": ("strategy_dip_pct", _percent("STRATEGY_DIP_PCT"), False),
     "STRATEGY_RISE_PCT": ("strategy_rise_pct", _decimal("STRATEGY_RISE_PCT", maximum=Decimal(1000)), False),
-    "STRATEGY_INTERVAL_SECONDS": ("strategy_interval_seconds", _int("STRATEGY_INTERVAL_SECONDS"), False),
+    "STRATEGY_INTERVAL_SECONDS": ("strategy_interval_seconds", _int("STRATEGY_INTERVAL_SECONDS", minimum=0), False),
 }
 
 SETTING_NAMES = tuple(_SPEC)

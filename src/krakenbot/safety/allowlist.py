@@ -72,3 +72,7 @@ def check(mode: TradingMode, endpoint: str) -> Verdict:
     if known:
         return Verdict(False, f"{name} is not allowed in {mode.value} mode")
     return Verdict(False, f"{name} is not on any allowlist (default deny)")
+
+# Every endpoint the bot knows by name (for "attempt everything the mode refuses" and status).
+KNOWN_ENDPOINTS = frozenset(PUBLIC | PRIVATE_READS | ORDER_ENTRY | ORDER_CHANGES | CANCELS | FUNDING_EXACT
+                            | {"AddOrderBatch", "EditOrder", "Earn/Allocate", "Earn/Deallocate"})

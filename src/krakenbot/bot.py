@@ -1,0 +1,188 @@
+"""The Bot facade: builds every part from ``Settings`` and hands out the safety wrapper.
+
+Why one builder: the order of wiring is itself a safety property. The guard exists
+before the client (so the client is never without it), the store before the client
+(nonces survive restarts), the breaker reports to the audit trail, and the executor
+and risk manager share the store the wrapper reads. Steps, CLI and tests all build the
+bot here, so they test the wiring that runs in production.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from krakenbot.clock import Clock, SystemClock
+from krakenbot.config import Settings
+from krakenbot.safety.modes import TradingMode
+
+log = logging.getLogger(__name__)
+
+
+class BreakerAuditListener:
+    """Writes every circuit breaker state change to the audit trail."""
+
+    def __init__(self, audit: Any) -> None:
+        self.audit = audit
+
+    def state_change(self, old: Any, new: Any, reason: str) -> None:
+        self.audit.record("breaker", outcome=getattr(new, "value", str(new)), reason=reason,
+                          previous=getattr(old, "value", str(old)))
+
+
+def make_scrubber(settings: Settings):
+    """Replace the secret and the full key in any text with their redacted forms."""
+    secrets = [(s, "***") for s in (settings.api_secret,) if s]
+    if settings.api_key:
+        secrets.append((settings.api_key, settings.redacted_key))
+
+    def scrub(text: str) -> str:
+        for value, replacement in secrets:
+            if value in text:
+                text = text.replace(value, replacement)
+        return text
+
+    return scrub
+
+
+def risk_limits_from(settings: Settings):
+    """Settings names -> RiskLimits names (they differ: ``TOTAL_BTC`` is the position cap)."""
+    from krakenbot.risk import RiskLimits
+
+    return RiskLimits(
+        max_position_btc=settings.total_btc,
+        max_position_pct=settings.max_position_pct,
+        max_order_notional=settings.max_order_eur,
+        min_trade_volume=settings.min_trade_volume,
+        min_eur_for_trade=settings.min_eur_for_trade,
+        max_daily_trades=settings.max_daily_trades,
+        max_daily_loss=settings.max_daily_loss_eur,
+        max_open_orders=settings.max_open_orders,
+        price_collar_pct=settings.price_collar_pct,
+        max_data_age_s=__import__("decimal").Decimal(settings.stale_data_seconds),
+        stop_loss_pct=settings.stop_loss_pct,
+        take_profit_pct=settings.take_profit_pct,
+    )
+
+
+def strategy_from(settings: Settings):
+    from krakenbot.strategy import DipBuyStrategy
+
+    return DipBuyStrategy(buy_eur=settings.strategy_buy_eur, dip_pct=settings.strategy_dip_pct,
+                          rise_pct=settings.strategy_rise_pct,
+                          interval_seconds=settings.strategy_interval_seconds or None)
+
+
+class Bot:
+    """Everything wired together; ``bot.safety`` is the only door to the exchange."""
+
+    def __init__(self, settings: Settings, clock: Clock, store: Any, client: Any, safety: Any,
+                 orchestrator: Any, market_data: Any = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.store = store
+        self.client = client
+        self.safety = safety
+        self.orchestrator = orchestrator
+        self.market_data = market_data
+        self._closed = False
+
+    @classmethod
+    def build(cls, settings: Settings, clock: Clock | None = None, store_path: str | None = None, *,
+              live_flag: bool = False, strategy: Any = None, client_options: dict[str, Any] | None = None) -> "Bot":
+        """Wire the bot. It starts in ``settings.trading_mode``; LIVE needs ``live_flag`` too."""
+        from krakenbot.client import CircuitBreaker, KrakenClient
+        from krakenbot.execution.executor import Executor
+        from krakenbot.orchestrator import Orchestrator
+        from krakenbot.positions import PositionManager
+        from krakenbot.risk import ProtectiveMonitor, RiskManager
+        from krakenbot.safety.audit import AuditLog
+        from krakenbot.safety.guard import EndpointGuard
+        from krakenbot.safety.kill_switch import KillSwitch
+        from krakenbot.safety.wrapper import SafetyWrapper
+        from krakenbot.store import Store
+
+        clock = clock or SystemClock()
+        store = Store(store_path if store_path is not None else settings.store_path)
+        try:
+            scrub = make_scrubber(settings)
+            holder: dict[str, EndpointGuard] = {}
+            audit = AuditLog(store, clock, lambda: holder["guard"].mode, scrub=scrub)
+            guard = holder["guard"] = EndpointGuard(audit, TradingMode.READ_ONLY)
+            breaker = CircuitBreaker(clock, listeners=[BreakerAuditListener(audit)])
+            client = KrakenClient(settings.api_domain, settings.api_key, settings.api_secret, clock=clock,
+                                  tier=settings.tier, nonce_store=store, breaker=breaker, guard=guard,
+                                  **(client_options or {}))
+            market_data = _market_data(client, clock, store, settings)
+            positions = PositionManager(store)
+            risk = RiskManager(risk_limits_from(settings), store, clock, positions)
+            rules: dict[str, Any] = {}
+            executor = Executor(client, store, clock, lambda pair: rules["safety"].pair_info(pair))
+            reconciler = _reconciler(client, store, clock, executor, positions)
+            safety = SafetyWrapper(
+                settings=settings, client=client, store=store, clock=clock, guard=guard, audit=audit, risk=risk,
+                executor=executor, positions=positions, reconciler=reconciler, market_data=market_data,
+                breaker=breaker, protective=ProtectiveMonitor(settings.stop_loss_pct, settings.take_profit_pct),
+                kill_switch=KillSwitch(settings.kill_switch_file, clock), scrub=scrub,
+            )
+            rules["safety"] = safety
+            if settings.trading_mode is not TradingMode.READ_ONLY:
+                safety.set_mode(settings.trading_mode, live_flag=live_flag)
+            orchestrator = Orchestrator(safety, clock, settings.pairs,
+                                        strategy if strategy is not None else strategy_from(settings))
+        except BaseException:
+            store.close()
+            raise
+        return cls(settings, clock, store, client, safety, orchestrator, market_data)
+
+    def run_once(self) -> Any:
+        return self.orchestrator.run_once()
+
+    def close(self) -> None:
+        """Disarm the dead man's switch (a clean stop keeps the orders), close client and store."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.safety.dead_mans_switch.armed:
+                self.safety.disarm_dead_mans_switch()
+        except Exception as exc:
+            log.warning("could not disarm the dead man's switch: %s", exc)
+        try:
+            self.client.close()
+        finally:
+            self.store.close()
+
+    def __enter__(self) -> "Bot":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _market_data(client: Any, clock: Any, store: Any, settings: Settings) -> Any:
+    """The market data service (TTL cache, candle store) when it is available."""
+    try:
+        from krakenbot import market_data as md
+    except ImportError:
+        return None
+    factory = getattr(md, "MarketData", None) or getattr(md, "MarketDataService", None)
+    if factory is None:
+        return None
+    try:
+        return factory(client, clock=clock, candle_store=store)
+    except TypeError:
+        return factory(client, clock)
+
+
+def _reconciler(client: Any, store: Any, clock: Any, executor: Any, positions: Any) -> Any:
+    try:
+        from krakenbot.execution import reconcile as rec
+    except ImportError:
+        return None
+    factory = getattr(rec, "Reconciler", None)
+    if factory is None:
+        return None
+    try:
+        return factory(client, store, clock, executor=executor, positions=positions)
+    except TypeError:
+        return None

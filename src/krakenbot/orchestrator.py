@@ -1,0 +1,134 @@
+"""The trading loop: one cycle reads the market, asks the strategy, and acts through the
+safety wrapper; then it reconciles, watches protective exits and keeps the dead man's
+switch alive.
+
+Why the loop holds no client: every order the strategy wants goes through
+``SafetyWrapper.submit_order`` like any manual order, so mode, kill switch, staleness
+and risk limits apply to the loop exactly as to an operator. A failing step is
+recorded and the cycle goes on to the next safe step; it never retries an order.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from krakenbot.strategy import HoldStrategy, MarketView, Strategy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did; also written to the audit trail as one ``cycle`` row."""
+
+    started_at: float
+    intents: int = 0
+    placed: int = 0
+    refused: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)  # pair -> why no decision was taken
+    errors: list[str] = field(default_factory=list)
+    protective_actions: int = 0
+    kept_alive: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class Orchestrator:
+    def __init__(self, safety: Any, clock: Any, pairs: tuple[str, ...] | list[str],
+                 strategy: Strategy | None = None, *, reconcile_every: int = 10,
+                 cycle_seconds: float = 60.0) -> None:
+        self.safety = safety
+        self.clock = clock
+        self.pairs = tuple(pairs)
+        self.strategy: Strategy = strategy or HoldStrategy()
+        self.reconcile_every = max(1, reconcile_every)
+        self.cycle_seconds = cycle_seconds
+        self.cycles = 0
+        self.last_report: CycleReport | None = None
+
+    # -- one cycle -----------------------------------------------------------------------
+    def run_once(self) -> CycleReport:
+        report = CycleReport(started_at=self.clock.time())
+        self.cycles += 1
+        for pair in self.pairs:
+            self._trade_pair(pair, report)
+        self._step(report, "refresh_orders", self.safety.refresh_orders)
+        if self.cycles % self.reconcile_every == 1 or self.reconcile_every == 1:
+            self._step(report, "reconcile", self.safety.reconcile)
+        actions = self._step(report, "protective_exits", self.safety.check_protective_exits)
+        report.protective_actions = len(actions or [])
+        kept = self._step(report, "keep_alive", self.safety.keep_alive)
+        report.kept_alive = bool(kept)
+        self.safety.record_cycle(report)
+        self.last_report = report
+        return report
+
+    def _trade_pair(self, pair: str, report: CycleReport) -> None:
+        stale = self.safety.market_data_problem(pair, refresh=True)
+        if stale:
+            report.skipped[pair] = stale
+            return
+        ticker = self.safety.last_ticker(pair)
+        position, entry = self.safety.position(pair)
+        view = MarketView(pair=pair, time=self.clock.time(), bid=ticker.bid, ask=ticker.ask,
+                          position_volume=position, average_entry=entry)
+        try:
+            intents = self.strategy.decide(view)
+        except Exception as exc:  # a strategy bug must not stop protective steps
+            report.errors.append(f"strategy {getattr(self.strategy, 'name', '?')} on {pair}: {exc}")
+            log.exception("strategy failed on %s", pair)
+            return
+        for intent in intents:
+            report.intents += 1
+            outcome = self.safety.submit_order(intent.pair, intent.side, intent.ordertype, intent.volume,
+                                               intent.price, post_only=intent.post_only, origin="strategy")
+            if outcome.accepted:
+                report.placed += 1
+            else:
+                report.refused += 1
+            self.strategy.acknowledge(intent, bool(outcome.accepted), self.clock.time())
+
+    @staticmethod
+    def _step(report: CycleReport, name: str, fn: Any) -> Any:
+        try:
+            return fn()
+        except Exception as exc:
+            report.errors.append(f"{name}: {exc}")
+            log.warning("cycle step %s failed: %s", name, exc)
+            return None
+
+    # -- the loop ------------------------------------------------------------------------
+    def run(self, stop_event: threading.Event, max_cycles: int | None = None) -> int:
+        """Run cycles until ``stop_event`` is set (SIGINT/SIGTERM in the CLI) or ``max_cycles``.
+
+        The current cycle always finishes; on the way out the dead man's switch is disarmed
+        (a graceful stop must not cancel orders the operator keeps). Returns cycles run.
+        """
+        done = 0
+        try:
+            while not stop_event.is_set():
+                self.run_once()
+                done += 1
+                if max_cycles is not None and done >= max_cycles:
+                    break
+                self._wait(stop_event, self.cycle_seconds)
+        finally:
+            try:
+                self.safety.disarm_dead_mans_switch()
+            except Exception as exc:
+                log.warning("could not disarm the dead man's switch on shutdown: %s", exc)
+        return done
+
+    def _wait(self, stop_event: threading.Event, seconds: float) -> None:
+        """Wait on the injected clock in short slices so a stop request is seen quickly."""
+        end = self.clock.monotonic() + seconds
+        while not stop_event.is_set():
+            left = end - self.clock.monotonic()
+            if left <= 0:
+                return
+            self.clock.sleep(min(1.0, left))

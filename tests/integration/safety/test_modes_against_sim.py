@@ -1,0 +1,107 @@
+"""The safety wrapper against the simulator over HTTP: what reaches the exchange in each mode."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from krakenbot.errors import CircuitOpenError, EndpointNotAllowed
+from krakenbot.safety.modes import LiveTradingRefused, TradingMode
+
+
+
+def endpoints(records) -> list[str]:
+    return [r.endpoint for r in records]
+
+
+def test_read_only_order_never_reaches_the_exchange(sim, make_bot):
+    bot = make_bot("read-only")
+    start = len(sim.access_log)
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.01"))
+    assert not outcome.accepted and not outcome.placed
+    assert outcome.codes == ["MODE"]
+    with pytest.raises(EndpointNotAllowed):
+        bot.safety.call("AddOrder", pair="XBTEUR", type="buy", ordertype="market", volume="0.01")
+    assert "AddOrder" not in endpoints(sim.access_log_since(start))
+    refused = [r for r in bot.safety.audit_log() if r["allowed"] is False]
+    assert {r["action"] for r in refused} >= {"order", "endpoint"}
+    assert all(r["mode"] == "read-only" for r in refused)
+
+
+def test_read_only_still_reads_balances(sim, make_bot):
+    bot = make_bot("read-only")
+    report = bot.safety.check_connection()
+    assert report.online and report.authenticated and report.error is None
+    assert report.balances["ZEUR"] == Decimal("10000")
+    rows = [r for r in bot.safety.audit_log() if r["endpoint"] == "Balance"]
+    assert rows and rows[-1]["allowed"] is True
+
+
+@pytest.mark.parametrize("mode", ["read-only", "paper", "canary", "live"])
+def test_withdraw_refused_and_absent_from_access_log(sim, make_bot, mode):
+    bot = make_bot(mode, live_flag=True)
+    assert bot.safety.mode is TradingMode.parse(mode)
+    start = len(sim.access_log)
+    before = sim.balances()
+    with pytest.raises(EndpointNotAllowed, match="funding"):
+        bot.safety.call("Withdraw", asset="XBT", key="my-wallet", amount="0.5")
+    assert "Withdraw" not in endpoints(sim.access_log_since(start))
+    assert sim.balances() == before
+    [row] = [r for r in bot.safety.audit_log() if r["endpoint"] == "Withdraw"]
+    assert row["allowed"] is False and row["mode"] == mode
+
+
+def test_every_refused_endpoint_stays_inside_the_bot(sim, make_bot):
+    bot = make_bot("read-only")
+    start = len(sim.access_log)
+    refused = bot.safety.refused_endpoints()
+    assert "AddOrder" in refused and "Withdraw" in refused and "Balance" not in refused
+    for endpoint in refused:
+        with pytest.raises(EndpointNotAllowed):
+            bot.safety.call(endpoint)
+    assert sim.access_log_since(start) == []
+    audited = {r["endpoint"] for r in bot.safety.audit_log() if r["allowed"] is False}
+    assert audited >= set(refused)
+
+
+def test_live_needs_env_and_flag(sim, make_bot):
+    with pytest.raises(LiveTradingRefused, match="--live"):
+        make_bot("live", live_flag=False)
+    bot = make_bot("read-only")
+    with pytest.raises(LiveTradingRefused, match="KRAKEN_LIVE_TRADING"):
+        bot.safety.set_mode(TradingMode.LIVE, live_flag=True)
+    assert bot.safety.mode is TradingMode.READ_ONLY
+    bot.safety.set_mode(TradingMode.LIVE, live_flag=True, env={"KRAKEN_LIVE_TRADING": "yes"})
+    assert bot.safety.mode is TradingMode.LIVE
+
+
+def test_open_breaker_sends_nothing(sim, make_bot):
+    bot = make_bot("live", live_flag=True)
+    bot.safety.breaker.trip("test")
+    start = len(sim.access_log)
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.01"))
+    assert outcome.codes == ["CIRCUIT_OPEN"] and not outcome.placed
+    with pytest.raises(CircuitOpenError):
+        bot.safety.balances()
+    assert sim.access_log_since(start) == []
+    assert any(r["action"] == "breaker" and r["outcome"] == "open" for r in bot.safety.audit_log())
+
+
+def test_kill_file_blocks_orders_before_anything_is_sent(sim, make_bot, tmp_path):
+    bot = make_bot("live", live_flag=True)
+    (tmp_path / "KILL").write_text("stop now\n")
+    start = len(sim.access_log)
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.01"))
+    assert outcome.codes == ["HALTED"] and "stop now" in outcome.reason
+    assert sim.access_log_since(start) == []
+    with pytest.raises(Exception, match="remove it first"):
+        bot.safety.resume()
+
+
+def test_audit_never_holds_the_secret_or_full_key(sim, make_bot):
+    bot = make_bot("paper")
+    bot.safety.check_connection()
+    with pytest.raises(EndpointNotAllowed):
+        bot.safety.call("Withdraw", asset="XBT", amount="0.5")
+    text = repr(bot.safety.audit_log())
+    assert sim.api_secret not in text and sim.api_key not in text
