@@ -38,6 +38,8 @@ TICK_SIZE = "EOrder:Tick size check failed"
 INVALID_PRICE = "EOrder:Invalid price"
 ORDER_RATE_LIMIT = "EOrder:Rate limit exceeded"
 ORDERS_LIMIT = "EOrder:Orders limit exceeded"
+DUPLICATE_ORDER = "EOrder:Duplicate order"  # cl_ord_id already on an open order; Kraken's text unpublished
+POST_ONLY_ORDER = "EOrder:Post only order"  # AmendOrder post_only that would take liquidity
 # Service
 SERVICE_UNAVAILABLE = "EService:Unavailable"
 SERVICE_BUSY = "EService:Busy"

@@ -1,0 +1,214 @@
+"""An order on the simulated exchange and the shape Kraken reports it in.
+
+The view functions produce exactly the order/trade/ledger objects of
+../shared/kraken/endpoints.md sections 3.4, 3.8 and 3.11 (strings with fixed
+decimals, ``descr.order`` text that ccxt splits on spaces).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from krakensim.pairs import ASSETS, PairSpec
+from krakensim.wire import fmt
+
+OPEN_STATUSES = ("pending", "open")
+TRIGGERED_TYPES = ("stop-loss", "take-profit", "stop-loss-limit", "take-profit-limit")
+ORDER_TYPES = ("market", "limit") + TRIGGERED_TYPES
+ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class Order:
+    txid: str
+    account: str
+    pair: PairSpec
+    side: str
+    ordertype: str
+    volume: Decimal  # base units (quote units while an unexecuted viqc market buy)
+    price: Decimal | None  # limit price, or trigger price for stop/take-profit types
+    price2: Decimal | None  # limit price of *-limit types
+    oflags: tuple[str, ...]
+    timeinforce: str
+    opentm: float
+    starttm: float = 0.0
+    expiretm: float = 0.0
+    userref: int | None = None
+    cl_ord_id: str | None = None
+    status: str = "open"
+    vol_exec: Decimal = ZERO
+    cost: Decimal = ZERO
+    fee: Decimal = ZERO
+    misc: list[str] = field(default_factory=list)
+    reason: str | None = None
+    closetm: float | None = None
+    trade_ids: list[str] = field(default_factory=list)
+    triggered: bool = False
+    aged_from: float = 0.0  # creation or last amend: the trading counter's order age
+    quote_volume: Decimal | None = None  # viqc: amount of quote to spend
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.volume - self.vol_exec
+
+    @property
+    def fee_in_base(self) -> bool:
+        # Kraken reports fciq when no flag is given; we charge in quote unless fcib is asked for.
+        return "fcib" in self.oflags
+
+    @property
+    def post_only(self) -> bool:
+        return "post" in self.oflags
+
+    @property
+    def working_limit(self) -> Decimal | None:
+        """The price the order rests at, once live: limit price, or price2 of a triggered *-limit."""
+        if self.ordertype == "limit":
+            return self.price
+        if self.ordertype.endswith("-limit") and self.triggered:
+            return self.price2
+        return None
+
+    def close(self, status: str, now: float, reason: str | None = None) -> None:
+        self.status = status
+        self.closetm = now
+        self.reason = reason
+        if "partial" in self.misc and self.remaining <= 0:
+            self.misc.remove("partial")
+
+
+def descr_text(o: Order) -> str:
+    p = o.pair
+    vol = o.quote_volume if o.quote_volume is not None and o.vol_exec == 0 else o.volume
+    head = f"{o.side} {fmt(vol, p.lot_decimals)} {p.altname} @ "
+    pd = p.pair_decimals
+    if o.ordertype == "market":
+        return head + "market"
+    if o.ordertype == "limit":
+        return head + f"limit {fmt(o.price, pd)}"
+    words = "stop loss" if o.ordertype.startswith("stop-loss") else "take profit"
+    text = head + f"{words} {fmt(o.price, pd)}"
+    if o.ordertype.endswith("-limit"):
+        text += f" -> limit {fmt(o.price2, pd)}"
+    return text
+
+
+def order_view(o: Order, with_trades: bool = False) -> dict:
+    p = o.pair
+    pd, ld, cd = p.pair_decimals, p.lot_decimals, p.cost_decimals
+    avg = o.cost / o.vol_exec if o.vol_exec else ZERO
+    fee_places = ASSETS[p.base].decimals if o.fee_in_base else cd
+    view: dict = {
+        "refid": None,
+        "userref": o.userref if o.userref is not None else 0,
+    }
+    if o.cl_ord_id is not None:
+        view["cl_ord_id"] = o.cl_ord_id
+    view.update({
+        "status": o.status,
+        "opentm": round(o.opentm, 4),
+        "starttm": round(o.starttm, 4) if o.starttm else 0,
+        "expiretm": round(o.expiretm, 4) if o.expiretm else 0,
+        "descr": {
+            "pair": p.altname,
+            "type": o.side,
+            "ordertype": o.ordertype,
+            "price": fmt(o.price, pd) if o.price is not None else "0",
+            "price2": fmt(o.price2, pd) if o.price2 is not None else "0",
+            "leverage": "none",
+            "order": descr_text(o),
+            "close": "",
+        },
+        "vol": fmt(o.volume if o.quote_volume is None or o.vol_exec else o.quote_volume, ld),
+        "vol_exec": fmt(o.vol_exec, ld),
+        "cost": fmt(o.cost, cd),
+        "fee": fmt(o.fee, fee_places),
+        "price": fmt(avg, pd + 4),
+        "stopprice": fmt(o.price, pd) if o.ordertype in TRIGGERED_TYPES and o.price is not None else fmt(ZERO, pd),
+        "limitprice": fmt(o.price2, pd) if o.ordertype.endswith("-limit") and o.price2 is not None else fmt(ZERO, pd),
+        "misc": ",".join(o.misc),
+        "oflags": ",".join(o.oflags) if o.oflags else "fciq",
+        "margin": False,
+    })
+    if o.ordertype in TRIGGERED_TYPES:
+        view["trigger"] = "last"
+    if not o.is_open:
+        view["closetm"] = round(o.closetm or o.opentm, 4)
+        view["reason"] = o.reason
+    if with_trades and o.trade_ids:
+        view["trades"] = list(o.trade_ids)
+    return view
+
+
+@dataclass(slots=True)
+class Trade:
+    txid: str
+    ordertxid: str
+    postxid: str
+    pair: PairSpec
+    time: float
+    side: str
+    ordertype: str
+    price: Decimal
+    cost: Decimal
+    fee: Decimal
+    fee_in_base: bool
+    vol: Decimal
+    maker: bool
+    trade_id: int
+    ledger_ids: list[str] = field(default_factory=list)
+
+
+def trade_view(t: Trade, with_ledgers: bool = False) -> dict:
+    p = t.pair
+    view = {
+        "ordertxid": t.ordertxid,
+        "postxid": t.postxid,
+        "pair": p.id,
+        "time": round(t.time, 4),
+        "type": t.side,
+        "ordertype": t.ordertype,
+        "price": fmt(t.price, p.pair_decimals),
+        "cost": fmt(t.cost, p.cost_decimals),
+        "fee": fmt(t.fee, ASSETS[p.base].decimals if t.fee_in_base else p.cost_decimals),
+        "vol": fmt(t.vol, p.lot_decimals),
+        "margin": fmt(ZERO, p.cost_decimals),
+        "leverage": "0",
+        "misc": "",
+        "trade_id": t.trade_id,
+        "maker": t.maker,
+    }
+    if with_ledgers:
+        view["ledgers"] = list(t.ledger_ids)
+    return view
+
+
+@dataclass(slots=True)
+class LedgerEntry:
+    id: str
+    refid: str
+    time: float
+    type: str
+    asset: str
+    amount: Decimal
+    fee: Decimal
+    balance: Decimal
+
+
+def ledger_view(e: LedgerEntry) -> dict:
+    places = ASSETS[e.asset].decimals
+    return {
+        "refid": e.refid,
+        "time": round(e.time, 4),
+        "type": e.type,
+        "subtype": "",
+        "aclass": "currency",
+        "asset": e.asset,
+        "amount": fmt(e.amount, places),
+        "fee": fmt(e.fee, places),
+        "balance": fmt(e.balance, places),
+    }

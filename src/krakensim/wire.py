@@ -1,0 +1,141 @@
+"""Kraken's wire formats: fixed-decimal strings, RFC 3339 / RFC 1123 times, loose params.
+
+Kraken sends money as strings with a fixed number of decimals and accepts parameters
+as strings in several spellings (booleans as true/True/1, times as ``+n`` or Unix
+seconds), so parsing and printing live in one place and fail as Kraken does.
+"""
+from __future__ import annotations
+
+import time as _time
+from datetime import datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from krakensim.errors import invalid_arguments
+
+_QUANTA = {n: Decimal(1).scaleb(-n) for n in range(0, 19)}
+
+
+def fmt(value: Decimal, places: int) -> str:
+    """A decimal as Kraken prints it: exactly ``places`` decimals."""
+    return f"{value.quantize(_QUANTA[places], rounding=ROUND_HALF_UP):f}"
+
+
+def q(value: Decimal, places: int, rounding: str = ROUND_HALF_UP) -> Decimal:
+    return value.quantize(_QUANTA[places], rounding=rounding)
+
+
+def decimals_of(value: Decimal) -> int:
+    exp = value.normalize().as_tuple().exponent
+    return max(0, -exp) if isinstance(exp, int) else 0
+
+
+def text(params: dict[str, Any], name: str) -> str | None:
+    """A scalar parameter as text; lists and objects are invalid arguments."""
+    v = params.get(name)
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (str, int, Decimal)):
+        return str(v).strip()
+    if isinstance(v, float):
+        return repr(v)
+    raise invalid_arguments(name)
+
+
+def parse_decimal(raw: str | None, field: str, *, required: bool = True) -> Decimal | None:
+    if raw is None or raw == "":
+        if required:
+            raise invalid_arguments(field)
+        return None
+    try:
+        d = Decimal(raw)
+    except (InvalidOperation, ValueError):
+        raise invalid_arguments(field) from None
+    if not d.is_finite():
+        raise invalid_arguments(field)
+    return d
+
+
+def parse_bool(params: dict[str, Any], name: str, default: bool = False) -> bool:
+    raw = text(params, name)
+    if raw is None or raw == "":
+        return default
+    low = raw.lower()
+    if low in ("true", "1", "yes"):
+        return True
+    if low in ("false", "0", "no"):
+        return False
+    raise invalid_arguments(name)
+
+
+def parse_int(params: dict[str, Any], name: str, default: int | None = None,
+              lo: int | None = None, hi: int | None = None) -> int | None:
+    raw = text(params, name)
+    if raw is None or raw == "":
+        return default
+    try:
+        n = int(raw)
+    except ValueError:
+        raise invalid_arguments(name) from None
+    if (lo is not None and n < lo) or (hi is not None and n > hi):
+        raise invalid_arguments(name)
+    return n
+
+
+def parse_time_spec(raw: str | None, now: float, field: str) -> float:
+    """``0``/absent -> 0 (none), ``+n`` -> now + n seconds, ``n`` -> Unix seconds."""
+    if raw is None or raw in ("", "0"):
+        return 0.0
+    try:
+        if raw.startswith("+"):
+            return now + float(Decimal(raw[1:]))
+        return float(Decimal(raw))
+    except (InvalidOperation, ValueError):
+        raise invalid_arguments(field) from None
+
+
+def rfc3339(ts: float) -> str:
+    return _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(ts))
+
+
+def parse_rfc3339(raw: str, field: str) -> float:
+    try:
+        s = raw.strip()
+        if s.endswith(("Z", "z")):
+            s = s[:-1] + "+00:00"
+        dt = datetime.fromisoformat(s)
+        if dt.tzinfo is None:
+            raise ValueError("no timezone")
+        return dt.timestamp()
+    except (ValueError, TypeError, OverflowError):
+        raise invalid_arguments(field) from None
+
+
+def rfc1123(ts: float) -> str:
+    return _time.strftime("%a, %d %b %y %H:%M:%S +0000", _time.gmtime(ts))
+
+
+def since_seconds(raw: str | None, field: str = "since") -> float | None:
+    """A ``since`` in seconds, accepting the nanosecond (or ms/µs) forms clients send."""
+    if raw is None or raw == "":
+        return None
+    try:
+        v = Decimal(raw)
+    except (InvalidOperation, ValueError):
+        raise invalid_arguments(field) from None
+    if not v.is_finite() or v < 0:
+        raise invalid_arguments(field)
+    if v > Decimal("1e17"):
+        v = v / Decimal("1e9")
+    elif v > Decimal("1e14"):
+        v = v / Decimal("1e6")
+    elif v > Decimal("1e11"):
+        v = v / Decimal("1e3")
+    return float(v)
+
+
+def utc_day_start(ts: float) -> float:
+    d = datetime.fromtimestamp(ts, tz=timezone.utc)
+    return datetime(d.year, d.month, d.day, tzinfo=timezone.utc).timestamp()
