@@ -15,14 +15,10 @@ from krakensim.access_log import AccessLog, AccessRecord
 from krakensim.auth import DEMO_PERMISSIONS, KeyRing
 from krakensim.clock import ManualClock, SystemClock
 from krakensim.control import ControlAPI
+from krakensim.exchange import Exchange
 from krakensim.faults import Fault, FaultInjector
 from krakensim.limits import ApiCounter
 from krakensim.server import Gateway, SimHTTPServer
-
-try:
-    from krakensim.exchange import Exchange
-except ImportError:  # until the exchange core lands
-    from krakensim._standin import Exchange  # type: ignore[assignment]
 
 __all__ = ["KrakenSimulator", "AccessRecord", "Fault", "ManualClock", "SystemClock"]
 
@@ -44,6 +40,7 @@ class KrakenSimulator:
         if volatility is not None:
             exchange_kwargs["volatility"] = volatility
         self.exchange = Exchange(**exchange_kwargs)
+        self._balances = balances if balances is not None else self.exchange.balances(DEMO_ACCOUNT)
         self._keys = KeyRing()
         self.api_key, self.api_secret = self._keys.create(DEMO_PERMISSIONS, DEMO_ACCOUNT, api_key, api_secret)
         self._counter = ApiCounter(self.clock, tier, enabled=rate_limits)
@@ -79,9 +76,16 @@ class KrakenSimulator:
 
     # -- keys -----------------------------------------------------------------------------------
     def create_key(self, permissions: set[str] | frozenset[str] = DEMO_PERMISSIONS, account: str = DEMO_ACCOUNT,
-                   nonce_window: int = 0) -> tuple[str, str]:
-        """A new key (and base64 secret) on ``account`` with exactly ``permissions``."""
-        return self._keys.create(permissions, account, nonce_window=nonce_window)
+                   nonce_window: int = 0, balances: dict[str, Any] | None = None) -> tuple[str, str]:
+        """A new key (and base64 secret) on ``account`` with exactly ``permissions``.
+
+        An account not seen before is opened with ``balances`` (default: the demo funding).
+        """
+        key, secret = self._keys.create(permissions, account, nonce_window=nonce_window)
+        with self._lock:
+            if account not in self.exchange.accounts:
+                self.exchange.create_account(account, balances if balances is not None else self._balances)
+        return key, secret
 
     # -- controls -------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -122,9 +126,7 @@ class KrakenSimulator:
 
     def _catch_up(self) -> None:
         with self._lock:
-            catch_up = getattr(self.exchange, "catch_up", None) or getattr(self.exchange, "advance", None)
-            if callable(catch_up):
-                catch_up()
+            self.exchange.catch_up()
 
     # -- views ----------------------------------------------------------------------------------
     def orders(self, account: str = DEMO_ACCOUNT) -> list[dict]:
@@ -161,12 +163,8 @@ class KrakenSimulator:
         if api_key is None:
             raise KeyError("unknown key")
         out: dict[str, Any] = dict(self._counter.snapshot(key))
-        out["trading"], out["trading_peak"] = {}, {}
-        trading = getattr(self.exchange, "trading_counters", None)
-        if callable(trading):
-            with self._lock:
-                view = trading(api_key.account)
-            out["trading"], out["trading_peak"] = dict(view.get("trading", {})), dict(view.get("trading_peak", {}))
+        with self._lock:
+            out.update(self.exchange.counters(api_key.account))
         return out
 
     def state(self) -> dict[str, Any]:
@@ -177,7 +175,7 @@ class KrakenSimulator:
                 "url": self.url,
                 "time": self.clock.time(),
                 "tier": self.tier,
-                "system_status": getattr(self.exchange, "system_status", getattr(self.exchange, "status", None)),
+                "system_status": self.exchange.system_status,
                 "accounts": {
                     name: {
                         "balances": {k: str(v) for k, v in self.exchange.balances(name).items()},

@@ -4,6 +4,7 @@ from __future__ import annotations
 import http.client
 import json
 import urllib.parse
+from decimal import Decimal
 
 import pytest
 
@@ -402,7 +403,7 @@ def test_control_api_faults_status_advance_and_access_log(sim, wire):
     status, answer = control(wire, "GET", "access-log?since=0")
     assert [r["endpoint"] for r in answer["records"]][:3] == ["faults", "Time", "faults"]
     status, state = control(wire, "GET", "state")
-    assert state["accounts"]["demo"]["balances"]["ZEUR"] == "10000"
+    assert Decimal(state["accounts"]["demo"]["balances"]["ZEUR"]) == sim.balances()["ZEUR"]
     assert state["counters"]["api_max"] == 15
 
 
@@ -491,3 +492,56 @@ def test_krakensim_serve_prints_url_and_key_serves_and_stops_on_sigterm():
             proc.wait()
         proc.stdout.close()
         proc.stderr.close()
+
+
+# -- with the exchange behind it --------------------------------------------------------------------------
+
+def _far_bid(wire) -> str:
+    bid = Decimal(wire.public("Ticker", pair="XBTEUR")[1]["result"]["XXBTZEUR"]["b"][0])
+    return str((bid * Decimal("0.8")).quantize(Decimal("0.1")))
+
+
+def test_accept_then_drop_on_addorder_leaves_the_order_placed(sim, wire):
+    price = _far_bid(wire)
+    fault = sim.faults.inject(endpoint="AddOrder", kind="accept_then_drop")
+    with pytest.raises(http.client.RemoteDisconnected):
+        wire.private("AddOrder", pair="XBTEUR", type="buy", ordertype="limit", volume="0.01", price=price,
+                     cl_ord_id="drop-1")
+    assert fault.fired == 1
+    placed = [o for o in sim.orders() if o.get("cl_ord_id") == "drop-1"]
+    assert len(placed) == 1 and placed[0]["status"] == "open"
+    record = sim.access_log[-1]
+    assert (record.endpoint, record.outcome, record.params["cl_ord_id"]) == ("AddOrder", "dropped", "drop-1")
+    assert sim.counters()["trading"]["XXBTZEUR"] >= 1
+
+
+def test_reset_fault_on_addorder_places_nothing(sim, wire):
+    sim.faults.inject(endpoint="AddOrder", kind="reset")
+    with pytest.raises(ConnectionResetError):
+        wire.private("AddOrder", pair="XBTEUR", type="buy", ordertype="limit", volume="0.01",
+                     price=_far_bid(Wire(sim)), cl_ord_id="reset-1")
+    assert sim.orders() == []
+
+
+def test_control_api_moves_the_market(sim, wire):
+    assert control(wire, "POST", "market", {"pair": "XBTEUR", "price": "61000"})[0] == 200
+    ticker = wire.public("Ticker", pair="XBTEUR")[1]["result"]["XXBTZEUR"]
+    mid = (Decimal(ticker["a"][0]) + Decimal(ticker["b"][0])) / 2
+    assert abs(mid - Decimal("61000")) < Decimal("61")
+    assert control(wire, "POST", "market", {"pair": "XBTEUR", "shock_pct": "-10"})[0] == 200
+    ticker = wire.public("Ticker", pair="XBTEUR")[1]["result"]["XXBTZEUR"]
+    mid = (Decimal(ticker["a"][0]) + Decimal(ticker["b"][0])) / 2
+    assert abs(mid - Decimal("54900")) < Decimal("55")
+    assert control(wire, "POST", "market", {"pair": "NOPE", "price": "1"})[0] == 400
+    assert control(wire, "POST", "market", {"pair": "XBTEUR"})[0] == 400
+
+
+def test_key_on_another_account_sees_its_own_funds(sim):
+    key, secret = sim.create_key(permissions={"query_funds"}, account="alice", balances={"ZEUR": "5"})
+    w = Wire(sim, key, secret)
+    try:
+        result = w.private("Balance")[1]["result"]
+    finally:
+        w.close()
+    assert Decimal(result["ZEUR"]) == Decimal("5") == sim.balances("alice")["ZEUR"]
+    assert sim.balances()["ZEUR"] == Decimal("10000")
