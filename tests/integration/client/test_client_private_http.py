@@ -1,0 +1,189 @@
+"""The client against the simulator over real HTTP: auth errors, faults, retries, breaker, pacing."""
+from __future__ import annotations
+
+import base64
+from decimal import Decimal
+
+import pytest
+
+from krakenbot.client import BreakerState, CircuitBreaker, NonceGenerator, Timeouts
+from krakenbot.errors import (
+    AuthenticationError,
+    CircuitOpenError,
+    ConnectionFailed,
+    EndpointNotAllowed,
+    HttpStatusError,
+    InvalidNonceError,
+    MalformedResponse,
+    PermissionDeniedError,
+    RequestTimeout,
+    ServiceUnavailableError,
+)
+
+
+def requests_to(sim, endpoint, since=0):
+    return [r for r in sim.access_log_since(since) if r.endpoint == endpoint]
+
+
+def test_public_time_and_status(client, clock):
+    assert client.market.server_time() == int(clock.time())
+    assert client.market.system_status().status == "online"
+
+
+def test_balance_is_typed_decimal(client):
+    balances = client.account.balance()
+    assert balances["ZEUR"] == Decimal("10000") and isinstance(balances["XXBT"], Decimal)
+
+
+def test_invalid_key(make_client, sim):
+    bad = make_client(key="NOPE" + sim.api_key[4:])
+    with pytest.raises(AuthenticationError) as info:
+        bad.account.balance()
+    assert info.value.code == "EAPI:Invalid key"
+    assert len(requests_to(sim, "Balance")) == 1  # not retried
+
+
+def test_invalid_signature(make_client, sim):
+    wrong = base64.b64encode(b"\x01" * 64).decode()
+    bad = make_client(secret=wrong)
+    with pytest.raises(AuthenticationError) as info:
+        bad.account.balance()
+    assert info.value.code == "EAPI:Invalid signature"
+    assert wrong not in str(info.value) and sim.api_secret not in str(info.value)
+
+
+def test_permission_denied(make_client, sim):
+    key, secret = sim.create_key(permissions={"query_funds"})
+    limited = make_client(key, secret)
+    assert limited.account.balance()
+    with pytest.raises(PermissionDeniedError):
+        limited.trading.cancel_all()
+
+
+def test_reused_nonce_is_retried_once_then_reported(make_client, sim):
+    ahead = make_client(nonce=NonceGenerator(now=lambda: 10**17))
+    ahead.account.balance()
+    behind = make_client(nonce=NonceGenerator(now=lambda: 10**15))
+    start = len(sim.access_log)
+    with pytest.raises(InvalidNonceError):
+        behind.account.balance()
+    assert len(requests_to(sim, "Balance", start)) == 2  # the first try and exactly one retry
+
+
+def test_invalid_nonce_on_a_write_is_not_retried(make_client, sim):
+    ahead = make_client(nonce=NonceGenerator(now=lambda: 10**17))
+    ahead.account.balance()
+    behind = make_client(nonce=NonceGenerator(now=lambda: 10**15))
+    start = len(sim.access_log)
+    with pytest.raises(InvalidNonceError):
+        behind.trading.cancel_all()
+    assert len(requests_to(sim, "CancelAll", start)) == 1
+
+
+def test_reads_are_retried_after_service_unavailable(client, sim, clock):
+    sim.faults.inject(endpoint="Balance", kind="error", error="EService:Unavailable", times=2)
+    before = clock.time()
+    assert client.account.balance()["ZEUR"] == Decimal("10000")
+    assert [r.outcome for r in requests_to(sim, "Balance")] == ["fault", "fault", "ok"]
+    assert clock.time() - before > 0.5  # backed off on the shared clock, no real sleep
+
+
+def test_public_reads_are_retried_after_an_html_503(client, sim):
+    sim.faults.inject(endpoint="Time", kind="http_status", status=503, times=1)
+    assert client.market.server_time() > 0
+    assert len(requests_to(sim, "Time")) == 2
+
+
+def test_add_order_is_never_retried(client, sim):
+    from krakenbot.models import OrderRequest, OrderType, Side
+
+    sim.faults.inject(endpoint="AddOrder", kind="error", error="EService:Unavailable", times=3)
+    order = OrderRequest("XBTEUR", Side.BUY, OrderType.LIMIT, Decimal("0.001"), Decimal("50000"), cl_ord_id="no-retry")
+    with pytest.raises(ServiceUnavailableError):
+        client.trading.add_order(order)
+    records = requests_to(sim, "AddOrder")
+    assert len(records) == 1
+    assert "deadline" in records[0].params and records[0].params["cl_ord_id"] == "no-retry"
+
+
+@pytest.mark.parametrize("kind", ["reset", "accept_then_drop"])
+def test_dropped_write_is_reported_not_repeated(client, sim, kind):
+    sim.faults.inject(endpoint="CancelAll", kind=kind, times=3)
+    with pytest.raises(ConnectionFailed):
+        client.trading.cancel_all()
+    assert len(requests_to(sim, "CancelAll")) == 1
+
+
+@pytest.mark.parametrize(
+    "kind,extra,error",
+    [("truncated_json", {}, MalformedResponse), ("invalid_json", {}, MalformedResponse),
+     ("http_status", {"status": 520}, HttpStatusError), ("reset", {}, ConnectionFailed)],
+)
+def test_fault_kinds_map_to_typed_errors(make_client, sim, kind, extra, error):
+    from krakenbot.client import NO_RETRY
+
+    client = make_client(retry=NO_RETRY)
+    sim.faults.inject(endpoint="Balance", kind=kind, times=1, **extra)
+    with pytest.raises(error):
+        client.account.balance()
+
+
+def test_read_timeout(make_client, sim):
+    from krakenbot.client import NO_RETRY
+
+    client = make_client(retry=NO_RETRY, timeouts=Timeouts(connect=1.0, read=0.2))
+    sim.faults.inject(endpoint="Balance", kind="hang", seconds=1.0, times=1)
+    with pytest.raises(RequestTimeout):
+        client.account.balance()
+
+
+def test_open_breaker_sends_nothing(make_client, sim, clock):
+    from krakenbot.client import NO_RETRY
+
+    breaker = CircuitBreaker(clock, failure_threshold=2, window=60, recovery_timeout=30, success_threshold=1)
+    client = make_client(breaker=breaker, retry=NO_RETRY)
+    sim.faults.inject(endpoint="*", kind="error", error="EService:Unavailable", times=2)
+    for _ in range(2):
+        with pytest.raises(ServiceUnavailableError):
+            client.account.balance()
+    assert breaker.state is BreakerState.OPEN
+    seen = len(sim.access_log)
+    with pytest.raises(CircuitOpenError):
+        client.account.balance()
+    with pytest.raises(CircuitOpenError):
+        client.market.server_time()
+    assert len(sim.access_log) == seen  # nothing reached the exchange
+    clock.advance(30)
+    assert client.account.balance()  # the trial call goes through and closes it
+    assert breaker.state is BreakerState.CLOSED
+
+
+def test_guard_runs_before_anything_leaves(make_client, sim):
+    def guard(endpoint):
+        if endpoint == "Withdraw":
+            raise EndpointNotAllowed(f"{endpoint} refused", (), endpoint)
+
+    client = make_client(guard=guard)
+    with pytest.raises(EndpointNotAllowed):
+        client.private("Withdraw", asset="XXBT", key="x", amount="1")
+    assert not requests_to(sim, "Withdraw")
+    assert client.breaker.stats.rejected_calls == 0 and client.breaker.state is BreakerState.CLOSED
+
+
+def test_pacing_keeps_a_300_call_burst_under_the_starter_limit(client, sim, clock):
+    start = clock.time()
+    for i in range(300):
+        if i % 10 == 0:
+            client.account.ledgers()
+        else:
+            client.account.balance()
+    errors = [r for r in sim.access_log if r.error]
+    assert errors == []
+    assert sim.counters()["api_peak"] <= 15
+    assert clock.time() - start > 600  # ~330 points at 0.33/s: the clock, not the test, waited
+
+
+def test_secrets_stay_out_of_the_access_log(client, sim):
+    client.account.balance()
+    text = repr(sim.access_log)
+    assert sim.api_secret not in text and sim.api_key not in text
