@@ -310,6 +310,7 @@ class Executor:
                 return order
             give_up_at = float(order.intent.get("deadline", order.created_at + self.deadline_seconds)) \
                 + self.settle_seconds
+            looked_once = False
             while True:
                 past_deadline = self.clock.time() >= give_up_at
                 try:
@@ -333,7 +334,12 @@ class Executor:
                                             reason="not found at the exchange after its deadline: not placed")
                 if not wait:
                     return order
-                self.clock.sleep(self.settle_seconds)
+                # Look again once the visibility lag has passed, then once the deadline has:
+                # polling in between cannot conclude anything and burns the API counter.
+                now = self.clock.time()
+                step = self.settle_seconds if looked_once is False else max(give_up_at - now, self.settle_seconds)
+                looked_once = True
+                self.clock.sleep(step)
 
     # -- following an order ----------------------------------------------------------------------
     def _apply_info(self, order: OrderRecord, info: OrderInfo) -> OrderRecord:

@@ -1,0 +1,180 @@
+"""Placing, cancelling, partial fills and ambiguous AddOrders against krakensim over HTTP."""
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+
+from krakenbot.execution import OrderStatus, UnknownOrderOutstanding
+from krakenbot.models import OrderRequest, OrderType, Side
+from krakenbot.store import utc_day
+
+D = Decimal
+
+
+def limit(side: Side, volume: str, price: str) -> OrderRequest:
+    return OrderRequest("XBTEUR", side, OrderType.LIMIT, D(volume), price=D(price))
+
+
+def sim_fills(rig, txid: str) -> dict[str, dict]:
+    return {t["txid"]: t for t in rig.sim.trades() if t["ordertxid"] == txid}
+
+
+def assert_fills_match_sim(rig, txid: str) -> None:
+    theirs = sim_fills(rig, txid)
+    ours = {f.trade_id: f for f in rig.store.fills(txid=txid)}
+    assert set(ours) == set(theirs)
+    for tid, t in theirs.items():
+        f = ours[tid]
+        assert (f.price, f.volume, f.cost, f.fee, f.maker) == (D(t["price"]), D(t["vol"]), D(t["cost"]),
+                                                                 D(t["fee"]), t["maker"])
+
+
+def test_place_rest_and_cancel(rig):
+    placed = rig.executor.place(limit(Side.BUY, "0.001", "59000"))
+    assert placed.status is OrderStatus.OPEN and placed.placed and placed.txid
+    [on_exchange] = rig.sim_orders_by_cl_ord_id(placed.cl_ord_id)
+    assert on_exchange["txid"] == placed.txid and on_exchange["status"] == "open"
+    canceled = rig.executor.cancel(placed.cl_ord_id)
+    assert canceled.status == OrderStatus.CANCELED.value
+    assert rig.sim_orders_by_cl_ord_id(placed.cl_ord_id)[0]["status"] == "canceled"
+    assert rig.store.daily_trade_count(utc_day(rig.clock.time())) == 1   # placed orders count for risk
+
+
+def test_partial_fills_across_market_moves_match_the_exchange_exactly(rig):
+    rig.sim.set_liquidity("XBTEUR", D("0.001"))
+    placed = rig.executor.place(limit(Side.BUY, "0.0035", "60000"))
+    assert placed.status is OrderStatus.OPEN
+    rig.sim.set_price("XBTEUR", D("59990"))            # one level crosses our bid
+    [order] = rig.executor.refresh()
+    assert order.status == OrderStatus.PARTIALLY_FILLED.value and order.volume_executed == D("0.001")
+    assert_fills_match_sim(rig, placed.txid)
+    executed = [order.volume_executed]
+    for price in ("59900", "59800", "59700", "59600", "59500"):   # each move crosses more of the book
+        rig.sim.set_price("XBTEUR", D(price))
+        [order] = rig.executor.refresh()
+        executed.append(order.volume_executed)
+        assert_fills_match_sim(rig, placed.txid)
+        if order.status == OrderStatus.FILLED.value:
+            break
+    assert executed == sorted(executed) and len(set(executed)) > 2   # filled in several steps
+    assert order.status == OrderStatus.FILLED.value and order.volume_executed == D("0.0035")
+    assert_fills_match_sim(rig, placed.txid)
+    assert sum(f.volume for f in rig.store.fills()) == D("0.0035")
+    assert sum(f.fee for f in rig.store.fills()) == order.fee
+    assert rig.executor.fee_mismatches == []
+    assert rig.executor.refresh() == []                 # nothing active: nothing to do, nothing recorded twice
+    assert len(rig.store.fills()) == len(sim_fills(rig, placed.txid))
+
+
+def test_cancel_after_partial_fill_keeps_the_fill(rig):
+    rig.sim.set_liquidity("XBTEUR", D("0.001"))
+    placed = rig.executor.place(limit(Side.BUY, "0.003", "60000"))
+    rig.sim.set_price("XBTEUR", D("59990"))
+    canceled = rig.executor.cancel(placed.cl_ord_id)
+    assert canceled.status == OrderStatus.CANCELED.value and canceled.volume_executed == D("0.001")
+    assert_fills_match_sim(rig, placed.txid)
+
+
+def test_market_order_fills_at_once_and_fills_are_recorded(rig):
+    placed = rig.executor.place(OrderRequest("XBTEUR", Side.BUY, OrderType.MARKET, D("0.002")))
+    assert placed.status is OrderStatus.FILLED
+    assert_fills_match_sim(rig, placed.txid)
+
+
+def test_order_below_minimum_is_rejected_locally_and_nothing_is_sent(rig):
+    before = len(rig.sim.access_log)
+    result = rig.executor.place(limit(Side.BUY, "0.00004", "59000"))
+    assert result.status is OrderStatus.REJECTED and not result.placed and "ordermin" in result.reason
+    tiny_cost = rig.executor.place(limit(Side.BUY, "0.00005", "5000"))
+    assert tiny_cost.status is OrderStatus.REJECTED and "costmin" in tiny_cost.reason
+    assert [r for r in rig.sim.access_log_since(before) if r.endpoint == "AddOrder"] == []
+    assert rig.store.get_order(result.cl_ord_id).status == "REJECTED"
+
+
+def test_exchange_rejection_is_final_and_not_retried(rig):
+    before = len(rig.sim.access_log)
+    result = rig.executor.place(limit(Side.BUY, "5", "59000"))        # 295k EUR: insufficient funds
+    assert result.status is OrderStatus.REJECTED and "InsufficientFunds" in result.reason
+    assert len([r for r in rig.sim.access_log_since(before) if r.endpoint == "AddOrder"]) == 1
+
+
+def test_validate_only_is_recorded_as_not_placed(rig):
+    req = OrderRequest("XBTEUR", Side.BUY, OrderType.LIMIT, D("0.001"), price=D("59000"), validate=True)
+    result = rig.executor.place(req)
+    assert result.status is OrderStatus.VALIDATED and result.validated_only and not result.placed
+    assert result.txid is None and rig.sim.orders() == []
+    assert rig.store.get_order(result.cl_ord_id).status == "VALIDATED"
+
+
+def test_reply_dropped_after_accept_gives_exactly_one_order_and_its_txid(rig):
+    fault = rig.sim.faults.inject(endpoint="AddOrder", kind="accept_then_drop", times=1)
+    result = rig.executor.place(limit(Side.BUY, "0.001", "59000"))
+    assert fault.fired == 1
+    mine = rig.sim_orders_by_cl_ord_id(result.cl_ord_id)
+    assert len(mine) == 1 and len(rig.sim.orders()) == 1
+    assert result.status is OrderStatus.OPEN and result.txid == mine[0]["txid"] and result.placed
+    adds = [r for r in rig.sim.access_log if r.endpoint == "AddOrder"]
+    assert len(adds) == 1                                              # never re-sent
+    assert any(r.endpoint == "OpenOrders" and r.params.get("cl_ord_id") == result.cl_ord_id
+               for r in rig.sim.access_log)
+
+
+def test_dropped_reply_of_a_market_order_is_adopted_as_filled_with_its_fills(rig):
+    rig.sim.faults.inject(endpoint="AddOrder", kind="accept_then_drop", times=1)
+    result = rig.executor.place(OrderRequest("XBTEUR", Side.BUY, OrderType.MARKET, D("0.001")))
+    assert result.status is OrderStatus.FILLED and len(rig.sim.orders()) == 1
+    assert_fills_match_sim(rig, result.txid)
+
+
+def test_lost_add_order_that_was_not_placed_ends_rejected_then_a_new_intent_places_one(rig):
+    rig.executor.wait_for_unknown = False
+    fault = rig.sim.faults.inject(endpoint="AddOrder", kind="reset", times=1)
+    first = rig.executor.place(limit(Side.BUY, "0.001", "59000"))
+    assert fault.fired == 1
+    assert first.status is OrderStatus.UNKNOWN and rig.sim.orders() == []
+    with pytest.raises(UnknownOrderOutstanding):                      # the pair is blocked meanwhile
+        rig.executor.place(limit(Side.BUY, "0.001", "59000"))
+    rig.clock.advance(rig.executor.deadline_seconds + 2)               # past the AddOrder deadline
+    [resolved] = rig.executor.refresh()
+    assert resolved.status == OrderStatus.REJECTED.value and resolved.txid is None
+    retry = rig.executor.place(limit(Side.BUY, "0.001", "59000"))
+    assert retry.status is OrderStatus.OPEN and retry.cl_ord_id != first.cl_ord_id
+    assert len(rig.sim.orders()) == 1 and rig.sim.orders()[0]["cl_ord_id"] == retry.cl_ord_id
+
+
+def test_lost_add_order_waits_out_the_deadline_on_the_clock_by_default(rig):
+    rig.sim.faults.inject(endpoint="AddOrder", kind="reset", times=1)
+    start = rig.clock.time()
+    result = rig.executor.place(limit(Side.BUY, "0.001", "59000"))
+    assert result.status is OrderStatus.REJECTED and not result.placed
+    assert rig.clock.time() - start >= rig.executor.deadline_seconds     # manual clock: no real waiting
+    lookups = [r for r in rig.sim.access_log if r.endpoint in ("OpenOrders", "ClosedOrders")]
+    assert len(lookups) <= 8                                              # a few lookups, not a poll storm
+
+
+def test_service_unavailable_on_add_order_is_resolved_by_lookup(rig):
+    rig.sim.faults.inject(endpoint="AddOrder", kind="http_status", status=503, times=1)
+    result = rig.executor.place(limit(Side.BUY, "0.001", "59000"))
+    assert result.status in (OrderStatus.OPEN, OrderStatus.REJECTED)
+    assert len(rig.sim.orders()) == (1 if result.status is OrderStatus.OPEN else 0)
+
+
+def test_many_concurrent_orders(rig):
+    results, errors = [], []
+
+    def worker(i: int) -> None:
+        try:
+            results.append(rig.executor.place(limit(Side.BUY, "0.001", str(58000 + i))))
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert errors == []
+    assert len({r.cl_ord_id for r in results}) == 8 and all(r.status is OrderStatus.OPEN for r in results)
+    assert sorted(o["cl_ord_id"] for o in rig.sim.orders()) == sorted(r.cl_ord_id for r in results)
