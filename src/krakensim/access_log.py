@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
 SECRET_PARAMS = frozenset({"otp", "secret", "api_secret", "API-Sign", "api-sign"})
+MAX_VALUE = 2048  # a full 15-order batch fits; a 1 MiB junk field does not bloat the log
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,8 @@ def safe_params(params: Mapping[str, Any] | None) -> dict[str, str]:
     for name, value in params.items():
         if name in SECRET_PARAMS:
             continue
-        out[str(name)] = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
+        text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
+        out[str(name)[:MAX_VALUE]] = text if len(text) <= MAX_VALUE else text[:MAX_VALUE] + "\u2026"
     return out
 
 

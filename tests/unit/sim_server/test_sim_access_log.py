@@ -37,3 +37,8 @@ def test_concurrent_appends_lose_nothing():
     for t in threads:
         t.join()
     assert sorted(r.seq for r in log.records()) == list(range(2000))
+
+
+def test_oversized_values_are_cut():
+    params = safe_params({"junk": "x" * 100_000})
+    assert len(params["junk"]) == 2049 and params["junk"].endswith("\u2026")
