@@ -137,6 +137,8 @@ class Exchange:
         steps = 0
         while self._step_time < target:
             if self.volatility == 0 and not (self.system_status == "online" and self.matcher.has_crossing()):
+                for market in self.markets.values():  # nothing moves: only the taken liquidity comes back
+                    market.new_step()
                 self._fire_events(now)
                 self._step_time = target
                 break
