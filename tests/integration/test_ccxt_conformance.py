@@ -126,3 +126,20 @@ def test_krakenex_public_post_and_private_balance(sim):
     finally:
         api.close()
     assert [(r.endpoint, r.outcome) for r in sim.access_log[-2:]] == [("Time", "ok"), ("Balance", "ok")]
+
+
+def test_json_batch_calls_through_ccxt(sim, ex):
+    """ccxt sends AddOrderBatch and CancelOrderBatch as JSON bodies with a string nonce."""
+    bid = ex.fetch_ticker(SYMBOL)["bid"]
+    prices = [float(ex.price_to_precision(SYMBOL, bid * f)) for f in (0.7, 0.71)]
+    created = ex.create_orders([{"symbol": SYMBOL, "type": "limit", "side": "buy", "amount": 0.001, "price": p}
+                                for p in prices])
+    ids = [o["id"] for o in created]
+    assert all(ids)
+    orders = {o["txid"]: o for o in sim.orders()}
+    assert all(orders[i]["status"] == "open" for i in ids)
+    ex.cancel_orders(ids, SYMBOL)
+    orders = {o["txid"]: o for o in sim.orders()}
+    assert [orders[i]["status"] for i in ids] == ["canceled", "canceled"]
+    batch_records = [r for r in sim.access_log if r.endpoint in ("AddOrderBatch", "CancelOrderBatch")]
+    assert [(r.endpoint, r.outcome) for r in batch_records] == [("AddOrderBatch", "ok"), ("CancelOrderBatch", "ok")]

@@ -545,3 +545,32 @@ def test_key_on_another_account_sees_its_own_funds(sim):
         w.close()
     assert Decimal(result["ZEUR"]) == Decimal("5") == sim.balances("alice")["ZEUR"]
     assert sim.balances()["ZEUR"] == Decimal("10000")
+
+
+def test_concurrent_clients_on_separate_keys_all_succeed():
+    import threading
+    with KrakenSimulator(clock=ManualClock(), rate_limits=False) as sim:
+        results: list[list[str]] = []
+        lock = threading.Lock()
+
+        def client() -> None:
+            key, secret = sim.create_key()
+            w = Wire(sim, key, secret)
+            errors_seen = []
+            try:
+                for _ in range(40):
+                    errors_seen += w.private("Balance")[1]["error"]
+                    errors_seen += w.public("Time")[1]["error"]
+            finally:
+                w.close()
+            with lock:
+                results.append(errors_seen)
+
+        threads = [threading.Thread(target=client) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert results == [[]] * 8
+        assert len(sim.access_log) == 8 * 80
+        assert sorted(r.seq for r in sim.access_log) == list(range(640))
