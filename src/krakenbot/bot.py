@@ -160,29 +160,13 @@ class Bot:
 
 
 def _market_data(client: Any, clock: Any, store: Any, settings: Settings) -> Any:
-    """The market data service (TTL cache, candle store) when it is available."""
-    try:
-        from krakenbot import market_data as md
-    except ImportError:
-        return None
-    factory = getattr(md, "MarketData", None) or getattr(md, "MarketDataService", None)
-    if factory is None:
-        return None
-    try:
-        return factory(client, clock=clock, candle_store=store)
-    except TypeError:
-        return factory(client, clock)
+    """The market data service: TTL cache in front of the client, candles kept in the store."""
+    from krakenbot.market_data import MarketDataService
+
+    return MarketDataService(client, clock, candle_store=store)
 
 
 def _reconciler(client: Any, store: Any, clock: Any, executor: Any, positions: Any) -> Any:
-    try:
-        from krakenbot.execution import reconcile as rec
-    except ImportError:
-        return None
-    factory = getattr(rec, "Reconciler", None)
-    if factory is None:
-        return None
-    try:
-        return factory(client, store, clock, executor=executor, positions=positions)
-    except TypeError:
-        return None
+    from krakenbot.execution.reconcile import Reconciler
+
+    return Reconciler(client, store, positions, executor=executor, clock=clock, pair_rules=executor.pair_rules)

@@ -10,7 +10,7 @@ is checked against the mode's allowlist and audited.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_UP, Decimal
 from enum import Enum
 from typing import Any, Mapping
@@ -28,7 +28,7 @@ from krakenbot.safety.modes import LiveTradingRefused, TradingMode, live_refusal
 log = logging.getLogger(__name__)
 
 BALANCE_TTL_S = 10.0  # a pre-check only: Kraken is the final judge of funds
-STATUS_TTL_S = 2.0
+STATUS_TTL_S = 0.0  # read before every order/cancel: a stale "online" would send orders into maintenance
 PAIRS_TTL_S = 3600.0
 
 
@@ -109,6 +109,7 @@ class SafetyWrapper:
         self._balances: tuple[dict[str, Decimal], float] | None = None
         self._status: tuple[str, float] | None = None
         self._pairs: tuple[dict[str, PairInfo], float] | None = None
+        self.status_ttl = STATUS_TTL_S
         self.guard.order_blocker = self._order_blocker
 
     # -- mode ----------------------------------------------------------------------------------
@@ -154,9 +155,10 @@ class SafetyWrapper:
             return ConnectionReport(status == "online", status, False, {}, self._scrub(self._explain(exc)))
         return ConnectionReport(status == "online", status, True, balances, None)
 
-    def system_status(self, max_age: float = STATUS_TTL_S) -> str:
+    def system_status(self, max_age: float | None = None) -> str:
+        max_age = self.status_ttl if max_age is None else max_age
         now = self.clock.time()
-        if self._status is not None and now - self._status[1] <= max_age:
+        if self._status is not None and max_age > 0 and now - self._status[1] <= max_age:
             return self._status[0]
         status = self.client.market.system_status().status
         self._status = (status, now)
@@ -171,6 +173,8 @@ class SafetyWrapper:
         return dict(balances)
 
     def pair_info(self, pair: str) -> PairInfo:
+        if self.market_data is not None and hasattr(self.market_data, "pair_info"):
+            return self.market_data.pair_info(pair)
         now = self.clock.time()
         if self._pairs is None or now - self._pairs[1] > PAIRS_TTL_S:
             pairs = self._fetch_pairs()
@@ -206,6 +210,10 @@ class SafetyWrapper:
         return entry[0] if entry else None
 
     def market_data_age(self, pair: str) -> float | None:
+        """Seconds since the pair's market data last came from the exchange (None: never)."""
+        if self.market_data is not None and hasattr(self.market_data, "last_update"):
+            last = self.market_data.last_update(pair)
+            return None if last is None else max(0.0, self.clock.time() - last)
         entry = self._tickers.get(pair.upper())
         return None if entry is None else max(0.0, self.clock.time() - entry[1])
 
@@ -306,17 +314,28 @@ class SafetyWrapper:
         if leverage not in (None, "", "none"):
             object.__setattr__(request, "leverage", str(leverage))  # the risk check reads it; never sent
         # 7. risk limits
+        risk_info = info
+        if (info.status == "post_only" and post_only and ordertype is OrderType.LIMIT) or \
+                (info.status == "limit_only" and ordertype is OrderType.LIMIT):
+            # The pair's restricted state admits exactly this kind of order (checked above for
+            # post_only); the risk check only knows "online", so show it the state that applies.
+            risk_info = replace(info, status="online")
         try:
-            snapshot = self._snapshot(info, mid, pair)
+            snapshot = self._snapshot(risk_info, mid, pair)
         except KrakenError as exc:
             code = SafetyCode.CIRCUIT_OPEN if isinstance(exc, CircuitOpenError) else SafetyCode.EXCHANGE_ERROR
             return self._refuse(pair, code, f"cannot read the account for the risk check: {exc}", origin, summary)
         decision = self.risk.check(request, snapshot)
-        if not decision.approved:
-            reason = "; ".join(f"{d.code.value}: {d.detail}" for d in decision.denials)
+        denials = list(decision.denials)
+        if self.mode is TradingMode.CANARY:
+            # The collar guards against trading at a bad price; a canary is post-only on the
+            # passive side, far from the market by design, so it cannot trade through it.
+            denials = [d for d in denials if d.code is not DenialCode.PRICE_COLLAR]
+        if denials:
+            reason = "; ".join(f"{d.code.value}: {d.detail}" for d in denials)
             self.audit.record("order", endpoint="AddOrder", allowed=False, outcome="denied", reason=reason,
-                              params=summary, origin=origin, codes=[d.code.value for d in decision.denials])
-            return OrderOutcome(False, False, denials=list(decision.denials), reason=reason)
+                              params=summary, origin=origin, codes=[d.code.value for d in denials])
+            return OrderOutcome(False, False, denials=denials, reason=reason)
         # 8. execute
         outcome = self._execute(request, origin, summary)
         # 9. canary: cancel at once after acknowledgement
@@ -480,9 +499,9 @@ class SafetyWrapper:
             result = self.positions.reconcile(self.client.account.balance(), self.client.account.open_orders(),
                                               self.client.account.trades_history(), now=self.clock.time())
         if result is not None:
-            kinds = sorted(getattr(result, "kinds", set()) or [])
-            self.audit.record("reconcile", outcome="clean" if getattr(result, "clean", True) else "discrepancies",
-                              reason=", ".join(kinds))
+            kinds = sorted({d.kind for d in result.discrepancies})
+            self.audit.record("reconcile", outcome="clean" if result.clean else "discrepancies",
+                              reason=", ".join(kinds), discrepancies=len(result.discrepancies))
         return result
 
     def _refresh_quietly(self) -> None:

@@ -12,6 +12,7 @@ from krakensim.clock import ManualClock
 @pytest.fixture
 def sim():
     with KrakenSimulator(seed=42, clock=ManualClock()) as simulator:
+        simulator.set_price("XBTEUR", "60000")
         yield simulator
 
 

@@ -1,0 +1,156 @@
+"""Orders through the safety wrapper against the simulator: paper validates only, canary
+places and cancels at once, the kill switch and the dead man's switch clear the book."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from krakenbot.safety.modes import TradingMode
+
+
+def addorders(records):
+    return [r for r in records if r.endpoint == "AddOrder"]
+
+
+def open_on_exchange(sim):
+    return [o for o in sim.orders() if o["status"] in ("open", "pending")]
+
+
+def test_paper_sends_addorder_only_with_validate_true(sim, make_bot):
+    bot = make_bot("paper")
+    start = len(sim.access_log)
+    before = sim.balances()
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.01"))
+    assert outcome.accepted and outcome.validated_only and not outcome.placed, outcome
+    sent = addorders(sim.access_log_since(start))
+    assert len(sent) == 1 and sent[0].params.get("validate") == "true"
+    assert sim.orders() == [] and sim.balances() == before
+
+
+def test_paper_raw_addorder_is_forced_to_validate(sim, make_bot):
+    bot = make_bot("paper")
+    start = len(sim.access_log)
+    bot.safety.call("AddOrder", pair="XXBTZEUR", type="buy", ordertype="limit", volume="0.01", price="50000")
+    [sent] = addorders(sim.access_log_since(start))
+    assert sent.params.get("validate") == "true"
+    assert sim.orders() == []
+
+
+def test_canary_refuses_orders_near_the_market_or_too_big(sim, make_bot):
+    bot = make_bot("canary")
+    start = len(sim.access_log)
+    near = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.0001"), Decimal("59000"), post_only=True)
+    market = bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.0001"))
+    assert near.codes == ["CANARY_RULES"] and market.codes == ["CANARY_RULES"]
+    assert addorders(sim.access_log_since(start)) == []
+
+
+def test_canary_order_is_post_only_far_minimal_and_cancelled_at_once(sim, make_bot):
+    bot = make_bot("canary")
+    mid = bot.safety.ticker("XBTEUR").mid
+    start = len(sim.access_log)
+    outcome = bot.safety.canary_order("XBTEUR", "buy")
+    assert outcome.accepted and outcome.placed, outcome
+    [sent] = addorders(sim.access_log_since(start))
+    assert sent.params["oflags"] == "post"
+    assert Decimal(sent.params["price"]) <= mid * Decimal("0.9")
+    assert Decimal(sent.params["volume"]) * Decimal(sent.params["price"]) <= Decimal("10")
+    assert "CancelOrder" in [r.endpoint for r in sim.access_log_since(start)]
+    assert open_on_exchange(sim) == []
+    assert bot.safety.order(outcome.cl_ord_id).status == "CANCELED"
+
+
+def test_kill_switch_cancels_real_open_orders_and_halts(sim, make_bot):
+    bot = make_bot("live", live_flag=True)
+    for side, price in (("buy", "59000"), ("sell", "61000")):
+        placed = bot.safety.submit_order("XBTEUR", side, "limit", Decimal("0.01"), Decimal(price))
+        assert placed.placed, placed
+    assert len(open_on_exchange(sim)) == 2
+    report = bot.safety.kill("test kill")
+    assert report.halted and report.cancelled == 2 and report.problems == ()
+    assert open_on_exchange(sim) == []
+    assert bot.safety.open_orders() == []
+    start = len(sim.access_log)
+    refused = bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.01"))
+    assert refused.codes == ["HALTED"]
+    assert addorders(sim.access_log_since(start)) == []
+    bot.safety.resume("test over")
+    assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.01"), Decimal("59000")).placed
+
+
+def test_dead_mans_switch_fires_without_keep_alive(sim, make_bot):
+    bot = make_bot("live", live_flag=True)
+    assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.01"), Decimal("59000")).placed
+    bot.safety.arm_dead_mans_switch(60)
+    assert sim.dead_mans_switch()["armed"]
+    sim.advance(61)
+    assert open_on_exchange(sim) == []
+
+
+def test_dead_mans_switch_kept_alive_keeps_orders(sim, make_bot):
+    bot = make_bot("live", live_flag=True)
+    assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.01"), Decimal("59000")).placed
+    bot.safety.arm_dead_mans_switch(60)
+    for _ in range(9):
+        sim.advance(20)
+        assert bot.safety.keep_alive() is True
+    assert len(open_on_exchange(sim)) == 1
+    bot.safety.disarm_dead_mans_switch()
+    assert not sim.dead_mans_switch()["armed"]
+
+
+@pytest.mark.parametrize("status", ["maintenance", "cancel_only", "post_only"])
+def test_market_status_blocks_new_orders(sim, make_bot, status):
+    bot = make_bot("live", live_flag=True)
+    sim.set_system_status(status)
+    start = len(sim.access_log)
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.01"))
+    assert outcome.codes == ["MARKET_STATUS"]
+    assert addorders(sim.access_log_since(start)) == []
+
+
+def test_post_only_status_admits_post_only_limit(sim, make_bot):
+    bot = make_bot("live", live_flag=True)
+    sim.set_system_status("post_only")
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.01"), Decimal("59000"), post_only=True)
+    assert outcome.placed, outcome
+
+
+def test_maintenance_attempts_no_cancel(sim, make_bot):
+    bot = make_bot("live", live_flag=True)
+    placed = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.01"), Decimal("59000"))
+    sim.set_system_status("maintenance")
+    start = len(sim.access_log)
+    outcome = bot.safety.cancel_order(placed.cl_ord_id)
+    assert outcome.codes == ["MARKET_STATUS"]
+    assert "CancelOrder" not in [r.endpoint for r in sim.access_log_since(start)]
+    sim.set_system_status("cancel_only")
+    assert bot.safety.cancel_order(placed.cl_ord_id).accepted
+    assert open_on_exchange(sim) == []
+
+
+def test_stale_market_data_stops_the_cycle(sim, make_bot):
+    bot = make_bot("live", live_flag=True, STALE_DATA_SECONDS="30")
+    bot.safety.ticker("XBTEUR")
+    sim.faults.inject(endpoint="Ticker", kind="error", error="EService:Unavailable", times=1000)
+    sim.advance(300)
+    start = len(sim.access_log)
+    report = bot.run_once()
+    assert "XBTEUR" in report.skipped and "STALE_DATA" in report.skipped["XBTEUR"]
+    assert addorders(sim.access_log_since(start)) == []
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.01"))
+    assert outcome.codes == ["STALE_MARKET_DATA"]
+    cycles = [r for r in bot.safety.audit_log() if r["action"] == "cycle"]
+    assert cycles[-1]["outcome"] == "skipped" and "STALE_DATA" in cycles[-1]["reason"]
+
+
+def test_orchestrator_buys_on_a_dip_through_the_wrapper(sim, make_bot):
+    bot = make_bot("live", live_flag=True, STRATEGY_BUY_EUR="50", STRATEGY_DIP_PCT="2")
+    first = bot.run_once()
+    assert first.intents == 0 and first.ok, first
+    sim.set_price("XBTEUR", bot.safety.ticker("XBTEUR").mid * Decimal("0.95"))
+    sim.advance(5)
+    second = bot.run_once()
+    assert second.intents == 1 and second.placed == 1, second
+    assert [t for t in sim.trades()], "the dip buy should have traded"
