@@ -234,12 +234,13 @@ class Gateway:
         if fault is not None and fault.kind not in PROCESSING_KINDS:
             return self._fault_only(http_method, path, method, kind, key_id, params, fault, now)
         if fault is not None and fault.kind == "latency":
-            # a manual clock moves on (without recording a "sleep" a shared bot clock would see); a real one sleeps
+            # a manual clock moves on (without recording a "sleep" a shared bot clock would see); on a real
+            # clock the thread waits, interruptibly, so close() never waits out a long latency
             advance = getattr(self.clock, "advance", None)
             if callable(advance):
                 advance(fault.seconds)
             else:
-                self.clock.sleep(fault.seconds)
+                self.stop.wait(fault.seconds)
         code = None
         result = None
         try:

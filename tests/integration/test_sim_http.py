@@ -574,3 +574,17 @@ def test_concurrent_clients_on_separate_keys_all_succeed():
         assert results == [[]] * 8
         assert len(sim.access_log) == 8 * 80
         assert sorted(r.seq for r in sim.access_log) == list(range(640))
+
+
+def test_latency_fault_on_the_system_clock_really_waits():
+    import time
+    with KrakenSimulator() as sim:
+        sim.faults.inject(endpoint="Time", kind="latency", seconds=0.05)
+        w = Wire(sim)
+        try:
+            start = time.monotonic()
+            assert w.public("Time")[1]["error"] == []
+            assert time.monotonic() - start >= 0.05
+        finally:
+            w.close()
+        assert sim.access_log[-1].fault == "latency" and sim.access_log[-1].outcome == "ok"
