@@ -70,7 +70,7 @@ class Reconciler:
     def _fetch_trades(self, since: float | None) -> dict[str, TradeInfo]:
         trades: dict[str, TradeInfo] = {}
         ofs = 0
-        start = None if since is None else int(since)
+        start = None if since is None else int(since) - 1  # Kraken's start is exclusive, whole seconds
         while True:
             page = self.client.account.trades_history(start=start, ofs=ofs or None)
             new = {k: v for k, v in page.items() if k not in trades}

@@ -154,11 +154,21 @@ def test_lost_add_order_waits_out_the_deadline_on_the_clock_by_default(rig):
     assert len(lookups) <= 8                                              # a few lookups, not a poll storm
 
 
-def test_service_unavailable_on_add_order_is_resolved_by_lookup(rig):
-    rig.sim.faults.inject(endpoint="AddOrder", kind="http_status", status=503, times=1)
+@pytest.mark.parametrize(("kind", "extra", "landed"), [
+    ("http_status", {"status": 503}, False),                 # edge page: never reached the engine
+    ("error", {"error": "EService:Unavailable"}, False),
+    ("truncated_json", {}, True),                            # processed, answer garbled
+    ("invalid_json", {}, True),
+])
+def test_every_ambiguous_failure_is_resolved_by_lookup_never_by_resending(rig, kind, extra, landed):
+    rig.sim.faults.inject(endpoint="AddOrder", kind=kind, times=1, **extra)
     result = rig.executor.place(limit(Side.BUY, "0.001", "59000"))
-    assert result.status in (OrderStatus.OPEN, OrderStatus.REJECTED)
-    assert len(rig.sim.orders()) == (1 if result.status is OrderStatus.OPEN else 0)
+    assert len([r for r in rig.sim.access_log if r.endpoint == "AddOrder"]) == 1
+    if landed:
+        assert result.status is OrderStatus.OPEN and result.txid == rig.sim.orders()[0]["txid"]
+    else:
+        assert result.status is OrderStatus.REJECTED and rig.sim.orders() == []
+    assert len(rig.sim.orders()) == int(landed)
 
 
 def test_many_concurrent_orders(rig):
