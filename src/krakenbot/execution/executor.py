@@ -18,7 +18,6 @@ Status changes go through ``order_state.apply`` only.
 """
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 from dataclasses import dataclass
@@ -131,7 +130,8 @@ class Executor:
         self.fee_mismatches: list[Discrepancy] = []
         # prefix + 2 random chars (two bot processes on one account never collide) + time + counter
         self._id_head = id_prefix + _base36(int.from_bytes(os.urandom(2), "big") % 1296).rjust(2, "0")
-        self._seq = itertools.count()
+        self._seq = -1
+        self._last_millis = -1
         self._lock = threading.RLock()
         self._order_locks: dict[str, threading.RLock] = {}
 
@@ -144,9 +144,17 @@ class Executor:
     def new_cl_ord_id(self) -> str:
         """Short ASCII id, <= 18 chars: ``kb`` + instance + ms time + counter (base36)."""
         with self._lock:
-            seq = next(self._seq) % 1296
-        millis = int(self.clock.time() * 1000) % (36 ** 9)
-        return f"{self._id_head}{_base36(millis).rjust(9, '0')}{_base36(seq).rjust(2, '0')}"
+            # (millis, seq) strictly increases within a process, even if the clock stands still
+            millis = max(int(self.clock.time() * 1000), self._last_millis)
+            if millis == self._last_millis:
+                self._seq += 1
+                if self._seq >= 1296:
+                    millis, self._seq = millis + 1, 0
+            else:
+                self._seq = 0
+            self._last_millis = millis
+            seq = self._seq
+        return f"{self._id_head}{_base36(millis % 36 ** 9).rjust(9, '0')}{_base36(seq).rjust(2, '0')}"
 
     def _order_lock(self, cl_ord_id: str) -> threading.RLock:
         with self._lock:

@@ -1,0 +1,246 @@
+"""Executor decisions that need a misbehaving exchange: a small fake client (pure logic).
+
+The happy paths and the simulator's faults are covered over HTTP in
+tests/integration/domain; here we script answers krakensim cannot easily give.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pytest
+from domain_helpers import pair_rules
+
+from krakenbot.errors import (
+    CircuitOpenError,
+    ConnectionFailed,
+    DeadlineElapsedError,
+    InsufficientFundsError,
+    KrakenError,
+    MarketModeError,
+    MalformedResponse,
+    RequestTimeout,
+    ServiceUnavailableError,
+    UnknownOrderError,
+)
+from krakenbot.execution import Executor, OrderStatus
+from krakenbot.execution.executor import is_ambiguous
+from krakenbot.models import OrderAck, OrderInfo, OrderRequest, OrderType, Side, TradeInfo
+
+D = Decimal
+
+
+def info(txid, cid, status="open", vol_exec="0", cost="0", fee="0"):
+    return OrderInfo(txid, status, "XBTEUR", Side.BUY, "limit", D("0.001"), D(vol_exec), D(cost), D(fee), D(0),
+                     D("59000"), 1.0, cl_ord_id=cid)
+
+
+@dataclass
+class FakeExchange:
+    """Scripted answers; records every call so tests can assert what was (not) sent."""
+
+    add_results: list = field(default_factory=list)     # OrderAck or exception per AddOrder
+    orders: dict = field(default_factory=dict)           # txid -> OrderInfo (what Kraken knows)
+    trades: dict = field(default_factory=dict)
+    ignore_cl_ord_id_filter: bool = False
+    lookup_error: Exception | None = None
+    cancel_error: Exception | None = None
+    calls: list = field(default_factory=list)
+    order_deadline: float = 15.0
+
+    @property
+    def trading(self):
+        return self
+
+    @property
+    def account(self):
+        return self
+
+    def add_order(self, req: OrderRequest) -> OrderAck:
+        self.calls.append(("AddOrder", req.cl_ord_id))
+        result = self.add_results.pop(0)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _matching(self, statuses, cl_ord_id):
+        self.calls.append(("lookup", cl_ord_id))
+        if self.lookup_error:
+            raise self.lookup_error
+        return {t: i for t, i in self.orders.items() if i.status in statuses
+                and (cl_ord_id is None or self.ignore_cl_ord_id_filter or i.cl_ord_id == cl_ord_id)}
+
+    def open_orders(self, cl_ord_id=None, **_):
+        return self._matching(("open", "pending"), cl_ord_id)
+
+    def closed_orders(self, cl_ord_id=None, **_):
+        return self._matching(("closed", "canceled", "expired"), cl_ord_id)
+
+    def query_orders(self, txids, trades=False):
+        self.calls.append(("QueryOrders", tuple(txids)))
+        return {t: self.orders[t] for t in txids if t in self.orders}
+
+    def trades_history(self, start=None, ofs=None, **_):
+        self.calls.append(("TradesHistory", start))
+        return dict(self.trades)
+
+    def cancel_order(self, txid=None, cl_ord_id=None):
+        self.calls.append(("CancelOrder", txid or cl_ord_id))
+        if self.cancel_error:
+            raise self.cancel_error
+        return 1
+
+    def sent(self, name):
+        return [c for c in self.calls if c[0] == name]
+
+
+REQ = OrderRequest("XBTEUR", Side.BUY, OrderType.LIMIT, D("0.001"), price=D("59000"))
+
+
+@pytest.fixture
+def fake():
+    return FakeExchange()
+
+
+@pytest.fixture
+def ex(fake, store, clock):
+    return Executor(fake, store, clock, pair_rules, sync_after_place=False)
+
+
+@pytest.mark.parametrize(("error", "ambiguous"), [
+    (RequestTimeout("t"), True), (ConnectionFailed("c"), True), (MalformedResponse("m"), True),
+    (ServiceUnavailableError("EService:Unavailable"), True), (KrakenError("EWeird:Thing"), True),
+    (RuntimeError("bug"), True),
+    (MarketModeError("cancel_only"), False), (DeadlineElapsedError("late"), False),
+    (InsufficientFundsError("funds"), False), (CircuitOpenError("open"), False),
+])
+def test_which_failures_are_ambiguous(error, ambiguous):
+    assert is_ambiguous(error) is ambiguous
+
+
+def test_cl_ord_ids_are_short_ascii_and_unique(ex):
+    ids = {ex.new_cl_ord_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(len(i) <= 18 and i.isascii() and i.isalnum() for i in ids)
+
+
+def test_intent_is_recorded_before_the_request_leaves(fake, ex, store):
+    seen = {}
+
+    def add(req):
+        seen["status_at_send"] = store.get_order(req.cl_ord_id).status
+        return OrderAck(("OTX-1",), "buy")
+
+    fake.add_order = add
+    result = ex.place(REQ)
+    assert seen["status_at_send"] == "PENDING_SUBMIT"
+    assert result.status is OrderStatus.OPEN and store.get_order(result.cl_ord_id).txid == "OTX-1"
+
+
+def test_definite_rejection_is_final_and_sent_once(fake, ex):
+    fake.add_results = [InsufficientFundsError("EOrder:Insufficient funds")]
+    result = ex.place(REQ)
+    assert result.status is OrderStatus.REJECTED and "Insufficient" in result.reason
+    assert len(fake.sent("AddOrder")) == 1 and fake.sent("lookup") == []
+
+
+def test_deadline_elapsed_means_not_placed(fake, ex):
+    fake.add_results = [DeadlineElapsedError("EService:Deadline elapsed")]
+    assert ex.place(REQ).status is OrderStatus.REJECTED
+
+
+def test_timeout_then_found_adopts_txid_status_and_fills(fake, ex, store):
+    def landed(req):
+        fake.orders["OTX-9"] = info("OTX-9", req.cl_ord_id, "closed", "0.001", "59", "0.236")
+        fake.trades["T-1"] = TradeInfo("T-1", "OTX-9", "XXBTZEUR", Side.BUY, "limit", D("59000"), D("0.001"), D("59"),
+                                       D("0.236"), 1.0, False)
+        raise RequestTimeout("read timed out")
+
+    fake.add_order = landed
+    result = ex.place(REQ)
+    assert result.status is OrderStatus.FILLED and result.txid == "OTX-9" and result.placed
+    assert [f.trade_id for f in store.fills()] == ["T-1"] and ex.fee_mismatches == []
+
+
+def test_scans_when_the_exchange_ignores_the_cl_ord_id_filter(fake, ex):
+    fake.ignore_cl_ord_id_filter = True
+    fake.orders["OTHER"] = info("OTHER", "someone-else")
+
+    def landed(req):
+        fake.orders["OTX-2"] = info("OTX-2", req.cl_ord_id)
+        raise ConnectionFailed("reset")
+
+    fake.add_order = landed
+    result = ex.place(REQ)
+    assert result.txid == "OTX-2" and result.status is OrderStatus.OPEN
+
+
+def test_lookups_failing_leave_the_order_unknown_and_block_the_pair(fake, ex, clock):
+    fake.add_results = [RequestTimeout("t")]
+    fake.lookup_error = ServiceUnavailableError("EService:Unavailable")
+    result = ex.place(REQ)
+    assert result.status is OrderStatus.UNKNOWN and not result.placed
+    assert ex.unknown_pairs() == {"XXBTZEUR"}
+    from krakenbot.execution import UnknownOrderOutstanding
+    with pytest.raises(UnknownOrderOutstanding):
+        ex.place(REQ)
+    assert len(fake.sent("AddOrder")) == 1
+    fake.lookup_error = None                               # exchange back, order was never placed
+    clock.advance(60)
+    assert ex.refresh()[0].status == "REJECTED"
+    assert ex.unknown_pairs() == frozenset()
+
+
+def test_interrupt_mid_send_leaves_unknown_for_recovery(fake, ex, store):
+    fake.add_results = [KeyboardInterrupt()]
+    with pytest.raises(KeyboardInterrupt):
+        ex.place(REQ)
+    [order] = store.orders()
+    assert order.status == "UNKNOWN"
+
+
+def test_cancel_that_loses_the_race_to_a_fill_ends_filled(fake, ex):
+    fake.add_results = [OrderAck(("OTX-3",), "buy")]
+    placed = ex.place(REQ)
+    fake.orders["OTX-3"] = info("OTX-3", placed.cl_ord_id, "closed", "0.001", "59", "0.1475")
+    fake.cancel_error = UnknownOrderError("EOrder:Unknown order")
+    assert ex.cancel(placed.cl_ord_id).status == "FILLED"
+
+
+def test_cancel_with_ambiguous_failure_stays_pending_cancel_until_read(fake, ex):
+    fake.add_results = [OrderAck(("OTX-4",), "buy")]
+    placed = ex.place(REQ)
+    fake.cancel_error = RequestTimeout("t")
+    fake.lookup_error = None
+    fake.query_orders = lambda txids, trades=False: (_ for _ in ()).throw(RequestTimeout("still down"))
+    assert ex.cancel(placed.cl_ord_id).status == "PENDING_CANCEL"
+
+
+def test_fee_that_does_not_match_the_schedule_is_flagged(fake, ex, store):
+    fake.add_results = [OrderAck(("OTX-5",), "buy")]
+    placed = ex.place(REQ)
+    fake.orders["OTX-5"] = info("OTX-5", placed.cl_ord_id, "closed", "0.001", "59", "0.5")
+    fake.trades["T-5"] = TradeInfo("T-5", "OTX-5", "XXBTZEUR", Side.BUY, "limit", D("59000"), D("0.001"), D("59"),
+                                   D("0.5"), 1.0, True)   # maker 0.25 % of 59 is 0.1475, not 0.5
+    ex.sync_order(placed.cl_ord_id)
+    [d] = ex.fee_mismatches
+    assert (d.kind, d.key, d.bot_value, d.exchange_value) == ("fee_mismatch", "T-5", "0.1475", "0.5")
+    assert store.audit_rows("fee_mismatch")[0]["detail"]["charged"] == "0.5"
+
+
+def test_fills_are_recorded_once_however_often_we_sync(fake, ex, store):
+    fake.add_results = [OrderAck(("OTX-6",), "buy")]
+    placed = ex.place(REQ)
+    fake.orders["OTX-6"] = info("OTX-6", placed.cl_ord_id, "closed", "0.001", "59", "0.1475")
+    fake.trades["T-6"] = TradeInfo("T-6", "OTX-6", "XXBTZEUR", Side.BUY, "limit", D("59000"), D("0.001"), D("59"),
+                                   D("0.1475"), 1.0, True)
+    for _ in range(3):
+        ex.sync_order(placed.cl_ord_id)
+    assert len(store.fills()) == 1
+
+
+def test_status_changes_are_audited(fake, ex, store):
+    fake.add_results = [OrderAck(("OTX-7",), "buy")]
+    placed = ex.place(REQ)
+    rows = [r for r in store.audit_rows("order_status") if r["detail"]["cl_ord_id"] == placed.cl_ord_id]
+    assert [(r["detail"]["from"], r["outcome"]) for r in rows] == [("PENDING_SUBMIT", "OPEN")]
