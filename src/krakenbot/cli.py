@@ -19,23 +19,26 @@ EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="krakenbot", description="Kraken spot trading bot")
-    parser.add_argument("--env-file", default=".env", help="dotenv file (real environment variables win)")
-    parser.add_argument("--store", default=None, help="SQLite store path (default: STORE_PATH)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    common = argparse.ArgumentParser(add_help=False)  # accepted before or after the subcommand
+    common.add_argument("--env-file", default=argparse.SUPPRESS, help="dotenv file (real environment wins)")
+    common.add_argument("--store", default=argparse.SUPPRESS, help="SQLite store path (default: STORE_PATH)")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log to stderr")
+    parser = argparse.ArgumentParser(prog="krakenbot", description="Kraken spot trading bot", parents=[common])
+    parser.set_defaults(env_file=".env", store=None, verbose=False)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("check", help="connectivity, authentication and balances")
-    run = sub.add_parser("run", help="run the trading loop")
+    sub.add_parser("check", help="connectivity, authentication and balances", parents=[common])
+    run = sub.add_parser("run", help="run the trading loop", parents=[common])
     run.add_argument("--mode", choices=["read-only", "paper", "canary", "live"], default=None,
                      help="trading mode (default: TRADING_MODE)")
     run.add_argument("--live", action="store_true", help="explicit live flag (LIVE also needs KRAKEN_LIVE_TRADING=yes)")
     run.add_argument("--once", action="store_true", help="run one cycle and stop")
     run.add_argument("--cycles", type=int, default=None, help="stop after N cycles")
     run.add_argument("--interval", type=float, default=60.0, help="seconds between cycles (default 60)")
-    sub.add_parser("status", help="mode, breaker, kill switch, daily counters, open orders (from the store)")
-    kill = sub.add_parser("kill", help="write the kill file and cancel open orders")
+    sub.add_parser("status", help="mode, breaker, kill switch, daily counters, open orders (from the store)",
+                   parents=[common])
+    kill = sub.add_parser("kill", help="write the kill file and cancel open orders", parents=[common])
     kill.add_argument("--reason", default="operator kill switch")
-    sub.add_parser("report", help="safety validation report")
+    sub.add_parser("report", help="safety validation report", parents=[common])
     return parser
 
 

@@ -154,3 +154,30 @@ def test_orchestrator_buys_on_a_dip_through_the_wrapper(sim, make_bot):
     second = bot.run_once()
     assert second.intents == 1 and second.placed == 1, second
     assert [t for t in sim.trades()], "the dip buy should have traded"
+
+
+def test_run_loop_stops_gracefully_and_disarms_the_dead_mans_switch(sim, make_bot):
+    import threading
+
+    from krakenbot.strategy import HoldStrategy
+
+    stop = threading.Event()
+
+    class StopOnSecondCycle(HoldStrategy):
+        calls = 0
+
+        def decide(self, view):
+            StopOnSecondCycle.calls += 1
+            if StopOnSecondCycle.calls == 2:
+                stop.set()  # as the SIGTERM handler does, in the middle of a cycle
+            return []
+
+    bot = make_bot("live", live_flag=True)
+    bot.orchestrator.strategy = StopOnSecondCycle()
+    bot.orchestrator.cycle_seconds = 30
+    bot.safety.arm_dead_mans_switch(60)
+    assert sim.dead_mans_switch()["armed"]
+    done = bot.orchestrator.run(stop)
+    assert done == 2 and bot.orchestrator.last_report.ok
+    assert not sim.dead_mans_switch()["armed"]
+    assert [r["action"] for r in bot.safety.audit_log()].count("cycle") == 2
