@@ -13,7 +13,8 @@ import random
 import threading
 from decimal import Decimal
 from typing import Any, Callable
-from urllib.parse import urlencode
+import re
+from urllib.parse import quote_plus
 
 from krakenbot.client._transport import Timeouts, Transport
 from krakenbot.client.account import AccountApi
@@ -48,8 +49,23 @@ def _wire(value: Any) -> str:
     return str(value)
 
 
+_SAFE = re.compile(r"[A-Za-z0-9_.\-]*").fullmatch
+
+
 def encode_params(params: dict[str, Any]) -> str:
-    return urlencode({k: _wire(v) for k, v in params.items() if v is not None}) if params else ""
+    """Form-encode like ``urlencode`` (same bytes), but skip quoting values that need none:
+    Kraken's parameters almost always are plain tokens and ``urlencode`` costs ~30 µs a call."""
+    parts = []
+    for key, value in params.items():
+        if value is None:
+            continue
+        text = _wire(value)
+        if not _SAFE(text):
+            text = quote_plus(text)
+        if not _SAFE(key):
+            key = quote_plus(key)
+        parts.append(f"{key}={text}")
+    return "&".join(parts)
 
 
 class KrakenClient:

@@ -18,9 +18,20 @@ if TYPE_CHECKING:
     from krakenbot.client._client import KrakenClient
 
 
+_last_rfc3339: tuple[int, str] = (-1, "")
+
+
 def rfc3339(unix_seconds: float) -> str:
-    """Whole seconds, as in Kraken's own example (``2021-04-01T00:18:45Z``)."""
-    return datetime.fromtimestamp(int(unix_seconds), tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Whole seconds, as in Kraken's own example (``2021-04-01T00:18:45Z``); the last one is memoised
+    because back-to-back orders share the second and strftime is a noticeable part of a call."""
+    global _last_rfc3339
+    second = int(unix_seconds)
+    cached = _last_rfc3339
+    if cached[0] == second:
+        return cached[1]
+    text = datetime.fromtimestamp(second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    _last_rfc3339 = (second, text)
+    return text
 
 
 class TradingApi:
