@@ -31,6 +31,7 @@ class Account:
         self.ledger: dict[str, LedgerEntry] = {}
         self.volume = ZERO  # traded cost, for the fee tier (quote currencies counted 1:1)
         self.dms_trigger: float | None = None
+        self._holds: dict[str, Decimal] | None = None
 
     # ------------------------------------------------------------------ holds
     def hold_of(self, o: Order) -> tuple[str, Decimal]:
@@ -48,19 +49,26 @@ class Account:
         return p.quote, q(amount, ASSETS[p.quote].decimals, ROUND_UP)
 
     def holds(self) -> dict[str, Decimal]:
-        out: dict[str, Decimal] = {}
-        for o in self.open.values():
-            asset, amount = self.hold_of(o)
-            out[asset] = out.get(asset, ZERO) + amount
-        return out
+        """Per-asset holds, recomputed only after an order changed (see ``changed``)."""
+        if self._holds is None:
+            out: dict[str, Decimal] = {}
+            for o in self.open.values():
+                asset, amount = self.hold_of(o)
+                out[asset] = out.get(asset, ZERO) + amount
+            self._holds = out
+        return self._holds
+
+    def changed(self) -> None:
+        """Call after any change to an open order's volume, price, fills or openness."""
+        self._holds = None
 
     def available(self, asset: str) -> Decimal:
-        held = ZERO
-        for o in self.open.values():
-            a, amount = self.hold_of(o)
-            if a == asset:
-                held += amount
-        return self.balances.get(asset, ZERO) - held
+        return self.balances.get(asset, ZERO) - self.holds().get(asset, ZERO)
+
+    def add_open(self, o: Order) -> None:
+        self.orders[o.txid] = o
+        self.open[o.txid] = o
+        self._holds = None
 
     # ------------------------------------------------------------------ fills
     def book_fill(self, o: Order, trade: Trade, ledger_ids: tuple[str, str]) -> None:
@@ -83,12 +91,14 @@ class Account:
         o.cost += trade.cost
         o.fee += trade.fee
         o.trade_ids.append(trade.txid)
+        self._holds = None
         if 0 < o.vol_exec < o.volume and "partial" not in o.misc:
             o.misc.append("partial")
 
     def mark_closed(self, o: Order) -> None:
         self.open.pop(o.txid, None)
         self.closed.append(o)
+        self._holds = None
 
 
 def fee_amount(cost: Decimal, vol: Decimal, rate_percent: Decimal, in_base: bool, base: str, quote: str) -> Decimal:

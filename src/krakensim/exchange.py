@@ -665,9 +665,13 @@ class Exchange:
         """Engine checks: market mode, duplicate cl_ord_id, open-order cap, funds."""
         if self.system_status == "post_only" and not (o.ordertype == "limit" and o.post_only):
             raise KrakenAPIError(E.POST_ONLY)
-        if o.cl_ord_id is not None and any(x.cl_ord_id == o.cl_ord_id for x in acct.open.values()):
-            raise KrakenAPIError(E.DUPLICATE_ORDER)
-        if sum(1 for x in acct.open.values() if x.pair is o.pair) >= self.counter.max_open:
+        same_pair = 0
+        for x in acct.open.values():
+            if o.cl_ord_id is not None and x.cl_ord_id == o.cl_ord_id:
+                raise KrakenAPIError(E.DUPLICATE_ORDER)
+            if x.pair is o.pair:
+                same_pair += 1
+        if same_pair >= self.counter.max_open:
             raise KrakenAPIError(E.ORDERS_LIMIT)
         p = o.pair
         if o.ordertype == "market":
@@ -689,8 +693,7 @@ class Exchange:
     def _place(self, acct: Account, o: Order) -> None:
         o.txid = self.ids.next("O")
         o.status = "pending" if o.starttm else "open"
-        acct.orders[o.txid] = o
-        acct.open[o.txid] = o
+        acct.add_open(o)
         if o.status == "open":
             self.matcher.arrive(o, self._now, post_only_mode=self.system_status != "online")
 
@@ -792,6 +795,7 @@ class Exchange:
         old = (o.volume, o.price, o.price2)
         _, old_hold = acct.hold_of(o)
         o.volume, o.price, o.price2 = new_volume, new_price, new_price2
+        acct.changed()
         asset, new_hold = acct.hold_of(o)
         market = self.markets[o.pair.id]
         refused = None
@@ -801,6 +805,7 @@ class Exchange:
             refused = E.POST_ONLY_ORDER
         if refused:
             o.volume, o.price, o.price2 = old
+            acct.changed()
             raise KrakenAPIError(refused)
         if (o.price, o.price2) != old[1:]:
             o.aged_from = self._now  # a new price goes to the back of the queue
@@ -844,10 +849,12 @@ class Exchange:
         new.volume -= old.vol_exec
         self._check_deadline(params)
         acct.open.pop(old.txid)
+        acct.changed()
         try:
             self._check_placeable(acct, new)
         finally:
             acct.open[old.txid] = old
+            acct.changed()
         result = {"status": "ok", "descr": {"order": descr_text(new)},
                   "volume": fmt(new.volume, pair.lot_decimals),
                   "price": fmt(new.price, pd) if new.price is not None else "0",
