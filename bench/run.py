@@ -137,7 +137,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--orders", type=int, default=300, help="orders per stage in the bot-path section")
     p.add_argument("--fills", type=int, default=100, help="marketable orders for placement -> fill")
     p.add_argument("--cycles", type=int, default=10_000, help="order cycles for the memory section")
-    p.add_argument("--cache-keys", type=int, default=20_000)
+    p.add_argument("--cache-keys", type=int, default=1000)
     p.add_argument("--tp-seconds", type=float, default=3.0)
     p.add_argument("--chaos-seconds", type=float, default=10.0)
     p.add_argument("--import-samples", type=int, default=3)
@@ -146,7 +146,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.timed, args.warmup, args.nonce_calls = 20, 5, 20
-        args.orders, args.fills, args.cycles, args.cache_keys = 5, 3, 30, 500
+        args.orders, args.fills, args.cycles, args.cache_keys = 5, 3, 30, 100
         args.tp_seconds, args.chaos_seconds, args.import_samples = 0.3, 1.0, 1
         if not args.only:
             args.skip = sorted(set(args.skip) | {"spec", "chaos"})

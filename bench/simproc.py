@@ -16,10 +16,22 @@ def _load(factory: str):
     return getattr(importlib.import_module(module), name)
 
 
-def _serve(conn, factory: str, kwargs: dict) -> None:
+def _lift_trading_counter(sim: Any) -> bool:
+    """Make the per-pair trading-engine counter unreachable (``rate_limits=False`` only turns
+    off the per-key API counter): the bench places thousands of orders a minute on one pair."""
+    counter = getattr(getattr(sim, "exchange", None), "counter", None)
+    if counter is None or not hasattr(counter, "threshold"):
+        return False
+    counter.threshold = float("inf")
+    return True
+
+
+def _serve(conn, factory: str, kwargs: dict, trading_counter: bool) -> None:
     """Child process body: run the simulator until told to stop."""
     sim_cls = _load(factory)
     sim = sim_cls(**kwargs)
+    if not trading_counter:
+        _lift_trading_counter(sim)
     with sim:
         conn.send(("ready", {"url": sim.url, "api_key": sim.api_key, "api_secret": sim.api_secret}))
         while True:
@@ -42,8 +54,10 @@ def _serve(conn, factory: str, kwargs: dict) -> None:
 class SimProcess:
     """Handle on a simulator running in a child process (context manager)."""
 
-    def __init__(self, factory: str = "krakensim:KrakenSimulator", **sim_kwargs: Any) -> None:
+    def __init__(self, factory: str = "krakensim:KrakenSimulator", *, trading_counter: bool = False,
+                 **sim_kwargs: Any) -> None:
         self.factory = factory
+        self.trading_counter = trading_counter
         self.sim_kwargs = {"seed": 42, "rate_limits": False, **sim_kwargs}
         self._ctx = multiprocessing.get_context("spawn")
         self._conn = None
@@ -55,7 +69,7 @@ class SimProcess:
     def start(self) -> "SimProcess":
         parent, child = self._ctx.Pipe()
         self._proc = self._ctx.Process(
-            target=_serve, args=(child, self.factory, self.sim_kwargs), daemon=True, name="krakensim-bench"
+            target=_serve, args=(child, self.factory, self.sim_kwargs, self.trading_counter), daemon=True, name="krakensim-bench"
         )
         self._proc.start()
         child.close()

@@ -69,12 +69,12 @@ def evaluate(results: dict) -> list[Target]:
     spec = results.get("spec") or {}
     for key, limit, label in (("all", 60.0, "whole specification < 60 s"), ("safety", 20.0, "@safety subset < 20 s")):
         row = spec.get(key) or {}
-        seconds = _num(row.get("seconds")) if row.get("returncode") == 0 else None
-        why_na = spec.get("skipped") or (f"exit {row.get('returncode')}" if row else "")
-        target = _judge(label, seconds, limit, "{:.1f} s", f"< {limit:.0f} s", why_na)
-        if seconds is not None and seconds >= limit:
-            target = Target(label, f"{seconds:.1f} s", f"< {limit:.0f} s", "MISS")
-        out.append(target)
+        seconds = _num(row.get("seconds"))
+        if seconds is None:
+            out.append(Target(label, spec.get("skipped") or "not measured", f"< {limit:.0f} s", "N/A"))
+            continue
+        failed = "" if row.get("returncode") == 0 else f" (exit {row.get('returncode')}: {row.get('summary', '')})"
+        out.append(Target(label, f"{seconds:.1f} s{failed}", f"< {limit:.0f} s", "PASS" if seconds < limit else "MISS"))
     mem = results.get("memory") or {}
     growth = _num(mem.get("growth_mib"))
     out.append(

@@ -102,3 +102,34 @@ def test_quick_run_writes_the_three_stable_result_files(tmp_path):
     ET.fromstring((tmp_path / "latency.svg").read_text())
     assert {t["name"] for t in data["targets"]} >= {"whole specification < 60 s", "import krakenbot < 0.25 s"}
     assert report.markdown(data).startswith("# Benchmark results")
+
+
+def test_bot_path_times_every_layer_and_reaches_fills():
+    from bench.bot_path import measure as bot_path
+
+    res = bot_path(orders=4, fills=2)
+    stages = {row["stage"]: row for row in res["stages"]}
+    assert {name: stages[name]["n"] for name in stages} == {
+        "bare client": 4, "bot client": 4, "executor": 4, "safety wrapper": 4,
+        "store.record_intent": 4, "risk.check": 4,
+    }
+    assert res["requests_per_placement"]["bare client"] == ["AddOrder"]
+    assert "AddOrder" in res["requests_per_placement"]["safety wrapper"]
+    assert res["fill"]["n"] == 2
+    assert res["ack"]["overhead_ratio"] is not None
+
+
+def test_memory_cycles_run_through_the_bot_without_errors():
+    from bench.memory import order_cycles
+
+    res = order_cycles(cycles=20, warmup=2)
+    assert res["errors"] == 0 and len(res["samples"]) == 20
+    assert res["start_mib"] > 0 and res["peak_mib"] >= res["end_mib"]
+
+
+def test_cache_bound_inserts_more_keys_than_the_bound():
+    from bench.memory import cache_bound
+
+    res = cache_bound(keys=60, max_entries=20)
+    assert (res["keys_inserted"], res["bound"]) == (60, 20)
+    assert res["bounded"] is (res["max_size_seen"] <= 20)

@@ -1,0 +1,183 @@
+"""Order placement through the whole bot, and the share each layer adds.
+
+Measured from outside, without touching the bot's code: in interleaved rounds the same
+resting limit order (buy 0.0002 XBT/EUR at 95 % of mid, cancelled at once, untimed) is
+placed through each layer in turn:
+
+- ``bare client``: ``KrakenClient.trading.add_order`` on a client with no guard/store;
+- ``bot client``: the bot's own client (its guard audits every call into SQLite);
+- ``executor``: ``Executor.place`` (durable intent, audit, AddOrder, status sync);
+- ``safety wrapper``: ``SafetyWrapper.submit_order`` (mode, kill switch, breaker, status,
+  market data, risk, executor, audit): placement → acknowledgement as the bot sees it;
+- ``store.record_intent`` and ``risk.check`` timed directly, on their own.
+
+Each layer's own cost is the difference of p50s. A ``cProfile`` pass over the wrapper
+splits one placement into HTTP, SQLite and Python time. Placement → fill uses a
+marketable limit (±2 % of mid, buys and sells alternating) and stops the clock when the
+bot's order status reads FILLED (refreshing if the acknowledgement did not already say so).
+"""
+from __future__ import annotations
+
+import cProfile
+import pstats
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable
+
+from bench.botkit import PAIR, VOLUME, bare_client, build_bot, order_request, price_at
+from bench.simproc import SimProcess
+from bench.stats import summarize_ns
+
+
+def _timed(fn: Callable[[], Any], into: list[int]) -> Any:
+    start = time.perf_counter_ns()
+    result = fn()
+    into.append(time.perf_counter_ns() - start)
+    return result
+
+
+def _endpoints(sim: SimProcess, place: Callable[[], Callable[[], Any]]) -> list[str]:
+    """Which exchange requests one placement makes (from the simulator's access log)."""
+    before = len(sim.call("access_log"))
+    cancel = place()
+    endpoints = [r.endpoint for r in sim.call("access_log_since", before)]
+    cancel()
+    return endpoints
+
+
+def _profile_split(place: Callable[[], Callable[[], Any]], repeats: int) -> dict:
+    """Microseconds per placement in HTTP round trips, SQLite and everything else (cProfile;
+    the untimed cancel after each placement is outside the profile)."""
+    prof = cProfile.Profile()
+    for _ in range(repeats):
+        prof.enable()
+        cancel = place()
+        prof.disable()
+        cancel()
+    stats = pstats.Stats(prof).stats  # {(file, line, name): (cc, nc, tt, ct, callers)}
+    total = sum(v[2] for v in stats.values())
+    http = sum(v[3] for k, v in stats.items() if k[0].endswith("client/_transport.py") and k[2] == "request")
+    sqlite = sum(v[2] for k, v in stats.items() if "sqlite3" in k[2])
+    risk = sum(v[3] for k, v in stats.items() if k[0].endswith("risk/manager.py") and k[2] == "check")
+    per = 1e6 / repeats
+    return {
+        "total_us": total * per,
+        "http_us": http * per,
+        "sqlite_us": sqlite * per,
+        "risk_check_us": risk * per,
+        "other_python_us": (total - http - sqlite) * per,
+        "note": "cProfile inflates Python time; use the shares, not the absolute figures",
+    }
+
+
+def measure(orders: int = 300, fills: int = 100) -> dict:
+    from krakenbot.store import OrderRecord, Store
+
+    stages = {name: [] for name in ("bare client", "bot client", "executor", "safety wrapper",
+                                    "store.record_intent", "risk.check")}
+    with SimProcess() as sim, tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
+        workdir = Path(tmp)
+        bot = build_bot(sim, workdir)
+        bare = bare_client(sim)
+        side_store = Store(str(workdir / "record_intent.sqlite"))
+        try:
+            safety = bot.safety
+            mid = safety.ticker(PAIR).mid
+            info = safety.pair_info(PAIR)
+            rest = price_at(mid, "0.95")
+            pair_id = info.name
+            seq = iter(range(10**9))
+
+            def via_bare():
+                ack = bare.trading.add_order(order_request("buy", rest, pair=pair_id, cl_ord_id=f"bb{next(seq)}"))
+                return lambda: bare.trading.cancel_order(txid=ack.txids[0])
+
+            def via_bot_client():
+                ack = bot.client.trading.add_order(order_request("buy", rest, pair=pair_id, cl_ord_id=f"bc{next(seq)}"))
+                return lambda: bot.client.trading.cancel_order(txid=ack.txids[0])
+
+            def via_executor():
+                result = safety.executor.place(order_request("buy", rest))
+                return lambda: safety.executor.cancel(result.cl_ord_id)
+
+            def via_wrapper():
+                outcome = safety.submit_order(PAIR, "buy", "limit", VOLUME, rest)
+                if not outcome.placed:
+                    raise RuntimeError(f"wrapper refused the bench order: {outcome.reason}")
+                return lambda: safety.cancel_order(outcome.cl_ord_id)
+
+            def record_intent():
+                n = next(seq)
+                now = time.time()
+                side_store.record_intent(OrderRecord(
+                    cl_ord_id=f"ri{n}", pair=pair_id, side="buy", ordertype="limit", volume=VOLUME, price=rest,
+                    status="PENDING_SUBMIT", created_at=now, updated_at=now, intent={"why": "bench"}))
+
+            snapshot = safety._snapshot(info, mid, PAIR)  # the wrapper's own snapshot builder, once
+            request = order_request("buy", rest)
+
+            layered = [("bare client", via_bare), ("bot client", via_bot_client), ("executor", via_executor),
+                       ("safety wrapper", via_wrapper)]
+            for _ in range(max(3, orders // 20)):  # warm-up: connections, caches, SQLite pages
+                for _, fn in layered:
+                    fn()()
+            for i in range(orders):
+                for name, fn in layered[i % 4:] + layered[:i % 4]:
+                    cancel = _timed(fn, stages[name])
+                    cancel()
+                _timed(record_intent, stages["store.record_intent"])
+                _timed(lambda: safety.risk.check(request, snapshot), stages["risk.check"])
+
+            requests_per = {name: _endpoints(sim, fn) for name, fn in layered}
+            split = _profile_split(via_wrapper, max(5, orders // 6))
+
+            fill_ns: list[int] = []
+            refreshes = 0
+            for i in range(fills):
+                side, factor = ("buy", "1.02") if i % 2 == 0 else ("sell", "0.98")
+                start = time.perf_counter_ns()
+                outcome = safety.submit_order(PAIR, side, "limit", VOLUME, price_at(mid, factor))
+                status = outcome.status
+                tries = 0
+                while status != "FILLED" and outcome.placed and tries < 50:
+                    safety.refresh_orders()
+                    record = safety.order(outcome.cl_ord_id)
+                    status = str(getattr(getattr(record, "status", None), "value", getattr(record, "status", "")))
+                    tries += 1
+                if status == "FILLED":
+                    fill_ns.append(time.perf_counter_ns() - start)
+                refreshes += tries
+        finally:
+            side_store.close()
+            bare.close()
+            bot.close()
+
+    summaries = {name: summarize_ns(samples) for name, samples in stages.items()}
+    wrapper_p50 = summaries["safety wrapper"].p50
+    client_p50 = summaries["bare client"].p50
+    rows = []
+    for name in stages:
+        s = summaries[name]
+        rows.append({"stage": name, **s.as_dict(), "share": s.p50 / wrapper_p50 if wrapper_p50 else None})
+    layers = [
+        ("the client call (HTTP, signing, parsing)", client_p50),
+        ("guard + audit row on the bot's client", summaries["bot client"].p50 - client_p50),
+        ("executor (intent in SQLite, audit, status sync)", summaries["executor"].p50 - summaries["bot client"].p50),
+        ("safety wrapper (gates, market data, risk, audit)", wrapper_p50 - summaries["executor"].p50),
+    ]
+    fill = summarize_ns(fill_ns)
+    return {
+        "method": (f"{orders} placements per stage in interleaved rounds (each cancelled untimed); "
+                   "layer cost = difference of p50s; real SQLite file, system clock, LIVE mode against the simulator."),
+        "stages": rows,
+        "layers": [{"layer": n, "p50_us": v, "share": v / wrapper_p50 if wrapper_p50 else None} for n, v in layers],
+        "ack": {"wrapper_p50": wrapper_p50, "client_p50": client_p50,
+                "overhead_ratio": (wrapper_p50 - client_p50) / client_p50 if client_p50 else None},
+        "fill": {**fill.as_dict(), "refreshes": refreshes, "attempted": fills,
+                 "how": f"marketable limit ±2 % of mid, alternating buy/sell; {refreshes} refreshes needed in total"},
+        "requests_per_placement": requests_per,
+        "profile_split": split,
+        "notes": [],
+    }
