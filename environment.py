@@ -1,0 +1,223 @@
+"""Behave hooks: one embedded exchange per run, a fresh bot per scenario, evidence per scenario.
+
+Userdata (``-D name=value``) and environment:
+  target=simulator|live (or KRAKEN_TARGET)  simulator by default. ``live`` runs only @live-safe
+      scenarios against the real exchange in paper / read-only mode, with KRAKEN_API_KEY and
+      KRAKEN_API_SECRET from the environment or ``.env``; others are skipped with a reason.
+  seed=42                                    the simulator's seed.
+  break=daily-limit|position-limit           relax a safety limit on purpose (only for
+      tests/spec/test_spec_can_fail.py, which proves the specification can fail).
+  evidence=reports/run/evidence.jsonl        where the per-scenario evidence goes.
+
+The run fails (non-zero exit) if any request outside the allowlist of the mode in force
+reached the exchange during the run, whatever the scenarios themselves asserted.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+for _path in (ROOT, ROOT / "src"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+import allure  # noqa: E402
+
+from tools.spec_support import evidence, tag_scheme  # noqa: E402
+from tools.spec_support.world import World, live_credentials  # noqa: E402
+
+ALLURE_RESULTS = ROOT / "allure-results"
+
+
+# -- run ------------------------------------------------------------------------------------------
+def before_all(context):
+    userdata = context.config.userdata
+    problems = tag_scheme.check_features(context._runner.features)  # parsed already; behave has no public accessor
+    if problems:
+        raise SystemExit("unknown or inconsistent tags (see tools/spec_support/tag_scheme.py):\n  "
+                         + "\n  ".join(map(str, problems)))
+    context.target = (userdata.get("target") or os.environ.get("KRAKEN_TARGET") or "simulator").lower()
+    if context.target not in ("simulator", "live"):
+        raise SystemExit(f"target must be 'simulator' or 'live', got {context.target!r}")
+    context.seed = int(userdata.get("seed", 42))
+    context.breakage = userdata.get("break") or None
+    context.violations = []
+    context.evidence = evidence.EvidenceWriter(ROOT / userdata.get("evidence", "reports/run/evidence.jsonl"))
+    context.sim = None
+    if context.target == "live":
+        creds = live_credentials()
+        missing = [n for n in ("KRAKEN_API_KEY", "KRAKEN_API_SECRET") if not creds.get(n)]
+        if missing:
+            print(f"live target needs {' and '.join(missing)} in the environment or .env; nothing was run.",
+                  file=sys.stderr)
+            raise SystemExit(2)
+        from krakenbot.clock import SystemClock
+
+        context.live_env = creds
+        context.clock = SystemClock()
+    else:
+        from krakensim import KrakenSimulator
+        from krakensim.clock import ManualClock
+
+        context.clock = ManualClock()
+        context.sim = KrakenSimulator(seed=context.seed, clock=context.clock)
+    _write_report_metadata(context)
+
+
+def after_all(context):
+    if context.sim is not None:
+        context.sim.close()
+    if context.violations:
+        report = ROOT / "reports" / "run" / "safety-violations.txt"
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text("\n".join(context.violations) + "\n")
+        raise AssertionError("SAFETY VIOLATION: requests outside the mode's allowlist reached the exchange:\n  "
+                             + "\n  ".join(context.violations))
+
+
+# -- scenario -------------------------------------------------------------------------------------
+def before_scenario(context, scenario):
+    tags = set(scenario.effective_tags)
+    if context.target == "live":
+        if "fault-injection" in tags:
+            scenario.skip("needs the simulator's fault injection: not run against the real exchange")
+            return
+        if "live-safe" not in tags:
+            scenario.skip("not @live-safe: the live target runs only scenarios that deploy no capital")
+            return
+    context.world = World(target=context.target, clock=context.clock, sim=context.sim,
+                          live_env=getattr(context, "live_env", {}), breakage=context.breakage)
+    context.world.begin()
+
+
+def before_step(context, step):
+    """Remember the exchange as it was when the scenario's action began (the first When)."""
+    world = getattr(context, "world", None)
+    if world is None or step.step_type != "when" or "when_mark" in world.notes:
+        return
+    if world.on_simulator:
+        world.notes["when_mark"] = len(world.sim.access_log)
+        world.notes["orders_at_when"] = {o.get("txid") for o in world.sim.orders()}
+    elif world.bot is not None:
+        world.notes["when_mark"] = 0
+        world.notes["live_balances_before"] = world.safety.balances()
+
+
+def after_step(context, step):
+    world = getattr(context, "world", None)
+    if world is not None and world.bot is not None:
+        world.record_mode()
+    if step.status == "failed" and world is not None and world.on_simulator:
+        calls = _calls_text(world.exchange_calls()[-20:])
+        _attach(world, calls, "last exchange calls before the failure", allure.attachment_type.TEXT)
+
+
+def after_scenario(context, scenario):
+    world = getattr(context, "world", None)
+    if world is None:
+        return
+    try:
+        records = world.sim.access_log if world.on_simulator else []
+        audit = _audit_rows(world)
+        found = evidence.violations(records, world.segments, world.foreign) if world.on_simulator else []
+        for problem in found:
+            context.violations.append(f"{scenario.feature.name} / {scenario.name}: {problem}")
+        _attach(world, json.dumps(evidence.to_jsonable(audit), indent=1), "audit trail", allure.attachment_type.JSON)
+        if world.on_simulator:
+            _attach(world, _calls_text(records), "exchange calls", allure.attachment_type.TEXT)
+        counters = None
+        if world.on_simulator:
+            try:
+                counters = world.sim.counters(world.api_key)
+            except Exception as exc:  # evidence must not hide the scenario's own result
+                counters = {"error": str(exc)}
+        context.evidence.write({
+            "feature": scenario.feature.name, "name": scenario.name, "tags": sorted(scenario.effective_tags),
+            "status": scenario.status.name, "target": world.target,
+            "mode": world.segments[-1].mode if world.segments else None,
+            "modes": [{"start": s.start, "mode": s.mode} for s in world.segments],
+            "access_log": [r.to_json() for r in records], "audit": audit, "counters": counters,
+            "violations": found,
+        }, _secrets(world))
+    finally:
+        world.finish()
+        context.world = None
+
+
+# -- helpers --------------------------------------------------------------------------------------
+def _secrets(world: World) -> list[str]:
+    return [s for s in (world.api_key, world.api_secret) if s]
+
+
+def _audit_rows(world: World) -> list[dict]:
+    if world.bot is None:
+        return []
+    try:
+        return list(world.bot.safety.audit_log())
+    except Exception as exc:  # a broken audit trail is itself evidence
+        return [{"error": f"audit trail unreadable: {exc}"}]
+
+
+def _attach(world: World, text: str, name: str, kind) -> None:
+    """Attach with secrets redacted, after proving none is left."""
+    secrets = _secrets(world)
+    text = evidence.redact(text, secrets)
+    evidence.assert_no_secrets(text, secrets)
+    allure.attach(text, name=name, attachment_type=kind)
+
+
+def _calls_text(records) -> str:
+    lines = [f"{'#':>4} {'time':>14} {'endpoint':<22} {'outcome':<8} error/fault"]
+    for r in records:
+        if r.kind not in ("public", "private"):
+            continue
+        detail = r.error or r.fault or ""
+        lines.append(f"{r.seq:>4} {r.time:>14.3f} {r.endpoint:<22} {r.outcome:<8} {detail}")
+    return "\n".join(lines)
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _write_report_metadata(context) -> None:
+    """environment.properties, executor.json and categories.json beside the results (Allure 2 reads
+    them; Allure 3's awesome report reads categories from allurerc.json instead)."""
+    if not any("allure" in str(f).lower() for f in (context.config.format or [])):
+        return
+    ALLURE_RESULTS.mkdir(exist_ok=True)
+    props = {
+        "target": context.target,
+        "seed": context.seed,
+        "python": platform.python_version(),
+        "behave": _version("behave"),
+        "allure-behave": _version("allure-behave"),
+        "krakenbot": _version("krakenbot"),
+        "git.commit": _git_commit(),
+        "deliberately.broken": context.breakage or "nothing",
+    }
+    (ALLURE_RESULTS / "environment.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+    (ALLURE_RESULTS / "executor.json").write_text(json.dumps({
+        "name": os.environ.get("CI_NAME", "local"), "type": "behave",
+        "buildName": f"specification {props['git.commit']}",
+    }))
+    categories = json.loads((ROOT / "allurerc.json").read_text())["categories"]  # one source for both reports
+    (ALLURE_RESULTS / "categories.json").write_text(json.dumps(categories, indent=1))
+

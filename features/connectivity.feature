@@ -1,0 +1,50 @@
+@connectivity @allure.label.epic:Exchange-access
+Feature: Connecting to the exchange
+  Before it trades, the bot must prove it can talk to the exchange with its own key,
+  and when it cannot, say why in words an operator understands. Reads that fail for
+  a moment are tried again after a pause; nothing else is.
+
+  Background:
+    Given the bot is connected to the exchange in read-only mode
+
+  @live-safe @normal @allure.label.story:connection-check
+  Scenario: A valid key is accepted and the balances are read
+    When the operator checks the connection
+    Then the exchange is reported online
+    And the bot is reported as authenticated
+    And the balances shown are the exchange's balances
+
+  @normal @allure.label.story:connection-check
+  Scenario Outline: A key the exchange refuses is reported with a clear reason
+    Given the bot uses <credentials>
+    When the operator checks the connection
+    Then the bot is reported as not authenticated
+    And the reason given mentions "<reason>"
+    And no balance is shown
+
+    Examples: Refused credentials
+      | credentials              | reason            |
+      | a key the exchange does not know | invalid key |
+      | the right key with a wrong secret | invalid signature |
+
+  @normal @allure.label.story:nonce
+  Scenario: A request carrying an already used nonce is refused with a clear reason
+    Given another program using the bot's key has already sent a request numbered far ahead
+    When the operator checks the connection
+    Then the bot is reported as not authenticated
+    And the reason given mentions "nonce"
+
+  @fault-injection @normal @allure.label.story:transient-failures
+  Scenario: A read that fails for a moment is tried again after a growing pause
+    Given the exchange is unavailable for the next 2 balance requests
+    When the operator checks the connection
+    Then the bot is reported as authenticated
+    And the bot waited 2 times before trying again, each pause longer than the one before
+
+  @fault-injection @normal @allure.label.story:transient-failures
+  Scenario: A read that keeps failing is reported instead of retried forever
+    Given the exchange is unavailable for every balance request
+    When the operator checks the connection
+    Then the bot is reported as not authenticated
+    And the reason given mentions "unavailable"
+    And the exchange was asked for the balances at most 5 times

@@ -1,0 +1,113 @@
+@failsafe @allure.label.epic:Protection
+Feature: Failing safe when the exchange misbehaves
+  When the exchange is down, slow, busy or in maintenance, the bot stops trading instead
+  of guessing, never sends an order twice, and an operator can stop it at any moment.
+
+  Background:
+    Given the bot is connected to the exchange in live mode
+    And the price of XBT/EUR is 60,000 EUR
+
+  @safety @blocker @fault-injection @allure.label.story:circuit-breaker
+  Scenario: Repeated failures open the circuit breaker
+    Given the exchange is unavailable for every request
+    When the bot reads the price of XBT/EUR 5 times
+    Then the circuit breaker is open
+
+  @safety @blocker @fault-injection @allure.label.story:circuit-breaker
+  Scenario: While the circuit breaker is open no order reaches the exchange
+    Given the circuit breaker has opened after repeated failures
+    When the bot asks to buy 0.01 XBT at market
+    Then the order is refused
+    And the exchange received no order for it
+
+  @safety @critical @fault-injection @allure.label.story:circuit-breaker
+  Scenario: The circuit breaker closes again once the exchange has recovered
+    Given the circuit breaker has opened after repeated failures
+    And the exchange has recovered
+    When 60 seconds pass
+    And the bot reads the price of XBT/EUR 3 times, a minute apart
+    Then the circuit breaker is closed
+
+  @safety @critical @fault-injection @allure.label.story:rate-limits
+  Scenario: A rate-limit refusal is answered by waiting before trying again
+    Given the exchange refuses the next 2 balance requests for exceeding the rate limit
+    When the operator checks the connection
+    Then the bot is reported as authenticated
+    And the exchange saw the balance request 3 times, with a pause of at least 30 seconds before each repeat
+
+  @safety @critical @allure.label.story:rate-limits
+  Scenario: A burst of reads stays within the exchange's request allowance
+    When the bot reads the balances 40 times in a row
+    Then the exchange never refused a request for exceeding the rate limit
+    And the exchange's request counter never went above its maximum
+
+  @safety @blocker @fault-injection @allure.label.story:market-status
+  Scenario Outline: New orders are not placed while the exchange is not fully open
+    Given the exchange is in <status> mode
+    When the bot asks to buy 0.01 XBT at market
+    Then the order is refused
+    And the exchange holds no new order
+
+    Examples: Exchange status
+      | status      |
+      | maintenance |
+      | cancel_only |
+      | post_only   |
+
+  @safety @critical @fault-injection @allure.label.story:market-status
+  Scenario: Orders can still be cancelled while the exchange only accepts cancellations
+    Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And the exchange is in cancel_only mode
+    When the bot cancels that order
+    Then the order is cancelled on the exchange
+
+  @safety @critical @fault-injection @allure.label.story:market-status
+  Scenario: A post-only order is accepted while the exchange only accepts post-only orders
+    Given the exchange is in post_only mode
+    When the bot places a post-only limit buy of 0.01 XBT at 59,000 EUR
+    Then the order is open on the exchange
+
+  @safety @blocker @fault-injection @allure.label.story:stale-data
+  Scenario: The bot does not trade on a stale price
+    Given the bot read the price of XBT/EUR a moment ago
+    And the exchange stops answering price requests
+    When 5 minutes pass
+    And the bot runs one trading cycle
+    Then the exchange received no order
+    And the bot records that it did not trade because its market data is stale
+
+  @safety @blocker @allure.label.story:kill-switch
+  Scenario: The kill switch cancels every open order
+    Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And the bot has a limit sell of 0.01 XBT resting at 61,000 EUR
+    When the operator pulls the kill switch
+    Then no order is open on the exchange
+
+  @safety @blocker @allure.label.story:kill-switch
+  Scenario: After the kill switch no new order is placed until the operator resumes
+    Given the operator has pulled the kill switch
+    When the bot asks to buy 0.01 XBT at market
+    Then the order is refused for reason HALTED
+    And the exchange received no order for it
+
+  @safety @blocker @allure.label.story:dead-mans-switch
+  Scenario: Open orders are cancelled by the exchange when the bot goes silent
+    Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And the bot has armed the dead man's switch for 60 seconds
+    When 61 seconds pass without a sign of life from the bot
+    Then no order is open on the exchange
+
+  @safety @critical @allure.label.story:dead-mans-switch
+  Scenario: Open orders stay while the bot keeps signalling it is alive
+    Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And the bot has armed the dead man's switch for 60 seconds
+    When 3 minutes pass with a sign of life from the bot every 20 seconds
+    Then the order is open on the exchange
+
+  @safety @blocker @fault-injection @allure.label.story:lost-confirmation
+  Scenario: An order whose confirmation was lost is neither lost nor placed twice
+    Given the exchange will take the next order but lose its confirmation
+    When the bot places a limit buy of 0.01 XBT at 59,000 EUR
+    And the bot refreshes its orders
+    Then exactly 1 order is open on the exchange
+    And the bot knows that order by its client reference

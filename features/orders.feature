@@ -1,0 +1,84 @@
+@orders @allure.label.epic:Trading
+Feature: Placing and managing orders
+  The bot buys, sells and cancels on the exchange and keeps its own record of every
+  order, from the moment it is sent until it is filled or cancelled.
+
+  Background:
+    Given the bot is connected to the exchange in live mode
+    And the price of XBT/EUR is 60,000 EUR
+
+  @normal @allure.label.story:market-orders
+  Scenario: A market buy is filled and the balances move by the cost and the fee
+    When the bot buys 0.01 XBT at market
+    Then the order is filled
+    And the account holds 1.01 XBT
+    And the euro balance fell by the order's cost plus its fee
+
+  @normal @allure.label.story:limit-orders
+  Scenario: A limit sell above the market rests on the exchange
+    When the bot places a limit sell of 0.01 XBT at 61,000 EUR
+    Then the order is open on the exchange
+    And the order is among the bot's open orders
+
+  @normal @allure.label.story:cancel
+  Scenario: A resting order is cancelled
+    Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    When the bot cancels that order
+    Then the order is cancelled on the exchange
+    And the bot records the order as cancelled
+    And no euro is held for it any more
+
+  @normal @allure.label.story:open-orders
+  Scenario: The bot's open orders are the exchange's open orders
+    Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And the bot has a limit sell of 0.01 XBT resting at 61,000 EUR
+    When the bot refreshes its orders
+    Then the bot's open orders are exactly the exchange's open orders
+
+  @fault-injection @normal @allure.label.story:partial-fills
+  Scenario: A resting order fills in parts as the market moves through it
+    Given the exchange offers only 0.005 XBT at each price level
+    And the bot has a limit buy of 0.02 XBT resting at 59,000 EUR
+    When the market dips to 58,900 EUR and recovers 4 times
+    Then the order is filled in more than one part
+    And the bot's record shows the filled volume the exchange reports
+
+  @normal @allure.label.story:fees
+  Scenario Outline: The fee charged is the exchange's rate for how the order executed
+    When the bot trades 0.01 XBT as <execution>
+    Then the fee is <rate>% of the order's cost
+    And the bot's record shows the same fee as the exchange
+
+    Examples: Taker and maker rates
+      | execution                          | rate |
+      | a market buy                       | 0.40 |
+      | a resting limit buy that is hit    | 0.25 |
+
+  @normal @allure.label.story:lifecycle
+  Scenario: An order's status is tracked from submission until it is filled
+    Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    When the price of XBT/EUR falls to 58,900 EUR
+    And the bot refreshes its orders
+    Then the bot records the order as filled
+    And the order went through the statuses open then filled
+
+  @normal @allure.label.story:several-orders
+  Scenario: Several orders placed at once are each placed exactly once
+    When the bot places 5 limit buys of 0.001 XBT from 59,000 EUR downwards in steps of 100 EUR
+    Then 5 orders are open on the exchange, each with its own client reference
+    And each order was sent to the exchange exactly once
+
+  @normal @allure.label.story:order-types
+  Scenario Outline: The bot places the usual order types
+    When the bot places <order>
+    Then the order is accepted by the exchange
+
+    Examples: Entry orders
+      | order                                  |
+      | a market buy of 0.01 XBT               |
+      | a limit buy of 0.01 XBT at 59,500 EUR  |
+
+    Examples: Exit orders
+      | order                                  |
+      | a market sell of 0.01 XBT              |
+      | a limit sell of 0.01 XBT at 60,500 EUR |

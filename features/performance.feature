@@ -1,0 +1,32 @@
+@performance @allure.label.epic:Operations
+Feature: Performance under normal load
+  How fast the bot places orders and reads the market, how often calls fail, and whether
+  memory stays flat over a long run. The figures are attached to the report; the checks
+  are generous ceilings that only catch something badly wrong.
+
+  Background:
+    Given the bot is connected to the exchange in live mode
+    And the price of XBT/EUR is 60,000 EUR
+
+  @normal @allure.label.story:order-latency
+  Scenario: Placing an order is fast
+    When the bot places and cancels 100 limit buys one after another
+    Then the placement time at the 99th percentile is under 250 milliseconds
+    And the placement times are attached to the report
+
+  @normal @allure.label.story:read-latency
+  Scenario: Reading balances and prices is fast across the whole distribution
+    When the bot reads balances and prices 200 times under normal load
+    Then the response time is under 50 milliseconds at the median, 150 at the 95th and 300 at the 99th percentile
+    And the response times are attached to the report
+
+  @normal @allure.label.story:error-rate
+  Scenario: Calls under normal load almost never fail
+    When the bot reads balances and prices 200 times under normal load
+    Then fewer than 1% of the calls failed
+
+  @minor @allure.label.story:memory
+  Scenario: Memory stays flat over a sustained run
+    When the bot runs 300 trading cycles
+    Then the memory in use grew by less than 5 MB between the first third and the end of the run
+    And the memory figures are attached to the report

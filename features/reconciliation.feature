@@ -1,0 +1,38 @@
+@reconciliation @allure.label.epic:Trading
+Feature: Reconciling the bot's records with the exchange
+  The exchange is the truth. After trading, the bot's trades, balances, open orders and
+  fees must agree with the exchange's, and any difference is reported, not hidden.
+
+  Background:
+    Given the bot is connected to the exchange in live mode
+    And the price of XBT/EUR is 60,000 EUR
+    And the bot has traded for a while: 2 market buys, 1 market sell and 1 resting limit buy
+
+  @safety @critical @allure.label.story:trades
+  Scenario: The bot's trade history agrees with the exchange's
+    When the bot reconciles with the exchange
+    Then the bot's trades are exactly the exchange's trades
+    And no discrepancy is reported
+
+  @safety @critical @allure.label.story:balances
+  Scenario: The bot's balances agree with the exchange's
+    When the bot reconciles with the exchange
+    Then the bot's balances equal the exchange's balances
+    And no discrepancy is reported
+
+  @safety @critical @allure.label.story:open-orders
+  Scenario: The bot's open orders agree with the exchange's
+    When the bot reconciles with the exchange
+    Then the bot's open orders are exactly the exchange's open orders
+    And no discrepancy is reported
+
+  @normal @allure.label.story:fees
+  Scenario: The fees the bot recorded add up to the fees the exchange charged
+    When the bot reconciles with the exchange
+    Then the fees the bot recorded add up to the fees the exchange charged
+
+  @safety @blocker @fault-injection @allure.label.story:discrepancy
+  Scenario: An order the bot did not place is reported as a discrepancy
+    Given someone placed a limit sell of 0.01 XBT at 65,000 EUR on the account by hand
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for an open order the bot does not know

@@ -1,0 +1,79 @@
+@safety-wrapper @allure.label.epic:Protection
+Feature: The safety wrapper decides what may reach the exchange
+  Every call the bot makes passes one door. In each trading mode only a known list of
+  operations may pass; everything else is refused inside the bot, written to the audit
+  trail, and never reaches the exchange. Money never leaves the account.
+
+  @safety @blocker @live-safe @allure.label.story:allowlist
+  Scenario Outline: In every mode, operations outside the mode's list never reach the exchange
+    Given the bot is connected to the exchange in <mode> mode
+    When the bot attempts every operation that <mode> mode does not allow
+    Then every attempt is refused
+    And none of them reached the exchange
+    And every refused attempt is in the audit trail
+
+    Examples: Modes that deploy no capital
+      | mode      |
+      | read-only |
+      | paper     |
+
+    Examples: Modes that trade
+      | mode   |
+      | canary |
+      | live   |
+
+  @safety @blocker @live-safe @allure.label.story:withdrawal
+  Scenario Outline: Withdrawals are refused in every mode
+    Given the bot is connected to the exchange in <mode> mode
+    When the bot attempts to withdraw 0.5 XBT
+    Then the attempt is refused
+    And the exchange received no withdrawal request
+    And the account's balances are unchanged
+
+    Examples: Every mode
+      | mode      |
+      | read-only |
+      | paper     |
+      | canary    |
+      | live      |
+
+  @safety @blocker @live-safe @allure.label.story:paper
+  Scenario: In paper mode an order is only validated by the exchange, never placed
+    Given the bot is connected to the exchange in paper mode
+    When the bot asks to buy 0.01 XBT at market
+    Then the order is accepted as validated only
+    And the exchange holds no new order
+    And the account's balances are unchanged
+
+  @safety @blocker @live-safe @allure.label.story:read-only
+  Scenario: In read-only mode the bot reads balances but places no order
+    Given the bot is connected to the exchange in read-only mode
+    When the bot asks to buy 0.01 XBT at market
+    Then the order is refused
+    And the exchange received no order for it
+
+  @safety @blocker @allure.label.story:live-opt-in
+  Scenario Outline: Live trading needs both the environment's opt-in and the explicit flag
+    Given the bot is connected to the exchange in read-only mode
+    And the environment <env> the live trading opt-in
+    When the operator switches to live mode <flag> the explicit live flag
+    Then the bot is in <resulting> mode
+
+    Examples: Missing one of the two
+      | env          | flag    | resulting |
+      | does not set | with    | read-only |
+      | sets         | without | read-only |
+      | does not set | without | read-only |
+
+    Examples: Both given
+      | env  | flag | resulting |
+      | sets | with | live      |
+
+  @safety @critical @live-safe @allure.label.story:audit
+  Scenario: Every attempt to reach the exchange is written to the audit trail
+    Given the bot is connected to the exchange in paper mode
+    When the bot reads the balances
+    And the bot attempts to withdraw 0.5 XBT
+    Then the audit trail shows the balance read as allowed
+    And the audit trail shows the withdrawal as refused
+    And the audit trail contains neither the key nor the secret

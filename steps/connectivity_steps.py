@@ -1,0 +1,119 @@
+"""Connecting to the exchange: keys, signatures, nonces, transient failures."""
+from __future__ import annotations
+
+import base64
+import secrets
+
+import requests
+from behave import given, then, when
+from hamcrest import (assert_that, contains_string, empty, equal_to, greater_than, has_length, is_, is_not,
+                      less_than_or_equal_to)
+
+from tools.spec_support.raw_client import signed_post
+
+
+# -- Given ----------------------------------------------------------------------------------------
+@given("the bot uses a key the exchange does not know")
+def step_unknown_key(context):
+    world = context.world
+    world.configure(KRAKEN_API_KEY="UNKNOWN" + secrets.token_hex(26))
+
+
+@given("the bot uses the right key with a wrong secret")
+def step_wrong_secret(context):
+    context.world.configure(KRAKEN_API_SECRET=base64.b64encode(secrets.token_bytes(64)).decode())
+
+
+@given("another program using the bot's key has already sent a request numbered far ahead")
+def step_foreign_nonce(context):
+    """A second program on the same key signs its own request with a much higher nonce."""
+    world = context.world
+    before = len(world.sim.access_log)
+    answer = signed_post(requests, world.sim.url, world.api_key, world.api_secret, "Balance", {}, nonce=10**18)
+    world.foreign.update(r.seq for r in world.sim.access_log_since(before))
+    assert_that(answer.get("error"), empty(), "the other program's request should be accepted")
+
+
+@given("the exchange is unavailable for the next {count:d} balance requests")
+def step_unavailable_next(context, count):
+    context.world.sim.faults.inject(endpoint="Balance", kind="error", error="EService:Unavailable", times=count)
+
+
+@given("the exchange is unavailable for every balance request")
+def step_unavailable_always(context):
+    context.world.sim.faults.inject(endpoint="Balance", kind="error", error="EService:Unavailable", probability=1.0)
+
+
+@given("the exchange refuses the next {count:d} balance requests for exceeding the rate limit")
+def step_rate_limited_next(context, count):
+    context.world.sim.faults.inject(endpoint="Balance", kind="error", error="EAPI:Rate limit exceeded", times=count)
+
+
+# -- When -----------------------------------------------------------------------------------------
+@when("the operator checks the connection")
+def step_check_connection(context):
+    world = context.world
+    world.notes["slept_before"] = len(world.clock.slept) if hasattr(world.clock, "slept") else 0
+    world.notes["report"] = world.safety.check_connection()
+
+
+# -- Then -----------------------------------------------------------------------------------------
+def _report(context):
+    return context.world.notes["report"]
+
+
+@then("the exchange is reported online")
+def step_online(context):
+    report = _report(context)
+    assert_that(report.online, is_(True), f"the exchange should be reported online: {report!r}")
+    assert_that(str(report.system_status), contains_string("online"), "the exchange's status should be online")
+
+
+@then("the bot is reported as authenticated")
+def step_authenticated(context):
+    report = _report(context)
+    assert_that(report.authenticated, is_(True), f"the exchange should accept the bot's key: {report.error!r}")
+
+
+@then("the bot is reported as not authenticated")
+def step_not_authenticated(context):
+    report = _report(context)
+    assert_that(report.authenticated, is_(False), "the bot should not claim a working connection")
+
+
+@then('the reason given mentions "{words}"')
+def step_reason_mentions(context, words):
+    report = _report(context)
+    assert_that(str(report.error or "").lower(), contains_string(words.lower()),
+                f"the operator should be told the reason in words ('{words}')")
+
+
+@then("no balance is shown")
+def step_no_balance(context):
+    assert_that(_report(context).balances or {}, equal_to({}), "no balance should be shown without a working key")
+
+
+@then("the balances shown are the exchange's balances")
+def step_balances_match(context):
+    world, shown = context.world, _report(context).balances or {}
+    if world.on_simulator:
+        expected = {k: v for k, v in world.sim.balances().items() if v}
+        assert_that({k: v for k, v in shown.items() if v}, equal_to(expected),
+                    "the bot should show exactly the balances the exchange holds")
+    else:
+        assert_that(shown, is_not(equal_to({})), "the real account's balances should be shown")
+
+
+@then("the bot waited {count:d} times before trying again, each pause longer than the one before")
+def step_backoff(context, count):
+    world = context.world
+    pauses = [p for p in world.clock.slept[world.notes["slept_before"]:] if p > 0]
+    assert_that(pauses, has_length(count), f"the bot should pause once before each of {count} retries")
+    for earlier, later in zip(pauses, pauses[1:]):
+        assert_that(later, greater_than(earlier), f"each pause should be longer than the one before: {pauses}")
+
+
+@then("the exchange was asked for the balances at most {count:d} times")
+def step_balance_calls_at_most(context, count):
+    calls = context.world.exchange_calls("Balance")
+    assert_that(len(calls), less_than_or_equal_to(count), "a failing read must not be retried without end")

@@ -1,0 +1,168 @@
+"""Failing safe: circuit breaker, rate limits, exchange status, stale data, kill switch,
+dead man's switch, and an order whose confirmation was lost."""
+from __future__ import annotations
+
+import json
+
+from behave import given, then, when
+from hamcrest import (assert_that, contains_string, empty, equal_to, has_length, is_, less_than_or_equal_to,
+                      not_none)
+
+from krakenbot.errors import KrakenError
+from tools.spec_support.facade import exchange_open_orders, exchange_order
+
+
+def _breaker_state(world) -> str:
+    state = world.safety.breaker.state
+    return str(getattr(state, "value", getattr(state, "name", state))).upper()
+
+
+def _read_price_quietly(world):
+    try:
+        world.safety.ticker("XBTEUR")
+    except KrakenError as exc:
+        world.notes.setdefault("errors", []).append(exc)
+
+
+# -- the exchange misbehaving ---------------------------------------------------------------------
+@given("the exchange is unavailable for every request")
+def step_all_unavailable(context):
+    context.world.sim.faults.inject(endpoint="*", kind="error", error="EService:Unavailable", probability=1.0)
+
+
+@given("the circuit breaker has opened after repeated failures")
+def step_breaker_opened(context):
+    world = context.world
+    world.sim.faults.inject(endpoint="*", kind="error", error="EService:Unavailable", probability=1.0)
+    for _ in range(20):
+        if _breaker_state(world) == "OPEN":
+            break
+        _read_price_quietly(world)
+    assert_that(_breaker_state(world), equal_to("OPEN"), "repeated failures should open the circuit breaker")
+
+
+@given("the exchange has recovered")
+def step_recovered(context):
+    context.world.sim.faults.clear()
+
+
+@given("the exchange is in {status} mode")
+def step_system_status(context, status):
+    context.world.sim.set_system_status(status)
+
+
+@given("the exchange stops answering price requests")
+def step_no_prices(context):
+    for endpoint in ("Ticker", "Depth", "OHLC", "Spread", "Trades"):
+        context.world.sim.faults.inject(endpoint=endpoint, kind="error", error="EService:Unavailable", probability=1.0)
+
+
+@given("the exchange will take the next order but lose its confirmation")
+def step_drop_confirmation(context):
+    context.world.sim.faults.inject(endpoint="AddOrder", kind="accept_then_drop", times=1)
+
+
+@when("the bot reads the price of {pair:Pair} {count:d} times, a minute apart")
+def step_read_spaced(context, pair, count):
+    world = context.world
+    for _ in range(count):
+        _read_price_quietly(world)
+        world.sim.advance(60)
+
+
+# -- the bot and the operator ---------------------------------------------------------------------
+@when("the bot reads the balances {count:d} times in a row")
+def step_read_balances_n(context, count):
+    world = context.world
+    for _ in range(count):
+        try:
+            world.safety.balances()
+        except KrakenError as exc:
+            world.notes.setdefault("errors", []).append(exc)
+
+
+@when("the bot runs one trading cycle")
+def step_run_once(context):
+    context.world.notes["cycle"] = context.world.bot.run_once()
+
+
+@given("the operator has pulled the kill switch")
+@when("the operator pulls the kill switch")
+def step_kill(context):
+    context.world.safety.kill("operator pulled the kill switch in the specification")
+
+
+@given("the bot has armed the dead man's switch for {seconds:d} seconds")
+def step_arm_dms(context, seconds):
+    context.world.safety.arm_dead_mans_switch(timeout=seconds)
+
+
+@when("{seconds:d} seconds pass without a sign of life from the bot")
+def step_silence(context, seconds):
+    context.world.sim.advance(seconds)
+
+
+@when("{minutes:d} minutes pass with a sign of life from the bot every {every:d} seconds")
+def step_alive(context, minutes, every):
+    world = context.world
+    for _ in range(minutes * 60 // every):
+        world.sim.advance(every)
+        world.safety.keep_alive()
+
+
+# -- Then -----------------------------------------------------------------------------------------
+@then("the circuit breaker is open")
+def step_breaker_open(context):
+    assert_that(_breaker_state(context.world), equal_to("OPEN"), "repeated failures should open the circuit breaker")
+
+
+@then("the exchange saw the balance request {count:d} times, with a pause of at least {gap:d} seconds before each repeat")
+def step_spaced_requests(context, count, gap):
+    times = [r.time for r in context.world.exchange_calls("Balance")]
+    assert_that(times, has_length(count), "the refused read should be tried again, a limited number of times")
+    for earlier, later in zip(times, times[1:]):
+        assert_that(later - earlier >= gap, is_(True),
+                    f"the bot should wait at least {gap} s after a rate-limit refusal (times: {times})")
+
+
+@then("the circuit breaker is closed")
+def step_breaker_closed(context):
+    assert_that(_breaker_state(context.world), equal_to("CLOSED"), "the breaker should close once calls succeed again")
+
+
+@then("the exchange never refused a request for exceeding the rate limit")
+def step_no_rate_refusal(context):
+    refused = [r for r in context.world.exchange_calls() if "Rate limit" in (r.error or "")]
+    assert_that(refused, empty(), "the bot should pace itself below the exchange's limit")
+
+
+@then("the exchange's request counter never went above its maximum")
+def step_counter_peak(context):
+    world = context.world
+    counters = world.sim.counters(world.api_key)
+    assert_that(counters["api_peak"], less_than_or_equal_to(counters["api_max"]),
+                "the exchange's request counter for the bot's key should stay within its allowance")
+
+
+@then("the bot records that it did not trade because its market data is stale")
+def step_stale_recorded(context):
+    world = context.world
+    evidence = json.dumps([world.notes.get("cycle")], default=str) + json.dumps(world.safety.audit_log(), default=str)
+    assert_that(evidence.lower(), contains_string("stale"), "the bot should say it skipped trading on stale data")
+
+
+@then("exactly {count:d} order is open on the exchange")
+def step_exactly_open(context, count):
+    assert_that(exchange_open_orders(context.world), has_length(count),
+                "the order should exist on the exchange exactly once")
+
+
+@then("the bot knows that order by its client reference")
+def step_bot_knows(context):
+    world = context.world
+    outcome = world.notes["outcome"]
+    order = exchange_order(world, outcome)
+    assert_that(order, not_none(), "the exchange's order should carry the bot's client reference")
+    record = world.safety.order(outcome.cl_ord_id)
+    assert_that(record.txid, equal_to(order["txid"]), "the bot should have found the exchange's order id")
+    assert_that(str(record.status).upper(), is_(equal_to("OPEN")), "the bot should know the order is open")

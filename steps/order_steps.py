@@ -1,0 +1,218 @@
+"""Placing, tracking and cancelling orders; fills, fees and the order lifecycle."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from behave import given, then, when
+from hamcrest import (assert_that, contains_string, equal_to, greater_than, has_item, has_length, is_, less_than,
+                      not_none)
+
+from tools.spec_support.facade import describe, exchange_open_orders, exchange_order, status_name, submit
+
+TOLERANCE = Decimal("0.00001")  # the exchange rounds fees to the pair's cost decimals
+
+
+def _last(world):
+    return world.notes.get("outcome") or world.notes["resting"][-1]
+
+
+def _resting(world):
+    return world.notes["resting"][-1]
+
+
+def _bot_record(world, outcome):
+    return world.safety.order(outcome.cl_ord_id)
+
+
+def _bot_open_ids(world):
+    return {getattr(o, "cl_ord_id", None) for o in world.safety.open_orders()}
+
+
+# -- When -----------------------------------------------------------------------------------------
+@when("the bot buys {volume:Amount} XBT at market")
+def step_buy_market(context, volume):
+    world = context.world
+    world.notes["eur_before"] = world.sim.balances().get("ZEUR", Decimal(0))
+    outcome = submit(world, "buy", "market", volume)
+    assert_that(outcome.placed, is_(True), f"the buy should be placed: {describe(outcome)}")
+
+
+@when("the bot cancels that order")
+def step_cancel(context):
+    world = context.world
+    world.notes["cancel"] = world.safety.cancel_order(_resting(world).cl_ord_id)
+
+
+@when("the bot refreshes its orders")
+def step_refresh(context):
+    context.world.safety.refresh_orders()
+
+
+@when("the market dips to {low:Amount} EUR and recovers {times:d} times")
+def step_dips(context, low, times):
+    sim = context.world.sim
+    for _ in range(times):
+        sim.set_price("XBTEUR", low)
+        sim.set_price("XBTEUR", Decimal("60000"))
+    context.world.safety.refresh_orders()
+
+
+@when("the bot trades {volume:Amount} XBT as a market buy")
+def step_trade_taker(context, volume):
+    submit(context.world, "buy", "market", volume)
+    context.world.safety.refresh_orders()
+
+
+@when("the bot trades {volume:Amount} XBT as a resting limit buy that is hit")
+def step_trade_maker(context, volume):
+    world = context.world
+    outcome = submit(world, "buy", "limit", volume, Decimal("59900"))
+    assert_that(outcome.placed, is_(True), f"the limit buy should rest: {describe(outcome)}")
+    world.sim.set_price("XBTEUR", Decimal("59800"))
+    world.safety.refresh_orders()
+
+
+@when("the bot places {count:d} limit buys of {volume:Amount} XBT from {start:Amount} EUR downwards in steps of {step:Amount} EUR")
+def step_several(context, count, volume, start, step):
+    for i in range(count):
+        submit(context.world, "buy", "limit", volume, start - i * step)
+
+
+# -- Then: the exchange ---------------------------------------------------------------------------
+@then("the order is filled")
+def step_filled(context):
+    world = context.world
+    outcome = _last(world)
+    order = exchange_order(world, outcome)
+    assert_that(order, not_none(), f"the exchange should hold the order: {describe(outcome)}")
+    assert_that(order["status"], equal_to("closed"), "the exchange should report the order fully filled")
+
+
+@then("the {exit} order is filled")
+def step_exit_filled(context, exit):
+    step_filled(context)
+
+
+@then("the order is open on the exchange")
+def step_open_on_exchange(context):
+    world = context.world
+    order = exchange_order(world, _last(world))
+    assert_that(order, not_none(), f"the exchange should hold the order: {describe(_last(world))}")
+    assert_that(order["status"], equal_to("open"), "the order should rest in the book")
+
+
+@then("the order is cancelled on the exchange")
+def step_cancelled_on_exchange(context):
+    world = context.world
+    order = exchange_order(world, _resting(world))
+    assert_that(order["status"], equal_to("canceled"), "the exchange should report the order cancelled")
+
+
+@then("the account holds {volume:Amount} XBT")
+def step_holds_xbt(context, volume):
+    assert_that(context.world.sim.balances().get("XXBT"), equal_to(volume), f"the account should hold {volume} XBT")
+
+
+@then("the euro balance fell by the order's cost plus its fee")
+def step_eur_fell(context):
+    world = context.world
+    order = exchange_order(world, _last(world))
+    spent = Decimal(order["cost"]) + Decimal(order["fee"])
+    now = world.sim.balances().get("ZEUR", Decimal(0))
+    assert_that(world.notes["eur_before"] - now, equal_to(spent), "the euro balance should fall by cost plus fee")
+
+
+@then("no euro is held for it any more")
+def step_no_hold(context):
+    held = context.world.sim.holds().get("ZEUR", Decimal(0))
+    assert_that(held, equal_to(Decimal(0)), "cancelling should release the euros held for the order")
+
+
+@then("the order is filled in more than one part")
+def step_partial_parts(context):
+    world = context.world
+    order = exchange_order(world, _resting(world))
+    fills = [t for t in world.sim.trades() if t.get("ordertxid") == order["txid"]]
+    assert_that(len(fills), greater_than(1), "the order should be filled in several parts as the market moves")
+
+
+@then("{count:d} orders are open on the exchange, each with its own client reference")
+def step_n_open(context, count):
+    orders = exchange_open_orders(context.world)
+    assert_that(orders, has_length(count), f"{count} orders should rest on the exchange")
+    references = {o.get("cl_ord_id") for o in orders}
+    assert_that(len(references - {None}), equal_to(count), "every order should carry its own client reference")
+
+
+@then("each order was sent to the exchange exactly once")
+def step_sent_once(context):
+    sent = [r.params.get("cl_ord_id") for r in context.world.exchange_calls("AddOrder")]
+    assert_that(len(sent), equal_to(len(set(sent))), f"no order may be sent twice: {sent}")
+
+
+@then("the fee is {rate:Amount}% of the order's cost")
+def step_fee_rate(context, rate):
+    order = exchange_order(context.world, _last(context.world))
+    cost, fee = Decimal(order["cost"]), Decimal(order["fee"])
+    assert_that(cost, greater_than(Decimal(0)), "the order should have executed")
+    assert_that(abs(fee - cost * rate / 100), less_than(TOLERANCE), f"the fee should be {rate}% of {cost}, it is {fee}")
+
+
+# -- Then: the bot's own records ------------------------------------------------------------------
+@then("the order is among the bot's open orders")
+def step_among_open(context):
+    world = context.world
+    assert_that(_bot_open_ids(world), has_item(_last(world).cl_ord_id), "the bot should list the order as open")
+
+
+@then("the bot records the order as cancelled")
+def step_bot_cancelled(context):
+    record = _bot_record(context.world, _resting(context.world))
+    assert_that(status_name(record.status), equal_to("cancelled"), "the bot's record should say cancelled")
+
+
+@then("the bot records the order as filled")
+def step_bot_filled(context):
+    record = _bot_record(context.world, _last(context.world))
+    assert_that(status_name(record.status), equal_to("filled"), "the bot's record should say filled")
+
+
+@then("the bot's open orders are exactly the exchange's open orders")
+def step_open_orders_match(context):
+    world = context.world
+    exchange = {o.get("txid") for o in exchange_open_orders(world)}
+    bot = {getattr(o, "txid", None) for o in world.safety.open_orders()}
+    assert_that(bot, equal_to(exchange), "the bot's open orders should be exactly the exchange's")
+
+
+@then("the bot's record shows the filled volume the exchange reports")
+def step_bot_filled_volume(context):
+    world = context.world
+    order = exchange_order(world, _resting(world))
+    record = _bot_record(world, _resting(world))
+    assert_that(record.volume_executed, equal_to(Decimal(order["vol_exec"])), "the bot should know how much was filled")
+
+
+@then("the bot's record shows the same fee as the exchange")
+def step_bot_fee(context):
+    world = context.world
+    order = exchange_order(world, _last(world))
+    record = _bot_record(world, _last(world))
+    assert_that(record.fee, equal_to(Decimal(order["fee"])), "the bot should record the fee the exchange charged")
+
+
+@then("the order went through the statuses {first} then {second}")
+def step_lifecycle(context, first, second):
+    world = context.world
+    cl_ord_id = _last(world).cl_ord_id
+    seen = [status_name(r.get("outcome")) for r in world.safety.audit_log()
+            if r.get("action") == "order_status" and r.get("cl_ord_id") == cl_ord_id]
+    assert_that(seen, has_item(first), f"the order should have been {first}; its statuses were {seen}")
+    assert_that(seen, has_item(second), f"the order should have become {second}; its statuses were {seen}")
+    assert_that(seen.index(first), less_than(seen.index(second)), f"{first} should come before {second}: {seen}")
+    assert_that(str(seen[-1]), contains_string(second), "the last status should be the final one")
+
+
+@given("the exchange offers only {volume:Amount} XBT at each price level")
+def step_thin_book(context, volume):
+    context.world.sim.set_liquidity("XBTEUR", volume)

@@ -1,0 +1,148 @@
+"""Performance under normal load: placement and read latency, error rate, memory over a long run.
+
+Latency is wall time (``time.perf_counter``) over real loopback HTTP; the exchange's own
+clock is virtual, so "normal load" spacing between calls costs no real time. Figures are
+attached to the report and written to reports/run/performance.json; the Thens only check
+generous ceilings.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import time
+import tracemalloc
+from decimal import Decimal
+from pathlib import Path
+
+import allure
+from behave import then, when
+from hamcrest import assert_that, equal_to, less_than
+
+from krakenbot.errors import KrakenError
+from tools.spec_support.charts import figures_table, latency_svg
+from tools.spec_support.facade import describe, percentile, submit
+
+FIGURES = Path(__file__).resolve().parent.parent / "reports" / "run" / "performance.json"
+
+
+def _save_figures(name: str, figures: dict) -> None:
+    FIGURES.parent.mkdir(parents=True, exist_ok=True)
+    saved = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
+    saved[name] = figures
+    FIGURES.write_text(json.dumps(saved, indent=1, sort_keys=True))
+
+
+def _summary(samples_ms: list[float]) -> dict:
+    return {"calls": len(samples_ms), "p50_ms": round(percentile(samples_ms, 50), 3),
+            "p95_ms": round(percentile(samples_ms, 95), 3), "p99_ms": round(percentile(samples_ms, 99), 3),
+            "max_ms": round(max(samples_ms), 3)}
+
+
+@when("the bot places and cancels {count:d} limit buys one after another")
+def step_place_cancel(context, count):
+    world = context.world
+    world.configure(MAX_DAILY_TRADES="100000")  # this scenario measures speed, not the daily allowance
+    samples, failures = [], 0
+    for _ in range(count):
+        started = time.perf_counter()
+        outcome = submit(world, "buy", "limit", Decimal("0.001"), Decimal("59000"))
+        samples.append((time.perf_counter() - started) * 1000)
+        if not outcome.placed:
+            failures += 1
+            world.notes["last_failure"] = describe(outcome)
+            continue
+        world.sim.advance(10)  # normal load: an order every 20 s of exchange time
+        world.safety.cancel_order(outcome.cl_ord_id)
+        world.sim.advance(10)
+    world.notes["latency"] = samples
+    world.notes["failures"] = failures
+    _save_figures("order_placement", {**_summary(samples), "failed": failures})
+
+
+@when("the bot reads balances and prices {count:d} times under normal load")
+def step_reads(context, count):
+    world = context.world
+    samples, failures = [], 0
+    for i in range(count):
+        started = time.perf_counter()
+        try:
+            world.safety.balances() if i % 2 == 0 else world.safety.ticker("XBTEUR")
+        except KrakenError:
+            failures += 1
+        samples.append((time.perf_counter() - started) * 1000)
+        world.sim.advance(5)  # well inside the exchange's request allowance
+    world.notes["latency"] = samples
+    world.notes["failures"] = failures
+    _save_figures("reads", {**_summary(samples), "failed": failures})
+
+
+@when("the bot runs {count:d} trading cycles")
+def step_cycles(context, count):
+    world = context.world
+    third = count // 3
+    gc.collect()
+    tracemalloc.start()
+    marks = {}
+    try:
+        for i in range(count):
+            world.bot.run_once()
+            world.sim.advance(60)
+            if i + 1 in (third, count):
+                gc.collect()
+                marks[i + 1] = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    world.notes["memory"] = marks
+    growth = (marks[count] - marks[third]) / 1e6
+    _save_figures("memory", {"cycles": count, "after_first_third_mb": round(marks[third] / 1e6, 3),
+                             "after_last_mb": round(marks[count] / 1e6, 3), "growth_mb": round(growth, 3)})
+
+
+@then("the placement time at the 99th percentile is under {ceiling:d} milliseconds")
+def step_p99(context, ceiling):
+    world = context.world
+    assert_that(world.notes["failures"], equal_to(0),
+                f"every order should be placed under normal load: {world.notes.get('last_failure')}")
+    assert_that(percentile(world.notes["latency"], 99), less_than(ceiling),
+                f"placing an order should take under {ceiling} ms at the 99th percentile")
+
+
+@then("the response time is under {p50:d} milliseconds at the median, {p95:d} at the 95th and {p99:d} at the 99th percentile")
+def step_distribution(context, p50, p95, p99):
+    samples = context.world.notes["latency"]
+    for pct, ceiling in ((50, p50), (95, p95), (99, p99)):
+        assert_that(percentile(samples, pct), less_than(ceiling), f"p{pct} should be under {ceiling} ms")
+
+
+@then("fewer than {pct:Amount}% of the calls failed")
+def step_error_rate(context, pct):
+    world = context.world
+    rate = Decimal(world.notes["failures"]) * 100 / len(world.notes["latency"])
+    assert_that(rate, less_than(pct), "calls under normal load should almost never fail")
+
+
+@then("the memory in use grew by less than {mb:d} MB between the first third and the end of the run")
+def step_memory(context, mb):
+    marks = context.world.notes["memory"]
+    first, last = min(marks), max(marks)
+    growth = (marks[last] - marks[first]) / 1e6
+    assert_that(growth, less_than(mb), f"memory should stay flat over the run (grew {growth:.2f} MB)")
+
+
+@then("the placement times are attached to the report")
+@then("the response times are attached to the report")
+def step_attach_latency(context):
+    samples = context.world.notes["latency"]
+    title = f"{context.scenario.name}: time per call (ms)"
+    allure.attach(latency_svg(samples, title), name="latency chart", attachment_type=allure.attachment_type.SVG)
+    rows = [(k, str(v)) for k, v in _summary(samples).items()] + [("failed", str(context.world.notes["failures"]))]
+    allure.attach(figures_table(rows), name="latency figures", attachment_type=allure.attachment_type.CSV)
+    assert_that(len(samples), equal_to(_summary(samples)["calls"]), "every call should be in the figures")
+
+
+@then("the memory figures are attached to the report")
+def step_attach_memory(context):
+    marks = context.world.notes["memory"]
+    rows = [(f"traced memory after cycle {n} (MB)", f"{v / 1e6:.3f}") for n, v in sorted(marks.items())]
+    allure.attach(figures_table(rows), name="memory figures", attachment_type=allure.attachment_type.CSV)
+    assert_that(len(rows), equal_to(2), "two memory readings should be reported")

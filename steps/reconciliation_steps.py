@@ -1,0 +1,89 @@
+"""Reconciliation: the bot's trades, balances, open orders and fees against the exchange's."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from behave import given, then, when
+from hamcrest import assert_that, contains_string, empty, equal_to, is_, is_not
+
+from tools.spec_support.facade import describe, exchange_open_orders, submit
+
+
+def _discrepancies(report) -> list:
+    return list(getattr(report, "discrepancies", None) or [])
+
+
+@given("the bot has traded for a while: {buys:d} market buys, {sells:d} market sell and {limits:d} resting limit buy")
+def step_traded(context, buys, sells, limits):
+    world = context.world
+    plan = [("buy", "market", None)] * buys + [("sell", "market", None)] * sells
+    plan += [("buy", "limit", Decimal("59000"))] * limits
+    for side, ordertype, price in plan:
+        outcome = submit(world, side, ordertype, Decimal("0.01"), price)
+        assert_that(outcome.placed, is_(True), f"the day's trading should go through: {describe(outcome)}")
+        world.sim.advance(30)
+    world.safety.refresh_orders()
+
+
+@given("someone placed a limit sell of {volume:Amount} XBT at {price:Amount} EUR on the account by hand")
+def step_hand_order(context, volume, price):
+    """Another person on the same account, with their own key (not through the bot)."""
+    import requests
+
+    from tools.spec_support.raw_client import signed_post
+
+    world = context.world
+    key, secret = world.sim.create_key(account="demo")
+    before = len(world.sim.access_log)
+    answer = signed_post(requests, world.sim.url, key, secret, "AddOrder", {
+        "pair": "XXBTZEUR", "type": "sell", "ordertype": "limit", "volume": str(volume), "price": str(price)})
+    world.foreign.update(r.seq for r in world.sim.access_log_since(before))
+    assert_that(answer.get("error"), empty(), "the hand-placed order should be accepted by the exchange")
+    world.notes["foreign_txid"] = answer["result"]["txid"][0]
+
+
+@when("the bot reconciles with the exchange")
+def step_reconcile(context):
+    context.world.notes["reconciliation"] = context.world.safety.reconcile()
+
+
+@then("no discrepancy is reported")
+def step_no_discrepancy(context):
+    report = context.world.notes["reconciliation"]
+    assert_that(_discrepancies(report), empty(), f"the bot and the exchange should agree: {report!r}")
+
+
+@then("the bot's trades are exactly the exchange's trades")
+def step_trades_match(context):
+    world = context.world
+    exchange = {t["txid"]: Decimal(t["vol"]) for t in world.sim.trades()}
+    bot = {f.trade_id: f.volume for f in world.bot.store.fills()}
+    assert_that(bot, equal_to(exchange), "every trade on the exchange should be in the bot's records, and no other")
+
+
+@then("the bot's balances equal the exchange's balances")
+def step_balances_match(context):
+    world = context.world
+    shown = {k: v for k, v in world.safety.balances().items() if v}
+    assert_that(shown, equal_to({k: v for k, v in world.sim.balances().items() if v}),
+                "the bot's balances should be the exchange's")
+
+
+@then("the fees the bot recorded add up to the fees the exchange charged")
+def step_fees_match(context):
+    world = context.world
+    exchange = sum((Decimal(t["fee"]) for t in world.sim.trades()), Decimal(0))
+    bot = sum((f.fee for f in world.bot.store.fills()), Decimal(0))
+    assert_that(exchange, is_not(equal_to(Decimal(0))), "the day's trading should have cost fees")
+    assert_that(bot, equal_to(exchange), "the fees the bot recorded should equal the fees charged")
+
+
+@then("a discrepancy is reported for an open order the bot does not know")
+def step_foreign_reported(context):
+    world = context.world
+    report = world.notes["reconciliation"]
+    problems = _discrepancies(report)
+    assert_that(problems, is_not(empty()), "an order the bot did not place should be reported")
+    assert_that(repr(problems), contains_string(world.notes["foreign_txid"]),
+                "the report should name the unknown order")
+    assert_that(len(exchange_open_orders(world)), equal_to(2), "the bot must not cancel someone else's order on its own")

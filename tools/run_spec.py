@@ -1,0 +1,110 @@
+"""Run the specification and render its report: ``python -m tools.run_spec [--tags=EXPR] [behave args]``.
+
+Used by ``make spec`` and ``make safety``. Why a wrapper around behave:
+- old files in ``allure-results/`` would leak into the report, so they are cleared first;
+- behave exits 0 when a tag filter selects nothing, so the runner fails a run with no
+  executed scenario, and prints ``behave: N passed, M failed, K skipped`` from JUnit;
+- ``--tags`` given on behave's command line replaces its default tags, so ``@wip``
+  is kept out here explicitly;
+- the Allure 3 report is generated as one offline file with the analytics tag removed.
+
+Options of its own: ``--no-report`` (skip rendering), ``--budget=SECONDS`` (fail if the
+scenarios take longer; default 60, 20 for a ``@safety`` run), ``--quiet`` (progress dots
+instead of the readable output). Everything else goes to behave unchanged.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tools.spec_support.junit import count
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "allure-results"
+REPORT = ROOT / "allure-report"
+JUNIT = ROOT / "reports" / "junit"
+DEFAULT_EXCLUDE = "not @wip"
+_ANALYTICS = re.compile(r"<script[^>]*googletagmanager[^>]*>\s*</script>|<script[^>]*>[^<]*(?:gtag\(|dataLayer)[^<]*</script>",
+                        re.IGNORECASE)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.run_spec", description=__doc__.splitlines()[0])
+    parser.add_argument("--tags", action="append", default=[], help="behave tag expression (combined with 'not @wip')")
+    parser.add_argument("--no-report", action="store_true", help="do not render the HTML report")
+    parser.add_argument("--budget", type=float, default=None, help="fail if the scenarios take longer (seconds)")
+    parser.add_argument("--quiet", action="store_true", help="progress output instead of the readable one")
+    args, behave_args = parser.parse_known_args(argv)
+
+    for folder in (RESULTS, JUNIT):
+        shutil.rmtree(folder, ignore_errors=True)
+    RESULTS.mkdir(parents=True)
+    JUNIT.mkdir(parents=True)
+
+    tags = [f"--tags={t}" for t in args.tags] + [f"--tags={DEFAULT_EXCLUDE}"]
+    command = [sys.executable, "-m", "behave", *tags,
+               "-f", "allure_behave.formatter:AllureFormatter", "-o", str(RESULTS),
+               "-f", "progress" if args.quiet else "pretty", "--no-color",
+               "--junit", "--junit-directory", str(JUNIT), *behave_args]
+    print("$", " ".join(command[2:]), flush=True)
+    started = time.perf_counter()
+    behave_rc = subprocess.run(command, cwd=ROOT).returncode
+    wall = time.perf_counter() - started
+
+    counts = count(JUNIT)
+    budget = args.budget if args.budget is not None else (20.0 if any("@safety" in t for t in args.tags) else 60.0)
+    print(counts.line())
+    print(f"wall time: {wall:.1f} s (budget {budget:.0f} s)")
+    problems = []
+    if counts.failed:
+        problems.append(f"{counts.failed} scenario(s) failed")
+    if counts.passed == 0:
+        problems.append("no scenario passed: the tag filter selected nothing, or nothing ran")
+    if behave_rc != 0 and not counts.failed:
+        problems.append(f"behave exited with {behave_rc} (a hook failed: see above, e.g. a safety violation)")
+    if wall > budget:
+        problems.append(f"the run took {wall:.1f} s, over its {budget:.0f} s budget")
+
+    if not args.no_report:
+        report = render_report()
+        if report:
+            print(f"report: {report}  (open it in a browser; it works offline, from file://)")
+    for problem in problems:
+        print(f"FAILED: {problem}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def render_report() -> Path | None:
+    """Allure 3 single-file report from allurerc.json; returns its index.html or None."""
+    npx = shutil.which("npx")
+    if npx is None or not (ROOT / "node_modules" / "allure").exists():
+        print("report not rendered: run `make install` (needs node and node_modules/allure)", file=sys.stderr)
+        return None
+    shutil.rmtree(REPORT, ignore_errors=True)
+    result = subprocess.run([npx, "--no-install", "allure", "generate", str(RESULTS), "--config", "allurerc.json",
+                             "--output", str(REPORT)], cwd=ROOT, capture_output=True, text=True)
+    index = REPORT / "index.html"
+    if result.returncode != 0 or not index.exists():
+        print(f"report not rendered (allure exited {result.returncode}):\n{result.stdout[-2000:]}{result.stderr[-2000:]}",
+              file=sys.stderr)
+        return None
+    strip_analytics(index)
+    return index
+
+
+def strip_analytics(index: Path) -> int:
+    """Remove the analytics script tags (they fail offline and phone home online)."""
+    html = index.read_text(encoding="utf-8")
+    cleaned, removed = _ANALYTICS.subn("", html)
+    if removed:
+        index.write_text(cleaned, encoding="utf-8")
+    return removed
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,119 @@
+"""Per-scenario evidence and the run-level safety check.
+
+Evidence file ``reports/run/evidence.jsonl``: one JSON object per scenario, in run order::
+
+    {"feature": str, "name": str, "tags": [str], "status": "passed"|"failed"|"skipped",
+     "target": "simulator"|"live", "mode": str (the last mode in force),
+     "modes": [{"start": int, "mode": str}],   # access-log index from which each mode held
+     "access_log": [AccessRecord as dict, redacted],
+     "audit": [audit row dicts, redacted],
+     "counters": {...} | null,                  # the simulator's rate counters at the end
+     "violations": [str]}                        # calls outside the mode's allowlist
+
+The allowlist below is the specification's own statement of what each mode may send,
+written independently of the bot's table so a bug in the bot's table cannot hide itself.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, is_dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+PUBLIC = frozenset({"Time", "SystemStatus", "Assets", "AssetPairs", "Ticker", "OHLC", "Depth", "Trades", "Spread"})
+READS = frozenset({
+    "Balance", "BalanceEx", "TradeBalance", "OpenOrders", "ClosedOrders", "QueryOrders", "TradesHistory",
+    "QueryTrades", "Ledgers", "QueryLedgers", "TradeVolume", "OrderAmends",
+})
+CANCELS = frozenset({"CancelOrder", "CancelAll", "CancelOrderBatch", "CancelAllOrdersAfter"})
+FUNDING = frozenset({
+    "Withdraw", "WithdrawCancel", "WithdrawMethods", "WithdrawAddresses", "WithdrawInfo", "WithdrawStatus",
+    "DepositMethods", "DepositAddresses", "DepositStatus", "WalletTransfer", "AccountTransfer", "CreateSubaccount",
+})
+# Operations a Kraken key can reach that the bot should attempt when proving its allowlist.
+ALL_OPERATIONS = PUBLIC | READS | CANCELS | FUNDING | frozenset({"AddOrder", "AddOrderBatch", "EditOrder", "AmendOrder"})
+
+SPEC_ALLOWED: dict[str, frozenset[str]] = {
+    "read-only": PUBLIC | READS,
+    "paper": PUBLIC | READS | {"AddOrder"},  # AddOrder only with validate=true: checked below
+    "canary": PUBLIC | READS | {"AddOrder"} | CANCELS,
+    "live": PUBLIC | READS | {"AddOrder", "AmendOrder"} | CANCELS,
+}
+
+
+def allowed(mode: str, endpoint: str, params: dict[str, str] | None = None) -> bool:
+    """Did the specification allow this request to reach the exchange in ``mode``?"""
+    if endpoint in FUNDING or endpoint not in SPEC_ALLOWED.get(mode, frozenset()):
+        return False
+    if mode == "paper" and endpoint == "AddOrder":
+        return str((params or {}).get("validate", "")).lower() == "true"
+    return True
+
+
+def violations(records: Iterable[Any], segments: Sequence[Any], foreign: Iterable[int] = ()) -> list[str]:
+    """Every exchange request outside the allowlist of the mode in force when it arrived.
+
+    Requests before the bot existed, and ``foreign`` ones (sent by the steps themselves as
+    "another program" using the key), are not the bot's and are not judged.
+    """
+    problems = []
+    foreign = set(foreign)
+    ordered = sorted(segments, key=lambda s: s.start)
+    for record in records:
+        if record.kind not in ("public", "private"):
+            continue
+        mode = None
+        for segment in ordered:
+            if segment.start <= record.seq:
+                mode = segment.mode
+        if mode is None or record.seq in foreign:
+            continue
+        if not allowed(mode, record.endpoint, record.params):
+            problems.append(f"{record.endpoint} reached the exchange in {mode} mode (request #{record.seq})")
+    return problems
+
+
+def to_jsonable(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(asdict(value))
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if hasattr(value, "value") and not isinstance(value, (str, int, float, bool)):  # enums
+        return to_jsonable(value.value)
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every secret (and every full key) by its first four characters and an ellipsis."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, f"{secret[:4]}…")
+    return text
+
+
+def assert_no_secrets(text: str, secrets: Iterable[str]) -> None:
+    """Refuse to attach or save anything that still holds a secret."""
+    for secret in secrets:
+        if secret and secret in text:
+            raise AssertionError(f"a secret ({secret[:4]}…) would have been written to the report")
+
+
+class EvidenceWriter:
+    """Appends one JSON line per scenario; the file is recreated at the start of each run."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("")
+
+    def write(self, entry: dict, secrets: Iterable[str]) -> None:
+        line = redact(json.dumps(to_jsonable(entry), sort_keys=True), secrets)
+        assert_no_secrets(line, secrets)
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(line + "\n")

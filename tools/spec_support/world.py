@@ -1,0 +1,200 @@
+"""One scenario's world: the exchange, the shared clock and a freshly built bot.
+
+Why a class rather than loose ``context`` attributes: the run-level safety check needs
+to know which trading mode was in force when each request reached the exchange, so
+every mode change goes through ``World`` and is recorded against the access log.
+
+Steps drive the bot only through ``world.bot`` (``bot.safety`` and ``bot.run_once``);
+they read the exchange through ``world.sim`` (simulator target) or not at all (live).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+DAY = 86_400.0
+SCENARIO_START_HOUR = 10  # every scenario starts at 10:00 UTC on a fresh day: daily limits never leak
+
+# The settings every simulator scenario starts from (what a Given table overrides).
+# Generous enough that a plain order of 0.01 XBT near 60,000 EUR passes every limit.
+SPEC_DEFAULTS: dict[str, str] = {
+    "TOTAL_BTC": "2",
+    "MAX_POSITION_PCT": "100",
+    "MAX_ORDER_EUR": "5000",
+    "MAX_DAILY_TRADES": "50",
+    "MAX_DAILY_LOSS_EUR": "5000",
+    "MAX_OPEN_ORDERS": "20",
+    "PRICE_COLLAR_PCT": "5",
+    "STALE_DATA_SECONDS": "30",
+    "PAIRS": "XBTEUR",
+}
+
+# Business names used in the feature files -> settings (one place to change if the bot renames one).
+LIMIT_SETTINGS: dict[str, str] = {
+    "largest position in XBT": "TOTAL_BTC",
+    "trades per day": "MAX_DAILY_TRADES",
+    "price distance from market, %": "PRICE_COLLAR_PCT",
+    "largest order in EUR": "MAX_ORDER_EUR",
+    "open orders": "MAX_OPEN_ORDERS",
+}
+
+# Deliberate breakage for tests/spec/test_spec_can_fail.py only (``-D break=<name>``):
+# a safety limit is relaxed so the scenarios that guard it must fail.
+BREAKAGES: dict[str, dict[str, str]] = {
+    "daily-limit": {"MAX_DAILY_TRADES": "1000000"},
+    "position-limit": {"TOTAL_BTC": "1000", "MAX_POSITION_PCT": "100", "MAX_ORDER_EUR": "100000000"},
+}
+
+
+@dataclass
+class ModeSegment:
+    """From access-log index ``start`` on, ``mode`` was in force."""
+
+    start: int
+    mode: str
+
+
+@dataclass
+class World:
+    target: str  # "simulator" | "live"
+    clock: Any
+    sim: Any = None  # KrakenSimulator on the simulator target
+    live_env: dict[str, str] = field(default_factory=dict)  # credentials etc. on the live target
+    breakage: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    bot: Any = None
+    api_key: str = ""
+    api_secret: str = ""
+    segments: list[ModeSegment] = field(default_factory=list)
+    tmpdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="krakenbot-spec-")))
+    notes: dict[str, Any] = field(default_factory=dict)  # what a Given/When left for a Then
+    foreign: set[int] = field(default_factory=set)  # access-log seqs sent by the steps, not the bot
+    start_balances: dict[str, Decimal] = field(default_factory=dict)
+
+    # -- set-up -----------------------------------------------------------------------------------
+    @property
+    def on_simulator(self) -> bool:
+        return self.target == "simulator"
+
+    def begin(self) -> None:
+        """A clean exchange, a fresh day, a fresh key (nonce marks never leak between scenarios)."""
+        if self.on_simulator:
+            self.sim.reset()
+            now = self.clock.time()
+            next_day = (now // DAY + 1) * DAY + SCENARIO_START_HOUR * 3600
+            self.sim.advance(next_day - now)
+            self.api_key, self.api_secret = self.sim.create_key(account="demo")
+            self.env = {
+                "KRAKEN_API_KEY": self.api_key,
+                "KRAKEN_API_SECRET": self.api_secret,
+                "API_DOMAIN": self.sim.url,
+                **SPEC_DEFAULTS,
+            }
+            self.start_balances = dict(self.sim.balances())
+        else:
+            self.api_key = self.live_env["KRAKEN_API_KEY"]
+            self.api_secret = self.live_env["KRAKEN_API_SECRET"]
+            self.env = dict(self.live_env)
+            self.env.pop("KRAKEN_LIVE_TRADING", None)  # live target: paper / read-only only
+            self.env["TRADING_MODE"] = "read-only"
+        self.env["STORE_PATH"] = str(self.tmpdir / "bot.sqlite")
+        self.env["KILL_SWITCH_FILE"] = str(self.tmpdir / "KILL_SWITCH")
+        self.env.update(BREAKAGES.get(self.breakage or "", {}))
+
+    def configure(self, **settings: str) -> None:
+        """Change settings; a bot already built is restarted with them (same store)."""
+        self.env.update({k: str(v) for k, v in settings.items()})
+        self.env.update(BREAKAGES.get(self.breakage or "", {}))  # the breakage wins over any Given
+        if self.bot is not None:
+            mode = self.mode
+            self.restart()
+            self.set_mode(mode)
+
+    # -- the bot ----------------------------------------------------------------------------------
+    def build_bot(self, mode: str = "read-only") -> Any:
+        from krakenbot.bot import Bot
+        from krakenbot.config import Settings
+
+        env = dict(self.env)
+        env.setdefault("TRADING_MODE", "read-only")
+        if mode == "live":
+            env["KRAKEN_LIVE_TRADING"] = "yes"
+        settings = Settings.from_env(env)
+        self.bot = Bot.build(settings, clock=self.clock, store_path=env["STORE_PATH"])
+        self.record_mode()
+        if mode != self.mode:
+            self.set_mode(mode)
+        return self.bot
+
+    def set_mode(self, mode: str, *, live_flag: bool | None = None, env: dict[str, str] | None = None) -> None:
+        from krakenbot.safety import TradingMode
+
+        wanted = TradingMode.parse(mode)
+        flag = (wanted is TradingMode.LIVE) if live_flag is None else live_flag
+        try:
+            if env is None:
+                self.bot.safety.set_mode(wanted, live_flag=flag)
+            else:
+                self.bot.safety.set_mode(wanted, live_flag=flag, env=env)
+        finally:
+            self.record_mode()
+
+    @property
+    def mode(self) -> str:
+        mode = self.bot.safety.mode
+        return str(getattr(mode, "value", mode))
+
+    @property
+    def safety(self) -> Any:
+        return self.bot.safety
+
+    def restart(self) -> Any:
+        """Close the bot and build a new one on the same store, as a process restart would."""
+        mode = self.mode if self.bot is not None else "read-only"
+        self.close_bot()
+        return self.build_bot(mode)
+
+    def close_bot(self) -> None:
+        if self.bot is not None:
+            close = getattr(self.bot, "close", None)
+            if callable(close):
+                close()
+            self.bot = None
+
+    def record_mode(self) -> None:
+        if self.bot is None:
+            return
+        index = len(self.sim.access_log) if self.on_simulator else 0
+        mode = self.mode
+        if not self.segments or self.segments[-1].mode != mode:
+            self.segments.append(ModeSegment(index, mode))
+
+    # -- what the exchange saw --------------------------------------------------------------------
+    def exchange_calls(self, endpoint: str | None = None, *, outcome: str | None = None) -> list[Any]:
+        """Requests that reached the exchange in this scenario (exchange controls excluded)."""
+        records = [r for r in self.sim.access_log if r.kind in ("public", "private")]
+        if endpoint is not None:
+            records = [r for r in records if r.endpoint == endpoint]
+        if outcome is not None:
+            records = [r for r in records if r.outcome == outcome]
+        return records
+
+    def finish(self) -> None:
+        self.close_bot()
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+def live_credentials(environ: dict[str, str] | None = None, dotenv_path: str = ".env") -> dict[str, str]:
+    """KRAKEN_API_KEY/SECRET (and API_DOMAIN) from the environment over ``.env``; empty values dropped."""
+    from dotenv import dotenv_values
+
+    merged: dict[str, str] = {}
+    if Path(dotenv_path).is_file():
+        merged.update({k: v for k, v in dotenv_values(dotenv_path).items() if v})
+    merged.update({k: v for k, v in (environ or os.environ).items() if v})
+    return merged
