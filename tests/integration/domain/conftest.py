@@ -8,30 +8,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from domain_sim_rig import Rig
 
-from krakenbot.client import KrakenClient
 from krakenbot.clock import ManualClock
-from krakenbot.execution import Executor, Reconciler
-from krakenbot.positions import PositionManager
 from krakenbot.store import Store
 from krakensim import KrakenSimulator
-
-
-class Rig:
-    def __init__(self, sim: KrakenSimulator, clock: ManualClock, store: Store) -> None:
-        self.sim, self.clock, self.store = sim, clock, store
-        self.client = KrakenClient(sim.url, sim.api_key, sim.api_secret, clock=clock)
-        pairs = self.client.market.asset_pairs()
-        self.pairs = {n: info for info in pairs.values() for n in (info.name, info.altname, info.wsname)}
-        self.executor = Executor(self.client, store, clock, self.pair_rules)
-        self.positions = PositionManager(store, self.pair_rules)
-        self.reconciler = Reconciler(self.client, store, self.positions, executor=self.executor)
-
-    def pair_rules(self, name: str):
-        return self.pairs[name]
-
-    def sim_orders_by_cl_ord_id(self, cl_ord_id: str) -> list[dict]:
-        return [o for o in self.sim.orders() if o.get("cl_ord_id") == cl_ord_id]
 
 
 @pytest.fixture

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from krakenbot.execution import Executor, OrderStatus, Reconciler
+from domain_sim_rig import Rig
+
+from krakenbot.execution import OrderStatus
 from krakenbot.models import OrderRequest, OrderType, Side
-from krakenbot.positions import PositionManager
 from krakenbot.store import OrderRecord, Store
 
 D = Decimal
@@ -73,8 +74,6 @@ def test_an_order_placed_behind_the_bots_back_is_reported(rig):
 
 
 def test_recover_after_a_crash_resolves_in_flight_orders_and_imports_fills(sim, clock, tmp_path):
-    from conftest import Rig
-
     path = str(tmp_path / "bot.sqlite")
     before = Rig(sim, clock, Store(path))
     # 1) an intent recorded, AddOrder sent, then the process died before hearing back
