@@ -188,3 +188,23 @@ def test_many_concurrent_orders(rig):
     assert errors == []
     assert len({r.cl_ord_id for r in results}) == 8 and all(r.status is OrderStatus.OPEN for r in results)
     assert sorted(o["cl_ord_id"] for o in rig.sim.orders()) == sorted(r.cl_ord_id for r in results)
+
+
+def test_exchange_side_stop_loss_and_take_profit_protect_a_position(rig):
+    from krakenbot.risk import ProtectiveMonitor, exchange_orders
+
+    buy = rig.executor.place(OrderRequest("XBTEUR", Side.BUY, OrderType.MARKET, D("0.002")))
+    assert buy.status is OrderStatus.FILLED
+    position = rig.positions.position("XXBTZEUR")
+    stop, target = [rig.executor.place(o) for o in exchange_orders(position, rig.pair_rules("XBTEUR"), D(5), D(10))]
+    assert stop.status is OrderStatus.OPEN and target.status is OrderStatus.OPEN
+    assert {o["descr"]["ordertype"] for o in rig.sim.orders() if o["status"] == "open"} == {"stop-loss", "take-profit"}
+    # bot-side monitor agrees on the level before the exchange triggers
+    signal = ProtectiveMonitor(D(5), D(10)).check(position, D("56000"), rig.pair_rules("XBTEUR"))
+    assert signal.kind == "stop_loss" and signal.intent.volume == D("0.002")
+    rig.sim.shock("XBTEUR", D("-10"))                              # mid -10 %: the stop triggers at Kraken
+    by_id = {o.cl_ord_id: o for o in rig.executor.refresh()}
+    assert by_id[stop.cl_ord_id].status == OrderStatus.FILLED.value
+    assert rig.executor.cancel(target.cl_ord_id).status == OrderStatus.CANCELED.value
+    assert rig.positions.position("XXBTZEUR").volume == 0
+    assert rig.positions.position("XXBTZEUR").realised_pnl < 0
