@@ -348,6 +348,13 @@ def _socket_exchange(sim, payload: bytes) -> bytes:
     (b"POST /0/private/Balance HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
      b"EGeneral:Invalid arguments"),
     (b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", b"EGeneral:Unknown method"),
+    (b"GET /0/public/Time HTTP/1.1\r\nHeaderWithoutColon\r\n\r\n", b"EGeneral:Invalid arguments"),
+    (b"GET /0/public/Time HTTP/2.0\r\n\r\n", b"EGeneral:Invalid arguments"),
+    (b"GET /0/public/Time HTTP/1.1\r\n" + b"X-A: 1\r\n" * 101 + b"\r\n", b"EGeneral:Invalid arguments"),
+    (b"PATCH /0/public/Time HTTP/1.1\r\nConnection: close\r\n\r\n", b"EGeneral:Invalid arguments"),
+    (b"GET /0/public/Time HTTP/1.0\r\n\r\n", b'"error":[],"result":{"unixtime"'),
+    (b"POST /0/public/Time HTTP/1.1\r\nContent-Length: 0\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+     b'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK'),
 ])
 def test_malformed_http_gets_a_kraken_error_and_the_server_keeps_serving(sim, wire, payload, expected):
     answer = _socket_exchange(sim, payload)
