@@ -174,10 +174,10 @@ class Exchange:
                 if o.expiretm and o.expiretm <= until:
                     o.close("expired", o.expiretm, "Order expired")
                     acct.mark_closed(o)
-                elif o.status == "pending" and o.starttm <= until:
+                elif o.status == "pending" and o.starttm <= until and self.system_status == "online":
                     o.status = "open"
-                    if self.system_status == "online":
-                        self.matcher.arrive(o, max(o.starttm, self._now))
+                    acct.changed()
+                    self.matcher.arrive(o, max(o.starttm, self._now))
 
     # ================================================================ controls
     def catch_up(self) -> None:
