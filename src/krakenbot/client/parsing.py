@@ -75,25 +75,26 @@ def text(value: Any, what: str, endpoint: str, *, allow_empty: bool = False) -> 
 def dec(value: Any, what: str, endpoint: str, *, signed: bool = False, positive: bool = False,
         allow_number: bool = False) -> Decimal:
     """A decimal from Kraken's string (or, with ``allow_number``, a JSON number)."""
-    if isinstance(value, bool):
-        raise bad(endpoint, f"{what} is a boolean, expected a decimal string")
-    if isinstance(value, str):
+    if type(value) is str:  # the hot path: Kraken sends money as strings
         raw = value
-    elif allow_number and isinstance(value, (int, float)):
+    elif allow_number and type(value) in (int, float):
         raw = str(value)
     else:
         raise bad(endpoint, f"{what} is {type(value).__name__}, expected a decimal string")
     try:
-        number = Decimal(raw.strip())
+        number = Decimal(raw)
     except (InvalidOperation, ValueError):
         raise bad(endpoint, f"{what} is not a decimal ({raw[:32]!r})") from None
     if not number.is_finite():
         raise bad(endpoint, f"{what} is not finite ({raw[:32]!r})")
-    if abs(number) >= MAX_MAGNITUDE:
+    if number < 0:
+        if not signed:
+            raise bad(endpoint, f"{what} is negative ({raw[:32]!r})")
+        if -number >= MAX_MAGNITUDE:
+            raise bad(endpoint, f"{what} is implausibly large ({raw[:32]!r})")
+    elif number >= MAX_MAGNITUDE:
         raise bad(endpoint, f"{what} is implausibly large ({raw[:32]!r})")
-    if not signed and number < 0:
-        raise bad(endpoint, f"{what} is negative ({raw[:32]!r})")
-    if positive and number <= 0:
+    if positive and not number:
         raise bad(endpoint, f"{what} must be positive ({raw[:32]!r})")
     return number
 
@@ -217,31 +218,30 @@ def resolve_pair(pairs: Mapping[str, PairInfo], name: str) -> PairInfo | None:
 def parse_ticker(result: Mapping[str, Any], pair: str, fetched_at: float = 0.0) -> Ticker:
     ep = "Ticker"
     pair_id, raw = pair_result(result, pair, ep)
-    raw = obj(raw, pair_id, ep)
-
-    def item(key: str, index: int | None, *, positive: bool = False) -> Decimal:
-        value = field(raw, key, pair_id, ep)
-        what = f"{pair_id}.{key}"
-        if index is not None:
-            value = seq(value, what, ep, index + 1)[index]
-            what = f"{what}[{index}]"
-        return dec(value, what, ep, positive=positive)
-
-    ask, bid = item("a", 0, positive=True), item("b", 0, positive=True)
+    try:  # a missing key, a non-list or a short list is reported as MalformedResponse below
+        lists = raw["a"], raw["b"], raw["c"], raw["v"], raw["p"], raw["t"], raw["l"], raw["h"]
+        if any(type(item) is not list for item in lists):
+            raise TypeError
+        a, b, c, v, p, t, low, high = (lists[0][0], lists[1][0], lists[2][0], lists[3][1], lists[4][1], lists[5][1],
+                                       lists[6][1], lists[7][1])
+        o = raw["o"]
+    except (KeyError, IndexError, TypeError):
+        raise bad(ep, f"{pair_id} ticker lacks a field (a, b, c, v, p, t, l, h, o)") from None
+    # Constant field labels: building an f-string per field would cost more than parsing it.
+    ask, bid = dec(a, "ticker a[0]", ep, positive=True), dec(b, "ticker b[0]", ep, positive=True)
     if bid > ask:
         raise bad(ep, f"{pair_id} ticker is crossed (bid {bid} > ask {ask})")
-    trades = seq(field(raw, "t", pair_id, ep), f"{pair_id}.t", ep, 2)
     return Ticker(
         pair=pair_id,
         ask=ask,
         bid=bid,
-        last=item("c", 0, positive=True),
-        volume_24h=item("v", 1),
-        vwap_24h=item("p", 1),
-        low_24h=item("l", 1),
-        high_24h=item("h", 1),
-        open_today=item("o", None),
-        trades_24h=integer(trades[1], f"{pair_id}.t[1]", ep),
+        last=dec(c, "ticker c[0]", ep, positive=True),
+        volume_24h=dec(v, "ticker v[1]", ep),
+        vwap_24h=dec(p, "ticker p[1]", ep),
+        low_24h=dec(low, "ticker l[1]", ep),
+        high_24h=dec(high, "ticker h[1]", ep),
+        open_today=dec(o, "ticker o", ep),
+        trades_24h=integer(t, "ticker t[1]", ep),
         fetched_at=fetched_at,
     )
 
