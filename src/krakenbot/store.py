@@ -457,16 +457,17 @@ class Store:
         return len(rows)
 
     def load_candles(
-        self, pair: str, interval: int, start: int | None = None, end: int | None = None
+        self, pair: str, interval: int, since: int | None = None, until: int | None = None
     ) -> list[Candle]:
-        """Candles with ``start <= time <= end`` (either bound optional), oldest first."""
+        """Candles with ``since <= time <= until`` (either bound optional), oldest first
+        (the market data service's candle store protocol)."""
         sql, args = "SELECT * FROM candles WHERE pair = ? AND interval = ?", [pair, int(interval)]
-        if start is not None:
+        if since is not None:
             sql += " AND time >= ?"
-            args.append(int(start))
-        if end is not None:
+            args.append(int(since))
+        if until is not None:
             sql += " AND time <= ?"
-            args.append(int(end))
+            args.append(int(until))
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY time", args).fetchall()
         return [

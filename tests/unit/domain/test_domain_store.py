@@ -142,7 +142,7 @@ def test_candles_upsert_and_range(store):
     store.save_candles("XXBTZEUR", 1, [c(60, "1.1"), c(120, "1.2"), c(180, "1.3")])
     store.save_candles("XXBTZEUR", 1, [c(180, "1.4")])
     assert [x.close for x in store.load_candles("XXBTZEUR", 1)] == [Decimal("1.1"), Decimal("1.2"), Decimal("1.4")]
-    assert [x.time for x in store.load_candles("XXBTZEUR", 1, start=100, end=180)] == [120, 180]
+    assert [x.time for x in store.load_candles("XXBTZEUR", 1, since=100, until=180)] == [120, 180]
     assert store.load_candles("XXBTZEUR", 5) == []
 
 
