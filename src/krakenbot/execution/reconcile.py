@@ -94,6 +94,11 @@ class Reconciler:
         balances = self.client.account.balance()
         open_orders = self.client.account.open_orders()
         trades = self._fetch_trades(since)
+        ours = {o.txid for o in self.store.orders() if o.txid}
+        if self.positions.baseline() is None and not self.store.fills() \
+                and not any(t.order_txid in ours for t in trades.values()):
+            # Nothing traded by the bot yet: today's balances are a sound starting point.
+            self.positions.set_baseline(balances, as_of=now)
         report = self.positions.reconcile(balances, open_orders, trades, trades_since=since,
                                           balance_tolerance=self.balance_tolerance, now=now)
         return report + self._check_orders(now) + self._check_fees()

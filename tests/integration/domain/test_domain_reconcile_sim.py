@@ -109,3 +109,14 @@ def test_recover_adopts_an_open_order_with_our_prefix_the_store_lost(rig):
     adopted = rig.store.get_order("kbzzlost00000001")
     assert adopted.txid == ack.txids[0] and adopted.status == "OPEN"
     assert rig.reconciler.reconcile().clean
+
+
+def test_first_reconcile_takes_the_baseline_so_later_drift_is_caught(rig):
+    assert rig.reconciler.reconcile().clean                       # no fills yet: baseline taken here
+    rig.executor.place(OrderRequest("XBTEUR", Side.BUY, OrderType.MARKET, D("0.001")))
+    assert rig.reconciler.reconcile().clean
+    rig.client.trading.add_order(OrderRequest("XBTEUR", Side.SELL, OrderType.MARKET, D("0.0005")))  # not the bot
+    report = rig.reconciler.reconcile()
+    assert {"foreign_fill", "balance_mismatch"} <= report.kinds()
+    xbt = next(d for d in report.discrepancies if d.kind == "balance_mismatch" and d.key == "XXBT")
+    assert D(xbt.bot_value) - D(xbt.exchange_value) == D("0.0005")
