@@ -504,6 +504,17 @@ class SafetyWrapper:
                               reason=", ".join(kinds), discrepancies=len(result.discrepancies))
         return result
 
+    def recover(self) -> Any:
+        """At start-up: settle orders whose outcome was never learnt (by ``cl_ord_id``, never
+        by re-sending), catch up active orders and fills. Reads only, so safe in every mode."""
+        if self.reconciler is None or not hasattr(self.reconciler, "recover"):
+            return None
+        report = self.reconciler.recover()
+        self.audit.record("recover", outcome="unknown left" if report.still_unknown else "ok",
+                          resolved=list(report.resolved), still_unknown=list(report.still_unknown),
+                          adopted=list(report.adopted), imported_fills=report.imported_fills)
+        return report
+
     def _refresh_quietly(self) -> None:
         try:
             self.refresh_orders()

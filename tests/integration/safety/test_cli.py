@@ -23,7 +23,7 @@ def live_sim():
 def cli_env(sim, tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {"PATH": os.environ.get("PATH", ""), "KRAKEN_API_KEY": sim.api_key, "KRAKEN_API_SECRET": sim.api_secret,
            "API_DOMAIN": sim.url, "STORE_PATH": str(tmp_path / "bot.sqlite"),
-           "KILL_SWITCH_FILE": str(tmp_path / "KILL"), "PYTHONDONTWRITEBYTECODE": "1"}
+           "KILL_SWITCH_FILE": str(tmp_path / "KILL")}
     env.update(extra)
     return env
 

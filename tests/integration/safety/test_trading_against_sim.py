@@ -181,3 +181,24 @@ def test_run_loop_stops_gracefully_and_disarms_the_dead_mans_switch(sim, make_bo
     assert done == 2 and bot.orchestrator.last_report.ok
     assert not sim.dead_mans_switch()["armed"]
     assert [r["action"] for r in bot.safety.audit_log()].count("cycle") == 2
+
+
+def test_recover_after_a_restart_adopts_the_orders_state(sim, make_bot, tmp_path):
+    store = str(tmp_path / "bot.sqlite")
+    first = make_bot("live", live_flag=True, STORE_PATH=store)
+    first.store.close()
+    from krakenbot.bot import Bot
+
+    bot = Bot.build(first.settings, clock=sim.clock, store_path=store, live_flag=True)
+    try:
+        placed = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.01"), Decimal("59000"))
+        assert placed.placed
+        bot.close()
+        sim.set_price("XBTEUR", "58900")  # the resting buy fills while the bot is down
+        bot = Bot.build(first.settings, clock=sim.clock, store_path=store, live_flag=True)
+        report = bot.safety.recover()
+        assert report.still_unknown == []
+        assert bot.safety.order(placed.cl_ord_id).status == "FILLED"
+        assert any(r["action"] == "recover" for r in bot.safety.audit_log())
+    finally:
+        bot.close()
