@@ -389,10 +389,15 @@ class Executor:
     def refresh(self) -> list[OrderRecord]:
         """Sync every active order: UNKNOWN ones by lookup, the rest by QueryOrders in
         batches of 50, then import any fills the store is missing (one TradesHistory)."""
-        active = [o for o in self.open_orders() if o.status != OrderStatus.PENDING_SUBMIT.value]
+        now = self.clock.time()
+        # A PENDING_SUBMIT order is normally in flight in this process; only one left far past
+        # its deadline (a send that died without a trace) is looked up here.
+        stale = now - self.deadline_seconds - 2 * self.settle_seconds
+        active = [o for o in self.open_orders()
+                  if o.status != OrderStatus.PENDING_SUBMIT.value or o.created_at < stale]
         touched: list[OrderRecord] = []
         for o in active:
-            if o.txid is None and o.status == OrderStatus.UNKNOWN.value:
+            if o.txid is None and o.status in (OrderStatus.UNKNOWN.value, OrderStatus.PENDING_SUBMIT.value):
                 touched.append(self.resolve_unknown(o.cl_ord_id, wait=False))
         with_txid = [o for o in active if o.txid]
         for i in range(0, len(with_txid), 50):

@@ -244,3 +244,14 @@ def test_status_changes_are_audited(fake, ex, store):
     placed = ex.place(REQ)
     rows = [r for r in store.audit_rows("order_status") if r["detail"]["cl_ord_id"] == placed.cl_ord_id]
     assert [(r["detail"]["from"], r["outcome"]) for r in rows] == [("PENDING_SUBMIT", "OPEN")]
+
+
+def test_refresh_settles_a_pending_submit_left_far_past_its_deadline(fake, ex, store, clock):
+    from krakenbot.store import OrderRecord
+
+    store.record_intent(OrderRecord("kbstale", "XXBTZEUR", "buy", "limit", D("0.001"), D("59000"), "PENDING_SUBMIT",
+                                    clock.time(), clock.time(), intent={"deadline": clock.time() + 15}))
+    assert ex.refresh() == []                      # young: assumed in flight, left alone
+    clock.advance(20)
+    [order] = ex.refresh()
+    assert order.status == "REJECTED" and fake.sent("AddOrder") == []
