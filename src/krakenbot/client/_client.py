@@ -68,6 +68,14 @@ def encode_params(params: dict[str, Any]) -> str:
     return "&".join(parts)
 
 
+def _throttled_until(code: str | None) -> float | None:
+    """The Unix time in ``EService: Throttled: <ts>`` (Kraken's spacing varies), else None."""
+    if not code or "Throttled" not in code:
+        return None
+    tail = code.rsplit(":", 1)[-1].strip()
+    return float(tail) if tail.isdigit() else None
+
+
 class KrakenClient:
     """Kraken Spot REST client: signing, nonce, pacing, retries, breaker and guard in one place."""
 
@@ -208,7 +216,10 @@ class KrakenClient:
             self.breaker.release()
             return
         self.breaker.record_failure(exc)
-        if isinstance(exc, RateLimitError) and not public and exc.code == "EAPI:Rate limit exceeded":
+        throttled_until = _throttled_until(exc.code) if isinstance(exc, RateLimitError) else None
+        if throttled_until is not None and not public and self.pacer is not None:
+            self.pacer.block_for(min(throttled_until - self.clock.time(), 300.0))
+        elif isinstance(exc, RateLimitError) and not public and exc.code == "EAPI:Rate limit exceeded":
             if self.pacer is not None:
                 self.pacer.on_rate_limited()
         elif isinstance(exc, RateLimitError) and public and self.public_pacer is not None:

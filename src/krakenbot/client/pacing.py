@@ -126,6 +126,11 @@ class CallCounterPacer:
             self._clock.sleep(wait)
             waited += wait
 
+    def block_for(self, seconds: float) -> None:
+        """Send nothing for ``seconds`` (``EService: Throttled: <ts>`` names when to come back)."""
+        with self._lock:
+            self._blocked_until = max(self._blocked_until, self._clock.monotonic() + max(0.0, seconds))
+
     def on_rate_limited(self) -> None:
         """Kraken said ``EAPI:Rate limit exceeded``: assume the counter is full and back off."""
         with self._lock:

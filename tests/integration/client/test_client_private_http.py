@@ -114,6 +114,18 @@ def test_dropped_write_is_reported_not_repeated(client, sim, kind):
     assert len(requests_to(sim, "CancelAll")) == 1
 
 
+def test_add_order_accepted_then_dropped_is_ambiguous_not_repeated(client, sim):
+    from krakenbot.models import OrderRequest, OrderType, Side
+
+    sim.faults.inject(endpoint="AddOrder", kind="accept_then_drop", times=1)
+    order = OrderRequest("XBTEUR", Side.BUY, OrderType.LIMIT, Decimal("0.001"), Decimal("30000"), cl_ord_id="drop-1")
+    with pytest.raises(ConnectionFailed):
+        client.trading.add_order(order)
+    assert len(requests_to(sim, "AddOrder")) == 1
+    # the order stands on the exchange: only a lookup by cl_ord_id can tell (the executor's job)
+    assert [o.cl_ord_id for o in client.account.open_orders(cl_ord_id="drop-1").values()] == ["drop-1"]
+
+
 @pytest.mark.parametrize(
     "kind,extra,error",
     [("truncated_json", {}, MalformedResponse), ("invalid_json", {}, MalformedResponse),

@@ -38,3 +38,11 @@ def test_no_secret_in_logs_even_on_failures(make_client, sim, caplog):
     text = caplog.text
     assert caplog.records  # logging did happen
     assert sim.api_secret not in text and sim.api_key not in text and "API-Sign" not in text
+
+
+def test_throttled_read_waits_until_the_named_time(client, sim, clock):
+    until = int(clock.time()) + 20
+    sim.faults.inject(endpoint="Balance", kind="error", error=f"EService: Throttled: {until}", times=1)
+    assert client.account.balance()
+    assert clock.time() >= until
+    assert [r.outcome for r in sim.access_log if r.endpoint == "Balance"] == ["fault", "ok"]

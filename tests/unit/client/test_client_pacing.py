@@ -86,3 +86,21 @@ def test_public_token_bucket():
     clock.advance(10)
     assert [pacer.acquire() for _ in range(3)] == [0, 0, 0]  # refilled to burst, not beyond
     assert pacer.acquire() > 0
+
+
+def test_block_for_holds_calls_back():
+    clock = ManualClock()
+    pacer = CallCounterPacer(clock, "pro")
+    pacer.block_for(12)
+    start = clock.time()
+    pacer.acquire("Balance")
+    assert clock.time() - start == pytest.approx(12)
+
+
+def test_throttled_code_parsing():
+    from krakenbot.client._client import _throttled_until
+
+    assert _throttled_until("EService: Throttled: 1718010902") == 1718010902
+    assert _throttled_until("EService:Throttled:1718010902") == 1718010902
+    assert _throttled_until("EAPI:Rate limit exceeded") is None
+    assert _throttled_until("EService: Throttled: soon") is None
