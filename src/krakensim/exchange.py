@@ -54,7 +54,12 @@ def _balances(raw: dict[str, Any]) -> dict[str, Decimal]:
 
 
 class Exchange:
-    """Kraken's spot REST semantics for a set of accounts, deterministic from ``seed``."""
+    """Kraken's spot REST semantics for a set of accounts, deterministic from ``seed``.
+
+    ``volatility`` is the per-second relative standard deviation of each pair's seeded
+    random walk (``Decimal("0.0005")`` is lively); 0 means prices move only when told.
+    ``trading_limits=False`` switches the per-pair trading counter off (not the open-order cap).
+    """
 
     def __init__(self, seed: int = 42, clock: Any = None, tier: str = "starter",
                  balances: dict[str, Any] | None = None, volatility: Decimal | int | str = 0,

@@ -128,8 +128,9 @@ def order_view(o: Order, with_trades: bool = False) -> dict:
         "cost": fmt(o.cost, cd),
         "fee": fmt(o.fee, fee_places),
         "price": fmt(avg, pd + 4),
-        "stopprice": fmt(o.price, pd) if o.ordertype in TRIGGERED_TYPES and o.price is not None else fmt(ZERO, pd),
-        "limitprice": fmt(o.price2, pd) if o.ordertype.endswith("-limit") and o.price2 is not None else fmt(ZERO, pd),
+        "stopprice": fmt(o.price, pd) if o.ordertype in TRIGGERED_TYPES and o.price is not None else fmt(ZERO, pd + 4),
+        "limitprice": fmt(o.price2, pd) if o.ordertype.endswith("-limit") and o.price2 is not None
+        else fmt(ZERO, pd + 4),
         "misc": ",".join(o.misc),
         "oflags": ",".join(o.oflags) if o.oflags else "fciq",
         "margin": False,
