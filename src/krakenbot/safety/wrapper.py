@@ -106,7 +106,7 @@ class SafetyWrapper:
         self.dead_mans_switch = DeadMansSwitch(self._cancel_all_orders_after, clock)
         self._scrub = scrub or (lambda text: text)
         self._tickers: dict[str, tuple[Ticker, float]] = {}
-        self._balances: tuple[dict[str, Decimal], float] | None = None
+        self._balances: tuple[Any, ...] | None = None  # (totals, read at, free)
         self._status: tuple[str, float] | None = None
         self._pairs: tuple[dict[str, PairInfo], float] | None = None
         self.status_ttl = STATUS_TTL_S
@@ -166,10 +166,10 @@ class SafetyWrapper:
 
     def balances(self, max_age: float = 0.0) -> dict[str, Decimal]:
         now = self.clock.time()
-        if self._balances is not None and now - self._balances[1] <= max_age:
+        if self._balances is not None and max_age > 0 and now - self._balances[1] <= max_age:
             return dict(self._balances[0])
         balances = dict(self.client.account.balance())
-        self._balances = (balances, now)
+        self._balances = None  # the free amounts must be re-read with BalanceEx
         return dict(balances)
 
     def pair_info(self, pair: str) -> PairInfo:
@@ -648,9 +648,7 @@ class SafetyWrapper:
             return pair
 
     def _snapshot(self, info: PairInfo, mid: Decimal | None, pair: str) -> RiskSnapshot:
-        balances = self.balances(max_age=BALANCE_TTL_S)
-        holds = self._holds()
-        free = {asset: amount - holds.get(asset, Decimal(0)) for asset, amount in balances.items()}
+        balances, free = self._balances_and_free()
         portfolio = None
         if mid is not None:
             portfolio = balances.get(info.quote, Decimal(0)) + balances.get(info.base, Decimal(0)) * mid
@@ -662,6 +660,24 @@ class SafetyWrapper:
             position_base=self.positions.position(info.name).volume, portfolio_value=portfolio,
             free_balances=free, open_orders=len(active), unknown_order_pairs=unknown,
         )
+
+    def _balances_and_free(self) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+        """Totals and what is free to use. BalanceEx gives Kraken's own holds (every open
+        order, not only ours); without it, our open orders' holds are subtracted."""
+        now = self.clock.time()
+        if self._balances is not None and len(self._balances) == 3 and now - self._balances[1] <= BALANCE_TTL_S:
+            return dict(self._balances[0]), dict(self._balances[2])  # type: ignore[misc]
+        balance_ex = getattr(self.client.account, "balance_ex", None)
+        if callable(balance_ex):
+            lines = balance_ex()
+            totals = {asset: line.balance for asset, line in lines.items()}
+            free = {asset: line.free for asset, line in lines.items()}
+        else:
+            totals = dict(self.client.account.balance())
+            holds = self._holds()
+            free = {asset: amount - holds.get(asset, Decimal(0)) for asset, amount in totals.items()}
+        self._balances = (totals, now, free)  # type: ignore[assignment]
+        return dict(totals), dict(free)
 
     def _holds(self) -> dict[str, Decimal]:
         """Funds the bot's own open orders hold (Kraken holds size plus fee on buys)."""

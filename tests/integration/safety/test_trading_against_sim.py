@@ -202,3 +202,13 @@ def test_recover_after_a_restart_adopts_the_orders_state(sim, make_bot, tmp_path
         assert any(r["action"] == "recover" for r in bot.safety.audit_log())
     finally:
         bot.close()
+
+
+def test_funds_held_by_open_orders_are_not_spent_twice(sim, make_bot):
+    bot = make_bot("live", live_flag=True, TOTAL_BTC="1", MAX_ORDER_EUR="100000", MAX_POSITION_PCT="100")
+    resting = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.15"), Decimal("59000"))
+    assert resting.placed, resting
+    start = len(sim.access_log)
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.05"))
+    assert "INSUFFICIENT_BALANCE" in outcome.codes, outcome
+    assert addorders(sim.access_log_since(start)) == []
