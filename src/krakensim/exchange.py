@@ -570,17 +570,18 @@ class Exchange:
         """A price as sent: absolute, or relative to the last trade (``+x``, ``-x``, ``x%``)."""
         if raw is None or raw == "":
             raise invalid_arguments(field)
-        if raw[0] in "+-" or raw.endswith("%"):
+        if raw[0] in "+-":
             sign = -1 if raw[0] == "-" else 1
-            body = raw.lstrip("+-")
+            body = raw[1:]
             pct = body.endswith("%")
-            amount = parse_decimal(body.rstrip("%"), field)
+            amount = parse_decimal(body[:-1] if pct else body, field)
             if amount < 0:
                 raise invalid_arguments(field)
             last = self.markets[pair.id].last
             offset = last * amount / 100 if pct else amount
-            base = last if raw[0] in "+-" else ZERO
-            value = base + sign * offset if raw[0] in "+-" else offset
+            value = last + sign * offset
+            if value <= 0:
+                raise invalid_arguments(field)
             return self.markets[pair.id].round_price(value)
         value = parse_decimal(raw, field)
         if value <= 0:

@@ -214,3 +214,15 @@ def test_garbage_on_every_method_only_raises_kraken_errors(ex):
             ex.handle_public(method, junk)
         except KrakenAPIError:
             pass
+
+
+def test_relative_prices_follow_the_last_trade(ex):
+    last = Decimal(ex.handle_public("Ticker", {"pair": "XBTEUR"})["XXBTZEUR"]["c"][0])
+    result = ex.handle_private("demo", "AddOrder", {"pair": "XBTEUR", "type": "sell", "ordertype": "stop-loss",
+                                                   "price": "-1%", "volume": "0.01"})
+    trigger = (last * Decimal("0.99") / Decimal("0.1")).to_integral_value() * Decimal("0.1")
+    assert result["descr"]["order"] == f"sell 0.01000000 XBTEUR @ stop loss {trigger}"
+    result = ex.handle_private("demo", "AddOrder", {**limit(), "price": "-250"})
+    assert result["descr"]["order"].endswith(f"@ limit {last - 250}")
+    for bad in ("5%", "#5", "+x", "-99999999"):
+        assert code_of(ex, {**limit(), "price": bad}) == "EGeneral:Invalid arguments:price"
