@@ -46,6 +46,8 @@ class Order:
     triggered: bool = False
     aged_from: float = 0.0  # creation or last amend: the trading counter's order age
     quote_volume: Decimal | None = None  # viqc: amount of quote to spend
+    view_key: tuple | None = None  # what the cached Kraken view was built from
+    view: dict | None = None
 
     @property
     def is_open(self) -> bool:
@@ -98,6 +100,18 @@ def descr_text(o: Order) -> str:
 
 
 def order_view(o: Order, with_trades: bool = False) -> dict:
+    """Kraken's order object; cached per order until anything it shows changes (OpenOrders is polled)."""
+    key = (o.status, o.vol_exec, o.volume, o.price, o.price2, o.fee, len(o.misc), o.triggered, o.closetm)
+    if o.view_key != key:
+        o.view = _build_order_view(o)
+        o.view_key = key
+    view = {**o.view, "descr": dict(o.view["descr"])}
+    if with_trades and o.trade_ids:
+        view["trades"] = list(o.trade_ids)
+    return view
+
+
+def _build_order_view(o: Order) -> dict:
     p = o.pair
     pd, ld, cd = p.pair_decimals, p.lot_decimals, p.cost_decimals
     avg = o.cost / o.vol_exec if o.vol_exec else ZERO
@@ -140,8 +154,6 @@ def order_view(o: Order, with_trades: bool = False) -> dict:
     if not o.is_open:
         view["closetm"] = round(o.closetm or o.opentm, 4)
         view["reason"] = o.reason
-    if with_trades and o.trade_ids:
-        view["trades"] = list(o.trade_ids)
     return view
 
 
