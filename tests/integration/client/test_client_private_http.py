@@ -199,3 +199,22 @@ def test_secrets_stay_out_of_the_access_log(client, sim):
     client.account.balance()
     text = repr(sim.access_log)
     assert sim.api_secret not in text and sim.api_key not in text
+
+
+def test_public_pacing_spaces_a_burst_on_the_clock(make_client, sim, clock):
+    client = make_client(public_burst=5, public_rate=1.0)
+    start = clock.time()
+    for _ in range(15):
+        client.market.server_time()
+    assert clock.time() - start == pytest.approx(10, abs=0.01)  # 5 free, then one per second
+    assert all(r.outcome == "ok" for r in sim.access_log)
+
+
+def test_private_call_without_credentials_sends_nothing(sim, clock):
+    from krakenbot.client import KrakenClient
+
+    with KrakenClient(sim.url, clock=clock) as anonymous:
+        assert anonymous.market.server_time()
+        with pytest.raises(AuthenticationError):
+            anonymous.account.balance()
+    assert not requests_to(sim, "Balance")

@@ -75,3 +75,11 @@ def test_history_second_fetch_comes_from_the_store(client, sim, clock):
     seen = len(sim.access_log)
     assert restarted.history("XBTEUR", 1, start, end).candles == first.candles
     assert len(sim.access_log) == seen
+
+
+def test_trades_between_pages_with_last(service, clock):
+    recent = service.recent_trades("XBTEUR")
+    start, end = recent.trades[0].time, recent.trades[-1].time
+    trades = service.trades_between("XBTEUR", start, end)
+    assert trades and all(start <= t.time < end for t in trades)
+    assert [t.trade_id for t in trades] == sorted(t.trade_id for t in trades)
