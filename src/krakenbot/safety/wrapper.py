@@ -388,8 +388,21 @@ class SafetyWrapper:
             return f"canary notional {volume * price} is above the cap {cap}"
         return None
 
+    def _ensure_baseline(self) -> None:
+        """Before the bot's first real order, remember the exchange balances: every later
+        balance check is this baseline plus the bot's own fills."""
+        if self.positions.baseline() is not None or self.store.fills():
+            return
+        if self.reconciler is not None and hasattr(self.reconciler, "set_baseline"):
+            self.reconciler.set_baseline()
+        else:
+            self.positions.set_baseline(self.client.account.balance(), as_of=self.clock.time())
+        self.audit.record("baseline", outcome="taken", reason="balances before the bot's first order")
+
     def _execute(self, request: OrderRequest, origin: str, summary: dict) -> OrderOutcome:
         try:
+            if not request.validate:
+                self._ensure_baseline()
             if request.validate:
                 with self.guard.validate_only():
                     result = self.executor.place(request, reason=origin)

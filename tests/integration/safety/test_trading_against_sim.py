@@ -212,3 +212,20 @@ def test_funds_held_by_open_orders_are_not_spent_twice(sim, make_bot):
     outcome = bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.05"))
     assert "INSUFFICIENT_BALANCE" in outcome.codes, outcome
     assert addorders(sim.access_log_since(start)) == []
+
+
+def test_reconcile_after_trading_compares_balances_and_is_clean(sim, make_bot):
+    bot = make_bot("live", live_flag=True)
+    assert bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.01")).placed
+    assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.01"), Decimal("59000")).placed
+    report = bot.safety.reconcile()
+    assert report.counts["assets"] > 0 and report.clean, report.discrepancies
+    from krakenbot.client import KrakenClient
+    from krakenbot.models import OrderRequest, OrderType, Side
+
+    # Someone trades on the same account with another key, behind the bot's back.
+    with KrakenClient(sim.url, *sim.create_key(), clock=sim.clock) as other:
+        other.trading.add_order(OrderRequest("XXBTZEUR", Side.SELL, OrderType.MARKET, Decimal("0.001")))
+    drift = bot.safety.reconcile()
+    assert {"foreign_fill", "balance_mismatch"} <= {d.kind for d in drift.discrepancies}
+    assert [r for r in bot.safety.audit_log() if r["action"] == "reconcile"][-1]["outcome"] == "discrepancies"
