@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install spec safety test unit report bench chaos clean
+.PHONY: install spec safety test unit report report-check browser bench chaos clean
 
 $(STAMP): pyproject.toml requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,19 @@ spec: install
 safety: install
 	$(PY) -m tools.run_spec --tags=@safety
 
-test: unit spec
+## render the HTML report again from allure-results/ (spec and safety already do)
+report: install
+	$(PY) -c "from tools.run_spec import render_report; print(render_report())"
+
+## Chromium for the report check (root here and in CI; nothing else installs it)
+browser:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+## open the rendered report in headless Chromium: its totals must match the run's JUnit results
+report-check: install browser
+	$(PY) -m pytest -m report tests/spec/test_report.py
+
+test: unit spec report-check
 
 ## benchmarks: client and bot against peers and the floor; writes bench/results/ (< 5 min)
 bench: install

@@ -8,6 +8,7 @@ Userdata (``-D name=value``) and environment:
   break=daily-limit|position-limit           relax a safety limit on purpose (only for
       tests/spec/test_spec_can_fail.py, which proves the specification can fail).
   evidence=reports/run/evidence.jsonl        where the per-scenario evidence goes.
+  allure_results=allure-results              where report metadata goes (tools/run_spec.py sets it).
 
 The run fails (non-zero exit) if any request outside the allowlist of the mode in force
 reached the exchange during the run, whatever the scenarios themselves asserted.
@@ -32,7 +33,6 @@ import allure  # noqa: E402
 from tools.spec_support import evidence, tag_scheme  # noqa: E402
 from tools.spec_support.world import World, live_credentials  # noqa: E402
 
-ALLURE_RESULTS = ROOT / "allure-results"
 
 
 # -- run ------------------------------------------------------------------------------------------
@@ -202,7 +202,8 @@ def _write_report_metadata(context) -> None:
     them; Allure 3's awesome report reads categories from allurerc.json instead)."""
     if not any("allure" in str(f).lower() for f in (context.config.format or [])):
         return
-    ALLURE_RESULTS.mkdir(exist_ok=True)
+    results = ROOT / context.config.userdata.get("allure_results", "allure-results")
+    results.mkdir(exist_ok=True)
     props = {
         "target": context.target,
         "seed": context.seed,
@@ -213,11 +214,11 @@ def _write_report_metadata(context) -> None:
         "git.commit": _git_commit(),
         "deliberately.broken": context.breakage or "nothing",
     }
-    (ALLURE_RESULTS / "environment.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
-    (ALLURE_RESULTS / "executor.json").write_text(json.dumps({
+    (results / "environment.properties").write_text("".join(f"{k}={v}\n" for k, v in props.items()))
+    (results / "executor.json").write_text(json.dumps({
         "name": os.environ.get("CI_NAME", "local"), "type": "behave",
         "buildName": f"specification {props['git.commit']}",
     }))
     categories = json.loads((ROOT / "allurerc.json").read_text())["categories"]  # one source for both reports
-    (ALLURE_RESULTS / "categories.json").write_text(json.dumps(categories, indent=1))
+    (results / "categories.json").write_text(json.dumps(categories, indent=1))
 

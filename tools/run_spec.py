@@ -39,24 +39,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-report", action="store_true", help="do not render the HTML report")
     parser.add_argument("--budget", type=float, default=None, help="fail if the scenarios take longer (seconds)")
     parser.add_argument("--quiet", action="store_true", help="progress output instead of the readable one")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS, help=argparse.SUPPRESS)  # tests of the runner
+    parser.add_argument("--junit-dir", type=Path, default=JUNIT, help=argparse.SUPPRESS)
     args, behave_args = parser.parse_known_args(argv)
+    results, junit = args.results_dir.resolve(), args.junit_dir.resolve()
 
-    for folder in (RESULTS, JUNIT):
+    for folder in (results, junit):
         shutil.rmtree(folder, ignore_errors=True)
-    RESULTS.mkdir(parents=True)
-    JUNIT.mkdir(parents=True)
+    results.mkdir(parents=True)
+    junit.mkdir(parents=True)
 
     tags = [f"--tags={t}" for t in args.tags] + [f"--tags={DEFAULT_EXCLUDE}"]
     command = [sys.executable, "-m", "behave", *tags,
-               "-f", "allure_behave.formatter:AllureFormatter", "-o", str(RESULTS),
+               "-f", "allure_behave.formatter:AllureFormatter", "-o", str(results), "-D", f"allure_results={results}",
                "-f", "progress" if args.quiet else "pretty", "--no-color",
-               "--junit", "--junit-directory", str(JUNIT), *behave_args]
+               "--junit", "--junit-directory", str(junit), *behave_args]
     print("$", " ".join(command[2:]), flush=True)
     started = time.perf_counter()
     behave_rc = subprocess.run(command, cwd=ROOT).returncode
     wall = time.perf_counter() - started
 
-    counts = count(JUNIT)
+    counts = count(junit)
     budget = args.budget if args.budget is not None else (20.0 if any("@safety" in t for t in args.tags) else 60.0)
     print(counts.line())
     print(f"wall time: {wall:.1f} s (budget {budget:.0f} s)")
@@ -71,25 +74,27 @@ def main(argv: list[str] | None = None) -> int:
         problems.append(f"the run took {wall:.1f} s, over its {budget:.0f} s budget")
 
     if not args.no_report:
-        report = render_report()
+        report = render_report(results)
         if report:
             print(f"report: {report}  (open it in a browser; it works offline, from file://)")
+        else:
+            problems.append("the HTML report was not rendered (see above)")
     for problem in problems:
         print(f"FAILED: {problem}", file=sys.stderr)
     return 1 if problems else 0
 
 
-def render_report() -> Path | None:
+def render_report(results: Path = RESULTS) -> Path | None:
     """Allure 3 single-file report from allurerc.json; returns its index.html or None."""
     npx = shutil.which("npx")
     if npx is None or not (ROOT / "node_modules" / "allure").exists():
         print("report not rendered: run `make install` (needs node and node_modules/allure)", file=sys.stderr)
         return None
     shutil.rmtree(REPORT, ignore_errors=True)
-    result = subprocess.run([npx, "--no-install", "allure", "generate", str(RESULTS), "--config", "allurerc.json",
+    result = subprocess.run([npx, "--no-install", "allure", "generate", str(results), "--config", "allurerc.json",
                              "--output", str(REPORT)], cwd=ROOT, capture_output=True, text=True)
     index = REPORT / "index.html"
-    if result.returncode != 0 or not index.exists():
+    if result.returncode != 0 or not index.exists() or "error" in result.stdout.lower():
         print(f"report not rendered (allure exited {result.returncode}):\n{result.stdout[-2000:]}{result.stderr[-2000:]}",
               file=sys.stderr)
         return None

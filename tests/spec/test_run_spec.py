@@ -1,0 +1,31 @@
+"""The runner fails a run that executed nothing (behave itself exits 0 then)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tools.run_spec import strip_analytics
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_tag_filter_that_selects_nothing_fails_the_run(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.run_spec", "--no-report", "--quiet", "--tags=@wip",
+         "--results-dir", str(tmp_path / "results"), "--junit-dir", str(tmp_path / "junit"),
+         "-D", f"evidence={tmp_path / 'evidence.jsonl'}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "behave: 0 passed, 0 failed" in result.stdout
+    assert "no scenario passed" in result.stderr
+
+
+def test_the_analytics_tags_are_removed_and_nothing_else(tmp_path):
+    index = tmp_path / "index.html"
+    index.write_text('<head><script>window.allure={};</script>\n'
+                     '<script async src="https://www.googletagmanager.com/gtag/js?id=G-X"></script>\n'
+                     "<script>\n window.dataLayer = window.dataLayer || [];\n function gtag(){dataLayer.push(arguments);}\n"
+                     " gtag('js', new Date());\n</script></head>")
+    assert strip_analytics(index) == 2
+    assert index.read_text() == "<head><script>window.allure={};</script>\n\n</head>"
