@@ -150,3 +150,25 @@ def test_utc_day_helpers():
     assert utc_day(1_767_225_600.0) == "2026-01-01"
     assert utc_day(1_767_225_599.0) == "2025-12-31"
     assert utc_day_bounds(1_767_225_600.0 + 3600) == (1_767_225_600.0, 1_767_312_000.0)
+
+
+def test_concurrent_writers_on_a_file_lose_nothing(tmp_path):
+    import threading
+
+    with Store(str(tmp_path / "c.sqlite")) as s:
+        def work(n: int) -> None:
+            for i in range(40):
+                s.add_daily("2026-01-01", "trades")
+                s.record_fill(_fill(f"T{n}-{i}"))
+                s.record_fill(_fill(f"T{n}-{i}"))          # the duplicate is refused, not double counted
+                s.append_audit({"time": 1.0, "action": "t"})
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert s.daily_trade_count("2026-01-01") == 240
+        assert len(s.fills()) == 240 and len({f.seq for f in s.fills()}) == 240
+        assert len(s.audit_rows()) == 240
+        assert s.integrity_check() == "ok"
