@@ -379,11 +379,11 @@ class Executor:
                 if order.status in (OrderStatus.UNKNOWN.value, OrderStatus.PENDING_SUBMIT.value):
                     return self.resolve_unknown(cl_ord_id, wait=False)
                 return order
-            info = self.client.account.query_orders([order.txid]).get(order.txid)
+            info = self.client.account.query_orders([order.txid], trades=True).get(order.txid)
             if info is None:
                 return order
             order = self._apply_info(order, info)
-            self._import_fills([order])
+            self._import_fills([order], {order.txid: info})
             return self.store.get_order(cl_ord_id) or order
 
     def refresh(self) -> list[OrderRecord]:
@@ -400,15 +400,17 @@ class Executor:
             if o.txid is None and o.status in (OrderStatus.UNKNOWN.value, OrderStatus.PENDING_SUBMIT.value):
                 touched.append(self.resolve_unknown(o.cl_ord_id, wait=False))
         with_txid = [o for o in active if o.txid]
+        all_infos: dict[str, OrderInfo] = {}
         for i in range(0, len(with_txid), 50):
             chunk = with_txid[i:i + 50]
-            infos = self.client.account.query_orders([o.txid for o in chunk])
+            infos = self.client.account.query_orders([o.txid for o in chunk], trades=True)
+            all_infos.update(infos)
             for o in chunk:
                 with self._order_lock(o.cl_ord_id):
                     fresh = self.store.get_order(o.cl_ord_id) or o
                     info = infos.get(o.txid)
                     touched.append(self._apply_info(fresh, info) if info is not None else fresh)
-        self._import_fills(touched)
+        self._import_fills(touched, all_infos)
         return [self.store.get_order(o.cl_ord_id) or o for o in touched]
 
     # -- cancel -----------------------------------------------------------------------------------
@@ -448,8 +450,7 @@ class Executor:
                 if o.status != OrderStatus.PENDING_SUBMIT.value]
 
     # -- fills --------------------------------------------------------------------------------------
-    def _import_fills(self, orders: Iterable[OrderRecord]) -> int:
-        """Fetch and record the fills of these orders that the store does not have yet."""
+    def _missing_fills(self, orders: Iterable[OrderRecord]) -> list[OrderRecord]:
         wanting = []
         for o in orders:
             if not o.txid or o.volume_executed <= 0:
@@ -457,10 +458,25 @@ class Executor:
             have = sum((f.volume for f in self.store.fills(txid=o.txid)), Decimal(0))
             if have < o.volume_executed:
                 wanting.append(o)
+        return wanting
+
+    def _import_fills(self, orders: Iterable[OrderRecord], infos: dict[str, OrderInfo] | None = None) -> int:
+        """Fetch and record the fills of these orders that the store does not have yet:
+        by trade id with QueryTrades when Kraken listed them (cheap), else from TradesHistory."""
+        wanting = self._missing_fills(orders)
         if not wanting:
             return 0
-        start = int(min(o.created_at for o in wanting)) - 1
-        return self.import_trades(self._trades_since(start), only_txids={o.txid for o in wanting})
+        infos = infos or {}
+        ids = [tid for o in wanting for tid in (infos[o.txid].trade_ids if o.txid in infos else ())
+               if not self.store.has_fill(tid)]
+        added = 0
+        for i in range(0, len(ids), 20):
+            added += self.import_trades(self.client.account.query_trades(ids[i:i + 20]))
+        wanting = self._missing_fills(self.store.get_order(o.cl_ord_id) or o for o in wanting)
+        if wanting:
+            start = int(min(o.created_at for o in wanting)) - 1
+            added += self.import_trades(self._trades_since(start), only_txids={o.txid for o in wanting})
+        return added
 
     def _trades_since(self, start: int) -> dict[str, TradeInfo]:
         """All trades since ``start``: TradesHistory pages of 50, newest first."""

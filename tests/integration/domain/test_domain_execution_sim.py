@@ -65,6 +65,8 @@ def test_partial_fills_across_market_moves_match_the_exchange_exactly(rig):
     assert sum(f.fee for f in rig.store.fills()) == order.fee
     assert rig.executor.fee_mismatches == []
     assert rig.executor.refresh() == []                 # nothing active: nothing to do, nothing recorded twice
+    used = {r.endpoint for r in rig.sim.access_log}
+    assert "QueryTrades" in used and "TradesHistory" not in used   # fills fetched by id (cheaper counter)
     assert len(rig.store.fills()) == len(sim_fills(rig, placed.txid))
 
 
