@@ -182,6 +182,9 @@ class PairMarket:
         ts = self.updated_at
         asks: dict[Decimal, Decimal] = dict(user_asks)
         bids: dict[Decimal, Decimal] = dict(user_bids)
+        # A user order resting through the synthetic side hides the synthetic levels it crosses.
+        best_user_bid = max(user_bids) if user_bids else None
+        best_user_ask = min(user_asks) if user_asks else None
         for side, book in (("asks", asks), ("bids", bids)):
             n = 0
             for i in range(BOOK_LEVELS):
@@ -190,18 +193,19 @@ class PairMarket:
                 price = self.level_price(side, i)
                 if price <= 0:
                     break
+                if side == "asks" and best_user_bid is not None and price <= best_user_bid:
+                    continue
+                if side == "bids" and best_user_ask is not None and price >= best_user_ask:
+                    continue
                 vol = self.level_volume(side, i)
                 if vol > 0:
                     book[price] = book.get(price, Decimal(0)) + vol
                     n += 1
         ask_rows = sorted(asks.items())
         bid_rows = sorted(bids.items(), reverse=True)
-        # Never show a crossed book: a user order resting through the synthetic side hides it.
+        # Users' orders never trade with each other, so two accounts can cross: never show that.
         while ask_rows and bid_rows and ask_rows[0][0] <= bid_rows[0][0]:
-            if ask_rows[0][0] in user_asks and bid_rows[0][0] not in user_bids:
-                bid_rows.pop(0)
-            else:
-                ask_rows.pop(0)
+            ask_rows.pop(0)
         pd, ld = self.spec.pair_decimals, self.spec.lot_decimals
         return {
             "asks": [[fmt(p, pd), fmt(v, ld), ts] for p, v in ask_rows[:count]],

@@ -210,3 +210,13 @@ def test_viqc_market_buy_spends_the_quote_amount(ex):
     o = order(ex, txid)
     assert o["status"] == "closed"
     assert D("99.9") <= D(o["cost"]) <= D("100")
+
+
+def test_depth_stays_two_sided_when_a_resting_order_is_crossed_by_a_move(ex):
+    ex.set_liquidity("XBTEUR", D("0.004"))
+    mid = ex.mid("XBTEUR")
+    add(ex, pair="XBTEUR", type="buy", ordertype="limit", price=str(mid), volume="0.05")
+    ex.shock("XBTEUR", D("-1.1"))
+    book = ex.handle_public("Depth", {"pair": "XBTEUR", "count": "5"})["XXBTZEUR"]
+    assert len(book["asks"]) == 5 and len(book["bids"]) == 5
+    assert D(book["bids"][0][0]) == mid < D(book["asks"][0][0])
