@@ -11,7 +11,8 @@ placed through each layer in turn:
   market data, risk, executor, audit): placement → acknowledgement as the bot sees it;
 - ``store.record_intent`` and ``risk.check`` timed directly, on their own.
 
-Each layer's own cost is the difference of p50s. A ``cProfile`` pass over the wrapper
+Each layer's own cost is the difference of p50s, split further by timing the extra
+requests the layers make (SystemStatus, BalanceEx, QueryOrders) alone on the bot's client. A ``cProfile`` pass over the wrapper
 splits one placement into HTTP, SQLite and Python time. Placement → fill uses a
 marketable limit (±2 % of mid, buys and sells alternating) and stops the clock when the
 bot's order status reads FILLED (refreshing if the acknowledgement did not already say so).
@@ -76,7 +77,8 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
     from krakenbot.store import OrderRecord, Store
 
     stages = {name: [] for name in ("bare client", "bot client", "executor", "safety wrapper",
-                                    "store.record_intent", "risk.check")}
+                                    "store.record_intent", "risk.check", "SystemStatus", "BalanceEx",
+                                    "QueryOrders")}
     with SimProcess() as sim, tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
         workdir = Path(tmp)
         bot = build_bot(sim, workdir)
@@ -90,12 +92,15 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
             pair_id = info.name
             seq = iter(range(10**9))
 
+            last_txid: list[str] = []
+
             def via_bare():
                 ack = bare.trading.add_order(order_request("buy", rest, pair=pair_id, cl_ord_id=f"bb{next(seq)}"))
                 return lambda: bare.trading.cancel_order(txid=ack.txids[0])
 
             def via_bot_client():
                 ack = bot.client.trading.add_order(order_request("buy", rest, pair=pair_id, cl_ord_id=f"bc{next(seq)}"))
+                last_txid[:] = ack.txids[:1]
                 return lambda: bot.client.trading.cancel_order(txid=ack.txids[0])
 
             def via_executor():
@@ -129,6 +134,10 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
                     cancel()
                 _timed(record_intent, stages["store.record_intent"])
                 _timed(lambda: safety.risk.check(request, snapshot), stages["risk.check"])
+                # the extra exchange requests the wrapper and executor make, each alone on the bot's client
+                _timed(bot.client.market.system_status, stages["SystemStatus"])
+                _timed(bot.client.account.balance_ex, stages["BalanceEx"])
+                _timed(lambda: bot.client.account.query_orders(last_txid, trades=True), stages["QueryOrders"])
 
             requests_per = {name: _endpoints(sim, fn) for name, fn in layered}
             split = _profile_split(via_wrapper, max(5, orders // 6))
@@ -161,11 +170,19 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
     for name in stages:
         s = summaries[name]
         rows.append({"stage": name, **s.as_dict(), "share": s.p50 / wrapper_p50 if wrapper_p50 else None})
+    p50 = {name: summaries[name].p50 for name in stages}
+    executor_rest = p50["executor"] - p50["bot client"] - p50["QueryOrders"] - p50["store.record_intent"]
+    wrapper_rest = p50["safety wrapper"] - p50["executor"] - p50["SystemStatus"] - p50["BalanceEx"] - p50["risk.check"]
     layers = [
-        ("the client call (HTTP, signing, parsing)", client_p50),
-        ("guard + audit row on the bot's client", summaries["bot client"].p50 - client_p50),
-        ("executor (intent in SQLite, audit, status sync)", summaries["executor"].p50 - summaries["bot client"].p50),
-        ("safety wrapper (gates, market data, risk, audit)", wrapper_p50 - summaries["executor"].p50),
+        ("client: AddOrder round trip (HTTP, signing, parsing)", client_p50),
+        ("client: guard + its audit row (bot client - bare client)", p50["bot client"] - client_p50),
+        ("executor: QueryOrders after the ack (Executor.sync_after_place)", p50["QueryOrders"]),
+        ("executor: durable intent (Store.record_intent, synchronous=FULL)", p50["store.record_intent"]),
+        ("executor: the rest (audit rows, status transitions, fill import)", executor_rest),
+        ("wrapper: SystemStatus before every order (STATUS_TTL_S = 0)", p50["SystemStatus"]),
+        ("wrapper: BalanceEx for the risk snapshot (re-read after every order)", p50["BalanceEx"]),
+        ("wrapper: risk.check", p50["risk.check"]),
+        ("wrapper: the rest (gates, market data, audit)", wrapper_rest),
     ]
     fill = summarize_ns(fill_ns)
     return {

@@ -22,16 +22,20 @@ def rss():
                 return int(line.split()[1])
 before = rss()
 t0 = time.perf_counter()
-importlib.import_module(sys.argv[1])
+for name in sys.argv[1].split(","):
+    importlib.import_module(name)
 seconds = time.perf_counter() - t0
 print(json.dumps({"seconds": seconds, "rss_before_kib": before, "rss_after_kib": rss()}))
 """
 
-MODULES = ("krakenbot", "krakenbot.client", "ccxt", "requests", "http.client")
+# What Bot.build imports (it imports lazily, so ``import krakenbot.bot`` alone says little).
+WHOLE_BOT = ("krakenbot.bot,krakenbot.client,krakenbot.execution.executor,krakenbot.orchestrator,"
+             "krakenbot.positions,krakenbot.risk,krakenbot.safety.wrapper,krakenbot.store,krakenbot.market_data")
+MODULES = ("krakenbot", "krakenbot.client", WHOLE_BOT, "ccxt", "requests", "http.client")
 
 
 def probe(module: str) -> dict:
-    """One fresh-interpreter import of ``module``: seconds and RSS before/after (KiB)."""
+    """One fresh-interpreter import of ``module`` (or a comma-separated list): seconds, RSS (KiB)."""
     done = subprocess.run(
         [sys.executable, "-c", _PROBE, module], capture_output=True, text=True, cwd=ROOT, timeout=60
     )
@@ -77,6 +81,7 @@ def measure(modules: tuple[str, ...] = MODULES, samples: int = 3) -> dict:
             "rss_growth_mib": statistics.median(r["rss_after_kib"] - r["rss_before_kib"] for r in good) / 1024,
             "samples": len(good),
         }
-    if "error" not in out.get("krakenbot", {"error": 1}):
-        out["krakenbot"]["slowest"] = slowest_imports("krakenbot")
+    for module in ("krakenbot", "krakenbot.client", WHOLE_BOT):
+        if "error" not in out.get(module, {"error": 1}):
+            out[module]["slowest"] = slowest_imports(module)
     return out

@@ -69,6 +69,7 @@ def _imports_md(results: dict) -> list[str]:
     lines = ["## Import cost (fresh interpreter, median of samples)", "",
              "| module | import s | RSS after import MiB | RSS growth MiB |", "|---|---|---|---|"]
     for module, row in imports.items():
+        module = "the whole bot (krakenbot.bot + Bot.build's imports)" if "," in module else module
         if "error" in row:
             lines.append(f"| {module} | error: {row['error']} | | |")
             continue
@@ -76,6 +77,12 @@ def _imports_md(results: dict) -> list[str]:
             f"| {module} | {_f(row.get('seconds'), '{:.3f}')} | {_f(row.get('rss_after_mib'), '{:.1f}')} "
             f"| {_f(row.get('rss_growth_mib'), '{:.1f}')} |"
         )
+    for module, row in imports.items():
+        slowest = row.get("slowest")
+        if slowest:
+            label = "the whole bot" if "," in module else module
+            lines.append(f"\nHeaviest imports under `import {label}` (self time, `-X importtime`): "
+                         + ", ".join(f"{r['module']} {r['self_us'] / 1000:.1f} ms" for r in slowest) + ".")
     return lines
 
 
@@ -90,6 +97,22 @@ def _bot_md(results: dict) -> list[str]:
         lines.append(
             f"| {row['stage']} | {_f(row.get('p50'))} | {_f(row.get('p95'))} | {_f(row.get('p99'))} "
             f"| {_f(row.get('share'), '{:.0%}')} |"
+        )
+    layers = bot.get("layers") or []
+    if layers:
+        lines += ["", "| layer (difference of p50s) | µs | share of placement → ack |", "|---|---|---|"]
+        lines += [f"| {row['layer']} | {_f(row.get('p50_us'))} | {_f(row.get('share'), '{:.0%}')} |" for row in layers]
+    per = bot.get("requests_per_placement") or {}
+    if per:
+        lines += ["", "Exchange requests per placement (simulator access log): "
+                  + "; ".join(f"{k}: {', '.join(v) or 'none'}" for k, v in per.items()) + "."]
+    split = bot.get("profile_split") or {}
+    if split.get("total_us"):
+        total = split["total_us"]
+        lines.append(
+            f"cProfile split of one wrapper placement: HTTP round trips {split['http_us'] / total:.0%}, "
+            f"SQLite {split['sqlite_us'] / total:.0%}, other Python {split['other_python_us'] / total:.0%} "
+            f"(of which risk.check {split['risk_check_us'] / total:.0%}); shares only, the profiler inflates Python time."
         )
     ack = bot.get("ack") or {}
     if ack:
@@ -113,7 +136,11 @@ def _memory_md(results: dict) -> list[str]:
     if mem.get("skipped"):
         lines.append(f"Order cycles: not measured: {mem['skipped']}")
     elif mem:
+        if mem.get("reduced_to_fit_budget"):
+            lines.append(f"Only {mem['cycles']:,} of the {mem['cycles_asked']:,} cycles asked fitted the run's time "
+                         "budget (`--budget 0` runs them all).")
         lines.append(
+            f"In a fresh interpreter (bot + bench only), "
             f"{mem.get('cycles', 0):,} order cycles ({mem.get('cycle', '')}) in {_f(mem.get('seconds'), '{:.1f}')} s: "
             f"RSS start {_f(mem.get('start_mib'), '{:.1f}')} MiB, peak {_f(mem.get('peak_mib'), '{:.1f}')} MiB, "
             f"end {_f(mem.get('end_mib'), '{:.1f}')} MiB; growth {_f(mem.get('growth_mib'), '{:.2f}')} MiB "

@@ -111,7 +111,7 @@ def test_bot_path_times_every_layer_and_reaches_fills():
     stages = {row["stage"]: row for row in res["stages"]}
     assert {name: stages[name]["n"] for name in stages} == {
         "bare client": 4, "bot client": 4, "executor": 4, "safety wrapper": 4,
-        "store.record_intent": 4, "risk.check": 4,
+        "store.record_intent": 4, "risk.check": 4, "SystemStatus": 4, "BalanceEx": 4, "QueryOrders": 4,
     }
     assert res["requests_per_placement"]["bare client"] == ["AddOrder"]
     assert "AddOrder" in res["requests_per_placement"]["safety wrapper"]
