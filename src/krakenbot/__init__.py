@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "Bot": "krakenbot.bot",
     "SafetyWrapper": "krakenbot.safety.wrapper",
-    "OrderOutcome": "krakenbot.safety.wrapper",
+    "OrderOutcome": "krakenbot.safety.outcomes",
     "TradingMode": "krakenbot.safety.modes",
     "Settings": "krakenbot.config",
     "ConfigError": "krakenbot.config",

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from krakenbot.strategy import HoldStrategy, MarketView, Strategy

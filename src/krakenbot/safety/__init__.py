@@ -12,13 +12,16 @@ from krakenbot.safety.modes import LiveTradingRefused, TradingMode
 
 __all__ = [
     "SafetyWrapper", "TradingMode", "OrderOutcome", "ConnectionReport", "KillSwitch", "DeadMansSwitch",
-    "LiveTradingRefused", "AuditLog",
+    "LiveTradingRefused", "AuditLog", "KillReport", "SafetyCode", "CanaryRules",
 ]
 
 _LAZY = {
     "SafetyWrapper": "krakenbot.safety.wrapper",
-    "OrderOutcome": "krakenbot.safety.wrapper",
-    "ConnectionReport": "krakenbot.safety.wrapper",
+    "OrderOutcome": "krakenbot.safety.outcomes",
+    "ConnectionReport": "krakenbot.safety.outcomes",
+    "KillReport": "krakenbot.safety.outcomes",
+    "SafetyCode": "krakenbot.safety.outcomes",
+    "CanaryRules": "krakenbot.safety.canary",
     "KillSwitch": "krakenbot.safety.kill_switch",
     "DeadMansSwitch": "krakenbot.safety.dead_mans_switch",
     "AuditLog": "krakenbot.safety.audit",

@@ -10,84 +10,30 @@ is checked against the mode's allowlist and audited.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
-from decimal import ROUND_UP, Decimal
-from enum import Enum
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any, Mapping
 
 from krakenbot.errors import CircuitOpenError, EndpointNotAllowed, KrakenError, LocalRefusal
-from krakenbot.models import OrderRequest, OrderType, PairInfo, Side, Ticker
+from krakenbot.models import OrderRequest, OrderType, PairInfo, Side
 from krakenbot.risk import Denial, DenialCode, RiskSnapshot, TradingState
 from krakenbot.safety import allowlist
 from krakenbot.safety.audit import AuditLog
+from krakenbot.safety.canary import CanaryRules
 from krakenbot.safety.dead_mans_switch import DeadMansSwitch
 from krakenbot.safety.guard import EndpointGuard
 from krakenbot.safety.kill_switch import KillSwitch
 from krakenbot.safety.modes import LiveTradingRefused, TradingMode, live_refusal_reason
+from krakenbot.safety.outcomes import KillReport, OrderOutcome, SafetyCode
+from krakenbot.safety.reads import ExchangeReads
 
 log = logging.getLogger(__name__)
 
-BALANCE_TTL_S = 10.0  # a pre-check only: Kraken is the final judge of funds
-STATUS_TTL_S = 0.0  # read before every order/cancel: a stale "online" would send orders into maintenance
-PAIRS_TTL_S = 3600.0
 
-
-class SafetyCode(str, Enum):
-    """Denials decided by the wrapper itself (the risk package has its own ``DenialCode``)."""
-
-    MODE = "MODE"
-    HALTED = "HALTED"
-    MARKET_STATUS = "MARKET_STATUS"
-    CIRCUIT_OPEN = "CIRCUIT_OPEN"
-    CANARY_RULES = "CANARY_RULES"
-    EXCHANGE_ERROR = "EXCHANGE_ERROR"
-    INVALID_ORDER = "INVALID_ORDER"
-
-
-@dataclass(frozen=True)
-class OrderOutcome:
-    """What became of one order request. ``accepted``: passed every gate and the exchange
-    took it (or, in paper mode, validated it); ``placed``: a real order exists on the exchange."""
-
-    accepted: bool
-    placed: bool
-    cl_ord_id: str | None = None
-    txid: str | None = None
-    status: str | None = None
-    denials: list[Denial] = field(default_factory=list)
-    reason: str = ""
-    validated_only: bool = False
-
-    @property
-    def codes(self) -> list[str]:
-        return [getattr(d.code, "value", str(d.code)) for d in self.denials]
-
-    @property
-    def refused(self) -> bool:
-        return not self.accepted
-
-
-@dataclass(frozen=True)
-class ConnectionReport:
-    online: bool
-    system_status: str | None
-    authenticated: bool
-    balances: dict[str, Decimal]
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class KillReport:
-    halted: bool
-    cancelled: int
-    reason: str
-    problems: tuple[str, ...] = ()
-
-
-class SafetyWrapper:
+class SafetyWrapper(ExchangeReads):
     def __init__(self, *, settings: Any, client: Any, store: Any, clock: Any, guard: EndpointGuard,
-                 audit: AuditLog, risk: Any, executor: Any, positions: Any, reconciler: Any = None,
-                 market_data: Any = None, breaker: Any = None, protective: Any = None,
+                 audit: AuditLog, risk: Any, executor: Any, positions: Any, market_data: Any,
+                 reconciler: Any = None, breaker: Any = None, protective: Any = None,
                  kill_switch: KillSwitch | None = None, scrub: Any = None) -> None:
         self.settings = settings
         self.client = client
@@ -104,12 +50,9 @@ class SafetyWrapper:
         self.protective = protective
         self.kill_switch = kill_switch or KillSwitch(getattr(settings, "kill_switch_file", None), clock)
         self.dead_mans_switch = DeadMansSwitch(self._cancel_all_orders_after, clock)
-        self._scrub = scrub or (lambda text: text)
-        self._tickers: dict[str, tuple[Ticker, float]] = {}
-        self._balances: tuple[Any, ...] | None = None  # (totals, read at, free)
-        self._status: tuple[str, float] | None = None
-        self._pairs: tuple[dict[str, PairInfo], float] | None = None
-        self.status_ttl = STATUS_TTL_S
+        if scrub is not None:
+            self._scrub = scrub  # type: ignore[method-assign]
+        self._init_reads()
         self.guard.order_blocker = self._order_blocker
 
     # -- mode ----------------------------------------------------------------------------------
@@ -141,117 +84,6 @@ class SafetyWrapper:
 
     def refused_endpoints(self) -> list[str]:
         return sorted(e for e in allowlist.KNOWN_ENDPOINTS if not allowlist.check(self.mode, e).allowed)
-
-    # -- reads ----------------------------------------------------------------------------------
-    def check_connection(self) -> ConnectionReport:
-        """Connectivity (SystemStatus), then authentication (Balance); one clear error."""
-        try:
-            status = self.system_status(max_age=0)
-        except KrakenError as exc:
-            return ConnectionReport(False, None, False, {}, self._scrub(f"exchange unreachable: {exc}"))
-        try:
-            balances = self.balances(max_age=0)
-        except KrakenError as exc:
-            return ConnectionReport(status == "online", status, False, {}, self._scrub(self._explain(exc)))
-        return ConnectionReport(status == "online", status, True, balances, None)
-
-    def system_status(self, max_age: float | None = None) -> str:
-        max_age = self.status_ttl if max_age is None else max_age
-        now = self.clock.time()
-        if self._status is not None and max_age > 0 and now - self._status[1] <= max_age:
-            return self._status[0]
-        status = self.client.market.system_status().status
-        self._status = (status, now)
-        return status
-
-    def balances(self, max_age: float = 0.0) -> dict[str, Decimal]:
-        now = self.clock.time()
-        if self._balances is not None and max_age > 0 and now - self._balances[1] <= max_age:
-            return dict(self._balances[0])
-        balances = dict(self.client.account.balance())
-        self._balances = None  # the free amounts must be re-read with BalanceEx
-        return dict(balances)
-
-    def pair_info(self, pair: str) -> PairInfo:
-        if self.market_data is not None and hasattr(self.market_data, "pair_info"):
-            return self.market_data.pair_info(pair)
-        now = self.clock.time()
-        if self._pairs is None or now - self._pairs[1] > PAIRS_TTL_S:
-            pairs = self._fetch_pairs()
-            index: dict[str, PairInfo] = {}
-            for info in pairs.values():
-                for name in (info.name, info.altname, info.wsname, info.wsname.replace("/", "")):
-                    index[name.upper()] = info
-            self._pairs = (index, now)
-        key = pair.upper()
-        info = self._pairs[0].get(key) or self._pairs[0].get(key.replace("/", ""))
-        if info is None:
-            from krakenbot.errors import UnknownPairError
-
-            raise UnknownPairError(f"unknown pair {pair}", ("EQuery:Unknown asset pair",), "AssetPairs")
-        return info
-
-    def _fetch_pairs(self) -> dict[str, PairInfo]:
-        if self.market_data is not None and hasattr(self.market_data, "asset_pairs"):
-            return self.market_data.asset_pairs()
-        return self.client.market.asset_pairs()
-
-    def ticker(self, pair: str) -> Ticker:
-        """The current ticker (through the market data cache when there is one); remembered
-        with its time so staleness can be judged when the exchange stops answering."""
-        source = self.market_data if self.market_data is not None and hasattr(self.market_data, "ticker") else self.client.market
-        ticker = source.ticker(pair)
-        fetched = ticker.fetched_at or self.clock.time()
-        self._tickers[pair.upper()] = (ticker, fetched)
-        return ticker
-
-    def last_ticker(self, pair: str) -> Ticker | None:
-        entry = self._tickers.get(pair.upper())
-        return entry[0] if entry else None
-
-    def market_data_age(self, pair: str) -> float | None:
-        """Seconds since the pair's market data last came from the exchange (None: never)."""
-        if self.market_data is not None and hasattr(self.market_data, "last_update"):
-            last = self.market_data.last_update(pair)
-            return None if last is None else max(0.0, self.clock.time() - last)
-        entry = self._tickers.get(pair.upper())
-        return None if entry is None else max(0.0, self.clock.time() - entry[1])
-
-    def market_data_problem(self, pair: str, refresh: bool = True) -> str | None:
-        """None when the pair's price is fresh enough to trade on, else why not (STALE_DATA)."""
-        if refresh:
-            try:
-                self.ticker(pair)
-            except KrakenError as exc:
-                log.info("ticker refresh for %s failed: %s", pair, exc)
-        age = self.market_data_age(pair)
-        limit = float(getattr(self.settings, "stale_data_seconds", 30))
-        if age is None:
-            return f"STALE_DATA: no market data for {pair}"
-        if age > limit:
-            return f"STALE_DATA: last price for {pair} is {age:.0f} s old (limit {limit:.0f} s)"
-        return None
-
-    def order_book(self, pair: str, count: int = 100):
-        source = self.market_data if self.market_data is not None and hasattr(self.market_data, "order_book") else None
-        if source is not None:
-            return source.order_book(pair, count)
-        return self.client.market.depth(pair, count=count)
-
-    def candles(self, pair: str, interval: int = 1, since: int | None = None):
-        if self.market_data is not None and hasattr(self.market_data, "candles"):
-            return self.market_data.candles(pair, interval, since=since)
-        return list(self.client.market.ohlc(pair, interval=interval, since=since).candles)
-
-    def history(self, pair: str, interval: int, start: int, end: int):
-        if self.market_data is None or not hasattr(self.market_data, "history"):
-            raise NotImplementedError("history needs the market data service")
-        return self.market_data.history(pair, interval, start, end)
-
-    def position(self, pair: str) -> tuple[Decimal, Decimal | None]:
-        """(base volume the bot holds from its own fills, average entry incl. fees)."""
-        pos = self.positions.position(self._pair_id(pair))
-        return pos.volume, pos.average_entry
 
     # -- orders ---------------------------------------------------------------------------------
     def submit_order(self, pair: str, side: Side | str, ordertype: OrderType | str, volume: Decimal | str,
@@ -305,7 +137,8 @@ class SafetyWrapper:
         mid = ticker.mid if ticker is not None else None
         # 6. canary rules
         if self.mode is TradingMode.CANARY:
-            problem = self._canary_problem(info, side, ordertype, volume, price, post_only, mid)
+            problem = CanaryRules.from_settings(self.settings).problem(info, side, ordertype, volume, price,
+                                                                       post_only, mid)
             if problem:
                 return self._refuse(pair, SafetyCode.CANARY_RULES, problem, origin, summary)
             post_only = True
@@ -341,52 +174,18 @@ class SafetyWrapper:
         # 9. canary: cancel at once after acknowledgement
         if self.mode is TradingMode.CANARY and outcome.placed and outcome.cl_ord_id:
             self._cancel_canary(outcome)
-        self._balances = None
+        self._forget_balances()
         return outcome
 
     def canary_order(self, pair: str, side: Side | str = Side.BUY) -> OrderOutcome:
         """Build and submit the one order canary mode allows: post-only, far, minimal."""
         side = Side(getattr(side, "value", side))
         info = self.pair_info(pair)
-        ticker = self.ticker(pair)
-        offset = Decimal(getattr(self.settings, "canary_offset_pct", Decimal(10))) / 100
-        raw = ticker.mid * (1 - offset) if side is Side.BUY else ticker.mid * (1 + offset)
-        price = info.round_price(raw)
-        # stay on the passive side of the offset after rounding
-        while side is Side.BUY and price > ticker.mid * (1 - offset):
-            price -= info.tick_size
-        while side is Side.SELL and price < ticker.mid * (1 + offset):
-            price += info.tick_size
-        volume = self._canary_volume(info, price)
-        return self.submit_order(pair, side, OrderType.LIMIT, volume, price, post_only=True, origin="canary")
-
-    def _canary_volume(self, info: PairInfo, price: Decimal) -> Decimal:
-        """The smallest volume the pair and our own minimums allow at ``price``."""
-        step = Decimal(1).scaleb(-info.lot_decimals)
-        floor_notional = max(info.costmin, Decimal(getattr(self.settings, "min_eur_for_trade", 0)))
-        by_cost = (floor_notional / price).quantize(step, rounding=ROUND_UP) if price > 0 else info.ordermin
-        return max(info.ordermin, Decimal(getattr(self.settings, "min_trade_volume", 0)), by_cost)
-
-    def _canary_problem(self, info: PairInfo, side: Side, ordertype: OrderType, volume: Decimal,
-                        price: Decimal | None, post_only: bool, mid: Decimal | None) -> str | None:
-        if ordertype is not OrderType.LIMIT or price is None:
-            return "canary mode places only limit orders"
-        if not post_only:
-            return "canary mode places only post-only orders"
-        if mid is None:
-            return "canary mode needs a market price"
-        offset = Decimal(getattr(self.settings, "canary_offset_pct", Decimal(10)))
-        distance = (mid - price) / mid * 100 if side is Side.BUY else (price - mid) / mid * 100
-        if distance < offset:
-            return (f"canary {side.value} at {price} is {distance:.2f}% from mid {mid} on the passive side; "
-                    f"needs at least {offset}%")
-        minimal = self._canary_volume(info, price)
-        if volume > minimal:
-            return f"canary volume {volume} is above the minimal volume {minimal}"
-        cap = Decimal(getattr(self.settings, "canary_max_eur", Decimal(10)))
-        if volume * price > cap:
-            return f"canary notional {volume * price} is above the cap {cap}"
-        return None
+        mid = self.ticker(pair).mid
+        rules = CanaryRules.from_settings(self.settings)
+        price = rules.price(info, side, mid)
+        return self.submit_order(pair, side, OrderType.LIMIT, rules.volume(info, price), price, post_only=True,
+                                 origin="canary")
 
     def _ensure_baseline(self) -> None:
         """Before the bot's first real order, remember the exchange balances: every later
@@ -458,7 +257,7 @@ class SafetyWrapper:
         reason = "" if cancelled else self._scrub(f"order is {status}" + (f": {result.reason}" if result.reason else ""))
         self.audit.record("cancel", endpoint="CancelOrder", allowed=True, outcome=status.lower(), reason=reason,
                           origin=origin, cl_ord_id=cl_ord_id)
-        self._balances = None
+        self._forget_balances()
         return OrderOutcome(cancelled, False, cl_ord_id, result.txid, status, reason=reason)
 
     def cancel_all(self, origin: str = "operator") -> int:
@@ -470,7 +269,7 @@ class SafetyWrapper:
         count = int(self.client.trading.cancel_all())
         self.audit.record("cancel_all", endpoint="CancelAll", allowed=True, outcome=f"cancelled {count}",
                           origin=origin)
-        self._balances = None
+        self._forget_balances()
         self._refresh_quietly()
         return count
 
@@ -654,12 +453,6 @@ class SafetyWrapper:
         state = getattr(self.breaker, "state", None)
         return getattr(state, "value", state) == "open"
 
-    def _pair_id(self, pair: str) -> str:
-        try:
-            return self.pair_info(pair).name
-        except KrakenError:
-            return pair
-
     def _snapshot(self, info: PairInfo, mid: Decimal | None, pair: str) -> RiskSnapshot:
         balances, free = self._balances_and_free()
         portfolio = None
@@ -674,45 +467,8 @@ class SafetyWrapper:
             free_balances=free, open_orders=len(active), unknown_order_pairs=unknown,
         )
 
-    def _balances_and_free(self) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
-        """Totals and what is free to use. BalanceEx gives Kraken's own holds (every open
-        order, not only ours); without it, our open orders' holds are subtracted."""
-        now = self.clock.time()
-        if self._balances is not None and len(self._balances) == 3 and now - self._balances[1] <= BALANCE_TTL_S:
-            return dict(self._balances[0]), dict(self._balances[2])  # type: ignore[misc]
-        balance_ex = getattr(self.client.account, "balance_ex", None)
-        if callable(balance_ex):
-            lines = balance_ex()
-            totals = {asset: line.balance for asset, line in lines.items()}
-            free = {asset: line.free for asset, line in lines.items()}
-        else:
-            totals = dict(self.client.account.balance())
-            holds = self._holds()
-            free = {asset: amount - holds.get(asset, Decimal(0)) for asset, amount in totals.items()}
-        self._balances = (totals, now, free)  # type: ignore[assignment]
-        return dict(totals), dict(free)
-
-    def _holds(self) -> dict[str, Decimal]:
-        """Funds the bot's own open orders hold (Kraken holds size plus fee on buys)."""
-        holds: dict[str, Decimal] = {}
-        for order in self.open_orders():
-            try:
-                info = self.pair_info(order.pair)
-            except KrakenError:
-                continue
-            remaining = order.volume - order.volume_executed
-            if order.side == "buy" and order.price is not None:
-                amount = remaining * order.price * (1 + info.fee_taker / 100)
-                holds[info.quote] = holds.get(info.quote, Decimal(0)) + amount
-            elif order.side == "sell":
-                holds[info.base] = holds.get(info.base, Decimal(0)) + remaining
-        return holds
-
     def _refuse(self, pair: str, code: Any, reason: str, origin: str, summary: Mapping[str, Any]) -> OrderOutcome:
         reason = self._scrub(reason)
         self.audit.record("order", endpoint="AddOrder", allowed=False, outcome="refused", reason=reason,
                           params=summary, origin=origin, codes=[getattr(code, "value", str(code))])
         return OrderOutcome(False, False, denials=[Denial(code, reason)], reason=reason)
-
-    def _explain(self, exc: BaseException) -> str:
-        return self._scrub(f"{type(exc).__name__}: {exc}")

@@ -6,7 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from krakenbot.safety.modes import TradingMode
 
 
 def addorders(records):

@@ -1,0 +1,138 @@
+"""Reads through the safety wrapper: exchange status, balances, pair rules, market data
+and how fresh it is.
+
+Why in the wrapper at all: reads go through the same guarded client as orders (so they
+are audited and stop when the breaker opens), and the wrapper must remember when each
+pair's price last came from the exchange: when the exchange stops answering, that age
+is what stops trading (``STALE_DATA_SECONDS``). A mixin of ``SafetyWrapper``: it uses
+the wrapper's ``client``, ``market_data``, ``positions``, ``settings`` and ``clock``.
+"""
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+from typing import Any
+
+from krakenbot.errors import KrakenError
+from krakenbot.models import PairInfo, Ticker
+from krakenbot.safety.outcomes import ConnectionReport
+
+log = logging.getLogger("krakenbot.safety")
+
+BALANCE_TTL_S = 10.0  # for the risk pre-check only: Kraken is the final judge of funds
+STATUS_TTL_S = 0.0  # read before every order/cancel: a stale "online" would send orders into maintenance
+
+
+class ExchangeReads:
+    client: Any
+    market_data: Any
+    positions: Any
+    settings: Any
+    clock: Any
+    status_ttl: float
+
+    def _init_reads(self) -> None:
+        self._tickers: dict[str, Ticker] = {}
+        self._balances: tuple[dict[str, Decimal], float, dict[str, Decimal]] | None = None  # totals, at, free
+        self._status: tuple[str, float] | None = None
+        self.status_ttl = STATUS_TTL_S
+
+    def _scrub(self, text: str) -> str:  # replaced by the wrapper's scrubber
+        return text
+
+    def _explain(self, exc: BaseException) -> str:
+        return self._scrub(f"{type(exc).__name__}: {exc}")
+
+    # -- connection and account --------------------------------------------------------------
+    def check_connection(self) -> ConnectionReport:
+        """Connectivity (SystemStatus), then authentication (Balance); one clear error."""
+        try:
+            status = self.system_status(max_age=0)
+        except KrakenError as exc:
+            return ConnectionReport(False, None, False, {}, self._scrub(f"exchange unreachable: {exc}"))
+        try:
+            balances = self.balances()
+        except KrakenError as exc:
+            return ConnectionReport(status == "online", status, False, {}, self._explain(exc))
+        return ConnectionReport(status == "online", status, True, balances, None)
+
+    def system_status(self, max_age: float | None = None) -> str:
+        max_age = self.status_ttl if max_age is None else max_age
+        now = self.clock.time()
+        if self._status is not None and max_age > 0 and now - self._status[1] <= max_age:
+            return self._status[0]
+        status = self.client.market.system_status().status
+        self._status = (status, now)
+        return status
+
+    def balances(self) -> dict[str, Decimal]:
+        """Total balances by Kraken asset id, read now."""
+        return dict(self.client.account.balance())
+
+    def _balances_and_free(self) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+        """Totals and what is free to use, from BalanceEx: Kraken's own holds cover every open
+        order on the account, not only the bot's. Cached briefly; any order or cancel forgets it."""
+        now = self.clock.time()
+        if self._balances is not None and now - self._balances[1] <= BALANCE_TTL_S:
+            return dict(self._balances[0]), dict(self._balances[2])
+        lines = self.client.account.balance_ex()
+        totals = {asset: line.balance for asset, line in lines.items()}
+        free = {asset: line.free for asset, line in lines.items()}
+        self._balances = (totals, now, free)
+        return dict(totals), dict(free)
+
+    def _forget_balances(self) -> None:
+        self._balances = None
+
+    def position(self, pair: str) -> tuple[Decimal, Decimal | None]:
+        """(base volume the bot holds from its own fills, average entry incl. fees)."""
+        pos = self.positions.position(self._pair_id(pair))
+        return pos.volume, pos.average_entry
+
+    # -- market data ------------------------------------------------------------------------------
+    def pair_info(self, pair: str) -> PairInfo:
+        return self.market_data.pair_info(pair)
+
+    def _pair_id(self, pair: str) -> str:
+        try:
+            return self.pair_info(pair).name
+        except KrakenError:
+            return pair
+
+    def ticker(self, pair: str) -> Ticker:
+        """The current ticker (through the market data cache); the last good one is remembered."""
+        ticker = self.market_data.ticker(pair)
+        self._tickers[pair.upper()] = ticker
+        return ticker
+
+    def last_ticker(self, pair: str) -> Ticker | None:
+        return self._tickers.get(pair.upper())
+
+    def market_data_age(self, pair: str) -> float | None:
+        """Seconds since the pair's market data last came from the exchange (None: never)."""
+        last = self.market_data.last_update(pair)
+        return None if last is None else max(0.0, self.clock.time() - last)
+
+    def market_data_problem(self, pair: str, refresh: bool = True) -> str | None:
+        """None when the pair's price is fresh enough to trade on, else why not (STALE_DATA)."""
+        if refresh:
+            try:
+                self.ticker(pair)
+            except KrakenError as exc:
+                log.info("ticker refresh for %s failed: %s", pair, exc)
+        age = self.market_data_age(pair)
+        limit = float(getattr(self.settings, "stale_data_seconds", 30))
+        if age is None or self.last_ticker(pair) is None:
+            return f"STALE_DATA: no market data for {pair}"
+        if age > limit:
+            return f"STALE_DATA: last price for {pair} is {age:.0f} s old (limit {limit:.0f} s)"
+        return None
+
+    def order_book(self, pair: str, count: int = 100) -> Any:
+        return self.market_data.order_book(pair, count)
+
+    def candles(self, pair: str, interval: int = 1, since: int | None = None) -> Any:
+        return self.market_data.candles(pair, interval, since=since)
+
+    def history(self, pair: str, interval: int, start: int, end: int) -> Any:
+        return self.market_data.history(pair, interval, start, end)
