@@ -49,6 +49,8 @@ def _wire(value: Any) -> str:
     return str(value)
 
 
+# Kraken method names (``Balance``, ``Earn/Allocate``): anything else could walk out of /0/.
+_ENDPOINT = re.compile(r"[A-Za-z]{1,40}(/[A-Za-z]{1,40})?").fullmatch
 _SAFE = re.compile(r"[A-Za-z0-9_.\-]*").fullmatch
 
 
@@ -103,6 +105,7 @@ class KrakenClient:
     ) -> None:
         if not isinstance(timeouts, Timeouts):
             raise TypeError("timeouts must be a Timeouts")
+        api_key, api_secret = api_key or None, api_secret or None  # "" from an unset env var means none
         if (api_key is None) != (api_secret is None):
             raise ValueError("give both api_key and api_secret, or neither")
         self.clock: Clock = clock or SystemClock()
@@ -155,6 +158,8 @@ class KrakenClient:
     # -- calls -----------------------------------------------------------------------------------
     def public(self, endpoint: str, **params: Any) -> dict[str, Any]:
         """GET ``/0/public/<endpoint>``; returns Kraken's ``result`` object."""
+        if not _ENDPOINT(endpoint):
+            raise ValueError(f"not a Kraken method name: {endpoint[:40]!r}")
         if self.guard is not None:
             self.guard(endpoint)
         query = encode_params(params)
@@ -163,6 +168,8 @@ class KrakenClient:
 
     def private(self, endpoint: str, **params: Any) -> dict[str, Any]:
         """Signed POST to ``/0/private/<endpoint>``; reads are retried, writes never."""
+        if not _ENDPOINT(endpoint):
+            raise ValueError(f"not a Kraken method name: {endpoint[:40]!r}")
         if self.guard is not None:
             self.guard(endpoint)
         if self._signer is None:

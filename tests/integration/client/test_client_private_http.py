@@ -218,3 +218,19 @@ def test_private_call_without_credentials_sends_nothing(sim, clock):
         with pytest.raises(AuthenticationError):
             anonymous.account.balance()
     assert not requests_to(sim, "Balance")
+
+
+@pytest.mark.parametrize("endpoint", ["../../_sim/reset", "Balance?x=1", "", "Bal ance"])
+def test_endpoint_names_cannot_leave_the_api(client, sim, endpoint):
+    with pytest.raises(ValueError):
+        client.private(endpoint)
+    with pytest.raises(ValueError):
+        client.public(endpoint)
+    assert sim.access_log == []
+
+
+def test_empty_credentials_mean_none(sim, clock):
+    from krakenbot.client import KrakenClient
+
+    with KrakenClient(sim.url, "", "", clock=clock) as client:
+        assert not client.has_credentials
