@@ -228,3 +228,30 @@ def test_reconcile_after_trading_compares_balances_and_is_clean(sim, make_bot):
     drift = bot.safety.reconcile()
     assert {"foreign_fill", "balance_mismatch"} <= {d.kind for d in drift.discrepancies}
     assert [r for r in bot.safety.audit_log() if r["action"] == "reconcile"][-1]["outcome"] == "discrepancies"
+
+
+def test_stop_loss_fires_a_market_sell_through_the_wrapper(sim, make_bot):
+    from krakenbot.strategy import HoldStrategy
+
+    bot = make_bot("live", live_flag=True, STOP_LOSS_PCT="5")
+    bot.orchestrator.strategy = HoldStrategy()
+    assert bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.01")).placed
+    bot.safety.refresh_orders()
+    assert bot.safety.position("XBTEUR")[0] == Decimal("0.01")
+    sim.shock("XBTEUR", "-10")
+    sim.advance(5)  # past the market data cache's freshness window
+    report = bot.run_once()
+    assert report.protective_actions == 1, report
+    assert bot.safety.position("XBTEUR")[0] == Decimal(0)
+    exits = [r for r in bot.safety.audit_log() if r["action"] == "protective_exit"]
+    assert exits and exits[0]["outcome"] == "stop_loss"
+
+
+def test_closing_the_bot_disarms_the_dead_mans_switch(sim, make_bot):
+    bot = make_bot("live", live_flag=True)
+    assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.01"), Decimal("59000")).placed
+    bot.safety.arm_dead_mans_switch(60)
+    bot.close()
+    assert not sim.dead_mans_switch()["armed"]
+    sim.advance(120)
+    assert len(open_on_exchange(sim)) == 1  # a clean stop keeps the operator's orders
