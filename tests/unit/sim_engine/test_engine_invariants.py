@@ -134,7 +134,7 @@ def _check(ex: Exchange) -> None:
         assert D(book["bids"][0][0]) < D(book["asks"][0][0])
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(0, 5), st.lists(action, min_size=1, max_size=25))
 def test_money_is_conserved_whatever_happens(seed, actions):
     clock = ManualClock()

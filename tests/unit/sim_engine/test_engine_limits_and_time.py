@@ -164,3 +164,31 @@ def test_advance_needs_a_manual_clock(ex, clock):
 
     with pytest.raises(TypeError):
         Exchange(clock=WallClock()).advance(1)
+
+
+def test_concurrent_requests_keep_the_books_consistent():
+    import threading
+
+    from krakensim.clock import SystemClock
+
+    ex = Exchange(seed=5, clock=SystemClock(), volatility=D("0.0002"), trading_limits=False)
+    failures: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for i in range(60):
+                txid = ex.handle_private("demo", "AddOrder", limit(price=str(45000 + n * 100 + i)))["txid"][0]
+                ex.handle_private("demo", "Balance", {})
+                ex.handle_private("demo", "CancelOrder", {"txid": txid})
+        except BaseException as exc:  # collected: an assertion in a thread would be lost
+            failures.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert ex.handle_private("demo", "OpenOrders", {}) == {"open": {}}
+    assert ex.handle_private("demo", "ClosedOrders", {})["count"] == 240
+    assert ex.holds() == {}
