@@ -29,7 +29,7 @@ from krakensim.pairs import (ASSETS, MAKER_TIERS, PAIRS, TAKER_TIERS, PairSpec, 
                              resolve_asset, resolve_pair, resolve_pairs)
 from krakensim.trading_counter import TIERS, TradingCounter, amend_cost, cancel_penalty
 from krakensim.wire import (decimals_of, fmt, parse_bool, parse_decimal, parse_int, parse_rfc3339,
-                            parse_time_spec, q, rfc1123, rfc3339, since_seconds, text)
+                            parse_time_spec, rfc1123, rfc3339, since_seconds, text)
 
 SYSTEM_STATUSES = ("online", "maintenance", "cancel_only", "post_only")
 FUNDING_METHODS = frozenset({
@@ -813,8 +813,7 @@ class Exchange:
             o.volume, o.price, o.price2 = old
             acct.changed()
             raise KrakenAPIError(refused)
-        if (o.price, o.price2) != old[1:]:
-            o.aged_from = self._now  # a new price goes to the back of the queue
+        o.aged_from = self._now  # the trading counter measures age from the last amend
         if "amended" not in o.misc:
             o.misc.append("amended")
         return {"amend_id": self.ids.next("T")}

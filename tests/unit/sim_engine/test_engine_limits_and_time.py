@@ -192,3 +192,11 @@ def test_concurrent_requests_keep_the_books_consistent():
     assert ex.handle_private("demo", "OpenOrders", {}) == {"open": {}}
     assert ex.handle_private("demo", "ClosedOrders", {})["count"] == 240
     assert ex.holds() == {}
+
+
+def test_cancel_age_counts_from_the_last_amend(ex, clock):
+    txid = add(ex)
+    clock.advance(400)
+    ex.handle_private("demo", "AmendOrder", {"txid": txid, "order_qty": "0.002"})  # +1 (age >= 15 s)
+    ex.handle_private("demo", "CancelOrder", {"txid": txid})  # age 0 since the amend: +8
+    assert ex.counters()["trading"]["XXBTZEUR"] == pytest.approx(9)
