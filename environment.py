@@ -5,8 +5,8 @@ Userdata (``-D name=value``) and environment:
       scenarios against the real exchange in paper / read-only mode, with KRAKEN_API_KEY and
       KRAKEN_API_SECRET from the environment or ``.env``; others are skipped with a reason.
   seed=42                                    the simulator's seed.
-  break=daily-limit|position-limit           relax a safety limit on purpose (only for
-      tests/spec/test_spec_can_fail.py, which proves the specification can fail).
+  break=daily-limit|position-limit|allowlist break a safety mechanism on purpose, here and
+      nowhere else (tests/spec/test_spec_can_fail.py proves the specification then fails).
   evidence=reports/run/evidence.jsonl        where the per-scenario evidence goes.
   allure_results=allure-results              where report metadata goes (tools/run_spec.py sets it).
 
@@ -24,13 +24,20 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+
+# Deliberate breakage (``-D break=<name>``): settings forced over every scenario's own.
+BREAK_SETTINGS: dict[str, dict[str, str]] = {
+    "daily-limit": {"MAX_DAILY_TRADES": "1000000"},
+    "position-limit": {"TOTAL_BTC": "1000", "MAX_POSITION_PCT": "100", "MAX_ORDER_EUR": "100000000"},
+    "allowlist": {},
+}
 for _path in (ROOT, ROOT / "src"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
 import allure  # noqa: E402
 
-from tools.spec_support import evidence, tag_scheme  # noqa: E402
+from tools.spec_support import evidence, safety_evidence, tag_scheme  # noqa: E402
 from tools.spec_support.world import World, live_credentials  # noqa: E402
 
 
@@ -47,8 +54,14 @@ def before_all(context):
         raise SystemExit(f"target must be 'simulator' or 'live', got {context.target!r}")
     context.seed = int(userdata.get("seed", 42))
     context.breakage = userdata.get("break") or None
+    if context.breakage is not None and context.breakage not in BREAK_SETTINGS:
+        raise SystemExit(f"unknown breakage {context.breakage!r}; known: {sorted(BREAK_SETTINGS)}")
+    if context.breakage == "allowlist":
+        _break_allowlist()
     context.violations = []
     context.evidence = evidence.EvidenceWriter(ROOT / userdata.get("evidence", "reports/run/evidence.jsonl"))
+    context.violations_file = context.evidence.path.parent / "safety-violations.txt"
+    context.violations_file.unlink(missing_ok=True)
     context.sim = None
     if context.target == "live":
         creds = live_credentials()
@@ -71,12 +84,11 @@ def before_all(context):
 
 
 def after_all(context):
+    safety_evidence.write_run(context)  # run.json for the safety validation report
     if context.sim is not None:
         context.sim.close()
     if context.violations:
-        report = ROOT / "reports" / "run" / "safety-violations.txt"
-        report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text("\n".join(context.violations) + "\n")
+        context.violations_file.write_text("\n".join(context.violations) + "\n")
         raise AssertionError("SAFETY VIOLATION: requests outside the mode's allowlist reached the exchange:\n  "
                              + "\n  ".join(context.violations))
 
@@ -92,13 +104,15 @@ def before_scenario(context, scenario):
             scenario.skip("not @live-safe: the live target runs only scenarios that deploy no capital")
             return
     context.world = World(target=context.target, clock=context.clock, sim=context.sim,
-                          live_env=getattr(context, "live_env", {}), breakage=context.breakage)
+                          live_env=getattr(context, "live_env", {}),
+                          overrides=BREAK_SETTINGS.get(context.breakage or "", {}))
     context.world.begin()
 
 
 def before_step(context, step):
     """Remember the exchange as it was when the scenario's action began (the first When)."""
     world = getattr(context, "world", None)
+    safety_evidence.observe(world)  # breaker transitions against the access log
     if world is None or step.step_type != "when" or "when_mark" in world.notes:
         return
     if world.on_simulator:
@@ -107,12 +121,14 @@ def before_step(context, step):
     elif world.bot is not None:
         world.notes["when_mark"] = 0
         world.notes["live_balances_before"] = world.safety.balances()
+        world.notes["live_open_before"] = set(world.safety.call("OpenOrders").get("open", {}))
 
 
 def after_step(context, step):
     world = getattr(context, "world", None)
     if world is not None and world.bot is not None:
         world.record_mode()
+        safety_evidence.observe(world)
     if step.status == "failed" and world is not None and world.on_simulator:
         calls = _calls_text(world.exchange_calls()[-20:])
         _attach(world, calls, "last exchange calls before the failure", allure.attachment_type.TEXT)
@@ -143,14 +159,22 @@ def after_scenario(context, scenario):
             "mode": world.segments[-1].mode if world.segments else None,
             "modes": [{"start": s.start, "mode": s.mode} for s in world.segments],
             "access_log": [r.to_json() for r in records], "audit": audit, "counters": counters,
-            "violations": found,
+            "violations": found, **safety_evidence.collect(world),
         }, _secrets(world))
     finally:
         world.finish()
         context.world = None
 
 
-# -- helpers --------------------------------------------------------------------------------------
+# -- helpers -----------------------------------------------------------------------------------------
+def _break_allowlist() -> None:
+    """Let read-only mode send orders: only for proving the run-level allowlist check fails the run."""
+    from krakenbot.safety import allowlist
+    from krakenbot.safety.modes import TradingMode
+
+    allowlist.MODE_ENDPOINTS[TradingMode.READ_ONLY] = allowlist.MODE_ENDPOINTS[TradingMode.READ_ONLY] | {"AddOrder"}
+
+
 def _secrets(world: World) -> list[str]:
     return [s for s in (world.api_key, world.api_secret) if s]
 

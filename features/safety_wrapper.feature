@@ -40,7 +40,7 @@ Feature: The safety wrapper decides what may reach the exchange
   @safety @blocker @live-safe @allure.label.story:paper
   Scenario: In paper mode an order is only validated by the exchange, never placed
     Given the bot is connected to the exchange in paper mode
-    When the bot asks to buy 0.01 XBT at market
+    When the bot asks to buy 0.001 XBT at market
     Then the order is accepted as validated only
     And the exchange holds no new order
     And the account's balances are unchanged

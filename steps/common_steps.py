@@ -160,6 +160,10 @@ def step_refused_for(context, code):
 @then("the exchange received no order")
 def step_no_order_sent(context):
     world = context.world
+    if not world.on_simulator:  # the real exchange shows us no request log: the bot's audit trail must
+        sent = [r for r in world.safety.audit_log() if r.get("endpoint") == "AddOrder" and r.get("outcome") == "sent"]
+        assert_that(sent, empty(), "no order should have been sent to the exchange")
+        return
     mark = world.notes.get("when_mark", 0)
     sent = [r for r in world.exchange_calls("AddOrder") if r.seq >= mark and r.seq not in world.foreign]
     assert_that(sent, empty(), "no order should have reached the exchange")
@@ -168,6 +172,10 @@ def step_no_order_sent(context):
 @then("the exchange holds no new order")
 def step_no_new_order(context):
     world = context.world
+    if not world.on_simulator:
+        now = set(world.safety.call("OpenOrders").get("open", {}))
+        assert_that(now - world.notes["live_open_before"], empty(), "no new order should rest on the exchange")
+        return
     before = world.notes.get("orders_at_when", set())
     new = [o for o in world.sim.orders() if o.get("txid") not in before]
     assert_that(new, empty(), "the exchange should not hold any order placed by this action")

@@ -35,3 +35,14 @@ def test_the_same_scenarios_pass_when_nothing_is_broken(tmp_path):
     result, counts = run_daily_limit_scenarios(tmp_path)
     assert result.returncode == 0, result.stdout[-3000:]
     assert counts.failed == 0 and counts.passed >= 3, counts.line()
+
+
+def test_a_request_outside_the_allowlist_fails_the_whole_run(tmp_path):
+    """``-D break=allowlist`` lets read-only mode send orders: the scenario fails, and so does
+    the run-level check in after_all, which judges every request the exchange received."""
+    command = [sys.executable, "-m", "behave", "--tags=@safety-wrapper", "-n", "outside the mode", "-f", "plain",
+               "--no-color", "--no-junit", "-D", f"evidence={tmp_path / 'evidence.jsonl'}", "-D", "break=allowlist"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "SAFETY VIOLATION" in result.stdout
+    assert "AddOrder reached the exchange in read-only mode" in result.stdout

@@ -43,14 +43,6 @@ LIMIT_SETTINGS: dict[str, str] = {
     "open orders": "MAX_OPEN_ORDERS",
 }
 
-# Deliberate breakage for tests/spec/test_spec_can_fail.py only (``-D break=<name>``):
-# a safety limit is relaxed so the scenarios that guard it must fail.
-BREAKAGES: dict[str, dict[str, str]] = {
-    "daily-limit": {"MAX_DAILY_TRADES": "1000000"},
-    "position-limit": {"TOTAL_BTC": "1000", "MAX_POSITION_PCT": "100", "MAX_ORDER_EUR": "100000000"},
-}
-
-
 @dataclass
 class ModeSegment:
     """From access-log index ``start`` on, ``mode`` was in force."""
@@ -65,7 +57,7 @@ class World:
     clock: Any
     sim: Any = None  # KrakenSimulator on the simulator target
     live_env: dict[str, str] = field(default_factory=dict)  # credentials etc. on the live target
-    breakage: str | None = None
+    overrides: dict[str, str] = field(default_factory=dict)  # settings forced over every Given (environment.py)
     env: dict[str, str] = field(default_factory=dict)
     bot: Any = None
     api_key: str = ""
@@ -104,12 +96,12 @@ class World:
             self.env["TRADING_MODE"] = "read-only"
         self.env["STORE_PATH"] = str(self.tmpdir / "bot.sqlite")
         self.env["KILL_SWITCH_FILE"] = str(self.tmpdir / "KILL_SWITCH")
-        self.env.update(BREAKAGES.get(self.breakage or "", {}))
+        self.env.update(self.overrides)
 
     def configure(self, **settings: str) -> None:
         """Change settings; a bot already built is restarted with them (same store)."""
         self.env.update({k: str(v) for k, v in settings.items()})
-        self.env.update(BREAKAGES.get(self.breakage or "", {}))  # the breakage wins over any Given
+        self.env.update(self.overrides)  # a deliberate breakage wins over any Given
         if self.bot is not None:
             mode = self.mode
             self.restart()
