@@ -1,0 +1,331 @@
+"""Extra evidence for the safety validation report, recorded during a specification run.
+
+Why beside ``evidence.py``: the report (``krakenbot.reporting``) judges the plan's success
+criteria from what the run *recorded*, never from the scenarios' pass/fail alone, so each
+scenario's evidence line also carries (key ``"safety"``):
+
+- ``store``: the bot's orders and fills read back from its SQLite store, and the store's
+  ``PRAGMA integrity_check``;
+- ``exchange``: the simulator's own orders, trades and balances for the scenario's account
+  (``demo``), its system status at the end, its tier and the faults injected (with ``fired``);
+- ``breaker``: every circuit breaker transition with the access-log index at which it
+  happened (a listener attached to each bot the scenario builds), so "a request left while the
+  breaker was open" is decided by order of arrival, not by equal ``ManualClock`` timestamps;
+  plus each breaker's locally refused calls;
+- ``limits``: the risk settings of every bot the scenario built (TOTAL_BTC and the limits);
+- ``foreign``: access-log seqs the steps sent themselves (not the bot's);
+- ``settle``: whether a final ``refresh_orders()`` brought the store up to date before the
+  snapshot (done only when the store and the exchange disagree and the breaker is closed).
+
+``write_run(context)`` writes ``run.json`` beside the evidence (target, seed, times, commit,
+versions, the tag expression and how many scenarios it selects, the run's allocation).
+``publish(...)`` renders the report after the run, prints its verdict table, attaches it to
+the Allure results and returns the failed criteria (``tools.run_spec`` fails the run on them).
+
+Rate limits provoked on purpose are recognised from the simulator's fault record (an access-log
+entry with ``outcome == "fault"``), not from a tag: the tag scheme has no such tag and the fault
+record cannot be forgotten by a scenario author.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time as _time
+import uuid
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from tools.spec_support import evidence
+
+RUN_STARTED = _time.time()  # environment.py imports this module when behave starts
+_KEY = "_safety_evidence"
+LIMIT_FIELDS = ("total_btc", "max_position_pct", "max_order_eur", "max_open_orders", "max_daily_trades",
+                "max_daily_loss_eur", "price_collar_pct", "stale_data_seconds", "tier")
+ACCOUNT = "demo"  # World.begin creates every scenario's key on the demo account
+PACKAGES = ("krakenbot", "behave", "allure-behave", "requests", "urllib3", "tenacity")
+
+
+# -- during the scenario ------------------------------------------------------------------------
+class _BreakerTap:
+    """A breaker listener that notes each transition against the exchange's access log."""
+
+    def __init__(self, world: Any, state: dict, instance: int) -> None:
+        self.world, self.state, self.instance = world, state, instance
+
+    def state_change(self, old: Any, new: Any, reason: str) -> None:
+        self.state["events"].append({
+            "instance": self.instance, "index": _log_size(self.world), "time": self.world.clock.time(),
+            "old": _value(old), "new": _value(new), "reason": str(reason),
+        })
+
+
+def observe(world: Any) -> None:
+    """Attach a tap to the breaker of the bot now in ``world`` (once per bot instance)."""
+    if world is None or world.bot is None:
+        return
+    state = world.notes.setdefault(_KEY, {"events": [], "bots": [], "instances": []})
+    if any(bot is world.bot for bot, _ in state["bots"]):
+        return
+    instance = len(state["bots"])
+    breaker = _breaker(world.bot)
+    tap = _BreakerTap(world, state, instance)
+    if breaker is not None and hasattr(breaker, "add_listener"):
+        breaker.add_listener(tap)
+    state["bots"].append((world.bot, breaker))
+    state["instances"].append({"instance": instance, "attached_at": _log_size(world),
+                               "limits": _limits(world.bot.settings)})
+
+
+# -- after the scenario -------------------------------------------------------------------------
+def collect(world: Any) -> dict:
+    """The ``"safety"`` part of one scenario's evidence; never raises (evidence must not hide a result)."""
+    try:
+        return {"safety": _collect(world)}
+    except Exception as exc:  # noqa: BLE001 - a broken collector is itself evidence
+        return {"safety": {"error": f"safety evidence not collected: {type(exc).__name__}: {exc}"}}
+
+
+def _collect(world: Any) -> dict:
+    observe(world)
+    state = world.notes.get(_KEY, {"events": [], "bots": [], "instances": []})
+    out: dict[str, Any] = {
+        "account": ACCOUNT,
+        "foreign": sorted(world.foreign),
+        "breaker": {"events": list(state["events"]), "instances": _breaker_instances(state)},
+        "limits": [i["limits"] for i in state["instances"]],
+        "settle": {"refreshed": False},
+    }
+    store = _store_snapshot(world)
+    exchange = _exchange_snapshot(world) if world.on_simulator else None
+    if exchange is not None and store.get("available") and _differs(store, exchange) and world.bot is not None:
+        out["settle"] = _settle(world)
+        if out["settle"]["refreshed"]:
+            store, exchange = _store_snapshot(world), _exchange_snapshot(world)
+    out["store"] = store
+    out["exchange"] = exchange
+    return out
+
+
+def _breaker_instances(state: dict) -> list[dict]:
+    rows = []
+    for (bot, breaker), info in zip(state["bots"], state["instances"]):
+        stats = getattr(breaker, "stats", None) if breaker is not None else None
+        rows.append({"instance": info["instance"], "attached_at": info["attached_at"],
+                     "state": _value(getattr(stats, "state", None)),
+                     "rejected_calls": getattr(stats, "rejected_calls", None),
+                     "opened_count": getattr(stats, "opened_count", None)})
+    return rows
+
+
+def _store_snapshot(world: Any) -> dict:
+    store, own = _open_store(world)
+    if store is None:
+        return {"available": False}
+    try:
+        return {
+            "available": True,
+            "integrity_check": store.integrity_check(),
+            "orders": [evidence.to_jsonable(o) for o in store.orders()],
+            "fills": [evidence.to_jsonable(f) for f in store.fills()],
+        }
+    finally:
+        if own:
+            store.close()
+
+
+def _open_store(world: Any) -> tuple[Any, bool]:
+    if world.bot is not None and getattr(world.bot, "store", None) is not None:
+        return world.bot.store, False
+    path = Path(world.env.get("STORE_PATH", ""))
+    if not path.is_file():
+        return None, False
+    from krakenbot.store import Store
+
+    return Store(str(path)), True
+
+
+def _exchange_snapshot(world: Any) -> dict:
+    sim = world.sim
+    return {
+        "orders": evidence.to_jsonable(sim.orders(ACCOUNT)),
+        "trades": evidence.to_jsonable(sim.trades(ACCOUNT)),
+        "balances": evidence.to_jsonable(sim.balances(ACCOUNT)),
+        "start_balances": evidence.to_jsonable(world.start_balances),
+        "system_status": sim.exchange.system_status,
+        "tier": sim.tier,
+        "faults": [evidence.to_jsonable(f.to_json()) for f in sim.faults.all()],
+    }
+
+
+def _differs(store: dict, exchange: dict) -> bool:
+    """A cheap look: does the store lack a trade or disagree on an order's executed volume?"""
+    known = {f["trade_id"] for f in store["fills"]}
+    by_txid = {o["txid"]: o for o in store["orders"] if o.get("txid")}
+    if any(t["txid"] not in known for t in exchange["trades"] if t.get("ordertxid") in by_txid):
+        return True
+    for order in exchange["orders"]:
+        mine = by_txid.get(order["txid"])
+        if mine is not None and (mine["volume_executed"] != order.get("vol_exec") or
+                                 _kraken_status(mine["status"]) != order.get("status")):
+            return True
+    return False
+
+
+def _kraken_status(status: str) -> str:
+    return {"OPEN": "open", "PARTIALLY_FILLED": "open", "FILLED": "closed", "CANCELED": "canceled",
+            "EXPIRED": "expired"}.get(status, status.lower())
+
+
+def _settle(world: Any) -> dict:
+    """One final ``refresh_orders()``, as the bot would before shutting down; not when the breaker is open."""
+    breaker = _breaker(world.bot)
+    state = _value(getattr(breaker, "state", None))
+    if state not in (None, "closed"):
+        return {"refreshed": False, "why": f"breaker {state}"}
+    try:
+        world.bot.safety.refresh_orders()
+    except Exception as exc:  # noqa: BLE001
+        return {"refreshed": False, "why": f"{type(exc).__name__}: {exc}"}
+    return {"refreshed": True}
+
+
+# -- the run ------------------------------------------------------------------------------------
+def write_run(context: Any) -> Path | None:
+    """``run.json`` beside the evidence: what the report needs about the run as a whole."""
+    try:
+        path = Path(context.evidence.path).parent / "run.json"
+        selected, expected = _selection(context)
+        from tools.spec_support.world import SPEC_DEFAULTS
+
+        allocation = {k: v for k, v in SPEC_DEFAULTS.items() if k != "PAIRS"}
+        if context.target == "live":
+            live = getattr(context, "live_env", {})
+            allocation = {k: live[k] for k in allocation if live.get(k)}
+        run = {
+            "target": context.target, "seed": context.seed, "breakage": context.breakage,
+            "started_at": RUN_STARTED, "ended_at": _time.time(),
+            "git_commit": _git_commit(), "versions": _versions(),
+            "tag_expression": str(getattr(context.config, "tag_expression", "") or ""),
+            "selected": selected, "expected_to_run": expected, "allocation": allocation,
+            "evidence": Path(context.evidence.path).name,
+        }
+        path.write_text(json.dumps(run, indent=1, sort_keys=True))
+        return path
+    except Exception as exc:  # noqa: BLE001 - the report says the run metadata is missing
+        print(f"safety evidence: run.json not written: {exc}", file=sys.stderr)
+        return None
+
+
+def _selection(context: Any) -> tuple[list[str], int]:
+    """Scenarios the tag expression selects, and how many of them the target runs."""
+    expression = context.config.tag_expression
+    selected, expected = [], 0
+    for feature in context._runner.features:  # behave has no public accessor for the parsed features
+        for scenario in feature.walk_scenarios():
+            if not scenario.should_run_with_tags(expression):
+                continue
+            selected.append(f"{feature.name} / {scenario.name}")
+            tags = set(scenario.effective_tags)
+            if context.target != "live" or ("live-safe" in tags and "fault-injection" not in tags):
+                expected += 1
+    return selected, expected
+
+
+def publish(root: Path, evidence_dir: Path, junit_dir: Path, results_dir: Path | None, out_dir: Path) -> list[str]:
+    """Render the report, print its table, attach it to Allure; the failed criteria as problems."""
+    from krakenbot import reporting
+
+    try:
+        report = reporting.generate(evidence_dir, out_dir, junit_dir=junit_dir)
+    except Exception as exc:  # noqa: BLE001 - no report is a failed run
+        return [f"the safety validation report could not be built: {type(exc).__name__}: {exc}"]
+    print()
+    print(reporting.summary_table(report))
+    print(f"safety report: {out_dir / 'safety-report.html'} (also .md and .json)")
+    if results_dir is not None:
+        attach_to_allure(report, out_dir, results_dir)
+    return [f"safety criterion failed: {v.criterion}" for v in report.verdicts if v.status == reporting.FAIL]
+
+
+def attach_to_allure(report: Any, out_dir: Path, results_dir: Path) -> str:
+    """A synthetic Allure result "Safety validation report" carrying the three files."""
+    from krakenbot import reporting
+
+    results_dir.mkdir(parents=True, exist_ok=True)
+    attachments = []
+    for name, suffix, mime in (("safety report (html)", "html", "text/html"),
+                               ("safety report (markdown)", "md", "text/markdown"),
+                               ("safety report (json)", "json", "application/json")):
+        source = out_dir / f"safety-report.{suffix}"
+        target = f"{uuid.uuid4()}-attachment.{suffix}"
+        (results_dir / target).write_bytes(source.read_bytes())
+        attachments.append({"name": name, "source": target, "type": mime})
+    failed = [v for v in report.verdicts if v.status == reporting.FAIL]
+    started_ms = int(report.meta.get("started_at") or RUN_STARTED) * 1000
+    stopped_ms = int(report.meta.get("ended_at") or _time.time()) * 1000
+    uid = str(uuid.uuid4())
+    result = {
+        "uuid": uid, "historyId": "safety-validation-report", "testCaseId": "safety-validation-report",
+        "fullName": "safety-validation-report", "name": "Safety validation report",
+        "status": "failed" if failed else "passed",
+        "statusDetails": {"message": "; ".join(f"{v.criterion}: FAIL" for v in failed) or
+                          "every criterion PASS or NOT EXERCISED"},
+        "description": reporting.summary_table(report),
+        "stage": "finished", "start": started_ms, "stop": stopped_ms,
+        "labels": [{"name": "epic", "value": "Operations"}, {"name": "feature", "value": "Safety validation"},
+                   {"name": "suite", "value": "Safety validation"}, {"name": "severity", "value": "blocker"},
+                   {"name": "tag", "value": "safety"}, {"name": "framework", "value": "krakenbot.reporting"}],
+        "steps": [{"name": f"{v.criterion}: {v.status}", "status": _allure_status(v.status), "stage": "finished",
+                   "start": started_ms, "stop": stopped_ms} for v in report.verdicts],
+        "attachments": attachments,
+    }
+    (results_dir / f"{uid}-result.json").write_text(json.dumps(result, indent=1))
+    return uid
+
+
+def _allure_status(status: str) -> str:
+    return {"PASS": "passed", "FAIL": "failed"}.get(status, "skipped")
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _breaker(bot: Any) -> Any:
+    safety = getattr(bot, "safety", None)
+    return getattr(safety, "breaker", None) or getattr(getattr(bot, "client", None), "breaker", None)
+
+
+def _limits(settings: Any) -> dict:
+    return {name: evidence.to_jsonable(getattr(settings, name, None)) for name in LIMIT_FIELDS}
+
+
+def _log_size(world: Any) -> int | None:
+    return len(world.sim.access_log) if world.on_simulator else None
+
+
+def _value(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parents[2])
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, timeout=5, cwd=Path(__file__).resolve().parents[2])
+        commit = out.stdout.strip() or "unknown"
+        return commit + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": sys.version.split()[0]}
+    for name in PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
