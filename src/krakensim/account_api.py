@@ -1,0 +1,197 @@
+"""Kraken's private account-data methods: balances, order and trade history, ledger, fees.
+
+A mixin of ``Exchange``; paging follows Kraken (50 per page, newest first, ``ofs``,
+exclusive ``start`` and inclusive ``end`` as seconds or ids).
+"""
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+
+from krakensim import errors as E
+from krakensim.accounts import Account
+from krakensim.errors import KrakenAPIError, invalid_arguments
+from krakensim.market import PairMarket
+from krakensim.matching import Matcher
+from krakensim.orders import Order, ledger_view, order_view, trade_view
+from krakensim.pairs import (ASSETS, MAKER_TIERS, PAIRS, TAKER_TIERS, fee_percent, next_tier, resolve_asset,
+                             resolve_pairs)
+from krakensim.trading_counter import TradingCounter
+from krakensim.wire import fmt, parse_bool, parse_int, text
+
+ZERO = Decimal(0)
+_PAGE = 50
+
+
+class AccountMethods:
+    # Engine state, owned by ``Exchange`` (exchange.py); these methods only read and mutate it.
+    markets: dict[str, PairMarket]
+    accounts: dict[str, Account]
+    matcher: Matcher
+    counter: TradingCounter
+    system_status: str
+    trading_limits: bool
+    ids: Any
+    _now: float
+
+    def _balance(self, acct: Account, params: dict) -> dict:
+        return {a: fmt(v, ASSETS[a].decimals) for a, v in acct.balances.items()}
+
+    def _balance_ex(self, acct: Account, params: dict) -> dict:
+        holds = acct.holds()
+        return {a: {"balance": fmt(v, ASSETS[a].decimals), "hold_trade": fmt(holds.get(a, ZERO), ASSETS[a].decimals)}
+                for a, v in acct.balances.items()}
+
+    def _rate(self, src: str, dst: str) -> Decimal:
+        """Mid-price conversion between assets, via XBT when no direct pair exists."""
+        if src == dst:
+            return Decimal(1)
+        for p in PAIRS.values():
+            if p.base == src and p.quote == dst:
+                return self.markets[p.id].mid
+            if p.base == dst and p.quote == src:
+                return 1 / self.markets[p.id].mid
+        return self._rate(src, "XXBT") * self._rate("XXBT", dst)
+
+    def _trade_balance(self, acct: Account, params: dict) -> dict:
+        target = resolve_asset(text(params, "asset") or "ZUSD").id
+        eb = sum((v * self._rate(a, target) for a, v in acct.balances.items()), ZERO)
+        places = 4
+        zero = fmt(ZERO, places)
+        total = fmt(eb, places)
+        return {"eb": total, "tb": total, "m": zero, "uv": zero, "n": zero, "c": zero, "v": zero,
+                "e": total, "mf": total}
+
+    def _order_filter(self, params: dict) -> Callable[[Order], bool]:
+        userref = parse_int(params, "userref", None, lo=-2**31, hi=2**31 - 1)
+        cl = text(params, "cl_ord_id")
+        return lambda o: (userref is None or o.userref == userref) and (not cl or o.cl_ord_id == cl)
+
+    def _open_orders(self, acct: Account, params: dict) -> dict:
+        with_trades = parse_bool(params, "trades")
+        keep = self._order_filter(params)
+        return {"open": {o.txid: order_view(o, with_trades) for o in acct.open.values() if keep(o)}}
+
+    def _bound(self, raw: str | None, field: str, lookup: Callable[[str], float | None]) -> float | None:
+        if raw is None or raw == "":
+            return None
+        found = lookup(raw)
+        if found is not None:
+            return found
+        try:
+            return float(Decimal(raw))
+        except (InvalidOperation, ValueError):
+            raise invalid_arguments(field) from None
+
+    def _closed_orders(self, acct: Account, params: dict) -> dict:
+        with_trades = parse_bool(params, "trades")
+        keep = self._order_filter(params)
+        closetime = text(params, "closetime") or "both"
+        if closetime not in ("open", "close", "both"):
+            raise invalid_arguments("closetime")
+
+        def order_time(txid: str) -> float | None:
+            o = acct.orders.get(txid)
+            return None if o is None else (o.opentm if closetime == "open" else (o.closetm or o.opentm))
+
+        start = self._bound(text(params, "start"), "start", order_time)
+        end = self._bound(text(params, "end"), "end", order_time)
+        ofs = parse_int(params, "ofs", 0, lo=0) or 0
+
+        def in_range(o: Order) -> bool:
+            times = {"open": (o.opentm,), "close": (o.closetm,), "both": (o.opentm, o.closetm)}[closetime]
+            return any((start is None or t > start) and (end is None or t <= end) for t in times if t is not None)
+
+        matched = [o for o in reversed(acct.closed) if keep(o) and in_range(o)]
+        page = matched[ofs:ofs + _PAGE]
+        return {"closed": {o.txid: order_view(o, with_trades) for o in page}, "count": len(matched)}
+
+    def _id_list(self, params: dict, name: str, limit: int) -> list[str]:
+        raw = text(params, name)
+        if not raw:
+            raise invalid_arguments(name)
+        ids = [s.strip() for s in raw.split(",") if s.strip()]
+        if not ids or len(ids) > limit:
+            raise invalid_arguments(name)
+        return ids
+
+    def _query_orders(self, acct: Account, params: dict) -> dict:
+        with_trades = parse_bool(params, "trades")
+        keep = self._order_filter(params)
+        out = {}
+        for txid in self._id_list(params, "txid", 50):
+            o = acct.orders.get(txid)
+            if o is None:
+                raise KrakenAPIError(E.INVALID_ORDER)
+            if keep(o):
+                out[txid] = order_view(o, with_trades)
+        return out
+
+    def _trades_history(self, acct: Account, params: dict) -> dict:
+        with_ledgers = parse_bool(params, "ledgers")
+
+        def trade_time(tid: str) -> float | None:
+            t = acct.trades.get(tid)
+            return None if t is None else t.time
+
+        start = self._bound(text(params, "start"), "start", trade_time)
+        end = self._bound(text(params, "end"), "end", trade_time)
+        ofs = parse_int(params, "ofs", 0, lo=0) or 0
+        matched = [t for t in reversed(list(acct.trades.values()))
+                   if (start is None or t.time > start) and (end is None or t.time <= end)]
+        page = matched[ofs:ofs + _PAGE]
+        return {"trades": {t.txid: trade_view(t, with_ledgers) for t in page}, "count": len(matched)}
+
+    def _query_trades(self, acct: Account, params: dict) -> dict:
+        out = {}
+        for tid in self._id_list(params, "txid", 20):
+            t = acct.trades.get(tid)
+            if t is None:
+                raise invalid_arguments("txid")
+            out[tid] = trade_view(t)
+        return out
+
+    def _ledgers(self, acct: Account, params: dict) -> dict:
+        raw_assets = text(params, "asset")
+        assets = None if not raw_assets or raw_assets == "all" else {resolve_asset(a).id for a in raw_assets.split(",")}
+        kind = text(params, "type") or "all"
+
+        def entry_time(lid: str) -> float | None:
+            e = acct.ledger.get(lid)
+            return None if e is None else e.time
+
+        start = self._bound(text(params, "start"), "start", entry_time)
+        end = self._bound(text(params, "end"), "end", entry_time)
+        ofs = parse_int(params, "ofs", 0, lo=0) or 0
+        matched = [e for e in reversed(list(acct.ledger.values()))
+                   if (assets is None or e.asset in assets) and (kind == "all" or e.type == kind)
+                   and (start is None or e.time > start) and (end is None or e.time <= end)]
+        page = matched[ofs:ofs + _PAGE]
+        return {"ledger": {e.id: ledger_view(e) for e in page}, "count": len(matched)}
+
+    def _query_ledgers(self, acct: Account, params: dict) -> dict:
+        out = {}
+        for lid in self._id_list(params, "id", 20):
+            e = acct.ledger.get(lid)
+            if e is None:
+                raise invalid_arguments("id")
+            out[lid] = ledger_view(e)
+        return out
+
+    def _trade_volume(self, acct: Account, params: dict) -> dict:
+        raw = text(params, "pair")
+        pairs = resolve_pairs(raw) if raw else []
+        vol = acct.volume
+
+        def tier_info(tiers: tuple) -> dict:
+            fee = fee_percent(tiers, vol)
+            nxt, nxt_vol = next_tier(tiers, vol)
+            tier_vol = max((t for t, _ in tiers if t <= vol), default=0)
+            return {"fee": fmt(fee, 4), "minfee": fmt(tiers[-1][1], 4), "maxfee": fmt(tiers[0][1], 4),
+                    "nextfee": fmt(nxt, 4) if nxt is not None else None,
+                    "tiervolume": fmt(Decimal(tier_vol), 4),
+                    "nextvolume": fmt(Decimal(nxt_vol), 4) if nxt_vol is not None else None}
+
+        return {"currency": "ZUSD", "volume": fmt(vol, 4),
+                "fees": {p.id: tier_info(TAKER_TIERS) for p in pairs},
+                "fees_maker": {p.id: tier_info(MAKER_TIERS) for p in pairs}}
