@@ -38,11 +38,14 @@ def _parser() -> argparse.ArgumentParser:
                    parents=[common])
     kill = sub.add_parser("kill", help="write the kill file and cancel open orders", parents=[common])
     kill.add_argument("--reason", default="operator kill switch")
-    sub.add_parser("report", help="safety validation report", parents=[common])
+    sub.add_parser("report", help="safety validation report (options: krakenbot report --help)", parents=[common])
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["report"]:  # the report has its own options: hand them over untouched
+        return _report(argv[1:])
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
@@ -209,12 +212,15 @@ def _kill(settings: Any, args: argparse.Namespace) -> int:
 
 
 # -- report ---------------------------------------------------------------------------------------
-def _report() -> int:
+def _report(argv: Sequence[str] = ()) -> int:
     try:
         from krakenbot import reporting  # filled in by the reporting work
     except ImportError:
+        reporting = None
+    entry = getattr(reporting, "main", None)
+    if not callable(entry):
         return _fail("report: the safety validation report is not available in this build", EXIT_CONFIG)
-    return int(reporting.main() or 0)
+    return int(entry(list(argv)) or 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

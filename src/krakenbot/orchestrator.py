@@ -72,6 +72,16 @@ class Orchestrator:
         if stale:
             report.skipped[pair] = stale
             return
+        if getattr(self.safety.mode, "value", self.safety.mode) == "canary":
+            # Canary mode proves the order path with one far, minimal, post-only order per
+            # pair and cycle (cancelled at once); the strategy's orders wait for live mode.
+            outcome = self.safety.canary_order(pair, "buy")
+            report.intents += 1
+            if outcome.accepted:
+                report.placed += 1
+            else:
+                report.refused += 1
+            return
         ticker = self.safety.last_ticker(pair)
         position, entry = self.safety.position(pair)
         view = MarketView(pair=pair, time=self.clock.time(), bid=ticker.bid, ask=ticker.ask,

@@ -93,10 +93,28 @@ def test_kill_writes_the_flag_and_cancels_open_orders(live_sim, tmp_path):
     assert "kill switch    ENGAGED" in status.stdout and "trading state  HALTED" in status.stdout
 
 
-def test_report_without_the_reporting_module_exits_2(live_sim, tmp_path):
-    import importlib.util
+def test_report_without_the_reporting_module_exits_2_in_one_line(monkeypatch, capsys):
+    import krakenbot
+    from krakenbot import cli
 
-    if importlib.util.find_spec("krakenbot.reporting") is not None:
-        pytest.skip("the reporting module exists: its own tests cover `krakenbot report`")
-    result = run_cli(["report"], cli_env(live_sim, tmp_path), tmp_path)
-    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+    monkeypatch.setitem(sys.modules, "krakenbot.reporting", None)  # import fails as if absent
+    monkeypatch.delattr(krakenbot, "reporting", raising=False)
+    assert cli.main(["report"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "not available" in err
+
+
+def test_report_hands_its_arguments_to_the_reporting_entry_point(monkeypatch, capsys):
+    import types
+
+    from krakenbot import cli
+
+    seen = []
+    fake = types.ModuleType("krakenbot.reporting")
+    fake.main = lambda argv: seen.append(argv) or 0
+    monkeypatch.setitem(sys.modules, "krakenbot.reporting", fake)
+    import krakenbot
+
+    monkeypatch.setattr(krakenbot, "reporting", fake, raising=False)
+    assert cli.main(["report", "--out", "reports/x"]) == 0
+    assert seen == [["--out", "reports/x"]]

@@ -255,3 +255,13 @@ def test_closing_the_bot_disarms_the_dead_mans_switch(sim, make_bot):
     assert not sim.dead_mans_switch()["armed"]
     sim.advance(120)
     assert len(open_on_exchange(sim)) == 1  # a clean stop keeps the operator's orders
+
+
+def test_canary_cycle_places_and_cancels_one_probe(sim, make_bot):
+    bot = make_bot("canary")
+    start = len(sim.access_log)
+    report = bot.run_once()
+    assert report.placed == 1 and report.ok, report
+    sent = addorders(sim.access_log_since(start))
+    assert len(sent) == 1 and sent[0].params["oflags"] == "post"
+    assert open_on_exchange(sim) == []
