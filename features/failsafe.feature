@@ -90,6 +90,28 @@ Feature: Failing safe when the exchange misbehaves
     Then the order is refused for reason HALTED
     And the exchange received no order for it
 
+  @safety @blocker @allure.label.story:kill-switch
+  Scenario: A kill file left by the operator stops new orders
+    Given the operator has left the kill switch file
+    When the bot asks to buy 0.01 XBT at market
+    Then the order is refused for reason HALTED
+    And the exchange received no order for it
+
+  @safety @critical @allure.label.story:kill-switch
+  Scenario: Trading cannot resume while the kill file is still there
+    Given the operator has pulled the kill switch
+    And the operator has left the kill switch file
+    When the operator tries to resume trading
+    Then resuming is refused because the kill file is still there
+    And the bot reports trading as halted
+
+  @safety @critical @allure.label.story:kill-switch
+  Scenario: Once the operator resumes, orders are placed again
+    Given the operator has pulled the kill switch
+    When the operator resumes trading
+    And the bot asks to buy 0.01 XBT at market
+    Then the order is accepted by the exchange
+
   @safety @blocker @allure.label.story:dead-mans-switch
   Scenario: Open orders are cancelled by the exchange when the bot goes silent
     Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR

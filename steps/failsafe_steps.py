@@ -92,6 +92,36 @@ def step_kill(context):
     context.world.safety.kill("operator pulled the kill switch in the specification")
 
 
+@given("the operator has left the kill switch file")
+def step_kill_file(context):
+    world = context.world
+    path = world.tmpdir / "KILL_SWITCH"
+    assert_that(world.env["KILL_SWITCH_FILE"], equal_to(str(path)), "the bot should watch the scenario's kill file")
+    path.write_text("operator: stop everything\n")
+
+
+@when("the operator tries to resume trading")
+@when("the operator resumes trading")
+def step_resume(context):
+    try:
+        context.world.safety.resume("operator resumed in the specification")
+    except Exception as exc:  # the refusal is the outcome under test
+        context.world.notes["resume_error"] = exc
+
+
+@then("resuming is refused because the kill file is still there")
+def step_resume_refused(context):
+    error = context.world.notes.get("resume_error")
+    assert_that(error, not_none(), "resuming must be refused while the kill file exists")
+    assert_that(str(error), contains_string("kill file"), "the refusal should name the kill file")
+
+
+@then("the bot reports trading as halted")
+def step_reports_halted(context):
+    status = context.world.safety.status()
+    assert_that(status["kill_switch"]["engaged"], is_(True), f"the kill switch should still be engaged: {status}")
+
+
 @given("the bot has armed the dead man's switch for {seconds:d} seconds")
 def step_arm_dms(context, seconds):
     context.world.safety.arm_dead_mans_switch(timeout=seconds)

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import allure
-from behave import then, when
+from behave import given, then, when
 from hamcrest import assert_that, equal_to, less_than
 
 from krakenbot.errors import KrakenError
@@ -38,10 +38,14 @@ def _summary(samples_ms: list[float]) -> dict:
             "max_ms": round(max(samples_ms), 3)}
 
 
+@given("the bot may trade {count:d} times a day for this measurement")
+def step_allowance(context, count):
+    context.world.configure(MAX_DAILY_TRADES=str(count))
+
+
 @when("the bot places and cancels {count:d} limit buys one after another")
 def step_place_cancel(context, count):
     world = context.world
-    world.configure(MAX_DAILY_TRADES="100000")  # this scenario measures speed, not the daily allowance
     samples, failures = [], 0
     for _ in range(count):
         started = time.perf_counter()
