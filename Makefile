@@ -50,5 +50,9 @@ test: unit spec report-check
 bench: install
 	$(PY) -m bench
 
+## chaos soak: the real bot, 2,000 random operations at 15 % faults; non-zero exit on any broken invariant
+chaos: install
+	$(PY) -m bench.chaos --ops 2000 --fault-rate 0.15 --seed 1
+
 clean:
 	rm -rf allure-results allure-report reports
