@@ -234,3 +234,21 @@ def test_empty_credentials_mean_none(sim, clock):
 
     with KrakenClient(sim.url, "", "", clock=clock) as client:
         assert not client.has_credentials
+
+
+def test_nonces_survive_a_restart_through_the_store(make_client, sim, tmp_path):
+    from krakenbot.store import Store
+
+    path = str(tmp_path / "bot.sqlite")
+    store = Store(path)
+    first = make_client(nonce_store=store)
+    first.account.balance()
+    high_water = store.load_nonce()
+    assert high_water > first.nonces.last
+    store.close()
+    # a restarted process whose clock lags far behind: it still starts above the stored mark
+    reopened = Store(path)
+    second = make_client(nonce=NonceGenerator(reopened, now=lambda: 10**15))
+    assert second.nonces.last >= high_water
+    second.account.balance()
+    assert [r.outcome for r in sim.access_log if r.endpoint == "Balance"] == ["ok", "ok"]
