@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
                    parents=[common])
     kill = sub.add_parser("kill", help="write the kill file and cancel open orders", parents=[common])
     kill.add_argument("--reason", default="operator kill switch")
+    resume = sub.add_parser("resume", help="clear a halt (refused while the kill file exists)", parents=[common])
+    resume.add_argument("--reason", default="operator resumed")
     sub.add_parser("report", help="safety validation report (options: krakenbot report --help)", parents=[common])
     return parser
 
@@ -63,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = replace(settings, trading_mode=TradingMode.parse(args.mode))
     except ConfigError as exc:
         return _fail(f"configuration error: {exc}", EXIT_CONFIG)
-    handler = {"check": _check, "run": _run, "status": _status, "kill": _kill}[args.command]
+    handler = {"check": _check, "run": _run, "status": _status, "kill": _kill, "resume": _resume}[args.command]
     try:
         return handler(settings, args)
     except KeyboardInterrupt:
@@ -166,23 +168,21 @@ def _cycle_line(report: Any) -> str:
 def _status(settings: Any, args: argparse.Namespace) -> int:
     """From the store and local flags only: works while the exchange is down."""
     from krakenbot.execution.order_state import ACTIVE_STATUSES
-    from krakenbot.risk.manager import STATE_KEY
     from krakenbot.safety.kill_switch import KillSwitch
-    from krakenbot.store import Store, utc_day
+    from krakenbot.store import Store
 
-    import time
-
-    path = args.store or settings.store_path
-    with Store(path) as store:
-        day = utc_day(time.time())
+    with Store(args.store or settings.store_path) as store:
+        risk = _risk_manager(settings, store)
+        day = risk.today()
         kill = KillSwitch(settings.kill_switch_file, None)
         breaker_rows = store.audit_rows("breaker")
         open_orders = store.orders(statuses=[s.value for s in ACTIVE_STATUSES])
         print(f"mode           {settings.trading_mode.value}")
-        print(f"trading state  {store.get_meta(STATE_KEY, 'ACTIVE')}")
+        print(f"trading state  {risk.trading_state.value}")
         print(f"kill switch    {'ENGAGED: ' + kill.reason if kill.engaged else 'off'} ({settings.kill_switch_file})")
         print(f"breaker        {breaker_rows[-1]['outcome'] if breaker_rows else 'closed'} (last recorded)")
-        print(f"trades today   {store.daily_trade_count(day)} of {settings.max_daily_trades} ({day})")
+        print(f"trades today   {risk.daily_trades()} of {settings.max_daily_trades} ({day})")
+        print(f"realised PnL   {risk.daily_realised_pnl()} today")
         print(f"open orders    {len(open_orders)}")
         for order in open_orders:
             price = format(order.price, "f") if order.price is not None else "market"
@@ -209,6 +209,31 @@ def _kill(settings: Any, args: argparse.Namespace) -> int:
     if report.problems:
         return _fail("; ".join(report.problems), EXIT_FAILURE)
     return EXIT_OK
+
+
+# -- resume ---------------------------------------------------------------------------------------
+def _resume(settings: Any, args: argparse.Namespace) -> int:
+    """Trading state back to ACTIVE. Local only (store and flag): nothing is sent."""
+    from krakenbot.safety.kill_switch import KillSwitch
+    from krakenbot.store import Store
+
+    kill = KillSwitch(settings.kill_switch_file, None)
+    if kill.file_present():
+        return _fail(f"resume refused: kill file {kill.file_path} exists; remove it first", EXIT_FAILURE)
+    with Store(args.store or settings.store_path) as store:
+        risk = _risk_manager(settings, store)
+        old = risk.trading_state.value
+        risk.resume(args.reason, actor="cli")
+    print(f"trading state {old} -> ACTIVE")
+    return EXIT_OK
+
+
+def _risk_manager(settings: Any, store: Any) -> Any:
+    from krakenbot.bot import risk_limits_from
+    from krakenbot.clock import SystemClock
+    from krakenbot.risk import RiskManager
+
+    return RiskManager(risk_limits_from(settings), store, SystemClock())
 
 
 # -- report ---------------------------------------------------------------------------------------

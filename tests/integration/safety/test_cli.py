@@ -93,6 +93,23 @@ def test_kill_writes_the_flag_and_cancels_open_orders(live_sim, tmp_path):
     assert "kill switch    ENGAGED" in status.stdout and "trading state  HALTED" in status.stdout
 
 
+def test_resume_is_refused_while_the_kill_file_exists(live_sim, tmp_path):
+    from krakenbot.clock import SystemClock
+    from krakenbot.risk import RiskLimits, RiskManager
+    from krakenbot.store import Store
+
+    with Store(str(tmp_path / "bot.sqlite")) as store:
+        RiskManager(RiskLimits(), store, SystemClock()).halt("test halt")
+    (tmp_path / "KILL").write_text("incident\n")
+    refused = run_cli(["resume"], cli_env(live_sim, tmp_path), tmp_path)
+    assert refused.returncode == 1 and "remove it first" in refused.stderr
+    (tmp_path / "KILL").unlink()
+    resumed = run_cli(["resume", "--reason", "incident closed"], cli_env(live_sim, tmp_path), tmp_path)
+    assert resumed.returncode == 0 and "HALTED -> ACTIVE" in resumed.stdout, resumed.stderr
+    after = run_cli(["status"], cli_env(live_sim, tmp_path), tmp_path)
+    assert "trading state  ACTIVE" in after.stdout and "kill switch    off" in after.stdout
+
+
 def test_report_without_the_reporting_module_exits_2_in_one_line(monkeypatch, capsys):
     import krakenbot
     from krakenbot import cli
