@@ -14,8 +14,8 @@ placed through each layer in turn:
 Each layer's own cost is the difference of p50s, split further by timing the extra
 requests the layers make (SystemStatus, BalanceEx, QueryOrders) alone on the bot's client. A ``cProfile`` pass over the wrapper
 splits one placement into HTTP, SQLite and Python time. Placement → fill uses a
-marketable limit (±2 % of mid, buys and sells alternating) and stops the clock when the
-bot's order status reads FILLED (refreshing if the acknowledgement did not already say so).
+marketable limit (±2 % of mid, buys and sells alternating, inside the same rounds) and stops
+the clock when the bot's order status reads FILLED (refreshing if the ack did not already say so).
 """
 from __future__ import annotations
 
@@ -128,24 +128,11 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
             for _ in range(max(3, orders // 20)):  # warm-up: connections, caches, SQLite pages
                 for _, fn in layered:
                     fn()()
-            for i in range(orders):
-                for name, fn in layered[i % 4:] + layered[:i % 4]:
-                    cancel = _timed(fn, stages[name])
-                    cancel()
-                _timed(record_intent, stages["store.record_intent"])
-                _timed(lambda: safety.risk.check(request, snapshot), stages["risk.check"])
-                # the extra exchange requests the wrapper and executor make, each alone on the bot's client
-                _timed(bot.client.market.system_status, stages["SystemStatus"])
-                _timed(bot.client.account.balance_ex, stages["BalanceEx"])
-                _timed(lambda: bot.client.account.query_orders(last_txid, trades=True), stages["QueryOrders"])
-
-            requests_per = {name: _endpoints(sim, fn) for name, fn in layered}
-            split = _profile_split(via_wrapper, max(5, orders // 6))
-
             fill_ns: list[int] = []
-            refreshes = 0
-            for i in range(fills):
-                side, factor = ("buy", "1.02") if i % 2 == 0 else ("sell", "0.98")
+            refreshes = [0]
+
+            def fill_once(n: int) -> None:
+                side, factor = ("buy", "1.02") if n % 2 == 0 else ("sell", "0.98")
                 start = time.perf_counter_ns()
                 outcome = safety.submit_order(PAIR, side, "limit", VOLUME, price_at(mid, factor))
                 status = outcome.status
@@ -157,7 +144,27 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
                     tries += 1
                 if status == "FILLED":
                     fill_ns.append(time.perf_counter_ns() - start)
-                refreshes += tries
+                refreshes[0] += tries
+
+            fill_every = max(1, orders // max(1, fills))
+            for i in range(orders):
+                for name, fn in layered[i % 4:] + layered[:i % 4]:
+                    cancel = _timed(fn, stages[name])
+                    cancel()
+                _timed(record_intent, stages["store.record_intent"])
+                _timed(lambda: safety.risk.check(request, snapshot), stages["risk.check"])
+                # the extra exchange requests the wrapper and executor make, each alone on the bot's client
+                _timed(bot.client.market.system_status, stages["SystemStatus"])
+                _timed(bot.client.account.balance_ex, stages["BalanceEx"])
+                _timed(lambda: bot.client.account.query_orders(last_txid, trades=True), stages["QueryOrders"])
+                if i % fill_every == 0 and len(fill_ns) < fills:
+                    fill_once(i // fill_every)
+            for n in range(fills - (orders + fill_every - 1) // fill_every):  # fills beyond the rounds, if asked
+                fill_once(n)
+
+            requests_per = {name: _endpoints(sim, fn) for name, fn in layered}
+            split = _profile_split(via_wrapper, max(5, orders // 6))
+
         finally:
             side_store.close()
             bare.close()
@@ -192,8 +199,9 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
         "layers": [{"layer": n, "p50_us": v, "share": v / wrapper_p50 if wrapper_p50 else None} for n, v in layers],
         "ack": {"wrapper_p50": wrapper_p50, "client_p50": client_p50,
                 "overhead_ratio": (wrapper_p50 - client_p50) / client_p50 if client_p50 else None},
-        "fill": {**fill.as_dict(), "refreshes": refreshes, "attempted": fills,
-                 "how": f"marketable limit ±2 % of mid, alternating buy/sell; {refreshes} refreshes needed in total"},
+        "fill": {**fill.as_dict(), "refreshes": refreshes[0], "attempted": fills,
+                 "how": (f"marketable limit ±2 % of mid, alternating buy/sell, in the same interleaved rounds; "
+                         f"{refreshes[0]} refreshes needed in total")},
         "requests_per_placement": requests_per,
         "profile_split": split,
         "notes": [],

@@ -1,7 +1,9 @@
 """Per-call latency of every client in interleaved rounds.
 
 Each round times one call per (call, client), starting at a different client each round,
-so a burst of machine noise lands on every row alike. Errors are counted and left out of
+so a burst of machine noise lands on every row alike. Besides wall time, the measuring
+thread's CPU time per call is kept: it is the client's own cost, without the simulator's
+time or the wait for it, so it separates the clients even when the server dominates. Errors are counted and left out of
 the percentiles (an error reply is cheaper than a success and would flatter the client).
 """
 from __future__ import annotations
@@ -19,10 +21,12 @@ class Row:
     """One client's samples and errors for one call."""
 
     samples_ns: list[int] = field(default_factory=list)
+    cpu_ns: list[int] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
 
 
 def _time_one(fn, row: Row) -> None:
+    cpu = time.thread_time_ns()
     start = time.perf_counter_ns()
     try:
         fn()
@@ -31,6 +35,7 @@ def _time_one(fn, row: Row) -> None:
         row.errors[key] = row.errors.get(key, 0) + 1
         return
     row.samples_ns.append(time.perf_counter_ns() - start)
+    row.cpu_ns.append(time.thread_time_ns() - cpu)
 
 
 def measure(adapters: list[Adapter], *, timed: int, warmup: int, calls: tuple[str, ...] = CALLS) -> dict:
@@ -53,6 +58,7 @@ def measure(adapters: list[Adapter], *, timed: int, warmup: int, calls: tuple[st
             summary: Summary = summarize_ns(rows[a.name][c].samples_ns)
             out[a.name][c] = {
                 **summary.as_dict(),
+                "cpu_p50": summarize_ns(rows[a.name][c].cpu_ns).p50,
                 "errors": rows[a.name][c].errors,
                 "warmup_errors": scratch[a.name][c].errors,
             }
@@ -60,9 +66,12 @@ def measure(adapters: list[Adapter], *, timed: int, warmup: int, calls: tuple[st
 
 
 def add_ratios(results: dict, floor: str = "floor") -> None:
-    """Annotate each p50 with its ratio to the floor's p50 for the same call (in place)."""
+    """Annotate each p50 (and client CPU p50) with its ratio to the floor's for the same call (in place)."""
     base = results.get(floor)
     for per_call in results.values():
         for call, figures in per_call.items():
             ref = base[call]["p50"] if base else None
             figures["ratio_p50"] = (figures["p50"] / ref) if ref else None
+            ref_cpu = base[call].get("cpu_p50") if base else None
+            cpu = figures.get("cpu_p50")
+            figures["ratio_cpu_p50"] = (cpu / ref_cpu) if ref_cpu and cpu is not None else None

@@ -41,6 +41,15 @@ def _latency_md(results: dict) -> list[str]:
         lines.append(f"| {client} | " + " | ".join(cells) + f" | {errors} |")
     for client, why in (results.get("unavailable") or {}).items():
         lines.append(f"| {client} | not measured: {why} |" + " |" * (3 * len(CALLS)))
+    if any(f.get("cpu_p50") is not None for per in lat.values() for f in per.values()):
+        lines += ["", "Client-side CPU per call (µs, p50 of the measuring thread's CPU time: the client's own work, "
+                      "without the simulator's time or the wait for it):", "",
+                  "| client | " + " | ".join(f"{c} CPU p50 (× floor)" for c in CALLS) + " |",
+                  "|---" * (1 + len(CALLS)) + "|"]
+        for client, per_call in lat.items():
+            cells = [f"{_f((per_call.get(c) or {}).get('cpu_p50'))} ({_f((per_call.get(c) or {}).get('ratio_cpu_p50'), '{:.2f}')})"
+                     for c in CALLS]
+            lines.append(f"| {client} | " + " | ".join(cells) + " |")
     notes = results.get("latency_notes") or {}
     if notes:
         lines.append("")
