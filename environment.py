@@ -139,7 +139,7 @@ def after_scenario(context, scenario):
     if world is None:
         return
     try:
-        records = world.sim.access_log if world.on_simulator else []
+        records = world.scenario_log()
         audit = _audit_rows(world)
         found = evidence.violations(records, world.segments, world.foreign) if world.on_simulator else []
         for problem in found:

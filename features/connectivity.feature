@@ -28,7 +28,7 @@ Feature: Connecting to the exchange
       | the right key with a wrong secret | invalid signature |
 
   @normal @allure.label.story:nonce
-  Scenario: A request carrying an already used nonce is refused with a clear reason
+  Scenario: A request whose sequence number was already used is refused with a clear reason
     Given another program using the bot's key has already sent a request numbered far ahead
     When the operator checks the connection
     Then the bot is reported as not authenticated

@@ -51,19 +51,19 @@ Feature: Failing safe when the exchange misbehaves
     Examples: Exchange status
       | status      |
       | maintenance |
-      | cancel_only |
-      | post_only   |
+      | cancel-only |
+      | post-only   |
 
   @safety @critical @fault-injection @allure.label.story:market-status
   Scenario: Orders can still be cancelled while the exchange only accepts cancellations
     Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
-    And the exchange is in cancel_only mode
+    And the exchange is in cancel-only mode
     When the bot cancels that order
     Then the order is cancelled on the exchange
 
   @safety @critical @fault-injection @allure.label.story:market-status
   Scenario: A post-only order is accepted while the exchange only accepts post-only orders
-    Given the exchange is in post_only mode
+    Given the exchange is in post-only mode
     When the bot places a post-only limit buy of 0.01 XBT at 59,000 EUR
     Then the order is open on the exchange
 

@@ -48,7 +48,7 @@ def step_recovered(context):
 
 @given("the exchange is in {status} mode")
 def step_system_status(context, status):
-    context.world.sim.set_system_status(status)
+    context.world.sim.set_system_status(status.replace("-", "_"))  # Kraken spells them cancel_only, post_only
 
 
 @given("the exchange stops answering price requests")

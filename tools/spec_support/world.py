@@ -66,6 +66,7 @@ class World:
     tmpdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="krakenbot-spec-")))
     notes: dict[str, Any] = field(default_factory=dict)  # what a Given/When left for a Then
     foreign: set[int] = field(default_factory=set)  # access-log seqs sent by the steps, not the bot
+    log_start: int = 0  # the access log's length when the scenario began
     start_balances: dict[str, Decimal] = field(default_factory=dict)
 
     # -- set-up -----------------------------------------------------------------------------------
@@ -81,6 +82,7 @@ class World:
             next_day = (now // DAY + 1) * DAY + SCENARIO_START_HOUR * 3600
             self.sim.advance(next_day - now)
             self.api_key, self.api_secret = self.sim.create_key(account="demo")
+            self.log_start = len(self.sim.access_log)
             self.env = {
                 "KRAKEN_API_KEY": self.api_key,
                 "KRAKEN_API_SECRET": self.api_secret,
@@ -169,12 +171,16 @@ class World:
     # -- what the exchange saw --------------------------------------------------------------------
     def exchange_calls(self, endpoint: str | None = None, *, outcome: str | None = None) -> list[Any]:
         """Requests that reached the exchange in this scenario (exchange controls excluded)."""
-        records = [r for r in self.sim.access_log if r.kind in ("public", "private")]
+        records = [r for r in self.scenario_log() if r.kind in ("public", "private")]
         if endpoint is not None:
             records = [r for r in records if r.endpoint == endpoint]
         if outcome is not None:
             records = [r for r in records if r.outcome == outcome]
         return records
+
+    def scenario_log(self) -> list[Any]:
+        """Every request the exchange received since this scenario began."""
+        return self.sim.access_log_since(self.log_start) if self.on_simulator else []
 
     def finish(self) -> None:
         self.close_bot()
