@@ -54,8 +54,13 @@ class Orchestrator:
     def run_once(self) -> CycleReport:
         report = CycleReport(started_at=self.clock.time())
         self.cycles += 1
-        for pair in self.pairs:
-            self._trade_pair(pair, report)
+        killed = self._step(report, "kill_file", self.safety.honour_kill_file)
+        if killed is not None or self.safety.kill_switch.engaged:
+            reason = self.safety.kill_switch.reason or "kill switch"
+            report.skipped = {pair: f"HALTED: {reason}" for pair in self.pairs}
+        else:
+            for pair in self.pairs:
+                self._trade_pair(pair, report)
         self._step(report, "refresh_orders", self.safety.refresh_orders)
         if self.cycles % self.reconcile_every == 1 or self.reconcile_every == 1:
             self._step(report, "reconcile", self.safety.reconcile)

@@ -34,6 +34,8 @@ def summarize_params(params: Mapping[str, Any] | None) -> dict[str, str]:
     summary: dict[str, str] = {}
     dropped = 0
     for name, value in params.items():
+        if value is None or value == "":
+            continue
         lowered = str(name).lower()
         if lowered in _SAFE_PARAMS and not any(word in lowered for word in _NEVER):
             summary[str(name)] = format(value, "f") if isinstance(value, Decimal) else str(value)

@@ -35,6 +35,10 @@ class KillSwitch:
         return f"kill file {self.file_path} exists{detail}"
 
     @property
+    def engaged_by_command(self) -> bool:
+        return self._reason is not None
+
+    @property
     def engaged(self) -> bool:
         return self._reason is not None or self.file_present()
 

@@ -371,6 +371,13 @@ class SafetyWrapper(ExchangeReads):
             self.audit.record("kill", outcome="cancel_failed", reason=self._explain(exc), actor=actor)
         return KillReport(True, cancelled, reason, tuple(problems))
 
+    def honour_kill_file(self) -> KillReport | None:
+        """A kill file that appeared while the bot runs gets the full kill (halt and cancel),
+        once; before that it already blocks every order at the gate."""
+        if not self.kill_switch.file_present() or self.kill_switch.engaged_by_command:
+            return None
+        return self.kill(self.kill_switch.file_reason() or "kill file", actor="kill_file")
+
     def resume(self, reason: str = "operator resumed", actor: str = "operator") -> None:
         """Refused while the kill file exists (``KillSwitchEngaged``)."""
         try:

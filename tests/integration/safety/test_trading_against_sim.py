@@ -265,3 +265,17 @@ def test_canary_cycle_places_and_cancels_one_probe(sim, make_bot):
     sent = addorders(sim.access_log_since(start))
     assert len(sent) == 1 and sent[0].params["oflags"] == "post"
     assert open_on_exchange(sim) == []
+
+
+def test_kill_file_appearing_while_running_halts_and_cancels_at_the_next_cycle(sim, make_bot, tmp_path):
+    bot = make_bot("live", live_flag=True)
+    assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.01"), Decimal("59000")).placed
+    (tmp_path / "KILL").write_text("operator on another host\n")
+    report = bot.run_once()
+    assert report.skipped["XBTEUR"].startswith("HALTED") and "another host" in report.skipped["XBTEUR"]
+    assert open_on_exchange(sim) == []
+    assert bot.safety.risk.trading_state.value == "HALTED"
+    kills = [r for r in bot.safety.audit_log() if r["action"] == "kill"]
+    assert kills and kills[0]["actor"] == "kill_file"
+    again = bot.run_once()  # the kill happens once; the halt stays
+    assert [r for r in bot.safety.audit_log() if r["action"] == "kill"] == kills and again.skipped
