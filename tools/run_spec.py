@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from tools.spec_support import safety_evidence
 from tools.spec_support.junit import count
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     if wall > budget:
         problems.append(f"the run took {wall:.1f} s, over its {budget:.0f} s budget")
 
+    problems += safety_evidence.publish_run(ROOT, behave_args, junit, results)  # verdicts + Allure attachment
     if not args.no_report:
         report = render_report(results)
         if report:

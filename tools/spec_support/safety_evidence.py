@@ -219,12 +219,12 @@ def write_run(context: Any) -> Path | None:
 
 
 def _selection(context: Any) -> tuple[list[str], int]:
-    """Scenarios the tag expression selects, and how many of them the target runs."""
+    """Scenarios the tags and ``--name`` select (not ``file:line``), and how many of them the target runs."""
     expression = context.config.tag_expression
     selected, expected = [], 0
     for feature in context._runner.features:  # behave has no public accessor for the parsed features
         for scenario in feature.walk_scenarios():
-            if not scenario.should_run_with_tags(expression):
+            if not (scenario.should_run_with_tags(expression) and scenario.should_run_with_name_select(context.config)):
                 continue
             selected.append(f"{feature.name} / {scenario.name}")
             tags = set(scenario.effective_tags)
@@ -249,44 +249,29 @@ def publish(root: Path, evidence_dir: Path, junit_dir: Path, results_dir: Path |
     return [f"safety criterion failed: {v.criterion}" for v in report.verdicts if v.status == reporting.FAIL]
 
 
-def attach_to_allure(report: Any, out_dir: Path, results_dir: Path) -> str:
-    """A synthetic Allure result "Safety validation report" carrying the three files."""
+def attach_to_allure(report: Any, out_dir: Path, results_dir: Path) -> Path:
+    """The three files as Allure 3 *global* attachments (``<uuid>-globals.json``), shown on the
+    report's Globals tab; failed criteria also become global errors there.
+
+    Why globals rather than a synthetic test result: a result would add one to the report's
+    totals, which must equal behave's JUnit counts (``tests/spec/test_report.py``)."""
     from krakenbot import reporting
 
     results_dir.mkdir(parents=True, exist_ok=True)
+    stamp = int(_time.time() * 1000)
     attachments = []
-    for name, suffix, mime in (("safety report (html)", "html", "text/html"),
-                               ("safety report (markdown)", "md", "text/markdown"),
-                               ("safety report (json)", "json", "application/json")):
-        source = out_dir / f"safety-report.{suffix}"
+    for name, suffix, mime in (("Safety validation report (html)", "html", "text/html"),
+                               ("Safety validation report (markdown)", "md", "text/markdown"),
+                               ("Safety validation report (json)", "json", "application/json")):
         target = f"{uuid.uuid4()}-attachment.{suffix}"
-        (results_dir / target).write_bytes(source.read_bytes())
-        attachments.append({"name": name, "source": target, "type": mime})
-    failed = [v for v in report.verdicts if v.status == reporting.FAIL]
-    started_ms = int(report.meta.get("started_at") or RUN_STARTED) * 1000
-    stopped_ms = int(report.meta.get("ended_at") or _time.time()) * 1000
-    uid = str(uuid.uuid4())
-    result = {
-        "uuid": uid, "historyId": "safety-validation-report", "testCaseId": "safety-validation-report",
-        "fullName": "safety-validation-report", "name": "Safety validation report",
-        "status": "failed" if failed else "passed",
-        "statusDetails": {"message": "; ".join(f"{v.criterion}: FAIL" for v in failed) or
-                          "every criterion PASS or NOT EXERCISED"},
-        "description": reporting.summary_table(report),
-        "stage": "finished", "start": started_ms, "stop": stopped_ms,
-        "labels": [{"name": "epic", "value": "Operations"}, {"name": "feature", "value": "Safety validation"},
-                   {"name": "suite", "value": "Safety validation"}, {"name": "severity", "value": "blocker"},
-                   {"name": "tag", "value": "safety"}, {"name": "framework", "value": "krakenbot.reporting"}],
-        "steps": [{"name": f"{v.criterion}: {v.status}", "status": _allure_status(v.status), "stage": "finished",
-                   "start": started_ms, "stop": stopped_ms} for v in report.verdicts],
-        "attachments": attachments,
-    }
-    (results_dir / f"{uid}-result.json").write_text(json.dumps(result, indent=1))
-    return uid
-
-
-def _allure_status(status: str) -> str:
-    return {"PASS": "passed", "FAIL": "failed"}.get(status, "skipped")
+        (results_dir / target).write_bytes((out_dir / f"safety-report.{suffix}").read_bytes())
+        attachments.append({"name": name, "source": target, "type": mime, "timestamp": stamp})
+    errors = [{"message": f"Safety criterion FAILED: {v.criterion}",
+               "trace": "\n".join(f"{f.scenario}: {line}" for f in v.failures for line in f.lines),
+               "timestamp": stamp} for v in report.verdicts if v.status == reporting.FAIL]
+    path = results_dir / f"{uuid.uuid4()}-globals.json"
+    path.write_text(json.dumps({"attachments": attachments, "errors": errors}, indent=1))
+    return path
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -329,3 +314,21 @@ def _versions() -> dict[str, str]:
     return found
 
 
+
+
+def publish_run(root: Path, behave_args: list[str], junit_dir: Path, results_dir: Path) -> list[str]:
+    """What ``tools.run_spec`` calls after behave: the report from this run's evidence.
+
+    The evidence folder follows ``-D evidence=...``; the report goes to ``reports/`` for the
+    default evidence folder, else beside the evidence (tests of the runner use a temporary one)."""
+    path = None
+    for n, arg in enumerate(behave_args):
+        value = behave_args[n + 1] if arg in ("-D", "--define") and n + 1 < len(behave_args) else arg
+        if value.startswith("evidence="):
+            path = Path(value.split("=", 1)[1])
+        elif arg.startswith("--define=evidence="):
+            path = Path(arg.split("=", 2)[2])
+    default = root / "reports" / "run"
+    folder = (root / path).parent if path is not None else default
+    out = root / "reports" if folder.resolve() == default.resolve() else folder
+    return publish(root, folder, junit_dir, results_dir, out)

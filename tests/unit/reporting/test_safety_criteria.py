@@ -1,0 +1,255 @@
+"""Each success criterion turns to FAIL when its evidence is broken on purpose, naming the
+evidence, while the criteria left untouched stay PASS. The starting point is a real run."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from krakenbot import reporting
+from safety_report_rig import assert_only_this_fails, failure_lines, scenario_title
+
+ALL_PASS = "All scenarios pass"
+UNAUTHORIZED = "No unauthorized API calls"
+FAIL_SAFES = "All fail-safe mechanisms activate correctly"
+DATA = "Zero data corruption or loss"
+RATE = "API rate limits respected"
+BREAKER = "Circuit breaker prevents cascading failures"
+ALLOCATION = "Test allocation respected"
+
+
+def _append_request(row: dict, endpoint: str, **params: str) -> dict:
+    """A request the exchange recorded after everything else in the scenario."""
+    last = row["access_log"][-1] if row["access_log"] else {"time": 0.0, "key_id": None}
+    record = {"seq": len(row["access_log"]), "time": last["time"] + 1.0, "http_method": "POST",
+              "path": f"/0/private/{endpoint}", "endpoint": endpoint, "kind": "private", "key_id": last["key_id"],
+              "params": dict(params), "outcome": "ok", "error": None, "fault": None, "http_status": 200}
+    row["access_log"].append(record)
+    return record
+
+
+def _quiet_row(evidence, mode: str) -> dict:
+    """A scenario that ended in ``mode`` and whose breaker never opened."""
+    rows = evidence.rows_where(lambda r: r["mode"] == mode and not r["safety"]["breaker"]["events"])
+    assert rows, f"the clean run has no quiet scenario in {mode} mode"
+    return rows[0]
+
+
+def test_the_clean_run_passes_every_criterion_with_real_figures(evidence):
+    verdicts = evidence.verdicts()
+
+    assert {name: v.status for name, v in verdicts.items()} == {name: reporting.PASS for name in verdicts}
+    assert len(verdicts) == 7
+    assert int(verdicts[DATA].figures["fills compared"]) >= 4
+    assert int(verdicts[BREAKER].figures["breaker openings"]) >= 2
+    assert int(verdicts[BREAKER].figures["calls refused locally by the breaker"]) >= 1
+    assert int(verdicts[RATE].figures["provoked (injected) rate-limit errors"]) >= 1
+    assert "not demonstrated" not in verdicts[FAIL_SAFES].figures.values()
+
+
+# -- No unauthorized API calls ---------------------------------------------------------------------
+def test_an_order_that_slipped_past_the_wrapper_in_read_only_mode_fails_the_criterion(evidence):
+    row = _quiet_row(evidence, "read-only")
+    record = _append_request(row, "AddOrder", pair="XBTEUR", type="buy", ordertype="market", volume="0.01")
+
+    broken = assert_only_this_fails(evidence.verdicts(), UNAUTHORIZED)
+
+    assert f"{scenario_title(row)}: #{record['seq']} AddOrder reached the exchange in read-only mode: " \
+           "AddOrder is not on the read-only allowlist" in failure_lines(broken)
+
+
+def test_a_paper_order_sent_without_validate_fails_the_criterion(evidence):
+    row = _quiet_row(evidence, "paper")
+    _append_request(row, "AddOrder", pair="XBTEUR", type="buy", ordertype="limit", volume="0.01", price="50000")
+
+    broken = assert_only_this_fails(evidence.verdicts(), UNAUTHORIZED)
+
+    assert any("AddOrder without validate=true in paper mode" in line for line in failure_lines(broken))
+
+
+def test_a_withdrawal_that_reached_the_exchange_fails_in_any_mode(evidence):
+    row = _quiet_row(evidence, "live")
+    _append_request(row, "Withdraw", asset="XBT", key="cold wallet", amount="1")
+
+    broken = assert_only_this_fails(evidence.verdicts(), UNAUTHORIZED)
+
+    assert any("Withdraw reached the exchange (funding call)" in line for line in failure_lines(broken))
+
+
+# -- Zero data corruption or loss ------------------------------------------------------------------
+def _row_with_fills(evidence) -> dict:
+    rows = evidence.rows_where(lambda r: r["safety"]["store"].get("fills"))
+    assert rows, "the clean run has no scenario with fills"
+    return rows[0]
+
+
+def test_one_fill_altered_in_the_store_fails_the_criterion_naming_the_trade(evidence):
+    row = _row_with_fills(evidence)
+    fill = row["safety"]["store"]["fills"][0]
+    fill["fee"] = str(Decimal(fill["fee"]) + Decimal("0.0001"))
+
+    broken = assert_only_this_fails(evidence.verdicts(), DATA)
+
+    assert any(f"trade {fill['trade_id']}: store fee {fill['fee']} != exchange fee" in line
+               for line in failure_lines(broken)), failure_lines(broken)
+
+
+def test_a_fill_counted_twice_fails_the_criterion(evidence):
+    row = _row_with_fills(evidence)
+    fills = row["safety"]["store"]["fills"]
+    fills.append(dict(fills[0]))
+
+    broken = assert_only_this_fails(evidence.verdicts(), DATA)
+
+    assert any(f"trade {fills[0]['trade_id']} is recorded 2 times" in line for line in failure_lines(broken))
+
+
+def test_a_fill_missing_from_the_store_fails_the_criterion(evidence):
+    row = _row_with_fills(evidence)
+    lost = row["safety"]["store"]["fills"].pop()
+
+    broken = assert_only_this_fails(evidence.verdicts(), DATA)
+
+    assert any(f"exchange trade {lost['trade_id']}" in line and "missing from the bot's store" in line
+               for line in failure_lines(broken))
+
+
+def test_an_order_status_that_differs_from_the_exchange_fails_the_criterion(evidence):
+    row = evidence.row("A market buy is filled")
+    order = row["safety"]["store"]["orders"][0]
+    order["status"] = "OPEN"
+
+    broken = assert_only_this_fails(evidence.verdicts(), DATA)
+
+    assert any(f"order {order['txid']}: store status OPEN != exchange closed" in line for line in failure_lines(broken))
+
+
+def test_a_store_that_fails_its_integrity_check_fails_the_criterion(evidence):
+    row = evidence.row("A market buy is filled")
+    row["safety"]["store"]["integrity_check"] = "*** in database main ***; Page 4: btreeInitPage() returns error code 11"
+
+    broken = assert_only_this_fails(evidence.verdicts(), DATA)
+
+    assert any("PRAGMA integrity_check: *** in database main" in line for line in failure_lines(broken))
+
+
+# -- Circuit breaker prevents cascading failures -------------------------------------------------------
+def test_a_request_sent_while_the_breaker_was_open_fails_the_criterion(evidence):
+    """The breaker disabled: the exchange saw a call after the breaker had opened."""
+    row = evidence.row("While the circuit breaker is open")
+    opened = [e for e in row["safety"]["breaker"]["events"] if e["new"] == "open"][0]
+    record = _append_request(row, "Ticker", pair="XBTEUR")
+    record["kind"] = "public"
+
+    broken = assert_only_this_fails(evidence.verdicts(), BREAKER)
+
+    assert f"{scenario_title(row)}: #{record['seq']} Ticker left the bot while breaker 0 open from " \
+           f"#{opened['index']} to the end of the scenario ({opened['reason']})" in failure_lines(broken)
+    assert broken.figures["requests sent while open"] == "1"
+
+
+def test_the_breaker_judged_from_the_audit_trail_alone_still_catches_a_request_sent_while_open(evidence):
+    """Evidence without the breaker's transitions (live target): the audit rows' times are used."""
+    row = evidence.row("While the circuit breaker is open")
+    row["safety"]["breaker"]["events"] = []
+    record = _append_request(row, "Ticker", pair="XBTEUR")
+    record["kind"] = "public"
+
+    broken = assert_only_this_fails(evidence.verdicts(), BREAKER)
+
+    assert any(f"#{record['seq']} Ticker left the bot while breaker 0 open from t=" in line
+               for line in failure_lines(broken))
+
+
+# -- Test allocation respected -------------------------------------------------------------------------
+def test_a_limit_raised_above_the_allocation_fails_the_criterion(evidence):
+    row = evidence.row("A market buy is filled")
+    row["safety"]["limits"][0]["total_btc"] = "1000"
+
+    broken = assert_only_this_fails(evidence.verdicts(), ALLOCATION)
+
+    assert f"{scenario_title(row)}: configured TOTAL_BTC 1000 is above the test allocation 2" in failure_lines(broken)
+
+
+def test_a_position_above_the_configured_limit_fails_the_criterion(evidence):
+    row = evidence.row("The trade after the daily allowance is refused")
+    trades = row["safety"]["exchange"]["trades"]
+    assert trades, "the daily-allowance scenario should have filled orders"
+    position = sum(Decimal(t["vol"]) for t in trades if t["type"] == "buy")
+    for limits in row["safety"]["limits"]:
+        limits["total_btc"] = str(position / 2)
+
+    broken = assert_only_this_fails(evidence.verdicts(), ALLOCATION)
+
+    assert any("position reached" in line and f"> TOTAL_BTC {position / 2}" in line for line in failure_lines(broken))
+
+
+# -- API rate limits respected ---------------------------------------------------------------------------
+def test_an_unprovoked_rate_limit_refusal_fails_the_criterion(evidence):
+    row = evidence.row("A market buy is filled")
+    record = next(r for r in row["access_log"] if r["endpoint"] == "Balance" or r["kind"] == "private")
+    record.update(outcome="error", error="EAPI:Rate limit exceeded")
+
+    broken = assert_only_this_fails(evidence.verdicts(), RATE)
+
+    assert f"{scenario_title(row)}: #{record['seq']} {record['endpoint']}: EAPI:Rate limit exceeded " \
+           "(not injected by the scenario)" in failure_lines(broken)
+
+
+def test_an_api_counter_above_the_tier_maximum_fails_the_criterion(evidence):
+    row = evidence.row("A market buy is filled")
+    row["counters"]["api_peak"] = row["counters"]["api_max"] + 1
+
+    broken = assert_only_this_fails(evidence.verdicts(), RATE)
+
+    assert any("API counter peaked at" in line for line in failure_lines(broken))
+
+
+# -- All fail-safe mechanisms activate correctly -----------------------------------------------------------
+def test_a_fail_safe_never_exercised_fails_the_criterion_on_the_simulator(evidence):
+    """The dead man's switch scenario provokes nothing: the bot never arms the switch."""
+    row = evidence.row("cancelled by the exchange when the bot goes silent")
+    row["audit"] = [a for a in row["audit"] if a.get("action") != "dead_mans_switch"]
+
+    broken = assert_only_this_fails(evidence.verdicts(), FAIL_SAFES)
+
+    assert "run: dead man's switch: no scenario produced evidence that it fired" in failure_lines(broken)
+    assert broken.figures["dead man's switch"] == "not demonstrated"
+    assert broken.figures["kill switch"] != "not demonstrated"
+
+
+def test_a_fail_safe_never_exercised_on_the_live_target_is_reported_not_exercised(evidence):
+    evidence.meta["target"] = "live"
+    evidence.rows = [r for r in evidence.rows if "goes silent" not in r["name"]]
+
+    verdict = evidence.verdicts()[FAIL_SAFES]
+
+    assert verdict.status == reporting.NOT_EXERCISED
+    assert "dead man's switch: NOT DEMONSTRATED in this run" in verdict.evidence
+
+
+# -- All scenarios pass ---------------------------------------------------------------------------------------
+def test_a_failed_scenario_fails_the_criterion(evidence):
+    row = evidence.row("A market buy is filled")
+    row["status"] = "failed"
+
+    broken = assert_only_this_fails(evidence.verdicts(), ALL_PASS)
+
+    assert f"{scenario_title(row)}: scenario status 'failed' in the evidence" in failure_lines(broken)
+
+
+def test_fewer_scenarios_than_the_tags_select_fails_the_criterion(evidence):
+    evidence.meta["expected_to_run"] += 1
+
+    broken = assert_only_this_fails(evidence.verdicts(), ALL_PASS)
+
+    ran = len(evidence.rows)
+    assert any(f"only {ran} scenario(s) ran of the {ran + 1}" in line for line in failure_lines(broken))
+
+
+@pytest.mark.parametrize("criterion", [ALL_PASS, UNAUTHORIZED, FAIL_SAFES, DATA, RATE, BREAKER])
+def test_a_run_where_nothing_ran_fails(evidence, criterion):
+    evidence.rows = []
+    evidence.meta["expected_to_run"] = 0
+
+    assert evidence.verdicts()[criterion].status == reporting.FAIL
