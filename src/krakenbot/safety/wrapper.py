@@ -118,7 +118,7 @@ class SafetyWrapper(ExchangeReads):
             return self._refuse(pair, SafetyCode.CIRCUIT_OPEN, str(exc), origin, summary)
         except KrakenError as exc:
             return self._refuse(pair, SafetyCode.MARKET_STATUS, f"exchange status unknown: {exc}", origin, summary)
-        if status in ("maintenance", "cancel_only") or status not in ("online", "post_only"):
+        if status not in ("online", "post_only"):  # maintenance, cancel_only, anything unknown
             return self._refuse(pair, SafetyCode.MARKET_STATUS, f"exchange is in {status} mode: no new orders",
                                 origin, summary)
         if status == "post_only" and not (post_only and ordertype is OrderType.LIMIT):
