@@ -28,6 +28,6 @@ Feature: Performance under normal load
 
   @minor @allure.label.story:memory
   Scenario: Memory stays flat over a sustained run
-    When the bot runs 300 trading cycles
+    When the bot runs 150 trading cycles
     Then the memory in use grew by less than 5 MB between the first third and the end of the run
     And the memory figures are attached to the report

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import allure
 from behave import given, then, when
-from hamcrest import assert_that, equal_to, less_than
+from hamcrest import assert_that, equal_to, is_, less_than
 
 from krakenbot.errors import KrakenError
 from tools.spec_support.charts import figures_table, latency_svg
@@ -138,15 +138,17 @@ def step_memory(context, mb):
 def step_attach_latency(context):
     samples = context.world.notes["latency"]
     title = f"{context.scenario.name}: time per call (ms)"
-    allure.attach(latency_svg(samples, title), name="latency chart", attachment_type=allure.attachment_type.SVG)
+    chart = latency_svg(samples, title)
+    points = chart.split('points="')[1].split('"')[0].split()
+    assert_that(len(points), equal_to(len(samples)), "the chart should show every measured call")
+    allure.attach(chart, name="latency chart", attachment_type=allure.attachment_type.SVG)
     rows = [(k, str(v)) for k, v in _summary(samples).items()] + [("failed", str(context.world.notes["failures"]))]
     allure.attach(figures_table(rows), name="latency figures", attachment_type=allure.attachment_type.CSV)
-    assert_that(len(samples), equal_to(_summary(samples)["calls"]), "every call should be in the figures")
 
 
 @then("the memory figures are attached to the report")
 def step_attach_memory(context):
     marks = context.world.notes["memory"]
+    assert_that(min(marks.values()) > 0, is_(True), "memory should have been measured while the bot ran")
     rows = [(f"traced memory after cycle {n} (MB)", f"{v / 1e6:.3f}") for n, v in sorted(marks.items())]
     allure.attach(figures_table(rows), name="memory figures", attachment_type=allure.attachment_type.CSV)
-    assert_that(len(rows), equal_to(2), "two memory readings should be reported")
