@@ -15,6 +15,7 @@ import hmac
 import http.client
 import json
 import multiprocessing
+import os
 import statistics
 import threading
 import time
@@ -97,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     proc.start()
     host, port, creds = parent.recv()
     ok = True
+    print(f"machine load average (1 min): {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs "
+          "(figures are only meaningful on a quiet machine)")
     try:
         for threads in args.threads:
             r = run(threads, creds, host, port, args.seconds)
