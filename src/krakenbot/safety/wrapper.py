@@ -21,7 +21,7 @@ from krakenbot.safety import allowlist
 from krakenbot.safety.audit import AuditLog
 from krakenbot.safety.canary import CanaryRules
 from krakenbot.safety.dead_mans_switch import DeadMansSwitch
-from krakenbot.safety.guard import EndpointGuard
+from krakenbot.safety.guard import ORDER_PLACING, EndpointGuard
 from krakenbot.safety.kill_switch import KillSwitch
 from krakenbot.safety.modes import LiveTradingRefused, TradingMode, live_refusal_reason
 from krakenbot.safety.outcomes import KillReport, OrderOutcome, SafetyCode
@@ -417,13 +417,19 @@ class SafetyWrapper(ExchangeReads):
     # -- raw calls, audit, status ----------------------------------------------------------------------
     def call(self, endpoint: str, **params: Any) -> dict:
         """A raw exchange call through the allowlist; refused ones raise ``EndpointNotAllowed``
-        before anything is sent. Paper mode forces ``validate=true`` on AddOrder."""
+        before anything is sent. Paper mode forces ``validate=true`` on AddOrder; in canary and
+        live, raw order placement is refused: real orders must pass ``submit_order``'s checks."""
         name = allowlist.normalise(endpoint)
-        if name == "AddOrder" and self.mode is TradingMode.PAPER:
-            params["validate"] = "true"
+        if name in ORDER_PLACING and self.mode in (TradingMode.CANARY, TradingMode.LIVE) \
+                and allowlist.check(self.mode, name).allowed:
+            reason = f"{name} as a raw call is refused in {self.mode.value} mode: use submit_order (risk checks)"
+            self.audit.record("endpoint", endpoint=name, allowed=False, outcome="refused", reason=reason,
+                              params=params)
+            raise EndpointNotAllowed(reason, (), name)
         if name in allowlist.PUBLIC:
             return self.client.public(name, **params)
         if name == "AddOrder" and self.mode is TradingMode.PAPER:
+            params["validate"] = "true"
             with self.guard.validate_only():
                 return self.client.private(name, **params)
         return self.client.private(name, **params)

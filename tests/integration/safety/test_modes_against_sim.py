@@ -105,3 +105,13 @@ def test_audit_never_holds_the_secret_or_full_key(sim, make_bot):
         bot.safety.call("Withdraw", asset="XBT", amount="0.5")
     text = repr(bot.safety.audit_log())
     assert sim.api_secret not in text and sim.api_key not in text
+
+
+@pytest.mark.parametrize("mode", ["canary", "live"])
+def test_raw_order_calls_cannot_skip_the_risk_checks(sim, make_bot, mode):
+    bot = make_bot(mode, live_flag=True)
+    start = len(sim.access_log)
+    for endpoint in ("AddOrder", "AmendOrder"):
+        with pytest.raises(EndpointNotAllowed):
+            bot.safety.call(endpoint, pair="XXBTZEUR", type="buy", ordertype="market", volume="5")
+    assert sim.access_log_since(start) == []
