@@ -26,7 +26,7 @@ from krakenbot.client.retry import Retrier, RetryPolicy
 from krakenbot.client.signing import ApiSecret, Signer, redact_key
 from krakenbot.client.trading import TradingApi
 from krakenbot.clock import Clock, SystemClock
-from krakenbot.errors import AuthenticationError, KrakenError, LocalRefusal, RateLimitError
+from krakenbot.errors import AuthenticationError, ConnectionFailed, KrakenError, LocalRefusal, RateLimitError
 
 log = logging.getLogger("krakenbot.client")
 
@@ -160,6 +160,8 @@ class KrakenClient:
         """GET ``/0/public/<endpoint>``; returns Kraken's ``result`` object."""
         if not _ENDPOINT(endpoint):
             raise ValueError(f"not a Kraken method name: {endpoint[:40]!r}")
+        if self._transport.closed:
+            raise ConnectionFailed(f"{endpoint}: client is closed; nothing was sent", (), endpoint)
         if self.guard is not None:
             self.guard(endpoint)
         query = encode_params(params)
@@ -170,6 +172,8 @@ class KrakenClient:
         """Signed POST to ``/0/private/<endpoint>``; reads are retried, writes never."""
         if not _ENDPOINT(endpoint):
             raise ValueError(f"not a Kraken method name: {endpoint[:40]!r}")
+        if self._transport.closed:
+            raise ConnectionFailed(f"{endpoint}: client is closed; nothing was sent", (), endpoint)
         if self.guard is not None:
             self.guard(endpoint)
         if self._signer is None:

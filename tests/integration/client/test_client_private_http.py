@@ -252,3 +252,13 @@ def test_nonces_survive_a_restart_through_the_store(make_client, sim, tmp_path):
     assert second.nonces.last >= high_water
     second.account.balance()
     assert [r.outcome for r in sim.access_log if r.endpoint == "Balance"] == ["ok", "ok"]
+
+
+def test_closed_client_sends_nothing(make_client, sim):
+    client = make_client()
+    client.close()
+    with pytest.raises(ConnectionFailed):
+        client.account.balance()
+    with pytest.raises(ConnectionFailed):
+        client.market.server_time()
+    assert sim.access_log == [] and client.breaker.stats.failures == 0
