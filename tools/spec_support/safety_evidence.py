@@ -200,9 +200,15 @@ def write_run(context: Any) -> Path | None:
         from tools.spec_support.world import SPEC_DEFAULTS
 
         allocation = {k: v for k, v in SPEC_DEFAULTS.items() if k != "PAIRS"}
-        if context.target == "live":
+        if context.target == "live":  # the operator's .env, else the bot's own defaults
+            from dataclasses import fields
+
+            from krakenbot.config import Settings
+
+            defaults = {f.name: f.default for f in fields(Settings)}
             live = getattr(context, "live_env", {})
-            allocation = {k: live[k] for k in allocation if live.get(k)}
+            allocation = {k: live.get(k) or str(defaults.get(k.lower(), "")) for k in allocation}
+            allocation = {k: v for k, v in allocation.items() if v}
         run = {
             "target": context.target, "seed": context.seed, "breakage": context.breakage,
             "started_at": RUN_STARTED, "ended_at": _time.time(),
