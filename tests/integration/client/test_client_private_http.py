@@ -262,3 +262,10 @@ def test_closed_client_sends_nothing(make_client, sim):
     with pytest.raises(ConnectionFailed):
         client.market.server_time()
     assert sim.access_log == [] and client.breaker.stats.failures == 0
+
+
+def test_one_kept_alive_connection_serves_many_calls(client):
+    for _ in range(10):
+        client.account.balance()
+        client.market.server_time()
+    assert client._transport._pool.num_connections == 1  # opened once, reused
