@@ -269,3 +269,25 @@ def test_one_kept_alive_connection_serves_many_calls(client):
         client.account.balance()
         client.market.server_time()
     assert client._transport._pool.num_connections == 1  # opened once, reused
+
+
+def test_eight_threads_share_one_client_without_nonce_errors(client, sim):
+    import threading
+
+    failures: list[BaseException] = []
+
+    def work():
+        try:
+            for _ in range(8):
+                client.account.balance()
+        except BaseException as exc:  # collected and asserted below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert failures == []
+    balance_calls = [r for r in sim.access_log if r.endpoint == "Balance"]
+    assert len(balance_calls) == 64 and all(r.outcome == "ok" for r in balance_calls)
