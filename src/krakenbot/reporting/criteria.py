@@ -89,12 +89,14 @@ def all_scenarios_pass(run: RunEvidence) -> Verdict:
         if row.get("status") not in ("passed", "skipped"):
             findings.add(scenario_name(row), f"scenario status {row.get('status')!r} in the evidence")
     ran = sum(n for s, n in statuses.items() if s != "skipped")
+    # On live, a step may skip its scenario on purpose (it needs the simulator); it started, so it counts.
+    accounted = ran + (0 if run.on_simulator else statuses.get("skipped", 0))
     expected = run.meta.get("expected_to_run")
     selected = len(run.meta.get("selected") or ())
     if expected is None:
         findings.add("run", "run.json is missing: how many scenarios the selected features hold is unknown")
-    elif ran < int(expected):
-        findings.add("run", f"only {ran} scenario(s) ran of the {expected} the features hold for "
+    elif accounted < int(expected):
+        findings.add("run", f"only {accounted} scenario(s) ran of the {expected} the features hold for "
                             f"tags {run.meta.get('tag_expression') or '(none)'}")
     if ran == 0:
         findings.add("run", "no scenario ran")
@@ -149,8 +151,10 @@ def no_unauthorized_calls(run: RunEvidence) -> Verdict:
             elif a.get("allowed") and endpoint and plan_allowlist.is_funding(endpoint):
                 findings.add(scenario, f"audit #{a.get('id')}: the wrapper let {endpoint} out ({a.get('action')})")
             elif a.get("action") == "endpoint" and a.get("allowed") and not run.on_simulator:
-                why = plan_allowlist.refusal(a.get("mode"), endpoint, a.get("params"))
-                if why:  # live: the audit log stands in for the exchange's record of calls
+                # live: the audit log stands in for the exchange's record of calls. Its rows carry no
+                # parameters, so paper's validate=true is judged from the store (no placed order) below.
+                why = plan_allowlist.refusal(a.get("mode"), endpoint, {"validate": "true"})
+                if why:
                     findings.add(scenario, f"audit #{a.get('id')}: {endpoint} sent in {a.get('mode')} mode: {why}")
         if not run.on_simulator:
             for order in (safety(row).get("store") or {}).get("orders") or ():

@@ -253,3 +253,27 @@ def test_a_run_where_nothing_ran_fails(evidence, criterion):
     evidence.meta["expected_to_run"] = 0
 
     assert evidence.verdicts()[criterion].status == reporting.FAIL
+
+
+def test_a_scenario_skipped_on_the_simulator_counts_as_not_run(evidence):
+    row = evidence.row("A market buy is filled")
+    row["status"] = "skipped"
+
+    broken = evidence.verdicts()[ALL_PASS]
+
+    assert broken.status == reporting.FAIL
+    ran = len(evidence.rows) - 1
+    assert any(f"only {ran} scenario(s) ran of the {ran + 1}" in line for line in failure_lines(broken))
+
+
+def test_on_the_live_target_an_order_placed_by_the_bot_is_unauthorized(evidence):
+    """Live runs deploy no capital: a placed order in the store is a failure, named by its reference."""
+    evidence.meta["target"] = "live"
+    row = evidence.row("A market buy is filled")
+    order = row["safety"]["store"]["orders"][0]
+
+    verdict = evidence.verdicts()[UNAUTHORIZED]
+
+    assert verdict.status == reporting.FAIL
+    assert any(f"store: order {order['cl_ord_id']} was placed ({order['txid']}) on the live target" in line
+               for line in failure_lines(verdict))
