@@ -45,8 +45,8 @@ Feature: Failing safe when the exchange misbehaves
   Scenario Outline: New orders are not placed while the exchange is not fully open
     Given the exchange is in <status> mode
     When the bot asks to buy 0.01 XBT at market
-    Then the order is refused
-    And the exchange holds no new order
+    Then the order is refused for reason MARKET_STATUS
+    And the exchange received no order for it
 
     Examples: Exchange status
       | status      |
