@@ -69,8 +69,11 @@ def _verdict(criterion: str, findings: _Findings, evidence: list[str], figures: 
         status = FAIL
     elif exercised:
         status = PASS
+    elif on_simulator:  # "not demonstrated" is a failure where every mechanism can be provoked
+        status = FAIL
+        findings.add("run", "not demonstrated: this run recorded no evidence for this criterion")
     else:
-        status = FAIL if on_simulator else NOT_EXERCISED
+        status = NOT_EXERCISED
     return Verdict(criterion, status, tuple(evidence), {k: str(v) for k, v in figures.items()}, findings.freeze())
 
 
