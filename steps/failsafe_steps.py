@@ -160,6 +160,12 @@ def step_breaker_closed(context):
     assert_that(_breaker_state(context.world), equal_to("CLOSED"), "the breaker should close once calls succeed again")
 
 
+@then("the exchange answered all {count:d} balance reads")
+def step_all_reads_answered(context, count):
+    answered = context.world.exchange_calls("Balance", outcome="ok")
+    assert_that(answered, has_length(count), "every read should reach the exchange and be answered")
+
+
 @then("the exchange never refused a request for exceeding the rate limit")
 def step_no_rate_refusal(context):
     refused = [r for r in context.world.exchange_calls() if "Rate limit" in (r.error or "")]
