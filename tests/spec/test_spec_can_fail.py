@@ -6,6 +6,7 @@ guard that limit must then fail, and the same scenarios must pass with nothing b
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -31,10 +32,18 @@ def test_disabling_the_daily_trade_limit_makes_safety_scenarios_fail(tmp_path):
     assert "DAILY_TRADE_LIMIT" in result.stdout  # the failure names the rule that did not hold
 
 
-def test_the_same_scenarios_pass_when_nothing_is_broken(tmp_path):
+def test_the_same_scenarios_pass_when_nothing_is_broken_and_leave_evidence(tmp_path):
     result, counts = run_daily_limit_scenarios(tmp_path)
     assert result.returncode == 0, result.stdout[-3000:]
     assert counts.failed == 0 and counts.passed >= 3, counts.line()
+    rows = [json.loads(line) for line in (tmp_path / "evidence.jsonl").read_text().splitlines()]
+    assert len(rows) == counts.total
+    for row in rows:
+        assert set(row) >= {"feature", "name", "tags", "status", "target", "mode", "modes", "access_log", "audit",
+                            "counters", "violations"}
+        assert row["status"] == "passed" and row["mode"] == "live" and row["violations"] == []
+        assert any(r["endpoint"] == "AddOrder" for r in row["access_log"])
+        assert any(a.get("action") == "order" for a in row["audit"])
 
 
 def test_a_request_outside_the_allowlist_fails_the_whole_run(tmp_path):
