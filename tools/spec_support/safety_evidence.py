@@ -239,7 +239,7 @@ def _selection(context: Any) -> tuple[list[str], int]:
     return selected, expected
 
 
-def publish(root: Path, evidence_dir: Path, junit_dir: Path, results_dir: Path | None, out_dir: Path) -> list[str]:
+def publish(evidence_dir: Path, junit_dir: Path, results_dir: Path | None, out_dir: Path) -> list[str]:
     """Render the report, print its table, attach it to Allure; the failed criteria as problems."""
     from krakenbot import reporting
 
@@ -337,4 +337,4 @@ def publish_run(root: Path, behave_args: list[str], junit_dir: Path, results_dir
     default = root / "reports" / "run"
     folder = (root / path).parent if path is not None else default
     out = root / "reports" if folder.resolve() == default.resolve() else folder
-    return publish(root, folder, junit_dir, results_dir, out)
+    return publish(folder, junit_dir, results_dir, out)

@@ -17,7 +17,7 @@ from krakenbot.reporting import plan_allowlist
 from krakenbot.reporting.evidence import RunEvidence, scenario_name
 from krakenbot.reporting.mechanisms import MECHANISMS
 from krakenbot.reporting.scenario_facts import (
-    NOT_PLACED, dec, is_rate_limit, kraken_status, mode_at, notional, open_intervals, order_facts, provoked,
+    NOT_PLACED, audit_codes, dec, is_rate_limit, kraken_status, mode_at, notional, open_intervals, order_facts, provoked,
     requests, safety,
 )
 
@@ -128,7 +128,7 @@ def all_scenarios_pass(run: RunEvidence) -> Verdict:
 def no_unauthorized_calls(run: RunEvidence) -> Verdict:
     name = "No unauthorized API calls"
     findings = _Findings()
-    judged = by_mode = 0
+    judged = scenarios = 0
     modes: dict[str, int] = defaultdict(int)
     refused_locally = funding_refused = 0
     for row in _judged(run):
@@ -164,11 +164,11 @@ def no_unauthorized_calls(run: RunEvidence) -> Verdict:
                 if order.get("txid") and order.get("status") not in NOT_PLACED:
                     findings.add(scenario, f"store: order {order.get('cl_ord_id')} was placed ({order.get('txid')})"
                                            " on the live target, where only paper / read-only are allowed")
-        by_mode += 1
+        scenarios += 1
     source = "simulator access log" if run.on_simulator else "audit log and the bot's store (live target)"
     figures = {"requests judged": judged, **{f"in {m}": n for m, n in sorted(modes.items())},
                "refused locally": refused_locally, "funding attempts refused locally": funding_refused}
-    evidence = [f"source: {source}; {by_mode} scenario(s), {judged} request(s) judged against the plan's allowlist",
+    evidence = [f"source: {source}; {scenarios} scenario(s), {judged} request(s) judged against the plan's allowlist",
                 f"{refused_locally} attempt(s) refused by the wrapper before sending ({funding_refused} funding)"]
     return _verdict(name, findings, evidence, figures, exercised=judged > 0 or not run.on_simulator,
                     on_simulator=run.on_simulator)
@@ -190,8 +190,7 @@ def fail_safes_activate(run: RunEvidence) -> Verdict:
             evidence.append(f"{mechanism}: NOT DEMONSTRATED in this run")
             if run.on_simulator:
                 findings.add("run", f"{mechanism}: no scenario produced evidence that it fired")
-    status_exercised = not missing
-    return _verdict(name, findings, evidence, figures, exercised=status_exercised, on_simulator=run.on_simulator)
+    return _verdict(name, findings, evidence, figures, exercised=not missing, on_simulator=run.on_simulator)
 
 
 # -- 4 ---------------------------------------------------------------------------------------------
@@ -372,12 +371,10 @@ def breaker_prevents_cascades(run: RunEvidence) -> Verdict:
     name = "Circuit breaker prevents cascading failures"
     findings = _Findings()
     opened = sent_while_open = 0
-    refused_locally = 0
-    intervals_seen = 0
+    refused_locally = refused_orders = 0
     for row in _judged(run):
         scenario = scenario_name(row)
         intervals = open_intervals(row)
-        intervals_seen += len(intervals)
         opened += len(intervals)
         for record in requests(row):
             for interval in intervals:
@@ -387,12 +384,15 @@ def breaker_prevents_cascades(run: RunEvidence) -> Verdict:
                                            f"{interval.describe()}")
         for instance in (safety(row).get("breaker") or {}).get("instances") or ():
             refused_locally += int(instance.get("rejected_calls") or 0)
+        refused_orders += sum("CIRCUIT_OPEN" in audit_codes(a) for a in row.get("audit") or ())
     figures = {"breaker openings": opened, "requests sent while open": sent_while_open,
-               "calls refused locally by the breaker": refused_locally}
+               "calls refused locally by the breaker": refused_locally,
+               "orders and cancels refused as CIRCUIT_OPEN": refused_orders}
     evidence = [f"{opened} breaker opening(s); {sent_while_open} request(s) reached the exchange while open "
                 "(ordered by access-log index from the breaker's transitions)",
-                f"{refused_locally} call(s) refused locally while open"]
-    return _verdict(name, findings, evidence, figures, exercised=intervals_seen > 0, on_simulator=run.on_simulator)
+                f"{refused_locally} call(s) refused locally by the breaker, {refused_orders} order(s)/cancel(s) "
+                "refused by the wrapper as CIRCUIT_OPEN before reaching it"]
+    return _verdict(name, findings, evidence, figures, exercised=opened > 0, on_simulator=run.on_simulator)
 
 
 # -- 7 ---------------------------------------------------------------------------------------------
