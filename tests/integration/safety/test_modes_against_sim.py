@@ -115,3 +115,23 @@ def test_raw_order_calls_cannot_skip_the_risk_checks(sim, make_bot, mode):
         with pytest.raises(EndpointNotAllowed):
             bot.safety.call(endpoint, pair="XXBTZEUR", type="buy", ordertype="market", volume="5")
     assert sim.access_log_since(start) == []
+
+
+def test_no_secret_in_logs_exceptions_or_audit_during_a_session(sim, make_bot, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    bot = make_bot("live", live_flag=True)
+    bot.safety.check_connection()
+    placed = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.01"), Decimal("59000"))
+    bot.safety.cancel_order(placed.cl_ord_id)
+    sim.faults.inject(endpoint="Balance", kind="error", error="EAPI:Invalid key", times=5)
+    failed = bot.safety.check_connection()
+    with pytest.raises(EndpointNotAllowed) as refused:
+        bot.safety.call("Withdraw", asset="XBT", amount="1")
+    bot.safety.kill("end of session")
+    texts = [r.getMessage() for r in caplog.records] + [str(failed), str(refused.value), repr(bot.safety.audit_log()),
+                                                        repr(bot.settings), repr(bot.client)]
+    for text in texts:
+        assert sim.api_secret not in text and sim.api_key not in text
+    assert not failed.authenticated and "Invalid key" in failed.error
