@@ -248,9 +248,12 @@ def _compare_orders(facts) -> list[str]:
             lines.append(f"order {mine.get('cl_ord_id')}: store txid {mine.get('txid')} != exchange {txid}")
         if kraken_status(str(mine.get("status"))) != order.get("status"):
             lines.append(f"order {txid}: store status {mine.get('status')} != exchange {order.get('status')}")
-        for ours, theirs in (("volume_executed", "vol_exec"), ("cost", "cost"), ("fee", "fee")):
+        for ours, theirs in (("volume", "vol"), ("volume_executed", "vol_exec"), ("cost", "cost"), ("fee", "fee")):
             if dec(mine.get(ours)) != dec(order.get(theirs)):
                 lines.append(f"order {txid}: store {ours} {mine.get(ours)} != exchange {theirs} {order.get(theirs)}")
+        limit = (order.get("descr") or {}).get("price")
+        if mine.get("ordertype") == "limit" and dec(mine.get("price")) != dec(limit):
+            lines.append(f"order {txid}: store limit price {mine.get('price')} != exchange {limit}")
     for order in facts.store_orders:
         if order.get("txid") and order["txid"] not in on_exchange and order.get("status") not in NOT_PLACED:
             lines.append(f"store order {order.get('cl_ord_id')} claims txid {order['txid']}, unknown to the exchange")

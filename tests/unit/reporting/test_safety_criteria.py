@@ -277,3 +277,14 @@ def test_on_the_live_target_an_order_placed_by_the_bot_is_unauthorized(evidence)
     assert verdict.status == reporting.FAIL
     assert any(f"store: order {order['cl_ord_id']} was placed ({order['txid']}) on the live target" in line
                for line in failure_lines(verdict))
+
+
+def test_a_resting_order_whose_limit_price_changed_in_the_store_fails_the_criterion(evidence):
+    row = evidence.row("cancelled by the exchange when the bot goes silent")
+    order = next(o for o in row["safety"]["store"]["orders"] if o["ordertype"] == "limit")
+    order["price"] = str(Decimal(order["price"]) + 100)
+
+    broken = assert_only_this_fails(evidence.verdicts(), DATA)
+
+    assert any(f"order {order['txid']}: store limit price {order['price']} != exchange" in line
+               for line in failure_lines(broken))
