@@ -30,13 +30,16 @@ class KrakenSimulator:
 
     def __init__(self, seed: int = 42, clock: Any = None, tier: str = "starter", api_key: str | None = None,
                  api_secret: str | None = None, balances: dict[str, Any] | None = None, rate_limits: bool = True,
-                 host: str = "127.0.0.1", port: int = 0, volatility: Any = None) -> None:
+                 host: str = "127.0.0.1", port: int = 0, volatility: Any = None,
+                 trading_limits: bool = True) -> None:
+        """``rate_limits`` switches the per-key API counter, ``trading_limits`` the per-pair trading counter."""
         self.seed = seed
         self.clock = clock if clock is not None else SystemClock()
         self.tier = tier
         self._lock = threading.RLock()  # one exchange, many connection threads: calls are serialised
         self._stop = threading.Event()
-        exchange_kwargs: dict[str, Any] = {"seed": seed, "clock": self.clock, "tier": tier, "balances": balances}
+        exchange_kwargs: dict[str, Any] = {"seed": seed, "clock": self.clock, "tier": tier, "balances": balances,
+                                           "trading_limits": trading_limits}
         if volatility is not None:
             exchange_kwargs["volatility"] = volatility
         self.exchange = Exchange(**exchange_kwargs)

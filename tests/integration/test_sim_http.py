@@ -185,6 +185,27 @@ def test_rate_limits_can_be_switched_off():
         assert sim.counters()["api_peak"] == 40.0
 
 
+def _place_and_cancel(w: Wire) -> list:
+    errors = []
+    for _ in range(8):  # add (+1) and cancel at once (+8): 72 points, past starter's 60
+        placed = w.private("AddOrder", pair="XBTEUR", type="buy", ordertype="limit", volume="0.01", price="1000")[1]
+        errors += placed["error"]
+        if not placed["error"]:
+            errors += w.private("CancelOrder", txid=placed["result"]["txid"][0])[1]["error"]
+    return errors
+
+
+@pytest.mark.parametrize("trading_limits, expected", [(True, ["EOrder:Rate limit exceeded"]), (False, [])])
+def test_the_per_pair_trading_counter_can_be_switched_off(trading_limits, expected):
+    with KrakenSimulator(clock=ManualClock(), rate_limits=False, trading_limits=trading_limits) as sim:
+        w = Wire(sim)
+        try:
+            assert _place_and_cancel(w) == expected
+        finally:
+            w.close()
+        assert sim.exchange.trading_limits is trading_limits
+
+
 # -- faults ---------------------------------------------------------------------------------------------
 
 def test_error_fault_answers_the_kraken_error_then_stops(sim, wire):
