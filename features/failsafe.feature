@@ -2,6 +2,7 @@
 Feature: Failing safe when the exchange misbehaves
   When the exchange is down, slow, busy or in maintenance, the bot stops trading instead
   of guessing, never sends an order twice, and an operator can stop it at any moment.
+  Against the simulated exchange, live mode moves no real money.
 
   Background:
     Given the bot is connected to the exchange in live mode
@@ -24,8 +25,7 @@ Feature: Failing safe when the exchange misbehaves
   Scenario: The circuit breaker closes again once the exchange has recovered
     Given the circuit breaker has opened after repeated failures
     And the exchange has recovered
-    When 60 seconds pass
-    And the bot reads the price of XBT/EUR 3 times, a minute apart
+    When the bot reads the price of XBT/EUR 3 times, a minute apart
     Then the circuit breaker is closed
 
   @safety @critical @fault-injection @allure.label.story:rate-limits
@@ -72,8 +72,7 @@ Feature: Failing safe when the exchange misbehaves
   Scenario: The bot does not trade on a stale price
     Given the bot read the price of XBT/EUR a moment ago
     And the exchange stops answering price requests
-    When 5 minutes pass
-    And the bot runs one trading cycle
+    When the bot runs one trading cycle 5 minutes later
     Then the exchange received no order
     And the bot records that it did not trade because its market data is stale
 
@@ -108,9 +107,8 @@ Feature: Failing safe when the exchange misbehaves
 
   @safety @critical @allure.label.story:kill-switch
   Scenario: Once the operator resumes, orders are placed again
-    Given the operator has pulled the kill switch
-    When the operator resumes trading
-    And the bot asks to buy 0.01 XBT at market
+    Given the operator has pulled the kill switch and then resumed trading
+    When the bot asks to buy 0.01 XBT at market
     Then the order is accepted by the exchange
 
   @safety @blocker @allure.label.story:dead-mans-switch

@@ -48,15 +48,13 @@ Feature: Reading the market
   @normal @allure.label.story:caching
   Scenario: A second read within the freshness window does not ask the exchange again
     Given the bot read the price of XBT/EUR a moment ago
-    When 1 second passes
-    And the bot reads the price of XBT/EUR
+    When the bot reads the price of XBT/EUR again 1 second later
     Then the exchange was asked for the price of XBT/EUR only once
 
   @normal @allure.label.story:caching
   Scenario: A read after the freshness window asks the exchange again
     Given the bot read the price of XBT/EUR a moment ago
-    When 60 seconds pass
-    And the bot reads the price of XBT/EUR
+    When the bot reads the price of XBT/EUR again 60 seconds later
     Then the exchange was asked for the price of XBT/EUR 2 times
 
   @live-safe @normal @allure.label.story:order-book

@@ -2,6 +2,7 @@
 Feature: Placing and managing orders
   The bot buys, sells and cancels on the exchange and keeps its own record of every
   order, from the moment it is sent until it is filled or cancelled.
+  Against the simulated exchange, live mode moves no real money.
 
   Background:
     Given the bot is connected to the exchange in live mode

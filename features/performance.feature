@@ -3,6 +3,7 @@ Feature: Performance under normal load
   How fast the bot places orders and reads the market, how often calls fail, and whether
   memory stays flat over a long run. The figures are attached to the report; the checks
   are generous ceilings that only catch something badly wrong.
+  Against the simulated exchange, live mode moves no real money.
 
   Background:
     Given the bot is connected to the exchange in live mode

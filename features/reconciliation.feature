@@ -2,6 +2,7 @@
 Feature: Reconciling the bot's records with the exchange
   The exchange is the truth. After trading, the bot's trades, balances, open orders and
   fees must agree with the exchange's, and any difference is reported, not hidden.
+  Against the simulated exchange, live mode moves no real money.
 
   Background:
     Given the bot is connected to the exchange in live mode

@@ -2,6 +2,7 @@
 Feature: Risk limits
   Every order passes the bot's risk checks before the exchange sees it. A refused order
   never leaves the bot, and the refusal names the rule that stopped it.
+  Against the simulated exchange, live mode moves no real money.
 
   Background:
     Given the bot is connected to the exchange in live mode
@@ -37,15 +38,14 @@ Feature: Risk limits
   @safety @blocker @allure.label.story:daily-trades
   Scenario: A restart does not reset the daily trade allowance
     Given the bot has made 3 trades today
-    When the bot is restarted
-    And the bot asks to buy 0.001 XBT at market
+    And the bot has been restarted since
+    When the bot asks to buy 0.001 XBT at market
     Then the order is refused for reason DAILY_TRADE_LIMIT
 
   @safety @critical @allure.label.story:daily-trades
   Scenario: The daily trade allowance starts again the next day
-    Given the bot has made 3 trades today
-    When the day is over
-    And the bot asks to buy 0.001 XBT at market
+    Given the bot made 3 trades yesterday
+    When the bot asks to buy 0.001 XBT at market
     Then the order is accepted
 
   @safety @blocker @allure.label.story:leverage

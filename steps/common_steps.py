@@ -60,7 +60,7 @@ def step_risk_limits(context):
     context.world.configure(**settings)
 
 
-@when("the bot is restarted")
+@given("the bot has been restarted since")
 def step_restart(context):
     context.world.restart()
 
@@ -76,25 +76,6 @@ def step_set_price(context, pair, price):
 @when("the price of {pair:Pair} moves by {pct:Amount}% at once")
 def step_shock(context, pair, pct):
     context.world.sim.shock(pair, pct)  # signed: -10 is a 10 % fall
-
-
-# -- time -----------------------------------------------------------------------------------------
-@when("{seconds:d} second passes")
-@when("{seconds:d} seconds pass")
-def step_seconds_pass(context, seconds):
-    context.world.sim.advance(seconds)
-
-
-@when("{minutes:d} minutes pass")
-def step_minutes_pass(context, minutes):
-    context.world.sim.advance(minutes * 60)
-
-
-@when("the day is over")
-def step_next_day(context):
-    clock = context.world.clock
-    now = clock.time()
-    context.world.sim.advance((now // 86_400 + 1) * 86_400 + 3600 - now)
 
 
 # -- asking for orders ----------------------------------------------------------------------------

@@ -66,8 +66,8 @@ def step_drop_confirmation(context):
 def step_read_spaced(context, pair, count):
     world = context.world
     for _ in range(count):
-        _read_price_quietly(world)
         world.sim.advance(60)
+        _read_price_quietly(world)
 
 
 # -- the bot and the operator ---------------------------------------------------------------------
@@ -86,6 +86,12 @@ def step_run_once(context):
     context.world.notes["cycle"] = context.world.bot.run_once()
 
 
+@when("the bot runs one trading cycle {minutes:d} minutes later")
+def step_run_once_later(context, minutes):
+    context.world.sim.advance(minutes * 60)
+    step_run_once(context)
+
+
 @given("the operator has pulled the kill switch")
 @when("the operator pulls the kill switch")
 def step_kill(context):
@@ -100,8 +106,13 @@ def step_kill_file(context):
     path.write_text("operator: stop everything\n")
 
 
+@given("the operator has pulled the kill switch and then resumed trading")
+def step_kill_and_resume(context):
+    step_kill(context)
+    context.world.safety.resume("operator resumed in the specification")
+
+
 @when("the operator tries to resume trading")
-@when("the operator resumes trading")
 def step_resume(context):
     try:
         context.world.safety.resume("operator resumed in the specification")

@@ -27,6 +27,13 @@ def step_read_price(context, pair):
     _read_price(context.world, pair)
 
 
+@when("the bot reads the price of {pair:Pair} again {seconds:d} second later")
+@when("the bot reads the price of {pair:Pair} again {seconds:d} seconds later")
+def step_read_price_later(context, pair, seconds):
+    context.world.sim.advance(seconds)
+    _read_price(context.world, pair)
+
+
 @when("the bot reads the price of {pair:Pair} {count:d} times")
 def step_read_price_n(context, pair, count):
     for _ in range(count):

@@ -17,6 +17,14 @@ def step_made_trades(context, count):
     context.world.notes.pop("outcome")
 
 
+@given("the bot made {count:d} trades yesterday")
+def step_made_trades_yesterday(context, count):
+    step_made_trades(context, count)
+    world = context.world
+    now = world.clock.time()
+    world.sim.advance((now // 86_400 + 1) * 86_400 + 3600 - now)  # 01:00 UTC the next day
+
+
 @when("the bot asks to buy {volume:Amount} XBT at market with {leverage:d} times leverage")
 def step_leverage(context, volume, leverage):
     submit(context.world, "buy", "market", volume, leverage=str(leverage))
