@@ -195,7 +195,8 @@ def _suites_md(results: dict) -> list[str]:
         lines.append(f"- chaos soak: not measured: {chaos['skipped']}")
     elif chaos:
         lines.append(f"- chaos soak: {_f(chaos.get('ops_per_s'), '{:,.0f}')} operations/s "
-                     f"({chaos.get('operations')} operations in {_f(chaos.get('seconds'), '{:.1f}')} s) {chaos.get('detail', '')}")
+                     f"({chaos.get('operations')} operations, {_f(chaos.get('seconds'), '{:.1f}')} s wall with start-up); "
+                     f"{chaos.get('detail', '')}")
     return lines
 
 

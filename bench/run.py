@@ -144,7 +144,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--tp-seconds", type=float, default=3.0)
     p.add_argument("--chaos-seconds", type=float, default=10.0)
     p.add_argument("--import-samples", type=int, default=3)
-    p.add_argument("--budget", type=float, default=285.0,
+    p.add_argument("--budget", type=float, default=270.0,
                    help="seconds for the whole run; the memory cycles (last) shrink to fit (0: no limit)")
     p.add_argument("--out", type=Path, default=RESULTS_DIR)
     p.add_argument("--baseline", action="store_true", help=f"also write {BASELINE.relative_to(ROOT)}")

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+_COUNT = re.compile(r"\((\d+) operations")
 _OPS = re.compile(r"([\d][\d,]*(?:\.\d+)?)\s*(?:ops|operations)\s*/\s*s", re.IGNORECASE)
 
 
@@ -59,10 +60,12 @@ def chaos_soak(seconds: float = 10.0, timeout: float = 120.0) -> dict:
     except subprocess.TimeoutExpired:
         return {"skipped": f"bench.chaos did not finish within {timeout:.0f} s"}
     wall = time.perf_counter() - started
-    match = None
-    for match in _OPS.finditer(done.stdout):
-        pass  # the last figure printed is the summary
-    if match is None:
+    matches = list(_OPS.finditer(done.stdout))
+    if not matches:
         return {"skipped": f"bench.chaos printed no operations/s (exit {done.returncode}): {_tail(done.stdout + done.stderr)}"}
-    return {"ops_per_s": float(match.group(1).replace(",", "")), "seconds": wall, "operations": None,
-            "returncode": done.returncode, "detail": _tail(done.stdout, 2)}
+    last = matches[-1]  # the summary line comes last
+    ops = _COUNT.search(done.stdout[last.end():])
+    return {"ops_per_s": float(last.group(1).replace(",", "")), "seconds": wall,
+            "operations": int(ops.group(1)) if ops else None, "returncode": done.returncode,
+            "detail": ("money invariants held" if done.returncode == 0 else "INVARIANT VIOLATIONS (exit 1)")
+                      + f"; `python -m bench.chaos --seconds {seconds:g}`"}
