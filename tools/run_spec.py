@@ -15,6 +15,7 @@ instead of the readable output). Everything else goes to behave unchanged.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     junit.mkdir(parents=True)
 
     tags = [f"--tags={t}" for t in args.tags] + [f"--tags={DEFAULT_EXCLUDE}"]
+    if _live_target(behave_args):
+        tags.append("--show-skipped")  # on live, what was skipped (and why) belongs in the report
     command = [sys.executable, "-m", "behave", *tags,
                "-f", "allure_behave.formatter:AllureFormatter", "-o", str(results), "-D", f"allure_results={results}",
                "-f", "progress" if args.quiet else "pretty", "--no-color",
@@ -84,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         print(f"FAILED: {problem}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def _live_target(behave_args: list[str]) -> bool:
+    joined = " ".join(behave_args).replace("--define", "-D")
+    return "target=live" in joined or os.environ.get("KRAKEN_TARGET", "").lower() == "live"
 
 
 def render_report(results: Path = RESULTS) -> Path | None:
