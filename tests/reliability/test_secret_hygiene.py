@@ -1,0 +1,129 @@
+"""No secret in any output: after a spec run and a chaos run, search everything they wrote.
+
+Searched for: every API key and secret the simulator handed out and every ``API-Sign``
+the client computed (written down by ``secret_spy.py`` in the subprocess, or by wrapping
+the signer in this process). Searched in: the spec's Allure results, JUnit files, console
+output and the scenarios' stores; the chaos run's SQLite files (bytes: audit, orders,
+meta), the simulator's access log, captured log records at DEBUG and the text of every
+exception the bot raised. Zero hits. Also: a group/other-readable ``.env`` is warned about.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+from bench import chaos
+from krakenbot.client.signing import Signer
+from krakenbot.config import load
+
+ROOT = Path(__file__).resolve().parents[2]
+SPY = Path(__file__).with_name("secret_spy.py")
+
+pytestmark = pytest.mark.slow
+
+
+def _forms(secret: str) -> set[str]:
+    """The value and the ways it could be escaped on its way into a file."""
+    forms = {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
+    return {f for f in forms if len(f) >= 8}
+
+
+def _hits(blobs: dict[str, bytes], secrets: set[str]) -> list[str]:
+    needles = {form.encode() for s in secrets for form in _forms(s)}
+    return [f"{name}: {needle[:6]!r}…" for name, blob in blobs.items() for needle in needles if needle in blob]
+
+
+def _files(folder: Path, skip: set[Path] = frozenset()) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file() and p not in skip}
+
+
+def _spied(spy_file: Path) -> set[str]:
+    return {json.loads(line)[1] for line in spy_file.read_text().splitlines() if line.strip()}
+
+
+@pytest.mark.timeout(90)
+def test_spec_run_outputs_hold_no_key_secret_or_signature(tmp_path):
+    spy, keep = tmp_path / "spy.jsonl", tmp_path / "scenario-dirs"
+    keep.mkdir()
+    env = {**os.environ, "SECRET_SPY_FILE": str(spy), "SECRET_SPY_KEEP": str(keep), "TMPDIR": str(tmp_path)}
+    out = tmp_path / "allure-results"
+    done = subprocess.run(
+        [sys.executable, str(SPY), "-m", "behave", "--tags=not @wip", "-f", "allure_behave.formatter:AllureFormatter",
+         "-o", str(out), "-D", f"allure_results={out}", "-f", "plain", "--no-color", "--junit",
+         "--junit-directory", str(tmp_path / "junit"), "-D", "log_level=DEBUG", "features/failsafe.feature"],
+        cwd=ROOT, env=env, capture_output=True, timeout=80)
+    assert done.returncode == 0, done.stdout.decode()[-2000:] + done.stderr.decode()[-2000:]
+    secrets = _spied(spy)
+    kinds = [json.loads(line)[0] for line in spy.read_text().splitlines()]
+    assert kinds.count("key") >= 5 and kinds.count("sign") >= 20  # the spy saw real traffic
+    blobs = _files(tmp_path, skip={spy})
+    blobs["console"] = done.stdout + done.stderr
+    assert any(name.endswith(".sqlite") for name in blobs), sorted(blobs)[:20]
+    assert any("result.json" in name for name in blobs)
+    assert _hits(blobs, secrets) == []
+
+
+@pytest.mark.timeout(60)
+def test_chaos_run_outputs_hold_no_key_secret_or_signature(tmp_path, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)
+    signatures: list[str] = []
+    real_sign = Signer.sign
+
+    def spy_sign(self, *args, **kwargs):
+        signature = real_sign(self, *args, **kwargs)
+        signatures.append(signature)
+        return signature
+
+    monkeypatch.setattr(Signer, "sign", spy_sign)
+    texts: list[str] = []
+
+    class Spying(chaos.ChaosRun):
+        def _guard(self, fn, name):
+            def keep_text():
+                try:
+                    return fn()
+                except Exception as exc:
+                    texts.append(f"{exc!s} | {exc!r} | {getattr(exc, 'args', ())!r}")
+                    raise
+            return super()._guard(keep_text, name)
+
+    run = Spying(250, 0.2, 5, tmp_path)
+    report = run.run()
+    assert report.ok, report.table()
+    assert len(signatures) > 200 and len(texts) >= 3  # faults produced errors; the spy saw requests
+    secrets = {run.sim.api_key, run.sim.api_secret, *signatures}
+    blobs = _files(tmp_path)
+    assert any(name.startswith("chaos.sqlite") for name in blobs)
+    blobs["access_log"] = repr(run.sim.access_log).encode()
+    blobs["log_records"] = "\n".join(
+        f"{r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in caplog.records).encode()
+    blobs["exception_texts"] = "\n".join(texts).encode()
+    blobs["report"] = report.table().encode()
+    assert caplog.records
+    assert _hits(blobs, secrets) == []
+
+
+def test_the_scan_finds_a_planted_secret(tmp_path):
+    secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQ+/=="
+    (tmp_path / "a.log").write_text(f"leak: {quote_plus(secret)}\n")
+    assert _hits(_files(tmp_path), {secret}) == [f"a.log: {quote_plus(secret).encode()[:6]!r}…"]
+
+
+@pytest.mark.parametrize("mode,warned", [(0o600, False), (0o640, True), (0o604, True), (0o644, True)])
+def test_a_dotenv_readable_by_group_or_other_is_warned_about(tmp_path, caplog, mode, warned):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("KRAKEN_API_KEY=AbCd1234\nKRAKEN_API_SECRET=c2VjcmV0\n")
+    dotenv.chmod(mode)
+    with caplog.at_level(logging.WARNING, logger="krakenbot.config"):
+        settings = load(dotenv, environ={})
+    assert settings.api_key == "AbCd1234"
+    messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert bool([m for m in messages if ".env" in m and "chmod 600" in m]) is warned, messages
+    assert all("c2VjcmV0" not in m and "AbCd1234" not in m for m in messages)
