@@ -59,13 +59,17 @@ def chaos_soak(seconds: float = 10.0, timeout: float = 120.0) -> dict:
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"skipped": f"bench.chaos did not finish within {timeout:.0f} s"}
-    wall = time.perf_counter() - started
-    matches = list(_OPS.finditer(done.stdout))
+    return parse_chaos(done.stdout + done.stderr, done.returncode, time.perf_counter() - started, seconds)
+
+
+def parse_chaos(output: str, returncode: int, wall: float, seconds: float) -> dict:
+    """The soak's summary line (``N operations/s (M operations, ...)``, printed last) as figures."""
+    matches = list(_OPS.finditer(output))
     if not matches:
-        return {"skipped": f"bench.chaos printed no operations/s (exit {done.returncode}): {_tail(done.stdout + done.stderr)}"}
-    last = matches[-1]  # the summary line comes last
-    ops = _COUNT.search(done.stdout[last.end():])
+        return {"skipped": f"bench.chaos printed no operations/s (exit {returncode}): {_tail(output)}"}
+    last = matches[-1]
+    ops = _COUNT.search(output[last.end():])
     return {"ops_per_s": float(last.group(1).replace(",", "")), "seconds": wall,
-            "operations": int(ops.group(1)) if ops else None, "returncode": done.returncode,
-            "detail": ("money invariants held" if done.returncode == 0 else "INVARIANT VIOLATIONS (exit 1)")
+            "operations": int(ops.group(1)) if ops else None, "returncode": returncode,
+            "detail": ("money invariants held" if returncode == 0 else "INVARIANT VIOLATIONS (exit 1)")
                       + f"; `python -m bench.chaos --seconds {seconds:g}`"}

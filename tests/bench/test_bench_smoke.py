@@ -133,3 +133,21 @@ def test_cache_bound_inserts_more_keys_than_the_bound():
     res = cache_bound(keys=60, max_entries=20)
     assert (res["keys_inserted"], res["bound"]) == (60, 20)
     assert res["bounded"] is (res["max_size_seen"] <= 20)
+
+
+def test_chaos_summary_is_read_from_the_last_rate_line():
+    from bench.suites import parse_chaos
+
+    out = "seed 1: 120 operations/s (600 operations in 5.0 s wall)\n1,234 operations/s (1200 operations, seeds 1..2)\n"
+    res = parse_chaos(out, 0, 2.5, 2.0)
+    assert (res["ops_per_s"], res["operations"]) == (1234.0, 1200)
+    assert res["detail"].startswith("money invariants held")
+    assert "skipped" in parse_chaos("Traceback ...", 1, 1.0, 2.0)
+
+
+def test_import_probe_reports_time_and_rss_from_a_fresh_interpreter():
+    from bench.imports import probe
+
+    res = probe("json,decimal")
+    assert res["seconds"] > 0 and res["rss_after_kib"] >= res["rss_before_kib"] > 0
+    assert "error" in probe("no_such_module_for_the_bench")
