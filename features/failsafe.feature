@@ -132,3 +132,11 @@ Feature: Failing safe when the exchange misbehaves
     And the bot refreshes its orders
     Then exactly 1 order is open on the exchange
     And the bot knows that order by its client reference
+
+  @safety @blocker @fault-injection @allure.label.story:no-blind-retry
+  Scenario: An order answered by an error page is never sent a second time
+    Given the exchange will answer the next order with an error page
+    When the bot places a limit buy of 0.01 XBT at 59,000 EUR
+    Then the exchange received that order exactly once
+    And no order is open on the exchange
+    And the bot does not count the order as placed

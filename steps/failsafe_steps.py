@@ -70,6 +70,11 @@ def step_read_spaced(context, pair, count):
         _read_price_quietly(world)
 
 
+@given("the exchange will answer the next order with an error page")
+def step_error_page(context):
+    context.world.sim.faults.inject(endpoint="AddOrder", kind="http_status", status=503, times=1)
+
+
 # -- the bot and the operator ---------------------------------------------------------------------
 @when("the bot reads the balances {count:d} times in a row")
 def step_read_balances_n(context, count):
@@ -196,6 +201,23 @@ def step_stale_recorded(context):
     world = context.world
     evidence = json.dumps([world.notes.get("cycle")], default=str) + json.dumps(world.safety.audit_log(), default=str)
     assert_that(evidence.lower(), contains_string("stale"), "the bot should say it skipped trading on stale data")
+
+
+@then("the exchange received that order exactly once")
+def step_sent_once(context):
+    sent = context.world.exchange_calls("AddOrder")
+    assert_that(sent, has_length(1), "an order whose outcome is unclear must never be sent again")
+
+
+@then("the bot does not count the order as placed")
+def step_not_placed(context):
+    world = context.world
+    outcome = world.notes["outcome"]
+    assert_that(outcome.placed, is_(False), "an order the exchange never confirmed is not placed")
+    record = world.safety.order(outcome.cl_ord_id)
+    assert_that(record.txid, equal_to(None), "the bot should not invent an exchange id")
+    assert_that(str(record.status).upper(), equal_to("REJECTED"),
+                "once the lookup by client reference finds nothing, the order is settled as not placed")
 
 
 @then("exactly {count:d} order is open on the exchange")
