@@ -74,7 +74,7 @@ def decode_response(endpoint: str, status: int, data: bytes) -> dict[str, Any]:
         raise HttpStatusError(f"{endpoint}: HTTP {status} ({kind}, {len(data)} bytes)", status, endpoint)
     try:
         envelope = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly nested JSON
         stripped = data[:200].lstrip().lower()
         what = "HTML" if stripped.startswith((b"<!doctype", b"<html")) else "invalid or truncated JSON"
         raise MalformedResponse(f"{endpoint}: {what} in a {len(data)}-byte body", (), endpoint) from None

@@ -106,3 +106,9 @@ def test_timeouts_are_frozen():
     with pytest.raises(AttributeError):
         t.read = 3  # type: ignore[misc]
     assert t.to_urllib3().total == 5
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b'{"error":[],"result":' + b'{"a":' * 100_000])
+def test_absurdly_nested_json_is_malformed_not_recursion_error(body):
+    with pytest.raises(MalformedResponse):
+        decode_response("Balance", 200, body)
