@@ -73,6 +73,7 @@ class KrakenSimulator:
         if self._closed:
             return
         self._closed = True
+        self.exchange.detach_clock()
         self._stop.set()
         self._server.close_all()
         self._thread.join(2.0)

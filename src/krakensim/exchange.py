@@ -5,13 +5,16 @@ return Kraken's ``result`` object or raise ``KrakenAPIError`` with Kraken's exac
 string; anything unexpected becomes ``EGeneral:Internal error`` so garbage input can
 never escape as another exception. Time is the injected clock's: every call first
 catches the engine up to ``clock.time()`` (dead man's switch, expiries, the seeded
-random walk, fills of resting orders), so a clock shared with the bot moves both.
+random walk, fills of resting orders), so a clock shared with the bot moves both; a
+manual clock's advance alone also fires a due dead man's switch, so an idle exchange
+cancels at the trigger time.
 One lock guards everything: the HTTP server calling in is threaded.
 """
 from __future__ import annotations
 
 import math
 import threading
+import weakref
 from decimal import Decimal
 from typing import Any, Callable
 
@@ -36,6 +39,17 @@ FUNDING_METHODS = frozenset({
     "CreateSubaccount",
 })
 _MAX_CATCH_UP_STEPS = 3600  # a long idle (serve mode) skips ahead instead of replaying every second
+
+
+def _weak_listener(exchange: "Exchange") -> Callable[[float], None]:
+    """A clock listener that does not keep the exchange alive (clocks outlive simulators in tests)."""
+    ref = weakref.ref(exchange)
+
+    def listener(now: float) -> None:
+        target = ref()
+        if target is not None:
+            target._on_clock_advance(now)
+    return listener
 
 
 def _balances(raw: dict[str, Any]) -> dict[str, Decimal]:
@@ -79,6 +93,26 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
             "CancelOrderBatch": self._cancel_order_batch, "OpenPositions": lambda a, p: {},
         }
         self._init_state()
+        self._attached = True
+        on_advance = getattr(self.clock, "on_advance", None)
+        if callable(on_advance):
+            on_advance(_weak_listener(self))
+
+    def detach_clock(self) -> None:
+        """Stop reacting to the clock's advances (a closed simulator on a shared clock)."""
+        self._attached = False
+
+    def _on_clock_advance(self, now: float) -> None:
+        """A manual clock moved: fire a due dead man's switch now, not at the next request.
+
+        An idle exchange must still cancel at the trigger time (an operator reading the
+        book after ``clock.advance`` sees the orders gone). Cheap when nothing is due.
+        """
+        if not self._attached:
+            return
+        with self._lock:
+            if any(a.dms_trigger is not None and a.dms_trigger <= now for a in self.accounts.values()):
+                self._catch_up()
 
     def _init_state(self) -> None:
         now = self.clock.time()

@@ -206,6 +206,23 @@ def test_the_per_pair_trading_counter_can_be_switched_off(trading_limits, expect
         assert sim.exchange.trading_limits is trading_limits
 
 
+def test_dead_mans_switch_fires_when_a_shared_clock_moves_and_stops_after_close():
+    clock = ManualClock()
+    with KrakenSimulator(clock=clock) as sim:
+        w = Wire(sim)
+        try:
+            w.private("AddOrder", pair="XBTEUR", type="buy", ordertype="limit", volume="0.01", price="1000")
+            assert w.private("CancelAllOrdersAfter", timeout="60")[1]["error"] == []
+            clock.advance(90)  # the bot's clock moves; nobody calls the exchange
+            assert sim.exchange.accounts["demo"].open == {}
+            w.private("AddOrder", pair="XBTEUR", type="buy", ordertype="limit", volume="0.01", price="1000")
+            w.private("CancelAllOrdersAfter", timeout="60")
+        finally:
+            w.close()
+    clock.advance(90)  # a closed simulator no longer reacts to the clock it shared
+    assert len(sim.exchange.accounts["demo"].open) == 1
+
+
 # -- faults ---------------------------------------------------------------------------------------------
 
 def test_error_fault_answers_the_kraken_error_then_stops(sim, wire):

@@ -83,6 +83,29 @@ def test_trading_limits_switch(clock):
     assert ex.counters()["trading"] == {}
 
 
+def test_dead_mans_switch_fires_on_the_clock_advance_alone(ex, clock):
+    """An idle exchange (no request, no view) still cancels at the trigger time."""
+    txid = add(ex)
+    trigger = clock.time() + 60
+    ex.handle_private("demo", "CancelAllOrdersAfter", {"timeout": "60"})
+    acct = ex.accounts["demo"]
+    clock.advance(59)
+    assert txid in acct.open and acct.dms_trigger == trigger
+    clock.advance(41)  # past the trigger: nothing else touches the exchange
+    assert acct.open == {} and acct.dms_trigger is None
+    order = acct.orders[txid]
+    assert (order.status, order.closetm) == ("canceled", trigger)
+
+
+def test_detached_exchange_ignores_the_clock(ex, clock):
+    add(ex)
+    ex.handle_private("demo", "CancelAllOrdersAfter", {"timeout": "60"})
+    ex.detach_clock()
+    clock.advance(61)
+    assert len(ex.accounts["demo"].open) == 1  # fires only when next read, as before
+    assert ex.handle_private("demo", "OpenOrders", {})["open"] == {}
+
+
 def test_dead_mans_switch_cancels_everything_when_the_clock_passes(ex, clock):
     t1 = add(ex)
     t2 = ex.handle_private("demo", "AddOrder", {**limit(), "pair": "ETHEUR", "price": "2000", "volume": "0.01"})["txid"][0]
