@@ -119,7 +119,8 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
         self._now = now
         self._step_time = math.floor(now)
         self.system_status = "online"
-        self.ids = IdGenerator(self.seed)
+        previous = getattr(self, "ids", None)
+        self.ids = previous.next_generation() if previous is not None else IdGenerator(self.seed)
         self.markets: dict[str, PairMarket] = {pid: PairMarket(spec, self.seed, now) for pid, spec in PAIRS.items()}
         self.accounts: dict[str, Account] = {n: Account(n, b) for n, b in self._account_seeds.items()}
         self.counter = TradingCounter(self.tier)
@@ -251,7 +252,11 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
             self.markets[resolve_pair(pair).id].liquidity = value
 
     def reset(self) -> None:
-        """Back to the seeded initial state (same prices, books and ids), at the clock's now."""
+        """Back to the seeded initial state (same prices and books), at the clock's now.
+
+        Ids come from the next generation: never one issued before the reset, yet the
+        same for the same sequence of calls.
+        """
         with self._lock:
             self._init_state()
 

@@ -13,15 +13,29 @@ _ALPHABET = string.ascii_uppercase + string.digits
 
 
 class IdGenerator:
-    def __init__(self, seed: int) -> None:
+    """Ids of one reset generation; ``next_generation()`` after a reset never repeats an earlier id.
+
+    Generation 0 keeps the historic streams (same seed, same first ids); later
+    generations mix their number into the stream and remember every id issued in
+    the simulator's lifetime, so a store kept across a reset cannot mistake a new
+    order for an old one, while the same sequence of calls still gives the same ids.
+    """
+
+    def __init__(self, seed: int, generation: int = 0, issued: set[str] | None = None) -> None:
         self._seed = seed
+        self.generation = generation
         self._rngs: dict[str, random.Random] = {}
-        self._issued: set[str] = set()
+        self._issued: set[str] = issued if issued is not None else set()
+
+    def next_generation(self) -> "IdGenerator":
+        return IdGenerator(self._seed, self.generation + 1, self._issued)
 
     def next(self, prefix: str) -> str:
         rng = self._rngs.get(prefix)
         if rng is None:
-            rng = self._rngs[prefix] = random.Random(f"ids:{self._seed}:{prefix}")
+            stream = f"ids:{self._seed}:{prefix}" if self.generation == 0 else \
+                f"ids:{self._seed}:{self.generation}:{prefix}"
+            rng = self._rngs[prefix] = random.Random(stream)
         while True:
             c = "".join(rng.choices(_ALPHABET, k=16))
             ident = f"{prefix}{c[:5]}-{c[5:10]}-{c[10:]}"
