@@ -83,6 +83,9 @@ class RiskSnapshot:
     daily_realised_loss: Decimal = Decimal(0)  # positive number = money lost today
     trading_state: TradingState = TradingState.ACTIVE
     unknown_order_pairs: frozenset[str] = frozenset()
+    # Remaining volume of the bot's open buy orders on the pair: it can fill at any moment,
+    # so the position limits count it as held (else resting buys can fill past the cap).
+    pending_buy_base: Decimal = Decimal(0)
 
 
 PRICED_TYPES = {OrderType.LIMIT, OrderType.STOP_LOSS, OrderType.TAKE_PROFIT,
@@ -206,11 +209,11 @@ def check_max_notional(intent, snap, limits) -> Denial | None:
 def check_max_position(intent, snap, limits) -> Denial | None:
     if Side(intent.side) is not Side.BUY:
         return None
-    after = snap.position_base + Decimal(intent.volume)
+    after = snap.position_base + snap.pending_buy_base + Decimal(intent.volume)
     if after > limits.max_position_btc:
         return Denial(DenialCode.MAX_POSITION,
-                      f"position after order {after} (now {snap.position_base} + {intent.volume}) "
-                      f"> max position {limits.max_position_btc}")
+                      f"position after order {after} (now {snap.position_base} + open buys {snap.pending_buy_base} "
+                      f"+ {intent.volume}) > max position {limits.max_position_btc}")
     return None
 
 
@@ -218,7 +221,7 @@ def check_max_position_pct(intent, snap, limits) -> Denial | None:
     price = order_price(intent, snap)
     if Side(intent.side) is not Side.BUY or price is None or not snap.portfolio_value:
         return None
-    after_value = (snap.position_base + Decimal(intent.volume)) * price
+    after_value = (snap.position_base + snap.pending_buy_base + Decimal(intent.volume)) * price
     pct = after_value / snap.portfolio_value * 100
     if pct > limits.max_position_pct:
         return Denial(DenialCode.MAX_POSITION_PCT,
