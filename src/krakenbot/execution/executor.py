@@ -34,6 +34,7 @@ from krakenbot.errors import (
     TransportError,
     UnknownOrderError,
 )
+from krakenbot.execution.fills import fee_discrepancy, fetch_trades
 from krakenbot.execution.order_state import (
     ACTIVE_STATUSES,
     TERMINAL_STATUSES,
@@ -475,20 +476,8 @@ class Executor:
         wanting = self._missing_fills(self.store.get_order(o.cl_ord_id) or o for o in wanting)
         if wanting:
             start = int(min(o.created_at for o in wanting)) - 1
-            added += self.import_trades(self._trades_since(start), only_txids={o.txid for o in wanting})
+            added += self.import_trades(fetch_trades(self.client.account, start), only_txids={o.txid for o in wanting})
         return added
-
-    def _trades_since(self, start: int) -> dict[str, TradeInfo]:
-        """All trades since ``start``: TradesHistory pages of 50, newest first."""
-        trades: dict[str, TradeInfo] = {}
-        ofs = 0
-        while True:
-            page = self.client.account.trades_history(start=start, ofs=ofs or None)
-            new = {k: v for k, v in page.items() if k not in trades}
-            trades.update(new)
-            if len(page) < 50 or not new:
-                return trades
-            ofs += len(page)
 
     def import_trades(self, trades: dict[str, TradeInfo], only_txids: set[str] | None = None) -> int:
         """Record exchange trades that belong to our orders (by txid), once each; check fees."""
@@ -508,22 +497,18 @@ class Executor:
         return added
 
     def _check_fee(self, fill: FillRecord, pair: str) -> None:
-        """Flag a fee that does not match the pair's schedule (maker vs taker), within a cent-ish."""
+        """Flag (and audit) a fee that does not match the pair's fee schedule."""
         try:
             info = self.pair_rules(pair)
         except Exception:  # noqa: BLE001 - no schedule, nothing to compare
             return
-        rate = info.fee_maker if fill.maker else info.fee_taker
-        expected = fill.cost * rate / 100
-        tolerance = Decimal(1).scaleb(-info.cost_decimals)
-        if abs(fill.fee - expected) > tolerance:
-            d = Discrepancy("fee_mismatch", fill.trade_id, str(expected), str(fill.fee),
-                            f"{'maker' if fill.maker else 'taker'} rate {rate}% on cost {fill.cost}")
+        d = fee_discrepancy(fill, info)
+        if d is not None:
             self.fee_mismatches.append(d)
             self.store.append_audit({
                 "time": self.clock.time(), "actor": "executor", "action": "fee_mismatch", "outcome": "flagged",
-                "detail": {"trade_id": fill.trade_id, "expected": str(expected), "charged": str(fill.fee),
-                           "maker": fill.maker, "rate_pct": str(rate)},
+                "detail": {"trade_id": fill.trade_id, "expected": d.bot_value, "charged": d.exchange_value,
+                           "maker": fill.maker, "rate_pct": str(info.fee_maker if fill.maker else info.fee_taker)},
             })
 
 

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from krakenbot.clock import Clock, SystemClock
 from krakenbot.execution.executor import Executor
+from krakenbot.execution.fills import fee_discrepancy, fetch_trades
 from krakenbot.execution.order_state import OrderEvent, OrderStatus, event_for_exchange_status
 from krakenbot.models import PairInfo, TradeInfo
 from krakenbot.positions import Discrepancy, PositionManager, ReconciliationReport
@@ -68,16 +69,8 @@ class Reconciler:
         return None
 
     def _fetch_trades(self, since: float | None) -> dict[str, TradeInfo]:
-        trades: dict[str, TradeInfo] = {}
-        ofs = 0
-        start = None if since is None else int(since) - 1  # Kraken's start is exclusive, whole seconds
-        while True:
-            page = self.client.account.trades_history(start=start, ofs=ofs or None)
-            new = {k: v for k, v in page.items() if k not in trades}
-            trades.update(new)
-            if len(page) < 50 or not new:
-                return trades
-            ofs += len(page)
+        # Kraken's start is exclusive and in whole seconds: one second earlier keeps ``since`` itself.
+        return fetch_trades(self.client.account, None if since is None else int(since) - 1)
 
     # -- baseline -----------------------------------------------------------------------------
     def set_baseline(self) -> dict[str, Decimal]:
@@ -139,11 +132,9 @@ class Reconciler:
                 info = self.pair_rules(f.pair)
             except Exception:  # noqa: BLE001
                 continue
-            rate = info.fee_maker if f.maker else info.fee_taker
-            expected = f.cost * rate / 100
-            if abs(f.fee - expected) > Decimal(1).scaleb(-info.cost_decimals):
-                out.append(Discrepancy("fee_mismatch", f.trade_id, str(expected), str(f.fee),
-                                       f"{'maker' if f.maker else 'taker'} {rate}%"))
+            found = fee_discrepancy(f, info)
+            if found is not None:
+                out.append(found)
         return ReconciliationReport(tuple(out))
 
     # -- recovery after a crash ---------------------------------------------------------------

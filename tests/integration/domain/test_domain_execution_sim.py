@@ -210,3 +210,15 @@ def test_exchange_side_stop_loss_and_take_profit_protect_a_position(rig):
     assert rig.executor.cancel(target.cl_ord_id).status == OrderStatus.CANCELED.value
     assert rig.positions.position("XXBTZEUR").volume == 0
     assert rig.positions.position("XXBTZEUR").realised_pnl < 0
+
+
+def test_fees_rounded_by_the_exchange_are_not_flagged_as_mismatches(rig):
+    """Kraken keeps fiat fees at 4 decimals: 0.4 % of 7.4085 EUR is charged as 0.0296, not 0.029634."""
+    rig.sim.set_price("XBTEUR", D("60012.3"))
+    for volume in ("0.00012345", "0.00054321", "0.00098765"):
+        placed = rig.executor.place(OrderRequest("XBTEUR", Side.BUY, OrderType.MARKET, D(volume)))
+        assert placed.status is OrderStatus.FILLED
+    fees = [f.fee for f in rig.store.fills()]
+    assert any(fee != f.cost * D("0.004") for fee, f in zip(fees, rig.store.fills()))  # rounding really happened
+    assert rig.executor.fee_mismatches == []
+    assert "fee_mismatch" not in rig.reconciler.reconcile().kinds()

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pytest
-from domain_helpers import pair_rules
+from domain_helpers import XBTEUR, pair_rules
 
 from krakenbot.errors import (
     CircuitOpenError,
@@ -255,3 +255,16 @@ def test_refresh_settles_a_pending_submit_left_far_past_its_deadline(fake, ex, s
     clock.advance(20)
     [order] = ex.refresh()
     assert order.status == "REJECTED" and fake.sent("AddOrder") == []
+
+
+def test_fee_check_allows_the_exchange_rounding_but_not_a_wrong_rate():
+    from krakenbot.execution.fills import fee_discrepancy
+    from krakenbot.store import FillRecord
+
+    def fill(cost, fee, maker=False):
+        return FillRecord("T-9", "OTX-9", "XXBTZEUR", "buy", D("60012.3"), D("0.0001"), D(cost), D(fee), 1.0, maker)
+
+    assert fee_discrepancy(fill("7.4085", "0.0296"), XBTEUR) is None          # 0.029634 rounded to 4 decimals
+    assert fee_discrepancy(fill("59.2712", "0.2371"), XBTEUR) is None         # 0.2370848 rounded up
+    assert fee_discrepancy(fill("7.4085", "0.0296", maker=True), XBTEUR).kind == "fee_mismatch"  # maker is 0.0185
+    assert fee_discrepancy(fill("0.5", "0.0013"), XBTEUR).kind == "fee_mismatch"  # 0.26 % instead of 0.40 %
