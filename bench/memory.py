@@ -49,10 +49,14 @@ def order_cycles(cycles: int = 10_000, warmup: int = 200, real_orders: bool = Fa
                 return outcome.accepted
 
             began_warmup = time.perf_counter()
-            for _ in range(warmup):
+            half = warmup // 2
+            for _ in range(warmup - half):
                 cycle()
-            if budget_s is not None and warmup:
-                per_cycle = (time.perf_counter() - began_warmup) / warmup
+            began_pace = time.perf_counter()
+            for _ in range(half):
+                cycle()
+            if budget_s is not None and half:
+                per_cycle = (time.perf_counter() - began_pace) / half  # pace once warm
                 fits = int((budget_s - (time.perf_counter() - began_warmup)) / per_cycle)
                 cycles = max(min(cycles, fits), min(cycles, 100))
             gc.collect()

@@ -22,6 +22,7 @@ from bench import report, targets
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 BASELINE = ROOT / "bench" / "BASELINE.md"
+ANALYSIS_HEADING = "## What the misses come from"
 SECTIONS = ("latency", "imports", "bot", "throughput", "spec", "chaos", "memory")  # memory last: it fills the budget
 SIM_MODE = "separate process (multiprocessing spawn child running KrakenSimulator(rate_limits=False))"
 
@@ -205,6 +206,12 @@ def main(argv: list[str] | None = None) -> int:
     text = report.markdown(results)
     print(text)
     if args.baseline:
-        BASELINE.write_text(text.replace("# Benchmark results", "# Benchmark baseline (last committed run)", 1))
+        # the hand-written analysis at the end of BASELINE.md survives a new run (the figures are replaced)
+        kept = ""
+        if BASELINE.exists():
+            old = BASELINE.read_text()
+            at = old.find(ANALYSIS_HEADING)
+            kept = "\n" + old[at:] if at >= 0 else ""
+        BASELINE.write_text(text.replace("# Benchmark results", "# Benchmark baseline (last committed run)", 1) + kept)
     print("written: " + ", ".join(str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p) for p in paths.values()))
     return 0
