@@ -346,6 +346,7 @@ class ChaosRun:
                      "fills lost (exchange trade not in store)", "fills double-counted or unknown to exchange",
                      "fill fields differ (price/vol/cost/fee)", "risk: order above MAX_ORDER_EUR",
                      "risk: position above TOTAL_BTC", "risk: daily placed orders above MAX_DAILY_TRADES",
+                     "risk: resting orders above MAX_OPEN_ORDERS",
                      "requests sent while breaker OPEN", "ledger: balances differ (start+fills vs exchange)",
                      "ledger: fees differ", "ledger: bot view (baseline+fills) differs",
                      "unexpected exceptions (not KrakenError)"):
@@ -451,6 +452,17 @@ class ChaosRun:
             position += Decimal(t["vol"]) if t["type"] == "buy" else -Decimal(t["vol"])
             if position > cap:
                 inv["risk: position above TOTAL_BTC"].add(f"after trade {t['txid']}: {position} > {cap}")
+        events = []  # resting orders over time (a close sorts before an open at the same instant)
+        for o in sim_orders:
+            if o["descr"]["ordertype"] != "market":
+                events += [(float(o["opentm"]), 1, o.get("cl_ord_id"))]
+                if "closetm" in o:
+                    events += [(float(o["closetm"]), -1, o.get("cl_ord_id"))]
+        resting, cap_open = 0, int(LIMITS["MAX_OPEN_ORDERS"])
+        for when, delta, cid in sorted(events, key=lambda e: (e[0], e[1])):
+            resting += delta
+            if resting > cap_open:
+                inv["risk: resting orders above MAX_OPEN_ORDERS"].add(f"{resting} at {when} (opening {cid})")
         per_day: Counter = Counter()
         for o in sim_orders:
             per_day[time.strftime("%Y-%m-%d", time.gmtime(float(o["opentm"])))] += 1
