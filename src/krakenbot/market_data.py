@@ -121,7 +121,7 @@ class MarketDataService:
         self.max_pages = max_pages
         self._cache: OrderedDict[tuple[Any, ...], tuple[float, Any]] = OrderedDict()
         self._lock = threading.RLock()
-        self._fresh: dict[str, float] = {}  # pair (as asked and as pair id) -> clock.time() of last fetch
+        self._fresh: dict[str, float] = {}  # pair (as asked and as pair id) -> clock.time() of last ticker
         self._covered: dict[tuple[str, int], list[tuple[int, int]]] = {}
         self.hits = 0
         self.misses = 0
@@ -165,6 +165,9 @@ class MarketDataService:
 
     # -- freshness ----------------------------------------------------------------------------
     def last_update(self, pair: str) -> float | None:
+        """When the pair's price (its ticker, which the risk checks use) last came from the
+        exchange. Candles, book and trades do not count: fetched while Ticker fails, they
+        would make an old price look fresh."""
         with self._lock:
             found = self._fresh.get(pair)
         if found is None:
@@ -175,7 +178,7 @@ class MarketDataService:
         return found
 
     def is_stale(self, pair: str, max_age: float) -> bool:
-        """True when the pair's market data is older than ``max_age`` seconds, or was never fetched."""
+        """True when the pair's price is older than ``max_age`` seconds, or was never fetched."""
         last = self.last_update(pair)
         return last is None or self.clock.time() - last > max_age
 
@@ -208,7 +211,6 @@ class MarketDataService:
     def order_book(self, pair: str, count: int = 10) -> OrderBook:
         def fetch() -> OrderBook:
             book = self.client.market.depth(pair, count)
-            self._touch(pair, book.pair)
             return book
 
         return self._cached(("book", pair, count), self.ttl, fetch)
@@ -216,7 +218,6 @@ class MarketDataService:
     def recent_trades(self, pair: str, since: str | int | None = None) -> TradesPage:
         def fetch() -> TradesPage:
             page = self.client.market.recent_trades(pair, since)
-            self._touch(pair, page.pair)
             return page
 
         if since is not None:
@@ -228,7 +229,6 @@ class MarketDataService:
         """The latest OHLC page (incl. the forming candle), validated, gaps reported, committed ones stored."""
         def fetch():
             page = self.client.market.ohlc(pair, interval, since)
-            self._touch(pair, page.pair)
             return page
 
         page = self._cached(("ohlc", pair, interval, since), self.ttl, fetch)
@@ -257,7 +257,6 @@ class MarketDataService:
         last = since
         for _ in range(self.max_pages):
             page = self.client.market.ohlc(pair, interval, since)
-            self._touch(pair, page.pair)
             for candle in page.candles:
                 if candle.time <= page.last and lo <= candle.time <= hi:
                     collected[candle.time] = candle
@@ -285,7 +284,6 @@ class MarketDataService:
         since: str | int = int(start)
         for _ in range(self.max_pages):
             page = self.client.market.recent_trades(pair, since)
-            self._touch(pair, page.pair)
             out.extend(t for t in page.trades if start <= t.time < end)
             if not page.trades or page.trades[-1].time >= end or page.last == str(since):
                 break

@@ -83,3 +83,20 @@ def test_trades_between_pages_with_last(service, clock):
     trades = service.trades_between("XBTEUR", start, end)
     assert trades and all(start <= t.time < end for t in trades)
     assert [t.trade_id for t in trades] == sorted(t.trade_id for t in trades)
+
+
+def test_other_market_data_does_not_make_an_old_price_look_fresh(service, sim, clock):
+    """Freshness is the age of the price (the ticker the risk checks use): candles, book and
+    trades fetched while the Ticker endpoint fails must not hide that the price is old."""
+    from krakenbot.errors import HttpStatusError
+
+    service.ticker("XBTEUR")
+    clock.advance(60)
+    sim.faults.inject(endpoint="Ticker", kind="http_status", status=503, times=10)
+    with pytest.raises(HttpStatusError):
+        service.ticker("XBTEUR")
+    service.candles("XBTEUR", 1)
+    service.order_book("XBTEUR", 10)
+    service.recent_trades("XBTEUR")
+    assert service.is_stale("XBTEUR", 30) and service.is_stale("XXBTZEUR", 30)
+    assert clock.time() - service.last_update("XBTEUR") >= 60
