@@ -135,6 +135,7 @@ class Executor:
         self._last_millis = -1
         self._lock = threading.RLock()
         self._order_locks: dict[str, threading.RLock] = {}
+        self._in_flight: set[str] = set()  # cl_ord_ids whose AddOrder this executor is sending now
 
     @property
     def deadline_seconds(self) -> float:
@@ -169,7 +170,13 @@ class Executor:
         return self.store.orders(statuses=[s.value for s in ACTIVE_STATUSES])
 
     def unknown_pairs(self) -> frozenset[str]:
-        return frozenset(o.pair for o in self.store.orders(statuses=[OrderStatus.UNKNOWN.value]))
+        """Pairs with an order whose outcome nobody knows: UNKNOWN, or PENDING_SUBMIT but not
+        being sent by this executor (a send that died with its process may have landed)."""
+        with self._lock:
+            in_flight = set(self._in_flight)
+        rows = self.store.orders(statuses=[OrderStatus.UNKNOWN.value, OrderStatus.PENDING_SUBMIT.value])
+        return frozenset(o.pair for o in rows
+                         if o.status == OrderStatus.UNKNOWN.value or o.cl_ord_id not in in_flight)
 
     # -- state changes -----------------------------------------------------------------------
     def _transition(self, order: OrderRecord, event: OrderEvent, **changes: Any) -> OrderRecord:
@@ -219,6 +226,8 @@ class Executor:
                 raise UnknownOrderOutstanding(
                     f"an order on {pair} has an unknown outcome; no new order until it is resolved")
             self.store.record_intent(record)
+            if not problem:
+                self._in_flight.add(cl_ord_id)
         self.store.append_audit({
             "time": now, "actor": "executor", "action": "order_intent", "outcome": status.value,
             "allowed": not problem,
@@ -228,8 +237,12 @@ class Executor:
         })
         if problem:
             return PlacementResult(cl_ord_id, OrderStatus.REJECTED, None, False, problem, order=record)
-        with self._order_lock(cl_ord_id):
-            return self._send(record, wire)
+        try:
+            with self._order_lock(cl_ord_id):
+                return self._send(record, wire)
+        finally:
+            with self._lock:
+                self._in_flight.discard(cl_ord_id)
 
     def _local_problem(self, wire: OrderRequest, info: PairInfo) -> str | None:
         """Refuse here what Kraken would refuse, so nothing is sent (and no rate budget burnt)."""

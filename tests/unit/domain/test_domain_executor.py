@@ -23,7 +23,7 @@ from krakenbot.errors import (
     ServiceUnavailableError,
     UnknownOrderError,
 )
-from krakenbot.execution import Executor, OrderStatus
+from krakenbot.execution import Executor, OrderStatus, UnknownOrderOutstanding
 from krakenbot.execution.executor import is_ambiguous
 from krakenbot.models import OrderAck, OrderInfo, OrderRequest, OrderType, Side, TradeInfo
 
@@ -268,3 +268,34 @@ def test_fee_check_allows_the_exchange_rounding_but_not_a_wrong_rate():
     assert fee_discrepancy(fill("59.2712", "0.2371"), XBTEUR) is None         # 0.2370848 rounded up
     assert fee_discrepancy(fill("7.4085", "0.0296", maker=True), XBTEUR).kind == "fee_mismatch"  # maker is 0.0185
     assert fee_discrepancy(fill("0.5", "0.0013"), XBTEUR).kind == "fee_mismatch"  # 0.26 % instead of 0.40 %
+
+
+def test_an_order_left_in_flight_by_a_dead_process_blocks_its_pair(fake, store, clock):
+    """PENDING_SUBMIT written by a process that died mid-send: its AddOrder may have landed."""
+    first = Executor(fake, store, clock, pair_rules, sync_after_place=False)
+    fake.add_results = [SystemExit()]                 # the process dies with the request out
+    with pytest.raises(SystemExit):
+        first.place(REQ)
+    store.update_order(store.orders()[0].cl_ord_id, status="PENDING_SUBMIT")   # as a hard kill leaves it
+    restarted = Executor(fake, store, clock, pair_rules, sync_after_place=False)
+    assert restarted.unknown_pairs() == {"XXBTZEUR"}
+    with pytest.raises(UnknownOrderOutstanding):
+        restarted.place(REQ)
+    assert len(fake.sent("AddOrder")) == 1
+    clock.advance(60)                                 # past its deadline, not found at Kraken: not placed
+    assert restarted.refresh()[0].status == "REJECTED"
+    fake.add_results = [OrderAck(("OTX-7",), "buy")]
+    assert restarted.place(REQ).txid == "OTX-7"
+
+
+def test_concurrent_orders_on_one_pair_do_not_block_each_other(fake, ex):
+    """An AddOrder this executor is sending right now is not an unknown outcome."""
+    seen = []
+
+    def add(req):
+        seen.append(ex.unknown_pairs())
+        return OrderAck((f"OTX-{len(seen)}",), "buy")
+
+    fake.add_order = add
+    assert ex.place(REQ).txid == "OTX-1"
+    assert seen == [frozenset()] and ex.unknown_pairs() == frozenset()
