@@ -6,7 +6,7 @@ Frozen dataclasses: a value read from the exchange is never edited in place.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
 from enum import Enum
 
 
@@ -138,6 +138,24 @@ class TradesPage:
     last: str
 
 
+def _exact_amount(value: object, name: str) -> Decimal:
+    """A finite Decimal from a Decimal, int or decimal string; floats and bools are refused."""
+    if isinstance(value, (float, bool)):
+        raise TypeError(f"OrderRequest.{name} is a {type(value).__name__}: pass a Decimal or a string, never a float")
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, (int, str)):
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            raise ValueError(f"OrderRequest.{name} is not a decimal number") from None
+    else:
+        raise TypeError(f"OrderRequest.{name} must be a Decimal, not {type(value).__name__}")
+    if not number.is_finite():
+        raise ValueError(f"OrderRequest.{name} must be a finite number")
+    return number
+
+
 @dataclass(frozen=True)
 class OrderRequest:
     """What the bot asks the exchange for. ``cl_ord_id`` is always set by the executor."""
@@ -154,6 +172,15 @@ class OrderRequest:
     timeinforce: str | None = None  # GTC | IOC | GTD
     expiretm: str | None = None
     validate: bool = False
+
+    def __post_init__(self) -> None:
+        """Amounts become exact Decimals here, once: a float (``Decimal(0.3)`` is
+        0.29999999999999998889...) or a non-finite value never reaches risk or the wire."""
+        for name in ("volume", "price", "price2"):
+            value = getattr(self, name)
+            if value is None and name != "volume":
+                continue
+            object.__setattr__(self, name, _exact_amount(value, name))
 
     def as_params(self) -> dict[str, str]:
         params: dict[str, str] = {

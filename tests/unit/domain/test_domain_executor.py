@@ -299,3 +299,23 @@ def test_concurrent_orders_on_one_pair_do_not_block_each_other(fake, ex):
     fake.add_order = add
     assert ex.place(REQ).txid == "OTX-1"
     assert seen == [frozenset()] and ex.unknown_pairs() == frozenset()
+
+
+def test_a_float_volume_is_refused_before_anything_is_recorded_or_sent(fake, ex, store):
+    """Decimal(0.3) is 0.2999999999999999888...: truncated to lot decimals it would send 0.29999999."""
+    with pytest.raises(TypeError, match="float"):
+        ex.place(OrderRequest("XBTEUR", Side.SELL, OrderType.MARKET, 0.3))
+    with pytest.raises(TypeError, match="float"):
+        ex.place(OrderRequest("XBTEUR", Side.BUY, OrderType.LIMIT, D("0.001"), price=59000.1))
+    assert store.orders() == [] and fake.calls == []
+
+
+@pytest.mark.parametrize("volume", [D("NaN"), D("Infinity"), "abc"])
+def test_a_volume_that_is_not_a_finite_number_is_refused(volume):
+    with pytest.raises(ValueError):
+        OrderRequest("XBTEUR", Side.SELL, OrderType.MARKET, volume)
+
+
+def test_string_and_int_amounts_become_exact_decimals():
+    req = OrderRequest("XBTEUR", Side.BUY, OrderType.LIMIT, "0.3", price=59000)
+    assert (req.volume, req.price) == (D("0.3"), D("59000")) and isinstance(req.price, Decimal)
