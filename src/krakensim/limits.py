@@ -6,8 +6,9 @@ ledger and trade-history queries, +1 for other private calls, 0 for order
 placement and cancellation, which the exchange's per-pair trading counter
 governs), a tier maximum and a tier decay rate, and a refusal when a call would
 push the counter above the maximum (../shared/kraken/limits-and-trading-rules.md
-section 1). Decay is computed from the injected clock, so tests advance time
-instead of sleeping.
+section 1). A key that keeps calling while limited extends its own penalty, as
+Kraken says it does (section 1.2), up to Kraken's historic 15-minute ban. Decay
+is computed from the injected clock, so tests advance time instead of sleeping.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ TIERS: dict[str, tuple[int, float]] = {
     "pro": (20, 1.0),
 }
 HEAVY_ENDPOINTS = frozenset({"Ledgers", "QueryLedgers", "TradesHistory", "QueryTrades"})
+LONGEST_BAN_SECONDS = 900  # old support text: a 15-minute ban; current docs: "a few seconds, possibly longer"
 TRADING_COUNTER_ENDPOINTS = frozenset({
     "AddOrder", "AddOrderBatch", "CancelOrder", "CancelOrderBatch", "EditOrder", "AmendOrder",
 })
@@ -56,12 +58,18 @@ class ApiCounter:
     def charge(self, key: str, endpoint: str) -> None:
         """Add the endpoint's cost to the key's counter or raise ``EAPI:Rate limit exceeded``.
 
-        A refused call adds nothing, so the key recovers at the decay rate.
+        A call refused while the key is limited (not even a +1 call fits) still adds its
+        cost, so hammering keeps the key locked longer; a +2 call refused with room for
+        a +1 adds nothing. Calls that cost 0 here (orders, cancels) are never refused:
+        the trading counter governs them, and a limited key must still be able to cancel.
         """
         cost = cost_of(endpoint)
         with self._lock:
             counter = self._decayed(key)
-            if self.enabled and counter.value + cost > self.maximum + 1e-9:
+            if self.enabled and cost and counter.value + cost > self.maximum + 1e-9:
+                if counter.value + 1 > self.maximum + 1e-9:
+                    counter.value = min(counter.value + cost, self.maximum + self.decay * LONGEST_BAN_SECONDS)
+                    counter.peak = max(counter.peak, counter.value)
                 raise errors.KrakenAPIError(errors.API_RATE_LIMIT)
             counter.value += cost
             counter.peak = max(counter.peak, counter.value)

@@ -169,8 +169,10 @@ def test_api_counter_refuses_above_the_tier_maximum_and_recovers_as_the_clock_mo
         assert wire.private("Balance")[1]["error"] == []
     assert wire.private("Balance")[1] == {"error": ["EAPI:Rate limit exceeded"]}
     counters = sim.counters()
-    assert (counters["api"], counters["api_max"], counters["api_peak"]) == (15.0, 15, 15.0)
+    assert (counters["api"], counters["api_max"], counters["api_peak"]) == (16.0, 15, 16.0)  # refusal extends
     sim.advance(3.1)
+    assert wire.private("Balance")[1] == {"error": ["EAPI:Rate limit exceeded"]}  # waited too little: longer
+    sim.advance(6.1)
     assert wire.private("Balance")[1]["error"] == []
     assert wire.private("Balance")[1] == {"error": ["EAPI:Rate limit exceeded"]}
 

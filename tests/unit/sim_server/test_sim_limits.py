@@ -29,7 +29,7 @@ def test_starter_allows_a_burst_of_fifteen_then_refuses():
     counter = ApiCounter(clock, "starter")
     assert not any(refused(counter, "k", "Balance") for _ in range(15))
     assert refused(counter, "k", "Balance")
-    assert counter.snapshot("k") == {"api": 15.0, "api_max": 15, "api_peak": 15.0}
+    assert counter.snapshot("k") == {"api": 16.0, "api_max": 15, "api_peak": 16.0}  # the refusal cost too
 
 
 def test_decay_on_the_clock_readmits_calls_without_sleeping():
@@ -38,24 +38,54 @@ def test_decay_on_the_clock_readmits_calls_without_sleeping():
     for _ in range(15):
         counter.charge("k", "Balance")
     clock.advance(2.0)          # 0.66 decayed: still no room for +1
-    assert refused(counter, "k", "Balance")
+    assert counter.snapshot("k")["api"] + 1 > 15
     clock.advance(1.1)          # 3.1 s in total: 1.02 decayed
     assert not refused(counter, "k", "Balance")
     assert refused(counter, "k", "Balance")
     clock.advance(100)
     assert counter.snapshot("k")["api"] == 0.0
-    assert counter.snapshot("k")["api_peak"] == 15.0
+    assert counter.snapshot("k")["api_peak"] == pytest.approx(15 - 3.1 * 0.33 + 2)  # the last refusal counted
 
 
-def test_a_refused_call_adds_nothing():
+def test_a_key_that_waits_out_the_limit_is_readmitted_at_the_decay_rate():
+    clock = ManualClock()
+    counter = ApiCounter(clock, "pro")
+    for _ in range(20):
+        counter.charge("k", "Balance")
+    assert refused(counter, "k", "Balance")
+    clock.advance(2.0)           # pro decays 1/s: the one refused call cost one more second
+    assert not refused(counter, "k", "Balance")
+
+
+def test_calling_while_limited_extends_the_penalty():
     clock = ManualClock()
     counter = ApiCounter(clock, "pro")
     for _ in range(20):
         counter.charge("k", "Balance")
     for _ in range(5):
         assert refused(counter, "k", "Balance")
-    clock.advance(1.0)           # pro decays 1/s
+    assert counter.snapshot("k")["api"] == 25.0
+    clock.advance(5.5)           # a key that had waited would be free by now; this one is not
+    assert refused(counter, "k", "Balance")
+    clock.advance(7.0)
     assert not refused(counter, "k", "Balance")
+
+
+def test_the_penalty_stops_growing_at_fifteen_minutes():
+    clock = ManualClock()
+    counter = ApiCounter(clock, "starter")
+    for _ in range(15 + 2000):
+        refused(counter, "k", "Balance")
+    assert counter.snapshot("k")["api"] == pytest.approx(15 + 0.33 * 900)
+    clock.advance(900 + 3.1)
+    assert not refused(counter, "k", "Balance")
+
+
+def test_a_limited_key_can_still_place_and_cancel():
+    counter = ApiCounter(ManualClock(), "starter")
+    for _ in range(20):
+        refused(counter, "k", "Balance")
+    assert not refused(counter, "k", "CancelOrder") and not refused(counter, "k", "AddOrder")
 
 
 def test_heavy_call_needs_two_points_and_trading_calls_cost_nothing():
