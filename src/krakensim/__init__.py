@@ -23,6 +23,7 @@ from krakensim.server import Gateway, SimHTTPServer
 __all__ = ["KrakenSimulator", "AccessRecord", "Fault", "ManualClock", "SystemClock"]
 
 DEMO_ACCOUNT = "demo"
+MAX_ADVANCE_SECONDS = 366 * 86400  # one call moves at most a year: Kraken's dates must stay printable
 
 
 class KrakenSimulator:
@@ -108,6 +109,9 @@ class KrakenSimulator:
         advance = getattr(self.clock, "advance", None)
         if not callable(advance):
             raise TypeError("advance() needs a ManualClock; the system clock moves by itself")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or \
+                not 0 <= seconds <= MAX_ADVANCE_SECONDS:  # NaN fails the comparison too
+            raise ValueError(f"seconds must be a number from 0 to {MAX_ADVANCE_SECONDS}")
         advance(seconds)
         self._catch_up()
         return self.clock.time()

@@ -8,6 +8,7 @@ works, so a test can hand one clock to both.
 """
 from __future__ import annotations
 
+import math
 import threading
 import time as _time
 from typing import Callable, Protocol
@@ -65,6 +66,8 @@ class ManualClock:
         self.advance(max(0.0, seconds))
 
     def advance(self, seconds: float) -> float:
+        if not math.isfinite(seconds):  # a NaN or infinite clock would break every later request
+            raise ValueError("seconds must be a finite number")
         if seconds < 0:
             raise ValueError("time cannot go backwards")
         with self._lock:

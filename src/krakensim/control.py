@@ -47,7 +47,7 @@ class ControlAPI:
             return 200, route(params)
         except errors.KrakenAPIError as exc:
             return 400, {"error": [exc.code]}
-        except (ValueError, TypeError, KeyError, InvalidOperation) as exc:
+        except (ValueError, TypeError, KeyError, InvalidOperation, OverflowError) as exc:
             return 400, {"error": [f"{type(exc).__name__}: {exc}"]}
 
     def _state(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -92,11 +92,16 @@ class ControlAPI:
         return {"status": params["status"]}
 
     def _advance(self, params: dict[str, Any]) -> dict[str, Any]:
-        now = self._sim.advance(float(params["seconds"]))
+        seconds = params["seconds"]
+        if isinstance(seconds, bool):
+            raise ValueError("seconds must be a number")
+        now = self._sim.advance(float(seconds))
         return {"time": now}
 
     def _access_log(self, params: dict[str, Any]) -> dict[str, Any]:
         since = int(params.get("since", 0))
+        if since < 0:
+            raise ValueError("since must be a record index (0 or more)")
         return {"records": [r.to_json() for r in self._sim.access_log_since(since)]}
 
 

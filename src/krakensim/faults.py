@@ -24,6 +24,7 @@ from typing import Any
 KINDS = frozenset({
     "error", "http_status", "latency", "hang", "accept_then_drop", "reset", "truncated_json", "invalid_json",
 })
+MAX_FAULT_SECONDS = 86400.0
 # Kinds after which the request is still handed to the exchange.
 PROCESSING_KINDS = frozenset({"latency", "accept_then_drop", "truncated_json", "invalid_json"})
 
@@ -73,8 +74,8 @@ class FaultInjector:
                 raise ValueError("status must be an HTTP error status (400-599)")
         if kind in ("latency", "hang"):
             seconds = float(seconds if seconds is not None else 1.0)
-            if seconds < 0:
-                raise ValueError("seconds must not be negative")
+            if not 0 <= seconds <= MAX_FAULT_SECONDS:  # NaN fails too: it would poison a manual clock
+                raise ValueError(f"seconds must be from 0 to {MAX_FAULT_SECONDS}")
         if probability is not None:
             probability = float(probability)
             if not 0.0 <= probability <= 1.0:

@@ -464,6 +464,21 @@ def test_control_api_rejects_bad_input_with_400(sim, wire):
     assert status == 400
 
 
+@pytest.mark.parametrize("path, payload", [
+    ("advance", {"seconds": "nan"}), ("advance", {"seconds": "inf"}), ("advance", {"seconds": 1e300}),
+    ("advance", {"seconds": True}), ("faults", {"endpoint": "Time", "kind": "latency", "seconds": "nan"}),
+    ("faults", {"endpoint": "Time", "kind": "hang", "seconds": "inf"}),
+    ("faults", {"endpoint": "Time", "kind": "error", "times": 1e400}), ("access-log?since=-5", None),
+])
+def test_control_api_refuses_values_that_would_break_the_clock_or_the_log(sim, wire, path, payload):
+    before = sim.clock.time()
+    status, answer = control(wire, "GET" if payload is None else "POST", path, payload)
+    assert status == 400 and answer["error"]
+    assert sim.clock.time() == before
+    assert sim.faults.all() == []
+    assert wire.public("Time")[1]["result"]["unixtime"] == int(before)  # the exchange still answers
+
+
 def test_control_api_answers_loopback_only(sim):
     from krakensim.control import ControlAPI
     assert ControlAPI(sim)("GET", "state", {}, "10.1.2.3")[0] == 403

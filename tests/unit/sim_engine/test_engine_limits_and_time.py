@@ -193,6 +193,13 @@ def test_ids_after_a_reset_are_new_yet_deterministic():
     assert lifetime(Exchange(seed=42, clock=ManualClock())) == first
 
 
+@pytest.mark.parametrize("seconds", [float("nan"), float("inf")])
+def test_manual_clock_refuses_a_time_that_would_break_the_exchange(ex, clock, seconds):
+    with pytest.raises(ValueError):
+        ex.advance(seconds)
+    assert ex.handle_public("Time", {})["unixtime"] == int(ManualClock.DEFAULT_START)
+
+
 def test_advance_needs_a_manual_clock(ex, clock):
     ex.advance(5)
     assert ex.handle_public("Time", {})["unixtime"] == int(ManualClock.DEFAULT_START) + 5
