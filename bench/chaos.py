@@ -290,13 +290,27 @@ class ChaosRun:
         self.sim.set_system_status(self.rng.choice(("maintenance", "cancel_only", "post_only")))
         self.status_window = self.rng.randint(2, 10)
 
+    def op_kill(self) -> None:
+        """Kill switch (CancelAll under faults), then the operator resumes."""
+        self._guard(lambda: self.bot.safety.kill("chaos drill"), "kill")
+        self._guard(lambda: self.bot.safety.resume("chaos drill over"), "resume")
+
+    def op_dead_mans_switch(self) -> None:
+        """Arm (or keep alive) the exchange's dead man's switch: when time runs past it, the
+        exchange cancels orders behind the bot's back and refresh must notice."""
+        if self.rng.random() < 0.5:
+            self._guard(lambda: self.bot.safety.arm_dead_mans_switch(60), "dms_arm")
+        else:
+            self._guard(lambda: self.bot.safety.keep_alive(), "dms_keep_alive")
+
     def op_restart(self) -> None:
         self.report.restarts += 1
         self.restart()
 
     OPS: list[tuple[str, int]] = [
         ("market", 18), ("limit", 18), ("cancel", 10), ("refresh", 8), ("query", 10),
-        ("market_move", 14), ("time", 14), ("status_window", 2), ("restart", 3),
+        ("market_move", 14), ("time", 14), ("status_window", 2), ("restart", 3), ("kill", 1),
+        ("dead_mans_switch", 2),
     ]
 
     # -- run ----------------------------------------------------------------------------------
