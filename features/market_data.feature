@@ -27,6 +27,13 @@ Feature: Reading the market
     And no candle has a negative volume
     And the candles are in time order, one minute apart
 
+  @fault-injection @normal @allure.label.story:candles
+  Scenario: A garbled answer is never used as market data
+    Given the exchange garbles every answer about candles
+    When the bot reads the one-minute candles of XBT/EUR
+    Then the bot reports that the candles could not be read because the answer was malformed
+    And no candle was handed to the bot
+
   @normal @allure.label.story:history
   Scenario: A history within what the exchange keeps is fetched complete
     When the bot fetches the hourly candles of XBT/EUR for the last 20 days

@@ -6,7 +6,7 @@ from decimal import Decimal
 import requests
 from behave import given, then, when
 from hamcrest import (assert_that, contains_string, equal_to, greater_than, greater_than_or_equal_to, has_length,
-                      less_than, less_than_or_equal_to)
+                      instance_of, is_, less_than, less_than_or_equal_to)
 
 from krakenbot.errors import KrakenError
 
@@ -40,9 +40,18 @@ def step_read_price_n(context, pair, count):
         _read_price(context.world, pair)
 
 
+@given("the exchange garbles every answer about candles")
+def step_garbled_candles(context):
+    context.world.sim.faults.inject(endpoint="OHLC", kind="truncated_json", probability=1.0)
+
+
 @when("the bot reads the one-minute candles of {pair:Pair}")
 def step_read_candles(context, pair):
-    context.world.notes["candles"] = _candles(context.world.safety.candles(pair, 1))
+    world = context.world
+    try:
+        world.notes["candles"] = _candles(world.safety.candles(pair, 1))
+    except KrakenError as exc:  # failure is an outcome some scenarios expect
+        world.notes["candles_error"] = exc
 
 
 @given("the bot fetched the hourly candles of {pair:Pair} for the last {days:d} days")
@@ -103,6 +112,19 @@ def step_price_asked_once(context, pair):
 def step_price_asked_n(context, pair, count):
     assert_that(context.world.exchange_calls("Ticker"), has_length(count),
                 "a price older than the freshness window should be read again")
+
+
+@then("the bot reports that the candles could not be read because the answer was malformed")
+def step_candles_refused(context):
+    from krakenbot.errors import MalformedResponse
+
+    error = context.world.notes.get("candles_error")
+    assert_that(error, instance_of(MalformedResponse), "a garbled answer should be reported as malformed")
+
+
+@then("no candle was handed to the bot")
+def step_no_candles(context):
+    assert_that("candles" in context.world.notes, is_(False), "nothing from a garbled answer may be used")
 
 
 # -- Then: candles --------------------------------------------------------------------------------
