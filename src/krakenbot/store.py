@@ -177,6 +177,8 @@ _ORDER_COLUMNS = (
     "cl_ord_id, txid, pair, side, ordertype, volume, price, status, volume_executed, "
     "cost, fee, created_at, updated_at, intent, reason"
 )
+# Every column but the key, as ``col = ?`` in _ORDER_COLUMNS order (UPDATE ... SET).
+_ORDER_ASSIGNMENTS = ", ".join(f"{c.strip()} = ?" for c in _ORDER_COLUMNS.split(",")[1:])
 
 
 class Store:
@@ -313,11 +315,13 @@ class Store:
                     self._db.execute("PRAGMA synchronous=NORMAL")
 
     def upsert_order(self, order: OrderRecord) -> None:
-        """Insert or replace an order (adopting an order found on the exchange, tests)."""
+        """Insert an order or overwrite the one with its cl_ord_id (adopting an order found on the
+        exchange, tests); a txid already owned by another order raises ``sqlite3.IntegrityError``."""
         with self._tx() as db:
             db.execute(
-                f"INSERT OR REPLACE INTO orders({_ORDER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                self._order_row(order),
+                f"INSERT INTO orders({_ORDER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                f"ON CONFLICT(cl_ord_id) DO UPDATE SET {_ORDER_ASSIGNMENTS}",
+                self._order_row(order) + self._order_row(order)[1:],
             )
 
     def update_order(self, cl_ord_id: str, **changes: Any) -> OrderRecord:
@@ -332,10 +336,10 @@ class Store:
             if row is None:
                 raise StoreError(f"unknown order {cl_ord_id}")
             record = replace(self._order_from_row(row), **changes)
-            db.execute(
-                f"INSERT OR REPLACE INTO orders({_ORDER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                self._order_row(record),
-            )
+            # UPDATE, not INSERT OR REPLACE: a REPLACE that hit the UNIQUE txid of another
+            # order would silently delete that other order's row.
+            values = self._order_row(record)
+            db.execute(f"UPDATE orders SET {_ORDER_ASSIGNMENTS} WHERE cl_ord_id = ?", values[1:] + (cl_ord_id,))
             return record
 
     def get_order(self, cl_ord_id: str) -> OrderRecord | None:

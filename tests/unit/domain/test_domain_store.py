@@ -172,3 +172,19 @@ def test_concurrent_writers_on_a_file_lose_nothing(tmp_path):
         assert len(s.fills()) == 240 and len({f.seq for f in s.fills()}) == 240
         assert len(s.audit_rows()) == 240
         assert s.integrity_check() == "ok"
+
+
+def test_giving_an_order_a_txid_another_order_owns_fails_and_deletes_nothing(store):
+    for cid, txid in (("kb-a", "OTX-1"), ("kb-b", None)):
+        store.record_intent(OrderRecord(cid, "XXBTZEUR", "buy", "limit", Decimal("0.001"), Decimal("60000"),
+                                        "OPEN", 1.0, 1.0, txid=txid))
+    with pytest.raises(sqlite3.IntegrityError):
+        store.update_order("kb-b", txid="OTX-1")
+    with pytest.raises(sqlite3.IntegrityError):
+        store.upsert_order(OrderRecord("kb-c", "XXBTZEUR", "buy", "limit", Decimal("1"), None, "OPEN", 1.0, 1.0,
+                                       txid="OTX-1"))
+    assert [(o.cl_ord_id, o.txid) for o in store.orders()] == [("kb-a", "OTX-1"), ("kb-b", None)]
+    adopted = store.get_order("kb-a")
+    store.upsert_order(OrderRecord("kb-a", "XXBTZEUR", "buy", "limit", Decimal("0.001"), Decimal("60000"),
+                                   "FILLED", 1.0, 2.0, txid="OTX-1"))
+    assert store.get_order("kb-a").status == "FILLED" and adopted.status == "OPEN"
