@@ -99,6 +99,12 @@ class ProtectiveMonitor:
         intent = OrderRequest(pair=position.pair, side=Side.SELL, ordertype=OrderType.MARKET, volume=volume)
         return ProtectiveSignal(kind, price, level, intent)
 
+    def rearm(self, pair: str) -> None:
+        """The exit for ``pair`` did not go out (refused, breaker open, exchange error): let the
+        next check fire again, or a refused stop-loss would never be retried for this position."""
+        with self._lock:
+            self._fired = {key for key in self._fired if key[0] != pair}
+
     def reset(self) -> None:
         with self._lock:
             self._fired.clear()

@@ -48,3 +48,13 @@ def test_exchange_side_orders_are_stop_and_take_profit_sells():
         (OrderType.TAKE_PROFIT, Side.SELL, Decimal("66000.0"), Decimal("0.01")),
     ]
     assert exchange_orders(POS, XBTEUR, None, Decimal(10))[0].ordertype is OrderType.TAKE_PROFIT
+
+
+def test_a_stop_loss_whose_exit_did_not_go_out_fires_again_after_rearm():
+    m = ProtectiveMonitor(Decimal(5), Decimal(10))
+    assert m.check(POS, Decimal("56999"), XBTEUR).kind == "stop_loss"
+    assert m.check(POS, Decimal("56000"), XBTEUR) is None
+    m.rearm("XETHZEUR")                                   # another pair: still quiet
+    assert m.check(POS, Decimal("56000"), XBTEUR) is None
+    m.rearm("XXBTZEUR")                                   # the market sell was refused
+    assert m.check(POS, Decimal("56000"), XBTEUR).kind == "stop_loss"
