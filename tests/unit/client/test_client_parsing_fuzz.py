@@ -38,7 +38,7 @@ PARSERS = {
 }
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=st.sampled_from(sorted(PARSERS)), result=results)
 def test_parsers_never_crash(name, result):
     try:
