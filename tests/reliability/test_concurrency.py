@@ -84,3 +84,28 @@ def test_burst_of_300_paced_calls_at_starter_tier_never_rate_limited():
     assert peak <= 15
     # the pacer really waited on the virtual clock: 300 calls cannot fit in the starter budget at once
     assert clock.time() - start > (300 - 15) / 0.33 * 0.9
+
+
+def test_concurrent_submits_through_one_wrapper_respect_the_risk_limits(tmp_path):
+    """Regression: eight threads submitting at once all passed the risk check before any order
+    was recorded (5 placed with MAX_OPEN_ORDERS=3, 0.04 BTC pending with TOTAL_BTC=0.02). The
+    wrapper now makes the risk check and the placement one step."""
+    from decimal import Decimal
+
+    from krakenbot.bot import Bot
+    from krakenbot.config import Settings
+
+    with KrakenSimulator(seed=3, clock=ManualClock()) as sim:
+        sim.set_price("XBTEUR", "60000")
+        env = {"KRAKEN_API_KEY": sim.api_key, "KRAKEN_API_SECRET": sim.api_secret, "API_DOMAIN": sim.url,
+               "TRADING_MODE": "live", "KRAKEN_LIVE_TRADING": "yes", "KILL_SWITCH_FILE": str(tmp_path / "KILL"),
+               "TOTAL_BTC": "0.02", "MAX_POSITION_PCT": "100", "MAX_ORDER_EUR": "1000", "MAX_OPEN_ORDERS": "3"}
+        with Bot.build(Settings.from_env(env), clock=sim.clock, store_path=":memory:", live_flag=True) as bot:
+            bot.safety.ticker("XBTEUR")
+            outcomes = []
+            errors = _run_threads(8, 1, lambda i, j: outcomes.append(
+                bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.008"), Decimal(59000 + i))))
+            on_exchange = sim.orders()
+    assert errors == []
+    assert sum(o.placed for o in outcomes) == 2 == len(on_exchange)   # 2 x 0.008 <= 0.02 < 3 x 0.008
+    assert sorted(c for o in outcomes for c in o.codes) == ["MAX_POSITION"] * 6

@@ -10,6 +10,7 @@ is checked against the mode's allowlist and audited.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Mapping
@@ -54,6 +55,7 @@ class SafetyWrapper(ExchangeReads):
             self._scrub = scrub  # type: ignore[method-assign]
         self._init_reads()
         self.guard.order_blocker = self._order_blocker
+        self._order_gate = threading.RLock()  # risk check + placement, one order at a time
 
     # -- mode ----------------------------------------------------------------------------------
     @property
@@ -153,11 +155,28 @@ class SafetyWrapper(ExchangeReads):
             # The pair's restricted state admits exactly this kind of order (checked above for
             # post_only); the risk check only knows "online", so show it the state that applies.
             risk_info = replace(info, status="online")
+        # 7-8. risk check and placement as one step: a concurrent submit must see this order
+        with self._order_gate:
+            outcome, executed = self._risk_then_execute(request, risk_info, mid, pair, origin, summary)
+            if executed:
+                self._forget_balances()
+        if not executed:
+            return outcome
+        # 9. canary: cancel at once after acknowledgement
+        if self.mode is TradingMode.CANARY and outcome.placed and outcome.cl_ord_id:
+            self._cancel_canary(outcome)
+        self._forget_balances()
+        return outcome
+
+    def _risk_then_execute(self, request: OrderRequest, risk_info: PairInfo, mid: Decimal | None, pair: str,
+                           origin: str, summary: dict) -> tuple[OrderOutcome, bool]:
+        """Snapshot, risk check and placement; the caller holds ``_order_gate``."""
         try:
             snapshot = self._snapshot(risk_info, mid, pair)
         except KrakenError as exc:
             code = SafetyCode.CIRCUIT_OPEN if isinstance(exc, CircuitOpenError) else SafetyCode.EXCHANGE_ERROR
-            return self._refuse(pair, code, f"cannot read the account for the risk check: {exc}", origin, summary)
+            return self._refuse(pair, code, f"cannot read the account for the risk check: {exc}", origin,
+                                summary), False
         decision = self.risk.check(request, snapshot)
         denials = list(decision.denials)
         if self.mode is TradingMode.CANARY:
@@ -168,14 +187,8 @@ class SafetyWrapper(ExchangeReads):
             reason = "; ".join(f"{d.code.value}: {d.detail}" for d in denials)
             self.audit.record("order", endpoint="AddOrder", allowed=False, outcome="denied", reason=reason,
                               params=summary, origin=origin, codes=[d.code.value for d in denials])
-            return OrderOutcome(False, False, denials=denials, reason=reason)
-        # 8. execute
-        outcome = self._execute(request, origin, summary)
-        # 9. canary: cancel at once after acknowledgement
-        if self.mode is TradingMode.CANARY and outcome.placed and outcome.cl_ord_id:
-            self._cancel_canary(outcome)
-        self._forget_balances()
-        return outcome
+            return OrderOutcome(False, False, denials=denials, reason=reason), False
+        return self._execute(request, origin, summary), True
 
     def canary_order(self, pair: str, side: Side | str = Side.BUY) -> OrderOutcome:
         """Build and submit the one order canary mode allows: post-only, far, minimal."""
