@@ -151,3 +151,13 @@ def test_import_probe_reports_time_and_rss_from_a_fresh_interpreter():
     res = probe("json,decimal")
     assert res["seconds"] > 0 and res["rss_after_kib"] >= res["rss_before_kib"] > 0
     assert "error" in probe("no_such_module_for_the_bench")
+
+
+def test_throughput_reports_the_median_of_interleaved_windows():
+    from bench.throughput import measure as throughput
+
+    res = throughput(seconds=0.4, threads=(1, 2), windows=2)
+    assert [row["threads"] for row in res["rows"]] == [1, 2]
+    for row in res["rows"]:
+        assert len(row["windows_req_per_s"]) == 2 and row["failures"] == 0
+        assert row["req_per_s"] <= row["best_req_per_s"]
