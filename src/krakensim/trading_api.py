@@ -309,17 +309,16 @@ class TradingMethods:
         _, old_hold = acct.hold_of(o)
         o.volume, o.price, o.price2 = new_volume, new_price, new_price2
         acct.changed()
-        asset, new_hold = acct.hold_of(o)
-        market = self.markets[o.pair.id]
-        refused = None
-        if acct.available(asset) + old_hold < new_hold:
-            refused = E.INSUFFICIENT_FUNDS
-        elif (post_only or o.post_only) and crosses(o, market):
-            refused = E.POST_ONLY_ORDER
-        if refused:
+        try:  # the order is changed in place: any refusal, even an unexpected one, puts it back
+            asset, new_hold = acct.hold_of(o)
+            if acct.available(asset) + old_hold < new_hold:
+                raise KrakenAPIError(E.INSUFFICIENT_FUNDS)
+            if (post_only or o.post_only) and crosses(o, self.markets[o.pair.id]):
+                raise KrakenAPIError(E.POST_ONLY_ORDER)
+        except Exception:
             o.volume, o.price, o.price2 = old
             acct.changed()
-            raise KrakenAPIError(refused)
+            raise
         o.aged_from = self._now  # the trading counter measures age from the last amend
         if "amended" not in o.misc:
             o.misc.append("amended")

@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import time as _time
 from datetime import datetime, timezone
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 from typing import Any
 
 from krakensim.errors import invalid_arguments
 
 _QUANTA = {n: Decimal(1).scaleb(-n) for n in range(0, 19)}
+# Quantizing needs room for every digit of the result: the default 28 would raise InvalidOperation
+# on a large cost at 10 decimals, and an order holding such a value would break its account.
+_WIDE = Context(prec=60)
+MAX_MAGNITUDE = 15  # a price or volume of 10**15 or more is refused as invalid arguments
 
 
 def fmt(value: Decimal, places: int) -> str:
     """A decimal as Kraken prints it: exactly ``places`` decimals."""
-    return f"{value.quantize(_QUANTA[places], rounding=ROUND_HALF_UP):f}"
+    return f"{value.quantize(_QUANTA[places], rounding=ROUND_HALF_UP, context=_WIDE):f}"
 
 
 def q(value: Decimal, places: int, rounding: str = ROUND_HALF_UP) -> Decimal:
-    return value.quantize(_QUANTA[places], rounding=rounding)
+    return value.quantize(_QUANTA[places], rounding=rounding, context=_WIDE)
 
 
 def decimals_of(value: Decimal) -> int:
@@ -55,7 +59,7 @@ def parse_decimal(raw: str | None, field: str, *, required: bool = True) -> Deci
         d = Decimal(raw)
     except (InvalidOperation, ValueError):
         raise invalid_arguments(field) from None
-    if not d.is_finite():
+    if not d.is_finite() or (d and d.adjusted() >= MAX_MAGNITUDE):
         raise invalid_arguments(field)
     return d
 

@@ -115,6 +115,31 @@ def test_amend_keeps_txid_and_moves_the_hold(ex, clock):
     assert err.value.code == "EOrder:Unknown order"
 
 
+@pytest.mark.parametrize("qty", ["1e999", "1e20", "99999999999999999"])
+def test_an_absurd_amend_is_refused_and_leaves_the_account_usable(ex, qty):
+    txid = add(ex, **limit())
+    held = ex.holds()
+    with pytest.raises(KrakenAPIError) as refused:
+        ex.handle_private("demo", "AmendOrder", {"txid": txid, "order_qty": qty})
+    assert refused.value.code == "EGeneral:Invalid arguments:order_qty"
+    assert ex.handle_private("demo", "QueryOrders", {"txid": txid})[txid]["vol"] == "0.00100000"
+    assert ex.holds() == held
+    assert add(ex, **limit()) != txid  # the account still takes orders
+
+
+@pytest.mark.parametrize("field, value", [("volume", "1e999"), ("volume", "1e15"), ("price", "1E+16")])
+def test_absurd_magnitudes_are_invalid_arguments(ex, field, value):
+    with pytest.raises(KrakenAPIError) as refused:
+        add(ex, **limit(**{field: value}))
+    assert refused.value.code == f"EGeneral:Invalid arguments:{field}"
+
+
+def test_a_large_order_is_refused_for_funds_not_an_internal_error(ex):
+    with pytest.raises(KrakenAPIError) as refused:
+        add(ex, **limit(price="999999999999999", volume="99999999999999"))
+    assert refused.value.code == "EOrder:Insufficient funds"
+
+
 def test_edit_order_replaces_with_a_new_txid(ex):
     old = add(ex, **limit(userref="3"))
     result = ex.handle_private("demo", "EditOrder", {"txid": old, "pair": "XBTEUR", "price": "48000"})
