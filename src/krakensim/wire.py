@@ -131,7 +131,7 @@ def since_seconds(raw: str | None, field: str = "since") -> float | None:
         v = Decimal(raw)
     except (InvalidOperation, ValueError):
         raise invalid_arguments(field) from None
-    if not v.is_finite() or v < 0:
+    if not v.is_finite() or v < 0 or v >= Decimal("1e20"):  # past any nanosecond date: would overflow
         raise invalid_arguments(field)
     if v > Decimal("1e17"):
         v = v / Decimal("1e9")

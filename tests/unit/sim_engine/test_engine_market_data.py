@@ -135,3 +135,11 @@ def test_unknown_public_method(ex):
     with pytest.raises(KrakenAPIError) as err:
         ex.handle_public("Nope", {})
     assert err.value.code == "EGeneral:Unknown method"
+
+
+@pytest.mark.parametrize("method", ["OHLC", "Trades", "Spread"])
+@pytest.mark.parametrize("since", ["1e999", "1e20", "-1", "soon"])
+def test_an_impossible_since_is_invalid_arguments_not_an_internal_error(ex, method, since):
+    with pytest.raises(KrakenAPIError) as refused:
+        ex.handle_public(method, {"pair": "XBTEUR", "since": since})
+    assert refused.value.code == "EGeneral:Invalid arguments:since"
