@@ -30,7 +30,7 @@ from krakensim.clock import ManualClock
 
 DRIVER = Path(__file__).with_name("crash_driver.py")
 ROOT = Path(__file__).resolve().parents[2]
-WAIT = 8.0  # seconds a process may take to reach a point (bounded polling, not a sleep)
+WAIT = 15.0  # seconds a process may take to reach a point (bounded polling, not a sleep)
 
 pytestmark = pytest.mark.slow
 
