@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 from bench.peers import CALLS
@@ -219,6 +220,13 @@ def markdown(results: dict) -> str:
         f"commit {meta.get('commit', '?')}; total {_f(meta.get('seconds'), '{:.0f}')} s.",
         "",
     ]
+    if meta.get("section_seconds"):
+        lines += ["Sections: " + ", ".join(f"{k} {v:.0f} s" for k, v in meta["section_seconds"].items())
+                  + (f". Load average (1/5/15 min) before {meta.get('load_before')}, after {meta.get('load_after')}"
+                     f" on {os.cpu_count()} cores: other work on the machine inflates absolute figures, "
+                     "not the ratios within the run." if meta.get("load_before") else "."), ""]
+    if meta.get("section_errors"):
+        lines += ["Sections that failed: " + "; ".join(f"{k}: {v}" for k, v in meta["section_errors"].items()), ""]
     for part in (_targets_md, _latency_md, _bot_md, _imports_md, _memory_md, _throughput_md, _suites_md):
         section = part(results)
         if section:

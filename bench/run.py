@@ -47,6 +47,14 @@ def machine_facts() -> str:
     return f"{model}, {os.cpu_count()} cores{mem}, {platform.system()} {platform.release()}"
 
 
+def _loadavg() -> list[float] | None:
+    """1/5/15-minute load averages: other work on the machine inflates absolute figures."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def git_commit() -> str:
     try:
         done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
@@ -172,6 +180,7 @@ def run(args: argparse.Namespace) -> dict:
             "warmup": args.warmup,
             "quick": args.quick,
             "section_seconds": {},
+            "load_before": _loadavg(),
             "section_errors": {},
         }
     }
@@ -195,6 +204,7 @@ def run(args: argparse.Namespace) -> dict:
         print(f"[bench] {section} done in {results['meta']['section_seconds'][section]:.1f} s", flush=True)
     results["targets"] = [t.as_dict() for t in targets.evaluate(results)]
     results["meta"]["seconds"] = time.perf_counter() - started
+    results["meta"]["load_after"] = _loadavg()
     return results
 
 
