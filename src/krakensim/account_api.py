@@ -10,30 +10,18 @@ from typing import Any, Callable
 
 from krakensim import errors as E
 from krakensim.accounts import Account
+from krakensim.engine_state import EngineState
 from krakensim.errors import KrakenAPIError, invalid_arguments
-from krakensim.market import PairMarket
-from krakensim.matching import Matcher
 from krakensim.orders import Order, ledger_view, order_view, trade_view
 from krakensim.pairs import (ASSETS, MAKER_TIERS, PAIRS, TAKER_TIERS, fee_percent, next_tier, resolve_asset,
                              resolve_pairs)
-from krakensim.trading_counter import TradingCounter
 from krakensim.wire import fmt, parse_bool, parse_int, text
 
 ZERO = Decimal(0)
 _PAGE = 50
 
 
-class AccountMethods:
-    # Engine state, owned by ``Exchange`` (exchange.py); these methods only read and mutate it.
-    markets: dict[str, PairMarket]
-    accounts: dict[str, Account]
-    matcher: Matcher
-    counter: TradingCounter
-    system_status: str
-    trading_limits: bool
-    ids: Any
-    _now: float
-
+class AccountMethods(EngineState):
     def _balance(self, acct: Account, params: dict) -> dict:
         return {a: fmt(v, ASSETS[a].decimals) for a, v in acct.balances.items()}
 
@@ -129,54 +117,47 @@ class AccountMethods:
 
     def _trades_history(self, acct: Account, params: dict) -> dict:
         with_ledgers = parse_bool(params, "ledgers")
+        page, count = self._time_page(params, acct.trades)
+        return {"trades": {t.txid: trade_view(t, with_ledgers) for t in page}, "count": count}
 
-        def trade_time(tid: str) -> float | None:
-            t = acct.trades.get(tid)
-            return None if t is None else t.time
+    def _time_page(self, params: dict, table: dict, keep: Callable[[Any], bool] = lambda item: True,
+                   ) -> tuple[list, int]:
+        """Newest first, after an exclusive ``start`` and up to an inclusive ``end`` (seconds or
+        ids), 50 from ``ofs``; also the count of all that matched."""
+        def time_of(ident: str) -> float | None:
+            item = table.get(ident)
+            return None if item is None else item.time
 
-        start = self._bound(text(params, "start"), "start", trade_time)
-        end = self._bound(text(params, "end"), "end", trade_time)
+        start = self._bound(text(params, "start"), "start", time_of)
+        end = self._bound(text(params, "end"), "end", time_of)
         ofs = parse_int(params, "ofs", 0, lo=0) or 0
-        matched = [t for t in reversed(list(acct.trades.values()))
-                   if (start is None or t.time > start) and (end is None or t.time <= end)]
-        page = matched[ofs:ofs + _PAGE]
-        return {"trades": {t.txid: trade_view(t, with_ledgers) for t in page}, "count": len(matched)}
+        matched = [x for x in reversed(list(table.values()))
+                   if keep(x) and (start is None or x.time > start) and (end is None or x.time <= end)]
+        return matched[ofs:ofs + _PAGE], len(matched)
 
     def _query_trades(self, acct: Account, params: dict) -> dict:
+        return self._look_up(params, "txid", acct.trades, trade_view)
+
+    def _look_up(self, params: dict, field: str, table: dict, view: Callable[[Any], dict]) -> dict:
+        """Up to 20 ids from ``field``, each viewed; one unknown id refuses the whole query."""
         out = {}
-        for tid in self._id_list(params, "txid", 20):
-            t = acct.trades.get(tid)
-            if t is None:
-                raise invalid_arguments("txid")
-            out[tid] = trade_view(t)
+        for ident in self._id_list(params, field, 20):
+            item = table.get(ident)
+            if item is None:
+                raise invalid_arguments(field)
+            out[ident] = view(item)
         return out
 
     def _ledgers(self, acct: Account, params: dict) -> dict:
         raw_assets = text(params, "asset")
         assets = None if not raw_assets or raw_assets == "all" else {resolve_asset(a).id for a in raw_assets.split(",")}
         kind = text(params, "type") or "all"
-
-        def entry_time(lid: str) -> float | None:
-            e = acct.ledger.get(lid)
-            return None if e is None else e.time
-
-        start = self._bound(text(params, "start"), "start", entry_time)
-        end = self._bound(text(params, "end"), "end", entry_time)
-        ofs = parse_int(params, "ofs", 0, lo=0) or 0
-        matched = [e for e in reversed(list(acct.ledger.values()))
-                   if (assets is None or e.asset in assets) and (kind == "all" or e.type == kind)
-                   and (start is None or e.time > start) and (end is None or e.time <= end)]
-        page = matched[ofs:ofs + _PAGE]
-        return {"ledger": {e.id: ledger_view(e) for e in page}, "count": len(matched)}
+        page, count = self._time_page(
+            params, acct.ledger, lambda e: (assets is None or e.asset in assets) and (kind == "all" or e.type == kind))
+        return {"ledger": {e.id: ledger_view(e) for e in page}, "count": count}
 
     def _query_ledgers(self, acct: Account, params: dict) -> dict:
-        out = {}
-        for lid in self._id_list(params, "id", 20):
-            e = acct.ledger.get(lid)
-            if e is None:
-                raise invalid_arguments("id")
-            out[lid] = ledger_view(e)
-        return out
+        return self._look_up(params, "id", acct.ledger, ledger_view)
 
     def _trade_volume(self, acct: Account, params: dict) -> dict:
         raw = text(params, "pair")

@@ -5,30 +5,17 @@ A mixin of ``Exchange``: the lock and the catch-up happen in ``Exchange._run``.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
-from krakensim.accounts import Account
+from krakensim.engine_state import EngineState
 from krakensim.errors import invalid_arguments
-from krakensim.market import INTERVALS, PairMarket
-from krakensim.matching import Matcher
+from krakensim.market import INTERVALS
 from krakensim.pairs import ASSETS, MAKER_TIERS, TAKER_TIERS, PairSpec, resolve_asset, resolve_pair, resolve_pairs
-from krakensim.trading_counter import TradingCounter
 from krakensim.wire import fmt, parse_int, rfc1123, rfc3339, since_seconds, text
 
 ZERO = Decimal(0)
 
 
-class MarketDataMethods:
-    # Engine state, owned by ``Exchange`` (exchange.py); these methods only read and mutate it.
-    markets: dict[str, PairMarket]
-    accounts: dict[str, Account]
-    matcher: Matcher
-    counter: TradingCounter
-    system_status: str
-    trading_limits: bool
-    ids: Any
-    _now: float
-
+class MarketDataMethods(EngineState):
     def _pair_param(self, params: dict) -> PairSpec:
         raw = text(params, "pair")
         if not raw:

@@ -12,12 +12,12 @@ from typing import Any
 
 from krakensim import errors as E
 from krakensim.accounts import Account
+from krakensim.engine_state import EngineState
 from krakensim.errors import KrakenAPIError, invalid_arguments
-from krakensim.market import PairMarket
-from krakensim.matching import Matcher, crosses, market_buy_cost
+from krakensim.matching import crosses, market_buy_cost
 from krakensim.orders import ORDER_TYPES, TRIGGERED_TYPES, Order, descr_text
 from krakensim.pairs import ASSETS, PairSpec
-from krakensim.trading_counter import TradingCounter, amend_cost, cancel_penalty
+from krakensim.trading_counter import amend_cost, cancel_penalty
 from krakensim.wire import (decimals_of, fmt, parse_bool, parse_decimal, parse_int, parse_rfc3339,
                             parse_time_spec, rfc3339, text)
 
@@ -30,17 +30,7 @@ _DEADLINE_MAX_AHEAD = 60.0
 _EDIT_PENALTY = ((5, 6), (10, 5), (15, 4), (45, 2), (90, 1))  # EditOrder's decaying part, by order age
 
 
-class TradingMethods:
-    # Engine state, owned by ``Exchange`` (exchange.py); these methods only read and mutate it.
-    markets: dict[str, PairMarket]
-    accounts: dict[str, Account]
-    matcher: Matcher
-    counter: TradingCounter
-    system_status: str
-    trading_limits: bool
-    ids: Any
-    _now: float
-
+class TradingMethods(EngineState):
     def _require_can_add(self) -> None:
         if self.system_status == "maintenance":
             raise KrakenAPIError(E.SERVICE_UNAVAILABLE)
