@@ -17,6 +17,15 @@ def refused(counter: ApiCounter, key: str, endpoint: str) -> bool:
     return False
 
 
+def filled(tier: str, calls: int) -> tuple[ManualClock, ApiCounter]:
+    """A counter on a manual clock after ``calls`` +1 calls on key ``k``."""
+    clock = ManualClock()
+    counter = ApiCounter(clock, tier)
+    for _ in range(calls):
+        counter.charge("k", "Balance")
+    return clock, counter
+
+
 def test_costs_follow_krakens_model():
     assert [cost_of(e) for e in ("Ledgers", "QueryLedgers", "TradesHistory", "QueryTrades")] == [2, 2, 2, 2]
     assert [cost_of(e) for e in ("Balance", "OpenOrders", "ClosedOrders", "CancelAll")] == [1, 1, 1, 1]
@@ -33,10 +42,7 @@ def test_starter_allows_a_burst_of_fifteen_then_refuses():
 
 
 def test_decay_on_the_clock_readmits_calls_without_sleeping():
-    clock = ManualClock()
-    counter = ApiCounter(clock, "starter")
-    for _ in range(15):
-        counter.charge("k", "Balance")
+    clock, counter = filled("starter", 15)
     clock.advance(2.0)          # 0.66 decayed: still no room for +1
     assert counter.snapshot("k")["api"] + 1 > 15
     clock.advance(1.1)          # 3.1 s in total: 1.02 decayed
@@ -48,20 +54,14 @@ def test_decay_on_the_clock_readmits_calls_without_sleeping():
 
 
 def test_a_key_that_waits_out_the_limit_is_readmitted_at_the_decay_rate():
-    clock = ManualClock()
-    counter = ApiCounter(clock, "pro")
-    for _ in range(20):
-        counter.charge("k", "Balance")
+    clock, counter = filled("pro", 20)
     assert refused(counter, "k", "Balance")
     clock.advance(2.0)           # pro decays 1/s: the one refused call cost one more second
     assert not refused(counter, "k", "Balance")
 
 
 def test_calling_while_limited_extends_the_penalty():
-    clock = ManualClock()
-    counter = ApiCounter(clock, "pro")
-    for _ in range(20):
-        counter.charge("k", "Balance")
+    clock, counter = filled("pro", 20)
     for _ in range(5):
         assert refused(counter, "k", "Balance")
     assert counter.snapshot("k")["api"] == 25.0
@@ -89,10 +89,7 @@ def test_a_limited_key_can_still_place_and_cancel():
 
 
 def test_heavy_call_needs_two_points_and_trading_calls_cost_nothing():
-    clock = ManualClock()
-    counter = ApiCounter(clock, "starter")
-    for _ in range(14):
-        counter.charge("k", "Balance")
+    clock, counter = filled("starter", 14)
     assert refused(counter, "k", "Ledgers")
     assert not refused(counter, "k", "Balance")
     for _ in range(50):
