@@ -1,8 +1,9 @@
 """``KrakenClient``: the one object that talks to Kraken.
 
 Before anything leaves, every call goes through, in this order: the safety wrapper's
-``guard(endpoint)`` (once per call), then per attempt the circuit breaker, the rate
-pacer, and the send. Private calls are serialised per client from nonce to answer:
+``guard(endpoint)`` (once per call), then per attempt a first breaker check, the rate
+pacer, the breaker's admission (right before the send, so a breaker that opened while
+the call waited stops it), and the send. Private calls are serialised per client from nonce to answer:
 Kraken rejects a nonce lower than one it already saw, and two requests racing on one
 connection pool can arrive out of order (auth-and-errors.md §2.3).
 """
@@ -183,10 +184,11 @@ class KrakenClient:
 
     def _public_once(self, endpoint: str, path: str) -> dict[str, Any]:
         breaker = self.breaker
-        breaker.before_call(endpoint)
+        breaker.ensure_not_open(endpoint)  # refuse before the pacer spends budget or waits
+        if self.public_pacer is not None:
+            self.public_pacer.acquire(endpoint)
+        breaker.before_call(endpoint)  # admission right before the send: it may have opened meanwhile
         try:
-            if self.public_pacer is not None:
-                self.public_pacer.acquire(endpoint)
             result = self._transport.request("GET", path, endpoint)
         except KrakenError as exc:
             self._after_error(exc, public=True)
@@ -199,26 +201,29 @@ class KrakenClient:
 
     def _private_once(self, endpoint: str, params_body: str) -> dict[str, Any]:
         breaker = self.breaker
-        breaker.before_call(endpoint)
-        try:
-            if self.pacer is not None:
-                self.pacer.acquire(endpoint)
-            paths = self._private_paths.get(endpoint)
-            if paths is None:
-                path = self._private_prefix + endpoint
-                paths = self._private_paths[endpoint] = (path, path.encode())
-            with self._private_lock:
+        breaker.ensure_not_open(endpoint)  # refuse before the pacer spends budget or waits
+        if self.pacer is not None:
+            self.pacer.acquire(endpoint)
+        paths = self._private_paths.get(endpoint)
+        if paths is None:
+            path = self._private_prefix + endpoint
+            paths = self._private_paths[endpoint] = (path, path.encode())
+        with self._private_lock:
+            # Admission is decided here, right before the send: while this call waited for the
+            # pacer or for another thread's request, failures elsewhere may have opened the breaker.
+            breaker.before_call(endpoint)
+            try:
                 nonce = str(self.nonces.next())
                 body = f"nonce={nonce}&{params_body}" if params_body else f"nonce={nonce}"
                 headers = self._private_headers.copy()
                 headers["API-Sign"] = self._signer.sign(paths[1], nonce, body)  # type: ignore[union-attr]
                 result = self._transport.request("POST", paths[0], endpoint, body, headers)
-        except KrakenError as exc:
-            self._after_error(exc, public=False)
-            raise
-        except BaseException:
-            breaker.release()
-            raise
+            except KrakenError as exc:
+                self._after_error(exc, public=False)
+                raise
+            except BaseException:
+                breaker.release()
+                raise
         breaker.record_success()
         return result
 

@@ -110,7 +110,8 @@ class CircuitBreaker:
 
     # -- the call protocol ---------------------------------------------------------
     def before_call(self, endpoint: str | None = None) -> None:
-        """Admit a call or raise ``CircuitOpenError``; in HALF_OPEN admits one trial at a time."""
+        """Admit a call or raise ``CircuitOpenError``; in HALF_OPEN admits one trial at a time.
+        Call it right before the send: a call admitted earlier may go out after the breaker opened."""
         with self._lock:
             if self._state is BreakerState.CLOSED:
                 return
@@ -118,9 +119,23 @@ class CircuitBreaker:
             if self._state is BreakerState.HALF_OPEN and not self._trial_in_flight:
                 self._trial_in_flight = True
                 return
-            self.rejected_calls += 1
-            what = "a trial call is in flight" if self._state is BreakerState.HALF_OPEN else "open"
-            raise CircuitOpenError(f"{endpoint or 'call'}: circuit breaker {what}; nothing was sent", (), endpoint)
+            self._refuse(endpoint)
+
+    def ensure_not_open(self, endpoint: str | None = None) -> None:
+        """Raise ``CircuitOpenError`` if ``before_call`` would, without taking a trial slot: an
+        early check before a caller spends rate budget or waits for a lock."""
+        with self._lock:
+            if self._state is BreakerState.CLOSED:
+                return
+            self._maybe_half_open()
+            if self._state is BreakerState.HALF_OPEN and not self._trial_in_flight:
+                return
+            self._refuse(endpoint)
+
+    def _refuse(self, endpoint: str | None) -> None:
+        self.rejected_calls += 1
+        what = "a trial call is in flight" if self._state is BreakerState.HALF_OPEN else "open"
+        raise CircuitOpenError(f"{endpoint or 'call'}: circuit breaker {what}; nothing was sent", (), endpoint)
 
     def record_success(self) -> None:
         with self._lock:

@@ -291,3 +291,20 @@ def test_eight_threads_share_one_client_without_nonce_errors(client, sim):
     assert failures == []
     balance_calls = [r for r in sim.access_log if r.endpoint == "Balance"]
     assert len(balance_calls) == 64 and all(r.outcome == "ok" for r in balance_calls)
+
+
+@pytest.mark.parametrize("call", ["private", "public"])
+def test_a_breaker_that_opens_while_a_call_waits_for_pacing_sends_nothing(make_client, sim, clock, call):
+    """The breaker is asked right before the send: a call admitted while CLOSED that then waits
+    (rate pacing, another thread holding the private lock) must not go out once it is OPEN."""
+    breaker = CircuitBreaker(clock, recovery_timeout=30)
+    client = make_client(breaker=breaker)
+    if call == "private":
+        client.pacer.block_for(5)
+    else:
+        client.public_pacer.on_rate_limited(5)
+    clock.on_advance(lambda now: breaker.state is BreakerState.CLOSED and breaker.trip("failures elsewhere"))
+    seen = len(sim.access_log)
+    with pytest.raises(CircuitOpenError):
+        client.account.balance() if call == "private" else client.market.server_time()
+    assert len(sim.access_log) == seen and breaker.state is BreakerState.OPEN

@@ -131,3 +131,18 @@ def test_bad_settings_refused(kwargs):
     with pytest.raises(ValueError) as info:
         CircuitBreaker(ManualClock(), **kwargs)
     assert next(iter(kwargs)) in str(info.value)
+
+
+def test_the_early_check_refuses_like_before_call_but_takes_no_trial_slot():
+    clock = ManualClock()
+    breaker = CircuitBreaker(clock, failure_threshold=1, recovery_timeout=30)
+    breaker.ensure_not_open("Balance")                      # closed: passes
+    breaker.record_failure(unavailable())
+    with pytest.raises(CircuitOpenError):
+        breaker.ensure_not_open("Balance")
+    assert breaker.stats.rejected_calls == 1
+    clock.advance(30)
+    breaker.ensure_not_open("Balance")                      # half-open, slot free: passes, slot still free
+    breaker.before_call("Balance")                          # so the real admission gets it
+    with pytest.raises(CircuitOpenError):
+        breaker.ensure_not_open("Balance")                  # a trial is in flight
