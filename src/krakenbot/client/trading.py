@@ -78,7 +78,7 @@ class TradingApi:
         params: dict[str, Any] = {"txid": txid} if txid is not None else {"cl_ord_id": cl_ord_id}
         for key, value in (("order_qty", order_qty), ("limit_price", limit_price), ("trigger_price", trigger_price)):
             if value is not None:
-                params[key] = format(value, "f")
+                params[key] = value  # Decimal; the wire encoder refuses floats
         if len(params) == 1:
             raise ValueError("nothing to amend")
         if post_only is not None:
@@ -93,6 +93,6 @@ class TradingApi:
         params: dict[str, Any] = {"txid": txid, "pair": pair}
         for key, value in (("volume", volume), ("price", price), ("price2", price2)):
             if value is not None:
-                params[key] = format(value, "f")
+                params[key] = value  # Decimal; the wire encoder refuses floats
         params.update(self._deadline())
         return self._client.private("EditOrder", **params)

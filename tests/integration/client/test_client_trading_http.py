@@ -70,3 +70,14 @@ def test_amend_keeps_the_txid(client):
     assert amend_id
     order = client.account.query_orders(ack.txids)[ack.txids[0]]
     assert order.limit_price == Decimal("30100")
+
+
+def test_amend_and_edit_refuse_float_amounts_and_send_nothing(client, sim):
+    """format(0.00012345, "f") is "0.000123": a float would silently change the order."""
+    ack = client.trading.add_order(limit_buy("am-2"))
+    seen = len(sim.access_log)
+    with pytest.raises(TypeError, match="float"):
+        client.trading.amend_order(cl_ord_id="am-2", order_qty=0.00012345)
+    with pytest.raises(TypeError, match="float"):
+        client.trading.edit_order(ack.txids[0], "XBTEUR", price=30100.0)
+    assert len(sim.access_log) == seen
