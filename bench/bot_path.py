@@ -206,3 +206,35 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
         "profile_split": split,
         "notes": [],
     }
+
+
+def risk_check_scaling(fill_counts: tuple[int, ...] = (0, 1000, 5000), checks: int = 10) -> dict:
+    """``risk.check`` time as the store's fill history grows (synthetic fills of today, alternating
+    buy/sell): a pre-trade check must not grow with the bot's age."""
+    from krakenbot.store import FillRecord
+
+    rows = []
+    with SimProcess() as sim, tempfile.TemporaryDirectory(prefix="kb-bench-risk-") as tmp:
+        bot = build_bot(sim, Path(tmp))
+        try:
+            safety = bot.safety
+            mid = safety.ticker(PAIR).mid
+            info = safety.pair_info(PAIR)
+            snapshot = safety._snapshot(info, mid, PAIR)
+            request = order_request("buy", price_at(mid, "0.95"))
+            recorded = 0
+            when = time.time() - 60
+            for target in fill_counts:
+                while recorded < target:
+                    bot.store.record_fill(FillRecord(
+                        trade_id=f"TBENCH{recorded}", txid=f"OBENCH{recorded}", pair=info.name,
+                        side="buy" if recorded % 2 == 0 else "sell", price=Decimal("60000"), volume=VOLUME,
+                        cost=Decimal("12"), fee=Decimal("0.048"), time=when, maker=False))
+                    recorded += 1
+                samples: list[int] = []
+                for _ in range(checks):
+                    _timed(lambda: safety.risk.check(request, snapshot), samples)
+                rows.append({"fills": target, **summarize_ns(samples).as_dict()})
+        finally:
+            bot.close()
+    return {"rows": rows, "checks_per_row": checks}

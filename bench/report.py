@@ -135,6 +135,11 @@ def _bot_md(results: dict) -> list[str]:
             f"Placement → fill (marketable limit, status FILLED seen by the bot): p50 {_f(fill.get('p50'))} µs, "
             f"p95 {_f(fill.get('p95'))} µs over {fill.get('n', 0)} orders; {fill.get('how', '')}"
         )
+    scaling = (bot.get("risk_scaling") or {}).get("rows") or []
+    if scaling:
+        lines.append(
+            "`risk.check` as the fill history grows (synthetic fills in the store): "
+            + ", ".join(f"{row['fills']:,} fills → p50 {_f(row.get('p50'))} µs" for row in scaling) + ".")
     for note in bot.get("notes", []):
         lines.append(f"- {note}")
     return lines

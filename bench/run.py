@@ -99,9 +99,11 @@ def _imports(results: dict, args) -> None:
 
 
 def _bot(results: dict, args) -> None:
-    from bench.bot_path import measure
+    from bench.bot_path import measure, risk_check_scaling
 
     results["bot_path"] = measure(orders=args.orders, fills=args.fills)
+    results["bot_path"]["risk_scaling"] = risk_check_scaling(
+        (0, 100, 500) if args.quick else (0, 1000, 5000), checks=3 if args.quick else 10)
 
 
 def _memory(results: dict, args) -> None:

@@ -161,3 +161,10 @@ def test_throughput_reports_the_median_of_interleaved_windows():
     for row in res["rows"]:
         assert len(row["windows_req_per_s"]) == 2 and row["failures"] == 0
         assert row["req_per_s"] <= row["best_req_per_s"]
+
+
+def test_risk_check_is_timed_at_each_fill_history_size():
+    from bench.bot_path import risk_check_scaling
+
+    res = risk_check_scaling((0, 20), checks=2)
+    assert [(row["fills"], row["n"]) for row in res["rows"]] == [(0, 2), (20, 2)]
