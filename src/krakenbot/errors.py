@@ -12,7 +12,7 @@
     ├── RateLimitError               EAPI:Rate limit exceeded, EGeneral:Too many requests, EService: Throttled
     │   └── OrderRateLimitError      EOrder:Rate limit exceeded
     ├── ServiceUnavailableError      EService:Unavailable/Busy, EGeneral:Internal error, EDatabase:Internal error
-    │   └── MarketModeError          EService:Market in cancel_only / post_only mode
+    │   └── MarketModeError          EService:Market in <cancel_only|post_only|limit_only|...> mode
     ├── DeadlineElapsedError         EService:Deadline elapsed (the order was NOT placed)
     ├── InvalidOrderError            order rejected as malformed or below the pair's rules
     │   ├── OrderMinimumError        EOrder:Order minimum not met / Cost minimum not met
@@ -172,6 +172,7 @@ _PREFIXES: list[tuple[str, type[KrakenError]]] = sorted(
         ("EGeneral:Invalid arguments", InvalidArgumentsError),
         ("EGeneral:Internal error", ServiceUnavailableError),
         ("EDatabase:Internal error", ServiceUnavailableError),
+        ("EService:Market in ", MarketModeError),  # limit_only / reduce_only: text unverified, same family
         ("EService: Throttled", RateLimitError),
         ("EService:Throttled", RateLimitError),
         ("EOrder:Invalid price", InvalidOrderError),

@@ -112,3 +112,14 @@ def test_timeouts_are_frozen():
 def test_absurdly_nested_json_is_malformed_not_recursion_error(body):
     with pytest.raises(MalformedResponse):
         decode_response("Balance", 200, body)
+
+
+@pytest.mark.parametrize("code", ["EService:Market in limit_only mode", "EService:Market in reduce_only mode"])
+def test_other_market_modes_are_refusals_not_outages(code):
+    """A pair or market in a restricted mode refuses the order: not an outage (no breaker, no retry)
+    and not an ambiguous AddOrder (nothing was placed)."""
+    from krakenbot.execution.executor import is_ambiguous
+
+    with pytest.raises(MarketModeError) as info:
+        decode_response("AddOrder", 200, ('{"error":["%s"]}' % code).encode())
+    assert not info.value.counts_for_breaker and not info.value.retryable and not is_ambiguous(info.value)
