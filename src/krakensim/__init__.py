@@ -103,6 +103,7 @@ class KrakenSimulator:
             self.faults.clear()
             self._log.clear()
             self._counter.reset()
+            self.gateway.lockouts.reset()
 
     def advance(self, seconds: float) -> float:
         """Move a manual clock forward and let the exchange catch up; returns the new time."""

@@ -140,6 +140,59 @@ class KeyRing:
         raise errors.KrakenAPIError(errors.INVALID_NONCE)
 
 
+class Lockouts:
+    """``EGeneral:Temporary lockout`` after repeated invalid keys or signatures on one key.
+
+    Kraken locks a key out for "a few minutes" after too many sequential ``EAPI:Invalid
+    key`` (and, says older support text, invalid signature) errors; it publishes no
+    threshold, so ours is ``failures`` in a row, for ``seconds`` on the injected clock.
+    Counted per key as presented (known or not), never per address: every client of a
+    loopback simulator shares one. A request that passes the signature check ends the run.
+    """
+
+    MAX_TRACKED = 10_000  # unknown keys are attacker-chosen: keep the table bounded
+
+    def __init__(self, clock, failures: int = 10, seconds: float = 300.0) -> None:
+        self.failures = failures
+        self.seconds = seconds
+        self._clock = clock
+        self._runs: dict[str, int] = {}
+        self._until: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key: str) -> None:
+        """Raise ``EGeneral:Temporary lockout`` while ``key`` is locked out."""
+        if not self._until:  # the common case, without the lock
+            return
+        with self._lock:
+            until = self._until.get(key)
+            if until is None:
+                return
+            if self._clock.time() < until:
+                raise errors.KrakenAPIError(errors.TEMPORARY_LOCKOUT)
+            del self._until[key]
+
+    def failed(self, key: str) -> None:
+        with self._lock:
+            if len(self._runs) >= self.MAX_TRACKED and key not in self._runs:
+                self._runs.clear()
+            run = self._runs.get(key, 0) + 1
+            if run >= self.failures:
+                self._until[key] = self._clock.time() + self.seconds
+                run = 0
+            self._runs[key] = run
+
+    def passed(self, key: str) -> None:
+        if key in self._runs:
+            with self._lock:
+                self._runs.pop(key, None)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._runs.clear()
+            self._until.clear()
+
+
 def parse_nonce(value: object) -> tuple[int, bytes]:
     """The nonce as an int and as the digits the client signed; ``EAPI:Invalid nonce`` if malformed."""
     if isinstance(value, bool) or value is None:

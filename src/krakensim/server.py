@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 
 from krakensim import errors
 from krakensim.access_log import AccessLog
-from krakensim.auth import FUNDING_ENDPOINTS, PRIVATE_ENDPOINTS, KeyRing, parse_nonce, redact
+from krakensim.auth import FUNDING_ENDPOINTS, PRIVATE_ENDPOINTS, KeyRing, Lockouts, parse_nonce, redact
 from krakensim.faults import PROCESSING_KINDS, Fault, FaultInjector
 from krakensim.limits import ApiCounter
 
@@ -141,7 +141,8 @@ class Gateway:
 
     def __init__(self, *, exchange: Any, exchange_lock: threading.RLock, keys: KeyRing, counter: ApiCounter,
                  faults: FaultInjector, access_log: AccessLog, clock: Any, stop: threading.Event,
-                 control: Callable[[str, str, dict[str, Any], str], tuple[int, Any]] | None = None) -> None:
+                 control: Callable[[str, str, dict[str, Any], str], tuple[int, Any]] | None = None,
+                 lockouts: Lockouts | None = None) -> None:
         self.exchange = exchange
         self.exchange_lock = exchange_lock
         self.keys = keys
@@ -151,6 +152,7 @@ class Gateway:
         self.clock = clock
         self.stop = stop
         self.control = control
+        self.lockouts = lockouts if lockouts is not None else Lockouts(clock)
         self.internal_errors: list[str] = []  # repr of unexpected exceptions, for debugging tests
 
     # -- entry point ---------------------------------------------------------------------------
@@ -197,10 +199,12 @@ class Gateway:
     def _private(self, http_method: str, path: str, method: str, headers: Any, body: bytes, now: float) -> Reply:
         params: dict[str, Any] = {}
         key_id = None
+        presented = headers.get("API-Key") or ""
         try:
             if method not in PRIVATE_ENDPOINTS:
                 raise errors.KrakenAPIError(errors.UNKNOWN_METHOD)
-            api_key = self.keys.get(headers.get("API-Key"))
+            self.lockouts.check(presented)
+            api_key = self.keys.get(presented)
             if api_key is None:
                 raise errors.KrakenAPIError(errors.INVALID_KEY)
             key_id = redact(api_key.key)
@@ -213,10 +217,13 @@ class Gateway:
             api_sign = headers.get("API-Sign")
             if not api_sign or not api_key.verify(path.encode(), nonce_digits, body, api_sign):
                 raise errors.KrakenAPIError(errors.INVALID_SIGNATURE)
+            self.lockouts.passed(presented)
             self.keys.accept_nonce(api_key, nonce)
             if method in FUNDING_ENDPOINTS or not api_key.allows(method):
                 raise errors.KrakenAPIError(errors.PERMISSION_DENIED)
         except errors.KrakenAPIError as exc:
+            if exc.code in (errors.INVALID_KEY, errors.INVALID_SIGNATURE) and presented:
+                self.lockouts.failed(presented)
             return self._finish(http_method, path, method, "private", key_id, params, exc.code, None, now)
         fault = self.faults.fire(method)
         call_params = {k: v for k, v in params.items() if k not in ("nonce", "otp")}

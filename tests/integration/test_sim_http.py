@@ -1,6 +1,7 @@
 """The simulator's HTTP face over real loopback HTTP: public, signed private, envelope."""
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import urllib.parse
@@ -117,6 +118,49 @@ def test_missing_or_unknown_credentials(sim, wire, headers, expected):
     headers = {k: (sim.api_key if v == "<demo>" else v) for k, v in headers.items()}
     status, raw, _ = wire.raw("POST", "/0/private/Balance", b"nonce=77", headers)
     assert (status, json.loads(raw)) == (200, {"error": [expected]})
+
+
+WRONG_SECRET = base64.b64encode(b"not the secret" * 4).decode()
+
+
+def test_ten_bad_signatures_in_a_row_lock_the_key_out_for_five_minutes(sim, wire):
+    impostor = Wire(sim, secret=WRONG_SECRET)
+    other_key, other_secret = sim.create_key()
+    other = Wire(sim, other_key, other_secret)
+    try:
+        answers = [impostor.private("Balance", nonce=5000 + i)[1]["error"] for i in range(11)]
+        assert answers == [["EAPI:Invalid signature"]] * 10 + [["EGeneral:Temporary lockout"]]
+        assert wire.private("Balance")[1] == {"error": ["EGeneral:Temporary lockout"]}  # even signed right
+        assert other.private("Balance")[1]["error"] == []  # another key is not locked
+        sim.advance(299)
+        assert wire.private("Balance")[1] == {"error": ["EGeneral:Temporary lockout"]}
+        sim.advance(1)
+        assert wire.private("Balance")[1]["error"] == []
+    finally:
+        impostor.close()
+        other.close()
+    assert [r.error for r in sim.access_log if r.error == "EGeneral:Temporary lockout"] != []
+    assert all(r.key_id in (None, sim.api_key[:4] + "\u2026", other_key[:4] + "\u2026") for r in sim.access_log)
+
+
+def test_a_good_request_ends_the_run_of_failures(sim, wire):
+    impostor = Wire(sim, secret=WRONG_SECRET)
+    try:
+        for _ in range(2):
+            assert all(impostor.private("Balance", nonce=6000)[1]["error"] == ["EAPI:Invalid signature"]
+                       for _ in range(9))
+            assert wire.private("Balance")[1]["error"] == []
+    finally:
+        impostor.close()
+
+
+def test_an_unknown_key_tried_again_and_again_is_locked_out_and_reset_clears_it(sim, wire):
+    headers = {"API-Key": "guessed-key", "API-Sign": "AAAA"}
+    codes = [json.loads(wire.raw("POST", "/0/private/Balance", b"nonce=1", headers)[1])["error"] for _ in range(11)]
+    assert codes == [["EAPI:Invalid key"]] * 10 + [["EGeneral:Temporary lockout"]]
+    assert wire.private("Balance")[1]["error"] == []  # the demo key is someone else
+    sim.reset()
+    assert json.loads(wire.raw("POST", "/0/private/Balance", b"nonce=1", headers)[1])["error"] == ["EAPI:Invalid key"]
 
 
 def test_missing_nonce_is_invalid_nonce(sim, wire):
