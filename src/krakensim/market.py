@@ -82,6 +82,7 @@ class PairMarket:
         self._synthetic: dict[int, dict[int, list]] = {}
         self._spreads: list[list] = []
         self._seed_history(rng, start_time)
+        self._history_anchor = self._tape[0].price  # the tape is trimmed later; candle history must not move
 
     # ----------------------------------------------------------------- prices
     def round_price(self, price: Decimal) -> Decimal:
@@ -298,7 +299,7 @@ class PairMarket:
         if i > 0:
             return self._live[interval][times[i - 1]].close
         if times:  # before live data: the anchor the synthetic history leads into
-            return self._tape[0].price
+            return self._history_anchor
         return self.mid
 
     def _synthetic_rows(self, interval: int) -> dict[int, list]:
@@ -313,7 +314,7 @@ class PairMarket:
         sigma = 0.0008 * math.sqrt(interval)
         pd, ld = self.spec.pair_decimals, self.spec.lot_decimals
         tick = self.spec.tick_size
-        close = self._tape[0].price
+        close = self._history_anchor
         rows: dict[int, list] = {}
         for k in range(1, OHLC_LIMIT + 1):
             t = anchor_time - k * width

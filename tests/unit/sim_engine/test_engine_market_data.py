@@ -143,3 +143,19 @@ def test_an_impossible_since_is_invalid_arguments_not_an_internal_error(ex, meth
     with pytest.raises(KrakenAPIError) as refused:
         ex.handle_public(method, {"pair": "XBTEUR", "since": since})
     assert refused.value.code == "EGeneral:Invalid arguments:since"
+
+
+def test_candle_history_does_not_depend_on_when_it_is_first_asked(monkeypatch):
+    from krakensim import market
+    from krakensim.clock import ManualClock
+    from krakensim.exchange import Exchange
+
+    monkeypatch.setattr(market, "_MAX_TAPE", 40)  # trim the public tape early, as a long run does
+    asked_early = Exchange(seed=3, clock=ManualClock())
+    early = asked_early.handle_public("OHLC", {"pair": "XBTEUR", "since": "0"})["XXBTZEUR"]
+    asked_late = Exchange(seed=3, clock=ManualClock())
+    for _ in range(30):  # every market order prints on the tape
+        asked_late.handle_private("demo", "AddOrder", {"pair": "XBTEUR", "type": "buy", "ordertype": "market",
+                                                        "volume": "0.001"})
+    late = asked_late.handle_public("OHLC", {"pair": "XBTEUR", "since": "0"})["XXBTZEUR"]
+    assert late[:600] == early[:600]
