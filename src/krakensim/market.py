@@ -268,10 +268,11 @@ class PairMarket:
         first = current - (OHLC_LIMIT - 1) * width
         if since is not None:  # rows strictly after ``since``, as Kraken's polling expects
             first = max(first, (int(math.floor(since)) // width + 1) * width)
-        synthetic = self._synthetic_rows(interval)
         live = self._live[interval]
         times = self._live_times[interval]
         first_live = times[0] if times else current + width
+        # the seeded history is built only when a request reaches back before the live candles
+        synthetic = self._synthetic_rows(interval) if first < first_live else {}
         pd, ld = self.spec.pair_decimals, self.spec.lot_decimals
         prev_close = self._close_before(interval, first, synthetic)
         rows: list[list] = []

@@ -126,7 +126,8 @@ def _check(ex: Exchange) -> None:
     for t in ex.trades():  # a post-only order never takes liquidity
         assert t["maker"] or "post" not in orders[t["ordertxid"]]["oflags"]
     for pair in PAIRS:
-        for row in next(iter(ex.handle_public("OHLC", {"pair": pair, "since": "0"}).values()))[-5:]:
+        recent = str(int(ex.clock.time()) - 300)  # the last five candles: all 720 would cost seconds per run
+        for row in next(iter(ex.handle_public("OHLC", {"pair": pair, "since": recent}).values()))[-5:]:
             o, h, low, c = (D(x) for x in row[1:5])
             assert h >= max(o, c) and low <= min(o, c)
     for pair in PAIRS:
