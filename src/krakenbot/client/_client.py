@@ -157,73 +157,68 @@ class KrakenClient:
         self.guard = guard
 
     # -- calls -----------------------------------------------------------------------------------
-    def public(self, endpoint: str, **params: Any) -> dict[str, Any]:
-        """GET ``/0/public/<endpoint>``; returns Kraken's ``result`` object."""
+    def _check_call(self, endpoint: str) -> None:
+        """Once per call, before anything else: a Kraken method name, an open client, the guard."""
         if not _ENDPOINT(endpoint):
             raise ValueError(f"not a Kraken method name: {endpoint[:40]!r}")
         if self._transport.closed:
             raise ConnectionFailed(f"{endpoint}: client is closed; nothing was sent", (), endpoint)
         if self.guard is not None:
             self.guard(endpoint)
+
+    def public(self, endpoint: str, **params: Any) -> dict[str, Any]:
+        """GET ``/0/public/<endpoint>``; returns Kraken's ``result`` object."""
+        self._check_call(endpoint)
         query = encode_params(params)
         path = self._public_prefix + endpoint + ("?" + query if query else "")
         return self._retrier.run(endpoint, True, lambda: self._public_once(endpoint, path))
 
     def private(self, endpoint: str, **params: Any) -> dict[str, Any]:
         """Signed POST to ``/0/private/<endpoint>``; reads are retried, writes never."""
-        if not _ENDPOINT(endpoint):
-            raise ValueError(f"not a Kraken method name: {endpoint[:40]!r}")
-        if self._transport.closed:
-            raise ConnectionFailed(f"{endpoint}: client is closed; nothing was sent", (), endpoint)
-        if self.guard is not None:
-            self.guard(endpoint)
+        self._check_call(endpoint)
         if self._signer is None:
             raise AuthenticationError(f"{endpoint}: no API key configured; nothing was sent", (), endpoint)
         body = encode_params(params)
         return self._retrier.run(endpoint, False, lambda: self._private_once(endpoint, body))
 
     def _public_once(self, endpoint: str, path: str) -> dict[str, Any]:
-        breaker = self.breaker
-        breaker.ensure_not_open(endpoint)  # refuse before the pacer spends budget or waits
+        self.breaker.ensure_not_open(endpoint)  # refuse before the pacer spends budget or waits
         if self.public_pacer is not None:
             self.public_pacer.acquire(endpoint)
-        breaker.before_call(endpoint)  # admission right before the send: it may have opened meanwhile
-        try:
-            result = self._transport.request("GET", path, endpoint)
-        except KrakenError as exc:
-            self._after_error(exc, public=True)
-            raise
-        except BaseException:
-            breaker.release()
-            raise
-        breaker.record_success()
-        return result
+        return self._admitted(endpoint, True, lambda: self._transport.request("GET", path, endpoint))
 
     def _private_once(self, endpoint: str, params_body: str) -> dict[str, Any]:
-        breaker = self.breaker
-        breaker.ensure_not_open(endpoint)  # refuse before the pacer spends budget or waits
+        self.breaker.ensure_not_open(endpoint)  # refuse before the pacer spends budget or waits
         if self.pacer is not None:
             self.pacer.acquire(endpoint)
         paths = self._private_paths.get(endpoint)
         if paths is None:
             path = self._private_prefix + endpoint
             paths = self._private_paths[endpoint] = (path, path.encode())
+
+        def send() -> dict[str, Any]:
+            nonce = str(self.nonces.next())
+            body = f"nonce={nonce}&{params_body}" if params_body else f"nonce={nonce}"
+            headers = self._private_headers.copy()
+            headers["API-Sign"] = self._signer.sign(paths[1], nonce, body)  # type: ignore[union-attr]
+            return self._transport.request("POST", paths[0], endpoint, body, headers)
+
         with self._private_lock:
-            # Admission is decided here, right before the send: while this call waited for the
-            # pacer or for another thread's request, failures elsewhere may have opened the breaker.
-            breaker.before_call(endpoint)
-            try:
-                nonce = str(self.nonces.next())
-                body = f"nonce={nonce}&{params_body}" if params_body else f"nonce={nonce}"
-                headers = self._private_headers.copy()
-                headers["API-Sign"] = self._signer.sign(paths[1], nonce, body)  # type: ignore[union-attr]
-                result = self._transport.request("POST", paths[0], endpoint, body, headers)
-            except KrakenError as exc:
-                self._after_error(exc, public=False)
-                raise
-            except BaseException:
-                breaker.release()
-                raise
+            return self._admitted(endpoint, False, send)
+
+    def _admitted(self, endpoint: str, public: bool, send: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """The breaker's admission right before the send (while a call waited for the pacer or
+        the private lock, failures elsewhere may have opened it), then the outcome recorded."""
+        breaker = self.breaker
+        breaker.before_call(endpoint)
+        try:
+            result = send()
+        except KrakenError as exc:
+            self._after_error(exc, public=public)
+            raise
+        except BaseException:
+            breaker.release()
+            raise
         breaker.record_success()
         return result
 

@@ -37,6 +37,7 @@ from krakenbot.errors import (
 from krakenbot.execution.fills import fee_discrepancy, fetch_trades
 from krakenbot.execution.order_state import (
     ACTIVE_STATUSES,
+    EXCHANGE_STATUS_FOR_EVENT,
     TERMINAL_STATUSES,
     InvalidTransition,
     OrderEvent,
@@ -51,14 +52,6 @@ from krakenbot.store import FillRecord, OrderRecord, Store, utc_day
 __all__ = ["Executor", "PlacementResult", "UnknownOrderOutstanding", "is_ambiguous"]
 
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
-# What each exchange-derived event means as a status, so a repeated report is a no-op.
-_IMPLIED = {
-    OrderEvent.ACCEPT: OrderStatus.OPEN,
-    OrderEvent.PARTIAL_FILL: OrderStatus.PARTIALLY_FILLED,
-    OrderEvent.FILL: OrderStatus.FILLED,
-    OrderEvent.CANCEL: OrderStatus.CANCELED,
-    OrderEvent.EXPIRE: OrderStatus.EXPIRED,
-}
 _PRICED = {OrderType.LIMIT, OrderType.STOP_LOSS, OrderType.TAKE_PROFIT,
            OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT}
 
@@ -374,7 +367,7 @@ class Executor:
         try:
             return self._transition(order, event, **numbers)
         except InvalidTransition:
-            if _IMPLIED.get(event) is current or (current in TERMINAL_STATUSES and event is OrderEvent.PARTIAL_FILL):
+            if EXCHANGE_STATUS_FOR_EVENT.get(event) is current or (current in TERMINAL_STATUSES and event is OrderEvent.PARTIAL_FILL):
                 return self.store.update_order(order.cl_ord_id, updated_at=self.clock.time(), **numbers)
             self.store.append_audit({
                 "time": self.clock.time(), "actor": "executor", "action": "order_state_conflict",

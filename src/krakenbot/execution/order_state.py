@@ -14,7 +14,8 @@ from enum import Enum
 
 __all__ = [
     "OrderStatus", "OrderEvent", "TRANSITIONS", "InvalidTransition", "apply",
-    "ACTIVE_STATUSES", "TERMINAL_STATUSES", "CANCELLABLE_STATUSES", "event_for_exchange_status",
+    "ACTIVE_STATUSES", "TERMINAL_STATUSES", "CANCELLABLE_STATUSES", "EXCHANGE_STATUS_FOR_EVENT",
+    "event_for_exchange_status",
 ]
 
 
@@ -92,6 +93,12 @@ TRANSITIONS: dict[tuple[OrderStatus, OrderEvent], OrderStatus] = {
     (S.UNKNOWN, E.EXPIRE): S.EXPIRED,
     (S.UNKNOWN, E.REJECT): S.REJECTED,                  # e.g. EService:Deadline elapsed learnt later
     (S.UNKNOWN, E.NOT_FOUND): S.REJECTED,               # absent from Open and Closed orders after deadline
+}
+
+# What each exchange-derived event says the status now is (so a repeated report is a no-op,
+# and a reconciliation can compare Kraken's word with ours).
+EXCHANGE_STATUS_FOR_EVENT: dict[OrderEvent, OrderStatus] = {
+    E.ACCEPT: S.OPEN, E.PARTIAL_FILL: S.PARTIALLY_FILLED, E.FILL: S.FILLED, E.CANCEL: S.CANCELED, E.EXPIRE: S.EXPIRED,
 }
 
 TERMINAL_STATUSES = frozenset({S.FILLED, S.CANCELED, S.EXPIRED, S.REJECTED, S.VALIDATED})

@@ -16,17 +16,12 @@ from typing import Any, Callable
 from krakenbot.clock import Clock, SystemClock
 from krakenbot.execution.executor import Executor
 from krakenbot.execution.fills import fee_discrepancy, fetch_trades
-from krakenbot.execution.order_state import OrderEvent, OrderStatus, event_for_exchange_status
+from krakenbot.execution.order_state import EXCHANGE_STATUS_FOR_EVENT, OrderStatus, event_for_exchange_status
 from krakenbot.models import PairInfo, TradeInfo
 from krakenbot.positions import Discrepancy, PositionManager, ReconciliationReport
 from krakenbot.store import OrderRecord, Store
 
 __all__ = ["Reconciler", "RecoveryReport"]
-
-_IMPLIED = {
-    OrderEvent.ACCEPT: OrderStatus.OPEN, OrderEvent.PARTIAL_FILL: OrderStatus.PARTIALLY_FILLED,
-    OrderEvent.FILL: OrderStatus.FILLED, OrderEvent.CANCEL: OrderStatus.CANCELED, OrderEvent.EXPIRE: OrderStatus.EXPIRED,
-}
 
 
 @dataclass(frozen=True)
@@ -108,7 +103,7 @@ class Reconciler:
                 if info is None:
                     out.append(Discrepancy("order_not_on_exchange", o.cl_ord_id, o.status, None, f"txid {o.txid}"))
                     continue
-                theirs = _IMPLIED[event_for_exchange_status(info.status, info.volume_executed, info.volume)]
+                theirs = EXCHANGE_STATUS_FOR_EVENT[event_for_exchange_status(info.status, info.volume_executed, info.volume)]
                 ours = OrderStatus(o.status)
                 if ours is not theirs and not (ours is OrderStatus.PENDING_CANCEL and theirs in (
                         OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)):
@@ -151,7 +146,7 @@ class Reconciler:
             if cid and cid.startswith(prefix) and self.store.get_order(cid) is None \
                     and self.store.order_by_txid(txid) is None:
                 now = self.clock.time()
-                status = _IMPLIED[event_for_exchange_status(info.status, info.volume_executed, info.volume)]
+                status = EXCHANGE_STATUS_FOR_EVENT[event_for_exchange_status(info.status, info.volume_executed, info.volume)]
                 self.store.upsert_order(OrderRecord(
                     cl_ord_id=cid, txid=txid, pair=self._pair_id(info.pair), side=info.side.value,
                     ordertype=info.ordertype, volume=info.volume, price=info.limit_price or None,
