@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -26,8 +27,9 @@ def _tail(text: str, lines: int = 3) -> str:
 def _run_spec(extra: list[str], timeout: float) -> dict:
     """behave itself, as ``make spec`` runs it but with no Allure/JUnit output: the bench must
     not overwrite the ``allure-results/`` or ``reports/`` of someone's spec run in this tree."""
+    scratch = tempfile.mkdtemp(prefix="bench-spec-")  # evidence too: never the shared reports/run/
     command = [sys.executable, "-m", "behave", "--tags=not @wip", *extra, "-f", "progress", "--no-color",
-               "--no-junit"]
+               "--no-junit", "-D", f"evidence={scratch}/evidence.jsonl"]
     started = time.perf_counter()
     try:
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
