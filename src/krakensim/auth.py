@@ -69,7 +69,7 @@ def _digest(secret: bytes, urlpath: bytes, nonce: bytes, body: bytes) -> bytes:
     return hmac.new(secret, urlpath + inner, hashlib.sha512).digest()
 
 
-@dataclass
+@dataclass(repr=False)
 class ApiKey:
     """One key: its secret, owner account, permissions and nonce high-water mark."""
 
@@ -80,6 +80,10 @@ class ApiKey:
     nonce_window: int = 0
     last_nonce: int = 0
     used_in_window: set[int] = field(default_factory=set)
+
+    def __repr__(self) -> str:
+        """Redacted: a key record may end up in an exception or a log, its secret never."""
+        return f"ApiKey(key={redact(self.key)!r}, account={self.account!r}, permissions={sorted(self.permissions)})"
 
     def verify(self, urlpath: bytes, nonce: bytes, body: bytes, api_sign: str) -> bool:
         try:
@@ -101,6 +105,9 @@ class KeyRing:
     def __init__(self) -> None:
         self._keys: dict[str, ApiKey] = {}
         self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"KeyRing({len(self._keys)} keys)"
 
     def create(self, permissions: set[str] | frozenset[str], account: str, key: str | None = None,
                secret_b64: str | None = None, nonce_window: int = 0) -> tuple[str, str]:

@@ -135,3 +135,11 @@ def test_unknown_permission_or_bad_secret_is_refused(ring):
 def test_redacted_key_keeps_four_characters():
     assert redact("ABCDEFGHIJ") == "ABCD\u2026"
     assert redact(None) is None
+
+
+def test_a_key_record_never_shows_its_secret_or_full_key(ring):
+    api_key = vector_key(ring)
+    text = repr(api_key) + str(api_key) + repr(ring) + f"{[api_key]}"
+    assert base64.b64decode(VECTOR_SECRET).hex() not in text.replace("\\x", "")
+    assert repr(base64.b64decode(VECTOR_SECRET)) not in text and VECTOR_SECRET not in text
+    assert "vector-key" not in text and "vect\u2026" in repr(api_key)
