@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 from krakenbot.client.parsing import resolve_pair
 from krakenbot.clock import Clock, SystemClock
-from krakenbot.errors import UnknownPairError
+from krakenbot.errors import MalformedResponse, UnknownPairError
 from krakenbot.models import Candle, OrderBook, PairInfo, PublicTrade, Ticker, TradesPage
 
 if TYPE_CHECKING:
@@ -200,9 +200,17 @@ class MarketDataService:
         return info
 
     # -- live data ---------------------------------------------------------------------------------
+    def _same_pair(self, asked: str, answered: str, endpoint: str) -> None:
+        """Refuse a one-pair answer for another pair than the one asked (the parser accepts the
+        single key because Kraken keys by pair id even when asked by altname)."""
+        info = self._known_pair(asked)
+        if info is not None and answered != info.name:
+            raise MalformedResponse(f"{endpoint}: asked for {asked}, answered for {answered}", (), endpoint)
+
     def ticker(self, pair: str) -> Ticker:
         def fetch() -> Ticker:
             ticker = self.client.market.ticker(pair)
+            self._same_pair(pair, ticker.pair, "Ticker")
             self._touch(pair, ticker.pair)
             return ticker
 
@@ -211,6 +219,7 @@ class MarketDataService:
     def order_book(self, pair: str, count: int = 10) -> OrderBook:
         def fetch() -> OrderBook:
             book = self.client.market.depth(pair, count)
+            self._same_pair(pair, book.pair, "Depth")
             return book
 
         return self._cached(("book", pair, count), self.ttl, fetch)
@@ -218,6 +227,7 @@ class MarketDataService:
     def recent_trades(self, pair: str, since: str | int | None = None) -> TradesPage:
         def fetch() -> TradesPage:
             page = self.client.market.recent_trades(pair, since)
+            self._same_pair(pair, page.pair, "Trades")
             return page
 
         if since is not None:
@@ -229,6 +239,7 @@ class MarketDataService:
         """The latest OHLC page (incl. the forming candle), validated, gaps reported, committed ones stored."""
         def fetch():
             page = self.client.market.ohlc(pair, interval, since)
+            self._same_pair(pair, page.pair, "OHLC")
             return page
 
         page = self._cached(("ohlc", pair, interval, since), self.ttl, fetch)
@@ -257,6 +268,7 @@ class MarketDataService:
         last = since
         for _ in range(self.max_pages):
             page = self.client.market.ohlc(pair, interval, since)
+            self._same_pair(pair, page.pair, "OHLC")
             for candle in page.candles:
                 if candle.time <= page.last and lo <= candle.time <= hi:
                     collected[candle.time] = candle
@@ -284,6 +296,7 @@ class MarketDataService:
         since: str | int = int(start)
         for _ in range(self.max_pages):
             page = self.client.market.recent_trades(pair, since)
+            self._same_pair(pair, page.pair, "Trades")
             out.extend(t for t in page.trades if start <= t.time < end)
             if not page.trades or page.trades[-1].time >= end or page.last == str(since):
                 break
