@@ -53,6 +53,7 @@ def _wire(value: Any) -> str:
 # Kraken method names (``Balance``, ``Earn/Allocate``): anything else could walk out of /0/.
 _ENDPOINT = re.compile(r"[A-Za-z]{1,40}(/[A-Za-z]{1,40})?").fullmatch
 _SAFE = re.compile(r"[A-Za-z0-9_.\-]*").fullmatch
+_HEADER_TOKEN = re.compile(r"[\x21-\x7e]{1,512}").fullmatch  # what an API-Key header can carry
 
 
 def encode_params(params: dict[str, Any]) -> str:
@@ -109,6 +110,9 @@ class KrakenClient:
         api_key, api_secret = api_key or None, api_secret or None  # "" from an unset env var means none
         if (api_key is None) != (api_secret is None):
             raise ValueError("give both api_key and api_secret, or neither")
+        if api_key is not None and not _HEADER_TOKEN(api_key):
+            # Never echo it: http.client's own error would print the whole key.
+            raise ValueError("API key must be printable ASCII without spaces or line breaks (check for a stray CR/LF)")
         self.clock: Clock = clock or SystemClock()
         self.order_deadline = order_deadline
         self._api_key = api_key

@@ -48,3 +48,12 @@ def test_client_repr_redacts_key_and_secret(caplog):
         assert key not in text and SECRET not in text
         assert "ABCD…" in repr(client)
     assert redact_key(None) == "<none>"
+
+
+@pytest.mark.parametrize("suffix", ["\r", "\n", " ", "\x00", "é"])
+def test_a_key_that_cannot_go_into_a_header_is_refused_without_echo(suffix):
+    """A stray CR from a CRLF .env file made http.client raise 'Invalid header value b"<full key>"'."""
+    key = "ABCDEFGHIJKLMNOP" * 3 + suffix
+    with pytest.raises(ValueError) as info:
+        KrakenClient("http://127.0.0.1:9", key, SECRET)
+    assert key.strip() not in str(info.value) and "API key" in str(info.value)
