@@ -94,13 +94,14 @@ class KrakenSimulator:
 
     # -- controls -------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Default balances, no orders, no faults, empty access log, zero counters, status online.
+        """Default balances, no orders, no faults (their RNG reseeded), empty access log, zero counters,
+        no lockouts, status online; ids continue in a new generation.
 
         Keys and their nonce marks survive: Kraken never lowers a key's nonce mark.
         """
         with self._lock:
             self.exchange.reset()
-            self.faults.clear()
+            self.faults.reset()
             self._log.clear()
             self._counter.reset()
             self.gateway.lockouts.reset()

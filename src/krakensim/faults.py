@@ -53,8 +53,15 @@ class FaultInjector:
 
     def __init__(self, rng: random.Random) -> None:
         self._rng = rng
+        self._start_state = rng.getstate()
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
+
+    def reset(self) -> None:
+        """No faults, and the RNG back at its seed: a scenario after a reset draws as if it ran first."""
+        with self._lock:
+            self._faults.clear()
+            self._rng.setstate(self._start_state)
 
     def inject(self, endpoint: str = "*", kind: str = "error", *, error: str | None = None,
                status: int | None = None, seconds: float | None = None, times: int | None = None,

@@ -366,6 +366,21 @@ def test_star_fault_with_probability_replays_with_the_seed():
     assert "EService:Busy" in first and "" in first
 
 
+def test_after_reset_probability_faults_replay_as_in_a_fresh_simulator():
+    """A scenario's random faults must not depend on the scenarios run before it."""
+    with KrakenSimulator(seed=3, clock=ManualClock()) as sim:
+        w = Wire(sim)
+        try:
+            runs = []
+            for _ in range(2):
+                sim.faults.inject(endpoint="*", kind="error", error="EService:Busy", probability=0.5)
+                runs.append([",".join(w.public("Time")[1]["error"]) for _ in range(30)])
+                sim.reset()
+        finally:
+            w.close()
+    assert runs[0] == runs[1]
+
+
 # -- access log and secrets ------------------------------------------------------------------------------
 
 def test_access_log_records_every_request_without_secrets(capfd):
