@@ -203,11 +203,11 @@ class Gateway:
         try:
             if method not in PRIVATE_ENDPOINTS:
                 raise errors.KrakenAPIError(errors.UNKNOWN_METHOD)
-            self.lockouts.check(presented)
             api_key = self.keys.get(presented)
+            key_id = redact(api_key.key) if api_key is not None else None  # a locked-out call is still attributed
+            self.lockouts.check(presented)
             if api_key is None:
                 raise errors.KrakenAPIError(errors.INVALID_KEY)
-            key_id = redact(api_key.key)
             if http_method != "POST":
                 raise errors.KrakenAPIError(errors.INVALID_ARGUMENTS)
             params = parse_body(body, headers.get("Content-Type", ""))

@@ -139,7 +139,8 @@ def test_ten_bad_signatures_in_a_row_lock_the_key_out_for_five_minutes(sim, wire
     finally:
         impostor.close()
         other.close()
-    assert [r.error for r in sim.access_log if r.error == "EGeneral:Temporary lockout"] != []
+    locked_out = [r for r in sim.access_log if r.error == "EGeneral:Temporary lockout"]
+    assert len(locked_out) == 3 and {r.key_id for r in locked_out} == {sim.api_key[:4] + "\u2026"}
     assert all(r.key_id in (None, sim.api_key[:4] + "\u2026", other_key[:4] + "\u2026") for r in sim.access_log)
 
 
