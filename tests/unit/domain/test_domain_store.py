@@ -188,3 +188,23 @@ def test_giving_an_order_a_txid_another_order_owns_fails_and_deletes_nothing(sto
     store.upsert_order(OrderRecord("kb-a", "XXBTZEUR", "buy", "limit", Decimal("0.001"), Decimal("60000"),
                                    "FILLED", 1.0, 2.0, txid="OTX-1"))
     assert store.get_order("kb-a").status == "FILLED" and adopted.status == "OPEN"
+
+
+def test_a_refused_store_closes_its_file(tmp_path):
+    """A bot that refuses a newer store (and retries, or keeps running) must not leak the sqlite handle."""
+    import os
+
+    path = tmp_path / "bot.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
+    db.commit()
+    db.close()
+
+    def open_handles():
+        fds = os.listdir("/proc/self/fd")
+        return sum(1 for fd in fds if str(path) in os.path.realpath(f"/proc/self/fd/{fd}"))
+
+    for _ in range(3):
+        with pytest.raises(StoreError):
+            Store(str(path))
+    assert open_handles() == 0
