@@ -69,10 +69,11 @@ class NonceGenerator:
             n = self._now()
             if n <= self._last:
                 n = self._last + 1
-            self._last = n
             if self._store is not None and n >= self._reserved:
+                # Persist first: if the save fails nothing is handed out, and the next call tries again.
+                self._store.save_nonce(n + self._block)
                 self._reserved = n + self._block
-                self._store.save_nonce(self._reserved)
+            self._last = n
             return n
 
     def advance_past(self, value: int) -> None:

@@ -70,3 +70,29 @@ def test_real_clock_is_microseconds():
     gen = NonceGenerator()
     n = gen.next()
     assert 10**15 < n < 10**17
+
+
+def test_a_failed_save_is_retried_before_any_unpersisted_nonce_goes_out():
+    """If persisting the reservation fails, no nonce above the stored mark may be handed out
+    (after a restart the next process would start below it and be refused)."""
+    import pytest
+
+    class FlakyStore:
+        def __init__(self):
+            self.value, self.fail = 0, True
+
+        def load_nonce(self):
+            return self.value
+
+        def save_nonce(self, n):
+            if self.fail:
+                self.fail = False
+                raise OSError("disk full")
+            self.value = max(self.value, n)
+
+    store = FlakyStore()
+    gen = NonceGenerator(store, now=lambda: 1_000, block=100)
+    with pytest.raises(OSError):
+        gen.next()
+    n = gen.next()
+    assert n < store.value    # persisted before use
