@@ -52,6 +52,8 @@ from krakenbot.store import FillRecord, OrderRecord, Store, utc_day
 __all__ = ["Executor", "PlacementResult", "UnknownOrderOutstanding", "is_ambiguous"]
 
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+_CLOSED_PAGE = 50   # ClosedOrders page size
+_SCAN_PAGES = 20    # at most 1,000 closed orders scanned for one lookup; beyond that: still UNKNOWN
 _PRICED = {OrderType.LIMIT, OrderType.STOP_LOSS, OrderType.TAKE_PROFIT,
            OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT}
 
@@ -302,11 +304,22 @@ class Executor:
                     return info if info.txid else _with_txid(info, txid)
             ignored_filter |= bool(found)
         if scan or ignored_filter:
-            start = int(order.created_at) - 60
-            for fetch in (lambda: account.open_orders(), lambda: account.closed_orders(start=start)):
-                for txid, info in fetch().items():
+            for txid, info in account.open_orders().items():
+                if info.cl_ord_id == cid:
+                    return info if info.txid else _with_txid(info, txid)
+            # Every page: an order closed before 50 others would sit beyond the first one, and
+            # "not found" unblocks the pair for a new order.
+            start, ofs = int(order.created_at) - 60, 0
+            for _ in range(_SCAN_PAGES):
+                page = account.closed_orders(start=start, ofs=ofs or None)
+                for txid, info in page.items():
                     if info.cl_ord_id == cid:
                         return info if info.txid else _with_txid(info, txid)
+                if len(page) < _CLOSED_PAGE:
+                    return None
+                ofs += len(page)
+            raise KrakenError(f"ClosedOrders: more than {_SCAN_PAGES} pages to scan; cannot conclude", (),
+                              "ClosedOrders")
         return None
 
     def resolve_unknown(self, cl_ord_id: str, wait: bool = False) -> OrderRecord:

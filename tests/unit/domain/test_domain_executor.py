@@ -73,8 +73,10 @@ class FakeExchange:
     def open_orders(self, cl_ord_id=None, **_):
         return self._matching(("open", "pending"), cl_ord_id)
 
-    def closed_orders(self, cl_ord_id=None, **_):
-        return self._matching(("closed", "canceled", "expired"), cl_ord_id)
+    def closed_orders(self, cl_ord_id=None, ofs=None, **_):
+        """One page of 50, newest first, as Kraken pages ClosedOrders."""
+        found = list(self._matching(("closed", "canceled", "expired"), cl_ord_id).items())[::-1]
+        return dict(found[(ofs or 0):(ofs or 0) + 50])
 
     def query_orders(self, txids, trades=False):
         self.calls.append(("QueryOrders", tuple(txids)))
@@ -319,3 +321,19 @@ def test_a_volume_that_is_not_a_finite_number_is_refused(volume):
 def test_string_and_int_amounts_become_exact_decimals():
     req = OrderRequest("XBTEUR", Side.BUY, OrderType.LIMIT, "0.3", price=59000)
     assert (req.volume, req.price) == (D("0.3"), D("59000")) and isinstance(req.price, Decimal)
+
+
+def test_the_scan_pages_through_closed_orders_before_declaring_an_order_not_placed(fake, ex, clock):
+    """Filter ignored and 60 orders closed after ours: ours is on ClosedOrders' second page.
+    Declaring it not placed would unblock the pair for a second, doubled order."""
+    fake.ignore_cl_ord_id_filter = True
+
+    def landed(req):
+        fake.orders["OTX-MINE"] = info("OTX-MINE", req.cl_ord_id, "closed", "0.001", "59", "0.236")
+        for i in range(60):
+            fake.orders[f"OTX-{i}"] = info(f"OTX-{i}", f"someone-else-{i}", "canceled")
+        raise RequestTimeout("t")
+
+    fake.add_order = landed
+    result = ex.place(REQ)
+    assert result.txid == "OTX-MINE" and result.status is OrderStatus.FILLED
