@@ -207,8 +207,8 @@ class ChaosRun:
 
     def restart(self) -> None:
         if self.bot is not None:
-            self.watches[-1].close_all()
-            self.bot.close()
+            self.bot.close()  # may still call the exchange (disarming the dead man's switch)...
+            self.watches[-1].close_all()  # ...so its breaker interval ends only after that
         self.bot = self.build_bot()
         self._guard(lambda: self.bot.safety.recover(), "recover")
 
