@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,13 +45,14 @@ log = logging.getLogger("krakenbot.client")
 class Timeouts:
     """Connect and read budgets in seconds, and an optional total per request.
 
-    ``read`` bounds the gap between bytes, not the whole response; ``total`` caps
-    connect + read together (urllib3 semantics; DNS resolution is not bounded).
+    ``read`` bounds the gap between bytes, not the whole response; ``total`` bounds the
+    whole request, body included (checked between chunks, so it may overrun by one read
+    gap; DNS resolution is not bounded).
     """
 
     connect: float = 3.05
     read: float = 10.0
-    total: float | None = None
+    total: float | None = 30.0  # None: no bound on the whole answer (a trickling body can hold a call)
 
     def __post_init__(self) -> None:
         for name in ("connect", "read", "total"):
@@ -117,6 +119,8 @@ class Transport:
     def request(self, method: str, path: str, endpoint: str, body: str | None = None,
                 headers: dict[str, str] | None = None) -> dict[str, Any]:
         """Send and decode; ``path`` is the full request path (with any query string)."""
+        total = self.timeouts.total
+        started = time.monotonic()
         try:
             response = self._pool.urlopen(
                 method,
@@ -125,9 +129,10 @@ class Transport:
                 headers=headers if headers is not None else self._get_headers,
                 retries=False,
                 redirect=False,
-                preload_content=True,
+                preload_content=total is None,
                 assert_same_host=False,
             )
+            data = response.data if total is None else self._read_within(response, started + total, endpoint)
         # ``from None``: the error names the endpoint and the failure's type, nothing of the request.
         except (ReadTimeoutError, TimeoutError) as exc:
             raise RequestTimeout(f"{endpoint}: read timed out", (), endpoint) from None
@@ -137,7 +142,25 @@ class Transport:
             raise RequestTimeout(f"{endpoint}: timed out ({type(exc).__name__})", (), endpoint) from None
         except (ProtocolError, HTTPError, OSError) as exc:
             raise ConnectionFailed(f"{endpoint}: connection dropped ({type(exc).__name__})", (), endpoint) from None
-        return decode_response(endpoint, response.status, response.data)
+        return decode_response(endpoint, response.status, data)
+
+    @staticmethod
+    def _read_within(response: Any, deadline: float, endpoint: str) -> bytes:
+        """The body, chunk by chunk, refused once ``deadline`` (monotonic) has passed: the read
+        timeout bounds each gap between bytes, so only this bounds a body that trickles in."""
+        chunks = []
+        try:
+            while True:
+                chunk = response.read1(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    response.close()  # half-read: the connection must not go back to the pool
+                    raise RequestTimeout(f"{endpoint}: answer not complete within the total timeout", (), endpoint)
+        finally:
+            response.release_conn()
+        return b"".join(chunks)
 
     def close(self) -> None:
         if not self.closed:

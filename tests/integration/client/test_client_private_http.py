@@ -308,3 +308,66 @@ def test_a_breaker_that_opens_while_a_call_waits_for_pacing_sends_nothing(make_c
     with pytest.raises(CircuitOpenError):
         client.account.balance() if call == "private" else client.market.server_time()
     assert len(sim.access_log) == seen and breaker.state is BreakerState.OPEN
+
+
+def _dribbling_server(interval: float, chunks: int):
+    """A loopback HTTP server that answers every request with a valid Kraken body, one byte
+    every ``interval`` seconds: each gap is under the read timeout, the whole is not."""
+    import socket
+    import threading
+    import time
+
+    body = b'{"error":[],"result":{"unixtime":1767225600' + b" " * chunks + b"}}"
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    stop = threading.Event()
+
+    def serve():
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(body))
+                try:
+                    for byte in body:
+                        if stop.is_set():
+                            break
+                        conn.sendall(bytes([byte]))
+                        time.sleep(interval)  # the server's pace, not the test's: socket time is real
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    def close():
+        stop.set()
+        thread.join(2)
+        listener.close()
+
+    return f"http://127.0.0.1:{listener.getsockname()[1]}", close
+
+
+def test_a_dribbling_answer_is_cut_at_the_total_timeout(clock):
+    """``Timeouts.total`` bounds the whole answer: a body trickling in under the read timeout
+    must not hold the client (and, for private calls, its lock) indefinitely."""
+    import time
+
+    from krakenbot.client import NO_RETRY, KrakenClient
+
+    url, close = _dribbling_server(interval=0.02, chunks=100)   # ~2.5 s in all
+    try:
+        with KrakenClient(url, clock=clock, retry=NO_RETRY, timeouts=Timeouts(connect=1.0, read=1.0, total=0.3),
+                          public_burst=None) as client:
+            started = time.monotonic()
+            with pytest.raises(RequestTimeout):
+                client.public("Time")
+            assert time.monotonic() - started < 1.0
+    finally:
+        close()
