@@ -147,6 +147,12 @@ class KrakenSimulator:
         with self._lock:
             return self.exchange.trades(account)
 
+    def public_trades(self, pair: str, start: float, end: float) -> list[dict]:
+        """The pair's public trades with start <= time < end, as Trades serves them, oldest first:
+        dicts of price, volume (Decimal), time, side, ordertype, trade_id."""
+        with self._lock:
+            return self.exchange.public_trades(pair, start, end)
+
     def balances(self, account: str = DEMO_ACCOUNT) -> dict[str, Decimal]:
         with self._lock:
             return self.exchange.balances(account)

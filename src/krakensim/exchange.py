@@ -298,6 +298,11 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
             trigger = self.accounts[account].dms_trigger
             return {"armed": trigger is not None, "trigger_time": trigger}
 
+    def public_trades(self, pair: str, start: float, end: float) -> list[dict]:
+        with self._lock:
+            self._catch_up()
+            return self.markets[resolve_pair(pair).id].public_trades(start, end)
+
     def mid(self, pair: str) -> Decimal:
         with self._lock:
             self._catch_up()

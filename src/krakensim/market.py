@@ -4,7 +4,9 @@ Deterministic from the seed: the starting mid, the book's level sizes, the histo
 before the exchange started and the random walk are all drawn from per-pair seeded
 generators, so the same seed gives the same market. Everything after the start is
 real: every price move and every fill is a trade on the tape, and candles are built
-from the tape, so OHLC, Trades, Ticker and Depth agree with what the accounts see.
+from the tape, so OHLC, Trades, Ticker and Depth agree with what the accounts see. Before the
+first live trade, ``history.TradeHistory`` serves the dense seeded past lazily, and the
+1..60-minute candles of that past are derived from the same minute summaries.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import random
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from krakensim.history import TradeHistory
 from krakensim.pairs import PairSpec
 from krakensim.wire import fmt, q, utc_day_start
 
@@ -22,8 +25,17 @@ OHLC_LIMIT = 720
 BOOK_LEVELS = 500
 _STEP_FRACTION = Decimal("0.0001")  # distance between synthetic book levels, relative to mid
 _HISTORY_SECONDS = 3600
-_HISTORY_TRADES = 120
+_HISTORY_TRADES = 120  # per hour of the seeded live tape
+_DERIVED_MAX = 60  # candle widths (minutes) built from the history's minute summaries
+_NS = 1_000_000_000
 _MAX_TAPE = 200_000
+
+
+def _fixed(units: int, places: int) -> str:
+    """``units`` * 10**-places as Kraken prints it; what ``fmt`` gives, without Decimal's cost
+    (a 1000-row history page would otherwise spend most of its time formatting)."""
+    whole, frac = divmod(units, 10 ** places)
+    return f"{whole}.{frac:0{places}d}" if places else str(whole)
 
 
 @dataclass(slots=True)
@@ -34,6 +46,7 @@ class PublicTrade:
     side: str  # taker side: "b" / "s"
     kind: str  # "m" market / "l" limit
     trade_id: int
+    ns: int = 0  # unique, increasing: the ``since``/``last`` cursor
 
 
 class Candle:
@@ -75,7 +88,7 @@ class PairMarket:
         self.updated_at = int(start_time)
         self.start_time = start_time
         self._tape: list[PublicTrade] = []
-        self._tape_times: list[float] = []
+        self._tape_times: list[int] = []  # ns, strictly increasing
         self._next_trade_id = 10_000_000 + rng.randint(0, 999_999)
         self._live: dict[int, dict[int, Candle]] = {i: {} for i in INTERVALS}
         self._live_times: dict[int, list[int]] = {i: [] for i in INTERVALS}
@@ -83,6 +96,8 @@ class PairMarket:
         self._spreads: list[list] = []
         self._seed_history(rng, start_time)
         self._history_anchor = self._tape[0].price  # the tape is trimmed later; candle history must not move
+        self.history = TradeHistory(spec, seed, self._tape_times[0] // _NS, self._history_anchor,
+                                    self._tape[0].trade_id)
 
     # ----------------------------------------------------------------- prices
     def round_price(self, price: Decimal) -> Decimal:
@@ -217,10 +232,13 @@ class PairMarket:
     def record_trade(self, price: Decimal, volume: Decimal, when: float, side: str, kind: str) -> None:
         trade = PublicTrade(price, volume, when, side, kind, self._next_trade_id)
         self._next_trade_id += 1
-        if self._tape_times and when < self._tape_times[-1]:
-            when = trade.time = self._tape_times[-1]
+        ns = int(Decimal(repr(when)) * _NS)
+        if self._tape_times and ns <= self._tape_times[-1]:  # fills of one sweep: 1 ns apart
+            ns = self._tape_times[-1] + 1
+            when = trade.time = max(when, self._tape[-1].time)
+        trade.ns = ns
         self._tape.append(trade)
-        self._tape_times.append(when)
+        self._tape_times.append(ns)
         if len(self._tape) > _MAX_TAPE:
             del self._tape[: _MAX_TAPE // 2]
             del self._tape_times[: _MAX_TAPE // 2]
@@ -239,19 +257,42 @@ class PairMarket:
             else:
                 candle.add(price, volume)
 
-    def trades(self, since: float | None, count: int) -> tuple[list[list], str]:
+    def trades(self, since_ns: int | None, count: int) -> tuple[list[list], str]:
+        """Kraken's Trades page: up to ``count`` trades after ``since_ns``, oldest first, and
+        ``last`` (the last row's nanoseconds) to pass as the next ``since``."""
         pd, ld = self.spec.pair_decimals, self.spec.lot_decimals
-        if since is None:
+        out: list[list] = []
+        last_ns = since_ns
+        if since_ns is not None and since_ns < self._tape_times[0]:
+            per_tick = int(self.spec.tick_size.scaleb(pd))  # price units (10**-pd) in one tick
+            for ns, ticks, lots, side, kind, tid in self.history.trades_after(since_ns, count):
+                out.append([_fixed(ticks * per_tick, pd), _fixed(lots, ld), round(ns / _NS, 4), side, kind, "", tid])
+                last_ns = ns
+        if since_ns is None:
             rows = self._tape[-count:]
         else:
-            start = bisect.bisect_right(self._tape_times, since)
-            rows = self._tape[start:start + count]
-        out = [[fmt(t.price, pd), fmt(t.volume, ld), round(t.time, 4), t.side, t.kind, "", t.trade_id] for t in rows]
+            start = bisect.bisect_right(self._tape_times, since_ns)
+            rows = self._tape[start:start + count - len(out)]
+        out.extend([fmt(t.price, pd), fmt(t.volume, ld), round(t.time, 4), t.side, t.kind, "", t.trade_id]
+                   for t in rows)
         if rows:
-            last = str(int(Decimal(repr(rows[-1].time)) * 1_000_000_000))
-        else:
-            last = str(int(Decimal(repr(since if since is not None else self._tape_times[-1])) * 1_000_000_000))
-        return out, last
+            last_ns = rows[-1].ns
+        return out, str(last_ns if last_ns is not None else self._tape_times[-1])
+
+    def public_trades(self, start: float, end: float) -> list[dict]:
+        """Every public trade with start <= time < end as this exchange records it (a test view)."""
+        pd, ld = self.spec.pair_decimals, self.spec.lot_decimals
+        out: list[dict] = []
+        since = int(Decimal(repr(start)) * _NS) - 1
+        end_ns = int(Decimal(repr(end)) * _NS)
+        while True:
+            rows, last = self.trades(since, 1000)
+            rows = [r for r in rows if Decimal(repr(r[2])) < Decimal(repr(end))] if rows else rows
+            out.extend({"price": Decimal(r[0]), "volume": Decimal(r[1]), "time": r[2], "side": r[3],
+                        "ordertype": r[4], "trade_id": r[6]} for r in rows)
+            if not rows or int(last) >= end_ns or int(last) == since:
+                return out
+            since = int(last)
 
     def spreads(self, since: float | None) -> tuple[list[list], int]:
         rows = self._spreads if since is None else [r for r in self._spreads if r[0] > since]
@@ -272,7 +313,12 @@ class PairMarket:
         times = self._live_times[interval]
         first_live = times[0] if times else current + width
         # the seeded history is built only when a request reaches back before the live candles
-        synthetic = self._synthetic_rows(interval) if first < first_live else {}
+        if first >= first_live:
+            synthetic: dict[int, list] = {}
+        elif interval <= _DERIVED_MAX:
+            synthetic = self._derived_rows(interval, first, first_live)
+        else:
+            synthetic = self._synthetic_rows(interval)
         pd, ld = self.spec.pair_decimals, self.spec.lot_decimals
         prev_close = self._close_before(interval, first, synthetic)
         rows: list[list] = []
@@ -303,8 +349,25 @@ class PairMarket:
             return self._history_anchor
         return self.mid
 
+    def _derived_rows(self, interval: int, first: int, end: int) -> dict[int, list]:
+        """Candles of the seeded past in [first, end), from the history's minute summaries:
+        the same trades the Trades endpoint serves (exact VWAP for 1-minute candles)."""
+        width = interval * 60
+        pd, ld = self.spec.pair_decimals, self.spec.lot_decimals
+        tick = self.spec.tick_size
+        rows: dict[int, list] = {}
+        for t in range(first, end, width):
+            c = self.history.candle(t, width, exact_vwap=interval == 1)
+            if c is None:
+                continue
+            o, h, lo, cl, volume, count, vwap = c
+            rows[t] = [[t, fmt(o * tick, pd), fmt(h * tick, pd), fmt(lo * tick, pd), fmt(cl * tick, pd),
+                        fmt(vwap, pd), fmt(volume, ld), count], cl * tick]
+        return rows
+
     def _synthetic_rows(self, interval: int) -> dict[int, list]:
-        """720 seeded candles leading into the first live candle (generated once per interval)."""
+        """720 seeded candles of 4 h and wider leading into the first live candle (generated once
+        per interval; too wide to derive from minute summaries cheaply, so drawn on their own)."""
         cached = self._synthetic.get(interval)
         if cached is not None:
             return cached
@@ -334,15 +397,20 @@ class PairMarket:
         return rows
 
     def _seed_history(self, rng: random.Random, start: float) -> None:
-        """Public trades in the hour before the start, a seeded walk ending at the mid."""
+        """Public trades from the full hour at least an hour before the start, a seeded walk
+        ending at the mid. The first is on that hour, so every candle up to an hour wide is
+        either all live tape or all ``TradeHistory``."""
+        begin = int(start - _HISTORY_SECONDS) // _HISTORY_SECONDS * _HISTORY_SECONDS
+        span = start - begin
+        n = max(2, round(_HISTORY_TRADES * span / _HISTORY_SECONDS))
         prices = [self.mid]
-        for _ in range(_HISTORY_TRADES - 1):
+        for _ in range(n - 1):
             prices.append(self.round_price(prices[-1] * (1 + Decimal(repr(round(rng.gauss(0, 0.0004), 8))))))
         prices.reverse()
-        offsets = sorted(rng.uniform(0, _HISTORY_SECONDS) for _ in range(_HISTORY_TRADES))
+        offsets = [0.0, *sorted(rng.uniform(0, span) for _ in range(n - 1))]
         for price, off in zip(prices, offsets):
             vol = q(self.spec.level_volume * Decimal(rng.randint(1, 60)) / 100, self.spec.lot_decimals)
-            when = round(start - _HISTORY_SECONDS + off, 4)
+            when = min(round(begin + off, 4), start)
             self.record_trade(price, vol, when, rng.choice("bs"), rng.choice("ml"))
         for k in range(10, 0, -1):
             self._spreads.append([int(start) - k * 30, self.best_bid, self.best_ask])

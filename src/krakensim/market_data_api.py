@@ -10,7 +10,7 @@ from krakensim.engine_state import EngineState
 from krakensim.errors import invalid_arguments
 from krakensim.market import INTERVALS
 from krakensim.pairs import ASSETS, MAKER_TIERS, TAKER_TIERS, PairSpec, resolve_asset, resolve_pair, resolve_pairs
-from krakensim.wire import fmt, parse_int, rfc1123, rfc3339, since_seconds, text
+from krakensim.wire import fmt, parse_int, rfc1123, rfc3339, since_nanos, since_seconds, text
 
 ZERO = Decimal(0)
 
@@ -102,7 +102,7 @@ class MarketDataMethods(EngineState):
     def _trades(self, params: dict) -> dict:
         p = self._pair_param(params)
         count = parse_int(params, "count", 1000, lo=1, hi=1000)
-        rows, last = self.markets[p.id].trades(since_seconds(text(params, "since")), count)
+        rows, last = self.markets[p.id].trades(since_nanos(text(params, "since")), count)
         return {p.id: rows, "last": last}
 
     def _spread(self, params: dict) -> dict:

@@ -142,6 +142,22 @@ def since_seconds(raw: str | None, field: str = "since") -> float | None:
     return float(v)
 
 
+def since_nanos(raw: str | None, field: str = "since") -> int | None:
+    """A ``since`` as whole nanoseconds: exact, so a page's ``last`` cursor is never rounded
+    onto a neighbouring trade (a float of seconds cannot hold today's nanoseconds)."""
+    if raw is None or raw == "":
+        return None
+    try:
+        v = Decimal(raw)
+    except (InvalidOperation, ValueError):
+        raise invalid_arguments(field) from None
+    if not v.is_finite() or v < 0 or v >= Decimal("1e20"):
+        raise invalid_arguments(field)
+    scale = 1 if v > Decimal("1e17") else 1_000 if v > Decimal("1e14") else \
+        1_000_000 if v > Decimal("1e11") else 1_000_000_000
+    return int(v * scale)
+
+
 def utc_day_start(ts: float) -> float:
     d = datetime.fromtimestamp(ts, tz=timezone.utc)
     return datetime(d.year, d.month, d.day, tzinfo=timezone.utc).timestamp()
