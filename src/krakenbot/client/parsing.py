@@ -494,8 +494,9 @@ def parse_add_order(result: Mapping[str, Any], validate: bool) -> OrderAck:
     ep = "AddOrder"
     descr = obj(field(result, "descr", "result", ep), "descr", ep)
     description = text(descr.get("order", ""), "descr.order", ep, allow_empty=True)
-    if validate:
+    if validate and result.get("txid") in (None, [], ""):
         return OrderAck(txids=(), description=description, validated_only=True)
+    # A txid in a validate-only answer means an order exists anyway: it is parsed as placed.
     txids = seq(field(result, "txid", "result", ep), "txid", ep, 1)
     return OrderAck(txids=tuple(text(t, "txid[]", ep) for t in txids), description=description)
 

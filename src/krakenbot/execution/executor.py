@@ -269,9 +269,14 @@ class Executor:
             order = self._transition(order, OrderEvent.TIMEOUT, reason=_reason(error))
             order = self.resolve_unknown(order.cl_ord_id, wait=self.wait_for_unknown)
             return self._result(order)
-        if ack.validated_only or wire.validate:
+        if ack.validated_only:
             order = self._transition(order, OrderEvent.VALIDATE, reason=f"validated only: {ack.description}")
             return self._result(order, validated_only=True)
+        if wire.validate:  # asked to validate only, yet Kraken placed it: track the real order
+            self.store.append_audit({
+                "time": self.clock.time(), "actor": "executor", "action": "validate_ignored", "outcome": "placed",
+                "allowed": False, "detail": {"cl_ord_id": order.cl_ord_id, "txids": list(ack.txids)},
+            })
         if not ack.txids:
             # Success without a txid for a real order: we cannot tell where it is. Look it up.
             order = self._transition(order, OrderEvent.TIMEOUT, reason="AddOrder answered without a txid")

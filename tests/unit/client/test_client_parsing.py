@@ -165,3 +165,10 @@ def test_wrong_pair_count_refused():
         parsing.parse_ticker({}, "XBTEUR")
     with pytest.raises(MalformedResponse):
         parsing.parse_ticker({**TICKER, "XETHZEUR": TICKER["XXBTZEUR"]}, "XBTEUR")
+
+
+def test_a_validate_only_answer_that_carries_a_txid_is_a_placed_order():
+    """validate=true must place nothing; if the exchange answers with a txid anyway, an order
+    exists and the bot must know it (not file it as validated-only and lose track of it)."""
+    ack = parsing.parse_add_order({"descr": {"order": "buy"}, "txid": ["O1"]}, validate=True)
+    assert ack.txids == ("O1",) and not ack.validated_only

@@ -337,3 +337,12 @@ def test_the_scan_pages_through_closed_orders_before_declaring_an_order_not_plac
     fake.add_order = landed
     result = ex.place(REQ)
     assert result.txid == "OTX-MINE" and result.status is OrderStatus.FILLED
+
+
+def test_a_validate_only_order_the_exchange_placed_anyway_is_tracked_as_placed(fake, ex):
+    fake.add_results = [OrderAck(("OTX-V",), "buy", validated_only=False)]
+    from dataclasses import replace as _replace
+
+    result = ex.place(_replace(REQ, validate=True))
+    assert result.placed and result.txid == "OTX-V" and result.status is OrderStatus.OPEN
+    assert ex.open_orders()[0].txid == "OTX-V"
