@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Iterable
@@ -129,7 +130,8 @@ class Executor:
         self._seq = -1
         self._last_millis = -1
         self._lock = threading.RLock()
-        self._order_locks: dict[str, threading.RLock] = {}
+        # Weak values: a lock lives while someone holds it, so a long run keeps no lock per past order.
+        self._order_locks: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
         self._in_flight: set[str] = set()  # cl_ord_ids whose AddOrder this executor is sending now
 
     @property

@@ -346,3 +346,11 @@ def test_a_validate_only_order_the_exchange_placed_anyway_is_tracked_as_placed(f
     result = ex.place(_replace(REQ, validate=True))
     assert result.placed and result.txid == "OTX-V" and result.status is OrderStatus.OPEN
     assert ex.open_orders()[0].txid == "OTX-V"
+
+
+def test_per_order_locks_do_not_accumulate_over_a_long_run(fake, ex):
+    """One lock per order ever placed, kept forever, is a slow leak in a bot that runs for months."""
+    fake.add_results = [OrderAck((f"OTX-L{i}",), "buy") for i in range(300)]
+    for _ in range(300):
+        ex.place(REQ)
+    assert len(ex._order_locks) < 10
