@@ -46,14 +46,18 @@ def test_migrations_upgrade_an_old_file_and_are_not_reapplied(tmp_path):
         assert s.schema_version == len(MIGRATIONS)
 
 
-def test_newer_schema_is_refused(tmp_path):
+def _newer_schema_file(tmp_path):
     path = tmp_path / "bot.sqlite"
     db = sqlite3.connect(path)
     db.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
     db.commit()
     db.close()
+    return path
+
+
+def test_newer_schema_is_refused(tmp_path):
     with pytest.raises(StoreError, match="newer"):
-        Store(str(path))
+        Store(str(_newer_schema_file(tmp_path)))
 
 
 def test_file_store_uses_wal(tmp_path):
@@ -194,11 +198,7 @@ def test_a_refused_store_closes_its_file(tmp_path):
     """A bot that refuses a newer store (and retries, or keeps running) must not leak the sqlite handle."""
     import os
 
-    path = tmp_path / "bot.sqlite"
-    db = sqlite3.connect(path)
-    db.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
-    db.commit()
-    db.close()
+    path = _newer_schema_file(tmp_path)
 
     def open_handles():
         fds = os.listdir("/proc/self/fd")
