@@ -20,12 +20,15 @@ import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 from krakenbot.client.parsing import resolve_pair
 from krakenbot.clock import Clock, SystemClock
-from krakenbot.errors import MalformedResponse, UnknownPairError
+from krakenbot.errors import KrakenError, MalformedResponse, UnknownPairError
 from krakenbot.models import Candle, OrderBook, PairInfo, PublicTrade, Ticker, TradesPage
+
+_NS = 1_000_000_000  # Kraken's Trades cursor is in nanoseconds
 
 if TYPE_CHECKING:
     from krakenbot.client import KrakenClient
@@ -291,14 +294,33 @@ class MarketDataService:
         return bool(stored) and stored[0].time <= lo and stored[-1].time >= hi
 
     def trades_between(self, pair: str, start: float, end: float) -> list[PublicTrade]:
-        """Public trades with start <= time < end, paging with ``since``/``last``."""
+        """Public trades with start <= time < end, oldest first, each once, paging with
+        ``since`` = the previous page's ``last`` (nanoseconds, exact). Fails closed: a cursor
+        that does not advance or trades out of order raise ``MalformedResponse``, and a period
+        needing more than ``max_pages`` pages raises rather than come back silently incomplete."""
         out: list[PublicTrade] = []
-        since: str | int = int(start)
+        seen: set[int] = set()
+        cursor = int(Decimal(repr(float(start))) * _NS) - 1  # a trade exactly at ``start`` counts
         for _ in range(self.max_pages):
-            page = self.client.market.recent_trades(pair, since)
+            page = self.client.market.recent_trades(pair, str(cursor))
             self._same_pair(pair, page.pair, "Trades")
-            out.extend(t for t in page.trades if start <= t.time < end)
-            if not page.trades or page.trades[-1].time >= end or page.last == str(since):
-                break
-            since = page.last
-        return out
+            for trade in page.trades:
+                if trade.trade_id is not None:
+                    if trade.trade_id in seen:  # repeated at a page boundary
+                        continue
+                    seen.add(trade.trade_id)
+                if out and trade.time < out[-1].time:
+                    raise MalformedResponse(f"Trades: {pair} trades out of time order", (), "Trades")
+                if start <= trade.time < end:
+                    out.append(trade)
+            if not page.trades or page.trades[-1].time >= end:
+                return out
+            try:
+                following = int(page.last)
+            except ValueError:
+                raise MalformedResponse(f"Trades: last {page.last!r} is not a cursor", (), "Trades") from None
+            if following <= cursor:
+                raise MalformedResponse(f"Trades: cursor did not advance past {cursor}", (), "Trades")
+            cursor = following
+        raise KrakenError(f"Trades: {pair} from {start} to {end} needs more than {self.max_pages} pages",
+                          (), "Trades")

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from krakenbot.errors import KrakenError
-from krakenbot.models import PairInfo, Ticker
+from krakenbot.models import PairInfo, PublicTrade, Ticker
 from krakenbot.safety.outcomes import ConnectionReport
 
 log = logging.getLogger("krakenbot.safety")
@@ -136,3 +136,7 @@ class ExchangeReads:
 
     def history(self, pair: str, interval: int, start: int, end: int) -> Any:
         return self.market_data.history(pair, interval, start, end)
+
+    def trade_history(self, pair: str, start: float, end: float) -> list[PublicTrade]:
+        """Every public trade with start <= time < end, oldest first, each once (paged)."""
+        return self.market_data.trades_between(pair, start, end)

@@ -76,13 +76,14 @@ def test_every_trade_lies_within_its_minute_candle_and_volumes_sum_to_it(ex, clo
 def test_a_page_is_fast_and_construction_builds_no_history():
     started = time.perf_counter()
     ex = Exchange(seed=42, clock=ManualClock())
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 1.0
     assert all(not m.history._days for m in ex.markets.values())
     since = int(ex.clock.time()) - 5 * DAY
-    worst = 0.0
-    for _ in range(5):
-        started = time.perf_counter()
+    started = time.perf_counter()
+    for _ in range(10):
         result = ex.handle_public("Trades", {"pair": "XBTEUR", "since": str(since)})
-        worst = max(worst, time.perf_counter() - started)
         since = result["last"]
-    assert worst < 0.05  # ~15 ms on a laptop; the margin is for loaded CI machines
+    # ~15 ms a page on an idle machine; a loose total, so a busy shared CI box does not flake it,
+    # while building the history eagerly (or per request) would still be far over
+    assert (time.perf_counter() - started) / 10 < 0.1
+    assert len(ex.markets["XXBTZEUR"].history._days) <= 3  # only the days the pages reached
