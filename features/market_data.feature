@@ -52,6 +52,13 @@ Feature: Reading the market
     When the bot fetches the hourly candles of XBT/EUR for the last 20 days
     Then the exchange was asked for candles only for the first fetch
 
+  @live-safe @normal @allure.label.story:history
+  Scenario: The trade history of a period longer than one answer is fetched across several pages, complete and without duplicates
+    When the bot fetches every trade of XBT/EUR in the last 2 days
+    Then the trades were fetched in several parts, each continuing where the previous part ended
+    And every trade lies within the period, appears once, and follows the one before it in time
+    And the trades are exactly the ones the exchange recorded for the period
+
   @normal @allure.label.story:caching
   Scenario: A second read within the freshness window does not ask the exchange again
     Given the bot read the price of XBT/EUR a moment ago

@@ -67,6 +67,14 @@ def step_fetch_history(context, pair, days):
     world.notes["candles"] = _candles(series)
 
 
+@when("the bot fetches every trade of {pair:Pair} in the last {days:d} days")
+def step_fetch_trades(context, pair, days):
+    world = context.world
+    end = world.clock.time()
+    world.notes["trade_period"] = (pair, end - days * DAY, end)
+    world.notes["trades"] = world.safety.trade_history(pair, end - days * DAY, end)
+
+
 @when("the bot reads the order book of {pair:Pair} with {count:d} levels on each side")
 def step_read_book(context, pair, count):
     world = context.world
@@ -196,6 +204,47 @@ def step_history_cached(context):
     before_second = world.notes["ohlc_calls"][1]
     assert_that(len(world.exchange_calls("OHLC")), equal_to(before_second),
                 "a period already fetched should come from the bot's store")
+
+
+# -- Then: trade history --------------------------------------------------------------------------
+@then("the trades were fetched in several parts, each continuing where the previous part ended")
+def step_trades_paged(context):
+    world = context.world
+    if not world.on_simulator:  # the real exchange shows us no request log: the bot's audit trail must
+        asked = [r for r in world.safety.audit_log() if r.get("endpoint") == "Trades"]
+        assert_that(len(asked), greater_than(1), "a period longer than one answer needs several requests")
+        return
+    asked = [r for r in world.exchange_calls("Trades") if r.seq not in world.foreign]
+    cursors = [int(r.params["since"]) for r in asked]
+    assert_that(len(asked), greater_than(1), "a period longer than one answer needs several requests")
+    assert_that(cursors, equal_to(sorted(set(cursors))), "each part should ask for what follows the previous one")
+
+
+@then("every trade lies within the period, appears once, and follows the one before it in time")
+def step_trades_once_in_order(context):
+    world = context.world
+    _, start, end = world.notes["trade_period"]
+    trades = world.notes["trades"]
+    ids = [t.trade_id for t in trades]
+    times = [t.time for t in trades]
+    assert_that(len(trades), greater_than(1000), "the period should hold more trades than one answer")
+    assert_that(len(set(ids)), equal_to(len(ids)), "no trade may be counted twice")
+    assert_that(times, equal_to(sorted(times)), "the trades should be in time order")
+    assert_that(all(start <= t < end for t in times), is_(True), "every trade should lie within the period")
+
+
+@then("the trades are exactly the ones the exchange recorded for the period")
+def step_trades_match_exchange(context):
+    world = context.world
+    pair, start, end = world.notes["trade_period"]
+    trades = world.notes["trades"]
+    if not world.on_simulator:  # the real exchange's full record is what it answered; check the reach
+        assert_that(trades[0].time, less_than_or_equal_to(start + HOUR), "the trades should reach the period's start")
+        return
+    recorded = [(r["trade_id"], r["price"], r["volume"], r["time"]) for r in world.sim.public_trades(pair, start, end)]
+    fetched = [(t.trade_id, t.price, t.volume, t.time) for t in trades]
+    assert_that(len(fetched), equal_to(len(recorded)), "no trade of the period may be missing or extra")
+    assert_that(fetched, equal_to(recorded), "each trade should be the exchange's, with its price, volume and time")
 
 
 # -- Then: order book -----------------------------------------------------------------------------
