@@ -90,6 +90,7 @@ class RiskSnapshot:
 
 PRICED_TYPES = {OrderType.LIMIT, OrderType.STOP_LOSS, OrderType.TAKE_PROFIT,
                 OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT}
+TRIGGER_TYPES = PRICED_TYPES - {OrderType.LIMIT}
 
 
 def order_price(intent: OrderRequest, snap: RiskSnapshot) -> Decimal | None:
@@ -159,9 +160,21 @@ def check_market_data(intent, snap, limits) -> Denial | None:
 
 
 def check_price_collar(intent, snap, limits) -> Denial | None:
+    """Limit prices must sit within the collar around mid. Triggers (stop-loss, take-profit) are
+    meant to be far from the market; for them the fat finger is the wrong side of mid, where
+    the order fires at once as a market order."""
     if intent.price is None or snap.mid_price is None or OrderType(intent.ordertype) not in PRICED_TYPES:
         return None
     price, mid = Decimal(intent.price), snap.mid_price
+    ordertype = OrderType(intent.ordertype)
+    if ordertype in TRIGGER_TYPES:
+        is_stop = ordertype in (OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT)
+        fires_now = price >= mid if (Side(intent.side) is Side.SELL) == is_stop else price <= mid
+        if fires_now:
+            return Denial(DenialCode.PRICE_COLLAR,
+                          f"{ordertype.value} {Side(intent.side).value} trigger {price} is on the wrong side of "
+                          f"mid {mid}: it would fire at once")
+        return None
     deviation = abs(price - mid) / mid * 100
     if deviation > limits.price_collar_pct:
         return Denial(DenialCode.PRICE_COLLAR,

@@ -109,3 +109,16 @@ def test_market_orders_use_the_mid_for_notional():
     market = OrderRequest(pair="XBTEUR", side=Side.BUY, ordertype=OrderType.MARKET, volume=Decimal("0.009"))
     found = [d for d in denials(market) if d.code is DenialCode.MAX_NOTIONAL]
     assert found and "540" in found[0].detail
+
+
+@pytest.mark.parametrize(("ordertype", "price", "refused"), [
+    (OrderType.TAKE_PROFIT, "66000", False),      # a target 10 % above the market is the point of it
+    (OrderType.STOP_LOSS, "54000", False),        # so is a stop 10 % below
+    (OrderType.STOP_LOSS, "60500", True),         # a sell stop above the market fires at once
+    (OrderType.TAKE_PROFIT, "59500", True),       # so does a sell target below it
+    (OrderType.STOP_LOSS_LIMIT, "61000", True),
+])
+def test_protective_trigger_orders_are_collared_by_side_not_by_distance(ordertype, price, refused):
+    sell = OrderRequest(pair="XBTEUR", side=Side.SELL, ordertype=ordertype, volume=Decimal("0.001"),
+                        price=Decimal(price), price2=Decimal(price) if "limit" in ordertype.value else None)
+    assert (DenialCode.PRICE_COLLAR in codes(sell)) is refused
