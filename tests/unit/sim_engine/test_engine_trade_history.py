@@ -1,7 +1,6 @@
 """The seeded public trade history: dense, paged like Kraken's, and the same trades the candles show."""
 from __future__ import annotations
 
-import time
 from collections import defaultdict
 from decimal import Decimal
 
@@ -73,17 +72,12 @@ def test_every_trade_lies_within_its_minute_candle_and_volumes_sum_to_it(ex, clo
     assert checked >= 600
 
 
-def test_a_page_is_fast_and_construction_builds_no_history():
-    started = time.perf_counter()
+def test_construction_builds_no_history_and_pages_build_only_the_days_they_reach():
+    """History is built lazily: speed itself is measured by bench/, never asserted here."""
     ex = Exchange(seed=42, clock=ManualClock())
-    assert time.perf_counter() - started < 1.0
     assert all(not m.history._days for m in ex.markets.values())
     since = int(ex.clock.time()) - 5 * DAY
-    started = time.perf_counter()
     for _ in range(10):
         result = ex.handle_public("Trades", {"pair": "XBTEUR", "since": str(since)})
         since = result["last"]
-    # ~15 ms a page on an idle machine; a loose total, so a busy shared CI box does not flake it,
-    # while building the history eagerly (or per request) would still be far over
-    assert (time.perf_counter() - started) / 10 < 0.1
     assert len(ex.markets["XXBTZEUR"].history._days) <= 3  # only the days the pages reached
