@@ -365,7 +365,12 @@ class SafetyWrapper(ExchangeReads):
                 continue
             self.audit.record("protective_exit", outcome=signal.kind, reason=f"price {signal.price} crossed {signal.level}")
             intent = signal.intent
-            outcomes.append(self.submit_order(pair, intent.side, intent.ordertype, intent.volume, origin=signal.kind))
+            outcome = self.submit_order(pair, intent.side, intent.ordertype, intent.volume, origin=signal.kind)
+            if not outcome.placed and not outcome.validated_only:
+                # Refused or not placed (exchange unavailable, breaker open, ...): fire again at the
+                # next check. One submit per pair per call, so the orchestrator's cycle paces retries.
+                self.protective.rearm(info.name)
+            outcomes.append(outcome)
         return outcomes
 
     # -- kill switch ------------------------------------------------------------------------------

@@ -279,3 +279,27 @@ def test_kill_file_appearing_while_running_halts_and_cancels_at_the_next_cycle(s
     assert kills and kills[0]["actor"] == "kill_file"
     again = bot.run_once()  # the kill happens once; the halt stays
     assert [r for r in bot.safety.audit_log() if r["action"] == "kill"] == kills and again.skipped
+
+
+def test_refused_stop_loss_exit_is_retried_at_the_next_cycle(sim, make_bot):
+    """Defect: the bot-side stop-loss fired once per position, so an exit refused while the
+    exchange was briefly unavailable was never retried."""
+    from krakenbot.strategy import HoldStrategy
+
+    bot = make_bot("live", live_flag=True, STOP_LOSS_PCT="5")
+    bot.orchestrator.strategy = HoldStrategy()
+    assert bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.01")).placed
+    bot.safety.refresh_orders()
+    sim.shock("XBTEUR", "-10")
+    sim.advance(5)
+    sim.set_system_status("maintenance")
+    first = bot.run_once()
+    assert first.protective_actions == 1, first
+    assert bot.safety.position("XBTEUR")[0] == Decimal("0.01")  # the exit was refused
+    sim.set_system_status("online")
+    sim.advance(5)
+    second = bot.run_once()
+    assert second.protective_actions == 1, second
+    assert bot.safety.position("XBTEUR")[0] == Decimal(0)
+    sells = [o for o in sim.orders() if o["descr"]["type"] == "sell"]
+    assert len(sells) == 1
