@@ -13,7 +13,9 @@ Fees are taken in the quote currency (Kraken's default for our orders, no ``fcib
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import threading
+from bisect import bisect_left
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Callable, Iterable, Mapping
 
@@ -93,6 +95,16 @@ class PositionManager:
     def __init__(self, store: Store, pair_rules: Callable[[str], PairInfo] | None = None) -> None:
         self.store = store
         self.pair_rules = pair_rules
+        # Incremental replay: fills arrive in time order almost always, so the replay is kept
+        # and extended with the fills after the last seen ``seq`` (the risk check reads it on
+        # every order; a full replay grew linearly with the history). A fill older than the
+        # last replayed one changes the order, so it forces a full replay.
+        self._lock = threading.Lock()
+        self._cache_positions: dict[str, Position] = {}
+        self._cache_seq = 0
+        self._cache_last: tuple[float, int] = (float("-inf"), 0)  # (time, seq) of the last replayed fill
+        self._cache_times: list[float] = []      # per replayed fill, in replay order
+        self._cache_realised: list[tuple[str, Decimal]] = []  # (pair, realised) per replayed fill
 
     def _assets(self, pair: str) -> tuple[str, str]:
         if self.pair_rules is not None:
@@ -110,32 +122,55 @@ class PositionManager:
         positions: dict[str, Position] = {}
         window: dict[str, Decimal] = {}
         for f in fills:
-            pos = positions.get(f.pair)
-            if pos is None:
-                base, quote = self._assets(f.pair)
-                pos = positions[f.pair] = Position(f.pair, base, quote)
-            pos.fees_paid += f.fee
-            realised = ZERO
-            if f.side == "buy":
-                pos.volume += f.volume
-                pos.cost_basis += f.cost + f.fee
-            else:
-                covered = min(f.volume, pos.volume)
-                if covered > 0:
-                    avg = pos.cost_basis / pos.volume
-                    basis_out = avg * covered if covered < pos.volume else pos.cost_basis
-                    proceeds = (f.cost - f.fee) * covered / f.volume
-                    realised = proceeds - basis_out
-                    pos.cost_basis -= basis_out
-                    pos.volume -= covered
-                pos.uncovered_sell_volume += f.volume - covered
-                pos.realised_pnl += realised
+            realised = self._apply_fill(positions, f)
             if (since is None or f.time >= since) and (until is None or f.time < until):
                 window[f.pair] = window.get(f.pair, ZERO) + realised
         return positions, window
 
+    def _apply_fill(self, positions: dict[str, Position], f: FillRecord) -> Decimal:
+        """Apply one fill to ``positions`` (average cost); return the PnL it realised."""
+        pos = positions.get(f.pair)
+        if pos is None:
+            base, quote = self._assets(f.pair)
+            pos = positions[f.pair] = Position(f.pair, base, quote)
+        pos.fees_paid += f.fee
+        realised = ZERO
+        if f.side == "buy":
+            pos.volume += f.volume
+            pos.cost_basis += f.cost + f.fee
+        else:
+            covered = min(f.volume, pos.volume)
+            if covered > 0:
+                avg = pos.cost_basis / pos.volume
+                basis_out = avg * covered if covered < pos.volume else pos.cost_basis
+                proceeds = (f.cost - f.fee) * covered / f.volume
+                realised = proceeds - basis_out
+                pos.cost_basis -= basis_out
+                pos.volume -= covered
+            pos.uncovered_sell_volume += f.volume - covered
+            pos.realised_pnl += realised
+        return realised
+
+    def _caught_up(self) -> None:
+        """Extend the cached replay with the store's new fills (caller holds ``_lock``)."""
+        new = self.store.fills(after_seq=self._cache_seq)
+        if not new:
+            return
+        if (new[0].time, new[0].seq or 0) < self._cache_last:
+            # A fill older than one already replayed: the order changed, replay everything.
+            self._cache_positions, self._cache_times, self._cache_realised = {}, [], []
+            new = self.store.fills()
+        for f in new:
+            realised = self._apply_fill(self._cache_positions, f)
+            self._cache_times.append(f.time)
+            self._cache_realised.append((f.pair, realised))
+            self._cache_seq = max(self._cache_seq, f.seq or 0)
+            self._cache_last = (f.time, f.seq or 0)
+
     def positions(self) -> dict[str, Position]:
-        return self._replay(self.store.fills())[0]
+        with self._lock:
+            self._caught_up()
+            return {pair: replace(pos) for pair, pos in self._cache_positions.items()}
 
     def position(self, pair: str) -> Position:
         found = self.positions().get(pair)
@@ -146,10 +181,11 @@ class PositionManager:
 
     def realised_pnl(self, pair: str | None = None, since: float | None = None, until: float | None = None) -> Decimal:
         """Realised PnL (net of fees) of sells whose fill time is in ``[since, until)``."""
-        _, window = self._replay(self.store.fills(), since, until)
-        if pair is not None:
-            return window.get(pair, ZERO)
-        return sum(window.values(), ZERO)
+        with self._lock:
+            self._caught_up()
+            lo = 0 if since is None else bisect_left(self._cache_times, since)
+            hi = len(self._cache_times) if until is None else bisect_left(self._cache_times, until)
+            return sum((r for p, r in self._cache_realised[lo:hi] if pair is None or p == pair), ZERO)
 
     def unrealised_pnl(self, prices: Mapping[str, Decimal], exit_fee_pct: Decimal = ZERO) -> dict[str, Decimal]:
         return {pair: pos.unrealised_pnl(prices[pair], exit_fee_pct)

@@ -128,3 +128,29 @@ def test_realised_plus_unrealised_equals_cash_flow_plus_holdings(rows, mark):
         pos = PositionManager(s).position("XXBTZEUR")
         assert pos.volume == held
         assert abs(pos.realised_pnl + pos.unrealised_pnl(D(mark)) - (cash + held * mark)) < D("1e-18")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["buy", "sell"]), st.integers(90, 110), st.integers(1, 5),
+                          st.integers(0, 3), st.integers(0, 20), st.booleans()), min_size=1, max_size=25))
+def test_incremental_replay_equals_a_full_replay_after_interleaved_additions(ops):
+    """The cached replay is extended between reads, including with fills older than the last
+    one seen (which must force a full replay); every read equals a fresh full replay."""
+    with Store(":memory:") as st_:
+        cached = PositionManager(st_)
+        for i, (side, price, vol, fee, t, read) in enumerate(ops):
+            st_.record_fill(fill(f"T{i}", side, str(price), str(vol), str(fee), t))
+            if read:
+                fresh = PositionManager(st_)
+                assert cached.positions() == fresh._replay(st_.fills())[0]
+                for since, until in ((None, None), (5, 15), (t, None), (None, t)):
+                    assert cached.realised_pnl(since=since, until=until) == \
+                        sum(fresh._replay(st_.fills(), since, until)[1].values(), D(0))
+        assert cached.positions() == PositionManager(st_)._replay(st_.fills())[0]
+
+
+def test_positions_returned_are_copies_of_the_cache(store):
+    store.record_fill(fill("T1", "buy", "100", "1", "0", 1))
+    pm = PositionManager(store)
+    pm.position("XXBTZEUR").volume += D(5)
+    assert pm.position("XXBTZEUR").volume == D(1)
