@@ -116,7 +116,8 @@ class Bot:
             positions = PositionManager(store)
             risk = RiskManager(risk_limits_from(settings), store, clock, positions)
             rules: dict[str, Any] = {}
-            executor = Executor(client, store, clock, lambda pair: rules["safety"].pair_info(pair))
+            executor = Executor(client, store, clock, lambda pair: rules["safety"].pair_info(pair),
+                                bot_id=settings.bot_id)
             reconciler = _reconciler(client, store, clock, executor, positions)
             safety = SafetyWrapper(
                 settings=settings, client=client, store=store, clock=clock, guard=guard, audit=audit, risk=risk,

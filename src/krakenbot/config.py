@@ -75,6 +75,7 @@ class Settings:
     strategy_dip_pct: Decimal = Decimal("2")
     strategy_rise_pct: Decimal = Decimal("3")
     strategy_interval_seconds: int = 0  # 0: buy on dips only
+    bot_id: str | None = None  # BOT_ID: 4 chars [0-9a-z] in every cl_ord_id; None = drawn once per store
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
@@ -231,6 +232,13 @@ def _path(name: str) -> Callable[[str], str]:
     return parse
 
 
+def _bot_id(text: str) -> str:
+    """Exactly 4 lower-case base36 chars, so one bot's id is never the start of another's."""
+    if len(text) != 4 or not all(c in "0123456789abcdefghijklmnopqrstuvwxyz" for c in text):
+        raise ConfigError("BOT_ID", f"must be exactly 4 characters 0-9 or a-z, got {text!r}")
+    return text
+
+
 # env name -> (attribute, parser, required)
 _SPEC: dict[str, tuple[str, Callable[[str], object], bool]] = {
     "KRAKEN_API_KEY": ("api_key", _api_key, True),
@@ -261,6 +269,7 @@ _SPEC: dict[str, tuple[str, Callable[[str], object], bool]] = {
     "STRATEGY_DIP_PCT": ("strategy_dip_pct", _percent("STRATEGY_DIP_PCT"), False),
     "STRATEGY_RISE_PCT": ("strategy_rise_pct", _decimal("STRATEGY_RISE_PCT", maximum=Decimal(1000)), False),
     "STRATEGY_INTERVAL_SECONDS": ("strategy_interval_seconds", _int("STRATEGY_INTERVAL_SECONDS", minimum=0), False),
+    "BOT_ID": ("bot_id", _bot_id, False),
 }
 
 SETTING_NAMES = tuple(_SPEC)

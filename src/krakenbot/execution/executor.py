@@ -116,6 +116,7 @@ class Executor:
         wait_for_unknown: bool = True,
         sync_after_place: bool = True,
         id_prefix: str = "kb",
+        bot_id: str | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -125,14 +126,32 @@ class Executor:
         self.wait_for_unknown = wait_for_unknown
         self.sync_after_place = sync_after_place
         self.fee_mismatches: list[Discrepancy] = []
-        # prefix + 2 random chars (two bot processes on one account never collide) + time + counter
-        self._id_head = id_prefix + _base36(int.from_bytes(os.urandom(2), "big") % 1296).rjust(2, "0")
+        # prefix + this bot's id (two bots on one account never collide, and recovery adopts only
+        # its own orders) + time + counter. Without BOT_ID the id is drawn once per store and kept
+        # in its meta table, so a restarted bot on the same store recognises its orders.
+        self.bot_id = bot_id or self._stored_bot_id()
+        self._id_head = id_prefix + self.bot_id
         self._seq = -1
         self._last_millis = -1
         self._lock = threading.RLock()
         # Weak values: a lock lives while someone holds it, so a long run keeps no lock per past order.
         self._order_locks: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
         self._in_flight: set[str] = set()  # cl_ord_ids whose AddOrder this executor is sending now
+
+    BOT_ID_KEY = "bot_id"
+
+    def _stored_bot_id(self) -> str:
+        known = self.store.get_meta(self.BOT_ID_KEY)
+        if known:
+            return known
+        drawn = _base36(int.from_bytes(os.urandom(4), "big") % 36 ** 4).rjust(4, "0")
+        self.store.set_meta(self.BOT_ID_KEY, drawn)
+        return drawn
+
+    @property
+    def id_head(self) -> str:
+        """The start of every ``cl_ord_id`` this bot creates (prefix + bot id)."""
+        return self._id_head
 
     @property
     def deadline_seconds(self) -> float:
@@ -141,7 +160,7 @@ class Executor:
 
     # -- ids and locks -------------------------------------------------------------------------
     def new_cl_ord_id(self) -> str:
-        """Short ASCII id, <= 18 chars: ``kb`` + instance + ms time + counter (base36)."""
+        """Short ASCII id, 17 chars: ``kb`` + bot id (4) + ms time + counter (base36)."""
         with self._lock:
             # (millis, seq) strictly increases within a process, even if the clock stands still
             millis = max(int(self.clock.time() * 1000), self._last_millis)

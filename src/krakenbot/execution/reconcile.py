@@ -140,7 +140,7 @@ class Reconciler:
             after = executor.resolve_unknown(o.cl_ord_id, wait=False)
             (unknown if after.status == OrderStatus.UNKNOWN.value else resolved).append(o.cl_ord_id)
         executor.refresh()
-        prefix = executor._id_head[:2]
+        prefix = executor.id_head  # this bot's own ids only: another bot on the account keeps its orders
         for txid, info in self.client.account.open_orders().items():
             cid = info.cl_ord_id
             if cid and cid.startswith(prefix) and self.store.get_order(cid) is None \

@@ -102,11 +102,17 @@ def test_recover_after_a_crash_resolves_in_flight_orders_and_imports_fills(sim, 
 
 
 def test_recover_adopts_an_open_order_with_our_prefix_the_store_lost(rig):
+    ours = rig.executor.id_head + "lost0000001"
+    other = ("kbzzzz" if rig.executor.bot_id != "zzzz" else "kbyyyy") + "lost0000002"  # another bot's
     ack = rig.client.trading.add_order(OrderRequest("XXBTZEUR", Side.BUY, OrderType.LIMIT, D("0.001"),
-                                                    price=D("58000"), cl_ord_id="kbzzlost00000001"))
+                                                    price=D("58000"), cl_ord_id=ours))
+    rig.client.trading.add_order(OrderRequest("XXBTZEUR", Side.BUY, OrderType.LIMIT, D("0.001"),
+                                              price=D("58000"), cl_ord_id=other))
     report = rig.reconciler.recover()
-    assert report.adopted == ["kbzzlost00000001"]
-    adopted = rig.store.get_order("kbzzlost00000001")
+    assert report.adopted == [ours]
+    assert rig.store.get_order(other) is None
+    rig.client.trading.cancel_order(cl_ord_id=other)
+    adopted = rig.store.get_order(ours)
     assert adopted.txid == ack.txids[0] and adopted.status == "OPEN"
     assert rig.reconciler.reconcile().clean
 

@@ -303,3 +303,40 @@ def test_refused_stop_loss_exit_is_retried_at_the_next_cycle(sim, make_bot):
     assert bot.safety.position("XBTEUR")[0] == Decimal(0)
     sells = [o for o in sim.orders() if o["descr"]["type"] == "sell"]
     assert len(sells) == 1
+
+
+def test_two_bots_on_one_account_adopt_only_their_own_orders_at_recovery(sim, make_bot, tmp_path):
+    """Defect: recover() adopted every open order whose id started with "kb", so two bots on one
+    account took over each other's orders."""
+    from krakenbot.bot import Bot
+
+    store_a = str(tmp_path / "a.sqlite")
+    settings = make_bot("live", live_flag=True).settings
+    a = Bot.build(settings, clock=sim.clock, store_path=store_a, live_flag=True)
+    key, secret = sim.create_key(permissions={"query_funds", "query_orders", "trade", "cancel"})  # same account
+    b_settings = make_bot("live", live_flag=True, KRAKEN_API_KEY=key, KRAKEN_API_SECRET=secret).settings
+    b = Bot.build(b_settings, clock=sim.clock, store_path=str(tmp_path / "b.sqlite"), live_flag=True)
+    a_order = a.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59500"))
+    b_order = b.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59400"))
+    assert a_order.placed and b_order.placed
+    assert a_order.cl_ord_id[:6] != b_order.cl_ord_id[:6]
+    # Bot A restarts on a store that lost its orders (same store file, so the same bot id).
+    a.close()
+    lost = Bot.build(a.settings, clock=sim.clock, store_path=store_a, live_flag=True)
+    try:
+        lost.store._db.execute("DELETE FROM orders")
+        lost.store._db.commit()
+        report = lost.safety.recover()
+        assert report.adopted == [a_order.cl_ord_id]
+        # Bot B's recovery leaves A's order alone.
+        assert b.safety.recover().adopted == []
+        assert b.safety.order(a_order.cl_ord_id) is None
+    finally:
+        lost.close()
+        b.close()
+
+
+def test_bot_id_setting_fixes_the_client_order_id_prefix(sim, make_bot):
+    bot = make_bot("live", live_flag=True, BOT_ID="ab12")
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59500"))
+    assert outcome.placed and outcome.cl_ord_id.startswith("kbab12") and len(outcome.cl_ord_id) <= 18

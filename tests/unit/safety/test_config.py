@@ -67,6 +67,7 @@ BAD_VALUES = {
     "STRATEGY_DIP_PCT": "200",
     "STRATEGY_RISE_PCT": "-1",
     "STRATEGY_INTERVAL_SECONDS": "-1",
+    "BOT_ID": "KB-1",
 }
 
 
