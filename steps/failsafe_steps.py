@@ -9,6 +9,7 @@ from hamcrest import (assert_that, contains_string, empty, equal_to, has_length,
                       not_none)
 
 from krakenbot.errors import KrakenError
+from krakenbot.safety.reads import STATUS_TTL_S
 from tools.spec_support.facade import exchange_open_orders, exchange_order
 
 
@@ -49,6 +50,10 @@ def step_recovered(context):
 @given("the exchange is in {status} mode")
 def step_system_status(context, status):
     context.world.sim.set_system_status(status.replace("-", "_"))  # Kraken spells them cancel_only, post_only
+    # The bot caches SystemStatus for STATUS_TTL_S; Kraken announces a status change ahead, so
+    # "is in <status> mode" means it has been for longer than that (an order inside the TTL is
+    # refused by the exchange itself: see the wrapper's unit tests).
+    context.world.sim.advance(STATUS_TTL_S + 1)
 
 
 @given("the exchange stops answering price requests")

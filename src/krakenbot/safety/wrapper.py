@@ -234,9 +234,26 @@ class SafetyWrapper(ExchangeReads):
         outcome_text = "validated" if result.validated_only else status.lower()
         self.audit.record("order", endpoint="AddOrder", allowed=True, outcome=outcome_text, reason=reason,
                           params=summary, origin=origin, cl_ord_id=result.cl_ord_id, txid=result.txid)
-        denials = [] if accepted else [Denial(SafetyCode.EXCHANGE_ERROR, reason)]  # type: ignore[arg-type]
+        code: Any = SafetyCode.EXCHANGE_ERROR
+        if not accepted and not result.placed:
+            code = self._status_after_refusal(request, code)
+        denials = [] if accepted else [Denial(code, reason)]
         return OrderOutcome(accepted, bool(result.placed), result.cl_ord_id, result.txid, status, denials, reason,
                             bool(result.validated_only))
+
+    def _status_after_refusal(self, request: OrderRequest, code: Any) -> Any:
+        """The status is cached for ``status_ttl``: an order sent just after the exchange left
+        "online" is refused by Kraken (``EService:...``; maintenance ends UNKNOWN -> REJECTED by
+        lookup). Learn the status from that refusal at once, so the next order is stopped at the
+        gate, and name the refusal MARKET_STATUS when the new status explains it."""
+        try:
+            fresh = self.system_status(max_age=0)
+        except KrakenError:
+            return code
+        if fresh not in ("online", "post_only") or (fresh == "post_only" and not (
+                request.post_only and request.ordertype is OrderType.LIMIT)):
+            return SafetyCode.MARKET_STATUS
+        return code
 
     def _cancel_canary(self, outcome: OrderOutcome) -> None:
         result = self.cancel_order(outcome.cl_ord_id, origin="canary")
@@ -293,7 +310,7 @@ class SafetyWrapper(ExchangeReads):
         if self._breaker_open():
             return SafetyCode.CIRCUIT_OPEN, "circuit breaker is open: the exchange is failing"
         try:
-            status = self.system_status()
+            status = self.system_status(max_age=0)  # cancels are rare and protective: read it now
         except KrakenError:
             return None  # an unknown status must not stop a cancel: try it
         if status == "maintenance":
