@@ -87,6 +87,9 @@ class CannedClient:
         self.order_deadline = 15.0
         self.sent: list[str] = []
 
+    def exchange_time(self) -> float:
+        return self.clock.time()
+
     def public(self, endpoint: str, **params: Any) -> Any:
         return self.result
 

@@ -160,7 +160,17 @@ class Executor:
 
     # -- ids and locks -------------------------------------------------------------------------
     def new_cl_ord_id(self) -> str:
-        """Short ASCII id, 17 chars: ``kb`` + bot id (4) + ms time + counter (base36)."""
+        """Short ASCII id, 17 chars: ``kb`` + bot id (4) + ms time + counter (base36).
+
+        The bot id survives restarts (store meta) but the counter does not, so a restart in
+        the same millisecond (or after the clock stepped back) could repeat an id: skip any
+        id the store already holds."""
+        while True:
+            cl_ord_id = self._next_cl_ord_id()
+            if self.store.get_order(cl_ord_id) is None:
+                return cl_ord_id
+
+    def _next_cl_ord_id(self) -> str:
         with self._lock:
             # (millis, seq) strictly increases within a process, even if the clock stands still
             millis = max(int(self.clock.time() * 1000), self._last_millis)
