@@ -95,7 +95,7 @@ def test_chaos_run_outputs_hold_no_key_secret_or_signature(tmp_path, monkeypatch
                     raise
             return super()._guard(keep_text, name)
 
-    run = Spying(250, 0.2, 5, tmp_path)
+    run = Spying(250, 0.3, 5, tmp_path)  # 0.3: the cached status makes fewer requests, so fewer fail
     report = run.run()
     assert report.ok, report.table()
     assert len(signatures) > 200 and len(texts) >= 3  # faults produced errors; the spy saw requests

@@ -35,6 +35,7 @@ class ExchangeReads:
     positions: Any
     settings: Any
     clock: Any
+    store: Any
     status_ttl: float
 
     def _init_reads(self) -> None:
@@ -92,6 +93,33 @@ class ExchangeReads:
 
     def _forget_balances(self) -> None:
         self._balances = None
+
+    def _hold_locally(self, outcome: Any, info: PairInfo) -> None:
+        """After an order: take its hold off the cached free balance instead of re-reading
+        BalanceEx (one request per order). Only a resting limit order's hold is known exactly
+        (buy: volume x price + the higher fee rate; sell: volume), so only then is the cache kept;
+        a fill, an UNKNOWN outcome or any other type forgets it, and a refusal (nothing placed)
+        leaves it as it was. Local holds only ever lower ``free``: the risk check never sees more
+        than the exchange has (a fill meanwhile only lowers Kraken's hold, never raises it)."""
+        cached = self._balances
+        status = str(getattr(outcome, "status", "") or "")
+        if not outcome.placed:
+            if status not in ("REJECTED", "VALIDATED"):  # UNKNOWN & co: it may have landed
+                self._balances = None
+            return
+        order = self.store.get_order(outcome.cl_ord_id) if outcome.cl_ord_id else None  # type: ignore[attr-defined]
+        if cached is None or order is None or status != "OPEN" or order.ordertype != "limit" \
+                or order.price is None or order.volume_executed != 0:
+            self._balances = None
+            return
+        totals, at, free = cached
+        free = dict(free)
+        if order.side == "buy":
+            fee = max(info.fee_maker, info.fee_taker)
+            free[info.quote] = free.get(info.quote, Decimal(0)) - order.volume * order.price * (1 + fee / 100)
+        else:
+            free[info.base] = free.get(info.base, Decimal(0)) - order.volume
+        self._balances = (totals, at, free)
 
     def position(self, pair: str) -> tuple[Decimal, Decimal | None]:
         """(base volume the bot holds from its own fills, average entry incl. fees)."""

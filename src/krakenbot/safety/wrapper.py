@@ -159,13 +159,12 @@ class SafetyWrapper(ExchangeReads):
         with self._order_gate:
             outcome, executed = self._risk_then_execute(request, risk_info, mid, pair, origin, summary)
             if executed:
-                self._forget_balances()
+                self._hold_locally(outcome, info)
         if not executed:
             return outcome
-        # 9. canary: cancel at once after acknowledgement
+        # 9. canary: cancel at once after acknowledgement (the cancel forgets the balances)
         if self.mode is TradingMode.CANARY and outcome.placed and outcome.cl_ord_id:
             self._cancel_canary(outcome)
-        self._forget_balances()
         return outcome
 
     def _risk_then_execute(self, request: OrderRequest, risk_info: PairInfo, mid: Decimal | None, pair: str,
