@@ -131,8 +131,10 @@ class Executor:
         # in its meta table, so a restarted bot on the same store recognises its orders.
         self.bot_id = bot_id or self._stored_bot_id()
         self._id_head = id_prefix + self.bot_id
-        self._seq = -1
-        self._last_millis = -1
+        # A restart on the same store (same bot id) continues after the last id it made, even
+        # when the clock has not moved since (a ManualClock) or stepped back.
+        self._last_millis = self._last_stored_millis()
+        self._seq = 1295 if self._last_millis >= 0 else -1
         self._lock = threading.RLock()
         # Weak values: a lock lives while someone holds it, so a long run keeps no lock per past order.
         self._order_locks: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
@@ -147,6 +149,17 @@ class Executor:
         drawn = _base36(int.from_bytes(os.urandom(4), "big") % 36 ** 4).rjust(4, "0")
         self.store.set_meta(self.BOT_ID_KEY, drawn)
         return drawn
+
+    def _last_stored_millis(self) -> int:
+        head, last = self._id_head, -1
+        for order in self.store.orders():
+            cid = order.cl_ord_id
+            if cid.startswith(head) and len(cid) == len(head) + 11:
+                try:
+                    last = max(last, int(cid[len(head):len(head) + 9], 36))
+                except ValueError:
+                    continue
+        return last
 
     @property
     def id_head(self) -> str:
