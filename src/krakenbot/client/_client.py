@@ -24,6 +24,7 @@ from krakenbot.client.market import MarketApi
 from krakenbot.client.nonce import NonceGenerator, NonceStore
 from krakenbot.client.pacing import CallCounterPacer, PublicPacer
 from krakenbot.client.retry import Retrier, RetryPolicy
+from krakenbot.client.server_clock import ServerClock
 from krakenbot.client.signing import ApiSecret, Signer, redact_key
 from krakenbot.client.trading import TradingApi
 from krakenbot.clock import Clock, SystemClock
@@ -134,6 +135,12 @@ class KrakenClient:
         self.market = MarketApi(self)
         self.account = AccountApi(self)
         self.trading = TradingApi(self)
+        # Kraken's clock as seen from ours: deadlines and "not placed" verdicts use exchange time.
+        self.server_clock = ServerClock(self.market.server_time, self.clock)
+
+    def exchange_time(self) -> float:
+        """The exchange's time by our estimate (local clock + measured offset)."""
+        return self.server_clock.now()
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:

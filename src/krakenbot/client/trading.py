@@ -40,7 +40,8 @@ class TradingApi:
 
     def _deadline(self) -> dict[str, str]:
         seconds = self._client.order_deadline
-        return {"deadline": rfc3339(self._client.clock.time() + seconds)} if seconds else {}
+        # Exchange time: a local clock running ahead must not stretch the window we wait out.
+        return {"deadline": rfc3339(self._client.exchange_time() + seconds)} if seconds else {}
 
     def add_order(self, order: OrderRequest) -> OrderAck:
         """Place (or with ``validate=True`` only check) one order."""

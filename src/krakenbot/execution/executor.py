@@ -161,6 +161,12 @@ class Executor:
                     continue
         return last
 
+    def _exchange_now(self) -> float:
+        """The exchange's time (the client's estimate): the deadline Kraken honours is in its
+        time, so a local clock running ahead must not make us give up on an order early."""
+        now = getattr(self.client, "exchange_time", None)
+        return float(now()) if callable(now) else self.clock.time()
+
     @property
     def id_head(self) -> str:
         """The start of every ``cl_ord_id`` this bot creates (prefix + bot id)."""
@@ -252,7 +258,7 @@ class Executor:
             "price2": None if price2 is None else str(price2), "post_only": wire.post_only,
             "timeinforce": wire.timeinforce, "validate": wire.validate, "why": reason,
             "requested_volume": str(request.volume),
-            "deadline": now + self.deadline_seconds,
+            "deadline": self._exchange_now() + self.deadline_seconds,  # exchange time, as the client sends it
         }
         status = apply(OrderStatus.NEW, OrderEvent.REJECT if problem else OrderEvent.SUBMIT)
         record = OrderRecord(cl_ord_id=cl_ord_id, pair=pair, side=wire.side.value,
@@ -389,7 +395,7 @@ class Executor:
                 + self.settle_seconds
             looked_once = False
             while True:
-                past_deadline = self.clock.time() >= give_up_at
+                past_deadline = self._exchange_now() >= give_up_at
                 try:
                     info = self._lookup(order, scan=past_deadline)
                 except KrakenError as error:
@@ -398,7 +404,7 @@ class Executor:
                         "outcome": "error", "detail": {"cl_ord_id": cl_ord_id, "error": _reason(error)},
                     })
                     info, past_deadline = None, False  # cannot conclude anything without an answer
-                    if not wait or self.clock.time() >= give_up_at + 30 * self.settle_seconds:
+                    if not wait or self._exchange_now() >= give_up_at + 30 * self.settle_seconds:
                         return order
                 if info is not None:
                     order = self.store.update_order(cl_ord_id, txid=info.txid)
@@ -413,7 +419,7 @@ class Executor:
                     return order
                 # Look again once the visibility lag has passed, then once the deadline has:
                 # polling in between cannot conclude anything and burns the API counter.
-                now = self.clock.time()
+                now = self._exchange_now()
                 step = self.settle_seconds if looked_once is False else max(give_up_at - now, self.settle_seconds)
                 looked_once = True
                 self.clock.sleep(step)

@@ -22,6 +22,7 @@ class SafetyCode(str, Enum):
     CANARY_RULES = "CANARY_RULES"
     EXCHANGE_ERROR = "EXCHANGE_ERROR"
     INVALID_ORDER = "INVALID_ORDER"
+    CLOCK_SKEW = "CLOCK_SKEW"  # exchange time unknown or too far from ours: deadlines would be wrong
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,12 @@ class SafetyWrapper(ExchangeReads):
         if status == "post_only" and not (post_only and ordertype is OrderType.LIMIT):
             return self._refuse(pair, SafetyCode.MARKET_STATUS,
                                 "exchange is in post_only mode: only post-only limit orders", origin, summary)
+        # 4b. the exchange's clock: AddOrder deadlines and "not placed" verdicts are in its time,
+        # so trading stops while the offset is unknown or beyond the bound (fail closed)
+        server_clock = getattr(self.client, "server_clock", None)
+        skew = server_clock.problem() if server_clock is not None else None
+        if skew:
+            return self._refuse(pair, SafetyCode.CLOCK_SKEW, skew, origin, summary)
         # 5. market data and pair rules
         try:
             info = self.pair_info(pair)

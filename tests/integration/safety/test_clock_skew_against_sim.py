@@ -1,0 +1,93 @@
+"""A local clock off from the exchange's: deadlines and "not placed" verdicts follow the
+exchange's time, and the bot refuses to trade when the offset is unknown or too large.
+
+Defect: the AddOrder deadline and the executor's give-up time used the local clock, so a
+clock running ahead made the bot declare an order not placed while the exchange could
+still execute it (then a strategy would send it again: a doubled order)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from krakenbot.bot import Bot
+from krakenbot.clock import ManualClock as BotClock
+from krakenbot.config import Settings
+from krakensim import KrakenSimulator
+from krakensim.clock import ManualClock as SimClock
+
+START = 1_767_225_600.0
+
+
+@pytest.fixture
+def sim():
+    with KrakenSimulator(seed=42, clock=SimClock(START)) as simulator:
+        simulator.set_price("XBTEUR", "60000")
+        yield simulator
+
+
+@pytest.fixture
+def make_bot(sim, tmp_path):
+    bots = []
+
+    def build(skew: float) -> Bot:
+        env = {"KRAKEN_API_KEY": sim.api_key, "KRAKEN_API_SECRET": sim.api_secret, "API_DOMAIN": sim.url,
+               "TRADING_MODE": "live", "KRAKEN_LIVE_TRADING": "yes", "KILL_SWITCH_FILE": str(tmp_path / "KILL"),
+               "MAX_ORDER_EUR": "1000", "TOTAL_BTC": "0.1", "MAX_OPEN_ORDERS": "10"}
+        bot = Bot.build(Settings.from_env(env), clock=BotClock(START + skew), store_path=":memory:", live_flag=True)
+        bots.append(bot)
+        return bot
+
+    yield build
+    for bot in bots:
+        bot.close()
+
+
+def addorders(sim):
+    return [r for r in sim.access_log if r.endpoint == "AddOrder"]
+
+
+def epoch(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+def test_a_clock_ahead_sends_the_deadline_and_gives_up_in_exchange_time(sim, make_bot):
+    bot = make_bot(skew=4)  # ahead, but within the bound
+    sim.faults.inject(endpoint="AddOrder", kind="reset", times=1)  # outcome unknown to the bot
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59500"))
+    assert not outcome.placed and outcome.status == "REJECTED", outcome
+    [record] = addorders(sim)
+    deadline = epoch(record.params["deadline"])
+    assert deadline == sim.clock.time() + 15          # the exchange's now + 15 s, not ours
+    exchange_now = bot.clock.time() - 4
+    assert exchange_now >= deadline + 1, "gave up before the exchange's deadline had passed"
+
+
+@pytest.mark.parametrize("skew, word", [(10, "ahead of"), (-10, "behind")])
+def test_a_skew_beyond_the_bound_refuses_to_trade(sim, make_bot, skew, word):
+    bot = make_bot(skew=skew)
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59500"))
+    assert outcome.codes == ["CLOCK_SKEW"] and f"10.0 s {word} the exchange" in outcome.reason, outcome
+    assert addorders(sim) == []
+
+
+def test_an_unknown_exchange_time_refuses_to_trade(sim, make_bot):
+    bot = make_bot(skew=0)
+    sim.faults.inject(endpoint="Time", kind="error", error="EService:Unavailable", times=10)
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59500"))
+    assert outcome.codes == ["CLOCK_SKEW"] and "exchange time unknown" in outcome.reason, outcome
+    assert addorders(sim) == []
+
+
+def test_the_offset_is_measured_again_every_ten_minutes(sim, make_bot):
+    bot = make_bot(skew=0)
+    assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59500")).placed
+    sim.advance(290)
+    bot.clock.advance(299)  # our clock drifts 9 s ahead; within ten minutes it is not measured again
+    assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59400")).placed
+    sim.advance(300)
+    bot.clock.advance(302)  # ten minutes since the measurement: measured again, 11 s off
+    late = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59300"))
+    assert late.codes == ["CLOCK_SKEW"] and "11.0 s ahead of" in late.reason, late
+    assert len(addorders(sim)) == 2
