@@ -100,6 +100,13 @@ def is_ambiguous(error: BaseException) -> bool:
     return True  # a bug or an unexpected exception mid-flight: assume it may have landed
 
 
+def _rests(wire: OrderRequest) -> bool:
+    """A GTC/GTD limit order: the ack's txid already proves placement, so it is not read back at
+    once (one QueryOrders per order); if it crossed, its fills come with the next ``refresh()``.
+    Market, IOC and trigger orders are read back: they fill (or end) at once."""
+    return OrderType(wire.ordertype) is OrderType.LIMIT and str(wire.timeinforce or "GTC").upper() != "IOC"
+
+
 def _reason(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
@@ -333,7 +340,7 @@ class Executor:
             return self._result(self.resolve_unknown(order.cl_ord_id, wait=self.wait_for_unknown))
         order = self._transition(order, OrderEvent.ACCEPT, txid=ack.txids[0])
         self._count_placed()
-        if self.sync_after_place:
+        if self.sync_after_place and not _rests(wire):
             try:
                 order = self.sync_order(order.cl_ord_id)
             except KrakenError:
