@@ -42,6 +42,7 @@ class ExchangeReads:
         self._tickers: dict[str, Ticker] = {}
         self._balances: tuple[dict[str, Decimal], float, dict[str, Decimal]] | None = None  # totals, at, free
         self._status: tuple[str, float] | None = None
+        self._local_holds: dict[str, tuple[str, Decimal]] = {}  # cl_ord_id -> (asset, hold) taken off the cache
         self.status_ttl = STATUS_TTL_S
 
     def _scrub(self, text: str) -> str:  # replaced by the wrapper's scrubber
@@ -89,10 +90,12 @@ class ExchangeReads:
         totals = {asset: line.balance for asset, line in lines.items()}
         free = {asset: line.free for asset, line in lines.items()}
         self._balances = (totals, now, free)
+        self._local_holds = {}
         return dict(totals), dict(free)
 
     def _forget_balances(self) -> None:
         self._balances = None
+        self._local_holds = {}
 
     def _hold_locally(self, outcome: Any, info: PairInfo) -> None:
         """After an order: take its hold off the cached free balance instead of re-reading
@@ -105,20 +108,35 @@ class ExchangeReads:
         status = str(getattr(outcome, "status", "") or "")
         if not outcome.placed:
             if status not in ("REJECTED", "VALIDATED"):  # UNKNOWN & co: it may have landed
-                self._balances = None
+                self._forget_balances()
             return
         order = self.store.get_order(outcome.cl_ord_id) if outcome.cl_ord_id else None  # type: ignore[attr-defined]
         if cached is None or order is None or status != "OPEN" or order.ordertype != "limit" \
                 or order.price is None or order.volume_executed != 0:
-            self._balances = None
+            self._forget_balances()
             return
         totals, at, free = cached
         free = dict(free)
         if order.side == "buy":
             fee = max(info.fee_maker, info.fee_taker)
-            free[info.quote] = free.get(info.quote, Decimal(0)) - order.volume * order.price * (1 + fee / 100)
+            asset, hold = info.quote, order.volume * order.price * (1 + fee / 100)
         else:
-            free[info.base] = free.get(info.base, Decimal(0)) - order.volume
+            asset, hold = info.base, order.volume
+        free[asset] = free.get(asset, Decimal(0)) - hold
+        self._balances = (totals, at, free)
+        self._local_holds[order.cl_ord_id] = (asset, hold)
+
+    def _release_locally(self, cl_ord_id: str, order: Any) -> None:
+        """After a cancel: give back the hold this cache took for the order, when it ended
+        CANCELED with nothing executed; otherwise (a hold read from BalanceEx, a fill) forget."""
+        taken = self._local_holds.pop(cl_ord_id, None)
+        if taken is None or self._balances is None or str(getattr(order, "status", "")) != "CANCELED" \
+                or getattr(order, "volume_executed", None) != 0:
+            self._forget_balances()
+            return
+        totals, at, free = self._balances
+        free = dict(free)
+        free[taken[0]] = free.get(taken[0], Decimal(0)) + taken[1]
         self._balances = (totals, at, free)
 
     def position(self, pair: str) -> tuple[Decimal, Decimal | None]:

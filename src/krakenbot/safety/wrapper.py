@@ -292,7 +292,7 @@ class SafetyWrapper(ExchangeReads):
         reason = "" if cancelled else self._scrub(f"order is {status}" + (f": {result.reason}" if result.reason else ""))
         self.audit.record("cancel", endpoint="CancelOrder", allowed=True, outcome=status.lower(), reason=reason,
                           origin=origin, cl_ord_id=cl_ord_id)
-        self._forget_balances()
+        self._release_locally(cl_ord_id, result)
         return OrderOutcome(cancelled, False, cl_ord_id, result.txid, status, reason=reason)
 
     def cancel_all(self, origin: str = "operator") -> int:

@@ -40,12 +40,27 @@ def test_a_market_order_or_an_unknown_outcome_forgets_the_cached_balances(sim, m
     assert balance_reads(sim, start) == ["BalanceEx"]
 
 
-def test_a_refused_order_keeps_the_cache_and_a_cancel_forgets_it(sim, make_bot):
+def test_a_refused_order_keeps_the_cache_and_a_cancel_of_a_filled_order_forgets_it(sim, make_bot):
     bot = make_bot("live", live_flag=True)
     placed = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.01"), Decimal("59000"))
     cached = bot.safety._balances
     sim.faults.inject(endpoint="AddOrder", kind="error", error="EOrder:Insufficient funds", times=1)
     refused = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.01"), Decimal("59200"))
     assert not refused.placed and bot.safety._balances == cached
+    sim.set_price("XBTEUR", "58900")  # the resting buy fills before the cancel reaches it
+    late = bot.safety.cancel_order(placed.cl_ord_id)
+    assert late.status == "FILLED" and bot.safety._balances is None
+
+
+def test_a_cancel_gives_back_exactly_the_hold_the_cache_took(sim, make_bot):
+    bot = make_bot("live", live_flag=True)
+    bot.safety._balances_and_free()
+    _, before = bot.safety._balances_and_free()
+    placed = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.01"), Decimal("59000"))
+    assert placed.placed
+    start = len(sim.access_log)
     assert bot.safety.cancel_order(placed.cl_ord_id).accepted
-    assert bot.safety._balances is None
+    _, after = bot.safety._balances_and_free()
+    assert balance_reads(sim, start) == [] and after == before
+    actual = exchange_free(sim)
+    assert all(after.get(a, Decimal(0)) <= actual.get(a, Decimal(0)) for a in ("ZEUR", "XXBT"))
