@@ -11,7 +11,15 @@ and survives a process crash; only an OS crash/power cut can lose the last commi
 never corrupt the file. Order intents are the exception: ``record_intent`` switches the
 connection to ``synchronous=FULL`` for that one commit, because losing an intent after
 the order reached Kraken would leave an order the bot does not know it owns. One fsync
-per order is cheap next to the HTTP round trip.
+per order is cheap next to the HTTP round trip. The intent's own audit row rides in that same
+commit (``record_intent(order, audit=...)``), so it costs no second transaction.
+
+Batching: ``batch()`` groups the writes that follow one event (a status change, its audit row,
+the daily trade counter) into one transaction, one commit instead of one each. It only batches
+WAL+NORMAL writes made *after* the intent is durable; the intent itself is never written inside a
+batch (``record_intent`` refuses), so batching cannot delay or weaken it. A batch is all or
+nothing: a crash loses the whole batch or none of it, which is what a status change and its
+audit row should do anyway.
 
 Money is stored as TEXT holding ``str(Decimal)`` so nothing passes through float.
 """
@@ -187,6 +195,7 @@ class Store:
     def __init__(self, path: str = ":memory:") -> None:
         self.path = str(path)
         self._lock = threading.RLock()
+        self._batch_depth = 0  # > 0 while this thread (holding _lock) runs a batch()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             self._db.row_factory = sqlite3.Row
@@ -212,8 +221,34 @@ class Store:
         self.close()
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run several writes as one transaction (one commit); re-entrant. Every public write
+        inside joins it; an exception that escapes the batch rolls all of them back."""
+        with self._lock:
+            if self._batch_depth:
+                self._batch_depth += 1
+                try:
+                    yield
+                finally:
+                    self._batch_depth -= 1
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._batch_depth = 1
+            try:
+                yield
+            except BaseException:
+                self._batch_depth = 0
+                self._db.execute("ROLLBACK")
+                raise
+            self._batch_depth = 0
+            self._db.execute("COMMIT")
+
+    @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            if self._batch_depth:  # inside batch(): its transaction commits (or rolls back) for us
+                yield self._db
+                return
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
@@ -264,26 +299,30 @@ class Store:
     def append_audit(self, event: dict[str, Any]) -> int:
         """Append one audit row. Keys: time, actor, action, endpoint, mode, allowed, outcome;
         anything else goes into ``detail``. Callers redact secrets before calling."""
+        with self._tx() as db:
+            return self._insert_audit(db, event)
+
+    @staticmethod
+    def _insert_audit(db: sqlite3.Connection, event: dict[str, Any]) -> int:
         known = {"time", "actor", "action", "endpoint", "mode", "allowed", "outcome", "detail"}
         detail = dict(event.get("detail") or {})
         detail.update({k: v for k, v in event.items() if k not in known})
         allowed = event.get("allowed")
-        with self._tx() as db:
-            cur = db.execute(
-                "INSERT INTO audit(time, actor, action, endpoint, mode, allowed, outcome, detail) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    float(event.get("time", 0.0)),
-                    str(event.get("actor", "bot")),
-                    str(event.get("action", "")),
-                    event.get("endpoint"),
-                    None if event.get("mode") is None else str(event.get("mode")),
-                    None if allowed is None else int(bool(allowed)),
-                    event.get("outcome"),
-                    json.dumps(detail, default=str, sort_keys=True),
-                ),
-            )
-            return int(cur.lastrowid)
+        cur = db.execute(
+            "INSERT INTO audit(time, actor, action, endpoint, mode, allowed, outcome, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                float(event.get("time", 0.0)),
+                str(event.get("actor", "bot")),
+                str(event.get("action", "")),
+                event.get("endpoint"),
+                None if event.get("mode") is None else str(event.get("mode")),
+                None if allowed is None else int(bool(allowed)),
+                event.get("outcome"),
+                json.dumps(detail, default=str, sort_keys=True),
+            ),
+        )
+        return int(cur.lastrowid)
 
     def audit_rows(self, action: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM audit"
@@ -302,10 +341,13 @@ class Store:
         return out
 
     # -- orders --------------------------------------------------------------------------
-    def record_intent(self, order: OrderRecord) -> None:
-        """Durably record an order *before* it is sent (fsynced; see module docstring).
+    def record_intent(self, order: OrderRecord, audit: dict[str, Any] | None = None) -> None:
+        """Durably record an order *before* it is sent (fsynced; see module docstring), with its
+        audit row (``append_audit``'s event) in the same commit when given.
         Raises ``sqlite3.IntegrityError`` if the cl_ord_id already exists."""
         with self._lock:
+            if self._batch_depth:
+                raise StoreError("an order intent is committed on its own (fsynced), never inside a batch")
             if self.path != ":memory:":
                 self._db.execute("PRAGMA synchronous=FULL")
             try:
@@ -314,6 +356,8 @@ class Store:
                         f"INSERT INTO orders({_ORDER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         self._order_row(order),
                     )
+                    if audit is not None:
+                        self._insert_audit(db, audit)
             finally:
                 if self.path != ":memory:":
                     self._db.execute("PRAGMA synchronous=NORMAL")

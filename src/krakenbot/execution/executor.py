@@ -233,13 +233,15 @@ class Executor:
     # -- state changes -----------------------------------------------------------------------
     def _transition(self, order: OrderRecord, event: OrderEvent, **changes: Any) -> OrderRecord:
         new = apply(order.status, event)
-        updated = self.store.update_order(order.cl_ord_id, status=new.value, updated_at=self.clock.time(), **changes)
-        if new.value != order.status:
-            self.store.append_audit({
-                "time": self.clock.time(), "actor": "executor", "action": "order_status", "outcome": new.value,
-                "detail": {"cl_ord_id": order.cl_ord_id, "txid": updated.txid, "from": order.status,
-                           "event": event.value, "reason": changes.get("reason")},
-            })
+        with self.store.batch():  # the change and its audit row: one commit, both or neither
+            updated = self.store.update_order(order.cl_ord_id, status=new.value, updated_at=self.clock.time(),
+                                              **changes)
+            if new.value != order.status:
+                self.store.append_audit({
+                    "time": self.clock.time(), "actor": "executor", "action": "order_status", "outcome": new.value,
+                    "detail": {"cl_ord_id": order.cl_ord_id, "txid": updated.txid, "from": order.status,
+                               "event": event.value, "reason": changes.get("reason")},
+                })
         return updated
 
     def _count_placed(self) -> None:
@@ -277,16 +279,15 @@ class Executor:
             if not problem and pair in self.unknown_pairs():
                 raise UnknownOrderOutstanding(
                     f"an order on {pair} has an unknown outcome; no new order until it is resolved")
-            self.store.record_intent(record)
+            self.store.record_intent(record, audit={  # the intent and its audit row: one fsynced commit
+                "time": now, "actor": "executor", "action": "order_intent", "outcome": status.value,
+                "allowed": not problem,
+                "detail": {"cl_ord_id": cl_ord_id, "pair": pair, "side": intent["side"],
+                           "ordertype": intent["ordertype"], "volume": intent["volume"], "price": intent["price"],
+                           "validate": wire.validate, "reason": problem},
+            })
             if not problem:
                 self._in_flight.add(cl_ord_id)
-        self.store.append_audit({
-            "time": now, "actor": "executor", "action": "order_intent", "outcome": status.value,
-            "allowed": not problem,
-            "detail": {"cl_ord_id": cl_ord_id, "pair": pair, "side": intent["side"], "ordertype": intent["ordertype"],
-                       "volume": intent["volume"], "price": intent["price"], "validate": wire.validate,
-                       "reason": problem},
-        })
         if problem:
             return PlacementResult(cl_ord_id, OrderStatus.REJECTED, None, False, problem, order=record)
         try:
@@ -338,8 +339,9 @@ class Executor:
             # Success without a txid for a real order: we cannot tell where it is. Look it up.
             order = self._transition(order, OrderEvent.TIMEOUT, reason="AddOrder answered without a txid")
             return self._result(self.resolve_unknown(order.cl_ord_id, wait=self.wait_for_unknown))
-        order = self._transition(order, OrderEvent.ACCEPT, txid=ack.txids[0])
-        self._count_placed()
+        with self.store.batch():  # accepted, its audit row and the daily trade count: one commit
+            order = self._transition(order, OrderEvent.ACCEPT, txid=ack.txids[0])
+            self._count_placed()
         if self.sync_after_place and not _rests(wire):
             try:
                 order = self.sync_order(order.cl_ord_id)

@@ -208,3 +208,44 @@ def test_a_refused_store_closes_its_file(tmp_path):
         with pytest.raises(StoreError):
             Store(str(path))
     assert open_handles() == 0
+
+
+def _commits(db: Store) -> list[str]:
+    seen: list[str] = []
+    db._db.set_trace_callback(lambda sql: seen.append(sql) if sql.strip().upper() in ("COMMIT", "ROLLBACK") else None)
+    return seen
+
+
+def test_a_batch_commits_its_writes_once_and_fails_as_a_whole(tmp_path):
+    with Store(str(tmp_path / "b.sqlite")) as db:
+        db.record_intent(_order("kb1"))
+        commits = _commits(db)
+        with db.batch():
+            db.update_order("kb1", status="OPEN", txid="O1")
+            db.append_audit({"action": "order_status", "outcome": "OPEN"})
+            db.add_daily("2026-01-01", "trades", 1)
+        assert commits == ["COMMIT"]
+        with pytest.raises(RuntimeError):
+            with db.batch():
+                db.update_order("kb1", status="CANCELED")
+                with db.batch():  # nested: joins the outer one
+                    db.append_audit({"action": "order_status", "outcome": "CANCELED"})
+                raise RuntimeError("boom")
+        assert commits == ["COMMIT", "ROLLBACK"]
+        assert db.get_order("kb1").status == "OPEN"
+        assert [r["outcome"] for r in db.audit_rows("order_status")] == ["OPEN"]
+    with Store(str(tmp_path / "b.sqlite")) as again:  # what was committed is on disk
+        assert again.get_order("kb1").txid == "O1" and again.daily_trade_count("2026-01-01") == 1
+
+
+def test_an_intent_is_committed_with_its_audit_row_alone_and_never_inside_a_batch(tmp_path):
+    with Store(str(tmp_path / "i.sqlite")) as db:
+        commits = _commits(db)
+        db.record_intent(_order("kb1"), audit={"action": "order_intent", "outcome": "PENDING_SUBMIT"})
+        assert commits == ["COMMIT"] and [r["action"] for r in db.audit_rows()] == ["order_intent"]
+        with pytest.raises(StoreError):
+            with db.batch():
+                db.record_intent(_order("kb2"))
+        assert db.get_order("kb2") is None
+        # the intent's commit ran under synchronous=FULL; the connection is back to NORMAL (1)
+        assert db._db.execute("PRAGMA synchronous").fetchone()[0] == 1
