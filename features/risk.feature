@@ -91,6 +91,17 @@ Feature: Risk limits
       | buy  | 66,000 |
       | sell | 54,000 |
 
+  @safety @critical @fault-injection @allure.label.story:price-collar
+  Scenario: A market order that would fill far from the market price is refused
+    Given the bot's risk limits are:
+      | limit                         | value |
+      | price distance from market, % | 1     |
+    And the exchange offers only 0.0001 XBT at each price level
+    When the bot asks to buy 0.02 XBT at market
+    Then the order is refused for reason PRICE_COLLAR
+    And the refusal names the price the order would have filled at
+    And the exchange received no order for it
+
   @safety @blocker @fault-injection @allure.label.story:protective-exits
   Scenario Outline: A protective exit fires when the price jumps
     Given the bot holds 0.01 XBT protected by a <exit> at <trigger> EUR

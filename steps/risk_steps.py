@@ -110,3 +110,14 @@ def step_size_smaller(context):
     calm, wild = context.world.notes["calm"], context.world.notes["wild"]
     assert_that(wild.volume, greater_than(Decimal(0)), "a position should still be proposed")
     assert_that(wild.volume, less_than(calm.volume), "a more volatile market should get a smaller position")
+
+
+@then("the refusal names the price the order would have filled at")
+def step_refusal_names_fill_price(context):
+    from hamcrest import contains_string
+
+    outcome = context.world.notes["outcome"]
+    collar = [d.detail for d in outcome.denials if "PRICE_COLLAR" in str(getattr(d.code, "value", d.code))]
+    assert_that(len(collar), is_(1), f"one price-collar refusal expected ({describe(outcome)})")
+    for words in ("on average", "worst", "from mid"):
+        assert_that(collar[0], contains_string(words), "the refusal should give the estimated fill against mid")

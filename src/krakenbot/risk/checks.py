@@ -16,12 +16,12 @@ from decimal import Decimal
 from enum import Enum
 from typing import Callable, Mapping
 
-from krakenbot.models import OrderRequest, OrderType, PairInfo, Side
+from krakenbot.models import OrderBook, OrderRequest, OrderType, PairInfo, Side
 from krakenbot.risk.limits import RiskLimits
 
 __all__ = [
     "DenialCode", "Denial", "TradingState", "RiskSnapshot", "CancelIntent", "CHECKS",
-    "order_price", "order_notional", "is_reducing",
+    "order_price", "order_notional", "is_reducing", "estimate_fill",
 ]
 
 
@@ -86,6 +86,9 @@ class RiskSnapshot:
     # Remaining volume of the bot's open buy orders on the pair: it can fill at any moment,
     # so the position limits count it as held (else resting buys can fill past the cap).
     pending_buy_base: Decimal = Decimal(0)
+    # The current book, for market orders: their fill price is estimated by walking it
+    # (``check_market_slippage``). The wrapper always supplies it for a market order.
+    order_book: OrderBook | None = None
 
 
 PRICED_TYPES = {OrderType.LIMIT, OrderType.STOP_LOSS, OrderType.TAKE_PROFIT,
@@ -179,6 +182,54 @@ def check_price_collar(intent, snap, limits) -> Denial | None:
     if deviation > limits.price_collar_pct:
         return Denial(DenialCode.PRICE_COLLAR,
                       f"price {price} is {deviation:.4f}% from mid {mid} > collar {limits.price_collar_pct}%")
+    return None
+
+
+def estimate_fill(book: OrderBook, side: Side | str, volume: Decimal) -> tuple[Decimal, Decimal] | None:
+    """(average, worst) price of sweeping ``volume`` through the book's levels (asks for a buy,
+    bids for a sell); None when the levels shown hold less than ``volume``."""
+    levels = book.asks if Side(side) is Side.BUY else book.bids
+    left, cost, worst = Decimal(volume), Decimal(0), None
+    for level in levels:
+        if left <= 0:
+            break
+        take = min(left, level.volume)
+        if take <= 0:
+            continue
+        cost += take * level.price
+        left -= take
+        worst = level.price
+    if left > 0 or worst is None:
+        return None
+    return cost / Decimal(volume), worst
+
+
+def check_market_slippage(intent, snap, limits) -> Denial | None:
+    """The price collar for market orders, which carry no price of their own.
+
+    Design (as established bots do before a taker order): walk the current book for the
+    order's volume and refuse with PRICE_COLLAR when the estimated average *or* worst fill
+    price is beyond the collar from mid, or when the book shown does not hold the volume
+    (the fill price beyond it is unknown: fail closed). The order stays a market order, so
+    the spec's market-order scenarios (taker fee, fill, balances) keep their meaning. Residual
+    risk: the book can move between this look and the fill; limit orders are the tool when
+    that matters."""
+    if OrderType(intent.ordertype) is not OrderType.MARKET or snap.mid_price is None or snap.order_book is None:
+        return None
+    mid, volume, side = snap.mid_price, Decimal(intent.volume), Side(intent.side).value
+    estimate = estimate_fill(snap.order_book, side, volume)
+    if estimate is None:
+        return Denial(DenialCode.PRICE_COLLAR,
+                      f"market {side} of {volume}: the order book shown cannot fill it, so its price is "
+                      f"unknown (collar {limits.price_collar_pct}% from mid {mid})")
+    average, worst = estimate
+    for name, price in (("worst", worst), ("average", average)):
+        deviation = abs(price - mid) / mid * 100
+        if deviation > limits.price_collar_pct:
+            return Denial(DenialCode.PRICE_COLLAR,
+                          f"market {side} of {volume} would fill at about {average:.2f} on average, worst "
+                          f"{worst}: the {name} price is {deviation:.4f}% from mid {mid} > collar "
+                          f"{limits.price_collar_pct}%")
     return None
 
 
@@ -298,6 +349,7 @@ CHECKS: tuple[Check, ...] = (
     check_unknown_orders,
     check_market_data,
     check_price_collar,
+    check_market_slippage,
     check_exchange_minimum,
     check_min_volume,
     check_min_notional,

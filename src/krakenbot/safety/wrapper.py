@@ -178,6 +178,10 @@ class SafetyWrapper(ExchangeReads):
         """Snapshot, risk check and placement; the caller holds ``_order_gate``."""
         try:
             snapshot = self._snapshot(risk_info, mid, pair)
+            if request.ordertype is OrderType.MARKET:
+                # A market order's fill is estimated on the book and collared (risk.checks.check_market_slippage);
+                # 500 levels, Kraken's most, so the walk sees as deep as the exchange shows.
+                snapshot = replace(snapshot, order_book=self.order_book(pair, 500))
         except KrakenError as exc:
             code = SafetyCode.CIRCUIT_OPEN if isinstance(exc, CircuitOpenError) else SafetyCode.EXCHANGE_ERROR
             return self._refuse(pair, code, f"cannot read the account for the risk check: {exc}", origin,

@@ -340,3 +340,18 @@ def test_bot_id_setting_fixes_the_client_order_id_prefix(sim, make_bot):
     bot = make_bot("live", live_flag=True, BOT_ID="ab12")
     outcome = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59500"))
     assert outcome.placed and outcome.cl_ord_id.startswith("kbab12") and len(outcome.cl_ord_id) <= 18
+
+
+def test_market_order_on_a_thin_book_is_refused_before_it_is_sent(sim, make_bot):
+    """Defect: market orders had no slippage limit (notional at mid, the collar skipped them), so
+    on a thin book one could fill far from mid. Now the fill is estimated on the book."""
+    bot = make_bot("live", live_flag=True, PRICE_COLLAR_PCT="1")
+    sim.set_liquidity("XBTEUR", Decimal("0.0001"))  # 150 levels of 6 EUR for 0.015 XBT: ~1.5 % away
+    mark = len(sim.access_log)
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.015"))
+    assert outcome.codes == ["PRICE_COLLAR"], outcome
+    assert "worst" in outcome.reason and "from mid" in outcome.reason
+    assert addorders(sim.access_log_since(mark)) == []
+    sim.set_liquidity("XBTEUR", Decimal("0.001"))  # 15 levels: within 0.15 % of mid
+    sim.advance(3)  # past the market data cache's freshness window: the walk sees the new book
+    assert bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.015")).placed
