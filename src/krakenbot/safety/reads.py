@@ -58,6 +58,9 @@ class ExchangeReads:
             status = self.system_status(max_age=0)
         except KrakenError as exc:
             return ConnectionReport(False, None, False, {}, self._scrub(f"exchange unreachable: {exc}"))
+        server_clock = getattr(self.client, "server_clock", None)
+        if server_clock is not None:  # measure the exchange's clock at connect (orders need it)
+            server_clock.sync()
         try:
             balances = self.balances()
         except KrakenError as exc:

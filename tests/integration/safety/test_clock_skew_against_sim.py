@@ -91,3 +91,10 @@ def test_the_offset_is_measured_again_every_ten_minutes(sim, make_bot):
     late = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59300"))
     assert late.codes == ["CLOCK_SKEW"] and "11.0 s ahead of" in late.reason, late
     assert len(addorders(sim)) == 2
+
+
+def test_the_offset_is_measured_at_connect(sim, make_bot):
+    bot = make_bot(skew=-2)
+    assert bot.safety.check_connection().authenticated
+    assert bot.client.server_clock.offset == 2.0 and bot.client.server_clock.problem() is None
+    assert [r.endpoint for r in sim.access_log].count("Time") == 1  # not measured again before ten minutes
