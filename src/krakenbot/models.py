@@ -172,6 +172,10 @@ class OrderRequest:
     timeinforce: str | None = None  # GTC | IOC | GTD
     expiretm: str | None = None
     validate: bool = False
+    # Exchange-time Unix seconds by which Kraken must have executed the order. The executor
+    # sets it and records the same value, so its "not placed after the deadline" verdict and
+    # the deadline on the wire can never drift apart (e.g. when pacing delays the send).
+    deadline: float | None = None
 
     def __post_init__(self) -> None:
         """Amounts become exact Decimals here, once: a float (``Decimal(0.3)`` is

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from krakenbot.client import parsing
+from krakenbot.errors import DeadlineElapsedError
 from krakenbot.models import OrderAck, OrderRequest
 
 if TYPE_CHECKING:
@@ -34,6 +35,11 @@ def rfc3339(unix_seconds: float) -> str:
     return text
 
 
+# Kraken refuses a deadline closer than about 2 s ahead (AddOrder reference); below this lead
+# the order is not sent at all.
+MIN_DEADLINE_LEAD_S = 3.0
+
+
 class TradingApi:
     def __init__(self, client: KrakenClient) -> None:
         self._client = client
@@ -44,9 +50,21 @@ class TradingApi:
         return {"deadline": rfc3339(self._client.exchange_time() + seconds)} if seconds else {}
 
     def add_order(self, order: OrderRequest) -> OrderAck:
-        """Place (or with ``validate=True`` only check) one order."""
+        """Place (or with ``validate=True`` only check) one order.
+
+        An order that carries its own ``deadline`` is sent with exactly that deadline (rounded
+        down to the second: earlier, never later); if too little of it is left for Kraken to
+        accept it, nothing is sent and the order is reported as not placed."""
         params: dict[str, Any] = order.as_params()
-        params.update(self._deadline())
+        if order.deadline is None:
+            params.update(self._deadline())
+        else:
+            left = order.deadline - self._client.exchange_time()
+            if left < MIN_DEADLINE_LEAD_S:
+                raise DeadlineElapsedError(
+                    f"AddOrder: not sent, only {left:.1f} s of its deadline were left",
+                    ("EService:Deadline elapsed",), "AddOrder")
+            params["deadline"] = rfc3339(order.deadline)
         return parsing.parse_add_order(self._client.private("AddOrder", **params), order.validate)
 
     def cancel_order(self, txid: str | None = None, cl_ord_id: str | None = None) -> int:

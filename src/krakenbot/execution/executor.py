@@ -257,9 +257,11 @@ class Executor:
         price2 = info.round_price(Decimal(request.price2)) if request.price2 is not None else None
         cl_ord_id = self.new_cl_ord_id()
         now = self.clock.time()
+        deadline = self._exchange_now() + self.deadline_seconds  # exchange time; recorded and sent alike
         wire = OrderRequest(pair=pair, side=request.side, ordertype=request.ordertype, volume=volume, price=price,
                             price2=price2, cl_ord_id=cl_ord_id, post_only=request.post_only,
-                            timeinforce=request.timeinforce, expiretm=request.expiretm, validate=request.validate)
+                            timeinforce=request.timeinforce, expiretm=request.expiretm, validate=request.validate,
+                            deadline=deadline)
         problem = self._local_problem(wire, info)
         intent = {
             "pair": pair, "side": wire.side.value, "ordertype": OrderType(wire.ordertype).value,
@@ -267,7 +269,7 @@ class Executor:
             "price2": None if price2 is None else str(price2), "post_only": wire.post_only,
             "timeinforce": wire.timeinforce, "validate": wire.validate, "why": reason,
             "requested_volume": str(request.volume),
-            "deadline": self._exchange_now() + self.deadline_seconds,  # exchange time, as the client sends it
+            "deadline": deadline,  # the very value the request carries
         }
         status = apply(OrderStatus.NEW, OrderEvent.REJECT if problem else OrderEvent.SUBMIT)
         record = OrderRecord(cl_ord_id=cl_ord_id, pair=pair, side=wire.side.value,
