@@ -10,7 +10,7 @@ Evidence file ``reports/run/evidence.jsonl``: one JSON object per scenario, in r
      "counters": {...} | null,                  # the simulator's rate counters at the end
      "violations": [str]}                        # calls outside the mode's allowlist
 
-The allowlist below is the specification's own statement of what each mode may send,
+What each mode may send is the plan's allowlist (``krakenbot.reporting.plan_allowlist``),
 written independently of the bot's table so a bug in the bot's table cannot hide itself.
 """
 from __future__ import annotations
@@ -21,34 +21,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-PUBLIC = frozenset({"Time", "SystemStatus", "Assets", "AssetPairs", "Ticker", "OHLC", "Depth", "Trades", "Spread"})
-READS = frozenset({
-    "Balance", "BalanceEx", "TradeBalance", "OpenOrders", "ClosedOrders", "QueryOrders", "TradesHistory",
-    "QueryTrades", "Ledgers", "QueryLedgers", "TradeVolume", "OrderAmends",
-})
-CANCELS = frozenset({"CancelOrder", "CancelAll", "CancelOrderBatch", "CancelAllOrdersAfter"})
-FUNDING = frozenset({
-    "Withdraw", "WithdrawCancel", "WithdrawMethods", "WithdrawAddresses", "WithdrawInfo", "WithdrawStatus",
-    "DepositMethods", "DepositAddresses", "DepositStatus", "WalletTransfer", "AccountTransfer", "CreateSubaccount",
-})
+# The plan's allowlist, stated once for the specification and the safety validation report,
+# and independent of the bot's own table (krakenbot.safety.allowlist) so a bug there cannot
+# hide itself.
+from krakenbot.reporting.plan_allowlist import CANCELS, FUNDING, PUBLIC, READS, refusal  # noqa: E402
+from krakenbot.reporting.plan_allowlist import PLAN_ALLOWED as SPEC_ALLOWED  # noqa: E402
+
 # Operations a Kraken key can reach that the bot should attempt when proving its allowlist.
 ALL_OPERATIONS = PUBLIC | READS | CANCELS | FUNDING | frozenset({"AddOrder", "AddOrderBatch", "EditOrder", "AmendOrder"})
 
-SPEC_ALLOWED: dict[str, frozenset[str]] = {
-    "read-only": PUBLIC | READS,
-    "paper": PUBLIC | READS | {"AddOrder"},  # AddOrder only with validate=true: checked below
-    "canary": PUBLIC | READS | {"AddOrder"} | CANCELS,
-    "live": PUBLIC | READS | {"AddOrder", "AmendOrder"} | CANCELS,
-}
-
 
 def allowed(mode: str, endpoint: str, params: dict[str, str] | None = None) -> bool:
-    """Did the specification allow this request to reach the exchange in ``mode``?"""
-    if endpoint in FUNDING or endpoint not in SPEC_ALLOWED.get(mode, frozenset()):
-        return False
-    if mode == "paper" and endpoint == "AddOrder":
-        return str((params or {}).get("validate", "")).lower() == "true"
-    return True
+    """Did the plan allow this request to reach the exchange in ``mode``?"""
+    return refusal(mode, endpoint, params) is None
 
 
 def violations(records: Iterable[Any], segments: Sequence[Any], foreign: Iterable[int] = ()) -> list[str]:

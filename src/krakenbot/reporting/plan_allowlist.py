@@ -2,8 +2,8 @@
 
 Why a table of its own, not ``krakenbot.safety.allowlist``: the report must catch a bug in
 the bot's own table, so it judges the exchange's record of calls against an independent
-copy of the plan (the same statement the specification checks during a run, see
-``tools/spec_support/evidence.py``; a unit test keeps the two equal).
+copy of the plan. The specification's run-level check (``tools/spec_support/evidence.py``)
+judges with this same table.
 """
 from __future__ import annotations
 
