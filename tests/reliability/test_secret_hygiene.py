@@ -49,7 +49,7 @@ def _spied(spy_file: Path) -> set[str]:
     return {json.loads(line)[1] for line in spy_file.read_text().splitlines() if line.strip()}
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(180)
 def test_spec_run_outputs_hold_no_key_secret_or_signature(tmp_path):
     spy, keep = tmp_path / "spy.jsonl", tmp_path / "scenario-dirs"
     keep.mkdir()
@@ -58,8 +58,9 @@ def test_spec_run_outputs_hold_no_key_secret_or_signature(tmp_path):
     done = subprocess.run(
         [sys.executable, str(SPY), "-m", "behave", "--tags=not @wip", "-f", "allure_behave.formatter:AllureFormatter",
          "-o", str(out), "-D", f"allure_results={out}", "-f", "plain", "--no-color", "--junit",
-         "--junit-directory", str(tmp_path / "junit"), "-D", "log_level=DEBUG", "features/failsafe.feature"],
-        cwd=ROOT, env=env, capture_output=True, timeout=80)
+         "--junit-directory", str(tmp_path / "junit"), "-D", "log_level=DEBUG",
+         "-D", f"evidence={tmp_path / 'run' / 'evidence.jsonl'}"],  # the whole specification
+        cwd=ROOT, env=env, capture_output=True, timeout=170)
     assert done.returncode == 0, done.stdout.decode()[-2000:] + done.stderr.decode()[-2000:]
     secrets = _spied(spy)
     kinds = [json.loads(line)[0] for line in spy.read_text().splitlines()]
@@ -68,6 +69,7 @@ def test_spec_run_outputs_hold_no_key_secret_or_signature(tmp_path):
     blobs["console"] = done.stdout + done.stderr
     assert any(name.endswith(".sqlite") for name in blobs), sorted(blobs)[:20]
     assert any("result.json" in name for name in blobs)
+    assert any(name.endswith("evidence.jsonl") for name in blobs)  # the safety report's evidence too
     assert _hits(blobs, secrets) == []
 
 
