@@ -21,6 +21,14 @@ batch (``record_intent`` refuses), so batching cannot delay or weaken it. A batc
 nothing: a crash loses the whole batch or none of it, which is what a status change and its
 audit row should do anyway.
 
+Audit rows written later: inside ``audit_later()`` a thread's audit rows are queued in memory and
+ride in the next transaction this thread opens (the intent's commit, a batch, any write), or in one
+commit when the block ends, in the order they were made. The wrapper opens it around one order's
+gate, so the guard's AddOrder row (made just before the request leaves) and the wrapper's own row
+cost no commit of their own: 4 commits per placement -> 3. Only audit rows are queued, never an
+intent, a status or a fill; a crash while AddOrder is in flight can lose the guard's "sent" row of
+that one order, but its intent row (and the intent's audit row) are already durable and say more.
+
 Money is stored as TEXT holding ``str(Decimal)`` so nothing passes through float.
 """
 from __future__ import annotations
@@ -196,6 +204,7 @@ class Store:
         self.path = str(path)
         self._lock = threading.RLock()
         self._batch_depth = 0  # > 0 while this thread (holding _lock) runs a batch()
+        self._local = threading.local()  # .queued: this thread's audit rows inside audit_later()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             self._db.row_factory = sqlite3.Row
@@ -234,11 +243,14 @@ class Store:
                 return
             self._db.execute("BEGIN IMMEDIATE")
             self._batch_depth = 1
+            written: list = []
             try:
+                written = self._write_queued(self._db)
                 yield
             except BaseException:
                 self._batch_depth = 0
                 self._db.execute("ROLLBACK")
+                self._requeue(written)
                 raise
             self._batch_depth = 0
             self._db.execute("COMMIT")
@@ -250,13 +262,56 @@ class Store:
                 yield self._db
                 return
             self._db.execute("BEGIN IMMEDIATE")
+            written: list = []
             try:
+                written = self._write_queued(self._db)
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._requeue(written)  # rolled back with the rest: still owed
                 raise
             else:
                 self._db.execute("COMMIT")
+
+    @contextmanager
+    def audit_later(self, on_error: Any = None) -> Iterator[None]:
+        """Queue this thread's audit rows; they join the next transaction it opens, or one commit
+        at the end (see the module docstring). Re-entrant: the outermost block writes. A failed final
+        write is passed to ``on_error`` when given (the audit never stops an order's caller), else raised."""
+        if getattr(self._local, "queued", None) is not None:
+            yield
+            return
+        self._local.queued = []
+        try:
+            yield
+        finally:
+            try:
+                if self._local.queued:
+                    with self._tx():
+                        pass  # _tx writes the queue first
+            except Exception as error:  # noqa: BLE001 - handed to the caller's policy
+                if on_error is None:
+                    raise
+                on_error(error)
+            finally:
+                self._local.queued = None
+
+    def _write_queued(self, db: sqlite3.Connection) -> list:
+        queued = getattr(self._local, "queued", None)
+        if not queued:
+            return []
+        self._local.queued = []
+        try:
+            for event in queued:
+                self._insert_audit(db, event)
+        except BaseException:
+            self._local.queued[:0] = queued
+            raise
+        return queued
+
+    def _requeue(self, written: list) -> None:
+        if written and getattr(self._local, "queued", None) is not None:
+            self._local.queued[:0] = written
 
     def _migrate(self) -> None:
         with self._lock:
@@ -298,7 +353,12 @@ class Store:
     # -- audit (append-only) ---------------------------------------------------------------
     def append_audit(self, event: dict[str, Any]) -> int:
         """Append one audit row. Keys: time, actor, action, endpoint, mode, allowed, outcome;
-        anything else goes into ``detail``. Callers redact secrets before calling."""
+        anything else goes into ``detail``. Callers redact secrets before calling.
+        Inside ``audit_later()`` (and outside a batch) the row is queued and 0 is returned."""
+        queued = getattr(self._local, "queued", None)
+        if queued is not None and not self._batch_depth:
+            queued.append(dict(event))
+            return 0
         with self._tx() as db:
             return self._insert_audit(db, event)
 

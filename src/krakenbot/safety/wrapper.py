@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import nullcontext
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Mapping
@@ -161,8 +162,10 @@ class SafetyWrapper(ExchangeReads):
             # The pair's restricted state admits exactly this kind of order (checked above for
             # post_only); the risk check only knows "online", so show it the state that applies.
             risk_info = replace(info, status="online")
-        # 7-8. risk check and placement as one step: a concurrent submit must see this order
-        with self._order_gate:
+        # 7-8. risk check and placement as one step: a concurrent submit must see this order.
+        # The audit rows of this order (guard, executor, wrapper) ride in the store's next commits
+        # instead of one commit each (Store.audit_later; the intent is still fsynced before sending).
+        with self._order_gate, self._audit_later():
             outcome, executed = self._risk_then_execute(request, risk_info, mid, pair, origin, summary)
             if executed:
                 self._hold_locally(outcome, info)
@@ -506,6 +509,12 @@ class SafetyWrapper(ExchangeReads):
         }
 
     # -- internals ----------------------------------------------------------------------------------
+    def _audit_later(self) -> Any:
+        later = getattr(self.store, "audit_later", None)
+        if later is None:
+            return nullcontext()
+        return later(on_error=lambda error: log.error("audit write failed after an order: %s", error))
+
     def _breaker_open(self) -> bool:
         state = getattr(self.breaker, "state", None)
         return getattr(state, "value", state) == "open"

@@ -249,3 +249,24 @@ def test_an_intent_is_committed_with_its_audit_row_alone_and_never_inside_a_batc
         assert db.get_order("kb2") is None
         # the intent's commit ran under synchronous=FULL; the connection is back to NORMAL (1)
         assert db._db.execute("PRAGMA synchronous").fetchone()[0] == 1
+
+
+def test_audit_rows_made_later_ride_in_the_next_commit_in_order_and_survive_a_rollback(tmp_path):
+    with Store(str(tmp_path / "l.sqlite")) as db:
+        db.record_intent(_order("kb1"))
+        commits = _commits(db)
+        with db.audit_later():
+            db.append_audit({"action": "endpoint", "outcome": "sent"})  # queued: no commit of its own
+            assert commits == [] and db.audit_rows() == []
+            with pytest.raises(RuntimeError):
+                with db.batch():  # rolled back: the queued row is owed again, not lost
+                    raise RuntimeError("boom")
+            with db.batch():
+                db.update_order("kb1", status="OPEN", txid="O1")
+                db.append_audit({"action": "order_status", "outcome": "OPEN"})
+            assert commits == ["ROLLBACK", "COMMIT"]
+            db.append_audit({"action": "order", "outcome": "open"})
+        assert commits == ["ROLLBACK", "COMMIT", "COMMIT"]  # the last row: one commit at the end
+        assert [r["action"] for r in db.audit_rows()] == ["endpoint", "order_status", "order"]
+        db.append_audit({"action": "after", "outcome": "x"})  # outside the block: written at once
+        assert commits[-1] == "COMMIT" and len(commits) == 4
