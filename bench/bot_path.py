@@ -9,10 +9,12 @@ placed through each layer in turn:
 - ``executor``: ``Executor.place`` (durable intent, audit, AddOrder, status sync);
 - ``safety wrapper``: ``SafetyWrapper.submit_order`` (mode, kill switch, breaker, status,
   market data, risk, executor, audit): placement → acknowledgement as the bot sees it;
-- ``store.record_intent`` and ``risk.check`` timed directly, on their own.
+- ``store.record_intent``, ``risk.check`` and the wrapper's risk snapshot timed directly, on their own.
 
-Each layer's own cost is the difference of p50s, split further by timing the extra
-requests the layers make (SystemStatus, BalanceEx, QueryOrders) alone on the bot's client. A ``cProfile`` pass over the wrapper
+Each layer's own cost is the difference of p50s. A resting limit placement makes no exchange
+request but AddOrder (SystemStatus is cached on the clock, the free balance is held locally, a
+resting order is not read back: ``requests_per_placement`` shows it), so no other request is
+subtracted. A ``cProfile`` pass over the wrapper
 splits one placement into HTTP, SQLite and Python time. Placement → fill uses a
 marketable limit (±2 % of mid, buys and sells alternating, inside the same rounds) and stops
 the clock when the bot's order status reads FILLED (refreshing if the ack did not already say so).
@@ -77,8 +79,7 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
     from krakenbot.store import OrderRecord, Store
 
     stages = {name: [] for name in ("bare client", "bot client", "executor", "safety wrapper",
-                                    "store.record_intent", "risk.check", "SystemStatus", "BalanceEx",
-                                    "QueryOrders")}
+                                    "store.record_intent", "risk.check", "risk snapshot")}
     with SimProcess() as sim, tempfile.TemporaryDirectory(prefix="kb-bench-") as tmp:
         workdir = Path(tmp)
         bot = build_bot(sim, workdir)
@@ -153,10 +154,7 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
                     cancel()
                 _timed(record_intent, stages["store.record_intent"])
                 _timed(lambda: safety.risk.check(request, snapshot), stages["risk.check"])
-                # the extra exchange requests the wrapper and executor make, each alone on the bot's client
-                _timed(bot.client.market.system_status, stages["SystemStatus"])
-                _timed(bot.client.account.balance_ex, stages["BalanceEx"])
-                _timed(lambda: bot.client.account.query_orders(last_txid, trades=True), stages["QueryOrders"])
+                _timed(lambda: safety._snapshot(info, mid, PAIR), stages["risk snapshot"])
                 if i % fill_every == 0 and len(fill_ns) < fills:
                     fill_once(i // fill_every)
             for n in range(fills - (orders + fill_every - 1) // fill_every):  # fills beyond the rounds, if asked
@@ -178,18 +176,18 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
         s = summaries[name]
         rows.append({"stage": name, **s.as_dict(), "share": s.p50 / wrapper_p50 if wrapper_p50 else None})
     p50 = {name: summaries[name].p50 for name in stages}
-    executor_rest = p50["executor"] - p50["bot client"] - p50["QueryOrders"] - p50["store.record_intent"]
-    wrapper_rest = p50["safety wrapper"] - p50["executor"] - p50["SystemStatus"] - p50["BalanceEx"] - p50["risk.check"]
+    executor_rest = p50["executor"] - p50["bot client"] - p50["store.record_intent"]
+    wrapper_rest = p50["safety wrapper"] - p50["executor"] - p50["risk snapshot"] - p50["risk.check"]
     layers = [
         ("client: AddOrder round trip (HTTP, signing, parsing)", client_p50),
-        ("client: guard + its audit row (bot client - bare client)", p50["bot client"] - client_p50),
-        ("executor: QueryOrders after the ack (Executor.sync_after_place)", p50["QueryOrders"]),
-        ("executor: durable intent (Store.record_intent, synchronous=FULL)", p50["store.record_intent"]),
-        ("executor: the rest (audit rows, status transitions, fill import)", executor_rest),
-        ("wrapper: SystemStatus before every order (STATUS_TTL_S = 0)", p50["SystemStatus"]),
-        ("wrapper: BalanceEx for the risk snapshot (re-read after every order)", p50["BalanceEx"]),
+        ("client: guard + its audit row (bot client - bare client; the row is queued inside the wrapper)",
+         p50["bot client"] - client_p50),
+        ("executor: durable intent + its audit row (Store.record_intent, synchronous=FULL)",
+         p50["store.record_intent"]),
+        ("executor: the rest (id, local checks, status ACCEPT + audit + trade count in one batch)", executor_rest),
+        ("wrapper: risk snapshot (cached balances and status, open orders, position)", p50["risk snapshot"]),
         ("wrapper: risk.check", p50["risk.check"]),
-        ("wrapper: the rest (gates, market data, audit)", wrapper_rest),
+        ("wrapper: the rest (gates, market data, local hold, audit row)", wrapper_rest),
     ]
     fill = summarize_ns(fill_ns)
     return {

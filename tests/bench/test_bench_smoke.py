@@ -111,10 +111,14 @@ def test_bot_path_times_every_layer_and_reaches_fills():
     stages = {row["stage"]: row for row in res["stages"]}
     assert {name: stages[name]["n"] for name in stages} == {
         "bare client": 4, "bot client": 4, "executor": 4, "safety wrapper": 4,
-        "store.record_intent": 4, "risk.check": 4, "SystemStatus": 4, "BalanceEx": 4, "QueryOrders": 4,
+        "store.record_intent": 4, "risk.check": 4, "risk snapshot": 4,
     }
     assert res["requests_per_placement"]["bare client"] == ["AddOrder"]
+    # a resting limit order is not read back (the layer table subtracts no QueryOrders); SystemStatus
+    # and BalanceEx are cached on the clock (5 s, 10 s), so they only show when a TTL ran out
     assert "AddOrder" in res["requests_per_placement"]["safety wrapper"]
+    assert "QueryOrders" not in res["requests_per_placement"]["safety wrapper"]
+    assert not any("SystemStatus" in row["layer"] or "QueryOrders" in row["layer"] for row in res["layers"])
     assert res["fill"]["n"] == 2
     assert res["ack"]["overhead_ratio"] is not None
 
