@@ -432,13 +432,24 @@ class Store:
                 self._order_row(order) + self._order_row(order)[1:],
             )
 
-    def update_order(self, cl_ord_id: str, **changes: Any) -> OrderRecord:
-        """Change some fields of one order in one transaction; returns the new record."""
+    def update_order(self, cl_ord_id: str, current: OrderRecord | None = None, **changes: Any) -> OrderRecord:
+        """Change some fields of one order in one transaction; returns the new record.
+        ``current``: the record the caller holds (under its order lock): only the changed columns
+        are written and the row is not read back (no SELECT, no intent JSON round trip)."""
         allowed = {"txid", "status", "volume_executed", "cost", "fee", "updated_at", "intent", "reason",
                    "volume", "price"}
         unknown = set(changes) - allowed
         if unknown:
             raise StoreError(f"cannot update order fields {sorted(unknown)}")
+        if current is not None and current.cl_ord_id == cl_ord_id and changes:
+            record = replace(current, **changes)
+            values = [self._column_value(name, getattr(record, name)) for name in changes]
+            with self._tx() as db:
+                cur = db.execute(f"UPDATE orders SET {', '.join(f'{n} = ?' for n in changes)} WHERE cl_ord_id = ?",
+                                 (*values, cl_ord_id))
+                if cur.rowcount != 1:
+                    raise StoreError(f"unknown order {cl_ord_id}")
+            return record
         with self._tx() as db:
             row = db.execute("SELECT * FROM orders WHERE cl_ord_id = ?", (cl_ord_id,)).fetchone()
             if row is None:
@@ -472,6 +483,17 @@ class Store:
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY created_at, rowid", args).fetchall()
         return [self._order_from_row(r) for r in rows]
+
+    @staticmethod
+    def _column_value(name: str, value: Any) -> Any:
+        """One column as ``_order_row`` writes it."""
+        if name in ("volume", "volume_executed", "cost", "fee", "price"):
+            return _txt(value)
+        if name == "updated_at":
+            return float(value)
+        if name == "intent":
+            return json.dumps(value, default=str, sort_keys=True)
+        return value
 
     @staticmethod
     def _order_row(o: OrderRecord) -> tuple[Any, ...]:

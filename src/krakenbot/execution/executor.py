@@ -234,8 +234,9 @@ class Executor:
     def _transition(self, order: OrderRecord, event: OrderEvent, **changes: Any) -> OrderRecord:
         new = apply(order.status, event)
         with self.store.batch():  # the change and its audit row: one commit, both or neither
-            updated = self.store.update_order(order.cl_ord_id, status=new.value, updated_at=self.clock.time(),
-                                              **changes)
+            # the record this executor holds under the order's lock: no read-back of the row
+            updated = self.store.update_order(order.cl_ord_id, current=order, status=new.value,
+                                              updated_at=self.clock.time(), **changes)
             if new.value != order.status:
                 self.store.append_audit({
                     "time": self.clock.time(), "actor": "executor", "action": "order_status", "outcome": new.value,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -270,3 +271,19 @@ def test_audit_rows_made_later_ride_in_the_next_commit_in_order_and_survive_a_ro
         assert [r["action"] for r in db.audit_rows()] == ["endpoint", "order_status", "order"]
         db.append_audit({"action": "after", "outcome": "x"})  # outside the block: written at once
         assert commits[-1] == "COMMIT" and len(commits) == 4
+
+
+def test_an_update_from_the_held_record_writes_only_the_changed_columns(tmp_path):
+    with Store(str(tmp_path / "u.sqlite")) as db:
+        held = _order("kb1")
+        db.record_intent(held)
+        db.update_order("kb1", reason="set by someone else")  # a column the holder did not change
+        new = db.update_order("kb1", current=held, status="OPEN", txid="O1", updated_at=5.0,
+                              volume_executed=Decimal("0.00010000"))
+        stored = db.get_order("kb1")
+        assert (stored.status, stored.txid, stored.updated_at, stored.volume_executed) == \
+            ("OPEN", "O1", 5.0, Decimal("0.00010000"))
+        assert stored.reason == "set by someone else" and stored.intent == held.intent
+        assert (new.status, new.txid) == ("OPEN", "O1")
+        with pytest.raises(StoreError):
+            db.update_order("kb9", current=replace(held, cl_ord_id="kb9"), status="OPEN")
