@@ -100,7 +100,7 @@ class ExchangeReads:
         self._balances = None
         self._local_holds = {}
 
-    def _hold_locally(self, outcome: Any, info: PairInfo) -> None:
+    def _hold_locally(self, outcome: Any, info: PairInfo, order: Any = None) -> None:
         """After an order: take its hold off the cached free balance instead of re-reading
         BalanceEx (one request per order). Only a resting limit order's hold is known exactly
         (buy: volume x price + the higher fee rate; sell: volume), so only then is the cache kept;
@@ -113,7 +113,8 @@ class ExchangeReads:
             if status not in ("REJECTED", "VALIDATED"):  # UNKNOWN & co: it may have landed
                 self._forget_balances()
             return
-        order = self.store.get_order(outcome.cl_ord_id) if outcome.cl_ord_id else None  # type: ignore[attr-defined]
+        if order is None or getattr(order, "cl_ord_id", None) != outcome.cl_ord_id:  # else: the executor's record
+            order = self.store.get_order(outcome.cl_ord_id) if outcome.cl_ord_id else None  # type: ignore[attr-defined]
         if cached is None or order is None or status != "OPEN" or order.ordertype != "limit" \
                 or order.price is None or order.volume_executed != 0:
             self._forget_balances()

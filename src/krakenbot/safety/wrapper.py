@@ -57,6 +57,7 @@ class SafetyWrapper(ExchangeReads):
         self._init_reads()
         self.guard.order_blocker = self._order_blocker
         self._order_gate = threading.RLock()  # risk check + placement, one order at a time
+        self._placed_record: Any = None  # the executor's record of the order just placed (under the gate)
 
     # -- mode ----------------------------------------------------------------------------------
     @property
@@ -167,8 +168,8 @@ class SafetyWrapper(ExchangeReads):
         # instead of one commit each (Store.audit_later; the intent is still fsynced before sending).
         with self._order_gate, self._audit_later():
             outcome, executed = self._risk_then_execute(request, risk_info, mid, pair, origin, summary)
-            if executed:
-                self._hold_locally(outcome, info)
+            if executed:  # the record the executor returned (set under this gate): no re-read
+                self._hold_locally(outcome, info, self._placed_record)
         if not executed:
             return outcome
         # 9. canary: cancel at once after acknowledgement (the cancel forgets the balances)
@@ -240,6 +241,7 @@ class SafetyWrapper(ExchangeReads):
             return self._refuse(request.pair, DenialCode.UNKNOWN_ORDER_OUTSTANDING, str(exc), origin, summary)
         except KrakenError as exc:
             return self._refuse(request.pair, SafetyCode.EXCHANGE_ERROR, self._explain(exc), origin, summary)
+        self._placed_record = getattr(result, "order", None)
         status = str(getattr(result.status, "value", result.status))
         accepted = bool(result.accepted)
         reason = "" if accepted else self._scrub(str(result.reason or "rejected"))
