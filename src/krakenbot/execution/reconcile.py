@@ -1,14 +1,25 @@
 """Does the bot's memory agree with Kraken? And, after a crash, make it agree.
 
 ``reconcile()`` reads Balance, OpenOrders, TradesHistory and QueryOrders and lists every
-difference precisely (kind, key, bot value, exchange value); it changes nothing, so an
-operator (or the kill switch) decides what a drift means. ``recover()`` is for start-up:
+difference precisely (kind, key, bot value, exchange value); it changes nothing in the
+bot's orders or fills, so an operator (or the kill switch) decides what a drift means.
+
+It is incremental: a clean pass persists a high-water mark (newest trade time and id, plus
+a digest of every fill older than the mark minus an overlap), and the next pass fetches
+only trades from ``mark - OVERLAP_S`` on (a late trade Kraken shows with an earlier time is
+still read; trades dedupe by id) and queries only the orders that can still change or did
+change since (each TradesHistory page costs +2 on the API counter: paging the whole day on
+every pass meant minutes of pacing). Balances are still compared against baseline + every
+recorded fill. If the store's old fills no longer match the digest, or ``full=True``, the
+pass goes back to the baseline, so a lost or altered fill is named precisely. ``recover()`` is for start-up:
 it settles every order whose outcome the bot never learnt (PENDING_SUBMIT, UNKNOWN) by
 ``cl_ord_id`` - never by re-sending -, brings active orders up to date, adopts open
 orders carrying this bot's id prefix that the store lost, and imports missing fills.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable
@@ -19,9 +30,28 @@ from krakenbot.execution.fills import fee_discrepancy, fetch_trades
 from krakenbot.execution.order_state import EXCHANGE_STATUS_FOR_EVENT, OrderStatus, event_for_exchange_status
 from krakenbot.models import PairInfo, TradeInfo
 from krakenbot.positions import Discrepancy, PositionManager, ReconciliationReport
-from krakenbot.store import OrderRecord, Store
+from krakenbot.store import FillRecord, OrderRecord, Store
 
-__all__ = ["Reconciler", "RecoveryReport"]
+__all__ = ["Reconciler", "RecoveryReport", "MARK_KEY", "OVERLAP_S"]
+
+MARK_KEY = "reconcile.mark"  # meta key of the high-water mark
+OVERLAP_S = 60.0  # re-read this much before the mark: Kraken can show a trade late, with an earlier time
+# Discrepancies a windowed pass may not see again once the mark passes them: while any is
+# reported the mark stays put. (Balances, open orders and fees are always compared whole.)
+_WINDOWED_KINDS = frozenset({"fill_missing", "foreign_fill", "fill_mismatch", "fill_not_on_exchange",
+                             "order_mismatch", "order_not_on_exchange", "order_fills_incomplete"})
+_CHECKED_STATUSES = (OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value, OrderStatus.PENDING_CANCEL.value,
+                     OrderStatus.PENDING_SUBMIT.value, OrderStatus.UNKNOWN.value)
+
+
+def _fills_digest(fills: list[FillRecord], before: float) -> tuple[str, int]:
+    """A fingerprint of the fills older than ``before``: what a windowed pass takes on trust."""
+    h, n = hashlib.sha256(), 0
+    for f in sorted((f for f in fills if f.time < before), key=lambda f: f.trade_id):
+        h.update("|".join((f.trade_id, f.txid, f.pair, f.side, str(f.price), str(f.volume), str(f.cost),
+                           str(f.fee), repr(f.time), str(f.maker))).encode() + b"\n")
+        n += 1
+    return h.hexdigest(), n
 
 
 @dataclass(frozen=True)
@@ -63,6 +93,37 @@ class Reconciler:
             return min(o.created_at for o in orders) - 1
         return None
 
+    def _mark(self) -> dict | None:
+        raw = self.store.get_meta(MARK_KEY)
+        return None if raw is None else json.loads(raw)
+
+    def _window(self, fills: list[FillRecord], full: bool) -> tuple[float | None, dict | None]:
+        """Where this pass's trade window starts, and the mark it rests on (None: from the
+        baseline). The mark is trusted only for the same baseline and an unchanged fill digest."""
+        base = self._trades_since()
+        mark = None if full else self._mark()
+        if mark is None or mark.get("base") != base:
+            return base, None
+        if _fills_digest(fills, mark["cutoff"]) != (mark["digest"], mark["count"]):
+            return base, None  # an old fill vanished or changed: look at everything again
+        return (mark["cutoff"] if base is None else max(base, mark["cutoff"])), mark
+
+    def _advance_mark(self, fills: list[FillRecord], trades: dict[str, TradeInfo], previous: dict | None,
+                      now: float) -> None:
+        base = self._trades_since()
+        newest = max(trades.values(), key=lambda t: (t.time, t.trade_id), default=None)
+        candidates = [(t.time, t.trade_id) for t in (newest,) if t is not None]
+        candidates += [(previous["time"], previous["trade_id"])] if previous is not None else []
+        if not candidates:
+            if base is None:
+                return
+            candidates = [(base, "")]  # nothing traded since the baseline: the mark starts there
+        top, top_id = max(candidates)
+        cutoff = top - OVERLAP_S
+        digest, count = _fills_digest(fills, cutoff)
+        self.store.set_meta(MARK_KEY, json.dumps({"base": base, "time": top, "trade_id": top_id, "cutoff": cutoff,
+                                                  "digest": digest, "count": count, "checked_at": now}))
+
     def _fetch_trades(self, since: float | None) -> dict[str, TradeInfo]:
         # Kraken's start is exclusive and in whole seconds: one second earlier keeps ``since`` itself.
         return fetch_trades(self.client.account, None if since is None else int(since) - 1)
@@ -76,9 +137,11 @@ class Reconciler:
         return balances
 
     # -- reconcile ----------------------------------------------------------------------------
-    def reconcile(self) -> ReconciliationReport:
+    def reconcile(self, full: bool = False) -> ReconciliationReport:
+        """Compare with the exchange; ``full`` ignores the mark and re-reads from the baseline."""
         now = self.clock.time()
-        since = self._trades_since()
+        fills = self.store.fills()  # before the fetch: a fill recorded meanwhile is not in the digest
+        since, mark = self._window(fills, full)
         balances = self.client.account.balance()
         open_orders = self.client.account.open_orders()
         trades = self._fetch_trades(since)
@@ -89,11 +152,28 @@ class Reconciler:
             self.positions.set_baseline(balances, as_of=now)
         report = self.positions.reconcile(balances, open_orders, trades, trades_since=since,
                                           balance_tolerance=self.balance_tolerance, now=now)
-        return report + self._check_orders(now) + self._check_fees()
+        report = report + self._check_orders(now, mark, open_orders, trades) + self._check_fees()
+        if not report.kinds() & _WINDOWED_KINDS:
+            self._advance_mark(fills, trades, mark, now)
+        return report + ReconciliationReport(counts={"full": int(mark is None)})
 
-    def _check_orders(self, now: float) -> ReconciliationReport:
-        """Our orders (with a txid, recent) against QueryOrders: status, executed volume, fee."""
-        mine = [o for o in self.store.orders() if o.txid and o.updated_at >= now - self.lookback_s]
+    def _check_orders(self, now: float, mark: dict | None = None, open_orders: dict | None = None,
+                      trades: dict[str, TradeInfo] | None = None) -> ReconciliationReport:
+        """Our orders against QueryOrders: status, executed volume, fee. Without a mark, every
+        order updated within ``lookback_s``; with one, only those that can still change (active,
+        in flight, open at Kraken, traded in the window) or changed since the last pass."""
+        if mark is None:
+            mine = [o for o in self.store.orders() if o.txid and o.updated_at >= now - self.lookback_s]
+        else:
+            txids = set(open_orders or ()) | {t.order_txid for t in (trades or {}).values()}
+            since = mark["checked_at"] - OVERLAP_S
+            by_cid = {o.cl_ord_id: o for o in self.store.orders(statuses=_CHECKED_STATUSES) if o.txid}
+            for txid in txids:
+                o = self.store.order_by_txid(txid)
+                if o is not None:
+                    by_cid[o.cl_ord_id] = o
+            by_cid.update({o.cl_ord_id: o for o in self.store.orders() if o.txid and o.updated_at >= since})
+            mine = sorted(by_cid.values(), key=lambda o: o.created_at)
         out: list[Discrepancy] = []
         for i in range(0, len(mine), 50):
             chunk = mine[i:i + 50]
@@ -133,7 +213,9 @@ class Reconciler:
         return ReconciliationReport(tuple(out))
 
     # -- recovery after a crash ---------------------------------------------------------------
-    def recover(self) -> RecoveryReport:
+    def recover(self, full: bool = False) -> RecoveryReport:
+        """Fills are imported from the reconcile mark on (or the baseline: ``full``, or when
+        the store's old fills no longer match the mark's digest)."""
         executor = self._executor()
         resolved, unknown, adopted = [], [], []
         for o in self.store.orders(statuses=[OrderStatus.PENDING_SUBMIT.value, OrderStatus.UNKNOWN.value]):
@@ -156,7 +238,7 @@ class Reconciler:
                 self.store.append_audit({"time": now, "actor": "reconciler", "action": "order_adopted",
                                          "outcome": status.value, "detail": {"cl_ord_id": cid, "txid": txid}})
                 adopted.append(cid)
-        imported = executor.import_trades(self._fetch_trades(self._trades_since()))
+        imported = executor.import_trades(self._fetch_trades(self._window(self.store.fills(), full)[0]))
         return RecoveryReport(resolved, unknown, adopted, imported)
 
     def _pair_id(self, altname: str) -> str:
