@@ -159,3 +159,13 @@ def test_candle_history_does_not_depend_on_when_it_is_first_asked(monkeypatch):
                                                         "volume": "0.001"})
     late = asked_late.handle_public("OHLC", {"pair": "XBTEUR", "since": "0"})["XXBTZEUR"]
     assert late[:600] == early[:600]
+
+
+def test_ticker_statistics_follow_a_trade_printed_within_the_same_second(ex):
+    """The 24 h figures are memoised per second and last trade: a new trade must show at once."""
+    before = ex.handle_public("Ticker", {"pair": "XBTEUR"})["XXBTZEUR"]
+    ex.handle_private("demo", "AddOrder", {"pair": "XBTEUR", "type": "buy", "ordertype": "market",
+                                           "volume": "0.01"})
+    after = ex.handle_public("Ticker", {"pair": "XBTEUR"})["XXBTZEUR"]
+    assert after["t"][1] > before["t"][1]
+    assert Decimal(after["v"][1]) > Decimal(before["v"][1])
