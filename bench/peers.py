@@ -28,6 +28,18 @@ def _check(envelope: dict) -> dict:
     return envelope["result"]
 
 
+def signed_form(method: str, params: dict, nonce: int, key: str, secret: str) -> tuple[str, str, dict]:
+    """Path, form body and headers of one hand-signed private call (the floor and bare requests)."""
+    path = "/0/private/" + method
+    body = urllib.parse.urlencode({"nonce": str(nonce), **params})
+    headers = {
+        "API-Key": key,
+        "API-Sign": kraken_signature(path, str(nonce), body, secret),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    return path, body, headers
+
+
 class Adapter:
     """One client under test. ``calls`` maps call name to a zero-argument callable."""
 
@@ -62,14 +74,7 @@ class FloorClient(Adapter):
         return self._roundtrip("GET", self._ticker_path, None, {})
 
     def _private(self, method: str, params: dict) -> dict:
-        path = "/0/private/" + method
-        nonce = str(self._nonce())
-        body = urllib.parse.urlencode({"nonce": nonce, **params})
-        headers = {
-            "API-Key": self._key,
-            "API-Sign": kraken_signature(path, nonce, body, self._secret),
-            "Content-Type": "application/x-www-form-urlencoded",
-        }
+        path, body, headers = signed_form(method, params, self._nonce(), self._key, self._secret)
         return self._roundtrip("POST", path, body, headers)
 
     def balance(self) -> dict:
@@ -100,14 +105,7 @@ class RequestsClient(Adapter):
         return _check(self._session.get(self._url + "/0/public/Ticker", params={"pair": "XBTEUR"}, timeout=10).json())
 
     def _private(self, method: str, params: dict) -> dict:
-        path = "/0/private/" + method
-        nonce = str(self._nonce())
-        body = urllib.parse.urlencode({"nonce": nonce, **params})
-        headers = {
-            "API-Key": self._key,
-            "API-Sign": kraken_signature(path, nonce, body, self._secret),
-            "Content-Type": "application/x-www-form-urlencoded",
-        }
+        path, body, headers = signed_form(method, params, self._nonce(), self._key, self._secret)
         return _check(self._session.post(self._url + path, data=body, headers=headers, timeout=10).json())
 
     def balance(self) -> dict:
