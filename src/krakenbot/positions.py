@@ -105,6 +105,7 @@ class PositionManager:
         self._cache_last: tuple[float, int] = (float("-inf"), 0)  # (time, seq) of the last replayed fill
         self._cache_times: list[float] = []      # per replayed fill, in replay order
         self._cache_realised: list[tuple[str, Decimal]] = []  # (pair, realised) per replayed fill
+        self._cache_running: list[Decimal] = [ZERO]  # realised of every pair, summed up to each fill
 
     def _assets(self, pair: str) -> tuple[str, str]:
         if self.pair_rules is not None:
@@ -159,11 +160,13 @@ class PositionManager:
         if (new[0].time, new[0].seq or 0) < self._cache_last:
             # A fill older than one already replayed: the order changed, replay everything.
             self._cache_positions, self._cache_times, self._cache_realised = {}, [], []
+            self._cache_running = [ZERO]
             new = self.store.fills()
         for f in new:
             realised = self._apply_fill(self._cache_positions, f)
             self._cache_times.append(f.time)
             self._cache_realised.append((f.pair, realised))
+            self._cache_running.append(self._cache_running[-1] + realised)
             self._cache_seq = max(self._cache_seq, f.seq or 0)
             self._cache_last = (f.time, f.seq or 0)
 
@@ -185,7 +188,9 @@ class PositionManager:
             self._caught_up()
             lo = 0 if since is None else bisect_left(self._cache_times, since)
             hi = len(self._cache_times) if until is None else bisect_left(self._cache_times, until)
-            return sum((r for p, r in self._cache_realised[lo:hi] if pair is None or p == pair), ZERO)
+            if pair is None:  # the risk check's question, before every order: no walk over the day's fills
+                return self._cache_running[hi] - self._cache_running[lo]
+            return sum((r for p, r in self._cache_realised[lo:hi] if p == pair), ZERO)
 
     def unrealised_pnl(self, prices: Mapping[str, Decimal], exit_fee_pct: Decimal = ZERO) -> dict[str, Decimal]:
         return {pair: pos.unrealised_pnl(prices[pair], exit_fee_pct)
@@ -200,6 +205,9 @@ class PositionManager:
             "fill_seq": self.store.last_fill_seq(),
             "as_of": as_of,
         }))
+
+    def has_baseline(self) -> bool:
+        return self.store.get_meta(self.BASELINE_KEY) is not None
 
     def baseline(self) -> tuple[dict[str, Decimal], int] | None:
         raw = self.store.get_meta(self.BASELINE_KEY)

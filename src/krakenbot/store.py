@@ -29,6 +29,14 @@ cost no commit of their own: 4 commits per placement -> 3. Only audit rows are q
 intent, a status or a fill; a crash while AddOrder is in flight can lose the guard's "sent" row of
 that one order, but its intent row (and the intent's audit row) are already durable and say more.
 
+Read cache: the rows every order reads (the meta keys such as the trading state, today's daily
+counters, the orders that are not settled, the last fill's sequence number) are kept in memory and
+written through by this store's own writes, so the pre-trade path makes no SELECT. Another process
+may write the same file (``krakenbot resume`` sets the trading state): every cached read first asks
+SQLite's ``PRAGMA data_version``, which changes exactly when another connection committed, and then
+drops the whole cache; a rollback drops it too. Settled orders (``SETTLED_STATUSES``) are not kept,
+so the cache is as large as the open book, not the history. Records handed out are shared: read-only.
+
 Money is stored as TEXT holding ``str(Decimal)`` so nothing passes through float.
 """
 from __future__ import annotations
@@ -44,7 +52,13 @@ from typing import Any, Iterable, Iterator
 
 from krakenbot.models import Candle
 
-__all__ = ["Store", "StoreError", "OrderRecord", "FillRecord", "MIGRATIONS", "utc_day", "utc_day_bounds"]
+__all__ = ["Store", "StoreError", "OrderRecord", "FillRecord", "MIGRATIONS", "SETTLED_STATUSES", "utc_day",
+           "utc_day_bounds"]
+
+# Statuses in which an order can no longer rest on the book, fill further or block a pair: the
+# execution package's TERMINAL_STATUSES (a unit test keeps the two equal; the store does not import
+# the execution package). Orders in any other status are held in the read cache.
+SETTLED_STATUSES = frozenset({"FILLED", "CANCELED", "EXPIRED", "REJECTED", "VALIDATED"})
 
 
 def utc_day(ts: float) -> str:
@@ -205,6 +219,12 @@ class Store:
         self._lock = threading.RLock()
         self._batch_depth = 0  # > 0 while this thread (holding _lock) runs a batch()
         self._local = threading.local()  # .queued: this thread's audit rows inside audit_later()
+        # The read cache (module docstring); every field is guarded by _lock. None = not loaded.
+        self._seen_version: int | None = None          # PRAGMA data_version the cache belongs to
+        self._live: dict[str, OrderRecord] | None = None  # unsettled orders, in (created_at, rowid) order
+        self._meta: dict[str, str] | None = None
+        self._daily: dict[tuple[str, str], Decimal] = {}
+        self._fill_seq: int | None = None               # the highest fill seq
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             self._db.row_factory = sqlite3.Row
@@ -250,6 +270,7 @@ class Store:
             except BaseException:
                 self._batch_depth = 0
                 self._db.execute("ROLLBACK")
+                self._drop_cache()
                 self._requeue(written)
                 raise
             self._batch_depth = 0
@@ -268,6 +289,7 @@ class Store:
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
+                self._drop_cache()  # it may hold writes of this transaction
                 self._requeue(written)  # rolled back with the rest: still owed
                 raise
             else:
@@ -295,6 +317,45 @@ class Store:
                 on_error(error)
             finally:
                 self._local.queued = None
+
+    # -- read cache ------------------------------------------------------------------------
+    def _drop_cache(self) -> None:
+        self._live, self._meta, self._fill_seq = None, None, None
+        self._daily.clear()
+
+    def _fresh(self) -> None:
+        """Drop the cache if another connection committed since it was filled (caller holds _lock)."""
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._seen_version:
+            self._drop_cache()
+            self._seen_version = version
+
+    def _live_orders(self) -> dict[str, OrderRecord]:
+        self._fresh()
+        if self._live is None:
+            settled = sorted(SETTLED_STATUSES)
+            rows = self._db.execute(
+                f"SELECT * FROM orders WHERE status NOT IN ({','.join('?' * len(settled))}) "
+                "ORDER BY created_at, rowid", settled).fetchall()
+            self._live = {r["cl_ord_id"]: self._order_from_row(r) for r in rows}
+        return self._live
+
+    def _cache_changes(self, cl_ord_id: str, changes: dict[str, Any]) -> None:
+        """Apply the columns this connection just wrote to one order's cached row. The cache holds
+        every unsettled row, so an order missing from it is settled in the file."""
+        live = self._live
+        if live is None:
+            return
+        cached = live.get(cl_ord_id)
+        if cached is None:
+            if "status" in changes and changes["status"] not in SETTLED_STATUSES:
+                self._live = None  # a settled order coming back to life: its place is by rowid, reload
+            return
+        updated = replace(cached, **changes)
+        if updated.status in SETTLED_STATUSES:
+            del live[cl_ord_id]
+        else:
+            live[cl_ord_id] = updated  # same row, same place in the order
 
     def _write_queued(self, db: sqlite3.Connection) -> list:
         queued = getattr(self._local, "queued", None)
@@ -418,6 +479,8 @@ class Store:
                     )
                     if audit is not None:
                         self._insert_audit(db, audit)
+                if self._live is not None and order.status not in SETTLED_STATUSES:
+                    self._live[order.cl_ord_id] = order  # the newest row: last in (created_at, rowid) order
             finally:
                 if self.path != ":memory:":
                     self._db.execute("PRAGMA synchronous=NORMAL")
@@ -431,6 +494,7 @@ class Store:
                 f"ON CONFLICT(cl_ord_id) DO UPDATE SET {_ORDER_ASSIGNMENTS}",
                 self._order_row(order) + self._order_row(order)[1:],
             )
+            self._live = None  # insert or overwrite: rare (adoption, tests); reload rather than guess its place
 
     def update_order(self, cl_ord_id: str, current: OrderRecord | None = None, **changes: Any) -> OrderRecord:
         """Change some fields of one order in one transaction; returns the new record.
@@ -449,6 +513,7 @@ class Store:
                                  (*values, cl_ord_id))
                 if cur.rowcount != 1:
                     raise StoreError(f"unknown order {cl_ord_id}")
+                self._cache_changes(cl_ord_id, changes)  # the cached row, not the caller's copy
             return record
         with self._tx() as db:
             row = db.execute("SELECT * FROM orders WHERE cl_ord_id = ?", (cl_ord_id,)).fetchone()
@@ -459,10 +524,14 @@ class Store:
             # order would silently delete that other order's row.
             values = self._order_row(record)
             db.execute(f"UPDATE orders SET {_ORDER_ASSIGNMENTS} WHERE cl_ord_id = ?", values[1:] + (cl_ord_id,))
+            self._cache_changes(cl_ord_id, changes)
             return record
 
     def get_order(self, cl_ord_id: str) -> OrderRecord | None:
         with self._lock:
+            cached = self._live_orders().get(cl_ord_id)
+            if cached is not None:
+                return cached
             row = self._db.execute("SELECT * FROM orders WHERE cl_ord_id = ?", (cl_ord_id,)).fetchone()
         return None if row is None else self._order_from_row(row)
 
@@ -472,9 +541,19 @@ class Store:
         return None if row is None else self._order_from_row(row)
 
     def orders(self, statuses: Iterable[str] | None = None, pair: str | None = None) -> list[OrderRecord]:
-        sql, args = "SELECT * FROM orders WHERE 1=1", []
+        """Orders oldest first (created_at, then insertion), optionally of some statuses and one pair.
+        Asking only for unsettled statuses (the open book) is answered from the read cache."""
         if statuses is not None:
             statuses = list(statuses)
+            if SETTLED_STATUSES.isdisjoint(statuses):
+                wanted = frozenset(statuses)
+                with self._lock:
+                    live = list(self._live_orders().values())
+                found = [o for o in live if o.status in wanted and (pair is None or o.pair == pair)]
+                found.sort(key=lambda o: o.created_at)  # stable: ties keep insertion (rowid) order
+                return found
+        sql, args = "SELECT * FROM orders WHERE 1=1", []
+        if statuses is not None:
             sql += f" AND status IN ({','.join('?' * len(statuses))})"
             args += statuses
         if pair is not None:
@@ -524,6 +603,8 @@ class Store:
                     (fill.trade_id, fill.txid, fill.cl_ord_id, fill.pair, fill.side, str(fill.price),
                      str(fill.volume), str(fill.cost), str(fill.fee), float(fill.time), int(fill.maker)),
                 )
+                if self._fill_seq is not None:
+                    self._fill_seq += 1  # the row took max(seq) + 1
         except sqlite3.IntegrityError:
             return False
         return True
@@ -533,6 +614,8 @@ class Store:
             return self._db.execute("SELECT 1 FROM fills WHERE trade_id = ?", (trade_id,)).fetchone() is not None
 
     def fills(self, pair: str | None = None, txid: str | None = None, after_seq: int = 0) -> list[FillRecord]:
+        if after_seq >= self.last_fill_seq():
+            return []  # nothing newer (the position replay asks before every order)
         sql, args = "SELECT * FROM fills WHERE seq > ?", [after_seq]
         if pair is not None:
             sql += " AND pair = ?"
@@ -554,26 +637,35 @@ class Store:
 
     def last_fill_seq(self) -> int:
         with self._lock:
-            row = self._db.execute("SELECT max(seq) FROM fills").fetchone()
-        return int(row[0] or 0)
+            self._fresh()
+            if self._fill_seq is None:
+                row = self._db.execute("SELECT max(seq) FROM fills").fetchone()
+                self._fill_seq = int(row[0] or 0)
+            return self._fill_seq
 
     # -- daily counters ----------------------------------------------------------------------
     def add_daily(self, day: str, name: str, amount: Decimal | int = 1) -> Decimal:
         """Add to a per-UTC-day counter and return the new value (Decimal, exact)."""
         with self._tx() as db:
-            row = db.execute("SELECT value FROM daily_counters WHERE day = ? AND name = ?", (day, name)).fetchone()
-            value = (Decimal(row[0]) if row else Decimal(0)) + Decimal(amount)
+            value = self.daily_value(day, name) + Decimal(amount)
             db.execute(
                 "INSERT OR REPLACE INTO daily_counters(day, name, value) VALUES (?, ?, ?)", (day, name, str(value))
             )
+            self._daily[(day, name)] = value
             return value
 
     def daily_value(self, day: str, name: str) -> Decimal:
         with self._lock:
-            row = self._db.execute(
-                "SELECT value FROM daily_counters WHERE day = ? AND name = ?", (day, name)
-            ).fetchone()
-        return Decimal(row[0]) if row else Decimal(0)
+            self._fresh()
+            cached = self._daily.get((day, name))
+            if cached is None:
+                row = self._db.execute(
+                    "SELECT value FROM daily_counters WHERE day = ? AND name = ?", (day, name)
+                ).fetchone()
+                if len(self._daily) >= 256:  # an entry per counter and day: old days go
+                    self._daily.clear()
+                cached = self._daily[(day, name)] = Decimal(row[0]) if row else Decimal(0)
+            return cached
 
     def daily_trade_count(self, day: str) -> int:
         return int(self.daily_value(day, "trades"))
@@ -614,9 +706,13 @@ class Store:
     # -- meta / locks key-value ------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return default if row is None else str(row[0])
+            self._fresh()
+            if self._meta is None:
+                self._meta = {str(k): str(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
+            return self._meta.get(key, default)
 
     def set_meta(self, key: str, value: str) -> None:
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, str(value)))
+            if self._meta is not None:
+                self._meta[key] = str(value)

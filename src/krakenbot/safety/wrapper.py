@@ -216,7 +216,7 @@ class SafetyWrapper(ExchangeReads):
     def _ensure_baseline(self) -> None:
         """Before the bot's first real order, remember the exchange balances: every later
         balance check is this baseline plus the bot's own fills."""
-        if self.positions.baseline() is not None or self.store.fills():
+        if self.positions.has_baseline() or self.store.last_fill_seq():
             return
         if self.reconciler is not None and hasattr(self.reconciler, "set_baseline"):
             self.reconciler.set_baseline()

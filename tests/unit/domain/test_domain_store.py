@@ -287,3 +287,82 @@ def test_an_update_from_the_held_record_writes_only_the_changed_columns(tmp_path
         assert (new.status, new.txid) == ("OPEN", "O1")
         with pytest.raises(StoreError):
             db.update_order("kb9", current=replace(held, cl_ord_id="kb9"), status="OPEN")
+
+
+# -- the read cache --------------------------------------------------------------------------------
+def _sql_orders(db: Store, statuses: list[str]) -> list[OrderRecord]:
+    rows = db._db.execute(f"SELECT * FROM orders WHERE status IN ({','.join('?' * len(statuses))}) "
+                          "ORDER BY created_at, rowid", statuses).fetchall()
+    return [Store._order_from_row(r) for r in rows]
+
+
+def test_settled_statuses_are_the_executors_terminal_statuses():
+    from krakenbot.execution.order_state import TERMINAL_STATUSES
+    from krakenbot.store import SETTLED_STATUSES
+
+    assert SETTLED_STATUSES == {s.value for s in TERMINAL_STATUSES}
+
+
+def test_the_open_book_read_from_memory_matches_the_file_through_every_kind_of_write(tmp_path):
+    live = ["NEW", "PENDING_SUBMIT", "OPEN", "PARTIALLY_FILLED", "PENDING_CANCEL", "UNKNOWN"]
+    with Store(str(tmp_path / "c.sqlite")) as db:
+        db.record_intent(_order("kb1", created_at=5.0))
+        assert db.orders(statuses=live) == _sql_orders(db, live)  # loads the cache
+        db.record_intent(_order("kb2", created_at=5.0))           # same time: insertion order decides
+        db.record_intent(_order("kb0", created_at=1.0))           # older: sorts first
+        held = db.get_order("kb1")
+        db.update_order("kb1", reason="set elsewhere")            # full-row path
+        db.update_order("kb1", current=held, status="OPEN", txid="O1")  # held copy lacks the reason
+        assert db.get_order("kb1").reason == "set elsewhere"      # the cache applied columns, not the copy
+        db.update_order("kb2", status="CANCELED")                 # settles: leaves the cache
+        db.upsert_order(_order("kb3", status="UNKNOWN", created_at=2.0))
+        db.update_order("kb2", status="OPEN")                     # a settled row back to life
+        with pytest.raises(RuntimeError):
+            with db.batch():                                      # rolled back: nothing of it stays
+                db.update_order("kb0", status="FILLED")
+                assert [o.cl_ord_id for o in db.orders(statuses=live)] == ["kb3", "kb1", "kb2"]
+                raise RuntimeError("boom")
+        for statuses in (live, ["OPEN"], ["UNKNOWN", "PENDING_SUBMIT"]):
+            assert db.orders(statuses=statuses) == _sql_orders(db, statuses)
+        assert [o.cl_ord_id for o in db.orders(statuses=live)] == ["kb0", "kb3", "kb1", "kb2"]
+        assert db.orders(statuses=live, pair="XETHZEUR") == []
+        assert db.get_order("kb1") == Store._order_from_row(
+            db._db.execute("SELECT * FROM orders WHERE cl_ord_id = 'kb1'").fetchone())
+
+
+def test_another_process_writing_the_file_is_seen_at_once(tmp_path):
+    """``krakenbot resume`` runs in another process and writes the trading state: the running
+    bot's cached meta, counters, orders and fill count must not hide it."""
+    path = str(tmp_path / "shared.sqlite")
+    with Store(path) as bot, Store(path) as other:
+        bot.record_intent(_order("kb1"))
+        assert bot.get_meta("risk.trading_state", "active") == "active"
+        assert bot.daily_value("2026-11-26", "trades") == 0
+        assert [o.status for o in bot.orders(statuses=["PENDING_SUBMIT", "UNKNOWN"])] == ["PENDING_SUBMIT"]
+        assert bot.last_fill_seq() == 0
+        other.set_meta("risk.trading_state", "halted")
+        other.add_daily("2026-11-26", "trades", 3)
+        other.update_order("kb1", status="UNKNOWN")
+        other.record_fill(_fill("T1"))
+        assert bot.get_meta("risk.trading_state", "active") == "halted"
+        assert bot.daily_value("2026-11-26", "trades") == 3
+        assert [o.status for o in bot.orders(statuses=["PENDING_SUBMIT", "UNKNOWN"])] == ["UNKNOWN"]
+        assert bot.last_fill_seq() == 1 and [f.trade_id for f in bot.fills(after_seq=0)] == ["T1"]
+        bot.add_daily("2026-11-26", "trades", 1)  # counts on from the other process's value
+        assert other.daily_value("2026-11-26", "trades") == 4
+
+
+def test_counters_and_fill_sequence_from_memory_follow_writes_and_rollbacks(store):
+    assert store.daily_value("d", "trades") == 0 and store.last_fill_seq() == 0
+    store.add_daily("d", "trades", 2)
+    store.record_fill(_fill("T1"))
+    assert not store.record_fill(_fill("T1"))  # a duplicate does not move the sequence
+    with pytest.raises(RuntimeError):
+        with store.batch():
+            store.add_daily("d", "trades", 5)
+            store.record_fill(_fill("T2"))
+            store.set_meta("k", "inside")
+            raise RuntimeError("boom")
+    assert store.daily_value("d", "trades") == 2 and store.last_fill_seq() == 1
+    assert store.get_meta("k") is None
+    assert store.fills(after_seq=1) == [] and [f.trade_id for f in store.fills(after_seq=0)] == ["T1"]
