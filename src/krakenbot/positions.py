@@ -176,9 +176,11 @@ class PositionManager:
             return {pair: replace(pos) for pair, pos in self._cache_positions.items()}
 
     def position(self, pair: str) -> Position:
-        found = self.positions().get(pair)
-        if found is not None:
-            return found
+        with self._lock:
+            self._caught_up()
+            found = self._cache_positions.get(pair)
+            if found is not None:
+                return replace(found)  # a copy of the one asked for (the risk check's, every order)
         base, quote = self._assets(pair)
         return Position(pair, base, quote)
 

@@ -22,12 +22,25 @@ nothing: a crash loses the whole batch or none of it, which is what a status cha
 audit row should do anyway.
 
 Audit rows written later: inside ``audit_later()`` a thread's audit rows are queued in memory and
-ride in the next transaction this thread opens (the intent's commit, a batch, any write), or in one
-commit when the block ends, in the order they were made. The wrapper opens it around one order's
-gate, so the guard's AddOrder row (made just before the request leaves) and the wrapper's own row
-cost no commit of their own: 4 commits per placement -> 3. Only audit rows are queued, never an
-intent, a status or a fill; a crash while AddOrder is in flight can lose the guard's "sent" row of
-that one order, but its intent row (and the intent's audit row) are already durable and say more.
+ride in the next transaction this thread opens (the intent's commit, a batch, any write), or are
+written behind when the block ends, in the order they were made. The wrapper opens it around one
+order's gate, so the guard's AddOrder row (made just before the request leaves) and the wrapper's
+own row cost no commit of their own. Only audit rows are queued, never an intent, a status or a
+fill; a crash while AddOrder is in flight can lose the guard's "sent" row of that one order, but its
+intent row (and the intent's audit row) are already durable and say more.
+
+Written behind: ``write_behind()`` is for the bookkeeping that follows an exchange acknowledgement
+(the order's new status and txid, its audit row, the daily trade count). Inside it those writes go
+to the read cache at once, so every later read in this process sees them, and their statements are
+committed as one unit, in order, by a background writer thread right after the block, so the caller
+does not wait for that commit. Every transaction first writes the units still owed (so a later
+write never overtakes them, and the next intent's fsync covers them), every read that goes to the
+file first commits them, and ``close()`` commits them. What this gives up: a process crash in the
+few hundred microseconds before the writer commits loses the unit, exactly as if the crash had come
+just before the acknowledgement: the order's intent is durable in ``PENDING_SUBMIT``, and recovery
+finds it at Kraken by its cl_ord_id, adopts it and counts it (the path the crash tests kill into).
+If the writer cannot commit (disk full), the unit stays owed: every later write, the next intent
+first of all, fails with it, so no new order leaves while the store cannot record (fail closed).
 
 Read cache: the rows every order reads (the meta keys such as the trading state, today's daily
 counters, the orders that are not settled, the last fill's sequence number) are kept in memory and
@@ -42,15 +55,24 @@ Money is stored as TEXT holding ``str(Decimal)`` so nothing passes through float
 from __future__ import annotations
 
 import json
+import logging
+import os
+import queue
 import sqlite3
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Iterable, Iterator
 
 from krakenbot.models import Candle
+
+log = logging.getLogger(__name__)
+
+# One encoder for every JSON column (json.dumps with options builds a new encoder per call).
+_to_json = json.JSONEncoder(default=str, sort_keys=True).encode
 
 __all__ = ["Store", "StoreError", "OrderRecord", "FillRecord", "MIGRATIONS", "SETTLED_STATUSES", "utc_day",
            "utc_day_bounds"]
@@ -63,7 +85,12 @@ SETTLED_STATUSES = frozenset({"FILLED", "CANCELED", "EXPIRED", "REJECTED", "VALI
 
 def utc_day(ts: float) -> str:
     """The UTC calendar day of a Unix time, ``YYYY-MM-DD``: the key of daily counters."""
-    return datetime.fromtimestamp(ts, tz=timezone.utc).date().isoformat()
+    return _utc_day_of(int(ts // 86_400))
+
+
+@lru_cache(maxsize=64)  # asked several times per order; a day is a day
+def _utc_day_of(day_number: int) -> str:
+    return datetime.fromtimestamp(day_number * 86_400, tz=timezone.utc).date().isoformat()
 
 
 def utc_day_bounds(ts: float) -> tuple[float, float]:
@@ -211,6 +238,60 @@ _ORDER_COLUMNS = (
 _ORDER_ASSIGNMENTS = ", ".join(f"{c.strip()} = ?" for c in _ORDER_COLUMNS.split(",")[1:])
 
 
+class _Recorder:
+    """Stands in for the connection inside ``write_behind()``: keeps each statement for the writer.
+    ``expect_one``: the statement must change exactly one row when it is finally run. An audit row
+    is kept as its event (sql None) and encoded when written, off the caller's path."""
+
+    rowcount = 1
+    lastrowid = 0
+
+    def __init__(self) -> None:
+        self.statements: list[tuple[str | None, Any, bool]] = []
+
+    def audit(self, event: dict[str, Any]) -> int:
+        self.statements.append((None, dict(event), False))
+        return 0
+
+    def execute(self, sql: str, params: Iterable[Any] = (), expect_one: bool = False) -> "_Recorder":
+        self.statements.append((sql, tuple(params), expect_one))
+        return self
+
+
+class _BackgroundWriter:
+    """One daemon thread for the whole process commits every store's written-behind units
+    (a thread per store would outlive stores that are never closed)."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Store] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start = threading.Lock()
+
+    def submit(self, store: "Store") -> None:
+        self._queue.put(store)
+        if self._thread is None or not self._thread.is_alive():
+            with self._start:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(target=self._run, name="krakenbot-store-writer", daemon=True)
+                    self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            store = self._queue.get()
+            try:
+                store._flush_behind()
+            except Exception as error:  # noqa: BLE001 - the unit stays owed; the next write fails with it
+                log.error("store %s: written-behind writes not committed yet: %s", store.path, error)
+
+    def after_fork(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+
+_WRITER = _BackgroundWriter()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_WRITER.after_fork)
+
+
 class Store:
     """SQLite persistence; every public method is one transaction under one lock."""
 
@@ -225,6 +306,11 @@ class Store:
         self._meta: dict[str, str] | None = None
         self._daily: dict[tuple[str, str], Decimal] = {}
         self._fill_seq: int | None = None               # the highest fill seq
+        self._cache_gen = 0  # moves whenever the cache is dropped or filled from the file
+        self._pending: list[_Recorder] = []  # written-behind units not committed yet, oldest first
+        # Guards _pending alone: handing a unit on must not wait for the writer's commit (_lock).
+        self._pending_lock = threading.Lock()
+        self._closed = False
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             self._db.row_factory = sqlite3.Row
@@ -240,8 +326,15 @@ class Store:
 
     # -- lifecycle -------------------------------------------------------------------
     def close(self) -> None:
+        """Commit what is still owed (written behind), then close; a failing commit is raised."""
         with self._lock:
-            self._db.close()
+            if self._closed:
+                return
+            try:
+                self._flush_behind()
+            finally:
+                self._closed = True
+                self._db.close()
 
     def __enter__(self) -> "Store":
         return self
@@ -252,8 +345,12 @@ class Store:
     @contextmanager
     def batch(self) -> Iterator[None]:
         """Run several writes as one transaction (one commit); re-entrant. Every public write
-        inside joins it; an exception that escapes the batch rolls all of them back."""
+        inside joins it; an exception that escapes the batch rolls all of them back. Inside
+        ``write_behind()`` it joins that unit instead (committed as one, behind)."""
         with self._lock:
+            if getattr(self._local, "unit", None) is not None:
+                yield
+                return
             if self._batch_depth:
                 self._batch_depth += 1
                 try:
@@ -263,43 +360,98 @@ class Store:
                 return
             self._db.execute("BEGIN IMMEDIATE")
             self._batch_depth = 1
-            written: list = []
+            owed: tuple[list, list] = ([], [])
             try:
-                written = self._write_queued(self._db)
+                owed = self._write_owed(self._db)
                 yield
             except BaseException:
                 self._batch_depth = 0
                 self._db.execute("ROLLBACK")
                 self._drop_cache()
-                self._requeue(written)
+                self._requeue(owed)
                 raise
             self._batch_depth = 0
             self._db.execute("COMMIT")
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self, behind: bool = False) -> Iterator[Any]:
+        """One transaction (or the open batch's). ``behind``: the caller's statements only write
+        (no SELECT whose answer it needs), so inside ``write_behind()`` they are recorded instead."""
         with self._lock:
+            unit = getattr(self._local, "unit", None) if behind else None
+            if unit is not None:
+                yield unit
+                return
             if self._batch_depth:  # inside batch(): its transaction commits (or rolls back) for us
                 yield self._db
                 return
             self._db.execute("BEGIN IMMEDIATE")
-            written: list = []
+            owed: tuple[list, list] = ([], [])
             try:
-                written = self._write_queued(self._db)
+                owed = self._write_owed(self._db)
                 yield self._db
             except BaseException:
                 self._db.execute("ROLLBACK")
                 self._drop_cache()  # it may hold writes of this transaction
-                self._requeue(written)  # rolled back with the rest: still owed
+                self._requeue(owed)  # rolled back with the rest: still owed
                 raise
             else:
                 self._db.execute("COMMIT")
 
     @contextmanager
+    def write_behind(self) -> Iterator[None]:
+        """Writes in this block reach the read cache now and the file right after, committed by the
+        background writer as one unit (module docstring: what this gives up, and why it is safe).
+        Inside a batch it joins the batch; an exception discards the unit and drops the cache."""
+        with self._lock:
+            if self._batch_depth or getattr(self._local, "unit", None) is not None:
+                yield
+                return
+            unit, generation = _Recorder(), self._cache_gen
+            self._local.unit = unit
+            try:
+                yield
+            except BaseException:
+                self._drop_cache()  # it holds writes that will never reach the file
+                raise
+            finally:
+                self._local.unit = None
+            queued = getattr(self._local, "queued", None)
+            if queued:  # this thread's audit rows made before the block go first
+                self._local.queued = []
+                head = _Recorder()
+                for event in queued:
+                    self._insert_audit(head, event)
+                unit.statements[:0] = head.statements
+            if not unit.statements:
+                return
+            with self._pending_lock:
+                self._pending.append(unit)
+            if self._cache_gen != generation:
+                self._drop_cache()  # filled from the file while this unit was only in memory
+        _WRITER.submit(self)
+
+    def _flush_behind(self) -> None:
+        """Commit the written-behind units now: the writer thread, a read that goes to the file, close."""
+        with self._lock:
+            if not self._pending or self._closed or self._batch_depth or self._db.in_transaction:
+                return
+            with self._tx():
+                pass  # _tx writes what is owed first
+
+    def _query(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """A read from the file, after committing what is written behind (so the file says all)."""
+        with self._lock:
+            if self._pending:
+                self._flush_behind()
+            return self._db.execute(sql, tuple(args)).fetchall()
+
+    @contextmanager
     def audit_later(self, on_error: Any = None) -> Iterator[None]:
-        """Queue this thread's audit rows; they join the next transaction it opens, or one commit
-        at the end (see the module docstring). Re-entrant: the outermost block writes. A failed final
-        write is passed to ``on_error`` when given (the audit never stops an order's caller), else raised."""
+        """Queue this thread's audit rows; they join the next transaction it opens, or are written
+        behind at the end (see the module docstring). Re-entrant: the outermost block hands them on.
+        A failure then is passed to ``on_error`` when given (the audit never stops an order's caller),
+        else raised."""
         if getattr(self._local, "queued", None) is not None:
             yield
             return
@@ -307,24 +459,61 @@ class Store:
         try:
             yield
         finally:
+            queued, self._local.queued = self._local.queued, None
             try:
-                if self._local.queued:
-                    with self._tx():
-                        pass  # _tx writes the queue first
+                if queued:
+                    self._audit_behind(queued)
             except Exception as error:  # noqa: BLE001 - handed to the caller's policy
                 if on_error is None:
                     raise
                 on_error(error)
+
+    def _audit_behind(self, events: list[dict[str, Any]]) -> None:
+        """Audit rows owed at the end of ``audit_later()``: into this thread's open batch or unit, else
+        written behind. Without _lock when the writer holds it: this thread then has no batch open."""
+        if self._lock.acquire(blocking=False):
+            try:
+                open_unit = getattr(self._local, "unit", None)
+                if self._batch_depth or open_unit is not None:
+                    target = open_unit if open_unit is not None else self._db
+                    for event in events:
+                        self._insert_audit(target, event)
+                    return
             finally:
-                self._local.queued = None
+                self._lock.release()
+        unit = _Recorder()
+        for event in events:
+            self._insert_audit(unit, event)
+        with self._pending_lock:
+            self._pending.append(unit)
+        _WRITER.submit(self)
 
     # -- read cache ------------------------------------------------------------------------
     def _drop_cache(self) -> None:
         self._live, self._meta, self._fill_seq = None, None, None
         self._daily.clear()
+        self._cache_gen += 1
+
+    @contextmanager
+    def consistent_reads(self) -> Iterator[None]:
+        """One decision's reads (an order's gates and risk check) see one state: another process's
+        commit is looked for once, at the first read in the block, not at every read."""
+        if getattr(self._local, "checked", None) is not None:
+            yield
+            return
+        self._local.checked = False
+        try:
+            yield
+        finally:
+            self._local.checked = None
 
     def _fresh(self) -> None:
         """Drop the cache if another connection committed since it was filled (caller holds _lock)."""
+        checked = getattr(self._local, "checked", None)
+        if checked:
+            return
+        if checked is False:
+            self._local.checked = True
         version = self._db.execute("PRAGMA data_version").fetchone()[0]
         if version != self._seen_version:
             self._drop_cache()
@@ -334,15 +523,17 @@ class Store:
         self._fresh()
         if self._live is None:
             settled = sorted(SETTLED_STATUSES)
-            rows = self._db.execute(
-                f"SELECT * FROM orders WHERE status NOT IN ({','.join('?' * len(settled))}) "
-                "ORDER BY created_at, rowid", settled).fetchall()
+            rows = self._query(f"SELECT * FROM orders WHERE status NOT IN ({','.join('?' * len(settled))}) "
+                               "ORDER BY created_at, rowid", settled)
             self._live = {r["cl_ord_id"]: self._order_from_row(r) for r in rows}
+            self._cache_gen += 1
         return self._live
 
-    def _cache_changes(self, cl_ord_id: str, changes: dict[str, Any]) -> None:
+    def _cache_changes(self, cl_ord_id: str, changes: dict[str, Any],
+                       updated_from: tuple[OrderRecord, OrderRecord] | None = None) -> None:
         """Apply the columns this connection just wrote to one order's cached row. The cache holds
-        every unsettled row, so an order missing from it is settled in the file."""
+        every unsettled row, so an order missing from it is settled in the file. ``updated_from``:
+        (the caller's record, it with the changes): reused when the cache holds that very record."""
         live = self._live
         if live is None:
             return
@@ -351,28 +542,43 @@ class Store:
             if "status" in changes and changes["status"] not in SETTLED_STATUSES:
                 self._live = None  # a settled order coming back to life: its place is by rowid, reload
             return
-        updated = replace(cached, **changes)
+        updated = updated_from if updated_from is not None and updated_from[0] is cached else None
+        updated = updated[1] if updated is not None else replace(cached, **changes)
         if updated.status in SETTLED_STATUSES:
             del live[cl_ord_id]
         else:
             live[cl_ord_id] = updated  # same row, same place in the order
 
-    def _write_queued(self, db: sqlite3.Connection) -> list:
-        queued = getattr(self._local, "queued", None)
-        if not queued:
-            return []
-        self._local.queued = []
+    def _write_owed(self, db: sqlite3.Connection) -> tuple[list, list]:
+        """At the start of a transaction: the written-behind units, then this thread's queued audit
+        rows. Returns both, to be owed again if the transaction rolls back."""
+        with self._pending_lock:
+            units, self._pending = self._pending, []
+        queued = getattr(self._local, "queued", None) or []
+        if queued:
+            self._local.queued = []
         try:
+            for unit in units:
+                for sql, params, expect_one in unit.statements:
+                    if sql is None:
+                        self._insert_audit(db, params)
+                        continue
+                    cur = db.execute(sql, params)
+                    if expect_one and cur.rowcount != 1:
+                        raise StoreError(f"written-behind statement changed {cur.rowcount} rows: {sql[:60]}")
             for event in queued:
                 self._insert_audit(db, event)
         except BaseException:
-            self._local.queued[:0] = queued
+            self._requeue((units, queued))
             raise
-        return queued
+        return units, queued
 
-    def _requeue(self, written: list) -> None:
-        if written and getattr(self._local, "queued", None) is not None:
-            self._local.queued[:0] = written
+    def _requeue(self, owed: tuple[list, list]) -> None:
+        units, queued = owed
+        with self._pending_lock:
+            self._pending[:0] = units
+        if queued and getattr(self._local, "queued", None) is not None:
+            self._local.queued[:0] = queued
 
     def _migrate(self) -> None:
         with self._lock:
@@ -392,15 +598,13 @@ class Store:
             return int(self._db.execute("PRAGMA user_version").fetchone()[0])
 
     def integrity_check(self) -> str:
-        with self._lock:
-            rows = self._db.execute("PRAGMA integrity_check").fetchall()
+        rows = self._query("PRAGMA integrity_check")
         return "; ".join(str(r[0]) for r in rows)
 
     # -- nonce (the client's nonce_store protocol) -------------------------------------
     def load_nonce(self) -> int:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM nonce WHERE id = 1").fetchone()
-        return int(row[0]) if row else 0
+        rows = self._query("SELECT value FROM nonce WHERE id = 1")
+        return int(rows[0][0]) if rows else 0
 
     def save_nonce(self, n: int) -> None:
         """High-water mark: a lower value never overwrites a higher one."""
@@ -416,6 +620,9 @@ class Store:
         """Append one audit row. Keys: time, actor, action, endpoint, mode, allowed, outcome;
         anything else goes into ``detail``. Callers redact secrets before calling.
         Inside ``audit_later()`` (and outside a batch) the row is queued and 0 is returned."""
+        unit = getattr(self._local, "unit", None)
+        if unit is not None:  # inside write_behind(): rides in its unit
+            return self._insert_audit(unit, event)
         queued = getattr(self._local, "queued", None)
         if queued is not None and not self._batch_depth:
             queued.append(dict(event))
@@ -424,7 +631,9 @@ class Store:
             return self._insert_audit(db, event)
 
     @staticmethod
-    def _insert_audit(db: sqlite3.Connection, event: dict[str, Any]) -> int:
+    def _insert_audit(db: Any, event: dict[str, Any]) -> int:
+        if isinstance(db, _Recorder):
+            return db.audit(event)
         known = {"time", "actor", "action", "endpoint", "mode", "allowed", "outcome", "detail"}
         detail = dict(event.get("detail") or {})
         detail.update({k: v for k, v in event.items() if k not in known})
@@ -440,7 +649,7 @@ class Store:
                 None if event.get("mode") is None else str(event.get("mode")),
                 None if allowed is None else int(bool(allowed)),
                 event.get("outcome"),
-                json.dumps(detail, default=str, sort_keys=True),
+                _to_json(detail),
             ),
         )
         return int(cur.lastrowid)
@@ -451,8 +660,7 @@ class Store:
         if action is not None:
             sql += " WHERE action = ?"
             args = (action,)
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY id", args).fetchall()
+        rows = self._query(sql + " ORDER BY id", args)
         out = []
         for r in rows:
             row = dict(r)
@@ -467,7 +675,7 @@ class Store:
         audit row (``append_audit``'s event) in the same commit when given.
         Raises ``sqlite3.IntegrityError`` if the cl_ord_id already exists."""
         with self._lock:
-            if self._batch_depth:
+            if self._batch_depth or getattr(self._local, "unit", None) is not None:
                 raise StoreError("an order intent is committed on its own (fsynced), never inside a batch")
             if self.path != ":memory:":
                 self._db.execute("PRAGMA synchronous=FULL")
@@ -508,12 +716,16 @@ class Store:
         if current is not None and current.cl_ord_id == cl_ord_id and changes:
             record = replace(current, **changes)
             values = [self._column_value(name, getattr(record, name)) for name in changes]
-            with self._tx() as db:
-                cur = db.execute(f"UPDATE orders SET {', '.join(f'{n} = ?' for n in changes)} WHERE cl_ord_id = ?",
-                                 (*values, cl_ord_id))
+            with self._tx(behind=True) as db:
+                sql = f"UPDATE orders SET {', '.join(f'{n} = ?' for n in changes)} WHERE cl_ord_id = ?"
+                if isinstance(db, _Recorder):
+                    db.execute(sql, (*values, cl_ord_id), expect_one=True)
+                    self._cache_changes(cl_ord_id, changes, (current, record))
+                    return record
+                cur = db.execute(sql, (*values, cl_ord_id))
                 if cur.rowcount != 1:
                     raise StoreError(f"unknown order {cl_ord_id}")
-                self._cache_changes(cl_ord_id, changes)  # the cached row, not the caller's copy
+                self._cache_changes(cl_ord_id, changes, (current, record))  # the cached row, not a copy
             return record
         with self._tx() as db:
             row = db.execute("SELECT * FROM orders WHERE cl_ord_id = ?", (cl_ord_id,)).fetchone()
@@ -532,13 +744,12 @@ class Store:
             cached = self._live_orders().get(cl_ord_id)
             if cached is not None:
                 return cached
-            row = self._db.execute("SELECT * FROM orders WHERE cl_ord_id = ?", (cl_ord_id,)).fetchone()
-        return None if row is None else self._order_from_row(row)
+            rows = self._query("SELECT * FROM orders WHERE cl_ord_id = ?", (cl_ord_id,))
+        return self._order_from_row(rows[0]) if rows else None
 
     def order_by_txid(self, txid: str) -> OrderRecord | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM orders WHERE txid = ?", (txid,)).fetchone()
-        return None if row is None else self._order_from_row(row)
+        rows = self._query("SELECT * FROM orders WHERE txid = ?", (txid,))
+        return self._order_from_row(rows[0]) if rows else None
 
     def orders(self, statuses: Iterable[str] | None = None, pair: str | None = None) -> list[OrderRecord]:
         """Orders oldest first (created_at, then insertion), optionally of some statuses and one pair.
@@ -559,8 +770,7 @@ class Store:
         if pair is not None:
             sql += " AND pair = ?"
             args.append(pair)
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY created_at, rowid", args).fetchall()
+        rows = self._query(sql + " ORDER BY created_at, rowid", args)
         return [self._order_from_row(r) for r in rows]
 
     @staticmethod
@@ -571,7 +781,7 @@ class Store:
         if name == "updated_at":
             return float(value)
         if name == "intent":
-            return json.dumps(value, default=str, sort_keys=True)
+            return _to_json(value)
         return value
 
     @staticmethod
@@ -579,7 +789,7 @@ class Store:
         return (
             o.cl_ord_id, o.txid, o.pair, o.side, o.ordertype, str(o.volume), _txt(o.price), o.status,
             str(o.volume_executed), str(o.cost), str(o.fee), float(o.created_at), float(o.updated_at),
-            json.dumps(o.intent, default=str, sort_keys=True), o.reason,
+            _to_json(o.intent), o.reason,
         )
 
     @staticmethod
@@ -610,8 +820,7 @@ class Store:
         return True
 
     def has_fill(self, trade_id: str) -> bool:
-        with self._lock:
-            return self._db.execute("SELECT 1 FROM fills WHERE trade_id = ?", (trade_id,)).fetchone() is not None
+        return bool(self._query("SELECT 1 FROM fills WHERE trade_id = ?", (trade_id,)))
 
     def fills(self, pair: str | None = None, txid: str | None = None, after_seq: int = 0) -> list[FillRecord]:
         if after_seq >= self.last_fill_seq():
@@ -623,8 +832,7 @@ class Store:
         if txid is not None:
             sql += " AND txid = ?"
             args.append(txid)
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY time, seq", args).fetchall()
+        rows = self._query(sql + " ORDER BY time, seq", args)
         return [
             FillRecord(
                 trade_id=r["trade_id"], txid=r["txid"], cl_ord_id=r["cl_ord_id"], pair=r["pair"],
@@ -639,14 +847,14 @@ class Store:
         with self._lock:
             self._fresh()
             if self._fill_seq is None:
-                row = self._db.execute("SELECT max(seq) FROM fills").fetchone()
-                self._fill_seq = int(row[0] or 0)
+                self._fill_seq = int(self._query("SELECT max(seq) FROM fills")[0][0] or 0)
+                self._cache_gen += 1
             return self._fill_seq
 
     # -- daily counters ----------------------------------------------------------------------
     def add_daily(self, day: str, name: str, amount: Decimal | int = 1) -> Decimal:
         """Add to a per-UTC-day counter and return the new value (Decimal, exact)."""
-        with self._tx() as db:
+        with self._tx(behind=True) as db:
             value = self.daily_value(day, name) + Decimal(amount)
             db.execute(
                 "INSERT OR REPLACE INTO daily_counters(day, name, value) VALUES (?, ?, ?)", (day, name, str(value))
@@ -659,12 +867,11 @@ class Store:
             self._fresh()
             cached = self._daily.get((day, name))
             if cached is None:
-                row = self._db.execute(
-                    "SELECT value FROM daily_counters WHERE day = ? AND name = ?", (day, name)
-                ).fetchone()
+                rows = self._query("SELECT value FROM daily_counters WHERE day = ? AND name = ?", (day, name))
                 if len(self._daily) >= 256:  # an entry per counter and day: old days go
                     self._daily.clear()
-                cached = self._daily[(day, name)] = Decimal(row[0]) if row else Decimal(0)
+                cached = self._daily[(day, name)] = Decimal(rows[0][0]) if rows else Decimal(0)
+                self._cache_gen += 1
             return cached
 
     def daily_trade_count(self, day: str) -> int:
@@ -694,8 +901,7 @@ class Store:
         if until is not None:
             sql += " AND time <= ?"
             args.append(int(until))
-        with self._lock:
-            rows = self._db.execute(sql + " ORDER BY time", args).fetchall()
+        rows = self._query(sql + " ORDER BY time", args)
         return [
             Candle(time=r["time"], open=Decimal(r["open"]), high=Decimal(r["high"]), low=Decimal(r["low"]),
                    close=Decimal(r["close"]), vwap=Decimal(r["vwap"]), volume=Decimal(r["volume"]),
@@ -708,7 +914,8 @@ class Store:
         with self._lock:
             self._fresh()
             if self._meta is None:
-                self._meta = {str(k): str(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
+                self._meta = {str(k): str(v) for k, v in self._query("SELECT key, value FROM meta")}
+                self._cache_gen += 1
             return self._meta.get(key, default)
 
     def set_meta(self, key: str, value: str) -> None:

@@ -19,6 +19,7 @@ Status changes go through ``order_state.apply`` only.
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import weakref
 from dataclasses import dataclass
@@ -57,6 +58,13 @@ _CLOSED_PAGE = 50   # ClosedOrders page size
 _SCAN_PAGES = 20    # at most 1,000 closed orders scanned for one lookup; beyond that: still UNKNOWN
 _PRICED = {OrderType.LIMIT, OrderType.STOP_LOSS, OrderType.TAKE_PROFIT,
            OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT}
+
+
+_ID_ATTEMPTS = 100
+
+
+class _IdTaken(Exception):
+    """The store already holds the drawn cl_ord_id (e.g. another process with the same BOT_ID)."""
 
 
 class UnknownOrderOutstanding(LocalRefusal):
@@ -251,12 +259,22 @@ class Executor:
     # -- place ------------------------------------------------------------------------------------
     def place(self, request: OrderRequest, *, reason: str = "") -> PlacementResult:
         """Round, validate locally, record, send once, and settle the outcome."""
+        for _ in range(_ID_ATTEMPTS):
+            try:
+                return self._place(request, reason)
+            except _IdTaken:
+                continue  # nothing was recorded or sent under that id: draw the next one
+        raise LocalRefusal(f"no free client order id after {_ID_ATTEMPTS} attempts; nothing sent")
+
+    def _place(self, request: OrderRequest, reason: str) -> PlacementResult:
         info = self.pair_rules(request.pair)
         pair = info.name
         volume = info.round_volume(Decimal(request.volume))
         price = info.round_price(Decimal(request.price)) if request.price is not None else None
         price2 = info.round_price(Decimal(request.price2)) if request.price2 is not None else None
-        cl_ord_id = self.new_cl_ord_id()
+        # The id generator continues after every id of this bot in the store, so the store's
+        # PRIMARY KEY is the check (an IntegrityError below), not a SELECT before every order.
+        cl_ord_id = self._next_cl_ord_id()
         now = self.clock.time()
         deadline = self._exchange_now() + self.deadline_seconds  # exchange time; recorded and sent alike
         wire = OrderRequest(pair=pair, side=request.side, ordertype=request.ordertype, volume=volume, price=price,
@@ -282,13 +300,18 @@ class Executor:
             if not problem and pair in self.unknown_pairs():
                 raise UnknownOrderOutstanding(
                     f"an order on {pair} has an unknown outcome; no new order until it is resolved")
-            self.store.record_intent(record, audit={  # the intent and its audit row: one fsynced commit
-                "time": now, "actor": "executor", "action": "order_intent", "outcome": status.value,
-                "allowed": not problem,
-                "detail": {"cl_ord_id": cl_ord_id, "pair": pair, "side": intent["side"],
-                           "ordertype": intent["ordertype"], "volume": intent["volume"], "price": intent["price"],
-                           "validate": wire.validate, "reason": problem},
-            })
+            try:
+                self.store.record_intent(record, audit={  # the intent and its audit row: one fsynced commit
+                    "time": now, "actor": "executor", "action": "order_intent", "outcome": status.value,
+                    "allowed": not problem,
+                    "detail": {"cl_ord_id": cl_ord_id, "pair": pair, "side": intent["side"],
+                               "ordertype": intent["ordertype"], "volume": intent["volume"],
+                               "price": intent["price"], "validate": wire.validate, "reason": problem},
+                })
+            except sqlite3.IntegrityError:
+                if self.store.get_order(cl_ord_id) is None:
+                    raise
+                raise _IdTaken(cl_ord_id) from None
             if not problem:
                 self._in_flight.add(cl_ord_id)
         if problem:
@@ -342,7 +365,10 @@ class Executor:
             # Success without a txid for a real order: we cannot tell where it is. Look it up.
             order = self._transition(order, OrderEvent.TIMEOUT, reason="AddOrder answered without a txid")
             return self._result(self.resolve_unknown(order.cl_ord_id, wait=self.wait_for_unknown))
-        with self.store.batch():  # accepted, its audit row and the daily trade count: one commit
+        # Accepted, its audit row and the daily trade count: one unit, in memory now and committed
+        # behind the caller (Store.write_behind): the intent is already durable, and a crash before
+        # the unit lands leaves PENDING_SUBMIT, which recovery settles by cl_ord_id and counts.
+        with self.store.write_behind():
             order = self._transition(order, OrderEvent.ACCEPT, txid=ack.txids[0])
             self._count_placed()
         if self.sync_after_place and not _rests(wire):

@@ -8,6 +8,7 @@ needs them, and a leaked process must not be able to move funds off the exchange
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from krakenbot.safety.modes import TradingMode
 
@@ -61,6 +62,7 @@ def is_funding(endpoint: str) -> bool:
     return any(lowered.startswith(p) for p in FUNDING_PREFIXES) or "funding" in lowered or "/funding" in endpoint.lower()
 
 
+@lru_cache(maxsize=1024)  # asked before every request; the answer depends on nothing else
 def check(mode: TradingMode, endpoint: str) -> Verdict:
     """May ``mode`` call ``endpoint``? Funding first (every mode), then the mode's list."""
     name = normalise(endpoint)

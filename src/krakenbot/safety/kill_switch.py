@@ -7,6 +7,7 @@ file halts the bot at its next order attempt; it is checked before every order, 
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -17,12 +18,13 @@ class KillSwitchEngaged(RuntimeError):
 class KillSwitch:
     def __init__(self, file_path: str | Path | None, clock) -> None:
         self.file_path = Path(file_path) if file_path else None
+        self._file = str(self.file_path) if self.file_path else None
         self._clock = clock
         self._reason: str | None = None
         self.engaged_at: float | None = None
 
     def file_present(self) -> bool:
-        return bool(self.file_path and self.file_path.exists())
+        return self._file is not None and os.path.exists(self._file)  # checked before every order: no pathlib
 
     def file_reason(self) -> str | None:
         if not self.file_present():

@@ -93,6 +93,15 @@ class SafetyWrapper(ExchangeReads):
     def submit_order(self, pair: str, side: Side | str, ordertype: OrderType | str, volume: Decimal | str,
                      price: Decimal | str | None = None, *, price2: Decimal | str | None = None,
                      post_only: bool = False, leverage: Any = None, origin: str = "operator") -> OrderOutcome:
+        # One decision, one view of the store: another process's write (``krakenbot resume``) is
+        # looked for once per order, not at each of its reads (Store.consistent_reads).
+        reads = getattr(self.store, "consistent_reads", None)
+        with reads() if reads is not None else nullcontext():
+            return self._submit_order(pair, side, ordertype, volume, price, price2, post_only, leverage, origin)
+
+    def _submit_order(self, pair: str, side: Side | str, ordertype: OrderType | str, volume: Decimal | str,
+                      price: Decimal | str | None, price2: Decimal | str | None, post_only: bool, leverage: Any,
+                      origin: str) -> OrderOutcome:
         try:
             side = Side(getattr(side, "value", side))
             ordertype = OrderType(getattr(ordertype, "value", ordertype))
@@ -165,7 +174,8 @@ class SafetyWrapper(ExchangeReads):
             risk_info = replace(info, status="online")
         # 7-8. risk check and placement as one step: a concurrent submit must see this order.
         # The audit rows of this order (guard, executor, wrapper) ride in the store's next commits
-        # instead of one commit each (Store.audit_later; the intent is still fsynced before sending).
+        # instead of one commit each, the last ones written behind (Store.audit_later; the intent
+        # is still fsynced before sending).
         with self._order_gate, self._audit_later():
             outcome, executed = self._risk_then_execute(request, risk_info, mid, pair, origin, summary)
             if executed:  # the record the executor returned (set under this gate): no re-read

@@ -267,8 +267,9 @@ def test_audit_rows_made_later_ride_in_the_next_commit_in_order_and_survive_a_ro
                 db.append_audit({"action": "order_status", "outcome": "OPEN"})
             assert commits == ["ROLLBACK", "COMMIT"]
             db.append_audit({"action": "order", "outcome": "open"})
-        assert commits == ["ROLLBACK", "COMMIT", "COMMIT"]  # the last row: one commit at the end
+        # the last row is written behind: one commit, by the writer thread or by the read below
         assert [r["action"] for r in db.audit_rows()] == ["endpoint", "order_status", "order"]
+        assert commits == ["ROLLBACK", "COMMIT", "COMMIT"]
         db.append_audit({"action": "after", "outcome": "x"})  # outside the block: written at once
         assert commits[-1] == "COMMIT" and len(commits) == 4
 
@@ -366,3 +367,136 @@ def test_counters_and_fill_sequence_from_memory_follow_writes_and_rollbacks(stor
     assert store.daily_value("d", "trades") == 2 and store.last_fill_seq() == 1
     assert store.get_meta("k") is None
     assert store.fills(after_seq=1) == [] and [f.trade_id for f in store.fills(after_seq=0)] == ["T1"]
+
+
+# -- written behind ---------------------------------------------------------------------------------
+def _file_view(path: str) -> tuple[list[tuple], list[str], list[tuple]]:
+    """What another connection reads from the file: orders, audit actions, daily counters."""
+    other = sqlite3.connect(path)
+    try:
+        orders = other.execute("SELECT cl_ord_id, status, txid FROM orders ORDER BY rowid").fetchall()
+        actions = [r[0] for r in other.execute("SELECT action FROM audit ORDER BY id")]
+        daily = other.execute("SELECT day, name, value FROM daily_counters").fetchall()
+    finally:
+        other.close()
+    return orders, actions, daily
+
+
+def test_writes_behind_are_seen_at_once_and_reach_the_file_in_order_without_another_call(tmp_path):
+    import threading
+
+    path = str(tmp_path / "wb.sqlite")
+    with Store(path) as db:
+        held = _order("kb1")
+        db.record_intent(held, audit={"action": "order_intent"})
+        committed = threading.Event()
+        db._db.set_trace_callback(lambda sql: committed.set() if sql.strip().upper() == "COMMIT" else None)
+        with db.audit_later():
+            db.append_audit({"action": "endpoint"})  # queued before the block: goes first
+            with db.write_behind():
+                db.update_order("kb1", current=held, status="OPEN", txid="O1")
+                db.append_audit({"action": "order_status"})
+                db.add_daily("2026-11-26", "trades", 1)
+            # this process sees the unit at once, from memory
+            assert [(o.cl_ord_id, o.status, o.txid) for o in db.orders(statuses=["OPEN"])] == [("kb1", "OPEN", "O1")]
+            assert db.daily_value("2026-11-26", "trades") == 1
+            db.append_audit({"action": "order"})  # queued: written behind when the block ends
+        while True:  # the writer thread commits; its COMMIT starts under the store's lock
+            assert committed.wait(timeout=30), "the writer thread never committed the unit"
+            committed.clear()
+            with db._lock:  # ... so taking the lock waits for that commit to end
+                if not db._pending:
+                    break
+        orders, actions, daily = _file_view(path)
+        assert orders == [("kb1", "OPEN", "O1")]
+        assert actions == ["order_intent", "endpoint", "order_status", "order"]
+        assert daily == [("2026-11-26", "trades", "1")]
+
+
+def test_a_later_write_never_overtakes_a_unit_still_owed(tmp_path):
+    path = str(tmp_path / "wo.sqlite")
+    with Store(path) as db:
+        held = _order("kb1")
+        db.record_intent(held)
+        with db._lock:  # the writer thread cannot commit meanwhile
+            with db.write_behind():
+                opened = db.update_order("kb1", current=held, status="OPEN", txid="O1")
+            assert _file_view(path)[0] == [("kb1", "PENDING_SUBMIT", None)]  # still owed
+            db.update_order("kb1", current=opened, status="PENDING_CANCEL")  # a synchronous write
+        assert _file_view(path)[0] == [("kb1", "PENDING_CANCEL", "O1")]  # owed unit first, then this
+
+
+def test_a_failed_block_leaves_nothing_and_a_read_from_the_file_commits_what_is_owed(tmp_path):
+    path = str(tmp_path / "wf.sqlite")
+    with Store(path) as db:
+        held = _order("kb1")
+        db.record_intent(held)
+        with pytest.raises(RuntimeError):
+            with db.write_behind():
+                db.update_order("kb1", current=held, status="OPEN", txid="O1")
+                raise RuntimeError("boom")
+        assert db.get_order("kb1").status == "PENDING_SUBMIT"  # the cache forgot it too
+        with db._lock:
+            with db.write_behind():
+                db.update_order("kb1", current=held, status="OPEN", txid="O1")
+            assert [r["action"] for r in db.audit_rows()] == []  # a read that goes to the file ...
+            assert _file_view(path)[0] == [("kb1", "OPEN", "O1")]  # ... committed the unit first
+
+
+def test_close_commits_what_is_owed(tmp_path):
+    path = str(tmp_path / "wc.sqlite")
+    db = Store(path)
+    held = _order("kb1")
+    db.record_intent(held)
+    with db._lock:
+        with db.write_behind():
+            db.update_order("kb1", current=held, status="OPEN", txid="O1")
+            db.add_daily("d", "trades", 1)
+        db.close()
+    assert _file_view(path)[0] == [("kb1", "OPEN", "O1")] and _file_view(path)[2] == [("d", "trades", "1")]
+
+
+def test_a_unit_the_file_refuses_stays_owed_and_stops_the_next_intent(tmp_path):
+    """Fail closed: memory and file disagree until the unit lands, so no new order may be recorded."""
+    path = str(tmp_path / "wr.sqlite")
+    db = Store(path)
+    try:
+        with db._lock:
+            with db.write_behind():  # an order the file does not hold: the UPDATE will change no row
+                db.update_order("ghost", current=_order("ghost"), status="OPEN", txid="O9")
+            with pytest.raises(StoreError, match="changed 0 rows"):
+                db.record_intent(_order("kb2"))
+        with pytest.raises(StoreError, match="changed 0 rows"):
+            db.record_intent(_order("kb2"))
+        assert _file_view(path)[0] == []
+    finally:
+        with pytest.raises(StoreError):
+            db.close()  # still owed: said loudly, not dropped
+
+
+def test_a_unit_written_while_another_process_wrote_is_not_hidden_by_a_reload(tmp_path):
+    path = str(tmp_path / "wx.sqlite")
+    with Store(path) as db, Store(path) as other:
+        held = _order("kb1")
+        db.record_intent(held)
+        assert db.get_meta("risk.trading_state") is None
+        with db._lock:
+            with db.write_behind():
+                db.update_order("kb1", current=held, status="OPEN", txid="O1")
+                other.set_meta("risk.trading_state", "halted")   # another process commits ...
+                assert db.get_meta("risk.trading_state") == "halted"  # ... the cache reloads meanwhile
+            assert db.get_order("kb1").status == "OPEN"  # the reload did not hide the unit
+        assert [o.status for o in db.orders(statuses=["OPEN", "PENDING_SUBMIT"])] == ["OPEN"]
+
+
+def test_one_decision_looks_for_another_process_once_and_the_next_sees_it(tmp_path):
+    path = str(tmp_path / "cr.sqlite")
+    with Store(path) as bot, Store(path) as other:
+        with bot.consistent_reads():
+            assert bot.get_meta("risk.trading_state", "active") == "active"
+            other.set_meta("risk.trading_state", "halted")
+            assert bot.get_meta("risk.trading_state", "active") == "active"  # one view for the decision
+        with bot.consistent_reads():
+            assert bot.get_meta("risk.trading_state", "active") == "halted"  # the next decision sees it
+        other.set_meta("risk.trading_state", "active")
+        assert bot.get_meta("risk.trading_state", "active") == "active"  # outside a block: every read
