@@ -425,11 +425,18 @@ class Store:
                 unit.statements[:0] = head.statements
             if not unit.statements:
                 return
-            with self._pending_lock:
-                self._pending.append(unit)
+            wake = self._hand_on(unit)
             if self._cache_gen != generation:
                 self._drop_cache()  # filled from the file while this unit was only in memory
-        _WRITER.submit(self)
+        if wake:
+            _WRITER.submit(self)
+
+    def _hand_on(self, unit: _Recorder) -> bool:
+        """Queue a unit; True when the writer must be woken. A wake-up is owed only when the queue
+        was empty: a non-empty queue already has one coming (the writer takes the whole queue)."""
+        with self._pending_lock:
+            self._pending.append(unit)
+            return len(self._pending) == 1
 
     def _flush_behind(self) -> None:
         """Commit the written-behind units now: the writer thread, a read that goes to the file, close."""
@@ -484,9 +491,8 @@ class Store:
         unit = _Recorder()
         for event in events:
             self._insert_audit(unit, event)
-        with self._pending_lock:
-            self._pending.append(unit)
-        _WRITER.submit(self)
+        if self._hand_on(unit):
+            _WRITER.submit(self)
 
     # -- read cache ------------------------------------------------------------------------
     def _drop_cache(self) -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Mapping
 
 from krakenbot.errors import KrakenError
 from krakenbot.models import PairInfo, PublicTrade, Ticker
@@ -83,18 +84,19 @@ class ExchangeReads:
         """Total balances by Kraken asset id, read now."""
         return dict(self.client.account.balance())
 
-    def _balances_and_free(self) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+    def _balances_and_free(self) -> tuple[Mapping[str, Decimal], Mapping[str, Decimal]]:
         """Totals and what is free to use, from BalanceEx: Kraken's own holds cover every open
-        order on the account, not only the bot's. Cached briefly; any order or cancel forgets it."""
+        order on the account, not only the bot's. Cached briefly; any order or cancel forgets it.
+        Read-only views: the cache's dicts are replaced, never changed in place, so none is copied."""
         now = self.clock.time()
         if self._balances is not None and now - self._balances[1] <= BALANCE_TTL_S:
-            return dict(self._balances[0]), dict(self._balances[2])
+            return MappingProxyType(self._balances[0]), MappingProxyType(self._balances[2])
         lines = self.client.account.balance_ex()
         totals = {asset: line.balance for asset, line in lines.items()}
         free = {asset: line.free for asset, line in lines.items()}
         self._balances = (totals, now, free)
         self._local_holds = {}
-        return dict(totals), dict(free)
+        return MappingProxyType(totals), MappingProxyType(free)
 
     def _forget_balances(self) -> None:
         self._balances = None
