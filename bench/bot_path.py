@@ -11,10 +11,15 @@ placed through each layer in turn:
   market data, risk, executor, audit): placement → acknowledgement as the bot sees it;
 - ``store.record_intent``, ``risk.check`` and the wrapper's risk snapshot timed directly, on their own.
 
-Each layer's own cost is the difference of p50s. A resting limit placement makes no exchange
-request but AddOrder (SystemStatus is cached on the clock, the free balance is held locally, a
-resting order is not read back: ``requests_per_placement`` shows it), so no other request is
-subtracted. A ``cProfile`` pass over the wrapper
+The stages show what each entry point costs on its own. The layers are measured *inside* the
+wrapper's placement, in further placements with a timing shim around each layer's entry
+(``_in_situ_layers``): standing alone, the executor and the bot client commit their audit rows
+themselves, which inside the wrapper ride in the order's other commits, so differences of stage
+p50s no longer add up. The post-ack bookkeeping is committed by the store's writer thread after
+the placement returns (``Store.write_behind``); its commit time is reported on its own. A resting
+limit placement makes no exchange request but AddOrder (SystemStatus is cached on the clock, the
+free balance is held locally, a resting order is not read back: ``requests_per_placement`` shows
+it), so no other request is subtracted. A ``cProfile`` pass over the wrapper
 splits one placement into HTTP, SQLite and Python time. Placement → fill uses a
 marketable limit (±2 % of mid, buys and sells alternating, inside the same rounds) and stops
 the clock when the bot's order status reads FILLED (refreshing if the ack did not already say so).
@@ -72,6 +77,95 @@ def _profile_split(place: Callable[[], Callable[[], Any]], repeats: int) -> dict
         "risk_check_us": risk * per,
         "other_python_us": (total - http - sqlite) * per,
         "note": "cProfile inflates Python time; use the shares, not the absolute figures",
+    }
+
+
+_LAYERS = (  # (name in the table, object attribute path on the bot, method)
+    ("client: AddOrder call (HTTP round trip, signing, parsing; without the guard)", "client.trading", "add_order"),
+    ("client: guard + its audit row", "client", "_check_call"),
+    ("executor: durable intent + its audit row (Store.record_intent, fsynced)", "store", "record_intent"),
+    ("executor: post-ack bookkeeping, written behind (status, audit row, trade count)", "safety.executor",
+     "_transition"),
+    ("", "safety.executor", "_count_placed"),
+    ("wrapper: risk snapshot (cached balances and status, open orders, position)", "safety", "_snapshot"),
+    ("wrapper: risk.check", "safety.risk", "check"),
+)
+
+
+def _group_commit_ms() -> float:
+    from krakenbot.store import GROUP_COMMIT_S
+
+    return GROUP_COMMIT_S * 1000
+
+
+def _in_situ_layers(bot: Any, place: Callable[[], Callable[[], Any]], placements: int) -> dict:
+    """Time each layer inside real wrapper placements (shims on the bot's own objects, removed after).
+    Per placement: the time in each layer (nested layers are subtracted from their parent), then p50s."""
+    import threading
+
+    current: dict[str, int] = {}
+    installed: list[tuple[Any, str]] = []
+
+    def shim(owner: Any, method: str, name: str) -> None:
+        original = getattr(owner, method)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter_ns()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                current[name] = current.get(name, 0) + time.perf_counter_ns() - start
+        setattr(owner, method, timed)
+        installed.append((owner, method))
+
+    def owner_of(path: str) -> Any:
+        obj = bot
+        for part in path.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+    name = ""
+    for label, path, method in _LAYERS:
+        name = label or name  # an empty label adds to the previous layer
+        shim(owner_of(path), method, name)
+    writer_ns: list[int] = []
+    flush = bot.store._flush_behind
+
+    def timed_flush() -> None:  # the writer thread's commits of written-behind units (when it found any)
+        owed, start = bool(bot.store._pending), time.perf_counter_ns()
+        flush()
+        if owed and threading.current_thread().name == "krakenbot-store-writer":
+            writer_ns.append(time.perf_counter_ns() - start)
+    bot.store._flush_behind = timed_flush
+    installed.append((bot.store, "_flush_behind"))
+    per_layer: dict[str, list[int]] = {label: [] for label, _, _ in _LAYERS if label}
+    totals: list[int] = []
+    try:
+        for _ in range(placements):
+            current.clear()
+            start = time.perf_counter_ns()
+            cancel = place()
+            totals.append(time.perf_counter_ns() - start)
+            spent = dict(current)  # before the (untimed) cancel adds its own calls
+            cancel()
+            client = spent.get(_LAYERS[0][0], 0) - spent.get(_LAYERS[1][0], 0)  # the guard runs inside it
+            for label in per_layer:
+                per_layer[label].append(client if label == _LAYERS[0][0] else spent.get(label, 0))
+    finally:
+        for owner, method in installed:
+            try:
+                delattr(owner, method)  # instance attribute over the class's method
+            except AttributeError:
+                pass
+    summaries = {label: summarize_ns(samples).p50 for label, samples in per_layer.items()}
+    rest = [t - sum(per_layer[label][i] for label in per_layer) for i, t in enumerate(totals)]
+    return {
+        "total_p50": summarize_ns(totals).p50,
+        "layers": summaries,
+        "rest_p50": summarize_ns(rest).p50,
+        "writer_commit": summarize_ns(writer_ns).as_dict() if writer_ns else None,
+        "placements": placements,
+        "group_commit_ms": _group_commit_ms(),
     }
 
 
@@ -162,6 +256,7 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
 
             requests_per = {name: _endpoints(sim, fn) for name, fn in layered}
             split = _profile_split(via_wrapper, max(5, orders // 6))
+            in_situ = _in_situ_layers(bot, via_wrapper, max(20, orders // 2))
 
         finally:
             side_store.close()
@@ -175,28 +270,22 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
     for name in stages:
         s = summaries[name]
         rows.append({"stage": name, **s.as_dict(), "share": s.p50 / wrapper_p50 if wrapper_p50 else None})
-    p50 = {name: summaries[name].p50 for name in stages}
-    executor_rest = p50["executor"] - p50["bot client"] - p50["store.record_intent"]
-    wrapper_rest = p50["safety wrapper"] - p50["executor"] - p50["risk snapshot"] - p50["risk.check"]
-    layers = [
-        ("client: AddOrder round trip (HTTP, signing, parsing)", client_p50),
-        ("client: guard + its audit row (bot client - bare client; the row is queued inside the wrapper)",
-         p50["bot client"] - client_p50),
-        ("executor: durable intent + its audit row (Store.record_intent, synchronous=FULL)",
-         p50["store.record_intent"]),
-        ("executor: the rest (id, local checks, status ACCEPT + audit + trade count in one batch)", executor_rest),
-        ("wrapper: risk snapshot (cached balances and status, open orders, position)", p50["risk snapshot"]),
-        ("wrapper: risk.check", p50["risk.check"]),
-        ("wrapper: the rest (gates, market data, local hold, audit row)", wrapper_rest),
-    ]
+    situ_total = in_situ["total_p50"]
+    layers = [(label, us) for label, us in in_situ["layers"].items()]
+    layers.append(("the rest: gates, market data, ids, local checks, audit rows, local hold (wrapper + executor)",
+                   in_situ["rest_p50"]))
     fill = summarize_ns(fill_ns)
     return {
         "method": (f"{orders} placements per stage in interleaved rounds (each cancelled untimed); "
-                   "layer cost = difference of p50s; real SQLite file, system clock, LIVE mode against the simulator."),
+                   "real SQLite file, system clock, LIVE mode against the simulator."),
         "stages": rows,
-        "layers": [{"layer": n, "p50_us": v, "share": v / wrapper_p50 if wrapper_p50 else None} for n, v in layers],
+        "layers": [{"layer": n, "p50_us": v, "share": v / situ_total if situ_total else None} for n, v in layers],
+        "in_situ": {k: v for k, v in in_situ.items() if k != "layers"},
         "ack": {"wrapper_p50": wrapper_p50, "client_p50": client_p50,
-                "overhead_ratio": (wrapper_p50 - client_p50) / client_p50 if client_p50 else None},
+                "overhead_ratio": (wrapper_p50 - client_p50) / client_p50 if client_p50 else None,
+                "store_ratio": summaries["store.record_intent"].p50 / client_p50 if client_p50 else None,
+                "rest_ratio": ((wrapper_p50 - client_p50 - summaries["store.record_intent"].p50) / client_p50
+                               if client_p50 else None)},
         "fill": {**fill.as_dict(), "refreshes": refreshes[0], "attempted": fills,
                  "how": (f"marketable limit ±2 % of mid, alternating buy/sell, in the same interleaved rounds; "
                          f"{refreshes[0]} refreshes needed in total")},

@@ -110,8 +110,22 @@ def _bot_md(results: dict) -> list[str]:
         )
     layers = bot.get("layers") or []
     if layers:
-        lines += ["", "| layer (difference of p50s) | µs | share of placement → ack |", "|---|---|---|"]
+        situ = bot.get("in_situ") or {}
+        lines += ["", f"Layers inside the wrapper's placement ({situ.get('placements', '?')} further placements with a "
+                      f"timing shim on each layer; their p50 total {_f(situ.get('total_p50'))} µs):", "",
+                  "| layer (p50 of its time per placement) | µs | share of the shimmed placement |", "|---|---|---|"]
         lines += [f"| {row['layer']} | {_f(row.get('p50_us'))} | {_f(row.get('share'), '{:.0%}')} |" for row in layers]
+        writer = situ.get("writer_commit") or {}
+        if situ and not writer:
+            lines.append(f"\nWritten behind, off the acknowledgement path: none of the {situ.get('placements', '?')} "
+                         f"post-ack units needed the store's writer thread: each rode in the next write's commit "
+                         f"(the untimed cancel) within its {situ.get('group_commit_ms', 2):g} ms group-commit wait.")
+        if writer:
+            lines.append(f"\nWritten behind, off the acknowledgement path: {writer.get('n', 0)} of the "
+                         f"{situ.get('placements', '?')} post-ack units were committed by the store's writer thread "
+                         f"(p50 {_f(writer.get('p50'))} µs, p95 {_f(writer.get('p95'))} µs); the others rode in the "
+                         f"next write's commit (the untimed cancel) before the writer's "
+                         f"{situ.get('group_commit_ms', 2):g} ms group-commit wait was over.")
     per = bot.get("requests_per_placement") or {}
     if per:
         lines += ["", "Exchange requests per placement (simulator access log): "
@@ -129,6 +143,10 @@ def _bot_md(results: dict) -> list[str]:
         lines += ["", f"Placement → acknowledgement: wrapper p50 {_f(ack.get('wrapper_p50'))} µs vs the client call "
                       f"alone {_f(ack.get('client_p50'))} µs: the bot adds {_f(ack.get('overhead_ratio'), '{:.2f}')}× a "
                       f"bare client call."]
+        if ack.get("store_ratio") is not None:
+            lines.append(f"Of that, the store's share (the fsynced intent, `store.record_intent` p50) is "
+                         f"{_f(ack['store_ratio'], '{:.2f}')}× the client call and everything else "
+                         f"{_f(ack['rest_ratio'], '{:.2f}')}×.")
     fill = bot.get("fill") or {}
     if fill:
         lines.append(
