@@ -105,7 +105,10 @@ class PositionManager:
         self._cache_last: tuple[float, int] = (float("-inf"), 0)  # (time, seq) of the last replayed fill
         self._cache_times: list[float] = []      # per replayed fill, in replay order
         self._cache_realised: list[tuple[str, Decimal]] = []  # (pair, realised) per replayed fill
-        self._cache_running: list[Decimal] = [ZERO]  # realised of every pair, summed up to each fill
+        # The last all-pairs window asked for, (lo, hi, sum): the risk check asks for today's window
+        # before every order, and it only grows at its end, so the sum is extended, not redone. Added
+        # in the same order as a fresh sum, so the Decimal result is the same to the last digit.
+        self._window: tuple[int, int, Decimal] | None = None
 
     def _assets(self, pair: str) -> tuple[str, str]:
         if self.pair_rules is not None:
@@ -160,13 +163,12 @@ class PositionManager:
         if (new[0].time, new[0].seq or 0) < self._cache_last:
             # A fill older than one already replayed: the order changed, replay everything.
             self._cache_positions, self._cache_times, self._cache_realised = {}, [], []
-            self._cache_running = [ZERO]
+            self._window = None
             new = self.store.fills()
         for f in new:
             realised = self._apply_fill(self._cache_positions, f)
             self._cache_times.append(f.time)
             self._cache_realised.append((f.pair, realised))
-            self._cache_running.append(self._cache_running[-1] + realised)
             self._cache_seq = max(self._cache_seq, f.seq or 0)
             self._cache_last = (f.time, f.seq or 0)
 
@@ -191,7 +193,13 @@ class PositionManager:
             lo = 0 if since is None else bisect_left(self._cache_times, since)
             hi = len(self._cache_times) if until is None else bisect_left(self._cache_times, until)
             if pair is None:  # the risk check's question, before every order: no walk over the day's fills
-                return self._cache_running[hi] - self._cache_running[lo]
+                total, start = ZERO, lo
+                if self._window is not None and self._window[0] == lo and self._window[1] <= hi:
+                    start, total = self._window[1], self._window[2]
+                for _, realised in self._cache_realised[start:hi]:
+                    total += realised
+                self._window = (lo, hi, total)
+                return total
             return sum((r for p, r in self._cache_realised[lo:hi] if p == pair), ZERO)
 
     def unrealised_pnl(self, prices: Mapping[str, Decimal], exit_fee_pct: Decimal = ZERO) -> dict[str, Decimal]:

@@ -239,6 +239,9 @@ _ORDER_COLUMNS = (
 _ORDER_ASSIGNMENTS = ", ".join(f"{c.strip()} = ?" for c in _ORDER_COLUMNS.split(",")[1:])
 
 
+_ADD_DAILY = "-- add to a daily counter --"  # a recorded addition, made when the unit is committed
+
+
 class _Recorder:
     """Stands in for the connection inside ``write_behind()``: keeps each statement for the writer.
     ``expect_one``: the statement must change exactly one row when it is finally run. An audit row
@@ -264,6 +267,7 @@ class _Recorder:
 # that commit; committing at once instead competes with the caller for the GIL and the store's lock
 # while it is still working (measured: the bot path was slower with an immediate writer).
 GROUP_COMMIT_S = 0.002
+RETRY_S = 1.0  # after a failed background commit (disk full, a long lock elsewhere)
 
 
 class _BackgroundWriter:
@@ -290,7 +294,12 @@ class _BackgroundWriter:
             try:
                 store._flush_behind()
             except Exception as error:  # noqa: BLE001 - the unit stays owed; the next write fails with it
-                log.error("store %s: written-behind writes not committed yet: %s", store.path, error)
+                log.error("store %s: written-behind writes not committed yet (retrying in %.0f s): %s",
+                          store.path, RETRY_S, error)
+                # No later hand-on wakes the writer while units are owed (_hand_on): retry on a timer.
+                timer = threading.Timer(RETRY_S, self.submit, args=(store,))
+                timer.daemon = True
+                timer.start()
 
     def after_fork(self) -> None:
         self.__init__()  # type: ignore[misc]
@@ -342,8 +351,12 @@ class Store:
             try:
                 self._flush_behind()
             finally:
-                self._closed = True
+                with self._pending_lock:
+                    self._closed = True
+                    lost = len(self._pending)
                 self._db.close()
+                if lost:  # the flush above failed and raises; say what that cost
+                    log.error("store %s closed with %d written-behind unit(s) not committed", self.path, lost)
 
     def __enter__(self) -> "Store":
         return self
@@ -375,17 +388,20 @@ class Store:
                 yield
             except BaseException:
                 self._batch_depth = 0
-                self._db.execute("ROLLBACK")
-                self._drop_cache()
-                self._requeue(owed)
+                self._abort(owed)
                 raise
             self._batch_depth = 0
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._abort(owed)  # disk full shows here in WAL mode: nothing of it is lost from the queue
+                raise
 
     @contextmanager
-    def _tx(self, behind: bool = False) -> Iterator[Any]:
+    def _tx(self, behind: bool = False, flushing: bool = False) -> Iterator[Any]:
         """One transaction (or the open batch's). ``behind``: the caller's statements only write
-        (no SELECT whose answer it needs), so inside ``write_behind()`` they are recorded instead."""
+        (no SELECT whose answer it needs), so inside ``write_behind()`` they are recorded instead;
+        any other write there is refused (``flushing``: only commits what is owed)."""
         with self._lock:
             unit = getattr(self._local, "unit", None) if behind else None
             if unit is not None:
@@ -394,18 +410,26 @@ class Store:
             if self._batch_depth:  # inside batch(): its transaction commits (or rolls back) for us
                 yield self._db
                 return
+            if not flushing and getattr(self._local, "unit", None) is not None:
+                raise StoreError("a write that is not written behind, inside write_behind(): it would overtake the unit")
             self._db.execute("BEGIN IMMEDIATE")
             owed: tuple[list, list] = ([], [])
             try:
                 owed = self._write_owed(self._db)
                 yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                self._drop_cache()  # it may hold writes of this transaction
-                self._requeue(owed)  # rolled back with the rest: still owed
-                raise
-            else:
                 self._db.execute("COMMIT")
+            except BaseException:
+                self._abort(owed)  # the cache may hold writes of this transaction; the owed stay owed
+                raise
+
+    def _abort(self, owed: tuple[list, list]) -> None:
+        """A transaction failed (a statement, or its COMMIT): undo it, forget the cache, owe again."""
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        finally:
+            self._drop_cache()
+            self._requeue(owed)
 
     @contextmanager
     def write_behind(self) -> Iterator[None]:
@@ -416,6 +440,8 @@ class Store:
             if self._batch_depth or getattr(self._local, "unit", None) is not None:
                 yield
                 return
+            if self._closed:
+                raise StoreError("store is closed: nothing can be written behind")
             unit, generation = _Recorder(), self._cache_gen
             self._local.unit = unit
             try:
@@ -444,6 +470,8 @@ class Store:
         """Queue a unit; True when the writer must be woken. A wake-up is owed only when the queue
         was empty: a non-empty queue already has one coming (the writer takes the whole queue)."""
         with self._pending_lock:
+            if self._closed:  # close() has committed what it could: this would never reach the file
+                raise StoreError("store is closed: written-behind writes refused")
             self._pending.append(unit)
             return len(self._pending) == 1
 
@@ -452,7 +480,7 @@ class Store:
         with self._lock:
             if not self._pending or self._closed or self._batch_depth or self._db.in_transaction:
                 return
-            with self._tx():
+            with self._tx(flushing=True):
                 pass  # _tx writes what is owed first
 
     def _query(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
@@ -577,6 +605,14 @@ class Store:
                 for sql, params, expect_one in unit.statements:
                     if sql is None:
                         self._insert_audit(db, params)
+                        continue
+                    if sql is _ADD_DAILY:
+                        day, name, amount = params
+                        if self._add_daily_in(db, day, name, amount) != self._daily.get((day, name)):
+                            # another process counted meanwhile, or later additions are still in memory:
+                            # read it again from the file, after this unit (and any open one) is there
+                            self._daily.pop((day, name), None)
+                            self._cache_gen += 1
                         continue
                     cur = db.execute(sql, params)
                     if expect_one and cur.rowcount != 1:
@@ -868,14 +904,24 @@ class Store:
 
     # -- daily counters ----------------------------------------------------------------------
     def add_daily(self, day: str, name: str, amount: Decimal | int = 1) -> Decimal:
-        """Add to a per-UTC-day counter and return the new value (Decimal, exact)."""
+        """Add to a per-UTC-day counter and return the new value (Decimal, exact). The addition is
+        made to the file's value under the write lock (another process may count too); written
+        behind, it is recorded as an addition and made when the unit is committed."""
+        amount = Decimal(amount)
         with self._tx(behind=True) as db:
-            value = self.daily_value(day, name) + Decimal(amount)
-            db.execute(
-                "INSERT OR REPLACE INTO daily_counters(day, name, value) VALUES (?, ?, ?)", (day, name, str(value))
-            )
+            if isinstance(db, _Recorder):
+                value = self.daily_value(day, name) + amount  # what this process sees meanwhile
+                db.statements.append((_ADD_DAILY, (day, name, amount), False))
+            else:
+                value = self._add_daily_in(db, day, name, amount)
             self._daily[(day, name)] = value
             return value
+
+    def _add_daily_in(self, db: sqlite3.Connection, day: str, name: str, amount: Decimal) -> Decimal:
+        row = db.execute("SELECT value FROM daily_counters WHERE day = ? AND name = ?", (day, name)).fetchone()
+        value = (Decimal(row[0]) if row else Decimal(0)) + amount
+        db.execute("INSERT OR REPLACE INTO daily_counters(day, name, value) VALUES (?, ?, ?)", (day, name, str(value)))
+        return value
 
     def daily_value(self, day: str, name: str) -> Decimal:
         with self._lock:
