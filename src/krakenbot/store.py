@@ -33,14 +33,17 @@ Written behind: ``write_behind()`` is for the bookkeeping that follows an exchan
 (the order's new status and txid, its audit row, the daily trade count). Inside it those writes go
 to the read cache at once, so every later read in this process sees them, and their statements are
 committed as one unit, in order, by a background writer thread about 2 ms after the block (unless a
-write of the caller's comes first and carries it), so the caller does not wait for that commit. Every transaction first writes the units still owed (so a later
-write never overtakes them, and the next intent's fsync covers them), every read that goes to the
-file first commits them, and ``close()`` commits them. What this gives up: a process crash in the
-few milliseconds before the unit is committed loses it, exactly as if the crash had come
-just before the acknowledgement: the order's intent is durable in ``PENDING_SUBMIT``, and recovery
-finds it at Kraken by its cl_ord_id, adopts it and counts it (the path the crash tests kill into).
-If the writer cannot commit (disk full), the unit stays owed: every later write, the next intent
-first of all, fails with it, so no new order leaves while the store cannot record (fail closed).
+write of the caller's comes first and carries it), so the caller does not wait for that commit.
+Every transaction first writes the units still owed (so a later write never overtakes them, and
+the next intent's fsync covers them), every read that goes to the file first commits them, and
+``close()`` commits them. A daily counter is recorded as an addition, made to the file's value when
+the unit commits (another process may count too). What this gives up: a process crash in the few
+milliseconds before the unit is committed loses it, exactly as if the crash had come just before
+the acknowledgement: the order's intent is durable in ``PENDING_SUBMIT``, and recovery finds it at
+Kraken by its cl_ord_id, adopts it and counts it (the path the crash tests kill into). If the
+commit fails (disk full, a lock held elsewhere), the unit stays owed and the writer tries again
+after ``RETRY_S``; meanwhile every later write, the next intent first of all, fails with it, so no
+new order leaves while the store cannot record (fail closed). A closed store refuses new units.
 
 Read cache: the rows every order reads (the meta keys such as the trading state, today's daily
 counters, the orders that are not settled, the last fill's sequence number) are kept in memory and
