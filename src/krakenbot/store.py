@@ -480,6 +480,8 @@ class Store:
 
     def _flush_behind(self) -> None:
         """Commit the written-behind units now: the writer thread, a read that goes to the file, close."""
+        if not self._pending:  # mostly, for the writer: a later write carried them (no lock taken)
+            return
         with self._lock:
             if not self._pending or self._closed or self._batch_depth or self._db.in_transaction:
                 return
