@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import pytest
 
+from domain_helpers import file_view, store_order
+
 from krakenbot.models import Candle
 from krakenbot.store import MIGRATIONS, FillRecord, OrderRecord, Store, StoreError, utc_day, utc_day_bounds
 
@@ -17,12 +19,6 @@ def _fill(trade_id: str = "T1", **kw) -> FillRecord:
     return FillRecord(**base)
 
 
-def _order(cid: str = "kb1", **kw) -> OrderRecord:
-    base = dict(cl_ord_id=cid, pair="XXBTZEUR", side="buy", ordertype="limit", volume=Decimal("0.001"),
-                price=Decimal("60000.0"), status="PENDING_SUBMIT", created_at=1.0, updated_at=1.0,
-                intent={"why": "test"})
-    base.update(kw)
-    return OrderRecord(**base)
 
 
 def test_fresh_store_is_at_latest_schema_and_integrity_ok(store):
@@ -99,9 +95,9 @@ def test_fills_keep_decimals_exactly_and_order(store):
 
 
 def test_order_intent_roundtrip_and_update(store):
-    store.record_intent(_order())
+    store.record_intent(store_order())
     with pytest.raises(sqlite3.IntegrityError):
-        store.record_intent(_order())
+        store.record_intent(store_order())
     updated = store.update_order("kb1", status="OPEN", txid="OABC", volume_executed=Decimal("0.0005"))
     assert updated.status == "OPEN"
     got = store.get_order("kb1")
@@ -116,7 +112,7 @@ def test_order_intent_roundtrip_and_update(store):
 def test_intent_is_durable_in_a_file_before_anything_else(tmp_path):
     path = str(tmp_path / "bot.sqlite")
     s = Store(path)
-    s.record_intent(_order())
+    s.record_intent(store_order())
     # a second connection (another process after a crash) sees it at once
     other = Store(path)
     assert other.get_order("kb1").status == "PENDING_SUBMIT"
@@ -219,7 +215,7 @@ def _commits(db: Store) -> list[str]:
 
 def test_a_batch_commits_its_writes_once_and_fails_as_a_whole(tmp_path):
     with Store(str(tmp_path / "b.sqlite")) as db:
-        db.record_intent(_order("kb1"))
+        db.record_intent(store_order("kb1"))
         commits = _commits(db)
         with db.batch():
             db.update_order("kb1", status="OPEN", txid="O1")
@@ -242,11 +238,11 @@ def test_a_batch_commits_its_writes_once_and_fails_as_a_whole(tmp_path):
 def test_an_intent_is_committed_with_its_audit_row_alone_and_never_inside_a_batch(tmp_path):
     with Store(str(tmp_path / "i.sqlite")) as db:
         commits = _commits(db)
-        db.record_intent(_order("kb1"), audit={"action": "order_intent", "outcome": "PENDING_SUBMIT"})
+        db.record_intent(store_order("kb1"), audit={"action": "order_intent", "outcome": "PENDING_SUBMIT"})
         assert commits == ["COMMIT"] and [r["action"] for r in db.audit_rows()] == ["order_intent"]
         with pytest.raises(StoreError):
             with db.batch():
-                db.record_intent(_order("kb2"))
+                db.record_intent(store_order("kb2"))
         assert db.get_order("kb2") is None
         # the intent's commit ran under synchronous=FULL; the connection is back to NORMAL (1)
         assert db._db.execute("PRAGMA synchronous").fetchone()[0] == 1
@@ -254,7 +250,7 @@ def test_an_intent_is_committed_with_its_audit_row_alone_and_never_inside_a_batc
 
 def test_audit_rows_made_later_ride_in_the_next_commit_in_order_and_survive_a_rollback(tmp_path):
     with Store(str(tmp_path / "l.sqlite")) as db:
-        db.record_intent(_order("kb1"))
+        db.record_intent(store_order("kb1"))
         commits = _commits(db)
         with db.audit_later():
             db.append_audit({"action": "endpoint", "outcome": "sent"})  # queued: no commit of its own
@@ -276,7 +272,7 @@ def test_audit_rows_made_later_ride_in_the_next_commit_in_order_and_survive_a_ro
 
 def test_an_update_from_the_held_record_writes_only_the_changed_columns(tmp_path):
     with Store(str(tmp_path / "u.sqlite")) as db:
-        held = _order("kb1")
+        held = store_order("kb1")
         db.record_intent(held)
         db.update_order("kb1", reason="set by someone else")  # a column the holder did not change
         new = db.update_order("kb1", current=held, status="OPEN", txid="O1", updated_at=5.0,
@@ -307,16 +303,16 @@ def test_settled_statuses_are_the_executors_terminal_statuses():
 def test_the_open_book_read_from_memory_matches_the_file_through_every_kind_of_write(tmp_path):
     live = ["NEW", "PENDING_SUBMIT", "OPEN", "PARTIALLY_FILLED", "PENDING_CANCEL", "UNKNOWN"]
     with Store(str(tmp_path / "c.sqlite")) as db:
-        db.record_intent(_order("kb1", created_at=5.0))
+        db.record_intent(store_order("kb1", created_at=5.0))
         assert db.orders(statuses=live) == _sql_orders(db, live)  # loads the cache
-        db.record_intent(_order("kb2", created_at=5.0))           # same time: insertion order decides
-        db.record_intent(_order("kb0", created_at=1.0))           # older: sorts first
+        db.record_intent(store_order("kb2", created_at=5.0))           # same time: insertion order decides
+        db.record_intent(store_order("kb0", created_at=1.0))           # older: sorts first
         held = db.get_order("kb1")
         db.update_order("kb1", reason="set elsewhere")            # full-row path
         db.update_order("kb1", current=held, status="OPEN", txid="O1")  # held copy lacks the reason
         assert db.get_order("kb1").reason == "set elsewhere"      # the cache applied columns, not the copy
         db.update_order("kb2", status="CANCELED")                 # settles: leaves the cache
-        db.upsert_order(_order("kb3", status="UNKNOWN", created_at=2.0))
+        db.upsert_order(store_order("kb3", status="UNKNOWN", created_at=2.0))
         db.update_order("kb2", status="OPEN")                     # a settled row back to life
         with pytest.raises(RuntimeError):
             with db.batch():                                      # rolled back: nothing of it stays
@@ -336,7 +332,7 @@ def test_another_process_writing_the_file_is_seen_at_once(tmp_path):
     bot's cached meta, counters, orders and fill count must not hide it."""
     path = str(tmp_path / "shared.sqlite")
     with Store(path) as bot, Store(path) as other:
-        bot.record_intent(_order("kb1"))
+        bot.record_intent(store_order("kb1"))
         assert bot.get_meta("risk.trading_state", "active") == "active"
         assert bot.daily_value("2026-11-26", "trades") == 0
         assert [o.status for o in bot.orders(statuses=["PENDING_SUBMIT", "UNKNOWN"])] == ["PENDING_SUBMIT"]
@@ -370,16 +366,6 @@ def test_counters_and_fill_sequence_from_memory_follow_writes_and_rollbacks(stor
 
 
 # -- written behind ---------------------------------------------------------------------------------
-def _file_view(path: str) -> tuple[list[tuple], list[str], list[tuple]]:
-    """What another connection reads from the file: orders, audit actions, daily counters."""
-    other = sqlite3.connect(path)
-    try:
-        orders = other.execute("SELECT cl_ord_id, status, txid FROM orders ORDER BY rowid").fetchall()
-        actions = [r[0] for r in other.execute("SELECT action FROM audit ORDER BY id")]
-        daily = other.execute("SELECT day, name, value FROM daily_counters").fetchall()
-    finally:
-        other.close()
-    return orders, actions, daily
 
 
 def test_writes_behind_are_seen_at_once_and_reach_the_file_in_order_without_another_call(tmp_path):
@@ -387,7 +373,7 @@ def test_writes_behind_are_seen_at_once_and_reach_the_file_in_order_without_anot
 
     path = str(tmp_path / "wb.sqlite")
     with Store(path) as db:
-        held = _order("kb1")
+        held = store_order("kb1")
         db.record_intent(held, audit={"action": "order_intent"})
         committed = threading.Event()
         db._db.set_trace_callback(lambda sql: committed.set() if sql.strip().upper() == "COMMIT" else None)
@@ -407,7 +393,7 @@ def test_writes_behind_are_seen_at_once_and_reach_the_file_in_order_without_anot
             with db._lock:  # ... so taking the lock waits for that commit to end
                 if not db._pending:
                     break
-        orders, actions, daily = _file_view(path)
+        orders, actions, daily = file_view(path)
         assert orders == [("kb1", "OPEN", "O1")]
         assert actions == ["order_intent", "endpoint", "order_status", "order"]
         assert daily == [("2026-11-26", "trades", "1")]
@@ -416,20 +402,20 @@ def test_writes_behind_are_seen_at_once_and_reach_the_file_in_order_without_anot
 def test_a_later_write_never_overtakes_a_unit_still_owed(tmp_path):
     path = str(tmp_path / "wo.sqlite")
     with Store(path) as db:
-        held = _order("kb1")
+        held = store_order("kb1")
         db.record_intent(held)
         with db._lock:  # the writer thread cannot commit meanwhile
             with db.write_behind():
                 opened = db.update_order("kb1", current=held, status="OPEN", txid="O1")
-            assert _file_view(path)[0] == [("kb1", "PENDING_SUBMIT", None)]  # still owed
+            assert file_view(path)[0] == [("kb1", "PENDING_SUBMIT", None)]  # still owed
             db.update_order("kb1", current=opened, status="PENDING_CANCEL")  # a synchronous write
-        assert _file_view(path)[0] == [("kb1", "PENDING_CANCEL", "O1")]  # owed unit first, then this
+        assert file_view(path)[0] == [("kb1", "PENDING_CANCEL", "O1")]  # owed unit first, then this
 
 
 def test_a_failed_block_leaves_nothing_and_a_read_from_the_file_commits_what_is_owed(tmp_path):
     path = str(tmp_path / "wf.sqlite")
     with Store(path) as db:
-        held = _order("kb1")
+        held = store_order("kb1")
         db.record_intent(held)
         with pytest.raises(RuntimeError):
             with db.write_behind():
@@ -440,20 +426,20 @@ def test_a_failed_block_leaves_nothing_and_a_read_from_the_file_commits_what_is_
             with db.write_behind():
                 db.update_order("kb1", current=held, status="OPEN", txid="O1")
             assert [r["action"] for r in db.audit_rows()] == []  # a read that goes to the file ...
-            assert _file_view(path)[0] == [("kb1", "OPEN", "O1")]  # ... committed the unit first
+            assert file_view(path)[0] == [("kb1", "OPEN", "O1")]  # ... committed the unit first
 
 
 def test_close_commits_what_is_owed(tmp_path):
     path = str(tmp_path / "wc.sqlite")
     db = Store(path)
-    held = _order("kb1")
+    held = store_order("kb1")
     db.record_intent(held)
     with db._lock:
         with db.write_behind():
             db.update_order("kb1", current=held, status="OPEN", txid="O1")
             db.add_daily("d", "trades", 1)
         db.close()
-    assert _file_view(path)[0] == [("kb1", "OPEN", "O1")] and _file_view(path)[2] == [("d", "trades", "1")]
+    assert file_view(path)[0] == [("kb1", "OPEN", "O1")] and file_view(path)[2] == [("d", "trades", "1")]
 
 
 def test_a_unit_the_file_refuses_stays_owed_and_stops_the_next_intent(tmp_path):
@@ -463,12 +449,12 @@ def test_a_unit_the_file_refuses_stays_owed_and_stops_the_next_intent(tmp_path):
     try:
         with db._lock:
             with db.write_behind():  # an order the file does not hold: the UPDATE will change no row
-                db.update_order("ghost", current=_order("ghost"), status="OPEN", txid="O9")
+                db.update_order("ghost", current=store_order("ghost"), status="OPEN", txid="O9")
             with pytest.raises(StoreError, match="changed 0 rows"):
-                db.record_intent(_order("kb2"))
+                db.record_intent(store_order("kb2"))
         with pytest.raises(StoreError, match="changed 0 rows"):
-            db.record_intent(_order("kb2"))
-        assert _file_view(path)[0] == []
+            db.record_intent(store_order("kb2"))
+        assert file_view(path)[0] == []
     finally:
         with pytest.raises(StoreError):
             db.close()  # still owed: said loudly, not dropped
@@ -477,7 +463,7 @@ def test_a_unit_the_file_refuses_stays_owed_and_stops_the_next_intent(tmp_path):
 def test_a_unit_written_while_another_process_wrote_is_not_hidden_by_a_reload(tmp_path):
     path = str(tmp_path / "wx.sqlite")
     with Store(path) as db, Store(path) as other:
-        held = _order("kb1")
+        held = store_order("kb1")
         db.record_intent(held)
         assert db.get_meta("risk.trading_state") is None
         with db._lock:

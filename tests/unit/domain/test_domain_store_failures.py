@@ -15,27 +15,13 @@ from decimal import Decimal
 
 import pytest
 
+from domain_helpers import file_view, store_order
+
 from krakenbot.store import OrderRecord, Store, StoreError
 
 
-def _order(cid: str = "kb1", **kw) -> OrderRecord:
-    base = dict(cl_ord_id=cid, pair="XXBTZEUR", side="buy", ordertype="limit", volume=Decimal("0.001"),
-                price=Decimal("60000.0"), status="PENDING_SUBMIT", created_at=1.0, updated_at=1.0,
-                intent={"why": "test"})
-    base.update(kw)
-    return OrderRecord(**base)
 
 
-def _file_view(path: str) -> tuple[list[tuple], list[str], list[tuple]]:
-    """What another connection reads from the file: orders, audit actions, daily counters."""
-    other = sqlite3.connect(path)
-    try:
-        orders = other.execute("SELECT cl_ord_id, status, txid FROM orders ORDER BY rowid").fetchall()
-        actions = [r[0] for r in other.execute("SELECT action FROM audit ORDER BY id")]
-        daily = other.execute("SELECT day, name, value FROM daily_counters").fetchall()
-    finally:
-        other.close()
-    return orders, actions, daily
 
 
 class _Records(logging.Handler):
@@ -120,7 +106,7 @@ def test_after_a_failed_background_commit_the_writer_tries_again_on_its_own(tmp_
     logger.addHandler(handler)
     db = Store(path)
     try:
-        held = _order("kb1")
+        held = store_order("kb1")
         db.record_intent(held)
         db._db.execute("PRAGMA busy_timeout=20")  # keep the test short (the store uses 5 s)
         blocker = sqlite3.connect(path, isolation_level=None)
@@ -141,7 +127,7 @@ def test_after_a_failed_background_commit_the_writer_tries_again_on_its_own(tmp_
             with db._lock:  # the COMMIT started under the lock: taking it waits for its end
                 if not db._pending:
                     break
-        assert _file_view(path)[0] == [("kb1", "PENDING_CANCEL", "O1")]
+        assert file_view(path)[0] == [("kb1", "PENDING_CANCEL", "O1")]
     finally:
         logger.removeHandler(handler)
         db.close()
@@ -174,7 +160,7 @@ def test_a_count_written_behind_adds_to_another_processes_count(tmp_path):
                 bot.add_daily("2026-11-26", "trades", 1)  # recorded as value = '1'
             other.add_daily("2026-11-26", "trades", 1)    # another process: file 0 -> 1
         bot.audit_rows()  # a file read commits the owed unit
-        assert _file_view(path)[2] == [("2026-11-26", "trades", "2")]
+        assert file_view(path)[2] == [("2026-11-26", "trades", "2")]
 
 
 # 5 ------------------------------------------------------------------------------------------------
@@ -184,14 +170,14 @@ def test_a_closed_store_refuses_writes_behind_instead_of_dropping_them(tmp_path)
     _flush_behind returns silently because _closed: the status change and its audit row are lost, no error."""
     path = str(tmp_path / "closed.sqlite")
     db = Store(path)
-    held = _order("kb1")
+    held = store_order("kb1")
     db.record_intent(held)
     db.close()
     with pytest.raises(StoreError):
         with db.write_behind():
             db.update_order("kb1", current=held, status="OPEN", txid="O1")
             db.append_audit({"action": "order_status"})
-    assert _file_view(path)[0] == [("kb1", "PENDING_SUBMIT", None)]
+    assert file_view(path)[0] == [("kb1", "PENDING_SUBMIT", None)]
 
 
 # 6 ------------------------------------------------------------------------------------------------
@@ -208,4 +194,4 @@ def test_audit_rows_handed_on_after_close_reach_on_error(tmp_path):
         closer = threading.Thread(target=db.close)  # shutdown from another thread
         closer.start()
         closer.join(10)
-    assert errors or _file_view(path)[1] == ["order"], "the audit row vanished and nobody was told"
+    assert errors or file_view(path)[1] == ["order"], "the audit row vanished and nobody was told"
