@@ -125,21 +125,8 @@ def rfc1123(ts: float) -> str:
 
 def since_seconds(raw: str | None, field: str = "since") -> float | None:
     """A ``since`` in seconds, accepting the nanosecond (or ms/µs) forms clients send."""
-    if raw is None or raw == "":
-        return None
-    try:
-        v = Decimal(raw)
-    except (InvalidOperation, ValueError):
-        raise invalid_arguments(field) from None
-    if not v.is_finite() or v < 0 or v >= Decimal("1e20"):  # past any nanosecond date: would overflow
-        raise invalid_arguments(field)
-    if v > Decimal("1e17"):
-        v = v / Decimal("1e9")
-    elif v > Decimal("1e14"):
-        v = v / Decimal("1e6")
-    elif v > Decimal("1e11"):
-        v = v / Decimal("1e3")
-    return float(v)
+    nanos = since_nanos(raw, field)
+    return None if nanos is None else nanos / 1e9
 
 
 def since_nanos(raw: str | None, field: str = "since") -> int | None:
