@@ -131,6 +131,10 @@ class LocalRefusal(KrakenError):
     """Refused before anything left the process."""
 
 
+class ClientClosed(LocalRefusal):
+    """The client was closed: nothing can be sent (not a transport failure: nothing was attempted)."""
+
+
 class CircuitOpenError(LocalRefusal):
     pass
 

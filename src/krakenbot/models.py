@@ -138,7 +138,7 @@ class TradesPage:
     last: str
 
 
-def _exact_amount(value: object, name: str) -> Decimal:
+def exact_amount(value: object, name: str) -> Decimal:
     """A finite Decimal from a Decimal, int or decimal string; floats and bools are refused."""
     if isinstance(value, (float, bool)):
         raise TypeError(f"OrderRequest.{name} is a {type(value).__name__}: pass a Decimal or a string, never a float")
@@ -184,7 +184,7 @@ class OrderRequest:
             value = getattr(self, name)
             if value is None and name != "volume":
                 continue
-            object.__setattr__(self, name, _exact_amount(value, name))
+            object.__setattr__(self, name, exact_amount(value, name))
 
     def as_params(self) -> dict[str, str]:
         params: dict[str, str] = {

@@ -28,7 +28,7 @@ from krakenbot.client.server_clock import ServerClock
 from krakenbot.client.signing import ApiSecret, Signer, redact_key
 from krakenbot.client.trading import TradingApi
 from krakenbot.clock import Clock, SystemClock
-from krakenbot.errors import AuthenticationError, ConnectionFailed, KrakenError, LocalRefusal, RateLimitError
+from krakenbot.errors import AuthenticationError, ClientClosed, KrakenError, LocalRefusal, RateLimitError
 
 log = logging.getLogger("krakenbot.client")
 
@@ -173,7 +173,7 @@ class KrakenClient:
         if not _ENDPOINT(endpoint):
             raise ValueError(f"not a Kraken method name: {endpoint[:40]!r}")
         if self._transport.closed:
-            raise ConnectionFailed(f"{endpoint}: client is closed; nothing was sent", (), endpoint)
+            raise ClientClosed(f"{endpoint}: client is closed; nothing was sent", (), endpoint)
         if self.guard is not None:
             self.guard(endpoint)
 

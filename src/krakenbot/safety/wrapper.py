@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any, Mapping
 
 from krakenbot.errors import CircuitOpenError, EndpointNotAllowed, KrakenError, LocalRefusal
-from krakenbot.models import OrderRequest, OrderType, PairInfo, Side
+from krakenbot.models import OrderRequest, OrderType, PairInfo, Side, exact_amount
 from krakenbot.risk import Denial, DenialCode, RiskSnapshot, TradingState
 from krakenbot.safety import allowlist
 from krakenbot.safety.audit import AuditLog
@@ -105,10 +105,10 @@ class SafetyWrapper(ExchangeReads):
         try:
             side = Side(getattr(side, "value", side))
             ordertype = OrderType(getattr(ordertype, "value", ordertype))
-            volume = Decimal(str(volume))
-            price = None if price is None else Decimal(str(price))
-            price2 = None if price2 is None else Decimal(str(price2))
-        except (ValueError, ArithmeticError) as exc:
+            volume = exact_amount(volume, "volume")  # a float is refused here too, not rounded through str()
+            price = None if price is None else exact_amount(price, "price")
+            price2 = None if price2 is None else exact_amount(price2, "price2")
+        except (ValueError, TypeError, ArithmeticError) as exc:
             return self._refuse(pair, SafetyCode.INVALID_ORDER, f"malformed order: {exc}", origin, {})
         summary = {"pair": pair, "type": side.value, "ordertype": ordertype.value, "volume": volume,
                    "price": price, "oflags": "post" if post_only else ""}

@@ -355,3 +355,29 @@ def test_market_order_on_a_thin_book_is_refused_before_it_is_sent(sim, make_bot)
     sim.set_liquidity("XBTEUR", Decimal("0.001"))  # 15 levels: within 0.15 % of mid
     sim.advance(3)  # past the market data cache's freshness window: the walk sees the new book
     assert bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.015")).placed
+
+
+def test_a_float_amount_is_refused_before_anything_is_sent(sim, make_bot):
+    """Money is Decimal at the wrapper's door too: 0.1 as a float is 0.1000000000000000055..., refused, not rounded."""
+    bot = make_bot("live", live_flag=True)
+    start = len(sim.access_log)
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "limit", 0.001, Decimal("50000"))
+    assert not outcome.accepted and not outcome.placed and outcome.denials[0].code.value == "INVALID_ORDER", outcome
+    assert "float" in outcome.reason
+    assert addorders(sim.access_log_since(start)) == [] and bot.store.orders() == []
+
+
+def test_an_order_on_a_closed_client_is_not_placed_and_blocks_nothing(sim, make_bot):
+    """Nothing was sent, so the order is REJECTED at once, never UNKNOWN with lookups that cannot run."""
+    bot = make_bot("live", live_flag=True)
+    first = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59500"))
+    assert first.placed, first
+    bot.safety.cancel_order(first.cl_ord_id)
+    bot.safety._balances_and_free()  # every read the next order needs is cached: only AddOrder would go out
+    bot.client.close()
+    start = len(sim.access_log)
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59500"))
+    assert not outcome.placed and outcome.status == "REJECTED" and "client is closed" in outcome.reason, outcome
+    assert sim.access_log_since(start) == []
+    assert bot.store.get_order(outcome.cl_ord_id).status == "REJECTED"
+    assert bot.safety.executor.unknown_pairs() == frozenset()
