@@ -185,7 +185,12 @@ class Lockouts:
                 self._runs.clear()
             run = self._runs.get(key, 0) + 1
             if run >= self.failures:
-                self._until[key] = self._clock.time() + self.seconds
+                now = self._clock.time()
+                if len(self._until) >= self.MAX_TRACKED and key not in self._until:
+                    # bounded too: expired lockouts go first, then the oldest one
+                    for stale in [k for k, t in self._until.items() if t <= now] or [next(iter(self._until))]:
+                        del self._until[stale]
+                self._until[key] = now + self.seconds
                 run = 0
             self._runs[key] = run
 

@@ -143,3 +143,20 @@ def test_a_key_record_never_shows_its_secret_or_full_key(ring):
     assert base64.b64decode(VECTOR_SECRET).hex() not in text.replace("\\x", "")
     assert repr(base64.b64decode(VECTOR_SECRET)) not in text and VECTOR_SECRET not in text
     assert "vector-key" not in text and "vect\u2026" in repr(api_key)
+
+
+def test_lockouts_of_attacker_chosen_keys_stay_bounded_and_a_fresh_one_still_holds():
+    from krakensim.auth import Lockouts
+    from krakensim.clock import ManualClock
+
+    clock = ManualClock()
+    locks = Lockouts(clock, failures=1, seconds=300)
+    locks.MAX_TRACKED = 50
+    for n in range(500):  # every key locked out at once: only the newest ones are kept
+        locks.failed(f"junk{n}")
+    assert len(locks._until) <= 50
+    with pytest.raises(errors.KrakenAPIError):
+        locks.check("junk499")
+    clock.advance(301)  # expired lockouts are the first to go
+    locks.failed("late")
+    assert set(locks._until) == {"late"}
