@@ -196,13 +196,10 @@ class Executor:
     def new_cl_ord_id(self) -> str:
         """Short ASCII id, 17 chars: ``kb`` + bot id (4) + ms time + counter (base36).
 
-        The bot id survives restarts (store meta) but the counter does not, so a restart in
-        the same millisecond (or after the clock stepped back) could repeat an id: skip any
-        id the store already holds."""
-        while True:
-            cl_ord_id = self._next_cl_ord_id()
-            if self.store.get_order(cl_ord_id) is None:
-                return cl_ord_id
+        Strictly increasing within the process and, from start-up on, after every id of this bot
+        in the store (``_last_stored_millis``), so a restart in the same millisecond or after the
+        clock stepped back cannot repeat one; the store's primary key is the last word (``place``)."""
+        return self._next_cl_ord_id()
 
     def _next_cl_ord_id(self) -> str:
         with self._lock:
@@ -274,7 +271,7 @@ class Executor:
         price2 = info.round_price(Decimal(request.price2)) if request.price2 is not None else None
         # The id generator continues after every id of this bot in the store, so the store's
         # PRIMARY KEY is the check (an IntegrityError below), not a SELECT before every order.
-        cl_ord_id = self._next_cl_ord_id()
+        cl_ord_id = self.new_cl_ord_id()
         now = self.clock.time()
         deadline = self._exchange_now() + self.deadline_seconds  # exchange time; recorded and sent alike
         wire = OrderRequest(pair=pair, side=request.side, ordertype=request.ordertype, volume=volume, price=price,
