@@ -27,7 +27,11 @@ def _tail(text: str, lines: int = 3) -> str:
 def _run_spec(extra: list[str], timeout: float) -> dict:
     """behave itself, as ``make spec`` runs it but with no Allure/JUnit output: the bench must
     not overwrite the ``allure-results/`` or ``reports/`` of someone's spec run in this tree."""
-    scratch = tempfile.mkdtemp(prefix="bench-spec-")  # evidence too: never the shared reports/run/
+    with tempfile.TemporaryDirectory(prefix="bench-spec-") as scratch:  # evidence too: never reports/run/
+        return _run_behave(extra, timeout, scratch)
+
+
+def _run_behave(extra: list[str], timeout: float, scratch: str) -> dict:
     command = [sys.executable, "-m", "behave", "--tags=not @wip", *extra, "-f", "progress", "--no-color",
                "--no-junit", "-D", f"evidence={scratch}/evidence.jsonl"]
     started = time.perf_counter()
