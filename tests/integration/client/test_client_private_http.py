@@ -10,6 +10,7 @@ from krakenbot.client import BreakerState, CircuitBreaker, NonceGenerator, Timeo
 from krakenbot.errors import (
     AuthenticationError,
     CircuitOpenError,
+    ClientClosed,
     ConnectionFailed,
     EndpointNotAllowed,
     HttpStatusError,
@@ -248,9 +249,9 @@ def test_nonces_survive_a_restart_through_the_store(make_client, sim, tmp_path):
 def test_closed_client_sends_nothing(make_client, sim):
     client = make_client()
     client.close()
-    with pytest.raises(ConnectionFailed):
+    with pytest.raises(ClientClosed):
         client.account.balance()
-    with pytest.raises(ConnectionFailed):
+    with pytest.raises(ClientClosed):
         client.market.server_time()
     assert sim.access_log == [] and client.breaker.stats.failures == 0
 
