@@ -32,6 +32,16 @@ from krakenbot.safety.reads import ExchangeReads
 log = logging.getLogger(__name__)
 
 
+def _status_problem(status: str, post_only: bool, ordertype: Any) -> str | None:
+    """Why the exchange's status admits no such order now (None: it does); the one rule for the
+    gate before an order and for naming a refusal after one."""
+    if status not in ("online", "post_only"):  # maintenance, cancel_only, anything unknown
+        return f"exchange is in {status} mode: no new orders"
+    if status == "post_only" and not (post_only and OrderType(ordertype) is OrderType.LIMIT):
+        return "exchange is in post_only mode: only post-only limit orders"
+    return None
+
+
 class SafetyWrapper(ExchangeReads):
     def __init__(self, *, settings: Any, client: Any, store: Any, clock: Any, guard: EndpointGuard,
                  audit: AuditLog, risk: Any, executor: Any, positions: Any, market_data: Any,
@@ -131,12 +141,9 @@ class SafetyWrapper(ExchangeReads):
             return self._refuse(pair, SafetyCode.CIRCUIT_OPEN, str(exc), origin, summary)
         except KrakenError as exc:
             return self._refuse(pair, SafetyCode.MARKET_STATUS, f"exchange status unknown: {exc}", origin, summary)
-        if status not in ("online", "post_only"):  # maintenance, cancel_only, anything unknown
-            return self._refuse(pair, SafetyCode.MARKET_STATUS, f"exchange is in {status} mode: no new orders",
-                                origin, summary)
-        if status == "post_only" and not (post_only and ordertype is OrderType.LIMIT):
-            return self._refuse(pair, SafetyCode.MARKET_STATUS,
-                                "exchange is in post_only mode: only post-only limit orders", origin, summary)
+        problem = _status_problem(status, post_only, ordertype)
+        if problem:
+            return self._refuse(pair, SafetyCode.MARKET_STATUS, problem, origin, summary)
         # 4b. the exchange's clock: AddOrder deadlines and "not placed" verdicts are in its time,
         # so trading stops while the offset is unknown or beyond the bound (fail closed)
         server_clock = getattr(self.client, "server_clock", None)
@@ -274,8 +281,7 @@ class SafetyWrapper(ExchangeReads):
             fresh = self.system_status(max_age=0)
         except KrakenError:
             return code
-        if fresh not in ("online", "post_only") or (fresh == "post_only" and not (
-                request.post_only and request.ordertype is OrderType.LIMIT)):
+        if _status_problem(fresh, request.post_only, request.ordertype):
             return SafetyCode.MARKET_STATUS
         return code
 
