@@ -15,8 +15,9 @@ The stages show what each entry point costs on its own. The layers are measured 
 wrapper's placement, in further placements with a timing shim around each layer's entry
 (``_in_situ_layers``): standing alone, the executor and the bot client commit their audit rows
 themselves, which inside the wrapper ride in the order's other commits, so differences of stage
-p50s no longer add up. The post-ack bookkeeping is committed by the store's writer thread after
-the placement returns (``Store.write_behind``); its commit time is reported on its own. A resting
+p50s no longer add up. The post-ack bookkeeping is written behind (``Store.write_behind``): it rides
+in the next write (the untimed cancel), and what is still owed after the cancel is committed then
+(``Store.flush``, untimed), so no writer-thread commit lands inside the next stage's timing. A resting
 limit placement makes no exchange request but AddOrder (SystemStatus is cached on the clock, the
 free balance is held locally, a resting order is not read back: ``requests_per_placement`` shows
 it), so no other request is subtracted. A ``cProfile`` pass over the wrapper
@@ -189,6 +190,14 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
 
             last_txid: list[str] = []
 
+            def settled(cancel: Callable[[], Any]) -> Callable[[], None]:
+                """The untimed cancel, then the bot's written-behind rows committed at once: the
+                writer thread's commit must not land inside the next stage's timing."""
+                def run() -> None:
+                    cancel()
+                    bot.store.flush()
+                return run
+
             def via_bare():
                 ack = bare.trading.add_order(order_request("buy", rest, pair=pair_id, cl_ord_id=f"bb{next(seq)}"))
                 return lambda: bare.trading.cancel_order(txid=ack.txids[0])
@@ -196,17 +205,17 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
             def via_bot_client():
                 ack = bot.client.trading.add_order(order_request("buy", rest, pair=pair_id, cl_ord_id=f"bc{next(seq)}"))
                 last_txid[:] = ack.txids[:1]
-                return lambda: bot.client.trading.cancel_order(txid=ack.txids[0])
+                return settled(lambda: bot.client.trading.cancel_order(txid=ack.txids[0]))
 
             def via_executor():
                 result = safety.executor.place(order_request("buy", rest))
-                return lambda: safety.executor.cancel(result.cl_ord_id)
+                return settled(lambda: safety.executor.cancel(result.cl_ord_id))
 
             def via_wrapper():
                 outcome = safety.submit_order(PAIR, "buy", "limit", VOLUME, rest)
                 if not outcome.placed:
                     raise RuntimeError(f"wrapper refused the bench order: {outcome.reason}")
-                return lambda: safety.cancel_order(outcome.cl_ord_id)
+                return settled(lambda: safety.cancel_order(outcome.cl_ord_id))
 
             def record_intent():
                 n = next(seq)

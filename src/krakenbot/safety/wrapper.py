@@ -292,6 +292,12 @@ class SafetyWrapper(ExchangeReads):
 
     def cancel_order(self, cl_ord_id: str, origin: str = "operator") -> OrderOutcome:
         """Cancels pass risk always, but not the mode's allowlist, and never in maintenance."""
+        # The guard's rows (CancelOrder, the read-back) and this one ride in the cancel's own status
+        # commits instead of a commit each: fewer pages for the next order's fsync to flush.
+        with self._audit_later():
+            return self._cancel_order(cl_ord_id, origin)
+
+    def _cancel_order(self, cl_ord_id: str, origin: str) -> OrderOutcome:
         problem = self._cancel_problem()
         if problem is not None:
             code, reason = problem

@@ -43,6 +43,58 @@ def test_migrations_upgrade_an_old_file_and_are_not_reapplied(tmp_path):
         assert s.schema_version == len(MIGRATIONS)
 
 
+def test_v3_keeps_every_order_and_audit_row_and_their_order(tmp_path):
+    """The v3 rebuild of orders and audit loses nothing: rows, insertion order (rowid, which breaks
+    created_at ties), audit ids, the unique txid and the append-only audit all survive."""
+    path = tmp_path / "bot.sqlite"
+    db = sqlite3.connect(path)
+    for migration in MIGRATIONS[:2]:
+        for statement in migration:
+            db.execute(statement)
+    db.execute("PRAGMA user_version=2")
+    for cid, txid in (("kb-b", "OB"), ("kb-a", None), ("kb-c", None)):  # same created_at: rowid decides
+        db.execute("INSERT INTO orders(cl_ord_id, txid, pair, side, ordertype, volume, price, status, created_at, "
+                   "updated_at) VALUES (?, ?, 'XXBTZEUR', 'buy', 'limit', '0.001', '60000.0', 'OPEN', 1.0, 1.0)",
+                   (cid, txid))
+    for n in (1, 2, 3):
+        db.execute("INSERT INTO audit(time, actor, action, detail) VALUES (?, 'bot', ?, '{}')", (float(n), f"a{n}"))
+    db.commit()
+    db.close()
+    with Store(str(path)) as s:
+        assert s.schema_version == len(MIGRATIONS)
+        assert [o.cl_ord_id for o in s.orders()] == ["kb-b", "kb-a", "kb-c"]
+        assert s.order_by_txid("OB").cl_ord_id == "kb-b"
+        assert [(r["id"], r["action"]) for r in s.audit_rows()] == [(1, "a1"), (2, "a2"), (3, "a3")]
+        assert s.append_audit({"time": 4.0, "action": "a4"}) == 4  # ids go on from the highest
+        with pytest.raises(sqlite3.IntegrityError):  # a txid is still one order's only
+            s.upsert_order(store_order("kb-d", txid="OB"))
+        s.upsert_order(store_order("kb-e"))  # many orders without a txid yet
+        assert s.integrity_check() == "ok"
+    raw = sqlite3.connect(path)
+    try:
+        for statement in ("UPDATE audit SET action = 'x'", "DELETE FROM audit"):
+            with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+                raw.execute(statement)
+    finally:
+        raw.close()
+
+
+def test_an_intent_and_its_audit_row_write_few_pages(tmp_path):
+    """The intent's fsync flushes every page written since the last one, so the pages an order
+    writes are order latency: an intent with its audit row is 4 WAL frames (orders row, its
+    cl_ord_id and pair+status index entries, audit row); v2 wrote 7."""
+    path = tmp_path / "bot.sqlite"
+    with Store(str(path)) as s:
+        s._db.execute("PRAGMA wal_autocheckpoint=0")  # the WAL only grows: its size counts frames
+        for n in range(5):  # the b-tree pages exist
+            s.record_intent(store_order(f"kb-w{n}"), audit={"time": 1.0, "action": "order_intent"})
+        before = (tmp_path / "bot.sqlite-wal").stat().st_size
+        for n in range(20):
+            s.record_intent(store_order(f"kb-{n}"), audit={"time": 1.0, "action": "order_intent"})
+        frames = ((tmp_path / "bot.sqlite-wal").stat().st_size - before) / (4096 + 24) / 20
+    assert frames <= 4.2
+
+
 def _newer_schema_file(tmp_path):
     path = tmp_path / "bot.sqlite"
     db = sqlite3.connect(path)
@@ -440,6 +492,20 @@ def test_close_commits_what_is_owed(tmp_path):
             db.add_daily("d", "trades", 1)
         db.close()
     assert file_view(path)[0] == [("kb1", "OPEN", "O1")] and file_view(path)[2] == [("d", "trades", "1")]
+
+
+def test_flush_commits_what_is_owed_on_the_calling_thread(tmp_path):
+    path = str(tmp_path / "fl.sqlite")
+    with Store(path) as db:
+        held = store_order("kb1")
+        db.record_intent(held)
+        with db._lock:  # the writer thread cannot take the unit before flush() does
+            with db.write_behind():
+                db.update_order("kb1", current=held, status="OPEN", txid="O1")
+            assert file_view(path)[0] == [("kb1", "PENDING_SUBMIT", None)]
+            db.flush()
+            assert not db._pending
+        assert file_view(path)[0] == [("kb1", "OPEN", "O1")]
 
 
 def test_a_unit_the_file_refuses_stays_owed_and_stops_the_next_intent(tmp_path):
