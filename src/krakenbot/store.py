@@ -9,8 +9,9 @@ and the nonce high-water mark outlive the process.
 Durability: files run in WAL mode with ``synchronous=NORMAL``: a WAL commit is atomic
 and survives a process crash; only an OS crash/power cut can lose the last commits,
 never corrupt the file. Order intents are the exception: ``record_intent`` switches the
-connection to ``synchronous=FULL`` for that one commit, because losing an intent after
-the order reached Kraken would leave an order the bot does not know it owns. One fsync
+connection to ``synchronous=FULL`` for its commit, because losing an intent after
+the order reached Kraken would leave an order the bot does not know it owns; the switch back
+to NORMAL waits for the next ordinary transaction (``_begin``), off the order's path. One fsync
 per order is cheap next to the HTTP round trip. The intent's own audit row rides in that same
 commit (``record_intent(order, audit=...)``), so it costs no second transaction.
 
@@ -71,7 +72,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Iterable, Iterator
 
-from krakenbot.models import Candle
+from krakenbot.models import Candle, evolve
 
 log = logging.getLogger(__name__)
 
@@ -386,6 +387,7 @@ class Store:
         # Guards _pending alone: handing a unit on must not wait for the writer's commit (_lock).
         self._pending_lock = threading.Lock()
         self._closed = False
+        self._sync_full = False  # the connection is at synchronous=FULL (left so by the last intent)
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             self._db.row_factory = sqlite3.Row
@@ -437,7 +439,7 @@ class Store:
                 finally:
                     self._batch_depth -= 1
                 return
-            self._db.execute("BEGIN IMMEDIATE")
+            self._begin()
             self._batch_depth = 1
             owed: tuple[list, list] = ([], [])
             try:
@@ -455,10 +457,11 @@ class Store:
                 raise
 
     @contextmanager
-    def _tx(self, behind: bool = False, flushing: bool = False) -> Iterator[Any]:
+    def _tx(self, behind: bool = False, flushing: bool = False, intent: bool = False) -> Iterator[Any]:
         """One transaction (or the open batch's). ``behind``: the caller's statements only write
         (no SELECT whose answer it needs), so inside ``write_behind()`` they are recorded instead;
-        any other write there is refused (``flushing``: only commits what is owed)."""
+        any other write there is refused (``flushing``: only commits what is owed). ``intent``: the
+        fsynced commit of ``record_intent``, which has set synchronous=FULL itself."""
         with self._lock:
             unit = getattr(self._local, "unit", None) if behind else None
             if unit is not None:
@@ -469,7 +472,10 @@ class Store:
                 return
             if not flushing and getattr(self._local, "unit", None) is not None:
                 raise StoreError("a write that is not written behind, inside write_behind(): it would overtake the unit")
-            self._db.execute("BEGIN IMMEDIATE")
+            if intent:
+                self._db.execute("BEGIN IMMEDIATE")
+            else:
+                self._begin()
             owed: tuple[list, list] = ([], [])
             try:
                 owed = self._write_owed(self._db)
@@ -478,6 +484,14 @@ class Store:
             except BaseException:
                 self._abort(owed)  # the cache may hold writes of this transaction; the owed stay owed
                 raise
+
+    def _begin(self) -> None:
+        """BEGIN an ordinary (WAL+NORMAL) transaction. The last intent left the connection at FULL,
+        so that switch back happens here, off the order's path, not right after its commit."""
+        if self._sync_full:
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._sync_full = False
+        self._db.execute("BEGIN IMMEDIATE")
 
     def _abort(self, owed: tuple[list, list]) -> None:
         """A transaction failed (a statement, or its COMMIT): undo it, forget the cache, owe again."""
@@ -651,7 +665,7 @@ class Store:
                 self._live = None  # a settled order coming back to life: its place is by rowid, reload
             return
         updated = updated_from if updated_from is not None and updated_from[0] is cached else None
-        updated = updated[1] if updated is not None else replace(cached, **changes)
+        updated = updated[1] if updated is not None else evolve(cached, **changes)
         if updated.status in SETTLED_STATUSES:
             del live[cl_ord_id]
         else:
@@ -793,21 +807,18 @@ class Store:
         with self._lock:
             if self._batch_depth or getattr(self._local, "unit", None) is not None:
                 raise StoreError("an order intent is committed on its own (fsynced), never inside a batch")
-            if self.path != ":memory:":
-                self._db.execute("PRAGMA synchronous=FULL")
-            try:
-                with self._tx() as db:
-                    db.execute(
-                        f"INSERT INTO orders({_ORDER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        self._order_row(order),
-                    )
-                    if audit is not None:
-                        self._insert_audit(db, audit)
-                if self._live is not None and order.status not in SETTLED_STATUSES:
-                    self._live[order.cl_ord_id] = order  # the newest row: last in (created_at, rowid) order
-            finally:
-                if self.path != ":memory:":
-                    self._db.execute("PRAGMA synchronous=NORMAL")
+            if self.path != ":memory:" and not self._sync_full:
+                self._db.execute("PRAGMA synchronous=FULL")  # stays until the next ordinary BEGIN (_begin)
+                self._sync_full = True
+            with self._tx(intent=True) as db:
+                db.execute(
+                    f"INSERT INTO orders({_ORDER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    self._order_row(order),
+                )
+                if audit is not None:
+                    self._insert_audit(db, audit)
+            if self._live is not None and order.status not in SETTLED_STATUSES:
+                self._live[order.cl_ord_id] = order  # the newest row: last in (created_at, rowid) order
 
     def upsert_order(self, order: OrderRecord) -> None:
         """Insert an order or overwrite the one with its cl_ord_id (adopting an order found on the
@@ -830,7 +841,7 @@ class Store:
         if unknown:
             raise StoreError(f"cannot update order fields {sorted(unknown)}")
         if current is not None and current.cl_ord_id == cl_ord_id and changes:
-            record = replace(current, **changes)
+            record = evolve(current, **changes)
             values = [self._column_value(name, getattr(record, name)) for name in changes]
             with self._tx(behind=True) as db:
                 sql = f"UPDATE orders SET {', '.join(f'{n} = ?' for n in changes)} WHERE cl_ord_id = ?"

@@ -112,7 +112,7 @@ def _rests(wire: OrderRequest) -> bool:
     """A GTC/GTD limit order: the ack's txid already proves placement, so it is not read back at
     once (one QueryOrders per order); if it crossed, its fills come with the next ``refresh()``.
     Market, IOC and trigger orders are read back: they fill (or end) at once."""
-    return OrderType(wire.ordertype) is OrderType.LIMIT and str(wire.timeinforce or "GTC").upper() != "IOC"
+    return wire.ordertype is OrderType.LIMIT and str(wire.timeinforce or "GTC").upper() != "IOC"
 
 
 def _reason(error: BaseException) -> str:
@@ -280,7 +280,7 @@ class Executor:
                             deadline=deadline)
         problem = self._local_problem(wire, info)
         intent = {
-            "pair": pair, "side": wire.side.value, "ordertype": OrderType(wire.ordertype).value,
+            "pair": pair, "side": wire.side.value, "ordertype": wire.ordertype.value,
             "volume": str(volume), "price": None if price is None else str(price),
             "price2": None if price2 is None else str(price2), "post_only": wire.post_only,
             "timeinforce": wire.timeinforce, "validate": wire.validate, "why": reason,
@@ -289,7 +289,7 @@ class Executor:
         }
         status = apply(OrderStatus.NEW, OrderEvent.REJECT if problem else OrderEvent.SUBMIT)
         record = OrderRecord(cl_ord_id=cl_ord_id, pair=pair, side=wire.side.value,
-                             ordertype=OrderType(wire.ordertype).value, volume=volume, price=price,
+                             ordertype=wire.ordertype.value, volume=volume, price=price,
                              status=status.value, created_at=now, updated_at=now, intent=intent, reason=problem)
         with self._lock:
             # The check and the durable write sit under one lock so two threads cannot
@@ -328,8 +328,8 @@ class Executor:
             return f"volume {wire.volume} rounds to nothing at {info.lot_decimals} decimals"
         if wire.volume < info.ordermin:
             return f"volume {wire.volume} below ordermin {info.ordermin} ({info.altname})"
-        if OrderType(wire.ordertype) in _PRICED and wire.price is None:
-            return f"{OrderType(wire.ordertype).value} order needs a price"
+        if wire.ordertype in _PRICED and wire.price is None:
+            return f"{wire.ordertype.value} order needs a price"
         if wire.price is not None and wire.price <= 0:
             return f"price {wire.price} must be positive"
         if wire.price is not None and wire.volume * wire.price < info.costmin:

@@ -98,19 +98,19 @@ TRIGGER_TYPES = PRICED_TYPES - {OrderType.LIMIT}
 
 def order_price(intent: OrderRequest, snap: RiskSnapshot) -> Decimal | None:
     """The price the order would trade at: its own price when it has one, else the mid."""
-    if OrderType(intent.ordertype) in PRICED_TYPES and intent.price is not None:
-        return Decimal(intent.price)
+    if intent.ordertype in PRICED_TYPES and intent.price is not None:
+        return intent.price
     return snap.mid_price
 
 
 def order_notional(intent: OrderRequest, snap: RiskSnapshot) -> Decimal | None:
     price = order_price(intent, snap)
-    return None if price is None else Decimal(intent.volume) * price
+    return None if price is None else intent.volume * price
 
 
 def is_reducing(intent: OrderRequest, snap: RiskSnapshot) -> bool:
     """A sell no larger than what the bot holds: it can only shrink exposure."""
-    return Side(intent.side) is Side.SELL and Decimal(intent.volume) <= snap.position_base
+    return intent.side is Side.SELL and intent.volume <= snap.position_base
 
 
 def _pair_names(intent: OrderRequest, snap: RiskSnapshot) -> set[str]:
@@ -166,16 +166,16 @@ def check_price_collar(intent, snap, limits) -> Denial | None:
     """Limit prices must sit within the collar around mid. Triggers (stop-loss, take-profit) are
     meant to be far from the market; for them the fat finger is the wrong side of mid, where
     the order fires at once as a market order."""
-    if intent.price is None or snap.mid_price is None or OrderType(intent.ordertype) not in PRICED_TYPES:
+    if intent.price is None or snap.mid_price is None or intent.ordertype not in PRICED_TYPES:
         return None
-    price, mid = Decimal(intent.price), snap.mid_price
-    ordertype = OrderType(intent.ordertype)
+    price, mid = intent.price, snap.mid_price
+    ordertype = intent.ordertype
     if ordertype in TRIGGER_TYPES:
         is_stop = ordertype in (OrderType.STOP_LOSS, OrderType.STOP_LOSS_LIMIT)
-        fires_now = price >= mid if (Side(intent.side) is Side.SELL) == is_stop else price <= mid
+        fires_now = price >= mid if (intent.side is Side.SELL) == is_stop else price <= mid
         if fires_now:
             return Denial(DenialCode.PRICE_COLLAR,
-                          f"{ordertype.value} {Side(intent.side).value} trigger {price} is on the wrong side of "
+                          f"{ordertype.value} {intent.side.value} trigger {price} is on the wrong side of "
                           f"mid {mid}: it would fire at once")
         return None
     deviation = abs(price - mid) / mid * 100
@@ -214,9 +214,9 @@ def check_market_slippage(intent, snap, limits) -> Denial | None:
     the spec's market-order scenarios (taker fee, fill, balances) keep their meaning. Residual
     risk: the book can move between this look and the fill; limit orders are the tool when
     that matters."""
-    if OrderType(intent.ordertype) is not OrderType.MARKET or snap.mid_price is None or snap.order_book is None:
+    if intent.ordertype is not OrderType.MARKET or snap.mid_price is None or snap.order_book is None:
         return None
-    mid, volume, side = snap.mid_price, Decimal(intent.volume), Side(intent.side).value
+    mid, volume, side = snap.mid_price, intent.volume, intent.side.value
     estimate = estimate_fill(snap.order_book, side, volume)
     if estimate is None:
         return Denial(DenialCode.PRICE_COLLAR,
@@ -237,7 +237,7 @@ def check_exchange_minimum(intent, snap, limits) -> Denial | None:
     info = snap.pair_info
     if info is None:
         return None
-    volume = Decimal(intent.volume)
+    volume = intent.volume
     if volume < info.ordermin:
         return Denial(DenialCode.BELOW_EXCHANGE_MINIMUM,
                       f"volume {volume} < exchange ordermin {info.ordermin} for {info.altname}")
@@ -249,7 +249,7 @@ def check_exchange_minimum(intent, snap, limits) -> Denial | None:
 
 
 def check_min_volume(intent, snap, limits) -> Denial | None:
-    volume = Decimal(intent.volume)
+    volume = intent.volume
     if volume < limits.min_trade_volume:
         return Denial(DenialCode.BELOW_MIN_VOLUME, f"volume {volume} < min trade volume {limits.min_trade_volume}")
     return None
@@ -271,9 +271,9 @@ def check_max_notional(intent, snap, limits) -> Denial | None:
 
 
 def check_max_position(intent, snap, limits) -> Denial | None:
-    if Side(intent.side) is not Side.BUY:
+    if intent.side is not Side.BUY:
         return None
-    after = snap.position_base + snap.pending_buy_base + Decimal(intent.volume)
+    after = snap.position_base + snap.pending_buy_base + intent.volume
     if after > limits.max_position_btc:
         return Denial(DenialCode.MAX_POSITION,
                       f"position after order {after} (now {snap.position_base} + open buys {snap.pending_buy_base} "
@@ -283,9 +283,9 @@ def check_max_position(intent, snap, limits) -> Denial | None:
 
 def check_max_position_pct(intent, snap, limits) -> Denial | None:
     price = order_price(intent, snap)
-    if Side(intent.side) is not Side.BUY or price is None or not snap.portfolio_value:
+    if intent.side is not Side.BUY or price is None or not snap.portfolio_value:
         return None
-    after_value = (snap.position_base + snap.pending_buy_base + Decimal(intent.volume)) * price
+    after_value = (snap.position_base + snap.pending_buy_base + intent.volume) * price
     pct = after_value / snap.portfolio_value * 100
     if pct > limits.max_position_pct:
         return Denial(DenialCode.MAX_POSITION_PCT,
@@ -322,8 +322,8 @@ def check_balance(intent, snap, limits) -> Denial | None:
     info = snap.pair_info
     if info is None:
         return None
-    volume = Decimal(intent.volume)
-    if Side(intent.side) is Side.SELL:
+    volume = intent.volume
+    if intent.side is Side.SELL:
         free = Decimal(snap.free_balances.get(info.base, 0))
         if volume > free:
             return Denial(DenialCode.INSUFFICIENT_BALANCE, f"sell {volume} {info.base} > free {free} {info.base}")

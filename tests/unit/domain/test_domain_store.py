@@ -296,7 +296,18 @@ def test_an_intent_is_committed_with_its_audit_row_alone_and_never_inside_a_batc
             with db.batch():
                 db.record_intent(store_order("kb2"))
         assert db.get_order("kb2") is None
-        # the intent's commit ran under synchronous=FULL; the connection is back to NORMAL (1)
+    with Store(str(tmp_path / "s.sqlite")) as db:
+        statements: list[str] = []
+        db._db.set_trace_callback(statements.append)
+        db.record_intent(store_order("kb1"))
+        db.record_intent(store_order("kb2"))
+        db.append_audit({"action": "ordinary"})
+        db._db.set_trace_callback(None)
+        control = [s for s in statements if s.startswith(("PRAGMA synchronous", "BEGIN", "COMMIT"))]
+        # the intents commit under FULL (set once while nothing else commits); the next ordinary
+        # transaction switches back to NORMAL before it begins
+        assert control == ["PRAGMA synchronous=FULL", "BEGIN IMMEDIATE", "COMMIT", "BEGIN IMMEDIATE", "COMMIT",
+                           "PRAGMA synchronous=NORMAL", "BEGIN IMMEDIATE", "COMMIT"]
         assert db._db.execute("PRAGMA synchronous").fetchone()[0] == 1
 
 
