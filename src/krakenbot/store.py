@@ -189,7 +189,7 @@ MIGRATIONS: list[list[str]] = [
     # v3: fewer pages per order write. The fsynced intent commit must flush every page written since
     # the previous fsync, so each page an order touches costs order latency (~14 us here, measured):
     # an intent wrote 7 pages (orders row, 4 indexes, audit row, sqlite_sequence), a place+cancel cycle
-    # 37; now 4 and 24. The txid index holds only placed orders (an intent has none yet); the
+    # 37; now 4 and 24 (21 with the wrapper's cancel batching its audit rows). The txid index holds only placed orders (an intent has none yet); the
     # status-only index goes (pair+status serves the bot's lookups; the open book is cached in
     # memory); the audit ids need no AUTOINCREMENT (no row is ever deleted, so the highest id never
     # goes back and ids stay strictly increasing) and so no sqlite_sequence page per commit.
@@ -380,6 +380,7 @@ class Store:
 
     def __init__(self, path: str = ":memory:") -> None:
         self.path = str(path)
+        self._file_path = self.path if self.path == ":memory:" else os.path.abspath(self.path)  # for later connections
         self._lock = threading.RLock()
         self._batch_depth = 0  # > 0 while this thread (holding _lock) runs a batch()
         self._local = threading.local()  # .queued: this thread's audit rows inside audit_later()
@@ -411,6 +412,7 @@ class Store:
                 self._db.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
             self._migrate()
         except BaseException:
+            self._closed = True  # a writer turn queued by a committed migration step finds it closed
             self._db.close()  # a refused or unreadable file must not stay open
             raise
 
@@ -585,7 +587,8 @@ class Store:
         behind and checkpoint the WAL. For a caller that wants the file complete and the store idle
         at a point of its choosing, e.g. a benchmark that must not leave the writer's work to land
         in the next thing it times."""
-        self._flush_behind()
+        with self._lock:  # a commit the writer thread is making holds the lock: wait for it
+            self._flush_behind()
         self._wal_upkeep()
 
     def _upkeep_after_commit(self) -> None:
@@ -603,16 +606,15 @@ class Store:
         of its own, so the store's lock, and with it the order path, is never held for it. This syncs
         the WAL, which the next intent's fsync would otherwise have to do, and keeps it short.
         Upkeep only: a failure is logged, and SQLite's automatic checkpoint is the backstop."""
-        with self._pending_lock:
-            due, self._upkeep_due = self._upkeep_due, False
-        if not due:
-            return
-        with self._ckpt_lock:
-            if self._closed:
+        with self._ckpt_lock:  # claimed under it: flush() waits for a checkpoint the writer is making
+            with self._pending_lock:
+                due, self._upkeep_due = self._upkeep_due, False
+            if not due or self._closed:
                 return
             try:
                 if self._ckpt_db is None:
-                    self._ckpt_db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+                    self._ckpt_db = sqlite3.connect(self._file_path, check_same_thread=False,
+                                                    isolation_level=None)
                     self._ckpt_db.execute("PRAGMA synchronous=NORMAL")  # a checkpoint syncs the WAL, then the file
                 self._ckpt_db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             except sqlite3.Error as error:
@@ -774,6 +776,10 @@ class Store:
         units, queued = owed
         with self._pending_lock:
             self._pending[:0] = units
+        if units:
+            # The writer's turn for these may have come and gone while they sat in the failed
+            # transaction (it found nothing owed); later hand-ons would not wake it (_hand_on).
+            _WRITER.submit(self)
         if queued and getattr(self._local, "queued", None) is not None:
             self._local.queued[:0] = queued
 

@@ -85,6 +85,7 @@ def test_an_intent_and_its_audit_row_write_few_pages(tmp_path):
     cl_ord_id and pair+status index entries, audit row); v2 wrote 7."""
     path = tmp_path / "bot.sqlite"
     with Store(str(path)) as s:
+        s.flush()  # the schema's commit asked for a checkpoint: done now, not during the count
         s._db.execute("PRAGMA wal_autocheckpoint=0")  # the WAL only grows: its size counts frames
         for n in range(5):  # the b-tree pages exist
             s.record_intent(store_order(f"kb-w{n}"), audit={"time": 1.0, "action": "order_intent"})
@@ -570,6 +571,41 @@ def test_the_writer_thread_checkpoints_after_an_ordinary_commit_and_an_intent_do
         finally:
             other.close()
         assert busy == 0 and log_frames == checkpointed
+
+
+def test_a_unit_given_back_by_a_failed_transaction_gets_a_writer_turn_of_its_own(tmp_path):
+    """Review regression: the writer's turn came while the unit sat in another transaction (it
+    found nothing owed), that transaction rolled back and gave the unit back; no later hand-on
+    wakes the writer while units are owed, so it stayed in memory until some unrelated write."""
+    import threading
+
+    path = str(tmp_path / "rq.sqlite")
+    Store(path).close()  # created (its schema commit's writer turn goes to that object)
+    with Store(path) as db:  # reopened: no commit, so no writer turn is queued for this one
+        held = store_order("kb1")
+        db.record_intent(held)
+        turned = threading.Event()
+        turn = db._background_turn
+
+        def watched() -> None:
+            turn()
+            turned.set()
+        db._background_turn = watched
+        with db._lock:  # the writer cannot take the unit before the batch below does
+            with db.write_behind():
+                db.update_order("kb1", current=held, status="OPEN", txid="O1")
+            with pytest.raises(RuntimeError):
+                with db.batch():  # carries the unit...
+                    assert turned.wait(timeout=30), "the writer's turn never came"  # ...while it finds none
+                    turned.clear()
+                    raise RuntimeError("a statement of this batch failed")  # rollback gives it back
+        assert db._pending
+        while db._pending:  # committed by a writer turn of its own, not by another write of ours
+            assert turned.wait(timeout=10), "no writer turn for the unit given back"
+            turned.clear()
+            with db._lock:  # a turn's commit holds the lock: wait for it to end
+                pass
+        assert file_view(path)[0] == [("kb1", "OPEN", "O1")]
 
 
 def test_a_unit_the_file_refuses_stays_owed_and_stops_the_next_intent(tmp_path):
