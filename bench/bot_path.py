@@ -17,9 +17,7 @@ wrapper's placement, in further placements with a timing shim around each layer'
 themselves, which inside the wrapper ride in the order's other commits, so differences of stage
 p50s no longer add up. The post-ack bookkeeping is written behind (``Store.write_behind``): it rides
 in the next write (the untimed cancel), and what is still owed after the cancel is committed then
-(``Store.flush``, untimed, which also checkpoints the WAL as the writer thread does 2 ms after
-ordinary commits in operation), so no writer-thread work lands inside the next stage's timing and
-every stage starts from a settled store. A resting
+(``Store.flush``, untimed), so no writer-thread commit lands inside the next stage's timing. A resting
 limit placement makes no exchange request but AddOrder (SystemStatus is cached on the clock, the
 free balance is held locally, a resting order is not read back: ``requests_per_placement`` shows
 it), so no other request is subtracted. A ``cProfile`` pass over the wrapper
@@ -141,28 +139,14 @@ def _in_situ_layers(bot: Any, place: Callable[[], Callable[[], Any]], placements
             writer_ns.append(time.perf_counter_ns() - start)
     bot.store._flush_behind = timed_flush
     installed.append((bot.store, "_flush_behind"))
-    writer_checkpoints = [0, 0]  # all, and those that overlapped a timed placement
-    timing = [False]
-    upkeep = bot.store._wal_upkeep
-
-    def counted_upkeep() -> None:  # WAL checkpoints the writer thread made
-        due, overlapped = bot.store._upkeep_due, timing[0]
-        upkeep()
-        if due and threading.current_thread().name == "krakenbot-store-writer":
-            writer_checkpoints[0] += 1
-            writer_checkpoints[1] += overlapped or timing[0]
-    bot.store._wal_upkeep = counted_upkeep
-    installed.append((bot.store, "_wal_upkeep"))
     per_layer: dict[str, list[int]] = {label: [] for label, _, _ in _LAYERS if label}
     totals: list[int] = []
     try:
         for _ in range(placements):
             current.clear()
-            timing[0] = True
             start = time.perf_counter_ns()
             cancel = place()
             totals.append(time.perf_counter_ns() - start)
-            timing[0] = False
             spent = dict(current)  # before the (untimed) cancel adds its own calls
             cancel()
             client = spent.get(_LAYERS[0][0], 0) - spent.get(_LAYERS[1][0], 0)  # the guard runs inside it
@@ -181,8 +165,6 @@ def _in_situ_layers(bot: Any, place: Callable[[], Callable[[], Any]], placements
         "layers": summaries,
         "rest_p50": summarize_ns(rest).p50,
         "writer_commit": summarize_ns(writer_ns).as_dict() if writer_ns else None,
-        "writer_checkpoints": writer_checkpoints[0],
-        "writer_checkpoints_in_timed": writer_checkpoints[1],
         "placements": placements,
         "group_commit_ms": _group_commit_ms(),
     }

@@ -125,14 +125,6 @@ def _bot_md(results: dict) -> list[str]:
                          f"{situ.get('placements', '?')} post-ack units were committed by the store's writer thread "
                          f"(p50 {_f(writer.get('p50'))} µs, p95 {_f(writer.get('p95'))} µs) during the untimed "
                          f"cancel; the others rode in the cancel's first commit.")
-        if situ:
-            lines.append(f"WAL upkeep: the writer thread checkpoints the WAL {situ.get('group_commit_ms', 2):g} ms "
-                         f"after ordinary commits; here it did so {situ.get('writer_checkpoints', '?')} times, "
-                         f"{situ.get('writer_checkpoints_in_timed', '?')} of them overlapping a timed placement (the "
-                         f"others inside the untimed cancels, whose exchange calls outlast the wait), and "
-                         f"`Store.flush()` after each "
-                         f"cancel (untimed) committed and checkpointed what was left, so every timed placement "
-                         f"starts from a settled store.")
     per = bot.get("requests_per_placement") or {}
     if per:
         lines += ["", "Exchange requests per placement (simulator access log): "

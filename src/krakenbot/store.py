@@ -326,11 +326,6 @@ class _Recorder:
 # while it is still working (measured: the bot path was slower with an immediate writer).
 GROUP_COMMIT_S = 0.002
 RETRY_S = 1.0  # after a failed background commit (disk full, a long lock elsewhere)
-# WAL upkeep: the writer thread checkpoints the WAL (PASSIVE, on a connection of its own) after
-# ordinary commits, so the next intent's fsync finds few unsynced pages and no order's commit runs
-# SQLite's automatic checkpoint (thousand pages copied and two fsyncs on the order's path). The
-# automatic one stays as a backstop, at this many pages, should the upkeep fall behind.
-WAL_BACKSTOP_PAGES = 4000
 
 
 class _BackgroundWriter:
@@ -380,7 +375,6 @@ class Store:
 
     def __init__(self, path: str = ":memory:") -> None:
         self.path = str(path)
-        self._file_path = self.path if self.path == ":memory:" else os.path.abspath(self.path)  # for later connections
         self._lock = threading.RLock()
         self._batch_depth = 0  # > 0 while this thread (holding _lock) runs a batch()
         self._local = threading.local()  # .queued: this thread's audit rows inside audit_later()
@@ -396,11 +390,7 @@ class Store:
         self._pending_lock = threading.Lock()
         self._closed = False
         self._sync_full = False  # the connection is at synchronous=FULL (left so by the last intent)
-        self._upkeep_due = False  # ordinary commits since the last WAL checkpoint (guarded by _pending_lock)
-        self._upkeep_since = 0.0  # monotonic time _upkeep_due was set
         self._pending_since = 0.0  # monotonic time the oldest owed unit was handed on
-        self._ckpt_lock = threading.Lock()  # the checkpoint connection; never the store's _lock
-        self._ckpt_db: sqlite3.Connection | None = None
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             self._db.row_factory = sqlite3.Row
@@ -409,7 +399,6 @@ class Store:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.execute("PRAGMA busy_timeout=5000")
-                self._db.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
             self._migrate()
         except BaseException:
             self._closed = True  # a writer turn queued by a committed migration step finds it closed
@@ -428,10 +417,6 @@ class Store:
                 with self._pending_lock:
                     self._closed = True
                     lost = len(self._pending)
-                with self._ckpt_lock:
-                    if self._ckpt_db is not None:
-                        self._ckpt_db.close()  # first: the last connection to close checkpoints the WAL
-                        self._ckpt_db = None
                 self._db.close()
                 if lost:  # the flush above failed and raises; say what that cost
                     log.error("store %s closed with %d written-behind unit(s) not committed", self.path, lost)
@@ -474,7 +459,6 @@ class Store:
             except BaseException:
                 self._abort(owed)  # disk full shows here in WAL mode: nothing of it is lost from the queue
                 raise
-            self._upkeep_after_commit()
 
     @contextmanager
     def _tx(self, behind: bool = False, flushing: bool = False, intent: bool = False) -> Iterator[Any]:
@@ -504,8 +488,6 @@ class Store:
             except BaseException:
                 self._abort(owed)  # the cache may hold writes of this transaction; the owed stay owed
                 raise
-            if not intent:  # an intent's commit is synced already; the next ordinary one schedules
-                self._upkeep_after_commit()
 
     def _begin(self) -> None:
         """BEGIN an ordinary (WAL+NORMAL) transaction. The last intent left the connection at FULL,
@@ -572,54 +554,20 @@ class Store:
             return False
 
     def _background_turn(self) -> None:
-        """The writer thread's turn: commit the owed units, then checkpoint, each only once it has
-        waited GROUP_COMMIT_S. A younger one was handed on after an earlier turn or ``flush()``
-        took its predecessors, and has a turn of its own coming: it is left for that turn, so the
-        writer never competes with a caller who is still working."""
-        ripe = time.monotonic() - GROUP_COMMIT_S
-        if self._pending and self._pending_since <= ripe:
+        """The writer thread's turn: commit the owed units once they have waited GROUP_COMMIT_S. A
+        younger batch was handed on after an earlier turn or ``flush()`` took its predecessors, and
+        has a turn of its own coming: it is left for that turn, so the writer never competes with a
+        caller who is still working."""
+        if self._pending and self._pending_since <= time.monotonic() - GROUP_COMMIT_S:
             self._flush_behind()
-        if self._upkeep_due and self._upkeep_since <= ripe:
-            self._wal_upkeep()
 
     def flush(self) -> None:
-        """Do now, on this thread, what the writer thread would do shortly: commit what is written
-        behind and checkpoint the WAL. For a caller that wants the file complete and the store idle
-        at a point of its choosing, e.g. a benchmark that must not leave the writer's work to land
-        in the next thing it times."""
+        """Commit what is written behind now, on this thread (the writer thread would, shortly),
+        after any commit the writer is making. For a caller that wants the file complete at a point
+        of its choosing, e.g. a benchmark that must not leave the writer's commit to land in the
+        next thing it times."""
         with self._lock:  # a commit the writer thread is making holds the lock: wait for it
             self._flush_behind()
-        self._wal_upkeep()
-
-    def _upkeep_after_commit(self) -> None:
-        """An ordinary commit left unsynced pages in the WAL: have the writer checkpoint it."""
-        if self.path == ":memory:":
-            return
-        with self._pending_lock:
-            if self._upkeep_due or self._closed:
-                return
-            self._upkeep_due, self._upkeep_since = True, time.monotonic()
-        _WRITER.submit(self)
-
-    def _wal_upkeep(self) -> None:
-        """Checkpoint the WAL (PASSIVE: it waits for nobody and nobody waits for it) on a connection
-        of its own, so the store's lock, and with it the order path, is never held for it. This syncs
-        the WAL, which the next intent's fsync would otherwise have to do, and keeps it short.
-        Upkeep only: a failure is logged, and SQLite's automatic checkpoint is the backstop."""
-        with self._ckpt_lock:  # claimed under it: flush() waits for a checkpoint the writer is making
-            with self._pending_lock:
-                due, self._upkeep_due = self._upkeep_due, False
-            if not due or self._closed:
-                return
-            try:
-                if self._ckpt_db is None:
-                    self._ckpt_db = sqlite3.connect(self._file_path, check_same_thread=False,
-                                                    isolation_level=None)
-                    self._ckpt_db.execute("PRAGMA synchronous=NORMAL")  # a checkpoint syncs the WAL, then the file
-                self._ckpt_db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            except sqlite3.Error as error:
-                log.warning("store %s: WAL checkpoint failed (SQLite's own checkpoint still runs): %s",
-                            self.path, error)
 
     def _flush_behind(self) -> None:
         """Commit the written-behind units now: the writer thread, a read that goes to the file, close."""

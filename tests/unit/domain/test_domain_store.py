@@ -85,7 +85,6 @@ def test_an_intent_and_its_audit_row_write_few_pages(tmp_path):
     cl_ord_id and pair+status index entries, audit row); v2 wrote 7."""
     path = tmp_path / "bot.sqlite"
     with Store(str(path)) as s:
-        s.flush()  # the schema's commit asked for a checkpoint: done now, not during the count
         s._db.execute("PRAGMA wal_autocheckpoint=0")  # the WAL only grows: its size counts frames
         for n in range(5):  # the b-tree pages exist
             s.record_intent(store_order(f"kb-w{n}"), audit={"time": 1.0, "action": "order_intent"})
@@ -518,59 +517,6 @@ def test_flush_commits_what_is_owed_on_the_calling_thread(tmp_path):
             db.flush()
             assert not db._pending
         assert file_view(path)[0] == [("kb1", "OPEN", "O1")]
-
-
-def _wal_frames(path) -> float:
-    wal = f"{path}-wal"
-    import os
-    return os.path.getsize(wal) / (4096 + 24) if os.path.exists(wal) else 0.0
-
-
-def test_ordinary_commits_are_checkpointed_so_the_wal_stays_short(tmp_path):
-    """The WAL upkeep checkpoints after ordinary commits: each next write restarts the WAL, so it
-    stays a few frames long instead of growing to SQLite's own checkpoint at WAL_BACKSTOP_PAGES
-    (which would run on whatever commit crosses it, an order's included)."""
-    path = tmp_path / "up.sqlite"
-    with Store(str(path)) as db:
-        db.flush()
-        created = _wal_frames(path)  # the schema's pages: the WAL's size from here on
-        for n in range(200):
-            db.append_audit({"action": f"a{n}"})
-            db.flush()  # what the writer thread does 2 ms after an ordinary commit
-        assert _wal_frames(path) == created
-    with Store(str(tmp_path / "no.sqlite")) as db:  # the same writes without upkeep grow the WAL
-        db._upkeep_after_commit = lambda: None
-        for n in range(200):
-            db.append_audit({"action": f"a{n}"})
-        assert _wal_frames(tmp_path / "no.sqlite") > 150
-
-
-def test_the_writer_thread_checkpoints_after_an_ordinary_commit_and_an_intent_does_not_ask(tmp_path):
-    import threading
-
-    path = tmp_path / "wt.sqlite"
-    with Store(str(path)) as db:
-        done = threading.Event()
-        upkeep = db._wal_upkeep
-
-        def watched() -> None:  # a run with nothing due (an earlier wake-up) does not count
-            due = db._upkeep_due
-            upkeep()
-            if due:
-                done.set()
-        db.flush()  # the schema's commit asked for upkeep: done here
-        db._wal_upkeep = watched
-        db.record_intent(store_order("kb1"))  # synced by its own commit: no upkeep scheduled
-        assert not db._upkeep_due
-        db.append_audit({"action": "ordinary"})
-        assert done.wait(timeout=30), "the writer thread never ran the WAL upkeep"
-        assert not db._upkeep_due and db._ckpt_db is not None
-        other = sqlite3.connect(path)
-        try:  # every frame in the WAL is in the database file already
-            busy, log_frames, checkpointed = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        finally:
-            other.close()
-        assert busy == 0 and log_frames == checkpointed
 
 
 def test_a_unit_given_back_by_a_failed_transaction_gets_a_writer_turn_of_its_own(tmp_path):
