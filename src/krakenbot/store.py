@@ -189,7 +189,7 @@ MIGRATIONS: list[list[str]] = [
     # v3: fewer pages per order write. The fsynced intent commit must flush every page written since
     # the previous fsync, so each page an order touches costs order latency (~14 us here, measured):
     # an intent wrote 7 pages (orders row, 4 indexes, audit row, sqlite_sequence), a place+cancel cycle
-    # 37; now 4 and 24 (21 with the wrapper's cancel batching its audit rows). The txid index holds only placed orders (an intent has none yet); the
+    # 37; now 4 and 24. The txid index holds only placed orders (an intent has none yet); the
     # status-only index goes (pair+status serves the bot's lookups; the open book is cached in
     # memory); the audit ids need no AUTOINCREMENT (no row is ever deleted, so the highest id never
     # goes back and ids stay strictly increasing) and so no sqlite_sequence page per commit.
