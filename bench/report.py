@@ -77,6 +77,9 @@ def _imports_md(results: dict) -> list[str]:
     if not imports:
         return []
     lines = ["## Import cost (fresh interpreter, median of samples)", "",
+             "Every module imports from bytecode, as installed: pip wrote the peers' `.pyc` at install, the "
+             "bench compiles `src/krakenbot` first (with `PYTHONDONTWRITEBYTECODE` set, as here, Python would "
+             "otherwise recompile our source on every import).", "",
              "| module | import s | RSS after import MiB | RSS growth MiB |", "|---|---|---|---|"]
     for module, row in imports.items():
         module = "the whole bot (krakenbot.bot + Bot.build's imports)" if "," in module else module
