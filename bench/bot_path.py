@@ -170,6 +170,21 @@ def _in_situ_layers(bot: Any, place: Callable[[], Callable[[], Any]], placements
     }
 
 
+def block_ratios(wrapper_ns: list[int], client_ns: list[int], blocks: int = 5) -> list[float]:
+    """The overhead ratio within each of ``blocks`` consecutive runs of rounds, each its own interleaved
+    comparison: how far the run's one verdict could have moved with the rounds it happened to get.
+    Empty when a block would hold fewer than 20 rounds."""
+    size = min(len(wrapper_ns), len(client_ns)) // blocks
+    if size < 20:
+        return []
+    out = []
+    for b in range(blocks):
+        client = summarize_ns(client_ns[b * size:(b + 1) * size]).p50
+        wrapper = summarize_ns(wrapper_ns[b * size:(b + 1) * size]).p50
+        out.append((wrapper - client) / client)
+    return out
+
+
 def measure(orders: int = 300, fills: int = 100) -> dict:
     from krakenbot.store import OrderRecord, Store
 
@@ -292,6 +307,7 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
         "in_situ": {k: v for k, v in in_situ.items() if k != "layers"},
         "ack": {"wrapper_p50": wrapper_p50, "client_p50": client_p50,
                 "overhead_ratio": (wrapper_p50 - client_p50) / client_p50 if client_p50 else None,
+                "block_ratios": block_ratios(stages["safety wrapper"], stages["bare client"]),
                 "store_ratio": summaries["store.record_intent"].p50 / client_p50 if client_p50 else None,
                 "rest_ratio": ((wrapper_p50 - client_p50 - summaries["store.record_intent"].p50) / client_p50
                                if client_p50 else None)},

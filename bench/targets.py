@@ -53,9 +53,12 @@ def evaluate(results: dict) -> list[Target]:
                 _judge(f"client {call} p50 <= 0.5x {peer}", peer_ratio, 0.5, "{:.2f}x " + peer, "<= 0.50x", peer_why)
             )
     bot = results.get("bot_path") or {}
-    overhead = _num((bot.get("ack") or {}).get("overhead_ratio"))
+    ack = bot.get("ack") or {}
+    overhead = _num(ack.get("overhead_ratio"))
+    blocks = [r for r in (_num(v) for v in ack.get("block_ratios") or []) if r is not None]
+    spread = f" (blocks +{min(blocks):.2f}..+{max(blocks):.2f}x)" if blocks else ""
     out.append(
-        _judge("bot path adds <= 1x a bare client call", overhead, 1.0, "+{:.2f}x client call", "<= +1.00x",
+        _judge("bot path adds <= 1x a bare client call", overhead, 1.0, "+{:.2f}x client call" + spread, "<= +1.00x",
                bot.get("skipped", ""))
     )
     tp = {row.get("threads"): row for row in (results.get("throughput") or {}).get("rows", [])}

@@ -67,6 +67,18 @@ def test_targets_judge_ratios_within_the_run():
     assert by_name["whole specification < 60 s"].status == "N/A"
 
 
+def test_bot_path_verdict_shows_its_spread_over_blocks_of_rounds():
+    from bench.bot_path import block_ratios
+
+    client = [1000] * 100
+    wrapper = [1900] * 20 + [2100] * 20 + [2000] * 60  # blocks of 20 rounds: +0.9, +1.1, +1.0, +1.0, +1.0
+    assert [round(r, 2) for r in block_ratios(wrapper, client)] == [0.9, 1.1, 1.0, 1.0, 1.0]
+    assert block_ratios(wrapper[:99], client[:99]) == []  # fewer than 20 rounds a block: no spread claimed
+    results = {"bot_path": {"ack": {"overhead_ratio": 1.0, "block_ratios": [0.9, 1.1, 1.0, 1.0, 1.0]}}}
+    row = {t.name: t for t in targets.evaluate(results)}["bot path adds <= 1x a bare client call"]
+    assert (row.measured, row.status) == ("+1.00x client call (blocks +0.90..+1.10x)", "PASS")
+
+
 def test_latency_chart_is_well_formed_svg_with_a_bar_per_client_and_call():
     svg = latency_svg(_fake_latency(), ("Ticker", "Balance", "AddOrder"), "t <&> title")
     root = ET.fromstring(svg)
