@@ -170,19 +170,20 @@ def _in_situ_layers(bot: Any, place: Callable[[], Callable[[], Any]], placements
     }
 
 
-def block_ratios(wrapper_ns: list[int], client_ns: list[int], blocks: int = 5) -> list[float]:
+def overhead_ratio(wrapper_p50: float, client_p50: float) -> float | None:
+    """What the bot adds to a placement, in bare client calls: (wrapper - client) / client."""
+    return (wrapper_p50 - client_p50) / client_p50 if client_p50 else None
+
+
+def block_ratios(wrapper_ns: list[int], client_ns: list[int], blocks: int = 5) -> list[float | None]:
     """The overhead ratio within each of ``blocks`` consecutive runs of rounds, each its own interleaved
     comparison: how far the run's one verdict could have moved with the rounds it happened to get.
     Empty when a block would hold fewer than 20 rounds."""
     size = min(len(wrapper_ns), len(client_ns)) // blocks
     if size < 20:
         return []
-    out = []
-    for b in range(blocks):
-        client = summarize_ns(client_ns[b * size:(b + 1) * size]).p50
-        wrapper = summarize_ns(wrapper_ns[b * size:(b + 1) * size]).p50
-        out.append((wrapper - client) / client)
-    return out
+    return [overhead_ratio(summarize_ns(wrapper_ns[b * size:(b + 1) * size]).p50,
+                           summarize_ns(client_ns[b * size:(b + 1) * size]).p50) for b in range(blocks)]
 
 
 def measure(orders: int = 300, fills: int = 100) -> dict:
@@ -306,7 +307,7 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
         "layers": [{"layer": n, "p50_us": v, "share": v / situ_total if situ_total else None} for n, v in layers],
         "in_situ": {k: v for k, v in in_situ.items() if k != "layers"},
         "ack": {"wrapper_p50": wrapper_p50, "client_p50": client_p50,
-                "overhead_ratio": (wrapper_p50 - client_p50) / client_p50 if client_p50 else None,
+                "overhead_ratio": overhead_ratio(wrapper_p50, client_p50),
                 "block_ratios": block_ratios(stages["safety wrapper"], stages["bare client"]),
                 "store_ratio": summaries["store.record_intent"].p50 / client_p50 if client_p50 else None,
                 "rest_ratio": ((wrapper_p50 - client_p50 - summaries["store.record_intent"].p50) / client_p50

@@ -145,7 +145,7 @@ def _bot_md(results: dict) -> list[str]:
         lines += ["", f"Placement → acknowledgement: wrapper p50 {_f(ack.get('wrapper_p50'))} µs vs the client call "
                       f"alone {_f(ack.get('client_p50'))} µs: the bot adds {_f(ack.get('overhead_ratio'), '{:.2f}')}× a "
                       f"bare client call."]
-        blocks = ack.get("block_ratios") or []
+        blocks = [r for r in ack.get("block_ratios") or [] if r is not None]
         if blocks:
             lines[-1] += (f" The same comparison within {len(blocks)} consecutive blocks of rounds: "
                           + ", ".join(f"+{r:.2f}×" for r in blocks) + ".")

@@ -79,6 +79,20 @@ def test_bot_path_verdict_shows_its_spread_over_blocks_of_rounds():
     assert (row.measured, row.status) == ("+1.00x client call (blocks +0.90..+1.10x)", "PASS")
 
 
+def test_our_package_is_timed_from_bytecode_written_for_it():
+    import importlib.util
+    import os
+
+    from bench.imports import ROOT, compile_own_bytecode
+
+    source = ROOT / "src" / "krakenbot" / "models.py"
+    cached = importlib.util.cache_from_source(str(source))
+    if os.path.exists(cached):
+        os.remove(cached)
+    assert compile_own_bytecode()
+    assert os.path.exists(cached)  # written even where PYTHONDONTWRITEBYTECODE is set
+
+
 def test_latency_chart_is_well_formed_svg_with_a_bar_per_client_and_call():
     svg = latency_svg(_fake_latency(), ("Ticker", "Balance", "AddOrder"), "t <&> title")
     root = ET.fromstring(svg)
