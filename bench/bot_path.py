@@ -21,7 +21,11 @@ in the next write (the untimed cancel), and what is still owed after the cancel 
 limit placement makes no exchange request but AddOrder (SystemStatus is cached on the clock, the
 free balance is held locally, a resting order is not read back: ``requests_per_placement`` shows
 it), so no other request is subtracted. A ``cProfile`` pass over the wrapper
-splits one placement into HTTP, SQLite and Python time. Placement → fill uses a
+splits one placement into HTTP, SQLite and Python time. The intent's flush to disk starts at its
+commit and is waited for at the send gate, right before the request's first byte leaves: the
+layer table shows the commit and that wait apart, and the store's share on the placement's path
+is the two together (``store.record_intent`` alone, commit and flush in one, is its cost without
+the overlap). Placement → fill uses a
 marketable limit (±2 % of mid, buys and sells alternating, inside the same rounds) and stops
 the clock when the bot's order status reads FILLED (refreshing if the ack did not already say so).
 """
@@ -81,10 +85,15 @@ def _profile_split(place: Callable[[], Callable[[], Any]], repeats: int) -> dict
     }
 
 
+_CLIENT_CALL = "client: AddOrder call (HTTP round trip, signing, parsing; without the guard)"
+_GUARD = "client: guard + its audit row"
+_COMMIT = "executor: the intent's commit + its audit row (Store.record_intent; its flush to disk starts)"
+_WAIT = "executor: the send gate's wait for that flush (the rest of it ran during the request's preparation)"
 _LAYERS = (  # (name in the table, object attribute path on the bot, method)
-    ("client: AddOrder call (HTTP round trip, signing, parsing; without the guard)", "client.trading", "add_order"),
-    ("client: guard + its audit row", "client", "_check_call"),
-    ("executor: durable intent + its audit row (Store.record_intent, fsynced)", "store", "record_intent"),
+    (_CLIENT_CALL, "client.trading", "add_order"),
+    (_GUARD, "client", "_check_call"),
+    (_COMMIT, "store", "record_intent"),
+    (_WAIT, "safety.executor", "_intent_on_disk"),
     ("executor: post-ack bookkeeping, written behind (status, audit row, trade count)", "safety.executor",
      "_transition"),
     ("", "safety.executor", "_count_placed"),
@@ -141,6 +150,7 @@ def _in_situ_layers(bot: Any, place: Callable[[], Callable[[], Any]], placements
     installed.append((bot.store, "_flush_behind"))
     per_layer: dict[str, list[int]] = {label: [] for label, _, _ in _LAYERS if label}
     totals: list[int] = []
+    on_path: list[int] = []  # the store's share on the placement's path: the intent's commit + the wait
     try:
         for _ in range(placements):
             current.clear()
@@ -149,9 +159,11 @@ def _in_situ_layers(bot: Any, place: Callable[[], Callable[[], Any]], placements
             totals.append(time.perf_counter_ns() - start)
             spent = dict(current)  # before the (untimed) cancel adds its own calls
             cancel()
-            client = spent.get(_LAYERS[0][0], 0) - spent.get(_LAYERS[1][0], 0)  # the guard runs inside it
+            # the guard and the send gate's wait run inside the client call
+            client = spent.get(_CLIENT_CALL, 0) - spent.get(_GUARD, 0) - spent.get(_WAIT, 0)
             for label in per_layer:
-                per_layer[label].append(client if label == _LAYERS[0][0] else spent.get(label, 0))
+                per_layer[label].append(client if label == _CLIENT_CALL else spent.get(label, 0))
+            on_path.append(spent.get(_COMMIT, 0) + spent.get(_WAIT, 0))
     finally:
         for owner, method in installed:
             try:
@@ -164,6 +176,7 @@ def _in_situ_layers(bot: Any, place: Callable[[], Callable[[], Any]], placements
         "total_p50": summarize_ns(totals).p50,
         "layers": summaries,
         "rest_p50": summarize_ns(rest).p50,
+        "store_on_path_p50": summarize_ns(on_path).p50,
         "writer_commit": summarize_ns(writer_ns).as_dict() if writer_ns else None,
         "placements": placements,
         "group_commit_ms": _group_commit_ms(),
@@ -309,8 +322,11 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
         "ack": {"wrapper_p50": wrapper_p50, "client_p50": client_p50,
                 "overhead_ratio": overhead_ratio(wrapper_p50, client_p50),
                 "block_ratios": block_ratios(stages["safety wrapper"], stages["bare client"]),
-                "store_ratio": summaries["store.record_intent"].p50 / client_p50 if client_p50 else None,
-                "rest_ratio": ((wrapper_p50 - client_p50 - summaries["store.record_intent"].p50) / client_p50
+                # the store's share on the placement's path (in situ: the intent's commit + the send
+                # gate's wait for its flush) and, for comparison, commit and flush in one (standalone)
+                "store_ratio": in_situ["store_on_path_p50"] / client_p50 if client_p50 else None,
+                "store_alone_ratio": summaries["store.record_intent"].p50 / client_p50 if client_p50 else None,
+                "rest_ratio": ((wrapper_p50 - client_p50 - in_situ["store_on_path_p50"]) / client_p50
                                if client_p50 else None)},
         "fill": {**fill.as_dict(), "refreshes": refreshes[0], "attempted": fills,
                  "how": (f"marketable limit ±2 % of mid, alternating buy/sell, in the same interleaved rounds; "

@@ -150,9 +150,14 @@ def _bot_md(results: dict) -> list[str]:
             lines[-1] += (f" The same comparison within {len(blocks)} consecutive blocks of rounds: "
                           + ", ".join(f"+{r:.2f}×" for r in blocks) + ".")
         if ack.get("store_ratio") is not None:
-            lines.append(f"Of that, the store's share (the fsynced intent, `store.record_intent` p50) is "
-                         f"{_f(ack['store_ratio'], '{:.2f}')}× the client call and everything else "
-                         f"{_f(ack['rest_ratio'], '{:.2f}')}×.")
+            line = (f"Of that, the store's share on the placement's path (the intent's commit and the send gate's "
+                    f"wait for its flush to disk, in-situ p50) is {_f(ack['store_ratio'], '{:.2f}')}× the client "
+                    f"call and everything else {_f(ack['rest_ratio'], '{:.2f}')}×.")
+            if ack.get("store_alone_ratio") is not None:
+                line += (f" Commit and flush one after the other (`store.record_intent` on its own) take "
+                         f"{_f(ack['store_alone_ratio'], '{:.2f}')}×: the difference is the part of the flush that "
+                         f"ran while the request was being prepared.")
+            lines.append(line)
     fill = bot.get("fill") or {}
     if fill:
         lines.append(

@@ -22,7 +22,8 @@
     ├── UnknownPairError             EQuery:Unknown asset pair / Invalid asset pair / Unknown asset
     └── LocalRefusal                 refused inside the bot: nothing was sent
         ├── CircuitOpenError         the circuit breaker is open
-        └── EndpointNotAllowed       the safety wrapper's allowlist refused the endpoint
+        ├── EndpointNotAllowed       the safety wrapper's allowlist refused the endpoint
+        └── IntentNotDurable         the order's intent did not reach the disk: the order was not sent
 
 Two flags drive policy so that retry and breaker read data instead of matching
 strings: ``retryable`` (safe to resend a *read* after waiting) and
@@ -141,6 +142,10 @@ class CircuitOpenError(LocalRefusal):
 
 class EndpointNotAllowed(LocalRefusal):
     pass
+
+
+class IntentNotDurable(LocalRefusal):
+    """The order's intent could not be put on disk: the order was not sent."""
 
 
 # Exact Kraken strings first; then prefixes, longest first (see classify()).

@@ -8,12 +8,15 @@ and the nonce high-water mark outlive the process.
 
 Durability: files run in WAL mode with ``synchronous=NORMAL``: a WAL commit is atomic
 and survives a process crash; only an OS crash/power cut can lose the last commits,
-never corrupt the file. Order intents are the exception: ``record_intent`` switches the
-connection to ``synchronous=FULL`` for its commit, because losing an intent after
-the order reached Kraken would leave an order the bot does not know it owns; the switch back
-to NORMAL waits for the next ordinary transaction (``_begin``), off the order's path. One fsync
-per order is cheap next to the HTTP round trip. The intent's own audit row rides in that same
-commit (``record_intent(order, audit=...)``), so it costs no second transaction.
+never corrupt the file. Order intents are the exception, because losing an intent after the
+order reached Kraken would leave an order the bot does not know it owns: after the intent's
+commit ``record_intent`` flushes the WAL file (``fdatasync``: everything committed so far is on
+disk, the intent included), which is what ``synchronous=FULL`` does inside the commit. The
+flush can be started and waited for later (``sync_later=True``): the executor waits for it at
+the socket, right before the order's first byte leaves, so the disk works while the request is
+prepared (``krakenbot.fsync``). The intent's own audit row rides in that same commit
+(``record_intent(order, audit=...)``), so it costs no second transaction. A file SQLite cannot
+put in WAL mode runs every commit at ``synchronous=FULL`` instead.
 
 Batching: ``batch()`` groups the writes that follow one event (a status change, its audit row,
 the daily trade counter) into one transaction, one commit instead of one each. It only batches
@@ -72,6 +75,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Iterable, Iterator
 
+from krakenbot.fsync import SYNCED, PendingSync, start_datasync
 from krakenbot.models import Candle, evolve
 
 log = logging.getLogger(__name__)
@@ -389,15 +393,21 @@ class Store:
         # Guards _pending alone: handing a unit on must not wait for the writer's commit (_lock).
         self._pending_lock = threading.Lock()
         self._closed = False
-        self._sync_full = False  # the connection is at synchronous=FULL (left so by the last intent)
+        self._wal = False  # WAL mode: intents are made durable by flushing the WAL file (_sync_wal)
+        self._wal_fd: int | None = None  # our own descriptor of the WAL file, for the flush
+        self._wal_id: tuple[int, int] | None = None  # (st_dev, st_ino) of the file _wal_fd is open on
+        self._last_sync: PendingSync = SYNCED  # the newest flush started; close() waits for it
         self._pending_since = 0.0  # monotonic time the oldest owed unit was handed on
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA foreign_keys=ON")
             if self.path != ":memory:":
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
+                mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                self._wal = str(mode).lower() == "wal"
+                # Without WAL (a file system that refuses it) there is no WAL file to flush after an
+                # intent: every commit then syncs itself.
+                self._db.execute("PRAGMA synchronous=NORMAL" if self._wal else "PRAGMA synchronous=FULL")
                 self._db.execute("PRAGMA busy_timeout=5000")
             self._migrate()
         except BaseException:
@@ -417,6 +427,7 @@ class Store:
                 with self._pending_lock:
                     self._closed = True
                     lost = len(self._pending)
+                self._close_wal_fd()
                 self._db.close()
                 if lost:  # the flush above failed and raises; say what that cost
                     log.error("store %s closed with %d written-behind unit(s) not committed", self.path, lost)
@@ -443,7 +454,7 @@ class Store:
                 finally:
                     self._batch_depth -= 1
                 return
-            self._begin()
+            self._db.execute("BEGIN IMMEDIATE")
             self._batch_depth = 1
             owed: tuple[list, list] = ([], [])
             try:
@@ -461,11 +472,10 @@ class Store:
                 raise
 
     @contextmanager
-    def _tx(self, behind: bool = False, flushing: bool = False, intent: bool = False) -> Iterator[Any]:
+    def _tx(self, behind: bool = False, flushing: bool = False) -> Iterator[Any]:
         """One transaction (or the open batch's). ``behind``: the caller's statements only write
         (no SELECT whose answer it needs), so inside ``write_behind()`` they are recorded instead;
-        any other write there is refused (``flushing``: only commits what is owed). ``intent``: the
-        fsynced commit of ``record_intent``, which has set synchronous=FULL itself."""
+        any other write there is refused (``flushing``: only commits what is owed)."""
         with self._lock:
             unit = getattr(self._local, "unit", None) if behind else None
             if unit is not None:
@@ -476,10 +486,7 @@ class Store:
                 return
             if not flushing and getattr(self._local, "unit", None) is not None:
                 raise StoreError("a write that is not written behind, inside write_behind(): it would overtake the unit")
-            if intent:
-                self._db.execute("BEGIN IMMEDIATE")
-            else:
-                self._begin()
+            self._db.execute("BEGIN IMMEDIATE")
             owed: tuple[list, list] = ([], [])
             try:
                 owed = self._write_owed(self._db)
@@ -488,14 +495,6 @@ class Store:
             except BaseException:
                 self._abort(owed)  # the cache may hold writes of this transaction; the owed stay owed
                 raise
-
-    def _begin(self) -> None:
-        """BEGIN an ordinary (WAL+NORMAL) transaction. The last intent left the connection at FULL,
-        so that switch back happens here, off the order's path, not right after its commit."""
-        if self._sync_full:
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._sync_full = False
-        self._db.execute("BEGIN IMMEDIATE")
 
     def _abort(self, owed: tuple[list, list]) -> None:
         """A transaction failed (a statement, or its COMMIT): undo it, forget the cache, owe again."""
@@ -821,17 +820,18 @@ class Store:
         return out
 
     # -- orders --------------------------------------------------------------------------
-    def record_intent(self, order: OrderRecord, audit: dict[str, Any] | None = None) -> None:
-        """Durably record an order *before* it is sent (fsynced; see module docstring), with its
-        audit row (``append_audit``'s event) in the same commit when given.
-        Raises ``sqlite3.IntegrityError`` if the cl_ord_id already exists."""
+    def record_intent(self, order: OrderRecord, audit: dict[str, Any] | None = None, *,
+                      sync_later: bool = False) -> PendingSync:
+        """Durably record an order *before* it is sent (committed, then flushed to disk; see the
+        module docstring), with its audit row (``append_audit``'s event) in the same commit when given.
+        Returns once the intent is on disk, or with ``sync_later`` as soon as it is committed (other
+        processes see it): the returned flush must then be waited for before the order leaves
+        (``wait()`` raises ``OSError`` if the disk refused it). Raises ``sqlite3.IntegrityError`` if
+        the cl_ord_id already exists."""
         with self._lock:
             if self._batch_depth or getattr(self._local, "unit", None) is not None:
                 raise StoreError("an order intent is committed on its own (fsynced), never inside a batch")
-            if self.path != ":memory:" and not self._sync_full:
-                self._db.execute("PRAGMA synchronous=FULL")  # stays until the next ordinary BEGIN (_begin)
-                self._sync_full = True
-            with self._tx(intent=True) as db:
+            with self._tx() as db:
                 db.execute(
                     f"INSERT INTO orders({_ORDER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     self._order_row(order),
@@ -840,6 +840,43 @@ class Store:
                     self._insert_audit(db, audit)
             if self._live is not None and order.status not in SETTLED_STATUSES:
                 self._live[order.cl_ord_id] = order  # the newest row: last in (created_at, rowid) order
+            pending = SYNCED  # without WAL (or in memory): the commit synced itself, or there is no disk
+            if self._wal:
+                try:
+                    pending = self._sync_wal()
+                except OSError as error:  # the WAL file cannot be opened: the intent is not known to be on disk
+                    pending = PendingSync(error=error)
+        if not sync_later:
+            pending.wait()
+        return pending
+
+    def _sync_wal(self) -> PendingSync:
+        """Start flushing the WAL file: every commit made so far, the intent's last, reaches the disk
+        (what synchronous=FULL does inside the commit). Caller holds _lock. The descriptor is our own,
+        and follows the file if SQLite ever replaces it (compared by device and inode)."""
+        wal = self.path + "-wal"
+        found = os.stat(wal)
+        if self._wal_fd is None or self._wal_id != (found.st_dev, found.st_ino):
+            self._close_wal_fd()
+            # Never closed while SQLite runs: closing a descriptor drops the process's POSIX locks on
+            # that file, and SQLite locks the database and -shm files, never the WAL, so even that is safe.
+            self._wal_fd = os.open(wal, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+            opened = os.fstat(self._wal_fd)
+            self._wal_id = (opened.st_dev, opened.st_ino)
+        self._last_sync = start_datasync(self._wal_fd)
+        return self._last_sync
+
+    def _close_wal_fd(self) -> None:
+        """Wait for the last flush (it uses the descriptor), then close the descriptor."""
+        if self._wal_fd is None:
+            return
+        try:
+            self._last_sync.wait()
+        except OSError as error:
+            log.error("store %s: the last flush of the WAL failed: %s", self.path, error)
+        finally:
+            os.close(self._wal_fd)
+            self._wal_fd, self._wal_id, self._last_sync = None, None, SYNCED
 
     def upsert_order(self, order: OrderRecord) -> None:
         """Insert an order or overwrite the one with its cl_ord_id (adopting an order found on the

@@ -4,6 +4,13 @@ urllib3 directly, not requests: perf-baseline.md measures requests at ~4x a raw
 http.client floor and urllib3 at ~1.7x, and urllib3 is already requests' transport.
 Per-call work is kept minimal: timeouts, retries and static headers live on the pool.
 
+A request can carry a send gate (``before_send``): a callable run right before its first byte is
+written to the socket (before the connection is even opened), which may refuse the request by
+raising. The executor waits there for its order's intent to reach the disk, so that flush overlaps
+with everything the request needs before it leaves (``krakenbot.fsync``). A request that went out
+without passing its gate (a urllib3 that no longer writes through ``send``) raises ``GateSkipped``,
+which the executor treats as an ambiguous outcome (looked up by cl_ord_id, never re-sent).
+
 Every failure becomes a typed ``krakenbot.errors`` exception (``decode_response`` is
 the whole mapping): HTTP 200 with an ``E...`` string -> ``from_codes``; any other
 status (often an HTML page from the edge) -> ``HttpStatusError``; a body that is not
@@ -16,12 +23,14 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import (
     HTTPError,
     NewConnectionError,
@@ -69,6 +78,34 @@ class Timeouts:
 _JSON_START = (b"{", b"[")
 
 
+class GateSkipped(RuntimeError):
+    """A request with a send gate left without the gate having run (see the module docstring)."""
+
+
+# The send gate of the request this thread is sending now (set by Transport.request around urlopen,
+# consumed by the first write). Per thread: a connection is used by one thread at a time.
+_gate = threading.local()
+
+
+class _GatedSend:
+    """urllib3's connection, running the current request's send gate before its first write."""
+
+    def send(self, data: Any) -> None:
+        gate = getattr(_gate, "before_send", None)
+        if gate is not None:
+            _gate.before_send = None  # once per request, whatever it raises
+            gate()
+        super().send(data)  # type: ignore[misc]
+
+
+class _GatedHTTPConnection(_GatedSend, HTTPConnection):
+    pass
+
+
+class _GatedHTTPSConnection(_GatedSend, HTTPSConnection):
+    pass
+
+
 def decode_response(endpoint: str, status: int, data: bytes) -> dict[str, Any]:
     """Kraken's ``result`` from one HTTP answer, or the typed error it stands for."""
     if status != 200:
@@ -113,14 +150,18 @@ class Transport:
             retries=False,
             headers={"User-Agent": user_agent},
         )
+        self._pool.ConnectionCls = _GatedHTTPSConnection if parts.scheme == "https" else _GatedHTTPConnection
         self._get_headers = {"User-Agent": user_agent}
         self.closed = False
 
     def request(self, method: str, path: str, endpoint: str, body: str | None = None,
-                headers: dict[str, str] | None = None) -> dict[str, Any]:
-        """Send and decode; ``path`` is the full request path (with any query string)."""
+                headers: dict[str, str] | None = None,
+                before_send: Callable[[], None] | None = None) -> dict[str, Any]:
+        """Send and decode; ``path`` is the full request path (with any query string).
+        ``before_send``: the send gate (module docstring); what it raises is raised as it is."""
         total = self.timeouts.total
         started = time.monotonic()
+        _gate.before_send = before_send
         try:
             response = self._pool.urlopen(
                 method,
@@ -132,6 +173,9 @@ class Transport:
                 preload_content=total is None,
                 assert_same_host=False,
             )
+            if before_send is not None and _gate.before_send is not None:
+                response.close()
+                raise GateSkipped(f"{endpoint}: the request left before its send gate ran")
             data = response.data if total is None else self._read_within(response, started + total, endpoint)
         # ``from None``: the error names the endpoint and the failure's type, nothing of the request.
         except (ReadTimeoutError, TimeoutError) as exc:
@@ -142,6 +186,8 @@ class Transport:
             raise RequestTimeout(f"{endpoint}: timed out ({type(exc).__name__})", (), endpoint) from None
         except (ProtocolError, HTTPError, OSError) as exc:
             raise ConnectionFailed(f"{endpoint}: connection dropped ({type(exc).__name__})", (), endpoint) from None
+        finally:
+            _gate.before_send = None
         return decode_response(endpoint, response.status, data)
 
     @staticmethod

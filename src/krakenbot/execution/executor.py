@@ -3,7 +3,9 @@
 The rules, in order of importance:
 1. Every order gets a fresh ``cl_ord_id`` and is written to the store (fsynced)
    *before* AddOrder leaves, already in ``PENDING_SUBMIT``: after a crash the bot
-   knows what it may have sent.
+   knows what it may have sent. The flush to disk starts at the intent's commit and is
+   waited for right before the request's first byte leaves (the client's send gate), so
+   the disk works while the request is prepared; if it fails, nothing is sent (REJECTED).
 2. AddOrder is never re-sent. An ambiguous failure (timeout, reset, 5xx, dropped
    reply, ``EService:Unavailable``, anything unexpected) makes the order ``UNKNOWN``;
    it is resolved by looking the ``cl_ord_id`` up in OpenOrders, then ClosedOrders
@@ -29,6 +31,7 @@ from typing import Any, Callable, Iterable
 from krakenbot.clock import Clock
 from krakenbot.errors import (
     DeadlineElapsedError,
+    IntentNotDurable,
     KrakenError,
     LocalRefusal,
     MarketModeError,
@@ -37,6 +40,7 @@ from krakenbot.errors import (
     UnknownOrderError,
 )
 from krakenbot.execution.fills import fee_discrepancy, fetch_trades
+from krakenbot.fsync import PendingSync
 from krakenbot.execution.order_state import (
     ACTIVE_STATUSES,
     EXCHANGE_STATUS_FOR_EVENT,
@@ -298,13 +302,15 @@ class Executor:
                 raise UnknownOrderOutstanding(
                     f"an order on {pair} has an unknown outcome; no new order until it is resolved")
             try:
-                self.store.record_intent(record, audit={  # the intent and its audit row: one fsynced commit
+                # The intent and its audit row: one commit, flushed to disk before the order leaves
+                # (``_intent_on_disk`` at the send); a refused one is flushed here and now.
+                on_disk = self.store.record_intent(record, audit={
                     "time": now, "actor": "executor", "action": "order_intent", "outcome": status.value,
                     "allowed": not problem,
                     "detail": {"cl_ord_id": cl_ord_id, "pair": pair, "side": intent["side"],
                                "ordertype": intent["ordertype"], "volume": intent["volume"],
                                "price": intent["price"], "validate": wire.validate, "reason": problem},
-                })
+                }, sync_later=not problem)
             except sqlite3.IntegrityError:
                 if self.store.get_order(cl_ord_id) is None:
                     raise
@@ -315,7 +321,7 @@ class Executor:
             return PlacementResult(cl_ord_id, OrderStatus.REJECTED, None, False, problem, order=record)
         try:
             with self._order_lock(cl_ord_id):
-                return self._send(record, wire)
+                return self._send(record, wire, on_disk)
         finally:
             with self._lock:
                 self._in_flight.discard(cl_ord_id)
@@ -336,9 +342,17 @@ class Executor:
             return f"cost {wire.volume * wire.price} below costmin {info.costmin} ({info.altname})"
         return None
 
-    def _send(self, order: OrderRecord, wire: OrderRequest) -> PlacementResult:
+    def _intent_on_disk(self, flush: PendingSync) -> None:
+        """The send gate: the intent's flush has returned, or the order does not leave."""
         try:
-            ack = self.client.trading.add_order(wire)
+            flush.wait()
+        except OSError as error:
+            raise IntentNotDurable(f"AddOrder: not sent, the order's intent could not be written to disk ({error})",
+                                   (), "AddOrder") from None
+
+    def _send(self, order: OrderRecord, wire: OrderRequest, on_disk: PendingSync) -> PlacementResult:
+        try:
+            ack = self.client.trading.add_order(wire, before_send=lambda: self._intent_on_disk(on_disk))
         except BaseException as error:  # noqa: BLE001 - every failure is classified below
             if not isinstance(error, Exception):
                 # KeyboardInterrupt & co: the order may be out; leave it UNKNOWN for recovery.

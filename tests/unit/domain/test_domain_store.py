@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import errno
+import os
 import sqlite3
 from dataclasses import replace
 from decimal import Decimal
@@ -296,19 +298,63 @@ def test_an_intent_is_committed_with_its_audit_row_alone_and_never_inside_a_batc
             with db.batch():
                 db.record_intent(store_order("kb2"))
         assert db.get_order("kb2") is None
+
+
+def test_an_intent_is_put_on_disk_by_flushing_the_wal_file_after_its_commit(tmp_path, monkeypatch):
+    """What synchronous=FULL does inside the commit, done after it: the WAL file (every commit so far,
+    the intent's last) is flushed; returned at once with ``sync_later``, waited for otherwise."""
+    import krakenbot.store as store_module
+
+    flushed: list[tuple[int, int]] = []
+    real_start = store_module.start_datasync
+
+    def start(fd):
+        flushed.append((os.fstat(fd).st_ino, len(db.orders())))  # what the file held when the flush began
+        return real_start(fd)
+
+    monkeypatch.setattr(store_module, "start_datasync", start)
     with Store(str(tmp_path / "s.sqlite")) as db:
         statements: list[str] = []
         db._db.set_trace_callback(statements.append)
         db.record_intent(store_order("kb1"))
-        db.record_intent(store_order("kb2"))
+        later = db.record_intent(store_order("kb2"), sync_later=True)
         db.append_audit({"action": "ordinary"})
         db._db.set_trace_callback(None)
+        later.wait()
+        wal = (tmp_path / "s.sqlite-wal").stat().st_ino
+        assert flushed == [(wal, 1), (wal, 2)]  # one flush per intent, after its commit, of the WAL file
         control = [s for s in statements if s.startswith(("PRAGMA synchronous", "BEGIN", "COMMIT"))]
-        # the intents commit under FULL (set once while nothing else commits); the next ordinary
-        # transaction switches back to NORMAL before it begins
-        assert control == ["PRAGMA synchronous=FULL", "BEGIN IMMEDIATE", "COMMIT", "BEGIN IMMEDIATE", "COMMIT",
-                           "PRAGMA synchronous=NORMAL", "BEGIN IMMEDIATE", "COMMIT"]
+        assert control == ["BEGIN IMMEDIATE", "COMMIT"] * 3  # no switching: everything commits under NORMAL
         assert db._db.execute("PRAGMA synchronous").fetchone()[0] == 1
+        assert db.append_audit({"action": "x"}) and len(flushed) == 2  # ordinary writes are not flushed
+
+
+def test_the_flush_follows_the_wal_file_when_it_is_not_the_one_the_descriptor_is_open_on(tmp_path):
+    with Store(str(tmp_path / "r.sqlite")) as db:
+        db.record_intent(store_order("kb1"))
+        db._wal_id = (0, 0)  # as if SQLite had replaced the file since
+        db.record_intent(store_order("kb2"))
+        assert os.fstat(db._wal_fd).st_ino == (tmp_path / "r.sqlite-wal").stat().st_ino
+        assert db._wal_id == ((tmp_path / "r.sqlite-wal").stat().st_dev, (tmp_path / "r.sqlite-wal").stat().st_ino)
+
+
+def test_a_failed_flush_of_an_intent_is_raised_when_waited_for(tmp_path, monkeypatch):
+    import krakenbot.store as store_module
+    from krakenbot.fsync import PendingSync
+
+    monkeypatch.setattr(store_module, "start_datasync",
+                        lambda fd: PendingSync(error=OSError(errno.EIO, "fdatasync failed: I/O error")))
+    with Store(str(tmp_path / "f.sqlite")) as db:
+        with pytest.raises(OSError, match="I/O error"):
+            db.record_intent(store_order("kb1"))
+        later = db.record_intent(store_order("kb2"), sync_later=True)  # committed; the caller decides
+        with pytest.raises(OSError):
+            later.wait()
+
+
+def test_a_store_without_a_wal_syncs_every_commit_itself():
+    with Store(":memory:") as db:
+        assert db.record_intent(store_order("kb1"), sync_later=True).done
 
 
 def test_audit_rows_made_later_ride_in_the_next_commit_in_order_and_survive_a_rollback(tmp_path):

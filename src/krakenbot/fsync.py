@@ -1,0 +1,164 @@
+"""An ``fdatasync`` that runs while the caller goes on working, and is waited for before it matters.
+
+Why: an order's intent must be on disk before the order's first byte leaves (``Store.record_intent``).
+The disk flush takes 0.2-0.5 ms here, and the request's own preparation after the intent (guard,
+nonce, signing, encoding, HTTP framing) takes about as long. Started right after the intent's
+commit and waited for at the socket (the client's send gate), the flush runs during that
+preparation instead of before it; the order still cannot leave until the flush has returned.
+
+Why by hand, through glibc's POSIX AIO (``aio_fsync`` via ctypes): Python has no asynchronous
+fsync, and a Python thread cannot start one while the order's thread is busy: it first needs the
+GIL, which the busy thread holds until it blocks at the send (measured: a worker-thread
+``fdatasync`` made the order path 83 us *slower*). glibc hands the sync to its own helper thread,
+which never needs the GIL. Where that is not available (not Linux with 64-bit glibc),
+``start_datasync`` flushes at once with ``os.fdatasync``: the same guarantee, without the overlap.
+
+Either way ``wait()`` returns only once the flush has returned, and raises ``OSError`` when it failed.
+"""
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import sys
+import threading
+from typing import Any
+
+__all__ = ["PendingSync", "SYNCED", "start_datasync", "overlapping"]
+
+
+class _SigEvent(ctypes.Structure):  # struct sigevent (64 bytes on 64-bit Linux)
+    _fields_ = [("sigev_value", ctypes.c_void_p), ("sigev_signo", ctypes.c_int), ("sigev_notify", ctypes.c_int),
+                ("_pad", ctypes.c_byte * 48)]
+
+
+class _AioCb(ctypes.Structure):  # glibc's struct aiocb on 64-bit Linux (168 bytes)
+    _fields_ = [("aio_fildes", ctypes.c_int), ("aio_lio_opcode", ctypes.c_int), ("aio_reqprio", ctypes.c_int),
+                ("aio_buf", ctypes.c_void_p), ("aio_nbytes", ctypes.c_size_t), ("aio_sigevent", _SigEvent),
+                ("next_prio", ctypes.c_void_p), ("abs_prio", ctypes.c_int), ("policy", ctypes.c_int),
+                ("error_code", ctypes.c_int), ("return_value", ctypes.c_ssize_t), ("aio_offset", ctypes.c_int64),
+                ("reserved", ctypes.c_byte * 32)]
+
+
+class _AioInit(ctypes.Structure):  # glibc's struct aioinit
+    _fields_ = [(name, ctypes.c_int) for name in ("aio_threads", "aio_num", "aio_locks", "aio_usedba", "aio_debug",
+                                                  "aio_numusers", "aio_idle_time", "aio_reserved")]
+
+
+_SIGEV_NONE = 1  # no signal on completion: completion is polled (aio_error) and waited for (aio_suspend)
+_AIO_OK = ctypes.sizeof(_AioCb) == 168 and ctypes.sizeof(_SigEvent) == 64
+
+
+def _glibc_aio() -> Any:
+    """libc with the AIO calls typed, or None where glibc's 64-bit layout cannot be assumed."""
+    if sys.platform != "linux" or ctypes.sizeof(ctypes.c_void_p) != 8 or not _AIO_OK:
+        return None
+    try:
+        if not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"):
+            return None
+    except (ValueError, OSError):
+        return None
+    for name in (None, "librt.so.1"):  # glibc >= 2.34 has AIO in libc itself; older ones in librt
+        try:
+            lib = ctypes.CDLL(name, use_errno=True)
+            calls = (lib.aio_fsync, lib.aio_error, lib.aio_return, lib.aio_suspend, lib.aio_init)
+        except (OSError, AttributeError):
+            continue
+        cb = ctypes.POINTER(_AioCb)
+        for call, args, result in zip(calls, ((ctypes.c_int, cb), (cb,), (cb,),
+                                              (ctypes.POINTER(cb), ctypes.c_int, ctypes.c_void_p),
+                                              (ctypes.POINTER(_AioInit),)),
+                                      (ctypes.c_int, ctypes.c_int, ctypes.c_ssize_t, ctypes.c_int, None)):
+            call.argtypes, call.restype = args, result
+        # One helper thread is enough (one store's syncs run in order anyway); keep it for a minute
+        # between orders instead of glibc's default second, so an order rarely pays a thread start.
+        lib.aio_init(ctypes.byref(_AioInit(aio_threads=2, aio_num=16, aio_idle_time=60)))
+        return lib
+    return None
+
+
+_aio: Any = None
+_aio_loaded = False
+_load_lock = threading.Lock()
+# Control blocks glibc's helper thread may still write to: kept alive until completion is seen.
+_in_flight: set["PendingSync"] = set()
+
+
+def _library() -> Any:
+    global _aio, _aio_loaded
+    if not _aio_loaded:
+        with _load_lock:
+            if not _aio_loaded:
+                _aio = _glibc_aio()
+                _aio_loaded = True
+    return _aio
+
+
+def overlapping() -> bool:
+    """Whether ``start_datasync`` runs the flush in the background here (else: at once)."""
+    return _library() is not None
+
+
+class PendingSync:
+    """One started flush; ``wait()`` blocks until it has returned (idempotent)."""
+
+    __slots__ = ("_cb", "_list", "_error")
+
+    def __init__(self, cb: _AioCb | None = None, error: OSError | None = None) -> None:
+        self._cb = cb
+        self._list = (ctypes.POINTER(_AioCb) * 1)(ctypes.pointer(cb)) if cb is not None else None
+        self._error = error
+
+    @property
+    def done(self) -> bool:
+        """The flush has returned (successfully or not); never blocks."""
+        return self._cb is None or _aio.aio_error(ctypes.byref(self._cb)) != errno.EINPROGRESS
+
+    def wait(self) -> None:
+        """Return once the data is on disk; raise ``OSError`` if the flush failed."""
+        cb = self._cb
+        if cb is not None:
+            ref = ctypes.byref(cb)
+            while (code := _aio.aio_error(ref)) == errno.EINPROGRESS:
+                _aio.aio_suspend(self._list, 1, None)  # the GIL is released (ctypes); EINTR: look again
+            result = _aio.aio_return(ref)
+            if code == -1:  # glibc does not know the request: cannot tell that anything was flushed
+                code = errno.EINVAL
+            if code or result:
+                self._error = OSError(code or errno.EIO, f"fdatasync failed: {os.strerror(code or errno.EIO)}")
+            self._cb = self._list = None
+            _in_flight.discard(self)
+        if self._error is not None:
+            raise self._error
+
+
+SYNCED = PendingSync()  # nothing to flush, or already flushed
+
+
+def _reap() -> None:
+    """Forget finished flushes nobody waited for (their callers gave up before the send)."""
+    for pending in [p for p in list(_in_flight) if p.done]:  # list(): a copy taken at once (other threads add)
+        try:
+            pending.wait()
+        except OSError:
+            pass
+
+
+def start_datasync(fd: int) -> PendingSync:
+    """Start ``fdatasync(fd)``; the caller must ``wait()`` before relying on it."""
+    aio = _library()
+    if aio is not None:
+        if _in_flight:
+            _reap()
+        cb = _AioCb(aio_fildes=fd)
+        cb.aio_sigevent.sigev_notify = _SIGEV_NONE
+        if aio.aio_fsync(os.O_DSYNC, ctypes.byref(cb)) == 0:  # O_DSYNC: fdatasync, not fsync
+            pending = PendingSync(cb)
+            _in_flight.add(pending)
+            return pending
+        # EAGAIN (glibc out of resources) or the like: flush here and now instead
+    try:
+        os.fdatasync(fd)
+    except OSError as error:
+        return PendingSync(error=error)
+    return SYNCED

@@ -1,0 +1,123 @@
+"""The send gate: a private call's ``before_send`` runs right before the request's first byte is
+written, and when it refuses, not one byte (not even a connection) reaches the exchange."""
+from __future__ import annotations
+
+import socket
+import threading
+from decimal import Decimal
+
+import pytest
+
+from krakenbot.client import KrakenClient, Timeouts
+from krakenbot.client import _transport
+from krakenbot.errors import IntentNotDurable
+from krakenbot.models import OrderRequest, OrderType, Side
+
+
+def _order(cl_ord_id: str) -> OrderRequest:
+    return OrderRequest("XBTEUR", Side.BUY, OrderType.LIMIT, Decimal("0.001"), Decimal("30000"), cl_ord_id=cl_ord_id)
+
+
+def test_the_gate_runs_once_before_the_exchange_has_the_order(client, sim):
+    seen = []
+
+    def gate():
+        seen.append([o for o in sim.orders() if o.get("cl_ord_id") == "g-1"])
+
+    ack = client.trading.add_order(_order("g-1"), before_send=gate)
+    assert seen == [[]] and len(ack.txids) == 1
+    assert [o["cl_ord_id"] for o in sim.orders()] == ["g-1"]
+
+
+def test_a_refusing_gate_sends_nothing_and_the_order_is_not_placed(client, sim):
+    client.market.server_time()  # a kept-alive connection exists: the refusal must not use it either
+    seen = len(sim.access_log)
+
+    def refuse():
+        raise IntentNotDurable("not on disk", (), "AddOrder")
+
+    with pytest.raises(IntentNotDurable):
+        client.trading.add_order(_order("g-2"), before_send=refuse)
+    assert [r.endpoint for r in sim.access_log[seen:]] == [] and sim.orders() == []
+    assert client.trading.add_order(_order("g-3")).txids  # the client goes on working
+
+
+class _OneAnswerServer:
+    """A raw loopback listener: answers the first request on the first connection with Kraken's
+    empty envelope, then only records what arrives."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.conn: socket.socket | None = None
+        self.answered = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        self.conn, _ = self.listener.accept()
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += self.conn.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = int(next(line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+        while len(body) < length:
+            body += self.conn.recv(65536)
+        answer = b'{"error":[],"result":{"txid":["OABCDE-FGHIJ-KLMNOP"],"descr":{"order":"buy"}}}'
+        self.conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                          + str(len(answer)).encode() + b"\r\n\r\n" + answer)
+        self.answered.set()
+
+    def bytes_waiting(self) -> bytes:
+        """What the client wrote since the answer (loopback delivers within the client's send call)."""
+        assert self.conn is not None
+        self.conn.setblocking(False)
+        try:
+            return self.conn.recv(65536)
+        except BlockingIOError:
+            return b""
+
+    def new_connection_waiting(self) -> bool:
+        self.listener.setblocking(False)
+        try:
+            self.listener.accept()[0].close()
+            return True
+        except BlockingIOError:
+            return False
+
+    def close(self) -> None:
+        for s in (self.conn, self.listener):
+            if s is not None:
+                s.close()
+
+
+@pytest.fixture
+def raw_server():
+    server = _OneAnswerServer()
+    yield server
+    server.close()
+
+
+def test_a_refusing_gate_writes_not_one_byte_on_an_open_connection(raw_server):
+    client = KrakenClient(raw_server.url, "key", "c2VjcmV0", timeouts=Timeouts(connect=1.0, read=2.0))
+    try:
+        client.trading.add_order(_order("r-1"))
+        assert raw_server.answered.wait(2)
+
+        def refuse():
+            raise IntentNotDurable("not on disk", (), "AddOrder")
+
+        with pytest.raises(IntentNotDurable):
+            client.trading.add_order(_order("r-2"), before_send=refuse)
+        assert raw_server.bytes_waiting() == b""  # neither headers nor body left
+        assert not raw_server.new_connection_waiting()  # nor was another connection opened
+    finally:
+        client.close()
+
+
+def test_a_request_that_left_without_its_gate_is_reported_as_an_unknown_outcome(client, sim, monkeypatch):
+    """Should a urllib3 ever write without going through ``send``, the call fails as ambiguous (the
+    executor then looks the order up by cl_ord_id) instead of passing as if the gate had run."""
+    monkeypatch.setattr(_transport._GatedSend, "send", lambda self, data: super(_transport._GatedSend, self).send(data))
+    with pytest.raises(_transport.GateSkipped):
+        client.trading.add_order(_order("s-1"), before_send=lambda: None)
+    assert [o["cl_ord_id"] for o in sim.orders()] == ["s-1"]  # it did go out
