@@ -13,16 +13,24 @@ GIL, which the busy thread holds until it blocks at the send (measured: a worker
 which never needs the GIL. Where that is not available (not Linux with 64-bit glibc),
 ``start_datasync`` flushes at once with ``os.fdatasync``: the same guarantee, without the overlap.
 
-Either way ``wait()`` returns only once the flush has returned, and raises ``OSError`` when it failed.
+Either way ``wait()`` returns only once the flush has returned, and raises ``OSError`` when it failed
+(``TimeoutError`` when it has not returned within the caller's bound). A failure is also handed to the
+starter's ``on_failure`` the first time anyone sees it (the store stops taking intents then: after a
+failed flush the kernel may report the next one as clean although the data never reached the disk).
+A forked child never uses the parent's AIO (glibc's helper threads do not survive a fork): it flushes
+at once.
 """
 from __future__ import annotations
 
 import ctypes
 import errno
+import logging
 import os
 import sys
 import threading
-from typing import Any
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
 
 __all__ = ["PendingSync", "SYNCED", "start_datasync", "overlapping"]
 
@@ -47,6 +55,11 @@ class _AioInit(ctypes.Structure):  # glibc's struct aioinit
 
 _SIGEV_NONE = 1  # no signal on completion: completion is polled (aio_error) and waited for (aio_suspend)
 _AIO_OK = ctypes.sizeof(_AioCb) == 168 and ctypes.sizeof(_SigEvent) == 64
+_CbList = ctypes.POINTER(_AioCb) * 1  # aio_suspend's list of one
+
+
+class _TimeSpec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
 
 
 def _glibc_aio() -> Any:
@@ -60,18 +73,18 @@ def _glibc_aio() -> Any:
         return None
     for name in (None, "librt.so.1"):  # glibc >= 2.34 has AIO in libc itself; older ones in librt
         try:
-            lib = ctypes.CDLL(name, use_errno=True)
+            lib = ctypes.CDLL(name)
             calls = (lib.aio_fsync, lib.aio_error, lib.aio_return, lib.aio_suspend, lib.aio_init)
         except (OSError, AttributeError):
             continue
         cb = ctypes.POINTER(_AioCb)
         for call, args, result in zip(calls, ((ctypes.c_int, cb), (cb,), (cb,),
-                                              (ctypes.POINTER(cb), ctypes.c_int, ctypes.c_void_p),
+                                              (ctypes.POINTER(cb), ctypes.c_int, ctypes.POINTER(_TimeSpec)),
                                               (ctypes.POINTER(_AioInit),)),
                                       (ctypes.c_int, ctypes.c_int, ctypes.c_ssize_t, ctypes.c_int, None)):
             call.argtypes, call.restype = args, result
-        # One helper thread is enough (one store's syncs run in order anyway); keep it for a minute
-        # between orders instead of glibc's default second, so an order rarely pays a thread start.
+        # Few helper threads (a store's flushes run one after another anyway), kept for a minute between
+        # orders instead of glibc's default second, so an order rarely pays for starting one.
         lib.aio_init(ctypes.byref(_AioInit(aio_threads=2, aio_num=16, aio_idle_time=60)))
         return lib
     return None
@@ -91,7 +104,21 @@ def _library() -> Any:
             if not _aio_loaded:
                 _aio = _glibc_aio()
                 _aio_loaded = True
+                if _aio is None:
+                    log.info("no glibc AIO here: an order's intent is flushed before its request is prepared")
     return _aio
+
+
+def _after_fork_in_child() -> None:
+    """glibc has no AIO fork handler: a child's request would wait for helper threads it does not
+    have (measured: forever). The child flushes at once instead."""
+    global _aio, _aio_loaded
+    _aio, _aio_loaded = None, True
+    _in_flight.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def overlapping() -> bool:
@@ -102,41 +129,60 @@ def overlapping() -> bool:
 class PendingSync:
     """One started flush; ``wait()`` blocks until it has returned (idempotent)."""
 
-    __slots__ = ("_cb", "_list", "_error")
+    __slots__ = ("_cb", "_error", "_on_failure")
 
-    def __init__(self, cb: _AioCb | None = None, error: OSError | None = None) -> None:
+    def __init__(self, cb: _AioCb | None = None, error: OSError | None = None,
+                 on_failure: Callable[[OSError], None] | None = None) -> None:
         self._cb = cb
-        self._list = (ctypes.POINTER(_AioCb) * 1)(ctypes.pointer(cb)) if cb is not None else None
         self._error = error
+        self._on_failure = on_failure
+        if error is not None:
+            self._failed(error)
 
     @property
     def done(self) -> bool:
         """The flush has returned (successfully or not); never blocks."""
-        return self._cb is None or _aio.aio_error(ctypes.byref(self._cb)) != errno.EINPROGRESS
+        cb = self._cb  # once: another thread's wait() may clear it meanwhile
+        return cb is None or _aio.aio_error(ctypes.byref(cb)) != errno.EINPROGRESS
 
-    def wait(self) -> None:
-        """Return once the data is on disk; raise ``OSError`` if the flush failed."""
+    def wait(self, timeout: float | None = None) -> None:
+        """Return once the data is on disk; raise ``OSError`` if the flush failed, ``TimeoutError``
+        if it has not returned within ``timeout`` seconds (it goes on; wait again or let it go)."""
         cb = self._cb
         if cb is not None:
-            ref = ctypes.byref(cb)
+            ref, waiting, bound = ctypes.byref(cb), None, None
             while (code := _aio.aio_error(ref)) == errno.EINPROGRESS:
-                _aio.aio_suspend(self._list, 1, None)  # the GIL is released (ctypes); EINTR: look again
+                if waiting is None:
+                    waiting = _CbList(ctypes.pointer(cb))
+                    if timeout is not None:
+                        bound = _TimeSpec(int(timeout), int(timeout % 1 * 1e9))
+                # The GIL is released (ctypes). -1 is EINTR (look again) or EAGAIN (the bound passed).
+                if _aio.aio_suspend(waiting, 1, bound) != 0 and bound is not None \
+                        and _aio.aio_error(ref) == errno.EINPROGRESS:
+                    raise TimeoutError(f"fdatasync has not returned within {timeout:.1f} s")
             result = _aio.aio_return(ref)
             if code == -1:  # glibc does not know the request: cannot tell that anything was flushed
                 code = errno.EINVAL
+            self._cb = None
+            _in_flight.discard(self)
             if code or result:
                 self._error = OSError(code or errno.EIO, f"fdatasync failed: {os.strerror(code or errno.EIO)}")
-            self._cb = self._list = None
-            _in_flight.discard(self)
+                self._failed(self._error)
         if self._error is not None:
             raise self._error
+
+    def _failed(self, error: OSError) -> None:
+        notify, self._on_failure = self._on_failure, None
+        if notify is not None:
+            notify(error)
 
 
 SYNCED = PendingSync()  # nothing to flush, or already flushed
 
 
 def _reap() -> None:
-    """Forget finished flushes nobody waited for (their callers gave up before the send)."""
+    """Settle finished flushes nobody waited for (their callers gave up before the send); a failure
+    among them still reaches its starter's ``on_failure``."""
     for pending in [p for p in list(_in_flight) if p.done]:  # list(): a copy taken at once (other threads add)
         try:
             pending.wait()
@@ -144,8 +190,9 @@ def _reap() -> None:
             pass
 
 
-def start_datasync(fd: int) -> PendingSync:
-    """Start ``fdatasync(fd)``; the caller must ``wait()`` before relying on it."""
+def start_datasync(fd: int, on_failure: Callable[[OSError], None] | None = None) -> PendingSync:
+    """Start ``fdatasync(fd)``; the caller must ``wait()`` before relying on it. ``on_failure`` is
+    called once with the error the first time the flush is seen to have failed, whoever sees it."""
     aio = _library()
     if aio is not None:
         if _in_flight:
@@ -153,12 +200,12 @@ def start_datasync(fd: int) -> PendingSync:
         cb = _AioCb(aio_fildes=fd)
         cb.aio_sigevent.sigev_notify = _SIGEV_NONE
         if aio.aio_fsync(os.O_DSYNC, ctypes.byref(cb)) == 0:  # O_DSYNC: fdatasync, not fsync
-            pending = PendingSync(cb)
+            pending = PendingSync(cb, on_failure=on_failure)
             _in_flight.add(pending)
             return pending
-        # EAGAIN (glibc out of resources) or the like: flush here and now instead
+        # EAGAIN (glibc out of resources), EBADF or the like: flush here and now instead
     try:
         os.fdatasync(fd)
     except OSError as error:
-        return PendingSync(error=error)
+        return PendingSync(error=error, on_failure=on_failure)
     return SYNCED

@@ -11,12 +11,16 @@ and survives a process crash; only an OS crash/power cut can lose the last commi
 never corrupt the file. Order intents are the exception, because losing an intent after the
 order reached Kraken would leave an order the bot does not know it owns: after the intent's
 commit ``record_intent`` flushes the WAL file (``fdatasync``: everything committed so far is on
-disk, the intent included), which is what ``synchronous=FULL`` does inside the commit. The
-flush can be started and waited for later (``sync_later=True``): the executor waits for it at
-the socket, right before the order's first byte leaves, so the disk works while the request is
-prepared (``krakenbot.fsync``). The intent's own audit row rides in that same commit
-(``record_intent(order, audit=...)``), so it costs no second transaction. A file SQLite cannot
-put in WAL mode runs every commit at ``synchronous=FULL`` instead.
+disk, the intent included), the guarantee ``synchronous=FULL`` gives at the commit, given after
+it. The flush can be started and waited for later (``sync_later=True``): the executor waits for
+it at the socket, right before the order's first byte leaves, so the disk works while the
+request is prepared (``krakenbot.fsync``). Unlike a failed FULL commit, an intent whose flush
+failed stays committed, and the kernel may report later flushes as clean although those pages
+never reached the disk: after a failed flush the store refuses every further intent
+(``StoreError``) until it is opened again (a restart), so no order leaves on a file that may not
+hold it. The intent's own audit row rides in the intent's commit (``record_intent(order,
+audit=...)``), so it costs no second transaction. A file SQLite cannot put in WAL mode runs every
+commit at ``synchronous=EXTRA`` instead (the rollback journal's deletion synced as well).
 
 Batching: ``batch()`` groups the writes that follow one event (a status change, its audit row,
 the daily trade counter) into one transaction, one commit instead of one each. It only batches
@@ -396,7 +400,9 @@ class Store:
         self._wal = False  # WAL mode: intents are made durable by flushing the WAL file (_sync_wal)
         self._wal_fd: int | None = None  # our own descriptor of the WAL file, for the flush
         self._wal_id: tuple[int, int] | None = None  # (st_dev, st_ino) of the file _wal_fd is open on
+        self._wal_path: str | None = None  # the WAL file SQLite writes (symlinks resolved, absolute)
         self._last_sync: PendingSync = SYNCED  # the newest flush started; close() waits for it
+        self._flush_failed: OSError | None = None  # a flush of the WAL failed: no more intents (docstring)
         self._pending_since = 0.0  # monotonic time the oldest owed unit was handed on
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
@@ -406,8 +412,11 @@ class Store:
                 mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
                 self._wal = str(mode).lower() == "wal"
                 # Without WAL (a file system that refuses it) there is no WAL file to flush after an
-                # intent: every commit then syncs itself.
-                self._db.execute("PRAGMA synchronous=NORMAL" if self._wal else "PRAGMA synchronous=FULL")
+                # intent: every commit then syncs itself, the journal's deletion included (EXTRA).
+                self._db.execute("PRAGMA synchronous=NORMAL" if self._wal else "PRAGMA synchronous=EXTRA")
+                if self._wal:  # SQLite's own name for the file: a symlinked or relative path is resolved
+                    main = next(r for r in self._db.execute("PRAGMA database_list") if r[1] == "main")
+                    self._wal_path = str(main[2]) + "-wal"
                 self._db.execute("PRAGMA busy_timeout=5000")
             self._migrate()
         except BaseException:
@@ -827,10 +836,13 @@ class Store:
         Returns once the intent is on disk, or with ``sync_later`` as soon as it is committed (other
         processes see it): the returned flush must then be waited for before the order leaves
         (``wait()`` raises ``OSError`` if the disk refused it). Raises ``sqlite3.IntegrityError`` if
-        the cl_ord_id already exists."""
+        the cl_ord_id already exists, ``StoreError`` (nothing recorded) once a flush has failed."""
         with self._lock:
             if self._batch_depth or getattr(self._local, "unit", None) is not None:
                 raise StoreError("an order intent is committed on its own (fsynced), never inside a batch")
+            if self._flush_failed is not None:
+                raise StoreError(f"no order intent is recorded after a failed flush of {self._wal_path} "
+                                 f"({self._flush_failed}); restart the bot once the disk is sound")
             with self._tx() as db:
                 db.execute(
                     f"INSERT INTO orders({_ORDER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -845,26 +857,32 @@ class Store:
                 try:
                     pending = self._sync_wal()
                 except OSError as error:  # the WAL file cannot be opened: the intent is not known to be on disk
-                    pending = PendingSync(error=error)
+                    pending = PendingSync(error=error, on_failure=self._flush_refused)
         if not sync_later:
             pending.wait()
         return pending
 
     def _sync_wal(self) -> PendingSync:
-        """Start flushing the WAL file: every commit made so far, the intent's last, reaches the disk
-        (what synchronous=FULL does inside the commit). Caller holds _lock. The descriptor is our own,
-        and follows the file if SQLite ever replaces it (compared by device and inode)."""
-        wal = self.path + "-wal"
+        """Start flushing the WAL file: every commit made so far, the intent's last, reaches the disk.
+        Caller holds _lock. The descriptor is our own, and follows the file if SQLite ever replaces it
+        (compared by device and inode)."""
+        wal = self._wal_path or self.path + "-wal"
         found = os.stat(wal)
         if self._wal_fd is None or self._wal_id != (found.st_dev, found.st_ino):
+            # Closing a descriptor drops the process's POSIX locks on its file; SQLite locks the
+            # database and -shm files, never the WAL, so opening and closing our own is safe.
             self._close_wal_fd()
-            # Never closed while SQLite runs: closing a descriptor drops the process's POSIX locks on
-            # that file, and SQLite locks the database and -shm files, never the WAL, so even that is safe.
             self._wal_fd = os.open(wal, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
             opened = os.fstat(self._wal_fd)
             self._wal_id = (opened.st_dev, opened.st_ino)
-        self._last_sync = start_datasync(self._wal_fd)
+        self._last_sync = start_datasync(self._wal_fd, on_failure=self._flush_refused)
         return self._last_sync
+
+    def _flush_refused(self, error: OSError) -> None:
+        """A flush of the WAL failed (whoever saw it): no intent is recorded from now on."""
+        if self._flush_failed is None:
+            self._flush_failed = error
+            log.error("store %s: a flush of the WAL failed (%s): no more orders until a restart", self.path, error)
 
     def _close_wal_fd(self) -> None:
         """Wait for the last flush (it uses the descriptor), then close the descriptor."""

@@ -4,12 +4,14 @@ urllib3 directly, not requests: perf-baseline.md measures requests at ~4x a raw
 http.client floor and urllib3 at ~1.7x, and urllib3 is already requests' transport.
 Per-call work is kept minimal: timeouts, retries and static headers live on the pool.
 
-A request can carry a send gate (``before_send``): a callable run right before its first byte is
-written to the socket (before the connection is even opened), which may refuse the request by
-raising. The executor waits there for its order's intent to reach the disk, so that flush overlaps
-with everything the request needs before it leaves (``krakenbot.fsync``). A request that went out
-without passing its gate (a urllib3 that no longer writes through ``send``) raises ``GateSkipped``,
-which the executor treats as an ambiguous outcome (looked up by cl_ord_id, never re-sent).
+A request can carry a send gate (``before_send``): a callable run right before the request's first
+byte is written (over plain HTTP even before the connection is opened; over HTTPS after the TLS
+handshake, which carries none of it), which may refuse the request by raising. Whatever it raises
+reaches the caller as it is, never as a transport failure. The executor waits there for its order's
+intent to reach the disk, so that flush overlaps with everything the request needs before it
+leaves (``krakenbot.fsync``). A request that went out without passing its gate (a urllib3 that no
+longer writes through ``send``) raises ``GateSkipped``, which the executor treats as an ambiguous
+outcome (looked up by cl_ord_id, never re-sent).
 
 Every failure becomes a typed ``krakenbot.errors`` exception (``decode_response`` is
 the whole mapping): HTTP 200 with an ``E...`` string -> ``from_codes``; any other
@@ -82,19 +84,40 @@ class GateSkipped(RuntimeError):
     """A request with a send gate left without the gate having run (see the module docstring)."""
 
 
-# The send gate of the request this thread is sending now (set by Transport.request around urlopen,
-# consumed by the first write). Per thread: a connection is used by one thread at a time.
-_gate = threading.local()
+class _Gate:
+    """One request's send gate, and whether it has run."""
+
+    __slots__ = ("run", "ran")
+
+    def __init__(self, run: Callable[[], None]) -> None:
+        self.run, self.ran = run, False
+
+
+class _GateRefused(Exception):
+    """Carries what the gate raised through urllib3, which would take an OSError for a socket failure."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(type(error).__name__)
+        self.error = error
+
+
+# The gate of the request this thread is sending now: set by Transport.request around urlopen (and
+# put back as it was after, should another request run on this thread meanwhile), run by the first
+# write. Per thread: a connection is used by one thread at a time.
+_current = threading.local()
 
 
 class _GatedSend:
     """urllib3's connection, running the current request's send gate before its first write."""
 
     def send(self, data: Any) -> None:
-        gate = getattr(_gate, "before_send", None)
-        if gate is not None:
-            _gate.before_send = None  # once per request, whatever it raises
-            gate()
+        gate = getattr(_current, "gate", None)
+        if gate is not None and not gate.ran:
+            gate.ran = True  # once per request, whatever it raises
+            try:
+                gate.run()
+            except Exception as error:
+                raise _GateRefused(error) from None
         super().send(data)  # type: ignore[misc]
 
 
@@ -161,7 +184,8 @@ class Transport:
         ``before_send``: the send gate (module docstring); what it raises is raised as it is."""
         total = self.timeouts.total
         started = time.monotonic()
-        _gate.before_send = before_send
+        gate = _Gate(before_send) if before_send is not None else None
+        outer, _current.gate = getattr(_current, "gate", None), gate
         try:
             response = self._pool.urlopen(
                 method,
@@ -173,10 +197,12 @@ class Transport:
                 preload_content=total is None,
                 assert_same_host=False,
             )
-            if before_send is not None and _gate.before_send is not None:
+            if gate is not None and not gate.ran:
                 response.close()
                 raise GateSkipped(f"{endpoint}: the request left before its send gate ran")
             data = response.data if total is None else self._read_within(response, started + total, endpoint)
+        except _GateRefused as refused:
+            raise refused.error from None
         # ``from None``: the error names the endpoint and the failure's type, nothing of the request.
         except (ReadTimeoutError, TimeoutError) as exc:
             raise RequestTimeout(f"{endpoint}: read timed out", (), endpoint) from None
@@ -187,7 +213,7 @@ class Transport:
         except (ProtocolError, HTTPError, OSError) as exc:
             raise ConnectionFailed(f"{endpoint}: connection dropped ({type(exc).__name__})", (), endpoint) from None
         finally:
-            _gate.before_send = None
+            _current.gate = outer
         return decode_response(endpoint, response.status, data)
 
     @staticmethod

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Iterable
 
+from krakenbot.client.trading import MIN_DEADLINE_LEAD_S
 from krakenbot.clock import Clock
 from krakenbot.errors import (
     DeadlineElapsedError,
@@ -40,7 +41,6 @@ from krakenbot.errors import (
     UnknownOrderError,
 )
 from krakenbot.execution.fills import fee_discrepancy, fetch_trades
-from krakenbot.fsync import PendingSync
 from krakenbot.execution.order_state import (
     ACTIVE_STATUSES,
     EXCHANGE_STATUS_FOR_EVENT,
@@ -51,6 +51,7 @@ from krakenbot.execution.order_state import (
     apply,
     event_for_exchange_status,
 )
+from krakenbot.fsync import PendingSync
 from krakenbot.models import OrderInfo, OrderRequest, OrderType, PairInfo, TradeInfo
 from krakenbot.positions import Discrepancy
 from krakenbot.store import FillRecord, OrderRecord, Store, utc_day
@@ -65,6 +66,9 @@ _PRICED = {OrderType.LIMIT, OrderType.STOP_LOSS, OrderType.TAKE_PROFIT,
 
 
 _ID_ATTEMPTS = 100
+# How long an order waits at the send for its intent's flush (it takes well under a millisecond on a
+# sound disk): past this the disk is in trouble, and the order is refused, not sent.
+INTENT_FLUSH_WAIT_S = 2.0
 
 
 class _IdTaken(Exception):
@@ -302,15 +306,15 @@ class Executor:
                 raise UnknownOrderOutstanding(
                     f"an order on {pair} has an unknown outcome; no new order until it is resolved")
             try:
-                # The intent and its audit row: one commit, flushed to disk before the order leaves
-                # (``_intent_on_disk`` at the send); a refused one is flushed here and now.
-                on_disk = self.store.record_intent(record, audit={
+                # The intent and its audit row: one commit, whose flush to disk the send waits for
+                # (``_intent_on_disk``); a refused intent is never sent, so nothing waits for it.
+                flush = self.store.record_intent(record, audit={
                     "time": now, "actor": "executor", "action": "order_intent", "outcome": status.value,
                     "allowed": not problem,
                     "detail": {"cl_ord_id": cl_ord_id, "pair": pair, "side": intent["side"],
                                "ordertype": intent["ordertype"], "volume": intent["volume"],
                                "price": intent["price"], "validate": wire.validate, "reason": problem},
-                }, sync_later=not problem)
+                }, sync_later=True)
             except sqlite3.IntegrityError:
                 if self.store.get_order(cl_ord_id) is None:
                     raise
@@ -321,7 +325,7 @@ class Executor:
             return PlacementResult(cl_ord_id, OrderStatus.REJECTED, None, False, problem, order=record)
         try:
             with self._order_lock(cl_ord_id):
-                return self._send(record, wire, on_disk)
+                return self._send(record, wire, flush)
         finally:
             with self._lock:
                 self._in_flight.discard(cl_ord_id)
@@ -342,17 +346,25 @@ class Executor:
             return f"cost {wire.volume * wire.price} below costmin {info.costmin} ({info.altname})"
         return None
 
-    def _intent_on_disk(self, flush: PendingSync) -> None:
-        """The send gate: the intent's flush has returned, or the order does not leave."""
+    def _intent_on_disk(self, flush: PendingSync, wire: OrderRequest) -> None:
+        """The send gate: the intent's flush has returned, or the order does not leave. The wait is
+        bounded (``INTENT_FLUSH_WAIT_S``, and what the order's deadline leaves): it runs under the
+        client's private-call lock, and an order must not leave with too little deadline left."""
+        bound = INTENT_FLUSH_WAIT_S
+        if wire.deadline is not None:
+            bound = min(bound, wire.deadline - self._exchange_now() - MIN_DEADLINE_LEAD_S)
         try:
-            flush.wait()
+            flush.wait(timeout=max(bound, 0.0))
+        except TimeoutError:
+            raise IntentNotDurable(f"AddOrder: not sent, the order's intent was not on disk within "
+                                   f"{max(bound, 0.0):.1f} s", (), "AddOrder") from None
         except OSError as error:
             raise IntentNotDurable(f"AddOrder: not sent, the order's intent could not be written to disk ({error})",
                                    (), "AddOrder") from None
 
-    def _send(self, order: OrderRecord, wire: OrderRequest, on_disk: PendingSync) -> PlacementResult:
+    def _send(self, order: OrderRecord, wire: OrderRequest, flush: PendingSync) -> PlacementResult:
         try:
-            ack = self.client.trading.add_order(wire, before_send=lambda: self._intent_on_disk(on_disk))
+            ack = self.client.trading.add_order(wire, before_send=lambda: self._intent_on_disk(flush, wire))
         except BaseException as error:  # noqa: BLE001 - every failure is classified below
             if not isinstance(error, Exception):
                 # KeyboardInterrupt & co: the order may be out; leave it UNKNOWN for recovery.

@@ -121,3 +121,32 @@ def test_a_request_that_left_without_its_gate_is_reported_as_an_unknown_outcome(
     with pytest.raises(_transport.GateSkipped):
         client.trading.add_order(_order("s-1"), before_send=lambda: None)
     assert [o["cl_ord_id"] for o in sim.orders()] == ["s-1"]  # it did go out
+
+
+def test_what_the_gate_raises_reaches_the_caller_as_it_is_even_an_os_error(client, sim):
+    """An OSError from the gate must not pass for a dropped connection (an ambiguous outcome)."""
+    def refuse():
+        raise OSError(5, "Input/output error")
+
+    with pytest.raises(OSError) as raised:
+        client.trading.add_order(_order("e-1"), before_send=refuse)
+    assert type(raised.value) is OSError and sim.orders() == []
+
+
+def test_a_request_made_on_the_same_thread_before_the_send_does_not_disarm_the_gate(client, sim, monkeypatch):
+    """Another request can run on this thread between arming and the first write (a logging handler
+    that posts, say); the outer request's gate must still run."""
+    from urllib3.connectionpool import HTTPConnectionPool
+
+    real_get_conn = HTTPConnectionPool._get_conn
+    ran: list[str] = []
+
+    def get_conn(pool, timeout=None):
+        if not ran:
+            ran.append("inner")
+            client.market.server_time()  # a whole request of its own, with no gate
+        return real_get_conn(pool, timeout)
+
+    monkeypatch.setattr(HTTPConnectionPool, "_get_conn", get_conn)
+    client.trading.add_order(_order("n-1"), before_send=lambda: ran.append("gate"))
+    assert ran == ["inner", "gate"]

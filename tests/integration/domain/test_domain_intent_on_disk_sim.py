@@ -13,7 +13,7 @@ import krakenbot.store as store_module
 from krakenbot.execution import OrderStatus
 from krakenbot.fsync import PendingSync
 from krakenbot.models import OrderRequest, OrderType, Side
-from krakenbot.store import Store
+from krakenbot.store import Store, StoreError
 
 
 @pytest.fixture
@@ -34,35 +34,82 @@ def _added(rig, since: int) -> list:
     return [r for r in rig.sim.access_log[since:] if r.endpoint == "AddOrder"]
 
 
-def test_the_order_leaves_after_its_intent_flush_has_returned(file_rig, monkeypatch):
-    flushes: list[PendingSync] = []
-    at_send: list[tuple[bool, int]] = []
-    real_start = store_module.start_datasync
-    gate = file_rig.executor._intent_on_disk
+class _HeldFlush:
+    """A flush the test sees being waited for: what the exchange held at that moment is noted."""
 
-    def start(fd):
-        flushes.append(real_start(fd))
-        return flushes[-1]
+    def __init__(self, sim) -> None:
+        self.sim, self.seen_at_wait = sim, []
 
-    def watched_gate(flush):
-        gate(flush)
-        at_send.append((flush.done, len(file_rig.sim.orders())))  # flushed, and the exchange has nothing yet
+    def wait(self, timeout=None) -> None:
+        self.seen_at_wait.append(len(self.sim.orders()))
+
+
+def test_the_order_leaves_only_after_the_send_waited_for_its_intent_flush(file_rig, monkeypatch):
+    flush = _HeldFlush(file_rig.sim)
+    started: list[int] = []
+
+    def start(fd, on_failure=None):
+        started.append(fd)
+        return flush
 
     monkeypatch.setattr(store_module, "start_datasync", start)
-    file_rig.executor._intent_on_disk = watched_gate
     result = file_rig.executor.place(_buy())
     assert result.placed and result.status is OrderStatus.OPEN
-    assert len(flushes) == 1 and at_send == [(True, 0)]
+    assert len(started) == 1 and flush.seen_at_wait == [0]  # waited for once, before the exchange had it
 
 
-def test_an_intent_that_cannot_reach_the_disk_is_not_sent(file_rig, monkeypatch):
-    monkeypatch.setattr(store_module, "start_datasync",
-                        lambda fd: PendingSync(error=OSError(errno.EIO, "fdatasync failed: I/O error")))
+def test_the_real_flush_runs_and_is_done_when_the_order_is_out(file_rig, monkeypatch):
+    flushes: list[PendingSync] = []
+    real_start = store_module.start_datasync
+
+    def start(fd, on_failure=None):
+        flushes.append(real_start(fd, on_failure))
+        return flushes[-1]
+
+    monkeypatch.setattr(store_module, "start_datasync", start)
+    assert file_rig.executor.place(_buy()).placed
+    assert len(flushes) == 1 and flushes[0].done
+
+
+def test_an_intent_that_cannot_reach_the_disk_is_not_sent_and_stops_further_orders(file_rig, monkeypatch, sim,
+                                                                                    clock, tmp_path):
+    monkeypatch.setattr(store_module, "start_datasync", lambda fd, on_failure=None: PendingSync(
+        error=OSError(errno.EIO, "fdatasync failed: I/O error"), on_failure=on_failure))
     seen = len(file_rig.sim.access_log)
     result = file_rig.executor.place(_buy())
     assert result.status is OrderStatus.REJECTED and not result.placed
     assert "IntentNotDurable" in result.reason and "could not be written to disk" in result.reason
+    assert file_rig.executor.unknown_pairs() == frozenset()  # known not sent: REJECTED, not UNKNOWN
+    monkeypatch.undo()  # the disk answers again, but the file may not hold what it acknowledged
+    with pytest.raises(StoreError, match="failed flush"):
+        file_rig.executor.place(_buy())
     assert _added(file_rig, seen) == [] and file_rig.sim.orders() == []
-    assert file_rig.executor.unknown_pairs() == frozenset()  # known not sent: the pair is not blocked
-    monkeypatch.undo()
-    assert file_rig.executor.place(_buy()).placed  # the disk is back: the next order goes out
+    file_rig.store.close()  # a restart on the same file
+    restarted = Rig(sim, clock, Store(str(tmp_path / "bot.sqlite")))
+    try:
+        assert restarted.executor.place(_buy()).placed
+    finally:
+        restarted.client.close()
+        restarted.store.close()
+
+
+def test_a_flush_that_does_not_return_in_time_refuses_the_order(file_rig, monkeypatch):
+    class Stuck:
+        def wait(self, timeout=None):
+            raise TimeoutError("fdatasync has not returned")
+
+    monkeypatch.setattr(store_module, "start_datasync", lambda fd, on_failure=None: Stuck())
+    seen = len(file_rig.sim.access_log)
+    result = file_rig.executor.place(_buy())
+    assert result.status is OrderStatus.REJECTED and "not on disk within 2.0 s" in result.reason
+    assert _added(file_rig, seen) == []
+
+
+def test_a_request_that_left_without_its_gate_is_looked_up_not_resent(file_rig, monkeypatch):
+    from krakenbot.client import _transport
+
+    monkeypatch.setattr(_transport._GatedSend, "send", lambda self, data: super(_transport._GatedSend, self).send(data))
+    seen = len(file_rig.sim.access_log)
+    result = file_rig.executor.place(_buy())
+    assert result.placed and result.txid and result.status is OrderStatus.OPEN  # found by cl_ord_id, adopted
+    assert len(_added(file_rig, seen)) == 1

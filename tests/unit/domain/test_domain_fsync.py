@@ -53,27 +53,52 @@ def test_the_flush_is_made_on_the_given_descriptor_and_its_failure_is_raised_whe
         os.close(write_end)
 
 
-def test_a_closed_descriptor_is_a_failed_flush_not_a_silent_one(tmp_path):
-    fd = os.open(tmp_path / "f", os.O_RDWR | os.O_CREAT)
-    os.close(fd)
+def test_a_descriptor_that_is_not_open_is_a_failed_flush_reported_once_not_a_silent_one():
+    unused = 1 << 20  # far above any descriptor this process has open
+    failures: list[OSError] = []
+    pending = fsync.start_datasync(unused, on_failure=failures.append)
     with pytest.raises(OSError) as raised:
+        pending.wait()
+    assert raised.value.errno == errno.EBADF and [f.errno for f in failures] == [errno.EBADF]
+
+
+def test_a_failure_nobody_waited_for_still_reaches_its_starter(tmp_path):
+    """A caller that gave up before its send never waits: its control block stays alive until glibc is
+    done with it, and is settled at a later start, which hands a failure on to the starter."""
+    read_end, write_end = os.pipe()
+    fd = os.open(tmp_path / "f", os.O_RDWR | os.O_CREAT)
+    failures: list[OSError] = []
+    try:
+        dropped = [fsync.start_datasync(write_end, on_failure=failures.append) for _ in range(3)]
+        while not all(p.done for p in dropped):  # finishes within milliseconds; nobody waits for them
+            pass
+        del dropped
+        gc.collect()
         fsync.start_datasync(fd).wait()
-    assert raised.value.errno == errno.EBADF
+        assert [f.errno for f in failures] == [errno.EINVAL] * 3
+        assert not any(p for p in list(fsync._in_flight) if p.done)
+    finally:
+        for d in (read_end, write_end, fd):
+            os.close(d)
 
 
-def test_flushes_nobody_waited_for_are_let_go_once_finished(tmp_path):
-    """A caller that gave up before its send never waits: the control block stays alive until glibc is
-    done with it, and is dropped at a later start."""
+def test_a_forked_child_flushes_at_once_instead_of_waiting_for_helper_threads_it_lacks(tmp_path):
+    """glibc's AIO helper threads do not survive a fork: the child's flush must not wait for them."""
+    import signal
+
     fd = os.open(tmp_path / "f", os.O_RDWR | os.O_CREAT)
     try:
-        for _ in range(5):
-            fsync.start_datasync(fd)  # dropped at once
-        gc.collect()
-        last = fsync.start_datasync(fd)
-        last.wait()
-        for pending in list(fsync._in_flight):
-            pending.wait()
-        assert fsync._in_flight == set()
+        fsync.start_datasync(fd).wait()  # the parent has used AIO
+        child = os.fork()
+        if child == 0:  # pragma: no cover - runs in the child
+            signal.alarm(10)  # a hang kills the child: the parent sees a signal, not exit 0
+            try:
+                fsync.start_datasync(fd).wait()
+                os._exit(0 if not fsync.overlapping() else 3)
+            except BaseException:
+                os._exit(2)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
     finally:
         os.close(fd)
 

@@ -308,9 +308,9 @@ def test_an_intent_is_put_on_disk_by_flushing_the_wal_file_after_its_commit(tmp_
     flushed: list[tuple[int, int]] = []
     real_start = store_module.start_datasync
 
-    def start(fd):
+    def start(fd, on_failure=None):
         flushed.append((os.fstat(fd).st_ino, len(db.orders())))  # what the file held when the flush began
-        return real_start(fd)
+        return real_start(fd, on_failure)
 
     monkeypatch.setattr(store_module, "start_datasync", start)
     with Store(str(tmp_path / "s.sqlite")) as db:
@@ -338,18 +338,40 @@ def test_the_flush_follows_the_wal_file_when_it_is_not_the_one_the_descriptor_is
         assert db._wal_id == ((tmp_path / "r.sqlite-wal").stat().st_dev, (tmp_path / "r.sqlite-wal").stat().st_ino)
 
 
-def test_a_failed_flush_of_an_intent_is_raised_when_waited_for(tmp_path, monkeypatch):
+def test_after_a_failed_flush_the_store_takes_no_more_intents_until_it_is_opened_again(tmp_path, monkeypatch):
+    """The kernel may call the next flush clean although the failed pages never reached the disk."""
     import krakenbot.store as store_module
     from krakenbot.fsync import PendingSync
 
-    monkeypatch.setattr(store_module, "start_datasync",
-                        lambda fd: PendingSync(error=OSError(errno.EIO, "fdatasync failed: I/O error")))
+    real_start = store_module.start_datasync
+    monkeypatch.setattr(store_module, "start_datasync", lambda fd, on_failure=None: PendingSync(
+        error=OSError(errno.EIO, "fdatasync failed: I/O error"), on_failure=on_failure))
     with Store(str(tmp_path / "f.sqlite")) as db:
+        later = db.record_intent(store_order("kb1"), sync_later=True)  # committed; the caller waits
         with pytest.raises(OSError, match="I/O error"):
-            db.record_intent(store_order("kb1"))
-        later = db.record_intent(store_order("kb2"), sync_later=True)  # committed; the caller decides
-        with pytest.raises(OSError):
             later.wait()
+        monkeypatch.setattr(store_module, "start_datasync", real_start)  # the disk answers again
+        with pytest.raises(StoreError, match="failed flush"):
+            db.record_intent(store_order("kb2"))
+        assert db.get_order("kb2") is None
+    with Store(str(tmp_path / "f.sqlite")) as again:  # a restart: the file is read afresh
+        again.record_intent(store_order("kb3"))
+
+
+@pytest.mark.parametrize("how", ["symlink", "relative"])
+def test_the_wal_flushed_is_the_one_sqlite_writes_whatever_the_path_given(tmp_path, monkeypatch, how):
+    real = tmp_path / "data" / "bot.sqlite"
+    real.parent.mkdir()
+    if how == "symlink":
+        (tmp_path / "link.sqlite").symlink_to(real)
+        path = str(tmp_path / "link.sqlite")
+    else:
+        monkeypatch.chdir(real.parent)
+        path = "bot.sqlite"
+    with Store(path) as db:
+        monkeypatch.chdir(tmp_path)  # a relative path must not follow the working directory
+        db.record_intent(store_order("kb1"))
+        assert os.fstat(db._wal_fd).st_ino == (real.parent / "bot.sqlite-wal").stat().st_ino
 
 
 def test_a_store_without_a_wal_syncs_every_commit_itself():
