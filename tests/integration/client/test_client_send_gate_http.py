@@ -2,7 +2,10 @@
 written, and when it refuses, not one byte (not even a connection) reaches the exchange."""
 from __future__ import annotations
 
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from decimal import Decimal
 
@@ -46,15 +49,18 @@ class _OneAnswerServer:
     """A raw loopback listener: answers the first request on the first connection with Kraken's
     empty envelope, then only records what arrives."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.tls = tls
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.listener.getsockname()[1]}"
         self.conn: socket.socket | None = None
         self.answered = threading.Event()
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
         self.conn, _ = self.listener.accept()
+        if self.tls is not None:
+            self.conn = self.tls.wrap_socket(self.conn, server_side=True)
         data = b""
         while b"\r\n\r\n" not in data:
             data += self.conn.recv(65536)
@@ -73,7 +79,7 @@ class _OneAnswerServer:
         self.conn.setblocking(False)
         try:
             return self.conn.recv(65536)
-        except BlockingIOError:
+        except (BlockingIOError, ssl.SSLWantReadError):
             return b""
 
     def new_connection_waiting(self) -> bool:
@@ -150,3 +156,42 @@ def test_a_request_made_on_the_same_thread_before_the_send_does_not_disarm_the_g
     monkeypatch.setattr(HTTPConnectionPool, "_get_conn", get_conn)
     client.trading.add_order(_order("n-1"), before_send=lambda: ran.append("gate"))
     assert ran == ["inner", "gate"]
+
+
+@pytest.fixture
+def tls_files(tmp_path):
+    """A throwaway self-signed certificate for 127.0.0.1 (made here: no key is kept in the repository)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_over_tls_a_refusing_gate_writes_not_one_byte_of_the_request(tls_files):
+    """Kraken is HTTPS: there the connection and its TLS handshake come before the gate (they carry
+    nothing of the request); the request itself must still not leave."""
+    cert, key = tls_files
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = _OneAnswerServer(tls=context)
+    transport = _transport.Transport(server.url, Timeouts(connect=2.0, read=2.0), "krakenbot-test")
+    transport._pool.ca_certs = str(cert)  # trust the throwaway certificate, and only it
+    gates: list[str] = []
+    try:
+        headers = {"API-Key": "key", "Content-Type": "application/x-www-form-urlencoded"}
+        transport.request("POST", "/0/private/AddOrder", "AddOrder", "nonce=1", headers,
+                          before_send=lambda: gates.append("ran"))
+        assert server.answered.wait(2) and gates == ["ran"]
+
+        def refuse():
+            raise IntentNotDurable("not on disk", (), "AddOrder")
+
+        with pytest.raises(IntentNotDurable):
+            transport.request("POST", "/0/private/AddOrder", "AddOrder", "nonce=2", headers, before_send=refuse)
+        assert server.bytes_waiting() == b"" and not server.new_connection_waiting()
+    finally:
+        transport.close()
+        server.close()
