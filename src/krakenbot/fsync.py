@@ -28,6 +28,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from typing import Any, Callable
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def _glibc_aio() -> Any:
         return None
     for name in (None, "librt.so.1"):  # glibc >= 2.34 has AIO in libc itself; older ones in librt
         try:
-            lib = ctypes.CDLL(name)
+            lib = ctypes.CDLL(name, use_errno=True)  # aio_suspend's errno tells a timeout from a signal
             calls = (lib.aio_fsync, lib.aio_error, lib.aio_return, lib.aio_suspend, lib.aio_init)
         except (OSError, AttributeError):
             continue
@@ -93,6 +94,7 @@ def _glibc_aio() -> Any:
 _aio: Any = None
 _aio_loaded = False
 _load_lock = threading.Lock()
+_failure_lock = threading.Lock()
 # Control blocks glibc's helper thread may still write to: kept alive until completion is seen.
 _in_flight: set["PendingSync"] = set()
 
@@ -141,25 +143,35 @@ class PendingSync:
 
     @property
     def done(self) -> bool:
-        """The flush has returned (successfully or not); never blocks."""
+        """The flush has returned (successfully or not); never blocks (in a forked child, a flush
+        the parent started is made here and now)."""
         cb = self._cb  # once: another thread's wait() may clear it meanwhile
-        return cb is None or _aio.aio_error(ctypes.byref(cb)) != errno.EINPROGRESS
+        if cb is None:
+            return True
+        if _aio is None:
+            self._settle_in_child(cb)
+            return True
+        return _aio.aio_error(ctypes.byref(cb)) != errno.EINPROGRESS
 
     def wait(self, timeout: float | None = None) -> None:
         """Return once the data is on disk; raise ``OSError`` if the flush failed, ``TimeoutError``
         if it has not returned within ``timeout`` seconds (it goes on; wait again or let it go)."""
         cb = self._cb
-        if cb is not None:
-            ref, waiting, bound = ctypes.byref(cb), None, None
+        if cb is not None and _aio is None:  # started by the parent of this forked process
+            self._settle_in_child(cb)
+        elif cb is not None:
+            ref, waiting = ctypes.byref(cb), None
+            ends = None if timeout is None else time.monotonic() + timeout
             while (code := _aio.aio_error(ref)) == errno.EINPROGRESS:
-                if waiting is None:
-                    waiting = _CbList(ctypes.pointer(cb))
-                    if timeout is not None:
-                        bound = _TimeSpec(int(timeout), int(timeout % 1 * 1e9))
-                # The GIL is released (ctypes). -1 is EINTR (look again) or EAGAIN (the bound passed).
-                if _aio.aio_suspend(waiting, 1, bound) != 0 and bound is not None \
-                        and _aio.aio_error(ref) == errno.EINPROGRESS:
-                    raise TimeoutError(f"fdatasync has not returned within {timeout:.1f} s")
+                waiting = waiting or _CbList(ctypes.pointer(cb))
+                left = None if ends is None else max(0.0, ends - time.monotonic())
+                bound = None if left is None else ctypes.byref(_TimeSpec(int(left), int(left % 1 * 1e9)))
+                if _aio.aio_suspend(waiting, 1, bound) != 0:  # the GIL is released meanwhile (ctypes)
+                    why = ctypes.get_errno()
+                    if why == errno.EAGAIN and _aio.aio_error(ref) == errno.EINPROGRESS:
+                        raise TimeoutError(f"fdatasync has not returned within {timeout:.1f} s")
+                    if why not in (errno.EAGAIN, errno.EINTR):  # EINTR: a signal; wait the time left
+                        raise OSError(why, f"waiting for fdatasync failed: {os.strerror(why)}")
             result = _aio.aio_return(ref)
             if code == -1:  # glibc does not know the request: cannot tell that anything was flushed
                 code = errno.EINVAL
@@ -171,8 +183,18 @@ class PendingSync:
         if self._error is not None:
             raise self._error
 
+    def _settle_in_child(self, cb: _AioCb) -> None:
+        """A forked child has none of the parent's AIO threads: flush the descriptor itself."""
+        self._cb = None
+        try:
+            os.fdatasync(cb.aio_fildes)
+        except OSError as error:
+            self._error = error
+            self._failed(error)
+
     def _failed(self, error: OSError) -> None:
-        notify, self._on_failure = self._on_failure, None
+        with _failure_lock:  # one report per flush, whichever thread sees the failure first
+            notify, self._on_failure = self._on_failure, None
         if notify is not None:
             notify(error)
 

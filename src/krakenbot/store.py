@@ -65,6 +65,7 @@ Money is stored as TEXT holding ``str(Decimal)`` so nothing passes through float
 """
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -87,7 +88,7 @@ log = logging.getLogger(__name__)
 # One encoder for every JSON column (json.dumps with options builds a new encoder per call).
 _to_json = json.JSONEncoder(default=str, sort_keys=True).encode
 
-__all__ = ["Store", "StoreError", "OrderRecord", "FillRecord", "MIGRATIONS", "SETTLED_STATUSES", "utc_day",
+__all__ = ["Store", "StoreError", "IntentFlush", "OrderRecord", "FillRecord", "MIGRATIONS", "SETTLED_STATUSES", "utc_day",
            "utc_day_bounds"]
 
 # Statuses in which an order can no longer rest on the book, fill further or block a pair: the
@@ -378,6 +379,46 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_WRITER.after_fork)
 
 
+CLOSE_FLUSH_WAIT_S = 10.0  # how long close() waits for flushes still running before it closes the WAL
+
+
+def _sync_directory(path: str) -> None:
+    """fsync a directory, so a file created in it survives a power cut; file systems that cannot
+    sync a directory (EINVAL) keep their entries by other means, as SQLite assumes too."""
+    fd = os.open(path or ".", os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    except OSError as error:
+        if error.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+    finally:
+        os.close(fd)
+
+
+class IntentFlush:
+    """What ``record_intent`` returns: the intent is on disk once ``wait()`` has returned. It also waits
+    for the store's earlier flushes still running when it began (glibc runs them in order, and after
+    one fails the kernel may report the next as clean), and fails if any flush of the store failed."""
+
+    __slots__ = ("_store", "_flushes")
+
+    def __init__(self, store: "Store", flushes: tuple[Any, ...]) -> None:
+        self._store, self._flushes = store, flushes
+
+    @property
+    def done(self) -> bool:
+        return all(flush.done for flush in self._flushes)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Return once every flush has; ``OSError`` if one failed, ``TimeoutError`` past ``timeout`` s."""
+        ends = None if timeout is None else time.monotonic() + timeout
+        for flush in self._flushes:
+            flush.wait(None if ends is None else max(0.0, ends - time.monotonic()))
+        failed = self._store._flush_failed
+        if failed is not None:
+            raise OSError(failed.errno, f"a flush of the store's WAL failed earlier ({failed})")
+
+
 class Store:
     """SQLite persistence; every public method is one transaction under one lock."""
 
@@ -401,7 +442,7 @@ class Store:
         self._wal_fd: int | None = None  # our own descriptor of the WAL file, for the flush
         self._wal_id: tuple[int, int] | None = None  # (st_dev, st_ino) of the file _wal_fd is open on
         self._wal_path: str | None = None  # the WAL file SQLite writes (symlinks resolved, absolute)
-        self._last_sync: PendingSync = SYNCED  # the newest flush started; close() waits for it
+        self._unsettled: list[PendingSync] = []  # flushes started whose end nobody has seen yet
         self._flush_failed: OSError | None = None  # a flush of the WAL failed: no more intents (docstring)
         self._pending_since = 0.0  # monotonic time the oldest owed unit was handed on
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -436,8 +477,10 @@ class Store:
                 with self._pending_lock:
                     self._closed = True
                     lost = len(self._pending)
-                self._close_wal_fd()
-                self._db.close()
+                try:
+                    self._close_wal_fd()
+                finally:
+                    self._db.close()
                 if lost:  # the flush above failed and raises; say what that cost
                     log.error("store %s closed with %d written-behind unit(s) not committed", self.path, lost)
 
@@ -830,7 +873,7 @@ class Store:
 
     # -- orders --------------------------------------------------------------------------
     def record_intent(self, order: OrderRecord, audit: dict[str, Any] | None = None, *,
-                      sync_later: bool = False) -> PendingSync:
+                      sync_later: bool = False) -> "IntentFlush":
         """Durably record an order *before* it is sent (committed, then flushed to disk; see the
         module docstring), with its audit row (``append_audit``'s event) in the same commit when given.
         Returns once the intent is on disk, or with ``sync_later`` as soon as it is committed (other
@@ -852,20 +895,21 @@ class Store:
                     self._insert_audit(db, audit)
             if self._live is not None and order.status not in SETTLED_STATUSES:
                 self._live[order.cl_ord_id] = order  # the newest row: last in (created_at, rowid) order
-            pending = SYNCED  # without WAL (or in memory): the commit synced itself, or there is no disk
+            flush = IntentFlush(self, (SYNCED,))  # without WAL the commit synced itself; in memory: no disk
             if self._wal:
                 try:
-                    pending = self._sync_wal()
+                    flush = self._sync_wal()
                 except OSError as error:  # the WAL file cannot be opened: the intent is not known to be on disk
-                    pending = PendingSync(error=error, on_failure=self._flush_refused)
+                    flush = IntentFlush(self, (PendingSync(error=error, on_failure=self._flush_refused),))
         if not sync_later:
-            pending.wait()
-        return pending
+            flush.wait()
+        return flush
 
-    def _sync_wal(self) -> PendingSync:
+    def _sync_wal(self) -> "IntentFlush":
         """Start flushing the WAL file: every commit made so far, the intent's last, reaches the disk.
         Caller holds _lock. The descriptor is our own, and follows the file if SQLite ever replaces it
-        (compared by device and inode)."""
+        (compared by device and inode); a new WAL file's directory entry is synced once, as SQLite
+        does at synchronous=FULL."""
         wal = self._wal_path or self.path + "-wal"
         found = os.stat(wal)
         if self._wal_fd is None or self._wal_id != (found.st_dev, found.st_ino):
@@ -875,8 +919,19 @@ class Store:
             self._wal_fd = os.open(wal, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
             opened = os.fstat(self._wal_fd)
             self._wal_id = (opened.st_dev, opened.st_ino)
-        self._last_sync = start_datasync(self._wal_fd, on_failure=self._flush_refused)
-        return self._last_sync
+            _sync_directory(os.path.dirname(wal))
+        still = []
+        for earlier in self._unsettled:  # settle what has ended: a failure there latches the store
+            if earlier.done:
+                try:
+                    earlier.wait()
+                except OSError:
+                    pass
+            else:
+                still.append(earlier)
+        still.append(start_datasync(self._wal_fd, on_failure=self._flush_refused))
+        self._unsettled = still
+        return IntentFlush(self, tuple(still))
 
     def _flush_refused(self, error: OSError) -> None:
         """A flush of the WAL failed (whoever saw it): no intent is recorded from now on."""
@@ -885,16 +940,16 @@ class Store:
             log.error("store %s: a flush of the WAL failed (%s): no more orders until a restart", self.path, error)
 
     def _close_wal_fd(self) -> None:
-        """Wait for the last flush (it uses the descriptor), then close the descriptor."""
+        """Wait (boundedly) for the flushes still running on the descriptor, then close it."""
         if self._wal_fd is None:
             return
         try:
-            self._last_sync.wait()
-        except OSError as error:
-            log.error("store %s: the last flush of the WAL failed: %s", self.path, error)
+            IntentFlush(self, tuple(self._unsettled)).wait(timeout=CLOSE_FLUSH_WAIT_S)
+        except (OSError, TimeoutError) as error:
+            log.error("store %s: the last flushes of the WAL did not end well: %s", self.path, error)
         finally:
             os.close(self._wal_fd)
-            self._wal_fd, self._wal_id, self._last_sync = None, None, SYNCED
+            self._wal_fd, self._wal_id, self._unsettled = None, None, []
 
     def upsert_order(self, order: OrderRecord) -> None:
         """Insert an order or overwrite the one with its cl_ord_id (adopting an order found on the

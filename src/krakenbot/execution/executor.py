@@ -51,10 +51,9 @@ from krakenbot.execution.order_state import (
     apply,
     event_for_exchange_status,
 )
-from krakenbot.fsync import PendingSync
 from krakenbot.models import OrderInfo, OrderRequest, OrderType, PairInfo, TradeInfo
 from krakenbot.positions import Discrepancy
-from krakenbot.store import FillRecord, OrderRecord, Store, utc_day
+from krakenbot.store import FillRecord, IntentFlush, OrderRecord, Store, utc_day
 
 __all__ = ["Executor", "PlacementResult", "UnknownOrderOutstanding", "is_ambiguous"]
 
@@ -346,23 +345,26 @@ class Executor:
             return f"cost {wire.volume * wire.price} below costmin {info.costmin} ({info.altname})"
         return None
 
-    def _intent_on_disk(self, flush: PendingSync, wire: OrderRequest) -> None:
+    def _intent_on_disk(self, flush: IntentFlush, wire: OrderRequest) -> None:
         """The send gate: the intent's flush has returned, or the order does not leave. The wait is
         bounded (``INTENT_FLUSH_WAIT_S``, and what the order's deadline leaves): it runs under the
         client's private-call lock, and an order must not leave with too little deadline left."""
         bound = INTENT_FLUSH_WAIT_S
         if wire.deadline is not None:
             bound = min(bound, wire.deadline - self._exchange_now() - MIN_DEADLINE_LEAD_S)
+            if bound <= 0:
+                raise DeadlineElapsedError("AddOrder: not sent, too little of its deadline is left",
+                                           ("EService:Deadline elapsed",), "AddOrder")
         try:
-            flush.wait(timeout=max(bound, 0.0))
+            flush.wait(timeout=bound)
         except TimeoutError:
-            raise IntentNotDurable(f"AddOrder: not sent, the order's intent was not on disk within "
-                                   f"{max(bound, 0.0):.1f} s", (), "AddOrder") from None
+            raise IntentNotDurable(f"AddOrder: not sent, the order's intent was not on disk within {bound:.1f} s",
+                                   (), "AddOrder") from None
         except OSError as error:
             raise IntentNotDurable(f"AddOrder: not sent, the order's intent could not be written to disk ({error})",
                                    (), "AddOrder") from None
 
-    def _send(self, order: OrderRecord, wire: OrderRequest, flush: PendingSync) -> PlacementResult:
+    def _send(self, order: OrderRecord, wire: OrderRequest, flush: IntentFlush) -> PlacementResult:
         try:
             ack = self.client.trading.add_order(wire, before_send=lambda: self._intent_on_disk(flush, wire))
         except BaseException as error:  # noqa: BLE001 - every failure is classified below

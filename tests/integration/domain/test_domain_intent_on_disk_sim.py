@@ -37,6 +37,8 @@ def _added(rig, since: int) -> list:
 class _HeldFlush:
     """A flush the test sees being waited for: what the exchange held at that moment is noted."""
 
+    done = False
+
     def __init__(self, sim) -> None:
         self.sim, self.seen_at_wait = sim, []
 
@@ -69,6 +71,7 @@ def test_the_real_flush_runs_and_is_done_when_the_order_is_out(file_rig, monkeyp
     monkeypatch.setattr(store_module, "start_datasync", start)
     assert file_rig.executor.place(_buy()).placed
     assert len(flushes) == 1 and flushes[0].done
+    assert file_rig.store._unsettled == flushes  # settled (and dropped) when the next intent starts its own
 
 
 def test_an_intent_that_cannot_reach_the_disk_is_not_sent_and_stops_further_orders(file_rig, monkeypatch, sim,
@@ -95,6 +98,8 @@ def test_an_intent_that_cannot_reach_the_disk_is_not_sent_and_stops_further_orde
 
 def test_a_flush_that_does_not_return_in_time_refuses_the_order(file_rig, monkeypatch):
     class Stuck:
+        done = False
+
         def wait(self, timeout=None):
             raise TimeoutError("fdatasync has not returned")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import gc
 import os
+import signal
 import sys
 
 import pytest
@@ -83,24 +84,91 @@ def test_a_failure_nobody_waited_for_still_reaches_its_starter(tmp_path):
 
 
 def test_a_forked_child_flushes_at_once_instead_of_waiting_for_helper_threads_it_lacks(tmp_path):
-    """glibc's AIO helper threads do not survive a fork: the child's flush must not wait for them."""
-    import signal
-
+    """glibc's AIO helper threads do not survive a fork: neither the child's own flushes nor one the
+    parent started must wait for them."""
     fd = os.open(tmp_path / "f", os.O_RDWR | os.O_CREAT)
     try:
         fsync.start_datasync(fd).wait()  # the parent has used AIO
+        inherited = fsync.start_datasync(fd)  # and has one in flight when it forks
         child = os.fork()
         if child == 0:  # pragma: no cover - runs in the child
             signal.alarm(10)  # a hang kills the child: the parent sees a signal, not exit 0
             try:
+                assert inherited.done
+                inherited.wait()
                 fsync.start_datasync(fd).wait()
                 os._exit(0 if not fsync.overlapping() else 3)
             except BaseException:
                 os._exit(2)
         _, status = os.waitpid(child, 0)
         assert os.waitstatus_to_exitcode(status) == 0
+        inherited.wait()
     finally:
         os.close(fd)
+
+
+@pytest.fixture
+def queued_behind_a_read():
+    """A flush that cannot run yet: glibc runs one descriptor's requests in order, and an AIO read of
+    an empty pipe is ahead of it; writing a byte lets both end (the flush with EINVAL: a pipe)."""
+    if not fsync.overlapping():
+        pytest.skip("needs glibc's AIO")
+    import ctypes
+
+    lib = fsync._library()
+    read_end, write_end = os.pipe()
+    byte = ctypes.create_string_buffer(1)
+    blocker = fsync._AioCb(aio_fildes=read_end, aio_buf=ctypes.cast(byte, ctypes.c_void_p), aio_nbytes=1)
+    blocker.aio_sigevent.sigev_notify = fsync._SIGEV_NONE
+    read = lib.aio_read
+    read.argtypes, read.restype = [ctypes.POINTER(fsync._AioCb)], ctypes.c_int
+    assert read(ctypes.byref(blocker)) == 0
+    pending = fsync.start_datasync(read_end)
+    yield pending, lambda: os.write(write_end, b"x")
+    if lib.aio_error(ctypes.byref(blocker)) == errno.EINPROGRESS:
+        os.write(write_end, b"x")
+    while lib.aio_error(ctypes.byref(blocker)) == errno.EINPROGRESS:  # ends at once once written
+        pass
+    for pending_flush in list(fsync._in_flight):
+        try:
+            pending_flush.wait()
+        except OSError:
+            pass
+    os.close(read_end)
+    os.close(write_end)
+
+
+def test_a_flush_that_has_not_returned_in_time_is_a_timeout_and_can_be_waited_for_again(queued_behind_a_read):
+    pending, release = queued_behind_a_read
+    with pytest.raises(TimeoutError):
+        pending.wait(timeout=0.05)
+    assert not pending.done
+    release()
+    with pytest.raises(OSError) as raised:
+        pending.wait()
+    assert raised.value.errno == errno.EINVAL
+
+
+def test_a_signal_during_the_wait_is_not_taken_for_a_timeout(queued_behind_a_read):
+    pending, release = queued_behind_a_read
+    fired: list[int] = []
+
+    def handler(signum, frame):  # the first signal only interrupts the wait; the second ends the read
+        fired.append(signum)
+        if len(fired) == 1:
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+        else:
+            release()
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 0.05)
+    try:
+        with pytest.raises(OSError) as raised:  # the flush's own end (EINVAL), not TimeoutError
+            pending.wait(timeout=30)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert fired == [signal.SIGALRM] * 2 and raised.value.errno == errno.EINVAL
 
 
 def test_without_glibc_aio_the_flush_happens_at_once(tmp_path, monkeypatch):

@@ -358,6 +358,29 @@ def test_after_a_failed_flush_the_store_takes_no_more_intents_until_it_is_opened
         again.record_intent(store_order("kb3"))
 
 
+def test_an_earlier_flush_that_failed_unwatched_fails_the_next_intent(tmp_path, monkeypatch):
+    """An order stopped before its send never waits for its flush: a failure there must still stop the
+    next intent, which passed the store's check before anyone had seen it."""
+    import krakenbot.store as store_module
+
+    read_end, write_end = os.pipe()
+    real_start = store_module.start_datasync
+    try:
+        monkeypatch.setattr(store_module, "start_datasync",  # a pipe cannot be flushed: EINVAL
+                            lambda fd, on_failure=None: real_start(write_end, on_failure))
+        with Store(str(tmp_path / "u.sqlite")) as db:
+            db.record_intent(store_order("kb1"), sync_later=True)  # nobody waits for this one
+            monkeypatch.setattr(store_module, "start_datasync", real_start)
+            later = db.record_intent(store_order("kb2"), sync_later=True)
+            with pytest.raises(OSError):
+                later.wait()
+            with pytest.raises(StoreError, match="failed flush"):
+                db.record_intent(store_order("kb3"))
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
 @pytest.mark.parametrize("how", ["symlink", "relative"])
 def test_the_wal_flushed_is_the_one_sqlite_writes_whatever_the_path_given(tmp_path, monkeypatch, how):
     real = tmp_path / "data" / "bot.sqlite"
