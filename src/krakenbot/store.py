@@ -108,9 +108,9 @@ def _utc_day_of(day_number: int) -> str:
 
 
 def utc_day_bounds(ts: float) -> tuple[float, float]:
-    """``[start, end)`` Unix seconds of the UTC day containing ``ts``."""
-    day = datetime.fromtimestamp(ts, tz=timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    start = day.timestamp()
+    """``[start, end)`` Unix seconds of the UTC day containing ``ts``: Unix time has no leap seconds,
+    so every UTC day is 86,400 s long, as ``utc_day`` counts them (asked before every order)."""
+    start = ts // 86_400 * 86_400.0
     return start, start + 86_400.0
 
 

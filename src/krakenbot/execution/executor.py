@@ -65,6 +65,9 @@ _PRICED = {OrderType.LIMIT, OrderType.STOP_LOSS, OrderType.TAKE_PROFIT,
 
 
 _ID_ATTEMPTS = 100
+# unknown_pairs() runs before every order: the status values once, not an Enum property per read
+_UNKNOWN = OrderStatus.UNKNOWN.value
+_OUTCOME_UNKNOWN_OR_IN_FLIGHT = (OrderStatus.UNKNOWN.value, OrderStatus.PENDING_SUBMIT.value)
 # How long an order waits at the send for its intent's flush (it takes well under a millisecond on a
 # sound disk): past this the disk is in trouble, and the order is refused, not sent.
 INTENT_FLUSH_WAIT_S = 2.0
@@ -238,9 +241,8 @@ class Executor:
         being sent by this executor (a send that died with its process may have landed)."""
         with self._lock:
             in_flight = set(self._in_flight)
-        rows = self.store.orders(statuses=[OrderStatus.UNKNOWN.value, OrderStatus.PENDING_SUBMIT.value])
-        return frozenset(o.pair for o in rows
-                         if o.status == OrderStatus.UNKNOWN.value or o.cl_ord_id not in in_flight)
+        rows = self.store.orders(statuses=_OUTCOME_UNKNOWN_OR_IN_FLIGHT)
+        return frozenset(o.pair for o in rows if o.status == _UNKNOWN or o.cl_ord_id not in in_flight)
 
     # -- state changes -----------------------------------------------------------------------
     def _transition(self, order: OrderRecord, event: OrderEvent, **changes: Any) -> OrderRecord:

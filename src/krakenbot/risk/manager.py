@@ -30,6 +30,7 @@ __all__ = ["RiskManager", "RiskDecision"]
 TRADES_COUNTER = "trades"
 PNL_ADJUST_COUNTER = "realised_pnl_adjust"
 STATE_KEY = "risk.trading_state"
+_STATES = {state.value: state for state in TradingState}  # a dict lookup instead of an Enum call
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,12 @@ class RiskManager:
     # -- trading state -----------------------------------------------------------------------
     @property
     def trading_state(self) -> TradingState:
-        return TradingState(self.store.get_meta(STATE_KEY, TradingState.ACTIVE.value))
+        """Read before every order (the wrapper, the guard, the risk check); a stored value that is no
+        state raises ValueError, as ``TradingState(value)`` does."""
+        stored = self.store.get_meta(STATE_KEY)
+        if stored is None:
+            return TradingState.ACTIVE
+        return _STATES.get(stored) or TradingState(stored)
 
     def set_trading_state(self, state: TradingState, reason: str, actor: str = "bot") -> None:
         """The one way the state changes; every change (even a repeated one) is audited,
@@ -107,7 +113,8 @@ class RiskManager:
             daily_realised_loss=self.daily_realised_loss(),
             trading_state=self.trading_state,
         )
-        denials = [d for d in (check(intent, snap, self.limits) for check in CHECKS) if d is not None]
+        limits = self.limits
+        denials = [denial for check in CHECKS if (denial := check(intent, snap, limits)) is not None]
         if denials:
             self.store.append_audit({
                 "time": self.clock.time(), "actor": "risk", "action": "risk_check", "allowed": False,
