@@ -114,9 +114,10 @@ def _library() -> Any:
 def _after_fork_in_child() -> None:
     """glibc has no AIO fork handler: a child's request would wait for helper threads it does not
     have (measured: forever). The child flushes at once instead."""
-    global _aio, _aio_loaded
+    global _aio, _aio_loaded, _failure_lock
     _aio, _aio_loaded = None, True
     _in_flight.clear()
+    _failure_lock = threading.Lock()  # a parent thread may have held it at the fork
 
 
 if hasattr(os, "register_at_fork"):
@@ -175,22 +176,23 @@ class PendingSync:
             result = _aio.aio_return(ref)
             if code == -1:  # glibc does not know the request: cannot tell that anything was flushed
                 code = errno.EINVAL
-            self._cb = None
-            _in_flight.discard(self)
-            if code or result:
+            if code or result:  # the failure is recorded (and reported) before the block is let go:
+                # another thread's wait() that finds no block must find the error
                 self._error = OSError(code or errno.EIO, f"fdatasync failed: {os.strerror(code or errno.EIO)}")
                 self._failed(self._error)
+            self._cb = None
+            _in_flight.discard(self)
         if self._error is not None:
             raise self._error
 
     def _settle_in_child(self, cb: _AioCb) -> None:
         """A forked child has none of the parent's AIO threads: flush the descriptor itself."""
-        self._cb = None
         try:
             os.fdatasync(cb.aio_fildes)
         except OSError as error:
             self._error = error
             self._failed(error)
+        self._cb = None  # only now: another thread's wait() that finds no block must find the outcome
 
     def _failed(self, error: OSError) -> None:
         with _failure_lock:  # one report per flush, whichever thread sees the failure first

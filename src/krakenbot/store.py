@@ -383,9 +383,14 @@ CLOSE_FLUSH_WAIT_S = 10.0  # how long close() waits for flushes still running be
 
 
 def _sync_directory(path: str) -> None:
-    """fsync a directory, so a file created in it survives a power cut; file systems that cannot
-    sync a directory (EINVAL) keep their entries by other means, as SQLite assumes too."""
-    fd = os.open(path or ".", os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    """fsync a directory, so a file created in it survives a power cut. As SQLite does, a directory
+    that cannot be opened, or a file system that cannot sync one (EINVAL), is let be (a warning);
+    a directory whose sync fails otherwise (EIO) raises."""
+    try:
+        fd = os.open(path or ".", os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError as error:
+        log.warning("cannot open %s to sync it (%s): a new WAL file's entry is left to the file system", path, error)
+        return
     try:
         os.fsync(fd)
     except OSError as error:
@@ -442,7 +447,7 @@ class Store:
         self._wal_fd: int | None = None  # our own descriptor of the WAL file, for the flush
         self._wal_id: tuple[int, int] | None = None  # (st_dev, st_ino) of the file _wal_fd is open on
         self._wal_path: str | None = None  # the WAL file SQLite writes (symlinks resolved, absolute)
-        self._unsettled: list[PendingSync] = []  # flushes started whose end nobody has seen yet
+        self._unsettled: list[PendingSync] = []  # flushes started and not yet let go by _sync_wal (it settles them)
         self._flush_failed: OSError | None = None  # a flush of the WAL failed: no more intents (docstring)
         self._pending_since = 0.0  # monotonic time the oldest owed unit was handed on
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -945,7 +950,9 @@ class Store:
             return
         try:
             IntentFlush(self, tuple(self._unsettled)).wait(timeout=CLOSE_FLUSH_WAIT_S)
-        except (OSError, TimeoutError) as error:
+        except TimeoutError:  # their outcome will never be seen: take it for a failure (no more intents)
+            self._flush_refused(OSError(errno.ETIMEDOUT, f"flushes still running after {CLOSE_FLUSH_WAIT_S:.0f} s"))
+        except OSError as error:
             log.error("store %s: the last flushes of the WAL did not end well: %s", self.path, error)
         finally:
             os.close(self._wal_fd)

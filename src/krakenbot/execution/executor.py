@@ -32,6 +32,7 @@ from krakenbot.client.trading import MIN_DEADLINE_LEAD_S
 from krakenbot.clock import Clock
 from krakenbot.errors import (
     DeadlineElapsedError,
+    DeadlineTooShort,
     IntentNotDurable,
     KrakenError,
     LocalRefusal,
@@ -354,9 +355,8 @@ class Executor:
         bound = INTENT_FLUSH_WAIT_S
         if wire.deadline is not None:
             bound = min(bound, wire.deadline - self._exchange_now() - MIN_DEADLINE_LEAD_S)
-            if bound <= 0:
-                raise DeadlineElapsedError("AddOrder: not sent, too little of its deadline is left",
-                                           ("EService:Deadline elapsed",), "AddOrder")
+            if bound <= 0:  # a LocalRefusal: raised inside the client's call, it must not count as a breaker trial
+                raise DeadlineTooShort("AddOrder: not sent, too little of its deadline is left", (), "AddOrder")
         try:
             flush.wait(timeout=bound)
         except TimeoutError:

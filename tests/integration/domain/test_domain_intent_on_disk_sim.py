@@ -118,3 +118,18 @@ def test_a_request_that_left_without_its_gate_is_looked_up_not_resent(file_rig, 
     result = file_rig.executor.place(_buy())
     assert result.placed and result.txid and result.status is OrderStatus.OPEN  # found by cl_ord_id, adopted
     assert len(_added(file_rig, seen)) == 1
+
+
+def test_an_order_whose_deadline_would_be_too_short_at_the_send_is_refused_there(file_rig):
+    """The gate's wait is bounded by what the deadline leaves; with nothing left the order is refused
+    as not sent (a local refusal, so it is no trial for the circuit breaker either)."""
+    from dataclasses import replace
+
+    from krakenbot.errors import DeadlineTooShort, LocalRefusal
+    from krakenbot.fsync import SYNCED
+    from krakenbot.store import IntentFlush
+
+    near = replace(_buy(), deadline=file_rig.executor._exchange_now() + 2.0)  # under the 3 s Kraken needs
+    with pytest.raises(DeadlineTooShort) as refused:
+        file_rig.executor._intent_on_disk(IntentFlush(file_rig.store, (SYNCED,)), near)
+    assert isinstance(refused.value, LocalRefusal)

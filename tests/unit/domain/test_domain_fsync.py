@@ -94,8 +94,8 @@ def test_a_forked_child_flushes_at_once_instead_of_waiting_for_helper_threads_it
         if child == 0:  # pragma: no cover - runs in the child
             signal.alarm(10)  # a hang kills the child: the parent sees a signal, not exit 0
             try:
+                inherited.wait()  # before anything else has looked at it
                 assert inherited.done
-                inherited.wait()
                 fsync.start_datasync(fd).wait()
                 os._exit(0 if not fsync.overlapping() else 3)
             except BaseException:
@@ -182,3 +182,31 @@ def test_without_glibc_aio_the_flush_happens_at_once(tmp_path, monkeypatch):
         pending.wait()
     finally:
         os.close(fd)
+
+
+def test_a_failed_flush_never_looks_successful_to_another_waiter_while_it_is_settled(monkeypatch):
+    """Two threads may settle one flush (the order's send gate and the next intent tidying up): the one
+    that finds it already let go must find its failure, not an empty success."""
+    if not fsync.overlapping():
+        pytest.skip("needs glibc's AIO")
+    read_end, write_end = os.pipe()
+    seen_meanwhile: list[str] = []
+
+    class Watched(set):
+        def discard(self, pending):  # the moment the first waiter lets the flush go
+            try:
+                pending.wait()
+                seen_meanwhile.append("success")
+            except OSError:
+                seen_meanwhile.append("failure")
+            super().discard(pending)
+
+    monkeypatch.setattr(fsync, "_in_flight", Watched())
+    try:
+        pending = fsync.start_datasync(write_end)  # a pipe cannot be flushed: EINVAL
+        with pytest.raises(OSError):
+            pending.wait()
+        assert seen_meanwhile == ["failure"]
+    finally:
+        os.close(read_end)
+        os.close(write_end)
