@@ -22,6 +22,7 @@ at once.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import logging
@@ -29,11 +30,11 @@ import os
 import sys
 import threading
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PendingSync", "SYNCED", "start_datasync", "overlapping"]
+__all__ = ["PendingSync", "SYNCED", "start_datasync", "settle", "overlapping"]
 
 
 class _SigEvent(ctypes.Structure):  # struct sigevent (64 bytes on 64-bit Linux)
@@ -204,14 +205,22 @@ class PendingSync:
 SYNCED = PendingSync()  # nothing to flush, or already flushed
 
 
+def settle(flushes: Iterable[PendingSync]) -> list[PendingSync]:
+    """Settle the flushes that have ended (a failure among them reaches its starter's ``on_failure``,
+    whether or not anyone waits for it) and return those still running."""
+    running = []
+    for pending in flushes:
+        if pending.done:
+            with contextlib.suppress(OSError):  # reported through on_failure; the waiter, if any, raises
+                pending.wait()
+        else:
+            running.append(pending)
+    return running
+
+
 def _reap() -> None:
-    """Settle finished flushes nobody waited for (their callers gave up before the send); a failure
-    among them still reaches its starter's ``on_failure``."""
-    for pending in [p for p in list(_in_flight) if p.done]:  # list(): a copy taken at once (other threads add)
-        try:
-            pending.wait()
-        except OSError:
-            pass
+    """Settle finished flushes nobody waited for (their callers gave up before the send)."""
+    settle(list(_in_flight))  # list(): a copy taken at once (other threads add)
 
 
 def start_datasync(fd: int, on_failure: Callable[[OSError], None] | None = None) -> PendingSync:

@@ -80,7 +80,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Iterable, Iterator
 
-from krakenbot.fsync import SYNCED, PendingSync, start_datasync
+from krakenbot.fsync import SYNCED, PendingSync, settle, start_datasync
 from krakenbot.models import Candle, evolve
 
 log = logging.getLogger(__name__)
@@ -925,15 +925,7 @@ class Store:
             opened = os.fstat(self._wal_fd)
             self._wal_id = (opened.st_dev, opened.st_ino)
             _sync_directory(os.path.dirname(wal))
-        still = []
-        for earlier in self._unsettled:  # settle what has ended: a failure there latches the store
-            if earlier.done:
-                try:
-                    earlier.wait()
-                except OSError:
-                    pass
-            else:
-                still.append(earlier)
+        still = settle(self._unsettled)  # what has ended is let go; a failure there latches the store
         still.append(start_datasync(self._wal_fd, on_failure=self._flush_refused))
         self._unsettled = still
         return IntentFlush(self, tuple(still))

@@ -68,6 +68,7 @@ _PRICED = {OrderType.LIMIT, OrderType.STOP_LOSS, OrderType.TAKE_PROFIT,
 _ID_ATTEMPTS = 100
 # unknown_pairs() runs before every order: the status values once, not an Enum property per read
 _UNKNOWN = OrderStatus.UNKNOWN.value
+_ACTIVE = tuple(sorted(s.value for s in ACTIVE_STATUSES))
 _OUTCOME_UNKNOWN_OR_IN_FLIGHT = (OrderStatus.UNKNOWN.value, OrderStatus.PENDING_SUBMIT.value)
 # How long an order waits at the send for its intent's flush (it takes well under a millisecond on a
 # sound disk): past this the disk is in trouble, and the order is refused, not sent.
@@ -235,7 +236,8 @@ class Executor:
         return self.store.get_order(cl_ord_id)
 
     def open_orders(self) -> list[OrderRecord]:
-        return self.store.orders(statuses=[s.value for s in ACTIVE_STATUSES])
+        """Orders that are (or may be) on the book, from the store (the risk snapshot asks before every order)."""
+        return self.store.orders(statuses=_ACTIVE)
 
     def unknown_pairs(self) -> frozenset[str]:
         """Pairs with an order whose outcome nobody knows: UNKNOWN, or PENDING_SUBMIT but not

@@ -14,7 +14,6 @@ import threading
 from contextlib import nullcontext
 from dataclasses import replace
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any, Mapping
 
 from krakenbot.errors import CircuitOpenError, EndpointNotAllowed, KrakenError, LocalRefusal
@@ -31,15 +30,6 @@ from krakenbot.safety.outcomes import KillReport, OrderOutcome, SafetyCode
 from krakenbot.safety.reads import ExchangeReads
 
 log = logging.getLogger(__name__)
-
-
-@lru_cache(maxsize=1)
-def _active_status_values() -> tuple[str, ...]:
-    """The statuses of orders that are (or may be) on the book; imported on first use, as the
-    execution package is not loaded by the wrapper's own import."""
-    from krakenbot.execution.order_state import ACTIVE_STATUSES
-
-    return tuple(sorted(s.value for s in ACTIVE_STATUSES))
 
 
 def _status_problem(status: str, post_only: bool, ordertype: Any) -> str | None:
@@ -364,9 +354,8 @@ class SafetyWrapper(ExchangeReads):
         return None
 
     def open_orders(self) -> list[Any]:
-        """The bot's own orders that are (or may be) on the book, from the store (the risk snapshot
-        asks before every order)."""
-        return self.store.orders(statuses=_active_status_values())
+        """The bot's own orders that are (or may be) on the book, from the store."""
+        return self.executor.open_orders()
 
     def order(self, cl_ord_id: str) -> Any:
         return self.store.get_order(cl_ord_id)

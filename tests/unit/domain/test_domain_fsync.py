@@ -7,6 +7,7 @@ import gc
 import os
 import signal
 import sys
+import time
 
 import pytest
 
@@ -18,6 +19,14 @@ def _glibc() -> bool:
         return sys.platform == "linux" and os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc")
     except (ValueError, OSError):
         return False
+
+
+def _until(condition, what: str, limit_s: float = 10.0) -> None:
+    """Poll ``condition`` (no sleep: what it waits for ends within milliseconds) and fail, naming
+    ``what``, if it has not held within ``limit_s``."""
+    ends = time.monotonic() + limit_s
+    while not condition():
+        assert time.monotonic() < ends, f"not within {limit_s:.0f} s: {what}"
 
 
 def test_a_flush_of_a_file_returns_once_done_and_can_be_waited_for_again(tmp_path):
@@ -71,8 +80,7 @@ def test_a_failure_nobody_waited_for_still_reaches_its_starter(tmp_path):
     failures: list[OSError] = []
     try:
         dropped = [fsync.start_datasync(write_end, on_failure=failures.append) for _ in range(3)]
-        while not all(p.done for p in dropped):  # finishes within milliseconds; nobody waits for them
-            pass
+        _until(lambda: all(p.done for p in dropped), "the dropped flushes end")  # nobody waits for them
         del dropped
         gc.collect()
         fsync.start_datasync(fd).wait()
@@ -127,13 +135,8 @@ def queued_behind_a_read():
     yield pending, lambda: os.write(write_end, b"x")
     if lib.aio_error(ctypes.byref(blocker)) == errno.EINPROGRESS:
         os.write(write_end, b"x")
-    while lib.aio_error(ctypes.byref(blocker)) == errno.EINPROGRESS:  # ends at once once written
-        pass
-    for pending_flush in list(fsync._in_flight):
-        try:
-            pending_flush.wait()
-        except OSError:
-            pass
+    _until(lambda: lib.aio_error(ctypes.byref(blocker)) != errno.EINPROGRESS, "the blocking read ends")
+    _until(lambda: not fsync.settle(list(fsync._in_flight)), "every flush started here ends")
     os.close(read_end)
     os.close(write_end)
 
