@@ -1,15 +1,19 @@
-"""HTTP to Kraken: one urllib3 connection pool, opened once, kept alive, closed on close().
+"""HTTP to Kraken: a few kept-alive ``http.client`` connections, opened on demand, closed on close().
 
-urllib3 directly, not requests: perf-baseline.md measures requests at ~4x a raw
-http.client floor and urllib3 at ~1.7x, and urllib3 is already requests' transport.
-Per-call work is kept minimal: timeouts, retries and static headers live on the pool.
+The standard library's ``http.client`` directly: the per-call floor in ``bench/`` *is* an
+``http.client`` keep-alive request, and every layer on top of it costs microseconds the bot's
+budget cannot spare (measured: urllib3's ``urlopen`` ~55-90 µs a call, requests several hundred).
+What those libraries would add is written here in a few lines: a small LIFO of idle connections
+(one request per connection at a time), a stale-connection check before reuse, separate connect
+and read timeouts plus a total bound on the answer, and TLS with the system's trust store and
+hostname checks (``ssl.create_default_context``).
 
 A request can carry a send gate (``before_send``): a callable run right before the request's first
-byte is written (over plain HTTP even before the connection is opened; over HTTPS after the TLS
-handshake, which carries none of it), which may refuse the request by raising. Whatever it raises
-reaches the caller as it is, never as a transport failure. The executor waits there for its order's
-intent to reach the disk, so that flush overlaps with everything the request needs before it
-leaves (``krakenbot.fsync``). A request that went out without passing its gate (a urllib3 that no
+byte is written (after the connection, and for HTTPS its TLS handshake, is open: they carry none
+of the request), which may refuse the request by raising. Whatever it raises reaches the caller as
+it is, never as a transport failure. The executor waits there for its order's intent to reach the
+disk, so that flush overlaps with everything the request needs before it leaves
+(``krakenbot.fsync``). A request that went out without passing its gate (an ``http.client`` that no
 longer writes through ``send``) raises ``GateSkipped``, which the executor treats as an ambiguous
 outcome (looked up by cl_ord_id, never re-sent).
 
@@ -17,30 +21,22 @@ Every failure becomes a typed ``krakenbot.errors`` exception (``decode_response`
 the whole mapping): HTTP 200 with an ``E...`` string -> ``from_codes``; any other
 status (often an HTML page from the edge) -> ``HttpStatusError``; a body that is not
 Kraken's JSON envelope -> ``MalformedResponse``; socket timeouts -> ``RequestTimeout``;
-refused/reset/dropped connections -> ``ConnectionFailed``. Messages carry the endpoint
-and Kraken's codes only: never headers, bodies or the key.
+refused/reset/dropped connections and broken HTTP framing -> ``ConnectionFailed``. Messages carry
+the endpoint and Kraken's codes only: never headers, bodies or the key.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import math
+import select
+import ssl
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlsplit
-
-import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.util.retry import Retry
-from urllib3.exceptions import (
-    HTTPError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-    TimeoutError as Urllib3Timeout,
-)
 
 from krakenbot.errors import (
     ConnectionFailed,
@@ -57,9 +53,9 @@ log = logging.getLogger("krakenbot.client")
 class Timeouts:
     """Connect and read budgets in seconds, and an optional total per request.
 
-    ``read`` bounds the gap between bytes, not the whole response; ``total`` bounds the
-    whole request, body included (checked between chunks, so it may overrun by one read
-    gap; DNS resolution is not bounded).
+    ``connect`` bounds opening the connection (and the TLS handshake); ``read`` bounds each wait
+    for bytes, not the whole response; ``total`` bounds the whole request, body included (checked
+    between chunks, so it may overrun by one read gap; DNS resolution is not bounded).
     """
 
     connect: float = 3.05
@@ -74,14 +70,8 @@ class Timeouts:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise ValueError(f"Timeouts.{name} must be a positive finite number of seconds, got {value!r}")
 
-    def to_urllib3(self) -> urllib3.Timeout:
-        return urllib3.Timeout(connect=self.connect, read=self.read, total=self.total)
 
-
-_JSON_START = (b"{", b"[")
-# urllib3 turns ``retries=False`` into a new Retry object on every request (~9 µs measured): the
-# same "never retry, raise the error itself" policy, built once.
-_NO_RETRIES = Retry(total=False, redirect=False)
+_CHUNK = 65536
 
 
 class GateSkipped(RuntimeError):
@@ -98,21 +88,22 @@ class _Gate:
 
 
 class _GateRefused(Exception):
-    """Carries what the gate raised through urllib3, which would take an OSError for a socket failure."""
+    """Carries what the gate raised past the transport's handlers, which would take an OSError for a
+    socket failure."""
 
     def __init__(self, error: Exception) -> None:
         super().__init__(type(error).__name__)
         self.error = error
 
 
-# The gate of the request this thread is sending now: set by Transport.request around urlopen (and
+# The gate of the request this thread is sending now: set by Transport.request around the send (and
 # put back as it was after, should another request run on this thread meanwhile), run by the first
 # write. Per thread: a connection is used by one thread at a time.
 _current = threading.local()
 
 
 class _GatedSend:
-    """urllib3's connection, running the current request's send gate before its first write."""
+    """``http.client``'s connection, running the current request's send gate before its first write."""
 
     def send(self, data: Any) -> None:
         gate = getattr(_current, "gate", None)
@@ -125,11 +116,11 @@ class _GatedSend:
         super().send(data)  # type: ignore[misc]
 
 
-class _GatedHTTPConnection(_GatedSend, HTTPConnection):
+class _GatedHTTPConnection(_GatedSend, http.client.HTTPConnection):
     pass
 
 
-class _GatedHTTPSConnection(_GatedSend, HTTPSConnection):
+class _GatedHTTPSConnection(_GatedSend, http.client.HTTPSConnection):
     pass
 
 
@@ -159,89 +150,143 @@ def decode_response(endpoint: str, status: int, data: bytes) -> dict[str, Any]:
     return result
 
 
-class Transport:
-    """Owns the connection pool; sends one request and decodes it. No retries here."""
+def _gone(conn: http.client.HTTPConnection) -> bool:
+    """Is an idle kept-alive connection unusable? Readable while idle means the server closed it (or
+    sent bytes no request asked for): either way it must not carry a request."""
+    sock = conn.sock
+    if sock is None:
+        return False  # not open (yet, or any more): the request opens it
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
-    def __init__(self, base_url: str, timeouts: Timeouts, user_agent: str, maxsize: int = 4) -> None:
+
+class Transport:
+    """Owns the connections; sends one request and decodes it. No retries here."""
+
+    def __init__(self, base_url: str, timeouts: Timeouts, user_agent: str, maxsize: int = 4,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"base_url must be http(s)://host[:port], got {base_url!r}")
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError(f"base_url has an invalid port: {base_url!r}") from None
+        if maxsize < 1:
+            raise ValueError(f"maxsize must be at least 1, got {maxsize!r}")
         self.base_url = base_url.rstrip("/")
         self.prefix = parts.path.rstrip("/")
         self.timeouts = timeouts
-        self._pool = urllib3.connection_from_url(
-            self.base_url,
-            maxsize=maxsize,
-            block=False,
-            timeout=timeouts.to_urllib3(),
-            retries=False,
-            headers={"User-Agent": user_agent},
-        )
-        self._pool.ConnectionCls = _GatedHTTPSConnection if parts.scheme == "https" else _GatedHTTPConnection
+        self._host, self._port = parts.hostname, port
+        self._https = parts.scheme == "https"
+        self._tls = (ssl_context or ssl.create_default_context()) if self._https else None
+        self._maxsize = maxsize
+        self._idle: list[http.client.HTTPConnection] = []  # LIFO: the warmest connection first
+        self._lock = threading.Lock()
         self._get_headers = {"User-Agent": user_agent}
+        self.connections_opened = 0
         self.closed = False
 
+    # -- connections -------------------------------------------------------------------------
+    def _checkout(self) -> http.client.HTTPConnection:
+        """An idle connection that is still open, else a new (not yet opened) one."""
+        with self._lock:
+            while self._idle:
+                conn = self._idle.pop()
+                if not _gone(conn):
+                    return conn
+                conn.close()
+        if self._https:
+            return _GatedHTTPSConnection(self._host, self._port, timeout=self.timeouts.connect, context=self._tls)
+        return _GatedHTTPConnection(self._host, self._port, timeout=self.timeouts.connect)
+
+    def _checkin(self, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if not self.closed and len(self._idle) < self._maxsize:
+                self._idle.append(conn)
+                return
+        conn.close()
+
+    def _open(self, conn: http.client.HTTPConnection, endpoint: str) -> None:
+        """Open a new connection (and its TLS) within the connect timeout; nothing of the request
+        has left yet, so a failure here is plainly a failed connection."""
+        try:
+            conn.connect()
+        except (TimeoutError, ssl.SSLError, OSError) as exc:
+            conn.close()
+            if isinstance(exc, TimeoutError):
+                raise RequestTimeout(f"{endpoint}: connect timed out", (), endpoint) from None
+            raise ConnectionFailed(f"{endpoint}: connection failed ({type(exc).__name__})", (), endpoint) from None
+        self.connections_opened += 1
+
+    # -- one request ---------------------------------------------------------------------------
     def request(self, method: str, path: str, endpoint: str, body: str | None = None,
                 headers: dict[str, str] | None = None,
                 before_send: Callable[[], None] | None = None) -> dict[str, Any]:
         """Send and decode; ``path`` is the full request path (with any query string).
         ``before_send``: the send gate (module docstring); what it raises is raised as it is."""
-        total = self.timeouts.total
+        timeouts = self.timeouts
         started = time.monotonic()
+        deadline = None if timeouts.total is None else started + timeouts.total
         gate = _Gate(before_send) if before_send is not None else None
+        conn = self._checkout()
+        if conn.sock is None:
+            self._open(conn, endpoint)
         outer, _current.gate = getattr(_current, "gate", None), gate
         try:
-            response = self._pool.urlopen(
-                method,
-                path,
-                body=body,
-                headers=headers if headers is not None else self._get_headers,
-                retries=_NO_RETRIES,
-                redirect=False,
-                preload_content=total is None,
-                assert_same_host=False,
-            )
+            read = timeouts.read if deadline is None else max(min(timeouts.read, deadline - time.monotonic()), 0.001)
+            sock = conn.sock
+            if sock.gettimeout() != read:  # type: ignore[union-attr]
+                sock.settimeout(read)  # type: ignore[union-attr]
+            conn.request(method, path, body.encode() if body is not None else None,
+                         headers if headers is not None else self._get_headers)
             if gate is not None and not gate.ran:
-                response.close()
                 raise GateSkipped(f"{endpoint}: the request left before its send gate ran")
-            data = response.data if total is None else self._read_within(response, started + total, endpoint)
+            response = conn.getresponse()
+            data = self._read_body(response, deadline, endpoint)
         except _GateRefused as refused:
+            conn.close()
             raise refused.error from None
         # ``from None``: the error names the endpoint and the failure's type, nothing of the request.
-        except (ReadTimeoutError, TimeoutError) as exc:
+        except TimeoutError:
+            conn.close()
             raise RequestTimeout(f"{endpoint}: read timed out", (), endpoint) from None
-        except NewConnectionError as exc:
-            raise ConnectionFailed(f"{endpoint}: connection failed ({type(exc).__name__})", (), endpoint) from None
-        except Urllib3Timeout as exc:
-            raise RequestTimeout(f"{endpoint}: timed out ({type(exc).__name__})", (), endpoint) from None
-        except (ProtocolError, HTTPError, OSError) as exc:
+        except (http.client.HTTPException, OSError) as exc:
+            conn.close()
             raise ConnectionFailed(f"{endpoint}: connection dropped ({type(exc).__name__})", (), endpoint) from None
+        except BaseException:
+            conn.close()  # half-sent or half-read: it must not carry another request
+            raise
         finally:
             _current.gate = outer
+        self._checkin(conn)
         return decode_response(endpoint, response.status, data)
 
     @staticmethod
-    def _read_within(response: Any, deadline: float, endpoint: str) -> bytes:
-        """The body, chunk by chunk, refused once ``deadline`` (monotonic) has passed: the read
+    def _read_body(response: http.client.HTTPResponse, deadline: float | None, endpoint: str) -> bytes:
+        """The whole body, chunk by chunk, refused once ``deadline`` (monotonic) has passed: the read
         timeout bounds each gap between bytes, so only this bounds a body that trickles in."""
+        if deadline is None:
+            return response.read()
         chunks = []
-        try:
-            while True:
-                chunk = response.read1(65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-                if time.monotonic() > deadline:
-                    response.close()  # half-read: the connection must not go back to the pool
-                    raise RequestTimeout(f"{endpoint}: answer not complete within the total timeout", (), endpoint)
-                if response.length_remaining == 0 and len(chunk) < 65536:
-                    break  # all of Content-Length is in and nothing is left decoded: no read for the end
-        finally:
-            response.release_conn()
+        while True:
+            chunk = response.read1(_CHUNK)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if response.length == 0:
+                break  # all of Content-Length is in: no read for the end
+            if time.monotonic() > deadline:
+                raise RequestTimeout(f"{endpoint}: answer not complete within the total timeout", (), endpoint)
+        response.close()  # done with this answer: the connection may carry the next request
         return b"".join(chunks)
 
     def close(self) -> None:
-        if not self.closed:
+        with self._lock:
+            if self.closed:
+                return
             self.closed = True
-            self._pool.close()
-
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()

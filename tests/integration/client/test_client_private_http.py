@@ -260,7 +260,7 @@ def test_one_kept_alive_connection_serves_many_calls(client):
     for _ in range(10):
         client.account.balance()
         client.market.server_time()
-    assert client._transport._pool.num_connections == 1  # opened once, reused
+    assert client._transport.connections_opened == 1  # opened once, reused
 
 
 def test_eight_threads_share_one_client_without_nonce_errors(client, sim):

@@ -121,7 +121,7 @@ def test_a_refusing_gate_writes_not_one_byte_on_an_open_connection(raw_server):
 
 
 def test_a_request_that_left_without_its_gate_is_reported_as_an_unknown_outcome(client, sim, monkeypatch):
-    """Should a urllib3 ever write without going through ``send``, the call fails as ambiguous (the
+    """Should an http.client ever write without going through ``send``, the call fails as ambiguous (the
     executor then looks the order up by cl_ord_id) instead of passing as if the gate had run."""
     monkeypatch.setattr(_transport._GatedSend, "send", lambda self, data: super(_transport._GatedSend, self).send(data))
     with pytest.raises(_transport.GateSkipped):
@@ -142,18 +142,16 @@ def test_what_the_gate_raises_reaches_the_caller_as_it_is_even_an_os_error(clien
 def test_a_request_made_on_the_same_thread_before_the_send_does_not_disarm_the_gate(client, sim, monkeypatch):
     """Another request can run on this thread between arming and the first write (a logging handler
     that posts, say); the outer request's gate must still run."""
-    from urllib3.connectionpool import HTTPConnectionPool
-
-    real_get_conn = HTTPConnectionPool._get_conn
+    real_putrequest = _transport._GatedHTTPConnection.putrequest
     ran: list[str] = []
 
-    def get_conn(pool, timeout=None):
+    def putrequest(conn, *args, **kwargs):  # after the gate is armed, before the first write
         if not ran:
             ran.append("inner")
             client.market.server_time()  # a whole request of its own, with no gate
-        return real_get_conn(pool, timeout)
+        return real_putrequest(conn, *args, **kwargs)
 
-    monkeypatch.setattr(HTTPConnectionPool, "_get_conn", get_conn)
+    monkeypatch.setattr(_transport._GatedHTTPConnection, "putrequest", putrequest)
     client.trading.add_order(_order("n-1"), before_send=lambda: ran.append("gate"))
     assert ran == ["inner", "gate"]
 
@@ -179,8 +177,9 @@ def test_over_tls_a_refusing_gate_writes_not_one_byte_of_the_request(tls_files):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server = _OneAnswerServer(tls=context)
-    transport = _transport.Transport(server.url, Timeouts(connect=2.0, read=2.0), "krakenbot-test")
-    transport._pool.ca_certs = str(cert)  # trust the throwaway certificate, and only it
+    trust_only_it = ssl.create_default_context(cafile=str(cert))  # the throwaway certificate, and only it
+    transport = _transport.Transport(server.url, Timeouts(connect=2.0, read=2.0), "krakenbot-test",
+                                     ssl_context=trust_only_it)
     gates: list[str] = []
     try:
         headers = {"API-Key": "key", "Content-Type": "application/x-www-form-urlencoded"}
