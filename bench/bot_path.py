@@ -17,7 +17,8 @@ wrapper's placement, in further placements with a timing shim around each layer'
 themselves, which inside the wrapper ride in the order's other commits, so differences of stage
 p50s no longer add up. The post-ack bookkeeping is written behind (``Store.write_behind``): it rides
 in the next write (the untimed cancel), and what is still owed after the cancel is committed then
-(``Store.flush``, untimed), so no writer-thread commit lands inside the next stage's timing. A resting
+(``Store.flush``, untimed, which also waits for the WAL flush the cancel's commits started), so no
+writer-thread commit or disk flush lands inside the next stage's timing. A resting
 limit placement makes no exchange request but AddOrder (SystemStatus is cached on the clock, the
 free balance is held locally, a resting order is not read back: ``requests_per_placement`` shows
 it), so no other request is subtracted. A ``cProfile`` pass over the wrapper
@@ -220,8 +221,9 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
             last_txid: list[str] = []
 
             def settled(cancel: Callable[[], Any]) -> Callable[[], None]:
-                """The untimed cancel, then the bot's written-behind rows committed at once: the
-                writer thread's commit must not land inside the next stage's timing."""
+                """The untimed cancel, then the bot's written-behind rows committed and the WAL's
+                flushes waited for (``Store.flush``): neither the writer thread's commit nor the
+                disk's flush started by the cancel's commits must land inside the next stage's timing."""
                 def run() -> None:
                     cancel()
                     bot.store.flush()
@@ -289,6 +291,7 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
                 _timed(lambda: safety._snapshot(info, mid, PAIR), stages["risk snapshot"])
                 if i % fill_every == 0 and len(fill_ns) < fills:
                     fill_once(i // fill_every)
+                    bot.store.flush()  # untimed, as after every stage
             for n in range(fills - (orders + fill_every - 1) // fill_every):  # fills beyond the rounds, if asked
                 fill_once(n)
 

@@ -80,7 +80,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Iterable, Iterator
 
-from krakenbot.fsync import SYNCED, PendingSync, settle, start_datasync
+from krakenbot.fsync import SYNCED, PendingSync, overlapping, settle, start_datasync
 from krakenbot.models import Candle, evolve
 
 log = logging.getLogger(__name__)
@@ -527,12 +527,14 @@ class Store:
             except BaseException:
                 self._abort(owed)  # disk full shows here in WAL mode: nothing of it is lost from the queue
                 raise
+            self._flush_ahead()
 
     @contextmanager
-    def _tx(self, behind: bool = False, flushing: bool = False) -> Iterator[Any]:
+    def _tx(self, behind: bool = False, flushing: bool = False, intent: bool = False) -> Iterator[Any]:
         """One transaction (or the open batch's). ``behind``: the caller's statements only write
         (no SELECT whose answer it needs), so inside ``write_behind()`` they are recorded instead;
-        any other write there is refused (``flushing``: only commits what is owed)."""
+        any other write there is refused (``flushing``: only commits what is owed). ``intent``: an
+        order intent's, whose flush the caller starts itself (``record_intent``)."""
         with self._lock:
             unit = getattr(self._local, "unit", None) if behind else None
             if unit is not None:
@@ -552,6 +554,8 @@ class Store:
             except BaseException:
                 self._abort(owed)  # the cache may hold writes of this transaction; the owed stay owed
                 raise
+            if not intent:
+                self._flush_ahead()
 
     def _abort(self, owed: tuple[list, list]) -> None:
         """A transaction failed (a statement, or its COMMIT): undo it, forget the cache, owe again."""
@@ -619,11 +623,17 @@ class Store:
 
     def flush(self) -> None:
         """Commit what is written behind now, on this thread (the writer thread would, shortly),
-        after any commit the writer is making. For a caller that wants the file complete at a point
-        of its choosing, e.g. a benchmark that must not leave the writer's commit to land in the
-        next thing it times."""
+        after any commit the writer is making, then wait (boundedly) for the WAL's flushes still
+        running to reach the disk. For a caller that wants the file complete at a point of its
+        choosing, e.g. a benchmark that must not leave the writer's commit or the disk's flush to
+        land in the next thing it times. A flush that failed raises ``StoreError``."""
         with self._lock:  # a commit the writer thread is making holds the lock: wait for it
             self._flush_behind()
+            try:
+                IntentFlush(self, tuple(self._unsettled)).wait(timeout=CLOSE_FLUSH_WAIT_S)
+            except (OSError, TimeoutError) as error:
+                raise StoreError(f"store {self.path}: the WAL did not reach the disk: {error}") from None
+            self._unsettled = []
 
     def _flush_behind(self) -> None:
         """Commit the written-behind units now: the writer thread, a read that goes to the file, close."""
@@ -891,7 +901,7 @@ class Store:
             if self._flush_failed is not None:
                 raise StoreError(f"no order intent is recorded after a failed flush of {self._wal_path} "
                                  f"({self._flush_failed}); restart the bot once the disk is sound")
-            with self._tx() as db:
+            with self._tx(intent=True) as db:
                 db.execute(
                     f"INSERT INTO orders({_ORDER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     self._order_row(order),
@@ -929,6 +939,20 @@ class Store:
         still.append(start_datasync(self._wal_fd, on_failure=self._flush_refused))
         self._unsettled = still
         return IntentFlush(self, tuple(still))
+
+    def _flush_ahead(self) -> None:
+        """After an ordinary commit (caller holds _lock): start flushing the WAL in the background,
+        unless a flush is still running (the next intent's covers what it misses). Nothing waits
+        for it; it leaves the next intent's flush only its own pages: in-situ fdatasync of that WAL
+        p50 271 -> 121 us, so the flush ends while the order's request is still being prepared. A
+        failure latches the store like an intent's flush. Only where the flush really runs in the
+        background (``overlapping()``): elsewhere it would make every commit wait for the disk."""
+        if self._wal_fd is None or self._flush_failed is not None or not overlapping():
+            return  # no intent yet (the descriptor opens with the first), or no more intents anyway
+        running = settle(self._unsettled)
+        if not running:
+            running.append(start_datasync(self._wal_fd, on_failure=self._flush_refused))
+        self._unsettled = running
 
     def _flush_refused(self, error: OSError) -> None:
         """A flush of the WAL failed (whoever saw it): no intent is recorded from now on."""

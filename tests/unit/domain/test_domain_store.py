@@ -318,6 +318,7 @@ def test_an_intent_is_put_on_disk_by_flushing_the_wal_file_after_its_commit(tmp_
         db._db.set_trace_callback(statements.append)
         db.record_intent(store_order("kb1"))
         later = db.record_intent(store_order("kb2"), sync_later=True)
+        monkeypatch.setattr(store_module, "overlapping", lambda: False)  # no flush ahead (tested below)
         db.append_audit({"action": "ordinary"})
         db._db.set_trace_callback(None)
         later.wait()
@@ -326,7 +327,6 @@ def test_an_intent_is_put_on_disk_by_flushing_the_wal_file_after_its_commit(tmp_
         control = [s for s in statements if s.startswith(("PRAGMA synchronous", "BEGIN", "COMMIT"))]
         assert control == ["BEGIN IMMEDIATE", "COMMIT"] * 3  # no switching: everything commits under NORMAL
         assert db._db.execute("PRAGMA synchronous").fetchone()[0] == 1
-        assert db.append_audit({"action": "x"}) and len(flushed) == 2  # ordinary writes are not flushed
 
 
 def test_the_flush_follows_the_wal_file_when_it_is_not_the_one_the_descriptor_is_open_on(tmp_path):
@@ -399,6 +399,91 @@ def test_an_intent_waits_for_the_stores_earlier_flush_still_running_and_fails_wi
             second.wait()
         with pytest.raises(StoreError, match="failed flush"):
             db.record_intent(store_order("kb3"))
+
+
+@pytest.fixture
+def flushes_ahead(monkeypatch):
+    """Flushes the test ends (``_Flush``), started as where glibc runs them in the background."""
+    import krakenbot.store as store_module
+
+    started: list[_Flush] = []
+
+    def start(fd, on_failure=None):
+        started.append(_Flush(on_failure))
+        return started[-1]
+
+    monkeypatch.setattr(store_module, "start_datasync", start)
+    monkeypatch.setattr(store_module, "overlapping", lambda: True)
+    return started
+
+
+def test_an_ordinary_commit_starts_the_wals_flush_ahead_of_the_next_intent_one_at_a_time(tmp_path, flushes_ahead):
+    """The next intent's flush then has only its own pages to write; a flush still running covers the
+    commits that follow it (the intent's own flush takes what it missed)."""
+    with Store(str(tmp_path / "a.sqlite")) as db:
+        db.set_meta("before", "any intent")  # no WAL descriptor yet: nothing to flush ahead
+        assert flushes_ahead == []
+        db.record_intent(store_order("kb1"), sync_later=True)
+        flushes_ahead[0].done = True
+        db.append_audit({"action": "ordinary"})
+        assert len(flushes_ahead) == 2  # started by the ordinary commit, waited for by nobody
+        db.set_meta("k", "v")
+        with db.batch():
+            db.append_audit({"action": "in a batch"})
+        assert len(flushes_ahead) == 2  # still running: no second one behind it
+        flushes_ahead[1].done = True
+        with db.batch():
+            db.append_audit({"action": "in a batch"})
+        assert len(flushes_ahead) == 3  # a batch's commit starts one too
+        later = db.record_intent(store_order("kb2"), sync_later=True)
+        assert len(flushes_ahead) == 4  # the intent's own, never skipped
+        flushes_ahead[3].done = True
+        with pytest.raises(TimeoutError):
+            later.wait(timeout=0)  # the flush ahead, still running, holds the intent back too
+        flushes_ahead[2].done = True
+        later.wait(timeout=0)
+        db.record_intent(store_order("kb3"), sync_later=True)  # nothing running: still just its own
+        assert len(flushes_ahead) == 5
+
+
+def test_a_flush_ahead_that_failed_stops_the_next_intent(tmp_path, flushes_ahead):
+    with Store(str(tmp_path / "b.sqlite")) as db:
+        db.record_intent(store_order("kb1"), sync_later=True)
+        flushes_ahead[0].done = True
+        db.append_audit({"action": "ordinary"})
+        flushes_ahead[1].fail()
+        db.append_audit({"action": "ordinary"})  # settles the failed flush: the store latches
+        with pytest.raises(StoreError, match="failed flush"):
+            db.record_intent(store_order("kb2"))
+        assert db.get_order("kb2") is None
+
+
+def test_flush_waits_for_the_wals_flushes_and_reports_a_failed_one(tmp_path, flushes_ahead):
+    with Store(str(tmp_path / "c.sqlite")) as db:
+        db.record_intent(store_order("kb1"), sync_later=True)
+        flushes_ahead[0].done = True
+        db.append_audit({"action": "ordinary"})
+        with pytest.raises(StoreError, match="did not reach the disk"):
+            db.flush()  # still running: the bounded wait ends (the fake never finishes by itself)
+        flushes_ahead[1].done = True
+        db.flush()
+        assert db._unsettled == []
+        db.append_audit({"action": "ordinary"})
+        flushes_ahead[2].fail()
+        with pytest.raises(StoreError, match="did not reach the disk"):
+            db.flush()
+
+
+def test_no_flush_ahead_where_the_flush_would_not_run_in_the_background(tmp_path, flushes_ahead, monkeypatch):
+    """There ``start_datasync`` flushes at once: every ordinary commit would wait for the disk."""
+    import krakenbot.store as store_module
+
+    monkeypatch.setattr(store_module, "overlapping", lambda: False)
+    with Store(str(tmp_path / "d.sqlite")) as db:
+        db.record_intent(store_order("kb1"), sync_later=True)
+        flushes_ahead[0].done = True
+        db.append_audit({"action": "ordinary"})
+        assert len(flushes_ahead) == 1
 
 
 def test_an_earlier_flush_that_failed_unwatched_fails_the_next_intent(tmp_path, monkeypatch):
