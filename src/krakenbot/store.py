@@ -306,6 +306,19 @@ _ORDER_COLUMNS = (
 _ORDER_ASSIGNMENTS = ", ".join(f"{c.strip()} = ?" for c in _ORDER_COLUMNS.split(",")[1:])
 
 
+# The order columns ``update_order`` may change (never the key, the pair, side or type).
+_UPDATABLE = frozenset({"txid", "status", "volume_executed", "cost", "fee", "updated_at", "intent", "reason",
+                        "volume", "price"})
+
+
+@lru_cache(maxsize=64)  # an order's few kinds of update, built once each
+def _update_sql(columns: tuple[str, ...]) -> str:
+    return f"UPDATE orders SET {', '.join(f'{n} = ?' for n in columns)} WHERE cl_ord_id = ?"
+
+
+# An audit event's keys stored as columns (``detail`` is the JSON of the rest).
+_AUDIT_COLUMNS = frozenset({"time", "actor", "action", "endpoint", "mode", "allowed", "outcome", "detail"})
+
 _ADD_DAILY = "-- add to a daily counter --"  # a recorded addition, made when the unit is committed
 
 
@@ -851,9 +864,9 @@ class Store:
     def _insert_audit(db: Any, event: dict[str, Any]) -> int:
         if isinstance(db, _Recorder):
             return db.audit(event)
-        known = {"time", "actor", "action", "endpoint", "mode", "allowed", "outcome", "detail"}
         detail = dict(event.get("detail") or {})
-        detail.update({k: v for k, v in event.items() if k not in known})
+        if not event.keys() <= _AUDIT_COLUMNS:  # keys beyond the columns go into detail
+            detail.update({k: v for k, v in event.items() if k not in _AUDIT_COLUMNS})
         allowed = event.get("allowed")
         cur = db.execute(
             "INSERT INTO audit(time, actor, action, endpoint, mode, allowed, outcome, detail) "
@@ -989,16 +1002,14 @@ class Store:
         """Change some fields of one order in one transaction; returns the new record.
         ``current``: the record the caller holds (under its order lock): only the changed columns
         are written and the row is not read back (no SELECT, no intent JSON round trip)."""
-        allowed = {"txid", "status", "volume_executed", "cost", "fee", "updated_at", "intent", "reason",
-                   "volume", "price"}
-        unknown = set(changes) - allowed
+        unknown = changes.keys() - _UPDATABLE
         if unknown:
             raise StoreError(f"cannot update order fields {sorted(unknown)}")
         if current is not None and current.cl_ord_id == cl_ord_id and changes:
             record = evolve(current, **changes)
-            values = [self._column_value(name, getattr(record, name)) for name in changes]
+            values = [self._column_value(name, value) for name, value in changes.items()]
             with self._tx(behind=True) as db:
-                sql = f"UPDATE orders SET {', '.join(f'{n} = ?' for n in changes)} WHERE cl_ord_id = ?"
+                sql = _update_sql(tuple(changes))
                 if isinstance(db, _Recorder):
                     db.execute(sql, (*values, cl_ord_id), expect_one=True)
                     self._cache_changes(cl_ord_id, changes, (current, record))

@@ -62,11 +62,12 @@ class AuditLog:
                actor: str = "bot", **extra: Any) -> dict:
         """Append one row: the store keeps time/actor/action/endpoint/mode/allowed/outcome as
         columns and everything else (reason, params, extra) in ``detail``."""
+        mode = self._mode()
         row: dict[str, Any] = {
             "time": self._clock.time(),
             "actor": actor,
             "action": action,
-            "mode": str(getattr(self._mode(), "value", self._mode())),
+            "mode": str(getattr(mode, "value", mode)),
             "endpoint": endpoint,
             "allowed": allowed,
             "outcome": outcome,

@@ -24,7 +24,9 @@ class KillSwitch:
         self.engaged_at: float | None = None
 
     def file_present(self) -> bool:
-        return self._file is not None and os.path.exists(self._file)  # checked before every order: no pathlib
+        # Checked before every order: no pathlib, and access() answers "absent" without the exception
+        # os.path.exists raises and catches inside (the common case).
+        return self._file is not None and os.access(self._file, os.F_OK)
 
     def file_reason(self) -> str | None:
         if not self.file_present():
@@ -35,6 +37,11 @@ class KillSwitch:
             text = []
         detail = f": {text[0][:200]}" if text and text[0] else ""
         return f"kill file {self.file_path} exists{detail}"
+
+    @property
+    def command_reason(self) -> str | None:
+        """Why the kill command stopped trading, or None; the file is not looked at."""
+        return self._reason
 
     @property
     def engaged_by_command(self) -> bool:

@@ -98,6 +98,40 @@ def test_kill_file_blocks_orders_before_anything_is_sent(sim, make_bot, tmp_path
         bot.safety.resume()
 
 
+def test_the_kill_command_given_during_an_order_still_stops_it_at_the_send(sim, make_bot, monkeypatch):
+    """The guard skips only the kill *file*, already looked for at the start of the same decision;
+    a kill command given meanwhile (another thread, the dead man's switch) stops the order at the send."""
+    bot = make_bot("live", live_flag=True)
+    bot.safety.check_connection()
+    real_check = bot.safety.risk.check
+
+    def check_then_kill(*args, **kwargs):
+        decision = real_check(*args, **kwargs)
+        bot.safety.kill_switch.engage("operator pressed kill mid-order")
+        return decision
+
+    monkeypatch.setattr(bot.safety.risk, "check", check_then_kill)
+    start = len(sim.access_log)
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000"))
+    assert not outcome.placed and "operator pressed kill mid-order" in outcome.reason
+    assert "AddOrder" not in [r.endpoint for r in sim.access_log_since(start)] and sim.orders() == []
+
+
+def test_outside_the_wrappers_decision_the_guard_looks_for_the_kill_file(sim, make_bot, tmp_path):
+    """Code holding the client directly gets the whole check, also right after a wrapper order."""
+    from krakenbot.models import OrderRequest, OrderType, Side
+
+    bot = make_bot("live", live_flag=True)
+    bot.safety.check_connection()
+    assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000")).placed
+    (tmp_path / "KILL").write_text("stop now\n")
+    start = len(sim.access_log)
+    with pytest.raises(EndpointNotAllowed, match="stop now"):
+        bot.client.trading.add_order(OrderRequest("XBTEUR", Side.BUY, OrderType.LIMIT, Decimal("0.001"),
+                                                  Decimal("59000"), cl_ord_id="direct-1"))
+    assert sim.access_log_since(start) == []
+
+
 def test_audit_never_holds_the_secret_or_full_key(sim, make_bot):
     bot = make_bot("paper")
     bot.safety.check_connection()
