@@ -160,6 +160,52 @@ def evolve(obj: _T, **changes: Any) -> _T:
     return new
 
 
+_NO_ARGUMENT = object()  # an omitted argument whose field has a default_factory
+
+
+def quick_init(cls: type[_T]) -> type[_T]:
+    """Give a frozen dataclass an ``__init__`` that fills the instance's ``__dict__`` directly.
+
+    Why: a frozen dataclass's own ``__init__`` sets every field through ``object.__setattr__`` (its
+    class's ``__setattr__`` refuses), ~0.3 us a field: 4-5 us for the order request, the order record
+    and the risk snapshot, each built once or twice per order (measured in place: -10 us an order).
+    The same idea as ``evolve``. This ``__init__`` takes the same arguments (names, order, defaults,
+    default factories) and runs ``__post_init__`` as the generated one does; the class stays frozen
+    (assignment still raises). Plain fields only: a field with ``init=False`` or ``kw_only``, or an
+    ``InitVar``, is refused here rather than handled differently."""
+    import dataclasses
+
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    if not cls.__dataclass_params__.frozen or "__slots__" in cls.__dict__:  # type: ignore[attr-defined]
+        raise TypeError(f"quick_init({cls.__name__}): only for frozen dataclasses without slots")
+    if len(fields) != len(cls.__dataclass_fields__):  # type: ignore[attr-defined]
+        raise TypeError(f"quick_init({cls.__name__}): InitVar or ClassVar fields are not handled")
+    arguments: list[str] = []
+    body: list[str] = []
+    namespace: dict[str, Any] = {"_NO_ARGUMENT": _NO_ARGUMENT}
+    for f in fields:
+        if not f.init or f.kw_only:
+            raise TypeError(f"quick_init({cls.__name__}): field {f.name} is not a plain init field")
+        if f.default is not dataclasses.MISSING:
+            namespace[f"_default_{f.name}"] = f.default
+            arguments.append(f"{f.name}=_default_{f.name}")
+        elif f.default_factory is not dataclasses.MISSING:
+            namespace[f"_factory_{f.name}"] = f.default_factory
+            arguments.append(f"{f.name}=_NO_ARGUMENT")
+            body.append(f"    if {f.name} is _NO_ARGUMENT:\n        {f.name} = _factory_{f.name}()")
+        else:
+            arguments.append(f.name)
+    body.append("    state = self.__dict__")
+    body += [f"    state[{f.name!r}] = {f.name}" for f in fields]
+    if hasattr(cls, "__post_init__"):
+        body.append("    self.__post_init__()")
+    exec(f"def __init__(self, {', '.join(arguments)}):\n" + "\n".join(body), namespace)  # noqa: S102 - field names only
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = init  # type: ignore[misc]
+    return cls
+
+
 def exact_amount(value: object, name: str) -> Decimal:
     """A finite Decimal from a Decimal, int or decimal string; floats and bools are refused."""
     if isinstance(value, (float, bool)):
@@ -178,6 +224,7 @@ def exact_amount(value: object, name: str) -> Decimal:
     return number
 
 
+@quick_init
 @dataclass(frozen=True)
 class OrderRequest:
     """What the bot asks the exchange for. ``cl_ord_id`` is always set by the executor."""

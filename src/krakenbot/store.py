@@ -81,7 +81,7 @@ from functools import lru_cache
 from typing import Any, Iterable, Iterator
 
 from krakenbot.fsync import SYNCED, PendingSync, overlapping, settle, start_datasync
-from krakenbot.models import Candle, evolve
+from krakenbot.models import Candle, evolve, quick_init
 
 log = logging.getLogger(__name__)
 
@@ -250,6 +250,7 @@ MIGRATIONS: list[list[str]] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+@quick_init
 @dataclass(frozen=True)
 class OrderRecord:
     """The bot's view of one order; ``status`` is an ``OrderStatus`` value (a string here,

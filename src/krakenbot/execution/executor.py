@@ -52,7 +52,7 @@ from krakenbot.execution.order_state import (
     apply,
     event_for_exchange_status,
 )
-from krakenbot.models import OrderInfo, OrderRequest, OrderType, PairInfo, TradeInfo
+from krakenbot.models import OrderInfo, OrderRequest, OrderType, PairInfo, TradeInfo, quick_init
 from krakenbot.positions import Discrepancy
 from krakenbot.store import FillRecord, IntentFlush, OrderRecord, Store, utc_day
 
@@ -83,6 +83,7 @@ class UnknownOrderOutstanding(LocalRefusal):
     """An earlier order on this pair has an unknown outcome; nothing was sent."""
 
 
+@quick_init
 @dataclass(frozen=True)
 class PlacementResult:
     cl_ord_id: str

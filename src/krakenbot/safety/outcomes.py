@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 
+from krakenbot.models import quick_init
 from krakenbot.risk import Denial
 
 
@@ -25,6 +26,7 @@ class SafetyCode(str, Enum):
     CLOCK_SKEW = "CLOCK_SKEW"  # exchange time unknown or too far from ours: deadlines would be wrong
 
 
+@quick_init
 @dataclass(frozen=True)
 class OrderOutcome:
     """What became of one order request. ``accepted``: passed every gate and the exchange
