@@ -176,27 +176,31 @@ def quick_init(cls: type[_T]) -> type[_T]:
     import dataclasses
 
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-    if not cls.__dataclass_params__.frozen or "__slots__" in cls.__dict__:  # type: ignore[attr-defined]
-        raise TypeError(f"quick_init({cls.__name__}): only for frozen dataclasses without slots")
+    params = cls.__dataclass_params__  # type: ignore[attr-defined]
+    if not params.frozen or not params.init or "__slots__" in cls.__dict__:
+        raise TypeError(f"quick_init({cls.__name__}): only for frozen dataclasses with a generated __init__, no slots")
     if len(fields) != len(cls.__dataclass_fields__):  # type: ignore[attr-defined]
         raise TypeError(f"quick_init({cls.__name__}): InitVar or ClassVar fields are not handled")
+    # The generated code's own names start with "__qi_"; a field may not (nor be called "self").
     arguments: list[str] = []
     body: list[str] = []
-    namespace: dict[str, Any] = {"_NO_ARGUMENT": _NO_ARGUMENT}
+    namespace: dict[str, Any] = {"__qi_no_argument": _NO_ARGUMENT}
     for f in fields:
         if not f.init or f.kw_only:
             raise TypeError(f"quick_init({cls.__name__}): field {f.name} is not a plain init field")
+        if f.name == "self" or f.name.startswith("__qi_"):
+            raise TypeError(f"quick_init({cls.__name__}): field name {f.name!r} is reserved here")
         if f.default is not dataclasses.MISSING:
-            namespace[f"_default_{f.name}"] = f.default
-            arguments.append(f"{f.name}=_default_{f.name}")
+            namespace[f"__qi_default_{f.name}"] = f.default
+            arguments.append(f"{f.name}=__qi_default_{f.name}")
         elif f.default_factory is not dataclasses.MISSING:
-            namespace[f"_factory_{f.name}"] = f.default_factory
-            arguments.append(f"{f.name}=_NO_ARGUMENT")
-            body.append(f"    if {f.name} is _NO_ARGUMENT:\n        {f.name} = _factory_{f.name}()")
+            namespace[f"__qi_factory_{f.name}"] = f.default_factory
+            arguments.append(f"{f.name}=__qi_no_argument")
+            body.append(f"    if {f.name} is __qi_no_argument:\n        {f.name} = __qi_factory_{f.name}()")
         else:
             arguments.append(f.name)
-    body.append("    state = self.__dict__")
-    body += [f"    state[{f.name!r}] = {f.name}" for f in fields]
+    body.append("    __qi_state = self.__dict__")
+    body += [f"    __qi_state[{f.name!r}] = {f.name}" for f in fields]
     if hasattr(cls, "__post_init__"):
         body.append("    self.__post_init__()")
     exec(f"def __init__(self, {', '.join(arguments)}):\n" + "\n".join(body), namespace)  # noqa: S102 - field names only

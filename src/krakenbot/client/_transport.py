@@ -279,6 +279,9 @@ class Transport:
                 break  # all of Content-Length is in: no read for the end
             if time.monotonic() > deadline:
                 raise RequestTimeout(f"{endpoint}: answer not complete within the total timeout", (), endpoint)
+        if response.length:  # read1 answers b"" at an early end of file: the answer was cut short
+            raise ConnectionFailed(f"{endpoint}: connection dropped (answer shorter than its Content-Length)",
+                                   (), endpoint)
         response.close()  # done with this answer: the connection may carry the next request
         return b"".join(chunks)
 

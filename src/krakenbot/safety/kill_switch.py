@@ -39,11 +39,6 @@ class KillSwitch:
         return f"kill file {self.file_path} exists{detail}"
 
     @property
-    def command_reason(self) -> str | None:
-        """Why the kill command stopped trading, or None; the file is not looked at."""
-        return self._reason
-
-    @property
     def engaged_by_command(self) -> bool:
         return self._reason is not None
 

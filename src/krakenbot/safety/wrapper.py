@@ -65,9 +65,8 @@ class SafetyWrapper(ExchangeReads):
         if scrub is not None:
             self._scrub = scrub  # type: ignore[method-assign]
         self._init_reads()
-        self.guard.order_blocker = self._blocker_at_send
+        self.guard.order_blocker = self._order_blocker
         self._order_gate = threading.RLock()  # risk check + placement, one order at a time
-        self._decision = threading.local()  # .file_clear: this thread's order found no kill file (step 2)
         self._placed_record: Any = None  # the executor's record of the order just placed (under the gate)
 
     # -- mode ----------------------------------------------------------------------------------
@@ -107,11 +106,8 @@ class SafetyWrapper(ExchangeReads):
         # One decision, one view of the store: another process's write (``krakenbot resume``) is
         # looked for once per order, not at each of its reads (Store.consistent_reads).
         reads = getattr(self.store, "consistent_reads", None)
-        try:
-            with reads() if reads is not None else nullcontext():
-                return self._submit_order(pair, side, ordertype, volume, price, price2, post_only, leverage, origin)
-        finally:
-            self._decision.file_clear = False
+        with reads() if reads is not None else nullcontext():
+            return self._submit_order(pair, side, ordertype, volume, price, price2, post_only, leverage, origin)
 
     def _submit_order(self, pair: str, side: Side | str, ordertype: OrderType | str, volume: Decimal | str,
                       price: Decimal | str | None, price2: Decimal | str | None, post_only: bool, leverage: Any,
@@ -134,7 +130,6 @@ class SafetyWrapper(ExchangeReads):
         blocked = self._order_blocker()
         if blocked:
             return self._refuse(pair, SafetyCode.HALTED, blocked, origin, summary)
-        self._decision.file_clear = True  # the guard need not look for the file again (_blocker_at_send)
         # 3. circuit breaker: nothing is sent while it is open
         if self._breaker_open():
             return self._refuse(pair, SafetyCode.CIRCUIT_OPEN, "circuit breaker is open: the exchange is failing",
@@ -462,24 +457,16 @@ class SafetyWrapper(ExchangeReads):
         self.risk.resume(reason, actor=actor)
         self.audit.record("resume", allowed=True, outcome="active", reason=reason, actor=actor)
 
-    def _order_blocker(self, file_checked: bool = False) -> str | None:
+    def _order_blocker(self) -> str | None:
         """Why no order may be placed now (kill command or file, then the trading state), or None.
-        ``file_checked``: the kill file was looked for earlier in this same decision."""
-        reason = self.kill_switch.command_reason if file_checked else self.kill_switch.reason
+        Asked at the decision's start and again by the guard right before the order is sent: a
+        decision can wait (the order gate, reads that retry) while the operator creates the file."""
+        reason = self.kill_switch.reason
         if reason:
             return f"kill switch engaged: {reason}"
         if self.risk is not None and self.risk.trading_state is not TradingState.ACTIVE:
             return f"trading is {self.risk.trading_state.value}"
         return None
-
-    def _blocker_at_send(self) -> str | None:
-        """The guard's check right before an order-placing request leaves. For the wrapper's own order
-        the kill file was looked for at the start of this same decision (step 2, a few hundred
-        microseconds earlier), just as the store's state is read once per decision
-        (``Store.consistent_reads``): the kill command and the trading state are looked at again, the
-        file is not (one file-system lookup less per order). Any other caller, code holding the
-        client directly included, gets the whole check."""
-        return self._order_blocker(file_checked=getattr(self._decision, "file_clear", False))
 
     # -- dead man's switch --------------------------------------------------------------------------
     def _cancel_all_orders_after(self, timeout: int) -> Any:

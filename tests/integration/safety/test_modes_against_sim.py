@@ -117,8 +117,44 @@ def test_the_kill_command_given_during_an_order_still_stops_it_at_the_send(sim, 
     assert "AddOrder" not in [r.endpoint for r in sim.access_log_since(start)] and sim.orders() == []
 
 
-def test_outside_the_wrappers_decision_the_guard_looks_for_the_kill_file(sim, make_bot, tmp_path):
-    """Code holding the client directly gets the whole check, also right after a wrapper order."""
+def test_a_kill_file_created_while_an_order_waits_for_the_order_gate_stops_it(sim, make_bot, tmp_path):
+    """Another order in flight holds the gate; the operator creates the file meanwhile. The waiting order
+    passed its own first check before the file existed: the guard's check at the send stops it."""
+    import threading
+
+    bot = make_bot("live", live_flag=True)
+    bot.safety.check_connection()
+    gate = bot.safety._order_gate
+    gate.acquire()  # stands for another thread's order in flight
+    waiting, outcome = threading.Event(), {}
+    real_snapshot = bot.safety._snapshot
+
+    def snapshot(*args, **kwargs):  # runs once the gate is ours: the file appears before the send
+        (tmp_path / "KILL").write_text("operator: stop everything\n")
+        return real_snapshot(*args, **kwargs)
+
+    bot.safety._snapshot = snapshot
+    real_blocker = bot.safety._order_blocker
+
+    def first_check():
+        reason = real_blocker()
+        waiting.set()
+        return reason
+
+    bot.safety._order_blocker = first_check
+    worker = threading.Thread(target=lambda: outcome.setdefault("o", bot.safety.submit_order(
+        "XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000"))))
+    worker.start()
+    assert waiting.wait(10)  # step 2 passed without a file; the order now waits for the gate
+    bot.safety._order_blocker = real_blocker  # the guard's check at the send is the real one
+    start = len(sim.access_log)
+    gate.release()
+    worker.join(10)
+    assert not outcome["o"].placed and "operator: stop everything" in outcome["o"].reason
+    assert "AddOrder" not in [r.endpoint for r in sim.access_log_since(start)] and sim.orders() == []
+
+
+def test_code_holding_the_client_directly_is_stopped_by_the_kill_file(sim, make_bot, tmp_path):
     from krakenbot.models import OrderRequest, OrderType, Side
 
     bot = make_bot("live", live_flag=True)

@@ -76,6 +76,18 @@ def test_positional_and_missing_arguments_behave_as_before():
         PlacementResult("id", "OPEN", "T", True, unknown=1)  # type: ignore[call-arg]
 
 
+def test_a_field_may_be_called_as_the_generated_codes_helpers_were():
+    @quick_init
+    @dataclass(frozen=True)
+    class Named:
+        state: str
+        default: int = 0
+        factory: list = field(default_factory=list)
+
+    made = Named("open")
+    assert (made.state, made.default, made.factory) == ("open", 0, [])
+
+
 def test_what_it_does_not_handle_is_refused_when_the_class_is_made():
     with pytest.raises(TypeError, match="frozen"):
         @quick_init
@@ -89,6 +101,18 @@ def test_what_it_does_not_handle_is_refused_when_the_class_is_made():
         class Hidden:
             a: int
             b: int = field(default=0, init=False)
+
+    with pytest.raises(TypeError, match="generated __init__"):
+        @quick_init
+        @dataclass(frozen=True, init=False)
+        class OwnInit:
+            a: str
+
+            def __init__(self, a: int) -> None:
+                object.__setattr__(self, "a", str(a))
+
+    with pytest.raises(TypeError, match="reserved"):  # made outside a class body: no name mangling
+        quick_init(dataclasses.make_dataclass("Reserved", [("__qi_state", int)], frozen=True))
 
     with pytest.raises(TypeError, match="InitVar"):
         @quick_init
