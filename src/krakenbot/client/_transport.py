@@ -213,7 +213,7 @@ class Transport:
         has left yet, so a failure here is plainly a failed connection."""
         try:
             conn.connect()
-        except (TimeoutError, ssl.SSLError, OSError) as exc:
+        except OSError as exc:  # TimeoutError and ssl.SSLError among them
             conn.close()
             if isinstance(exc, TimeoutError):
                 raise RequestTimeout(f"{endpoint}: connect timed out", (), endpoint) from None

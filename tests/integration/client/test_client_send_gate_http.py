@@ -7,6 +7,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from decimal import Decimal
 
 import pytest
@@ -126,7 +127,12 @@ def test_a_request_that_left_without_its_gate_is_reported_as_an_unknown_outcome(
     monkeypatch.setattr(_transport._GatedSend, "send", lambda self, data: super(_transport._GatedSend, self).send(data))
     with pytest.raises(_transport.GateSkipped):
         client.trading.add_order(_order("s-1"), before_send=lambda: None)
-    assert [o["cl_ord_id"] for o in sim.orders()] == ["s-1"]  # it did go out
+    # It did go out: the call failed without reading the answer, so the exchange may still be on it
+    # (a bounded poll that yields to the simulator's thread, not a fixed sleep).
+    arrived, ends = threading.Event(), time.monotonic() + 10
+    while not sim.orders() and time.monotonic() < ends:
+        arrived.wait(0.001)
+    assert [o["cl_ord_id"] for o in sim.orders()] == ["s-1"]
 
 
 def test_what_the_gate_raises_reaches_the_caller_as_it_is_even_an_os_error(client, sim):

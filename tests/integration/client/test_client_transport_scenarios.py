@@ -21,6 +21,7 @@ class Server:
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.handler, self.accepted, self.received = handler, 0, []
+        self.dropped: list[OSError] = []  # handlers ended by the client closing its end (expected in some tests)
         threading.Thread(target=self._run, daemon=True).start()
 
     def _run(self) -> None:
@@ -35,8 +36,8 @@ class Server:
     def _one(self, conn: socket.socket, index: int) -> None:
         try:
             self.handler(self, conn, index)
-        except OSError:
-            pass
+        except OSError as error:
+            self.dropped.append(error)
 
     def read_request(self, conn: socket.socket) -> bytes | None:
         data = b""
@@ -139,7 +140,7 @@ def test_a_gate_refusing_on_a_kept_alive_connection_writes_nothing_and_drops_it(
     kept = transport._idle[0]
 
     class Refused(Exception):
-        pass
+        """What the gate raises: it must reach the caller as it is."""
 
     def gate():
         raise Refused()
