@@ -13,13 +13,19 @@ What each kind does (see ``server.py`` for the wire side):
 - ``accept_then_drop``: processed fully, then the connection closes with no response.
 - ``reset``: the connection is reset (TCP RST) before processing.
 - ``truncated_json`` / ``invalid_json``: processed, then a cut or garbled JSON body is sent.
+
+Besides faults, an in-process caller can ask to be called when a request arrives
+(``on_arrival``): something that happens in the world while the exchange is busy with that
+request, e.g. the operator pulling a kill switch while the bot waits for an answer. The
+action runs on the request's thread before the request is processed; not on the control API
+(a callable does not travel as JSON).
 """
 from __future__ import annotations
 
 import random
 import threading
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Callable
 
 KINDS = frozenset({
     "error", "http_status", "latency", "hang", "accept_then_drop", "reset", "truncated_json", "invalid_json",
@@ -55,12 +61,14 @@ class FaultInjector:
         self._rng = rng
         self._start_state = rng.getstate()
         self._faults: list[Fault] = []
+        self._arrivals: list[list[Any]] = []  # [endpoint, action, times left]
         self._lock = threading.Lock()
 
     def reset(self) -> None:
         """No faults, and the RNG back at its seed: a scenario after a reset draws as if it ran first."""
         with self._lock:
             self._faults.clear()
+            self._arrivals.clear()
             self._rng.setstate(self._start_state)
 
     def inject(self, endpoint: str = "*", kind: str = "error", *, error: str | None = None,
@@ -97,9 +105,33 @@ class FaultInjector:
             self._faults.append(fault)
         return fault
 
+    def on_arrival(self, endpoint: str, action: Callable[[], None], times: int = 1) -> None:
+        """Call ``action()`` when the next ``times`` requests for ``endpoint`` (or ``"*"``) arrive."""
+        if not isinstance(endpoint, str) or not endpoint:
+            raise ValueError("endpoint must be a method name or '*'")
+        if not callable(action) or int(times) != times or times < 1:
+            raise ValueError("action must be callable and times a positive integer")
+        with self._lock:
+            self._arrivals.append([endpoint, action, int(times)])
+
+    def arrived(self, endpoint: str) -> None:
+        """A request for ``endpoint`` arrived: run the actions waiting for it (outside the lock)."""
+        if not self._arrivals:  # fast path, as in fire()
+            return
+        due = []
+        with self._lock:
+            for arrival in self._arrivals:
+                if arrival[2] > 0 and arrival[0] in ("*", endpoint):
+                    arrival[2] -= 1
+                    due.append(arrival[1])
+            self._arrivals = [a for a in self._arrivals if a[2] > 0]
+        for action in due:
+            action()
+
     def clear(self) -> None:
         with self._lock:
             self._faults.clear()
+            self._arrivals.clear()
 
     def active(self) -> list[Fault]:
         with self._lock:

@@ -191,6 +191,7 @@ class Gateway:
                 params.update(parse_body(body, headers.get("Content-Type", "")))
         except errors.KrakenAPIError as exc:
             return self._finish(http_method, path, method, "public", None, params, exc.code, None, now)
+        self.faults.arrived(method)
         fault = self.faults.fire(method)
         return self._run(http_method, path, method, "public", None, params, fault, now,
                          lambda: self.exchange.handle_public(method, {k: _as_text(v) for k, v in params.items()}))
@@ -225,6 +226,7 @@ class Gateway:
             if exc.code in (errors.INVALID_KEY, errors.INVALID_SIGNATURE) and presented:
                 self.lockouts.failed(presented)
             return self._finish(http_method, path, method, "private", key_id, params, exc.code, None, now)
+        self.faults.arrived(method)
         fault = self.faults.fire(method)
         call_params = {k: v for k, v in params.items() if k not in ("nonce", "otp")}
         account = api_key.account

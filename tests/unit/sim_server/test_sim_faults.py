@@ -68,3 +68,20 @@ def test_defaults_per_kind():
     assert faults.inject(kind="error").error == "EService:Unavailable"
     assert faults.inject(kind="http_status").status == 503
     assert faults.inject(kind="hang").seconds == 1.0
+
+
+def test_an_arrival_action_runs_once_per_matching_request_and_reset_forgets_it():
+    faults = FaultInjector(random.Random(1))
+    seen: list[str] = []
+    faults.on_arrival("BalanceEx", lambda: seen.append("pulled"), times=2)
+    faults.arrived("Ticker")
+    faults.arrived("BalanceEx")
+    faults.arrived("BalanceEx")
+    faults.arrived("BalanceEx")
+    assert seen == ["pulled", "pulled"]
+    faults.on_arrival("*", lambda: seen.append("any"))
+    faults.reset()
+    faults.arrived("Ticker")
+    assert seen == ["pulled", "pulled"]
+    with pytest.raises(ValueError):
+        faults.on_arrival("Balance", "not callable")  # type: ignore[arg-type]
