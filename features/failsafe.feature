@@ -9,10 +9,41 @@ Feature: Failing safe when the exchange misbehaves
     And the price of XBT/EUR is 60,000 EUR
 
   @safety @blocker @fault-injection @allure.label.story:circuit-breaker
-  Scenario: Repeated failures open the circuit breaker
-    Given the exchange is unavailable for every request
-    When the bot reads the price of XBT/EUR 5 times
+  Scenario Outline: The circuit breaker opens at the 5th failed request, not at the 4th
+    A read is tried up to three times, so failed requests are counted at the exchange, not reads.
+
+    Given the exchange fails the next <failures> requests
+    When the bot reads the price of XBT/EUR 2 times
+    Then the exchange saw <failures> failed requests
+    And the circuit breaker is <state>
+
+    Examples: Failed requests in a row
+      | failures | state  |
+      | 4        | closed |
+      | 5        | open   |
+
+  @safety @blocker @fault-injection @allure.label.story:circuit-breaker
+  Scenario Outline: Every way the exchange can fail counts towards the circuit breaker
+    Given the exchange answers the next 5 requests with <failure>
+    When the bot reads the price of XBT/EUR 2 times
     Then the circuit breaker is open
+    And the exchange saw 5 requests in all
+
+    Examples: Ways the exchange fails
+      | failure                      |
+      | an error page                |
+      | a service-unavailable error  |
+      | no answer in time            |
+      | a dropped connection         |
+      | a garbled answer             |
+
+  @safety @blocker @fault-injection @allure.label.story:circuit-breaker
+  Scenario: While the circuit breaker is open the bot does not even read from the exchange
+    Given the circuit breaker has opened after repeated failures
+    And the exchange has recovered
+    When the bot reads the price of XBT/EUR and the balances
+    Then both reads are refused because the circuit breaker is open
+    And the exchange received no request
 
   @safety @blocker @fault-injection @allure.label.story:circuit-breaker
   Scenario: While the circuit breaker is open no order reaches the exchange
@@ -20,6 +51,14 @@ Feature: Failing safe when the exchange misbehaves
     When the bot asks to buy 0.01 XBT at market
     Then the order is refused
     And the exchange received no order for it
+
+  @safety @blocker @fault-injection @allure.label.story:circuit-breaker
+  Scenario: A failed trial after the recovery wait opens the circuit breaker again
+    Given the circuit breaker has opened after repeated failures
+    And the circuit breaker's recovery wait of 30 seconds has passed
+    When the bot reads the price of XBT/EUR while the exchange is still failing
+    Then exactly 1 request reached the exchange, the trial
+    And the circuit breaker is open
 
   @safety @critical @fault-injection @allure.label.story:circuit-breaker
   Scenario: The circuit breaker closes again once the exchange has recovered

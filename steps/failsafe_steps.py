@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from behave import given, then, when
-from hamcrest import (assert_that, contains_string, empty, equal_to, has_length, is_, less_than_or_equal_to,
+from hamcrest import (assert_that, contains_string, empty, equal_to, has_key, has_length, is_, less_than_or_equal_to,
                       not_none)
 
 from krakenbot.errors import KrakenError
@@ -25,10 +25,41 @@ def _read_price_quietly(world):
         world.notes.setdefault("errors", []).append(exc)
 
 
+def _bot_requests(world) -> list:
+    """What reached the exchange since the scenario's action began (steps' own requests excluded)."""
+    mark = world.notes.get("when_mark", 0)
+    return [r for r in world.exchange_calls() if r.seq >= mark and r.seq not in world.foreign]
+
+
+# How the exchange fails, as the features name it -> the simulator's fault.
+FAILURES = {
+    "an error page": {"kind": "http_status", "status": 503},
+    "a service-unavailable error": {"kind": "error", "error": "EService:Unavailable"},
+    "no answer in time": {"kind": "hang", "seconds": 0.3},
+    "a dropped connection": {"kind": "reset"},
+    "a garbled answer": {"kind": "truncated_json"},
+}
+# The bot waits 10 s for an answer; "no answer in time" is staged in milliseconds with a bot that
+# waits 0.05 s (the simulator still answers a normal request in about a millisecond).
+SHORT_PATIENCE = 0.05
+
+
 # -- the exchange misbehaving ---------------------------------------------------------------------
-@given("the exchange is unavailable for every request")
-def step_all_unavailable(context):
-    context.world.sim.faults.inject(endpoint="*", kind="error", error="EService:Unavailable", probability=1.0)
+@given("the exchange fails the next {count:d} requests")
+def step_fail_next(context, count):
+    context.world.sim.faults.inject(endpoint="*", kind="error", error="EService:Unavailable", times=count)
+
+
+@given("the exchange answers the next {count:d} requests with {failure}")
+def step_fail_next_with(context, count, failure):
+    world = context.world
+    assert_that(FAILURES, has_key(failure), f"the specification should know the failure '{failure}'")
+    if FAILURES[failure]["kind"] == "hang":
+        from krakenbot.client import Timeouts
+
+        world.client_options["timeouts"] = Timeouts(connect=1.0, read=SHORT_PATIENCE, total=1.0)
+        world.restart()
+    world.sim.faults.inject(endpoint="*", times=count, **FAILURES[failure])
 
 
 @given("the circuit breaker has opened after repeated failures")
@@ -40,6 +71,11 @@ def step_breaker_opened(context):
             break
         _read_price_quietly(world)
     assert_that(_breaker_state(world), equal_to("OPEN"), "repeated failures should open the circuit breaker")
+
+
+@given("the circuit breaker's recovery wait of {seconds:d} seconds has passed")
+def step_recovery_wait(context, seconds):
+    context.world.sim.advance(seconds)
 
 
 @given("the exchange has recovered")
@@ -73,6 +109,22 @@ def step_read_spaced(context, pair, count):
     for _ in range(count):
         world.sim.advance(60)
         _read_price_quietly(world)
+
+
+@when("the bot reads the price of {pair:Pair} and the balances")
+def step_read_price_and_balances(context, pair):
+    world = context.world
+    world.notes["read_errors"] = []
+    for read in (lambda: world.safety.ticker(pair), world.safety.balances):
+        try:
+            read()
+        except KrakenError as exc:
+            world.notes["read_errors"].append(exc)
+
+
+@when("the bot reads the price of {pair:Pair} while the exchange is still failing")
+def step_read_while_failing(context, pair):
+    _read_price_quietly(context.world)
 
 
 @given("the exchange will answer the next order with an error page")
@@ -165,6 +217,36 @@ def step_alive(context, minutes, every):
 @then("the circuit breaker is open")
 def step_breaker_open(context):
     assert_that(_breaker_state(context.world), equal_to("OPEN"), "repeated failures should open the circuit breaker")
+
+
+@then("the exchange saw {count:d} failed requests")
+def step_failed_requests(context, count):
+    failed = [r for r in _bot_requests(context.world) if r.outcome != "ok"]
+    assert_that(failed, has_length(count), "each failed request at the exchange, retries included, is one failure")
+
+
+@then("the exchange saw {count:d} requests in all")
+def step_requests_in_all(context, count):
+    assert_that(_bot_requests(context.world), has_length(count),
+                "once the circuit breaker opens, not even the read's own retry is sent")
+
+
+@then("exactly {count:d} request reached the exchange, the trial")
+def step_only_trial(context, count):
+    assert_that(_bot_requests(context.world), has_length(count),
+                "after the recovery wait one trial request goes out; when it fails, nothing more")
+
+
+@then("both reads are refused because the circuit breaker is open")
+def step_reads_refused(context):
+    errors = context.world.notes["read_errors"]
+    assert_that([type(e).__name__ for e in errors], equal_to(["CircuitOpenError", "CircuitOpenError"]),
+                f"each read should be refused by the open circuit breaker: {errors}")
+
+
+@then("the exchange received no request")
+def step_no_request(context):
+    assert_that(_bot_requests(context.world), empty(), "nothing should reach the exchange while the breaker is open")
 
 
 @then("the exchange saw the balance request {count:d} times, with a pause of at least {gap:d} seconds before each repeat")

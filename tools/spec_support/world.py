@@ -68,6 +68,9 @@ class World:
     foreign: set[int] = field(default_factory=set)  # access-log seqs sent by the steps, not the bot
     log_start: int = 0  # the access log's length when the scenario began
     start_balances: dict[str, Decimal] = field(default_factory=dict)
+    # Client options a scenario needs that no setting offers (e.g. a short read timeout, so that
+    # "no answer in time" happens in milliseconds); kept across restarts.
+    client_options: dict[str, Any] = field(default_factory=dict)
 
     # -- set-up -----------------------------------------------------------------------------------
     @property
@@ -119,7 +122,8 @@ class World:
         if mode == "live":
             env["KRAKEN_LIVE_TRADING"] = "yes"
         settings = Settings.from_env(env)
-        self.bot = Bot.build(settings, clock=self.clock, store_path=env["STORE_PATH"])
+        self.bot = Bot.build(settings, clock=self.clock, store_path=env["STORE_PATH"],
+                             client_options=dict(self.client_options) or None)
         self.record_mode()
         if mode != self.mode:
             self.set_mode(mode)
