@@ -69,10 +69,13 @@ Feature: Failing safe when the exchange misbehaves
 
   @safety @critical @fault-injection @allure.label.story:rate-limits
   Scenario: A rate-limit refusal is answered by waiting before trying again
+    After a refusal the bot waits until the exchange's request counter has drained:
+    15 requests at a third of a request a second on the account's tier, about 45 seconds.
+
     Given the exchange refuses the next 2 balance requests for exceeding the rate limit
     When the operator checks the connection
     Then the bot is reported as authenticated
-    And the exchange saw the balance request 3 times, with a pause of at least 30 seconds before each repeat
+    And the exchange saw the balance request 3 times, with a pause of at least 45 seconds before each repeat
 
   @safety @critical @allure.label.story:rate-limits
   Scenario: A burst of reads stays within the exchange's request allowance

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import base64
 import secrets
+from decimal import Decimal
 
 import requests
 from behave import given, then, when
-from hamcrest import (assert_that, contains_string, empty, equal_to, greater_than, has_length, is_, is_not,
-                      less_than_or_equal_to)
+from hamcrest import (all_of, assert_that, contains_string, empty, equal_to, greater_than_or_equal_to, has_length, is_,
+                      is_not, less_than_or_equal_to)
 
+from tools.spec_support.facade import amount
 from tools.spec_support.raw_client import signed_post
 
 
@@ -53,7 +55,6 @@ def step_rate_limited_next(context, count):
 @when("the operator checks the connection")
 def step_check_connection(context):
     world = context.world
-    world.notes["slept_before"] = len(world.clock.slept) if hasattr(world.clock, "slept") else 0
     world.notes["report"] = world.safety.check_connection()
 
 
@@ -104,13 +105,22 @@ def step_balances_match(context):
         assert_that(shown, is_not(equal_to({})), "the real account's balances should be shown")
 
 
-@then("the bot waited {count:d} times before trying again, each pause longer than the one before")
-def step_backoff(context, count):
-    world = context.world
-    pauses = [p for p in world.clock.slept[world.notes["slept_before"]:] if p > 0]
-    assert_that(pauses, has_length(count), f"the bot should pause once before each of {count} retries")
-    for earlier, later in zip(pauses, pauses[1:]):
-        assert_that(later, greater_than(earlier), f"each pause should be longer than the one before: {pauses}")
+# The bot varies each pause by up to a quarter (client/retry.py: RetryPolicy.jitter).
+PAUSE_JITTER = Decimal("0.25")
+
+
+@then("the exchange saw the balance request again after pauses of about")
+def step_backoff(context):
+    """Measured at the exchange (its clock is the bot's): a pause removed, shortened or no longer
+    growing shows as a gap out of its band."""
+    times = [Decimal(str(r.time)) for r in context.world.exchange_calls("Balance")]
+    expected = [amount(row["pause, seconds"]) for row in context.table]
+    assert_that(times, has_length(len(expected) + 1), "the failed read should be repeated once after each pause")
+    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+    for gap, pause in zip(gaps, expected):
+        assert_that(gap, all_of(greater_than_or_equal_to(pause * (1 - PAUSE_JITTER)),
+                                less_than_or_equal_to(pause * (1 + PAUSE_JITTER))),
+                    f"the bot should pause about {pause} s before repeating the read (pauses: {gaps})")
 
 
 @then("the exchange was asked for the balances at most {count:d} times")
