@@ -93,6 +93,7 @@ class PlacementResult:
     reason: str | None = None
     validated_only: bool = False
     order: OrderRecord | None = None
+    refusal: LocalRefusal | None = None  # the bot's own refusal at the send (nothing left), for its name
 
     @property
     def accepted(self) -> bool:
@@ -379,7 +380,7 @@ class Executor:
                 raise
             if not is_ambiguous(error):
                 order = self._transition(order, OrderEvent.REJECT, reason=_reason(error))
-                return self._result(order)
+                return self._result(order, refusal=error if isinstance(error, LocalRefusal) else None)
             order = self._transition(order, OrderEvent.TIMEOUT, reason=_reason(error))
             order = self.resolve_unknown(order.cl_ord_id, wait=self.wait_for_unknown)
             return self._result(order)
@@ -408,10 +409,12 @@ class Executor:
                 pass  # placed and known by txid; a later refresh() catches up
         return self._result(order)
 
-    def _result(self, order: OrderRecord, validated_only: bool = False) -> PlacementResult:
+    def _result(self, order: OrderRecord, validated_only: bool = False,
+                refusal: LocalRefusal | None = None) -> PlacementResult:
         status = OrderStatus(order.status)
         placed = order.txid is not None and status not in (OrderStatus.REJECTED, OrderStatus.VALIDATED)
-        return PlacementResult(order.cl_ord_id, status, order.txid, placed, order.reason, validated_only, order)
+        return PlacementResult(order.cl_ord_id, status, order.txid, placed, order.reason, validated_only, order,
+                               refusal)
 
     # -- ambiguity resolution ------------------------------------------------------------------
     def _lookup(self, order: OrderRecord, scan: bool) -> OrderInfo | None:

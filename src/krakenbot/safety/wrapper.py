@@ -267,10 +267,20 @@ class SafetyWrapper(ExchangeReads):
                           params=summary, origin=origin, cl_ord_id=result.cl_ord_id, txid=result.txid)
         code: Any = SafetyCode.EXCHANGE_ERROR
         if not accepted and not result.placed:
-            code = self._status_after_refusal(request, code)
+            code = self._refusal_code(getattr(result, "refusal", None)) or self._status_after_refusal(request, code)
         denials = [] if accepted else [Denial(code, reason)]
         return OrderOutcome(accepted, bool(result.placed), result.cl_ord_id, result.txid, status, denials, reason,
                             bool(result.validated_only))
+
+    def _refusal_code(self, refusal: LocalRefusal | None) -> Any:
+        """The rule behind the bot's own refusal at the send, named as the gates name it: the
+        kill switch or a halt (the guard looks again right before the send, since a decision can
+        wait on slow reads while the operator pulls it) is HALTED, an open breaker CIRCUIT_OPEN."""
+        if isinstance(refusal, CircuitOpenError):
+            return SafetyCode.CIRCUIT_OPEN
+        if isinstance(refusal, EndpointNotAllowed):
+            return SafetyCode.HALTED if self._order_blocker() else SafetyCode.MODE
+        return None
 
     def _status_after_refusal(self, request: OrderRequest, code: Any) -> Any:
         """The status is cached for ``status_ttl``: an order sent just after the exchange left

@@ -114,6 +114,7 @@ def test_the_kill_command_given_during_an_order_still_stops_it_at_the_send(sim, 
     start = len(sim.access_log)
     outcome = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000"))
     assert not outcome.placed and "operator pressed kill mid-order" in outcome.reason
+    assert outcome.codes == ["HALTED"]  # named as the gate names it, not an exchange error
     assert "AddOrder" not in [r.endpoint for r in sim.access_log_since(start)] and sim.orders() == []
 
 
@@ -151,6 +152,7 @@ def test_a_kill_file_created_while_an_order_waits_for_the_order_gate_stops_it(si
     gate.release()
     worker.join(10)
     assert not outcome["o"].placed and "operator: stop everything" in outcome["o"].reason
+    assert outcome["o"].codes == ["HALTED"]
     assert "AddOrder" not in [r.endpoint for r in sim.access_log_since(start)] and sim.orders() == []
 
 
