@@ -54,7 +54,7 @@ from krakenbot.execution.order_state import (
 )
 from krakenbot.models import OrderInfo, OrderRequest, OrderType, PairInfo, TradeInfo, quick_init
 from krakenbot.positions import Discrepancy
-from krakenbot.store import FillRecord, IntentFlush, OrderRecord, Store, utc_day
+from krakenbot.store import FillRecord, IntentFlush, OrderRecord, Store, StoreError, utc_day
 
 __all__ = ["Executor", "PlacementResult", "UnknownOrderOutstanding", "is_ambiguous"]
 
@@ -325,6 +325,9 @@ class Executor:
                 if self.store.get_order(cl_ord_id) is None:
                     raise
                 raise _IdTaken(cl_ord_id) from None
+            except (sqlite3.Error, StoreError) as error:  # disk full, read-only, a failed flush earlier
+                raise IntentNotDurable(f"AddOrder: not sent, the order's intent could not be recorded ({error})",
+                                       (), "AddOrder") from error
             if not problem:
                 self._in_flight.add(cl_ord_id)
         if problem:

@@ -10,13 +10,14 @@ is checked against the mode's allowlist and audited.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from contextlib import nullcontext
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Mapping
 
-from krakenbot.errors import CircuitOpenError, EndpointNotAllowed, KrakenError, LocalRefusal
+from krakenbot.errors import CircuitOpenError, EndpointNotAllowed, IntentNotDurable, KrakenError, LocalRefusal
 from krakenbot.models import OrderRequest, OrderType, PairInfo, Side, exact_amount
 from krakenbot.risk import Denial, DenialCode, RiskSnapshot, TradingState
 from krakenbot.safety import allowlist
@@ -28,6 +29,7 @@ from krakenbot.safety.kill_switch import KillSwitch
 from krakenbot.safety.modes import LiveTradingRefused, TradingMode, live_refusal_reason
 from krakenbot.safety.outcomes import KillReport, OrderOutcome, SafetyCode
 from krakenbot.safety.reads import ExchangeReads
+from krakenbot.store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +246,12 @@ class SafetyWrapper(ExchangeReads):
     def _execute(self, request: OrderRequest, origin: str, summary: dict) -> OrderOutcome:
         try:
             if not request.validate:
-                self._ensure_baseline()
+                try:
+                    self._ensure_baseline()
+                except (sqlite3.Error, StoreError) as exc:  # before the intent: nothing was sent
+                    return self._refuse(request.pair, SafetyCode.STORE_FAILURE,
+                                        f"the balances before the first order could not be recorded: {exc}",
+                                        origin, summary)
             if request.validate:
                 with self.guard.validate_only():
                     result = self.executor.place(request, reason=origin)
@@ -254,6 +261,8 @@ class SafetyWrapper(ExchangeReads):
             return self._refuse(request.pair, SafetyCode.MODE, str(exc), origin, summary)
         except CircuitOpenError as exc:
             return self._refuse(request.pair, SafetyCode.CIRCUIT_OPEN, str(exc), origin, summary)
+        except IntentNotDurable as exc:  # the store refused the intent: the order did not leave
+            return self._refuse(request.pair, SafetyCode.STORE_FAILURE, str(exc), origin, summary)
         except LocalRefusal as exc:  # e.g. an earlier order on the pair has an unknown outcome
             return self._refuse(request.pair, DenialCode.UNKNOWN_ORDER_OUTSTANDING, str(exc), origin, summary)
         except KrakenError as exc:
@@ -278,6 +287,8 @@ class SafetyWrapper(ExchangeReads):
         wait on slow reads while the operator pulls it) is HALTED, an open breaker CIRCUIT_OPEN."""
         if isinstance(refusal, CircuitOpenError):
             return SafetyCode.CIRCUIT_OPEN
+        if isinstance(refusal, IntentNotDurable):  # its flush to disk failed or did not return in time
+            return SafetyCode.STORE_FAILURE
         if isinstance(refusal, EndpointNotAllowed):
             return SafetyCode.HALTED if self._order_blocker() else SafetyCode.MODE
         return None

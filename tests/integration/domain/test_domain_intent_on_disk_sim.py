@@ -10,10 +10,11 @@ import pytest
 from domain_sim_rig import Rig
 
 import krakenbot.store as store_module
+from krakenbot.errors import IntentNotDurable
 from krakenbot.execution import OrderStatus
 from krakenbot.fsync import PendingSync
 from krakenbot.models import OrderRequest, OrderType, Side
-from krakenbot.store import Store, StoreError
+from krakenbot.store import Store
 
 
 @pytest.fixture
@@ -84,7 +85,7 @@ def test_an_intent_that_cannot_reach_the_disk_is_not_sent_and_stops_further_orde
     assert "IntentNotDurable" in result.reason and "could not be written to disk" in result.reason
     assert file_rig.executor.unknown_pairs() == frozenset()  # known not sent: REJECTED, not UNKNOWN
     monkeypatch.undo()  # the disk answers again, but the file may not hold what it acknowledged
-    with pytest.raises(StoreError, match="failed flush"):
+    with pytest.raises(IntentNotDurable, match="failed flush"):  # the store's StoreError, as a refusal
         file_rig.executor.place(_buy())
     assert _added(file_rig, seen) == [] and file_rig.sim.orders() == []
     file_rig.store.close()  # a restart on the same file

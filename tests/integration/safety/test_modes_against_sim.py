@@ -156,6 +156,24 @@ def test_a_kill_file_created_while_an_order_waits_for_the_order_gate_stops_it(si
     assert "AddOrder" not in [r.endpoint for r in sim.access_log_since(start)] and sim.orders() == []
 
 
+@pytest.mark.parametrize("first_order", [False, True], ids=["intent", "baseline before the first order"])
+def test_an_order_the_store_cannot_record_is_refused_as_store_failure_and_not_sent(sim, make_bot, first_order):
+    """The database turns read-only under the bot (a disk remounted read-only): the order is refused
+    with its own code, nothing is sent, and nothing is raised at the caller (the trading loop)."""
+    bot = make_bot("live", live_flag=True)
+    bot.safety.check_connection()
+    if not first_order:
+        assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000")).placed
+    bot.store._db.execute("PRAGMA query_only=ON")
+    start = len(sim.access_log)
+    try:
+        outcome = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000"))
+    finally:
+        bot.store._db.execute("PRAGMA query_only=OFF")
+    assert outcome.codes == ["STORE_FAILURE"] and not outcome.placed and "readonly" in outcome.reason, outcome
+    assert "AddOrder" not in endpoints(sim.access_log_since(start))
+
+
 def test_code_holding_the_client_directly_is_stopped_by_the_kill_file(sim, make_bot, tmp_path):
     from krakenbot.models import OrderRequest, OrderType, Side
 
