@@ -139,6 +139,22 @@ Feature: Failing safe when the exchange misbehaves
     Then the order is refused for reason HALTED
     And the exchange received no order for it
 
+  @safety @blocker @fault-injection @allure.label.story:kill-switch
+  Scenario: A kill switch pulled while the bot is deciding an order stops that order
+    Given the exchange is slow to answer the bot's balance check before an order
+    And the operator leaves the kill switch file while the bot waits for that answer
+    When the bot asks to buy 0.01 XBT at market
+    Then the order is refused for reason HALTED
+    And the exchange received no order for it
+
+  @safety @blocker @allure.label.story:kill-switch
+  Scenario: A halt survives a restart of the bot until the operator resumes
+    Given the operator has pulled the kill switch
+    And the bot has been restarted since
+    When the bot asks to buy 0.01 XBT at market
+    Then the order is refused for reason HALTED
+    And the exchange received no order for it
+
   @safety @critical @allure.label.story:kill-switch
   Scenario: Trading cannot resume while the kill file is still there
     Given the operator has pulled the kill switch
@@ -152,6 +168,17 @@ Feature: Failing safe when the exchange misbehaves
     Given the operator has pulled the kill switch and then resumed trading
     When the bot asks to buy 0.01 XBT at market
     Then the order is accepted by the exchange
+
+  @safety @blocker @fault-injection @allure.label.story:durability
+  Scenario: An order the bot cannot record first is not sent
+    The bot writes down every order before sending it, so that after a crash it knows what
+    it may have sent; an order it cannot write down does not leave.
+
+    Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And the disk holding the bot's records refuses every write from now on
+    When the bot asks to buy 0.01 XBT at market
+    Then the order is refused for reason STORE_FAILURE
+    And the exchange received no order for it
 
   @safety @blocker @allure.label.story:dead-mans-switch
   Scenario: Open orders are cancelled by the exchange when the bot goes silent

@@ -168,6 +168,31 @@ def step_kill_file(context):
     path.write_text("operator: stop everything\n")
 
 
+@given("the exchange is slow to answer the bot's balance check before an order")
+def step_slow_balance_check(context):
+    context.world.sim.faults.inject(endpoint="BalanceEx", kind="latency", seconds=3, times=1)
+
+
+@given("the operator leaves the kill switch file while the bot waits for that answer")
+def step_kill_file_meanwhile(context):
+    """The exchange holds the bot's pre-order balance read while the operator creates the file
+    (as ``krakenbot kill`` does from another terminal): the bot's first check had passed."""
+    world = context.world
+    path = world.tmpdir / "KILL_SWITCH"
+    world.sim.faults.on_arrival("BalanceEx", lambda: path.write_text("operator: stop, mid-decision\n"))
+
+
+@given("the disk holding the bot's records refuses every write from now on")
+def step_store_read_only(context):
+    """The bot's database becomes read-only under it, as on a disk remounted read-only: every
+    write fails with SQLite's "attempt to write a readonly database". Staged on the store's own
+    connection (``PRAGMA query_only``): the specification runs as root, whom file modes do not
+    stop, and an open descriptor keeps writing after a chmod. Lifted before the bot closes."""
+    db = context.world.bot.store._db
+    db.execute("PRAGMA query_only=ON")
+    context.world.mends.append(lambda: db.execute("PRAGMA query_only=OFF"))
+
+
 @given("the operator has pulled the kill switch and then resumed trading")
 def step_kill_and_resume(context):
     step_kill(context)

@@ -71,6 +71,7 @@ class World:
     # Client options a scenario needs that no setting offers (e.g. a short read timeout, so that
     # "no answer in time" happens in milliseconds); kept across restarts.
     client_options: dict[str, Any] = field(default_factory=dict)
+    mends: list[Any] = field(default_factory=list)  # undo what a scenario broke on the bot's side, before it closes
 
     # -- set-up -----------------------------------------------------------------------------------
     @property
@@ -187,6 +188,8 @@ class World:
         return self.sim.access_log_since(self.log_start) if self.on_simulator else []
 
     def finish(self) -> None:
+        for mend in reversed(self.mends):
+            mend()
         self.close_bot()
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
