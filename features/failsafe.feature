@@ -111,12 +111,15 @@ Feature: Failing safe when the exchange misbehaves
     Then the order is open on the exchange
 
   @safety @blocker @fault-injection @allure.label.story:stale-data
-  Scenario: The bot does not trade on a stale price
-    Given the bot read the price of XBT/EUR a moment ago
+  Scenario: The bot does not trade on a stale price, even at a dip its strategy buys
+    The strategy buys when the price is 2% or more below the price it last saw.
+
+    Given the bot has run one trading cycle at that price
+    And the price of XBT/EUR has fallen to 58,000 EUR and the bot read it a moment ago
     And the exchange stops answering price requests
     When the bot runs one trading cycle 5 minutes later
     Then the exchange received no order
-    And the bot records that it did not trade because its market data is stale
+    And the bot records that it skipped the trading cycle because its market data is stale
 
   @safety @blocker @allure.label.story:kill-switch
   Scenario: The kill switch cancels every open order

@@ -2,11 +2,11 @@
 dead man's switch, and an order whose confirmation was lost."""
 from __future__ import annotations
 
-import json
+from decimal import Decimal
 
 from behave import given, then, when
-from hamcrest import (assert_that, contains_string, empty, equal_to, has_key, has_length, is_, less_than_or_equal_to,
-                      not_none)
+from hamcrest import (assert_that, contains_string, empty, equal_to, has_key, has_length, is_, is_not,
+                      less_than_or_equal_to, not_none)
 
 from krakenbot.errors import KrakenError
 from krakenbot.safety.reads import STATUS_TTL_S
@@ -98,6 +98,15 @@ def step_no_prices(context):
         context.world.sim.faults.inject(endpoint=endpoint, kind="error", error="EService:Unavailable", probability=1.0)
 
 
+@given("the price of {pair:Pair} has fallen to {price:Amount} EUR and the bot read it a moment ago")
+def step_fell_and_read(context, pair, price):
+    world = context.world
+    world.sim.set_price(pair, price)
+    world.sim.advance(5)  # a few seconds after the last cycle: its price is no longer the bot's cached one
+    ticker = world.safety.ticker(pair)
+    assert_that(ticker.ask, less_than_or_equal_to(price * Decimal("1.001")), "the bot should have read the fallen price")
+
+
 @given("the exchange will take the next order but lose its confirmation")
 def step_drop_confirmation(context):
     context.world.sim.faults.inject(endpoint="AddOrder", kind="accept_then_drop", times=1)
@@ -143,6 +152,7 @@ def step_read_balances_n(context, count):
             world.notes.setdefault("errors", []).append(exc)
 
 
+@given("the bot has run one trading cycle at that price")
 @when("the bot runs one trading cycle")
 def step_run_once(context):
     context.world.notes["cycle"] = context.world.bot.run_once()
@@ -308,11 +318,17 @@ def step_counter_peak(context):
                 "the exchange's request counter for the bot's key should stay within its allowance")
 
 
-@then("the bot records that it did not trade because its market data is stale")
+@then("the bot records that it skipped the trading cycle because its market data is stale")
 def step_stale_recorded(context):
+    """The cycle's own record: the loop stopped before asking the strategy (the order gates and the
+    risk check refuse a stale price too, but this is the rule that keeps the strategy out of it)."""
     world = context.world
-    evidence = json.dumps([world.notes.get("cycle")], default=str) + json.dumps(world.safety.audit_log(), default=str)
-    assert_that(evidence.lower(), contains_string("stale"), "the bot should say it skipped trading on stale data")
+    cycles = [a for a in world.safety.audit_log() if a.get("action") == "cycle"]
+    assert_that(cycles, is_not(empty()), "the trading cycle should be recorded")
+    last = cycles[-1]
+    assert_that(last.get("outcome"), equal_to("skipped"), f"the cycle should be skipped: {last}")
+    assert_that(str(last.get("reason", "")), contains_string("STALE_DATA"),
+                f"the cycle should say its market data is stale: {last}")
 
 
 @then("the exchange received that order exactly once")
