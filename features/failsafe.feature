@@ -49,7 +49,7 @@ Feature: Failing safe when the exchange misbehaves
   Scenario: While the circuit breaker is open no order reaches the exchange
     Given the circuit breaker has opened after repeated failures
     When the bot asks to buy 0.01 XBT at market
-    Then the order is refused
+    Then the order is refused for reason CIRCUIT_OPEN
     And the exchange received no order for it
 
   @safety @blocker @fault-injection @allure.label.story:circuit-breaker
