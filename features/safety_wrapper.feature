@@ -45,6 +45,20 @@ Feature: The safety wrapper decides what may reach the exchange
     And the exchange holds no new order
     And the account's balances are unchanged
 
+  @safety @blocker @allure.label.story:canary
+  Scenario: In canary mode a trading cycle places one tiny post-only order far from the market and cancels it at once
+    Given the bot is connected to the exchange in canary mode
+    And the price of XBT/EUR is 60,000 EUR
+    And the bot's risk limits are:
+      | limit                          | value |
+      | canary distance from market, % | 10    |
+      | largest canary order in EUR    | 10    |
+    When the bot runs one trading cycle
+    Then the exchange received exactly one order, a post-only limit order at least 10% from 60,000 EUR on the side that waits, worth at most 10 EUR
+    And the exchange accepted that order and the bot's next request on the account cancelled it
+    And no order is open on the exchange
+    And the account's balances are unchanged
+
   @safety @blocker @live-safe @allure.label.story:read-only
   Scenario: In read-only mode the bot reads balances but places no order
     Given the bot is connected to the exchange in read-only mode

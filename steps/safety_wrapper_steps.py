@@ -1,5 +1,5 @@
-"""The safety wrapper: per-mode allowlists, withdrawals, paper orders, the live opt-in, the audit trail,
-secrets in logs and output."""
+"""The safety wrapper: per-mode allowlists, withdrawals, paper and canary orders, the live opt-in, the audit
+trail, secrets in logs and output."""
 from __future__ import annotations
 
 import os
@@ -7,8 +7,8 @@ from decimal import Decimal
 from unittest import mock
 
 from behave import given, then, when
-from hamcrest import (assert_that, contains_string, empty, equal_to, greater_than, has_item, instance_of, is_,
-                      is_not, not_none)
+from hamcrest import (assert_that, contains_string, empty, equal_to, greater_than, has_item, has_length, instance_of,
+                      is_, is_in, is_not, less_than_or_equal_to, not_none)
 
 from krakenbot.errors import EndpointNotAllowed
 from krakenbot.safety import LiveTradingRefused
@@ -133,6 +133,42 @@ def step_audit_allowed(context):
 def step_audit_refused(context):
     rows = [r for r in context.world.safety.audit_log() if r.get("endpoint") == "Withdraw" and r.get("allowed") is False]
     assert_that(rows, is_not(empty()), "the withdrawal attempt should be audited as refused")
+
+
+@then("the exchange received exactly one order, a post-only limit order at least {pct:Amount}% from {mid:Amount} EUR "
+      "on the side that waits, worth at most {cap:Amount} EUR")
+def step_one_canary(context, pct, mid, cap):
+    """Read from the exchange's own record: what the bot asked for is not what it must prove."""
+    world = context.world
+    sent = [r for r in world.exchange_calls("AddOrder") if r.seq >= world.notes["when_mark"] and r.seq not in world.foreign]
+    assert_that(sent, has_length(1), "a canary cycle should send exactly one order")
+    cl_ord_id = sent[0].params.get("cl_ord_id")
+    order = next((o for o in world.sim.orders() if cl_ord_id and o.get("cl_ord_id") == cl_ord_id), None)
+    assert_that(order, not_none(), f"the exchange should hold the canary order {cl_ord_id}")
+    world.notes["canary"] = (sent[0], order)
+    descr = order["descr"]
+    side, price, volume = descr["type"], Decimal(descr["price"]), Decimal(order["vol"])
+    assert_that(descr["ordertype"], equal_to("limit"), "a canary is a limit order: it names its price")
+    assert_that(order.get("oflags", ""), contains_string("post"), "a canary is post-only: it can never take liquidity")
+    far = mid * (1 - pct / 100) if side == "buy" else mid * (1 + pct / 100)
+    assert_that(price <= far if side == "buy" else price >= far, is_(True),
+                f"a canary {side} at {price} EUR should be at least {pct}% from {mid} EUR on the waiting side")
+    assert_that(volume * price, less_than_or_equal_to(cap), f"the canary ({volume} XBT at {price}) is worth too much")
+
+
+@then("the exchange accepted that order and the bot's next request on the account cancelled it")
+def step_canary_cancelled_at_once(context):
+    world = context.world
+    sent, order = world.notes["canary"]
+    assert_that(sent.outcome, equal_to("ok"), f"the exchange should accept the canary: {sent.error}")
+    assert_that((order["status"], Decimal(order["vol_exec"])), equal_to(("canceled", Decimal(0))),
+                "the canary should end cancelled, with nothing filled")
+    after = [r for r in world.exchange_calls() if r.seq > sent.seq and r.kind == "private" and r.seq not in world.foreign]
+    assert_that(after, is_not(empty()), "the bot should have cancelled the canary")
+    first = after[0]
+    assert_that((first.endpoint, first.params.get("txid") or first.params.get("cl_ord_id")),
+                is_in([("CancelOrder", order["txid"]), ("CancelOrder", order["cl_ord_id"])]),
+                "the bot's very next request on the account should cancel the canary")
 
 
 # -- a whole session, for the secrets ------------------------------------------------------------

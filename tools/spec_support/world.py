@@ -41,6 +41,8 @@ LIMIT_SETTINGS: dict[str, str] = {
     "price distance from market, %": "PRICE_COLLAR_PCT",
     "largest order in EUR": "MAX_ORDER_EUR",
     "open orders": "MAX_OPEN_ORDERS",
+    "canary distance from market, %": "CANARY_OFFSET_PCT",
+    "largest canary order in EUR": "CANARY_MAX_EUR",
 }
 
 @dataclass
