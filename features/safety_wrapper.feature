@@ -47,12 +47,12 @@ Feature: The safety wrapper decides what may reach the exchange
 
   @safety @blocker @allure.label.story:canary
   Scenario: In canary mode a trading cycle places one tiny post-only order far from the market and cancels it at once
-    Given the bot is connected to the exchange in canary mode
-    And the price of XBT/EUR is 60,000 EUR
-    And the bot's risk limits are:
+    Given the bot's risk limits are:
       | limit                          | value |
       | canary distance from market, % | 10    |
       | largest canary order in EUR    | 10    |
+    And the bot is connected to the exchange in canary mode
+    And the price of XBT/EUR is 60,000 EUR
     When the bot runs one trading cycle
     Then the exchange received exactly one order, a post-only limit order at least 10% from 60,000 EUR on the side that waits, worth at most 10 EUR
     And the exchange accepted that order and the bot's next request on the account cancelled it

@@ -101,11 +101,6 @@ def step_filled(context):
     assert_that(order["status"], equal_to("closed"), "the exchange should report the order fully filled")
 
 
-@then("the {exit} order is filled")
-def step_exit_filled(context, exit):
-    step_filled(context)
-
-
 @then("the order is open on the exchange")
 def step_open_on_exchange(context):
     world = context.world
