@@ -36,13 +36,15 @@ Feature: Placing and managing orders
     When the bot refreshes its orders
     Then the bot's open orders are exactly the exchange's open orders
 
-  @fault-injection @normal @allure.label.story:partial-fills
-  Scenario: A resting order fills in parts as the market moves through it
+  @safety @critical @fault-injection @allure.label.story:partial-fills
+  Scenario: Each part of a partly filled order is recorded as it comes, and the order stays open until the last
     Given the exchange offers only 0.005 XBT at each price level
     And the bot has a limit buy of 0.02 XBT resting at 59,000 EUR
-    When the market dips to 58,900 EUR and recovers 4 times
+    When the market dips to 58,900 EUR and recovers 4 times, the bot following its orders after each dip
     Then the order is filled in more than one part
-    And the bot's record shows the filled volume the exchange reports
+    And after each dip the bot's record showed the volume the exchange had filled, each part as its own fill
+    And the bot kept the order open until its last part was filled
+    And after each dip the bot's reconciliation with the exchange found no difference
 
   @normal @allure.label.story:fees
   Scenario Outline: The fee charged is the exchange's rate for how the order executed

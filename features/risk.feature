@@ -101,19 +101,3 @@ Feature: Risk limits
     Then the order is refused for reason PRICE_COLLAR
     And the refusal names the price the order would have filled at
     And the exchange received no order for it
-
-  @safety @blocker @fault-injection @allure.label.story:protective-exits
-  Scenario Outline: A protective exit fires when the price jumps
-    Given the bot holds 0.01 XBT protected by a <exit> at <trigger> EUR
-    When the price of XBT/EUR moves by <move>% at once
-    And the bot refreshes its orders
-    Then the <exit> order is filled
-    And the account holds no more XBT than before the purchase
-
-    Examples: Stop-loss on a crash
-      | exit        | trigger | move |
-      | stop-loss   | 57,000  | -10  |
-
-    Examples: Take-profit on a rally
-      | exit        | trigger | move |
-      | take-profit | 63,000  | 10   |

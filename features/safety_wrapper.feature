@@ -27,8 +27,8 @@ Feature: The safety wrapper decides what may reach the exchange
     Given the bot is connected to the exchange in <mode> mode
     When the bot attempts to withdraw 0.5 XBT
     Then the attempt is refused
-    And the exchange received no withdrawal request
-    And the account's balances are unchanged
+    And the audit trail shows the withdrawal as refused
+    And the exchange received no request at all for it
 
     Examples: Every mode
       | mode      |
@@ -43,6 +43,20 @@ Feature: The safety wrapper decides what may reach the exchange
     When the bot asks to buy 0.001 XBT at market
     Then the order is accepted as validated only
     And the exchange holds no new order
+    And the account's balances are unchanged
+
+  @safety @blocker @allure.label.story:canary
+  Scenario: In canary mode a trading cycle places one tiny post-only order far from the market and cancels it at once
+    Given the bot's risk limits are:
+      | limit                          | value |
+      | canary distance from market, % | 10    |
+      | largest canary order in EUR    | 10    |
+    And the bot is connected to the exchange in canary mode
+    And the price of XBT/EUR is 60,000 EUR
+    When the bot runs one trading cycle
+    Then the exchange received exactly one order, a post-only limit order at least 10% from 60,000 EUR on the side that waits, worth at most 10 EUR
+    And the exchange accepted that order and the bot's next request on the account cancelled it
+    And no order is open on the exchange
     And the account's balances are unchanged
 
   @safety @blocker @live-safe @allure.label.story:read-only
@@ -76,4 +90,17 @@ Feature: The safety wrapper decides what may reach the exchange
     And the bot attempts to withdraw 0.5 XBT
     Then the audit trail shows the balance read as allowed
     And the audit trail shows the withdrawal as refused
-    And the audit trail contains neither the key nor the secret
+
+  @safety @blocker @fault-injection @allure.label.story:secrets
+  Scenario: Neither the key nor the secret appears in anything the bot logs or prints
+    Given the bot is connected to the exchange in live mode
+    And the price of XBT/EUR is 60,000 EUR
+    When the bot goes through a whole session with everything it logs captured down to debug messages:
+      | step                                                         |
+      | the operator checks the connection from the command line     |
+      | the bot buys and sells at market and cancels a resting order |
+      | the bot runs one trading cycle                               |
+      | the bot attempts to withdraw, and is refused                 |
+      | the exchange answers an order and a balance read with errors |
+      | the bot's configuration is printed                           |
+    Then nothing the bot logged or printed contains the key or the secret

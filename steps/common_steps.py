@@ -67,15 +67,13 @@ def step_restart(context):
 
 # -- the market -----------------------------------------------------------------------------------
 @given("the price of {pair:Pair} is {price:Amount} EUR")
+@given("the price of {pair:Pair} has fallen to {price:Amount} EUR")
+@given("the price of {pair:Pair} has risen to {price:Amount} EUR")
+@given("the price of {pair:Pair} has moved to {price:Amount} EUR")
 @when("the price of {pair:Pair} falls to {price:Amount} EUR")
 @when("the price of {pair:Pair} rises to {price:Amount} EUR")
 def step_set_price(context, pair, price):
     context.world.sim.set_price(pair, price)
-
-
-@when("the price of {pair:Pair} moves by {pct:Amount}% at once")
-def step_shock(context, pair, pct):
-    context.world.sim.shock(pair, pct)  # signed: -10 is a 10 % fall
 
 
 # -- asking for orders ----------------------------------------------------------------------------

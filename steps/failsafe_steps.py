@@ -164,6 +164,12 @@ def step_run_once_later(context, minutes):
     step_run_once(context)
 
 
+@when("the bot runs its next trading cycle a minute later")
+def step_next_cycle(context):
+    """A minute: the loop's pause between cycles, so the cycle sees the price of now, not a cached one."""
+    step_run_once_later(context, 1)
+
+
 @given("the operator has pulled the kill switch")
 @when("the operator pulls the kill switch")
 def step_kill(context):

@@ -48,13 +48,26 @@ def step_refresh(context):
     context.world.safety.refresh_orders()
 
 
-@when("the market dips to {low:Amount} EUR and recovers {times:d} times")
+@when("the market dips to {low:Amount} EUR and recovers {times:d} times, the bot following its orders after each dip")
 def step_dips(context, low, times):
-    sim = context.world.sim
+    """After each dip: the bot refreshes its orders and reconciles, as its trading cycle does;
+    what the bot and the exchange then hold is noted for the Thens."""
+    world = context.world
+    resting = _resting(world)
+    seen = world.notes["after_each_dip"] = []
     for _ in range(times):
-        sim.set_price("XBTEUR", low)
-        sim.set_price("XBTEUR", Decimal("60000"))
-    context.world.safety.refresh_orders()
+        world.sim.set_price("XBTEUR", low)
+        world.sim.set_price("XBTEUR", Decimal("60000"))
+        world.safety.refresh_orders()
+        order = exchange_order(world, resting)
+        seen.append({
+            "record": _bot_record(world, resting),
+            "bot_open": resting.cl_ord_id in _bot_open_ids(world),
+            "bot_fills": {f.trade_id: f.volume for f in world.bot.store.fills(txid=resting.txid)},
+            "exchange": order,
+            "exchange_fills": {t["txid"]: Decimal(t["vol"]) for t in world.sim.trades() if t.get("ordertxid") == resting.txid},
+            "reconciliation": world.safety.reconcile(),
+        })
 
 
 @when("the bot trades {volume:Amount} XBT as a market buy")
@@ -86,11 +99,6 @@ def step_filled(context):
     order = exchange_order(world, outcome)
     assert_that(order, not_none(), f"the exchange should hold the order: {describe(outcome)}")
     assert_that(order["status"], equal_to("closed"), "the exchange should report the order fully filled")
-
-
-@then("the {exit} order is filled")
-def step_exit_filled(context, exit):
-    step_filled(context)
 
 
 @then("the order is open on the exchange")
@@ -185,12 +193,35 @@ def step_open_orders_match(context):
     assert_that(bot, equal_to(exchange), "the bot's open orders should be exactly the exchange's")
 
 
-@then("the bot's record shows the filled volume the exchange reports")
+@then("after each dip the bot's record showed the volume the exchange had filled, each part as its own fill")
 def step_bot_filled_volume(context):
-    world = context.world
-    order = exchange_order(world, _resting(world))
-    record = _bot_record(world, _resting(world))
-    assert_that(record.volume_executed, equal_to(Decimal(order["vol_exec"])), "the bot should know how much was filled")
+    for n, seen in enumerate(context.world.notes["after_each_dip"], 1):
+        exchange = Decimal(seen["exchange"]["vol_exec"])
+        assert_that(seen["record"].volume_executed, equal_to(exchange),
+                    f"after dip {n} the bot should record the {exchange} XBT the exchange had filled")
+        assert_that(seen["bot_fills"], equal_to(seen["exchange_fills"]),
+                    f"after dip {n} every part filled so far should be one fill in the bot's record")
+
+
+@then("the bot kept the order open until its last part was filled")
+def step_open_until_last(context):
+    seen_all = context.world.notes["after_each_dip"]
+    for n, seen in enumerate(seen_all, 1):
+        complete = Decimal(seen["exchange"]["vol_exec"]) == Decimal(seen["exchange"]["vol"])
+        expected = "filled" if complete else "partially filled"
+        assert_that((status_name(seen["record"].status), seen["bot_open"]), equal_to((expected, not complete)),
+                    f"after dip {n} the bot should record the order as {expected}"
+                    + ("" if complete else " and among its open orders"))
+    assert_that(Decimal(seen_all[-1]["exchange"]["vol_exec"]), equal_to(Decimal(seen_all[-1]["exchange"]["vol"])),
+                "the dips should have filled the whole order")
+
+
+@then("after each dip the bot's reconciliation with the exchange found no difference")
+def step_reconciled_each_dip(context):
+    for n, seen in enumerate(context.world.notes["after_each_dip"], 1):
+        report = seen["reconciliation"]
+        assert_that(list(report.discrepancies), equal_to([]), f"after dip {n} the bot and the exchange should agree")
+        assert_that(report.counts.get("orders", 0), greater_than(0), f"after dip {n} the orders should be compared")
 
 
 @then("the bot's record shows the same fee as the exchange")

@@ -1,4 +1,4 @@
-"""Risk limits: position size, daily trades (also across a restart), leverage, sizing, protective exits."""
+"""Risk limits: position size, daily trades (also across a restart), leverage, sizing, the price collar."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -28,23 +28,6 @@ def step_made_trades_yesterday(context, count):
 @when("the bot asks to buy {volume:Amount} XBT at market with {leverage:d} times leverage")
 def step_leverage(context, volume, leverage):
     submit(context.world, "buy", "market", volume, leverage=str(leverage))
-
-
-@given("the bot holds {volume:Amount} XBT protected by a {exit} at {trigger:Amount} EUR")
-def step_protected(context, volume, exit, trigger):
-    world = context.world
-    world.notes["xbt_before_purchase"] = world.sim.balances().get("XXBT", Decimal(0))
-    bought = submit(world, "buy", "market", volume)
-    assert_that(bought.placed, is_(True), f"the position should be bought: {describe(bought)}")
-    protective = submit(world, "sell", exit, volume, trigger)
-    assert_that(protective.placed, is_(True), f"the {exit} should rest on the exchange: {describe(protective)}")
-
-
-@then("the account holds no more XBT than before the purchase")
-def step_position_closed(context):
-    world = context.world
-    assert_that(world.sim.balances().get("XXBT", Decimal(0)), less_than_or_equal_to(world.notes["xbt_before_purchase"]),
-                "the protective exit should have sold the position")
 
 
 # -- sizing ---------------------------------------------------------------------------------------

@@ -1,16 +1,20 @@
-"""The safety wrapper: per-mode allowlists, withdrawals, paper orders, the live opt-in, the audit trail."""
+"""The safety wrapper: per-mode allowlists, withdrawals, paper and canary orders, the live opt-in, the audit
+trail, secrets in logs and output."""
 from __future__ import annotations
 
-import json
+import os
+from decimal import Decimal
+from unittest import mock
 
 from behave import given, then, when
-from hamcrest import (assert_that, contains_string, empty, equal_to, has_item, instance_of, is_, is_not,
-                      not_none)
+from hamcrest import (assert_that, contains_string, empty, equal_to, greater_than, has_item, has_length, instance_of,
+                      is_, is_in, is_not, less_than_or_equal_to, not_none)
 
 from krakenbot.errors import EndpointNotAllowed
 from krakenbot.safety import LiveTradingRefused
 from tools.spec_support.evidence import ALL_OPERATIONS, SPEC_ALLOWED
-from tools.spec_support.facade import describe, status_name
+from tools.spec_support.facade import describe, status_name, submit
+from tools.spec_support.log_capture import everything_logged_and_printed
 
 
 def _attempt(world, endpoint, **params):
@@ -89,12 +93,18 @@ def step_attempt_refused(context):
                 "a withdrawal must be refused inside the bot")
 
 
-@then("the exchange received no withdrawal request")
-def step_no_withdrawal(context):
+@then("the exchange received no request at all for it")
+def step_no_request_at_all(context):
+    """Refused before sending: not a withdrawal, and no other request either (the exchange
+    refuses withdrawals on this key anyway, so only the bot's own refusal can be tested)."""
     world = context.world
-    if world.on_simulator:
-        reached = [r for r in world.exchange_calls() if r.endpoint.lower().startswith("withdraw")]
-        assert_that(reached, empty(), "no withdrawal request may reach the exchange")
+    if not world.on_simulator:  # no request log on the real exchange: the audit must show nothing sent
+        sent = [r for r in world.safety.audit_log() if r.get("endpoint") == "Withdraw" and r.get("allowed") is not False]
+        assert_that(sent, empty(), "the withdrawal must never have been let out")
+        return
+    mark = world.notes["when_mark"]
+    reached = [f"#{r.seq} {r.endpoint}" for r in world.exchange_calls() if r.seq >= mark and r.seq not in world.foreign]
+    assert_that(reached, empty(), "the bot should refuse the withdrawal before anything is sent")
 
 
 @then("the order is accepted as validated only")
@@ -125,10 +135,106 @@ def step_audit_refused(context):
     assert_that(rows, is_not(empty()), "the withdrawal attempt should be audited as refused")
 
 
-@then("the audit trail contains neither the key nor the secret")
-def step_audit_clean(context):
+@then("the exchange received exactly one order, a post-only limit order at least {pct:Amount}% from {mid:Amount} EUR "
+      "on the side that waits, worth at most {cap:Amount} EUR")
+def step_one_canary(context, pct, mid, cap):
+    """Read from the exchange's own record: what the bot asked for is not what it must prove."""
     world = context.world
-    text = json.dumps(world.safety.audit_log(), default=str)
-    assert_that(world.api_key in text, is_(False), "the full key must never be in the audit trail")
-    assert_that(world.api_secret in text, is_(False), "the secret must never be in the audit trail")
-    assert_that(text, contains_string("Withdraw"), "the audit trail read should be the one with the attempts")
+    sent = [r for r in world.exchange_calls("AddOrder") if r.seq >= world.notes["when_mark"] and r.seq not in world.foreign]
+    assert_that(sent, has_length(1), "a canary cycle should send exactly one order")
+    cl_ord_id = sent[0].params.get("cl_ord_id")
+    order = next((o for o in world.sim.orders() if cl_ord_id and o.get("cl_ord_id") == cl_ord_id), None)
+    assert_that(order, not_none(), f"the exchange should hold the canary order {cl_ord_id}")
+    world.notes["canary"] = (sent[0], order)
+    descr = order["descr"]
+    side, price, volume = descr["type"], Decimal(descr["price"]), Decimal(order["vol"])
+    assert_that(descr["ordertype"], equal_to("limit"), "a canary is a limit order: it names its price")
+    assert_that(order.get("oflags", ""), contains_string("post"), "a canary is post-only: it can never take liquidity")
+    far = mid * (1 - pct / 100) if side == "buy" else mid * (1 + pct / 100)
+    assert_that(price <= far if side == "buy" else price >= far, is_(True),
+                f"a canary {side} at {price} EUR should be at least {pct}% from {mid} EUR on the waiting side")
+    assert_that(volume * price, less_than_or_equal_to(cap), f"the canary ({volume} XBT at {price}) is worth too much")
+
+
+@then("the exchange accepted that order and the bot's next request on the account cancelled it")
+def step_canary_cancelled_at_once(context):
+    world = context.world
+    sent, order = world.notes["canary"]
+    assert_that(sent.outcome, equal_to("ok"), f"the exchange should accept the canary: {sent.error}")
+    assert_that((order["status"], Decimal(order["vol_exec"])), equal_to(("canceled", Decimal(0))),
+                "the canary should end cancelled, with nothing filled")
+    after = [r for r in world.exchange_calls() if r.seq > sent.seq and r.kind == "private" and r.seq not in world.foreign]
+    assert_that(after, is_not(empty()), "the bot should have cancelled the canary")
+    first = after[0]
+    assert_that((first.endpoint, first.params.get("txid") or first.params.get("cl_ord_id")),
+                is_in([("CancelOrder", order["txid"]), ("CancelOrder", order["cl_ord_id"])]),
+                "the bot's very next request on the account should cancel the canary")
+
+
+# -- a whole session, for the secrets ------------------------------------------------------------
+def _cli_check(world):
+    """``krakenbot check`` as the operator runs it (its own process state: settings from the environment)."""
+    from krakenbot import cli
+
+    with mock.patch.dict(os.environ, world.env):
+        code = cli.main(["--env-file", str(world.tmpdir / "absent.env"), "--store", str(world.tmpdir / "cli.sqlite"),
+                         "check"])
+    assert_that(code, equal_to(cli.EXIT_OK), "the connection check should succeed")
+
+
+def _trade(world):
+    for side in ("buy", "sell"):
+        outcome = submit(world, side, "market", Decimal("0.01"))
+        assert_that(outcome.placed, is_(True), f"the {side} should be placed: {describe(outcome)}")
+    resting = submit(world, "buy", "limit", Decimal("0.01"), Decimal("59000"))
+    assert_that(resting.placed, is_(True), f"the limit buy should rest: {describe(resting)}")
+    world.safety.cancel_order(resting.cl_ord_id)
+
+
+def _refused_withdrawal(world):
+    assert_that(_attempt(world, "Withdraw", asset="XBT", key="operator-wallet", amount="0.5"),
+                instance_of(EndpointNotAllowed), "the withdrawal should be refused")
+
+
+def _exchange_errors(world):
+    world.sim.faults.inject(endpoint="AddOrder", kind="error", error="EOrder:Insufficient funds", times=1)
+    world.sim.faults.inject(endpoint="Balance", kind="error", error="EService:Unavailable", times=2)
+    outcome = submit(world, "buy", "limit", Decimal("0.01"), Decimal("59000"))
+    assert_that(outcome.placed, is_(False), f"the exchange should have refused the order: {describe(outcome)}")
+    world.safety.balances()
+
+
+SESSION = {
+    "the operator checks the connection from the command line": _cli_check,
+    "the bot buys and sells at market and cancels a resting order": _trade,
+    "the bot runs one trading cycle": lambda world: world.bot.run_once(),
+    "the bot attempts to withdraw, and is refused": _refused_withdrawal,
+    "the exchange answers an order and a balance read with errors": _exchange_errors,
+    "the bot's configuration is printed": lambda world: print(world.bot.settings),
+}
+
+
+@when("the bot goes through a whole session with everything it logs captured down to debug messages:")
+def step_whole_session(context):
+    world = context.world
+    wanted = [row["step"].strip() for row in context.table]
+    unknown = [s for s in wanted if s not in SESSION]
+    assert_that(unknown, empty(), f"session steps the specification knows: {sorted(SESSION)}")
+    with everything_logged_and_printed() as captured:
+        for name in wanted:
+            SESSION[name](world)
+    world.notes["captured"] = captured
+
+
+@then("nothing the bot logged or printed contains the key or the secret")
+def step_nothing_leaked(context):
+    world = context.world
+    captured = world.notes["captured"]
+    text = captured.text()
+    # The capture must have seen the session, or a clean result would prove nothing.
+    assert_that(captured.debug_enabled, is_(True), "the bot's loggers should have been captured at DEBUG")
+    assert_that(captured.records, greater_than(0), "the session should have logged something")
+    assert_that(captured.stdout.getvalue(), contains_string(world.bot.settings.redacted_key),
+                "the connection check and the configuration should have been printed (with the key redacted)")
+    assert_that(world.api_key in text, is_(False), "the full key must never be logged or printed")
+    assert_that(world.api_secret in text, is_(False), "the secret must never be logged or printed")

@@ -41,6 +41,11 @@ LIMIT_SETTINGS: dict[str, str] = {
     "price distance from market, %": "PRICE_COLLAR_PCT",
     "largest order in EUR": "MAX_ORDER_EUR",
     "open orders": "MAX_OPEN_ORDERS",
+    "canary distance from market, %": "CANARY_OFFSET_PCT",
+    "largest canary order in EUR": "CANARY_MAX_EUR",
+    "stop-loss below the average entry, %": "STOP_LOSS_PCT",
+    "take-profit above the average entry, %": "TAKE_PROFIT_PCT",
+    "the strategy's own profit target, %": "STRATEGY_RISE_PCT",
 }
 
 @dataclass

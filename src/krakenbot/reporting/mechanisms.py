@@ -117,6 +117,22 @@ def stale_data_halt(row: dict) -> list[str]:
     return lines
 
 
+def protective_exit(kind: str) -> Detector:
+    """The bot's own stop-loss / take-profit (not an exchange trigger order): the level crossed,
+    then the market sell it sent for that reason, filled."""
+    def detect(row: dict) -> list[str]:
+        lines = []
+        for fired in _audit(row, "protective_exit", kind):
+            sells = [a for a in _audit(row, "order", "filled") if a.get("allowed") and a.get("origin") == kind
+                     and a.get("id", 0) > fired.get("id", 0)]
+            if sells:
+                lines.append(f"audit #{fired.get('id')}: {kind} fired ({fired.get('reason', '')}); audit "
+                             f"#{sells[0].get('id')}: the exit {(sells[0].get('params') or {}).get('type', '')} "
+                             f"{sells[0].get('txid')} filled")
+        return lines
+    return detect
+
+
 MECHANISMS: dict[str, Detector] = {
     "circuit breaker opens": _breaker("open"),
     "circuit breaker half-opens": _breaker("half_open"),
@@ -132,4 +148,6 @@ MECHANISMS: dict[str, Detector] = {
     "cancel_only handling": market_status("cancel_only"),
     "post_only handling": market_status("post_only"),
     "lost-response reconciliation": lost_response_reconciliation,
+    "stop-loss (bot-side)": protective_exit("stop_loss"),
+    "take-profit (bot-side)": protective_exit("take_profit"),
 }

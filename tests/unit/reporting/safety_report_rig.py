@@ -31,6 +31,8 @@ SCENARIOS = (
     "does not trade on a stale price",
     "not fully open",  # maintenance, cancel_only, post_only
     "confirmation was lost",  # lost-response reconciliation
+    "past the stop-loss sells",  # the bot's own stop-loss
+    "past the take-profit sells",  # the bot's own take-profit
     "A market buy is filled",
     "reach the exchange",  # every mode's allowlist, funding refused
 )

@@ -218,6 +218,19 @@ def test_a_fail_safe_never_exercised_fails_the_criterion_on_the_simulator(eviden
     assert broken.figures["kill switch"] != "not demonstrated"
 
 
+def test_a_stop_loss_whose_exit_sell_did_not_fill_is_not_evidence_that_it_fired(evidence):
+    """The bot's own stop-loss counts only with the market sell it sent for it, filled."""
+    row = evidence.row("past the stop-loss sells")
+    for a in row["audit"]:
+        if a.get("action") == "order" and a.get("origin") == "stop_loss":
+            a["outcome"] = "rejected"
+
+    broken = assert_only_this_fails(evidence.verdicts(), FAIL_SAFES)
+
+    assert "run: stop-loss (bot-side): no scenario produced evidence that it fired" in failure_lines(broken)
+    assert broken.figures["take-profit (bot-side)"] != "not demonstrated"
+
+
 def test_a_fail_safe_never_exercised_on_the_live_target_is_reported_not_exercised(evidence):
     evidence.meta["target"] = "live"
     evidence.rows = [r for r in evidence.rows if "goes silent" not in r["name"]]

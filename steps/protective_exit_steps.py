@@ -1,0 +1,55 @@
+"""The bot's own stop-loss and take-profit, watched in its trading cycle (not the exchange's trigger orders)."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from behave import given, then
+from hamcrest import assert_that, empty, equal_to, has_length, is_
+
+from tools.spec_support.facade import PAIR, describe, exchange_open_orders, submit
+
+
+@given("the bot holds {volume:Amount} XBT bought at an average entry of {entry:Amount} EUR, "
+       "with no protective order at the exchange")
+def step_holds_unprotected(context, volume, entry):
+    world = context.world
+    world.notes["xbt_before_purchase"] = world.sim.balances().get("XXBT", Decimal(0))
+    bought = submit(world, "buy", "market", volume)
+    assert_that(bought.placed, is_(True), f"the position should be bought: {describe(bought)}")
+    world.notes.pop("outcome")
+    assert_that(world.safety.position(PAIR), equal_to((volume, entry)), "the bot's position and its average entry")
+    assert_that(exchange_open_orders(world), empty(), "no protective order should rest at the exchange")
+    world.notes["xbt_held"] = world.sim.balances().get("XXBT", Decimal(0))
+
+
+def _orders_sent(world) -> list:
+    mark = world.notes["when_mark"]
+    return [r for r in world.exchange_calls("AddOrder") if r.seq >= mark and r.seq not in world.foreign]
+
+
+@then("the bot has sold the whole position at market by its {exit}")
+def step_sold_by(context, exit):
+    world = context.world
+    sent = _orders_sent(world)
+    assert_that(sent, has_length(1), "the cycle should send exactly one order: the protective sell")
+    params = sent[0].params
+    assert_that((params.get("type"), params.get("ordertype"), Decimal(params.get("volume", "0"))),
+                equal_to(("sell", "market", world.safety.pair_info(PAIR).round_volume(Decimal("0.01")))),
+                "the exit should be a market sell of the whole position")
+    order = next((o for o in world.sim.orders() if o.get("cl_ord_id") == params.get("cl_ord_id")), {})
+    assert_that(order.get("status"), equal_to("closed"), "the exchange should have filled the exit")
+    assert_that(world.sim.balances().get("XXBT", Decimal(0)), equal_to(world.notes["xbt_before_purchase"]),
+                "the account should hold the XBT it held before the purchase")
+    fired = [r.get("outcome") for r in world.safety.audit_log() if r.get("action") == "protective_exit"]
+    assert_that(fired, equal_to([exit.replace("-", "_")]), f"the bot should record that its {exit} fired, once")
+
+
+@then("the bot still holds the position and sent no order")
+def step_still_holds(context):
+    world = context.world
+    assert_that([f"#{r.seq} {r.params.get('type')} {r.params.get('ordertype')}" for r in _orders_sent(world)], empty(),
+                "no order should leave the bot while the price is between its exits")
+    assert_that(world.sim.balances().get("XXBT", Decimal(0)), equal_to(world.notes["xbt_held"]),
+                "the account should still hold the position")
+    report = world.notes["cycle"]
+    assert_that(report.errors, empty(), "the trading cycle should have run through")
