@@ -148,9 +148,15 @@ def _api_secret(text: str) -> str:
 
 
 def _url(text: str) -> str:
+    """https, or plain http to this machine only (the simulator): the key and signatures ride in it."""
+    from krakenbot.client._transport import cleartext_refusal
+
     parsed = urlparse(text)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError("API_DOMAIN", f"must be an http(s) URL, got {text!r}")
+        raise ConfigError("API_DOMAIN", f"must be an https:// URL, got {text!r}")
+    refusal = cleartext_refusal(text)
+    if refusal:
+        raise ConfigError("API_DOMAIN", refusal)
     return text.rstrip("/")
 
 
