@@ -21,15 +21,24 @@ def live_sim():
 
 
 def cli_env(sim, tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {"PATH": os.environ.get("PATH", ""), "KRAKEN_API_KEY": sim.api_key, "KRAKEN_API_SECRET": sim.api_secret,
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.environ.get("PYTHONPATH", ""), "KRAKEN_API_KEY": sim.api_key, "KRAKEN_API_SECRET": sim.api_secret,
            "API_DOMAIN": sim.url, "STORE_PATH": str(tmp_path / "bot.sqlite"),
            "KILL_SWITCH_FILE": str(tmp_path / "KILL")}
     env.update(extra)
     return env
 
 
+def empty_env_file(folder: Path) -> Path:
+    """An empty, private .env: the commands read no stray one (a named --env-file must exist)."""
+    path = folder / "empty.env"
+    if not path.exists():
+        path.write_text("")
+        path.chmod(0o600)
+    return path
+
+
 def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "krakenbot.cli", "--env-file", str(cwd / "absent.env"), *args],
+    return subprocess.run([sys.executable, "-m", "krakenbot.cli", "--env-file", str(empty_env_file(cwd)), *args],
                           env=env, cwd=cwd, capture_output=True, text=True, timeout=30)
 
 
