@@ -475,14 +475,18 @@ def _kill(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> int:
     store = _existing_store(paths)
     if store is None:
         problems.append(_no_store(paths))
-    elif settings is None:
-        with store:
-            _risk_manager(None, store).halt(f"kill switch: {args.reason}", actor="cli")
-        print("halted (store trading state HALTED)")
+    if settings is None:
+        if store is not None:
+            with store:
+                _risk_manager(None, store).halt(f"kill switch: {args.reason}", actor="cli")
+            print("halted (store trading state HALTED)")
         problems.append(f"open orders were NOT cancelled: {problem}")
     else:
-        store.close()
-        settings = replace(settings, trading_mode=TradingMode.CANARY, store_path=paths["store_path"])
+        if store is not None:
+            store.close()
+        # No store here: still cancel at the exchange (less exposure), on a memory store.
+        where = paths["store_path"] if store is not None else ":memory:"
+        settings = replace(settings, trading_mode=TradingMode.CANARY, store_path=where)
         with _build(settings, args) as bot:
             report = bot.safety.kill(args.reason, actor="cli")
         print(f"halted; cancelled {report.cancelled} open order(s)")
