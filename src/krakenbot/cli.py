@@ -265,7 +265,7 @@ def _shown(value: Any) -> str:
 
 # -- run ------------------------------------------------------------------------------------------
 def _run(settings: Any, args: argparse.Namespace) -> int:
-    from krakenbot.clock import SystemClock, Wakeup
+    from krakenbot.clock import Interrupted, SystemClock, Wakeup
     from krakenbot.running import Presence
     from krakenbot.safety.modes import LiveTradingRefused
 
@@ -321,11 +321,8 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
             unknown = _unknown_orders(bot)
             print(f"mode {bot.safety.mode.value}: {done} cycle(s); last: "
                   f"{_cycle_line(report) if report else 'none'}")
-    except Exception as exc:
-        if wakeup.stopping:
-            return _fail(f"stopped by signal {wakeup.stop_signal} while starting: {type(exc).__name__}",
-                         128 + max(wakeup.stop_signal or 0, 0))
-        raise
+    except Interrupted:  # a stop while starting (recovery's reads during a back-off): reported below
+        pass
     finally:
         presence.stop()
         for sig, handler in previous.items():
