@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from krakenbot.clock import Clock, SystemClock
+from krakenbot.clock import Clock, Interrupted, SystemClock
 from krakenbot.config import Settings
 from krakenbot.safety.modes import TradingMode
 
@@ -146,7 +146,7 @@ class Bot:
         try:
             if self.safety.dead_mans_switch.armed:
                 self.safety.disarm_dead_mans_switch()
-        except Exception as exc:
+        except (Exception, Interrupted) as exc:  # stopping: the close goes on (client, store)
             log.warning("could not disarm the dead man's switch: %s", exc)
         try:
             self.client.close()

@@ -9,37 +9,95 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
+import os
 import signal
 import sys
 import threading
+import time
 from decimal import Decimal
 from typing import Any, Sequence
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+KILL_CONFIRM_SECONDS = 10.0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds > 0, got {text!r}")
+    return value
+
+
+def _sub(sub: Any, name: str, common: argparse.ArgumentParser, help_text: str, description: str,
+         examples: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help_text, parents=[common], description=description,
+                          epilog="example:\n" + examples, formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def _parser() -> argparse.ArgumentParser:
+    from krakenbot import __version__
+
     common = argparse.ArgumentParser(add_help=False)  # accepted before or after the subcommand
-    common.add_argument("--env-file", default=argparse.SUPPRESS, help="dotenv file (real environment wins)")
-    common.add_argument("--store", default=argparse.SUPPRESS, help="SQLite store path (default: STORE_PATH)")
+    common.add_argument("--env-file", default=argparse.SUPPRESS,
+                        help="dotenv file (default: ./.env if present; a named file must exist; the environment wins)")
+    common.add_argument("--home", default=argparse.SUPPRESS,
+                        help="the bot's home: store, kill file, running-bot record (default: KRAKENBOT_HOME, "
+                             "else $XDG_STATE_HOME/krakenbot or ~/.local/state/krakenbot)")
+    common.add_argument("--store", default=argparse.SUPPRESS, help="SQLite store path (default: STORE_PATH, in the home)")
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log to stderr")
-    parser = argparse.ArgumentParser(prog="krakenbot", description="Kraken spot trading bot", parents=[common])
-    parser.set_defaults(env_file=".env", store=None, verbose=False)
+    parser = argparse.ArgumentParser(prog="krakenbot", description="Kraken spot trading bot", parents=[common],
+                                     epilog="example:\n  krakenbot check\n  krakenbot run --mode paper --once",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"krakenbot {__version__}")
+    parser.set_defaults(env_file=None, home=None, store=None, verbose=False)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("check", help="connectivity, authentication and balances", parents=[common])
-    run = sub.add_parser("run", help="run the trading loop", parents=[common])
+    _sub(sub, "check", common, "connectivity, authentication and balances",
+         "Connect, authenticate and list balances. Always read-only, whatever TRADING_MODE says.",
+         "  krakenbot check --env-file ~/.config/krakenbot.env")
+    run = _sub(sub, "run", common, "run the trading loop",
+               "Run the trading loop until Ctrl-C/SIGTERM (stops at once, even during a back-off), --once or "
+               "--cycles N.\nExit 0: clean; 1: the last cycle had errors; 128+signal: stopped by a signal.",
+               "  krakenbot run --mode paper --interval 30\n"
+               "  KRAKEN_LIVE_TRADING=yes krakenbot run --mode live --live")
     run.add_argument("--mode", choices=["read-only", "paper", "canary", "live"], default=None,
                      help="trading mode (default: TRADING_MODE)")
     run.add_argument("--live", action="store_true", help="explicit live flag (LIVE also needs KRAKEN_LIVE_TRADING=yes)")
     run.add_argument("--once", action="store_true", help="run one cycle and stop")
-    run.add_argument("--cycles", type=int, default=None, help="stop after N cycles")
-    run.add_argument("--interval", type=float, default=60.0, help="seconds between cycles (default 60)")
-    sub.add_parser("status", help="mode, breaker, kill switch, daily counters, open orders (from the store)",
-                   parents=[common])
-    kill = sub.add_parser("kill", help="write the kill file and cancel open orders", parents=[common])
+    run.add_argument("--cycles", type=_positive_int, default=None, help="stop after N cycles (N >= 1)")
+    run.add_argument("--interval", type=_seconds, default=60.0, help="seconds between cycles (> 0, default 60)")
+    _sub(sub, "status", common, "running bot, mode, kill switch, daily counters, open orders",
+         "The running bot (pid, actual mode, heartbeat), kill switch, trading state, today's counters and open "
+         "orders, from the home's store. Needs no credentials; never creates a store.",
+         "  krakenbot status --home ~/.local/state/krakenbot")
+    kill = _sub(sub, "kill", common, "halt the running bot and cancel open orders",
+                "Write the kill file in the home, halt the store's trading state, make the running bot confirm "
+                "it has seen the halt, then cancel open orders (cancelling needs the credentials; halting does "
+                "not). Exit 0 only when all of that is confirmed.",
+                "  krakenbot kill --reason \"price feed looks wrong\"")
     kill.add_argument("--reason", default="operator kill switch")
-    resume = sub.add_parser("resume", help="clear a halt (refused while the kill file exists)", parents=[common])
+    kill.add_argument("--wait", type=_seconds, default=KILL_CONFIRM_SECONDS,
+                      help=f"seconds to wait for the running bot's confirmation (default {KILL_CONFIRM_SECONDS:g})")
+    resume = _sub(sub, "resume", common, "clear a halt (refused while the kill file exists)",
+                  "Set the store's trading state back to ACTIVE. Refused while the kill file exists.",
+                  "  rm ~/.local/state/krakenbot/KILL_SWITCH && krakenbot resume --reason \"incident closed\"")
     resume.add_argument("--reason", default="operator resumed")
+    _sub(sub, "config", common, "the resolved settings and where each came from",
+         "Every setting as the bot would use it, with its source (environment, .env or default). Secrets are "
+         "masked: the key shows its first 4 characters only.", "  krakenbot config --env-file prod.env")
     sub.add_parser("report", help="safety validation report (options: krakenbot report --help)", parents=[common])
     return parser
 
@@ -53,21 +111,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command == "report":
         return _report()
-    from krakenbot.config import ConfigError, load
+    from krakenbot.config import ConfigError
 
+    if args.command in ("status", "kill", "resume"):  # the emergency controls need only the home
+        try:
+            sources, paths = _home_only(args)
+        except ConfigError as exc:
+            return _fail(f"configuration error: {exc}", EXIT_CONFIG)
+        return {"status": _status, "kill": _kill, "resume": _resume}[args.command](sources, paths, args)
     try:
-        settings = load(args.env_file)
-        if args.command == "run" and args.mode:
-            from dataclasses import replace
-
-            from krakenbot.safety.modes import TradingMode
-
-            settings = replace(settings, trading_mode=TradingMode.parse(args.mode))
+        settings, sources = _settings(args)
     except ConfigError as exc:
         return _fail(f"configuration error: {exc}", EXIT_CONFIG)
-    handler = {"check": _check, "run": _run, "status": _status, "kill": _kill, "resume": _resume}[args.command]
+    handler = {"check": _check, "run": _run, "config": _config}[args.command]
     try:
-        return handler(settings, args)
+        return handler(settings, args) if args.command != "config" else _config(settings, sources, args)
     except KeyboardInterrupt:
         return _fail("interrupted", EXIT_FAILURE)
     except Exception as exc:  # one line, scrubbed: never a traceback with parameters in it
@@ -76,15 +134,73 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(make_scrubber(settings)(f"{type(exc).__name__}: {exc}"), EXIT_FAILURE)
 
 
+def _environ(args: argparse.Namespace) -> dict[str, str]:
+    """The real environment with the command line's --home and --store over it."""
+    environ = dict(os.environ)
+    if args.home:
+        environ["KRAKENBOT_HOME"] = args.home
+    if args.store:
+        environ["STORE_PATH"] = args.store
+    return environ
+
+
+def _sources(args: argparse.Namespace, check_names: bool = True) -> Any:
+    from krakenbot.config import read_sources
+
+    return read_sources(args.env_file if args.env_file is not None else ".env", _environ(args),
+                        explicit=args.env_file is not None, check_names=check_names)
+
+
+def _settings(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Every setting validated (check, run, config); live refuses a .env others can read."""
+    from dataclasses import replace
+
+    from krakenbot.config import Settings, refuse_open_dotenv_for_live
+    from krakenbot.safety.modes import TradingMode
+
+    sources = _sources(args)
+    settings = Settings.from_env(sources.values)
+    if getattr(args, "mode", None):
+        settings = replace(settings, trading_mode=TradingMode.parse(args.mode))
+    refuse_open_dotenv_for_live(settings, sources)
+    return settings, sources
+
+
+def _home_only(args: argparse.Namespace) -> tuple[Any, dict[str, str]]:
+    """The home and its paths, from nothing but KRAKENBOT_HOME / STORE_PATH / KILL_SWITCH_FILE: a
+    broken unrelated setting (or no credentials) must not stop an emergency stop."""
+    from krakenbot.config import bot_paths
+
+    sources = _sources(args, check_names=False)
+    return sources, bot_paths(sources.values)
+
+
+def _full_settings(sources: Any) -> tuple[Any, str | None]:
+    """The validated settings if they are valid, else None and why (for kill/status/resume)."""
+    from krakenbot.config import ConfigError, Settings
+
+    try:
+        return Settings.from_env(sources.values), None
+    except ConfigError as exc:
+        return None, str(exc)
+
+
 def _fail(message: str, code: int) -> int:
     print(f"krakenbot: {' '.join(str(message).split())}", file=sys.stderr)
     return code
 
 
-def _build(settings: Any, args: argparse.Namespace, live_flag: bool = False):
+def _build(settings: Any, args: argparse.Namespace, live_flag: bool = False, clock: Any = None):
+    """The bot on the home's store (check and run make the home: it holds the API's nonce mark)."""
     from krakenbot.bot import Bot
 
-    return Bot.build(settings, store_path=args.store, live_flag=live_flag)
+    if settings.store_path != ":memory:":
+        os.makedirs(os.path.dirname(settings.store_path), mode=0o700, exist_ok=True)
+    return Bot.build(settings, clock=clock, live_flag=live_flag)
+
+
+def _home_line(home: str) -> None:
+    print(f"home           {home}")
 
 
 # -- check ----------------------------------------------------------------------------------------
@@ -94,6 +210,7 @@ def _check(settings: Any, args: argparse.Namespace) -> int:
     from krakenbot.safety.modes import TradingMode
 
     # A check only reads: always read-only, whatever TRADING_MODE says.
+    _home_line(settings.home)
     with _build(replace(settings, trading_mode=TradingMode.READ_ONLY), args) as bot:
         report = bot.safety.check_connection()
     print(f"exchange   {settings.api_domain}")
@@ -117,26 +234,80 @@ def _amount(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+# -- config ---------------------------------------------------------------------------------------
+def _config(settings: Any, sources: Any, args: argparse.Namespace) -> int:
+    """Every setting as resolved, and where it came from; secrets masked (key: 4 characters)."""
+    from dataclasses import fields
+
+    from krakenbot.config import _SPEC, SECRET_SETTINGS
+
+    _home_line(settings.home)
+    shown = {f.name for f in fields(settings)}
+    width = max(len(n) for n in _SPEC)
+    for name, (attr, _, _) in _SPEC.items():
+        if name in SECRET_SETTINGS:
+            value = settings.redacted_key if name == "KRAKEN_API_KEY" else ("***" if settings.api_secret else "<unset>")
+        else:
+            value = _shown(getattr(settings, attr)) if attr in shown else "?"
+        print(f"{name:<{width}}  {value:<28} {sources.source(name)}")
+    return EXIT_OK
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "<unset>"
+    if isinstance(value, tuple):
+        return ",".join(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    return str(getattr(value, "value", value))
+
+
 # -- run ------------------------------------------------------------------------------------------
 def _run(settings: Any, args: argparse.Namespace) -> int:
+    from krakenbot.clock import Interrupted, SystemClock, Wakeup
+    from krakenbot.running import Presence
     from krakenbot.safety.modes import LiveTradingRefused
 
+    wakeup = Wakeup()
     try:
-        bot = _build(settings, args, live_flag=args.live)
+        bot = _build(settings, args, live_flag=args.live, clock=SystemClock(wakeup))
     except LiveTradingRefused as exc:
         return _fail(str(exc), EXIT_CONFIG)
     stop = threading.Event()
     previous = {}
 
     def request_stop(signum: int, frame: Any) -> None:
-        logging.getLogger("krakenbot").warning("signal %s: finishing the cycle, then stopping", signum)
-        stop.set()
+        stop.set()  # not waited on by anyone: safe to set here (the wakeup sets its event on a thread)
+        wakeup.request_stop(signum)
+
+    def request_check(signum: int, frame: Any) -> None:
+        wakeup.request_check()
 
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, request_stop)
+        if hasattr(signal, "SIGUSR1"):
+            previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, request_check)
+    presence = Presence(settings.home, bot.safety.mode.value, pairs=settings.pairs)
+    done, report, unknown = 0, None, []
     try:
         with bot:
+            _banner(bot)
+            presence.start()
+
+            def safe_point() -> None:
+                """Between cycles and during waits, never mid-order: beat, and see a kill file."""
+                kill = bot.safety.kill_switch
+                if kill.file_present():
+                    presence.ack(kill.file_kill_id() or "unnamed")  # its guard already refuses every order
+                    if not kill.engaged_by_command:
+                        print(f"kill switch: {kill.file_reason()}: halted", file=sys.stderr)
+                        bot.safety.honour_kill_file()  # the full kill once: halt and cancel
+                presence.beat(bot.safety.mode.value)
+
+            wakeup.on_check = safe_point
+            bot.orchestrator.safe_point = safe_point
             bot.orchestrator.cycle_seconds = args.interval
             recovery = bot.safety.recover()
             if recovery is not None and recovery.still_unknown:
@@ -147,12 +318,48 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
             cycles = 1 if args.once else args.cycles
             done = bot.orchestrator.run(stop, max_cycles=cycles)
             report = bot.orchestrator.last_report
+            unknown = _unknown_orders(bot)
             print(f"mode {bot.safety.mode.value}: {done} cycle(s); last: "
                   f"{_cycle_line(report) if report else 'none'}")
+    except Interrupted:  # a stop while starting (recovery's reads during a back-off): reported below
+        pass
     finally:
+        presence.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    return EXIT_OK
+    if unknown:
+        print(f"warning: {len(unknown)} order(s) of unknown outcome, resolved at the next start: "
+              f"{', '.join(unknown)}", file=sys.stderr)
+    if wakeup.stopping:
+        name = signal.Signals(wakeup.stop_signal).name if (wakeup.stop_signal or 0) > 0 else "a stop request"
+        return _fail(f"stopped by {name} after {done} complete cycle(s)", 128 + max(wakeup.stop_signal or 0, 0))
+    if report is not None and report.errors:
+        return _fail(f"the last cycle ended on {len(report.errors)} error(s): {report.errors[0]}", EXIT_FAILURE)
+    return EXIT_FAILURE if unknown else EXIT_OK
+
+
+def _unknown_orders(bot: Any) -> list[str]:
+    from krakenbot.execution.order_state import OrderStatus
+
+    waiting = [s.value for s in OrderStatus if s.name in ("NEW", "PENDING_SUBMIT", "UNKNOWN", "PENDING_CANCEL")]
+    return [o.cl_ord_id for o in bot.store.orders(statuses=waiting)]
+
+
+def _banner(bot: Any) -> None:
+    """What this run will do, before it does anything: loud in live."""
+    s, mode = bot.settings, bot.safety.mode.value
+    if mode == "live":
+        print("*** LIVE TRADING: orders use real money on the exchange below ***")
+    print(f"krakenbot run  mode {mode.upper()}  pid {os.getpid()}")
+    _home_line(s.home)
+    print(f"exchange       {s.api_domain}")
+    print(f"key            {s.redacted_key}")
+    print(f"pairs          {', '.join(s.pairs)}")
+    print(f"allocation     {_amount(s.total_btc)} BTC (max position {_amount(s.max_position_pct)} %)")
+    print(f"limits         order <= {_amount(s.max_order_eur)} EUR, {s.max_daily_trades} trades/day, "
+          f"daily loss <= {_amount(s.max_daily_loss_eur)} EUR, {s.max_open_orders} open orders, "
+          f"collar {_amount(s.price_collar_pct)} %")
+    print(f"kill switch    {s.kill_switch_file}  (krakenbot kill --home {s.home})", flush=True)
 
 
 def _cycle_line(report: Any) -> str:
@@ -164,64 +371,142 @@ def _cycle_line(report: Any) -> str:
     return ", ".join(parts)
 
 
-# -- status ---------------------------------------------------------------------------------------
-def _status(settings: Any, args: argparse.Namespace) -> int:
-    """From the store and local flags only: works while the exchange is down."""
-    from krakenbot.execution.order_state import ACTIVE_STATUSES
-    from krakenbot.safety.kill_switch import KillSwitch
+def _existing_store(paths: dict[str, str]) -> Any:
+    """The home's store, opened only if it exists: the controls never create one."""
     from krakenbot.store import Store
 
-    with Store(args.store or settings.store_path) as store:
+    path = paths["store_path"]
+    if path != ":memory:" and not os.path.isfile(path):
+        return None
+    return Store(path)
+
+
+def _no_store(paths: dict[str, str]) -> str:
+    return (f"no store at {paths['store_path']}: no bot has run with home {paths['home']} "
+            f"(is KRAKENBOT_HOME / --home the running bot's?)")
+
+
+def _bot_line(record: Any) -> str:
+    from krakenbot.running import is_running
+
+    if record is None:
+        return "not running (no record in this home)"
+    age = time.time() - float(record.get("heartbeat", 0))
+    if not is_running(record):
+        return f"not running (last: pid {record['pid']}, heartbeat {age:.0f}s ago)"
+    return f"running: pid {record['pid']}, mode {record.get('mode')}, heartbeat {age:.0f}s ago"
+
+
+# -- status ---------------------------------------------------------------------------------------
+def _status(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> int:
+    """From the home only (store, kill file, running-bot record): works while the exchange is down,
+    without credentials, and with a broken unrelated setting."""
+    from krakenbot import running
+    from krakenbot.execution.order_state import ACTIVE_STATUSES
+    from krakenbot.safety.kill_switch import KillSwitch
+
+    _home_line(paths["home"])
+    settings, problem = _full_settings(sources)
+    record = running.read(paths["home"])
+    kill = KillSwitch(paths["kill_switch_file"], None)
+    store = _existing_store(paths)
+    if store is None:
+        print(f"bot            {_bot_line(record)}")
+        print(f"kill switch    {'ENGAGED: ' + (kill.reason or '') if kill.engaged else 'off'} ({kill.file_path})")
+        return _fail(_no_store(paths), EXIT_FAILURE)
+    with store:
         risk = _risk_manager(settings, store)
         day = risk.today()
-        kill = KillSwitch(settings.kill_switch_file, None)
         breaker_rows = store.audit_rows("breaker")
         open_orders = store.orders(statuses=[s.value for s in ACTIVE_STATUSES])
-        print(f"mode           {settings.trading_mode.value}")
+        mode = record.get("mode") if running.is_running(record) else None
+        configured = settings.trading_mode.value if settings else "?"
+        print(f"bot            {_bot_line(record)}")
+        print(f"mode           {mode + ' (running bot)' if mode else 'not running; configured ' + configured}")
+        print(f"store          {paths['store_path']}")
         print(f"trading state  {risk.trading_state.value}")
-        print(f"kill switch    {'ENGAGED: ' + kill.reason if kill.engaged else 'off'} ({settings.kill_switch_file})")
+        print(f"kill switch    {'ENGAGED: ' + (kill.reason or '') if kill.engaged else 'off'} ({kill.file_path})")
         print(f"breaker        {breaker_rows[-1]['outcome'] if breaker_rows else 'closed'} (last recorded)")
-        print(f"trades today   {risk.daily_trades()} of {settings.max_daily_trades} ({day})")
+        limit = settings.max_daily_trades if settings else "?"
+        print(f"trades today   {risk.daily_trades()} of {limit} ({day})")
         print(f"realised PnL   {risk.daily_realised_pnl()} today")
         print(f"open orders    {len(open_orders)}")
         for order in open_orders:
             price = format(order.price, "f") if order.price is not None else "market"
             print(f"  {order.cl_ord_id}  {order.txid or '-':<19} {order.side:<4} {format(order.volume, 'f')} "
                   f"{order.pair} @ {price}  {order.status}")
+        if problem:
+            print(f"settings       invalid: {problem}")
     return EXIT_OK
 
 
 # -- kill -----------------------------------------------------------------------------------------
-def _kill(settings: Any, args: argparse.Namespace) -> int:
-    """Write the kill file first (every running bot stops placing orders at its next
-    attempt), then cancel open orders. Cancelling needs a mode that may cancel, but no
-    live flag: a cancel only ever reduces exposure."""
+def _kill(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> int:
+    """Write the kill file in the home first (every bot of this home refuses every order from then
+    on: its guard checks the file before each send), halt the store, have the running bot confirm
+    it has seen the halt (SIGUSR1, then its record), then cancel open orders. Cancelling needs the
+    credentials and a mode that may cancel, but no live flag: a cancel only ever reduces exposure."""
+    import uuid
     from dataclasses import replace
 
+    from krakenbot import running
     from krakenbot.safety.kill_switch import KillSwitch
     from krakenbot.safety.modes import TradingMode
 
-    path = KillSwitch(settings.kill_switch_file, None).write_file(args.reason)
+    _home_line(paths["home"])
+    kill_id = uuid.uuid4().hex[:12]
+    path = KillSwitch(paths["kill_switch_file"], None).write_file(args.reason, kill_id)
     print(f"kill file written: {path}")
-    with _build(replace(settings, trading_mode=TradingMode.CANARY), args) as bot:
-        report = bot.safety.kill(args.reason, actor="cli")
-    print(f"halted; cancelled {report.cancelled} open order(s)")
-    if report.problems:
-        return _fail("; ".join(report.problems), EXIT_FAILURE)
+    problems: list[str] = []
+    record = running.read(paths["home"])
+    if running.is_running(record):
+        if not running.signal_check(record):
+            problems.append(f"could not signal the running bot (pid {record['pid']})")
+        elif running.wait_for_ack(paths["home"], kill_id, args.wait) is not None:
+            print(f"running bot pid {record['pid']} ({record.get('mode')}) confirmed the halt")
+        else:
+            problems.append(f"the running bot (pid {record['pid']}) did not confirm the halt within {args.wait:g}s")
+    else:
+        print(f"no bot running with this home ({_bot_line(record)})")
+    settings, problem = _full_settings(sources)
+    store = _existing_store(paths)
+    if store is None:
+        problems.append(_no_store(paths))
+    if settings is None:
+        if store is not None:
+            with store:
+                _risk_manager(None, store).halt(f"kill switch: {args.reason}", actor="cli")
+            print("halted (store trading state HALTED)")
+        problems.append(f"open orders were NOT cancelled: {problem}")
+    else:
+        if store is not None:
+            store.close()
+        # No store here: still cancel at the exchange (less exposure), on a memory store.
+        where = paths["store_path"] if store is not None else ":memory:"
+        settings = replace(settings, trading_mode=TradingMode.CANARY, store_path=where)
+        with _build(settings, args) as bot:
+            report = bot.safety.kill(args.reason, actor="cli")
+        print(f"halted; cancelled {report.cancelled} open order(s)")
+        problems.extend(report.problems)
+    if problems:
+        return _fail("; ".join(problems), EXIT_FAILURE)
     return EXIT_OK
 
 
 # -- resume ---------------------------------------------------------------------------------------
-def _resume(settings: Any, args: argparse.Namespace) -> int:
+def _resume(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> int:
     """Trading state back to ACTIVE. Local only (store and flag): nothing is sent."""
     from krakenbot.safety.kill_switch import KillSwitch
-    from krakenbot.store import Store
 
-    kill = KillSwitch(settings.kill_switch_file, None)
+    _home_line(paths["home"])
+    kill = KillSwitch(paths["kill_switch_file"], None)
     if kill.file_present():
         return _fail(f"resume refused: kill file {kill.file_path} exists; remove it first", EXIT_FAILURE)
-    with Store(args.store or settings.store_path) as store:
-        risk = _risk_manager(settings, store)
+    store = _existing_store(paths)
+    if store is None:
+        return _fail(_no_store(paths), EXIT_FAILURE)
+    with store:
+        risk = _risk_manager(_full_settings(sources)[0], store)
         old = risk.trading_state.value
         risk.resume(args.reason, actor="cli")
     print(f"trading state {old} -> ACTIVE")
@@ -229,11 +514,14 @@ def _resume(settings: Any, args: argparse.Namespace) -> int:
 
 
 def _risk_manager(settings: Any, store: Any) -> Any:
+    """The store's trading state and daily counters; default limits when the settings are invalid
+    (only the counters' display uses them)."""
     from krakenbot.bot import risk_limits_from
     from krakenbot.clock import SystemClock
-    from krakenbot.risk import RiskManager
+    from krakenbot.risk import RiskLimits, RiskManager
 
-    return RiskManager(risk_limits_from(settings), store, SystemClock())
+    limits = risk_limits_from(settings) if settings is not None else RiskLimits()
+    return RiskManager(limits, store, SystemClock())
 
 
 # -- report ---------------------------------------------------------------------------------------

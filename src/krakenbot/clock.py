@@ -23,8 +23,71 @@ class Clock(Protocol):
         """Wait; a manual clock advances instead of blocking."""
 
 
+class Interrupted(BaseException):
+    """The operator asked the bot to stop (SIGINT/SIGTERM) while it waited: the wait ends at once.
+
+    A BaseException, like KeyboardInterrupt: the steps that record a failed call and carry on
+    (``except Exception``) must not swallow a stop. Only a wait raises it, and no wait sits between
+    an order's intent and its answer, so no order is left half-sent by it."""
+
+    def __init__(self, signum: int | None = None) -> None:
+        super().__init__(f"stop requested (signal {signum})" if signum else "stop requested")
+        self.signum = signum
+
+
+class Wakeup:
+    """What the signal handlers tell a waiting bot: stop now, or look at the kill switch now.
+
+    Every wait of the bot (back-off, pacing, the cycle interval) goes through ``wait``. A handler
+    never sets the event itself: it runs on the main thread, which may hold the event's own lock
+    at that instant (``Event.set`` would deadlock); a one-shot thread sets it instead."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.stop_signal: int | None = None
+        self._check = False
+        self.on_check: Callable[[], None] | None = None  # run at a safe point when a check is asked
+
+    def request_stop(self, signum: int = 0) -> None:
+        self.stop_signal = signum or -1
+        self._poke()
+
+    def request_check(self) -> None:
+        self._check = True
+        self._poke()
+
+    def _poke(self) -> None:
+        threading.Thread(target=self._event.set, name="krakenbot-wakeup", daemon=True).start()
+
+    @property
+    def stopping(self) -> bool:
+        return self.stop_signal is not None
+
+    def checkpoint(self) -> None:
+        """Raise ``Interrupted`` if a stop was asked; run the pending check if one was."""
+        if self.stop_signal is not None:
+            raise Interrupted(self.stop_signal if self.stop_signal > 0 else None)
+        if self._check:
+            self._check = False
+            if self.on_check is not None:
+                self.on_check()
+
+    def wait(self, seconds: float, monotonic: Callable[[], float] = _time.monotonic) -> None:
+        end = monotonic() + max(0.0, seconds)
+        while True:
+            self.checkpoint()
+            left = end - monotonic()
+            if left <= 0:
+                return
+            if self._event.wait(left):
+                self._event.clear()
+
+
 class SystemClock:
-    """The real clock."""
+    """The real clock; with a ``Wakeup`` every sleep ends at once on a stop request."""
+
+    def __init__(self, wakeup: Wakeup | None = None) -> None:
+        self.wakeup = wakeup
 
     def time(self) -> float:
         return _time.time()
@@ -33,7 +96,9 @@ class SystemClock:
         return _time.monotonic()
 
     def sleep(self, seconds: float) -> None:
-        if seconds > 0:
+        if self.wakeup is not None:
+            self.wakeup.wait(seconds)
+        elif seconds > 0:
             _time.sleep(seconds)
 
 
@@ -51,6 +116,7 @@ class ManualClock:
         self._lock = threading.Lock()
         self._listeners: list[Callable[[float], None]] = []
         self.slept: list[float] = []  # every sleep requested, for assertions on backoff
+        self.wakeup: Wakeup | None = None  # as SystemClock's: a stop request ends a sleep (raises)
 
     def time(self) -> float:
         with self._lock:
@@ -60,6 +126,8 @@ class ManualClock:
         return self.time()
 
     def sleep(self, seconds: float) -> None:
+        if self.wakeup is not None:
+            self.wakeup.checkpoint()
         self.slept.append(seconds)
         self.advance(max(0.0, seconds))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import logging
 import os
 import re
@@ -64,8 +65,9 @@ class Settings:
     take_profit_pct: Decimal = Decimal("10")
     trading_mode: TradingMode = TradingMode.READ_ONLY
     live_trading_enabled: bool = False  # KRAKEN_LIVE_TRADING=yes; LIVE also needs the explicit flag
-    store_path: str = "krakenbot.sqlite"
-    kill_switch_file: str = "KILL_SWITCH"
+    store_path: str = "krakenbot.sqlite"  # relative: inside the home; from_env makes it absolute
+    kill_switch_file: str = "KILL_SWITCH"  # relative: inside the home; from_env makes it absolute
+    home: str = ""  # KRAKENBOT_HOME, absolute: where the store, kill file and running-bot record live
     pairs: tuple[str, ...] = ("XBTEUR",)
     dead_mans_switch_seconds: int = 60
     stale_data_seconds: int = 30
@@ -104,19 +106,128 @@ class Settings:
             except (ValueError, InvalidOperation, TypeError) as exc:
                 detail = "is invalid" if name in SECRET_SETTINGS else f"is invalid: {exc}"
                 raise ConfigError(name, detail) from None
+        values.update(bot_paths(env))
         return cls(**values)  # type: ignore[arg-type]
 
 
-def load(dotenv_path: str | os.PathLike[str] | None = ".env", environ: Mapping[str, str] | None = None) -> Settings:
-    """Settings from ``.env`` (if present) under the real environment, which always wins."""
+def default_home(env: Mapping[str, str] | None = None) -> Path:
+    """A per-user state directory, never the working directory: ``$XDG_STATE_HOME/krakenbot`` or
+    ``~/.local/state/krakenbot``."""
+    env = os.environ if env is None else env
+    xdg = env.get("XDG_STATE_HOME") or os.environ.get("XDG_STATE_HOME")
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "krakenbot"
+    home = env.get("HOME") or os.environ.get("HOME")
+    return (Path(home) if home else Path.home()) / ".local" / "state" / "krakenbot"
+
+
+def bot_paths(env: Mapping[str, str]) -> dict[str, str]:
+    """``home``, ``store_path`` and ``kill_switch_file``, absolute, from these settings alone.
+
+    Why one place: ``krakenbot kill`` from another directory must write the very file the running
+    bot checks, and ``status`` must read its store. Relative STORE_PATH / KILL_SWITCH_FILE are
+    inside the home (never the working directory); ``:memory:`` stays a memory store. Needs no
+    credentials and no other valid setting: the emergency stop depends on nothing else."""
+    def given(name: str) -> str | None:
+        raw = env.get(name)
+        if raw is None or not str(raw).strip():
+            return None
+        return _path(name)(str(raw).strip())
+
+    raw_home = given("KRAKENBOT_HOME")
+    try:
+        home = Path(os.path.abspath(raw_home)) if raw_home else default_home(env)
+    except (OSError, ValueError) as exc:
+        raise ConfigError("KRAKENBOT_HOME", f"is not a usable directory path: {exc}") from None
+
+    def inside(name: str, default: str) -> str:
+        value = given(name) or default
+        if value == ":memory:":
+            return value
+        return os.path.abspath(os.path.join(home, os.path.expanduser(value)))
+
+    return {"home": str(home), "store_path": inside("STORE_PATH", "krakenbot.sqlite"),
+            "kill_switch_file": inside("KILL_SWITCH_FILE", "KILL_SWITCH")}
+
+
+# Read by the bot or its tools but not settings of the bot: never reported as a typo.
+OTHER_NAMES = frozenset({"KRAKEN_TARGET", "KRAKENBOT_BENCH_RUNNING"})
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The merged settings (``.env`` under the real environment) and where each came from."""
+
+    values: dict[str, str]
+    origin: dict[str, str]  # name -> "environment" | ".env"
+    dotenv: Path | None  # the file read, if any
+    dotenv_open_to_others: bool = False
+
+    def source(self, name: str) -> str:
+        where = self.origin.get(name)
+        if where == ".env" and self.dotenv is not None:
+            return f".env ({self.dotenv})"
+        return where or "default"
+
+
+def read_sources(dotenv_path: str | os.PathLike[str] | None = ".env", environ: Mapping[str, str] | None = None,
+                 *, explicit: bool = False, check_names: bool = True) -> Sources:
+    """The raw settings, unvalidated, with the checks that need no value: a named ``--env-file``
+    that does not exist, and a misspelt setting (``MAX_ORDER_EURO``) that would otherwise be
+    silently ignored while the limit it meant stays at its default."""
     from dotenv import dotenv_values  # imported here: keeps ``import krakenbot`` light
 
     real = dict(os.environ if environ is None else environ)
     from_file: dict[str, str] = {}
-    if dotenv_path is not None and Path(dotenv_path).is_file():
-        warn_if_readable_by_others(Path(dotenv_path))
-        from_file = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
-    return Settings.from_env({**from_file, **real})
+    dotenv: Path | None = None
+    open_to_others = False
+    if dotenv_path is not None:
+        candidate = Path(dotenv_path)
+        if candidate.is_file():
+            dotenv = candidate
+            open_to_others = warn_if_readable_by_others(candidate)
+            from_file = {k: v for k, v in dotenv_values(candidate).items() if v is not None}
+        elif explicit:
+            raise ConfigError("--env-file", f"{candidate} does not exist (or is not a file)")
+    for name in sorted(from_file) if check_names else ():
+        problem = _unknown_setting(name, in_file=True)
+        if problem:
+            raise ConfigError(name, f"in {dotenv}: {problem}")
+    for name in sorted(real) if check_names else ():
+        problem = _unknown_setting(name, in_file=False)
+        if problem:
+            raise ConfigError(name, f"in the environment: {problem}")
+    origin = {**{k: ".env" for k in from_file}, **{k: "environment" for k in real}}
+    return Sources({**from_file, **real}, origin, dotenv, open_to_others)
+
+
+def _unknown_setting(name: str, *, in_file: bool) -> str | None:
+    """Why ``name`` looks like a misspelt setting, or None. In ``.env`` every name is the bot's; in
+    the environment only names that start like one of the bot's (``MAX_``, ``KRAKEN_``...) count."""
+    if name in _SPEC or name in OTHER_NAMES:
+        return None
+    if not in_file and name.split("_", 1)[0] not in _PREFIXES:
+        return None
+    close = difflib.get_close_matches(name.upper(), SETTING_NAMES, n=1, cutoff=0.75)
+    if not close:
+        if in_file:
+            log.warning(".env: %s is not a krakenbot setting (ignored)", name)
+        return None
+    return f"is not a krakenbot setting; did you mean {close[0]}?"
+
+
+def load(dotenv_path: str | os.PathLike[str] | None = ".env", environ: Mapping[str, str] | None = None,
+         *, explicit: bool = False) -> Settings:
+    """Settings from ``.env`` (if present) under the real environment, which always wins."""
+    return Settings.from_env(read_sources(dotenv_path, environ, explicit=explicit).values)
+
+
+def refuse_open_dotenv_for_live(settings: Settings, sources: Sources) -> None:
+    """Live trading does not start on a ``.env`` others can read (elsewhere it is a warning)."""
+    if settings.trading_mode is TradingMode.LIVE and sources.dotenv is not None and sources.dotenv_open_to_others:
+        mode = oct(sources.dotenv.stat().st_mode & 0o777)
+        raise ConfigError(str(sources.dotenv), f"holds the API secret and is readable by group/other (mode {mode}); "
+                          f"live trading refuses it: run chmod 600 {sources.dotenv}")
 
 
 def warn_if_readable_by_others(path: Path) -> bool:
@@ -148,9 +259,15 @@ def _api_secret(text: str) -> str:
 
 
 def _url(text: str) -> str:
+    """https, or plain http to this machine only (the simulator): the key and signatures ride in it."""
+    from krakenbot.client._transport import cleartext_refusal
+
     parsed = urlparse(text)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError("API_DOMAIN", f"must be an http(s) URL, got {text!r}")
+        raise ConfigError("API_DOMAIN", f"must be an https:// URL, got {text!r}")
+    refusal = cleartext_refusal(text)
+    if refusal:
+        raise ConfigError("API_DOMAIN", refusal)
     return text.rstrip("/")
 
 
@@ -270,6 +387,9 @@ _SPEC: dict[str, tuple[str, Callable[[str], object], bool]] = {
     "STRATEGY_RISE_PCT": ("strategy_rise_pct", _decimal("STRATEGY_RISE_PCT", maximum=Decimal(1000)), False),
     "STRATEGY_INTERVAL_SECONDS": ("strategy_interval_seconds", _int("STRATEGY_INTERVAL_SECONDS", minimum=0), False),
     "BOT_ID": ("bot_id", _bot_id, False),
+    # Paths, resolved together by bot_paths() (the parse here only checks the text).
+    "KRAKENBOT_HOME": ("home", _path("KRAKENBOT_HOME"), False),
 }
 
 SETTING_NAMES = tuple(_SPEC)
+_PREFIXES = frozenset(n.split("_", 1)[0] for n in SETTING_NAMES)

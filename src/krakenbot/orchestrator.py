@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from krakenbot.clock import Interrupted
 from krakenbot.strategy import HoldStrategy, MarketView, Strategy
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,10 @@ class Orchestrator:
         self.cycle_seconds = cycle_seconds
         self.cycles = 0
         self.last_report: CycleReport | None = None
+        # Called before every cycle and between the slices of the wait after it (the CLI: the
+        # running-bot record's heartbeat and the kill file's acknowledgement). Never mid-order.
+        self.safe_point: Any = None
+        self.interrupted: Interrupted | None = None  # the stop request that ended run(), if any
 
     # -- one cycle -----------------------------------------------------------------------
     def run_once(self) -> CycleReport:
@@ -126,15 +131,20 @@ class Orchestrator:
         done = 0
         try:
             while not stop_event.is_set():
+                if self.safe_point is not None:
+                    self.safe_point()
                 self.run_once()
                 done += 1
                 if max_cycles is not None and done >= max_cycles:
                     break
                 self._wait(stop_event, self.cycle_seconds)
+        except Interrupted as stop:  # a stop during a wait (back-off, pacing, interval): at once
+            self.interrupted = stop
+            log.warning("stop requested: leaving after %d complete cycle(s)", done)
         finally:
             try:
                 self.safety.disarm_dead_mans_switch()
-            except Exception as exc:
+            except (Exception, Interrupted) as exc:  # a stop does not wait out a back-off to disarm
                 log.warning("could not disarm the dead man's switch on shutdown: %s", exc)
         return done
 
@@ -146,3 +156,5 @@ class Orchestrator:
             if left <= 0:
                 return
             self.clock.sleep(min(1.0, left))
+            if self.safe_point is not None:
+                self.safe_point()

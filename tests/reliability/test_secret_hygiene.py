@@ -152,3 +152,24 @@ def test_the_real_outputs_of_earlier_runs_hold_no_signature_or_secret_value():
 def test_the_shape_scan_finds_a_planted_signature():
     planted = b'headers: {"API-Sign": "' + b"A" * 86 + b'=="}'
     assert _SIGN_VALUE.search(planted) and _SECRET_VALUE.search(b"KRAKEN_API_SECRET=" + b"c2VjcmV0" * 4)
+
+
+def test_operator_command_outputs_hold_no_key_or_secret(tmp_path):
+    """config, the run banner, status and kill print settings and the running bot: never the key
+    (only its first 4 characters) nor the secret; the running-bot record holds neither."""
+    from krakensim import KrakenSimulator
+
+    with KrakenSimulator(seed=3) as sim:
+        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+               "KRAKEN_API_KEY": sim.api_key, "KRAKEN_API_SECRET": sim.api_secret, "API_DOMAIN": sim.url,
+               "KRAKENBOT_HOME": str(tmp_path / "home")}
+        outputs = {}
+        for args in (["config"], ["run", "--mode", "paper", "--once", "-v"], ["status"], ["kill", "--reason", "t"],
+                     ["check"]):
+            done = subprocess.run([sys.executable, "-m", "krakenbot.cli", *args], env=env, cwd=tmp_path,
+                                  capture_output=True, timeout=60)
+            outputs[" ".join(args)] = done.stdout + done.stderr
+        assert sim.api_key[:4].encode() + "…".encode() in outputs["config"]
+        assert b"home" in outputs["run --mode paper --once -v"] and b"pairs" in outputs["run --mode paper --once -v"]
+        blobs = {**outputs, **_files(tmp_path / "home")}
+        assert _hits(blobs, {sim.api_key, sim.api_secret}) == []

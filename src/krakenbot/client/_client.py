@@ -17,7 +17,7 @@ from typing import Any, Callable
 import re
 from urllib.parse import quote_plus
 
-from krakenbot.client._transport import Timeouts, Transport
+from krakenbot.client._transport import Timeouts, Transport, cleartext_refusal
 from krakenbot.client.account import AccountApi
 from krakenbot.client.breaker import CircuitBreaker
 from krakenbot.client.market import MarketApi
@@ -114,6 +114,10 @@ class KrakenClient:
         if api_key is not None and not _HEADER_TOKEN(api_key):
             # Never echo it: http.client's own error would print the whole key.
             raise ValueError("API key must be printable ASCII without spaces or line breaks (check for a stray CR/LF)")
+        if api_key is not None:
+            refusal = cleartext_refusal(base_url)
+            if refusal:  # before any connection: the key and signatures never cross the network in clear
+                raise ValueError(f"API_DOMAIN: {refusal}")
         self.clock: Clock = clock or SystemClock()
         self.order_deadline = order_deadline
         self._api_key = api_key

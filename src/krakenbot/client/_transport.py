@@ -27,6 +27,7 @@ the endpoint and Kraken's codes only: never headers, bodies or the key.
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
 import logging
 import math
@@ -72,6 +73,32 @@ class Timeouts:
 
 
 _CHUNK = 65536
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """127.0.0.0/8, ::1 or ``localhost``: the machine itself (the simulator), never the network.
+    Decided from the text alone: no name is resolved (a resolver could answer anything)."""
+    if not host:
+        return False
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def cleartext_refusal(base_url: str) -> str | None:
+    """Why signed calls must not go to ``base_url`` (plain http off this machine), or None.
+    The API key and every signature travel in the request: only TLS may carry them off the host."""
+    parts = urlsplit(base_url)
+    if parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname)):
+        return None
+    if parts.scheme == "http":
+        return (f"plain http is allowed only to this machine (127.0.0.1, ::1, localhost: the simulator); "
+                f"use https:// for {parts.hostname}")
+    return f"must be an https:// URL, got scheme {parts.scheme or 'none'!r}"
 
 
 class GateSkipped(RuntimeError):

@@ -63,10 +63,22 @@ class KillSwitch:
         self._reason = None
         self.engaged_at = None
 
-    def write_file(self, reason: str) -> Path:
-        """What ``krakenbot kill`` does: leave a flag every running bot will see."""
+    def write_file(self, reason: str, kill_id: str | None = None) -> Path:
+        """What ``krakenbot kill`` does: leave a flag every running bot will see. ``kill_id`` (second
+        line) is what the running bot writes back to say it has seen this very file."""
         if self.file_path is None:
             raise KillSwitchEngaged("no KILL_SWITCH_FILE configured")
         self.file_path.parent.mkdir(parents=True, exist_ok=True)
-        self.file_path.write_text(f"{reason}\n", encoding="utf-8")
+        reason = " ".join(str(reason).split()) or "kill switch"
+        self.file_path.write_text(f"{reason}\n" + (f"kill-id {kill_id}\n" if kill_id else ""), encoding="utf-8")
         return self.file_path
+
+    def file_kill_id(self) -> str | None:
+        """The ``kill-id`` line of the kill file, if it has one."""
+        if not self.file_present():
+            return None
+        try:
+            lines = self.file_path.read_text(encoding="utf-8", errors="replace").splitlines()  # type: ignore[union-attr]
+        except OSError:
+            return None
+        return next((line.split(None, 1)[1].strip() for line in lines[1:] if line.startswith("kill-id ")), None)

@@ -202,3 +202,39 @@ def test_over_tls_a_refusing_gate_writes_not_one_byte_of_the_request(tls_files):
     finally:
         transport.close()
         server.close()
+
+
+def test_certificates_are_verified_by_default(tls_files):
+    """A client built as the bot builds it (the system's trust store) refuses a certificate nobody
+    vouches for: the handshake fails and not one byte of the request reaches that server."""
+    from krakenbot.client import NO_RETRY
+    from krakenbot.errors import ConnectionFailed
+
+    cert, key = tls_files
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    received: list[bytes] = []
+    handshake: list[str] = []
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        try:
+            with context.wrap_socket(conn, server_side=True) as tls:
+                handshake.append("completed")
+                received.append(tls.recv(65536))
+        except (ssl.SSLError, OSError) as exc:
+            handshake.append(type(exc).__name__)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    client = KrakenClient(f"https://127.0.0.1:{listener.getsockname()[1]}", "key", "c2VjcmV0",
+                          timeouts=Timeouts(connect=2.0, read=2.0), retry=NO_RETRY)
+    try:
+        with pytest.raises(ConnectionFailed, match="SSLCertVerificationError"):
+            client.account.balance()
+        server.join(5)
+        assert handshake and handshake[0] != "completed" and received == []
+    finally:
+        client.close()
+        listener.close()

@@ -21,15 +21,24 @@ def live_sim():
 
 
 def cli_env(sim, tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {"PATH": os.environ.get("PATH", ""), "KRAKEN_API_KEY": sim.api_key, "KRAKEN_API_SECRET": sim.api_secret,
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.environ.get("PYTHONPATH", ""), "KRAKEN_API_KEY": sim.api_key, "KRAKEN_API_SECRET": sim.api_secret,
            "API_DOMAIN": sim.url, "STORE_PATH": str(tmp_path / "bot.sqlite"),
            "KILL_SWITCH_FILE": str(tmp_path / "KILL")}
     env.update(extra)
     return env
 
 
+def empty_env_file(folder: Path) -> Path:
+    """An empty, private .env: the commands read no stray one (a named --env-file must exist)."""
+    path = folder / "empty.env"
+    if not path.exists():
+        path.write_text("")
+        path.chmod(0o600)
+    return path
+
+
 def run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "krakenbot.cli", "--env-file", str(cwd / "absent.env"), *args],
+    return subprocess.run([sys.executable, "-m", "krakenbot.cli", "--env-file", str(empty_env_file(cwd)), *args],
                           env=env, cwd=cwd, capture_output=True, text=True, timeout=30)
 
 
@@ -77,15 +86,15 @@ def test_run_once_in_paper_mode(live_sim, tmp_path):
 
 def test_kill_writes_the_flag_and_cancels_open_orders(live_sim, tmp_path):
     settings = Settings.from_env({**cli_env(live_sim, tmp_path), "TRADING_MODE": "live", "KRAKEN_LIVE_TRADING": "yes",
-                                  "STORE_PATH": ":memory:", "MAX_ORDER_EUR": "1000", "TOTAL_BTC": "1"})
-    with Bot.build(settings, store_path=":memory:", live_flag=True) as bot:
+                                  "MAX_ORDER_EUR": "1000", "TOTAL_BTC": "1"})
+    with Bot.build(settings, live_flag=True) as bot:  # the store kill and status will read
         mid = bot.safety.ticker("XBTEUR").mid
         placed = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.01"), (mid * Decimal("0.99")).quantize(Decimal("0.1")))
         assert placed.placed, placed
     assert [o for o in live_sim.orders() if o["status"] == "open"]
     result = run_cli(["kill", "--reason", "test"], cli_env(live_sim, tmp_path), tmp_path)
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "KILL").read_text().strip() == "test"
+    assert (tmp_path / "KILL").read_text().splitlines()[0] == "test"
     assert "cancelled 1 open order" in result.stdout
     assert not [o for o in live_sim.orders() if o["status"] == "open"]
     status = run_cli(["status"], cli_env(live_sim, tmp_path), tmp_path)

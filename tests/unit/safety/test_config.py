@@ -68,6 +68,7 @@ BAD_VALUES = {
     "STRATEGY_RISE_PCT": "-1",
     "STRATEGY_INTERVAL_SECONDS": "-1",
     "BOT_ID": "KB-1",
+    "KRAKENBOT_HOME": "bad\x00path",
 }
 
 

@@ -1,0 +1,206 @@
+"""Issue 18: the operator's controls cannot miss. Each test reproduces a defect found by running the
+bot as a new operator would (kill from another directory, cleartext, a stop during a back-off, an
+emergency stop on a broken configuration, typos slipping through)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from krakenbot import cli, running
+from krakenbot.config import SETTING_NAMES
+from krakensim import KrakenSimulator
+
+ROOT = Path(__file__).resolve().parents[3]
+KEY, SECRET = "KEYabcdefgh1234", "c2VjcmV0LXNlY3JldC1ieXRlcw=="
+
+
+@pytest.fixture
+def sim():
+    with KrakenSimulator(seed=7) as simulator:  # system clock: the bot runs in another process
+        yield simulator
+
+
+def base_env(home: Path, **extra: str) -> dict[str, str]:
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+           "KRAKENBOT_HOME": str(home)}
+    env.update(extra)
+    return env
+
+
+def sim_env(sim, home: Path, **extra: str) -> dict[str, str]:
+    return base_env(home, KRAKEN_API_KEY=sim.api_key, KRAKEN_API_SECRET=sim.api_secret, API_DOMAIN=sim.url, **extra)
+
+
+def cli_run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "krakenbot.cli", *args], env=env, cwd=cwd, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def start_bot(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "krakenbot.cli", "run", *args], env=env, cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_until(condition, timeout: float = 20.0, what: str = "condition"):
+    """Bounded polling of another process: never a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def stop(bot: subprocess.Popen) -> None:
+    if bot.poll() is None:
+        bot.send_signal(signal.SIGTERM)
+        try:
+            bot.wait(10)
+        except subprocess.TimeoutExpired:
+            bot.kill()
+            bot.wait(5)
+
+
+# -- 1. the kill switch reaches the running bot whatever the directory -----------------------------
+def test_kill_from_another_directory_halts_the_running_bot_and_no_order_leaves_after(sim, tmp_path):
+    home, dir_a, dir_b = tmp_path / "home", tmp_path / "A", tmp_path / "B"
+    dir_a.mkdir(), dir_b.mkdir()
+    bot = start_bot(["--mode", "paper", "--interval", "0.2"], sim_env(sim, home, STRATEGY_INTERVAL_SECONDS="1"), dir_a)
+    try:
+        wait_until(lambda: any(r.endpoint == "AddOrder" for r in sim.access_log), what="the bot's first order")
+        # From B, with nothing but the home: no credentials, and an unrelated setting broken.
+        killed = cli_run(["kill", "--reason", "drill"], base_env(home, TOTAL_BTC="-1"), dir_b)
+        mark = len(sim.access_log)
+        assert f"running bot pid {bot.pid} (paper) confirmed the halt" in killed.stdout, killed.stdout + killed.stderr
+        assert "NOT cancelled" in killed.stderr and killed.returncode == 1  # no credentials: said so, not hidden
+        assert (home / "KILL_SWITCH").exists() and not (dir_b / "KILL_SWITCH").exists()
+        beat = running.read(home)["heartbeat"]
+        wait_until(lambda: running.read(home)["heartbeat"] > beat + 0.5, what="the bot to run on after the kill")
+        assert [r.endpoint for r in sim.access_log[mark:] if r.endpoint == "AddOrder"] == []
+        status = cli_run(["status"], base_env(home), dir_b)
+        assert "trading state  HALTED" in status.stdout and "mode           paper (running bot)" in status.stdout
+    finally:
+        stop(bot)
+
+
+def test_kill_says_so_when_no_bot_runs_with_that_home(sim, tmp_path):
+    killed = cli_run(["kill"], sim_env(sim, tmp_path / "empty-home"), tmp_path)
+    assert killed.returncode == 1 and "no store at" in killed.stderr and str(tmp_path / "empty-home") in killed.stderr
+    assert "no bot running" in killed.stdout
+
+
+def test_status_and_resume_never_create_a_store(tmp_path):
+    for command in (["status"], ["resume"]):
+        done = cli_run(command, base_env(tmp_path / "home"), tmp_path)
+        assert done.returncode == 1 and f"no store at {tmp_path / 'home' / 'krakenbot.sqlite'}" in done.stderr
+    assert not (tmp_path / "home" / "krakenbot.sqlite").exists() and not list(tmp_path.glob("*.sqlite"))
+
+
+def test_kill_with_a_broken_unrelated_setting_still_writes_the_kill_file(tmp_path):
+    done = cli_run(["kill", "--reason", "x"], base_env(tmp_path / "home", TOTAL_BTC="-1"), tmp_path)
+    assert (tmp_path / "home" / "KILL_SWITCH").read_text().splitlines()[0] == "x"
+    assert done.returncode == 1 and "NOT cancelled" in done.stderr
+
+
+# -- 3. a stop during a back-off is honoured at once ------------------------------------------------
+def test_sigterm_during_a_rate_limit_back_off_stops_within_two_seconds(sim, tmp_path):
+    sim.faults.inject("OpenOrders", "error", error="EAPI:Rate limit exceeded", times=1)
+    bot = start_bot(["--mode", "paper", "--interval", "0.2", "-v"], sim_env(sim, tmp_path / "home"), tmp_path)
+    try:
+        lines: list[str] = []
+        wait_until(lambda: (lines.append(bot.stderr.readline()) or "backing off" in lines[-1]), 20, "the back-off")
+        sent = time.monotonic()
+        bot.send_signal(signal.SIGTERM)
+        code = bot.wait(5)
+        took = time.monotonic() - sent
+    finally:
+        stop(bot)
+    rest = bot.stderr.read()
+    assert took < 2.0, took
+    assert code == 128 + signal.SIGTERM, "".join(lines) + rest
+    assert "stopped by SIGTERM" in rest
+
+
+# -- 4/5. configuration mistakes are caught ---------------------------------------------------------
+def _main(monkeypatch, tmp_path, argv, **env):
+    for name in list(os.environ):
+        if name in SETTING_NAMES:
+            monkeypatch.delenv(name)
+    for name, value in {"KRAKEN_API_KEY": KEY, "KRAKEN_API_SECRET": SECRET, "API_DOMAIN": "http://127.0.0.1:9",
+                        "KRAKENBOT_HOME": str(tmp_path / "home"), **env}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    return cli.main(argv)
+
+
+def test_a_misspelt_setting_is_an_error_with_a_suggestion(monkeypatch, tmp_path, capsys):
+    assert _main(monkeypatch, tmp_path, ["config"], MAX_ORDER_EURO="5") == 2
+    err = capsys.readouterr().err
+    assert "MAX_ORDER_EURO" in err and "did you mean MAX_ORDER_EUR?" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_misspelt_setting_in_the_env_file_is_an_error(monkeypatch, tmp_path, capsys):
+    dotenv = tmp_path / "bot.env"
+    dotenv.write_text("max_order_eur=5\n")
+    dotenv.chmod(0o600)
+    assert _main(monkeypatch, tmp_path, ["config", "--env-file", str(dotenv)]) == 2
+    assert "did you mean MAX_ORDER_EUR?" in capsys.readouterr().err
+
+
+def test_a_missing_env_file_is_named(monkeypatch, tmp_path, capsys):
+    assert _main(monkeypatch, tmp_path, ["check", "--env-file", "missing.env"]) == 2
+    err = capsys.readouterr().err
+    assert "--env-file" in err and "missing.env does not exist" in err
+
+
+def test_live_refuses_a_dotenv_others_can_read(monkeypatch, tmp_path, capsys):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(f"KRAKEN_API_KEY={KEY}\nKRAKEN_API_SECRET={SECRET}\n")
+    dotenv.chmod(0o644)
+    monkeypatch.delenv("KRAKEN_API_KEY", raising=False)
+    assert _main(monkeypatch, tmp_path, ["run", "--mode", "live", "--live", "--once"], KRAKEN_LIVE_TRADING="yes") == 2
+    err = capsys.readouterr().err
+    assert "chmod 600" in err and "live" in err and SECRET not in err
+
+
+@pytest.mark.parametrize("argv", [["run", "--cycles", "-3"], ["run", "--cycles", "0"], ["run", "--interval", "nan"],
+                                  ["run", "--interval", "inf"], ["run", "--interval", "0"]])
+def test_bad_numbers_on_the_command_line_are_refused(monkeypatch, tmp_path, capsys, argv):
+    with pytest.raises(SystemExit) as exited:
+        _main(monkeypatch, tmp_path, argv)
+    assert exited.value.code == 2 and argv[1] in capsys.readouterr().err
+
+
+def test_config_shows_sources_and_masks_secrets(monkeypatch, tmp_path, capsys):
+    assert _main(monkeypatch, tmp_path, ["config"], MAX_ORDER_EUR="42") == 0
+    out = capsys.readouterr().out
+    assert KEY not in out and SECRET not in out and "KEYa…" in out
+    lines = {line.split()[0]: line for line in out.splitlines()}
+    assert lines["MAX_ORDER_EUR"].split()[1:] == ["42", "environment"]
+    assert lines["MAX_DAILY_TRADES"].split()[-1] == "default"
+    assert f"home           {tmp_path / 'home'}" in out
+    assert set(SETTING_NAMES) <= set(lines)
+
+
+def test_version_and_every_subcommand_help_has_a_description_and_an_example(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--version"])
+    assert capsys.readouterr().out.startswith("krakenbot ")
+    for command in ("check", "run", "status", "kill", "resume", "config"):
+        with pytest.raises(SystemExit):
+            cli.main([command, "--help"])
+        text = capsys.readouterr().out
+        assert "example:" in text and f"krakenbot {command}" in text.split("example:")[1], command
+
+
+def test_the_env_example_documents_every_setting():
+    text = (ROOT / ".env.example").read_text()
+    documented = {line.lstrip("# ").split("=")[0] for line in text.splitlines() if "=" in line}
+    assert set(SETTING_NAMES) <= documented, sorted(set(SETTING_NAMES) - documented)
