@@ -1,4 +1,4 @@
-"""The runner fails a run that executed nothing (behave itself exits 0 then)."""
+"""The runner fails a run that would execute nothing (behave itself exits 0 then)."""
 from __future__ import annotations
 
 import subprocess
@@ -16,9 +16,9 @@ def test_a_tag_filter_that_selects_nothing_fails_the_run(tmp_path):
          "--results-dir", str(tmp_path / "results"), "--junit-dir", str(tmp_path / "junit"),
          "-D", f"evidence={tmp_path / 'evidence.jsonl'}"],
         cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "behave: 0 passed, 0 failed" in result.stdout
-    assert "no scenario passed" in result.stderr
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "--tags='@wip' --tags='not @wip' select(s) no scenario in features" in result.stderr
+    assert "nothing was judged and no report was written" in result.stderr
 
 
 def test_the_analytics_tags_are_removed_and_nothing_else(tmp_path):
