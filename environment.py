@@ -151,7 +151,7 @@ def after_scenario(context, scenario):
         found = evidence.violations(records, world.segments, world.foreign) if world.on_simulator else []
         for problem in found:
             context.violations.append(f"{scenario.feature.name} / {scenario.name}: {problem}")
-        _attach(world, json.dumps(evidence.to_jsonable(audit), indent=1), "audit trail", allure.attachment_type.JSON)
+        _attach(world, evidence.audit_table(audit), "audit trail", allure.attachment_type.TEXT)
         if world.on_simulator:
             _attach(world, _calls_text(records), "exchange calls", allure.attachment_type.TEXT)
         counters = None

@@ -22,6 +22,7 @@ run's evidence and safety report are removed before behave starts, never reused.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -30,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-from tools.spec_support import safety_evidence
+from tools.spec_support import safety_evidence, tag_scheme
 from tools.spec_support.junit import count
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +39,7 @@ RESULTS = ROOT / "allure-results"
 REPORT = ROOT / "allure-report"
 JUNIT = ROOT / "reports" / "junit"
 DEFAULT_EXCLUDE = "not @wip"
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # a story tag's value, as tag_scheme allows it
 _ANALYTICS = re.compile(r"<script[^>]*googletagmanager[^>]*>\s*</script>|<script[^>]*>[^<]*(?:gtag\(|dataLayer)[^<]*</script>",
                         re.IGNORECASE)
 
@@ -102,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if wall > budget:
         problems.append(f"the run took {wall:.1f} s, over its {budget:.0f} s budget")
 
+    readable_stories(results)
     problems += safety_evidence.publish(evidence_dir, junit, results, report_dir)  # verdicts + Allure attachment
     if not args.no_report:
         report = render_report(results, out / "allure-report" if own else REPORT)
@@ -122,6 +125,22 @@ def _shown(path: Path) -> str:
         return str(path.resolve().relative_to(ROOT))
     except ValueError:
         return str(path)
+
+
+def readable_stories(results: Path) -> int:
+    """Story labels as words in the report (``position-size`` -> ``Position size``): tags must be
+    single tokens, so the slugs stay in the feature files and only the Allure results change."""
+    changed = 0
+    for path in results.glob("*-result.json"):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        stories = [label for label in data.get("labels") or ()
+                   if label.get("name") == "story" and _SLUG.match(str(label.get("value", "")))]
+        for label in stories:
+            label["value"] = tag_scheme.story_title(label["value"])
+        if stories:
+            path.write_text(json.dumps(data), encoding="utf-8")
+            changed += len(stories)
+    return changed
 
 
 def _live_target(behave_args: list[str]) -> bool:

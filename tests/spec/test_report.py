@@ -8,6 +8,7 @@ reports/report-screenshot.png. Installs nothing: ``make browser`` provides Chrom
 from __future__ import annotations
 
 import html
+import json
 import re
 import subprocess
 import tempfile
@@ -56,6 +57,8 @@ def test_the_report_shows_the_runs_totals_and_a_screenshot_is_saved():
     shown_failed = int(failed.group(1)) if failed else 0
     assert shown_failed == counts.failed, (text[:500], counts.line())
     assert "target simulator" in text or "target live" in text, "the run's metadata should be shown"
+    overall = json.loads((ROOT / "reports" / "safety-report.json").read_text())["overall"]
+    assert f"safety verdict {overall} (" in text, "the landing page should show the safety verdict"
     assert SCREENSHOT.exists() and SCREENSHOT.stat().st_size > 10_000, "a screenshot of the report should be saved"
 
 
@@ -63,7 +66,6 @@ def test_the_report_shows_the_runs_totals_and_a_screenshot_is_saved():
 def test_the_report_renders_without_java(tmp_path):
     """Allure 3 is pure Node (the README asks for no Java): its command line renders a one-result
     report with a PATH that holds node alone (and no history file: the real report's trend stays)."""
-    import json
     import shutil
 
     node, cli = shutil.which("node"), ROOT / "node_modules" / ".bin" / "allure"

@@ -294,7 +294,36 @@ def attach_to_allure(report: Any, out_dir: Path, results_dir: Path) -> Path:
                "timestamp": stamp} for v in report.verdicts if v.status == reporting.FAIL]
     path = results_dir / f"{uuid.uuid4()}-globals.json"
     path.write_text(json.dumps({"attachments": attachments, "errors": errors}, indent=1))
+    show_verdict(report, results_dir)
     return path
+
+
+def show_verdict(report: Any, results_dir: Path) -> Path:
+    """The verdict first in the run's metadata (``environment.properties``), which Allure 3's
+    landing page shows under the totals: nobody has to open Global Attachments to learn it."""
+    from krakenbot import reporting
+    from krakenbot.reporting import render
+
+    counts = {status: sum(v.status == status for v in report.verdicts)
+              for status in (reporting.PASS, reporting.FAIL, reporting.NOT_EXERCISED)}
+    overall = render.overall(report.verdicts)  # as the report itself says it
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+    failed = "; ".join(v.criterion for v in report.verdicts if v.status == reporting.FAIL)
+    lines = [_property("safety verdict", f"{overall} ({summary} of {len(report.verdicts)} criteria)")]
+    if failed:
+        lines.append(_property("safety criteria failed", failed))
+    lines.append(_property("safety report", "Global Attachments tab"))
+    path = results_dir / "environment.properties"
+    earlier = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    kept = [line for line in earlier if not line.startswith("safety\\ ")]
+    path.write_text("".join(f"{line}\n" for line in lines + kept), encoding="utf-8")
+    return path
+
+
+def _property(key: str, value: str) -> str:
+    """One ``key=value`` line of a Java properties file (spaces in the key escaped)."""
+    escape = str.maketrans({" ": "\\ ", "=": "\\=", ":": "\\:"})
+    return f"{key.translate(escape)}={value}"
 
 
 # -- helpers ------------------------------------------------------------------------------------

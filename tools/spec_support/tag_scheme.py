@@ -149,6 +149,15 @@ def check_tag_expression(expression, features: Iterable) -> list[TagProblem]:
     return problems
 
 
+# Story slugs whose words need more than a capital letter (an apostrophe, a hyphen kept).
+STORY_WORDS = {"dead-mans-switch": "Dead man's switch", "live-opt-in": "Live opt-in", "read-only": "Read-only"}
+
+
+def story_title(slug: str) -> str:
+    """How a story reads in the report: ``position-size`` -> ``Position size``."""
+    return STORY_WORDS.get(slug) or slug.replace("-", " ").capitalize()
+
+
 def one_line_each(problems: Iterable[TagProblem]) -> list[str]:
     """One line per distinct problem, naming every place it occurs (``file:line``): the same typo
     pasted on seven scenarios is one mistake, told once."""
