@@ -20,17 +20,17 @@ $(NODE_STAMP): package.json
 
 install: $(STAMP) $(NODE_STAMP)
 
-## unit and integration tests (pytest)
+## unit and integration tests (pytest); make test's summary reads the totals from reports/pytest.xml
 unit: install
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --junitxml=reports/pytest.xml
 
 ## the whole specification against the embedded simulator, then the HTML report
 spec: install
 	$(PY) -m tools.run_spec
 
-## only the scenarios that guard money
+## only the scenarios that guard money; files in reports/safety-only/ (the full run's reports stay as they were)
 safety: install
-	$(PY) -m tools.run_spec --tags=@safety
+	$(PY) -m tools.run_spec --tags=@safety --out=reports/safety-only
 
 ## render the HTML report again from allure-results/ (spec and safety already do)
 report: install
@@ -56,3 +56,10 @@ chaos: install
 
 clean:
 	rm -rf allure-results allure-report reports
+
+## the last lines of `make test`: the totals, the safety verdict table and where the reports are
+## (a prerequisite of test added here, after the others: it runs last)
+.PHONY: summary
+test: summary
+summary:
+	@$(PY) -m tools.test_summary

@@ -45,34 +45,41 @@ from tools.spec_support.world import World, live_credentials  # noqa: E402
 # -- run ------------------------------------------------------------------------------------------
 def before_all(context):
     userdata = context.config.userdata
-    problems = tag_scheme.check_features(context._runner.features)  # parsed already; behave has no public accessor
-    if problems:
-        raise SystemExit("unknown or inconsistent tags (see tools/spec_support/tag_scheme.py):\n  "
-                         + "\n  ".join(map(str, problems)))
-    context.target = (userdata.get("target") or os.environ.get("KRAKEN_TARGET") or "simulator").lower()
-    if context.target not in ("simulator", "live"):
-        raise SystemExit(f"target must be 'simulator' or 'live', got {context.target!r}")
-    context.seed = int(userdata.get("seed", 42))
-    context.breakage = userdata.get("break") or None
-    if context.breakage is not None and context.breakage not in BREAK_SETTINGS:
-        raise SystemExit(f"unknown breakage {context.breakage!r}; known: {sorted(BREAK_SETTINGS)}")
-    if context.breakage == "allowlist":
-        _break_allowlist()
-    context.violations = []
+    # First of all: this run's evidence replaces the last run's, even if the run stops right here.
     context.evidence = evidence.EvidenceWriter(ROOT / userdata.get("evidence", "reports/run/evidence.jsonl"))
     context.violations_file = context.evidence.path.parent / "safety-violations.txt"
     context.violations_file.unlink(missing_ok=True)
+    context.violations = []
     context.sim = None
-    if context.target == "live":
+    context.target = (userdata.get("target") or os.environ.get("KRAKEN_TARGET") or "simulator").lower()
+    context.seed = userdata.get("seed", "42")
+    context.breakage = userdata.get("break") or None
+    safety_evidence.start_run(context)
+    features = context._runner.features  # parsed already; behave has no public accessor
+    problems = [f"{line} (the tag scheme: tools/spec_support/tag_scheme.py)" for line in tag_scheme.one_line_each(
+        tag_scheme.check_features(features) + tag_scheme.check_tag_expression(context.config.tag_expression, features))]
+    if context.target not in ("simulator", "live"):
+        problems.append(f"target must be 'simulator' or 'live', got {context.target!r}")
+    if not context.seed.isdigit():
+        problems.append(f"seed must be a whole number, got {context.seed!r}")
+    if context.breakage is not None and context.breakage not in BREAK_SETTINGS:
+        problems.append(f"unknown breakage {context.breakage!r}; known: {sorted(BREAK_SETTINGS)}")
+    if not problems:
+        problems = _empty_selection(context)
+    if not problems and context.target == "live":
         creds = live_credentials()
         missing = [n for n in ("KRAKEN_API_KEY", "KRAKEN_API_SECRET") if not creds.get(n)]
         if missing:
-            print(f"live target needs {' and '.join(missing)} in the environment or .env; nothing was run.",
-                  file=sys.stderr)
-            raise SystemExit(2)
+            problems.append(f"live target needs {' and '.join(missing)} in the environment or .env; nothing was run")
+        context.live_env = creds
+    if problems:
+        _stop(context, problems)
+    context.seed = int(context.seed)
+    if context.breakage == "allowlist":
+        _break_allowlist()
+    if context.target == "live":
         from krakenbot.clock import SystemClock
 
-        context.live_env = creds
         context.clock = SystemClock()
     else:
         from krakensim import KrakenSimulator
@@ -84,7 +91,7 @@ def before_all(context):
 
 
 def after_all(context):
-    safety_evidence.write_run(context)  # run.json for the safety validation report
+    safety_evidence.write_run(context, "aborted" if context.aborted else "finished")  # run.json for the report
     if context.sim is not None:
         context.sim.close()
     if context.violations:
@@ -144,7 +151,7 @@ def after_scenario(context, scenario):
         found = evidence.violations(records, world.segments, world.foreign) if world.on_simulator else []
         for problem in found:
             context.violations.append(f"{scenario.feature.name} / {scenario.name}: {problem}")
-        _attach(world, json.dumps(evidence.to_jsonable(audit), indent=1), "audit trail", allure.attachment_type.JSON)
+        _attach(world, evidence.audit_table(audit), "audit trail", allure.attachment_type.TEXT)
         if world.on_simulator:
             _attach(world, _calls_text(records), "exchange calls", allure.attachment_type.TEXT)
         counters = None
@@ -159,7 +166,7 @@ def after_scenario(context, scenario):
             "mode": world.segments[-1].mode if world.segments else None,
             "modes": [{"start": s.start, "mode": s.mode} for s in world.segments],
             "access_log": [r.to_json() for r in records], "audit": audit, "counters": counters,
-            "violations": found, **safety_evidence.collect(world),
+            "violations": found, "run_id": context.run_id, **safety_evidence.collect(world),
         }, _secrets(world))
     finally:
         world.finish()
@@ -167,6 +174,30 @@ def after_scenario(context, scenario):
 
 
 # -- helpers -----------------------------------------------------------------------------------------
+def _empty_selection(context) -> list[str]:
+    """behave exits 0 when its filters select nothing; a run that checks nothing must not pass."""
+    selected, expected = context.selection
+    if not selected:
+        tags = " ".join(f"--tags={t!r}" for t in context.config.tags or ()) or "no --tags"
+        names = " ".join(f"--name={n!r}" for n in context.config.name or ())
+        return [f"{tags} {names}".strip() + f" select(s) no scenario in {' '.join(context.config.paths) or 'features'}"]
+    if not expected:
+        return [f"none of the {len(selected)} selected scenario(s) runs on the live target (none is @live-safe)"]
+    return []
+
+
+def _stop(context, problems: list[str]) -> None:
+    """One line per problem and exit 2 before any scenario runs. Not SystemExit: behave catches it
+    in a hook, prints only "HOOK-ERROR in before_all: SystemExit", runs after_all regardless and
+    ends with "ABORTED: By user."; its formatters have written nothing yet, so nothing is lost."""
+    safety_evidence.write_run(context, "stopped", reason="; ".join(problems))
+    sys.stdout.flush()
+    for problem in problems:
+        print(f"stopped before any scenario ran: {problem}", file=sys.stderr)
+    sys.stderr.flush()
+    os._exit(2)
+
+
 def _break_allowlist() -> None:
     """Let read-only mode send orders: only for proving the run-level allowlist check fails the run."""
     from krakenbot.safety import allowlist

@@ -1,8 +1,8 @@
 @performance @allure.label.epic:Operations
 Feature: Performance under normal load
   How fast the bot places orders and reads the market, how often calls fail, and whether
-  memory stays flat over a long run. The figures are attached to the report; the checks
-  are generous ceilings that only catch something badly wrong.
+  memory stays flat over a long run. The figures are attached to the report; each limit is
+  about ten times what a busy two-core machine measures, so a tenfold slowdown fails.
   Against the simulated exchange, live mode moves no real money.
 
   Background:
@@ -13,13 +13,13 @@ Feature: Performance under normal load
   Scenario: Placing an order is fast
     Given the bot may trade 100000 times a day for this measurement
     When the bot places and cancels 100 limit buys one after another
-    Then the placement time at the 99th percentile is under 250 milliseconds
+    Then the placement time is under 50 milliseconds at the median and 400 at the 99th percentile
     And the placement times are attached to the report
 
   @normal @allure.label.story:read-latency
   Scenario: Reading balances and prices is fast across the whole distribution
     When the bot reads balances and prices 200 times under normal load
-    Then the response time is under 50 milliseconds at the median, 150 at the 95th and 300 at the 99th percentile
+    Then the response time is under 5 milliseconds at the median, 50 at the 95th and 100 at the 99th percentile
     And the response times are attached to the report
 
   @normal @allure.label.story:error-rate
@@ -30,5 +30,5 @@ Feature: Performance under normal load
   @minor @allure.label.story:memory
   Scenario: Memory stays flat over a sustained run
     When the bot runs 150 trading cycles
-    Then the memory in use grew by less than 5 MB between the first third and the end of the run
+    Then the memory in use grew by less than 1 MB between the first third and the end of the run
     And the memory figures are attached to the report

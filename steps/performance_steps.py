@@ -2,8 +2,15 @@
 
 Latency is wall time (``time.perf_counter``) over real loopback HTTP; the exchange's own
 clock is virtual, so "normal load" spacing between calls costs no real time. Figures are
-attached to the report and written to reports/run/performance.json; the Thens only check
-generous ceilings.
+attached to the report and written to reports/run/performance.json.
+
+The ceilings in features/performance.feature are about ten times these figures (ms; measured
+2026-12-07 on the 2-core machine shared by several jobs, load average 6-7, five runs each; "heavy":
+two more busy processes, load 9):
+  placement p50 4.6-9.8 (heavy 11-29), p99 29-79 (heavy 74-261)  -> 50 and 400
+  reads     p50 0.4-2.3 (heavy 0.4-1.1), p95 2-10 (heavy 4-23), p99 5-15 (heavy 12-55) -> 5, 50, 100
+  memory growth over 150 cycles 0.084-0.085 MB                    -> 1 MB
+Placement writes its intent to disk (fsync) before it sends, so its tail follows the disk.
 """
 from __future__ import annotations
 
@@ -102,13 +109,14 @@ def step_cycles(context, count):
                              "after_last_mb": round(marks[count] / 1e6, 3), "growth_mb": round(growth, 3)})
 
 
-@then("the placement time at the 99th percentile is under {ceiling:d} milliseconds")
-def step_p99(context, ceiling):
+@then("the placement time is under {p50:d} milliseconds at the median and {p99:d} at the 99th percentile")
+def step_placement(context, p50, p99):
     world = context.world
     assert_that(world.notes["failures"], equal_to(0),
                 f"every order should be placed under normal load: {world.notes.get('last_failure')}")
-    assert_that(percentile(world.notes["latency"], 99), less_than(ceiling),
-                f"placing an order should take under {ceiling} ms at the 99th percentile")
+    for pct, ceiling in ((50, p50), (99, p99)):
+        assert_that(percentile(world.notes["latency"], pct), less_than(ceiling),
+                    f"placing an order should take under {ceiling} ms at the {pct}th percentile")
 
 
 @then("the response time is under {p50:d} milliseconds at the median, {p95:d} at the 95th and {p99:d} at the 99th percentile")

@@ -8,6 +8,7 @@ reports/report-screenshot.png. Installs nothing: ``make browser`` provides Chrom
 from __future__ import annotations
 
 import html
+import json
 import re
 import subprocess
 import tempfile
@@ -56,4 +57,37 @@ def test_the_report_shows_the_runs_totals_and_a_screenshot_is_saved():
     shown_failed = int(failed.group(1)) if failed else 0
     assert shown_failed == counts.failed, (text[:500], counts.line())
     assert "target simulator" in text or "target live" in text, "the run's metadata should be shown"
+    overall = json.loads((ROOT / "reports" / "safety-report.json").read_text())["overall"]
+    assert f"safety verdict {overall} (" in text, "the landing page should show the safety verdict"
     assert SCREENSHOT.exists() and SCREENSHOT.stat().st_size > 10_000, "a screenshot of the report should be saved"
+
+
+
+def test_the_report_renders_without_java(tmp_path):
+    """Allure 3 is pure Node (the README asks for no Java): its command line renders a one-result
+    report with a PATH that holds node alone (and no history file: the real report's trend stays)."""
+    import shutil
+
+    node, cli = shutil.which("node"), ROOT / "node_modules" / ".bin" / "allure"
+    assert node and cli.exists(), "node or node_modules/allure is missing: run `make install`"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "node").symlink_to(Path(node).resolve())
+    assert shutil.which("java", path=str(bin_dir)) is None
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "a-result.json").write_text(json.dumps({
+        "uuid": "a", "historyId": "a", "name": "one scenario", "fullName": "f: one scenario", "status": "passed",
+        "stage": "finished", "start": 1, "stop": 2, "labels": [{"name": "feature", "value": "f"}]}))
+    config = json.loads((ROOT / "allurerc.json").read_text())
+    config.pop("historyPath", None)
+    (tmp_path / "allurerc.json").write_text(json.dumps(config))
+
+    result = subprocess.run([str(bin_dir / "node"), str(cli.resolve()), "generate", str(results), "--config",
+                             str(tmp_path / "allurerc.json"), "--output", str(tmp_path / "report")],
+                            cwd=ROOT, env={"PATH": str(bin_dir), "HOME": str(tmp_path)},
+                            capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "report" / "index.html").is_file()
+    assert json.loads((tmp_path / "report" / "summary.json").read_text())["stats"] == {"total": 1, "passed": 1}

@@ -1,11 +1,12 @@
-"""The runner fails a run that executed nothing (behave itself exits 0 then)."""
+"""The runner fails a run that would execute nothing (behave itself exits 0 then)."""
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
-from tools.run_spec import strip_analytics
+from tools.run_spec import readable_stories, strip_analytics
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,9 +17,9 @@ def test_a_tag_filter_that_selects_nothing_fails_the_run(tmp_path):
          "--results-dir", str(tmp_path / "results"), "--junit-dir", str(tmp_path / "junit"),
          "-D", f"evidence={tmp_path / 'evidence.jsonl'}"],
         cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "behave: 0 passed, 0 failed" in result.stdout
-    assert "no scenario passed" in result.stderr
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "--tags='@wip' --tags='not @wip' select(s) no scenario in features" in result.stderr
+    assert "nothing was judged and no report was written" in result.stderr
 
 
 def test_the_analytics_tags_are_removed_and_nothing_else(tmp_path):
@@ -29,3 +30,19 @@ def test_the_analytics_tags_are_removed_and_nothing_else(tmp_path):
                      " gtag('js', new Date());\n</script></head>")
     assert strip_analytics(index) == 2
     assert index.read_text() == "<head><script>window.allure={};</script>\n\n</head>"
+
+
+def test_stories_read_as_words_in_the_allure_results_and_nothing_else_changes(tmp_path):
+    labels = [{"name": "epic", "value": "Protection"}, {"name": "story", "value": "position-size"},
+              {"name": "tag", "value": "risk"}, {"name": "feature", "value": "Risk limits"}]
+    (tmp_path / "a-result.json").write_text(json.dumps({"name": "x", "labels": labels}))
+    (tmp_path / "b-result.json").write_text(json.dumps({"name": "y", "labels": [{"name": "story",
+                                                                                  "value": "dead-mans-switch"}]}))
+
+    assert readable_stories(tmp_path) == 2
+    assert readable_stories(tmp_path) == 0  # words stay words
+
+    a = json.loads((tmp_path / "a-result.json").read_text())["labels"]
+    assert a == [{"name": "epic", "value": "Protection"}, {"name": "story", "value": "Position size"},
+                 {"name": "tag", "value": "risk"}, {"name": "feature", "value": "Risk limits"}]
+    assert json.loads((tmp_path / "b-result.json").read_text())["labels"][0]["value"] == "Dead man's switch"

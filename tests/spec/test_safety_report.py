@@ -51,3 +51,11 @@ def test_the_report_is_attached_to_the_allure_results_without_changing_the_total
     assert "dead man's switch: no scenario produced evidence that it fired" in attached["errors"][0]["trace"]
     assert len(list(results.glob("*-result.json"))) == 1  # the one scenario, no synthetic result
     assert result.returncode == 1
+    # the landing page's metadata starts with the verdict (Allure 3 shows environment.properties there)
+    metadata = (results / "environment.properties").read_text().splitlines()
+    assert metadata[:3] == [
+        "safety\\ verdict=FAIL (5 PASS, 2 FAIL of 7 criteria)",
+        "safety\\ criteria\\ failed=All fail-safe mechanisms activate correctly; Circuit breaker prevents "
+        "cascading failures",
+        "safety\\ report=Global Attachments tab"]
+    assert metadata[3] == "target=simulator"

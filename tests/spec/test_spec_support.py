@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from tools.spec_support.evidence import allowed, assert_no_secrets, redact, violations
+from tools.spec_support.evidence import allowed, assert_no_secrets, audit_table, redact, violations
 from tools.spec_support.facade import parse_order, percentile
 from tools.spec_support.junit import count
 from tools.spec_support.world import ModeSegment
@@ -63,3 +63,22 @@ def test_junit_counts(tmp_path):
         '<testsuite><testcase name="a"/><testcase name="b"><failure/></testcase>'
         '<testcase name="c"><skipped/></testcase><testcase name="d"><error/></testcase></testsuite>')
     assert count(tmp_path).line() == "behave: 1 passed, 2 failed, 1 skipped"
+
+
+def test_the_audit_trail_reads_as_a_table_with_utc_times():
+    rows = [{"id": 1, "time": 1767348000.0, "actor": "bot", "mode": "read-only", "action": "endpoint",
+             "endpoint": "Balance", "allowed": True, "outcome": "sent", "reason": "", "params": {}},
+            {"id": 2, "time": 1767348002.851, "actor": "bot", "mode": "live", "action": "order", "endpoint": "AddOrder",
+             "allowed": False, "outcome": "refused", "reason": "circuit breaker is open", "codes": ["CIRCUIT_OPEN"]}]
+
+    lines = audit_table(rows).splitlines()
+
+    assert lines[0].split() == ["#", "time", "(UTC)", "actor", "mode", "action", "endpoint", "allowed", "outcome",
+                                "reason", "/", "details"]
+    assert lines[1].split() == ["1", "2026-01-02", "10:00:00.000", "bot", "read-only", "endpoint", "Balance", "yes",
+                                "sent"]
+    assert lines[2].split()[:9] == ["2", "2026-01-02", "10:00:02.851", "bot", "live", "order", "AddOrder", "NO",
+                                    "refused"]
+    assert lines[2].endswith('circuit breaker is open; codes=["CIRCUIT_OPEN"]')
+    assert lines[1].index("Balance") == lines[2].index("AddOrder")  # columns line up
+    assert audit_table([]) == "(no audit entries: the scenario built no bot)"

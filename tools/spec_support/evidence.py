@@ -75,6 +75,38 @@ def to_jsonable(value: Any) -> Any:
     return str(value)
 
 
+AUDIT_COLUMNS = ("id", "time", "actor", "mode", "action", "endpoint", "allowed", "outcome")
+
+
+def audit_table(rows: Sequence[dict]) -> str:
+    """The audit trail as a fixed-width table an operator reads: one row per entry, times in UTC,
+    the columns every entry has, then its reason and any other fields as ``name=value``."""
+    from datetime import datetime, timezone
+
+    def when(value: Any) -> str:
+        try:
+            return datetime.fromtimestamp(float(value), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        except (TypeError, ValueError, OverflowError):
+            return str(value or "")
+
+    def cell(value: Any) -> str:
+        value = to_jsonable(value)
+        if value is True or value is False:
+            return "yes" if value else "NO"
+        return "" if value in (None, "", {}, []) else (value if isinstance(value, str) else json.dumps(value))
+
+    if not rows:
+        return "(no audit entries: the scenario built no bot)"
+    table = [["#", "time (UTC)", "actor", "mode", "action", "endpoint", "allowed", "outcome", "reason / details"]]
+    for row in rows:
+        details = [cell(row.get("reason"))] + [f"{k}={cell(v)}" for k, v in row.items()
+                                                if k not in AUDIT_COLUMNS and k != "reason" and cell(v)]
+        table.append([cell(row.get("id")), when(row.get("time")), *(cell(row.get(c)) for c in AUDIT_COLUMNS[2:]),
+                      "; ".join(d for d in details if d)])
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]) - 1)]
+    return "".join(("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1]).rstrip() + "\n" for r in table)
+
+
 def redact(text: str, secrets: Iterable[str]) -> str:
     """Replace every secret (and every full key) by its first four characters and an ellipsis."""
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):

@@ -17,8 +17,10 @@ scenario's evidence line also carries (key ``"safety"``):
 - ``settle``: whether a final ``refresh_orders()`` brought the store up to date before the
   snapshot (done only when the store and the exchange disagree and the breaker is closed).
 
-``write_run(context)`` writes ``run.json`` beside the evidence (target, seed, times, commit,
-versions, the tag expression and how many scenarios it selects, the run's allocation).
+``start_run(context)`` gives the run an id (carried by every evidence line) and writes ``run.json``
+at once with status ``running``; ``write_run(context, status)`` rewrites it at the end (target,
+seed, times, commit, versions, the tag expression and how many scenarios it selects, the run's
+allocation, and how the run ended: finished, aborted or stopped before any scenario ran).
 ``publish(...)`` renders the report after the run, prints its verdict table, attaches it to
 the Allure results and returns the failed criteria (``tools.run_spec`` fails the run on them).
 
@@ -192,11 +194,26 @@ def _settle(world: Any) -> dict:
 
 
 # -- the run ------------------------------------------------------------------------------------
-def write_run(context: Any) -> Path | None:
-    """``run.json`` beside the evidence: what the report needs about the run as a whole."""
+def start_run(context: Any) -> Path | None:
+    """Give the run an id (every evidence line carries it) and write ``run.json`` at once, with
+    status ``running``: evidence and metadata left by an earlier run can never pass for this one's,
+    even if this run stops, aborts or is killed before ``after_all``."""
+    context.run_id = uuid.uuid4().hex
+    try:
+        context.selection = selection(context)  # before any hook or step can mark a scenario skipped
+    except Exception:  # noqa: BLE001 - the tag check in before_all names the problem
+        context.selection = ([], 0)
+    return write_run(context, "running")
+
+
+def write_run(context: Any, status: str, reason: str | None = None) -> Path | None:
+    """``run.json`` beside the evidence: what the report needs about the run as a whole.
+
+    ``status``: running (written at the start), finished, aborted (behave aborted the run, e.g.
+    Ctrl-C or a failing before_all) or stopped (before any scenario ran; ``reason`` says why)."""
     try:
         path = Path(context.evidence.path).parent / "run.json"
-        selected, expected = _selection(context)
+        selected, expected = getattr(context, "selection", ([], 0))
         from tools.spec_support.world import SPEC_DEFAULTS
 
         allocation = {k: v for k, v in SPEC_DEFAULTS.items() if k != "PAIRS"}
@@ -210,8 +227,9 @@ def write_run(context: Any) -> Path | None:
             allocation = {k: live.get(k) or str(defaults.get(k.lower(), "")) for k in allocation}
             allocation = {k: v for k, v in allocation.items() if v}
         run = {
+            "run_id": getattr(context, "run_id", None), "status": status, "reason": reason,
             "target": context.target, "seed": context.seed, "breakage": context.breakage,
-            "started_at": RUN_STARTED, "ended_at": _time.time(),
+            "started_at": RUN_STARTED, "ended_at": None if status == "running" else _time.time(),
             "git_commit": _git_commit(), "versions": _versions(),
             "tag_expression": str(getattr(context.config, "tag_expression", "") or ""),
             "selected": selected, "expected_to_run": expected, "allocation": allocation,
@@ -224,13 +242,12 @@ def write_run(context: Any) -> Path | None:
         return None
 
 
-def _selection(context: Any) -> tuple[list[str], int]:
-    """Scenarios the tags and ``--name`` select (not ``file:line``), and how many of them the target runs."""
-    expression = context.config.tag_expression
+def selection(context: Any) -> tuple[list[str], int]:
+    """Scenarios the tags, ``--name`` and ``file:line`` select, and how many of them the target runs."""
     selected, expected = [], 0
     for feature in context._runner.features:  # behave has no public accessor for the parsed features
         for scenario in feature.walk_scenarios():
-            if not (scenario.should_run_with_tags(expression) and scenario.should_run_with_name_select(context.config)):
+            if not scenario.should_run(context.config):
                 continue
             selected.append(f"{feature.name} / {scenario.name}")
             tags = set(scenario.effective_tags)
@@ -277,7 +294,36 @@ def attach_to_allure(report: Any, out_dir: Path, results_dir: Path) -> Path:
                "timestamp": stamp} for v in report.verdicts if v.status == reporting.FAIL]
     path = results_dir / f"{uuid.uuid4()}-globals.json"
     path.write_text(json.dumps({"attachments": attachments, "errors": errors}, indent=1))
+    show_verdict(report, results_dir)
     return path
+
+
+def show_verdict(report: Any, results_dir: Path) -> Path:
+    """The verdict first in the run's metadata (``environment.properties``), which Allure 3's
+    landing page shows under the totals: nobody has to open Global Attachments to learn it."""
+    from krakenbot import reporting
+    from krakenbot.reporting import render
+
+    counts = {status: sum(v.status == status for v in report.verdicts)
+              for status in (reporting.PASS, reporting.FAIL, reporting.NOT_EXERCISED)}
+    overall = render.overall(report.verdicts)  # as the report itself says it
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+    failed = "; ".join(v.criterion for v in report.verdicts if v.status == reporting.FAIL)
+    lines = [_property("safety verdict", f"{overall} ({summary} of {len(report.verdicts)} criteria)")]
+    if failed:
+        lines.append(_property("safety criteria failed", failed))
+    lines.append(_property("safety report", "Global Attachments tab"))
+    path = results_dir / "environment.properties"
+    earlier = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    kept = [line for line in earlier if not line.startswith("safety\\ ")]
+    path.write_text("".join(f"{line}\n" for line in lines + kept), encoding="utf-8")
+    return path
+
+
+def _property(key: str, value: str) -> str:
+    """One ``key=value`` line of a Java properties file (spaces in the key escaped)."""
+    escape = str.maketrans({" ": "\\ ", "=": "\\=", ":": "\\:"})
+    return f"{key.translate(escape)}={value}"
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -322,11 +368,9 @@ def _versions() -> dict[str, str]:
 
 
 
-def publish_run(root: Path, behave_args: list[str], junit_dir: Path, results_dir: Path) -> list[str]:
-    """What ``tools.run_spec`` calls after behave: the report from this run's evidence.
-
-    The evidence folder follows ``-D evidence=...``; the report goes to ``reports/`` for the
-    default evidence folder, else beside the evidence (tests of the runner use a temporary one)."""
+def evidence_location(root: Path, behave_args: list[str]) -> tuple[Path | None, Path | None]:
+    """The evidence folder ``-D evidence=...`` names among behave's arguments (None, None without
+    one), and where its safety report goes: ``reports/`` for the default folder, else beside it."""
     path = None
     for n, arg in enumerate(behave_args):
         value = behave_args[n + 1] if arg in ("-D", "--define") and n + 1 < len(behave_args) else arg
@@ -334,7 +378,16 @@ def publish_run(root: Path, behave_args: list[str], junit_dir: Path, results_dir
             path = Path(value.split("=", 1)[1])
         elif arg.startswith("--define=evidence="):
             path = Path(arg.split("=", 2)[2])
-    default = root / "reports" / "run"
-    folder = (root / path).parent if path is not None else default
-    out = root / "reports" if folder.resolve() == default.resolve() else folder
-    return publish(folder, junit_dir, results_dir, out)
+    if path is None:
+        return None, None
+    folder = (root / path).parent.resolve()
+    default = (root / "reports" / "run").resolve()
+    return folder, (root / "reports").resolve() if folder == default else folder
+
+
+def run_status(evidence_dir: Path) -> str | None:
+    """How the run in ``evidence_dir`` ended, from its ``run.json`` (None: no record of it)."""
+    try:
+        return json.loads((Path(evidence_dir) / "run.json").read_text()).get("status")
+    except (OSError, ValueError):
+        return None

@@ -26,6 +26,7 @@ Allure labels (single-token values):
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatchcase
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -47,6 +48,12 @@ class TagProblem:
 
     def __str__(self) -> str:
         return f"{self.where}: {self.problem}"
+
+
+def _scheme_tag(tag: str) -> bool:
+    """A tag the scheme names outright (stories are any slug, so they are not among these)."""
+    epic = _EPIC.match(tag)
+    return tag in AREA_TAGS or tag in PURPOSE_TAGS or tag in SEVERITY_TAGS or bool(epic and epic["epic"] in EPICS)
 
 
 def _known(tag: str) -> bool:
@@ -84,6 +91,8 @@ def _check_scenario(scenario, ftags: list[str]) -> list[TagProblem]:
     where = f"{scenario.filename}:{scenario.line} Scenario {scenario.name!r}"
     stags = [str(t) for t in scenario.tags]
     problems = [TagProblem(where, f"unknown tag @{t}") for t in stags if not _known(t)]
+    if problems:  # a typo explains the rest (a misspelt @safety leaves @critical "reserved"): name it alone
+        return problems
     if any(t in AREA_TAGS for t in stags):
         problems.append(TagProblem(where, "area tags belong on the Feature line"))
     if any(_EPIC.match(t) for t in stags):
@@ -106,3 +115,53 @@ def check_features(features: Iterable) -> list[TagProblem]:
     for feature in features:
         problems.extend(check_feature(feature))
     return problems
+
+
+def expression_tags(expression) -> list[str]:
+    """The tag names (or wildcard patterns) in a behave tag expression, v1 or v2, without ``@``."""
+    if expression is None:
+        return []
+    if hasattr(expression, "ands"):  # v1: [["@a", "~@b"], ...]
+        return [t.lstrip("~-").lstrip("@") for group in expression.ands for t in group]
+    found: list[str] = []
+    for term in getattr(expression, "terms", None) or [getattr(expression, "term", None)]:
+        if term is not None:
+            found += expression_tags(term)
+    name = getattr(expression, "pattern", None) or getattr(expression, "name", None)
+    if isinstance(name, str) and not hasattr(expression, "terms") and not hasattr(expression, "term"):
+        found.append(name.lstrip("@"))
+    return found
+
+
+def check_tag_expression(expression, features: Iterable) -> list[TagProblem]:
+    """Tags in ``--tags`` that no scenario carries and the scheme does not name: a typo such as
+    ``--tags=@saftey`` would otherwise select nothing, or (after ``not``) everything."""
+    used = {str(t) for feature in features for scenario in feature.walk_scenarios()
+            for t in scenario.effective_tags}
+    problems = []
+    for tag in dict.fromkeys(expression_tags(expression)):
+        if any(c in tag for c in "*?["):
+            known = any(fnmatchcase(t, tag) for t in used | AREA_TAGS | PURPOSE_TAGS | SEVERITY_TAGS)
+        else:
+            known = tag in used or _scheme_tag(tag)
+        if not known:
+            problems.append(TagProblem("--tags", f"unknown tag @{tag}"))
+    return problems
+
+
+# Story slugs whose words need more than a capital letter (an apostrophe, a hyphen kept).
+STORY_WORDS = {"dead-mans-switch": "Dead man's switch", "live-opt-in": "Live opt-in", "read-only": "Read-only"}
+
+
+def story_title(slug: str) -> str:
+    """How a story reads in the report: ``position-size`` -> ``Position size``."""
+    return STORY_WORDS.get(slug) or slug.replace("-", " ").capitalize()
+
+
+def one_line_each(problems: Iterable[TagProblem]) -> list[str]:
+    """One line per distinct problem, naming every place it occurs (``file:line``): the same typo
+    pasted on seven scenarios is one mistake, told once."""
+    places: dict[str, list[str]] = {}
+    for p in problems:
+        places.setdefault(p.problem, []).append(p.where.split(" ", 1)[0])
+    return [f"{problem} at {', '.join(where)}" for problem, where in places.items()]

@@ -9,7 +9,7 @@ that prove it.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Callable
 
@@ -42,6 +42,7 @@ class Verdict:
     evidence: tuple[str, ...] = ()
     figures: dict[str, str] = field(default_factory=dict)
     failures: tuple[Failure, ...] = ()
+    note: str = ""  # why a verdict is NOT EXERCISED, when the run says why
 
 
 class _Findings:
@@ -64,12 +65,12 @@ class _Findings:
 
 
 def _verdict(criterion: str, findings: _Findings, evidence: list[str], figures: dict, *,
-             exercised: bool = True, on_simulator: bool = True) -> Verdict:
+             exercised: bool = True, absence_fails: bool = True) -> Verdict:
     if findings:
         status = FAIL
     elif exercised:
         status = PASS
-    elif on_simulator:  # "not demonstrated" is a failure where every mechanism can be provoked
+    elif absence_fails:  # "not demonstrated" is a failure where every mechanism can be provoked
         status = FAIL
         findings.add("run", "not demonstrated: this run recorded no evidence for this criterion")
     else:
@@ -98,6 +99,8 @@ def all_scenarios_pass(run: RunEvidence) -> Verdict:
     selected = len(run.meta.get("selected") or ())
     if expected is None:
         findings.add("run", "run.json is missing: how many scenarios the selected features hold is unknown")
+    elif run.meta.get("status") != "finished":  # stopped, aborted, killed: say how it ended
+        findings.add("run", str(run.incomplete))
     elif accounted < int(expected):
         findings.add("run", f"only {accounted} scenario(s) ran of the {expected} the features hold for "
                             f"tags {run.meta.get('tag_expression') or '(none)'}")
@@ -171,7 +174,7 @@ def no_unauthorized_calls(run: RunEvidence) -> Verdict:
     evidence = [f"source: {source}; {scenarios} scenario(s), {judged} request(s) judged against the plan's allowlist",
                 f"{refused_locally} attempt(s) refused by the wrapper before sending ({funding_refused} funding)"]
     return _verdict(name, findings, evidence, figures, exercised=judged > 0 or not run.on_simulator,
-                    on_simulator=run.on_simulator)
+                    absence_fails=run.absence_fails)
 
 
 # -- 3 ---------------------------------------------------------------------------------------------
@@ -188,9 +191,9 @@ def fail_safes_activate(run: RunEvidence) -> Verdict:
         else:
             missing.append(mechanism)
             evidence.append(f"{mechanism}: NOT DEMONSTRATED in this run")
-            if run.on_simulator:
+            if run.absence_fails:
                 findings.add("run", f"{mechanism}: no scenario produced evidence that it fired")
-    return _verdict(name, findings, evidence, figures, exercised=not missing, on_simulator=run.on_simulator)
+    return _verdict(name, findings, evidence, figures, exercised=not missing, absence_fails=run.absence_fails)
 
 
 # -- 4 ---------------------------------------------------------------------------------------------
@@ -230,7 +233,7 @@ def zero_data_loss(run: RunEvidence) -> Verdict:
                 f"between the bot's store and the exchange in {scenarios} scenario(s)",
                 f"SQLite PRAGMA integrity_check: {figures['integrity_check']}"]
     exercised = scenarios > 0 and sum(checks.values()) > 0
-    return _verdict(name, findings, evidence, figures, exercised=exercised, on_simulator=run.on_simulator)
+    return _verdict(name, findings, evidence, figures, exercised=exercised, absence_fails=run.absence_fails)
 
 
 def _compare_orders(facts) -> list[str]:
@@ -366,7 +369,7 @@ def rate_limits_respected(run: RunEvidence) -> Verdict:
                 "record (injected = the simulator's fault record)",
                 f"API counter peak {api_peak:g} of {api_max if api_max is not None else 'unknown'} (tier {tier or 'unknown'})"]
     exercised = run.on_simulator and any(row.get("counters") for row in _judged(run)) or not run.on_simulator
-    return _verdict(name, findings, evidence, figures, exercised=exercised, on_simulator=run.on_simulator)
+    return _verdict(name, findings, evidence, figures, exercised=exercised, absence_fails=run.absence_fails)
 
 
 # -- 6 ---------------------------------------------------------------------------------------------
@@ -395,7 +398,7 @@ def breaker_prevents_cascades(run: RunEvidence) -> Verdict:
                 "(ordered by access-log index from the breaker's transitions)",
                 f"{refused_locally} call(s) refused locally by the breaker, {refused_orders} order(s)/cancel(s) "
                 "refused by the wrapper as CIRCUIT_OPEN before reaching it"]
-    return _verdict(name, findings, evidence, figures, exercised=opened > 0, on_simulator=run.on_simulator)
+    return _verdict(name, findings, evidence, figures, exercised=opened > 0, absence_fails=run.absence_fails)
 
 
 # -- 7 ---------------------------------------------------------------------------------------------
@@ -452,7 +455,7 @@ def allocation_respected(run: RunEvidence) -> Verdict:
                 "(the scenario's configured value, capped at the run's allocation)",
                 f"peak position {peak_position} XBT; largest buy {largest_buy} XBT; largest order value "
                 f"{largest_notional}"]
-    return _verdict(name, findings, evidence, figures, exercised=bool(allocation), on_simulator=run.on_simulator)
+    return _verdict(name, findings, evidence, figures, exercised=bool(allocation), absence_fails=run.absence_fails)
 
 
 def _cap(limits: list[dict], attr: str, allocation: Decimal | None) -> Decimal | None:
@@ -490,5 +493,10 @@ CRITERIA: tuple[Callable[[RunEvidence], Verdict], ...] = (
 
 
 def judge(run: RunEvidence) -> list[Verdict]:
-    """Every criterion's verdict, in the plan's order."""
-    return [criterion(run) for criterion in CRITERIA]
+    """Every criterion's verdict, in the plan's order. An incomplete run (stopped, aborted, killed,
+    partial) vouches for nothing it did not run: what it found stays FAIL, the rest is NOT EXERCISED."""
+    verdicts = [criterion(run) for criterion in CRITERIA]
+    why = run.incomplete
+    if why is None:
+        return verdicts
+    return [v if v.status == FAIL else replace(v, status=NOT_EXERCISED, note=f"not judged: {why}") for v in verdicts]

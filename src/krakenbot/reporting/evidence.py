@@ -46,6 +46,35 @@ class RunEvidence:
     def on_simulator(self) -> bool:
         return self.target != "live"
 
+    @property
+    def incomplete(self) -> str | None:
+        """Why this run cannot vouch for a criterion as a whole (None: it ran what it selected).
+
+        A run that stopped, aborted or was killed, or that recorded fewer scenarios than its tags
+        selected, is judged on what it recorded alone: nothing it did not run can PASS."""
+        status = self.meta.get("status")
+        if not self.meta:
+            return "run.json is missing: the run did not start, or its record was removed"
+        if status == "stopped":
+            return f"the run stopped before any scenario ran: {self.meta.get('reason') or 'no reason recorded'}"
+        if status == "aborted":
+            return "the run was aborted (interrupted, or a hook failed) before it finished"
+        if status == "running":
+            return "the run never finished (killed or crashed before its end was recorded)"
+        if status != "finished":
+            return f"run.json records no known end of the run (status {status!r})"
+        ran = sum(1 for row in self.scenarios if row.get("status") != "skipped" or not self.on_simulator)
+        expected = int(self.meta.get("expected_to_run") or 0)
+        if ran < expected:
+            return f"partial run: {ran} of the {expected} selected scenario(s) recorded evidence"
+        return None
+
+    @property
+    def absence_fails(self) -> bool:
+        """Is evidence that never appeared a failure? On the simulator every mechanism can be
+        provoked, so yes, for a complete run; on live, or in an incomplete run, it is NOT EXERCISED."""
+        return self.on_simulator and self.incomplete is None
+
 
 def scenario_name(row: dict[str, Any]) -> str:
     return f"{row.get('feature', '?')} / {row.get('name', '?')}"
@@ -76,6 +105,11 @@ def load(evidence_dir: str | Path, junit_dir: str | Path | None = None) -> RunEv
                 problems.append(f"{evidence_file}:{number}: unreadable evidence line ({exc})")
     else:
         problems.append(f"{evidence_file}: missing")
+    run_id = meta.get("run_id")
+    others = [row for row in scenarios if row.get("run_id") != run_id or run_id is None]
+    if others:  # a line another run left behind is never evidence for this one
+        problems.append(f"{evidence_file}: {len(others)} evidence line(s) not from the run in {RUN_FILE} ignored")
+        scenarios = [row for row in scenarios if row not in others]
     junit_folder = Path(junit_dir) if junit_dir is not None else folder.parent / "junit"
     return RunEvidence(meta, scenarios, read_junit(junit_folder), problems, str(folder))
 

@@ -53,7 +53,7 @@ def to_markdown(meta: dict[str, Any], verdicts: list[Verdict], generated_at: flo
            f"{sum(v.status not in (PASS, FAIL) for v in verdicts)} NOT EXERCISED); generated {_when(generated_at)}",
            "", "## Verdicts", "", "| criterion | verdict | evidence | figures |", "|---|---|---|---|"]
     for v in verdicts:
-        evidence = "<br>".join(_cell(e) for e in v.evidence)
+        evidence = "<br>".join(_cell(e) for e in ((v.note,) if v.note else ()) + v.evidence)
         out.append(f"| {_cell(v.criterion)} | **{v.status}** | {evidence} | {_cell(_figures(v))} |")
     out += ["", "## Run", "", "| | |", "|---|---|"] + [f"| {k} | {_cell(val)} |" for k, val in metadata_rows(meta)]
     failing = [v for v in verdicts if v.failures]
@@ -90,7 +90,7 @@ def to_html(meta: dict[str, Any], verdicts: list[Verdict], generated_at: float) 
     rows = []
     for v in verdicts:
         cls = v.status.split()[0]
-        evidence = "".join(f"<li>{e(line)}</li>" for line in v.evidence)
+        evidence = "".join(f"<li>{e(line)}</li>" for line in ((v.note,) if v.note else ()) + v.evidence)
         figures = "".join(f"<li>{e(k)}: <b>{e(str(val))}</b></li>" for k, val in v.figures.items())
         rows.append(f"<tr><td>{e(v.criterion)}</td><td class=\"{cls}\">{e(v.status)}</td>"
                     f"<td><ul>{evidence}</ul></td><td><ul>{figures}</ul></td></tr>")
@@ -127,7 +127,7 @@ def summary_table(verdicts: list[Verdict]) -> str:
     width = max(len(v.criterion) for v in verdicts)
     lines = [f"{'safety criterion':<{width}}  verdict", f"{'-' * width}  -------------"]
     for v in verdicts:
-        first = v.failures[0].lines[0] if v.failures and v.failures[0].lines else ""
+        first = v.failures[0].lines[0] if v.failures and v.failures[0].lines else v.note
         lines.append(f"{v.criterion:<{width}}  {v.status}" + (f"  ({first})" if first else ""))
     lines.append(f"{'overall':<{width}}  {overall(verdicts)}")
     return "\n".join(lines)
