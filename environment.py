@@ -75,8 +75,8 @@ def before_all(context):
         context.live_env = creds
         context.clock = SystemClock()
     else:
+        from krakenbot.clock import ManualClock  # the bot's: a stop request (Wakeup) ends its waits
         from krakensim import KrakenSimulator
-        from krakensim.clock import ManualClock
 
         context.clock = ManualClock()
         context.sim = KrakenSimulator(seed=context.seed, clock=context.clock)
