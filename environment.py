@@ -82,8 +82,8 @@ def before_all(context):
 
         context.clock = SystemClock()
     else:
+        from krakenbot.clock import ManualClock  # the bot's: a stop request (Wakeup) ends its waits
         from krakensim import KrakenSimulator
-        from krakensim.clock import ManualClock
 
         context.clock = ManualClock()
         context.sim = KrakenSimulator(seed=context.seed, clock=context.clock)

@@ -8,7 +8,7 @@ Tags
 ----
 Area (exactly one per Feature, on the Feature line):
     @connectivity @market-data @orders @risk @failsafe @reconciliation
-    @performance @safety-wrapper
+    @performance @safety-wrapper @operations
 Purpose (on scenarios):
     @safety          the scenario guards money; needs severity @critical or @blocker
     @live-safe       deploys no capital and needs no fault injection: may run
@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from typing import Iterable
 
 AREA_TAGS = frozenset(
-    {"connectivity", "market-data", "orders", "risk", "failsafe", "reconciliation", "performance", "safety-wrapper"}
+    {"connectivity", "market-data", "orders", "risk", "failsafe", "reconciliation", "performance", "safety-wrapper",
+     "operations"}
 )
 PURPOSE_TAGS = frozenset({"safety", "live-safe", "fault-injection", "wip"})
 SEVERITY_TAGS = frozenset({"blocker", "critical", "normal", "minor", "trivial"})

@@ -170,11 +170,13 @@ class World:
                 close()
             self.bot = None
 
-    def record_mode(self) -> None:
-        if self.bot is None:
+    def record_mode(self, mode: str | None = None) -> None:
+        """The mode in force from now on: the World's bot's, or ``mode`` for a bot the scenario runs
+        as another process (the run-level allowlist check holds it to that mode)."""
+        if mode is None and self.bot is None:
             return
         index = len(self.sim.access_log) if self.on_simulator else 0
-        mode = self.mode
+        mode = mode or self.mode
         if not self.segments or self.segments[-1].mode != mode:
             self.segments.append(ModeSegment(index, mode))
 

@@ -1,0 +1,47 @@
+@operations @allure.label.epic:Operations
+Feature: The operator's controls cannot miss
+  An operator stops the bot from wherever they are, with nothing but the bot's home; the bot
+  never sends its key in clear over the network; and a stop does not wait out a pause the
+  bot is taking. Against the simulated exchange no real money moves.
+
+  @safety @blocker @allure.label.story:kill-switch
+  Scenario: The kill switch reaches a running bot started from another directory
+    The operator's kill names only the bot's home: not the directory the bot was started
+    from, not its settings, not its key.
+
+    Given a bot is running in canary mode, started from its own working directory
+    And it is placing orders on the exchange
+    When the operator pulls the kill switch from another directory, naming only the bot's home
+    Then the operator is told the running bot saw the halt
+    And no order reaches the exchange while the bot runs on after the kill
+
+  @safety @blocker @allure.label.story:cleartext
+  Scenario Outline: The bot refuses an exchange address that would carry its key in clear
+    Plain http is allowed to this machine only (the simulator); anywhere else the key and
+    every signature would cross the network unencrypted.
+
+    Given the exchange address is set to <address>
+    When the operator starts the bot and it checks its connection
+    Then the bot refuses to start with a configuration error about the exchange address
+    And the bot attempted no connection
+
+    Examples: Exchange addresses off this machine, in clear
+      | address                  |
+      | http://192.0.2.10        |
+      | http://api.kraken.com    |
+      | http://127.0.0.1.nip.io  |
+
+  @safety @blocker @fault-injection @allure.label.story:stop
+  Scenario: A stop ends a rate-limit pause at once, with no order left in doubt
+    After a rate-limit refusal the bot pauses about 45 seconds before trying again;
+    Ctrl-C or SIGTERM must not wait that out.
+
+    Given the bot's strategy buys XBT every minute
+    And the bot is connected to the exchange in live mode
+    And the price of XBT/EUR is 60,000 EUR
+    And the exchange refuses the bot's balance check before an order for exceeding the rate limit
+    And the operator stops the bot as that refusal comes back
+    When the bot runs its trading loop
+    Then the bot has stopped without waiting out the pause
+    And the exchange received no order
+    And the bot holds no order of unknown outcome

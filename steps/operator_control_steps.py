@@ -1,0 +1,265 @@
+"""The operator's controls: a kill from another directory, a refused cleartext address, a stop
+during a back-off.
+
+The kill scenario runs the bot and ``krakenbot kill`` as real processes: a kill that reaches
+another process through its home (kill file, SIGUSR1, the running-bot record) cannot be shown in
+this one. Every wait on them polls with a deadline, never a fixed sleep. The other two run
+in-process on the shared ManualClock.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from behave import given, then, when
+from hamcrest import (assert_that, contains_string, empty, equal_to, has_length, is_, is_not, less_than,
+                      none, not_none)
+
+ROOT = Path(__file__).resolve().parents[1]
+DEADLINE_S = 10.0  # for another process to reach a state; a passing run takes a fraction of it
+CYCLE_S = "0.05"  # the running bot's pause between cycles
+
+
+# -- helpers --------------------------------------------------------------------------------------
+def _process_env(**settings: str) -> dict[str, str]:
+    """Nothing of this process's environment but PATH and this checkout's sources: no stray key."""
+    return {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+            **settings}
+
+
+def _keep_exchange_time(world) -> None:
+    """The bot in another process reads the real clock: the exchange's follows it (its clock-skew
+    check, and the exchange's request counter, which drains as time passes)."""
+    behind = time.time() - world.clock.time()
+    if behind > 0:
+        world.sim.advance(behind)
+
+
+def _poll(world, condition, what: str):
+    deadline = time.monotonic() + DEADLINE_S
+    bot = world.notes["process"]
+    while time.monotonic() < deadline:
+        _keep_exchange_time(world)
+        value = condition()
+        if value:
+            return value
+        assert_that(bot.poll(), none(), f"the running bot should not have exited while waiting for {what}: "
+                                        f"{world.notes['process_log'].read_text()[-800:]}")
+        time.sleep(0.005)  # another process's progress: bounded by the deadline
+    raise AssertionError(f"timed out after {DEADLINE_S:g}s waiting for {what}")
+
+
+def _cycles_since(home: Path, since: float) -> int:
+    """Trading cycles the running bot recorded in its home's store after ``since`` (its clock)."""
+    try:
+        with sqlite3.connect(f"file:{home / 'krakenbot.sqlite'}?mode=ro", uri=True, timeout=1) as db:
+            return db.execute("SELECT COUNT(*) FROM audit WHERE action = 'cycle' AND time > ?", (since,)).fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def _stop_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def _on_this_machine(host: object) -> bool:
+    """Loopback by its text alone (the spec's own check, independent of the bot's)."""
+    text = host.decode() if isinstance(host, bytes) else str(host)
+    if text == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(text.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class NoConnectionsOffThisMachine:
+    """Record, and refuse without touching the network, every name look-up or connection for an
+    address off this machine (loopback, the simulator, goes through)."""
+
+    def __init__(self) -> None:
+        self.attempts: list[str] = []
+
+    def __enter__(self) -> "NoConnectionsOffThisMachine":
+        self._getaddrinfo = socket.getaddrinfo
+        self._connect = socket.socket.__dict__.get("connect")
+        real_getaddrinfo, real_connect = socket.getaddrinfo, socket.socket.connect
+
+        def getaddrinfo(host, *args, **kwargs):
+            if not _on_this_machine(host):
+                self.attempts.append(f"look up {host}")
+                raise socket.gaierror(socket.EAI_NONAME, "refused by the specification: not this machine")
+            return real_getaddrinfo(host, *args, **kwargs)
+
+        def connect(sock, address):
+            if isinstance(address, tuple) and not _on_this_machine(address[0]):
+                self.attempts.append(f"connect to {address[0]}:{address[1]}")
+                raise ConnectionRefusedError("refused by the specification: not this machine")
+            return real_connect(sock, address)
+
+        socket.getaddrinfo, socket.socket.connect = getaddrinfo, connect
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        socket.getaddrinfo = self._getaddrinfo
+        if self._connect is None:
+            del socket.socket.connect
+        else:
+            socket.socket.connect = self._connect
+
+
+# -- the kill switch from another directory -------------------------------------------------------
+@given("a bot is running in {mode} mode, started from its own working directory")
+def step_bot_running_elsewhere(context, mode):
+    world = context.world
+    started_in, home = world.tmpdir / "where-the-bot-was-started", world.tmpdir / "bot-home"
+    started_in.mkdir()
+    settings = {k: v for k, v in world.env.items() if k not in ("STORE_PATH", "KILL_SWITCH_FILE")}  # the home's
+    _keep_exchange_time(world)
+    world.record_mode(mode)
+    log = world.tmpdir / "running-bot.log"
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-m", "krakenbot.cli", "run", "--mode", mode, "--interval", CYCLE_S],
+                                   env=_process_env(KRAKENBOT_HOME=str(home), **settings), cwd=started_in,
+                                   stdout=out, stderr=subprocess.STDOUT)
+    world.mends.append(lambda: _stop_process(process))
+    world.notes.update(process=process, process_log=log, home=home, started_in=started_in, mode=mode)
+
+
+@given("it is placing orders on the exchange")
+def step_placing_orders(context):
+    world = context.world
+    _poll(world, lambda: world.exchange_calls("AddOrder", outcome="ok"), "the running bot's first order")
+
+
+@when("the operator pulls the kill switch from another directory, naming only the bot's home")
+def step_kill_from_elsewhere(context):
+    world = context.world
+    elsewhere = world.tmpdir / "the-operators-directory"
+    elsewhere.mkdir()
+    world.notes["kill"] = subprocess.run(
+        [sys.executable, "-m", "krakenbot.cli", "kill", "--home", str(world.notes["home"]), "--reason", "drill"],
+        env=_process_env(), cwd=elsewhere, capture_output=True, text=True, timeout=30)
+    world.notes["kill_returned"] = time.time()  # the running bot's clock
+    world.notes["after_kill"] = len(world.sim.access_log)
+
+
+@then("the operator is told the running bot saw the halt")
+def step_told_halt_seen(context):
+    world = context.world
+    kill, pid, mode = world.notes["kill"], world.notes["process"].pid, world.notes["mode"]
+    assert_that(kill.stdout, contains_string(f"running bot pid {pid} ({mode}) confirmed the halt"),
+                f"the kill should report the running bot's confirmation:\n{kill.stdout}{kill.stderr}")
+    assert_that((world.notes["home"] / "KILL_SWITCH").exists(), is_(True), "the kill file should be in the home")
+
+
+@then("no order reaches the exchange while the bot runs on after the kill")
+def step_no_order_after_kill(context):
+    """Two cycles recorded after the kill returned: the second began after it, and would have
+    placed its canary order had the halt not held."""
+    world = context.world
+    home, since = world.notes["home"], world.notes["kill_returned"]
+    _poll(world, lambda: _cycles_since(home, since) >= 2, "the running bot to run two cycles after the kill")
+    sent = [r for r in world.sim.access_log_since(world.notes["after_kill"]) if r.endpoint == "AddOrder"]
+    assert_that(sent, empty(), "no order should reach the exchange after the kill returned")
+
+
+# -- a cleartext exchange address -----------------------------------------------------------------
+@given("the exchange address is set to {address}")
+def step_exchange_address(context, address):
+    context.world.configure(API_DOMAIN=address)
+
+
+@when("the operator starts the bot and it checks its connection")
+def step_start_and_check(context):
+    from krakenbot.config import ConfigError
+
+    world = context.world
+    with NoConnectionsOffThisMachine() as network:
+        world.notes["network"] = network
+        try:
+            world.build_bot("read-only")
+            world.notes["check"] = world.safety.check_connection()
+        except ConfigError as exc:
+            world.notes["config_error"] = exc
+
+
+@then("the bot refuses to start with a configuration error about the exchange address")
+def step_refused_cleartext(context):
+    world = context.world
+    error = world.notes.get("config_error")
+    assert_that(error, not_none(), f"the bot should refuse the address before starting: {world.notes.get('check')}")
+    assert_that(str(error), contains_string("API_DOMAIN"), "the error should name the setting")
+    assert_that(str(error), contains_string("https://"), "the error should say what to use instead")
+    assert_that(world.bot, none(), "no bot should have been started")
+
+
+@then("the bot attempted no connection")
+def step_no_connection(context):
+    assert_that(context.world.notes["network"].attempts, empty(), "nothing should have tried to reach the address")
+
+
+# -- a stop during a back-off ---------------------------------------------------------------------
+@given("the bot's strategy buys XBT every minute")
+def step_strategy_every_minute(context):
+    context.world.configure(STRATEGY_INTERVAL_SECONDS="60")
+
+
+@given("the exchange refuses the bot's balance check before an order for exceeding the rate limit")
+def step_refuse_balance_check(context):
+    context.world.sim.faults.inject(endpoint="BalanceEx", kind="error", error="EAPI:Rate limit exceeded", times=1)
+
+
+@given("the operator stops the bot as that refusal comes back")
+def step_stop_during_refusal(context):
+    """What SIGTERM's handler does (``Wakeup.request_stop``), while the exchange answers the refused
+    read: on the ManualClock a pause takes no real time, so the stop is there when the pause begins."""
+    from krakenbot.clock import Wakeup
+
+    world = context.world
+    wakeup = Wakeup()
+    world.clock.wakeup = wakeup
+    world.mends.append(lambda: setattr(world.clock, "wakeup", None))
+    world.sim.faults.on_arrival("BalanceEx", lambda: wakeup.request_stop(signal.SIGTERM))
+
+
+@when("the bot runs its trading loop")
+def step_run_loop(context):
+    world = context.world
+    world.notes["loop_began"] = world.clock.time()
+    world.notes["cycles_done"] = world.bot.orchestrator.run(threading.Event(), max_cycles=1)
+
+
+@then("the bot has stopped without waiting out the pause")
+def step_stopped_at_once(context):
+    world = context.world
+    refused = [r for r in world.exchange_calls("BalanceEx") if "Rate limit" in (r.error or "")]
+    assert_that(refused, has_length(1), "the exchange should have refused the balance check for the rate limit")
+    orchestrator = world.bot.orchestrator
+    assert_that(orchestrator.interrupted, is_not(none()), "the loop should say it was stopped")
+    assert_that(world.notes["cycles_done"], equal_to(0), "the interrupted cycle is not a complete one")
+    waited = world.clock.time() - world.notes["loop_began"]
+    assert_that(waited, less_than(1.0), f"the bot should not wait out the ~45 s pause (it waited {waited:g} s)")
+
+
+@then("the bot holds no order of unknown outcome")
+def step_no_unknown_orders(context):
+    from krakenbot.execution.order_state import OrderStatus
+
+    waiting = [s.value for s in OrderStatus if s.name in ("NEW", "PENDING_SUBMIT", "UNKNOWN", "PENDING_CANCEL")]
+    orders = context.world.bot.store.orders(statuses=waiting)
+    assert_that([o.cl_ord_id for o in orders], empty(), "no order should be left without a known outcome")
