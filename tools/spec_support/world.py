@@ -41,7 +41,15 @@ LIMIT_SETTINGS: dict[str, str] = {
     "price distance from market, %": "PRICE_COLLAR_PCT",
     "largest order in EUR": "MAX_ORDER_EUR",
     "open orders": "MAX_OPEN_ORDERS",
+    "largest loss per day in EUR": "MAX_DAILY_LOSS_EUR",
+    "largest position, % of the portfolio": "MAX_POSITION_PCT",
+    "smallest order in XBT": "MIN_TRADE_VOLUME",
+    "smallest order in EUR": "MIN_EUR_FOR_TRADE",
 }
+
+# What an operator who set no limit leaves out of the environment: the bot then runs on the
+# documented defaults of ``krakenbot.config.Settings`` (the spec's generous SPEC_DEFAULTS hide them).
+RISK_SETTINGS = frozenset(SPEC_DEFAULTS.keys() - {"PAIRS"}) | frozenset(LIMIT_SETTINGS.values())
 
 @dataclass
 class ModeSegment:
@@ -108,6 +116,18 @@ class World:
             mode = self.mode
             self.restart()
             self.set_mode(mode)
+
+    def configure_no_limits(self) -> None:
+        """Drop every risk setting (the spec's and any Given's): the bot restarts on its own defaults."""
+        for name in RISK_SETTINGS:
+            self.env.pop(name, None)
+        self.configure()
+
+    def fund_account(self, balances: dict[str, str]) -> None:
+        """Trade from a fresh exchange account holding just ``balances``: a new key on it, bot restarted."""
+        name = "funded-" + "-".join(f"{k}{v}" for k, v in sorted(balances.items()))
+        self.api_key, self.api_secret = self.sim.create_key(account=name, balances=balances)
+        self.configure(KRAKEN_API_KEY=self.api_key, KRAKEN_API_SECRET=self.api_secret)
 
     # -- the bot ----------------------------------------------------------------------------------
     def build_bot(self, mode: str = "read-only") -> Any:
