@@ -143,6 +143,40 @@ Feature: Risk limits
       | 0.0004     | accepted                            |
       | 0.00040001 | refused for reason MAX_POSITION_PCT |
 
+  @safety @critical @allure.label.story:position-size
+  Scenario Outline: A resting buy counts towards the position's share of the portfolio
+    Given the account holds only 100 EUR
+    And the price of XBT/EUR is 50,000 EUR
+    And the bot's risk limits are:
+      | limit                                | value |
+      | largest position, % of the portfolio | 20    |
+    And the bot has a limit buy of 0.0002 XBT resting at 49,000 EUR
+    When the bot asks to buy <volume> XBT at market
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples: 20% of 100 EUR is 0.0004 XBT
+      | volume     | outcome                             |
+      | 0.0002     | accepted                            |
+      | 0.00020001 | refused for reason MAX_POSITION_PCT |
+
+  @safety @critical @allure.label.story:position-size
+  Scenario Outline: Coins the bot holds count towards the position's share of the portfolio
+    Given the account holds only 100 EUR
+    And the price of XBT/EUR is 50,000 EUR
+    And the bot's risk limits are:
+      | limit                                | value |
+      | largest position, % of the portfolio | 20    |
+    And the bot holds 0.0002 XBT it bought earlier today
+    When the bot asks to buy <volume> XBT at market
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples: 20% of a portfolio that fees brought just under 100 EUR is just under 0.0004 XBT
+      | volume  | outcome                             |
+      | 0.00019 | accepted                            |
+      | 0.0002  | refused for reason MAX_POSITION_PCT |
+
   @safety @critical @allure.label.story:order-size
   Scenario Outline: Each order-size limit the operator sets takes effect at its exact value
     Given the bot's risk limits are:
