@@ -6,8 +6,8 @@ They read only their arguments, so they are tested without a store, a clock or a
 network. The manager runs all of them and reports every denial, not just the first.
 
 Exemptions (a spot bot must always be able to get *out*): a sell that only reduces
-the bot's position is not stopped by the daily trade or daily loss limits; position
-limits apply to buys only.
+the bot's position is not stopped by the daily trade or daily loss limits, nor by the largest
+order value; position limits apply to buys only.
 """
 from __future__ import annotations
 
@@ -265,6 +265,11 @@ def check_min_notional(intent, snap, limits) -> Denial | None:
 
 
 def check_max_notional(intent, snap, limits) -> Denial | None:
+    """A fat-finger cap on new exposure. A sell of what the bot holds is exempt: the documented
+    defaults allow a position (0.01 XBT) worth several largest orders (100 EUR), and the protective
+    exit sells the whole position in one order, so capping it would leave the bot unable to get out."""
+    if is_reducing(intent, snap):
+        return None
     notional = order_notional(intent, snap)
     if notional is not None and notional > limits.max_order_notional:
         return Denial(DenialCode.MAX_NOTIONAL, f"notional {notional} > max order notional {limits.max_order_notional}")
