@@ -202,6 +202,22 @@ Feature: Risk limits
       | smallest order in EUR | 20    | 50,000 | 0.0004     | accepted                              |
       | smallest order in EUR | 20    | 50,000 | 0.00039999 | refused for reason BELOW_MIN_NOTIONAL |
 
+  @safety @blocker @allure.label.story:order-size
+  Scenario Outline: Selling what the bot holds is not held back by the largest order value
+    Given the bot's risk limits are:
+      | limit                | value |
+      | largest order in EUR | 600   |
+      | trades per day       | 50    |
+    And the bot holds 0.02 XBT it bought in 2 orders earlier today
+    When the bot asks to sell <volume> XBT at market
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples: 0.02 XBT is worth 1,200 EUR
+      | volume     | outcome                         |
+      | 0.02       | accepted                        |
+      | 0.02000001 | refused for reason MAX_NOTIONAL |
+
   @safety @critical @allure.label.story:open-orders
   Scenario Outline: No more orders rest on the exchange than the limit allows
     Given the bot's risk limits are:

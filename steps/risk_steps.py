@@ -39,9 +39,11 @@ def step_made_trades_yesterday(context, count):
 
 
 @given("the bot holds {volume:Amount} XBT it bought earlier today")
-def step_holds_bought(context, volume):
-    outcome = submit(context.world, "buy", "market", volume)
-    assert_that(outcome.placed, is_(True), f"the purchase should be placed: {describe(outcome)}")
+@given("the bot holds {volume:Amount} XBT it bought in {orders:d} orders earlier today")
+def step_holds_bought(context, volume, orders=1):
+    for _ in range(orders):
+        outcome = submit(context.world, "buy", "market", volume / orders)
+        assert_that(outcome.placed, is_(True), f"the purchase should be placed: {describe(outcome)}")
     context.world.notes.pop("outcome")
 
 
