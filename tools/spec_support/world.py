@@ -76,6 +76,7 @@ class World:
     foreign: set[int] = field(default_factory=set)  # access-log seqs sent by the steps, not the bot
     log_start: int = 0  # the access log's length when the scenario began
     start_balances: dict[str, Decimal] = field(default_factory=dict)
+    account: str = "demo"  # the simulator account the scenario's key trades on
 
     # -- set-up -----------------------------------------------------------------------------------
     @property
@@ -89,7 +90,8 @@ class World:
             now = self.clock.time()
             next_day = (now // DAY + 1) * DAY + SCENARIO_START_HOUR * 3600
             self.sim.advance(next_day - now)
-            self.api_key, self.api_secret = self.sim.create_key(account="demo")
+            self.account = "demo"
+            self.api_key, self.api_secret = self.sim.create_key(account=self.account)
             self.log_start = len(self.sim.access_log)
             self.env = {
                 "KRAKEN_API_KEY": self.api_key,
@@ -125,8 +127,9 @@ class World:
 
     def fund_account(self, balances: dict[str, str]) -> None:
         """Trade from a fresh exchange account holding just ``balances``: a new key on it, bot restarted."""
-        name = "funded-" + "-".join(f"{k}{v}" for k, v in sorted(balances.items()))
-        self.api_key, self.api_secret = self.sim.create_key(account=name, balances=balances)
+        self.account = "funded-" + "-".join(f"{k}{v}" for k, v in sorted(balances.items()))
+        self.api_key, self.api_secret = self.sim.create_key(account=self.account, balances=balances)
+        self.start_balances = dict(self.sim.balances(self.account))
         self.configure(KRAKEN_API_KEY=self.api_key, KRAKEN_API_SECRET=self.api_secret)
 
     # -- the bot ----------------------------------------------------------------------------------
