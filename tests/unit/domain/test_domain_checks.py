@@ -113,6 +113,10 @@ def test_a_sell_of_what_is_held_is_not_capped_by_the_largest_order_value():
     assert codes(sell, held) == set()
     more = replace(sell, volume=Decimal("0.01000001"))               # beyond what is held: new exposure
     assert DenialCode.MAX_NOTIONAL in codes(more, replace(held, free_balances={"XXBT": Decimal("1")}))
+    # Resting sells may already have filled unseen: only what they leave is certainly held.
+    offered = replace(held, pending_sell_base=Decimal("0.004"), free_balances={"XXBT": Decimal("1")})
+    assert DenialCode.MAX_NOTIONAL in codes(sell, offered)
+    assert codes(replace(sell, volume=Decimal("0.006")), offered) == set()
 
 
 def test_market_orders_use_the_mid_for_notional():
