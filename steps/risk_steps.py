@@ -7,7 +7,7 @@ from decimal import Decimal
 from behave import given, then, when
 from hamcrest import assert_that, equal_to, is_, less_than_or_equal_to
 
-from tools.spec_support.facade import denial_codes, describe, submit
+from tools.spec_support.facade import PAIR, denial_codes, describe, submit
 
 SMALL_TRADE = Decimal("0.0001")  # 6 EUR at 60,000: above the 5 EUR minimum, and 20 of them stay within 0.01 XBT
 
@@ -64,12 +64,12 @@ def step_round_trip(context, volume, bought, sold, kind, result, fees):
     world = context.world
     txids = []
     for side, price in (("buy", bought), ("sell", sold)):
-        world.sim.set_price("XBTEUR", price)
+        world.sim.set_price(PAIR, price)
         outcome = submit(world, side, "market", volume)
         assert_that(outcome.placed, is_(True), f"the {side} of the round trip should be placed: {describe(outcome)}")
         txids.append(outcome.txid)
     world.notes.pop("outcome")
-    trades = [t for t in world.sim.trades() if t.get("ordertxid") in txids]
+    trades = [t for t in world.sim.trades(world.account) if t.get("ordertxid") in txids]
     net = sum((Decimal(t["cost"]) * (1 if t["type"] == "sell" else -1) - Decimal(t["fee"]) for t in trades),
               Decimal(0))
     paid = sum((Decimal(t["fee"]) for t in trades), Decimal(0))
