@@ -15,8 +15,8 @@ recovers, and checks:
   and every exchange order belongs to an intent in the store;
 - fills lost or double-counted: the store's fills equal the exchange's trades, field by
   field (exact Decimals);
-- risk-limit breaches: no exchange order above MAX_ORDER_EUR, no position above TOTAL_BTC,
-  no more placed orders per day than MAX_DAILY_TRADES;
+- risk-limit breaches: no exchange order above MAX_ORDER_EUR (but a sell of what the bot held),
+  no position above TOTAL_BTC, no more placed orders per day than MAX_DAILY_TRADES;
 - requests that reached the exchange while the breaker was OPEN (breaker listener
   intervals against the simulator's access log);
 - the ledger: starting balances + the bot's fills == the exchange balances, fees equal,
@@ -451,9 +451,12 @@ class ChaosRun:
         inv = self.report.invariants
         max_eur = Decimal(LIMITS["MAX_ORDER_EUR"])
         slack = 1 + Decimal(LIMITS["PRICE_COLLAR_PCT"]) / 100  # a market order fills around the mid it was sized at
+        held_before = _held_before_each_market_order(sim_trades)
         for o in sim_orders:
             vol = Decimal(o["vol"])
             price = Decimal(o["descr"]["price"])
+            if o["descr"]["type"] == "sell" and vol <= held_before.get(o["txid"], Decimal(-1)):
+                continue  # a sell of what the bot held: exempt from MAX_ORDER_EUR (risk.checks.check_max_notional)
             if o["descr"]["ordertype"] == "market":
                 exec_vol = Decimal(o["vol_exec"])
                 notional = Decimal(o["cost"]) / exec_vol * vol if exec_vol else Decimal(0)
@@ -483,6 +486,21 @@ class ChaosRun:
         for day, n in per_day.items():
             if n > int(LIMITS["MAX_DAILY_TRADES"]):
                 inv["risk: daily placed orders above MAX_DAILY_TRADES"].add(f"{day}: {n}")
+
+
+def _held_before_each_market_order(sim_trades: list[dict]) -> dict[str, Decimal]:
+    """txid -> the bot's position just before that order's first fill (trade ids rise with every
+    fill, and a market order fills as it arrives). As in ``PositionManager``, a sell of more than the
+    bot holds (the account's own coins) leaves the position at zero, not below."""
+    first: dict[str, int] = {}
+    for t in sim_trades:
+        first[t["ordertxid"]] = min(first.get(t["ordertxid"], t["trade_id"]), t["trade_id"])
+    position, held, trades = Decimal(0), {}, sorted(sim_trades, key=lambda t: t["trade_id"])
+    for t in trades:
+        if first[t["ordertxid"]] == t["trade_id"]:
+            held[t["ordertxid"]] = position
+        position = position + Decimal(t["vol"]) if t["type"] == "buy" else max(Decimal(0), position - Decimal(t["vol"]))
+    return held
 
 
 def run(ops: int = 2000, fault_rate: float = 0.15, seed: int = 1, workdir: str | Path | None = None,

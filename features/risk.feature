@@ -54,17 +54,6 @@ Feature: Risk limits
     Then the order is refused for reason LEVERAGE_NOT_ALLOWED
     And the exchange received no order for it
 
-  @safety @critical @allure.label.story:sizing
-  Scenario: The bot sizes a position so that a typical adverse move risks a set share of equity
-    When the bot sizes a buy of XBT/EUR in a market moving about 10% per candle
-    Then a move of 2 typical swings against the position would cost at most 1% of the equity
-    And the proposed size is within the largest position allowed
-
-  @safety @critical @allure.label.story:sizing
-  Scenario: The bot proposes smaller positions when the market is more volatile
-    When the bot sizes a buy of XBT/EUR in a market moving 10% per candle and in one moving 20% per candle
-    Then the size proposed in the market moving more is smaller
-
   @safety @critical @allure.label.story:exchange-minimums
   Scenario Outline: Orders below the minimums are refused before they are sent
     When the bot asks to buy <volume> XBT at a limit of <price> EUR
@@ -101,3 +90,262 @@ Feature: Risk limits
     Then the order is refused for reason PRICE_COLLAR
     And the refusal names the price the order would have filled at
     And the exchange received no order for it
+
+  @safety @critical @fault-injection @allure.label.story:price-collar
+  Scenario: A market order larger than the whole book shown is refused: its fill price is unknown
+    The exchange shows 500 price levels of 0.0001 XBT: 0.05 XBT in all, every level within 5% of the market.
+
+    Given the bot's risk limits are:
+      | limit                   | value |
+      | largest position in XBT | 1     |
+    And the exchange offers only 0.0001 XBT at each price level
+    When the bot asks to buy 0.05000001 XBT at market
+    Then the order is refused for reason PRICE_COLLAR
+    And no other limit refused it
+    And the refusal says the book shown cannot fill the order
+    And the exchange received no order for it
+
+  @safety @critical @allure.label.story:position-size
+  Scenario Outline: Coins the bot already holds count towards the largest position
+    Given the bot holds 0.03 XBT it bought earlier today
+    When the bot asks to buy <volume> XBT at market
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples:
+      | volume     | outcome                         |
+      | 0.02       | accepted                        |
+      | 0.02000001 | refused for reason MAX_POSITION |
+
+  @safety @critical @allure.label.story:position-size
+  Scenario Outline: A resting buy counts towards the largest position
+    Given the bot has a limit buy of 0.03 XBT resting at 59,000 EUR
+    When the bot asks to buy <volume> XBT at market
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples:
+      | volume     | outcome                         |
+      | 0.02       | accepted                        |
+      | 0.02000001 | refused for reason MAX_POSITION |
+
+  @safety @critical @allure.label.story:position-size
+  Scenario Outline: The largest position as a share of the portfolio
+    Given the account holds only 100 EUR
+    And the price of XBT/EUR is 50,000 EUR
+    And the bot's risk limits are:
+      | limit                                | value |
+      | largest position, % of the portfolio | 20    |
+    When the bot asks to buy <volume> XBT at market
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples: 20% of 100 EUR is 0.0004 XBT
+      | volume     | outcome                             |
+      | 0.0004     | accepted                            |
+      | 0.00040001 | refused for reason MAX_POSITION_PCT |
+
+  @safety @critical @allure.label.story:position-size
+  Scenario Outline: A resting buy counts towards the position's share of the portfolio
+    Given the account holds only 100 EUR
+    And the price of XBT/EUR is 50,000 EUR
+    And the bot's risk limits are:
+      | limit                                | value |
+      | largest position, % of the portfolio | 20    |
+    And the bot has a limit buy of 0.0002 XBT resting at 49,000 EUR
+    When the bot asks to buy <volume> XBT at market
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples: 20% of 100 EUR is 0.0004 XBT
+      | volume     | outcome                             |
+      | 0.0002     | accepted                            |
+      | 0.00020001 | refused for reason MAX_POSITION_PCT |
+
+  @safety @critical @allure.label.story:position-size
+  Scenario Outline: Coins the bot holds count towards the position's share of the portfolio
+    Given the account holds only 100 EUR
+    And the price of XBT/EUR is 50,000 EUR
+    And the bot's risk limits are:
+      | limit                                | value |
+      | largest position, % of the portfolio | 20    |
+    And the bot holds 0.0002 XBT it bought earlier today
+    When the bot asks to buy <volume> XBT at market
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples: 20% of a portfolio that fees brought just under 100 EUR is just under 0.0004 XBT
+      | volume  | outcome                             |
+      | 0.00019 | accepted                            |
+      | 0.0002  | refused for reason MAX_POSITION_PCT |
+
+  @safety @critical @allure.label.story:order-size
+  Scenario Outline: Each order-size limit the operator sets takes effect at its exact value
+    Given the bot's risk limits are:
+      | limit   | value   |
+      | <limit> | <value> |
+    And the price of XBT/EUR is <price> EUR
+    When the bot asks to buy <volume> XBT at market
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples: Largest order value
+      | limit                | value | price  | volume     | outcome                         |
+      | largest order in EUR | 600   | 60,000 | 0.01       | accepted                        |
+      | largest order in EUR | 600   | 60,000 | 0.01000001 | refused for reason MAX_NOTIONAL |
+
+    Examples: Smallest order volume, above the exchange's own minimum
+      | limit                 | value | price  | volume     | outcome                             |
+      | smallest order in XBT | 0.001 | 60,000 | 0.001      | accepted                            |
+      | smallest order in XBT | 0.001 | 60,000 | 0.00099999 | refused for reason BELOW_MIN_VOLUME |
+
+    Examples: Smallest order value
+      | limit                 | value | price  | volume     | outcome                               |
+      | smallest order in EUR | 20    | 50,000 | 0.0004     | accepted                              |
+      | smallest order in EUR | 20    | 50,000 | 0.00039999 | refused for reason BELOW_MIN_NOTIONAL |
+
+  @safety @blocker @allure.label.story:order-size
+  Scenario Outline: Selling what the bot holds is not held back by the largest order value
+    Given the bot's risk limits are:
+      | limit                | value |
+      | largest order in EUR | 600   |
+      | trades per day       | 50    |
+    And the bot holds 0.02 XBT it bought in 2 orders earlier today
+    When the bot asks to sell <volume> XBT at market
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples: 0.02 XBT is worth 1,200 EUR
+      | volume     | outcome                         |
+      | 0.02       | accepted                        |
+      | 0.02000001 | refused for reason MAX_NOTIONAL |
+
+  @safety @critical @allure.label.story:open-orders
+  Scenario Outline: No more orders rest on the exchange than the limit allows
+    Given the bot's risk limits are:
+      | limit          | value |
+      | open orders    | 2     |
+      | trades per day | 50    |
+    And the bot has <resting> limit buys of 0.001 XBT resting at 59,000 EUR
+    When the bot asks to buy 0.001 XBT at a limit of 59,000 EUR
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples:
+      | resting | outcome                            |
+      | 1       | accepted                           |
+      | 2       | refused for reason MAX_OPEN_ORDERS |
+
+  @safety @blocker @allure.label.story:daily-loss
+  Scenario Outline: New buying stops once the day's realised loss, fees included, reaches the limit
+    Given the bot's risk limits are:
+      | limit                       | value   |
+      | trades per day              | 50      |
+      | largest loss per day in EUR | <limit> |
+    And the bot bought 0.01 XBT with the price at 60,000 EUR and sold it at 59,000 EUR, a loss of 14.762 EUR after 4.76 EUR in fees
+    When the bot asks to buy 0.001 XBT at market
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples:
+      | limit  | outcome                             |
+      | 14.763 | accepted                            |
+      | 14.762 | refused for reason DAILY_LOSS_LIMIT |
+
+  @safety @blocker @allure.label.story:daily-loss
+  Scenario: A profit does not count towards the daily loss limit
+    Given the bot's risk limits are:
+      | limit                       | value |
+      | trades per day              | 50    |
+      | largest loss per day in EUR | 1     |
+    And the bot bought 0.01 XBT with the price at 60,000 EUR and sold it at 61,000 EUR, a profit of 5.158 EUR after 4.84 EUR in fees
+    When the bot asks to buy 0.001 XBT at market
+    Then the order is accepted
+
+  @safety @blocker @allure.label.story:daily-loss
+  Scenario: Selling what the bot holds stays allowed once the daily loss limit is reached
+    Given the bot's risk limits are:
+      | limit                       | value  |
+      | trades per day              | 50     |
+      | largest loss per day in EUR | 14.762 |
+    And the bot holds 0.01 XBT it bought earlier today
+    And the bot bought 0.01 XBT with the price at 60,000 EUR and sold it at 59,000 EUR, a loss of 14.762 EUR after 4.76 EUR in fees
+    When the bot asks to sell 0.01 XBT at market
+    Then the order is accepted
+
+  @safety @critical @allure.label.story:documented-defaults
+  Scenario Outline: With no limits configured, an order keeps to the documented defaults
+    Given the operator configured no risk limits
+    And the price of XBT/EUR is <price> EUR
+    When the bot asks to buy <volume> XBT at market
+    Then the order is <outcome>
+
+    Examples: Largest order 100 EUR
+      | price  | volume     | outcome                         |
+      | 50,000 | 0.002      | accepted                        |
+      | 50,000 | 0.00200001 | refused for reason MAX_NOTIONAL |
+
+    Examples: Largest position 0.01 XBT (at 5,000 EUR, so the largest order value is not in the way)
+      | price | volume     | outcome                         |
+      | 5,000 | 0.01       | accepted                        |
+      | 5,000 | 0.01000001 | refused for reason MAX_POSITION |
+
+    Examples: Smallest order 0.00005 XBT (at 200,000 EUR, so it is worth more than 5 EUR)
+      | price   | volume     | outcome                             |
+      | 200,000 | 0.00005    | accepted                            |
+      | 200,000 | 0.00004999 | refused for reason BELOW_MIN_VOLUME |
+
+    Examples: Smallest order 5 EUR
+      | price  | volume     | outcome                               |
+      | 50,000 | 0.0001     | accepted                              |
+      | 50,000 | 0.00009999 | refused for reason BELOW_MIN_NOTIONAL |
+
+  @safety @critical @allure.label.story:documented-defaults
+  Scenario Outline: With no limits configured, a limit price stays within 2% of the market
+    Given the operator configured no risk limits
+    When the bot asks to buy 0.001 XBT at a limit of <price> EUR
+    Then the order is <outcome>
+
+    Examples: 2% above 60,000 EUR is 61,200 EUR
+      | price    | outcome                         |
+      | 61,200   | accepted                        |
+      | 61,200.1 | refused for reason PRICE_COLLAR |
+
+  @safety @critical @allure.label.story:documented-defaults
+  Scenario Outline: With no limits configured, a position is at most half the portfolio
+    Given the operator configured no risk limits
+    And the account holds only 100 EUR
+    And the price of XBT/EUR is 50,000 EUR
+    When the bot asks to buy <volume> XBT at market
+    Then the order is <outcome>
+
+    Examples: Half of 100 EUR is 0.001 XBT
+      | volume     | outcome                             |
+      | 0.001      | accepted                            |
+      | 0.00100001 | refused for reason MAX_POSITION_PCT |
+
+  @safety @blocker @allure.label.story:documented-defaults
+  Scenario: With no limits configured, the bot makes 20 trades a day and no more
+    Given the operator configured no risk limits
+    And the bot has made 20 trades today
+    When the bot asks to buy 0.0001 XBT at market
+    Then the order is refused for reason DAILY_TRADE_LIMIT
+
+  @safety @critical @allure.label.story:documented-defaults
+  Scenario: With no limits configured, 5 orders may rest on the exchange and no more
+    Given the operator configured no risk limits
+    And the bot has 5 limit buys of 0.001 XBT resting at 59,000 EUR
+    When the bot asks to buy 0.001 XBT at a limit of 59,000 EUR
+    Then the order is refused for reason MAX_OPEN_ORDERS
+
+  @safety @blocker @allure.label.story:documented-defaults
+  Scenario Outline: With no limits configured, new buying stops after a day's loss of 50 EUR
+    Given the operator configured no risk limits
+    And the bot bought 0.001 XBT with the price at 60,000 EUR and sold it at <sold> EUR, a loss of <loss> EUR after <fees> EUR in fees
+    When the bot asks to buy 0.001 XBT at market
+    Then the order is <outcome>
+
+    Examples:
+      | sold   | loss    | fees   | outcome                             |
+      | 10,300 | 49.9814 | 0.2812 | accepted                            |
+      | 10,200 | 50.0810 | 0.2808 | refused for reason DAILY_LOSS_LIMIT |

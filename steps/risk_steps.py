@@ -1,18 +1,31 @@
-"""Risk limits: position size, daily trades (also across a restart), leverage, sizing, the price collar."""
+"""Risk limits: position size, daily trades (also across a restart), daily loss, open orders, leverage,
+the documented defaults, the price collar."""
 from __future__ import annotations
 
 from decimal import Decimal
 
 from behave import given, then, when
-from hamcrest import assert_that, greater_than, is_, less_than, less_than_or_equal_to
+from hamcrest import assert_that, equal_to, is_, less_than_or_equal_to
 
-from tools.spec_support.facade import PAIR, describe, submit
+from tools.spec_support.facade import PAIR, denial_codes, describe, submit
+
+SMALL_TRADE = Decimal("0.0001")  # 6 EUR at 60,000: above the 5 EUR minimum, and 20 of them stay within 0.01 XBT
+
+
+@given("the operator configured no risk limits")
+def step_no_limits(context):
+    context.world.configure_no_limits()
+
+
+@given("the account holds only {eur:Amount} EUR")
+def step_fund_account(context, eur):
+    context.world.fund_account({"ZEUR": str(eur)})
 
 
 @given("the bot has made {count:d} trades today")
 def step_made_trades(context, count):
     for _ in range(count):
-        outcome = submit(context.world, "buy", "market", Decimal("0.001"))
+        outcome = submit(context.world, "buy", "market", SMALL_TRADE)
         assert_that(outcome.placed, is_(True), f"each of the day's first trades should be placed: {describe(outcome)}")
     context.world.notes.pop("outcome")
 
@@ -25,74 +38,58 @@ def step_made_trades_yesterday(context, count):
     world.sim.advance((now // 86_400 + 1) * 86_400 + 3600 - now)  # 01:00 UTC the next day
 
 
+@given("the bot holds {volume:Amount} XBT it bought earlier today")
+@given("the bot holds {volume:Amount} XBT it bought in {orders:d} orders earlier today")
+def step_holds_bought(context, volume, orders=1):
+    for _ in range(orders):
+        outcome = submit(context.world, "buy", "market", volume / orders)
+        assert_that(outcome.placed, is_(True), f"the purchase should be placed: {describe(outcome)}")
+    context.world.notes.pop("outcome")
+
+
+@given("the bot has {count:d} limit buys of {volume:Amount} XBT resting at {price:Amount} EUR")
+def step_resting_buys(context, count, volume, price):
+    for _ in range(count):
+        outcome = submit(context.world, "buy", "limit", volume, price)
+        assert_that(outcome.placed, is_(True), f"each resting buy should be placed: {describe(outcome)}")
+    context.world.notes.pop("outcome", None)
+
+
+@given("the bot bought {volume:Amount} XBT with the price at {bought:Amount} EUR and sold it at {sold:Amount} EUR, "
+       "a {kind} of {result:Amount} EUR after {fees:Amount} EUR in fees")
+def step_round_trip(context, volume, bought, sold, kind, result, fees):
+    """A real round trip at market; the stated result and fees are checked against the exchange's own
+    trade records (not the bot's accounting, which is what the scenario tests)."""
+    assert kind in ("loss", "profit"), f"write 'a loss of' or 'a profit of', not 'a {kind} of'"
+    world = context.world
+    txids = []
+    for side, price in (("buy", bought), ("sell", sold)):
+        world.sim.set_price(PAIR, price)
+        outcome = submit(world, side, "market", volume)
+        assert_that(outcome.placed, is_(True), f"the {side} of the round trip should be placed: {describe(outcome)}")
+        txids.append(outcome.txid)
+    world.notes.pop("outcome")
+    trades = [t for t in world.sim.trades(world.account) if t.get("ordertxid") in txids]
+    net = sum((Decimal(t["cost"]) * (1 if t["type"] == "sell" else -1) - Decimal(t["fee"]) for t in trades),
+              Decimal(0))
+    paid = sum((Decimal(t["fee"]) for t in trades), Decimal(0))
+    assert_that(paid, equal_to(fees), "the fees the exchange charged for the round trip")
+    assert_that(net, equal_to(result if kind == "profit" else -result),
+                "the round trip's result on the exchange, fees included (positive: a profit)")
+
+
+@then("no other limit refused it")
+def step_no_other_denial(context):
+    outcome = context.world.notes["outcome"]
+    assert_that(len(denial_codes(outcome)), less_than_or_equal_to(1),
+                f"only the rule under test may stand in the way: {describe(outcome)}")
+
+
 @when("the bot asks to buy {volume:Amount} XBT at market with {leverage:d} times leverage")
 def step_leverage(context, volume, leverage):
     submit(context.world, "buy", "market", volume, leverage=str(leverage))
 
 
-# -- sizing ---------------------------------------------------------------------------------------
-def _closes(swing_pct: Decimal, count: int = 48) -> list[Decimal]:
-    """Prices that alternate up and down by ``swing_pct`` around 60,000: a market of known volatility."""
-    price, closes = Decimal("60000"), []
-    for i in range(count):
-        closes.append(price * (1 + (swing_pct / 100) * (1 if i % 2 else -1)))
-    return closes
-
-
-def _size(world, swing_pct: Decimal):
-    """The bot's sizing rule with its own limits, pair rules, equity and position.
-
-    The facade has no sizing call (the orchestrator sizes inside a cycle), so the step
-    applies the bot's rule to the bot's live inputs, read through the safety wrapper.
-    """
-    from krakenbot.risk.sizing import size_order
-
-    safety = world.safety
-    price = safety.ticker(PAIR).mid
-    balances = safety.balances()
-    equity = balances.get("ZEUR", Decimal(0)) + balances.get("XXBT", Decimal(0)) * price
-    world.notes["equity"] = equity
-    return size_order(equity, price, _closes(swing_pct), safety.risk.limits, safety.pair_info(PAIR),
-                      position_base=safety.position(PAIR)[0])
-
-
-@when("the bot sizes a buy of XBT/EUR in a market moving about {swing:Amount}% per candle")
-def step_size_one(context, swing):
-    world = context.world
-    world.notes["size"] = _size(world, swing)
-    world.notes["swing"] = swing
-
-
-@when("the bot sizes a buy of XBT/EUR in a market moving {calm:Amount}% per candle and in one moving {wild:Amount}% per candle")
-def step_size_two(context, calm, wild):
-    world = context.world
-    world.notes["calm"] = _size(world, calm)
-    world.notes["wild"] = _size(world, wild)
-
-
-@then("a move of {k:d} typical swings against the position would cost at most {pct:Amount}% of the equity")
-def step_size_risk(context, k, pct):
-    world = context.world
-    size = world.notes["size"]
-    equity = world.notes["equity"]
-    loss = size.notional * size.volatility * k
-    assert_that(size.volume, greater_than(Decimal(0)), "the bot should propose a position")
-    assert_that(loss, less_than_or_equal_to(equity * pct / 100 * Decimal("1.0001")),
-                f"the loss on a {k}-swing move ({loss}) should be at most {pct}% of equity ({equity})")
-
-
-@then("the proposed size is within the largest position allowed")
-def step_size_capped(context):
-    world = context.world
-    limit = Decimal(world.env["TOTAL_BTC"])
-    assert_that(world.notes["size"].volume, less_than_or_equal_to(limit), "the size must respect the position limit")
-
-
-@then("the size proposed in the market moving more is smaller")
-def step_size_smaller(context):
-    calm, wild = context.world.notes["calm"], context.world.notes["wild"]
-    assert_that(wild.volume, greater_than(Decimal(0)), "a position should still be proposed")
-    assert_that(wild.volume, less_than(calm.volume), "a more volatile market should get a smaller position")
 
 
 @then("the refusal names the price the order would have filled at")
@@ -104,3 +101,11 @@ def step_refusal_names_fill_price(context):
     assert_that(len(collar), is_(1), f"one price-collar refusal expected ({describe(outcome)})")
     for words in ("on average", "worst", "from mid"):
         assert_that(collar[0], contains_string(words), "the refusal should give the estimated fill against mid")
+
+
+@then("the refusal says the book shown cannot fill the order")
+def step_refusal_book_too_thin(context):
+    outcome = context.world.notes["outcome"]
+    details = [d.detail for d in outcome.denials]
+    assert_that(any("cannot fill" in d for d in details), is_(True),
+                f"the refusal should be for the unknown fill price, not a price too far: {details}")

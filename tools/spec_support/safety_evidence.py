@@ -45,7 +45,7 @@ RUN_STARTED = _time.time()  # environment.py imports this module when behave sta
 _KEY = "_safety_evidence"
 LIMIT_FIELDS = ("total_btc", "max_position_pct", "max_order_eur", "max_open_orders", "max_daily_trades",
                 "max_daily_loss_eur", "price_collar_pct", "stale_data_seconds", "tier")
-ACCOUNT = "demo"  # World.begin creates every scenario's key on the demo account
+ACCOUNT = "demo"  # World.begin creates every scenario's key on the demo account (World.fund_account moves it)
 PACKAGES = ("krakenbot", "behave", "allure-behave", "requests", "urllib3", "tenacity")
 
 
@@ -93,7 +93,7 @@ def _collect(world: Any) -> dict:
     observe(world)
     state = world.notes.get(_KEY, {"events": [], "bots": [], "instances": []})
     out: dict[str, Any] = {
-        "account": ACCOUNT,
+        "account": getattr(world, "account", ACCOUNT),
         "foreign": sorted(world.foreign),
         "breaker": {"events": list(state["events"]), "instances": _breaker_instances(state)},
         "limits": [i["limits"] for i in state["instances"]],
@@ -149,11 +149,11 @@ def _open_store(world: Any) -> tuple[Any, bool]:
 
 
 def _exchange_snapshot(world: Any) -> dict:
-    sim = world.sim
+    sim, account = world.sim, getattr(world, "account", ACCOUNT)
     return {
-        "orders": evidence.to_jsonable(sim.orders(ACCOUNT)),
-        "trades": evidence.to_jsonable(sim.trades(ACCOUNT)),
-        "balances": evidence.to_jsonable(sim.balances(ACCOUNT)),
+        "orders": evidence.to_jsonable(sim.orders(account)),
+        "trades": evidence.to_jsonable(sim.trades(account)),
+        "balances": evidence.to_jsonable(sim.balances(account)),
         "start_balances": evidence.to_jsonable(world.start_balances),
         "system_status": sim.exchange.system_status,
         "tier": sim.tier,

@@ -46,7 +46,15 @@ LIMIT_SETTINGS: dict[str, str] = {
     "stop-loss below the average entry, %": "STOP_LOSS_PCT",
     "take-profit above the average entry, %": "TAKE_PROFIT_PCT",
     "the strategy's own profit target, %": "STRATEGY_RISE_PCT",
+    "largest loss per day in EUR": "MAX_DAILY_LOSS_EUR",
+    "largest position, % of the portfolio": "MAX_POSITION_PCT",
+    "smallest order in XBT": "MIN_TRADE_VOLUME",
+    "smallest order in EUR": "MIN_EUR_FOR_TRADE",
 }
+
+# What an operator who set no limit leaves out of the environment: the bot then runs on the
+# documented defaults of ``krakenbot.config.Settings`` (the spec's generous SPEC_DEFAULTS hide them).
+RISK_SETTINGS = frozenset(SPEC_DEFAULTS.keys() - {"PAIRS"}) | frozenset(LIMIT_SETTINGS.values())
 
 @dataclass
 class ModeSegment:
@@ -77,6 +85,7 @@ class World:
     # "no answer in time" happens in milliseconds); kept across restarts.
     client_options: dict[str, Any] = field(default_factory=dict)
     mends: list[Any] = field(default_factory=list)  # undo what a scenario broke on the bot's side, before it closes
+    account: str = "demo"  # the simulator account the scenario's key trades on
 
     # -- set-up -----------------------------------------------------------------------------------
     @property
@@ -90,7 +99,8 @@ class World:
             now = self.clock.time()
             next_day = (now // DAY + 1) * DAY + SCENARIO_START_HOUR * 3600
             self.sim.advance(next_day - now)
-            self.api_key, self.api_secret = self.sim.create_key(account="demo")
+            self.account = "demo"
+            self.api_key, self.api_secret = self.sim.create_key(account=self.account)
             self.log_start = len(self.sim.access_log)
             self.env = {
                 "KRAKEN_API_KEY": self.api_key,
@@ -117,6 +127,19 @@ class World:
             mode = self.mode
             self.restart()
             self.set_mode(mode)
+
+    def configure_no_limits(self) -> None:
+        """Drop every risk setting (the spec's and any Given's): the bot restarts on its own defaults."""
+        for name in RISK_SETTINGS:
+            self.env.pop(name, None)
+        self.configure()
+
+    def fund_account(self, balances: dict[str, str]) -> None:
+        """Trade from a fresh exchange account holding just ``balances``: a new key on it, bot restarted."""
+        self.account = "funded-" + "-".join(f"{k}{v}" for k, v in sorted(balances.items()))
+        self.api_key, self.api_secret = self.sim.create_key(account=self.account, balances=balances)
+        self.start_balances = dict(self.sim.balances(self.account))
+        self.configure(KRAKEN_API_KEY=self.api_key, KRAKEN_API_SECRET=self.api_secret)
 
     # -- the bot ----------------------------------------------------------------------------------
     def build_bot(self, mode: str = "read-only") -> Any:

@@ -6,8 +6,8 @@ They read only their arguments, so they are tested without a store, a clock or a
 network. The manager runs all of them and reports every denial, not just the first.
 
 Exemptions (a spot bot must always be able to get *out*): a sell that only reduces
-the bot's position is not stopped by the daily trade or daily loss limits; position
-limits apply to buys only.
+the bot's position is not stopped by the daily trade or daily loss limits, nor by the largest
+order value; position limits apply to buys only.
 """
 from __future__ import annotations
 
@@ -87,6 +87,9 @@ class RiskSnapshot:
     # Remaining volume of the bot's open buy orders on the pair: it can fill at any moment,
     # so the position limits count it as held (else resting buys can fill past the cap).
     pending_buy_base: Decimal = Decimal(0)
+    # Remaining volume of the bot's open sell orders on the pair: once they fill, the position is
+    # that much smaller (their fills may already have happened unseen).
+    pending_sell_base: Decimal = Decimal(0)
     # The current book, for market orders: their fill price is estimated by walking it
     # (``check_market_slippage``). The wrapper always supplies it for a market order.
     order_book: OrderBook | None = None
@@ -265,6 +268,13 @@ def check_min_notional(intent, snap, limits) -> Denial | None:
 
 
 def check_max_notional(intent, snap, limits) -> Denial | None:
+    """A fat-finger cap on new exposure. A sell of what the bot holds, beyond what its resting sells
+    already offer, is exempt: the documented defaults allow a position (0.01 XBT) worth several
+    largest orders (100 EUR), and the protective exit sells the whole position in one order, so
+    capping it would leave the bot unable to get out. The resting sells count because their fills
+    can have happened before the bot saw them (found by the chaos soak)."""
+    if intent.side is Side.SELL and intent.volume <= snap.position_base - snap.pending_sell_base:
+        return None
     notional = order_notional(intent, snap)
     if notional is not None and notional > limits.max_order_notional:
         return Denial(DenialCode.MAX_NOTIONAL, f"notional {notional} > max order notional {limits.max_order_notional}")

@@ -572,13 +572,16 @@ class SafetyWrapper(ExchangeReads):
             portfolio = balances.get(info.quote, Decimal(0)) + balances.get(info.base, Decimal(0)) * mid
         active = self.open_orders()
         unknown = frozenset(o.pair for o in active if o.status == "UNKNOWN")
-        pending_buys = sum((o.volume - o.volume_executed for o in active if o.pair == info.name and o.side == "buy"),
-                           Decimal(0))
+        pending = {"buy": Decimal(0), "sell": Decimal(0)}  # remaining volume of the open orders on the pair
+        for o in active:
+            if o.pair == info.name and o.side in pending:
+                pending[o.side] += o.volume - o.volume_executed
         age = self.market_data_age(pair)
         return RiskSnapshot(
             pair_info=info, mid_price=mid, market_data_age_s=None if age is None else Decimal(str(round(age, 3))),
             position_base=self.positions.position(info.name).volume, portfolio_value=portfolio,
-            free_balances=free, open_orders=len(active), unknown_order_pairs=unknown, pending_buy_base=pending_buys,
+            free_balances=free, open_orders=len(active), unknown_order_pairs=unknown,
+            pending_buy_base=pending["buy"], pending_sell_base=pending["sell"],
         )
 
     def _refuse(self, pair: str, code: Any, reason: str, origin: str, summary: Mapping[str, Any]) -> OrderOutcome:

@@ -105,6 +105,20 @@ def test_reducing_sells_pass_daily_limits_and_position_limits():
         codes(bigger, replace(snap, free_balances={"XXBT": Decimal("0.002")}))
 
 
+def test_a_sell_of_what_is_held_is_not_capped_by_the_largest_order_value():
+    """The protective exit sells the whole position in one order; under the documented defaults a
+    full position (0.01 XBT) is worth several largest orders, so a cap here would trap the position."""
+    held = replace(SNAP, position_base=Decimal("0.01"), free_balances={"XXBT": Decimal("0.01")})
+    sell = replace(BUY, side=Side.SELL, volume=Decimal("0.01"))   # 600 EUR > 500 EUR largest order
+    assert codes(sell, held) == set()
+    more = replace(sell, volume=Decimal("0.01000001"))               # beyond what is held: new exposure
+    assert DenialCode.MAX_NOTIONAL in codes(more, replace(held, free_balances={"XXBT": Decimal("1")}))
+    # Resting sells may already have filled unseen: only what they leave is certainly held.
+    offered = replace(held, pending_sell_base=Decimal("0.004"), free_balances={"XXBT": Decimal("1")})
+    assert DenialCode.MAX_NOTIONAL in codes(sell, offered)
+    assert codes(replace(sell, volume=Decimal("0.006")), offered) == set()
+
+
 def test_market_orders_use_the_mid_for_notional():
     market = OrderRequest(pair="XBTEUR", side=Side.BUY, ordertype=OrderType.MARKET, volume=Decimal("0.009"))
     found = [d for d in denials(market) if d.code is DenialCode.MAX_NOTIONAL]
