@@ -156,3 +156,9 @@ def test_an_interrupted_run_leaves_the_sources_and_no_scratch_copy(tmp_path):
     assert "interrupted" in out
     assert _module_hashes() == before
     assert set(Path(tempfile.gettempdir()).glob("krakenbot-mutants-*")) <= copies_before
+
+
+def test_a_change_in_one_module_leaves_the_other_modules_picks_alone():
+    fewer = [m for m in POPULATION if m.key != "src/a.py:10:4 core/AddNot"]
+    before, after = mt.sample(POPULATION, 20, seed=5), mt.sample(fewer, 20, seed=5)
+    assert [m for m in before if m.module != "src/a.py"] == [m for m in after if m.module != "src/a.py"]

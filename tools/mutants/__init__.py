@@ -8,7 +8,7 @@ which mutants are noise, which are declared equivalent, the seeded sample, the s
 from __future__ import annotations
 
 import ast
-import random
+import hashlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -142,11 +142,17 @@ def noise_reason(mutant: Mutant, spans) -> str | None:
 
 # ---- the seeded sample -------------------------------------------------------------------------------------------
 
+def _rank(seed: int, mutant: Mutant) -> str:
+    return hashlib.sha256(f"{seed}:{mutant.key}".encode()).hexdigest()
+
+
 def sample(mutants: list[Mutant], size: int, seed: int) -> list[Mutant]:
     """A reproducible sample, spread over the modules in proportion to their mutants (at least one each).
 
-    The same mutants and seed give the same sample on any machine: the draw is over the stable order, never
-    over cosmic-ray's random job ids.
+    Within a module the mutants with the lowest hash of (seed, key) are taken: the same mutants and seed give the
+    same sample on any machine, whatever their order or cosmic-ray's random job ids, and a change in one module
+    (a mutant more or fewer) leaves the other modules' picks alone. The runner samples before it drops the
+    declared equivalents, so declaring one never draws other mutants into the sample.
     """
     ordered = sorted(mutants, key=lambda m: m.order)
     if size <= 0 or size >= len(ordered):
@@ -164,10 +170,9 @@ def sample(mutants: list[Mutant], size: int, seed: int) -> list[Mutant]:
             break
         if take[mod] < len(by_module[mod]):
             take[mod] += 1
-    rng = random.Random(seed)
     chosen = []
     for mod in modules:
-        chosen.extend(rng.sample(by_module[mod], take[mod]))
+        chosen.extend(sorted(by_module[mod], key=lambda m: _rank(seed, m))[:take[mod]])
     return sorted(chosen, key=lambda m: m.order)
 
 

@@ -97,8 +97,8 @@ def _end_test_runs() -> None:
     _TrackedPopen.live.clear()
 
 
-def _enumerate(cfg, db, declared):
-    """All mutants in ``db`` (fresh), and the excluded ones marked SKIPPED with the reason in their output."""
+def _enumerate(cfg, db):
+    """All mutants into ``db`` (fresh), the excluded ones marked SKIPPED with the reason in their output; the rest."""
     from cosmic_ray.commands.init import init
     from cosmic_ray.tools.filters.operators_filter import OperatorsFilter
     from cosmic_ray.tools.filters.pragma_no_mutate import PragmaNoMutateFilter
@@ -113,10 +113,17 @@ def _enumerate(cfg, db, declared):
     for m, why in noise.items():
         db.set_result(m.job_id, WorkResult(output=f"noise: inside a {why}", worker_outcome=WorkerOutcome.SKIPPED))
     pending = [m for m in pending if m not in noise]
+    return pending, len(noise), db.num_work_items
+
+
+def _drop_equivalents(db, pending, declared):
+    """The mutants to run, {mutant: reason} of the declared equivalents, stale keys; equivalents marked SKIPPED."""
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
     runnable, equivalent, stale = mt.split_equivalents(pending, declared)
     for m, reason in equivalent.items():
         db.set_result(m.job_id, WorkResult(output=f"equivalent: {reason}", worker_outcome=WorkerOutcome.SKIPPED))
-    return runnable, equivalent, stale, len(noise), db.num_work_items
+    return runnable, equivalent, stale
 
 
 def main(argv=None) -> int:
@@ -170,8 +177,10 @@ def main(argv=None) -> int:
         os.chdir(copy)
         os.environ["PYTHONPATH"] = os.pathsep.join([str(copy / "src"), str(copy)])
         with use_db(str(session), WorkDB.Mode.create) as db:
-            runnable, equivalent, stale, noise, total = _enumerate(cfg, db, declared)
-            chosen = mt.sample(runnable, args.sample, args.seed) if args.sample else sorted(runnable, key=lambda m: m.order)
+            pending, noise, total = _enumerate(cfg, db)
+            runnable, equivalent, stale = _drop_equivalents(db, pending, declared)
+            drawn = mt.sample(pending, args.sample, args.seed) if args.sample else pending
+            chosen = sorted((m for m in drawn if m not in equivalent), key=lambda m: m.order)
             print(f"mutants: {total} listed in {len(modules)} modules; {total - len(runnable) - len(equivalent) - noise}"
                   f" excluded by operator or pragma, {noise} in logging calls or annotations, {len(equivalent)} declared equivalent;"
                   f" {len(runnable)} to judge, {len(chosen)} chosen" + (f" (seed {args.seed})" if args.sample else ""))
