@@ -146,12 +146,12 @@ def test_an_interrupted_run_leaves_the_sources_and_no_scratch_copy(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "tools.mutants", "--only", "safety/modes.py", "--sample", "3",
                              "--out", str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 80
     seen = ""
     while "[1/3]" not in seen and time.monotonic() < deadline:   # the first mutant judged: the second one runs now
         seen += proc.stdout.readline()
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 130, seen + out
     assert "interrupted" in out
     assert _module_hashes() == before
@@ -162,3 +162,16 @@ def test_a_change_in_one_module_leaves_the_other_modules_picks_alone():
     fewer = [m for m in POPULATION if m.key != "src/a.py:10:4 core/AddNot"]
     before, after = mt.sample(POPULATION, 20, seed=5), mt.sample(fewer, 20, seed=5)
     assert [m for m in before if m.module != "src/a.py"] == [m for m in after if m.module != "src/a.py"]
+
+
+def test_mutants_at_one_place_by_one_operator_get_distinct_keys_that_equivalents_can_name(tmp_path):
+    plus, minus, other = (mt.Mutant("j1", "src/a.py", 5, 9, "core/NumberReplacer", 3),
+                          mt.Mutant("j2", "src/a.py", 5, 9, "core/NumberReplacer", 4),
+                          mt.Mutant("j3", "src/a.py", 6, 9, "core/NumberReplacer", 5))
+    numbered = mt.number_duplicates([minus, plus, other])
+    assert [m.key for m in numbered] == ["src/a.py:5:9 core/NumberReplacer#2", "src/a.py:5:9 core/NumberReplacer#1",
+                                         "src/a.py:6:9 core/NumberReplacer"]
+    path = tmp_path / "equivalent.txt"
+    path.write_text("src/a.py:5:9 core/NumberReplacer#2 -> the -1 variant cannot matter here\n")
+    _rest, equivalent, stale = mt.split_equivalents(numbered, mt.load_equivalents(path))
+    assert [m.job_id for m in equivalent] == ["j2"] and stale == []

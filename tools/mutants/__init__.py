@@ -11,7 +11,7 @@ import ast
 import hashlib
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -33,10 +33,11 @@ class Mutant:
     col: int
     operator: str
     occurrence: int
+    nth: int = 0  # 1, 2, ... when the operator makes several mutants at one place (NumberReplacer: +1 and -1)
 
     @property
     def key(self) -> str:
-        return f"{self.module}:{self.line}:{self.col} {self.operator}"
+        return f"{self.module}:{self.line}:{self.col} {self.operator}" + (f"#{self.nth}" if self.nth else "")
 
     @property
     def order(self) -> tuple:
@@ -50,9 +51,21 @@ def from_work_item(item) -> Mutant:
                   spec.operator_name, spec.occurrence)
 
 
+def number_duplicates(mutants: list[Mutant]) -> list[Mutant]:
+    """Give mutants that share module, place and operator a ``#n`` (in cosmic-ray's order) so every key is unique."""
+    groups: dict[tuple, list[Mutant]] = defaultdict(list)
+    for m in mutants:
+        groups[(m.module, m.line, m.col, m.operator)].append(m)
+    out = []
+    for m in mutants:
+        group = sorted(groups[(m.module, m.line, m.col, m.operator)], key=lambda g: g.occurrence)
+        out.append(replace(m, nth=group.index(m) + 1) if len(group) > 1 else m)
+    return out
+
+
 # ---- equivalent mutants ---------------------------------------------------------------------------------------
 
-_EQUIV_LINE = re.compile(r"^(?P<module>\S+\.py):(?P<line>\d+):(?P<col>\d+)\s+(?P<op>\S+)\s*->\s*(?P<reason>.*\S)\s*$")
+_EQUIV_LINE = re.compile(r"^(?P<module>\S+\.py):(?P<line>\d+):(?P<col>\d+)\s+(?P<op>[^\s#]+(?:#\d+)?)\s*->\s*(?P<reason>.*\S)\s*$")
 
 
 class EquivalentsError(ValueError):
@@ -60,7 +73,7 @@ class EquivalentsError(ValueError):
 
 
 def load_equivalents(path: Path = EQUIVALENTS) -> dict[str, str]:
-    """``module:line:col operator -> reason`` per line (``#`` comments, blanks ignored): key -> reason.
+    """``module:line:col operator[#n] -> reason`` per line (``#`` comments, blanks ignored): key -> reason.
 
     A line without a reason is refused: an equivalent mutant is a claim that a reviewer must be able to check.
     """

@@ -107,7 +107,7 @@ def _enumerate(cfg, db):
     init([Path(p) for p in cfg["module-path"]], db, {})
     OperatorsFilter()._skip_filtered(db, cfg.sub("filters", "operators-filter").get("exclude-operators", ()))
     PragmaNoMutateFilter().filter(db, None)
-    pending = [mt.from_work_item(item) for item in db.pending_work_items]
+    pending = mt.number_duplicates([mt.from_work_item(item) for item in db.pending_work_items])
     spans = {mod: mt.noise_spans(Path(mod).read_text(encoding="utf-8")) for mod in {m.module for m in pending}}
     noise = {m: why for m in pending if (why := mt.noise_reason(m, spans[m.module]))}
     for m, why in noise.items():
@@ -169,6 +169,7 @@ def main(argv=None) -> int:
     chosen: list = []
     runnable: list = []
     equivalent: dict = {}
+    drawn_equivalent = 0
     status = 0
     run_started = time.monotonic()
     cpu_started = 0.0
@@ -181,6 +182,7 @@ def main(argv=None) -> int:
             runnable, equivalent, stale = _drop_equivalents(db, pending, declared)
             drawn = mt.sample(pending, args.sample, args.seed) if args.sample else pending
             chosen = sorted((m for m in drawn if m not in equivalent), key=lambda m: m.order)
+            drawn_equivalent = len(drawn) - len(chosen)
             print(f"mutants: {total} listed in {len(modules)} modules; {total - len(runnable) - len(equivalent) - noise}"
                   f" excluded by operator or pragma, {noise} in logging calls or annotations, {len(equivalent)} declared equivalent;"
                   f" {len(runnable)} to judge, {len(chosen)} chosen" + (f" (seed {args.seed})" if args.sample else ""))
@@ -241,7 +243,8 @@ def main(argv=None) -> int:
     lines = [
         f"mutants run: {done} of {len(runnable)} judgeable ({'seed %d sample' % args.seed if args.sample else 'all'})",
         f"killed: {counts['killed']}  timeouts: {counts['timeout']}  survived: {counts['survived']}"
-        f"  incompetent: {counts['incompetent']}  equivalent (declared, not run): {len(equivalent)}",
+        f"  incompetent: {counts['incompetent']}  equivalent (declared, not run): {len(equivalent)}"
+        + (f" ({drawn_equivalent} of them drawn)" if args.sample else ""),
         f"score (killed incl. timeouts / killed + survived): {value:.1%}",
         f"time: {time.monotonic() - started:.0f}s elapsed, {rate:.1f}s per mutant ({cpu_rate:.1f}s of CPU: the"
         f" rest is waiting for a core); all {len(runnable)} would take about {len(runnable) * rate / 3600:.1f} h"
