@@ -175,3 +175,18 @@ def test_mutants_at_one_place_by_one_operator_get_distinct_keys_that_equivalents
     path.write_text("src/a.py:5:9 core/NumberReplacer#2 -> the -1 variant cannot matter here\n")
     _rest, equivalent, stale = mt.split_equivalents(numbered, mt.load_equivalents(path))
     assert [m.job_id for m in equivalent] == ["j2"] and stale == []
+
+
+def test_the_tally_tells_timeouts_from_kills_and_lists_survivors_and_incompetent_ones():
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+    m = mt.Mutant("j", "src/x.py", 1, 9, "core/ReplaceComparisonOperator_Lt_LtE", 0)
+    diff = "--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-if a < b:\n+if a <= b:\n"
+    tally = mt.Tally()
+    verdicts = [tally.add(m, WorkResult(WorkerOutcome.NORMAL, output=out, test_outcome=outcome, diff=diff))
+                for out, outcome in (("1 failed", TestOutcome.KILLED), ("timeout", TestOutcome.KILLED),
+                                     ("ok", TestOutcome.SURVIVED), ("Traceback\nOSError: boom", TestOutcome.INCOMPETENT))]
+    assert verdicts == ["killed", "timeout", "survived", "incompetent"]
+    assert tally.survivors == ["src/x.py:1:9 core/ReplaceComparisonOperator_Lt_LtE  | if a < b:  =>  if a <= b:"]
+    assert tally.incompetent == ["src/x.py:1:9 core/ReplaceComparisonOperator_Lt_LtE  | OSError: boom"]
+    assert tally.score == 2 / 3 and tally.done == 4

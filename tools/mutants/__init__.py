@@ -10,8 +10,8 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
-from collections import defaultdict
-from dataclasses import dataclass, replace
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -216,7 +216,39 @@ def check_floor(value: float, floor: float) -> tuple[bool, str]:
     return False, f"mutation score {value:.1%} fell below the floor {floor:.1%}: a scenario stopped killing mutants"
 
 
-# ---- survivors ---------------------------------------------------------------------------------------------------
+# ---- verdicts and survivors ---------------------------------------------------------------------------------------
+
+@dataclass
+class Tally:
+    """The verdicts so far: counts per verdict, one line per survivor and per incompetent mutant."""
+    counts: Counter = field(default_factory=Counter)
+    survivors: list[str] = field(default_factory=list)
+    incompetent: list[str] = field(default_factory=list)
+
+    def add(self, mutant: Mutant, result) -> str:
+        """Count cosmic-ray's ``WorkResult`` for ``mutant``; the verdict (cosmic-ray reports a timeout as a kill
+        whose output is "timeout")."""
+        outcome = getattr(result.test_outcome, "value", result.test_outcome)
+        if outcome == "killed":
+            verdict = "timeout" if result.output == "timeout" else "killed"
+        elif outcome == "survived":
+            verdict = "survived"
+            self.survivors.append(survivor_line(mutant, result.diff))
+        else:
+            verdict = "incompetent"
+            last = (result.output or "").strip().splitlines()[-1:]
+            self.incompetent.append(f"{mutant.key}  | {' '.join(last)}")
+        self.counts[verdict] += 1
+        return verdict
+
+    @property
+    def done(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def score(self) -> float:
+        return score(self.counts["killed"] + self.counts["timeout"], self.counts["survived"])
+
 
 def describe_diff(diff: str | None) -> str:
     """``old => new`` from a unified diff of one mutation (the changed source lines, stripped)."""

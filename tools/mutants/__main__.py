@@ -21,7 +21,6 @@ import sys
 import tempfile
 import time
 import types
-from collections import Counter
 from pathlib import Path
 
 from tools import mutants as mt
@@ -58,6 +57,10 @@ def _test_command(cfg) -> str:
     if words and words[0] == "python":
         words[0] = sys.executable
     return shlex.join(words)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
 def _children_cpu() -> float:
@@ -162,9 +165,7 @@ def main(argv=None) -> int:
     command = _test_command(cfg)
     copy = _scratch_copy()
     old_cwd, old_handler = os.getcwd(), signal.signal(signal.SIGTERM, _raise_interrupt)
-    counts: Counter[str] = Counter()
-    survivors: list[str] = []
-    incompetent: list[str] = []
+    tally = mt.Tally()
     seconds = 0.0
     chosen: list = []
     runnable: list = []
@@ -208,18 +209,10 @@ def main(argv=None) -> int:
                 db.set_result(m.job_id, result)
                 if (copy / m.module).read_bytes() != pristine[m.module]:
                     raise RuntimeError(f"cosmic-ray left {m.module} mutated in the scratch copy")
-                if result.test_outcome == TestOutcome.KILLED:
-                    verdict = "timeout" if result.output == "timeout" else "killed"
-                elif result.test_outcome == TestOutcome.SURVIVED:
-                    verdict = "survived"
-                    survivors.append(mt.survivor_line(m, result.diff))
-                else:
-                    verdict = "incompetent"
-                    incompetent.append(f"{m.key}  | {(result.output or '').strip().splitlines()[-1:]}")
-                counts[verdict] += 1
+                verdict = tally.add(m, result)
                 print(f"[{n}/{len(chosen)}] {verdict:<11} {m.key} ({time.monotonic() - t0:.1f}s)", flush=True)
     except KeyboardInterrupt:
-        print(f"\nmutants: interrupted after {sum(counts.values())} mutants; the scratch copy is dropped,"
+        print(f"\nmutants: interrupted after {tally.done} mutants; the scratch copy is dropped,"
               " the worktree was never written", file=sys.stderr)
         status = 130
     finally:
@@ -235,9 +228,7 @@ def main(argv=None) -> int:
     if args.list or status == 2:
         return status
 
-    killed = counts["killed"] + counts["timeout"]
-    value = mt.score(killed, counts["survived"])
-    done = sum(counts.values())
+    value, done, counts = tally.score, tally.done, tally.counts
     rate = seconds / done if done else 0.0
     cpu_rate = cpu / done if done else 0.0
     lines = [
@@ -247,15 +238,16 @@ def main(argv=None) -> int:
         + (f" ({drawn_equivalent} of them drawn)" if args.sample else ""),
         f"score (killed incl. timeouts / killed + survived): {value:.1%}",
         f"time: {time.monotonic() - started:.0f}s elapsed, {rate:.1f}s per mutant ({cpu_rate:.1f}s of CPU: the"
-        f" rest is waiting for a core); all {len(runnable)} would take about {len(runnable) * rate / 3600:.1f} h"
-        f" on one worker at this pace, {len(runnable) * cpu_rate / 3600:.1f} h on an idle core",
+        f" rest is waiting for a core); all {len(runnable)} would take about {_duration(len(runnable) * rate)}"
+        f" on one worker at this pace, {_duration(len(runnable) * cpu_rate)} on an idle core",
     ]
     survivors_file = args.out / ("sample-survivors.txt" if args.sample else "survivors.txt")
-    survivors_file.write_text("".join(s + "\n" for s in survivors), encoding="utf-8")
+    survivors_file.write_text("".join(s + "\n" for s in tally.survivors), encoding="utf-8")
     (args.out / ("sample-summary.txt" if args.sample else "summary.txt")).write_text(
-        "\n".join(lines + ["incompetent:"] + incompetent) + "\n", encoding="utf-8")
+        "\n".join(lines + ["incompetent:"] + tally.incompetent) + "\n", encoding="utf-8")
     print("\n".join(lines))
-    print(f"survivors ({len(survivors)}): {survivors_file.relative_to(ROOT) if survivors_file.is_relative_to(ROOT) else survivors_file}")
+    shown = survivors_file.relative_to(ROOT) if survivors_file.is_relative_to(ROOT) else survivors_file
+    print(f"survivors ({len(tally.survivors)}): {shown}")
     if status:
         return status
     if floor is not None:
