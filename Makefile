@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install spec safety test unit report report-check browser bench chaos clean
+.PHONY: install spec safety test unit report report-check browser bench chaos clean mutants mutants-sample
 
 $(STAMP): pyproject.toml requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +44,15 @@ browser:
 report-check: install browser
 	$(PY) -m pytest -m report tests/spec/test_report.py
 
-test: unit spec report-check
+test: unit spec report-check mutants-sample
+
+## mutation testing of the safety-critical modules against the @safety scenarios (hours: see README)
+mutants: install
+	$(PY) -m tools.mutants
+
+## a seeded sample of the mutants (a few minutes); fails when the score drops below tools/mutants/floor.txt
+mutants-sample: install
+	$(PY) -m tools.mutants --sample 36 --seed 17 --floor tools/mutants/floor.txt
 
 ## benchmarks: client and bot against peers and the floor; writes bench/results/ (< 5 min)
 bench: install

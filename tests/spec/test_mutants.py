@@ -1,0 +1,192 @@
+"""The mutation runner's own logic: the seeded sample, the declared equivalents, the noise filter, the floor."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tools import mutants as mt
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _mutants(counts: dict[str, int]) -> list[mt.Mutant]:
+    return [mt.Mutant(f"id-{mod}-{i}", mod, 10 + i, 4, "core/AddNot", 0) for mod, n in counts.items() for i in range(n)]
+
+
+POPULATION = _mutants({"src/a.py": 60, "src/b.py": 30, "src/c.py": 9, "src/d.py": 1})
+
+
+def test_the_same_seed_draws_the_same_sample_whatever_the_order_and_job_ids():
+    shuffled = [mt.Mutant("other-" + m.job_id, m.module, m.line, m.col, m.operator, m.occurrence)
+                for m in reversed(POPULATION)]
+    first = [m.key for m in mt.sample(POPULATION, 20, seed=17)]
+    assert first == [m.key for m in mt.sample(shuffled, 20, seed=17)]
+    assert first != [m.key for m in mt.sample(POPULATION, 20, seed=18)]
+
+
+def test_the_sample_spreads_over_the_modules_in_proportion_with_at_least_one_each():
+    chosen = mt.sample(POPULATION, 20, seed=1)
+    per_module = {mod: sum(m.module == mod for m in chosen) for mod in ("src/a.py", "src/b.py", "src/c.py", "src/d.py")}
+    assert len(chosen) == 20 and len(set(chosen)) == 20
+    assert per_module == {"src/a.py": 12, "src/b.py": 6, "src/c.py": 1, "src/d.py": 1}
+
+
+def test_a_sample_as_large_as_the_population_is_all_of_it():
+    assert len(mt.sample(POPULATION, 0, seed=1)) == len(POPULATION)
+    assert len(mt.sample(POPULATION, 500, seed=1)) == len(POPULATION)
+
+
+def test_declared_equivalents_are_taken_out_and_stale_entries_reported(tmp_path):
+    path = tmp_path / "equivalent.txt"
+    target = POPULATION[3]
+    path.write_text("# comment\n\n"
+                    f"{target.key} -> the clock is never read before start\n"
+                    "src/a.py:999:4 core/AddNot -> a line that no longer has this mutant\n")
+    declared = mt.load_equivalents(path)
+    rest, equivalent, stale = mt.split_equivalents(POPULATION, declared)
+    assert equivalent == {target: "the clock is never read before start"}
+    assert target not in rest and len(rest) == len(POPULATION) - 1
+    assert stale == ["src/a.py:999:4 core/AddNot"]
+
+
+@pytest.mark.parametrize("line", ["src/a.py:10:4 core/AddNot", "src/a.py:10:4 core/AddNot ->   ", "src/a.py core/AddNot -> x"])
+def test_an_equivalent_without_a_reason_or_position_is_refused_with_its_line(tmp_path, line):
+    path = tmp_path / "equivalent.txt"
+    path.write_text(line + "\n")
+    with pytest.raises(mt.EquivalentsError, match=r"equivalent.txt:1: expected"):
+        mt.load_equivalents(path)
+
+
+def test_an_equivalent_declared_twice_is_refused(tmp_path):
+    path = tmp_path / "equivalent.txt"
+    path.write_text("src/a.py:10:4 core/AddNot -> one\nsrc/a.py:10:4 core/AddNot -> two\n")
+    with pytest.raises(mt.EquivalentsError, match="declared twice"):
+        mt.load_equivalents(path)
+
+
+def test_the_checked_in_equivalents_file_reads():
+    mt.load_equivalents()
+
+
+def test_the_floor_fails_only_a_score_below_it(tmp_path):
+    path = tmp_path / "floor.txt"
+    path.write_text("# the minimum killed fraction\n0.55  # raised on 2024-01-01\n")
+    floor = mt.read_floor(path)
+    assert floor == 0.55
+    assert mt.check_floor(mt.score(11, 9), floor)[0]          # 55 %: at the floor passes
+    ok, message = mt.check_floor(mt.score(10, 10), floor)     # 50 %: a regression
+    assert not ok and "fell below the floor 55.0%" in message
+    assert mt.score(0, 0) == 1.0
+
+
+@pytest.mark.parametrize("text", ["1.5\n", "# only a comment\n"])
+def test_a_floor_out_of_range_or_missing_is_refused(tmp_path, text):
+    path = tmp_path / "floor.txt"
+    path.write_text(text)
+    with pytest.raises(ValueError):
+        mt.read_floor(path)
+
+
+def test_the_checked_in_floor_reads():
+    assert 0.0 <= mt.read_floor() <= 1.0
+
+
+SOURCE = '''from __future__ import annotations
+import logging
+log = logging.getLogger(__name__)
+
+def f(x: int | None, é: str = "é") -> int | None:
+    log.warning("x is %s", x + 1)
+    return x | 1 if x is not None else None
+'''
+
+
+def test_mutants_in_logging_calls_and_annotations_are_noise_and_real_code_is_not():
+    from cosmic_ray.operators.binary_operator_replacement import ReplaceBinaryOperator_BitOr_Add
+
+    spans = mt.noise_spans(SOURCE)
+    positions = [start for node in _walk_parso(SOURCE)
+                 for start, _end in ReplaceBinaryOperator_BitOr_Add().mutation_positions(node)]
+    reasons = [mt.noise_reason(mt.Mutant("j", "m.py", line, col, "op", 0), spans) for line, col in positions]
+    # int | None (arg), int | None (return) are annotations; x | 1 in the body is code
+    assert reasons == ["type annotation", "type annotation", None]
+    add = mt.Mutant("j", "m.py", 6, SOURCE.splitlines()[5].index("+"), "op", 0)
+    assert mt.noise_reason(add, spans) == "logging call"
+
+
+def _walk_parso(source):
+    from cosmic_ray.ast import ast_nodes, get_ast
+
+    return list(ast_nodes(get_ast(source)))
+
+
+def test_the_survivor_line_shows_the_changed_code():
+    diff = "--- mutation diff ---\n--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-    if a < b:\n+    if a <= b:\n"
+    m = mt.Mutant("j", "src/x.py", 1, 9, "core/ReplaceComparisonOperator_Lt_LtE", 0)
+    assert mt.survivor_line(m, diff) == "src/x.py:1:9 core/ReplaceComparisonOperator_Lt_LtE  | if a < b:  =>  if a <= b:"
+
+
+def _module_hashes():
+    import hashlib
+
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted((ROOT / "src" / "krakenbot").rglob("*.py"))}
+
+
+def test_an_interrupted_run_leaves_the_sources_and_no_scratch_copy(tmp_path):
+    """Ctrl-C while a mutant's scenarios run: exit 130, src/ as it was, the scratch copy gone."""
+    before = _module_hashes()
+    copies_before = set(Path(tempfile.gettempdir()).glob("krakenbot-mutants-*"))
+    proc = subprocess.Popen([sys.executable, "-m", "tools.mutants", "--only", "safety/modes.py", "--sample", "3",
+                             "--out", str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 80
+    seen = ""
+    while "[1/3]" not in seen and time.monotonic() < deadline:   # the first mutant judged: the second one runs now
+        seen += proc.stdout.readline()
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 130, seen + out
+    assert "interrupted" in out
+    assert _module_hashes() == before
+    assert set(Path(tempfile.gettempdir()).glob("krakenbot-mutants-*")) <= copies_before
+
+
+def test_a_change_in_one_module_leaves_the_other_modules_picks_alone():
+    fewer = [m for m in POPULATION if m.key != "src/a.py:10:4 core/AddNot"]
+    before, after = mt.sample(POPULATION, 20, seed=5), mt.sample(fewer, 20, seed=5)
+    assert [m for m in before if m.module != "src/a.py"] == [m for m in after if m.module != "src/a.py"]
+
+
+def test_mutants_at_one_place_by_one_operator_get_distinct_keys_that_equivalents_can_name(tmp_path):
+    plus, minus, other = (mt.Mutant("j1", "src/a.py", 5, 9, "core/NumberReplacer", 3),
+                          mt.Mutant("j2", "src/a.py", 5, 9, "core/NumberReplacer", 4),
+                          mt.Mutant("j3", "src/a.py", 6, 9, "core/NumberReplacer", 5))
+    numbered = mt.number_duplicates([minus, plus, other])
+    assert [m.key for m in numbered] == ["src/a.py:5:9 core/NumberReplacer#2", "src/a.py:5:9 core/NumberReplacer#1",
+                                         "src/a.py:6:9 core/NumberReplacer"]
+    path = tmp_path / "equivalent.txt"
+    path.write_text("src/a.py:5:9 core/NumberReplacer#2 -> the -1 variant cannot matter here\n")
+    _rest, equivalent, stale = mt.split_equivalents(numbered, mt.load_equivalents(path))
+    assert [m.job_id for m in equivalent] == ["j2"] and stale == []
+
+
+def test_the_tally_tells_timeouts_from_kills_and_lists_survivors_and_incompetent_ones():
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+    m = mt.Mutant("j", "src/x.py", 1, 9, "core/ReplaceComparisonOperator_Lt_LtE", 0)
+    diff = "--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-if a < b:\n+if a <= b:\n"
+    tally = mt.Tally()
+    verdicts = [tally.add(m, WorkResult(WorkerOutcome.NORMAL, output=out, test_outcome=outcome, diff=diff))
+                for out, outcome in (("1 failed", TestOutcome.KILLED), ("timeout", TestOutcome.KILLED),
+                                     ("ok", TestOutcome.SURVIVED), ("Traceback\nOSError: boom", TestOutcome.INCOMPETENT))]
+    assert verdicts == ["killed", "timeout", "survived", "incompetent"]
+    assert tally.survivors == ["src/x.py:1:9 core/ReplaceComparisonOperator_Lt_LtE  | if a < b:  =>  if a <= b:"]
+    assert tally.incompetent == ["src/x.py:1:9 core/ReplaceComparisonOperator_Lt_LtE  | OSError: boom"]
+    assert tally.score == 2 / 3 and tally.done == 4

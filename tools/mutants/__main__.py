@@ -1,0 +1,261 @@
+"""Run the mutants: ``python -m tools.mutants [--sample N --seed S --floor FILE]`` (see ``make mutants``).
+
+The steps: copy the tree to a scratch folder, check the @safety scenarios pass there unmutated, list the mutants
+with cosmic-ray, drop the excluded ones (operators in the config, ``# pragma: no mutate`` lines, logging calls,
+the declared equivalents), run each chosen mutant with cosmic-ray's ``mutate_and_test`` in the copy on one worker,
+then print the counts, write reports/mutants/{survivors.txt,summary.txt} and, with ``--floor``, fail on a score
+below the recorded floor. The worktree's sources are never written: on Ctrl-C, a kill or a crash the copy is
+dropped and ``git diff src/`` stays clean (checked by hashing the modules before and after).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import resource
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+from tools import mutants as mt
+
+ROOT = mt.HERE.parents[1]
+COPIED = ("src", "features", "steps", "tools", "environment.py", "behave.ini", "pyproject.toml")
+OUT = ROOT / "reports" / "mutants"
+
+
+def _hashes(root: Path, modules) -> dict[str, str]:
+    return {m: hashlib.sha256((root / m).read_bytes()).hexdigest() for m in modules}
+
+
+def _scratch_copy() -> Path:
+    copy = Path(tempfile.mkdtemp(prefix="krakenbot-mutants-"))
+    for name in COPIED:
+        src = ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, copy / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info"))
+        elif src.exists():
+            shutil.copy2(src, copy / name)
+    # cosmic-ray runs the tests with PYTHONDONTWRITEBYTECODE: without bytecode made here every run would compile
+    # the whole tree again (twice as slow). Checked-hash .pyc files are used only while the source is unchanged,
+    # so the mutated module is always compiled from its mutated text, however fast the edits follow each other.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "--invalidation-mode", "checked-hash",
+                    *(str(copy / name) for name in COPIED if name.endswith(".py") or (copy / name).is_dir())],
+                   check=True, stdout=subprocess.DEVNULL)
+    return copy
+
+
+def _test_command(cfg) -> str:
+    """The configured command with ``python`` meaning this interpreter (the venv's, not whatever is on PATH)."""
+    words = shlex.split(cfg["test-command"])
+    if words and words[0] == "python":
+        words[0] = sys.executable
+    return shlex.join(words)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _raise_interrupt(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+class _TrackedPopen(subprocess.Popen):
+    """cosmic-ray starts each test run in its own session, out of reach of Ctrl-C: remember it to end it."""
+    live: list[subprocess.Popen] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _TrackedPopen.live.append(self)
+
+
+def _track_test_runs() -> None:
+    import cosmic_ray.testing
+    proxy = types.ModuleType("subprocess")
+    proxy.__dict__.update(subprocess.__dict__)
+    proxy.Popen = _TrackedPopen
+    cosmic_ray.testing.subprocess = proxy
+
+
+def _end_test_runs() -> None:
+    for proc in _TrackedPopen.live:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except OSError:
+                proc.kill()
+            proc.wait()
+    _TrackedPopen.live.clear()
+
+
+def _enumerate(cfg, db):
+    """All mutants into ``db`` (fresh), the excluded ones marked SKIPPED with the reason in their output; the rest."""
+    from cosmic_ray.commands.init import init
+    from cosmic_ray.tools.filters.operators_filter import OperatorsFilter
+    from cosmic_ray.tools.filters.pragma_no_mutate import PragmaNoMutateFilter
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    init([Path(p) for p in cfg["module-path"]], db, {})
+    OperatorsFilter()._skip_filtered(db, cfg.sub("filters", "operators-filter").get("exclude-operators", ()))
+    PragmaNoMutateFilter().filter(db, None)
+    pending = mt.number_duplicates([mt.from_work_item(item) for item in db.pending_work_items])
+    spans = {mod: mt.noise_spans(Path(mod).read_text(encoding="utf-8")) for mod in {m.module for m in pending}}
+    noise = {m: why for m in pending if (why := mt.noise_reason(m, spans[m.module]))}
+    for m, why in noise.items():
+        db.set_result(m.job_id, WorkResult(output=f"noise: inside a {why}", worker_outcome=WorkerOutcome.SKIPPED))
+    pending = [m for m in pending if m not in noise]
+    return pending, len(noise), db.num_work_items
+
+
+def _drop_equivalents(db, pending, declared):
+    """The mutants to run, {mutant: reason} of the declared equivalents, stale keys; equivalents marked SKIPPED."""
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    runnable, equivalent, stale = mt.split_equivalents(pending, declared)
+    for m, reason in equivalent.items():
+        db.set_result(m.job_id, WorkResult(output=f"equivalent: {reason}", worker_outcome=WorkerOutcome.SKIPPED))
+    return runnable, equivalent, stale
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.mutants", description=__doc__.splitlines()[0])
+    parser.add_argument("--sample", type=int, default=0, help="run a seeded sample of N mutants (0: all)")
+    parser.add_argument("--seed", type=int, default=17, help="the sample's seed")
+    parser.add_argument("--floor", type=Path, help="fail when the killed fraction is below the value in this file")
+    parser.add_argument("--only", action="append", default=[], help="only modules whose path contains this text")
+    parser.add_argument("--out", type=Path, default=OUT, help="where survivors.txt, summary.txt and the session go")
+    parser.add_argument("--list", action="store_true", help="only list and count the mutants, run none")
+    args = parser.parse_args(argv)
+
+    from cosmic_ray.config import load_config
+    from cosmic_ray.mutating import mutate_and_test
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import TestOutcome
+
+    started = time.monotonic()
+    cfg = load_config(str(mt.CONFIG))
+    if args.only:
+        cfg["module-path"] = [p for p in cfg["module-path"] if any(o in p for o in args.only)]
+        if not cfg["module-path"]:
+            print(f"mutants: no configured module matches {args.only}", file=sys.stderr)
+            return 2
+    modules = list(cfg["module-path"])
+    try:
+        declared = mt.load_equivalents()
+        floor = mt.read_floor(args.floor) if args.floor else None
+    except (OSError, ValueError) as exc:
+        print(f"mutants: {exc}", file=sys.stderr)
+        return 2
+    before = _hashes(ROOT, modules)
+    args.out.mkdir(parents=True, exist_ok=True)
+    session = (args.out / ("sample.sqlite" if args.sample else "session.sqlite")).resolve()
+    session.unlink(missing_ok=True)
+    command = _test_command(cfg)
+    copy = _scratch_copy()
+    old_cwd, old_handler = os.getcwd(), signal.signal(signal.SIGTERM, _raise_interrupt)
+    tally = mt.Tally()
+    seconds = 0.0
+    chosen: list = []
+    runnable: list = []
+    equivalent: dict = {}
+    drawn_equivalent = 0
+    status = 0
+    run_started = time.monotonic()
+    cpu_started = 0.0
+    _track_test_runs()
+    try:
+        os.chdir(copy)
+        os.environ["PYTHONPATH"] = os.pathsep.join([str(copy / "src"), str(copy)])
+        with use_db(str(session), WorkDB.Mode.create) as db:
+            pending, noise, total = _enumerate(cfg, db)
+            runnable, equivalent, stale = _drop_equivalents(db, pending, declared)
+            drawn = mt.sample(pending, args.sample, args.seed) if args.sample else pending
+            chosen = sorted((m for m in drawn if m not in equivalent), key=lambda m: m.order)
+            drawn_equivalent = len(drawn) - len(chosen)
+            print(f"mutants: {total} listed in {len(modules)} modules; {total - len(runnable) - len(equivalent) - noise}"
+                  f" excluded by operator or pragma, {noise} in logging calls or annotations, {len(equivalent)} declared equivalent;"
+                  f" {len(runnable)} to judge, {len(chosen)} chosen" + (f" (seed {args.seed})" if args.sample else ""))
+            for key in stale:
+                print(f"mutants: warning: equivalent.txt names no current mutant: {key} (line moved? update it)")
+            if args.list:
+                for m in chosen:
+                    print(m.key)
+                return 0
+            from cosmic_ray.testing import run_tests
+            outcome, output = run_tests(command, float(cfg["timeout"]))
+            if outcome != TestOutcome.SURVIVED:
+                print(f"mutants: the unmutated @safety run fails, so no mutant can be judged:\n{output[-2000:]}",
+                      file=sys.stderr)
+                return 2
+            pristine = {m: (copy / m).read_bytes() for m in modules}
+            by_id = {item.job_id: item for item in db.pending_work_items}
+            run_started = time.monotonic()
+            cpu_started = _children_cpu()
+            for n, m in enumerate(chosen, 1):
+                t0 = time.monotonic()
+                result = mutate_and_test(by_id[m.job_id].mutations, command, float(cfg["timeout"]))
+                db.set_result(m.job_id, result)
+                if (copy / m.module).read_bytes() != pristine[m.module]:
+                    raise RuntimeError(f"cosmic-ray left {m.module} mutated in the scratch copy")
+                verdict = tally.add(m, result)
+                print(f"[{n}/{len(chosen)}] {verdict:<11} {m.key} ({time.monotonic() - t0:.1f}s)", flush=True)
+    except KeyboardInterrupt:
+        print(f"\nmutants: interrupted after {tally.done} mutants; the scratch copy is dropped,"
+              " the worktree was never written", file=sys.stderr)
+        status = 130
+    finally:
+        seconds = time.monotonic() - run_started
+        _end_test_runs()
+        cpu = _children_cpu() - cpu_started
+        os.chdir(old_cwd)
+        signal.signal(signal.SIGTERM, old_handler)
+        shutil.rmtree(copy, ignore_errors=True)
+        if _hashes(ROOT, modules) != before:
+            print("mutants: ERROR: a module in src/ changed during the run (see git diff src/)", file=sys.stderr)
+            status = 3
+    if args.list or status == 2:
+        return status
+
+    value, done, counts = tally.score, tally.done, tally.counts
+    rate = seconds / done if done else 0.0
+    cpu_rate = cpu / done if done else 0.0
+    lines = [
+        f"mutants run: {done} of {len(runnable)} judgeable ({'seed %d sample' % args.seed if args.sample else 'all'})",
+        f"killed: {counts['killed']}  timeouts: {counts['timeout']}  survived: {counts['survived']}"
+        f"  incompetent: {counts['incompetent']}  equivalent (declared, not run): {len(equivalent)}"
+        + (f" ({drawn_equivalent} of them drawn)" if args.sample else ""),
+        f"score (killed incl. timeouts / killed + survived): {value:.1%}",
+        f"time: {time.monotonic() - started:.0f}s elapsed, {rate:.1f}s per mutant ({cpu_rate:.1f}s of CPU: the"
+        f" rest is waiting for a core); all {len(runnable)} would take about {_duration(len(runnable) * rate)}"
+        f" on one worker at this pace, {_duration(len(runnable) * cpu_rate)} on an idle core",
+    ]
+    survivors_file = args.out / ("sample-survivors.txt" if args.sample else "survivors.txt")
+    survivors_file.write_text("".join(s + "\n" for s in tally.survivors), encoding="utf-8")
+    (args.out / ("sample-summary.txt" if args.sample else "summary.txt")).write_text(
+        "\n".join(lines + ["incompetent:"] + tally.incompetent) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    shown = survivors_file.relative_to(ROOT) if survivors_file.is_relative_to(ROOT) else survivors_file
+    print(f"survivors ({len(tally.survivors)}): {shown}")
+    if status:
+        return status
+    if floor is not None:
+        ok, message = mt.check_floor(value, floor)
+        print(message)
+        return 0 if ok else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
