@@ -48,6 +48,9 @@ def _sub(sub: Any, name: str, common: argparse.ArgumentParser, help_text: str, d
                           epilog="example:\n" + examples, formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
+_COMMON_DEFAULTS = {"env_file": None, "home": None, "store": None, "verbose": False}
+
+
 def _parser() -> argparse.ArgumentParser:
     from krakenbot import __version__
 
@@ -63,7 +66,6 @@ def _parser() -> argparse.ArgumentParser:
                                      epilog="example:\n  krakenbot check\n  krakenbot run --mode paper --once",
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"krakenbot {__version__}")
-    parser.set_defaults(env_file=None, home=None, store=None, verbose=False)
     sub = parser.add_subparsers(dest="command", required=True)
     _sub(sub, "check", common, "connectivity, authentication and balances",
          "Connect, authenticate and list balances. Always read-only, whatever TRADING_MODE says.",
@@ -107,6 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["report"]:  # the report has its own options: hand them over untouched
         return _report(argv[1:])
     args = _parser().parse_args(argv)
+    for name, default in _COMMON_DEFAULTS.items():  # not set_defaults: the actions are shared with the subcommands,
+        if not hasattr(args, name):                  # whose parse would then overwrite an option given before them
+            setattr(args, name, default)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command == "report":

@@ -154,10 +154,22 @@ def test_a_misspelt_setting_in_the_env_file_is_an_error(monkeypatch, tmp_path, c
     assert "did you mean MAX_ORDER_EUR?" in capsys.readouterr().err
 
 
-def test_a_missing_env_file_is_named(monkeypatch, tmp_path, capsys):
-    assert _main(monkeypatch, tmp_path, ["check", "--env-file", "missing.env"]) == 2
+@pytest.mark.parametrize("argv", [["check", "--env-file", "missing.env"], ["--env-file", "missing.env", "check"]])
+def test_a_missing_env_file_is_named(monkeypatch, tmp_path, capsys, argv):
+    assert _main(monkeypatch, tmp_path, argv) == 2
     err = capsys.readouterr().err
     assert "--env-file" in err and "missing.env does not exist" in err
+
+
+@pytest.mark.parametrize("before", [True, False])
+def test_the_home_option_counts_before_or_after_the_command(monkeypatch, tmp_path, capsys, before):
+    """``krakenbot --home H kill`` must halt H's bot, not the default home's (the subcommand's parse
+    once overwrote options given before it)."""
+    home = tmp_path / "named-home"
+    monkeypatch.setenv("KRAKENBOT_HOME", str(tmp_path / "default-home"))
+    argv = ["--home", str(home), "kill", "--reason", "x"] if before else ["kill", "--reason", "x", "--home", str(home)]
+    cli.main(argv)
+    assert (home / "KILL_SWITCH").exists() and not (tmp_path / "default-home" / "KILL_SWITCH").exists()
 
 
 def test_live_refuses_a_dotenv_others_can_read(monkeypatch, tmp_path, capsys):
