@@ -11,12 +11,13 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Mapping
 
+from krakenbot.client import endpoints
 from krakenbot.errors import EndpointNotAllowed
 from krakenbot.safety.allowlist import check, normalise
 from krakenbot.safety.audit import AuditLog
 from krakenbot.safety.modes import TradingMode
 
-ORDER_PLACING = frozenset({"AddOrder", "AddOrderBatch", "AmendOrder", "EditOrder"})
+ORDER_PLACING = endpoints.names(effect=endpoints.Effect.PLACE)  # AddOrder, AmendOrder, ...
 
 
 def _truthy(value: Any) -> bool:

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Callable
 
-from krakenbot.reporting import plan_allowlist
-from krakenbot.reporting.evidence import RunEvidence, scenario_name
-from krakenbot.reporting.mechanisms import MECHANISMS
-from krakenbot.reporting.scenario_facts import (
+from tools.spec_support import plan_allowlist
+from tools.safety_report.evidence import RunEvidence, scenario_name
+from tools.safety_report.mechanisms import MECHANISMS
+from tools.safety_report.scenario_facts import (
     NOT_PLACED, audit_codes, dec, is_rate_limit, kraken_status, mode_at, notional, open_intervals, order_facts, provoked,
     requests, safety,
 )
