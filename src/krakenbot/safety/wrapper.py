@@ -20,6 +20,7 @@ from typing import Any, Mapping
 from krakenbot.errors import CircuitOpenError, EndpointNotAllowed, IntentNotDurable, KrakenError, LocalRefusal
 from krakenbot.models import OrderRequest, OrderType, PairInfo, Side, exact_amount
 from krakenbot.risk import Denial, DenialCode, RiskSnapshot, TradingState
+from krakenbot.risk.checks import BTC_ASSETS
 from krakenbot.safety import allowlist
 from krakenbot.safety.audit import AuditLog
 from krakenbot.safety.canary import CanaryRules
@@ -582,7 +583,38 @@ class SafetyWrapper(ExchangeReads):
             position_base=self.positions.position(info.name).volume, portfolio_value=portfolio,
             free_balances=free, open_orders=len(active), unknown_order_pairs=unknown,
             pending_buy_base=pending["buy"], pending_sell_base=pending["sell"],
+            base_in_btc=self._btc_price(info, mid), other_pairs_btc=self._other_pairs_btc(info.name, active),
         )
+
+    def _btc_price(self, info: PairInfo, mid: Decimal | None) -> Decimal | None:
+        """What one unit of the pair's base is worth in BTC at the exchange's mid prices (None:
+        unknown): 1 for BTC itself, the mid on a BTC-quoted pair, else the mid over XBT's on the quote."""
+        if info.base in BTC_ASSETS:
+            return Decimal(1)
+        if mid is None:
+            return None
+        if info.quote in BTC_ASSETS:
+            return mid
+        btc = self.ticker("XBT" + info.wsname.split("/")[-1]).mid
+        return mid / btc if btc else None
+
+    def _other_pairs_btc(self, pair_id: str, active: list[Any]) -> Decimal | None:
+        """The BTC value of what the bot holds, and buys on the book, on pairs other than this one:
+        TOTAL_BTC is the whole allocation. None when one of them has no price in BTC."""
+        amounts = {p: max(pos.volume, Decimal(0)) for p, pos in self.positions.positions().items() if p != pair_id}
+        for o in active:
+            if o.pair != pair_id and o.side == "buy":
+                amounts[o.pair] = amounts.get(o.pair, Decimal(0)) + o.volume - o.volume_executed
+        total = Decimal(0)
+        for other, volume in amounts.items():
+            if volume <= 0:
+                continue
+            info = self.pair_info(other)
+            rate = self._btc_price(info, None if info.base in BTC_ASSETS else self.ticker(other).mid)
+            if rate is None:
+                return None
+            total += volume * rate
+        return total
 
     def _refuse(self, pair: str, code: Any, reason: str, origin: str, summary: Mapping[str, Any]) -> OrderOutcome:
         reason = self._scrub(reason)
