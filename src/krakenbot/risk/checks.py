@@ -146,7 +146,7 @@ def check_pair_allowed(intent, snap, limits) -> Denial | None:
 
 
 def check_leverage(intent, snap, limits) -> Denial | None:
-    leverage = getattr(intent, "leverage", None)
+    leverage = intent.leverage
     if leverage in (None, "", "none"):
         return None
     requested = Decimal(str(leverage).split(":")[0])
