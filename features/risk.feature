@@ -349,3 +349,31 @@ Feature: Risk limits
       | sold   | loss    | fees   | outcome                             |
       | 10,300 | 49.9814 | 0.2812 | accepted                            |
       | 10,200 | 50.0810 | 0.2808 | refused for reason DAILY_LOSS_LIMIT |
+
+  @safety @critical @allure.label.story:position-size
+  Scenario Outline: Coins of another asset count at their value in XBT towards the largest position
+    The largest position in XBT is the bot's whole allocation, measured in XBT: at 3,000 EUR
+    for one ETH and 60,000 EUR for one XBT, 1 ETH is worth 0.05 XBT.
+
+    Given the price of ETH/EUR is 3,000 EUR
+    When the bot asks to buy <volume> ETH at market
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples:
+      | volume     | outcome                         |
+      | 1          | accepted                        |
+      | 1.00000001 | refused for reason MAX_POSITION |
+
+  @safety @critical @allure.label.story:position-size
+  Scenario Outline: XBT the bot holds and another asset share the one allocation
+    Given the bot holds 0.03 XBT it bought earlier today
+    And the price of ETH/EUR is 3,000 EUR
+    When the bot asks to buy <volume> ETH at market
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples: 0.03 XBT held leaves 0.02 XBT, worth 0.4 ETH
+      | volume     | outcome                         |
+      | 0.4        | accepted                        |
+      | 0.40000001 | refused for reason MAX_POSITION |

@@ -47,6 +47,11 @@ def step_holds_bought(context, volume, orders=1):
     context.world.notes.pop("outcome")
 
 
+@when("the bot asks to buy {volume:Amount} ETH at market")
+def step_buy_eth(context, volume):
+    submit(context.world, "buy", "market", volume, pair="ETHEUR")
+
+
 @given("the bot has {count:d} limit buys of {volume:Amount} XBT resting at {price:Amount} EUR")
 def step_resting_buys(context, count, volume, price):
     for _ in range(count):

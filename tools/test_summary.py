@@ -37,7 +37,7 @@ def pytest_totals(path: Path) -> str:
 
 
 def verdict_table(path: Path) -> str:
-    from krakenbot import reporting
+    from tools import safety_report as reporting
 
     if not path.is_file():
         return f"no safety validation report ({path.name} missing)"

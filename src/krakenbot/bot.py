@@ -9,11 +9,15 @@ bot here, so they test the wiring that runs in production.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from krakenbot.clock import Clock, Interrupted, SystemClock
 from krakenbot.config import Settings
-from krakenbot.safety.modes import TradingMode
+from krakenbot.safety.modes import CurrentMode, TradingMode
+
+if TYPE_CHECKING:
+    from krakenbot.client import BreakerState
+    from krakenbot.safety.audit import AuditLog
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +25,11 @@ log = logging.getLogger(__name__)
 class BreakerAuditListener:
     """Writes every circuit breaker state change to the audit trail."""
 
-    def __init__(self, audit: Any) -> None:
+    def __init__(self, audit: AuditLog) -> None:
         self.audit = audit
 
-    def state_change(self, old: Any, new: Any, reason: str) -> None:
-        self.audit.record("breaker", outcome=getattr(new, "value", str(new)), reason=reason,
-                          previous=getattr(old, "value", str(old)))
+    def state_change(self, old: BreakerState, new: BreakerState, reason: str) -> None:
+        self.audit.record("breaker", outcome=new.value, reason=reason, previous=old.value)
 
 
 def make_scrubber(settings: Settings):
@@ -105,9 +108,9 @@ class Bot:
         store = Store(store_path if store_path is not None else settings.store_path)
         try:
             scrub = make_scrubber(settings)
-            holder: dict[str, EndpointGuard] = {}
-            audit = AuditLog(store, clock, lambda: holder["guard"].mode, scrub=scrub)
-            guard = holder["guard"] = EndpointGuard(audit, TradingMode.READ_ONLY)
+            mode = CurrentMode(TradingMode.READ_ONLY)  # read by the audit trail and the guard
+            audit = AuditLog(store, clock, mode, scrub=scrub)
+            guard = EndpointGuard(audit, mode)
             breaker = CircuitBreaker(clock, listeners=[BreakerAuditListener(audit)])
             client = KrakenClient(settings.api_domain, settings.api_key, settings.api_secret, clock=clock,
                                   tier=settings.tier, nonce_store=store, breaker=breaker, guard=guard,
@@ -115,9 +118,7 @@ class Bot:
             market_data = _market_data(client, clock, store, settings)
             positions = PositionManager(store)
             risk = RiskManager(risk_limits_from(settings), store, clock, positions)
-            rules: dict[str, Any] = {}
-            executor = Executor(client, store, clock, lambda pair: rules["safety"].pair_info(pair),
-                                bot_id=settings.bot_id)
+            executor = Executor(client, store, clock, market_data, bot_id=settings.bot_id)
             reconciler = _reconciler(client, store, clock, executor, positions)
             safety = SafetyWrapper(
                 settings=settings, client=client, store=store, clock=clock, guard=guard, audit=audit, risk=risk,
@@ -125,7 +126,6 @@ class Bot:
                 breaker=breaker, protective=ProtectiveMonitor(settings.stop_loss_pct, settings.take_profit_pct),
                 kill_switch=KillSwitch(settings.kill_switch_file, clock), scrub=scrub,
             )
-            rules["safety"] = safety
             if settings.trading_mode is not TradingMode.READ_ONLY:
                 safety.set_mode(settings.trading_mode, live_flag=live_flag)
             orchestrator = Orchestrator(safety, clock, settings.pairs,
@@ -170,4 +170,4 @@ def _market_data(client: Any, clock: Any, store: Any, settings: Settings) -> Any
 def _reconciler(client: Any, store: Any, clock: Any, executor: Any, positions: Any) -> Any:
     from krakenbot.execution.reconcile import Reconciler
 
-    return Reconciler(client, store, positions, executor=executor, clock=clock, pair_rules=executor.pair_rules)
+    return Reconciler(client, store, positions, executor=executor, clock=clock)

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Sequence
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
@@ -531,14 +532,28 @@ def _risk_manager(settings: Any, store: Any) -> Any:
 
 # -- report ---------------------------------------------------------------------------------------
 def _report(argv: Sequence[str] = ()) -> int:
+    """A thin entry point into the specification's report (``tools/safety_report``).
+
+    Why it is not in the package: the report is the specification's oracle, judging the bot's
+    evidence with the plan's own allowlist; an oracle shipped inside the package it judges could
+    be "fixed" along with the bug. It judges a spec run's files, which exist only in a checkout,
+    so it runs from there (this source tree's root, or the working directory).
+    """
     try:
-        from krakenbot import reporting  # filled in by the reporting work
+        report = _import_safety_report()
     except ImportError:
-        reporting = None
-    entry = getattr(reporting, "main", None)
-    if not callable(entry):
-        return _fail("report: the safety validation report is not available in this build", EXIT_CONFIG)
-    return int(entry(list(argv)) or 0)
+        return _fail("report: the safety validation report is not available here: run it from the repository "
+                     "checkout (tools/safety_report)", EXIT_CONFIG)
+    return int(report.main(list(argv)) or 0)
+
+
+def _import_safety_report() -> Any:
+    import importlib
+
+    root = Path(__file__).resolve().parents[2]  # src/krakenbot/cli.py -> the checkout
+    if (root / "tools" / "safety_report").is_dir() and str(root) not in sys.path:
+        sys.path.append(str(root))
+    return importlib.import_module("tools.safety_report")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -52,7 +52,10 @@ class Settings:
     api_secret: str = field(repr=False)
     api_domain: str = "https://api.kraken.com"
     tier: str = "starter"
-    total_btc: Decimal = Decimal("0.01")  # BTC allocated to the bot: the base of MAX_POSITION_PCT
+    # The bot's whole allocation, measured in BTC: what it holds and has on the book to buy, on every
+    # pair, valued in BTC at the exchange's mid prices (an ETH position at ETH/EUR over XBT/EUR); a buy
+    # that would take it above TOTAL_BTC is refused MAX_POSITION.
+    total_btc: Decimal = Decimal("0.01")
     min_trade_volume: Decimal = Decimal("0.00005")
     min_eur_for_trade: Decimal = Decimal("5.0")
     max_order_eur: Decimal = Decimal("100")

@@ -36,6 +36,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("krakenbot.market_data")
 
 
+class PairRules(Protocol):
+    """Where a pair's trading rules come from (``MarketDataService``: AssetPairs, cached). The
+    executor, the reconciler and the positions read it; none of them reaches into the wrapper."""
+
+    def pair_info(self, pair: str) -> PairInfo: ...
+
+
 class CandleStore(Protocol):
     def save_candles(self, pair: str, interval: int, candles: Sequence[Candle]) -> None: ...
 

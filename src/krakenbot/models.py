@@ -249,6 +249,9 @@ class OrderRequest:
     # sets it and records the same value, so its "not placed after the deadline" verdict and
     # the deadline on the wire can never drift apart (e.g. when pacing delays the send).
     deadline: float | None = None
+    # Leverage the caller asked for ("2", "2:1"): the risk check refuses anything above spot, and
+    # ``as_params`` never sends it (a spot bot places no margin order).
+    leverage: str | None = None
 
     def __post_init__(self) -> None:
         """Amounts become exact Decimals here, once: a float (``Decimal(0.3)`` is

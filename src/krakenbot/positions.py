@@ -17,10 +17,13 @@ import threading
 from bisect import bisect_left
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from krakenbot.models import OrderInfo, PairInfo, TradeInfo, evolve
 from krakenbot.store import FillRecord, Store
+
+if TYPE_CHECKING:
+    from krakenbot.market_data import PairRules
 
 __all__ = ["Position", "PositionManager", "Discrepancy", "ReconciliationReport", "split_pair"]
 
@@ -92,7 +95,7 @@ class PositionManager:
 
     BASELINE_KEY = "positions.baseline"
 
-    def __init__(self, store: Store, pair_rules: Callable[[str], PairInfo] | None = None) -> None:
+    def __init__(self, store: Store, pair_rules: PairRules | None = None) -> None:
         self.store = store
         self.pair_rules = pair_rules
         # Incremental replay: fills arrive in time order almost always, so the replay is kept
@@ -113,7 +116,7 @@ class PositionManager:
     def _assets(self, pair: str) -> tuple[str, str]:
         if self.pair_rules is not None:
             try:
-                info = self.pair_rules(pair)
+                info = self.pair_rules.pair_info(pair)
                 return info.base, info.quote
             except Exception:  # noqa: BLE001 - unknown pair: fall back to the id's shape
                 pass

@@ -47,7 +47,7 @@ def test_a_run_with_its_own_folder_leaves_the_other_runs_files_alone(tmp_path):
 
 
 def test_the_summary_ends_with_totals_verdicts_and_places_counted_once_by_ci(tmp_path, capsys):
-    from krakenbot import reporting
+    from tools import safety_report as reporting
 
     reports = tmp_path / "reports"
     (reports / "junit").mkdir(parents=True)

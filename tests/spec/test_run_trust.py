@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from krakenbot import reporting
+from tools import safety_report as reporting
 
 ROOT = Path(__file__).resolve().parents[2]
 BEHAVE = [sys.executable, "-m", "behave", "-f", "plain", "--no-color", "--no-junit"]

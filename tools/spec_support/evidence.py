@@ -10,7 +10,7 @@ Evidence file ``reports/run/evidence.jsonl``: one JSON object per scenario, in r
      "counters": {...} | null,                  # the simulator's rate counters at the end
      "violations": [str]}                        # calls outside the mode's allowlist
 
-What each mode may send is the plan's allowlist (``krakenbot.reporting.plan_allowlist``),
+What each mode may send is the plan's allowlist (``tools.spec_support.plan_allowlist``),
 written independently of the bot's table so a bug in the bot's table cannot hide itself.
 """
 from __future__ import annotations
@@ -24,8 +24,8 @@ from typing import Any, Iterable, Sequence
 # The plan's allowlist, stated once for the specification and the safety validation report,
 # and independent of the bot's own table (krakenbot.safety.allowlist) so a bug there cannot
 # hide itself.
-from krakenbot.reporting.plan_allowlist import CANCELS, FUNDING, PUBLIC, READS, refusal  # noqa: E402
-from krakenbot.reporting.plan_allowlist import PLAN_ALLOWED as SPEC_ALLOWED  # noqa: E402
+from tools.spec_support.plan_allowlist import CANCELS, FUNDING, PUBLIC, READS, refusal  # noqa: E402
+from tools.spec_support.plan_allowlist import PLAN_ALLOWED as SPEC_ALLOWED  # noqa: E402
 
 # Operations a Kraken key can reach that the bot should attempt when proving its allowlist.
 ALL_OPERATIONS = PUBLIC | READS | CANCELS | FUNDING | frozenset({"AddOrder", "AddOrderBatch", "EditOrder", "AmendOrder"})

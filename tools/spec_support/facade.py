@@ -48,9 +48,10 @@ def parse_order(text: str) -> OrderPhrase:
                        amount(price) if price else None, bool(match.group("post")))
 
 
-def submit(world: Any, side: str, ordertype: str, volume: Decimal, price: Decimal | None = None, **extra: Any) -> Any:
+def submit(world: Any, side: str, ordertype: str, volume: Decimal, price: Decimal | None = None, *,
+           pair: str = PAIR, **extra: Any) -> Any:
     """Send one order through the safety wrapper and remember it for the Thens."""
-    outcome = world.safety.submit_order(PAIR, side, ordertype, volume, price, **extra)
+    outcome = world.safety.submit_order(pair, side, ordertype, volume, price, **extra)
     world.notes["outcome"] = outcome
     world.notes.setdefault("outcomes", []).append(outcome)
     return outcome

@@ -1,6 +1,6 @@
 """Extra evidence for the safety validation report, recorded during a specification run.
 
-Why beside ``evidence.py``: the report (``krakenbot.reporting``) judges the plan's success
+Why beside ``evidence.py``: the report (``tools.safety_report``) judges the plan's success
 criteria from what the run *recorded*, never from the scenarios' pass/fail alone, so each
 scenario's evidence line also carries (key ``"safety"``):
 
@@ -258,7 +258,7 @@ def selection(context: Any) -> tuple[list[str], int]:
 
 def publish(evidence_dir: Path, junit_dir: Path, results_dir: Path | None, out_dir: Path) -> list[str]:
     """Render the report, print its table, attach it to Allure; the failed criteria as problems."""
-    from krakenbot import reporting
+    from tools import safety_report as reporting
 
     try:
         report = reporting.generate(evidence_dir, out_dir, junit_dir=junit_dir)
@@ -278,7 +278,7 @@ def attach_to_allure(report: Any, out_dir: Path, results_dir: Path) -> Path:
 
     Why globals rather than a synthetic test result: a result would add one to the report's
     totals, which must equal behave's JUnit counts (``tests/spec/test_report.py``)."""
-    from krakenbot import reporting
+    from tools import safety_report as reporting
 
     results_dir.mkdir(parents=True, exist_ok=True)
     stamp = int(_time.time() * 1000)
@@ -301,8 +301,8 @@ def attach_to_allure(report: Any, out_dir: Path, results_dir: Path) -> Path:
 def show_verdict(report: Any, results_dir: Path) -> Path:
     """The verdict first in the run's metadata (``environment.properties``), which Allure 3's
     landing page shows under the totals: nobody has to open Global Attachments to learn it."""
-    from krakenbot import reporting
-    from krakenbot.reporting import render
+    from tools import safety_report as reporting
+    from tools.safety_report import render
 
     counts = {status: sum(v.status == status for v in report.verdicts)
               for status in (reporting.PASS, reporting.FAIL, reporting.NOT_EXERCISED)}

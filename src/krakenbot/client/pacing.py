@@ -18,6 +18,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from krakenbot.client import endpoints
 from krakenbot.clock import Clock
 
 log = logging.getLogger("krakenbot.client")
@@ -39,20 +40,10 @@ TIERS: dict[str, Tier] = {
     "pro": Tier(20, 1.0),
 }
 
-# Ledger/trade-history calls cost 2. Kraken names Ledgers and TradesHistory; the
-# others are budgeted at 2 too, a safe over-estimate (limits sheet §1.1 note).
-HEAVY_ENDPOINTS = frozenset({"Ledgers", "QueryLedgers", "TradesHistory", "QueryTrades", "ClosedOrders"})
-# Order placement/cancellation is charged on the per-pair trading counter instead.
-FREE_ENDPOINTS = frozenset({"AddOrder", "CancelOrder", "AddOrderBatch", "CancelOrderBatch", "EditOrder", "AmendOrder"})
-
-
 def call_cost(endpoint: str) -> int:
-    """What a private call adds to the per-key counter."""
-    if endpoint in FREE_ENDPOINTS:
-        return 0
-    if endpoint in HEAVY_ENDPOINTS:
-        return 2
-    return 1
+    """What a private call adds to the per-key counter (its row in ``client.endpoints``; 1 if unknown)."""
+    row = endpoints.lookup(endpoint)
+    return 1 if row is None else row.cost
 
 
 class CallCounterPacer:

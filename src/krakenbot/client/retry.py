@@ -2,11 +2,12 @@
 
 The policy is data (a frozen dataclass) so tests check decisions without a network.
 Every Kraken private call is a POST, so the HTTP verb says nothing about safety: each
-endpoint is classified here. Public calls and private *reads* are retried on
+endpoint's row in ``client.endpoints`` says whether it is an idempotent read. Public calls
+and private *reads* are retried on
 ``retryable`` errors (timeouts, 5xx, ``EService:Unavailable``, rate limits) with
 exponential backoff and jitter; ``EAPI:Invalid nonce`` gets one retry with a fresh
 nonce, reads only. Writes (AddOrder, CancelOrder, CancelAll, ...) and any endpoint not
-listed are never retried: a write that failed ambiguously may have taken effect, and
+in the table are never retried: a write that failed ambiguously may have taken effect, and
 the executor reconciles it by ``cl_ord_id`` instead.
 
 ``Retrier`` runs the policy with tenacity. The first attempt runs outside tenacity
@@ -22,27 +23,12 @@ from typing import Callable, TypeVar
 
 from tenacity import Retrying
 
+from krakenbot.client import endpoints
 from krakenbot.clock import Clock
 from krakenbot.errors import InvalidNonceError, KrakenError, LocalRefusal
 
 log = logging.getLogger("krakenbot.client")
 T = TypeVar("T")
-
-READ_ENDPOINTS = frozenset(
-    {
-        "Balance", "BalanceEx", "TradeBalance", "OpenOrders", "ClosedOrders", "QueryOrders",
-        "TradesHistory", "QueryTrades", "OpenPositions", "Ledgers", "QueryLedgers", "TradeVolume",
-        "GetWebSocketsToken", "OrderAmends", "DepositMethods", "DepositAddresses", "DepositStatus",
-        "WithdrawStatus", "ExportStatus",
-    }
-)
-WRITE_ENDPOINTS = frozenset(
-    {
-        "AddOrder", "AddOrderBatch", "EditOrder", "AmendOrder", "CancelOrder", "CancelOrderBatch",
-        "CancelAll", "CancelAllOrdersAfter", "Withdraw", "WithdrawCancel", "WalletTransfer",
-    }
-)
-
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -52,19 +38,16 @@ class RetryPolicy:
     max_delay: float = 8.0
     jitter: float = 0.25  # +/- fraction of the delay, drawn from the retrier's seeded RNG
     nonce_retries: int = 1
-    read_endpoints: frozenset[str] = READ_ENDPOINTS
-    write_endpoints: frozenset[str] = WRITE_ENDPOINTS
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
         if self.base_delay < 0 or self.max_delay < 0 or self.multiplier < 1 or not 0 <= self.jitter < 1:
             raise ValueError("delays must be >= 0, multiplier >= 1, 0 <= jitter < 1")
-        if self.read_endpoints & self.write_endpoints:
-            raise ValueError(f"endpoints both read and write: {sorted(self.read_endpoints & self.write_endpoints)}")
 
     def is_idempotent(self, endpoint: str, public: bool) -> bool:
-        return public or (endpoint in self.read_endpoints and endpoint not in self.write_endpoints)
+        row = endpoints.lookup(endpoint)
+        return public or (row is not None and row.idempotent)
 
     def should_retry(self, endpoint: str, public: bool, error: BaseException, attempt: int) -> bool:
         """May the call that just failed on ``attempt`` (1-based) be sent again?"""

@@ -26,7 +26,7 @@ import threading
 import weakref
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from krakenbot.client.trading import MIN_DEADLINE_LEAD_S
 from krakenbot.clock import Clock
@@ -55,6 +55,9 @@ from krakenbot.execution.order_state import (
 from krakenbot.models import OrderInfo, OrderRequest, OrderType, PairInfo, TradeInfo, quick_init
 from krakenbot.positions import Discrepancy
 from krakenbot.store import FillRecord, IntentFlush, OrderRecord, Store, StoreError, utc_day
+
+if TYPE_CHECKING:
+    from krakenbot.market_data import PairRules
 
 __all__ = ["Executor", "PlacementResult", "UnknownOrderOutstanding", "is_ambiguous"]
 
@@ -139,7 +142,7 @@ class Executor:
         client: Any,
         store: Store,
         clock: Clock,
-        pair_rules: Callable[[str], PairInfo],
+        pair_rules: PairRules,
         *,
         settle_seconds: float = 1.0,
         wait_for_unknown: bool = True,
@@ -278,7 +281,7 @@ class Executor:
         raise LocalRefusal(f"no free client order id after {_ID_ATTEMPTS} attempts; nothing sent")
 
     def _place(self, request: OrderRequest, reason: str) -> PlacementResult:
-        info = self.pair_rules(request.pair)
+        info = self.pair_rules.pair_info(request.pair)
         pair = info.name
         volume = info.round_volume(Decimal(request.volume))
         price = info.round_price(Decimal(request.price)) if request.price is not None else None
@@ -647,7 +650,7 @@ class Executor:
     def _check_fee(self, fill: FillRecord, pair: str) -> None:
         """Flag (and audit) a fee that does not match the pair's fee schedule."""
         try:
-            info = self.pair_rules(pair)
+            info = self.pair_rules.pair_info(pair)
         except Exception:  # noqa: BLE001 - no schedule, nothing to compare
             return
         d = fee_discrepancy(fill, info)

@@ -22,15 +22,18 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from krakenbot.clock import Clock, SystemClock
 from krakenbot.execution.executor import Executor
 from krakenbot.execution.fills import fee_discrepancy, fetch_trades
 from krakenbot.execution.order_state import EXCHANGE_STATUS_FOR_EVENT, OrderStatus, event_for_exchange_status
-from krakenbot.models import PairInfo, TradeInfo
+from krakenbot.models import TradeInfo
 from krakenbot.positions import Discrepancy, PositionManager, ReconciliationReport
 from krakenbot.store import FillRecord, OrderRecord, Store
+
+if TYPE_CHECKING:
+    from krakenbot.market_data import PairRules
 
 __all__ = ["Reconciler", "RecoveryReport", "MARK_KEY", "OVERLAP_S"]
 
@@ -65,7 +68,7 @@ class RecoveryReport:
 class Reconciler:
     def __init__(self, client: Any, store: Store, positions: PositionManager, *,
                  executor: Executor | None = None, clock: Clock | None = None,
-                 pair_rules: Callable[[str], PairInfo] | None = None,
+                 pair_rules: PairRules | None = None,
                  balance_tolerance: Decimal = Decimal("0.00000001"), lookback_s: float = 86_400.0) -> None:
         self.client = client
         self.store = store
@@ -204,7 +207,7 @@ class Reconciler:
         out = []
         for f in self.store.fills():
             try:
-                info = self.pair_rules(f.pair)
+                info = self.pair_rules.pair_info(f.pair)
             except Exception:  # noqa: BLE001
                 continue
             found = fee_discrepancy(f, info)
@@ -244,7 +247,7 @@ class Reconciler:
     def _pair_id(self, altname: str) -> str:
         if self.pair_rules is not None:
             try:
-                return self.pair_rules(altname).name
+                return self.pair_rules.pair_info(altname).name
             except Exception:  # noqa: BLE001
                 pass
         return altname

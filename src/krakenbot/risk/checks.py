@@ -93,6 +93,12 @@ class RiskSnapshot:
     # The current book, for market orders: their fill price is estimated by walking it
     # (``check_market_slippage``). The wrapper always supplies it for a market order.
     order_book: OrderBook | None = None
+    # TOTAL_BTC is the bot's whole allocation measured in BTC (``check_max_position``): what one
+    # unit of the pair's base asset is worth in BTC at the exchange's price (None: unknown; 1 is
+    # assumed only for a BTC base), and the BTC value of the bot's holdings and open buys on every
+    # other pair (None: one of them has no price in BTC).
+    base_in_btc: Decimal | None = None
+    other_pairs_btc: Decimal | None = Decimal(0)
 
 
 PRICED_TYPES = {OrderType.LIMIT, OrderType.STOP_LOSS, OrderType.TAKE_PROFIT,
@@ -140,7 +146,7 @@ def check_pair_allowed(intent, snap, limits) -> Denial | None:
 
 
 def check_leverage(intent, snap, limits) -> Denial | None:
-    leverage = getattr(intent, "leverage", None)
+    leverage = intent.leverage
     if leverage in (None, "", "none"):
         return None
     requested = Decimal(str(leverage).split(":")[0])
@@ -281,14 +287,34 @@ def check_max_notional(intent, snap, limits) -> Denial | None:
     return None
 
 
+BTC_ASSETS = frozenset({"XXBT", "XBT"})
+
+
+def base_in_btc(snap: RiskSnapshot) -> Decimal | None:
+    """What one unit of the pair's base is worth in BTC: the snapshot's price, else 1 for a BTC base."""
+    if snap.base_in_btc is not None:
+        return snap.base_in_btc
+    if snap.pair_info is None or snap.pair_info.base in BTC_ASSETS:
+        return Decimal(1)
+    return None
+
+
 def check_max_position(intent, snap, limits) -> Denial | None:
+    """TOTAL_BTC: the bot's holdings on every pair, with open buys and this buy, valued in BTC."""
     if intent.side is not Side.BUY:
         return None
-    after = snap.position_base + snap.pending_buy_base + intent.volume
+    rate = base_in_btc(snap)
+    if rate is None or snap.other_pairs_btc is None:
+        base = snap.pair_info.base if rate is None and snap.pair_info is not None else "a holding on another pair"
+        return Denial(DenialCode.MAX_POSITION, f"no price in BTC for {base}: the allocation cannot be measured")
+    held = snap.position_base + snap.pending_buy_base + intent.volume
+    after = snap.other_pairs_btc + held * rate
     if after > limits.max_position_btc:
+        other = f"other pairs {snap.other_pairs_btc} BTC + " if snap.other_pairs_btc else ""
+        worth = f" x {rate} BTC" if rate != 1 else ""
         return Denial(DenialCode.MAX_POSITION,
-                      f"position after order {after} (now {snap.position_base} + open buys {snap.pending_buy_base} "
-                      f"+ {intent.volume}) > max position {limits.max_position_btc}")
+                      f"allocation after order {after} BTC ({other}(now {snap.position_base} + open buys "
+                      f"{snap.pending_buy_base} + {intent.volume}){worth}) > max position {limits.max_position_btc} BTC")
     return None
 
 

@@ -14,7 +14,7 @@ __all__ = ["RiskLimits"]
 
 @dataclass(frozen=True)
 class RiskLimits:
-    max_position_btc: Decimal = Decimal("0.01")       # TOTAL_BTC: base held by the bot, after the order
+    max_position_btc: Decimal = Decimal("0.01")       # TOTAL_BTC: all the bot holds, valued in BTC, after the order
     max_position_pct: Decimal = Decimal("50")         # position value as % of portfolio value
     max_order_notional: Decimal = Decimal("1000")     # quote per order
     min_trade_volume: Decimal = Decimal("0.00005")    # MIN_TRADE_VOLUME (base)

@@ -1,7 +1,8 @@
 """Which Kraken endpoints each trading mode may call. Default deny.
 
-Why hand-written: the endpoint names and their meaning (what moves money, what only
-reads) are Kraken-specific; no library knows them. Funding endpoints (withdrawals,
+The per-mode lists are the ``modes`` column of the one endpoint table
+(``krakenbot.client.endpoints``), where each endpoint's meaning (what moves money, what only
+reads) is written once. Funding endpoints (withdrawals,
 deposits, transfers, earn) are refused in every mode, LIVE included: a trading bot never
 needs them, and a leaked process must not be able to move funds off the exchange.
 """
@@ -10,32 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+from krakenbot.client import endpoints
 from krakenbot.safety.modes import TradingMode
 
-PUBLIC = frozenset({"Time", "SystemStatus", "Assets", "AssetPairs", "Ticker", "OHLC", "Depth", "Trades", "Spread"})
-PRIVATE_READS = frozenset({
-    "Balance", "BalanceEx", "TradeBalance", "OpenOrders", "ClosedOrders", "QueryOrders",
-    "TradesHistory", "QueryTrades", "Ledgers", "QueryLedgers", "TradeVolume", "OrderAmends",
-})
-ORDER_ENTRY = frozenset({"AddOrder"})
-ORDER_CHANGES = frozenset({"AmendOrder"})
-CANCELS = frozenset({"CancelOrder", "CancelAll", "CancelOrderBatch", "CancelAllOrdersAfter"})
-
-# Anything that moves funds or changes the account outside trading: never, in any mode.
-FUNDING_EXACT = frozenset({
-    "Withdraw", "WithdrawCancel", "WithdrawMethods", "WithdrawAddresses", "WithdrawInfo", "WithdrawStatus",
-    "DepositMethods", "DepositAddresses", "DepositStatus", "WalletTransfer", "AccountTransfer",
-    "CreateSubaccount",
-})
+PUBLIC = endpoints.names(private=False)
+FUNDING_EXACT = endpoints.names(funding=True)
+# Unknown names that still look like the funding API get the funding refusal, not "unknown".
 FUNDING_PREFIXES = ("withdraw", "deposit", "wallettransfer", "accounttransfer", "earn/", "earn", "funding")
 
+# What each mode may call: the ``modes`` column of the endpoint table, one set per mode.
+# read-only: public and account reads; paper: + AddOrder (validate=true only); canary: + cancels;
+# live: + AmendOrder. Mutable only so the specification can plant a fault (environment.py).
 MODE_ENDPOINTS: dict[TradingMode, frozenset[str]] = {
-    TradingMode.READ_ONLY: PUBLIC | PRIVATE_READS,
-    # Paper sends AddOrder only with validate=true (forced by the guard and the wrapper); it
-    # never cancels: it has placed nothing real to cancel.
-    TradingMode.PAPER: PUBLIC | PRIVATE_READS | ORDER_ENTRY,
-    TradingMode.CANARY: PUBLIC | PRIVATE_READS | ORDER_ENTRY | CANCELS,
-    TradingMode.LIVE: PUBLIC | PRIVATE_READS | ORDER_ENTRY | ORDER_CHANGES | CANCELS,
+    mode: frozenset(row.name for row in endpoints.ROWS if mode in row.modes) for mode in TradingMode
 }
 
 
@@ -70,11 +58,12 @@ def check(mode: TradingMode, endpoint: str) -> Verdict:
         return Verdict(False, f"{name} is a funding endpoint: refused in every mode, live included")
     if name in MODE_ENDPOINTS[mode]:
         return Verdict(True)
-    known = any(name in endpoints for endpoints in MODE_ENDPOINTS.values())
-    if known:
+    if any(name in allowed for allowed in MODE_ENDPOINTS.values()):
         return Verdict(False, f"{name} is not allowed in {mode.value} mode")
+    row = endpoints.lookup(name)
+    if row is not None and row.why:
+        return Verdict(False, f"{name} is refused in every mode ({row.why})")
     return Verdict(False, f"{name} is not on any allowlist (default deny)")
 
 # Every endpoint the bot knows by name (for "attempt everything the mode refuses" and status).
-KNOWN_ENDPOINTS = frozenset(PUBLIC | PRIVATE_READS | ORDER_ENTRY | ORDER_CHANGES | CANCELS | FUNDING_EXACT
-                            | {"AddOrderBatch", "EditOrder", "Earn/Allocate", "Earn/Deallocate"})
+KNOWN_ENDPOINTS = frozenset(endpoints.ENDPOINTS)

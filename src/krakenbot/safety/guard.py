@@ -11,12 +11,13 @@ import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Mapping
 
+from krakenbot.client import endpoints
 from krakenbot.errors import EndpointNotAllowed
 from krakenbot.safety.allowlist import check, normalise
 from krakenbot.safety.audit import AuditLog
-from krakenbot.safety.modes import TradingMode
+from krakenbot.safety.modes import CurrentMode, TradingMode
 
-ORDER_PLACING = frozenset({"AddOrder", "AddOrderBatch", "AmendOrder", "EditOrder"})
+ORDER_PLACING = endpoints.names(effect=endpoints.Effect.PLACE)  # AddOrder, AmendOrder, ...
 
 
 def _truthy(value: Any) -> bool:
@@ -26,15 +27,23 @@ def _truthy(value: Any) -> bool:
 class EndpointGuard:
     """``guard(endpoint, params=None)``: raises ``EndpointNotAllowed`` or lets the call go."""
 
-    def __init__(self, audit: AuditLog, mode: TradingMode = TradingMode.READ_ONLY,
+    def __init__(self, audit: AuditLog, mode: TradingMode | CurrentMode = TradingMode.READ_ONLY,
                  order_blocker: Callable[[], str | None] | None = None) -> None:
         self.audit = audit
-        self.mode = mode
+        self.current = mode if isinstance(mode, CurrentMode) else CurrentMode(mode)
         # Set by the wrapper: a reason (kill switch) that stops any order-placing call.
         self.order_blocker = order_blocker
         self.allowed_count = 0
         self.refused_count = 0
         self._local = threading.local()
+
+    @property
+    def mode(self) -> TradingMode:
+        return self.current.mode
+
+    @mode.setter
+    def mode(self, mode: TradingMode) -> None:
+        self.current.mode = mode
 
     @contextmanager
     def validate_only(self) -> Iterator[None]:

@@ -29,6 +29,20 @@ class TradingMode(str, Enum):
         choices = "|".join(m.value for m in cls)
         raise ValueError(f"unknown trading mode {text!r}; expected one of {choices}")
 
+
+class CurrentMode:
+    """The mode in force: the guard enforces it and the audit trail writes it on every row.
+
+    Why an object of its own: both read it, so it is built before either and handed to each
+    (one-way wiring); neither has to reach into the other for it."""
+
+    def __init__(self, mode: TradingMode = TradingMode.READ_ONLY) -> None:
+        self.mode = mode
+
+    def __call__(self) -> TradingMode:
+        return self.mode
+
+
     def __str__(self) -> str:
         return self.value
 

@@ -16,7 +16,8 @@ from typing import Any, Mapping
 
 from krakenbot.errors import KrakenError
 from krakenbot.models import PairInfo, PublicTrade, Ticker
-from krakenbot.safety.outcomes import ConnectionReport
+from krakenbot.safety.outcomes import ConnectionReport, OrderOutcome
+from krakenbot.store import OrderRecord
 
 log = logging.getLogger("krakenbot.safety")
 
@@ -59,9 +60,7 @@ class ExchangeReads:
             status = self.system_status(max_age=0)
         except KrakenError as exc:
             return ConnectionReport(False, None, False, {}, self._scrub(f"exchange unreachable: {exc}"))
-        server_clock = getattr(self.client, "server_clock", None)
-        if server_clock is not None:  # measure the exchange's clock at connect (orders need it)
-            server_clock.sync()
+        self.client.server_clock.sync()  # measure the exchange's clock at connect (orders need it)
         try:
             balances = self.balances()
         except KrakenError as exc:
@@ -102,7 +101,7 @@ class ExchangeReads:
         self._balances = None
         self._local_holds = {}
 
-    def _hold_locally(self, outcome: Any, info: PairInfo, order: Any = None) -> None:
+    def _hold_locally(self, outcome: OrderOutcome, info: PairInfo, order: OrderRecord | None = None) -> None:
         """After an order: take its hold off the cached free balance instead of re-reading
         BalanceEx (one request per order). Only a resting limit order's hold is known exactly
         (buy: volume x price + the higher fee rate; sell: volume), so only then is the cache kept;
@@ -110,12 +109,12 @@ class ExchangeReads:
         leaves it as it was. Local holds only ever lower ``free``: the risk check never sees more
         than the exchange has (a fill meanwhile only lowers Kraken's hold, never raises it)."""
         cached = self._balances
-        status = str(getattr(outcome, "status", "") or "")
+        status = outcome.status or ""
         if not outcome.placed:
             if status not in ("REJECTED", "VALIDATED"):  # UNKNOWN & co: it may have landed
                 self._forget_balances()
             return
-        if order is None or getattr(order, "cl_ord_id", None) != outcome.cl_ord_id:  # else: the executor's record
+        if order is None or order.cl_ord_id != outcome.cl_ord_id:  # else: the executor's record
             order = self.store.get_order(outcome.cl_ord_id) if outcome.cl_ord_id else None  # type: ignore[attr-defined]
         if cached is None or order is None or status != "OPEN" or order.ordertype != "limit" \
                 or order.price is None or order.volume_executed != 0:
@@ -132,12 +131,11 @@ class ExchangeReads:
         self._balances = (totals, at, free)
         self._local_holds[order.cl_ord_id] = (asset, hold)
 
-    def _release_locally(self, cl_ord_id: str, order: Any) -> None:
+    def _release_locally(self, cl_ord_id: str, order: OrderRecord) -> None:
         """After a cancel: give back the hold this cache took for the order, when it ended
         CANCELED with nothing executed; otherwise (a hold read from BalanceEx, a fill) forget."""
         taken = self._local_holds.pop(cl_ord_id, None)
-        if taken is None or self._balances is None or str(getattr(order, "status", "")) != "CANCELED" \
-                or getattr(order, "volume_executed", None) != 0:
+        if taken is None or self._balances is None or order.status != "CANCELED" or order.volume_executed != 0:
             self._forget_balances()
             return
         totals, at, free = self._balances
@@ -182,7 +180,7 @@ class ExchangeReads:
             except KrakenError as exc:
                 log.info("ticker refresh for %s failed: %s", pair, exc)
         age = self.market_data_age(pair)
-        limit = float(getattr(self.settings, "stale_data_seconds", 30))
+        limit = float(self.settings.stale_data_seconds)
         if age is None or self.last_ticker(pair) is None:
             return f"STALE_DATA: no market data for {pair}"
         if age > limit:

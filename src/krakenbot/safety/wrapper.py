@@ -15,11 +15,14 @@ import threading
 from contextlib import nullcontext
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from krakenbot.client import BreakerState
+from krakenbot.clock import Clock
 from krakenbot.errors import CircuitOpenError, EndpointNotAllowed, IntentNotDurable, KrakenError, LocalRefusal
 from krakenbot.models import OrderRequest, OrderType, PairInfo, Side, exact_amount
 from krakenbot.risk import Denial, DenialCode, RiskSnapshot, TradingState
+from krakenbot.risk.checks import BTC_ASSETS
 from krakenbot.safety import allowlist
 from krakenbot.safety.audit import AuditLog
 from krakenbot.safety.canary import CanaryRules
@@ -29,7 +32,13 @@ from krakenbot.safety.kill_switch import KillSwitch
 from krakenbot.safety.modes import LiveTradingRefused, TradingMode, live_refusal_reason
 from krakenbot.safety.outcomes import KillReport, OrderOutcome, SafetyCode
 from krakenbot.safety.reads import ExchangeReads
-from krakenbot.store import StoreError
+from krakenbot.safety.collaborators import (Breaker, ExchangeClient, MarketData, OrderExecutor, OrderReconciler,
+                                            Positions, ProtectiveExits, Risk)
+from krakenbot.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from krakenbot.config import Settings
+    from krakenbot.orchestrator import CycleReport
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +54,11 @@ def _status_problem(status: str, post_only: bool, ordertype: Any) -> str | None:
 
 
 class SafetyWrapper(ExchangeReads):
-    def __init__(self, *, settings: Any, client: Any, store: Any, clock: Any, guard: EndpointGuard,
-                 audit: AuditLog, risk: Any, executor: Any, positions: Any, market_data: Any,
-                 reconciler: Any = None, breaker: Any = None, protective: Any = None,
-                 kill_switch: KillSwitch | None = None, scrub: Any = None) -> None:
+    def __init__(self, *, settings: Settings, client: ExchangeClient, store: Store, clock: Clock,
+                 guard: EndpointGuard, audit: AuditLog, risk: Risk, executor: OrderExecutor, positions: Positions,
+                 market_data: MarketData, reconciler: OrderReconciler | None = None, breaker: Breaker | None = None,
+                 protective: ProtectiveExits | None = None, kill_switch: KillSwitch | None = None,
+                 scrub: Callable[[str], str] | None = None) -> None:
         self.settings = settings
         self.client = client
         self.store = store
@@ -62,7 +72,7 @@ class SafetyWrapper(ExchangeReads):
         self.market_data = market_data
         self.breaker = breaker
         self.protective = protective
-        self.kill_switch = kill_switch or KillSwitch(getattr(settings, "kill_switch_file", None), clock)
+        self.kill_switch = kill_switch or KillSwitch(settings.kill_switch_file, clock)
         self.dead_mans_switch = DeadMansSwitch(self._cancel_all_orders_after, clock)
         if scrub is not None:
             self._scrub = scrub  # type: ignore[method-assign]
@@ -84,7 +94,7 @@ class SafetyWrapper(ExchangeReads):
             if env is not None:
                 env_ok = str(env.get("KRAKEN_LIVE_TRADING", "")).strip().lower() == "yes"
             else:
-                env_ok = bool(getattr(self.settings, "live_trading_enabled", False))
+                env_ok = self.settings.live_trading_enabled
             refusal = live_refusal_reason(env_ok, bool(live_flag))
             if refusal:
                 self.audit.record("mode", allowed=False, outcome="refused", reason=refusal, requested=wanted.value)
@@ -115,8 +125,8 @@ class SafetyWrapper(ExchangeReads):
                       price: Decimal | str | None, price2: Decimal | str | None, post_only: bool, leverage: Any,
                       origin: str) -> OrderOutcome:
         try:
-            side = Side(getattr(side, "value", side))
-            ordertype = OrderType(getattr(ordertype, "value", ordertype))
+            side = Side(side)
+            ordertype = OrderType(ordertype)
             volume = exact_amount(volume, "volume")  # a float is refused here too, not rounded through str()
             price = None if price is None else exact_amount(price, "price")
             price2 = None if price2 is None else exact_amount(price2, "price2")
@@ -148,8 +158,7 @@ class SafetyWrapper(ExchangeReads):
             return self._refuse(pair, SafetyCode.MARKET_STATUS, problem, origin, summary)
         # 4b. the exchange's clock: AddOrder deadlines and "not placed" verdicts are in its time,
         # so trading stops while the offset is unknown or beyond the bound (fail closed)
-        server_clock = getattr(self.client, "server_clock", None)
-        skew = server_clock.problem() if server_clock is not None else None
+        skew = self.client.server_clock.problem()
         if skew:
             return self._refuse(pair, SafetyCode.CLOCK_SKEW, skew, origin, summary)
         # 5. market data and pair rules
@@ -171,9 +180,8 @@ class SafetyWrapper(ExchangeReads):
                 return self._refuse(pair, SafetyCode.CANARY_RULES, problem, origin, summary)
             post_only = True
         request = OrderRequest(pair=info.name, side=side, ordertype=ordertype, volume=volume, price=price,
-                               price2=price2, post_only=post_only, validate=self.mode is TradingMode.PAPER)
-        if leverage not in (None, "", "none"):
-            object.__setattr__(request, "leverage", str(leverage))  # the risk check reads it; never sent
+                               price2=price2, post_only=post_only, validate=self.mode is TradingMode.PAPER,
+                               leverage=None if leverage in (None, "", "none") else str(leverage))
         # 7. risk limits
         risk_info = info
         if (info.status == "post_only" and post_only and ordertype is OrderType.LIMIT) or \
@@ -224,7 +232,7 @@ class SafetyWrapper(ExchangeReads):
 
     def canary_order(self, pair: str, side: Side | str = Side.BUY) -> OrderOutcome:
         """Build and submit the one order canary mode allows: post-only, far, minimal."""
-        side = Side(getattr(side, "value", side))
+        side = Side(side)
         info = self.pair_info(pair)
         mid = self.ticker(pair).mid
         rules = CanaryRules.from_settings(self.settings)
@@ -237,7 +245,7 @@ class SafetyWrapper(ExchangeReads):
         balance check is this baseline plus the bot's own fills."""
         if self.positions.has_baseline() or self.store.last_fill_seq():
             return
-        if self.reconciler is not None and hasattr(self.reconciler, "set_baseline"):
+        if self.reconciler is not None:
             self.reconciler.set_baseline()
         else:
             self.positions.set_baseline(self.client.account.balance(), as_of=self.clock.time())
@@ -267,8 +275,8 @@ class SafetyWrapper(ExchangeReads):
             return self._refuse(request.pair, DenialCode.UNKNOWN_ORDER_OUTSTANDING, str(exc), origin, summary)
         except KrakenError as exc:
             return self._refuse(request.pair, SafetyCode.EXCHANGE_ERROR, self._explain(exc), origin, summary)
-        self._placed_record = getattr(result, "order", None)
-        status = str(getattr(result.status, "value", result.status))
+        self._placed_record = result.order
+        status = result.status.value
         accepted = bool(result.accepted)
         reason = "" if accepted else self._scrub(str(result.reason or "rejected"))
         outcome_text = "validated" if result.validated_only else status.lower()
@@ -276,7 +284,7 @@ class SafetyWrapper(ExchangeReads):
                           params=summary, origin=origin, cl_ord_id=result.cl_ord_id, txid=result.txid)
         code: Any = SafetyCode.EXCHANGE_ERROR
         if not accepted and not result.placed:
-            code = self._refusal_code(getattr(result, "refusal", None)) or self._status_after_refusal(request, code)
+            code = self._refusal_code(result.refusal) or self._status_after_refusal(request, code)
         denials = [] if accepted else [Denial(code, reason)]
         return OrderOutcome(accepted, bool(result.placed), result.cl_ord_id, result.txid, status, denials, reason,
                             bool(result.validated_only))
@@ -383,8 +391,6 @@ class SafetyWrapper(ExchangeReads):
 
     def refresh_orders(self) -> Any:
         """Bring the store's orders up to date with the exchange (and resolve UNKNOWN ones)."""
-        if self.reconciler is not None and hasattr(self.reconciler, "refresh"):
-            return self.reconciler.refresh()
         return self.executor.refresh()
 
     def reconcile(self) -> Any:
@@ -404,7 +410,7 @@ class SafetyWrapper(ExchangeReads):
     def recover(self) -> Any:
         """At start-up: settle orders whose outcome was never learnt (by ``cl_ord_id``, never
         by re-sending), catch up active orders and fills. Reads only, so safe in every mode."""
-        if self.reconciler is None or not hasattr(self.reconciler, "recover"):
+        if self.reconciler is None:
             return None
         report = self.reconciler.recover()
         self.audit.record("recover", outcome="unknown left" if report.still_unknown else "ok",
@@ -424,7 +430,7 @@ class SafetyWrapper(ExchangeReads):
         if self.protective is None:
             return []
         outcomes = []
-        for pair in getattr(self.settings, "pairs", ()):
+        for pair in self.settings.pairs:
             ticker = self.last_ticker(pair)
             if ticker is None:
                 continue
@@ -497,7 +503,7 @@ class SafetyWrapper(ExchangeReads):
         return result
 
     def arm_dead_mans_switch(self, timeout: int | None = None) -> Any:
-        timeout = int(timeout if timeout is not None else getattr(self.settings, "dead_mans_switch_seconds", 60))
+        timeout = int(timeout if timeout is not None else self.settings.dead_mans_switch_seconds)
         return self.dead_mans_switch.arm(timeout)
 
     def keep_alive(self) -> bool:
@@ -530,15 +536,15 @@ class SafetyWrapper(ExchangeReads):
     def audit_log(self) -> list[dict]:
         return self.audit.rows()
 
-    def record_cycle(self, report: Any) -> None:
-        skipped = getattr(report, "skipped", {}) or {}
-        self.audit.record("cycle", outcome="skipped" if skipped else ("error" if getattr(report, "errors", None) else "ok"),
+    def record_cycle(self, report: CycleReport) -> None:
+        skipped = report.skipped
+        self.audit.record("cycle", outcome="skipped" if skipped else ("error" if report.errors else "ok"),
                           reason="; ".join(f"{p}: {why}" for p, why in skipped.items()),
-                          intents=getattr(report, "intents", 0), placed=getattr(report, "placed", 0),
-                          refused=getattr(report, "refused", 0), errors=list(getattr(report, "errors", []) or []))
+                          intents=report.intents, placed=report.placed, refused=report.refused,
+                          errors=list(report.errors))
 
     def status(self) -> dict[str, Any]:
-        breaker_state = getattr(getattr(self.breaker, "state", None), "value", None)
+        breaker_state = self.breaker.state.value if self.breaker is not None else None
         day = self.risk.today() if self.risk is not None else None
         return {
             "mode": self.mode.value,
@@ -562,8 +568,7 @@ class SafetyWrapper(ExchangeReads):
         return later(on_error=lambda error: log.error("audit write failed after an order: %s", error))
 
     def _breaker_open(self) -> bool:
-        state = getattr(self.breaker, "state", None)
-        return getattr(state, "value", state) == "open"
+        return self.breaker is not None and self.breaker.state is BreakerState.OPEN
 
     def _snapshot(self, info: PairInfo, mid: Decimal | None, pair: str) -> RiskSnapshot:
         balances, free = self._balances_and_free()
@@ -582,10 +587,41 @@ class SafetyWrapper(ExchangeReads):
             position_base=self.positions.position(info.name).volume, portfolio_value=portfolio,
             free_balances=free, open_orders=len(active), unknown_order_pairs=unknown,
             pending_buy_base=pending["buy"], pending_sell_base=pending["sell"],
+            base_in_btc=self._btc_price(info, mid), other_pairs_btc=self._other_pairs_btc(info.name, active),
         )
+
+    def _btc_price(self, info: PairInfo, mid: Decimal | None) -> Decimal | None:
+        """What one unit of the pair's base is worth in BTC at the exchange's mid prices (None:
+        unknown): 1 for BTC itself, the mid on a BTC-quoted pair, else the mid over XBT's on the quote."""
+        if info.base in BTC_ASSETS:
+            return Decimal(1)
+        if mid is None:
+            return None
+        if info.quote in BTC_ASSETS:
+            return mid
+        btc = self.ticker("XBT" + info.wsname.split("/")[-1]).mid
+        return mid / btc if btc else None
+
+    def _other_pairs_btc(self, pair_id: str, active: list[Any]) -> Decimal | None:
+        """The BTC value of what the bot holds, and buys on the book, on pairs other than this one:
+        TOTAL_BTC is the whole allocation. None when one of them has no price in BTC."""
+        amounts = {p: max(pos.volume, Decimal(0)) for p, pos in self.positions.positions().items() if p != pair_id}
+        for o in active:
+            if o.pair != pair_id and o.side == "buy":
+                amounts[o.pair] = amounts.get(o.pair, Decimal(0)) + o.volume - o.volume_executed
+        total = Decimal(0)
+        for other, volume in amounts.items():
+            if volume <= 0:
+                continue
+            info = self.pair_info(other)
+            rate = self._btc_price(info, None if info.base in BTC_ASSETS else self.ticker(other).mid)
+            if rate is None:
+                return None
+            total += volume * rate
+        return total
 
     def _refuse(self, pair: str, code: Any, reason: str, origin: str, summary: Mapping[str, Any]) -> OrderOutcome:
         reason = self._scrub(reason)
         self.audit.record("order", endpoint="AddOrder", allowed=False, outcome="refused", reason=reason,
-                          params=summary, origin=origin, codes=[getattr(code, "value", str(code))])
+                          params=summary, origin=origin, codes=[code.value])
         return OrderOutcome(False, False, denials=[Denial(code, reason)], reason=reason)

@@ -120,11 +120,9 @@ def test_resume_is_refused_while_the_kill_file_exists(live_sim, tmp_path):
 
 
 def test_report_without_the_reporting_module_exits_2_in_one_line(monkeypatch, capsys):
-    import krakenbot
     from krakenbot import cli
 
-    monkeypatch.setitem(sys.modules, "krakenbot.reporting", None)  # import fails as if absent
-    monkeypatch.delattr(krakenbot, "reporting", raising=False)
+    monkeypatch.setitem(sys.modules, "tools.safety_report", None)  # import fails as if absent
     assert cli.main(["report"]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "not available" in err
@@ -136,11 +134,8 @@ def test_report_hands_its_arguments_to_the_reporting_entry_point(monkeypatch, ca
     from krakenbot import cli
 
     seen = []
-    fake = types.ModuleType("krakenbot.reporting")
+    fake = types.ModuleType("tools.safety_report")
     fake.main = lambda argv: seen.append(argv) or 0
-    monkeypatch.setitem(sys.modules, "krakenbot.reporting", fake)
-    import krakenbot
-
-    monkeypatch.setattr(krakenbot, "reporting", fake, raising=False)
+    monkeypatch.setitem(sys.modules, "tools.safety_report", fake)
     assert cli.main(["report", "--out", "reports/x"]) == 0
     assert seen == [["--out", "reports/x"]]

@@ -14,10 +14,16 @@ XBTEUR = PairInfo(
 )
 
 
-def pair_rules(name: str) -> PairInfo:
-    if name in (XBTEUR.name, XBTEUR.altname, XBTEUR.wsname):
-        return XBTEUR
-    raise KeyError(name)
+class _PairRules:
+    """The executor's ``PairRules`` (market data in the bot): XBT/EUR only."""
+
+    def pair_info(self, name: str) -> PairInfo:
+        if name in (XBTEUR.name, XBTEUR.altname, XBTEUR.wsname):
+            return XBTEUR
+        raise KeyError(name)
+
+
+pair_rules = _PairRules()
 
 
 def store_order(cid: str = "kb1", **kw) -> OrderRecord:

@@ -39,16 +39,11 @@ def test_a_reasonable_order_passes_every_check():
     assert denials() == []
 
 
-class _Leveraged:
-    pair, side, ordertype, volume, price, leverage = "XBTEUR", Side.BUY, OrderType.LIMIT, Decimal("0.001"), \
-        Decimal("60000"), "2"
-
-
 CASES = [
     # (code, intent, snapshot, limits, numbers that must appear in the detail)
     (DenialCode.TRADING_HALTED, BUY, replace(SNAP, trading_state=TradingState.HALTED), LIMITS, ["HALTED"]),
     (DenialCode.PAIR_NOT_ALLOWED, BUY, SNAP, replace(LIMITS, allowed_pairs=frozenset({"ETHEUR"})), ["XBTEUR", "ETHEUR"]),
-    (DenialCode.LEVERAGE_NOT_ALLOWED, _Leveraged(), SNAP, LIMITS, ["2", "1"]),
+    (DenialCode.LEVERAGE_NOT_ALLOWED, replace(BUY, leverage="2"), SNAP, LIMITS, ["2", "1"]),
     (DenialCode.UNKNOWN_ORDER_OUTSTANDING, BUY, replace(SNAP, unknown_order_pairs=frozenset({"XXBTZEUR"})), LIMITS,
      ["XBTEUR"]),
     (DenialCode.STALE_MARKET_DATA, BUY, replace(SNAP, market_data_age_s=Decimal("31")), LIMITS, ["31", "30"]),
@@ -136,3 +131,10 @@ def test_protective_trigger_orders_are_collared_by_side_not_by_distance(ordertyp
     sell = OrderRequest(pair="XBTEUR", side=Side.SELL, ordertype=ordertype, volume=Decimal("0.001"),
                         price=Decimal(price), price2=Decimal(price) if "limit" in ordertype.value else None)
     assert (DenialCode.PRICE_COLLAR in codes(sell)) is refused
+
+
+def test_leverage_is_checked_but_never_sent():
+    """A spot bot places no margin order: the request carries the leverage asked for, the wire does not."""
+    request = replace(BUY, leverage="2:1")
+    assert request.leverage == "2:1"
+    assert "leverage" not in request.as_params() and "leverage" not in replace(request, validate=True).as_params()

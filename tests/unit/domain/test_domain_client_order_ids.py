@@ -9,7 +9,7 @@ from krakenbot.store import OrderRecord, Store
 
 
 def executor(store, clock, bot_id=None):
-    return Executor(None, store, clock, lambda pair: None, bot_id=bot_id)
+    return Executor(None, store, clock, None, bot_id=bot_id)
 
 
 def remember(store, clock, cid):

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Callable
 
-from krakenbot.reporting import plan_allowlist
-from krakenbot.reporting.evidence import RunEvidence, scenario_name
-from krakenbot.reporting.mechanisms import MECHANISMS
-from krakenbot.reporting.scenario_facts import (
+from tools.spec_support import plan_allowlist
+from tools.safety_report.evidence import RunEvidence, scenario_name
+from tools.safety_report.mechanisms import MECHANISMS
+from tools.safety_report.scenario_facts import (
     NOT_PLACED, audit_codes, dec, is_rate_limit, kraken_status, mode_at, notional, open_intervals, order_facts, provoked,
     requests, safety,
 )
@@ -402,6 +402,12 @@ def breaker_prevents_cascades(run: RunEvidence) -> Verdict:
 
 
 # -- 7 ---------------------------------------------------------------------------------------------
+def _in_xbt(pair: object) -> bool:
+    """An XBT pair (``XBTEUR``, ``XXBTZEUR``): its volume is its value in XBT. Other assets count
+    towards TOTAL_BTC at their XBT value, which the evidence does not price: not judged here."""
+    return str(pair or "").upper().startswith(("XBT", "XXBT"))
+
+
 def allocation_respected(run: RunEvidence) -> Verdict:
     name = "Test allocation respected"
     findings = _Findings()
@@ -427,7 +433,7 @@ def allocation_respected(run: RunEvidence) -> Verdict:
             side = (order.get("descr") or {}).get("type")
             volume = dec(order.get("vol")) or Decimal(0)
             value = notional(order)
-            if side == "buy":
+            if side == "buy" and _in_xbt((order.get("descr") or {}).get("pair")):
                 largest_buy = max(largest_buy, volume)
                 if cap_btc is not None and volume > cap_btc:
                     findings.add(scenario, f"order {order.get('txid')}: buy {volume} XBT > TOTAL_BTC {cap_btc}")
@@ -437,6 +443,8 @@ def allocation_respected(run: RunEvidence) -> Verdict:
                     findings.add(scenario, f"order {order.get('txid')}: value {value} > MAX_ORDER_EUR {cap_eur}")
         position, peak = Decimal(0), Decimal(0)
         for trade in sorted(facts.exchange_trades, key=lambda t: (t.get("time", 0), str(t.get("txid")))):
+            if not _in_xbt(trade.get("pair")):
+                continue
             volume = dec(trade.get("vol")) or Decimal(0)
             position += volume if trade.get("type") == "buy" else -volume
             if position > peak:
@@ -452,7 +460,8 @@ def allocation_respected(run: RunEvidence) -> Verdict:
                "orders checked": orders_checked, "largest buy (XBT)": largest_buy,
                "largest order value": largest_notional, "peak position (XBT)": peak_position}
     evidence = [f"{orders_checked} order(s) on the exchange checked against TOTAL_BTC and MAX_ORDER_EUR "
-                "(the scenario's configured value, capped at the run's allocation)",
+                "(the scenario's configured value, capped at the run's allocation); TOTAL_BTC judged on the XBT "
+                "pairs, whose volume is their value in XBT",
                 f"peak position {peak_position} XBT; largest buy {largest_buy} XBT; largest order value "
                 f"{largest_notional}"]
     return _verdict(name, findings, evidence, figures, exercised=bool(allocation), absence_fails=run.absence_fails)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from decimal import Decimal
 
-from krakenbot import reporting
+from tools import safety_report as reporting
 from krakenbot.cli import main as krakenbot_main
 from safety_report_rig import ROOT
 

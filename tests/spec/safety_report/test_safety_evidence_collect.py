@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from krakenbot import reporting
-from krakenbot.reporting.criteria import breaker_prevents_cascades, zero_data_loss
-from krakenbot.reporting.evidence import RunEvidence
+from tools import safety_report as reporting
+from tools.safety_report.criteria import breaker_prevents_cascades, zero_data_loss
+from tools.safety_report.evidence import RunEvidence
 from krakensim import KrakenSimulator
 from krakensim.clock import ManualClock
 from tools.spec_support import safety_evidence

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from krakenbot.reporting import render
-from krakenbot.reporting.criteria import FAIL, Verdict, judge
-from krakenbot.reporting.evidence import RunEvidence, load
+from tools.safety_report import render
+from tools.safety_report.criteria import FAIL, Verdict, judge
+from tools.safety_report.evidence import RunEvidence, load
 
 FILES = ("safety-report.md", "safety-report.html", "safety-report.json")
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from krakenbot import reporting
+from tools import safety_report as reporting
 from safety_report_rig import assert_only_this_fails, failure_lines, scenario_title
 
 ALL_PASS = "All scenarios pass"

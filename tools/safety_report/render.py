@@ -12,7 +12,7 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Any
 
-from krakenbot.reporting.criteria import FAIL, PASS, Verdict
+from tools.safety_report.criteria import FAIL, PASS, Verdict
 
 TITLE = "Safety validation report"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from krakenbot.reporting.scenario_facts import audit_codes, is_rate_limit, requests, safety
+from tools.safety_report.scenario_facts import audit_codes, is_rate_limit, requests, safety
 
 Detector = Callable[[dict], list[str]]
 

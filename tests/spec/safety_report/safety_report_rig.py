@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from krakenbot import reporting  # noqa: E402
+from tools import safety_report as reporting  # noqa: E402
 
 # One scenario (or outline) per mechanism the report must see fire, and one order that fills.
 SCENARIOS = (

@@ -1,0 +1,46 @@
+"""The one endpoint table: retry, pacing, guard and allowlist give the same answer per row."""
+from __future__ import annotations
+
+import pytest
+
+from krakenbot.client import endpoints
+from krakenbot.client.pacing import call_cost
+from krakenbot.client.retry import RetryPolicy
+from krakenbot.errors import from_codes
+from krakenbot.safety.allowlist import check
+from krakenbot.safety.guard import ORDER_PLACING
+from krakenbot.safety.modes import TradingMode
+
+UNAVAILABLE = from_codes(["EService:Unavailable"], "X")
+
+
+@pytest.mark.parametrize("row", endpoints.ROWS, ids=lambda r: r.name)
+def test_every_rule_reads_the_same_row(row):
+    retried = RetryPolicy().should_retry(row.name, not row.private, UNAVAILABLE, 1)
+    assert retried is row.idempotent
+    assert call_cost(row.name) == row.cost
+    assert (row.name in ORDER_PLACING) is row.places_orders
+    for mode in TradingMode:
+        assert check(mode, row.name).allowed is (mode in row.modes)
+
+
+@pytest.mark.parametrize("name", ["OpenPositions", "GetWebSocketsToken", "ExportStatus"])
+def test_reads_the_bot_has_no_use_for_are_refused_and_say_why(name):
+    for mode in TradingMode:
+        verdict = check(mode, name)
+        assert not verdict.allowed and "every mode" in verdict.reason
+
+
+def test_funding_rows_are_refused_everywhere_and_writes_among_them_never_retried():
+    funding = [r for r in endpoints.ROWS if r.funding]
+    assert {"Withdraw", "DepositAddresses", "Earn/Allocate"} <= {r.name for r in funding}
+    assert all(not r.modes for r in funding)
+    assert {r.name for r in endpoints.ROWS if r.moves_funds} <= {r.name for r in funding}
+    assert not endpoints.ENDPOINTS["DepositAddresses"].idempotent  # new=true creates an address
+
+
+def test_unknown_endpoint_is_not_retried_costs_one_and_is_refused():
+    assert endpoints.lookup("SomethingNew") is None
+    assert not RetryPolicy().should_retry("SomethingNew", False, UNAVAILABLE, 1)
+    assert call_cost("SomethingNew") == 1
+    assert not check(TradingMode.LIVE, "SomethingNew").allowed
