@@ -13,20 +13,12 @@ placed through each layer in turn:
 
 The stages show what each entry point costs on its own. The layers are measured *inside* the
 wrapper's placement, in further placements with a timing shim around each layer's entry
-(``_in_situ_layers``): standing alone, the executor and the bot client commit their audit rows
-themselves, which inside the wrapper ride in the order's other commits, so differences of stage
-p50s no longer add up. The post-ack bookkeeping is written behind (``Store.write_behind``): it rides
-in the next write (the untimed cancel), and what is still owed after the cancel is committed then
-(``Store.flush``, untimed, which also waits for the WAL flush the cancel's commits started), so no
-writer-thread commit or disk flush lands inside the next stage's timing. A resting
-limit placement makes no exchange request but AddOrder (SystemStatus is cached on the clock, the
-free balance is held locally, a resting order is not read back: ``requests_per_placement`` shows
-it), so no other request is subtracted. A ``cProfile`` pass over the wrapper
-splits one placement into HTTP, SQLite and Python time. The intent's flush to disk starts at its
-commit and is waited for at the send gate, right before the request's first byte leaves: the
-layer table shows the commit and that wait apart, and the store's share on the placement's path
-is the two together (``store.record_intent`` alone, commit and flush in one, is its cost without
-the overlap). Placement → fill uses a
+(``_in_situ_layers``). A resting limit placement makes no exchange request but AddOrder
+(SystemStatus is cached on the clock, the free balance is held locally, a resting order is not
+read back: ``requests_per_placement`` shows it), so no other request is subtracted. A ``cProfile``
+pass over the wrapper splits one placement into HTTP, SQLite and Python time. The store's share
+on the placement's path is the intent's durable commit (on disk when it returns), measured in
+situ; ``store.record_intent`` alone is the same commit on a store of its own. Placement → fill uses a
 marketable limit (±2 % of mid, buys and sells alternating, inside the same rounds) and stops
 the clock when the bot's order status reads FILLED (refreshing if the ack did not already say so).
 """
@@ -88,14 +80,12 @@ def _profile_split(place: Callable[[], Callable[[], Any]], repeats: int) -> dict
 
 _CLIENT_CALL = "client: AddOrder call (HTTP round trip, signing, parsing; without the guard)"
 _GUARD = "client: guard + its audit row"
-_COMMIT = "executor: the intent's commit + its audit row (Store.record_intent; its flush to disk starts)"
-_WAIT = "executor: the send gate's wait for that flush (the rest of it ran during the request's preparation)"
+_COMMIT = "executor: the intent's durable commit + its audit row (Store.record_intent, on disk when it returns)"
 _LAYERS = (  # (name in the table, object attribute path on the bot, method)
     (_CLIENT_CALL, "client.trading", "add_order"),
     (_GUARD, "client", "_check_call"),
     (_COMMIT, "store", "record_intent"),
-    (_WAIT, "safety.executor", "_intent_on_disk"),
-    ("executor: post-ack bookkeeping, written behind (status, audit row, trade count)", "safety.executor",
+    ("executor: post-ack bookkeeping (status, audit row, trade count: one ordinary commit)", "safety.executor",
      "_transition"),
     ("", "safety.executor", "_count_placed"),
     ("wrapper: risk snapshot (cached balances and status, open orders, position)", "safety", "_snapshot"),
@@ -103,17 +93,9 @@ _LAYERS = (  # (name in the table, object attribute path on the bot, method)
 )
 
 
-def _group_commit_ms() -> float:
-    from krakenbot.store import GROUP_COMMIT_S
-
-    return GROUP_COMMIT_S * 1000
-
-
 def _in_situ_layers(bot: Any, place: Callable[[], Callable[[], Any]], placements: int) -> dict:
     """Time each layer inside real wrapper placements (shims on the bot's own objects, removed after).
     Per placement: the time in each layer (nested layers are subtracted from their parent), then p50s."""
-    import threading
-
     current: dict[str, int] = {}
     installed: list[tuple[Any, str]] = []
 
@@ -139,19 +121,9 @@ def _in_situ_layers(bot: Any, place: Callable[[], Callable[[], Any]], placements
     for label, path, method in _LAYERS:
         name = label or name  # an empty label adds to the previous layer
         shim(owner_of(path), method, name)
-    writer_ns: list[int] = []
-    flush = bot.store._flush_behind
-
-    def timed_flush() -> None:  # the writer thread's commits of written-behind units (when it found any)
-        owed, start = bool(bot.store._pending), time.perf_counter_ns()
-        flush()
-        if owed and threading.current_thread().name == "krakenbot-store-writer":
-            writer_ns.append(time.perf_counter_ns() - start)
-    bot.store._flush_behind = timed_flush
-    installed.append((bot.store, "_flush_behind"))
     per_layer: dict[str, list[int]] = {label: [] for label, _, _ in _LAYERS if label}
     totals: list[int] = []
-    on_path: list[int] = []  # the store's share on the placement's path: the intent's commit + the wait
+    on_path: list[int] = []  # the store's share on the placement's path: the intent's durable commit
     try:
         for _ in range(placements):
             current.clear()
@@ -160,11 +132,10 @@ def _in_situ_layers(bot: Any, place: Callable[[], Callable[[], Any]], placements
             totals.append(time.perf_counter_ns() - start)
             spent = dict(current)  # before the (untimed) cancel adds its own calls
             cancel()
-            # the guard and the send gate's wait run inside the client call
-            client = spent.get(_CLIENT_CALL, 0) - spent.get(_GUARD, 0) - spent.get(_WAIT, 0)
+            client = spent.get(_CLIENT_CALL, 0) - spent.get(_GUARD, 0)  # the guard runs inside the client call
             for label in per_layer:
                 per_layer[label].append(client if label == _CLIENT_CALL else spent.get(label, 0))
-            on_path.append(spent.get(_COMMIT, 0) + spent.get(_WAIT, 0))
+            on_path.append(spent.get(_COMMIT, 0))
     finally:
         for owner, method in installed:
             try:
@@ -178,9 +149,7 @@ def _in_situ_layers(bot: Any, place: Callable[[], Callable[[], Any]], placements
         "layers": summaries,
         "rest_p50": summarize_ns(rest).p50,
         "store_on_path_p50": summarize_ns(on_path).p50,
-        "writer_commit": summarize_ns(writer_ns).as_dict() if writer_ns else None,
         "placements": placements,
-        "group_commit_ms": _group_commit_ms(),
     }
 
 
@@ -220,15 +189,6 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
 
             last_txid: list[str] = []
 
-            def settled(cancel: Callable[[], Any]) -> Callable[[], None]:
-                """The untimed cancel, then the bot's written-behind rows committed and the WAL's
-                flushes waited for (``Store.flush``): neither the writer thread's commit nor the
-                disk's flush started by the cancel's commits must land inside the next stage's timing."""
-                def run() -> None:
-                    cancel()
-                    bot.store.flush()
-                return run
-
             def via_bare():
                 ack = bare.trading.add_order(order_request("buy", rest, pair=pair_id, cl_ord_id=f"bb{next(seq)}"))
                 return lambda: bare.trading.cancel_order(txid=ack.txids[0])
@@ -236,17 +196,17 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
             def via_bot_client():
                 ack = bot.client.trading.add_order(order_request("buy", rest, pair=pair_id, cl_ord_id=f"bc{next(seq)}"))
                 last_txid[:] = ack.txids[:1]
-                return settled(lambda: bot.client.trading.cancel_order(txid=ack.txids[0]))
+                return (lambda: bot.client.trading.cancel_order(txid=ack.txids[0]))
 
             def via_executor():
                 result = safety.executor.place(order_request("buy", rest))
-                return settled(lambda: safety.executor.cancel(result.cl_ord_id))
+                return (lambda: safety.executor.cancel(result.cl_ord_id))
 
             def via_wrapper():
                 outcome = safety.submit_order(PAIR, "buy", "limit", VOLUME, rest)
                 if not outcome.placed:
                     raise RuntimeError(f"wrapper refused the bench order: {outcome.reason}")
-                return settled(lambda: safety.cancel_order(outcome.cl_ord_id))
+                return (lambda: safety.cancel_order(outcome.cl_ord_id))
 
             def record_intent():
                 n = next(seq)
@@ -291,7 +251,6 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
                 _timed(lambda: safety._snapshot(info, mid, PAIR), stages["risk snapshot"])
                 if i % fill_every == 0 and len(fill_ns) < fills:
                     fill_once(i // fill_every)
-                    bot.store.flush()  # untimed, as after every stage
             for n in range(fills - (orders + fill_every - 1) // fill_every):  # fills beyond the rounds, if asked
                 fill_once(n)
 
@@ -325,8 +284,8 @@ def measure(orders: int = 300, fills: int = 100) -> dict:
         "ack": {"wrapper_p50": wrapper_p50, "client_p50": client_p50,
                 "overhead_ratio": overhead_ratio(wrapper_p50, client_p50),
                 "block_ratios": block_ratios(stages["safety wrapper"], stages["bare client"]),
-                # the store's share on the placement's path (in situ: the intent's commit + the send
-                # gate's wait for its flush) and, for comparison, commit and flush in one (standalone)
+                # the store's share on the placement's path (in situ: the intent's durable commit) and,
+                # for comparison, the same commit on a store of its own
                 "store_ratio": in_situ["store_on_path_p50"] / client_p50 if client_p50 else None,
                 "store_alone_ratio": summaries["store.record_intent"].p50 / client_p50 if client_p50 else None,
                 "rest_ratio": ((wrapper_p50 - client_p50 - in_situ["store_on_path_p50"]) / client_p50

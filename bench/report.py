@@ -118,16 +118,6 @@ def _bot_md(results: dict) -> list[str]:
                       f"timing shim on each layer; their p50 total {_f(situ.get('total_p50'))} µs):", "",
                   "| layer (p50 of its time per placement) | µs | share of the shimmed placement |", "|---|---|---|"]
         lines += [f"| {row['layer']} | {_f(row.get('p50_us'))} | {_f(row.get('share'), '{:.0%}')} |" for row in layers]
-        writer = situ.get("writer_commit") or {}
-        if situ and not writer:
-            lines.append(f"\nWritten behind, off the acknowledgement path: none of the {situ.get('placements', '?')} "
-                         f"post-ack units needed the store's writer thread: each rode in the next write's commit "
-                         f"(the untimed cancel).")
-        if writer:
-            lines.append(f"\nWritten behind, off the acknowledgement path: {writer.get('n', 0)} of the "
-                         f"{situ.get('placements', '?')} post-ack units were committed by the store's writer thread "
-                         f"(p50 {_f(writer.get('p50'))} µs, p95 {_f(writer.get('p95'))} µs) during the untimed "
-                         f"cancel; the others rode in the cancel's first commit.")
     per = bot.get("requests_per_placement") or {}
     if per:
         lines += ["", "Exchange requests per placement (simulator access log): "
@@ -150,13 +140,12 @@ def _bot_md(results: dict) -> list[str]:
             lines[-1] += (f" The same comparison within {len(blocks)} consecutive blocks of rounds: "
                           + ", ".join(f"+{r:.2f}×" for r in blocks) + ".")
         if ack.get("store_ratio") is not None:
-            line = (f"Of that, the store's share on the placement's path (the intent's commit and the send gate's "
-                    f"wait for its flush to disk, in-situ p50) is {_f(ack['store_ratio'], '{:.2f}')}× the client "
-                    f"call and everything else {_f(ack['rest_ratio'], '{:.2f}')}×.")
+            line = (f"Of that, the store's share on the placement's path (the intent's durable commit, in-situ "
+                    f"p50) is {_f(ack['store_ratio'], '{:.2f}')}× the client call and everything else "
+                    f"{_f(ack['rest_ratio'], '{:.2f}')}×.")
             if ack.get("store_alone_ratio") is not None:
-                line += (f" Commit and flush one after the other (`store.record_intent` on its own) take "
-                         f"{_f(ack['store_alone_ratio'], '{:.2f}')}×: the difference is the part of the flush that "
-                         f"ran while the request was being prepared.")
+                line += (f" The same commit on a store of its own (`store.record_intent`) takes "
+                         f"{_f(ack['store_alone_ratio'], '{:.2f}')}×.")
             lines.append(line)
     fill = bot.get("fill") or {}
     if fill:

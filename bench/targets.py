@@ -58,7 +58,7 @@ def evaluate(results: dict) -> list[Target]:
     blocks = [r for r in (_num(v) for v in ack.get("block_ratios") or []) if r is not None]
     spread = f" (blocks +{min(blocks):.2f}..+{max(blocks):.2f}x)" if blocks else ""
     out.append(
-        _judge("bot path adds <= 1x a bare client call", overhead, 1.0, "+{:.2f}x client call" + spread, "<= +1.00x",
+        _judge("bot path adds <= 1.5x a bare client call", overhead, 1.5, "+{:.2f}x client call" + spread, "<= +1.50x",
                bot.get("skipped", ""))
     )
     tp = {row.get("threads"): row for row in (results.get("throughput") or {}).get("rows", [])}

@@ -24,7 +24,6 @@
         ├── CircuitOpenError         the circuit breaker is open
         ├── EndpointNotAllowed       the safety wrapper's allowlist refused the endpoint
         ├── IntentNotDurable         the order's intent did not reach the disk: the order was not sent
-        └── DeadlineTooShort         too little of the order's deadline was left at the send: not sent
 
 Two flags drive policy so that retry and breaker read data instead of matching
 strings: ``retryable`` (safe to resend a *read* after waiting) and
@@ -147,10 +146,6 @@ class EndpointNotAllowed(LocalRefusal):
 
 class IntentNotDurable(LocalRefusal):
     """The order's intent could not be put on disk: the order was not sent."""
-
-
-class DeadlineTooShort(LocalRefusal):
-    """Not sent: too little of the order's deadline was left for Kraken to accept it."""
 
 
 # Exact Kraken strings first; then prefixes, longest first (see classify()).

@@ -8,9 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
 from enum import Enum
-from typing import Any, TypeVar
-
-_T = TypeVar("_T")
 
 
 class Side(str, Enum):
@@ -141,75 +138,6 @@ class TradesPage:
     last: str
 
 
-def evolve(obj: _T, **changes: Any) -> _T:
-    """``dataclasses.replace`` for the order path: a (changed) copy of a plain dataclass.
-
-    Why: ``replace`` walks the class's fields and re-runs ``__init__`` on every call, 6-12 us a
-    copy here, and one order makes several (risk snapshot, position, order record); a dict copy
-    is ~1.5 us. Only for dataclasses whose ``__init__`` does nothing but assign (no
-    ``__post_init__``, no slots); unknown field names are refused, as ``replace`` refuses them."""
-    cls = type(obj)
-    fields = cls.__dataclass_fields__  # type: ignore[attr-defined]
-    if not changes.keys() <= fields.keys() or hasattr(cls, "__post_init__"):
-        raise TypeError(f"evolve({cls.__name__}): unknown fields {sorted(set(changes) - set(fields))} "
-                        "or a __post_init__ to run: use dataclasses.replace")
-    new = object.__new__(cls)
-    state = new.__dict__
-    state.update(obj.__dict__)
-    state.update(changes)
-    return new
-
-
-_NO_ARGUMENT = object()  # an omitted argument whose field has a default_factory
-
-
-def quick_init(cls: type[_T]) -> type[_T]:
-    """Give a frozen dataclass an ``__init__`` that fills the instance's ``__dict__`` directly.
-
-    Why: a frozen dataclass's own ``__init__`` sets every field through ``object.__setattr__`` (its
-    class's ``__setattr__`` refuses), ~0.3 us a field: 4-5 us for the order request, the order record
-    and the risk snapshot, each built once or twice per order (measured in place: -10 us an order).
-    The same idea as ``evolve``. This ``__init__`` takes the same arguments (names, order, defaults,
-    default factories) and runs ``__post_init__`` as the generated one does; the class stays frozen
-    (assignment still raises). Plain fields only: a field with ``init=False`` or ``kw_only``, or an
-    ``InitVar``, is refused here rather than handled differently."""
-    import dataclasses
-
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
-    params = cls.__dataclass_params__  # type: ignore[attr-defined]
-    if not params.frozen or not params.init or "__slots__" in cls.__dict__:
-        raise TypeError(f"quick_init({cls.__name__}): only for frozen dataclasses with a generated __init__, no slots")
-    if len(fields) != len(cls.__dataclass_fields__):  # type: ignore[attr-defined]
-        raise TypeError(f"quick_init({cls.__name__}): InitVar or ClassVar fields are not handled")
-    # The generated code's own names start with "__qi_"; a field may not (nor be called "self").
-    arguments: list[str] = []
-    body: list[str] = []
-    namespace: dict[str, Any] = {"__qi_no_argument": _NO_ARGUMENT}
-    for f in fields:
-        if not f.init or f.kw_only:
-            raise TypeError(f"quick_init({cls.__name__}): field {f.name} is not a plain init field")
-        if f.name == "self" or f.name.startswith("__qi_"):
-            raise TypeError(f"quick_init({cls.__name__}): field name {f.name!r} is reserved here")
-        if f.default is not dataclasses.MISSING:
-            namespace[f"__qi_default_{f.name}"] = f.default
-            arguments.append(f"{f.name}=__qi_default_{f.name}")
-        elif f.default_factory is not dataclasses.MISSING:
-            namespace[f"__qi_factory_{f.name}"] = f.default_factory
-            arguments.append(f"{f.name}=__qi_no_argument")
-            body.append(f"    if {f.name} is __qi_no_argument:\n        {f.name} = __qi_factory_{f.name}()")
-        else:
-            arguments.append(f.name)
-    body.append("    __qi_state = self.__dict__")
-    body += [f"    __qi_state[{f.name!r}] = {f.name}" for f in fields]
-    if hasattr(cls, "__post_init__"):
-        body.append("    self.__post_init__()")
-    exec(f"def __init__(self, {', '.join(arguments)}):\n" + "\n".join(body), namespace)  # noqa: S102 - field names only
-    init = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    cls.__init__ = init  # type: ignore[misc]
-    return cls
-
-
 def exact_amount(value: object, name: str) -> Decimal:
     """A finite Decimal from a Decimal, int or decimal string; floats and bools are refused."""
     if isinstance(value, (float, bool)):
@@ -228,7 +156,6 @@ def exact_amount(value: object, name: str) -> Decimal:
     return number
 
 
-@quick_init
 @dataclass(frozen=True)
 class OrderRequest:
     """What the bot asks the exchange for. ``cl_ord_id`` is always set by the executor."""

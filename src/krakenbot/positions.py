@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import threading
 from bisect import bisect_left
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Iterable, Mapping
 
-from krakenbot.models import OrderInfo, PairInfo, TradeInfo, evolve
+from krakenbot.models import OrderInfo, PairInfo, TradeInfo
 from krakenbot.store import FillRecord, Store
 
 if TYPE_CHECKING:
@@ -178,14 +178,14 @@ class PositionManager:
     def positions(self) -> dict[str, Position]:
         with self._lock:
             self._caught_up()
-            return {pair: evolve(pos) for pair, pos in self._cache_positions.items()}
+            return {pair: replace(pos) for pair, pos in self._cache_positions.items()}
 
     def position(self, pair: str) -> Position:
         with self._lock:
             self._caught_up()
             found = self._cache_positions.get(pair)
             if found is not None:
-                return evolve(found)  # a copy of the one asked for (the risk check's, every order)
+                return replace(found)  # a copy of the one asked for (the risk check's, every order)
         base, quote = self._assets(pair)
         return Position(pair, base, quote)
 

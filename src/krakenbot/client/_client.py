@@ -188,16 +188,13 @@ class KrakenClient:
         path = self._public_prefix + endpoint + ("?" + query if query else "")
         return self._retrier.run(endpoint, True, lambda: self._public_once(endpoint, path))
 
-    def private(self, endpoint: str, *, before_send: Callable[[], None] | None = None,
-                **params: Any) -> dict[str, Any]:
-        """Signed POST to ``/0/private/<endpoint>``; reads are retried, writes never.
-        ``before_send``: run right before the request's first byte leaves; it may refuse the
-        request by raising (``Transport.request``)."""
+    def private(self, endpoint: str, **params: Any) -> dict[str, Any]:
+        """Signed POST to ``/0/private/<endpoint>``; reads are retried, writes never."""
         self._check_call(endpoint)
         if self._signer is None:
             raise AuthenticationError(f"{endpoint}: no API key configured; nothing was sent", (), endpoint)
         body = encode_params(params)
-        return self._retrier.run(endpoint, False, lambda: self._private_once(endpoint, body, before_send))
+        return self._retrier.run(endpoint, False, lambda: self._private_once(endpoint, body))
 
     def _public_once(self, endpoint: str, path: str) -> dict[str, Any]:
         self.breaker.ensure_not_open(endpoint)  # refuse before the pacer spends budget or waits
@@ -205,8 +202,7 @@ class KrakenClient:
             self.public_pacer.acquire(endpoint)
         return self._admitted(endpoint, True, lambda: self._transport.request("GET", path, endpoint))
 
-    def _private_once(self, endpoint: str, params_body: str,
-                      before_send: Callable[[], None] | None = None) -> dict[str, Any]:
+    def _private_once(self, endpoint: str, params_body: str) -> dict[str, Any]:
         self.breaker.ensure_not_open(endpoint)  # refuse before the pacer spends budget or waits
         if self.pacer is not None:
             self.pacer.acquire(endpoint)
@@ -220,7 +216,7 @@ class KrakenClient:
             body = f"nonce={nonce}&{params_body}" if params_body else f"nonce={nonce}"
             headers = self._private_headers.copy()
             headers["API-Sign"] = self._signer.sign(paths[1], nonce, body)  # type: ignore[union-attr]
-            return self._transport.request("POST", paths[0], endpoint, body, headers, before_send)
+            return self._transport.request("POST", paths[0], endpoint, body, headers)
 
         with self._private_lock:
             return self._admitted(endpoint, False, send)

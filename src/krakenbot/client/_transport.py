@@ -1,21 +1,11 @@
 """HTTP to Kraken: a few kept-alive ``http.client`` connections, opened on demand, closed on close().
 
 The standard library's ``http.client`` directly: the per-call floor in ``bench/`` *is* an
-``http.client`` keep-alive request, and every layer on top of it costs microseconds the bot's
-budget cannot spare (measured: urllib3's ``urlopen`` ~55-90 µs a call, requests several hundred).
+``http.client`` keep-alive request, and a client library on top of it adds its own cost per call.
 What those libraries would add is written here in a few lines: a small LIFO of idle connections
 (one request per connection at a time), a stale-connection check before reuse, separate connect
 and read timeouts plus a total bound on the answer, and TLS with the system's trust store and
 hostname checks (``ssl.create_default_context``).
-
-A request can carry a send gate (``before_send``): a callable run right before the request's first
-byte is written (after the connection, and for HTTPS its TLS handshake, is open: they carry none
-of the request), which may refuse the request by raising. Whatever it raises reaches the caller as
-it is, never as a transport failure. The executor waits there for its order's intent to reach the
-disk, so that flush overlaps with everything the request needs before it leaves
-(``krakenbot.fsync``). A request that went out without passing its gate (an ``http.client`` that no
-longer writes through ``send``) raises ``GateSkipped``, which the executor treats as an ambiguous
-outcome (looked up by cl_ord_id, never re-sent).
 
 Every failure becomes a typed ``krakenbot.errors`` exception (``decode_response`` is
 the whole mapping): HTTP 200 with an ``E...`` string -> ``from_codes``; any other
@@ -31,12 +21,12 @@ import ipaddress
 import json
 import logging
 import math
-import select
+import selectors
 import ssl
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from krakenbot.errors import (
@@ -101,56 +91,6 @@ def cleartext_refusal(base_url: str) -> str | None:
     return f"must be an https:// URL, got scheme {parts.scheme or 'none'!r}"
 
 
-class GateSkipped(RuntimeError):
-    """A request with a send gate left without the gate having run (see the module docstring)."""
-
-
-class _Gate:
-    """One request's send gate, and whether it has run."""
-
-    __slots__ = ("run", "ran")
-
-    def __init__(self, run: Callable[[], None]) -> None:
-        self.run, self.ran = run, False
-
-
-class _GateRefused(Exception):
-    """Carries what the gate raised past the transport's handlers, which would take an OSError for a
-    socket failure."""
-
-    def __init__(self, error: Exception) -> None:
-        super().__init__(type(error).__name__)
-        self.error = error
-
-
-# The gate of the request this thread is sending now: set by Transport.request around the send (and
-# put back as it was after, should another request run on this thread meanwhile), run by the first
-# write. Per thread: a connection is used by one thread at a time.
-_current = threading.local()
-
-
-class _GatedSend:
-    """``http.client``'s connection, running the current request's send gate before its first write."""
-
-    def send(self, data: Any) -> None:
-        gate = getattr(_current, "gate", None)
-        if gate is not None and not gate.ran:
-            gate.ran = True  # once per request, whatever it raises
-            try:
-                gate.run()
-            except Exception as error:
-                raise _GateRefused(error) from None
-        super().send(data)  # type: ignore[misc]
-
-
-class _GatedHTTPConnection(_GatedSend, http.client.HTTPConnection):
-    pass
-
-
-class _GatedHTTPSConnection(_GatedSend, http.client.HTTPSConnection):
-    pass
-
-
 def decode_response(endpoint: str, status: int, data: bytes) -> dict[str, Any]:
     """Kraken's ``result`` from one HTTP answer, or the typed error it stands for."""
     if status != 200:
@@ -183,9 +123,9 @@ def _gone(conn: http.client.HTTPConnection) -> bool:
     sock = conn.sock
     if sock is None:
         return False  # not open (yet, or any more): the request opens it
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    return bool(poller.poll(0))
+    with selectors.DefaultSelector() as selector:  # the platform's own (epoll, kqueue, select on Windows)
+        selector.register(sock, selectors.EVENT_READ)
+        return bool(selector.select(0))
 
 
 class Transport:
@@ -225,8 +165,8 @@ class Transport:
                     return conn
                 conn.close()
         if self._https:
-            return _GatedHTTPSConnection(self._host, self._port, timeout=self.timeouts.connect, context=self._tls)
-        return _GatedHTTPConnection(self._host, self._port, timeout=self.timeouts.connect)
+            return http.client.HTTPSConnection(self._host, self._port, timeout=self.timeouts.connect, context=self._tls)
+        return http.client.HTTPConnection(self._host, self._port, timeout=self.timeouts.connect)
 
     def _checkin(self, conn: http.client.HTTPConnection) -> None:
         with self._lock:
@@ -249,18 +189,14 @@ class Transport:
 
     # -- one request ---------------------------------------------------------------------------
     def request(self, method: str, path: str, endpoint: str, body: str | None = None,
-                headers: dict[str, str] | None = None,
-                before_send: Callable[[], None] | None = None) -> dict[str, Any]:
-        """Send and decode; ``path`` is the full request path (with any query string).
-        ``before_send``: the send gate (module docstring); what it raises is raised as it is."""
+                headers: dict[str, str] | None = None) -> dict[str, Any]:
+        """Send and decode; ``path`` is the full request path (with any query string)."""
         timeouts = self.timeouts
         started = time.monotonic()
         deadline = None if timeouts.total is None else started + timeouts.total
-        gate = _Gate(before_send) if before_send is not None else None
         conn = self._checkout()
         if conn.sock is None:
             self._open(conn, endpoint)
-        outer, _current.gate = getattr(_current, "gate", None), gate
         try:
             read = timeouts.read if deadline is None else max(min(timeouts.read, deadline - time.monotonic()), 0.001)
             sock = conn.sock
@@ -268,13 +204,8 @@ class Transport:
                 sock.settimeout(read)  # type: ignore[union-attr]
             conn.request(method, path, body.encode() if body is not None else None,
                          headers if headers is not None else self._get_headers)
-            if gate is not None and not gate.ran:
-                raise GateSkipped(f"{endpoint}: the request left before its send gate ran")
             response = conn.getresponse()
             data = self._read_body(response, deadline, endpoint)
-        except _GateRefused as refused:
-            conn.close()
-            raise refused.error from None
         # ``from None``: the error names the endpoint and the failure's type, nothing of the request.
         except TimeoutError:
             conn.close()
@@ -285,8 +216,6 @@ class Transport:
         except BaseException:
             conn.close()  # half-sent or half-read: it must not carry another request
             raise
-        finally:
-            _current.gate = outer
         self._checkin(conn)
         return decode_response(endpoint, response.status, data)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from krakenbot.client import parsing
 from krakenbot.errors import DeadlineElapsedError
@@ -49,14 +49,12 @@ class TradingApi:
         # Exchange time: a local clock running ahead must not stretch the window we wait out.
         return {"deadline": rfc3339(self._client.exchange_time() + seconds)} if seconds else {}
 
-    def add_order(self, order: OrderRequest, *, before_send: Callable[[], None] | None = None) -> OrderAck:
+    def add_order(self, order: OrderRequest) -> OrderAck:
         """Place (or with ``validate=True`` only check) one order.
 
         An order that carries its own ``deadline`` is sent with exactly that deadline (rounded
         down to the second: earlier, never later); if too little of it is left for Kraken to
-        accept it, nothing is sent and the order is reported as not placed. ``before_send`` runs
-        right before the request's first byte leaves (the executor waits there for the order's
-        intent to be on disk); what it raises is raised, and nothing is sent."""
+        accept it, nothing is sent and the order is reported as not placed."""
         params: dict[str, Any] = order.as_params()
         if order.deadline is None:
             params.update(self._deadline())
@@ -67,7 +65,7 @@ class TradingApi:
                     f"AddOrder: not sent, only {left:.1f} s of its deadline were left",
                     ("EService:Deadline elapsed",), "AddOrder")
             params["deadline"] = rfc3339(order.deadline)
-        return parsing.parse_add_order(self._client.private("AddOrder", before_send=before_send, **params),
+        return parsing.parse_add_order(self._client.private("AddOrder", **params),
                                        order.validate)
 
     def cancel_order(self, txid: str | None = None, cl_ord_id: str | None = None) -> int:

@@ -1,11 +1,9 @@
 """Placing, cancelling and following orders without ever doubling one.
 
 The rules, in order of importance:
-1. Every order gets a fresh ``cl_ord_id`` and is written to the store (fsynced)
-   *before* AddOrder leaves, already in ``PENDING_SUBMIT``: after a crash the bot
-   knows what it may have sent. The flush to disk starts at the intent's commit and is
-   waited for right before the request's first byte leaves (the client's send gate), so
-   the disk works while the request is prepared; if it fails, nothing is sent (REJECTED).
+1. Every order gets a fresh ``cl_ord_id`` and is on disk in ``PENDING_SUBMIT`` (a durable
+   commit) *before* the AddOrder request is built: after a crash the bot knows what it may
+   have sent. If that write fails the order is refused (``IntentNotDurable``), nothing sent.
 2. AddOrder is never re-sent. An ambiguous failure (timeout, reset, 5xx, dropped
    reply, ``EService:Unavailable``, anything unexpected) makes the order ``UNKNOWN``;
    it is resolved by looking the ``cl_ord_id`` up in OpenOrders, then ClosedOrders
@@ -28,11 +26,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Iterable
 
-from krakenbot.client.trading import MIN_DEADLINE_LEAD_S
 from krakenbot.clock import Clock
 from krakenbot.errors import (
     DeadlineElapsedError,
-    DeadlineTooShort,
     IntentNotDurable,
     KrakenError,
     LocalRefusal,
@@ -52,9 +48,9 @@ from krakenbot.execution.order_state import (
     apply,
     event_for_exchange_status,
 )
-from krakenbot.models import OrderInfo, OrderRequest, OrderType, PairInfo, TradeInfo, quick_init
+from krakenbot.models import OrderInfo, OrderRequest, OrderType, PairInfo, TradeInfo
 from krakenbot.positions import Discrepancy
-from krakenbot.store import FillRecord, IntentFlush, OrderRecord, Store, StoreError, utc_day
+from krakenbot.store import FillRecord, OrderRecord, Store, StoreError, utc_day
 
 if TYPE_CHECKING:
     from krakenbot.market_data import PairRules
@@ -73,9 +69,6 @@ _ID_ATTEMPTS = 100
 _UNKNOWN = OrderStatus.UNKNOWN.value
 _ACTIVE = tuple(sorted(s.value for s in ACTIVE_STATUSES))
 _OUTCOME_UNKNOWN_OR_IN_FLIGHT = (OrderStatus.UNKNOWN.value, OrderStatus.PENDING_SUBMIT.value)
-# How long an order waits at the send for its intent's flush (it takes well under a millisecond on a
-# sound disk): past this the disk is in trouble, and the order is refused, not sent.
-INTENT_FLUSH_WAIT_S = 2.0
 
 
 class _IdTaken(Exception):
@@ -86,7 +79,6 @@ class UnknownOrderOutstanding(LocalRefusal):
     """An earlier order on this pair has an unknown outcome; nothing was sent."""
 
 
-@quick_init
 @dataclass(frozen=True)
 class PlacementResult:
     cl_ord_id: str
@@ -315,20 +307,19 @@ class Executor:
                 raise UnknownOrderOutstanding(
                     f"an order on {pair} has an unknown outcome; no new order until it is resolved")
             try:
-                # The intent and its audit row: one commit, whose flush to disk the send waits for
-                # (``_intent_on_disk``); a refused intent is never sent, so nothing waits for it.
-                flush = self.store.record_intent(record, audit={
+                # The intent and its audit row: one durable commit, on disk before the request exists.
+                self.store.record_intent(record, audit={
                     "time": now, "actor": "executor", "action": "order_intent", "outcome": status.value,
                     "allowed": not problem,
                     "detail": {"cl_ord_id": cl_ord_id, "pair": pair, "side": intent["side"],
                                "ordertype": intent["ordertype"], "volume": intent["volume"],
                                "price": intent["price"], "validate": wire.validate, "reason": problem},
-                }, sync_later=True)
+                })
             except sqlite3.IntegrityError:
                 if self.store.get_order(cl_ord_id) is None:
                     raise
                 raise _IdTaken(cl_ord_id) from None
-            except (sqlite3.Error, StoreError) as error:  # disk full, read-only, a failed flush earlier
+            except (sqlite3.Error, StoreError) as error:  # disk full, read-only, an I/O error at the sync
                 raise IntentNotDurable(f"AddOrder: not sent, the order's intent could not be recorded ({error})",
                                        (), "AddOrder") from error
             if not problem:
@@ -337,7 +328,7 @@ class Executor:
             return PlacementResult(cl_ord_id, OrderStatus.REJECTED, None, False, problem, order=record)
         try:
             with self._order_lock(cl_ord_id):
-                return self._send(record, wire, flush)
+                return self._send(record, wire)
         finally:
             with self._lock:
                 self._in_flight.discard(cl_ord_id)
@@ -358,27 +349,9 @@ class Executor:
             return f"cost {wire.volume * wire.price} below costmin {info.costmin} ({info.altname})"
         return None
 
-    def _intent_on_disk(self, flush: IntentFlush, wire: OrderRequest) -> None:
-        """The send gate: the intent's flush has returned, or the order does not leave. The wait is
-        bounded (``INTENT_FLUSH_WAIT_S``, and what the order's deadline leaves): it runs under the
-        client's private-call lock, and an order must not leave with too little deadline left."""
-        bound = INTENT_FLUSH_WAIT_S
-        if wire.deadline is not None:
-            bound = min(bound, wire.deadline - self._exchange_now() - MIN_DEADLINE_LEAD_S)
-            if bound <= 0:  # a LocalRefusal: raised inside the client's call, it must not count as a breaker trial
-                raise DeadlineTooShort("AddOrder: not sent, too little of its deadline is left", (), "AddOrder")
+    def _send(self, order: OrderRecord, wire: OrderRequest) -> PlacementResult:
         try:
-            flush.wait(timeout=bound)
-        except TimeoutError:
-            raise IntentNotDurable(f"AddOrder: not sent, the order's intent was not on disk within {bound:.1f} s",
-                                   (), "AddOrder") from None
-        except OSError as error:
-            raise IntentNotDurable(f"AddOrder: not sent, the order's intent could not be written to disk ({error})",
-                                   (), "AddOrder") from None
-
-    def _send(self, order: OrderRecord, wire: OrderRequest, flush: IntentFlush) -> PlacementResult:
-        try:
-            ack = self.client.trading.add_order(wire, before_send=lambda: self._intent_on_disk(flush, wire))
+            ack = self.client.trading.add_order(wire)
         except BaseException as error:  # noqa: BLE001 - every failure is classified below
             if not isinstance(error, Exception):
                 # KeyboardInterrupt & co: the order may be out; leave it UNKNOWN for recovery.
@@ -402,10 +375,10 @@ class Executor:
             # Success without a txid for a real order: we cannot tell where it is. Look it up.
             order = self._transition(order, OrderEvent.TIMEOUT, reason="AddOrder answered without a txid")
             return self._result(self.resolve_unknown(order.cl_ord_id, wait=self.wait_for_unknown))
-        # Accepted, its audit row and the daily trade count: one unit, in memory now and committed
-        # behind the caller (Store.write_behind): the intent is already durable, and a crash before
-        # the unit lands leaves PENDING_SUBMIT, which recovery settles by cl_ord_id and counts.
-        with self.store.write_behind():
+        # Accepted, its audit row and the daily trade count: one ordinary commit. The intent is
+        # already durable; if this commit is lost (a power cut), PENDING_SUBMIT remains, which
+        # recovery settles by cl_ord_id and counts.
+        with self.store.batch():
             order = self._transition(order, OrderEvent.ACCEPT, txid=ack.txids[0])
             self._count_placed()
         if self.sync_after_place and not _rests(wire):

@@ -16,7 +16,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Callable, Mapping
 
-from krakenbot.models import OrderBook, OrderRequest, OrderType, PairInfo, Side, quick_init
+from krakenbot.models import OrderBook, OrderRequest, OrderType, PairInfo, Side
 from krakenbot.risk.limits import RiskLimits
 
 __all__ = [
@@ -62,7 +62,6 @@ class CancelIntent:
     cl_ord_id: str
 
 
-@quick_init
 @dataclass(frozen=True)
 class RiskSnapshot:
     """What the checks know about the world at decision time.

@@ -15,11 +15,11 @@ with ``record_realised_pnl``.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from krakenbot.clock import Clock
-from krakenbot.models import OrderRequest, evolve
+from krakenbot.models import OrderRequest
 from krakenbot.positions import PositionManager
 from krakenbot.risk.checks import CHECKS, CancelIntent, Denial, RiskSnapshot, TradingState
 from krakenbot.risk.limits import RiskLimits
@@ -107,7 +107,7 @@ class RiskManager:
     def check(self, intent: OrderRequest | CancelIntent, snapshot: RiskSnapshot | None = None) -> RiskDecision:
         if isinstance(intent, CancelIntent):
             return RiskDecision(True, [])
-        snap = evolve(
+        snap = replace(
             snapshot or RiskSnapshot(),
             daily_trades=self.daily_trades(),
             daily_realised_loss=self.daily_realised_loss(),

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 
-from krakenbot.models import quick_init
 from krakenbot.risk import Denial
 
 
@@ -27,7 +26,6 @@ class SafetyCode(str, Enum):
     STORE_FAILURE = "STORE_FAILURE"  # the order could not be recorded (on disk) before sending: not sent
 
 
-@quick_init
 @dataclass(frozen=True)
 class OrderOutcome:
     """What became of one order request. ``accepted``: passed every gate and the exchange

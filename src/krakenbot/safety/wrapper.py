@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from contextlib import nullcontext
 from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -115,15 +114,6 @@ class SafetyWrapper(ExchangeReads):
     def submit_order(self, pair: str, side: Side | str, ordertype: OrderType | str, volume: Decimal | str,
                      price: Decimal | str | None = None, *, price2: Decimal | str | None = None,
                      post_only: bool = False, leverage: Any = None, origin: str = "operator") -> OrderOutcome:
-        # One decision, one view of the store: another process's write (``krakenbot resume``) is
-        # looked for once per order, not at each of its reads (Store.consistent_reads).
-        reads = getattr(self.store, "consistent_reads", None)
-        with reads() if reads is not None else nullcontext():
-            return self._submit_order(pair, side, ordertype, volume, price, price2, post_only, leverage, origin)
-
-    def _submit_order(self, pair: str, side: Side | str, ordertype: OrderType | str, volume: Decimal | str,
-                      price: Decimal | str | None, price2: Decimal | str | None, post_only: bool, leverage: Any,
-                      origin: str) -> OrderOutcome:
         try:
             side = Side(side)
             ordertype = OrderType(ordertype)
@@ -190,10 +180,7 @@ class SafetyWrapper(ExchangeReads):
             # post_only); the risk check only knows "online", so show it the state that applies.
             risk_info = replace(info, status="online")
         # 7-8. risk check and placement as one step: a concurrent submit must see this order.
-        # The audit rows of this order (guard, executor, wrapper) ride in the store's next commits
-        # instead of one commit each, the last ones written behind (Store.audit_later; the intent
-        # is still fsynced before sending).
-        with self._order_gate, self._audit_later():
+        with self._order_gate:
             outcome, executed = self._risk_then_execute(request, risk_info, mid, pair, origin, summary)
             if executed:  # the record the executor returned (set under this gate): no re-read
                 self._hold_locally(outcome, info, self._placed_record)
@@ -295,8 +282,6 @@ class SafetyWrapper(ExchangeReads):
         wait on slow reads while the operator pulls it) is HALTED, an open breaker CIRCUIT_OPEN."""
         if isinstance(refusal, CircuitOpenError):
             return SafetyCode.CIRCUIT_OPEN
-        if isinstance(refusal, IntentNotDurable):  # its flush to disk failed or did not return in time
-            return SafetyCode.STORE_FAILURE
         if isinstance(refusal, EndpointNotAllowed):
             return SafetyCode.HALTED if self._order_blocker() else SafetyCode.MODE
         return None
@@ -321,12 +306,6 @@ class SafetyWrapper(ExchangeReads):
 
     def cancel_order(self, cl_ord_id: str, origin: str = "operator") -> OrderOutcome:
         """Cancels pass risk always, but not the mode's allowlist, and never in maintenance."""
-        # The guard's rows (CancelOrder, the read-back) and this one ride in the cancel's own status
-        # commits instead of a commit each: fewer pages for the next order's fsync to flush.
-        with self._audit_later():
-            return self._cancel_order(cl_ord_id, origin)
-
-    def _cancel_order(self, cl_ord_id: str, origin: str) -> OrderOutcome:
         problem = self._cancel_problem()
         if problem is not None:
             code, reason = problem
@@ -561,12 +540,6 @@ class SafetyWrapper(ExchangeReads):
         }
 
     # -- internals ----------------------------------------------------------------------------------
-    def _audit_later(self) -> Any:
-        later = getattr(self.store, "audit_later", None)
-        if later is None:
-            return nullcontext()
-        return later(on_error=lambda error: log.error("audit write failed after an order: %s", error))
-
     def _breaker_open(self) -> bool:
         return self.breaker is not None and self.breaker.state is BreakerState.OPEN
 

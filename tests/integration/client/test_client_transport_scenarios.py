@@ -127,26 +127,3 @@ def test_an_answer_shorter_than_its_content_length_is_a_dropped_connection(serve
     with pytest.raises(ConnectionFailed):
         transport.request("GET", "/x", "X")
     assert transport._idle == []
-
-
-def test_a_gate_refusing_on_a_kept_alive_connection_writes_nothing_and_drops_it(serve):
-    def handler(server, conn, index):
-        while server.read_request(conn) is not None:
-            conn.sendall(answer(OK % index))
-
-    server = serve(handler)
-    transport = Transport(server.url, Timeouts(1, 1, 5), "t")
-    transport.request("GET", "/x", "X")
-    kept = transport._idle[0]
-
-    class Refused(Exception):
-        """What the gate raises: it must reach the caller as it is."""
-
-    def gate():
-        raise Refused()
-
-    with pytest.raises(Refused):
-        transport.request("POST", "/p", "P", "a=1", {"Content-Type": "x"}, before_send=gate)
-    assert kept.sock is None and transport._idle == []  # closed, not kept for the next request
-    assert transport.request("GET", "/x", "X") == {"n": 1}
-    assert len(server.received) == 2  # the refused request never reached the server

@@ -49,7 +49,7 @@ def test_an_id_the_store_already_holds_is_skipped_and_nothing_is_sent_under_it()
     store, clock = Store(":memory:"), ManualClock()
     sent: list[str] = []
 
-    def add_order(wire, before_send=None):
+    def add_order(wire):
         sent.append(wire.cl_ord_id)
         return OrderAck(txids=("OTAKEN-00000-000001",), description="buy")
 

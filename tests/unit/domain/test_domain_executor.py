@@ -56,9 +56,7 @@ class FakeExchange:
     def account(self):
         return self
 
-    def add_order(self, req: OrderRequest, before_send=None) -> OrderAck:
-        if before_send is not None:
-            before_send()  # the executor's send gate: raising here means nothing was sent
+    def add_order(self, req: OrderRequest) -> OrderAck:
         self.calls.append(("AddOrder", req.cl_ord_id))
         result = self.add_results.pop(0)
         if isinstance(result, BaseException):
@@ -131,7 +129,7 @@ def test_cl_ord_ids_are_short_ascii_and_unique(ex):
 def test_intent_is_recorded_before_the_request_leaves(fake, ex, store):
     seen = {}
 
-    def add(req, before_send=None):
+    def add(req):
         seen["status_at_send"] = store.get_order(req.cl_ord_id).status
         return OrderAck(("OTX-1",), "buy")
 
@@ -154,7 +152,7 @@ def test_deadline_elapsed_means_not_placed(fake, ex):
 
 
 def test_timeout_then_found_adopts_txid_status_and_fills(fake, ex, store):
-    def landed(req, before_send=None):
+    def landed(req):
         fake.orders["OTX-9"] = info("OTX-9", req.cl_ord_id, "closed", "0.001", "59", "0.236")
         fake.trades["T-1"] = TradeInfo("T-1", "OTX-9", "XXBTZEUR", Side.BUY, "limit", D("59000"), D("0.001"), D("59"),
                                        D("0.236"), 1.0, False)
@@ -170,7 +168,7 @@ def test_scans_when_the_exchange_ignores_the_cl_ord_id_filter(fake, ex):
     fake.ignore_cl_ord_id_filter = True
     fake.orders["OTHER"] = info("OTHER", "someone-else")
 
-    def landed(req, before_send=None):
+    def landed(req):
         fake.orders["OTX-2"] = info("OTX-2", req.cl_ord_id)
         raise ConnectionFailed("reset")
 
@@ -296,7 +294,7 @@ def test_concurrent_orders_on_one_pair_do_not_block_each_other(fake, ex):
     """An AddOrder this executor is sending right now is not an unknown outcome."""
     seen = []
 
-    def add(req, before_send=None):
+    def add(req):
         seen.append(ex.unknown_pairs())
         return OrderAck((f"OTX-{len(seen)}",), "buy")
 
@@ -330,7 +328,7 @@ def test_the_scan_pages_through_closed_orders_before_declaring_an_order_not_plac
     Declaring it not placed would unblock the pair for a second, doubled order."""
     fake.ignore_cl_ord_id_filter = True
 
-    def landed(req, before_send=None):
+    def landed(req):
         fake.orders["OTX-MINE"] = info("OTX-MINE", req.cl_ord_id, "closed", "0.001", "59", "0.236")
         for i in range(60):
             fake.orders[f"OTX-{i}"] = info(f"OTX-{i}", f"someone-else-{i}", "canceled")

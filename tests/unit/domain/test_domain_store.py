@@ -82,9 +82,9 @@ def test_v3_keeps_every_order_and_audit_row_and_their_order(tmp_path):
 
 
 def test_an_intent_and_its_audit_row_write_few_pages(tmp_path):
-    """The intent's fsync flushes every page written since the last one, so the pages an order
-    writes are order latency: an intent with its audit row is 4 WAL frames (orders row, its
-    cl_ord_id and pair+status index entries, audit row); v2 wrote 7."""
+    """The intent's sync flushes every page written since the last one, so the pages an order
+    writes are order latency: an intent with its audit row is 5 WAL frames (orders row, its
+    cl_ord_id, pair+status and status index entries, audit row); v2 wrote 7."""
     path = tmp_path / "bot.sqlite"
     with Store(str(path)) as s:
         s._db.execute("PRAGMA wal_autocheckpoint=0")  # the WAL only grows: its size counts frames
@@ -94,7 +94,7 @@ def test_an_intent_and_its_audit_row_write_few_pages(tmp_path):
         for n in range(20):
             s.record_intent(store_order(f"kb-{n}"), audit={"time": 1.0, "action": "order_intent"})
         frames = ((tmp_path / "bot.sqlite-wal").stat().st_size - before) / (4096 + 24) / 20
-    assert frames <= 4.2
+    assert frames <= 5.2
 
 
 def _newer_schema_file(tmp_path):
@@ -300,260 +300,51 @@ def test_an_intent_is_committed_with_its_audit_row_alone_and_never_inside_a_batc
         assert db.get_order("kb2") is None
 
 
-def test_an_intent_is_put_on_disk_by_flushing_the_wal_file_after_its_commit(tmp_path, monkeypatch):
-    """What synchronous=FULL does inside the commit, done after it: the WAL file (every commit so far,
-    the intent's last) is flushed; returned at once with ``sync_later``, waited for otherwise."""
-    import krakenbot.store as store_module
+def _statements(db: Store) -> list[str]:
+    seen: list[str] = []
+    db._db.set_trace_callback(lambda sql: seen.append(" ".join(sql.split()[:3])))
+    return seen
 
-    flushed: list[tuple[int, int]] = []
-    real_start = store_module.start_datasync
 
-    def start(fd, on_failure=None):
-        flushed.append((os.fstat(fd).st_ino, len(db.orders())))  # what the file held when the flush began
-        return real_start(fd, on_failure)
-
-    monkeypatch.setattr(store_module, "start_datasync", start)
+def test_an_intent_is_committed_at_full_sync_and_every_other_write_at_normal(tmp_path):
+    """The intent's commit returns only once it is on disk (FULL syncs the WAL at the commit); the
+    writes after it stay at NORMAL (atomic, not synced), so an order pays for one sync."""
     with Store(str(tmp_path / "s.sqlite")) as db:
-        statements: list[str] = []
-        db._db.set_trace_callback(statements.append)
+        assert db._db.execute("PRAGMA fullfsync").fetchone()[0] == 1  # Darwin's F_FULLFSYNC where it exists
+        seen = _statements(db)
+        db.record_intent(store_order("kb1"), audit={"action": "order_intent"})
+        assert seen == ["PRAGMA synchronous=FULL", "BEGIN IMMEDIATE", "INSERT INTO orders(cl_ord_id,",
+                        "INSERT INTO audit(time,", "COMMIT", "PRAGMA synchronous=NORMAL"]
+        seen.clear()
+        db.update_order("kb1", status="OPEN", txid="O1")
+        db.append_audit({"action": "order_status"})
+        assert not any("synchronous" in sql for sql in seen)
+        with pytest.raises(sqlite3.IntegrityError):  # a refused intent leaves the connection at NORMAL too
+            db.record_intent(store_order("kb1"))
+        assert db._db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+
+
+def test_an_intent_the_file_refuses_is_not_recorded(tmp_path):
+    """A full disk at the intent's commit: the caller gets the error and nothing of the intent stays."""
+    with Store(str(tmp_path / "f.sqlite")) as db:
         db.record_intent(store_order("kb1"))
-        later = db.record_intent(store_order("kb2"), sync_later=True)
-        monkeypatch.setattr(store_module, "overlapping", lambda: False)  # no flush ahead (tested below)
-        db.append_audit({"action": "ordinary"})
-        db._db.set_trace_callback(None)
-        later.wait()
-        wal = (tmp_path / "s.sqlite-wal").stat().st_ino
-        assert flushed == [(wal, 1), (wal, 2)]  # one flush per intent, after its commit, of the WAL file
-        control = [s for s in statements if s.startswith(("PRAGMA synchronous", "BEGIN", "COMMIT"))]
-        assert control == ["BEGIN IMMEDIATE", "COMMIT"] * 3  # no switching: everything commits under NORMAL
+        pages = db._db.execute("PRAGMA page_count").fetchone()[0]
+        db._db.execute(f"PRAGMA max_page_count={pages}")  # the file cannot grow: SQLITE_FULL
+        with pytest.raises(sqlite3.OperationalError, match="full"):
+            for n in range(200):  # until a page must be added
+                db.record_intent(store_order(f"kb-full-{n}", intent={"pad": "x" * 2000}))
+        refused = f"kb-full-{n}"
+        db._db.execute("PRAGMA max_page_count=1073741823")
+        assert db.get_order(refused) is None and not db._db.in_transaction
         assert db._db.execute("PRAGMA synchronous").fetchone()[0] == 1
 
 
-def test_the_flush_follows_the_wal_file_when_it_is_not_the_one_the_descriptor_is_open_on(tmp_path):
-    with Store(str(tmp_path / "r.sqlite")) as db:
-        db.record_intent(store_order("kb1"))
-        db._wal_id = (0, 0)  # as if SQLite had replaced the file since
-        db.record_intent(store_order("kb2"))
-        assert os.fstat(db._wal_fd).st_ino == (tmp_path / "r.sqlite-wal").stat().st_ino
-        assert db._wal_id == ((tmp_path / "r.sqlite-wal").stat().st_dev, (tmp_path / "r.sqlite-wal").stat().st_ino)
-
-
-def test_after_a_failed_flush_the_store_takes_no_more_intents_until_it_is_opened_again(tmp_path, monkeypatch):
-    """The kernel may call the next flush clean although the failed pages never reached the disk."""
-    import krakenbot.store as store_module
-    from krakenbot.fsync import PendingSync
-
-    real_start = store_module.start_datasync
-    monkeypatch.setattr(store_module, "start_datasync", lambda fd, on_failure=None: PendingSync(
-        error=OSError(errno.EIO, "fdatasync failed: I/O error"), on_failure=on_failure))
-    with Store(str(tmp_path / "f.sqlite")) as db:
-        later = db.record_intent(store_order("kb1"), sync_later=True)  # committed; the caller waits
-        with pytest.raises(OSError, match="I/O error"):
-            later.wait()
-        monkeypatch.setattr(store_module, "start_datasync", real_start)  # the disk answers again
-        with pytest.raises(StoreError, match="failed flush"):
-            db.record_intent(store_order("kb2"))
-        assert db.get_order("kb2") is None
-    with Store(str(tmp_path / "f.sqlite")) as again:  # a restart: the file is read afresh
-        again.record_intent(store_order("kb3"))
-
-
-class _Flush:
-    """A flush the test ends: ``fail()`` makes it a failed one (reported to its starter once waited for)."""
-
-    def __init__(self, on_failure=None) -> None:
-        self.done, self.error, self.on_failure = False, None, on_failure
-
-    def fail(self) -> None:
-        self.done, self.error = True, OSError(errno.EIO, "fdatasync failed: I/O error")
-
-    def wait(self, timeout=None) -> None:
-        if not self.done and timeout is not None:
-            raise TimeoutError("still running")
-        if self.error is not None:
-            if self.on_failure is not None:
-                self.on_failure(self.error)
-            raise self.error
-
-
-def test_an_intent_waits_for_the_stores_earlier_flush_still_running_and_fails_with_it(tmp_path, monkeypatch):
-    """glibc runs a descriptor's flushes in order, and once one fails the kernel may report the next as
-    clean: the second intent is on disk only if the first flush, still running, succeeds."""
-    import krakenbot.store as store_module
-
-    flushes: list[_Flush] = []
-
-    def start(fd, on_failure=None):
-        flushes.append(_Flush(on_failure))
-        return flushes[-1]
-
-    monkeypatch.setattr(store_module, "start_datasync", start)
-    with Store(str(tmp_path / "q.sqlite")) as db:
-        db.record_intent(store_order("kb1"), sync_later=True)  # its send never came: nobody waits
-        second = db.record_intent(store_order("kb2"), sync_later=True)
-        flushes[1].done = True  # the second flush reports success...
-        with pytest.raises(TimeoutError):
-            second.wait(timeout=0)  # ...but the first is still running
-        flushes[0].fail()
-        with pytest.raises(OSError, match="I/O error"):
-            second.wait()
-        with pytest.raises(StoreError, match="failed flush"):
-            db.record_intent(store_order("kb3"))
-
-
-@pytest.fixture
-def flushes_ahead(monkeypatch):
-    """Flushes the test ends (``_Flush``), started as where glibc runs them in the background."""
-    import krakenbot.store as store_module
-
-    started: list[_Flush] = []
-
-    def start(fd, on_failure=None):
-        started.append(_Flush(on_failure))
-        return started[-1]
-
-    monkeypatch.setattr(store_module, "start_datasync", start)
-    monkeypatch.setattr(store_module, "overlapping", lambda: True)
-    return started
-
-
-def test_an_ordinary_commit_starts_the_wals_flush_ahead_of_the_next_intent_one_at_a_time(tmp_path, flushes_ahead):
-    """The next intent's flush then has only its own pages to write; a flush still running covers the
-    commits that follow it (the intent's own flush takes what it missed)."""
-    with Store(str(tmp_path / "a.sqlite")) as db:
-        db.set_meta("before", "any intent")  # no WAL descriptor yet: nothing to flush ahead
-        assert flushes_ahead == []
-        db.record_intent(store_order("kb1"), sync_later=True)
-        flushes_ahead[0].done = True
-        db.append_audit({"action": "ordinary"})
-        assert len(flushes_ahead) == 2  # started by the ordinary commit, waited for by nobody
-        db.set_meta("k", "v")
-        with db.batch():
-            db.append_audit({"action": "in a batch"})
-        assert len(flushes_ahead) == 2  # still running: no second one behind it
-        flushes_ahead[1].done = True
-        with db.batch():
-            db.append_audit({"action": "in a batch"})
-        assert len(flushes_ahead) == 3  # a batch's commit starts one too
-        later = db.record_intent(store_order("kb2"), sync_later=True)
-        assert len(flushes_ahead) == 4  # the intent's own, never skipped
-        flushes_ahead[3].done = True
-        with pytest.raises(TimeoutError):
-            later.wait(timeout=0)  # the flush ahead, still running, holds the intent back too
-        flushes_ahead[2].done = True
-        later.wait(timeout=0)
-        db.record_intent(store_order("kb3"), sync_later=True)  # nothing running: still just its own
-        assert len(flushes_ahead) == 5
-
-
-def test_a_flush_ahead_that_failed_stops_the_next_intent(tmp_path, flushes_ahead):
-    with Store(str(tmp_path / "b.sqlite")) as db:
-        db.record_intent(store_order("kb1"), sync_later=True)
-        flushes_ahead[0].done = True
-        db.append_audit({"action": "ordinary"})
-        flushes_ahead[1].fail()
-        db.append_audit({"action": "ordinary"})  # settles the failed flush: the store latches
-        with pytest.raises(StoreError, match="failed flush"):
-            db.record_intent(store_order("kb2"))
-        assert db.get_order("kb2") is None
-
-
-def test_flush_waits_for_the_wals_flushes_and_reports_a_failed_one(tmp_path, flushes_ahead):
-    with Store(str(tmp_path / "c.sqlite")) as db:
-        db.record_intent(store_order("kb1"), sync_later=True)
-        flushes_ahead[0].done = True
-        db.append_audit({"action": "ordinary"})
-        with pytest.raises(StoreError, match="did not reach the disk"):
-            db.flush()  # still running: the bounded wait ends (the fake never finishes by itself)
-        flushes_ahead[1].done = True
-        db.flush()
-        assert db._unsettled == []
-        db.append_audit({"action": "ordinary"})
-        flushes_ahead[2].fail()
-        with pytest.raises(StoreError, match="did not reach the disk"):
-            db.flush()
-
-
-def test_no_flush_ahead_where_the_flush_would_not_run_in_the_background(tmp_path, flushes_ahead, monkeypatch):
-    """There ``start_datasync`` flushes at once: every ordinary commit would wait for the disk."""
-    import krakenbot.store as store_module
-
-    monkeypatch.setattr(store_module, "overlapping", lambda: False)
-    with Store(str(tmp_path / "d.sqlite")) as db:
-        db.record_intent(store_order("kb1"), sync_later=True)
-        flushes_ahead[0].done = True
-        db.append_audit({"action": "ordinary"})
-        assert len(flushes_ahead) == 1
-
-
-def test_an_earlier_flush_that_failed_unwatched_fails_the_next_intent(tmp_path, monkeypatch):
-    """An order stopped before its send never waits for its flush: a failure there must still stop the
-    next intent, which passed the store's check before anyone had seen it."""
-    import krakenbot.store as store_module
-    from krakenbot import fsync
-
-    if not fsync.overlapping():
-        pytest.skip("without glibc AIO the failed flush is seen at once, before the next intent")
-
-    read_end, write_end = os.pipe()
-    real_start = store_module.start_datasync
-    try:
-        monkeypatch.setattr(store_module, "start_datasync",  # a pipe cannot be flushed: EINVAL
-                            lambda fd, on_failure=None: real_start(write_end, on_failure))
-        with Store(str(tmp_path / "u.sqlite")) as db:
-            db.record_intent(store_order("kb1"), sync_later=True)  # nobody waits for this one
-            monkeypatch.setattr(store_module, "start_datasync", real_start)
-            later = db.record_intent(store_order("kb2"), sync_later=True)
-            with pytest.raises(OSError):
-                later.wait()
-            with pytest.raises(StoreError, match="failed flush"):
-                db.record_intent(store_order("kb3"))
-    finally:
-        os.close(read_end)
-        os.close(write_end)
-
-
-@pytest.mark.parametrize("how", ["symlink", "relative"])
-def test_the_wal_flushed_is_the_one_sqlite_writes_whatever_the_path_given(tmp_path, monkeypatch, how):
-    real = tmp_path / "data" / "bot.sqlite"
-    real.parent.mkdir()
-    if how == "symlink":
-        (tmp_path / "link.sqlite").symlink_to(real)
-        path = str(tmp_path / "link.sqlite")
-    else:
-        monkeypatch.chdir(real.parent)
-        path = "bot.sqlite"
-    with Store(path) as db:
-        monkeypatch.chdir(tmp_path)  # a relative path must not follow the working directory
-        db.record_intent(store_order("kb1"))
-        assert os.fstat(db._wal_fd).st_ino == (real.parent / "bot.sqlite-wal").stat().st_ino
-
-
-def test_a_store_without_a_wal_syncs_every_commit_itself():
+def test_a_store_in_memory_records_intents_without_a_sync():
     with Store(":memory:") as db:
-        assert db.record_intent(store_order("kb1"), sync_later=True).done
-
-
-def test_audit_rows_made_later_ride_in_the_next_commit_in_order_and_survive_a_rollback(tmp_path):
-    with Store(str(tmp_path / "l.sqlite")) as db:
+        seen = _statements(db)
         db.record_intent(store_order("kb1"))
-        commits = _commits(db)
-        with db.audit_later():
-            db.append_audit({"action": "endpoint", "outcome": "sent"})  # queued: no commit of its own
-            assert commits == [] and db.audit_rows() == []
-            with pytest.raises(RuntimeError):
-                with db.batch():  # rolled back: the queued row is owed again, not lost
-                    raise RuntimeError("boom")
-            with db.batch():
-                db.update_order("kb1", status="OPEN", txid="O1")
-                db.append_audit({"action": "order_status", "outcome": "OPEN"})
-            assert commits == ["ROLLBACK", "COMMIT"]
-            db.append_audit({"action": "order", "outcome": "open"})
-        # the last row is written behind: one commit, by the writer thread or by the read below
-        assert [r["action"] for r in db.audit_rows()] == ["endpoint", "order_status", "order"]
-        assert commits == ["ROLLBACK", "COMMIT", "COMMIT"]
-        db.append_audit({"action": "after", "outcome": "x"})  # outside the block: written at once
-        assert commits[-1] == "COMMIT" and len(commits) == 4
+        assert db.get_order("kb1") is not None and not any("synchronous" in sql for sql in seen)
+
 
 
 def test_an_update_from_the_held_record_writes_only_the_changed_columns(tmp_path):
@@ -572,13 +363,6 @@ def test_an_update_from_the_held_record_writes_only_the_changed_columns(tmp_path
             db.update_order("kb9", current=replace(held, cl_ord_id="kb9"), status="OPEN")
 
 
-# -- the read cache --------------------------------------------------------------------------------
-def _sql_orders(db: Store, statuses: list[str]) -> list[OrderRecord]:
-    rows = db._db.execute(f"SELECT * FROM orders WHERE status IN ({','.join('?' * len(statuses))}) "
-                          "ORDER BY created_at, rowid", statuses).fetchall()
-    return [Store._order_from_row(r) for r in rows]
-
-
 def test_settled_statuses_are_the_executors_terminal_statuses():
     from krakenbot.execution.order_state import TERMINAL_STATUSES
     from krakenbot.store import SETTLED_STATUSES
@@ -586,36 +370,9 @@ def test_settled_statuses_are_the_executors_terminal_statuses():
     assert SETTLED_STATUSES == {s.value for s in TERMINAL_STATUSES}
 
 
-def test_the_open_book_read_from_memory_matches_the_file_through_every_kind_of_write(tmp_path):
-    live = ["NEW", "PENDING_SUBMIT", "OPEN", "PARTIALLY_FILLED", "PENDING_CANCEL", "UNKNOWN"]
-    with Store(str(tmp_path / "c.sqlite")) as db:
-        db.record_intent(store_order("kb1", created_at=5.0))
-        assert db.orders(statuses=live) == _sql_orders(db, live)  # loads the cache
-        db.record_intent(store_order("kb2", created_at=5.0))           # same time: insertion order decides
-        db.record_intent(store_order("kb0", created_at=1.0))           # older: sorts first
-        held = db.get_order("kb1")
-        db.update_order("kb1", reason="set elsewhere")            # full-row path
-        db.update_order("kb1", current=held, status="OPEN", txid="O1")  # held copy lacks the reason
-        assert db.get_order("kb1").reason == "set elsewhere"      # the cache applied columns, not the copy
-        db.update_order("kb2", status="CANCELED")                 # settles: leaves the cache
-        db.upsert_order(store_order("kb3", status="UNKNOWN", created_at=2.0))
-        db.update_order("kb2", status="OPEN")                     # a settled row back to life
-        with pytest.raises(RuntimeError):
-            with db.batch():                                      # rolled back: nothing of it stays
-                db.update_order("kb0", status="FILLED")
-                assert [o.cl_ord_id for o in db.orders(statuses=live)] == ["kb3", "kb1", "kb2"]
-                raise RuntimeError("boom")
-        for statuses in (live, ["OPEN"], ["UNKNOWN", "PENDING_SUBMIT"]):
-            assert db.orders(statuses=statuses) == _sql_orders(db, statuses)
-        assert [o.cl_ord_id for o in db.orders(statuses=live)] == ["kb0", "kb3", "kb1", "kb2"]
-        assert db.orders(statuses=live, pair="XETHZEUR") == []
-        assert db.get_order("kb1") == Store._order_from_row(
-            db._db.execute("SELECT * FROM orders WHERE cl_ord_id = 'kb1'").fetchone())
-
-
 def test_another_process_writing_the_file_is_seen_at_once(tmp_path):
     """``krakenbot resume`` runs in another process and writes the trading state: the running
-    bot's cached meta, counters, orders and fill count must not hide it."""
+    bot's next read sees it, and its counts go on from the other process's."""
     path = str(tmp_path / "shared.sqlite")
     with Store(path) as bot, Store(path) as other:
         bot.record_intent(store_order("kb1"))
@@ -635,7 +392,7 @@ def test_another_process_writing_the_file_is_seen_at_once(tmp_path):
         assert other.daily_value("2026-11-26", "trades") == 4
 
 
-def test_counters_and_fill_sequence_from_memory_follow_writes_and_rollbacks(store):
+def test_counters_and_fill_sequence_follow_writes_and_rollbacks(store):
     assert store.daily_value("d", "trades") == 0 and store.last_fill_seq() == 0
     store.add_daily("d", "trades", 2)
     store.record_fill(_fill("T1"))
@@ -649,173 +406,3 @@ def test_counters_and_fill_sequence_from_memory_follow_writes_and_rollbacks(stor
     assert store.daily_value("d", "trades") == 2 and store.last_fill_seq() == 1
     assert store.get_meta("k") is None
     assert store.fills(after_seq=1) == [] and [f.trade_id for f in store.fills(after_seq=0)] == ["T1"]
-
-
-# -- written behind ---------------------------------------------------------------------------------
-
-
-def test_writes_behind_are_seen_at_once_and_reach_the_file_in_order_without_another_call(tmp_path):
-    import threading
-
-    path = str(tmp_path / "wb.sqlite")
-    with Store(path) as db:
-        held = store_order("kb1")
-        db.record_intent(held, audit={"action": "order_intent"})
-        committed = threading.Event()
-        db._db.set_trace_callback(lambda sql: committed.set() if sql.strip().upper() == "COMMIT" else None)
-        with db.audit_later():
-            db.append_audit({"action": "endpoint"})  # queued before the block: goes first
-            with db.write_behind():
-                db.update_order("kb1", current=held, status="OPEN", txid="O1")
-                db.append_audit({"action": "order_status"})
-                db.add_daily("2026-11-26", "trades", 1)
-            # this process sees the unit at once, from memory
-            assert [(o.cl_ord_id, o.status, o.txid) for o in db.orders(statuses=["OPEN"])] == [("kb1", "OPEN", "O1")]
-            assert db.daily_value("2026-11-26", "trades") == 1
-            db.append_audit({"action": "order"})  # queued: written behind when the block ends
-        while True:  # the writer thread commits; its COMMIT starts under the store's lock
-            assert committed.wait(timeout=30), "the writer thread never committed the unit"
-            committed.clear()
-            with db._lock:  # ... so taking the lock waits for that commit to end
-                if not db._pending:
-                    break
-        orders, actions, daily = file_view(path)
-        assert orders == [("kb1", "OPEN", "O1")]
-        assert actions == ["order_intent", "endpoint", "order_status", "order"]
-        assert daily == [("2026-11-26", "trades", "1")]
-
-
-def test_a_later_write_never_overtakes_a_unit_still_owed(tmp_path):
-    path = str(tmp_path / "wo.sqlite")
-    with Store(path) as db:
-        held = store_order("kb1")
-        db.record_intent(held)
-        with db._lock:  # the writer thread cannot commit meanwhile
-            with db.write_behind():
-                opened = db.update_order("kb1", current=held, status="OPEN", txid="O1")
-            assert file_view(path)[0] == [("kb1", "PENDING_SUBMIT", None)]  # still owed
-            db.update_order("kb1", current=opened, status="PENDING_CANCEL")  # a synchronous write
-        assert file_view(path)[0] == [("kb1", "PENDING_CANCEL", "O1")]  # owed unit first, then this
-
-
-def test_a_failed_block_leaves_nothing_and_a_read_from_the_file_commits_what_is_owed(tmp_path):
-    path = str(tmp_path / "wf.sqlite")
-    with Store(path) as db:
-        held = store_order("kb1")
-        db.record_intent(held)
-        with pytest.raises(RuntimeError):
-            with db.write_behind():
-                db.update_order("kb1", current=held, status="OPEN", txid="O1")
-                raise RuntimeError("boom")
-        assert db.get_order("kb1").status == "PENDING_SUBMIT"  # the cache forgot it too
-        with db._lock:
-            with db.write_behind():
-                db.update_order("kb1", current=held, status="OPEN", txid="O1")
-            assert [r["action"] for r in db.audit_rows()] == []  # a read that goes to the file ...
-            assert file_view(path)[0] == [("kb1", "OPEN", "O1")]  # ... committed the unit first
-
-
-def test_close_commits_what_is_owed(tmp_path):
-    path = str(tmp_path / "wc.sqlite")
-    db = Store(path)
-    held = store_order("kb1")
-    db.record_intent(held)
-    with db._lock:
-        with db.write_behind():
-            db.update_order("kb1", current=held, status="OPEN", txid="O1")
-            db.add_daily("d", "trades", 1)
-        db.close()
-    assert file_view(path)[0] == [("kb1", "OPEN", "O1")] and file_view(path)[2] == [("d", "trades", "1")]
-
-
-def test_flush_commits_what_is_owed_on_the_calling_thread(tmp_path):
-    path = str(tmp_path / "fl.sqlite")
-    with Store(path) as db:
-        held = store_order("kb1")
-        db.record_intent(held)
-        with db._lock:  # the writer thread cannot take the unit before flush() does
-            with db.write_behind():
-                db.update_order("kb1", current=held, status="OPEN", txid="O1")
-            assert file_view(path)[0] == [("kb1", "PENDING_SUBMIT", None)]
-            db.flush()
-            assert not db._pending
-        assert file_view(path)[0] == [("kb1", "OPEN", "O1")]
-
-
-def test_a_unit_given_back_by_a_failed_transaction_gets_a_writer_turn_of_its_own(tmp_path):
-    """Review regression: the writer's turn came while the unit sat in another transaction (it
-    found nothing owed), that transaction rolled back and gave the unit back; no later hand-on
-    wakes the writer while units are owed, so it stayed in memory until some unrelated write."""
-    import threading
-
-    path = str(tmp_path / "rq.sqlite")
-    Store(path).close()  # created (its schema commit's writer turn goes to that object)
-    with Store(path) as db:  # reopened: no commit, so no writer turn is queued for this one
-        held = store_order("kb1")
-        db.record_intent(held)
-        turned = threading.Event()
-        turn = db._background_turn
-
-        def watched() -> None:
-            turn()
-            turned.set()
-        db._background_turn = watched
-        with db._lock:  # the writer cannot take the unit before the batch below does
-            with db.write_behind():
-                db.update_order("kb1", current=held, status="OPEN", txid="O1")
-            with pytest.raises(RuntimeError):
-                with db.batch():  # carries the unit...
-                    assert turned.wait(timeout=30), "the writer's turn never came"  # ...while it finds none
-                    turned.clear()
-                    raise RuntimeError("a statement of this batch failed")  # rollback gives it back
-        assert db._pending
-        while db._pending:  # committed by a writer turn of its own, not by another write of ours
-            assert turned.wait(timeout=10), "no writer turn for the unit given back"  # set after its commit
-            turned.clear()
-        assert file_view(path)[0] == [("kb1", "OPEN", "O1")]
-
-
-def test_a_unit_the_file_refuses_stays_owed_and_stops_the_next_intent(tmp_path):
-    """Fail closed: memory and file disagree until the unit lands, so no new order may be recorded."""
-    path = str(tmp_path / "wr.sqlite")
-    db = Store(path)
-    try:
-        with db._lock:
-            with db.write_behind():  # an order the file does not hold: the UPDATE will change no row
-                db.update_order("ghost", current=store_order("ghost"), status="OPEN", txid="O9")
-            with pytest.raises(StoreError, match="changed 0 rows"):
-                db.record_intent(store_order("kb2"))
-        with pytest.raises(StoreError, match="changed 0 rows"):
-            db.record_intent(store_order("kb2"))
-        assert file_view(path)[0] == []
-    finally:
-        with pytest.raises(StoreError):
-            db.close()  # still owed: said loudly, not dropped
-
-
-def test_a_unit_written_while_another_process_wrote_is_not_hidden_by_a_reload(tmp_path):
-    path = str(tmp_path / "wx.sqlite")
-    with Store(path) as db, Store(path) as other:
-        held = store_order("kb1")
-        db.record_intent(held)
-        assert db.get_meta("risk.trading_state") is None
-        with db._lock:
-            with db.write_behind():
-                db.update_order("kb1", current=held, status="OPEN", txid="O1")
-                other.set_meta("risk.trading_state", "halted")   # another process commits ...
-                assert db.get_meta("risk.trading_state") == "halted"  # ... the cache reloads meanwhile
-            assert db.get_order("kb1").status == "OPEN"  # the reload did not hide the unit
-        assert [o.status for o in db.orders(statuses=["OPEN", "PENDING_SUBMIT"])] == ["OPEN"]
-
-
-def test_one_decision_looks_for_another_process_once_and_the_next_sees_it(tmp_path):
-    path = str(tmp_path / "cr.sqlite")
-    with Store(path) as bot, Store(path) as other:
-        with bot.consistent_reads():
-            assert bot.get_meta("risk.trading_state", "active") == "active"
-            other.set_meta("risk.trading_state", "halted")
-            assert bot.get_meta("risk.trading_state", "active") == "active"  # one view for the decision
-        with bot.consistent_reads():
-            assert bot.get_meta("risk.trading_state", "active") == "halted"  # the next decision sees it
-        other.set_meta("risk.trading_state", "active")
-        assert bot.get_meta("risk.trading_state", "active") == "active"  # outside a block: every read

@@ -1,0 +1,136 @@
+"""The one SQLite connection every store module writes through: its lock, its transactions, its migrations.
+
+When is a row on disk? Files run in WAL mode. An ordinary commit (``tx()``) runs at
+``synchronous=NORMAL``: it is atomic and survives a crash of the process; a power cut may lose the
+last such commits, never corrupt the file. A durable commit (``tx(durable=True)``, the order intent's)
+runs at ``synchronous=FULL``: it returns only once the WAL, this commit and every earlier one in it,
+is on disk (``fullfsync`` where the platform has it, Darwin). SQLite syncs the file itself, so
+nothing here depends on ``os.fdatasync``. A file SQLite cannot put in WAL mode runs every commit
+at ``synchronous=EXTRA`` (the rollback journal's deletion synced as well), durable or not.
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
+
+from krakenbot.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+__all__ = ["Database", "StoreError"]
+
+
+class StoreError(Exception):
+    """The store cannot be used safely (unknown schema version, a write out of place, closed)."""
+
+
+class Database:
+    """One connection behind one re-entrant lock; every public store method is one transaction."""
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self.path = str(path)
+        self._lock = threading.RLock()
+        self._batch_depth = 0  # > 0 while the thread holding _lock runs a batch()
+        self._closed = False
+        self._normal = self._durable = None  # in memory: nothing to sync
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA foreign_keys=ON")
+            if self.path != ":memory:":
+                wal = str(self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower() == "wal"
+                self._normal, self._durable = ("NORMAL", "FULL") if wal else ("EXTRA", "EXTRA")
+                self._db.execute(f"PRAGMA synchronous={self._normal}")
+                self._db.execute("PRAGMA fullfsync=ON")  # Darwin: F_FULLFSYNC, past the drive's cache; a no-op elsewhere
+                self._db.execute("PRAGMA busy_timeout=5000")
+            self._migrate()
+        except BaseException:
+            self._closed = True
+            self._db.close()  # a refused or unreadable file must not stay open
+            raise
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._db.close()
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions ----------------------------------------------------------------------
+    @contextmanager
+    def tx(self, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """One transaction, or the open batch's. ``durable``: committed at ``synchronous=FULL`` (on
+        disk when this returns) and therefore never inside a batch, whose commit would come later."""
+        with self._lock:
+            if self._batch_depth:
+                if durable:
+                    raise StoreError("a durable write is committed on its own, never inside a batch")
+                yield self._db
+                return
+            if self._closed:
+                raise StoreError(f"store {self.path} is closed")
+            sync = durable and self._durable != self._normal
+            if sync:
+                self._db.execute(f"PRAGMA synchronous={self._durable}")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+            finally:
+                if sync:
+                    self._db.execute(f"PRAGMA synchronous={self._normal}")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Several writes as one transaction (one commit): a status change and its audit row land
+        together or not at all. Re-entrant; an exception that escapes it rolls all of them back."""
+        with self._lock:
+            if self._batch_depth:
+                self._batch_depth += 1
+                try:
+                    yield
+                finally:
+                    self._batch_depth -= 1
+                return
+            with self.tx():
+                self._batch_depth = 1
+                try:
+                    yield
+                finally:
+                    self._batch_depth = 0
+
+    def _query(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, tuple(args)).fetchall()
+
+    # -- schema ----------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self.schema_version
+            if version > SCHEMA_VERSION:
+                # Fail closed: a newer bot wrote this file; we do not know its meaning.
+                raise StoreError(f"store schema v{version} is newer than this bot (v{SCHEMA_VERSION})")
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                with self.tx() as db:
+                    for statement in MIGRATIONS[target - 1]:
+                        db.execute(statement)
+                    db.execute(f"PRAGMA user_version={target}")
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def integrity_check(self) -> str:
+        return "; ".join(str(r[0]) for r in self._query("PRAGMA integrity_check"))
