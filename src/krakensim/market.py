@@ -420,7 +420,7 @@ class PairMarket:
 
         Memoised per (second, last trade id): they can only change when a trade prints or the
         clock crosses a second, and deriving 25 hourly candles from the dense history on every
-        Ticker request made it the simulator's slowest public call (~1.6 ms)."""
+        Ticker request would make it the simulator's slowest public call."""
         key = (int(now), self._next_trade_id)
         cached = getattr(self, "_stats_cache", None)
         if cached is not None and cached[0] == key:

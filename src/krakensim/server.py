@@ -363,7 +363,7 @@ class _Handler(BaseHTTPRequestHandler):
     """Reads one request at a time off a keep-alive connection and writes the gateway's reply.
 
     ``parse_request`` is replaced by a plain header reader: the stdlib one builds an
-    ``email.message`` per request, which was the largest Python cost per call.
+    ``email.message`` per request, the largest Python cost of a call.
     """
 
     protocol_version = "HTTP/1.1"

@@ -59,7 +59,7 @@ _HEADER_TOKEN = re.compile(r"[\x21-\x7e]{1,512}").fullmatch  # what an API-Key h
 
 def encode_params(params: dict[str, Any]) -> str:
     """Form-encode like ``urlencode`` (same bytes), but skip quoting values that need none:
-    Kraken's parameters almost always are plain tokens and ``urlencode`` costs ~30 µs a call."""
+    ``urlencode`` is kept off the hot path because Kraken's parameters are almost always plain tokens."""
     parts = []
     for key, value in params.items():
         if value is None:

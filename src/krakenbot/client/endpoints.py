@@ -2,9 +2,9 @@
 
 Why one table: retry (may a failed call be sent again?), pacing (what does it cost on the
 per-key call counter?), the guard (does it place an order?) and the allowlist (which modes
-may call it?) used to keep their own lists, and those lists disagreed (retry called
-``OpenPositions`` and ``Deposit*`` reads the allowlist refused). Now each question is a
-column of the same row, so a new endpoint is classified once, everywhere.
+may call it?) each ask about the same endpoints; separate lists drift apart (a read retried
+as idempotent that the allowlist refuses). Each question is a column of the same row, so a
+new endpoint is classified once, everywhere.
 
 Columns (sources: shared/kraken/endpoints.md, limits-and-trading-rules.md §1):
 

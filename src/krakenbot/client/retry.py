@@ -10,8 +10,8 @@ nonce, reads only. Writes (AddOrder, CancelOrder, CancelAll, ...) and any endpoi
 in the table are never retried: a write that failed ambiguously may have taken effect, and
 the executor reconciles it by ``cl_ord_id`` instead.
 
-``Retrier`` runs the policy with tenacity. The first attempt runs outside tenacity
-(tenacity costs ~15 µs a call, an eighth of a loopback round trip); only after a
+``Retrier`` runs the policy with tenacity. The first attempt runs outside tenacity, so a
+call that succeeds (nearly every call) pays nothing for the retry machinery; only after a
 retryable failure does tenacity take over, with that failure replayed as attempt 1.
 """
 from __future__ import annotations

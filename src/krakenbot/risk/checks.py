@@ -277,7 +277,7 @@ def check_max_notional(intent, snap, limits) -> Denial | None:
     already offer, is exempt: the documented defaults allow a position (0.01 XBT) worth several
     largest orders (100 EUR), and the protective exit sells the whole position in one order, so
     capping it would leave the bot unable to get out. The resting sells count because their fills
-    can have happened before the bot saw them (found by the chaos soak)."""
+    can have happened before the bot saw them."""
     if intent.side is Side.SELL and intent.volume <= snap.position_base - snap.pending_sell_base:
         return None
     notional = order_notional(intent, snap)

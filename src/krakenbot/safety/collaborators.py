@@ -1,7 +1,7 @@
 """What the safety wrapper needs from each part it is handed: one ``Protocol`` per collaborator.
 
-Why: the wrapper used to probe its parts (``getattr(x, "y", None)``, ``hasattr``), so a part
-missing a method went unnoticed until the probe quietly took another path. ``Bot.build`` hands
+Why: a wrapper that probes its parts (``getattr(x, "y", None)``, ``hasattr``) lets a part
+missing a method go unnoticed while the probe quietly takes another path. ``Bot.build`` hands
 it the real parts; these say what they must offer, and a type checker holds them to it.
 """
 from __future__ import annotations

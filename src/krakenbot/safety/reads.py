@@ -23,7 +23,7 @@ log = logging.getLogger("krakenbot.safety")
 
 BALANCE_TTL_S = 10.0  # for the risk pre-check only: Kraken is the final judge of funds
 # SystemStatus is cached this long (on the injected clock): reading it before every order
-# doubled the requests per placement. An order sent within the TTL of a status change is
+# would double the requests per placement. An order sent within the TTL of a status change is
 # refused by Kraken itself (cancel_only/post_only: EService:Market in ... mode, not placed;
 # maintenance: EService:Unavailable, settled by the ambiguous-outcome lookup), and the wrapper
 # re-reads the status after any refusal (``_status_after_refusal``), so only that one order is
