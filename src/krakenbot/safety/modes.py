@@ -29,6 +29,9 @@ class TradingMode(str, Enum):
         choices = "|".join(m.value for m in cls)
         raise ValueError(f"unknown trading mode {text!r}; expected one of {choices}")
 
+    def __str__(self) -> str:
+        return self.value
+
 
 class CurrentMode:
     """The mode in force: the guard enforces it and the audit trail writes it on every row.
@@ -41,10 +44,6 @@ class CurrentMode:
 
     def __call__(self) -> TradingMode:
         return self.mode
-
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class LiveTradingRefused(PermissionError):

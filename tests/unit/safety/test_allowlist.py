@@ -78,3 +78,9 @@ def test_mode_parse(text, mode):
 def test_mode_parse_rejects_unknown():
     with pytest.raises(ValueError, match="read-only"):
         TradingMode.parse("dry")
+
+
+def test_a_mode_prints_as_its_name():
+    """Operators read the mode in status lines, banners and the audit trail: "live", not "TradingMode.LIVE"."""
+    assert [str(m) for m in TradingMode] == ["read-only", "paper", "canary", "live"]
+    assert f"{TradingMode.LIVE}" == "live"
