@@ -28,6 +28,7 @@ from tools import mutants as mt
 ROOT = mt.HERE.parents[1]
 COPIED = ("src", "features", "steps", "tools", "environment.py", "behave.ini", "pyproject.toml")
 OUT = ROOT / "reports" / "mutants"
+BASELINE_TIMEOUT = 600.0  # the unmutated run only proves the scenarios pass; mutants get a bound from its time
 
 
 def _hashes(root: Path, modules) -> dict[str, str]:
@@ -194,7 +195,11 @@ def main(argv=None) -> int:
                     print(m.key)
                 return 0
             from cosmic_ray.testing import run_tests
-            outcome, output = run_tests(command, float(cfg["timeout"]))
+            baseline_started = time.monotonic()
+            outcome, output = run_tests(command, BASELINE_TIMEOUT)
+            # A mutant's run may take a few times the unmutated one (a loaded machine, a mutant that slows a wait):
+            # only a run far beyond it is a hang. A fixed bound would count a slow machine's runs as kills.
+            timeout = max(float(cfg["timeout"]), 5 * (time.monotonic() - baseline_started))
             if outcome != TestOutcome.SURVIVED:
                 print(f"mutants: the unmutated @safety run fails, so no mutant can be judged:\n{output[-2000:]}",
                       file=sys.stderr)
@@ -205,7 +210,7 @@ def main(argv=None) -> int:
             cpu_started = _children_cpu()
             for n, m in enumerate(chosen, 1):
                 t0 = time.monotonic()
-                result = mutate_and_test(by_id[m.job_id].mutations, command, float(cfg["timeout"]))
+                result = mutate_and_test(by_id[m.job_id].mutations, command, timeout)
                 db.set_result(m.job_id, result)
                 if (copy / m.module).read_bytes() != pristine[m.module]:
                     raise RuntimeError(f"cosmic-ray left {m.module} mutated in the scratch copy")
