@@ -53,12 +53,28 @@ Feature: Failing safe when the exchange misbehaves
     And the exchange received no order for it
 
   @safety @blocker @fault-injection @allure.label.story:circuit-breaker
-  Scenario: A failed trial after the recovery wait opens the circuit breaker again
+  Scenario Outline: The circuit breaker tries the exchange again 30 seconds after it opened, not sooner
+    A failed trial opens it again at once: not even the read's own retry is sent.
+
     Given the circuit breaker has opened after repeated failures
-    And the circuit breaker's recovery wait of 30 seconds has passed
+    And <seconds> seconds have passed since the circuit breaker opened
     When the bot reads the price of XBT/EUR while the exchange is still failing
-    Then exactly 1 request reached the exchange, the trial
+    Then the exchange saw <requests> requests in all
     And the circuit breaker is open
+
+    Examples: Time since the circuit breaker opened
+      | seconds | requests |
+      | 29      | 0        |
+      | 30      | 1        |
+
+  @safety @blocker @fault-injection @allure.label.story:circuit-breaker
+  Scenario: While its one trial request awaits the answer, the circuit breaker lets nothing else through
+    Given the circuit breaker has opened after repeated failures
+    And the exchange has recovered
+    And 30 seconds have passed since the circuit breaker opened
+    When the bot reads the price of XBT/EUR and, while the exchange is answering, reads the balances
+    Then the balance read is refused because the circuit breaker is open
+    And exactly 1 request reached the exchange, the trial
 
   @safety @critical @fault-injection @allure.label.story:circuit-breaker
   Scenario: The circuit breaker closes again once the exchange has recovered

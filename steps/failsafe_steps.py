@@ -73,9 +73,13 @@ def step_breaker_opened(context):
     assert_that(_breaker_state(world), equal_to("OPEN"), "repeated failures should open the circuit breaker")
 
 
-@given("the circuit breaker's recovery wait of {seconds:d} seconds has passed")
-def step_recovery_wait(context, seconds):
-    context.world.sim.advance(seconds)
+@given("{seconds:d} seconds have passed since the circuit breaker opened")
+def step_since_opened(context, seconds):
+    """Counted from the opening itself: the read that opened it still waits out its retry pause after."""
+    world = context.world
+    opened_at = world.safety.breaker.stats.opened_at
+    assert_that(opened_at, not_none(), "the circuit breaker should have opened")
+    world.sim.advance(opened_at + seconds - world.safety.clock.monotonic())
 
 
 @given("the exchange has recovered")
@@ -129,6 +133,22 @@ def step_read_price_and_balances(context, pair):
             read()
         except KrakenError as exc:
             world.notes["read_errors"].append(exc)
+
+
+@when("the bot reads the price of {pair:Pair} and, while the exchange is answering, reads the balances")
+def step_read_during_trial(context, pair):
+    """The balance read is made while the price read, the breaker's trial, is at the exchange."""
+    world = context.world
+    world.notes["read_errors"] = []
+
+    def read_balances():
+        try:
+            world.safety.balances()
+        except KrakenError as exc:
+            world.notes["read_errors"].append(exc)
+
+    world.sim.faults.on_arrival("Ticker", read_balances)
+    _read_price_quietly(world)
 
 
 @when("the bot reads the price of {pair:Pair} while the exchange is still failing")
@@ -275,11 +295,20 @@ def step_requests_in_all(context, count):
                 f"nothing more should be sent once the circuit breaker is open: {[r.endpoint for r in requests]}")
 
 
+def _reads_refused(context, count):
+    errors = context.world.notes["read_errors"]
+    assert_that([type(e).__name__ for e in errors], equal_to(["CircuitOpenError"] * count),
+                f"each read should be refused by the circuit breaker: {errors}")
+
+
 @then("both reads are refused because the circuit breaker is open")
 def step_reads_refused(context):
-    errors = context.world.notes["read_errors"]
-    assert_that([type(e).__name__ for e in errors], equal_to(["CircuitOpenError", "CircuitOpenError"]),
-                f"each read should be refused by the open circuit breaker: {errors}")
+    _reads_refused(context, 2)
+
+
+@then("the balance read is refused because the circuit breaker is open")
+def step_balance_read_refused(context):
+    _reads_refused(context, 1)
 
 
 @then("the exchange received no request")
