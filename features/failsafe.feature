@@ -77,11 +77,16 @@ Feature: Failing safe when the exchange misbehaves
     And exactly 1 request reached the exchange, the trial
 
   @safety @critical @fault-injection @allure.label.story:circuit-breaker
-  Scenario: The circuit breaker closes again once the exchange has recovered
+  Scenario Outline: The circuit breaker closes again after 2 successful trial requests, not after 1
     Given the circuit breaker has opened after repeated failures
     And the exchange has recovered
-    When the bot reads the price of XBT/EUR 3 times, a minute apart
-    Then the circuit breaker is closed
+    When the bot reads the price of XBT/EUR <reads>, a minute apart
+    Then the circuit breaker is <state>
+
+    Examples: Successful trials
+      | reads | state                          |
+      | once  | still trying the exchange      |
+      | twice | closed                         |
 
   @safety @critical @fault-injection @allure.label.story:rate-limits
   Scenario: A rate-limit refusal is answered by waiting before trying again

@@ -116,9 +116,10 @@ def step_drop_confirmation(context):
     context.world.sim.faults.inject(endpoint="AddOrder", kind="accept_then_drop", times=1)
 
 
-@when("the bot reads the price of {pair:Pair} {count:d} times, a minute apart")
-def step_read_spaced(context, pair, count):
+@when("the bot reads the price of {pair:Pair} {times}, a minute apart")
+def step_read_spaced(context, pair, times):
     world = context.world
+    count = {"once": 1, "twice": 2}[times]
     for _ in range(count):
         world.sim.advance(60)
         _read_price_quietly(world)
@@ -323,6 +324,12 @@ def step_spaced_requests(context, count, gap):
     for earlier, later in zip(times, times[1:]):
         assert_that(later - earlier >= gap, is_(True),
                     f"the bot should wait at least {gap} s after a rate-limit refusal (times: {times})")
+
+
+@then("the circuit breaker is still trying the exchange")
+def step_breaker_half_open(context):
+    assert_that(_breaker_state(context.world), equal_to("HALF_OPEN"),
+                "one successful trial should not yet close the circuit breaker")
 
 
 @then("the circuit breaker is closed")
