@@ -105,6 +105,14 @@ Feature: Failing safe when the exchange misbehaves
     And the exchange never refused a request for exceeding the rate limit
     And the exchange's request counter never went above its maximum
 
+  @safety @critical @allure.label.story:rate-limits
+  Scenario: Price requests go out in a burst of at most 10, then one a second
+    The exchange allows each address about one public request a second, with a short burst.
+
+    Given the bot has sent no price request for a minute
+    When the bot asks the exchange for the price of XBT/EUR 13 times in a row
+    Then the exchange saw the first 10 price requests at once and each of the other 3 one second after the one before
+
   @safety @blocker @fault-injection @allure.label.story:market-status
   Scenario Outline: New orders are not placed while the exchange is not fully open
     Given the exchange is in <status> mode

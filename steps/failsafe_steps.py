@@ -173,6 +173,19 @@ def step_read_balances_n(context, count):
             world.notes.setdefault("errors", []).append(exc)
 
 
+@given("the bot has sent no price request for a minute")
+def step_quiet_minute(context):
+    context.world.sim.advance(60)
+
+
+@when("the bot asks the exchange for the price of {pair:Pair} {count:d} times in a row")
+def step_raw_tickers(context, pair, count):
+    """Straight to the exchange, past the bot's market data cache: each read is one public request."""
+    world = context.world
+    for _ in range(count):
+        world.safety.call("Ticker", pair=pair)
+
+
 @given("the bot has run one trading cycle at that price")
 @when("the bot runs one trading cycle")
 def step_run_once(context):
@@ -335,6 +348,16 @@ def step_breaker_half_open(context):
 @then("the circuit breaker is closed")
 def step_breaker_closed(context):
     assert_that(_breaker_state(context.world), equal_to("CLOSED"), "the breaker should close once calls succeed again")
+
+
+@then("the exchange saw the first {burst:d} price requests at once and each of the other {rest:d} one second "
+      "after the one before")
+def step_public_pacing(context, burst, rest):
+    times = [r.time for r in _bot_requests(context.world) if r.endpoint == "Ticker"]
+    assert_that(times, has_length(burst + rest), "every price request should reach the exchange")
+    gaps = [round(later - earlier, 3) for earlier, later in zip(times, times[1:])]
+    assert_that(gaps, equal_to([0.0] * (burst - 1) + [1.0] * rest),
+                f"a burst of {burst} then one request a second (gaps between requests, s: {gaps})")
 
 
 @then("the exchange answered all {count:d} balance reads")
