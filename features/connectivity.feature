@@ -34,6 +34,17 @@ Feature: Connecting to the exchange
     Then the bot is reported as not authenticated
     And the reason given mentions "nonce"
 
+  @safety @critical @allure.label.story:nonce
+  Scenario: After a restart the bot still numbers its requests above every earlier one
+    The exchange refuses a request whose number is not above the last one it accepted for
+    the key; the bot keeps its mark on disk, a little ahead of the clock, and counts up from it.
+
+    Given the bot has read the balances once
+    And the bot has been restarted since
+    When the bot reads the balances 3 times in a row
+    Then the exchange answered all 4 balance reads
+    And the exchange refused no request for its sequence number
+
   @safety @critical @fault-injection @allure.label.story:transient-failures
   Scenario: A read that fails for a moment is tried again after a growing pause
     The pauses spare the account's request allowance; each varies by up to a quarter,

@@ -53,19 +53,40 @@ Feature: Failing safe when the exchange misbehaves
     And the exchange received no order for it
 
   @safety @blocker @fault-injection @allure.label.story:circuit-breaker
-  Scenario: A failed trial after the recovery wait opens the circuit breaker again
+  Scenario Outline: The circuit breaker tries the exchange again 30 seconds after it opened, not sooner
+    A failed trial opens it again at once: not even the read's own retry is sent.
+
     Given the circuit breaker has opened after repeated failures
-    And the circuit breaker's recovery wait of 30 seconds has passed
+    And <seconds> seconds have passed since the circuit breaker opened
     When the bot reads the price of XBT/EUR while the exchange is still failing
-    Then exactly 1 request reached the exchange, the trial
+    Then the exchange saw <requests> requests in all
     And the circuit breaker is open
 
-  @safety @critical @fault-injection @allure.label.story:circuit-breaker
-  Scenario: The circuit breaker closes again once the exchange has recovered
+    Examples: Time since the circuit breaker opened
+      | seconds | requests |
+      | 29      | 0        |
+      | 30      | 1        |
+
+  @safety @blocker @fault-injection @allure.label.story:circuit-breaker
+  Scenario: While its one trial request awaits the answer, the circuit breaker lets nothing else through
     Given the circuit breaker has opened after repeated failures
     And the exchange has recovered
-    When the bot reads the price of XBT/EUR 3 times, a minute apart
-    Then the circuit breaker is closed
+    And 30 seconds have passed since the circuit breaker opened
+    When the bot reads the price of XBT/EUR and, while the exchange is answering, reads the balances
+    Then the balance read is refused because the circuit breaker is open
+    And exactly 1 request reached the exchange, the trial
+
+  @safety @critical @fault-injection @allure.label.story:circuit-breaker
+  Scenario Outline: The circuit breaker closes again after 2 successful trial requests, not after 1
+    Given the circuit breaker has opened after repeated failures
+    And the exchange has recovered
+    When the bot reads the price of XBT/EUR <reads>, a minute apart
+    Then the circuit breaker is <state>
+
+    Examples: Successful trials
+      | reads | state                          |
+      | once  | still trying the exchange      |
+      | twice | closed                         |
 
   @safety @critical @fault-injection @allure.label.story:rate-limits
   Scenario: A rate-limit refusal is answered by waiting before trying again
@@ -83,6 +104,14 @@ Feature: Failing safe when the exchange misbehaves
     Then the exchange answered all 40 balance reads
     And the exchange never refused a request for exceeding the rate limit
     And the exchange's request counter never went above its maximum
+
+  @safety @critical @allure.label.story:rate-limits
+  Scenario: Price requests go out in a burst of at most 10, then one a second
+    The exchange allows each address about one public request a second, with a short burst.
+
+    Given the bot has sent no price request for a minute
+    When the bot asks the exchange for the price of XBT/EUR 13 times in a row
+    Then the exchange saw the first 10 price requests at once and each of the other 3 one second after the one before
 
   @safety @blocker @fault-injection @allure.label.story:market-status
   Scenario Outline: New orders are not placed while the exchange is not fully open

@@ -45,6 +45,14 @@ Feature: The safety wrapper decides what may reach the exchange
     And the exchange holds no new order
     And the account's balances are unchanged
 
+  @safety @blocker @live-safe @allure.label.story:paper
+  Scenario: In paper mode even an order sent past the bot's order checks is only validated
+    Given the bot is connected to the exchange in paper mode
+    When the bot sends an order to buy 0.001 XBT at market straight to the exchange, without asking for validation only
+    Then the exchange only validated the order
+    And the exchange holds no new order
+    And the account's balances are unchanged
+
   @safety @blocker @allure.label.story:canary
   Scenario: In canary mode a trading cycle places one tiny post-only order far from the market and cancels it at once
     Given the bot's risk limits are:
@@ -72,16 +80,17 @@ Feature: The safety wrapper decides what may reach the exchange
     And the environment <env> the live trading opt-in
     When the operator switches to live mode <flag> the explicit live flag
     Then the bot is in <resulting> mode
+    And the audit trail shows the switch to live mode as <verdict>
 
     Examples: Missing one of the two
-      | env          | flag    | resulting |
-      | does not set | with    | read-only |
-      | sets         | without | read-only |
-      | does not set | without | read-only |
+      | env          | flag    | resulting | verdict |
+      | does not set | with    | read-only | refused |
+      | sets         | without | read-only | refused |
+      | does not set | without | read-only | refused |
 
     Examples: Both given
-      | env  | flag | resulting |
-      | sets | with | live      |
+      | env  | flag | resulting | verdict |
+      | sets | with | live      | allowed |
 
   @safety @critical @live-safe @allure.label.story:audit
   Scenario: Every attempt to reach the exchange is written to the audit trail

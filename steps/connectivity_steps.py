@@ -36,6 +36,11 @@ def step_foreign_nonce(context):
     assert_that(answer.get("error"), empty(), "the other program's request should be accepted")
 
 
+@given("the bot has read the balances once")
+def step_read_balances_once(context):
+    context.world.safety.balances()
+
+
 @given("the exchange is unavailable for the next {count:d} balance requests")
 def step_unavailable_next(context, count):
     context.world.sim.faults.inject(endpoint="Balance", kind="error", error="EService:Unavailable", times=count)
@@ -121,6 +126,12 @@ def step_backoff(context):
         assert_that(gap, all_of(greater_than_or_equal_to(pause * (1 - PAUSE_JITTER)),
                                 less_than_or_equal_to(pause * (1 + PAUSE_JITTER))),
                     f"the bot should pause about {pause} s before repeating the read (pauses: {gaps})")
+
+
+@then("the exchange refused no request for its sequence number")
+def step_no_nonce_refusal(context):
+    refused = [r for r in context.world.exchange_calls() if "nonce" in (r.error or "").lower()]
+    assert_that(refused, empty(), "every request should carry a number above the last one the exchange accepted")
 
 
 @then("the exchange was asked for the balances at most {count:d} times")

@@ -73,9 +73,13 @@ def step_breaker_opened(context):
     assert_that(_breaker_state(world), equal_to("OPEN"), "repeated failures should open the circuit breaker")
 
 
-@given("the circuit breaker's recovery wait of {seconds:d} seconds has passed")
-def step_recovery_wait(context, seconds):
-    context.world.sim.advance(seconds)
+@given("{seconds:d} seconds have passed since the circuit breaker opened")
+def step_since_opened(context, seconds):
+    """Counted from the opening itself: the read that opened it still waits out its retry pause after."""
+    world = context.world
+    opened_at = world.safety.breaker.stats.opened_at
+    assert_that(opened_at, not_none(), "the circuit breaker should have opened")
+    world.sim.advance(opened_at + seconds - world.safety.clock.monotonic())
 
 
 @given("the exchange has recovered")
@@ -112,9 +116,10 @@ def step_drop_confirmation(context):
     context.world.sim.faults.inject(endpoint="AddOrder", kind="accept_then_drop", times=1)
 
 
-@when("the bot reads the price of {pair:Pair} {count:d} times, a minute apart")
-def step_read_spaced(context, pair, count):
+@when("the bot reads the price of {pair:Pair} {times}, a minute apart")
+def step_read_spaced(context, pair, times):
     world = context.world
+    count = {"once": 1, "twice": 2}[times]
     for _ in range(count):
         world.sim.advance(60)
         _read_price_quietly(world)
@@ -129,6 +134,22 @@ def step_read_price_and_balances(context, pair):
             read()
         except KrakenError as exc:
             world.notes["read_errors"].append(exc)
+
+
+@when("the bot reads the price of {pair:Pair} and, while the exchange is answering, reads the balances")
+def step_read_during_trial(context, pair):
+    """The balance read is made while the price read, the breaker's trial, is at the exchange."""
+    world = context.world
+    world.notes["read_errors"] = []
+
+    def read_balances():
+        try:
+            world.safety.balances()
+        except KrakenError as exc:
+            world.notes["read_errors"].append(exc)
+
+    world.sim.faults.on_arrival("Ticker", read_balances)
+    _read_price_quietly(world)
 
 
 @when("the bot reads the price of {pair:Pair} while the exchange is still failing")
@@ -150,6 +171,19 @@ def step_read_balances_n(context, count):
             world.safety.balances()
         except KrakenError as exc:
             world.notes.setdefault("errors", []).append(exc)
+
+
+@given("the bot has sent no price request for a minute")
+def step_quiet_minute(context):
+    context.world.sim.advance(60)
+
+
+@when("the bot asks the exchange for the price of {pair:Pair} {count:d} times in a row")
+def step_raw_tickers(context, pair, count):
+    """Straight to the exchange, past the bot's market data cache: each read is one public request."""
+    world = context.world
+    for _ in range(count):
+        world.safety.call("Ticker", pair=pair)
 
 
 @given("the bot has run one trading cycle at that price")
@@ -275,11 +309,20 @@ def step_requests_in_all(context, count):
                 f"nothing more should be sent once the circuit breaker is open: {[r.endpoint for r in requests]}")
 
 
+def _reads_refused(context, count):
+    errors = context.world.notes["read_errors"]
+    assert_that([type(e).__name__ for e in errors], equal_to(["CircuitOpenError"] * count),
+                f"each read should be refused by the circuit breaker: {errors}")
+
+
 @then("both reads are refused because the circuit breaker is open")
 def step_reads_refused(context):
-    errors = context.world.notes["read_errors"]
-    assert_that([type(e).__name__ for e in errors], equal_to(["CircuitOpenError", "CircuitOpenError"]),
-                f"each read should be refused by the open circuit breaker: {errors}")
+    _reads_refused(context, 2)
+
+
+@then("the balance read is refused because the circuit breaker is open")
+def step_balance_read_refused(context):
+    _reads_refused(context, 1)
 
 
 @then("the exchange received no request")
@@ -296,9 +339,25 @@ def step_spaced_requests(context, count, gap):
                     f"the bot should wait at least {gap} s after a rate-limit refusal (times: {times})")
 
 
+@then("the circuit breaker is still trying the exchange")
+def step_breaker_half_open(context):
+    assert_that(_breaker_state(context.world), equal_to("HALF_OPEN"),
+                "one successful trial should not yet close the circuit breaker")
+
+
 @then("the circuit breaker is closed")
 def step_breaker_closed(context):
     assert_that(_breaker_state(context.world), equal_to("CLOSED"), "the breaker should close once calls succeed again")
+
+
+@then("the exchange saw the first {burst:d} price requests at once and each of the other {rest:d} one second "
+      "after the one before")
+def step_public_pacing(context, burst, rest):
+    times = [r.time for r in _bot_requests(context.world) if r.endpoint == "Ticker"]
+    assert_that(times, has_length(burst + rest), "every price request should reach the exchange")
+    gaps = [round(later - earlier, 3) for earlier, later in zip(times, times[1:])]
+    assert_that(gaps, equal_to([0.0] * (burst - 1) + [1.0] * rest),
+                f"a burst of {burst} then one request a second (gaps between requests, s: {gaps})")
 
 
 @then("the exchange answered all {count:d} balance reads")

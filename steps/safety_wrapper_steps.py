@@ -60,6 +60,15 @@ def step_switch_live(context, flag):
         world.notes["refusal"] = exc
 
 
+@when("the bot sends an order to {side:Side} {volume:Amount} XBT at market straight to the exchange, "
+      "without asking for validation only")
+def step_raw_order(context, side, volume):
+    """The raw call, as a plugin or a console holding the wrapper could make it, not ``submit_order``."""
+    world = context.world
+    world.notes["raw_answer"] = world.safety.call("AddOrder", pair="XBTEUR", type=side, ordertype="market",
+                                                  volume=str(volume))
+
+
 # -- Then -----------------------------------------------------------------------------------------
 @then("every attempt is refused")
 def step_all_refused(context):
@@ -121,6 +130,21 @@ def step_in_mode(context, mode):
     assert_that(context.world.mode, equal_to(mode), f"the bot should be in {mode} mode")
     if mode != "live":
         assert_that(context.world.notes.get("refusal"), not_none(), "the refusal should be explained")
+
+
+@then("the exchange only validated the order")
+def step_raw_validated(context):
+    answer = context.world.notes["raw_answer"]
+    assert_that(answer.get("txid"), equal_to(None), f"a paper order must get no exchange id: {answer}")
+    assert_that(answer.get("descr"), not_none(), f"the exchange should have checked the order: {answer}")
+
+
+@then("the audit trail shows the switch to live mode as {verdict}")
+def step_audit_live_switch(context, verdict):
+    rows = [r for r in context.world.safety.audit_log() if r.get("action") == "mode"]
+    assert_that(rows, is_not(empty()), "the attempt to switch to live mode should be audited")
+    assert_that(rows[-1].get("allowed"), is_(verdict == "allowed"),
+                f"the switch to live mode should be audited as {verdict}: {rows[-1]}")
 
 
 @then("the audit trail shows the balance read as allowed")

@@ -158,8 +158,7 @@ class CircuitBreaker:
             code = getattr(error, "code", None)
             if code:
                 reason = f"{reason} {code}"
-            if self._state is BreakerState.HALF_OPEN:
-                self._trial_in_flight = False
+            if self._state is BreakerState.HALF_OPEN:  # _open frees the trial slot with the state change
                 self._open(now, f"trial call failed: {reason}")
                 return
             if self._state is BreakerState.OPEN:

@@ -75,9 +75,3 @@ class NonceGenerator:
                 self._reserved = n + self._block
             self._last = n
             return n
-
-    def advance_past(self, value: int) -> None:
-        """Never hand out ``value`` or anything below it (e.g. a mark learned elsewhere)."""
-        with self._lock:
-            if value > self._last:
-                self._last = value

@@ -78,9 +78,6 @@ class CallCounterPacer:
         self._level = 0.0
         self._at = clock.monotonic()
         self._blocked_until = float("-inf")
-        self.waits = 0
-        self.waited_seconds = 0.0
-        self.peak = 0.0
 
     @property
     def level(self) -> float:
@@ -107,11 +104,6 @@ class CallCounterPacer:
                 wait = max(self._blocked_until - now, (level + cost - self.limit) / self.decay)
                 if wait <= _EPSILON:
                     self._level = level + cost
-                    if self._level > self.peak:
-                        self.peak = self._level
-                    if waited:
-                        self.waits += 1
-                        self.waited_seconds += waited
                     return waited
             log.debug("pacing %s: counter %.2f, waiting %.2fs", endpoint, level, wait)
             self._clock.sleep(wait)
@@ -145,7 +137,6 @@ class PublicPacer:
         self._at = clock.monotonic()
         self._lock = threading.Lock()
         self._blocked_until = float("-inf")
-        self.waits = 0
 
     def acquire(self, endpoint: str = "") -> float:
         waited = 0.0
@@ -159,8 +150,6 @@ class PublicPacer:
                 wait = max(self._blocked_until - now, (1.0 - self._tokens) / self.rate)
                 if wait <= _EPSILON:
                     self._tokens -= 1.0
-                    if waited:
-                        self.waits += 1
                     return waited
             self._clock.sleep(wait)
             waited += wait
