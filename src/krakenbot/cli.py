@@ -124,7 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             sources, paths = _home_only(args)
         except ConfigError as exc:
             return _fail(f"configuration error: {exc}", EXIT_CONFIG)
-        return {"status": _status, "kill": _kill, "resume": _resume}[args.command](sources, paths, args)
+        try:
+            return {"status": _status, "kill": _kill, "resume": _resume}[args.command](sources, paths, args)
+        except KeyboardInterrupt:
+            return _fail("interrupted", EXIT_FAILURE)
+        except Exception as exc:  # one line, never a traceback (and never a secret from the sources)
+            return _fail(_scrub_sources(sources, f"{type(exc).__name__}: {exc}"), EXIT_FAILURE)
     try:
         settings, sources = _settings(args)
     except ConfigError as exc:
@@ -189,6 +194,17 @@ def _full_settings(sources: Any) -> tuple[Any, str | None]:
         return Settings.from_env(sources.values), None
     except ConfigError as exc:
         return None, str(exc)
+
+
+def _scrub_sources(sources: Any, text: str) -> str:
+    """The key and secret as given (valid or not) out of a message."""
+    from krakenbot.config import redact_key
+
+    for name in ("KRAKEN_API_SECRET", "KRAKEN_API_KEY"):
+        value = str(sources.values.get(name) or "").strip()
+        if value:
+            text = text.replace(value, "***" if name == "KRAKEN_API_SECRET" else redact_key(value))
+    return text
 
 
 def _fail(message: str, code: int) -> int:
@@ -447,27 +463,36 @@ def _status(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> in
 
 
 # -- kill -----------------------------------------------------------------------------------------
+KILL_STORE_BUSY_SECONDS = 0.5  # a locked store must not hold the cancel
+
+
 def _kill(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> int:
     """Write the kill file in the home first (every bot of this home refuses every order from then
-    on: its guard checks the file before each send), halt the store, have the running bot confirm
-    it has seen the halt (SIGUSR1, then its record), then cancel open orders. Cancelling needs the
-    credentials and a mode that may cancel, but no live flag: a cancel only ever reduces exposure."""
+    on: its guard checks the file before each send), have the running bot confirm it has seen the
+    halt (SIGUSR1, then its record), then cancel open orders and halt the store. Cancelling needs
+    the credentials and a mode that may cancel, but no live flag: a cancel only ever reduces
+    exposure. No step waits on another: a kill file or store that cannot be written is reported
+    (one line, exit 1) and the cancel still leaves."""
     import uuid
-    from dataclasses import replace
 
     from krakenbot import running
     from krakenbot.safety.kill_switch import KillSwitch
-    from krakenbot.safety.modes import TradingMode
 
     _home_line(paths["home"])
-    kill_id = uuid.uuid4().hex[:12]
-    path = KillSwitch(paths["kill_switch_file"], None).write_file(args.reason, kill_id)
-    print(f"kill file written: {path}")
     problems: list[str] = []
+    kill_id: str | None = uuid.uuid4().hex[:12]
+    try:
+        path = KillSwitch(paths["kill_switch_file"], None).write_file(args.reason, kill_id)
+        print(f"kill file written: {path}")
+    except OSError as exc:
+        problems.append(f"kill file NOT written at {paths['kill_switch_file']}: {exc.strerror or exc}")
+        kill_id = None
     record = running.read(paths["home"])
     if running.is_running(record):
         if not running.signal_check(record):
             problems.append(f"could not signal the running bot (pid {record['pid']})")
+        elif kill_id is None:
+            problems.append(f"the running bot (pid {record['pid']}) was signalled but has no kill file to see")
         elif running.wait_for_ack(paths["home"], kill_id, args.wait) is not None:
             print(f"running bot pid {record['pid']} ({record.get('mode')}) confirmed the halt")
         else:
@@ -475,28 +500,95 @@ def _kill(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> int:
     else:
         print(f"no bot running with this home ({_bot_line(record)})")
     settings, problem = _full_settings(sources)
-    store = _existing_store(paths)
-    if store is None:
-        problems.append(_no_store(paths))
+    store, store_problem = _kill_store(paths)
+    if store_problem:
+        problems.append(store_problem)
     if settings is None:
         if store is not None:
             with store:
-                _risk_manager(None, store).halt(f"kill switch: {args.reason}", actor="cli")
-            print("halted (store trading state HALTED)")
+                _record_halt(store, args.reason, problems)
         problems.append(f"open orders were NOT cancelled: {problem}")
     else:
-        if store is not None:
-            store.close()
-        # No store here: still cancel at the exchange (less exposure), on a memory store.
-        where = paths["store_path"] if store is not None else ":memory:"
-        settings = replace(settings, trading_mode=TradingMode.CANARY, store_path=where)
-        with _build(settings, args) as bot:
-            report = bot.safety.kill(args.reason, actor="cli")
-        print(f"halted; cancelled {report.cancelled} open order(s)")
-        problems.extend(report.problems)
+        problems.extend(_cancel_everything(settings, store, paths, args))
     if problems:
         return _fail("; ".join(problems), EXIT_FAILURE)
     return EXIT_OK
+
+
+def _kill_store(paths: dict[str, str]) -> tuple[Any, str | None]:
+    """The home's store for the kill, with a short busy timeout, if it exists and takes a write;
+    else None and why (the cancel then goes out on a memory store)."""
+    import sqlite3
+
+    from krakenbot.store import Store, StoreError
+
+    path = paths["store_path"]
+    if path != ":memory:" and not os.path.isfile(path):
+        return None, _no_store(paths)
+    store = None
+    try:
+        store = Store(path, busy_timeout=KILL_STORE_BUSY_SECONDS)
+        with store.tx():  # takes the write lock: a locked or read-only store is known before the cancel
+            pass
+        return store, None
+    except (sqlite3.Error, StoreError, OSError) as exc:
+        if store is not None:
+            store.close()
+        return None, f"the store {path} cannot be written ({exc}): the halt is NOT recorded there"
+
+
+def _record_halt(store: Any, reason: str, problems: list[str]) -> None:
+    import sqlite3
+
+    from krakenbot.store import StoreError
+
+    try:
+        _risk_manager(None, store).halt(f"kill switch: {reason}", actor="cli")
+        print("halted (store trading state HALTED)")
+    except (sqlite3.Error, StoreError, OSError) as exc:
+        problems.append(f"the halt could not be recorded in {store.path}: {exc}")
+
+
+def _cancel_everything(settings: Any, store: Any, paths: dict[str, str], args: argparse.Namespace) -> list[str]:
+    """CancelAll, on the home's store if it takes writes, else on a memory store whose nonces
+    start above the home's saved mark (read, not written)."""
+    from dataclasses import replace
+
+    from krakenbot.bot import Bot, make_scrubber
+    from krakenbot.client.nonce import NonceGenerator
+    from krakenbot.safety.modes import TradingMode
+    from krakenbot.store import Store
+
+    settings = replace(settings, trading_mode=TradingMode.CANARY,
+                       store_path=store.path if store is not None else ":memory:")
+    options: dict[str, Any] = {}
+    if store is None:
+        nonces = NonceGenerator(None)
+        nonces.advance_past(_saved_nonce(paths["store_path"]))
+        options["nonce"] = nonces
+    try:
+        with Bot.build(settings, client_options=options, store=store or Store(":memory:")) as bot:
+            report = bot.safety.kill(args.reason, actor="cli")
+    except Exception as exc:  # one line, scrubbed: the other steps are done and reported
+        return [make_scrubber(settings)(f"open orders were NOT cancelled: {type(exc).__name__}: {exc}")]
+    print(f"cancelled {report.cancelled} open order(s)" + ("" if store is None else "; halted"))
+    return list(report.problems)
+
+
+def _saved_nonce(path: str) -> int:
+    """The home store's nonce mark, read only (0 when it cannot be read)."""
+    import sqlite3
+    from contextlib import closing
+    from urllib.parse import quote
+
+    if path == ":memory:" or not os.path.isfile(path):
+        return 0
+    try:
+        with closing(sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=KILL_STORE_BUSY_SECONDS)) as db:
+            row = db.execute("SELECT value FROM nonce WHERE id = 1").fetchone()
+        return int(row[0]) if row else 0
+    except (sqlite3.Error, ValueError):
+        return 0
 
 
 # -- resume ---------------------------------------------------------------------------------------

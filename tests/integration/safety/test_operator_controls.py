@@ -216,3 +216,92 @@ def test_the_env_example_documents_every_setting():
     text = (ROOT / ".env.example").read_text()
     documented = {line.lstrip("# ").split("=")[0] for line in text.splitlines() if "=" in line}
     assert set(SETTING_NAMES) <= documented, sorted(set(SETTING_NAMES) - documented)
+
+
+# -- review of issue 18 -------------------------------------------------------------------------------
+def _open_orders_on(sim, count: int) -> None:
+    """Resting orders on the account, placed straight at the exchange (not through the bot)."""
+    from krakenbot.client import KrakenClient
+
+    with KrakenClient(sim.url, sim.api_key, sim.api_secret) as client:
+        for _ in range(count):
+            client.private("AddOrder", pair="XBTEUR", type="buy", ordertype="limit", volume="0.001", price="1000")
+    assert len([o for o in sim.orders() if o["status"] == "open"]) == count
+
+
+def _still_open(sim) -> int:
+    return len([o for o in sim.orders() if o["status"] == "open"])
+
+
+def test_kill_cancels_at_the_exchange_while_the_homes_store_is_locked(sim, tmp_path):
+    """Reducing exposure never waits on the disk: CancelAll leaves though the halt cannot be recorded."""
+    import sqlite3
+
+    from krakenbot.store import Store
+
+    home = tmp_path / "home"
+    home.mkdir()
+    Store(str(home / "krakenbot.sqlite")).close()
+    _open_orders_on(sim, 2)
+    locker = sqlite3.connect(str(home / "krakenbot.sqlite"), isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        killed = cli_run(["kill", "--reason", "drill"], sim_env(sim, home), tmp_path)
+        took = time.monotonic() - started
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert _still_open(sim) == 0, killed.stdout + killed.stderr
+    assert killed.returncode == 1 and "Traceback" not in killed.stderr, killed.stderr
+    assert len(killed.stderr.strip().splitlines()) == 1 and "store" in killed.stderr, killed.stderr
+    assert (home / "KILL_SWITCH").exists()
+    assert took < 8, took
+
+
+def test_kill_cancels_at_the_exchange_when_the_home_cannot_be_written(sim, tmp_path):
+    _open_orders_on(sim, 2)
+    killed = cli_run(["kill"], sim_env(sim, Path("/proc/nohome")), tmp_path)
+    assert _still_open(sim) == 0, killed.stdout + killed.stderr
+    assert killed.returncode == 1 and "Traceback" not in killed.stderr, killed.stderr
+    assert "kill file" in killed.stderr and len(killed.stderr.strip().splitlines()) == 1, killed.stderr
+
+
+def test_the_wrappers_kill_and_cancel_leave_though_the_store_cannot_be_written(tmp_path):
+    """The wrapper's own kill() and cancel_order(): the request leaves first, the record is attempted
+    after and its failure reported (the store cannot even save the nonce mark here)."""
+    import sqlite3
+    from decimal import Decimal
+
+    from krakenbot.bot import Bot
+    from krakenbot.client.nonce import NonceGenerator
+    from krakenbot.config import Settings
+    from krakenbot.store import Store
+    from krakensim.clock import ManualClock
+
+    with KrakenSimulator(seed=71, clock=ManualClock()) as simulator:
+        simulator.set_price("XBTEUR", "60000")
+        env = {"KRAKEN_API_KEY": simulator.api_key, "KRAKEN_API_SECRET": simulator.api_secret,
+               "API_DOMAIN": simulator.url, "TRADING_MODE": "live", "KRAKEN_LIVE_TRADING": "yes",
+               "KRAKENBOT_HOME": str(tmp_path), "MAX_ORDER_EUR": "1000", "TOTAL_BTC": "0.1"}
+        path = str(tmp_path / "krakenbot.sqlite")
+        store = Store(path, busy_timeout=0.05)
+        nonces = NonceGenerator(store, block=1)  # every request saves the nonce mark: the lock stops it
+        with Bot.build(Settings.from_env(env), clock=simulator.clock, store=store, live_flag=True,
+                       client_options={"nonce": nonces}) as bot:
+            placed = [bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000"))
+                      for _ in range(2)]
+            assert all(o.placed for o in placed), placed
+            locker = sqlite3.connect(path, isolation_level=None)
+            locker.execute("BEGIN EXCLUSIVE")
+            try:
+                cancel = bot.safety.cancel_order(placed[0].cl_ord_id)
+                assert _still_open(simulator) == 1 and "could not be recorded" in cancel.reason, cancel
+                report = bot.safety.kill("drill")
+            finally:
+                locker.execute("ROLLBACK")
+                locker.close()
+            assert _still_open(simulator) == 0
+            assert report.problems and "halt could not be recorded" in report.problems[0], report
+            assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000")).codes == \
+                ["HALTED"]
