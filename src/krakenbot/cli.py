@@ -148,8 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _environ(args: argparse.Namespace) -> dict[str, str]:
     """The real environment with the command line's --home and --store over it."""
     environ = dict(os.environ)
-    if args.home:
-        environ["KRAKENBOT_HOME"] = args.home
+    if args.home:  # typed here: relative to this directory, made absolute at once
+        environ["KRAKENBOT_HOME"] = os.path.abspath(os.path.expanduser(args.home))
     if args.store:
         environ["STORE_PATH"] = args.store
     return environ

@@ -128,8 +128,9 @@ def bot_paths(env: Mapping[str, str]) -> dict[str, str]:
     """``home``, ``store_path`` and ``kill_switch_file``, absolute, from these settings alone.
 
     Why one place: ``krakenbot kill`` from another directory must write the very file the running
-    bot checks, and ``status`` must read its store. Relative STORE_PATH / KILL_SWITCH_FILE are
-    inside the home (never the working directory); ``:memory:`` stays a memory store. Needs no
+    bot checks, and ``status`` must read its store. KRAKENBOT_HOME is absolute or starts with ``~``
+    (a relative one is refused); relative STORE_PATH / KILL_SWITCH_FILE are inside the home (never
+    the working directory); ``:memory:`` stays a memory store. Needs no
     credentials and no other valid setting: the emergency stop depends on nothing else."""
     def given(name: str) -> str | None:
         raw = env.get(name)
@@ -138,8 +139,15 @@ def bot_paths(env: Mapping[str, str]) -> dict[str, str]:
         return _path(name)(str(raw).strip())
 
     raw_home = given("KRAKENBOT_HOME")
+    if raw_home and raw_home.startswith("~"):
+        user_home = env.get("HOME")
+        raw_home = (user_home + raw_home[1:]) if user_home and raw_home[1:2] in ("", "/") \
+            else os.path.expanduser(raw_home)
+    if raw_home and not os.path.isabs(raw_home):
+        # Relative to what? The working directory differs between the bot and a later `kill`.
+        raise ConfigError("KRAKENBOT_HOME", f"must be an absolute path (or start with ~), got {raw_home!r}")
     try:
-        home = Path(os.path.abspath(raw_home)) if raw_home else default_home(env)
+        home = Path(os.path.normpath(raw_home)) if raw_home else default_home(env)
     except (OSError, ValueError) as exc:
         raise ConfigError("KRAKENBOT_HOME", f"is not a usable directory path: {exc}") from None
 

@@ -305,3 +305,16 @@ def test_the_wrappers_kill_and_cancel_leave_though_the_store_cannot_be_written(t
             assert report.problems and "halt could not be recorded" in report.problems[0], report
             assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000")).codes == \
                 ["HALTED"]
+
+
+def test_a_home_with_a_tilde_is_expanded_and_a_relative_home_is_refused(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    assert _main(monkeypatch, tmp_path, ["config"], KRAKENBOT_HOME="~/kb") == 0
+    assert f"home           {tmp_path / 'user' / 'kb'}\n" in capsys.readouterr().out
+    assert _main(monkeypatch, tmp_path, ["kill"], KRAKENBOT_HOME="relative/home") == 2
+    err = capsys.readouterr().err
+    assert "KRAKENBOT_HOME" in err and "absolute" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "relative").exists()
+    # typed on the command line, here: made absolute at once
+    cli.main(["kill", "--home", "typed-home"])
+    assert (tmp_path / "typed-home" / "KILL_SWITCH").exists()
