@@ -120,10 +120,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     from krakenbot.config import ConfigError
 
     if args.command in ("status", "kill", "resume"):  # the emergency controls need only the home
+        args.problems = []
         try:
             sources, paths = _home_only(args)
         except ConfigError as exc:
-            return _fail(f"configuration error: {exc}", EXIT_CONFIG)
+            if args.command != "kill" or exc.setting != "--env-file":
+                return _fail(f"configuration error: {exc}", EXIT_CONFIG)
+            # The emergency stop first, from the environment alone; the missing file is reported after.
+            args.problems = [f"configuration error: {exc}"]
+            try:
+                sources, paths = _home_only(args, dotenv=False)
+            except ConfigError as again:
+                return _fail(f"configuration error: {again}", EXIT_CONFIG)
         try:
             return {"status": _status, "kill": _kill, "resume": _resume}[args.command](sources, paths, args)
         except KeyboardInterrupt:
@@ -155,11 +163,11 @@ def _environ(args: argparse.Namespace) -> dict[str, str]:
     return environ
 
 
-def _sources(args: argparse.Namespace, check_names: bool = True) -> Any:
+def _sources(args: argparse.Namespace, check_names: bool = True, dotenv: bool = True) -> Any:
     from krakenbot.config import read_sources
 
-    return read_sources(args.env_file if args.env_file is not None else ".env", _environ(args),
-                        explicit=args.env_file is not None, check_names=check_names)
+    path = (args.env_file if args.env_file is not None else ".env") if dotenv else None
+    return read_sources(path, _environ(args), explicit=args.env_file is not None, check_names=check_names)
 
 
 def _settings(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -177,12 +185,13 @@ def _settings(args: argparse.Namespace) -> tuple[Any, Any]:
     return settings, sources
 
 
-def _home_only(args: argparse.Namespace) -> tuple[Any, dict[str, str]]:
+def _home_only(args: argparse.Namespace, dotenv: bool = True) -> tuple[Any, dict[str, str]]:
     """The home and its paths, from nothing but KRAKENBOT_HOME / STORE_PATH / KILL_SWITCH_FILE: a
-    broken unrelated setting (or no credentials) must not stop an emergency stop."""
+    broken unrelated setting (or no credentials) must not stop an emergency stop. ``dotenv=False``:
+    the environment alone (a named env file is missing)."""
     from krakenbot.config import bot_paths
 
-    sources = _sources(args, check_names=False)
+    sources = _sources(args, check_names=False, dotenv=dotenv)
     return sources, bot_paths(sources.values)
 
 
@@ -479,7 +488,7 @@ def _kill(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> int:
     from krakenbot.safety.kill_switch import KillSwitch
 
     _home_line(paths["home"])
-    problems: list[str] = []
+    problems: list[str] = list(getattr(args, "problems", []))
     kill_id: str | None = uuid.uuid4().hex[:12]
     try:
         path = KillSwitch(paths["kill_switch_file"], None).write_file(args.reason, kill_id)

@@ -318,3 +318,11 @@ def test_a_home_with_a_tilde_is_expanded_and_a_relative_home_is_refused(monkeypa
     # typed on the command line, here: made absolute at once
     cli.main(["kill", "--home", "typed-home"])
     assert (tmp_path / "typed-home" / "KILL_SWITCH").exists()
+
+
+def test_kill_with_a_missing_env_file_still_writes_the_kill_file(monkeypatch, tmp_path, capsys):
+    """The emergency stop first, then the complaint: the home is known without the file."""
+    assert _main(monkeypatch, tmp_path, ["kill", "--env-file", "missing.env", "--reason", "x"]) == 1
+    assert (tmp_path / "home" / "KILL_SWITCH").exists()
+    err = capsys.readouterr().err
+    assert "missing.env does not exist" in err and len(err.strip().splitlines()) == 1
