@@ -312,7 +312,13 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
         stop.set()  # not waited on by anyone: safe to set here (the wakeup sets its event on a thread)
         wakeup.request_stop(signum)
 
+    usr1: dict[str, bool] = {}
+
     def request_check(signum: int, frame: Any) -> None:
+        """`krakenbot kill`: halt in memory at once (the guard refuses every order from here, file
+        or no file), then the full kill (cancel, record) at the next safe point."""
+        bot.safety.kill_switch.engage("SIGUSR1 from krakenbot kill")
+        usr1["pending"] = True
         wakeup.request_check()
 
     if threading.current_thread() is threading.main_thread():
@@ -320,7 +326,8 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
             previous[sig] = signal.signal(sig, request_stop)
         if hasattr(signal, "SIGUSR1"):
             previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, request_check)
-    presence = Presence(settings.home, bot.safety.mode.value, pairs=settings.pairs)
+    presence = Presence(settings.home, bot.safety.mode.value, pairs=settings.pairs,
+                        kill_switch_file=settings.kill_switch_file, store_path=settings.store_path)
     done, report, unknown = 0, None, []
     try:
         with bot:
@@ -330,11 +337,14 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
             def safe_point() -> None:
                 """Between cycles and during waits, never mid-order: beat, and see a kill file."""
                 kill = bot.safety.kill_switch
+                signalled = usr1.pop("pending", False)
                 if kill.file_present():
                     presence.ack(kill.file_kill_id() or "unnamed")  # its guard already refuses every order
-                    if not kill.engaged_by_command:
-                        print(f"kill switch: {kill.file_reason()}: halted", file=sys.stderr)
-                        bot.safety.honour_kill_file()  # the full kill once: halt and cancel
+                if (signalled or (kill.file_present() and not kill.engaged_by_command)) and not usr1.get("done"):
+                    usr1["done"] = True  # the full kill once: halt, cancel, record
+                    reason = kill.file_reason() or kill.reason or "kill switch"
+                    print(f"kill switch: {reason}: halted", file=sys.stderr)
+                    bot.safety.kill(reason, actor="kill_file")
                 presence.beat(bot.safety.mode.value)
 
             wakeup.on_check = safe_point
@@ -490,18 +500,33 @@ def _kill(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> int:
     _home_line(paths["home"])
     problems: list[str] = list(getattr(args, "problems", []))
     kill_id: str | None = uuid.uuid4().hex[:12]
-    try:
-        path = KillSwitch(paths["kill_switch_file"], None).write_file(args.reason, kill_id)
-        print(f"kill file written: {path}")
-    except OSError as exc:
-        problems.append(f"kill file NOT written at {paths['kill_switch_file']}: {exc.strerror or exc}")
-        kill_id = None
     record = running.read(paths["home"])
-    if running.is_running(record):
+    alive = running.is_running(record)
+    files = [paths["kill_switch_file"]]
+    if alive and record.get("kill_switch_file") not in (None, *files):  # the running bot's own file
+        files.append(str(record["kill_switch_file"]))
+    written = 0
+    for file in files:
+        try:
+            print(f"kill file written: {KillSwitch(file, None).write_file(args.reason, kill_id)}")
+            written += 1
+        except OSError as exc:
+            problems.append(f"kill file NOT written at {file}: {exc.strerror or exc}")
+    if not written:
+        kill_id = None
+    if alive and record.get("store_path") not in (None, ":memory:", paths["store_path"]):
+        other, why = _kill_store({**paths, "store_path": str(record["store_path"])})
+        if other is None:
+            problems.append(f"the running bot's {why}")
+        else:
+            with other:
+                _record_halt(other, args.reason, problems)
+    if alive:
         if not running.signal_check(record):
             problems.append(f"could not signal the running bot (pid {record['pid']})")
         elif kill_id is None:
-            problems.append(f"the running bot (pid {record['pid']}) was signalled but has no kill file to see")
+            problems.append(f"the running bot (pid {record['pid']}) was signalled (it halts in memory) but "
+                            f"cannot confirm: no kill file was written")
         elif running.wait_for_ack(paths["home"], kill_id, args.wait) is not None:
             print(f"running bot pid {record['pid']} ({record.get('mode')}) confirmed the halt")
         else:

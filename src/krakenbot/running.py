@@ -78,9 +78,13 @@ def wait_for_ack(home: str | os.PathLike[str], kill_id: str, timeout: float) -> 
 class Presence:
     """The running bot's side: write, beat, acknowledge a halt, remove."""
 
-    def __init__(self, home: str | os.PathLike[str], mode: str, *, pairs: tuple[str, ...] = ()) -> None:
+    def __init__(self, home: str | os.PathLike[str], mode: str, *, pairs: tuple[str, ...] = (),
+                 kill_switch_file: str | None = None, store_path: str | None = None) -> None:
         self.path = record_path(home)
+        # The kill file and store this bot really uses: `kill --home` writes and halts these (they
+        # may be absolute paths outside the home).
         self.data: dict[str, Any] = {"pid": os.getpid(), "mode": mode, "home": str(home), "pairs": list(pairs),
+                                     "kill_switch_file": kill_switch_file, "store_path": store_path,
                                      "started": time.time(), "heartbeat": time.time(), "halt_seen": None}
 
     def start(self) -> None:

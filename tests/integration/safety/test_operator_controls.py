@@ -326,3 +326,46 @@ def test_kill_with_a_missing_env_file_still_writes_the_kill_file(monkeypatch, tm
     assert (tmp_path / "home" / "KILL_SWITCH").exists()
     err = capsys.readouterr().err
     assert "missing.env does not exist" in err and len(err.strip().splitlines()) == 1
+
+
+def test_kill_reaches_a_bot_whose_kill_file_and_store_are_elsewhere(sim, tmp_path):
+    """bot.json names the running bot's kill file and store: `kill --home H` writes and halts those."""
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = sim_env(sim, home, STRATEGY_INTERVAL_SECONDS="1", KILL_SWITCH_FILE=str(elsewhere / "STOP"),
+                  STORE_PATH=str(elsewhere / "bot.sqlite"))
+    bot = start_bot(["--mode", "paper", "--interval", "0.2"], env, tmp_path)
+    try:
+        wait_until(lambda: any(r.endpoint == "AddOrder" for r in sim.access_log), what="the bot's first order")
+        record = running.read(home)
+        assert record["kill_switch_file"] == str(elsewhere / "STOP") and record["store_path"] == str(elsewhere / "bot.sqlite")
+        killed = cli_run(["kill", "--reason", "drill"], base_env(home), tmp_path)
+        mark = len(sim.access_log)
+        assert f"running bot pid {bot.pid} (paper) confirmed the halt" in killed.stdout, killed.stdout + killed.stderr
+        assert (elsewhere / "STOP").exists()
+        beat = running.read(home)["heartbeat"]
+        wait_until(lambda: running.read(home)["heartbeat"] > beat + 0.5, what="the bot to run on after the kill")
+        assert [r.endpoint for r in sim.access_log[mark:] if r.endpoint == "AddOrder"] == []
+        status = cli_run(["status"], base_env(home, STORE_PATH=str(elsewhere / "bot.sqlite")), tmp_path)
+        assert "trading state  HALTED" in status.stdout, status.stdout + status.stderr
+    finally:
+        stop(bot)
+
+
+def test_sigusr1_alone_halts_the_running_bot(sim, tmp_path):
+    home = tmp_path / "home"
+    bot = start_bot(["--mode", "paper", "--interval", "0.2"], sim_env(sim, home, STRATEGY_INTERVAL_SECONDS="1"),
+                    tmp_path)
+    try:
+        wait_until(lambda: any(r.endpoint == "AddOrder" for r in sim.access_log), what="the bot's first order")
+        wait_until(lambda: running.read(home), what="the bot's record")
+        bot.send_signal(signal.SIGUSR1)  # no kill file anywhere
+        wait_until(lambda: (home / "krakenbot.sqlite").exists() and "HALTED" in cli_run(
+            ["status"], base_env(home), tmp_path).stdout, what="the halt")
+        mark = len(sim.access_log)
+        beat = running.read(home)["heartbeat"]
+        wait_until(lambda: running.read(home)["heartbeat"] > beat + 1.5, what="the bot to run on")
+        assert [r.endpoint for r in sim.access_log[mark:] if r.endpoint == "AddOrder"] == []
+        assert bot.poll() is None
+    finally:
+        stop(bot)
