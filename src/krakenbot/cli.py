@@ -335,7 +335,10 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
             presence.start()
 
             def safe_point() -> None:
-                """Between cycles and during waits, never mid-order: beat, and see a kill file."""
+                """Between cycles and during any clock wait (SIGUSR1), never during a send: beat, and
+                see a kill file or a kill signal. A wait can follow an ambiguous AddOrder
+                (Executor.resolve_unknown): a kill there cancels, and that order stays UNKNOWN
+                until it is read (reported at the end; resolved at the next start)."""
                 kill = bot.safety.kill_switch
                 signalled = usr1.pop("pending", False)
                 if kill.file_present():
