@@ -297,14 +297,24 @@ def _shown(value: Any) -> str:
 # -- run ------------------------------------------------------------------------------------------
 def _run(settings: Any, args: argparse.Namespace) -> int:
     from krakenbot.clock import Interrupted, SystemClock, Wakeup
-    from krakenbot.running import Presence
+    from krakenbot.running import AlreadyRunning, Presence
     from krakenbot.safety.modes import LiveTradingRefused
 
+    presence = Presence(settings.home, settings.trading_mode.value, pairs=settings.pairs,
+                        kill_switch_file=settings.kill_switch_file, store_path=settings.store_path)
+    try:
+        presence.acquire()  # one bot per home, before it touches the store or the exchange
+    except AlreadyRunning as exc:
+        return _fail(str(exc), EXIT_FAILURE)
     wakeup = Wakeup()
     try:
         bot = _build(settings, args, live_flag=args.live, clock=SystemClock(wakeup))
     except LiveTradingRefused as exc:
+        presence.stop()
         return _fail(str(exc), EXIT_CONFIG)
+    except BaseException:
+        presence.stop()
+        raise
     stop = threading.Event()
     previous = {}
 
@@ -326,13 +336,11 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
             previous[sig] = signal.signal(sig, request_stop)
         if hasattr(signal, "SIGUSR1"):
             previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, request_check)
-    presence = Presence(settings.home, bot.safety.mode.value, pairs=settings.pairs,
-                        kill_switch_file=settings.kill_switch_file, store_path=settings.store_path)
     done, report, unknown = 0, None, []
     try:
         with bot:
             _banner(bot)
-            presence.start()
+            presence.start(bot.safety.mode.value)
 
             def safe_point() -> None:
                 """Between cycles and during any clock wait (SIGUSR1), never during a send: beat, and

@@ -3,6 +3,7 @@ bot as a new operator would (kill from another directory, cleartext, a stop duri
 emergency stop on a broken configuration, typos slipping through)."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -369,3 +370,36 @@ def test_sigusr1_alone_halts_the_running_bot(sim, tmp_path):
         assert bot.poll() is None
     finally:
         stop(bot)
+
+
+def test_a_live_pid_in_a_stale_record_is_not_the_bot_and_is_never_signalled(tmp_path):
+    """A reused pid (here: a sleeping process whose command line even says krakenbot) is not the
+    bot: no lock is held on the home, so kill neither signals it nor waits for it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "krakenbot"])
+    try:
+        (home / "bot.json").write_text(json.dumps({"pid": other.pid, "mode": "live", "heartbeat": 0, "token": "x",
+                                                   "home": str(home)}))
+        (home / "bot.lock").write_text("x")  # left behind by the bot that died: nobody holds it
+        assert not running.is_running(running.read(home))
+        killed = cli_run(["kill", "--wait", "0.5"], base_env(home), tmp_path)
+        assert "no bot running with this home" in killed.stdout, killed.stdout + killed.stderr
+        assert other.poll() is None  # SIGUSR1's default action would have ended it
+    finally:
+        other.kill()
+        other.wait(5)
+
+
+def test_a_second_run_on_the_same_home_is_refused_in_one_line(sim, tmp_path):
+    home = tmp_path / "home"
+    first = start_bot(["--mode", "paper", "--interval", "0.2"], sim_env(sim, home), tmp_path)
+    try:
+        wait_until(lambda: running.read(home), what="the first bot's record")
+        assert running.is_running(running.read(home))
+        second = cli_run(["run", "--mode", "paper", "--once"], sim_env(sim, home), tmp_path)
+        assert second.returncode == 1 and f"pid {first.pid}" in second.stderr, second.stdout + second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1 and running.read(home)["pid"] == first.pid
+    finally:
+        stop(first)
+    assert not running.is_running(running.read(home))
