@@ -213,18 +213,32 @@ def read_sources(dotenv_path: str | os.PathLike[str] | None = ".env", environ: M
 
 
 def _unknown_setting(name: str, *, in_file: bool) -> str | None:
-    """Why ``name`` looks like a misspelt setting, or None. In ``.env`` every name is the bot's; in
-    the environment only names that start like one of the bot's (``MAX_``, ``KRAKEN_``...) count."""
+    """Why ``name`` looks like a misspelt setting, or None. A ``.env`` is the bot's own file: every
+    name in it that is not a setting is an error. The environment is shared with other programs:
+    only a name that starts like one of the bot's (``MAX_``, ``KRAKEN_``...) and is a near miss
+    counts - a known name starting with it (``KRAKEN_LIVE``) or within two edits (``MAX_ORDER_EURO``)."""
     if name in _SPEC or name in OTHER_NAMES:
         return None
-    if not in_file and name.split("_", 1)[0] not in _PREFIXES:
+    upper = name.upper()
+    if not in_file and upper.split("_", 1)[0] not in _PREFIXES:
         return None
-    close = difflib.get_close_matches(name.upper(), SETTING_NAMES, n=1, cutoff=0.75)
-    if not close:
-        if in_file:
-            log.warning(".env: %s is not a krakenbot setting (ignored)", name)
-        return None
-    return f"is not a krakenbot setting; did you mean {close[0]}?"
+    longer = [known for known in SETTING_NAMES if known.startswith(upper + "_")]
+    near = [known for known in SETTING_NAMES if _edits(upper, known) <= 2]
+    close = longer or near or (difflib.get_close_matches(upper, SETTING_NAMES, n=1, cutoff=0.75) if in_file else [])
+    if close:
+        return f"is not a krakenbot setting; did you mean {' or '.join(close[:2])}?"
+    return "is not a krakenbot setting (see .env.example)" if in_file else None
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance (names are short)."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
 
 
 def load(dotenv_path: str | os.PathLike[str] | None = ".env", environ: Mapping[str, str] | None = None,

@@ -403,3 +403,29 @@ def test_a_second_run_on_the_same_home_is_refused_in_one_line(sim, tmp_path):
     finally:
         stop(first)
     assert not running.is_running(running.read(home))
+
+
+@pytest.mark.parametrize("name", ["MAX_OPEN_FILES", "TRADING_DAYS", "KRAKEN_SECRET", "KRAKEN_API_URL", "KRAKEN_SIM"])
+def test_other_programs_settings_in_the_environment_are_not_typos(name):
+    from krakenbot.config import read_sources
+
+    assert read_sources(None, {name: "1"}).values[name] == "1"
+
+
+@pytest.mark.parametrize("name, meant", [("MAX_ORDER_EURO", "MAX_ORDER_EUR"), ("KRAKEN_LIVE", "KRAKEN_LIVE_TRADING"),
+                                         ("MAX_DAILY_TRADE", "MAX_DAILY_TRADES")])
+def test_a_near_miss_in_the_environment_names_the_setting_meant(name, meant):
+    from krakenbot.config import ConfigError, read_sources
+
+    with pytest.raises(ConfigError, match=f"did you mean {meant}\\?"):
+        read_sources(None, {name: "1"})
+
+
+def test_every_unknown_name_in_the_env_file_is_an_error(tmp_path):
+    from krakenbot.config import ConfigError, read_sources
+
+    dotenv = tmp_path / "bot.env"
+    dotenv.write_text("SOMETHING_ELSE=1\n")
+    dotenv.chmod(0o600)
+    with pytest.raises(ConfigError, match="SOMETHING_ELSE.*not a krakenbot setting"):
+        read_sources(dotenv, {})
