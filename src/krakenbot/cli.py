@@ -238,13 +238,14 @@ def _home_line(home: str) -> None:
 def _check(settings: Any, args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from krakenbot.config import shown_url
     from krakenbot.safety.modes import TradingMode
 
     # A check only reads: always read-only, whatever TRADING_MODE says.
     _home_line(settings.home)
     with _build(replace(settings, trading_mode=TradingMode.READ_ONLY), args) as bot:
         report = bot.safety.check_connection()
-    print(f"exchange   {settings.api_domain}")
+    print(f"exchange   {shown_url(settings.api_domain)}")
     print(f"status     {report.system_status or 'unreachable'}")
     print(f"key        {settings.redacted_key}")
     print(f"auth       {'ok' if report.authenticated else 'FAILED'}")
@@ -270,7 +271,7 @@ def _config(settings: Any, sources: Any, args: argparse.Namespace) -> int:
     """Every setting as resolved, and where it came from; secrets masked (key: 4 characters)."""
     from dataclasses import fields
 
-    from krakenbot.config import _SPEC, SECRET_SETTINGS
+    from krakenbot.config import _SPEC, SECRET_SETTINGS, shown_url
 
     _home_line(settings.home)
     shown = {f.name for f in fields(settings)}
@@ -280,6 +281,7 @@ def _config(settings: Any, sources: Any, args: argparse.Namespace) -> int:
             value = settings.redacted_key if name == "KRAKEN_API_KEY" else ("***" if settings.api_secret else "<unset>")
         else:
             value = _shown(getattr(settings, attr)) if attr in shown else "?"
+            value = shown_url(value) if name == "API_DOMAIN" else value
         print(f"{name:<{width}}  {value:<28} {sources.source(name)}")
     return EXIT_OK
 
@@ -399,12 +401,14 @@ def _unknown_orders(bot: Any) -> list[str]:
 
 def _banner(bot: Any) -> None:
     """What this run will do, before it does anything: loud in live."""
+    from krakenbot.config import shown_url
+
     s, mode = bot.settings, bot.safety.mode.value
     if mode == "live":
         print("*** LIVE TRADING: orders use real money on the exchange below ***")
     print(f"krakenbot run  mode {mode.upper()}  pid {os.getpid()}")
     _home_line(s.home)
-    print(f"exchange       {s.api_domain}")
+    print(f"exchange       {shown_url(s.api_domain)}")
     print(f"key            {s.redacted_key}")
     print(f"pairs          {', '.join(s.pairs)}")
     print(f"allocation     {_amount(s.total_btc)} BTC (max position {_amount(s.max_position_pct)} %)")

@@ -44,6 +44,17 @@ def redact_key(key: str | None) -> str:
     return f"{key[:4]}…"
 
 
+def shown_url(url: str | None) -> str:
+    """A URL as shown to the operator: a password in its userinfo (``user:pw@``) becomes ``***``."""
+    if not url:
+        return "<unset>"
+    parts = urlparse(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{parts.username}:***@{host}").geturl()
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the bot reads from its environment. Percentages are percent (2 = 2 %)."""
@@ -289,7 +300,7 @@ def _url(text: str) -> str:
 
     parsed = urlparse(text)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError("API_DOMAIN", f"must be an https:// URL, got {text!r}")
+        raise ConfigError("API_DOMAIN", f"must be an https:// URL, got {shown_url(text)!r}")
     refusal = cleartext_refusal(text)
     if refusal:
         raise ConfigError("API_DOMAIN", refusal)

@@ -429,3 +429,11 @@ def test_every_unknown_name_in_the_env_file_is_an_error(tmp_path):
     dotenv.chmod(0o600)
     with pytest.raises(ConfigError, match="SOMETHING_ELSE.*not a krakenbot setting"):
         read_sources(dotenv, {})
+
+
+@pytest.mark.parametrize("command", [["config"], ["check"], ["run", "--mode", "paper", "--once"]])
+def test_a_password_in_the_api_url_is_never_shown(monkeypatch, tmp_path, capsys, command):
+    _main(monkeypatch, tmp_path, command, API_DOMAIN="http://op:s3cretpw@127.0.0.1:9")
+    shown = capsys.readouterr()
+    assert "s3cretpw" not in shown.out + shown.err
+    assert "http://op:***@127.0.0.1:9" in shown.out
