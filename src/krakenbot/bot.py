@@ -91,8 +91,10 @@ class Bot:
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None, store_path: str | None = None, *,
-              live_flag: bool = False, strategy: Any = None, client_options: dict[str, Any] | None = None) -> "Bot":
-        """Wire the bot. It starts in ``settings.trading_mode``; LIVE needs ``live_flag`` too."""
+              live_flag: bool = False, strategy: Any = None, client_options: dict[str, Any] | None = None,
+              store: Any = None) -> "Bot":
+        """Wire the bot. It starts in ``settings.trading_mode``; LIVE needs ``live_flag`` too. ``store``:
+        an open store to use (and close) instead of opening ``store_path``."""
         from krakenbot.client import CircuitBreaker, KrakenClient
         from krakenbot.execution.executor import Executor
         from krakenbot.orchestrator import Orchestrator
@@ -105,7 +107,8 @@ class Bot:
         from krakenbot.store import Store
 
         clock = clock or SystemClock()
-        store = Store(store_path if store_path is not None else settings.store_path)
+        if store is None:
+            store = Store(store_path if store_path is not None else settings.store_path)
         try:
             scrub = make_scrubber(settings)
             mode = CurrentMode(TradingMode.READ_ONLY)  # read by the audit trail and the guard

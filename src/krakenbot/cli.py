@@ -120,11 +120,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     from krakenbot.config import ConfigError
 
     if args.command in ("status", "kill", "resume"):  # the emergency controls need only the home
+        args.problems = []
         try:
             sources, paths = _home_only(args)
         except ConfigError as exc:
-            return _fail(f"configuration error: {exc}", EXIT_CONFIG)
-        return {"status": _status, "kill": _kill, "resume": _resume}[args.command](sources, paths, args)
+            if args.command != "kill" or exc.setting != "--env-file":
+                return _fail(f"configuration error: {exc}", EXIT_CONFIG)
+            # The emergency stop first, from the environment alone; the missing file is reported after.
+            args.problems = [f"configuration error: {exc}"]
+            try:
+                sources, paths = _home_only(args, dotenv=False)
+            except ConfigError as again:
+                return _fail(f"configuration error: {again}", EXIT_CONFIG)
+        try:
+            return {"status": _status, "kill": _kill, "resume": _resume}[args.command](sources, paths, args)
+        except KeyboardInterrupt:
+            return _fail("interrupted", EXIT_FAILURE)
+        except Exception as exc:  # one line, never a traceback (and never a secret from the sources)
+            return _fail(_scrub_sources(sources, f"{type(exc).__name__}: {exc}"), EXIT_FAILURE)
     try:
         settings, sources = _settings(args)
     except ConfigError as exc:
@@ -143,18 +156,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _environ(args: argparse.Namespace) -> dict[str, str]:
     """The real environment with the command line's --home and --store over it."""
     environ = dict(os.environ)
-    if args.home:
-        environ["KRAKENBOT_HOME"] = args.home
+    if args.home:  # typed here: relative to this directory, made absolute at once
+        environ["KRAKENBOT_HOME"] = os.path.abspath(os.path.expanduser(args.home))
     if args.store:
         environ["STORE_PATH"] = args.store
     return environ
 
 
-def _sources(args: argparse.Namespace, check_names: bool = True) -> Any:
+def _sources(args: argparse.Namespace, check_names: bool = True, dotenv: bool = True) -> Any:
     from krakenbot.config import read_sources
 
-    return read_sources(args.env_file if args.env_file is not None else ".env", _environ(args),
-                        explicit=args.env_file is not None, check_names=check_names)
+    path = (args.env_file if args.env_file is not None else ".env") if dotenv else None
+    return read_sources(path, _environ(args), explicit=args.env_file is not None, check_names=check_names)
 
 
 def _settings(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -172,12 +185,13 @@ def _settings(args: argparse.Namespace) -> tuple[Any, Any]:
     return settings, sources
 
 
-def _home_only(args: argparse.Namespace) -> tuple[Any, dict[str, str]]:
+def _home_only(args: argparse.Namespace, dotenv: bool = True) -> tuple[Any, dict[str, str]]:
     """The home and its paths, from nothing but KRAKENBOT_HOME / STORE_PATH / KILL_SWITCH_FILE: a
-    broken unrelated setting (or no credentials) must not stop an emergency stop."""
+    broken unrelated setting (or no credentials) must not stop an emergency stop. ``dotenv=False``:
+    the environment alone (a named env file is missing)."""
     from krakenbot.config import bot_paths
 
-    sources = _sources(args, check_names=False)
+    sources = _sources(args, check_names=False, dotenv=dotenv)
     return sources, bot_paths(sources.values)
 
 
@@ -189,6 +203,17 @@ def _full_settings(sources: Any) -> tuple[Any, str | None]:
         return Settings.from_env(sources.values), None
     except ConfigError as exc:
         return None, str(exc)
+
+
+def _scrub_sources(sources: Any, text: str) -> str:
+    """The key and secret as given (valid or not) out of a message."""
+    from krakenbot.config import redact_key
+
+    for name in ("KRAKEN_API_SECRET", "KRAKEN_API_KEY"):
+        value = str(sources.values.get(name) or "").strip()
+        if value:
+            text = text.replace(value, "***" if name == "KRAKEN_API_SECRET" else redact_key(value))
+    return text
 
 
 def _fail(message: str, code: int) -> int:
@@ -213,13 +238,14 @@ def _home_line(home: str) -> None:
 def _check(settings: Any, args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from krakenbot.config import shown_url
     from krakenbot.safety.modes import TradingMode
 
     # A check only reads: always read-only, whatever TRADING_MODE says.
     _home_line(settings.home)
     with _build(replace(settings, trading_mode=TradingMode.READ_ONLY), args) as bot:
         report = bot.safety.check_connection()
-    print(f"exchange   {settings.api_domain}")
+    print(f"exchange   {shown_url(settings.api_domain)}")
     print(f"status     {report.system_status or 'unreachable'}")
     print(f"key        {settings.redacted_key}")
     print(f"auth       {'ok' if report.authenticated else 'FAILED'}")
@@ -245,7 +271,7 @@ def _config(settings: Any, sources: Any, args: argparse.Namespace) -> int:
     """Every setting as resolved, and where it came from; secrets masked (key: 4 characters)."""
     from dataclasses import fields
 
-    from krakenbot.config import _SPEC, SECRET_SETTINGS
+    from krakenbot.config import _SPEC, SECRET_SETTINGS, shown_url
 
     _home_line(settings.home)
     shown = {f.name for f in fields(settings)}
@@ -255,6 +281,7 @@ def _config(settings: Any, sources: Any, args: argparse.Namespace) -> int:
             value = settings.redacted_key if name == "KRAKEN_API_KEY" else ("***" if settings.api_secret else "<unset>")
         else:
             value = _shown(getattr(settings, attr)) if attr in shown else "?"
+            value = shown_url(value) if name == "API_DOMAIN" else value
         print(f"{name:<{width}}  {value:<28} {sources.source(name)}")
     return EXIT_OK
 
@@ -272,14 +299,24 @@ def _shown(value: Any) -> str:
 # -- run ------------------------------------------------------------------------------------------
 def _run(settings: Any, args: argparse.Namespace) -> int:
     from krakenbot.clock import Interrupted, SystemClock, Wakeup
-    from krakenbot.running import Presence
+    from krakenbot.running import AlreadyRunning, Presence
     from krakenbot.safety.modes import LiveTradingRefused
 
+    presence = Presence(settings.home, settings.trading_mode.value, pairs=settings.pairs,
+                        kill_switch_file=settings.kill_switch_file, store_path=settings.store_path)
+    try:
+        presence.acquire()  # one bot per home, before it touches the store or the exchange
+    except AlreadyRunning as exc:
+        return _fail(str(exc), EXIT_FAILURE)
     wakeup = Wakeup()
     try:
         bot = _build(settings, args, live_flag=args.live, clock=SystemClock(wakeup))
     except LiveTradingRefused as exc:
+        presence.stop()
         return _fail(str(exc), EXIT_CONFIG)
+    except BaseException:
+        presence.stop()
+        raise
     stop = threading.Event()
     previous = {}
 
@@ -287,7 +324,13 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
         stop.set()  # not waited on by anyone: safe to set here (the wakeup sets its event on a thread)
         wakeup.request_stop(signum)
 
+    usr1: dict[str, bool] = {}
+
     def request_check(signum: int, frame: Any) -> None:
+        """`krakenbot kill`: halt in memory at once (the guard refuses every order from here, file
+        or no file), then the full kill (cancel, record) at the next safe point."""
+        bot.safety.kill_switch.engage("SIGUSR1 from krakenbot kill")
+        usr1["pending"] = True
         wakeup.request_check()
 
     if threading.current_thread() is threading.main_thread():
@@ -295,21 +338,26 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
             previous[sig] = signal.signal(sig, request_stop)
         if hasattr(signal, "SIGUSR1"):
             previous[signal.SIGUSR1] = signal.signal(signal.SIGUSR1, request_check)
-    presence = Presence(settings.home, bot.safety.mode.value, pairs=settings.pairs)
     done, report, unknown = 0, None, []
     try:
         with bot:
             _banner(bot)
-            presence.start()
+            presence.start(bot.safety.mode.value)
 
             def safe_point() -> None:
-                """Between cycles and during waits, never mid-order: beat, and see a kill file."""
+                """Between cycles and during any clock wait (SIGUSR1), never during a send: beat, and
+                see a kill file or a kill signal. A wait can follow an ambiguous AddOrder
+                (Executor.resolve_unknown): a kill there cancels, and that order stays UNKNOWN
+                until it is read (reported at the end; resolved at the next start)."""
                 kill = bot.safety.kill_switch
+                signalled = usr1.pop("pending", False)
                 if kill.file_present():
                     presence.ack(kill.file_kill_id() or "unnamed")  # its guard already refuses every order
-                    if not kill.engaged_by_command:
-                        print(f"kill switch: {kill.file_reason()}: halted", file=sys.stderr)
-                        bot.safety.honour_kill_file()  # the full kill once: halt and cancel
+                if (signalled or (kill.file_present() and not kill.engaged_by_command)) and not usr1.get("done"):
+                    usr1["done"] = True  # the full kill once: halt, cancel, record
+                    reason = kill.file_reason() or kill.reason or "kill switch"
+                    print(f"kill switch: {reason}: halted", file=sys.stderr)
+                    bot.safety.kill(reason, actor="kill_file")
                 presence.beat(bot.safety.mode.value)
 
             wakeup.on_check = safe_point
@@ -353,12 +401,14 @@ def _unknown_orders(bot: Any) -> list[str]:
 
 def _banner(bot: Any) -> None:
     """What this run will do, before it does anything: loud in live."""
+    from krakenbot.config import shown_url
+
     s, mode = bot.settings, bot.safety.mode.value
     if mode == "live":
         print("*** LIVE TRADING: orders use real money on the exchange below ***")
     print(f"krakenbot run  mode {mode.upper()}  pid {os.getpid()}")
     _home_line(s.home)
-    print(f"exchange       {s.api_domain}")
+    print(f"exchange       {shown_url(s.api_domain)}")
     print(f"key            {s.redacted_key}")
     print(f"pairs          {', '.join(s.pairs)}")
     print(f"allocation     {_amount(s.total_btc)} BTC (max position {_amount(s.max_position_pct)} %)")
@@ -447,27 +497,51 @@ def _status(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> in
 
 
 # -- kill -----------------------------------------------------------------------------------------
+KILL_STORE_BUSY_SECONDS = 0.5  # a locked store must not hold the cancel
+
+
 def _kill(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> int:
     """Write the kill file in the home first (every bot of this home refuses every order from then
-    on: its guard checks the file before each send), halt the store, have the running bot confirm
-    it has seen the halt (SIGUSR1, then its record), then cancel open orders. Cancelling needs the
-    credentials and a mode that may cancel, but no live flag: a cancel only ever reduces exposure."""
+    on: its guard checks the file before each send), have the running bot confirm it has seen the
+    halt (SIGUSR1, then its record), then cancel open orders and halt the store. Cancelling needs
+    the credentials and a mode that may cancel, but no live flag: a cancel only ever reduces
+    exposure. No step waits on another: a kill file or store that cannot be written is reported
+    (one line, exit 1) and the cancel still leaves."""
     import uuid
-    from dataclasses import replace
 
     from krakenbot import running
     from krakenbot.safety.kill_switch import KillSwitch
-    from krakenbot.safety.modes import TradingMode
 
     _home_line(paths["home"])
-    kill_id = uuid.uuid4().hex[:12]
-    path = KillSwitch(paths["kill_switch_file"], None).write_file(args.reason, kill_id)
-    print(f"kill file written: {path}")
-    problems: list[str] = []
+    problems: list[str] = list(getattr(args, "problems", []))
+    kill_id: str | None = uuid.uuid4().hex[:12]
     record = running.read(paths["home"])
-    if running.is_running(record):
+    alive = running.is_running(record)
+    files = [paths["kill_switch_file"]]
+    if alive and record.get("kill_switch_file") not in (None, *files):  # the running bot's own file
+        files.append(str(record["kill_switch_file"]))
+    written = 0
+    for file in files:
+        try:
+            print(f"kill file written: {KillSwitch(file, None).write_file(args.reason, kill_id)}")
+            written += 1
+        except OSError as exc:
+            problems.append(f"kill file NOT written at {file}: {exc.strerror or exc}")
+    if not written:
+        kill_id = None
+    if alive and record.get("store_path") not in (None, ":memory:", paths["store_path"]):
+        other, why = _kill_store({**paths, "store_path": str(record["store_path"])})
+        if other is None:
+            problems.append(f"the running bot's {why}")
+        else:
+            with other:
+                _record_halt(other, args.reason, problems)
+    if alive:
         if not running.signal_check(record):
             problems.append(f"could not signal the running bot (pid {record['pid']})")
+        elif kill_id is None:
+            problems.append(f"the running bot (pid {record['pid']}) was signalled (it halts in memory) but "
+                            f"cannot confirm: no kill file was written")
         elif running.wait_for_ack(paths["home"], kill_id, args.wait) is not None:
             print(f"running bot pid {record['pid']} ({record.get('mode')}) confirmed the halt")
         else:
@@ -475,28 +549,95 @@ def _kill(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> int:
     else:
         print(f"no bot running with this home ({_bot_line(record)})")
     settings, problem = _full_settings(sources)
-    store = _existing_store(paths)
-    if store is None:
-        problems.append(_no_store(paths))
+    store, store_problem = _kill_store(paths)
+    if store_problem:
+        problems.append(store_problem)
     if settings is None:
         if store is not None:
             with store:
-                _risk_manager(None, store).halt(f"kill switch: {args.reason}", actor="cli")
-            print("halted (store trading state HALTED)")
+                _record_halt(store, args.reason, problems)
         problems.append(f"open orders were NOT cancelled: {problem}")
     else:
-        if store is not None:
-            store.close()
-        # No store here: still cancel at the exchange (less exposure), on a memory store.
-        where = paths["store_path"] if store is not None else ":memory:"
-        settings = replace(settings, trading_mode=TradingMode.CANARY, store_path=where)
-        with _build(settings, args) as bot:
-            report = bot.safety.kill(args.reason, actor="cli")
-        print(f"halted; cancelled {report.cancelled} open order(s)")
-        problems.extend(report.problems)
+        problems.extend(_cancel_everything(settings, store, paths, args))
     if problems:
         return _fail("; ".join(problems), EXIT_FAILURE)
     return EXIT_OK
+
+
+def _kill_store(paths: dict[str, str]) -> tuple[Any, str | None]:
+    """The home's store for the kill, with a short busy timeout, if it exists and takes a write;
+    else None and why (the cancel then goes out on a memory store)."""
+    import sqlite3
+
+    from krakenbot.store import Store, StoreError
+
+    path = paths["store_path"]
+    if path != ":memory:" and not os.path.isfile(path):
+        return None, _no_store(paths)
+    store = None
+    try:
+        store = Store(path, busy_timeout=KILL_STORE_BUSY_SECONDS)
+        with store.tx():  # takes the write lock: a locked or read-only store is known before the cancel
+            pass
+        return store, None
+    except (sqlite3.Error, StoreError, OSError) as exc:
+        if store is not None:
+            store.close()
+        return None, f"the store {path} cannot be written ({exc}): the halt is NOT recorded there"
+
+
+def _record_halt(store: Any, reason: str, problems: list[str]) -> None:
+    import sqlite3
+
+    from krakenbot.store import StoreError
+
+    try:
+        _risk_manager(None, store).halt(f"kill switch: {reason}", actor="cli")
+        print("halted (store trading state HALTED)")
+    except (sqlite3.Error, StoreError, OSError) as exc:
+        problems.append(f"the halt could not be recorded in {store.path}: {exc}")
+
+
+def _cancel_everything(settings: Any, store: Any, paths: dict[str, str], args: argparse.Namespace) -> list[str]:
+    """CancelAll, on the home's store if it takes writes, else on a memory store whose nonces
+    start above the home's saved mark (read, not written)."""
+    from dataclasses import replace
+
+    from krakenbot.bot import Bot, make_scrubber
+    from krakenbot.client.nonce import NonceGenerator
+    from krakenbot.safety.modes import TradingMode
+    from krakenbot.store import Store
+
+    settings = replace(settings, trading_mode=TradingMode.CANARY,
+                       store_path=store.path if store is not None else ":memory:")
+    options: dict[str, Any] = {}
+    if store is None:
+        nonces = NonceGenerator(None)
+        nonces.advance_past(_saved_nonce(paths["store_path"]))
+        options["nonce"] = nonces
+    try:
+        with Bot.build(settings, client_options=options, store=store or Store(":memory:")) as bot:
+            report = bot.safety.kill(args.reason, actor="cli")
+    except Exception as exc:  # one line, scrubbed: the other steps are done and reported
+        return [make_scrubber(settings)(f"open orders were NOT cancelled: {type(exc).__name__}: {exc}")]
+    print(f"cancelled {report.cancelled} open order(s)" + ("" if store is None else "; halted"))
+    return list(report.problems)
+
+
+def _saved_nonce(path: str) -> int:
+    """The home store's nonce mark, read only (0 when it cannot be read)."""
+    import sqlite3
+    from contextlib import closing
+    from urllib.parse import quote
+
+    if path == ":memory:" or not os.path.isfile(path):
+        return 0
+    try:
+        with closing(sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=KILL_STORE_BUSY_SECONDS)) as db:
+            row = db.execute("SELECT value FROM nonce WHERE id = 1").fetchone()
+        return int(row[0]) if row else 0
+    except (sqlite3.Error, ValueError):
+        return 0
 
 
 # -- resume ---------------------------------------------------------------------------------------

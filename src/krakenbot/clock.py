@@ -27,8 +27,11 @@ class Interrupted(BaseException):
     """The operator asked the bot to stop (SIGINT/SIGTERM) while it waited: the wait ends at once.
 
     A BaseException, like KeyboardInterrupt: the steps that record a failed call and carry on
-    (``except Exception``) must not swallow a stop. Only a wait raises it, and no wait sits between
-    an order's intent and its answer, so no order is left half-sent by it."""
+    (``except Exception``) must not swallow a stop. Only a wait raises it, never a send. One wait
+    does follow an order: ``Executor.resolve_unknown`` sleeps on the clock after an ambiguous
+    AddOrder; a stop there leaves that order UNKNOWN (``run`` reports it and exits non-zero; the
+    next start resolves it by its cl_ord_id, never by re-sending). A check request (SIGUSR1) in
+    that wait runs the kill-switch check there too."""
 
     def __init__(self, signum: int | None = None) -> None:
         super().__init__(f"stop requested (signal {signum})" if signum else "stop requested")

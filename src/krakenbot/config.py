@@ -44,6 +44,17 @@ def redact_key(key: str | None) -> str:
     return f"{key[:4]}…"
 
 
+def shown_url(url: str | None) -> str:
+    """A URL as shown to the operator: a password in its userinfo (``user:pw@``) becomes ``***``."""
+    if not url:
+        return "<unset>"
+    parts = urlparse(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{parts.username}:***@{host}").geturl()
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the bot reads from its environment. Percentages are percent (2 = 2 %)."""
@@ -128,8 +139,9 @@ def bot_paths(env: Mapping[str, str]) -> dict[str, str]:
     """``home``, ``store_path`` and ``kill_switch_file``, absolute, from these settings alone.
 
     Why one place: ``krakenbot kill`` from another directory must write the very file the running
-    bot checks, and ``status`` must read its store. Relative STORE_PATH / KILL_SWITCH_FILE are
-    inside the home (never the working directory); ``:memory:`` stays a memory store. Needs no
+    bot checks, and ``status`` must read its store. KRAKENBOT_HOME is absolute or starts with ``~``
+    (a relative one is refused); relative STORE_PATH / KILL_SWITCH_FILE are inside the home (never
+    the working directory); ``:memory:`` stays a memory store. Needs no
     credentials and no other valid setting: the emergency stop depends on nothing else."""
     def given(name: str) -> str | None:
         raw = env.get(name)
@@ -138,8 +150,15 @@ def bot_paths(env: Mapping[str, str]) -> dict[str, str]:
         return _path(name)(str(raw).strip())
 
     raw_home = given("KRAKENBOT_HOME")
+    if raw_home and raw_home.startswith("~"):
+        user_home = env.get("HOME")
+        raw_home = (user_home + raw_home[1:]) if user_home and raw_home[1:2] in ("", "/") \
+            else os.path.expanduser(raw_home)
+    if raw_home and not os.path.isabs(raw_home):
+        # Relative to what? The working directory differs between the bot and a later `kill`.
+        raise ConfigError("KRAKENBOT_HOME", f"must be an absolute path (or start with ~), got {raw_home!r}")
     try:
-        home = Path(os.path.abspath(raw_home)) if raw_home else default_home(env)
+        home = Path(os.path.normpath(raw_home)) if raw_home else default_home(env)
     except (OSError, ValueError) as exc:
         raise ConfigError("KRAKENBOT_HOME", f"is not a usable directory path: {exc}") from None
 
@@ -205,18 +224,32 @@ def read_sources(dotenv_path: str | os.PathLike[str] | None = ".env", environ: M
 
 
 def _unknown_setting(name: str, *, in_file: bool) -> str | None:
-    """Why ``name`` looks like a misspelt setting, or None. In ``.env`` every name is the bot's; in
-    the environment only names that start like one of the bot's (``MAX_``, ``KRAKEN_``...) count."""
+    """Why ``name`` looks like a misspelt setting, or None. A ``.env`` is the bot's own file: every
+    name in it that is not a setting is an error. The environment is shared with other programs:
+    only a name that starts like one of the bot's (``MAX_``, ``KRAKEN_``...) and is a near miss
+    counts - a known name starting with it (``KRAKEN_LIVE``) or within two edits (``MAX_ORDER_EURO``)."""
     if name in _SPEC or name in OTHER_NAMES:
         return None
-    if not in_file and name.split("_", 1)[0] not in _PREFIXES:
+    upper = name.upper()
+    if not in_file and upper.split("_", 1)[0] not in _PREFIXES:
         return None
-    close = difflib.get_close_matches(name.upper(), SETTING_NAMES, n=1, cutoff=0.75)
-    if not close:
-        if in_file:
-            log.warning(".env: %s is not a krakenbot setting (ignored)", name)
-        return None
-    return f"is not a krakenbot setting; did you mean {close[0]}?"
+    longer = [known for known in SETTING_NAMES if known.startswith(upper + "_")]
+    near = [known for known in SETTING_NAMES if _edits(upper, known) <= 2]
+    close = longer or near or (difflib.get_close_matches(upper, SETTING_NAMES, n=1, cutoff=0.75) if in_file else [])
+    if close:
+        return f"is not a krakenbot setting; did you mean {' or '.join(close[:2])}?"
+    return "is not a krakenbot setting (see .env.example)" if in_file else None
+
+
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance (names are short)."""
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
 
 
 def load(dotenv_path: str | os.PathLike[str] | None = ".env", environ: Mapping[str, str] | None = None,
@@ -267,7 +300,7 @@ def _url(text: str) -> str:
 
     parsed = urlparse(text)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError("API_DOMAIN", f"must be an https:// URL, got {text!r}")
+        raise ConfigError("API_DOMAIN", f"must be an https:// URL, got {shown_url(text)!r}")
     refusal = cleartext_refusal(text)
     if refusal:
         raise ConfigError("API_DOMAIN", refusal)

@@ -51,7 +51,9 @@ class Orchestrator:
         self.cycles = 0
         self.last_report: CycleReport | None = None
         # Called before every cycle and between the slices of the wait after it (the CLI: the
-        # running-bot record's heartbeat and the kill file's acknowledgement). Never mid-order.
+        # running-bot record's heartbeat and the kill file's acknowledgement). Never during a send;
+        # the CLI also runs it from any clock wait on SIGUSR1, which includes resolve_unknown's
+        # wait after an ambiguous AddOrder (a kill there cancels; the order stays UNKNOWN until read).
         self.safe_point: Any = None
         self.interrupted: Interrupted | None = None  # the stop request that ended run(), if any
 

@@ -6,17 +6,34 @@ cycles and during waits) and, once it has seen a kill file, writes the file's ``
 (``halt_seen``). ``kill`` signals the pid (SIGUSR1: look now) and waits for that id; ``status``
 shows the running bot's real mode. Written atomically (a reader never sees half a record); removed
 at a clean exit. Holds no secret: the key is not in it.
+
+Who is the bot? Not a live pid (a pid is reused; macOS has no /proc to ask what runs there): the
+running bot holds an exclusive ``flock`` on ``bot.lock`` in its home for as long as it runs (the
+kernel drops it when the process ends, however it ends), and ``bot.lock`` and ``bot.json`` carry
+the same random instance token. A second ``run`` on the home is refused; ``kill`` counts the bot as
+running, and signals its pid, only while the lock is held by the record's instance.
 """
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import time
 from pathlib import Path
 from typing import Any
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not Linux or macOS
+    fcntl = None  # type: ignore[assignment]
+
 RECORD_NAME = "bot.json"
+LOCK_NAME = "bot.lock"
+
+
+class AlreadyRunning(RuntimeError):
+    """Another bot holds this home's lock."""
 
 
 def record_path(home: str | os.PathLike[str]) -> Path:
@@ -32,23 +49,28 @@ def read(home: str | os.PathLike[str]) -> dict[str, Any] | None:
 
 
 def is_running(record: dict[str, Any] | None) -> bool:
-    """Is the record's pid alive and a krakenbot (a pid reused by another program is not ours)?"""
-    if not record:
+    """Does the record's instance run now: is the home's lock held, by the process whose token
+    the record names? A live pid alone proves nothing (it may be reused by another program)."""
+    if not record or not record.get("home") or not record.get("token"):
         return False
-    pid = record["pid"]
+    lock = Path(record["home"]) / LOCK_NAME
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
         return False
-    except PermissionError:
-        return True  # alive, another user's: not ours to signal, but running
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.exists():
+    try:
+        if fcntl is None:  # pragma: no cover
+            return False
         try:
-            return b"krakenbot" in cmdline.read_bytes()
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:  # held: a bot runs; is it this record's?
+            return os.read(fd, 64).decode("ascii", "replace").strip() == record["token"]
         except OSError:
-            return True
-    return True
+            return False
+        fcntl.flock(fd, fcntl.LOCK_UN)  # we got it: nobody runs
+        return False
+    finally:
+        os.close(fd)
 
 
 def signal_check(record: dict[str, Any]) -> bool:
@@ -78,13 +100,43 @@ def wait_for_ack(home: str | os.PathLike[str], kill_id: str, timeout: float) -> 
 class Presence:
     """The running bot's side: write, beat, acknowledge a halt, remove."""
 
-    def __init__(self, home: str | os.PathLike[str], mode: str, *, pairs: tuple[str, ...] = ()) -> None:
+    def __init__(self, home: str | os.PathLike[str], mode: str, *, pairs: tuple[str, ...] = (),
+                 kill_switch_file: str | None = None, store_path: str | None = None) -> None:
         self.path = record_path(home)
+        # The kill file and store this bot really uses: `kill --home` writes and halts these (they
+        # may be absolute paths outside the home).
+        self._lock_fd: int | None = None
         self.data: dict[str, Any] = {"pid": os.getpid(), "mode": mode, "home": str(home), "pairs": list(pairs),
+                                     "token": secrets.token_hex(16),
+                                     "kill_switch_file": kill_switch_file, "store_path": store_path,
                                      "started": time.time(), "heartbeat": time.time(), "halt_seen": None}
 
-    def start(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def acquire(self) -> None:
+        """Take the home's lock for as long as this bot runs; ``AlreadyRunning`` if another holds it."""
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if fcntl is None:  # pragma: no cover
+            return
+        fd = os.open(self.path.with_name(LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            other = read(self.path.parent)
+            pid = f" (pid {other['pid']})" if other else ""
+            raise AlreadyRunning(f"another bot{pid} is running with home {self.path.parent}: "
+                                 f"one bot per home (stop it, or give this one its own --home)") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, self.data["token"].encode("ascii"))
+        self._lock_fd = fd
+
+    def start(self, mode: str | None = None) -> None:
+        if self._lock_fd is None:
+            self.acquire()
+        if mode is not None:
+            self.data["mode"] = mode
         self._write()
 
     def beat(self, mode: str | None = None) -> None:
@@ -99,9 +151,13 @@ class Presence:
             self.beat()
 
     def stop(self) -> None:
+        """Remove the record (if it is this instance's), then let the lock go."""
         record = read(self.path.parent)
-        if record and record.get("pid") == os.getpid():
+        if record and record.get("token") == self.data["token"]:
             self.path.unlink(missing_ok=True)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing drops the flock
+            self._lock_fd = None
 
     def _write(self) -> None:
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")

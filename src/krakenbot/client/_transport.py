@@ -71,7 +71,7 @@ def is_loopback_host(host: str | None) -> bool:
     if not host:
         return False
     host = host.strip("[]").rstrip(".").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":  # only the name itself: *.localhost is left to a resolver, so not trusted
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -20,9 +20,13 @@ the saved ceiling, which is above everything handed out.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from typing import Callable, Protocol
+from contextlib import contextmanager
+from typing import Callable, Iterator, Protocol
+
+log = logging.getLogger(__name__)
 
 
 class NonceStore(Protocol):
@@ -54,6 +58,7 @@ class NonceGenerator:
         self._block = block
         self._lock = threading.Lock()
         self._last = 0
+        self._unsaved_ok = threading.local()  # set by unsaved_allowed() on the cancelling thread
         self._reserved = 0  # highest value persisted; everything handed out is below it
         if store is not None:
             stored = int(store.load_nonce() or 0)
@@ -71,7 +76,30 @@ class NonceGenerator:
                 n = self._last + 1
             if self._store is not None and n >= self._reserved:
                 # Persist first: if the save fails nothing is handed out, and the next call tries again.
-                self._store.save_nonce(n + self._block)
-                self._reserved = n + self._block
+                try:
+                    self._store.save_nonce(n + self._block)
+                    self._reserved = n + self._block
+                except Exception as exc:
+                    if not getattr(self._unsaved_ok, "on", False):
+                        raise
+                    log.warning("nonce mark not saved (%s): this cancel goes out anyway", exc)
             self._last = n
             return n
+
+    @contextmanager
+    def unsaved_allowed(self) -> Iterator[None]:
+        """For cancels only: a nonce whose reservation cannot be saved still goes out. Reducing
+        exposure never waits on the disk; the cost is small: the next process starts at
+        ``max(now, saved mark + 1)``, past this wall-clock nonce unless the clock went back."""
+        previous = getattr(self._unsaved_ok, "on", False)
+        self._unsaved_ok.on = True
+        try:
+            yield
+        finally:
+            self._unsaved_ok.on = previous
+
+    def advance_past(self, value: int) -> None:
+        """Never hand out ``value`` or anything below it (e.g. a mark learned elsewhere)."""
+        with self._lock:
+            if value > self._last:
+                self._last = value

@@ -73,10 +73,12 @@ class TradingApi:
         if (txid is None) == (cl_ord_id is None):
             raise ValueError("give exactly one of txid or cl_ord_id")
         params = {"txid": txid} if txid is not None else {"cl_ord_id": cl_ord_id}
-        return parsing.parse_count(self._client.private("CancelOrder", **params), "CancelOrder")
+        with self._client.nonces.unsaved_allowed():  # a cancel leaves even when the disk fails
+            return parsing.parse_count(self._client.private("CancelOrder", **params), "CancelOrder")
 
     def cancel_all(self) -> int:
-        return parsing.parse_count(self._client.private("CancelAll"), "CancelAll")
+        with self._client.nonces.unsaved_allowed():
+            return parsing.parse_count(self._client.private("CancelAll"), "CancelAll")
 
     def cancel_all_orders_after(self, timeout: int) -> dict[str, str]:
         """Dead man's switch: cancel everything unless called again within ``timeout`` s; 0 disarms."""

@@ -558,13 +558,21 @@ class Executor:
                     return self.resolve_unknown(cl_ord_id, wait=False)
                 if OrderStatus(order.status) in TERMINAL_STATUSES:
                     return order
-            order = self._transition(order, OrderEvent.CANCEL_REQUEST)
+            try:
+                order = self._transition(order, OrderEvent.CANCEL_REQUEST)
+                unrecorded: Exception | None = None
+            except (sqlite3.Error, StoreError) as exc:  # the cancel leaves all the same; re-raised once sent
+                unrecorded = exc
             try:
                 self.client.trading.cancel_order(txid=order.txid)
             except UnknownOrderError:
                 pass  # already closed (filled, expired) - the read below says which
             except KrakenError as error:
+                if unrecorded is not None:
+                    raise
                 self.store.update_order(cl_ord_id, reason=f"cancel: {_reason(error)}")
+            if unrecorded is not None:
+                raise unrecorded
             try:
                 return self.sync_order(cl_ord_id)
             except KrakenError:

@@ -320,6 +320,11 @@ class SafetyWrapper(ExchangeReads):
             self.audit.record("cancel", endpoint="CancelOrder", allowed=not isinstance(exc, EndpointNotAllowed),
                               outcome="error", reason=reason, origin=origin, cl_ord_id=cl_ord_id)
             return OrderOutcome(False, False, cl_ord_id, denials=[Denial(code, reason)], reason=reason)  # type: ignore[arg-type]
+        except (sqlite3.Error, StoreError) as exc:  # the executor sent the cancel, then could not record it
+            reason = self._scrub(f"the cancel could not be recorded ({exc}); the next refresh reads its outcome")
+            log.warning("order %s: %s", cl_ord_id, reason)
+            return OrderOutcome(False, False, cl_ord_id, denials=[Denial(SafetyCode.STORE_FAILURE, reason)],  # type: ignore[arg-type]
+                                reason=reason)
         except KeyError:
             reason = f"unknown order {cl_ord_id}"
             self.audit.record("cancel", endpoint="CancelOrder", allowed=False, outcome="unknown", reason=reason,
@@ -432,11 +437,11 @@ class SafetyWrapper(ExchangeReads):
 
     # -- kill switch ------------------------------------------------------------------------------
     def kill(self, reason: str = "kill switch", actor: str = "operator") -> KillReport:
-        """Halt at once (no new orders), then cancel every open order. Cancels are still
-        subject to the mode (read-only/paper place nothing, so they cancel nothing)."""
+        """Halt at once in memory (the guard refuses every order from here), cancel every open
+        order, then record the halt: reducing exposure never waits on the store, whose failure is
+        a problem in the report. Cancels are still subject to the mode (read-only/paper place
+        nothing, so they cancel nothing)."""
         self.kill_switch.engage(reason)
-        self.risk.halt(f"kill switch: {reason}", actor=actor)
-        self.audit.record("kill", outcome="halted", reason=reason, actor=actor)
         problems: list[str] = []
         cancelled = 0
         try:
@@ -444,6 +449,11 @@ class SafetyWrapper(ExchangeReads):
         except KrakenError as exc:
             problems.append(self._explain(exc))
             self.audit.record("kill", outcome="cancel_failed", reason=self._explain(exc), actor=actor)
+        try:
+            self.risk.halt(f"kill switch: {reason}", actor=actor)
+        except (sqlite3.Error, StoreError, OSError) as exc:
+            problems.append(f"the halt could not be recorded in the store ({exc}): held in memory only")
+        self.audit.record("kill", outcome="halted", reason=reason, actor=actor)
         return KillReport(True, cancelled, reason, tuple(problems))
 
     def honour_kill_file(self) -> KillReport | None:

@@ -27,7 +27,9 @@ class StoreError(Exception):
 class Database:
     """One connection behind one re-entrant lock; every public store method is one transaction."""
 
-    def __init__(self, path: str = ":memory:") -> None:
+    def __init__(self, path: str = ":memory:", *, busy_timeout: float = 5.0) -> None:
+        """``busy_timeout``: seconds a write waits for another connection's lock before it fails
+        (short for ``krakenbot kill``: a locked file must not hold its cancel)."""
         self.path = str(path)
         self._lock = threading.RLock()
         self._batch_depth = 0  # > 0 while the thread holding _lock runs a batch()
@@ -42,7 +44,7 @@ class Database:
                 self._normal, self._durable = ("NORMAL", "FULL") if wal else ("EXTRA", "EXTRA")
                 self._db.execute(f"PRAGMA synchronous={self._normal}")
                 self._db.execute("PRAGMA fullfsync=ON")  # Darwin: F_FULLFSYNC, past the drive's cache; a no-op elsewhere
-                self._db.execute("PRAGMA busy_timeout=5000")
+                self._db.execute(f"PRAGMA busy_timeout={max(0, int(busy_timeout * 1000))}")
             self._migrate()
         except BaseException:
             self._closed = True

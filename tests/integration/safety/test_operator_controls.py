@@ -3,6 +3,7 @@ bot as a new operator would (kill from another directory, cleartext, a stop duri
 emergency stop on a broken configuration, typos slipping through)."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -216,3 +217,223 @@ def test_the_env_example_documents_every_setting():
     text = (ROOT / ".env.example").read_text()
     documented = {line.lstrip("# ").split("=")[0] for line in text.splitlines() if "=" in line}
     assert set(SETTING_NAMES) <= documented, sorted(set(SETTING_NAMES) - documented)
+
+
+# -- review of issue 18 -------------------------------------------------------------------------------
+def _open_orders_on(sim, count: int) -> None:
+    """Resting orders on the account, placed straight at the exchange (not through the bot)."""
+    from krakenbot.client import KrakenClient
+
+    with KrakenClient(sim.url, sim.api_key, sim.api_secret) as client:
+        for _ in range(count):
+            client.private("AddOrder", pair="XBTEUR", type="buy", ordertype="limit", volume="0.001", price="1000")
+    assert len([o for o in sim.orders() if o["status"] == "open"]) == count
+
+
+def _still_open(sim) -> int:
+    return len([o for o in sim.orders() if o["status"] == "open"])
+
+
+def test_kill_cancels_at_the_exchange_while_the_homes_store_is_locked(sim, tmp_path):
+    """Reducing exposure never waits on the disk: CancelAll leaves though the halt cannot be recorded."""
+    import sqlite3
+
+    from krakenbot.store import Store
+
+    home = tmp_path / "home"
+    home.mkdir()
+    Store(str(home / "krakenbot.sqlite")).close()
+    _open_orders_on(sim, 2)
+    locker = sqlite3.connect(str(home / "krakenbot.sqlite"), isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        killed = cli_run(["kill", "--reason", "drill"], sim_env(sim, home), tmp_path)
+        took = time.monotonic() - started
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert _still_open(sim) == 0, killed.stdout + killed.stderr
+    assert killed.returncode == 1 and "Traceback" not in killed.stderr, killed.stderr
+    assert len(killed.stderr.strip().splitlines()) == 1 and "store" in killed.stderr, killed.stderr
+    assert (home / "KILL_SWITCH").exists()
+    assert took < 8, took
+
+
+def test_kill_cancels_at_the_exchange_when_the_home_cannot_be_written(sim, tmp_path):
+    _open_orders_on(sim, 2)
+    killed = cli_run(["kill"], sim_env(sim, Path("/proc/nohome")), tmp_path)
+    assert _still_open(sim) == 0, killed.stdout + killed.stderr
+    assert killed.returncode == 1 and "Traceback" not in killed.stderr, killed.stderr
+    assert "kill file" in killed.stderr and len(killed.stderr.strip().splitlines()) == 1, killed.stderr
+
+
+def test_the_wrappers_kill_and_cancel_leave_though_the_store_cannot_be_written(tmp_path):
+    """The wrapper's own kill() and cancel_order(): the request leaves first, the record is attempted
+    after and its failure reported (the store cannot even save the nonce mark here)."""
+    import sqlite3
+    from decimal import Decimal
+
+    from krakenbot.bot import Bot
+    from krakenbot.client.nonce import NonceGenerator
+    from krakenbot.config import Settings
+    from krakenbot.store import Store
+    from krakensim.clock import ManualClock
+
+    with KrakenSimulator(seed=71, clock=ManualClock()) as simulator:
+        simulator.set_price("XBTEUR", "60000")
+        env = {"KRAKEN_API_KEY": simulator.api_key, "KRAKEN_API_SECRET": simulator.api_secret,
+               "API_DOMAIN": simulator.url, "TRADING_MODE": "live", "KRAKEN_LIVE_TRADING": "yes",
+               "KRAKENBOT_HOME": str(tmp_path), "MAX_ORDER_EUR": "1000", "TOTAL_BTC": "0.1"}
+        path = str(tmp_path / "krakenbot.sqlite")
+        store = Store(path, busy_timeout=0.05)
+        nonces = NonceGenerator(store, block=1)  # every request saves the nonce mark: the lock stops it
+        with Bot.build(Settings.from_env(env), clock=simulator.clock, store=store, live_flag=True,
+                       client_options={"nonce": nonces}) as bot:
+            placed = [bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000"))
+                      for _ in range(2)]
+            assert all(o.placed for o in placed), placed
+            locker = sqlite3.connect(path, isolation_level=None)
+            locker.execute("BEGIN EXCLUSIVE")
+            try:
+                cancel = bot.safety.cancel_order(placed[0].cl_ord_id)
+                assert _still_open(simulator) == 1 and "could not be recorded" in cancel.reason, cancel
+                report = bot.safety.kill("drill")
+            finally:
+                locker.execute("ROLLBACK")
+                locker.close()
+            assert _still_open(simulator) == 0
+            assert report.problems and "halt could not be recorded" in report.problems[0], report
+            assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000")).codes == \
+                ["HALTED"]
+
+
+def test_a_home_with_a_tilde_is_expanded_and_a_relative_home_is_refused(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    assert _main(monkeypatch, tmp_path, ["config"], KRAKENBOT_HOME="~/kb") == 0
+    assert f"home           {tmp_path / 'user' / 'kb'}\n" in capsys.readouterr().out
+    assert _main(monkeypatch, tmp_path, ["kill"], KRAKENBOT_HOME="relative/home") == 2
+    err = capsys.readouterr().err
+    assert "KRAKENBOT_HOME" in err and "absolute" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "relative").exists()
+    # typed on the command line, here: made absolute at once
+    cli.main(["kill", "--home", "typed-home"])
+    assert (tmp_path / "typed-home" / "KILL_SWITCH").exists()
+
+
+def test_kill_with_a_missing_env_file_still_writes_the_kill_file(monkeypatch, tmp_path, capsys):
+    """The emergency stop first, then the complaint: the home is known without the file."""
+    assert _main(monkeypatch, tmp_path, ["kill", "--env-file", "missing.env", "--reason", "x"]) == 1
+    assert (tmp_path / "home" / "KILL_SWITCH").exists()
+    err = capsys.readouterr().err
+    assert "missing.env does not exist" in err and len(err.strip().splitlines()) == 1
+
+
+def test_kill_reaches_a_bot_whose_kill_file_and_store_are_elsewhere(sim, tmp_path):
+    """bot.json names the running bot's kill file and store: `kill --home H` writes and halts those."""
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = sim_env(sim, home, STRATEGY_INTERVAL_SECONDS="1", KILL_SWITCH_FILE=str(elsewhere / "STOP"),
+                  STORE_PATH=str(elsewhere / "bot.sqlite"))
+    bot = start_bot(["--mode", "paper", "--interval", "0.2"], env, tmp_path)
+    try:
+        wait_until(lambda: any(r.endpoint == "AddOrder" for r in sim.access_log), what="the bot's first order")
+        record = running.read(home)
+        assert record["kill_switch_file"] == str(elsewhere / "STOP") and record["store_path"] == str(elsewhere / "bot.sqlite")
+        killed = cli_run(["kill", "--reason", "drill"], base_env(home), tmp_path)
+        mark = len(sim.access_log)
+        assert f"running bot pid {bot.pid} (paper) confirmed the halt" in killed.stdout, killed.stdout + killed.stderr
+        assert (elsewhere / "STOP").exists()
+        beat = running.read(home)["heartbeat"]
+        wait_until(lambda: running.read(home)["heartbeat"] > beat + 0.5, what="the bot to run on after the kill")
+        assert [r.endpoint for r in sim.access_log[mark:] if r.endpoint == "AddOrder"] == []
+        status = cli_run(["status"], base_env(home, STORE_PATH=str(elsewhere / "bot.sqlite")), tmp_path)
+        assert "trading state  HALTED" in status.stdout, status.stdout + status.stderr
+    finally:
+        stop(bot)
+
+
+def test_sigusr1_alone_halts_the_running_bot(sim, tmp_path):
+    home = tmp_path / "home"
+    bot = start_bot(["--mode", "paper", "--interval", "0.2"], sim_env(sim, home, STRATEGY_INTERVAL_SECONDS="1"),
+                    tmp_path)
+    try:
+        wait_until(lambda: any(r.endpoint == "AddOrder" for r in sim.access_log), what="the bot's first order")
+        wait_until(lambda: running.read(home), what="the bot's record")
+        bot.send_signal(signal.SIGUSR1)  # no kill file anywhere
+        wait_until(lambda: (home / "krakenbot.sqlite").exists() and "HALTED" in cli_run(
+            ["status"], base_env(home), tmp_path).stdout, what="the halt")
+        mark = len(sim.access_log)
+        beat = running.read(home)["heartbeat"]
+        wait_until(lambda: running.read(home)["heartbeat"] > beat + 1.5, what="the bot to run on")
+        assert [r.endpoint for r in sim.access_log[mark:] if r.endpoint == "AddOrder"] == []
+        assert bot.poll() is None
+    finally:
+        stop(bot)
+
+
+def test_a_live_pid_in_a_stale_record_is_not_the_bot_and_is_never_signalled(tmp_path):
+    """A reused pid (here: a sleeping process whose command line even says krakenbot) is not the
+    bot: no lock is held on the home, so kill neither signals it nor waits for it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "krakenbot"])
+    try:
+        (home / "bot.json").write_text(json.dumps({"pid": other.pid, "mode": "live", "heartbeat": 0, "token": "x",
+                                                   "home": str(home)}))
+        (home / "bot.lock").write_text("x")  # left behind by the bot that died: nobody holds it
+        assert not running.is_running(running.read(home))
+        killed = cli_run(["kill", "--wait", "0.5"], base_env(home), tmp_path)
+        assert "no bot running with this home" in killed.stdout, killed.stdout + killed.stderr
+        assert other.poll() is None  # SIGUSR1's default action would have ended it
+    finally:
+        other.kill()
+        other.wait(5)
+
+
+def test_a_second_run_on_the_same_home_is_refused_in_one_line(sim, tmp_path):
+    home = tmp_path / "home"
+    first = start_bot(["--mode", "paper", "--interval", "0.2"], sim_env(sim, home), tmp_path)
+    try:
+        wait_until(lambda: running.read(home), what="the first bot's record")
+        assert running.is_running(running.read(home))
+        second = cli_run(["run", "--mode", "paper", "--once"], sim_env(sim, home), tmp_path)
+        assert second.returncode == 1 and f"pid {first.pid}" in second.stderr, second.stdout + second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1 and running.read(home)["pid"] == first.pid
+    finally:
+        stop(first)
+    assert not running.is_running(running.read(home))
+
+
+@pytest.mark.parametrize("name", ["MAX_OPEN_FILES", "TRADING_DAYS", "KRAKEN_SECRET", "KRAKEN_API_URL", "KRAKEN_SIM"])
+def test_other_programs_settings_in_the_environment_are_not_typos(name):
+    from krakenbot.config import read_sources
+
+    assert read_sources(None, {name: "1"}).values[name] == "1"
+
+
+@pytest.mark.parametrize("name, meant", [("MAX_ORDER_EURO", "MAX_ORDER_EUR"), ("KRAKEN_LIVE", "KRAKEN_LIVE_TRADING"),
+                                         ("MAX_DAILY_TRADE", "MAX_DAILY_TRADES")])
+def test_a_near_miss_in_the_environment_names_the_setting_meant(name, meant):
+    from krakenbot.config import ConfigError, read_sources
+
+    with pytest.raises(ConfigError, match=f"did you mean {meant}\\?"):
+        read_sources(None, {name: "1"})
+
+
+def test_every_unknown_name_in_the_env_file_is_an_error(tmp_path):
+    from krakenbot.config import ConfigError, read_sources
+
+    dotenv = tmp_path / "bot.env"
+    dotenv.write_text("SOMETHING_ELSE=1\n")
+    dotenv.chmod(0o600)
+    with pytest.raises(ConfigError, match="SOMETHING_ELSE.*not a krakenbot setting"):
+        read_sources(dotenv, {})
+
+
+@pytest.mark.parametrize("command", [["config"], ["check"], ["run", "--mode", "paper", "--once"]])
+def test_a_password_in_the_api_url_is_never_shown(monkeypatch, tmp_path, capsys, command):
+    _main(monkeypatch, tmp_path, command, API_DOMAIN="http://op:s3cretpw@127.0.0.1:9")
+    shown = capsys.readouterr()
+    assert "s3cretpw" not in shown.out + shown.err
+    assert "http://op:***@127.0.0.1:9" in shown.out

@@ -35,6 +35,7 @@ def no_connections(monkeypatch):
     ("127.0.0.1", True), ("127.5.5.5", True), ("::1", True), ("[::1]", True), ("localhost", True),
     ("LOCALHOST.", True), ("10.0.0.1", False), ("203.0.113.7", False), ("127.0.0.1.example.com", False),
     ("localhost.example.com", False), ("api.kraken.com", False), ("", False), (None, False),
+    ("api.localhost", False), ("evil.localhost.", False),  # only localhost itself: a resolver decides the rest
 ])
 def test_loopback_is_decided_from_the_address_alone(host, loopback):
     assert is_loopback_host(host) is loopback
