@@ -85,3 +85,30 @@ Feature: Placing and managing orders
       | order                                  |
       | a market sell of 0.01 XBT              |
       | a limit sell of 0.01 XBT at 60,500 EUR |
+
+  @safety @blocker @allure.label.story:canary
+  Scenario Outline: In canary mode only the smallest post-only order, 10% or more from the market and worth 10 EUR or less, is sent
+    Canary mode proves the whole path to the exchange with an order that cannot trade: the
+    smallest volume allowed, resting on the side that waits, at least 10% from the market
+    price, worth at most 10 EUR (the defaults). Anything else is refused before it is sent.
+
+    Given the bot's risk limits are:
+      | limit                 | value |
+      | smallest order in EUR | 0     |
+    And the operator has switched the bot to canary mode
+    When the bot places <order>
+    Then the order is <outcome>
+
+    Examples: Canaries: 0.00005 XBT is the smallest volume the exchange takes
+      | order                                                 | outcome                              |
+      | a post-only limit buy of 0.00005 XBT at 54,000 EUR    | placed and cancelled at once         |
+      | a post-only limit sell of 0.00005 XBT at 200,000 EUR  | placed and cancelled at once         |
+
+    Examples: Not canaries
+      | order                                                 | outcome                              |
+      | a post-only limit buy of 0.00005 XBT at 54,000.1 EUR  | refused for reason CANARY_RULES      |
+      | a post-only limit sell of 0.00005 XBT at 65,999.9 EUR | refused for reason CANARY_RULES      |
+      | a post-only limit buy of 0.0001 XBT at 54,000 EUR     | refused for reason CANARY_RULES      |
+      | a post-only limit sell of 0.00005 XBT at 200,100 EUR  | refused for reason CANARY_RULES      |
+      | a limit buy of 0.00005 XBT at 54,000 EUR              | refused for reason CANARY_RULES      |
+      | a post-only market buy of 0.00005 XBT                 | refused for reason CANARY_RULES      |

@@ -247,3 +247,20 @@ def step_lifecycle(context, first, second):
 @given("the exchange offers only {volume:Amount} XBT at each price level")
 def step_thin_book(context, volume):
     context.world.sim.set_liquidity("XBTEUR", volume)
+
+
+# -- canary mode ----------------------------------------------------------------------------------
+@given("the operator has switched the bot to canary mode")
+def step_switch_canary(context):
+    context.world.set_mode("canary")
+
+
+@then("the order is placed and cancelled at once")
+def step_placed_and_cancelled(context):
+    """Read from the exchange: the canary reached the book and left it with nothing filled."""
+    world = context.world
+    outcome = world.notes["outcome"]
+    assert_that(outcome.placed, is_(True), f"the canary should reach the exchange: {describe(outcome)}")
+    order = exchange_order(world, outcome)
+    assert_that((order["status"], Decimal(order["vol_exec"])), equal_to(("canceled", Decimal(0))),
+                "the canary should end cancelled at once, with nothing filled")
