@@ -112,3 +112,19 @@ Feature: Placing and managing orders
       | a post-only limit sell of 0.00005 XBT at 200,100 EUR  | refused for reason CANARY_RULES      |
       | a limit buy of 0.00005 XBT at 54,000 EUR              | refused for reason CANARY_RULES      |
       | a post-only market buy of 0.00005 XBT                 | refused for reason CANARY_RULES      |
+
+  @safety @critical @allure.label.story:strategy
+  Scenario Outline: The strategy buys 10 EUR of XBT once the asking price is 2% below where it started, not before
+    The strategy's defaults: it takes the first market price it sees as its reference and buys
+    10 EUR worth, at the asking price, once that price is 2% or more below it.
+
+    Given the bot has run one trading cycle at that price
+    And the price of XBT/EUR has fallen to <price> EUR
+    When the bot runs its next trading cycle a minute later
+    Then <orders>
+
+    Examples: 2% below 60,000 EUR is an asking price of 58,800 EUR (the ask is 0.10 EUR above the price)
+      | price    | orders                                                                        |
+      | 58,799.9 | the bot's only order is a limit buy of 0.00017006 XBT at 58,800 EUR, worth 10 EUR |
+      | 58,000   | the bot's only order is a limit buy of 0.00017241 XBT at 58,000.1 EUR, worth 10 EUR |
+      | 58,800   | the bot has sent no order                                                     |

@@ -264,3 +264,24 @@ def step_placed_and_cancelled(context):
     order = exchange_order(world, outcome)
     assert_that((order["status"], Decimal(order["vol_exec"])), equal_to(("canceled", Decimal(0))),
                 "the canary should end cancelled at once, with nothing filled")
+
+
+# -- the strategy ---------------------------------------------------------------------------------
+def _bot_orders(world):
+    """Every order the bot sent in this scenario (not only in the When): an early buy is a wrong buy too."""
+    return [r for r in world.exchange_calls("AddOrder") if r.seq not in world.foreign]
+
+
+@then("the bot's only order is a limit buy of {volume:Amount} XBT at {price:Amount} EUR, worth {eur:Amount} EUR")
+def step_only_order(context, volume, price, eur):
+    sent = [(r.params.get("type"), r.params.get("ordertype"), Decimal(r.params.get("volume", "0")),
+             Decimal(r.params.get("price", "0"))) for r in _bot_orders(context.world)]
+    assert_that(sent, equal_to([("buy", "limit", volume, price)]), "the strategy should have sent exactly this buy")
+    assert_that(eur - volume * price, less_than(volume * price / 10000),
+                f"the buy should be worth {eur} EUR, the fractions of the last unit aside")
+
+
+@then("the bot has sent no order")
+def step_sent_no_order(context):
+    sent = [f"{r.params.get('type')} {r.params.get('volume')} at {r.params.get('price')}" for r in _bot_orders(context.world)]
+    assert_that(sent, equal_to([]), "the strategy should not have bought")
