@@ -37,3 +37,13 @@ Feature: Reconciling the bot's records with the exchange
     Given someone placed a limit sell of 0.01 XBT at 65,000 EUR on the account by hand
     When the bot reconciles with the exchange
     Then a discrepancy is reported for an open order the bot does not know
+
+  @safety @blocker @fault-injection @allure.label.story:discrepancy
+  Scenario: A trade made by hand after a clean reconciliation is reported at the next one
+    The bot reads only the newest trades at each reconciliation; a trade made since the last one
+    must still be among them.
+
+    Given the bot has reconciled with the exchange and found no difference
+    And someone sold 0.01 XBT at market on the account by hand half a minute later
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for the trade the bot did not make

@@ -31,21 +31,40 @@ def step_traded(context, buys, sells, limits):
     world.safety.refresh_orders()
 
 
-@given("someone placed a limit sell of {volume:Amount} XBT at {price:Amount} EUR on the account by hand")
-def step_hand_order(context, volume, price):
-    """Another person on the same account, with their own key (not through the bot)."""
+def _hand_order(world, **params) -> str:
+    """Another person on the same account, with their own key (not through the bot): the order's txid."""
     import requests
 
     from tools.spec_support.raw_client import signed_post
 
-    world = context.world
     key, secret = world.sim.create_key(account="demo")
     before = len(world.sim.access_log)
-    answer = signed_post(requests, world.sim.url, key, secret, "AddOrder", {
-        "pair": "XXBTZEUR", "type": "sell", "ordertype": "limit", "volume": str(volume), "price": str(price)})
+    answer = signed_post(requests, world.sim.url, key, secret, "AddOrder",
+                         {"pair": "XXBTZEUR", **{k: str(v) for k, v in params.items()}})
     world.foreign.update(r.seq for r in world.sim.access_log_since(before))
     assert_that(answer.get("error"), empty(), "the hand-placed order should be accepted by the exchange")
-    world.notes["foreign_txid"] = answer["result"]["txid"][0]
+    return answer["result"]["txid"][0]
+
+
+@given("someone placed a limit sell of {volume:Amount} XBT at {price:Amount} EUR on the account by hand")
+def step_hand_order(context, volume, price):
+    context.world.notes["foreign_txid"] = _hand_order(context.world, type="sell", ordertype="limit", volume=volume,
+                                                      price=price)
+
+
+@given("someone sold {volume:Amount} XBT at market on the account by hand half a minute later")
+def step_hand_trade(context, volume):
+    world = context.world
+    world.sim.advance(30)
+    txid = _hand_order(world, type="sell", ordertype="market", volume=volume)
+    world.notes["foreign_trades"] = [t["txid"] for t in world.sim.trades() if t.get("ordertxid") == txid]
+    assert_that(world.notes["foreign_trades"], is_not(empty()), "the hand-placed sell should have traded")
+
+
+@given("the bot has reconciled with the exchange and found no difference")
+def step_reconciled_clean(context):
+    report = context.world.safety.reconcile()
+    assert_that(_discrepancies(report), empty(), f"the first reconciliation should be clean: {report!r}")
 
 
 @when("the bot reconciles with the exchange")
@@ -95,3 +114,12 @@ def step_foreign_reported(context):
     assert_that(repr(problems), contains_string(world.notes["foreign_txid"]),
                 "the report should name the unknown order")
     assert_that(len(exchange_open_orders(world)), equal_to(2), "the bot must not cancel someone else's order on its own")
+
+
+@then("a discrepancy is reported for the trade the bot did not make")
+def step_foreign_trade_reported(context):
+    world = context.world
+    problems = _discrepancies(world.notes["reconciliation"])
+    named = sorted(d.key for d in problems if d.kind == "foreign_fill")
+    assert_that(named, equal_to(sorted(world.notes["foreign_trades"])),
+                f"the hand-made trade should be reported as a trade the bot did not make: {problems!r}")
