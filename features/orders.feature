@@ -128,3 +128,18 @@ Feature: Placing and managing orders
       | 58,799.9 | the bot's only order is a limit buy of 0.00017006 XBT at 58,800 EUR, worth 10 EUR |
       | 58,000   | the bot's only order is a limit buy of 0.00017241 XBT at 58,000.1 EUR, worth 10 EUR |
       | 58,800   | the bot has sent no order                                                     |
+
+  @safety @blocker @fault-injection @allure.label.story:lost-confirmation
+  Scenario: An order in doubt while the exchange cannot list its orders is found by the next refresh after it recovers
+    An order whose confirmation was lost is looked up by its client reference, never sent again.
+    While the lookup cannot be made the order stays in doubt; the bot's next refresh settles it.
+
+    Given the exchange will take the next order but lose its confirmation
+    And the exchange cannot list the account's orders until it recovers
+    And the bot has placed a limit buy of 0.01 XBT at 59,000 EUR whose outcome it could not learn
+    And the exchange has recovered
+    And the circuit breaker's recovery wait of 30 seconds has passed
+    When the bot refreshes its orders
+    Then exactly 1 order is open on the exchange
+    And the bot knows that order by its client reference
+    And the exchange received that order exactly once

@@ -285,3 +285,19 @@ def step_only_order(context, volume, price, eur):
 def step_sent_no_order(context):
     sent = [f"{r.params.get('type')} {r.params.get('volume')} at {r.params.get('price')}" for r in _bot_orders(context.world)]
     assert_that(sent, equal_to([]), "the strategy should not have bought")
+
+
+# -- an order in doubt ----------------------------------------------------------------------------
+@given("the exchange cannot list the account's orders until it recovers")
+def step_no_order_lists(context):
+    for endpoint in ("OpenOrders", "ClosedOrders", "QueryOrders"):
+        context.world.sim.faults.inject(endpoint=endpoint, kind="error", error="EService:Unavailable", probability=1.0)
+
+
+@given("the bot has placed a limit buy of {volume:Amount} XBT at {price:Amount} EUR whose outcome it could not learn")
+def step_placed_in_doubt(context, volume, price):
+    world = context.world
+    outcome = submit(world, "buy", "limit", volume, price)
+    record = _bot_record(world, outcome)
+    assert_that((status_name(outcome.status), outcome.placed, record.txid), equal_to(("unknown", False, None)),
+                f"the order's outcome should be unknown to the bot: {describe(outcome)}")
