@@ -45,6 +45,7 @@ Feature: Placing and managing orders
     And after each dip the bot's record showed the volume the exchange had filled, each part as its own fill
     And the bot kept the order open until its last part was filled
     And after each dip the bot's reconciliation with the exchange found no difference
+    And the bot's audit trail shows the order's statuses in turn, each change once: open, partially filled and filled
 
   @normal @allure.label.story:fees
   Scenario Outline: The fee charged is the exchange's rate for how the order executed

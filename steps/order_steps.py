@@ -301,3 +301,14 @@ def step_placed_in_doubt(context, volume, price):
     record = _bot_record(world, outcome)
     assert_that((status_name(outcome.status), outcome.placed, record.txid), equal_to(("unknown", False, None)),
                 f"the order's outcome should be unknown to the bot: {describe(outcome)}")
+
+
+@then("the bot's audit trail shows the order's statuses in turn, each change once: {statuses}")
+def step_audit_statuses(context, statuses):
+    """The audit trail is how an operator reconstructs an order: one row per change, none for a non-change."""
+    world = context.world
+    cl_ord_id = _resting(world).cl_ord_id
+    seen = [status_name(r.get("outcome")) for r in world.safety.audit_log()
+            if r.get("action") == "order_status" and r.get("cl_ord_id") == cl_ord_id]
+    expected = [s.strip() for s in statuses.replace(" and ", ", ").split(",")]
+    assert_that(seen, equal_to(expected), "the order's status changes in the audit trail")
