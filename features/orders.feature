@@ -144,3 +144,13 @@ Feature: Placing and managing orders
     Then exactly 1 order is open on the exchange
     And the bot knows that order by its client reference
     And the exchange received that order exactly once
+
+  @safety @blocker @fault-injection @allure.label.story:lost-confirmation
+  Scenario: A market buy whose confirmation was lost is found filled among the closed orders, its trade recorded
+    Given the exchange will take the next order but lose its confirmation
+    When the bot buys 0.01 XBT at market
+    Then the order is filled
+    And the bot records the order as filled
+    And the bot's record shows the same fee as the exchange
+    And the bot's own records show the 0.01 XBT bought, as on the exchange
+    And the exchange received that order exactly once

@@ -7,7 +7,7 @@ from behave import given, then, when
 from hamcrest import (assert_that, contains_string, equal_to, greater_than, has_item, has_length, is_, less_than,
                       not_none)
 
-from tools.spec_support.facade import describe, exchange_open_orders, exchange_order, status_name, submit
+from tools.spec_support.facade import PAIR, describe, exchange_open_orders, exchange_order, status_name, submit
 
 TOLERANCE = Decimal("0.00001")  # the exchange rounds fees to the pair's cost decimals
 
@@ -312,3 +312,13 @@ def step_audit_statuses(context, statuses):
             if r.get("action") == "order_status" and r.get("cl_ord_id") == cl_ord_id]
     expected = [s.strip() for s in statuses.replace(" and ", ", ").split(",")]
     assert_that(seen, equal_to(expected), "the order's status changes in the audit trail")
+
+
+@then("the bot's own records show the {volume:Amount} XBT bought, as on the exchange")
+def step_position_recorded(context, volume):
+    world = context.world
+    outcome = _last(world)
+    exchange = {t["txid"]: Decimal(t["vol"]) for t in world.sim.trades() if t.get("ordertxid") == outcome.txid}
+    bot = {f.trade_id: f.volume for f in world.bot.store.fills(txid=outcome.txid)}
+    assert_that(bot, equal_to(exchange), "each of the order's trades should be in the bot's records, once")
+    assert_that(world.safety.position(PAIR)[0], equal_to(volume), "the bot's position should hold what it bought")
