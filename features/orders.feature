@@ -114,6 +114,22 @@ Feature: Placing and managing orders
       | a limit buy of 0.00005 XBT at 54,000 EUR              | refused for reason CANARY_RULES      |
       | a post-only market buy of 0.00005 XBT                 | refused for reason CANARY_RULES      |
 
+  @safety @blocker @allure.label.story:canary
+  Scenario Outline: A canary rests on the first price at least 10% from the market, however the market price falls between ticks
+    Prices move in steps of 0.10 EUR; 10% from 60,000.30 EUR falls between two of them, and the
+    canary takes the one further from the market.
+
+    Given the operator has switched the bot to canary mode
+    And the price of XBT/EUR has moved to 60,000.3 EUR
+    When the bot places its canary <side> order
+    Then the order is placed and cancelled at once
+    And the order was sent at <canary> EUR
+
+    Examples: 10% from 60,000.30 EUR is 54,000.27 EUR below and 66,000.33 EUR above
+      | side | canary   |
+      | buy  | 54,000.2 |
+      | sell | 66,000.4 |
+
   @safety @critical @allure.label.story:strategy
   Scenario Outline: The strategy buys 10 EUR of XBT once the asking price is 2% below where it started, not before
     The strategy's defaults: it takes the first market price it sees as its reference and buys

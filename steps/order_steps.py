@@ -322,3 +322,16 @@ def step_position_recorded(context, volume):
     bot = {f.trade_id: f.volume for f in world.bot.store.fills(txid=outcome.txid)}
     assert_that(bot, equal_to(exchange), "each of the order's trades should be in the bot's records, once")
     assert_that(world.safety.position(PAIR)[0], equal_to(volume), "the bot's position should hold what it bought")
+
+
+@when("the bot places its canary {side} order")
+def step_canary_order(context, side):
+    world = context.world
+    outcome = world.safety.canary_order(PAIR, side)
+    world.notes["outcome"] = outcome
+
+
+@then("the order was sent at {price:Amount} EUR")
+def step_sent_at(context, price):
+    order = exchange_order(context.world, _last(context.world))
+    assert_that(Decimal(order["descr"]["price"]), equal_to(price), "the order's price on the exchange")
