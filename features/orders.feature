@@ -170,3 +170,15 @@ Feature: Placing and managing orders
     And the bot's record shows the same fee as the exchange
     And the bot's own records show the 0.01 XBT bought, as on the exchange
     And the exchange received that order exactly once
+
+  @safety @blocker @fault-injection @allure.label.story:no-blind-retry
+  Scenario: An order answered by an error page is settled as not placed, not mistaken for another order of the bot
+    After the error page the bot looks its order up among all the account's orders, open and closed,
+    by its client reference; the bot's other orders there are not it.
+
+    Given the bot has bought 0.01 XBT at market a moment ago
+    And the bot has a limit buy of 0.01 XBT resting at 58,000 EUR
+    And the exchange will answer the next order with an error page
+    When the bot places a limit buy of 0.01 XBT at 59,000 EUR
+    Then the bot does not count the order as placed
+    And the bot's open orders are exactly the exchange's open orders

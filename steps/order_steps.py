@@ -37,6 +37,15 @@ def step_buy_market(context, volume):
     assert_that(outcome.placed, is_(True), f"the buy should be placed: {describe(outcome)}")
 
 
+@given("the bot has bought {volume:Amount} XBT at market a moment ago")
+def step_bought_before(context, volume):
+    world = context.world
+    outcome = submit(world, "buy", "market", volume)
+    assert_that(outcome.placed, is_(True), f"the buy should be placed: {describe(outcome)}")
+    world.notes.pop("outcome")
+    world.sim.advance(5)
+
+
 @when("the bot cancels that order")
 def step_cancel(context):
     world = context.world
