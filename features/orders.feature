@@ -114,6 +114,20 @@ Feature: Placing and managing orders
       | a limit buy of 0.00005 XBT at 54,000 EUR              | refused for reason CANARY_RULES      |
       | a post-only market buy of 0.00005 XBT                 | refused for reason CANARY_RULES      |
 
+  @safety @critical @allure.label.story:strategy
+  Scenario Outline: With a buy every hour, the strategy buys again at the first cycle an hour after its last buy, not sooner
+    Given the bot's risk limits are:
+      | limit                                | value |
+      | the strategy's buy interval, seconds | 3600  |
+    And the bot has run one trading cycle at that price
+    When the bot runs one trading cycle <minutes> minutes later
+    Then the strategy has made <buys> at the asking price of 60,000.1 EUR
+
+    Examples: The price stays at 60,000 EUR: no dip, only the hour
+      | minutes | buys   |
+      | 59      | 1 buy  |
+      | 60      | 2 buys |
+
   @safety @blocker @allure.label.story:canary
   Scenario Outline: A canary rests on the first price at least 10% from the market, however the market price falls between ticks
     Prices move in steps of 0.10 EUR; 10% from 60,000.30 EUR falls between two of them, and the

@@ -344,3 +344,11 @@ def step_canary_order(context, side):
 def step_sent_at(context, price):
     order = exchange_order(context.world, _last(context.world))
     assert_that(Decimal(order["descr"]["price"]), equal_to(price), "the order's price on the exchange")
+
+
+@then("the strategy has made {count:d} buy at the asking price of {price:Amount} EUR")
+@then("the strategy has made {count:d} buys at the asking price of {price:Amount} EUR")
+def step_bought_times(context, count, price):
+    sent = [(r.params.get("type"), r.params.get("ordertype"), Decimal(r.params.get("price", "0")))
+            for r in _bot_orders(context.world)]
+    assert_that(sent, equal_to([("buy", "limit", price)] * count), f"the strategy should have bought {count} times")
