@@ -104,6 +104,7 @@ Feature: Placing and managing orders
       | order                                                 | outcome                              |
       | a post-only limit buy of 0.00005 XBT at 54,000 EUR    | placed and cancelled at once         |
       | a post-only limit sell of 0.00005 XBT at 200,000 EUR  | placed and cancelled at once         |
+      | a post-only limit buy of 0.00005 XBT at 29,000 EUR    | placed and cancelled at once         |
 
     Examples: Not canaries
       | order                                                 | outcome                              |
