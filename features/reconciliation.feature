@@ -47,3 +47,14 @@ Feature: Reconciling the bot's records with the exchange
     And someone sold 0.01 XBT at market on the account by hand half a minute later
     When the bot reconciles with the exchange
     Then a discrepancy is reported for the trade the bot did not make
+
+  @safety @blocker @fault-injection @allure.label.story:trades
+  Scenario: A trade lost from the bot's records is named at the next reconciliation, however long ago it was made
+    Each reconciliation reads only the newest trades and takes the older ones on trust, as long as the
+    bot's records of them are unchanged since; once they are not, it reads them all again.
+
+    Given the bot has bought 0.01 XBT at market a moment ago
+    And the bot has reconciled with the exchange and found no difference
+    And the bot's record of its first trade has been lost
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for the lost trade, as missing from the bot's records

@@ -67,6 +67,16 @@ def step_reconciled_clean(context):
     assert_that(_discrepancies(report), empty(), f"the first reconciliation should be clean: {report!r}")
 
 
+@given("the bot's record of its first trade has been lost")
+def step_first_fill_lost(context):
+    """A row gone from the bot's database (a restored backup, a bad sector), staged on the store's connection."""
+    world = context.world
+    first = world.bot.store.fills()[0]
+    world.bot.store._db.execute("DELETE FROM fills WHERE trade_id = ?", (first.trade_id,))
+    world.notes["lost_trade"] = first.trade_id
+    assert_that(world.bot.store.has_fill(first.trade_id), is_(False), "the trade's record should be gone")
+
+
 @when("the bot reconciles with the exchange")
 def step_reconcile(context):
     context.world.notes["reconciliation"] = context.world.safety.reconcile()
@@ -123,3 +133,12 @@ def step_foreign_trade_reported(context):
     named = sorted(d.key for d in problems if d.kind == "foreign_fill")
     assert_that(named, equal_to(sorted(world.notes["foreign_trades"])),
                 f"the hand-made trade should be reported as a trade the bot did not make: {problems!r}")
+
+
+@then("a discrepancy is reported for the lost trade, as missing from the bot's records")
+def step_lost_trade_reported(context):
+    world = context.world
+    problems = _discrepancies(world.notes["reconciliation"])
+    named = [d.key for d in problems if d.kind == "fill_missing"]
+    assert_that(named, equal_to([world.notes["lost_trade"]]),
+                f"the lost trade should be reported as missing from the bot's records: {problems!r}")
