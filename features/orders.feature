@@ -58,6 +58,15 @@ Feature: Placing and managing orders
       | a market buy                       | 0.40 |
       | a resting limit buy that is hit    | 0.25 |
 
+  @safety @critical @allure.label.story:fees
+  Scenario: A fee the exchange rounded to 4 decimals is not reported as a wrong fee
+    The exchange rounds each euro fee to 4 decimals: 0.40% of 600.0124 EUR is 2.4000496 EUR, charged
+    as 2.4000 EUR. That is the fee schedule kept, not broken.
+
+    Given the bot has bought 0.01000019 XBT at market a moment ago
+    When the bot reconciles with the exchange
+    Then no discrepancy is reported
+
   @normal @allure.label.story:lifecycle
   Scenario: An order's status is tracked from submission until it is filled
     Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
