@@ -47,6 +47,13 @@ Feature: Placing and managing orders
     And after each dip the bot's reconciliation with the exchange found no difference
     And the bot's audit trail shows the order's statuses in turn, each change once: open, partially filled and filled
 
+  @safety @critical @fault-injection @allure.label.story:open-orders
+  Scenario: An order cancelled at the exchange behind the bot's back is reported at the next reconciliation
+    Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And someone cancelled that order by hand at the exchange
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for that order: open for the bot, cancelled at the exchange
+
   @normal @allure.label.story:fees
   Scenario Outline: The fee charged is the exchange's rate for how the order executed
     When the bot trades 0.01 XBT as <execution>
