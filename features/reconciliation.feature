@@ -43,10 +43,12 @@ Feature: Reconciling the bot's records with the exchange
     The bot reads only the newest trades at each reconciliation; a trade made since the last one
     must still be among them.
 
-    Given the bot has reconciled with the exchange and found no difference
+    Given the bot has bought 0.01 XBT at market a moment ago
+    And the bot has reconciled with the exchange and found no difference
     And someone sold 0.01 XBT at market on the account by hand half a minute later
     When the bot reconciles with the exchange
     Then a discrepancy is reported for the trade the bot did not make
+    And that reconciliation read the exchange's trades only from a minute before the newest one it had seen
 
   @safety @blocker @fault-injection @allure.label.story:trades
   Scenario: A trade lost from the bot's records is named at the next reconciliation, however long ago it was made

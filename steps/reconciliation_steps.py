@@ -86,6 +86,7 @@ def step_hand_trade(context, volume):
 def step_reconciled_clean(context):
     report = context.world.safety.reconcile()
     assert_that(_discrepancies(report), empty(), f"the first reconciliation should be clean: {report!r}")
+    context.world.notes["newest_trade_seen"] = max(Decimal(str(t["time"])) for t in context.world.sim.trades())
 
 
 @given("the bot's record of its first trade has been lost")
@@ -163,3 +164,15 @@ def step_lost_trade_reported(context):
     named = [d.key for d in problems if d.kind == "fill_missing"]
     assert_that(named, equal_to([world.notes["lost_trade"]]),
                 f"the lost trade should be reported as missing from the bot's records: {problems!r}")
+
+
+@then("that reconciliation read the exchange's trades only from a minute before the newest one it had seen")
+def step_read_window(context):
+    """Reading the whole day at every pass costs minutes of the exchange's request allowance; a minute
+    of overlap keeps a trade the exchange shows late, with an earlier time."""
+    world = context.world
+    newest = world.notes["newest_trade_seen"]
+    starts = [r.params.get("start") for r in world.exchange_calls("TradesHistory")
+              if r.seq >= world.notes["when_mark"] and r.seq not in world.foreign]
+    # Kraken's start is exclusive and in whole seconds: one second earlier keeps the minute's first second.
+    assert_that(starts, equal_to([str(int(newest - 60) - 1)]), f"the trades read (newest seen at {newest})")
