@@ -45,6 +45,7 @@ Feature: Reconciling the bot's records with the exchange
 
     Given the bot has bought 0.01 XBT at market a moment ago
     And the bot has reconciled with the exchange and found no difference
+    And the bot has bought 0.01 XBT more at market since
     And someone sold 0.01 XBT at market on the account by hand half a minute later
     When the bot reconciles with the exchange
     Then a discrepancy is reported for the trade the bot did not make

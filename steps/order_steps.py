@@ -38,6 +38,7 @@ def step_buy_market(context, volume):
 
 
 @given("the bot has bought {volume:Amount} XBT at market a moment ago")
+@given("the bot has bought {volume:Amount} XBT more at market since")
 def step_bought_before(context, volume):
     world = context.world
     outcome = submit(world, "buy", "market", volume)
