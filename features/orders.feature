@@ -212,4 +212,5 @@ Feature: Placing and managing orders
     And the exchange will answer the next order with an error page
     When the bot places a limit buy of 0.01 XBT at 59,000 EUR
     Then the bot does not count the order as placed
+    And the bot settled it as not placed only once its deadline of 15 seconds at the exchange had passed
     And the bot's open orders are exactly the exchange's open orders

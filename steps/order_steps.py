@@ -353,3 +353,15 @@ def step_bought_times(context, count, price):
     sent = [(r.params.get("type"), r.params.get("ordertype"), Decimal(r.params.get("price", "0")))
             for r in _bot_orders(context.world)]
     assert_that(sent, equal_to([("buy", "limit", price)] * count), f"the strategy should have bought {count} times")
+
+
+@then("the bot settled it as not placed only once its deadline of {seconds:d} seconds at the exchange had passed")
+def step_settled_after_deadline(context, seconds):
+    """Before its deadline the exchange may still execute the order: "not found" means nothing yet."""
+    world = context.world
+    cl_ord_id = world.notes["outcome"].cl_ord_id
+    rows = [r for r in world.safety.audit_log() if r.get("cl_ord_id") == cl_ord_id]
+    sent = [r["time"] for r in rows if r.get("action") == "order_intent"]
+    settled = [r["time"] for r in rows if r.get("action") == "order_status" and status_name(r.get("outcome")) == "rejected"]
+    assert_that((len(sent), len(settled)), equal_to((1, 1)), f"the order's audit rows: {rows}")
+    assert_that(settled[0] - sent[0], greater_than(seconds), "the order should be settled only after its deadline")
