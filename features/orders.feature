@@ -45,6 +45,14 @@ Feature: Placing and managing orders
     And after each dip the bot's record showed the volume the exchange had filled, each part as its own fill
     And the bot kept the order open until its last part was filled
     And after each dip the bot's reconciliation with the exchange found no difference
+    And the bot's audit trail shows the order's statuses in turn, each change once: open, partially filled and filled
+
+  @safety @critical @fault-injection @allure.label.story:open-orders
+  Scenario: An order cancelled at the exchange behind the bot's back is reported at the next reconciliation
+    Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And someone cancelled that order by hand at the exchange
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for that order: open for the bot, cancelled at the exchange
 
   @normal @allure.label.story:fees
   Scenario Outline: The fee charged is the exchange's rate for how the order executed
@@ -56,6 +64,15 @@ Feature: Placing and managing orders
       | execution                          | rate |
       | a market buy                       | 0.40 |
       | a resting limit buy that is hit    | 0.25 |
+
+  @safety @critical @allure.label.story:fees
+  Scenario: A fee the exchange rounded to 4 decimals is not reported as a wrong fee
+    The exchange rounds each euro fee to 4 decimals: 0.40% of 600.0124 EUR is 2.4000496 EUR, charged
+    as 2.4000 EUR. That is the fee schedule kept, not broken.
+
+    Given the bot has bought 0.01000019 XBT at market a moment ago
+    When the bot reconciles with the exchange
+    Then no discrepancy is reported
 
   @normal @allure.label.story:lifecycle
   Scenario: An order's status is tracked from submission until it is filled
@@ -85,3 +102,115 @@ Feature: Placing and managing orders
       | order                                  |
       | a market sell of 0.01 XBT              |
       | a limit sell of 0.01 XBT at 60,500 EUR |
+
+  @safety @blocker @allure.label.story:canary
+  Scenario Outline: In canary mode only the smallest post-only order, 10% or more from the market and worth 10 EUR or less, is sent
+    Canary mode proves the whole path to the exchange with an order that cannot trade: the
+    smallest volume allowed, resting on the side that waits, at least 10% from the market
+    price, worth at most 10 EUR (the defaults). Anything else is refused before it is sent.
+
+    Given the bot's risk limits are:
+      | limit                 | value |
+      | smallest order in EUR | 0     |
+    And the operator has switched the bot to canary mode
+    When the bot places <order>
+    Then the order is <outcome>
+
+    Examples: Canaries: 0.00005 XBT is the smallest volume the exchange takes
+      | order                                                 | outcome                              |
+      | a post-only limit buy of 0.00005 XBT at 54,000 EUR    | placed and cancelled at once         |
+      | a post-only limit sell of 0.00005 XBT at 200,000 EUR  | placed and cancelled at once         |
+      | a post-only limit buy of 0.00005 XBT at 29,000 EUR    | placed and cancelled at once         |
+
+    Examples: Not canaries
+      | order                                                 | outcome                              |
+      | a post-only limit buy of 0.00005 XBT at 54,000.1 EUR  | refused for reason CANARY_RULES      |
+      | a post-only limit sell of 0.00005 XBT at 65,999.9 EUR | refused for reason CANARY_RULES      |
+      | a post-only limit buy of 0.0001 XBT at 54,000 EUR     | refused for reason CANARY_RULES      |
+      | a post-only limit sell of 0.00005 XBT at 200,100 EUR  | refused for reason CANARY_RULES      |
+      | a limit buy of 0.00005 XBT at 54,000 EUR              | refused for reason CANARY_RULES      |
+      | a post-only market buy of 0.00005 XBT                 | refused for reason CANARY_RULES      |
+
+  @safety @critical @allure.label.story:strategy
+  Scenario Outline: With a buy every hour, the strategy buys again at the first cycle an hour after its last buy, not sooner
+    Given the bot's risk limits are:
+      | limit                                | value |
+      | the strategy's buy interval, seconds | 3600  |
+    And the bot has run one trading cycle at that price
+    When the bot runs one trading cycle <minutes> minutes later
+    Then the strategy has made <buys> at the asking price of 60,000.1 EUR
+
+    Examples: The price stays at 60,000 EUR: no dip, only the hour
+      | minutes | buys   |
+      | 59      | 1 buy  |
+      | 60      | 2 buys |
+
+  @safety @blocker @allure.label.story:canary
+  Scenario Outline: A canary rests on the first price at least 10% from the market, however the market price falls between ticks
+    Prices move in steps of 0.10 EUR; 10% from 60,000.30 EUR falls between two of them, and the
+    canary takes the one further from the market.
+
+    Given the operator has switched the bot to canary mode
+    And the price of XBT/EUR has moved to 60,000.3 EUR
+    When the bot places its canary <side> order
+    Then the order is placed and cancelled at once
+    And the order was sent at <canary> EUR
+
+    Examples: 10% from 60,000.30 EUR is 54,000.27 EUR below and 66,000.33 EUR above
+      | side | canary   |
+      | buy  | 54,000.2 |
+      | sell | 66,000.4 |
+
+  @safety @critical @allure.label.story:strategy
+  Scenario Outline: The strategy buys 10 EUR of XBT once the asking price is 2% below where it started, not before
+    The strategy's defaults: it takes the first market price it sees as its reference and buys
+    10 EUR worth, at the asking price, once that price is 2% or more below it.
+
+    Given the bot has run one trading cycle at that price
+    And the price of XBT/EUR has fallen to <price> EUR
+    When the bot runs its next trading cycle a minute later
+    Then <orders>
+
+    Examples: 2% below 60,000 EUR is an asking price of 58,800 EUR (the ask is 0.10 EUR above the price)
+      | price    | orders                                                                        |
+      | 58,799.9 | the bot's only order is a limit buy of 0.00017006 XBT at 58,800 EUR, worth 10 EUR |
+      | 58,000   | the bot's only order is a limit buy of 0.00017241 XBT at 58,000.1 EUR, worth 10 EUR |
+      | 58,800   | the bot has sent no order                                                     |
+
+  @safety @blocker @fault-injection @allure.label.story:lost-confirmation
+  Scenario: An order in doubt while the exchange cannot list its orders is found by the next refresh after it recovers
+    An order whose confirmation was lost is looked up by its client reference, never sent again.
+    While the lookup cannot be made the order stays in doubt; the bot's next refresh settles it.
+
+    Given the exchange will take the next order but lose its confirmation
+    And the exchange cannot list the account's orders until it recovers
+    And the bot has placed a limit buy of 0.01 XBT at 59,000 EUR whose outcome it could not learn
+    And the exchange has recovered
+    And the circuit breaker's recovery wait of 30 seconds has passed
+    When the bot refreshes its orders
+    Then exactly 1 order is open on the exchange
+    And the bot knows that order by its client reference
+    And the exchange received that order exactly once
+
+  @safety @blocker @fault-injection @allure.label.story:lost-confirmation
+  Scenario: A market buy whose confirmation was lost is found filled among the closed orders, its trade recorded
+    Given the exchange will take the next order but lose its confirmation
+    When the bot buys 0.01 XBT at market
+    Then the order is filled
+    And the bot records the order as filled
+    And the bot's record shows the same fee as the exchange
+    And the bot's own records show the 0.01 XBT bought, as on the exchange
+    And the exchange received that order exactly once
+
+  @safety @blocker @fault-injection @allure.label.story:no-blind-retry
+  Scenario: An order answered by an error page is settled as not placed, not mistaken for another order of the bot
+    After the error page the bot looks its order up among all the account's orders, open and closed,
+    by its client reference; the bot's other orders there are not it.
+
+    Given the bot has bought 0.01 XBT at market a moment ago
+    And the bot has a limit buy of 0.01 XBT resting at 58,000 EUR
+    And the exchange will answer the next order with an error page
+    When the bot places a limit buy of 0.01 XBT at 59,000 EUR
+    Then the bot does not count the order as placed
+    And the bot settled it as not placed only once its deadline of 15 seconds at the exchange had passed
+    And the bot's open orders are exactly the exchange's open orders

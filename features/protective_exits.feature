@@ -27,6 +27,16 @@ Feature: The bot's own stop-loss and take-profit
       | price  |
       | 57,200 |
 
+  @safety @blocker @fault-injection @allure.label.story:stop-loss
+  Scenario: A stop-loss sell the exchange turned away is sent again in the next trading cycle
+    A stop-loss that failed once must not stay silent: the position is still at risk.
+
+    Given the price of XBT/EUR has fallen to 57,200 EUR
+    And the exchange turns away the bot's next order, accepting only cancellations for a moment
+    And the bot has run its next trading cycle a minute later, its stop-loss sell turned away
+    When the bot runs its next trading cycle a minute later
+    Then the bot has sold the whole position at market by its stop-loss
+
   @safety @blocker @fault-injection @allure.label.story:protective-exits
   Scenario Outline: A price between the stop-loss and the take-profit keeps the position
     Given the price of XBT/EUR has moved to <price> EUR

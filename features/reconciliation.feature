@@ -37,3 +37,27 @@ Feature: Reconciling the bot's records with the exchange
     Given someone placed a limit sell of 0.01 XBT at 65,000 EUR on the account by hand
     When the bot reconciles with the exchange
     Then a discrepancy is reported for an open order the bot does not know
+
+  @safety @blocker @fault-injection @allure.label.story:discrepancy
+  Scenario: A trade made by hand after a clean reconciliation is reported at the next one
+    The bot reads only the newest trades at each reconciliation; a trade made since the last one
+    must still be among them.
+
+    Given the bot has bought 0.01 XBT at market a moment ago
+    And the bot has reconciled with the exchange and found no difference
+    And the bot has bought 0.01 XBT more at market since
+    And someone sold 0.01 XBT at market on the account by hand half a minute later
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for the trade the bot did not make
+    And that reconciliation read the exchange's trades only from a minute before the newest one it had seen
+
+  @safety @blocker @fault-injection @allure.label.story:trades
+  Scenario: A trade lost from the bot's records is named at the next reconciliation, however long ago it was made
+    Each reconciliation reads only the newest trades and takes the older ones on trust, as long as the
+    bot's records of them are unchanged since; once they are not, it reads them all again.
+
+    Given the bot has bought 0.01 XBT at market a moment ago
+    And the bot has reconciled with the exchange and found no difference
+    And the bot's record of its first trade has been lost
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for the lost trade, as missing from the bot's records

@@ -7,7 +7,7 @@ from behave import given, then, when
 from hamcrest import (assert_that, contains_string, equal_to, greater_than, has_item, has_length, is_, less_than,
                       not_none)
 
-from tools.spec_support.facade import describe, exchange_open_orders, exchange_order, status_name, submit
+from tools.spec_support.facade import PAIR, describe, exchange_open_orders, exchange_order, status_name, submit
 
 TOLERANCE = Decimal("0.00001")  # the exchange rounds fees to the pair's cost decimals
 
@@ -35,6 +35,16 @@ def step_buy_market(context, volume):
     world.notes["eur_before"] = world.sim.balances().get("ZEUR", Decimal(0))
     outcome = submit(world, "buy", "market", volume)
     assert_that(outcome.placed, is_(True), f"the buy should be placed: {describe(outcome)}")
+
+
+@given("the bot has bought {volume:Amount} XBT at market a moment ago")
+@given("the bot has bought {volume:Amount} XBT more at market since")
+def step_bought_before(context, volume):
+    world = context.world
+    outcome = submit(world, "buy", "market", volume)
+    assert_that(outcome.placed, is_(True), f"the buy should be placed: {describe(outcome)}")
+    world.notes.pop("outcome")
+    world.sim.advance(5)
 
 
 @when("the bot cancels that order")
@@ -247,3 +257,111 @@ def step_lifecycle(context, first, second):
 @given("the exchange offers only {volume:Amount} XBT at each price level")
 def step_thin_book(context, volume):
     context.world.sim.set_liquidity("XBTEUR", volume)
+
+
+# -- canary mode ----------------------------------------------------------------------------------
+@given("the operator has switched the bot to canary mode")
+def step_switch_canary(context):
+    context.world.set_mode("canary")
+
+
+@then("the order is placed and cancelled at once")
+def step_placed_and_cancelled(context):
+    """Read from the exchange: the canary reached the book and left it with nothing filled."""
+    world = context.world
+    outcome = world.notes["outcome"]
+    assert_that(outcome.placed, is_(True), f"the canary should reach the exchange: {describe(outcome)}")
+    order = exchange_order(world, outcome)
+    assert_that((order["status"], Decimal(order["vol_exec"])), equal_to(("canceled", Decimal(0))),
+                "the canary should end cancelled at once, with nothing filled")
+
+
+# -- the strategy ---------------------------------------------------------------------------------
+def _bot_orders(world):
+    """Every order the bot sent in this scenario (not only in the When): an early buy is a wrong buy too."""
+    return [r for r in world.exchange_calls("AddOrder") if r.seq not in world.foreign]
+
+
+@then("the bot's only order is a limit buy of {volume:Amount} XBT at {price:Amount} EUR, worth {eur:Amount} EUR")
+def step_only_order(context, volume, price, eur):
+    sent = [(r.params.get("type"), r.params.get("ordertype"), Decimal(r.params.get("volume", "0")),
+             Decimal(r.params.get("price", "0"))) for r in _bot_orders(context.world)]
+    assert_that(sent, equal_to([("buy", "limit", volume, price)]), "the strategy should have sent exactly this buy")
+    assert_that(eur - volume * price, less_than(volume * price / 10000),
+                f"the buy should be worth {eur} EUR, the fractions of the last unit aside")
+
+
+@then("the bot has sent no order")
+def step_sent_no_order(context):
+    sent = [f"{r.params.get('type')} {r.params.get('volume')} at {r.params.get('price')}" for r in _bot_orders(context.world)]
+    assert_that(sent, equal_to([]), "the strategy should not have bought")
+
+
+# -- an order in doubt ----------------------------------------------------------------------------
+@given("the exchange cannot list the account's orders until it recovers")
+def step_no_order_lists(context):
+    for endpoint in ("OpenOrders", "ClosedOrders", "QueryOrders"):
+        context.world.sim.faults.inject(endpoint=endpoint, kind="error", error="EService:Unavailable", probability=1.0)
+
+
+@given("the bot has placed a limit buy of {volume:Amount} XBT at {price:Amount} EUR whose outcome it could not learn")
+def step_placed_in_doubt(context, volume, price):
+    world = context.world
+    outcome = submit(world, "buy", "limit", volume, price)
+    record = _bot_record(world, outcome)
+    assert_that((status_name(outcome.status), outcome.placed, record.txid), equal_to(("unknown", False, None)),
+                f"the order's outcome should be unknown to the bot: {describe(outcome)}")
+
+
+@then("the bot's audit trail shows the order's statuses in turn, each change once: {statuses}")
+def step_audit_statuses(context, statuses):
+    """The audit trail is how an operator reconstructs an order: one row per change, none for a non-change."""
+    world = context.world
+    cl_ord_id = _resting(world).cl_ord_id
+    seen = [status_name(r.get("outcome")) for r in world.safety.audit_log()
+            if r.get("action") == "order_status" and r.get("cl_ord_id") == cl_ord_id]
+    expected = [s.strip() for s in statuses.replace(" and ", ", ").split(",")]
+    assert_that(seen, equal_to(expected), "the order's status changes in the audit trail")
+
+
+@then("the bot's own records show the {volume:Amount} XBT bought, as on the exchange")
+def step_position_recorded(context, volume):
+    world = context.world
+    outcome = _last(world)
+    exchange = {t["txid"]: Decimal(t["vol"]) for t in world.sim.trades() if t.get("ordertxid") == outcome.txid}
+    bot = {f.trade_id: f.volume for f in world.bot.store.fills(txid=outcome.txid)}
+    assert_that(bot, equal_to(exchange), "each of the order's trades should be in the bot's records, once")
+    assert_that(world.safety.position(PAIR)[0], equal_to(volume), "the bot's position should hold what it bought")
+
+
+@when("the bot places its canary {side} order")
+def step_canary_order(context, side):
+    world = context.world
+    outcome = world.safety.canary_order(PAIR, side)
+    world.notes["outcome"] = outcome
+
+
+@then("the order was sent at {price:Amount} EUR")
+def step_sent_at(context, price):
+    order = exchange_order(context.world, _last(context.world))
+    assert_that(Decimal(order["descr"]["price"]), equal_to(price), "the order's price on the exchange")
+
+
+@then("the strategy has made {count:d} buy at the asking price of {price:Amount} EUR")
+@then("the strategy has made {count:d} buys at the asking price of {price:Amount} EUR")
+def step_bought_times(context, count, price):
+    sent = [(r.params.get("type"), r.params.get("ordertype"), Decimal(r.params.get("price", "0")))
+            for r in _bot_orders(context.world)]
+    assert_that(sent, equal_to([("buy", "limit", price)] * count), f"the strategy should have bought {count} times")
+
+
+@then("the bot settled it as not placed only once its deadline of {seconds:d} seconds at the exchange had passed")
+def step_settled_after_deadline(context, seconds):
+    """Before its deadline the exchange may still execute the order: "not found" means nothing yet."""
+    world = context.world
+    cl_ord_id = world.notes["outcome"].cl_ord_id
+    rows = [r for r in world.safety.audit_log() if r.get("cl_ord_id") == cl_ord_id]
+    sent = [r["time"] for r in rows if r.get("action") == "order_intent"]
+    settled = [r["time"] for r in rows if r.get("action") == "order_status" and status_name(r.get("outcome")) == "rejected"]
+    assert_that((len(sent), len(settled)), equal_to((1, 1)), f"the order's audit rows: {rows}")
+    assert_that(settled[0] - sent[0], greater_than(seconds), "the order should be settled only after its deadline")

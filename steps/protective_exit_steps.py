@@ -40,8 +40,27 @@ def step_sold_by(context, exit):
     assert_that(order.get("status"), equal_to("closed"), "the exchange should have filled the exit")
     assert_that(world.sim.balances().get("XXBT", Decimal(0)), equal_to(world.notes["xbt_before_purchase"]),
                 "the account should hold the XBT it held before the purchase")
-    fired = [r.get("outcome") for r in world.safety.audit_log() if r.get("action") == "protective_exit"]
+    started = world.notes["cycle"].started_at
+    fired = [r.get("outcome") for r in world.safety.audit_log()
+             if r.get("action") == "protective_exit" and r.get("time", 0) >= started]
     assert_that(fired, equal_to([exit.replace("-", "_")]), f"the bot should record that its {exit} fired, once")
+
+
+@given("the exchange turns away the bot's next order, accepting only cancellations for a moment")
+def step_turn_away_next_order(context):
+    context.world.sim.faults.inject(endpoint="AddOrder", kind="error", error="EService:Market in cancel_only mode")
+
+
+@given("the bot has run its next trading cycle a minute later, its stop-loss sell turned away")
+def step_cycle_turned_away(context):
+    world = context.world
+    mark = len(world.sim.access_log)
+    world.sim.advance(60)
+    world.bot.run_once()
+    sent = [r for r in world.exchange_calls("AddOrder") if r.seq >= mark and r.seq not in world.foreign]
+    assert_that([r.outcome != "ok" for r in sent], equal_to([True]), "the cycle's stop-loss sell should be turned away")
+    assert_that(world.sim.balances().get("XXBT", Decimal(0)), equal_to(world.notes["xbt_held"]),
+                "the position should still be held")
 
 
 @then("the bot still holds the position and sent no order")

@@ -6,7 +6,7 @@ from decimal import Decimal
 from behave import given, then, when
 from hamcrest import assert_that, contains_string, empty, equal_to, is_, is_not
 
-from tools.spec_support.facade import describe, exchange_open_orders, submit
+from tools.spec_support.facade import describe, exchange_open_orders, status_name, submit
 
 
 def _discrepancies(report) -> list:
@@ -31,21 +31,72 @@ def step_traded(context, buys, sells, limits):
     world.safety.refresh_orders()
 
 
-@given("someone placed a limit sell of {volume:Amount} XBT at {price:Amount} EUR on the account by hand")
-def step_hand_order(context, volume, price):
-    """Another person on the same account, with their own key (not through the bot)."""
+def _by_hand(world, method: str, **params) -> dict:
+    """Another person on the same account, with their own key (not through the bot): the exchange's answer."""
     import requests
 
     from tools.spec_support.raw_client import signed_post
 
-    world = context.world
     key, secret = world.sim.create_key(account="demo")
     before = len(world.sim.access_log)
-    answer = signed_post(requests, world.sim.url, key, secret, "AddOrder", {
-        "pair": "XXBTZEUR", "type": "sell", "ordertype": "limit", "volume": str(volume), "price": str(price)})
+    answer = signed_post(requests, world.sim.url, key, secret, method, {k: str(v) for k, v in params.items()})
     world.foreign.update(r.seq for r in world.sim.access_log_since(before))
-    assert_that(answer.get("error"), empty(), "the hand-placed order should be accepted by the exchange")
-    world.notes["foreign_txid"] = answer["result"]["txid"][0]
+    assert_that(answer.get("error"), empty(), f"the exchange should accept the {method} made by hand")
+    return answer["result"]
+
+
+def _hand_order(world, **params) -> str:
+    """An order placed by hand: its txid."""
+    return _by_hand(world, "AddOrder", pair="XXBTZEUR", **params)["txid"][0]
+
+
+@given("someone cancelled that order by hand at the exchange")
+def step_hand_cancel(context):
+    world = context.world
+    _by_hand(world, "CancelOrder", txid=world.notes["resting"][-1].txid)
+
+
+@then("a discrepancy is reported for that order: open for the bot, cancelled at the exchange")
+def step_cancelled_reported(context):
+    world = context.world
+    cl_ord_id = world.notes["resting"][-1].cl_ord_id
+    problems = _discrepancies(world.notes["reconciliation"])
+    status = [(status_name(d.bot_value), status_name(d.exchange_value)) for d in problems
+              if d.kind == "order_mismatch" and d.key == f"{cl_ord_id}.status"]
+    assert_that(status, equal_to([("open", "cancelled")]),
+                f"the bot should report its open order as cancelled at the exchange: {problems!r}")
+
+
+@given("someone placed a limit sell of {volume:Amount} XBT at {price:Amount} EUR on the account by hand")
+def step_hand_order(context, volume, price):
+    context.world.notes["foreign_txid"] = _hand_order(context.world, type="sell", ordertype="limit", volume=volume,
+                                                      price=price)
+
+
+@given("someone sold {volume:Amount} XBT at market on the account by hand half a minute later")
+def step_hand_trade(context, volume):
+    world = context.world
+    world.sim.advance(30)
+    txid = _hand_order(world, type="sell", ordertype="market", volume=volume)
+    world.notes["foreign_trades"] = [t["txid"] for t in world.sim.trades() if t.get("ordertxid") == txid]
+    assert_that(world.notes["foreign_trades"], is_not(empty()), "the hand-placed sell should have traded")
+
+
+@given("the bot has reconciled with the exchange and found no difference")
+def step_reconciled_clean(context):
+    report = context.world.safety.reconcile()
+    assert_that(_discrepancies(report), empty(), f"the first reconciliation should be clean: {report!r}")
+    context.world.notes["newest_trade_seen"] = max(Decimal(str(t["time"])) for t in context.world.sim.trades())
+
+
+@given("the bot's record of its first trade has been lost")
+def step_first_fill_lost(context):
+    """A row gone from the bot's database (a restored backup, a bad sector), staged on the store's connection."""
+    world = context.world
+    first = world.bot.store.fills()[0]
+    world.bot.store._db.execute("DELETE FROM fills WHERE trade_id = ?", (first.trade_id,))
+    world.notes["lost_trade"] = first.trade_id
+    assert_that(world.bot.store.has_fill(first.trade_id), is_(False), "the trade's record should be gone")
 
 
 @when("the bot reconciles with the exchange")
@@ -95,3 +146,33 @@ def step_foreign_reported(context):
     assert_that(repr(problems), contains_string(world.notes["foreign_txid"]),
                 "the report should name the unknown order")
     assert_that(len(exchange_open_orders(world)), equal_to(2), "the bot must not cancel someone else's order on its own")
+
+
+@then("a discrepancy is reported for the trade the bot did not make")
+def step_foreign_trade_reported(context):
+    world = context.world
+    problems = _discrepancies(world.notes["reconciliation"])
+    named = sorted(d.key for d in problems if d.kind == "foreign_fill")
+    assert_that(named, equal_to(sorted(world.notes["foreign_trades"])),
+                f"the hand-made trade should be reported as a trade the bot did not make: {problems!r}")
+
+
+@then("a discrepancy is reported for the lost trade, as missing from the bot's records")
+def step_lost_trade_reported(context):
+    world = context.world
+    problems = _discrepancies(world.notes["reconciliation"])
+    named = [d.key for d in problems if d.kind == "fill_missing"]
+    assert_that(named, equal_to([world.notes["lost_trade"]]),
+                f"the lost trade should be reported as missing from the bot's records: {problems!r}")
+
+
+@then("that reconciliation read the exchange's trades only from a minute before the newest one it had seen")
+def step_read_window(context):
+    """Reading the whole day at every pass costs minutes of the exchange's request allowance; a minute
+    of overlap keeps a trade the exchange shows late, with an earlier time."""
+    world = context.world
+    newest = world.notes["newest_trade_seen"]
+    starts = [r.params.get("start") for r in world.exchange_calls("TradesHistory")
+              if r.seq >= world.notes["when_mark"] and r.seq not in world.foreign]
+    # Kraken's start is exclusive and in whole seconds: one second earlier keeps the minute's first second.
+    assert_that(starts, equal_to([str(int(newest - 60) - 1)]), f"the trades read (newest seen at {newest})")

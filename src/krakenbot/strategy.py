@@ -72,7 +72,7 @@ class DipBuyStrategy:
     last_buy_at: dict[str, float] = field(default_factory=dict)
 
     def decide(self, view: MarketView) -> list[TradeIntent]:
-        if view.bid <= 0 or view.ask <= 0 or view.ask < view.bid:
+        if view.bid <= 0 or view.ask < view.bid:  # (then the ask is positive too)
             return []  # a broken quote is not a signal
         sell = self._take_profit(view)
         if sell is not None:

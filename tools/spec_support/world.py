@@ -46,6 +46,7 @@ LIMIT_SETTINGS: dict[str, str] = {
     "stop-loss below the average entry, %": "STOP_LOSS_PCT",
     "take-profit above the average entry, %": "TAKE_PROFIT_PCT",
     "the strategy's own profit target, %": "STRATEGY_RISE_PCT",
+    "the strategy's buy interval, seconds": "STRATEGY_INTERVAL_SECONDS",
     "largest loss per day in EUR": "MAX_DAILY_LOSS_EUR",
     "largest position, % of the portfolio": "MAX_POSITION_PCT",
     "smallest order in XBT": "MIN_TRADE_VOLUME",

@@ -578,10 +578,6 @@ class Executor:
             except KrakenError:
                 return self.store.get_order(cl_ord_id) or order
 
-    def cancel_all(self) -> list[OrderRecord]:
-        return [self.cancel(o.cl_ord_id) for o in self.open_orders()
-                if o.status != OrderStatus.PENDING_SUBMIT.value]
-
     # -- fills --------------------------------------------------------------------------------------
     def _missing_fills(self, orders: Iterable[OrderRecord]) -> list[OrderRecord]:
         wanting = []

@@ -17,16 +17,16 @@ from krakenbot.models import OrderType, PairInfo, Side
 
 
 @dataclass(frozen=True)
-class CanaryRules:
-    offset_pct: Decimal = Decimal(10)
-    max_notional: Decimal = Decimal(10)
-    min_volume: Decimal = Decimal(0)  # MIN_TRADE_VOLUME
-    min_notional: Decimal = Decimal(0)  # MIN_EUR_FOR_TRADE
+class CanaryRules:  # no defaults: the bot builds them from the settings only, where the defaults live
+    offset_pct: Decimal  # CANARY_OFFSET_PCT
+    max_notional: Decimal  # CANARY_MAX_EUR
+    min_volume: Decimal  # MIN_TRADE_VOLUME
+    min_notional: Decimal  # MIN_EUR_FOR_TRADE
 
     @classmethod
     def from_settings(cls, settings: Any) -> "CanaryRules":
-        return cls(Decimal(getattr(settings, "canary_offset_pct", 10)), Decimal(getattr(settings, "canary_max_eur", 10)),
-                   Decimal(getattr(settings, "min_trade_volume", 0)), Decimal(getattr(settings, "min_eur_for_trade", 0)))
+        return cls(Decimal(settings.canary_offset_pct), Decimal(settings.canary_max_eur),
+                   Decimal(settings.min_trade_volume), Decimal(settings.min_eur_for_trade))
 
     def volume(self, info: PairInfo, price: Decimal) -> Decimal:
         """The smallest volume the pair and our own minimums allow at ``price``."""
