@@ -186,7 +186,7 @@ Feature: Placing and managing orders
     And the exchange cannot list the account's orders until it recovers
     And the bot has placed a limit buy of 0.01 XBT at 59,000 EUR whose outcome it could not learn
     And the exchange has recovered
-    And the circuit breaker's recovery wait of 30 seconds has passed
+    And 30 seconds have passed since the circuit breaker opened
     When the bot refreshes its orders
     Then exactly 1 order is open on the exchange
     And the bot knows that order by its client reference
