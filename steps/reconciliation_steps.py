@@ -96,6 +96,7 @@ def step_first_fill_lost(context):
     first = world.bot.store.fills()[0]
     world.bot.store._db.execute("DELETE FROM fills WHERE trade_id = ?", (first.trade_id,))
     world.notes["lost_trade"] = first.trade_id
+    world.notes.setdefault("planted_losses", []).append(first.trade_id)  # the safety report judges it as planted
     assert_that(world.bot.store.has_fill(first.trade_id), is_(False), "the trade's record should be gone")
 
 

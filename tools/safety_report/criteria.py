@@ -200,7 +200,7 @@ def fail_safes_activate(run: RunEvidence) -> Verdict:
 def zero_data_loss(run: RunEvidence) -> Verdict:
     name = "Zero data corruption or loss"
     findings = _Findings()
-    orders = fills = scenarios = settled = 0
+    orders = fills = scenarios = settled = planted = 0
     checks: dict[str, int] = defaultdict(int)
     for row in _judged(run):
         scenario = scenario_name(row)
@@ -222,13 +222,16 @@ def zero_data_loss(run: RunEvidence) -> Verdict:
         fills += len(facts.exchange_trades)
         for line in _compare_orders(facts):
             findings.add(scenario, line)
-        for line in _compare_fills(facts):
+        removed = set(facts_row.get("planted_losses") or ())  # records a scenario deletes to prove they are noticed
+        planted += len(removed)
+        for line in _compare_fills(facts, removed):
             findings.add(scenario, line)
-        for line in _compare_balances(row, facts):
+        for line in ([] if removed else _compare_balances(row, facts)):  # a deleted fill cannot add up
             findings.add(scenario, line)
     figures = {"scenarios compared": scenarios, "orders compared": orders, "fills compared": fills,
                "integrity_check": ", ".join(f"{k} x{v}" for k, v in sorted(checks.items())) or "not recorded",
-               "settled by a final refresh": settled}
+               "settled by a final refresh": settled,
+               "records removed on purpose by a scenario (not judged)": planted}
     evidence = [f"{orders} order(s) and {fills} fill(s) compared field by field (status, volume, cost, fee, price) "
                 f"between the bot's store and the exchange in {scenarios} scenario(s)",
                 f"SQLite PRAGMA integrity_check: {figures['integrity_check']}"]
@@ -263,7 +266,9 @@ def _compare_orders(facts) -> list[str]:
     return lines
 
 
-def _compare_fills(facts) -> list[str]:
+def _compare_fills(facts, removed: set[str] = frozenset()) -> list[str]:
+    """``removed``: trade ids the scenario deleted from the bot's store on purpose; their absence is the
+    scenario's own subject (it checks the bot reports it), but every other field of the run is still judged."""
     lines = []
     fills_by_id: dict[str, list[dict]] = defaultdict(list)
     for fill in facts.store_fills:
@@ -274,7 +279,8 @@ def _compare_fills(facts) -> list[str]:
         trade_ids.add(trade_id)
         found = fills_by_id.get(trade_id, [])
         if not found:
-            lines.append(f"exchange trade {trade_id} (order {trade.get('ordertxid')}) is missing from the bot's store")
+            if trade_id not in removed:
+                lines.append(f"exchange trade {trade_id} (order {trade.get('ordertxid')}) is missing from the bot's store")
             continue
         if len(found) > 1:
             lines.append(f"trade {trade_id} is recorded {len(found)} times in the bot's store")

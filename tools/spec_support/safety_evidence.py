@@ -95,6 +95,7 @@ def _collect(world: Any) -> dict:
     out: dict[str, Any] = {
         "account": getattr(world, "account", ACCOUNT),
         "foreign": sorted(world.foreign),
+        "planted_losses": sorted(world.notes.get("planted_losses", ())),
         "breaker": {"events": list(state["events"]), "instances": _breaker_instances(state)},
         "limits": [i["limits"] for i in state["instances"]],
         "settle": {"refreshed": False},

@@ -20,7 +20,7 @@ from tools import safety_report as reporting  # noqa: E402
 
 # One scenario (or outline) per mechanism the report must see fire, and one order that fills.
 SCENARIOS = (
-    "closes again once the exchange has recovered",  # breaker open, half-open, close
+    "closes again after 2 successful trial requests",  # breaker open, half-open, close
     "While the circuit breaker is open",  # calls refused locally while open
     "A rate-limit refusal is answered",  # rate-limit backoff (injected refusals)
     "After the kill switch no new order",

@@ -114,6 +114,23 @@ def test_a_fill_missing_from_the_store_fails_the_criterion(evidence):
                for line in failure_lines(broken))
 
 
+def test_only_the_fill_a_scenario_removed_on_purpose_is_left_unjudged(evidence):
+    """A scenario that deletes a record to prove the bot notices declares that one trade; any other
+    missing fill in the same scenario still fails the criterion."""
+    rows = evidence.rows_where(lambda r: len(r["safety"]["store"].get("fills") or ()) >= 2)
+    assert rows, "the clean run has no scenario with two fills"
+    fills = rows[0]["safety"]["store"]["fills"]
+    row = rows[0]
+    planted, lost = fills.pop(), fills.pop()
+    row["safety"]["planted_losses"] = [planted["trade_id"]]
+
+    broken = assert_only_this_fails(evidence.verdicts(), DATA)
+
+    lines = failure_lines(broken)
+    assert any(f"exchange trade {lost['trade_id']}" in line for line in lines)
+    assert not any(f"exchange trade {planted['trade_id']}" in line for line in lines)
+
+
 def test_an_order_status_that_differs_from_the_exchange_fails_the_criterion(evidence):
     row = evidence.row("A market buy is filled")
     order = row["safety"]["store"]["orders"][0]
