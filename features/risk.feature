@@ -53,6 +53,12 @@ Feature: Risk limits
     When the bot asks to buy 0.01 XBT at market with 2 times leverage
     Then the order is refused for reason LEVERAGE_NOT_ALLOWED
     And the exchange received no order for it
+    And the audit trail records the refusal by the risk limits, naming LEVERAGE_NOT_ALLOWED
+
+  @safety @critical @allure.label.story:leverage
+  Scenario: An order at 1 times leverage borrows nothing and is an ordinary spot order
+    When the bot asks to buy 0.01 XBT at market with 1 times leverage
+    Then the order is accepted
 
   @safety @critical @allure.label.story:exchange-minimums
   Scenario Outline: Orders below the minimums are refused before they are sent
@@ -204,6 +210,11 @@ Feature: Risk limits
       | smallest order in EUR | 20    | 50,000 | 0.0004     | accepted                              |
       | smallest order in EUR | 20    | 50,000 | 0.00039999 | refused for reason BELOW_MIN_NOTIONAL |
 
+    Examples: The exchange's own smallest order value, 0.5 EUR, with the bot's own set to nothing
+      | limit                 | value | price | volume     | outcome                                   |
+      | smallest order in EUR | 0     | 5,000 | 0.0001     | accepted                                  |
+      | smallest order in EUR | 0     | 5,000 | 0.00009999 | refused for reason BELOW_EXCHANGE_MINIMUM |
+
   @safety @blocker @allure.label.story:order-size
   Scenario Outline: Selling what the bot holds is not held back by the largest order value
     Given the bot's risk limits are:
@@ -349,3 +360,45 @@ Feature: Risk limits
       | sold   | loss    | fees   | outcome                             |
       | 10,300 | 49.9814 | 0.2812 | accepted                            |
       | 10,200 | 50.0810 | 0.2808 | refused for reason DAILY_LOSS_LIMIT |
+
+  @safety @blocker @allure.label.story:funds
+  Scenario Outline: A buy must leave room for the exchange's fee in the money the account holds
+    Given the account holds only 50.2 EUR
+    And the price of XBT/EUR is 50,000 EUR
+    When the bot asks to buy <volume> XBT at a limit of 50,000 EUR
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples: 0.001 XBT costs 50 EUR plus the 0.4% fee: 50.2 EUR
+      | volume     | outcome                                 |
+      | 0.001      | accepted                                |
+      | 0.00100001 | refused for reason INSUFFICIENT_BALANCE |
+
+  @safety @blocker @allure.label.story:daily-loss
+  Scenario Outline: Selling part of a position realises the loss on that part at the average price paid
+    Given the bot's risk limits are:
+      | limit                       | value   |
+      | trades per day              | 50      |
+      | largest loss per day in EUR | <limit> |
+    And the bot bought 0.02 XBT with the price at 60,000 EUR and sold half of it at 59,000 EUR, a loss of 14.762 EUR on the half sold, fees included
+    When the bot asks to buy 0.001 XBT at market
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples:
+      | limit  | outcome                             |
+      | 14.763 | accepted                            |
+      | 14.762 | refused for reason DAILY_LOSS_LIMIT |
+
+  @safety @blocker @allure.label.story:configuration
+  Scenario Outline: A risk limit the bot cannot enforce stops it before it trades
+    When the operator starts the bot with the limit "<limit>" set to <value>
+    Then the bot refuses to start with a one-line configuration error about that limit, saying it <rule>
+
+    Examples:
+      | limit                                | value  | rule            |
+      | largest order in EUR                 | 0      | must be > 0     |
+      | smallest order in EUR                | -0.01  | must be >= 0    |
+      | price distance from market, %        | 100.01 | must be <= 100  |
+      | trades per day                       | 0      | must be >= 1    |
+      | largest position in XBT              | 1O     | must be a decimal number |

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from behave import given, then, when
-from hamcrest import assert_that, equal_to, is_, less_than_or_equal_to
+from hamcrest import assert_that, equal_to, has_item, is_, is_not, less_than_or_equal_to, none
 
 from tools.spec_support.facade import PAIR, denial_codes, describe, submit
 
@@ -90,6 +90,59 @@ def step_leverage(context, volume, leverage):
     submit(context.world, "buy", "market", volume, leverage=str(leverage))
 
 
+@then("the audit trail records the refusal by the risk limits, naming {code}")
+def step_audit_risk_refusal(context, code):
+    """The risk gate's own row, not the wrapper's: an operator reading the trail sees which rule said no."""
+    rows = [r for r in context.world.safety.audit_log() if r.get("actor") == "risk" and r.get("action") == "risk_check"]
+    assert_that(len(rows), is_(1), f"one risk refusal should be audited: {rows}")
+    assert_that(rows[0].get("allowed"), is_(False), f"the audit row should show the order as not allowed: {rows[0]}")
+    assert_that(rows[0].get("codes"), equal_to([code]), f"the audit row should name the rule: {rows[0]}")
+
+
+@given("the bot bought {volume:Amount} XBT with the price at {bought:Amount} EUR and sold half of it at {sold:Amount} "
+       "EUR, a loss of {loss:Amount} EUR on the half sold, fees included")
+def step_partial_sale(context, volume, bought, sold, loss):
+    """Average cost: the half sold carries half of what the whole cost, its fee included. The stated loss is
+    checked against the exchange's own trade records, not the bot's accounting under test."""
+    world = context.world
+    txids = []
+    for side, price, size in (("buy", bought, volume), ("sell", sold, volume / 2)):
+        world.sim.set_price(PAIR, price)
+        outcome = submit(world, side, "market", size)
+        assert_that(outcome.placed, is_(True), f"the {side} should be placed: {describe(outcome)}")
+        txids.append(outcome.txid)
+    world.notes.pop("outcome")
+    trades = {t["type"]: t for t in world.sim.trades(world.account) if t.get("ordertxid") in txids}
+    bought_for = Decimal(trades["buy"]["cost"]) + Decimal(trades["buy"]["fee"])
+    result = Decimal(trades["sell"]["cost"]) - Decimal(trades["sell"]["fee"]) - bought_for / 2
+    assert_that(result, equal_to(-loss), "the half sold's result on the exchange, fees included")
+
+
+@when('the operator starts the bot with the limit "{name}" set to {value}')
+def step_start_with_limit(context, name, value):
+    from krakenbot.config import ConfigError
+    from tools.spec_support.world import LIMIT_SETTINGS
+
+    assert_that(LIMIT_SETTINGS, has_item(name), f"'{name}' should be a risk limit the specification knows")
+    world = context.world
+    world.env[LIMIT_SETTINGS[name]] = value
+    world.close_bot()
+    try:
+        world.build_bot("read-only")
+    except ConfigError as exc:
+        world.notes["config_error"] = exc
+    world.notes["setting"] = LIMIT_SETTINGS[name]
+
+
+@then("the bot refuses to start with a one-line configuration error about that limit, saying it {rule}")
+def step_config_refused(context, rule):
+    from hamcrest import contains_string
+
+    error = context.world.notes.get("config_error")
+    assert_that(error, is_not(none()), "the bot should have refused to start")
+    assert_that(error.setting, equal_to(context.world.notes["setting"]), f"the error should name the setting: {error}")
+    assert_that(str(error), contains_string(rule), "the error should say what the limit must be")
+    assert_that("\n" in str(error), is_(False), "the error should be one line")
 
 
 @then("the refusal names the price the order would have filled at")

@@ -236,5 +236,5 @@ def step_nothing_leaked(context):
     assert_that(captured.records, greater_than(0), "the session should have logged something")
     assert_that(captured.stdout.getvalue(), contains_string(world.bot.settings.redacted_key),
                 "the connection check and the configuration should have been printed (with the key redacted)")
-    assert_that(world.api_key in text, is_(False), "the full key must never be logged or printed")
+    assert_that(world.api_key[:5] in text, is_(False), "no more of the key than its first four characters may show")
     assert_that(world.api_secret in text, is_(False), "the secret must never be logged or printed")
