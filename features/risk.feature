@@ -402,3 +402,14 @@ Feature: Risk limits
       | price distance from market, %        | 100.01 | must be <= 100  |
       | trades per day                       | 0      | must be >= 1    |
       | largest position in XBT              | 1O     | must be a decimal number |
+
+  @safety @critical @fault-injection @allure.label.story:stale-data
+  Scenario Outline: A price exactly as old as the limit is still traded on, one a second older is not
+    Given the bot read the price of XBT/EUR <age> seconds ago, and the exchange has not answered a price request since
+    When the bot asks to buy 0.001 XBT at a limit of 59,900 EUR
+    Then the order is <outcome>
+
+    Examples: Prices may be 30 seconds old
+      | age | outcome                              |
+      | 30  | accepted                             |
+      | 31  | refused for reason STALE_MARKET_DATA |

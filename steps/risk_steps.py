@@ -118,6 +118,16 @@ def step_partial_sale(context, volume, bought, sold, loss):
     assert_that(result, equal_to(-loss), "the half sold's result on the exchange, fees included")
 
 
+@given("the bot read the price of {pair:Pair} {age:d} seconds ago, and the exchange has not answered a price request "
+       "since")
+def step_price_read_ago(context, pair, age):
+    """An error the bot does not retry: a retry's backoff would move the clock and age the price further."""
+    world = context.world
+    world.safety.ticker(pair)
+    world.sim.faults.inject(endpoint="Ticker", kind="error", error="EGeneral:Invalid arguments", probability=1.0)
+    world.sim.advance(age)
+
+
 @when('the operator starts the bot with the limit "{name}" set to {value}')
 def step_start_with_limit(context, name, value):
     from krakenbot.config import ConfigError
