@@ -403,6 +403,11 @@ Feature: Risk limits
       | trades per day                       | 0      | must be >= 1    |
       | largest position in XBT              | 1O     | must be a decimal number |
 
+  @safety @blocker @allure.label.story:configuration
+  Scenario: A misspelt limit stops the bot before it trades, instead of leaving the limit at its default
+    When the operator starts the bot with MAX_ORDER_EURO=600 in its environment, a misspelling
+    Then the bot refuses to start with a one-line configuration error about it, saying did you mean MAX_ORDER_EUR?
+
   @safety @critical @fault-injection @allure.label.story:stale-data
   Scenario Outline: A price exactly as old as the limit is still traded on, one a second older is not
     Given the bot read the price of XBT/EUR <age> seconds ago, and the exchange has not answered a price request since

@@ -128,31 +128,50 @@ def step_price_read_ago(context, pair, age):
     world.sim.advance(age)
 
 
+def _start_from_command_line(world, setting, value):
+    """``krakenbot check`` as the operator runs it, the setting in its environment: the exit code and what it
+    printed on stderr."""
+    import contextlib
+    import io
+    import os
+    from unittest import mock
+
+    from krakenbot import cli
+
+    world.close_bot()
+    err = io.StringIO()
+    with mock.patch.dict(os.environ, {**world.env, setting: value}), contextlib.redirect_stderr(err):
+        code = cli.main(["--env-file", str(world.tmpdir / "absent.env"), "--store", str(world.tmpdir / "cli.sqlite"),
+                         "check"])
+    world.notes.update(exit_code=code, stderr=err.getvalue(), setting=setting)
+
+
 @when('the operator starts the bot with the limit "{name}" set to {value}')
 def step_start_with_limit(context, name, value):
-    from krakenbot.config import ConfigError
     from tools.spec_support.world import LIMIT_SETTINGS
 
     assert_that(LIMIT_SETTINGS, has_item(name), f"'{name}' should be a risk limit the specification knows")
-    world = context.world
-    world.env[LIMIT_SETTINGS[name]] = value
-    world.close_bot()
-    try:
-        world.build_bot("read-only")
-    except ConfigError as exc:
-        world.notes["config_error"] = exc
-    world.notes["setting"] = LIMIT_SETTINGS[name]
+    _start_from_command_line(context.world, LIMIT_SETTINGS[name], value)
+
+
+@when("the operator starts the bot with {setting}={value} in its environment, a misspelling")
+def step_start_with_misspelling(context, setting, value):
+    _start_from_command_line(context.world, setting, value)
 
 
 @then("the bot refuses to start with a one-line configuration error about that limit, saying it {rule}")
+@then("the bot refuses to start with a one-line configuration error about it, saying {rule}")
 def step_config_refused(context, rule):
-    from hamcrest import contains_string
+    from hamcrest import contains_string, starts_with
 
-    error = context.world.notes.get("config_error")
-    assert_that(error, is_not(none()), "the bot should have refused to start")
-    assert_that(error.setting, equal_to(context.world.notes["setting"]), f"the error should name the setting: {error}")
-    assert_that(str(error), contains_string(rule), "the error should say what the limit must be")
-    assert_that("\n" in str(error), is_(False), "the error should be one line")
+    from krakenbot.cli import EXIT_CONFIG
+
+    notes = context.world.notes
+    assert_that(notes["exit_code"], equal_to(EXIT_CONFIG), f"the bot should have refused to start: {notes['stderr']}")
+    line = notes["stderr"].strip()
+    assert_that("\n" in line, is_(False), f"the error should be one line: {line}")
+    assert_that(line, contains_string(f"{notes['setting']}: "), "the error should name the setting")
+    assert_that(line, contains_string(rule), "the error should say what is wrong")
 
 
 @then("the refusal names the price the order would have filled at")
