@@ -20,7 +20,7 @@ from krakenbot.models import OrderBook, OrderRequest, OrderType, PairInfo, Side,
 from krakenbot.risk.limits import RiskLimits
 
 __all__ = [
-    "DenialCode", "Denial", "TradingState", "RiskSnapshot", "CancelIntent", "CHECKS",
+    "DenialCode", "Denial", "TradingState", "RiskSnapshot", "CHECKS",
     "order_price", "order_notional", "is_reducing", "estimate_fill",
 ]
 
@@ -53,13 +53,6 @@ class TradingState(str, Enum):
 class Denial:
     code: DenialCode
     detail: str
-
-
-@dataclass(frozen=True)
-class CancelIntent:
-    """A request to cancel: always passes risk (cancelling only ever reduces exposure)."""
-
-    cl_ord_id: str
 
 
 @quick_init
