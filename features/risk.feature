@@ -374,6 +374,18 @@ Feature: Risk limits
       | 0.001      | accepted                                |
       | 0.00100001 | refused for reason INSUFFICIENT_BALANCE |
 
+  @safety @blocker @allure.label.story:funds
+  Scenario Outline: A sell cannot be larger than the coins the account holds
+    Given the account holds only 0.001 XBT
+    When the bot asks to sell <volume> XBT at a limit of 60,000 EUR
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples:
+      | volume     | outcome                                 |
+      | 0.001      | accepted                                |
+      | 0.00100001 | refused for reason INSUFFICIENT_BALANCE |
+
   @safety @blocker @allure.label.story:daily-loss
   Scenario Outline: Selling part of a position realises the loss on that part at the average price paid
     Given the bot's risk limits are:

@@ -22,6 +22,11 @@ def step_fund_account(context, eur):
     context.world.fund_account({"ZEUR": str(eur)})
 
 
+@given("the account holds only {xbt:Amount} XBT")
+def step_fund_account_xbt(context, xbt):
+    context.world.fund_account({"XXBT": str(xbt)})
+
+
 @given("the bot has made {count:d} trades today")
 def step_made_trades(context, count):
     for _ in range(count):
