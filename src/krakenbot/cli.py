@@ -63,7 +63,6 @@ def _parser() -> argparse.ArgumentParser:
                                      epilog="example:\n  krakenbot check\n  krakenbot run --mode paper --once",
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"krakenbot {__version__}")
-    parser.set_defaults(env_file=None, home=None, store=None, verbose=False)
     sub = parser.add_subparsers(dest="command", required=True)
     _sub(sub, "check", common, "connectivity, authentication and balances",
          "Connect, authenticate and list balances. Always read-only, whatever TRADING_MODE says.",
@@ -102,11 +101,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_COMMON_DEFAULTS = {"env_file": None, "home": None, "store": None, "verbose": False}
+
+
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    """The common options' defaults are filled in after parsing: ``set_defaults`` on the main parser would change
+    the option objects it shares with every subcommand (``parents=``), whose parse then overwrote an option
+    given before the subcommand (``krakenbot --home H kill`` halted the default home's bot, not H's)."""
+    args = _parser().parse_args(argv)
+    for name, default in _COMMON_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["report"]:  # the report has its own options: hand them over untouched
         return _report(argv[1:])
-    args = _parser().parse_args(argv)
+    args = _parse(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command == "report":
