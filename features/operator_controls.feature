@@ -38,10 +38,11 @@ Feature: The operator's controls cannot miss
     Then <outcome>
 
     Examples:
-      | readers            | outcome                                                                 |
-      | only the owner     | the bot starts and checks its connection                                |
-      | the owner's group  | the bot refuses to start, telling the operator to run chmod 600 on it   |
-      | every user         | the bot refuses to start, telling the operator to run chmod 600 on it   |
+      | readers                         | outcome                                                               |
+      | only the owner                  | the bot starts and checks its connection                              |
+      | the owner's group               | the bot refuses to start, telling the operator to run chmod 600 on it |
+      | every user                      | the bot refuses to start, telling the operator to run chmod 600 on it |
+      | users outside the owner's group | the bot refuses to start, telling the operator to run chmod 600 on it |
 
   @safety @blocker @fault-injection @allure.label.story:stop
   Scenario: A stop ends a rate-limit pause at once, with no order left in doubt

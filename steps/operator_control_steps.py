@@ -214,7 +214,8 @@ def step_no_connection(context):
 
 
 # -- a settings file others can read --------------------------------------------------------------
-_FILE_MODES = {"only the owner": 0o600, "the owner's group": 0o640, "every user": 0o644}
+_FILE_MODES = {"only the owner": 0o600, "the owner's group": 0o640, "every user": 0o644,
+               "users outside the owner's group": 0o604}
 
 
 @given("the operator keeps the key in a settings file for live trading that {readers} can read")
