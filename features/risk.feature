@@ -222,14 +222,18 @@ Feature: Risk limits
       | largest order in EUR | 600   |
       | trades per day       | 50    |
     And the bot holds 0.02 XBT it bought in 2 orders earlier today
-    When the bot asks to sell <volume> XBT at market
+    When the bot asks to <side> <volume> XBT at market
     Then the order is <outcome>
     And no other limit refused it
 
     Examples: 0.02 XBT is worth 1,200 EUR
-      | volume     | outcome                         |
-      | 0.02       | accepted                        |
-      | 0.02000001 | refused for reason MAX_NOTIONAL |
+      | side | volume     | outcome                         |
+      | sell | 0.02       | accepted                        |
+      | sell | 0.02000001 | refused for reason MAX_NOTIONAL |
+
+    Examples: Buying more is held back, however much the bot holds
+      | side | volume     | outcome                         |
+      | buy  | 0.01000001 | refused for reason MAX_NOTIONAL |
 
   @safety @critical @allure.label.story:open-orders
   Scenario Outline: No more orders rest on the exchange than the limit allows
