@@ -144,10 +144,11 @@ def _start_from_command_line(world, setting, value):
     from krakenbot import cli
 
     world.close_bot()
+    empty = world.tmpdir / "empty.env"  # an empty settings file: no ./.env of the checkout can slip in
+    empty.touch(mode=0o600)
     err = io.StringIO()
     with mock.patch.dict(os.environ, {**world.env, setting: value}), contextlib.redirect_stderr(err):
-        code = cli.main(["--env-file", str(world.tmpdir / "absent.env"), "--store", str(world.tmpdir / "cli.sqlite"),
-                         "check"])
+        code = cli.main(["--env-file", str(empty), "--store", str(world.tmpdir / "cli.sqlite"), "check"])
     world.notes.update(exit_code=code, stderr=err.getvalue(), setting=setting)
 
 

@@ -176,9 +176,10 @@ def _cli_check(world):
     """``krakenbot check`` as the operator runs it (its own process state: settings from the environment)."""
     from krakenbot import cli
 
+    empty = world.tmpdir / "empty.env"  # an empty settings file: no ./.env of the checkout can slip in
+    empty.touch(mode=0o600)
     with mock.patch.dict(os.environ, world.env):
-        code = cli.main(["--env-file", str(world.tmpdir / "absent.env"), "--store", str(world.tmpdir / "cli.sqlite"),
-                         "check"])
+        code = cli.main(["--env-file", str(empty), "--store", str(world.tmpdir / "cli.sqlite"), "check"])
     assert_that(code, equal_to(cli.EXIT_OK), "the connection check should succeed")
 
 
