@@ -86,6 +86,21 @@ Feature: Risk limits
       | buy  | 66,000 |
       | sell | 54,000 |
 
+  @safety @critical @allure.label.story:price-collar
+  Scenario Outline: A stop or take-profit already on the wrong side of the market would fire at once and is refused
+    When the bot asks to place a <kind> <side> of 0.01 XBT triggered at <trigger> EUR
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples: The market is at 60,000 EUR
+      | kind        | side | trigger | outcome                         |
+      | stop-loss   | sell | 59,000  | accepted                        |
+      | stop-loss   | sell | 60,000  | refused for reason PRICE_COLLAR |
+      | take-profit | sell | 61,000  | accepted                        |
+      | take-profit | sell | 60,000  | refused for reason PRICE_COLLAR |
+      | stop-loss   | buy  | 61,000  | accepted                        |
+      | take-profit | buy  | 59,000  | accepted                        |
+
   @safety @critical @fault-injection @allure.label.story:price-collar
   Scenario: A market order that would fill far from the market price is refused
     Given the bot's risk limits are:

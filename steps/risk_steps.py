@@ -95,6 +95,12 @@ def step_leverage(context, volume, leverage):
     submit(context.world, "buy", "market", volume, leverage=str(leverage))
 
 
+@when("the bot asks to place a {kind} {side:Side} of {volume:Amount} XBT triggered at {price:Amount} EUR")
+def step_ask_trigger(context, kind, side, volume, price):
+    assert kind in ("stop-loss", "take-profit"), f"write 'a stop-loss' or 'a take-profit', not 'a {kind}'"
+    submit(context.world, side, kind, volume, price)
+
+
 @then("the audit trail records the refusal by the risk limits, naming {code}")
 def step_audit_risk_refusal(context, code):
     """The risk gate's own row, not the wrapper's: an operator reading the trail sees which rule said no."""
