@@ -293,15 +293,20 @@ Feature: Risk limits
     Then the order is accepted
 
   @safety @blocker @allure.label.story:daily-loss
-  Scenario: Selling what the bot holds stays allowed once the daily loss limit is reached
+  Scenario Outline: Selling what the bot holds stays allowed once the daily loss limit is reached
     Given the bot's risk limits are:
       | limit                       | value  |
       | trades per day              | 50     |
       | largest loss per day in EUR | 14.762 |
     And the bot holds 0.01 XBT it bought earlier today
     And the bot bought 0.01 XBT with the price at 60,000 EUR and sold it at 59,000 EUR, a loss of 14.762 EUR after 4.76 EUR in fees
-    When the bot asks to sell 0.01 XBT at market
+    When the bot asks to sell <volume> XBT at market
     Then the order is accepted
+
+    Examples: All of it, or part of it
+      | volume |
+      | 0.01   |
+      | 0.004  |
 
   @safety @critical @allure.label.story:documented-defaults
   Scenario Outline: With no limits configured, an order keeps to the documented defaults
