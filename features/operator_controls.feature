@@ -31,6 +31,19 @@ Feature: The operator's controls cannot miss
       | http://api.kraken.com    |
       | http://127.0.0.1.nip.io  |
 
+  @safety @blocker @allure.label.story:secrets
+  Scenario Outline: Live trading refuses a settings file holding the key that other users can read
+    Given the operator keeps the key in a settings file for live trading that <readers> can read
+    When the operator starts the bot from the command line with that file
+    Then <outcome>
+
+    Examples:
+      | readers                         | outcome                                                               |
+      | only the owner                  | the bot starts and checks its connection                              |
+      | the owner's group               | the bot refuses to start, telling the operator to run chmod 600 on it |
+      | every user                      | the bot refuses to start, telling the operator to run chmod 600 on it |
+      | users outside the owner's group | the bot refuses to start, telling the operator to run chmod 600 on it |
+
   @safety @blocker @fault-injection @allure.label.story:stop
   Scenario: A stop ends a rate-limit pause at once, with no order left in doubt
     After a rate-limit refusal the bot pauses about 45 seconds before trying again;

@@ -53,6 +53,12 @@ Feature: Risk limits
     When the bot asks to buy 0.01 XBT at market with 2 times leverage
     Then the order is refused for reason LEVERAGE_NOT_ALLOWED
     And the exchange received no order for it
+    And the audit trail records the refusal by the risk limits, naming LEVERAGE_NOT_ALLOWED
+
+  @safety @critical @allure.label.story:leverage
+  Scenario: An order at 1 times leverage borrows nothing and is an ordinary spot order
+    When the bot asks to buy 0.01 XBT at market with 1 times leverage
+    Then the order is accepted
 
   @safety @critical @allure.label.story:exchange-minimums
   Scenario Outline: Orders below the minimums are refused before they are sent
@@ -79,6 +85,21 @@ Feature: Risk limits
       | side | price  |
       | buy  | 66,000 |
       | sell | 54,000 |
+
+  @safety @critical @allure.label.story:price-collar
+  Scenario Outline: A stop or take-profit already on the wrong side of the market would fire at once and is refused
+    When the bot asks to place a <kind> <side> of 0.01 XBT triggered at <trigger> EUR
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples: The market is at 60,000 EUR
+      | kind        | side | trigger | outcome                         |
+      | stop-loss   | sell | 59,000  | accepted                        |
+      | stop-loss   | sell | 60,000  | refused for reason PRICE_COLLAR |
+      | take-profit | sell | 61,000  | accepted                        |
+      | take-profit | sell | 60,000  | refused for reason PRICE_COLLAR |
+      | stop-loss   | buy  | 61,000  | accepted                        |
+      | take-profit | buy  | 59,000  | accepted                        |
 
   @safety @critical @fault-injection @allure.label.story:price-collar
   Scenario: A market order that would fill far from the market price is refused
@@ -204,6 +225,11 @@ Feature: Risk limits
       | smallest order in EUR | 20    | 50,000 | 0.0004     | accepted                              |
       | smallest order in EUR | 20    | 50,000 | 0.00039999 | refused for reason BELOW_MIN_NOTIONAL |
 
+    Examples: The exchange's own smallest order value, 0.5 EUR, with the bot's own set to nothing
+      | limit                 | value | price | volume     | outcome                                   |
+      | smallest order in EUR | 0     | 5,000 | 0.0001     | accepted                                  |
+      | smallest order in EUR | 0     | 5,000 | 0.00009999 | refused for reason BELOW_EXCHANGE_MINIMUM |
+
   @safety @blocker @allure.label.story:order-size
   Scenario Outline: Selling what the bot holds is not held back by the largest order value
     Given the bot's risk limits are:
@@ -211,14 +237,18 @@ Feature: Risk limits
       | largest order in EUR | 600   |
       | trades per day       | 50    |
     And the bot holds 0.02 XBT it bought in 2 orders earlier today
-    When the bot asks to sell <volume> XBT at market
+    When the bot asks to <side> <volume> XBT at market
     Then the order is <outcome>
     And no other limit refused it
 
     Examples: 0.02 XBT is worth 1,200 EUR
-      | volume     | outcome                         |
-      | 0.02       | accepted                        |
-      | 0.02000001 | refused for reason MAX_NOTIONAL |
+      | side | volume     | outcome                         |
+      | sell | 0.02       | accepted                        |
+      | sell | 0.02000001 | refused for reason MAX_NOTIONAL |
+
+    Examples: Buying more is held back, however much the bot holds
+      | side | volume     | outcome                         |
+      | buy  | 0.01000001 | refused for reason MAX_NOTIONAL |
 
   @safety @critical @allure.label.story:open-orders
   Scenario Outline: No more orders rest on the exchange than the limit allows
@@ -263,15 +293,20 @@ Feature: Risk limits
     Then the order is accepted
 
   @safety @blocker @allure.label.story:daily-loss
-  Scenario: Selling what the bot holds stays allowed once the daily loss limit is reached
+  Scenario Outline: Selling what the bot holds stays allowed once the daily loss limit is reached
     Given the bot's risk limits are:
       | limit                       | value  |
       | trades per day              | 50     |
       | largest loss per day in EUR | 14.762 |
     And the bot holds 0.01 XBT it bought earlier today
     And the bot bought 0.01 XBT with the price at 60,000 EUR and sold it at 59,000 EUR, a loss of 14.762 EUR after 4.76 EUR in fees
-    When the bot asks to sell 0.01 XBT at market
+    When the bot asks to sell <volume> XBT at market
     Then the order is accepted
+
+    Examples: All of it, or part of it
+      | volume |
+      | 0.01   |
+      | 0.004  |
 
   @safety @critical @allure.label.story:documented-defaults
   Scenario Outline: With no limits configured, an order keeps to the documented defaults
@@ -377,3 +412,73 @@ Feature: Risk limits
       | volume     | outcome                         |
       | 0.4        | accepted                        |
       | 0.40000001 | refused for reason MAX_POSITION |
+
+  @safety @blocker @allure.label.story:funds
+  Scenario Outline: A buy must leave room for the exchange's fee in the money the account holds
+    Given the account holds only 50.2 EUR
+    And the price of XBT/EUR is 50,000 EUR
+    When the bot asks to buy <volume> XBT at a limit of 50,000 EUR
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples: 0.001 XBT costs 50 EUR plus the 0.4% fee: 50.2 EUR
+      | volume     | outcome                                 |
+      | 0.001      | accepted                                |
+      | 0.00100001 | refused for reason INSUFFICIENT_BALANCE |
+
+  @safety @blocker @allure.label.story:funds
+  Scenario Outline: A sell cannot be larger than the coins the account holds
+    Given the account holds only 0.001 XBT
+    When the bot asks to sell <volume> XBT at a limit of 60,000 EUR
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples:
+      | volume     | outcome                                 |
+      | 0.001      | accepted                                |
+      | 0.00100001 | refused for reason INSUFFICIENT_BALANCE |
+
+  @safety @blocker @allure.label.story:daily-loss
+  Scenario Outline: Selling part of a position realises the loss on that part at the average price paid
+    Given the bot's risk limits are:
+      | limit                       | value   |
+      | trades per day              | 50      |
+      | largest loss per day in EUR | <limit> |
+    And the bot bought 0.02 XBT with the price at 60,000 EUR and sold half of it at 59,000 EUR, a loss of 14.762 EUR on the half sold, fees included
+    When the bot asks to buy 0.001 XBT at market
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples:
+      | limit  | outcome                             |
+      | 14.763 | accepted                            |
+      | 14.762 | refused for reason DAILY_LOSS_LIMIT |
+
+  @safety @blocker @allure.label.story:configuration
+  Scenario Outline: A risk limit the bot cannot enforce stops it before it trades
+    When the operator starts the bot with the limit "<limit>" set to <value>
+    Then the bot refuses to start with a one-line configuration error about that limit, saying it <rule>
+
+    Examples:
+      | limit                                | value  | rule            |
+      | largest order in EUR                 | 0      | must be > 0     |
+      | smallest order in EUR                | -0.01  | must be >= 0    |
+      | price distance from market, %        | 100.01 | must be <= 100  |
+      | trades per day                       | 0      | must be >= 1    |
+      | largest position in XBT              | 1O     | must be a decimal number |
+
+  @safety @blocker @allure.label.story:configuration
+  Scenario: A misspelt limit stops the bot before it trades, instead of leaving the limit at its default
+    When the operator starts the bot with MAX_ORDER_EURO=600 in its environment, a misspelling
+    Then the bot refuses to start with a one-line configuration error about it, saying did you mean MAX_ORDER_EUR?
+
+  @safety @critical @fault-injection @allure.label.story:stale-data
+  Scenario Outline: A price exactly as old as the limit is still traded on, one a second older is not
+    Given the bot read the price of XBT/EUR <age> seconds ago, and the exchange has not answered a price request since
+    When the bot asks to buy 0.001 XBT at a limit of 59,900 EUR
+    Then the order is <outcome>
+
+    Examples: Prices may be 30 seconds old
+      | age | outcome                              |
+      | 30  | accepted                             |
+      | 31  | refused for reason STALE_MARKET_DATA |

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from behave import given, then, when
-from hamcrest import (assert_that, contains_string, empty, equal_to, has_length, is_, is_not, less_than,
+from hamcrest import (assert_that, contains_string, empty, equal_to, has_item, has_length, is_, is_not, less_than,
                       none, not_none)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -211,6 +211,60 @@ def step_refused_cleartext(context):
 @then("the bot attempted no connection")
 def step_no_connection(context):
     assert_that(context.world.notes["network"].attempts, empty(), "nothing should have tried to reach the address")
+
+
+# -- a settings file others can read --------------------------------------------------------------
+_FILE_MODES = {"only the owner": 0o600, "the owner's group": 0o640, "every user": 0o644,
+               "users outside the owner's group": 0o604}
+
+
+@given("the operator keeps the key in a settings file for live trading that {readers} can read")
+def step_dotenv_readable_by(context, readers):
+    assert_that(_FILE_MODES, has_item(readers), "who can read the file: " + ", ".join(_FILE_MODES))
+    world = context.world
+    path = world.tmpdir / "live.env"
+    settings = {**world.env, "TRADING_MODE": "live", "KRAKEN_LIVE_TRADING": "yes"}
+    path.write_text("".join(f"{name}={value}\n" for name, value in settings.items()))
+    path.chmod(_FILE_MODES[readers])
+    world.notes["dotenv"] = path
+
+
+@when("the operator starts the bot from the command line with that file")
+def step_start_with_dotenv(context):
+    """``krakenbot check --env-file``, its settings from the file alone (none in the environment)."""
+    import contextlib
+    import io
+    from unittest import mock
+
+    from krakenbot import cli
+    from krakenbot.config import SETTING_NAMES
+
+    world = context.world
+    keep = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
+    err, out = io.StringIO(), io.StringIO()
+    with mock.patch.dict(os.environ, keep, clear=True), contextlib.redirect_stderr(err), \
+            contextlib.redirect_stdout(out):
+        world.notes["exit_code"] = cli.main(["check", "--env-file", str(world.notes["dotenv"]), "--store",
+                                             str(world.tmpdir / "cli.sqlite")])
+    world.notes["stderr"] = err.getvalue()
+    world.notes["dotenv"].unlink()  # it holds the key: no file the run leaves may (test_secret_hygiene)
+
+
+@then("the bot starts and checks its connection")
+def step_started_with_dotenv(context):
+    from krakenbot.cli import EXIT_OK
+
+    notes = context.world.notes
+    assert_that(notes["exit_code"], equal_to(EXIT_OK), f"the check should succeed: {notes['stderr']}")
+
+
+@then("the bot refuses to start, telling the operator to run chmod 600 on it")
+def step_refused_open_dotenv(context):
+    from krakenbot.cli import EXIT_CONFIG
+
+    notes = context.world.notes
+    assert_that(notes["exit_code"], equal_to(EXIT_CONFIG), f"the bot should refuse the file: {notes['stderr']}")
+    assert_that(notes["stderr"], contains_string(f"chmod 600 {notes['dotenv']}"), "the error should say the fix")
 
 
 # -- a stop during a back-off ---------------------------------------------------------------------

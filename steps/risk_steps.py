@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from behave import given, then, when
-from hamcrest import assert_that, equal_to, is_, less_than_or_equal_to
+from hamcrest import assert_that, equal_to, has_item, is_, is_not, less_than_or_equal_to, none
 
 from tools.spec_support.facade import PAIR, denial_codes, describe, submit
 
@@ -20,6 +20,11 @@ def step_no_limits(context):
 @given("the account holds only {eur:Amount} EUR")
 def step_fund_account(context, eur):
     context.world.fund_account({"ZEUR": str(eur)})
+
+
+@given("the account holds only {xbt:Amount} XBT")
+def step_fund_account_xbt(context, xbt):
+    context.world.fund_account({"XXBT": str(xbt)})
 
 
 @given("the bot has made {count:d} trades today")
@@ -95,6 +100,95 @@ def step_leverage(context, volume, leverage):
     submit(context.world, "buy", "market", volume, leverage=str(leverage))
 
 
+@when("the bot asks to place a {kind} {side:Side} of {volume:Amount} XBT triggered at {price:Amount} EUR")
+def step_ask_trigger(context, kind, side, volume, price):
+    assert kind in ("stop-loss", "take-profit"), f"write 'a stop-loss' or 'a take-profit', not 'a {kind}'"
+    submit(context.world, side, kind, volume, price)
+
+
+@then("the audit trail records the refusal by the risk limits, naming {code}")
+def step_audit_risk_refusal(context, code):
+    """The risk gate's own row, not the wrapper's: an operator reading the trail sees which rule said no."""
+    rows = [r for r in context.world.safety.audit_log() if r.get("actor") == "risk" and r.get("action") == "risk_check"]
+    assert_that(len(rows), is_(1), f"one risk refusal should be audited: {rows}")
+    assert_that(rows[0].get("allowed"), is_(False), f"the audit row should show the order as not allowed: {rows[0]}")
+    assert_that(rows[0].get("codes"), equal_to([code]), f"the audit row should name the rule: {rows[0]}")
+
+
+@given("the bot bought {volume:Amount} XBT with the price at {bought:Amount} EUR and sold half of it at {sold:Amount} "
+       "EUR, a loss of {loss:Amount} EUR on the half sold, fees included")
+def step_partial_sale(context, volume, bought, sold, loss):
+    """Average cost: the half sold carries half of what the whole cost, its fee included. The stated loss is
+    checked against the exchange's own trade records, not the bot's accounting under test."""
+    world = context.world
+    txids = []
+    for side, price, size in (("buy", bought, volume), ("sell", sold, volume / 2)):
+        world.sim.set_price(PAIR, price)
+        outcome = submit(world, side, "market", size)
+        assert_that(outcome.placed, is_(True), f"the {side} should be placed: {describe(outcome)}")
+        txids.append(outcome.txid)
+    world.notes.pop("outcome")
+    trades = {t["type"]: t for t in world.sim.trades(world.account) if t.get("ordertxid") in txids}
+    bought_for = Decimal(trades["buy"]["cost"]) + Decimal(trades["buy"]["fee"])
+    result = Decimal(trades["sell"]["cost"]) - Decimal(trades["sell"]["fee"]) - bought_for / 2
+    assert_that(result, equal_to(-loss), "the half sold's result on the exchange, fees included")
+
+
+@given("the bot read the price of {pair:Pair} {age:d} seconds ago, and the exchange has not answered a price request "
+       "since")
+def step_price_read_ago(context, pair, age):
+    """An error the bot does not retry: a retry's backoff would move the clock and age the price further."""
+    world = context.world
+    world.safety.ticker(pair)
+    world.sim.faults.inject(endpoint="Ticker", kind="error", error="EGeneral:Invalid arguments", probability=1.0)
+    world.sim.advance(age)
+
+
+def _start_from_command_line(world, setting, value):
+    """``krakenbot check`` as the operator runs it, the setting in its environment: the exit code and what it
+    printed on stderr."""
+    import contextlib
+    import io
+    import os
+    from unittest import mock
+
+    from krakenbot import cli
+
+    world.close_bot()
+    empty = world.tmpdir / "empty.env"  # an empty settings file: no ./.env of the checkout can slip in
+    empty.touch(mode=0o600)
+    err = io.StringIO()
+    with mock.patch.dict(os.environ, {**world.env, setting: value}), contextlib.redirect_stderr(err):
+        code = cli.main(["--env-file", str(empty), "--store", str(world.tmpdir / "cli.sqlite"), "check"])
+    world.notes.update(exit_code=code, stderr=err.getvalue(), setting=setting)
+
+
+@when('the operator starts the bot with the limit "{name}" set to {value}')
+def step_start_with_limit(context, name, value):
+    from tools.spec_support.world import LIMIT_SETTINGS
+
+    assert_that(LIMIT_SETTINGS, has_item(name), f"'{name}' should be a risk limit the specification knows")
+    _start_from_command_line(context.world, LIMIT_SETTINGS[name], value)
+
+
+@when("the operator starts the bot with {setting}={value} in its environment, a misspelling")
+def step_start_with_misspelling(context, setting, value):
+    _start_from_command_line(context.world, setting, value)
+
+
+@then("the bot refuses to start with a one-line configuration error about that limit, saying it {rule}")
+@then("the bot refuses to start with a one-line configuration error about it, saying {rule}")
+def step_config_refused(context, rule):
+    from hamcrest import contains_string, starts_with
+
+    from krakenbot.cli import EXIT_CONFIG
+
+    notes = context.world.notes
+    assert_that(notes["exit_code"], equal_to(EXIT_CONFIG), f"the bot should have refused to start: {notes['stderr']}")
+    line = notes["stderr"].strip()
+    assert_that("\n" in line, is_(False), f"the error should be one line: {line}")
+    assert_that(line, contains_string(f"{notes['setting']}: "), "the error should name the setting")
+    assert_that(line, contains_string(rule), "the error should say what is wrong")
 
 
 @then("the refusal names the price the order would have filled at")

@@ -49,9 +49,6 @@ def _sub(sub: Any, name: str, common: argparse.ArgumentParser, help_text: str, d
                           epilog="example:\n" + examples, formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-_COMMON_DEFAULTS = {"env_file": None, "home": None, "store": None, "verbose": False}
-
-
 def _parser() -> argparse.ArgumentParser:
     from krakenbot import __version__
 
@@ -105,14 +102,25 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_COMMON_DEFAULTS = {"env_file": None, "home": None, "store": None, "verbose": False}
+
+
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    """The common options' defaults are filled in after parsing: ``set_defaults`` on the main parser would change
+    the option objects it shares with every subcommand (``parents=``), whose parse then overwrote an option
+    given before the subcommand (``krakenbot --home H kill`` halted the default home's bot, not H's)."""
+    args = _parser().parse_args(argv)
+    for name, default in _COMMON_DEFAULTS.items():
+        if not hasattr(args, name):
+            setattr(args, name, default)
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["report"]:  # the report has its own options: hand them over untouched
         return _report(argv[1:])
-    args = _parser().parse_args(argv)
-    for name, default in _COMMON_DEFAULTS.items():  # not set_defaults: the actions are shared with the subcommands,
-        if not hasattr(args, name):                  # whose parse would then overwrite an option given before them
-            setattr(args, name, default)
+    args = _parse(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command == "report":

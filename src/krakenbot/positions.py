@@ -17,7 +17,7 @@ import threading
 from bisect import bisect_left
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping
 
 from krakenbot.models import OrderInfo, PairInfo, TradeInfo
 from krakenbot.store import FillRecord, Store
@@ -52,11 +52,6 @@ class Position:
     @property
     def average_entry(self) -> Decimal | None:
         return self.cost_basis / self.volume if self.volume > 0 else None
-
-    def unrealised_pnl(self, price: Decimal, exit_fee_pct: Decimal = ZERO) -> Decimal:
-        """Value at ``price`` minus cost basis, minus the fee an exit would pay."""
-        value = self.volume * Decimal(price)
-        return value - value * Decimal(exit_fee_pct) / 100 - self.cost_basis
 
 
 @dataclass(frozen=True)
@@ -107,7 +102,7 @@ class PositionManager:
         self._cache_seq = 0
         self._cache_last: tuple[float, int] = (float("-inf"), 0)  # (time, seq) of the last replayed fill
         self._cache_times: list[float] = []      # per replayed fill, in replay order
-        self._cache_realised: list[tuple[str, Decimal]] = []  # (pair, realised) per replayed fill
+        self._cache_realised: list[Decimal] = []  # realised PnL per replayed fill
         # The last all-pairs window asked for, (lo, hi, sum): the risk check asks for today's window
         # before every order, and it only grows at its end, so the sum is extended, not redone. Added
         # in the same order as a fresh sum, so the Decimal result is the same to the last digit.
@@ -123,17 +118,6 @@ class PositionManager:
         return split_pair(pair)
 
     # -- positions ---------------------------------------------------------------------------
-    def _replay(self, fills: Iterable[FillRecord], since: float | None = None, until: float | None = None
-                ) -> tuple[dict[str, Position], dict[str, Decimal]]:
-        """Replay fills oldest first; also return realised PnL per pair within [since, until)."""
-        positions: dict[str, Position] = {}
-        window: dict[str, Decimal] = {}
-        for f in fills:
-            realised = self._apply_fill(positions, f)
-            if (since is None or f.time >= since) and (until is None or f.time < until):
-                window[f.pair] = window.get(f.pair, ZERO) + realised
-        return positions, window
-
     def _apply_fill(self, positions: dict[str, Position], f: FillRecord) -> Decimal:
         """Apply one fill to ``positions`` (average cost); return the PnL it realised."""
         pos = positions.get(f.pair)
@@ -171,7 +155,7 @@ class PositionManager:
         for f in new:
             realised = self._apply_fill(self._cache_positions, f)
             self._cache_times.append(f.time)
-            self._cache_realised.append((f.pair, realised))
+            self._cache_realised.append(realised)
             self._cache_seq = max(self._cache_seq, f.seq or 0)
             self._cache_last = (f.time, f.seq or 0)
 
@@ -189,25 +173,20 @@ class PositionManager:
         base, quote = self._assets(pair)
         return Position(pair, base, quote)
 
-    def realised_pnl(self, pair: str | None = None, since: float | None = None, until: float | None = None) -> Decimal:
-        """Realised PnL (net of fees) of sells whose fill time is in ``[since, until)``."""
+    def realised_pnl(self, since: float | None = None, until: float | None = None) -> Decimal:
+        """Realised PnL (net of fees), all pairs, of sells whose fill time is in ``[since, until)``: the risk
+        check's question before every order, so no walk over the day's fills."""
         with self._lock:
             self._caught_up()
             lo = 0 if since is None else bisect_left(self._cache_times, since)
             hi = len(self._cache_times) if until is None else bisect_left(self._cache_times, until)
-            if pair is None:  # the risk check's question, before every order: no walk over the day's fills
-                total, start = ZERO, lo
-                if self._window is not None and self._window[0] == lo and self._window[1] <= hi:
-                    start, total = self._window[1], self._window[2]
-                for _, realised in self._cache_realised[start:hi]:
-                    total += realised
-                self._window = (lo, hi, total)
-                return total
-            return sum((r for p, r in self._cache_realised[lo:hi] if p == pair), ZERO)
-
-    def unrealised_pnl(self, prices: Mapping[str, Decimal], exit_fee_pct: Decimal = ZERO) -> dict[str, Decimal]:
-        return {pair: pos.unrealised_pnl(prices[pair], exit_fee_pct)
-                for pair, pos in self.positions().items() if pair in prices}
+            total, start = ZERO, lo
+            if self._window is not None and self._window[0] == lo and self._window[1] <= hi:
+                start, total = self._window[1], self._window[2]
+            for realised in self._cache_realised[start:hi]:
+                total += realised
+            self._window = (lo, hi, total)
+            return total
 
     # -- balances ---------------------------------------------------------------------------------
     def set_baseline(self, balances: Mapping[str, Decimal], as_of: float = 0.0) -> None:

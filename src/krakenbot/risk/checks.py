@@ -20,7 +20,7 @@ from krakenbot.models import OrderBook, OrderRequest, OrderType, PairInfo, Side
 from krakenbot.risk.limits import RiskLimits
 
 __all__ = [
-    "DenialCode", "Denial", "TradingState", "RiskSnapshot", "CancelIntent", "CHECKS",
+    "DenialCode", "Denial", "TradingState", "RiskSnapshot", "CHECKS",
     "order_price", "order_notional", "is_reducing", "estimate_fill",
 ]
 
@@ -53,13 +53,6 @@ class TradingState(str, Enum):
 class Denial:
     code: DenialCode
     detail: str
-
-
-@dataclass(frozen=True)
-class CancelIntent:
-    """A request to cancel: always passes risk (cancelling only ever reduces exposure)."""
-
-    cl_ord_id: str
 
 
 @dataclass(frozen=True)
@@ -136,9 +129,7 @@ def check_trading_state(intent, snap: RiskSnapshot, limits: RiskLimits) -> Denia
 
 
 def check_pair_allowed(intent, snap, limits) -> Denial | None:
-    if limits.allowed_pairs is not None and not (_pair_names(intent, snap) & set(limits.allowed_pairs)):
-        return Denial(DenialCode.PAIR_NOT_ALLOWED,
-                      f"pair {intent.pair} not in allowed pairs {sorted(limits.allowed_pairs)}")
+    """A pair Kraken has restricted (``cancel_only``, ``reduce_only``, ...) takes no new order here."""
     if snap.pair_info is not None and snap.pair_info.status != "online":
         return Denial(DenialCode.PAIR_NOT_ALLOWED, f"pair {intent.pair} status is {snap.pair_info.status}")
     return None

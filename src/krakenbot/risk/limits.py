@@ -1,13 +1,13 @@
 """Risk limits as one immutable value, built from settings.
 
 Every limit is a ``Decimal`` (or an int count) so checks compare exact numbers;
-``None`` disables a limit that has no safe universal default.
+``None`` disables a limit that has no safe universal default. The bot builds it from its
+settings (``krakenbot.bot.risk_limits_from``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Mapping
 
 __all__ = ["RiskLimits"]
 
@@ -30,22 +30,3 @@ class RiskLimits:
     risk_per_trade_pct: Decimal = Decimal("1")        # sizing: % of equity risked per trade
     volatility_k: Decimal = Decimal("2")              # sizing: stop distance in volatility units
     min_volatility: Decimal = Decimal("0.001")        # sizing floor: no division by ~0
-    allowed_pairs: frozenset[str] | None = None       # None = any pair the exchange lists
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any]) -> "RiskLimits":
-        """Build from a settings mapping (names as the fields, lower or upper case);
-        numbers go through ``Decimal(str(v))`` so a float in config cannot leak in."""
-        kwargs: dict[str, Any] = {}
-        lowered = {str(k).lower(): v for k, v in values.items()}
-        for f in fields(cls):
-            if f.name not in lowered or lowered[f.name] is None:
-                continue
-            raw = lowered[f.name]
-            if f.name in ("max_daily_trades", "max_open_orders"):
-                kwargs[f.name] = int(raw)
-            elif f.name == "allowed_pairs":
-                kwargs[f.name] = frozenset(raw.split(",") if isinstance(raw, str) else raw)
-            else:
-                kwargs[f.name] = Decimal(str(raw))
-        return cls(**kwargs)

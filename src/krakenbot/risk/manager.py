@@ -5,12 +5,11 @@ placed today, realised loss today, the trading state) live in the store, and the
 day boundary comes from the injected clock (00:00 UTC), so a ``ManualClock`` can
 walk through midnight in a test. The manager reads those into the snapshot, runs
 every check in ``CHECKS`` order and returns *all* denials, so an operator sees every
-reason at once. Cancels always pass.
+reason at once. Cancels never come here: cancelling only ever reduces exposure.
 
 Daily trades = orders placed on the exchange today (the executor counts them in the
 store's ``trades`` counter). Daily realised loss = realised PnL of today's fills
-(derived from the store, so it survives restarts) plus manual adjustments recorded
-with ``record_realised_pnl``.
+(derived from the store, so it survives restarts).
 """
 from __future__ import annotations
 
@@ -21,14 +20,12 @@ from decimal import Decimal
 from krakenbot.clock import Clock
 from krakenbot.models import OrderRequest
 from krakenbot.positions import PositionManager
-from krakenbot.risk.checks import CHECKS, CancelIntent, Denial, RiskSnapshot, TradingState
+from krakenbot.risk.checks import CHECKS, Denial, RiskSnapshot, TradingState
 from krakenbot.risk.limits import RiskLimits
 from krakenbot.store import Store, utc_day, utc_day_bounds
 
 __all__ = ["RiskManager", "RiskDecision"]
 
-TRADES_COUNTER = "trades"
-PNL_ADJUST_COUNTER = "realised_pnl_adjust"
 STATE_KEY = "risk.trading_state"
 _STATES = {state.value: state for state in TradingState}  # a dict lookup instead of an Enum call
 
@@ -37,10 +34,6 @@ _STATES = {state.value: state for state in TradingState}  # a dict lookup instea
 class RiskDecision:
     approved: bool
     denials: list[Denial] = field(default_factory=list)
-
-    @property
-    def codes(self) -> list[str]:
-        return [d.code.value for d in self.denials]
 
 
 class RiskManager:
@@ -87,26 +80,15 @@ class RiskManager:
     def daily_trades(self) -> int:
         return self.store.daily_trade_count(self.today())
 
-    def record_trade(self) -> int:
-        """Count one placed order (the executor does this itself through the store)."""
-        return int(self.store.add_daily(self.today(), TRADES_COUNTER, 1))
-
-    def record_realised_pnl(self, amount: Decimal) -> None:
-        """A manual PnL adjustment for today (negative = loss), e.g. fills made outside the bot."""
-        self.store.add_daily(self.today(), PNL_ADJUST_COUNTER, Decimal(amount))
-
     def daily_realised_pnl(self) -> Decimal:
         start, end = utc_day_bounds(self.clock.time())
-        return self.positions.realised_pnl(since=start, until=end) + self.store.daily_value(
-            self.today(), PNL_ADJUST_COUNTER)
+        return self.positions.realised_pnl(since=start, until=end)
 
     def daily_realised_loss(self) -> Decimal:
         return max(Decimal(0), -self.daily_realised_pnl())
 
     # -- the gate ------------------------------------------------------------------------------
-    def check(self, intent: OrderRequest | CancelIntent, snapshot: RiskSnapshot | None = None) -> RiskDecision:
-        if isinstance(intent, CancelIntent):
-            return RiskDecision(True, [])
+    def check(self, intent: OrderRequest, snapshot: RiskSnapshot | None = None) -> RiskDecision:
         snap = replace(
             snapshot or RiskSnapshot(),
             daily_trades=self.daily_trades(),

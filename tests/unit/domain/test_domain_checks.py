@@ -16,7 +16,7 @@ LIMITS = RiskLimits(
     max_position_btc=Decimal("0.01"), max_position_pct=Decimal("50"), max_order_notional=Decimal("500"),
     min_trade_volume=Decimal("0.00005"), min_eur_for_trade=Decimal("5.0"), max_daily_trades=10,
     max_daily_loss=Decimal("100"), max_open_orders=3, max_leverage=Decimal("1"), price_collar_pct=Decimal("5"),
-    max_data_age_s=Decimal("30"), allowed_pairs=frozenset({"XBTEUR"}),
+    max_data_age_s=Decimal("30"),
 )
 SNAP = RiskSnapshot(
     pair_info=XBTEUR, mid_price=Decimal("60000"), market_data_age_s=Decimal("1"), position_base=Decimal("0.002"),
@@ -42,7 +42,8 @@ def test_a_reasonable_order_passes_every_check():
 CASES = [
     # (code, intent, snapshot, limits, numbers that must appear in the detail)
     (DenialCode.TRADING_HALTED, BUY, replace(SNAP, trading_state=TradingState.HALTED), LIMITS, ["HALTED"]),
-    (DenialCode.PAIR_NOT_ALLOWED, BUY, SNAP, replace(LIMITS, allowed_pairs=frozenset({"ETHEUR"})), ["XBTEUR", "ETHEUR"]),
+    (DenialCode.PAIR_NOT_ALLOWED, BUY, replace(SNAP, pair_info=replace(XBTEUR, status="cancel_only")), LIMITS,
+     ["XBTEUR", "cancel_only"]),
     (DenialCode.LEVERAGE_NOT_ALLOWED, replace(BUY, leverage="2"), SNAP, LIMITS, ["2", "1"]),
     (DenialCode.UNKNOWN_ORDER_OUTSTANDING, BUY, replace(SNAP, unknown_order_pairs=frozenset({"XXBTZEUR"})), LIMITS,
      ["XBTEUR"]),

@@ -145,3 +145,15 @@ def test_settings_are_frozen():
     settings = Settings.from_env(BASE)
     with pytest.raises(Exception):
         settings.max_order_eur = Decimal("1")  # type: ignore[misc]
+
+
+def test_the_command_line_options_count_before_and_after_the_subcommand():
+    """``krakenbot --home H kill`` must reach H's bot: an option before the subcommand was once dropped."""
+    from krakenbot import cli
+
+    for argv in (["--env-file", "x.env", "--home", "h", "--store", "s", "-v", "kill"],
+                 ["kill", "--env-file", "x.env", "--home", "h", "--store", "s", "-v"]):
+        args = cli._parse(argv)
+        assert (args.env_file, args.home, args.store, args.verbose) == ("x.env", "h", "s", True), argv
+    args = cli._parse(["check"])
+    assert (args.env_file, args.home, args.store, args.verbose) == (None, None, None, False)
