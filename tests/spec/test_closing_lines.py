@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _make_dry_run(target: str) -> list[str]:
-    result = subprocess.run(["make", "-n", target,
+    # --no-print-directory: run under another make (as .ci/run does) make adds "Entering directory" lines
+    result = subprocess.run(["make", "-n", "--no-print-directory", target,
                              f"PY={sys.executable}"], cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     return [line for line in result.stdout.splitlines() if line.strip()]
