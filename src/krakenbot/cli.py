@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG = 0, 1, 2
+log = logging.getLogger(__name__)
 KILL_CONFIRM_SECONDS = 10.0
 
 
@@ -359,14 +360,17 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
                 until it is read (reported at the end; resolved at the next start)."""
                 kill = bot.safety.kill_switch
                 signalled = usr1.pop("pending", False)
-                if kill.file_present():
-                    presence.ack(kill.file_kill_id() or "unnamed")  # its guard already refuses every order
                 if (signalled or (kill.file_present() and not kill.engaged_by_command)) and not usr1.get("done"):
                     usr1["done"] = True  # the full kill once: halt, cancel, record
                     reason = kill.file_reason() or kill.reason or "kill switch"
                     print(f"kill switch: {reason}: halted", file=sys.stderr)
                     bot.safety.kill(reason, actor="kill_file")
-                presence.beat(bot.safety.mode.value)
+                try:  # the record comes after the kill: a home that cannot be written must not stop the cancel
+                    if kill.file_present():
+                        presence.ack(kill.file_kill_id() or "unnamed")
+                    presence.beat(bot.safety.mode.value)
+                except OSError as exc:
+                    log.warning("running-bot record not written (%s); the halt stands", exc)
 
             wakeup.on_check = safe_point
             bot.orchestrator.safe_point = safe_point

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Mapping
 from urllib.parse import urlparse
 
+from krakenbot.client._transport import shown_url  # noqa: F401  (shown to operators: cli imports it here)
 from krakenbot.safety.modes import TradingMode
 
 log = logging.getLogger(__name__)
@@ -42,17 +43,6 @@ def redact_key(key: str | None) -> str:
     if not key:
         return "<unset>"
     return f"{key[:4]}…"
-
-
-def shown_url(url: str | None) -> str:
-    """A URL as shown to the operator: a password in its userinfo (``user:pw@``) becomes ``***``."""
-    if not url:
-        return "<unset>"
-    parts = urlparse(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return parts._replace(netloc=f"{parts.username}:***@{host}").geturl()
 
 
 @dataclass(frozen=True)
@@ -299,7 +289,11 @@ def _url(text: str) -> str:
     from krakenbot.client._transport import cleartext_refusal
 
     parsed = urlparse(text)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+    try:
+        parsed.port  # a port that is not a number in range raises here, not at the first request
+    except ValueError:
+        raise ConfigError("API_DOMAIN", f"has an invalid port: {shown_url(text)!r}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ConfigError("API_DOMAIN", f"must be an https:// URL, got {shown_url(text)!r}")
     refusal = cleartext_refusal(text)
     if refusal:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import re
 from urllib.parse import quote_plus
 
-from krakenbot.client._transport import Timeouts, Transport, cleartext_refusal
+from krakenbot.client._transport import Timeouts, Transport, cleartext_refusal, shown_url
 from krakenbot.client.account import AccountApi
 from krakenbot.client.breaker import CircuitBreaker
 from krakenbot.client.market import MarketApi
@@ -157,7 +157,7 @@ class KrakenClient:
         self.close()
 
     def __repr__(self) -> str:
-        return f"KrakenClient({self._transport.base_url!r}, key={redact_key(self._api_key)})"
+        return f"KrakenClient({shown_url(self._transport.base_url)!r}, key={redact_key(self._api_key)})"
 
     @property
     def has_credentials(self) -> bool:

@@ -79,6 +79,17 @@ def is_loopback_host(host: str | None) -> bool:
         return False
 
 
+def shown_url(url: str | None) -> str:
+    """A URL as shown to the operator: a password in its userinfo (``user:pw@``) becomes ``***``."""
+    if not url:
+        return "<unset>"
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{parts.username}:***@{host}").geturl()
+
+
 def cleartext_refusal(base_url: str) -> str | None:
     """Why signed calls must not go to ``base_url`` (plain http off this machine), or None.
     The API key and every signature travel in the request: only TLS may carry them off the host."""
@@ -135,11 +146,11 @@ class Transport:
                  ssl_context: ssl.SSLContext | None = None) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"base_url must be http(s)://host[:port], got {base_url!r}")
+            raise ValueError(f"base_url must be http(s)://host[:port], got {shown_url(base_url)!r}")
         try:
             port = parts.port
         except ValueError:
-            raise ValueError(f"base_url has an invalid port: {base_url!r}") from None
+            raise ValueError(f"base_url has an invalid port: {shown_url(base_url)!r}") from None
         if maxsize < 1:
             raise ValueError(f"maxsize must be at least 1, got {maxsize!r}")
         self.base_url = base_url.rstrip("/")

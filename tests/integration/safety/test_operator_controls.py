@@ -437,3 +437,14 @@ def test_a_password_in_the_api_url_is_never_shown(monkeypatch, tmp_path, capsys,
     shown = capsys.readouterr()
     assert "s3cretpw" not in shown.out + shown.err
     assert "http://op:***@127.0.0.1:9" in shown.out
+
+
+def test_a_password_in_an_api_url_with_a_bad_port_is_never_shown(monkeypatch, tmp_path, capsys):
+    """The URL is refused at start with one line, the password masked (it once reached the first request's
+    ValueError and was printed whole); the client's repr masks it too."""
+    from krakenbot.client import KrakenClient
+
+    assert _main(monkeypatch, tmp_path, ["check"], API_DOMAIN="https://op:s3cretpw@127.0.0.1:99999") == 2
+    shown = capsys.readouterr()
+    assert "s3cretpw" not in shown.out + shown.err and "API_DOMAIN" in shown.err
+    assert "s3cretpw" not in repr(KrakenClient("http://op:s3cretpw@127.0.0.1:9", api_key=KEY, api_secret=SECRET))
