@@ -52,7 +52,7 @@ mutants: install
 
 ## a seeded sample of the mutants (a few minutes); fails when the score drops below tools/mutants/floor.txt
 mutants-sample: install
-	$(PY) -m tools.mutants --sample 36 --seed 17 --floor tools/mutants/floor.txt
+	$(PY) -m tools.mutants --sample 24 --seed 17 --floor tools/mutants/floor.txt
 
 ## benchmarks: client and bot against peers and the floor; writes bench/results/ (< 5 min)
 bench: install

@@ -199,7 +199,7 @@ def main(argv=None) -> int:
             outcome, output = run_tests(command, BASELINE_TIMEOUT)
             # A mutant's run may take a few times the unmutated one (a loaded machine, a mutant that slows a wait):
             # only a run far beyond it is a hang. A fixed bound would count a slow machine's runs as kills.
-            timeout = max(float(cfg["timeout"]), 5 * (time.monotonic() - baseline_started))
+            timeout = max(float(cfg["timeout"]), 3 * (time.monotonic() - baseline_started))
             if outcome != TestOutcome.SURVIVED:
                 print(f"mutants: the unmutated @safety run fails, so no mutant can be judged:\n{output[-2000:]}",
                       file=sys.stderr)
