@@ -56,7 +56,7 @@ def _poll(world, condition, what: str):
         try:  # another process's progress: wait on that process (an exit ends the wait at once), bounded
             bot.wait(timeout=0.005)
         except subprocess.TimeoutExpired:
-            pass
+            continue
     raise AssertionError(f"timed out after {DEADLINE_S:g}s waiting for {what}")
 
 
