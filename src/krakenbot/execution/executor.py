@@ -277,7 +277,7 @@ class Executor:
             "time": self.clock.time(), "actor": "executor", "action": "exchange_contradiction",
             "outcome": "pair_halted", "allowed": False,
             "detail": {"kind": kind, "cl_ord_id": order.cl_ord_id, "pair": order.pair, "answer": answer,
-                       "detail": detail},
+                       "why": detail},
         })
         halt_pair(self.store, self.clock, order.pair, f"exchange answer contradicted order {order.cl_ord_id} "
                   f"({kind}: {detail})", actor="executor")
