@@ -69,9 +69,11 @@ mutants-sample: install
 bench: install
 	$(PY) -m bench
 
-## chaos soak: the real bot, 2,000 random operations at 15 % faults; non-zero exit on any broken invariant
+## chaos soak: the real bot, 2,000 random operations at 15 % faults, a daily cap that binds; non-zero exit on
+## any broken invariant. A random seed, printed first; CHAOS_SEED=n replays one (`make test` runs a short one too)
+CHAOS_SEED ?=
 chaos: install
-	$(PY) -m bench.chaos --ops 2000 --fault-rate 0.15 --seed 1
+	$(PY) -m bench.chaos --ops 2000 --fault-rate 0.15 $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
 
 clean:
 	rm -rf allure-results allure-report reports
