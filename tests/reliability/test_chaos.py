@@ -48,9 +48,12 @@ def test_chaos_on_a_random_seed(tmp_path, capsys):
     with capsys.disabled():  # in the CI log even when it passes: a later failure names its seed
         print(f"\nchaos soak on random seed {seed} (replay: CHAOS_SEED={seed} pytest "
               f"tests/reliability/test_chaos.py -k random_seed)", flush=True)
-    report = chaos.run(ops=400, fault_rate=0.15, seed=seed, workdir=tmp_path)
+    report = chaos.run(ops=400, fault_rate=0.15, seed=seed, workdir=tmp_path, daily_cap=12)
     print(report.table())
-    _assert_clean(report)
+    assert report.ok, report.table()
+    # exercised, on any seed (a chosen seed's richer checks, such as an opened breaker, may not hold)
+    assert report.faults_fired > report.ops * 0.05 and report.restarts > 0, report.table()
+    assert report.exchange_orders >= 12 and report.cap_refusals > 0, report.table()
 
 
 class _LosesAFill(chaos.ChaosRun):
