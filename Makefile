@@ -6,12 +6,15 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: install spec safety test unit report report-check browser bench chaos clean mutants mutants-sample
+.PHONY: install lock spec safety test unit report report-check browser bench chaos clean mutants mutants-sample
 
-$(STAMP): pyproject.toml requirements.txt requirements-dev.txt
+# Every third-party package from requirements.lock (exact versions, hashes checked), then this
+# package itself without dependencies: nothing unpinned comes in. `make lock` re-pins (README).
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt -e .
+	$(PY) -m pip install --quiet --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 $(NODE_STAMP): package.json
@@ -19,6 +22,14 @@ $(NODE_STAMP): package.json
 	touch $@
 
 install: $(STAMP) $(NODE_STAMP)
+
+## re-pin requirements.lock from pyproject.toml's ranges with hashes (UPGRADE=--upgrade: newest allowed)
+LOCK_VENV := .lock-venv
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || ($(PYTHON) -m venv $(LOCK_VENV) && \
+		$(LOCK_VENV)/bin/pip install --quiet pip-tools==7.6.2)
+	$(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --extra spec --extra dev \
+		--strip-extras --no-emit-index-url --no-emit-find-links $(UPGRADE) -o requirements.lock pyproject.toml
 
 ## unit and integration tests (pytest); make test's summary reads the totals from reports/pytest.xml
 unit: install
@@ -58,9 +69,11 @@ mutants-sample: install
 bench: install
 	$(PY) -m bench
 
-## chaos soak: the real bot, 2,000 random operations at 15 % faults; non-zero exit on any broken invariant
+## chaos soak: the real bot, 2,000 random operations at 15 % faults, a daily cap that binds; non-zero exit on
+## any broken invariant. A random seed, printed first; CHAOS_SEED=n replays one (`make test` runs a short one too)
+CHAOS_SEED ?=
 chaos: install
-	$(PY) -m bench.chaos --ops 2000 --fault-rate 0.15 --seed 1
+	$(PY) -m bench.chaos --ops 2000 --fault-rate 0.15 $(if $(CHAOS_SEED),--seed $(CHAOS_SEED))
 
 clean:
 	rm -rf allure-results allure-report reports

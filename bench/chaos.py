@@ -16,7 +16,12 @@ recovers, and checks:
 - fills lost or double-counted: the store's fills equal the exchange's trades, field by
   field (exact Decimals);
 - risk-limit breaches: no exchange order above MAX_ORDER_EUR (but a sell of what the bot held),
-  no position above TOTAL_BTC, no more placed orders per day than MAX_DAILY_TRADES;
+  no position above TOTAL_BTC; and the daily cap as ``risk.checks.check_daily_trades`` counts it:
+  every order placed that UTC day counts (reducing sells too), and an order that is not a
+  reducing sell (a sell no larger than the position the bot held when it asked) is never placed
+  once the day already has MAX_DAILY_TRADES orders. The cap is small (``--daily-cap``, 30) so
+  that it binds: the soak sees refusals by it (``cap refusals``), and an "overnight" operation
+  moves the clock 6 hours so days turn and the cap binds again;
 - requests that reached the exchange while the breaker was OPEN (breaker listener
   intervals against the simulator's access log);
 - the ledger: starting balances + the bot's fills == the exchange balances, fees equal,
@@ -52,7 +57,7 @@ LIMITS = {
     "MAX_ORDER_EUR": "250",
     "TOTAL_BTC": "0.02",
     "MAX_POSITION_PCT": "100",
-    "MAX_DAILY_TRADES": "100000",
+    "MAX_DAILY_TRADES": "30",  # binds: the soak places more than that per day (see --daily-cap)
     "MAX_DAILY_LOSS_EUR": "100000",
     "MAX_OPEN_ORDERS": "8",
     "PRICE_COLLAR_PCT": "3",
@@ -123,6 +128,8 @@ class ChaosReport:
     exchange_trades: int = 0
     restarts: int = 0
     breaker_opened: int = 0
+    daily_cap: int = 0
+    cap_refusals: int = 0  # orders the daily cap refused: the invariant below had something to check
 
     @property
     def ok(self) -> bool:
@@ -141,13 +148,14 @@ class ChaosReport:
                 lines.append(f"    - {d}")
         lines.append(f"requests {self.requests}, faults fired {self.faults_fired}, exchange orders "
                      f"{self.exchange_orders}, trades {self.exchange_trades}, restarts {self.restarts}, "
-                     f"breaker opened {self.breaker_opened}")
+                     f"breaker opened {self.breaker_opened}, daily cap {self.daily_cap}, "
+                     f"cap refusals {self.cap_refusals}")
         lines.append("operations: " + ", ".join(f"{k} {v}" for k, v in sorted(self.op_counts.items())))
         lines.append("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items())))
         lines.append(f"{self.ops_per_s:,.0f} operations/s ({self.ops} operations in {self.wall_s:.1f} s wall)")
         if not self.ok:
             lines.append(f"FAILED: reproduce with: python -m bench.chaos --ops {self.ops} "
-                         f"--fault-rate {self.fault_rate:g} --seed {self.seed}")
+                         f"--fault-rate {self.fault_rate:g} --seed {self.seed} --daily-cap {self.daily_cap}")
         return "\n".join(lines)
 
 
@@ -175,25 +183,30 @@ class BreakerWatch:
 
 class ChaosRun:
     def __init__(self, ops: int, fault_rate: float, seed: int, workdir: Path,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None, daily_cap: int | None = None) -> None:
         self.ops, self.fault_rate, self.seed = ops, fault_rate, seed
         self.rng = random.Random(seed)
         self.workdir = workdir
         self.store_path = str(workdir / "chaos.sqlite")
         self.log = log or (lambda _m: None)
         self.clock = ManualClock()
+        self.limits = dict(LIMITS)
+        if daily_cap is not None:
+            self.limits["MAX_DAILY_TRADES"] = str(daily_cap)
+        # cl_ord_id -> (side, volume, the bot's position when it asked): what check_daily_trades exempts
+        self.asked: dict[str, tuple[str, Decimal, Decimal]] = {}
         self.sim = KrakenSimulator(seed=seed, clock=self.clock)
         self.sim.set_price(PAIR, "60000")
         self.start_balances = self.sim.balances()
         self.env = {"KRAKEN_API_KEY": self.sim.api_key, "KRAKEN_API_SECRET": self.sim.api_secret,
                     "API_DOMAIN": self.sim.url, "TRADING_MODE": "live", "KRAKEN_LIVE_TRADING": "yes",
                     "STORE_PATH": self.store_path, "KILL_SWITCH_FILE": str(workdir / "KILL"),
-                    "PAIRS": PAIR, **LIMITS}
+                    "PAIRS": PAIR, **self.limits}
         self.settings = Settings.from_env(self.env)
         self.watches: list[BreakerWatch] = []
         self.bot: Bot | None = None
         self.status_window = 0
-        self.report = ChaosReport(seed, ops, fault_rate)
+        self.report = ChaosReport(seed, ops, fault_rate, daily_cap=int(self.limits["MAX_DAILY_TRADES"]))
         self.unexpected: list[str] = []
 
     # -- bot lifecycle ------------------------------------------------------------------------
@@ -228,11 +241,19 @@ class ChaosRun:
         return None
 
     def _submit(self, side: str, ordertype: str, volume: Decimal, price: Decimal | None = None) -> None:
+        held = self.bot.safety.positions.position(PAIR_ID).volume  # what the risk snapshot reads
         outcome = self._guard(lambda: self.bot.safety.submit_order(PAIR, side, ordertype, volume, price), "submit")
         if outcome is not None:
             key = "placed" if outcome.placed else ("accepted" if outcome.accepted else
                                                    "+".join(outcome.codes) or "refused")
             self.report.outcomes[f"submit:{key}"] += 1
+            if "DAILY_TRADE_LIMIT" in outcome.codes:
+                self.report.cap_refusals += 1
+            cid = outcome.cl_ord_id
+        else:  # raised: the newest intent (ids rise, across restarts too) is this one's if it got that far
+            cid = max((o.cl_ord_id for o in self.bot.store.orders()), default=None)
+        if cid is not None and cid not in self.asked:
+            self.asked[cid] = (side, volume, held)
 
     def op_market(self) -> None:
         volume = Decimal(self.rng.randint(5, 35)) / Decimal(10000)  # 0.0005 .. 0.0035 BTC
@@ -303,6 +324,10 @@ class ChaosRun:
         else:
             self._guard(lambda: self.bot.safety.keep_alive(), "dms_keep_alive")
 
+    def op_overnight(self) -> None:
+        """Six hours pass: a new UTC day comes (and with it a fresh daily cap) every few of these."""
+        self.sim.advance(6 * 3600)
+
     def op_restart(self) -> None:
         self.report.restarts += 1
         self.restart()
@@ -310,7 +335,7 @@ class ChaosRun:
     OPS: list[tuple[str, int]] = [
         ("market", 18), ("limit", 18), ("cancel", 10), ("refresh", 8), ("query", 10),
         ("market_move", 14), ("time", 14), ("status_window", 2), ("restart", 3), ("kill", 1),
-        ("dead_mans_switch", 2),
+        ("dead_mans_switch", 2), ("overnight", 1),
     ]
 
     # -- run ----------------------------------------------------------------------------------
@@ -449,8 +474,8 @@ class ChaosRun:
 
     def _check_risk(self, sim_orders: list[dict], sim_trades: list[dict]) -> None:
         inv = self.report.invariants
-        max_eur = Decimal(LIMITS["MAX_ORDER_EUR"])
-        slack = 1 + Decimal(LIMITS["PRICE_COLLAR_PCT"]) / 100  # a market order fills around the mid it was sized at
+        max_eur = Decimal(self.limits["MAX_ORDER_EUR"])
+        slack = 1 + Decimal(self.limits["PRICE_COLLAR_PCT"]) / 100  # a market order fills around the mid it was sized at
         held_before = _held_before_each_market_order(sim_trades)
         for o in sim_orders:
             vol = Decimal(o["vol"])
@@ -464,7 +489,7 @@ class ChaosRun:
                 notional = vol * price
             if notional > max_eur * slack:
                 inv["risk: order above MAX_ORDER_EUR"].add(f"{o.get('cl_ord_id')}: {notional:.2f} EUR")
-        position, cap = Decimal(0), Decimal(LIMITS["TOTAL_BTC"])
+        position, cap = Decimal(0), Decimal(self.limits["TOTAL_BTC"])
         for t in sorted(sim_trades, key=lambda t: (t["time"], t["trade_id"])):
             position += Decimal(t["vol"]) if t["type"] == "buy" else -Decimal(t["vol"])
             if position > cap:
@@ -475,17 +500,23 @@ class ChaosRun:
                 events += [(float(o["opentm"]), 1, o.get("cl_ord_id"))]
                 if "closetm" in o:
                     events += [(float(o["closetm"]), -1, o.get("cl_ord_id"))]
-        resting, cap_open = 0, int(LIMITS["MAX_OPEN_ORDERS"])
+        resting, cap_open = 0, int(self.limits["MAX_OPEN_ORDERS"])
         for when, delta, cid in sorted(events, key=lambda e: (e[0], e[1])):
             resting += delta
             if resting > cap_open:
                 inv["risk: resting orders above MAX_OPEN_ORDERS"].add(f"{resting} at {when} (opening {cid})")
-        per_day: Counter = Counter()
+        # check_daily_trades: the day's count is every order placed that UTC day (the executor counts
+        # each placement, reducing sells too); an order that is not a reducing sell may go out only
+        # while that count is below the cap. sim_orders are in the order the exchange took them.
+        cap, per_day = int(self.limits["MAX_DAILY_TRADES"]), Counter()
         for o in sim_orders:
-            per_day[time.strftime("%Y-%m-%d", time.gmtime(float(o["opentm"])))] += 1
-        for day, n in per_day.items():
-            if n > int(LIMITS["MAX_DAILY_TRADES"]):
-                inv["risk: daily placed orders above MAX_DAILY_TRADES"].add(f"{day}: {n}")
+            day = time.strftime("%Y-%m-%d", time.gmtime(float(o["opentm"])))
+            side, volume, held = self.asked.get(o.get("cl_ord_id"), (o["descr"]["type"], Decimal(o["vol"]), None))
+            reducing = side == "sell" and held is not None and volume <= held
+            if not reducing and per_day[day] >= cap:
+                inv["risk: daily placed orders above MAX_DAILY_TRADES"].add(
+                    f"{o.get('cl_ord_id')} ({side} {volume}) placed on {day} after {per_day[day]} orders, cap {cap}")
+            per_day[day] += 1
 
 
 def _held_before_each_market_order(sim_trades: list[dict]) -> dict[str, Decimal]:
@@ -504,34 +535,40 @@ def _held_before_each_market_order(sim_trades: list[dict]) -> dict[str, Decimal]
 
 
 def run(ops: int = 2000, fault_rate: float = 0.15, seed: int = 1, workdir: str | Path | None = None,
-        log: Callable[[str], None] | None = None) -> ChaosReport:
+        log: Callable[[str], None] | None = None, daily_cap: int | None = None) -> ChaosReport:
     """One soak; ``workdir`` holds the store file (a temporary directory when None)."""
     if workdir is not None:
         Path(workdir).mkdir(parents=True, exist_ok=True)
-        return ChaosRun(ops, fault_rate, seed, Path(workdir), log).run()
+        return ChaosRun(ops, fault_rate, seed, Path(workdir), log, daily_cap).run()
     with tempfile.TemporaryDirectory(prefix="krakenbot-chaos-") as tmp:
-        return ChaosRun(ops, fault_rate, seed, Path(tmp), log).run()
+        return ChaosRun(ops, fault_rate, seed, Path(tmp), log, daily_cap).run()
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.chaos", description=__doc__.splitlines()[0])
     p.add_argument("--ops", type=int, default=2000, help="randomized operations (default 2000)")
     p.add_argument("--fault-rate", type=float, default=0.15, help="fault probability per request (default 0.15)")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=None, help="default: a random seed (printed, to replay a failure)")
+    p.add_argument("--daily-cap", type=int, default=int(LIMITS["MAX_DAILY_TRADES"]),
+                   help="MAX_DAILY_TRADES for the soak (default %(default)s: small, so it binds)")
     p.add_argument("--seconds", type=float, default=None,
                    help="bench mode: run batches of --ops until this many seconds have passed")
     p.add_argument("--workdir", default=None, help="keep the store file here (default: a temp dir)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--verbose", action="store_true", help="show the bot's warnings (retries, breaker)")
     args = p.parse_args(argv)
-    if not 0 <= args.fault_rate <= 1 or args.ops < 1:
-        p.error("--fault-rate must be in [0, 1] and --ops >= 1")
+    if not 0 <= args.fault_rate <= 1 or args.ops < 1 or args.daily_cap < 1:
+        p.error("--fault-rate must be in [0, 1], --ops >= 1 and --daily-cap >= 1")
+    if args.seed is None:
+        args.seed = random.SystemRandom().randrange(1, 2**31)
+    print(f"chaos soak seed {args.seed} (replay: python -m bench.chaos --ops {args.ops} "
+          f"--fault-rate {args.fault_rate:g} --seed {args.seed} --daily-cap {args.daily_cap})", flush=True)
     if not args.verbose:
         logging.basicConfig(level=logging.ERROR)  # the bot's retry warnings are expected here
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     if args.seconds is not None:
         return _timed(args, say)
-    report = run(args.ops, args.fault_rate, args.seed, args.workdir, say)
+    report = run(args.ops, args.fault_rate, args.seed, args.workdir, say, args.daily_cap)
     print(report.table(), flush=True)
     return 0 if report.ok else 1
 
@@ -540,7 +577,7 @@ def _timed(args: argparse.Namespace, say: Callable[[str], None]) -> int:
     """For ``python -m bench``: 200-op soaks with successive seeds until the time is up."""
     started, total_ops, failed, seed = time.perf_counter(), 0, [], args.seed
     while time.perf_counter() - started < args.seconds:
-        report = run(min(args.ops, 200), args.fault_rate, seed, None, say)
+        report = run(min(args.ops, 200), args.fault_rate, seed, None, say, args.daily_cap)
         total_ops += report.ops
         if not report.ok:
             failed.append(seed)

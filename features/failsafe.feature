@@ -241,3 +241,38 @@ Feature: Failing safe when the exchange misbehaves
     Then the exchange received that order exactly once
     And no order is open on the exchange
     And the bot does not count the order as placed
+
+  @safety @critical @fault-injection @allure.label.story:false-answers
+  Scenario: The exchange says it refused an order that it put on the book: the bot tracks the order and halts the pair
+    Given the exchange will put the next order on the book but answer that the account lacks the funds
+    When the bot places a limit buy of 0.01 XBT at 59,000 EUR
+    Then the exchange holds the order, open
+    And the bot records the order as open, under the exchange's reference, and counts it among today's trades
+    And the bot reports that the exchange's answer contradicted what the exchange holds
+    And trading on XBT/EUR is halted until the operator clears it, while the bot itself stays active
+
+  @safety @critical @fault-injection @allure.label.story:false-answers
+  Scenario: The exchange confirms an order with the reference of the order before it: the bot keeps both apart and halts the pair
+    Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And the exchange will confirm the next order with the reference of the order before it
+    When the bot places a limit buy of 0.01 XBT at 58,900 EUR
+    Then the exchange holds the order, open
+    And the bot records the order as open, under the exchange's reference, and counts it among today's trades
+    And the bot still records the earlier order under its own reference
+    And the bot reports that the exchange's answer contradicted what the exchange holds
+    And trading on XBT/EUR is halted until the operator clears it, while the bot itself stays active
+
+  @safety @critical @fault-injection @allure.label.story:false-answers
+  Scenario: A pair halted after a false answer takes no new order until the operator clears it
+    Given trading on XBT/EUR was halted after a false answer from the exchange
+    When the bot asks to buy 0.01 XBT at market
+    Then the order is refused for reason PAIR_HALTED
+    And the exchange received no order for it
+
+  @normal @fault-injection @allure.label.story:false-answers
+  Scenario: Another pair trades on while one pair is halted after a false answer
+    Given the bot trades XBT/EUR and ETH/EUR
+    And the price of ETH/EUR is 3,000 EUR
+    And trading on XBT/EUR was halted after a false answer from the exchange
+    When the bot places a limit buy of 0.1 ETH at 2,950 EUR
+    Then the order is open on the exchange

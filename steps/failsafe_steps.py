@@ -10,7 +10,7 @@ from hamcrest import (assert_that, contains_string, empty, equal_to, has_key, ha
 
 from krakenbot.errors import KrakenError
 from krakenbot.safety.reads import STATUS_TTL_S
-from tools.spec_support.facade import exchange_open_orders, exchange_order
+from tools.spec_support.facade import PAIR_ID, describe, exchange_open_orders, exchange_order, submit
 
 
 def _breaker_state(world) -> str:
@@ -425,3 +425,87 @@ def step_bot_knows(context):
     record = world.safety.order(outcome.cl_ord_id)
     assert_that(record.txid, equal_to(order["txid"]), "the bot should have found the exchange's order id")
     assert_that(str(record.status).upper(), is_(equal_to("OPEN")), "the bot should know the order is open")
+
+
+# -- false answers: the exchange's answer contradicts what it holds -------------------------------
+def _contradictions(world) -> list[dict]:
+    return [row for row in world.safety.audit_log() if row.get("action") == "exchange_contradiction"]
+
+
+@given("the exchange will put the next order on the book but answer that the account lacks the funds")
+def step_refused_but_placed(context):
+    context.world.sim.faults.inject(endpoint="AddOrder", kind="error_but_processed",
+                                    error="EOrder:Insufficient funds", times=1)
+
+
+@given("the exchange will confirm the next order with the reference of the order before it")
+def step_replayed_confirmation(context):
+    context.world.sim.faults.inject(endpoint="AddOrder", kind="replayed_answer", times=1)
+
+
+@given("trading on XBT/EUR was halted after a false answer from the exchange")
+def step_pair_halted_by_false_answer(context):
+    world = context.world
+    step_refused_but_placed(context)
+    outcome = submit(world, "buy", "limit", Decimal("0.01"), Decimal("59000"))
+    assert_that(world.safety.status()["halted_pairs"], has_key(PAIR_ID),
+                f"the false refusal should have halted XBT/EUR: {describe(outcome)}")
+    world.notes.pop("outcome")  # the Given's order is the scene, not the order the Thens are about
+    world.notes.pop("outcomes")
+
+
+@given("the bot trades XBT/EUR and ETH/EUR")
+def step_two_pairs(context):
+    context.world.configure(PAIRS="XBTEUR,ETHEUR")
+
+
+@when("the bot places a limit buy of {volume:Amount} ETH at {price:Amount} EUR")
+def step_places_eth(context, volume, price):
+    submit(context.world, "buy", "limit", volume, price, pair="ETHEUR")
+
+
+@then("the exchange holds the order, open")
+def step_exchange_holds_open(context):
+    world = context.world
+    outcome = world.notes["outcome"]
+    held = [o for o in world.sim.orders() if o.get("cl_ord_id") == outcome.cl_ord_id]
+    assert_that(held, has_length(1), f"the exchange should hold the order once: {describe(outcome)}")
+    assert_that(held[0]["status"], equal_to("open"), "the order should rest in the book")
+    world.notes["held"] = held[0]
+
+
+@then("the bot records the order as open, under the exchange's reference, and counts it among today's trades")
+def step_bot_records_held(context):
+    world = context.world
+    outcome, held = world.notes["outcome"], world.notes["held"]
+    record = world.safety.order(outcome.cl_ord_id)
+    assert_that((record.status, record.txid), equal_to(("OPEN", held["txid"])),
+                f"the bot's record should follow the exchange, not its answer: {describe(outcome)}")
+    assert_that(outcome.placed, is_(True), f"the bot should report the order as placed: {describe(outcome)}")
+    placed_today = sum(1 for o in world.sim.orders())
+    assert_that(world.safety.status()["daily_trades"], equal_to(placed_today),
+                "every order on the exchange today counts towards the daily trade limit")
+
+
+@then("the bot still records the earlier order under its own reference")
+def step_earlier_kept(context):
+    world = context.world
+    earlier = world.notes["resting"][-1]
+    record = world.safety.order(earlier.cl_ord_id)
+    assert_that(record.txid, equal_to(exchange_order(world, earlier)["txid"]), "the earlier order keeps its reference")
+    assert_that(record.status, equal_to("OPEN"), "the earlier order is still open")
+
+
+@then("the bot reports that the exchange's answer contradicted what the exchange holds")
+def step_contradiction_reported(context):
+    world = context.world
+    rows = _contradictions(world)
+    assert_that([r["cl_ord_id"] for r in rows], equal_to([world.notes["outcome"].cl_ord_id]),
+                "one contradiction should be recorded, about this order")
+
+
+@then("trading on XBT/EUR is halted until the operator clears it, while the bot itself stays active")
+def step_pair_halted(context):
+    status = context.world.safety.status()
+    assert_that(list(status["halted_pairs"]), equal_to([PAIR_ID]), "XBT/EUR alone should be halted")
+    assert_that(status["trading_state"], equal_to("ACTIVE"), "the rest of the bot should trade on")

@@ -93,9 +93,13 @@ def _parser() -> argparse.ArgumentParser:
     kill.add_argument("--wait", type=_seconds, default=KILL_CONFIRM_SECONDS,
                       help=f"seconds to wait for the running bot's confirmation (default {KILL_CONFIRM_SECONDS:g})")
     resume = _sub(sub, "resume", common, "clear a halt (refused while the kill file exists)",
-                  "Set the store's trading state back to ACTIVE. Refused while the kill file exists.",
-                  "  rm ~/.local/state/krakenbot/KILL_SWITCH && krakenbot resume --reason \"incident closed\"")
+                  "Set the store's trading state back to ACTIVE. Refused while the kill file exists. With --pair, "
+                  "clear only that pair's halt (set when an exchange answer contradicted an order on it; `krakenbot "
+                  "status` lists the halted pairs).",
+                  "  rm ~/.local/state/krakenbot/KILL_SWITCH && krakenbot resume --reason \"incident closed\"\n"
+                  "  krakenbot resume --pair XXBTZEUR --reason \"orders checked against the exchange\"")
     resume.add_argument("--reason", default="operator resumed")
+    resume.add_argument("--pair", default=None, help="clear this pair's halt only (the pair id `status` shows)")
     _sub(sub, "config", common, "the resolved settings and where each came from",
          "Every setting as the bot would use it, with its source (environment, .env or default). Secrets are "
          "masked: the key shows its first 4 characters only.", "  krakenbot config --env-file prod.env")
@@ -493,6 +497,8 @@ def _status(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> in
         print(f"mode           {mode + ' (running bot)' if mode else 'not running; configured ' + configured}")
         print(f"store          {paths['store_path']}")
         print(f"trading state  {risk.trading_state.value}")
+        for pair, why in sorted(risk.halted_pairs().items()):
+            print(f"pair halted    {pair}: {why}")
         print(f"kill switch    {'ENGAGED: ' + (kill.reason or '') if kill.engaged else 'off'} ({kill.file_path})")
         print(f"breaker        {breaker_rows[-1]['outcome'] if breaker_rows else 'closed'} (last recorded)")
         limit = settings.max_daily_trades if settings else "?"
@@ -666,6 +672,14 @@ def _resume(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> in
         return _fail(_no_store(paths), EXIT_FAILURE)
     with store:
         risk = _risk_manager(_full_settings(sources)[0], store)
+        if args.pair is not None:
+            halted = risk.halted_pairs()
+            if args.pair not in halted:
+                return _fail(f"resume refused: pair {args.pair} is not halted (halted: "
+                             f"{', '.join(sorted(halted)) or 'none'})", EXIT_FAILURE)
+            risk.resume_pair(args.pair, args.reason, actor="cli")
+            print(f"pair {args.pair} HALTED -> ACTIVE")
+            return EXIT_OK
         old = risk.trading_state.value
         risk.resume(args.reason, actor="cli")
     print(f"trading state {old} -> ACTIVE")

@@ -14,6 +14,13 @@ What each kind does (see ``server.py`` for the wire side):
 - ``reset``: the connection is reset (TCP RST) before processing.
 - ``truncated_json`` / ``invalid_json``: processed, then a cut or garbled JSON body is sent.
 
+Lies: the request is processed fully, then the answer contradicts what happened.
+- ``replayed_answer``: the previous successful answer of that endpoint is sent again (an
+  AddOrder answer naming the txid of the order before); the real answer when there was none.
+- ``phantom_txid``: the answer's ``txid`` is replaced by one the exchange never issued.
+- ``error_but_processed``: HTTP 200 ``{"error": [error]}`` although the request took effect
+  (e.g. ``EOrder:Insufficient funds`` for an order that is on the book).
+
 Besides faults, an in-process caller can ask to be called when a request arrives
 (``on_arrival``): something that happens in the world while the exchange is busy with that
 request, e.g. the operator pulling a kill switch while the bot waits for an answer. The
@@ -29,10 +36,14 @@ from typing import Any, Callable
 
 KINDS = frozenset({
     "error", "http_status", "latency", "hang", "accept_then_drop", "reset", "truncated_json", "invalid_json",
+    "replayed_answer", "phantom_txid", "error_but_processed",
 })
 MAX_FAULT_SECONDS = 86400.0
 # Kinds after which the request is still handed to the exchange.
-PROCESSING_KINDS = frozenset({"latency", "accept_then_drop", "truncated_json", "invalid_json"})
+PROCESSING_KINDS = frozenset({"latency", "accept_then_drop", "truncated_json", "invalid_json",
+                              "replayed_answer", "phantom_txid", "error_but_processed"})
+# Kinds whose answer is a Kraken error string (checked at injection).
+ERROR_KINDS = frozenset({"error", "error_but_processed"})
 
 
 @dataclass
@@ -79,7 +90,7 @@ class FaultInjector:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(KINDS)}")
         if not isinstance(endpoint, str) or not endpoint:
             raise ValueError("endpoint must be a method name or '*'")
-        if kind == "error":
+        if kind in ERROR_KINDS:
             error = error or "EService:Unavailable"
             if not isinstance(error, str) or error[:1] not in ("E", "W") or ":" not in error:
                 raise ValueError("error must be a Kraken error string like 'EService:Unavailable'")

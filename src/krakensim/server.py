@@ -148,6 +148,8 @@ class Gateway:
         self.keys = keys
         self.counter = counter
         self.faults = faults
+        self._last_ok: dict[str, Any] = {}  # endpoint -> its last successful result (replayed_answer)
+        self._phantoms = 0  # phantom txids handed out (phantom_txid)
         self.access_log = access_log
         self.clock = clock
         self.stop = stop
@@ -262,8 +264,14 @@ class Gateway:
             if len(self.internal_errors) < 100:
                 self.internal_errors.append(f"{method}: {exc!r}")
         body = error_body(code) if code else _ok_body(result)
+        previous = self._last_ok.get(method)
+        if code is None:
+            self._last_ok[method] = result
         if fault is None or fault.kind == "latency":
             return self._finish(http_method, path, method, kind, key_id, params, code, fault, now, body)
+        if fault.kind in ("replayed_answer", "phantom_txid", "error_but_processed") and code is None:
+            return self._finish(http_method, path, method, kind, key_id, params, code, fault, now,
+                                self._lie(fault, result, previous))
         if fault.kind == "accept_then_drop":
             self._log(now, http_method, path, method, kind, key_id, params, "dropped", code, fault.kind, 0)
             return Reply(action="drop", close=True)
@@ -273,6 +281,19 @@ class Gateway:
             body = b'{"error":[],"result":{"' + body[:16].replace(b'"', b"'") + b"',}} <!-- garbled -->"
         self._log(now, http_method, path, method, kind, key_id, params, "fault", code, fault.kind, 200)
         return Reply(200, body)
+
+    def _lie(self, fault: Fault, result: Any, previous: Any) -> bytes:
+        """The answer of a lying exchange: the request took effect, the answer says otherwise."""
+        if fault.kind == "error_but_processed":
+            return error_body(fault.error or errors.SERVICE_UNAVAILABLE)
+        if fault.kind == "replayed_answer":
+            return _ok_body(previous if previous is not None else result)
+        # phantom_txid: a well-formed id no order of this exchange carries
+        self._phantoms += 1
+        phantom = f"OPHANT-{self._phantoms:05d}-NEVERX"
+        if isinstance(result, dict) and "txid" in result:
+            result = dict(result, txid=[phantom] if isinstance(result["txid"], list) else phantom)
+        return _ok_body(result)
 
     def _fault_only(self, http_method: str, path: str, method: str, kind: str, key_id: str | None,
                     params: dict[str, Any], fault: Fault, now: float) -> Reply:

@@ -13,6 +13,11 @@ The rules, in order of importance:
 3. While any order on a pair is ``UNKNOWN``, nothing new goes out on that pair.
 4. Fills come from TradesHistory/QueryTrades, keyed by trade id (recorded once), and
    each fee is checked against the pair's fee schedule.
+5. An answer that contradicts what the exchange shows (an AddOrder answer naming another
+   order's txid, a txid Kraken does not know, an ``EOrder:`` refusal for an order that is on
+   the book) is never taken on trust: it is recorded (``exchange_contradiction``), the pair is
+   halted until the operator clears it, and the order's record follows the exchange, found by
+   ``cl_ord_id``. The other pairs, and the store, go on working.
 
 Status changes go through ``order_state.apply`` only.
 """
@@ -50,12 +55,13 @@ from krakenbot.execution.order_state import (
 )
 from krakenbot.models import OrderInfo, OrderRequest, OrderType, PairInfo, TradeInfo
 from krakenbot.positions import Discrepancy
+from krakenbot.risk.manager import halt_pair
 from krakenbot.store import FillRecord, OrderRecord, Store, StoreError, utc_day
 
 if TYPE_CHECKING:
     from krakenbot.market_data import PairRules
 
-__all__ = ["Executor", "PlacementResult", "UnknownOrderOutstanding", "is_ambiguous"]
+__all__ = ["Executor", "PlacementResult", "UnknownOrderOutstanding", "is_ambiguous", "query_orders_isolating"]
 
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 _CLOSED_PAGE = 50   # ClosedOrders page size
@@ -150,6 +156,7 @@ class Executor:
         self.wait_for_unknown = wait_for_unknown
         self.sync_after_place = sync_after_place
         self.fee_mismatches: list[Discrepancy] = []
+        self.contradictions: list[Discrepancy] = []  # exchange answers that contradicted the exchange
         # prefix + this bot's id (two bots on one account never collide, and recovery adopts only
         # its own orders) + time + counter. Without BOT_ID the id is drawn once per store and kept
         # in its meta table, so a restarted bot on the same store recognises its orders.
@@ -262,6 +269,19 @@ class Executor:
     def _count_placed(self) -> None:
         self.store.add_daily(utc_day(self.clock.time()), "trades", 1)
 
+    def _contradiction(self, order: OrderRecord, kind: str, answer: str, detail: str) -> None:
+        """An exchange answer about ``order`` that the exchange itself contradicts: record it and halt
+        the order's pair (new orders there wait for the operator; the other pairs trade on)."""
+        self.contradictions.append(Discrepancy(kind, order.cl_ord_id, answer, None, detail))
+        self.store.append_audit({
+            "time": self.clock.time(), "actor": "executor", "action": "exchange_contradiction",
+            "outcome": "pair_halted", "allowed": False,
+            "detail": {"kind": kind, "cl_ord_id": order.cl_ord_id, "pair": order.pair, "answer": answer,
+                       "why": detail},
+        })
+        halt_pair(self.store, self.clock, order.pair, f"exchange answer contradicted order {order.cl_ord_id} "
+                  f"({kind}: {detail})", actor="executor")
+
     # -- place ------------------------------------------------------------------------------------
     def place(self, request: OrderRequest, *, reason: str = "") -> PlacementResult:
         """Round, validate locally, record, send once, and settle the outcome."""
@@ -358,6 +378,9 @@ class Executor:
                 self._transition(order, OrderEvent.TIMEOUT, reason=_reason(error))
                 raise
             if not is_ambiguous(error):
+                found = self._placed_despite(order, error)
+                if found is not None:
+                    return self._result(found)
                 order = self._transition(order, OrderEvent.REJECT, reason=_reason(error))
                 return self._result(order, refusal=error if isinstance(error, LocalRefusal) else None)
             order = self._transition(order, OrderEvent.TIMEOUT, reason=_reason(error))
@@ -378,15 +401,46 @@ class Executor:
         # Accepted, its audit row and the daily trade count: one ordinary commit. The intent is
         # already durable; if this commit is lost (a power cut), PENDING_SUBMIT remains, which
         # recovery settles by cl_ord_id and counts.
-        with self.store.batch():
-            order = self._transition(order, OrderEvent.ACCEPT, txid=ack.txids[0])
-            self._count_placed()
+        txid = ack.txids[0]
+        owner = self.store.order_by_txid(txid)
+        try:
+            if owner is not None and owner.cl_ord_id != order.cl_ord_id:
+                raise sqlite3.IntegrityError(f"txid {txid} is order {owner.cl_ord_id}'s")
+            with self.store.batch():
+                order = self._transition(order, OrderEvent.ACCEPT, txid=txid)
+                self._count_placed()
+        except sqlite3.IntegrityError as clash:  # the txid is another order's (the UNIQUE index says so)
+            # A replayed or crossed answer: it says nothing about this order. Find it by cl_ord_id.
+            order = self.store.get_order(order.cl_ord_id) or order
+            self._contradiction(order, "txid_of_another_order", txid, str(clash))
+            order = self._transition(order, OrderEvent.TIMEOUT, reason=f"AddOrder answered with txid {txid}, "
+                                     "another order's: outcome looked up by client id")
+            return self._result(self.resolve_unknown(order.cl_ord_id, wait=self.wait_for_unknown))
         if self.sync_after_place and not _rests(wire):
             try:
                 order = self.sync_order(order.cl_ord_id)
             except KrakenError:
                 pass  # placed and known by txid; a later refresh() catches up
         return self._result(order)
+
+    def _placed_despite(self, order: OrderRecord, error: BaseException) -> OrderRecord | None:
+        """Kraken refused the order (``EOrder:...``): is it on the exchange all the same? One
+        filtered lookup by cl_ord_id (refusals are rare: the bot checks funds and minimums first).
+        Found: the refusal was false - record it, halt the pair, follow the exchange's order. Not
+        found, or the lookup failed: the refusal stands (a reconcile still names an order it missed)."""
+        code = getattr(error, "code", None) or ""
+        if isinstance(error, LocalRefusal) or not code.startswith("EOrder:"):
+            return None
+        try:
+            info = self._lookup(order, scan=False)
+        except KrakenError:
+            return None
+        if info is None:
+            return None
+        self._contradiction(order, "refused_but_placed", code,
+                            f"AddOrder answered {code}, yet the order is at the exchange as {info.txid}")
+        order = self._transition(order, OrderEvent.TIMEOUT, reason=f"refused ({code}) but placed as {info.txid}")
+        return self.resolve_unknown(order.cl_ord_id, wait=False)
 
     def _result(self, order: OrderRecord, validated_only: bool = False,
                 refusal: LocalRefusal | None = None) -> PlacementResult:
@@ -504,7 +558,10 @@ class Executor:
                 if order.status in (OrderStatus.UNKNOWN.value, OrderStatus.PENDING_SUBMIT.value):
                     return self.resolve_unknown(cl_ord_id, wait=False)
                 return order
-            info = self.client.account.query_orders([order.txid], trades=True).get(order.txid)
+            infos, unknown = query_orders_isolating(self.client.account, [order.txid], trades=True)
+            if unknown:
+                return self._txid_unknown(order)
+            info = infos.get(order.txid)
             if info is None:
                 return order
             order = self._apply_info(order, info)
@@ -528,15 +585,43 @@ class Executor:
         all_infos: dict[str, OrderInfo] = {}
         for i in range(0, len(with_txid), 50):
             chunk = with_txid[i:i + 50]
-            infos = self.client.account.query_orders([o.txid for o in chunk], trades=True)
+            infos, unknown = query_orders_isolating(self.client.account, [o.txid for o in chunk], trades=True)
             all_infos.update(infos)
             for o in chunk:
                 with self._order_lock(o.cl_ord_id):
                     fresh = self.store.get_order(o.cl_ord_id) or o
+                    if o.txid in unknown:
+                        touched.append(self._txid_unknown(fresh))
+                        continue
                     info = infos.get(o.txid)
                     touched.append(self._apply_info(fresh, info) if info is not None else fresh)
         self._import_fills(touched, all_infos)
         return [self.store.get_order(o.cl_ord_id) or o for o in touched]
+
+    def _txid_unknown(self, order: OrderRecord) -> OrderRecord:
+        """Kraken knows no order by the txid its own answer gave us: record it, halt the pair, and
+        find the order by cl_ord_id. Found: its real txid and state. Not found: UNKNOWN without a
+        txid, settled by lookup like any ambiguous send (the pair stays blocked until then). It was
+        counted when the answer came; a later find counts it again (more, never fewer)."""
+        with self._order_lock(order.cl_ord_id):
+            if order.txid is None:
+                return order
+            self._contradiction(order, "txid_unknown_at_exchange", order.txid,
+                                f"Kraken knows no order {order.txid}; looked up by client id")
+            try:
+                info = self._lookup(order, scan=False)
+            except KrakenError:
+                info = None
+            if info is not None:
+                order = self.store.update_order(order.cl_ord_id, txid=info.txid)
+                order = self._apply_info(order, info)
+                self._import_fills([order], {info.txid: info})
+                return self.store.get_order(order.cl_ord_id) or order
+            if OrderStatus(order.status) in (OrderStatus.OPEN, OrderStatus.PENDING_CANCEL):
+                return self._transition(order, OrderEvent.TIMEOUT, txid=None,
+                                        reason=f"txid {order.txid} unknown at the exchange; not found by client id")
+            return self.store.update_order(order.cl_ord_id, txid=None,
+                                           reason=f"txid {order.txid} unknown at the exchange")
 
     # -- cancel -----------------------------------------------------------------------------------
     def cancel(self, cl_ord_id: str) -> OrderRecord:
@@ -638,6 +723,25 @@ class Executor:
                 "detail": {"trade_id": fill.trade_id, "expected": d.bot_value, "charged": d.exchange_value,
                            "maker": fill.maker, "rate_pct": str(info.fee_maker if fill.maker else info.fee_taker)},
             })
+
+
+def query_orders_isolating(account: Any, txids: list[str], trades: bool = False) -> tuple[dict[str, OrderInfo], set[str]]:
+    """QueryOrders for ``txids`` and the txids Kraken does not know. Kraken refuses the whole call
+    (``EOrder:Invalid order``) when one txid is unknown to it: then each is asked alone, so one bad
+    txid (a lying answer) cannot stall refresh, reconcile and start-up for every other order."""
+    try:
+        return account.query_orders(txids, trades=trades), set()
+    except UnknownOrderError:
+        if len(txids) == 1:
+            return {}, set(txids)
+    infos: dict[str, OrderInfo] = {}
+    unknown: set[str] = set()
+    for txid in txids:
+        try:
+            infos.update(account.query_orders([txid], trades=trades))
+        except UnknownOrderError:
+            unknown.add(txid)
+    return infos, unknown
 
 
 def _with_txid(info: OrderInfo, txid: str) -> OrderInfo:

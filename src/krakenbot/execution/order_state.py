@@ -67,6 +67,8 @@ TRANSITIONS: dict[tuple[OrderStatus, OrderEvent], OrderStatus] = {
     (S.OPEN, E.CANCEL_REQUEST): S.PENDING_CANCEL,
     (S.OPEN, E.CANCEL): S.CANCELED,                     # canceled by Kraken (dead man's switch, CancelAll)
     (S.OPEN, E.EXPIRE): S.EXPIRED,
+    (S.OPEN, E.TIMEOUT): S.UNKNOWN,                     # its txid proved false (Kraken never issued it)
+    (S.PENDING_CANCEL, E.TIMEOUT): S.UNKNOWN,           # the same, found while cancelling
 
     (S.PARTIALLY_FILLED, E.PARTIAL_FILL): S.PARTIALLY_FILLED,
     (S.PARTIALLY_FILLED, E.FILL): S.FILLED,

@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from krakenbot.clock import Clock, SystemClock
-from krakenbot.execution.executor import Executor
+from krakenbot.execution.executor import Executor, query_orders_isolating
 from krakenbot.execution.fills import fee_discrepancy, fetch_trades
 from krakenbot.execution.order_state import EXCHANGE_STATUS_FOR_EVENT, OrderStatus, event_for_exchange_status
 from krakenbot.models import TradeInfo
@@ -180,7 +180,7 @@ class Reconciler:
         out: list[Discrepancy] = []
         for i in range(0, len(mine), 50):
             chunk = mine[i:i + 50]
-            infos = self.client.account.query_orders([o.txid for o in chunk])
+            infos, _unknown = query_orders_isolating(self.client.account, [o.txid for o in chunk])
             for o in chunk:
                 info = infos.get(o.txid)
                 if info is None:

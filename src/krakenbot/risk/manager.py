@@ -13,6 +13,7 @@ store's ``trades`` counter). Daily realised loss = realised PnL of today's fills
 """
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -24,9 +25,33 @@ from krakenbot.risk.checks import CHECKS, Denial, RiskSnapshot, TradingState
 from krakenbot.risk.limits import RiskLimits
 from krakenbot.store import Store, utc_day, utc_day_bounds
 
-__all__ = ["RiskManager", "RiskDecision"]
+__all__ = ["RiskManager", "RiskDecision", "halt_pair", "halted_pairs"]
 
 STATE_KEY = "risk.trading_state"
+PAIR_HALTS_KEY = "risk.halted_pairs"  # {pair id: reason}: pairs that take no new order until the operator clears them
+_pair_lock = threading.Lock()
+
+
+def halted_pairs(store: Store) -> dict[str, str]:
+    raw = store.get_meta(PAIR_HALTS_KEY)
+    return dict(json.loads(raw)) if raw else {}
+
+
+def halt_pair(store: Store, clock: Clock, pair: str, reason: str, actor: str = "bot", halt: bool = True) -> None:
+    """Stop (or, ``halt=False``, restart) new orders on one pair; the other pairs trade on. A function on
+    the store, not only a manager method: the executor halts the pair whose order an exchange answer
+    contradicted, and needs no risk manager for it. Stored, so a restart keeps the halt; audited."""
+    with _pair_lock, store.batch():
+        halts = halted_pairs(store)
+        if halt:
+            halts[pair] = reason
+        else:
+            halts.pop(pair, None)
+        store.set_meta(PAIR_HALTS_KEY, json.dumps(halts, sort_keys=True))
+        store.append_audit({
+            "time": clock.time(), "actor": actor, "action": "pair_halt", "allowed": True,
+            "outcome": "halted" if halt else "active", "detail": {"pair": pair, "reason": reason},
+        })
 _STATES = {state.value: state for state in TradingState}  # a dict lookup instead of an Enum call
 
 
@@ -72,6 +97,17 @@ class RiskManager:
 
     def resume(self, reason: str, actor: str = "operator") -> None:
         self.set_trading_state(TradingState.ACTIVE, reason, actor)
+
+    # -- one pair -------------------------------------------------------------------------------
+    def halted_pairs(self) -> dict[str, str]:
+        """Pairs halted on their own (pair id -> why); the trading state above halts them all."""
+        return halted_pairs(self.store)
+
+    def halt_pair(self, pair: str, reason: str, actor: str = "bot") -> None:
+        halt_pair(self.store, self.clock, pair, reason, actor)
+
+    def resume_pair(self, pair: str, reason: str, actor: str = "operator") -> None:
+        halt_pair(self.store, self.clock, pair, reason, actor, halt=False)
 
     # -- daily counters ------------------------------------------------------------------------
     def today(self) -> str:

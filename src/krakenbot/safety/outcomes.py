@@ -24,6 +24,7 @@ class SafetyCode(str, Enum):
     INVALID_ORDER = "INVALID_ORDER"
     CLOCK_SKEW = "CLOCK_SKEW"  # exchange time unknown or too far from ours: deadlines would be wrong
     STORE_FAILURE = "STORE_FAILURE"  # the order could not be recorded (on disk) before sending: not sent
+    PAIR_HALTED = "PAIR_HALTED"  # this pair alone is halted (an exchange answer contradicted its order)
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,10 @@ class SafetyWrapper(ExchangeReads):
         except KrakenError as exc:
             code = SafetyCode.CIRCUIT_OPEN if isinstance(exc, CircuitOpenError) else SafetyCode.EXCHANGE_ERROR
             return self._refuse(pair, code, f"pair rules unavailable: {exc}", origin, summary)
+        halted = self.risk.halted_pairs().get(info.name) if self.risk is not None else None
+        if halted:
+            return self._refuse(pair, SafetyCode.PAIR_HALTED, f"trading on {pair} is halted: {halted}; "
+                                "the operator clears it (resume_pair) once the orders are checked", origin, summary)
         stale = self.market_data_problem(pair, refresh=True)
         if stale:
             return self._refuse(pair, DenialCode.STALE_MARKET_DATA, stale, origin, summary)
@@ -473,6 +477,11 @@ class SafetyWrapper(ExchangeReads):
         self.risk.resume(reason, actor=actor)
         self.audit.record("resume", allowed=True, outcome="active", reason=reason, actor=actor)
 
+    def resume_pair(self, pair: str, reason: str = "operator resumed the pair", actor: str = "operator") -> None:
+        """Clear one pair's halt (the operator checked its orders against the exchange)."""
+        self.risk.resume_pair(self.pair_info(pair).name, reason, actor=actor)
+        self.audit.record("resume_pair", allowed=True, outcome="active", reason=reason, actor=actor, pair=pair)
+
     def _order_blocker(self) -> str | None:
         """Why no order may be placed now (kill command or file, then the trading state), or None.
         Asked at the decision's start and again by the guard right before the order is sent: a
@@ -538,6 +547,7 @@ class SafetyWrapper(ExchangeReads):
         return {
             "mode": self.mode.value,
             "trading_state": self.risk.trading_state.value if self.risk is not None else None,
+            "halted_pairs": self.risk.halted_pairs() if self.risk is not None else {},
             "kill_switch": {"engaged": self.kill_switch.engaged, "reason": self.kill_switch.reason,
                             "file": str(self.kill_switch.file_path) if self.kill_switch.file_path else None},
             "breaker": breaker_state,

@@ -119,6 +119,22 @@ def test_resume_is_refused_while_the_kill_file_exists(live_sim, tmp_path):
     assert "trading state  ACTIVE" in after.stdout and "kill switch    off" in after.stdout
 
 
+def test_status_lists_a_halted_pair_and_resume_pair_clears_only_it(live_sim, tmp_path):
+    from krakenbot.clock import SystemClock
+    from krakenbot.risk import RiskLimits, RiskManager
+    from krakenbot.store import Store
+
+    with Store(str(tmp_path / "bot.sqlite")) as store:
+        RiskManager(RiskLimits(), store, SystemClock()).halt_pair("XXBTZEUR", "exchange answer contradicted an order")
+    status = run_cli(["status"], cli_env(live_sim, tmp_path), tmp_path)
+    assert "pair halted    XXBTZEUR: exchange answer contradicted an order" in status.stdout, status.stderr
+    wrong = run_cli(["resume", "--pair", "XETHZEUR"], cli_env(live_sim, tmp_path), tmp_path)
+    assert wrong.returncode == 1 and "not halted (halted: XXBTZEUR)" in wrong.stderr
+    cleared = run_cli(["resume", "--pair", "XXBTZEUR", "--reason", "checked"], cli_env(live_sim, tmp_path), tmp_path)
+    assert cleared.returncode == 0 and "pair XXBTZEUR HALTED -> ACTIVE" in cleared.stdout, cleared.stderr
+    assert "pair halted" not in run_cli(["status"], cli_env(live_sim, tmp_path), tmp_path).stdout
+
+
 def test_report_without_the_reporting_module_exits_2_in_one_line(monkeypatch, capsys):
     from krakenbot import cli
 
