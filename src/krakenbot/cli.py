@@ -644,12 +644,18 @@ def _saved_nonce(path: str) -> int:
 
     if path == ":memory:" or not os.path.isfile(path):
         return 0
-    try:
-        with closing(sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=KILL_STORE_BUSY_SECONDS)) as db:
-            row = db.execute("SELECT value FROM nonce WHERE id = 1").fetchone()
-        return int(row[0]) if row else 0
-    except (sqlite3.Error, ValueError):
-        return 0
+    # mode=ro still creates the WAL index (-shm) when no bot has the file open, which a full or read-only
+    # disk refuses; then the file alone (immutable): a bot that closed cleanly left everything in it.
+    for options in ("mode=ro", "immutable=1"):
+        try:
+            with closing(sqlite3.connect(f"file:{quote(path)}?{options}", uri=True,
+                                         timeout=KILL_STORE_BUSY_SECONDS)) as db:
+                row = db.execute("SELECT value FROM nonce WHERE id = 1").fetchone()
+            return int(row[0]) if row else 0
+        except (sqlite3.Error, ValueError):
+            continue
+    log.warning("the nonce mark in %s cannot be read: the cancel's nonce follows the clock", path)
+    return 0
 
 
 # -- resume ---------------------------------------------------------------------------------------

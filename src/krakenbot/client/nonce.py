@@ -26,6 +26,8 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, Protocol
 
+from krakenbot.errors import NonceNotSaved
+
 log = logging.getLogger(__name__)
 
 
@@ -81,7 +83,7 @@ class NonceGenerator:
                     self._reserved = n + self._block
                 except Exception as exc:
                     if not getattr(self._unsaved_ok, "on", False):
-                        raise
+                        raise NonceNotSaved(f"not sent: the nonce mark could not be saved ({exc})") from exc
                     log.warning("nonce mark not saved (%s): this cancel goes out anyway", exc)
             self._last = n
             return n
