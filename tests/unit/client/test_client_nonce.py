@@ -90,9 +90,12 @@ def test_a_failed_save_is_retried_before_any_unpersisted_nonce_goes_out():
                 raise OSError("disk full")
             self.value = max(self.value, n)
 
+    from krakenbot.errors import NonceNotSaved, StoreFailure
+
     store = FlakyStore()
     gen = NonceGenerator(store, now=lambda: 1_000, block=100)
-    with pytest.raises(OSError):
+    with pytest.raises(NonceNotSaved) as refused:  # typed: a store failure, and nothing was sent
         gen.next()
+    assert isinstance(refused.value, StoreFailure) and isinstance(refused.value.__cause__, OSError)
     n = gen.next()
     assert n < store.value    # persisted before use
