@@ -250,10 +250,22 @@ def _check(settings: Any, args: argparse.Namespace) -> int:
     from krakenbot.config import shown_url
     from krakenbot.safety.modes import TradingMode
 
+    from krakenbot.running import AlreadyRunning, StoreLock
+
     # A check only reads: always read-only, whatever TRADING_MODE says.
     _home_line(settings.home)
-    with _build(replace(settings, trading_mode=TradingMode.READ_ONLY), args) as bot:
-        report = bot.safety.check_connection()
+    lock = StoreLock(settings.store_path, settings.home) if settings.store_path != ":memory:" else None
+    try:  # its nonces come from the store's mark too: a bot running on it would see them refused
+        if lock is not None:
+            lock.acquire()
+    except AlreadyRunning as exc:
+        return _fail(str(exc), EXIT_FAILURE)
+    try:
+        with _build(replace(settings, trading_mode=TradingMode.READ_ONLY), args) as bot:
+            report = bot.safety.check_connection()
+    finally:
+        if lock is not None:
+            lock.release()
     print(f"exchange   {shown_url(settings.api_domain)}")
     print(f"status     {report.system_status or 'unreachable'}")
     print(f"key        {settings.redacted_key}")

@@ -405,6 +405,29 @@ def test_a_second_run_on_the_same_home_is_refused_in_one_line(sim, tmp_path):
     assert not running.is_running(running.read(home))
 
 
+def test_a_second_bot_on_the_same_store_from_another_home_is_refused_naming_the_holder(sim, tmp_path):
+    """Issue 20, finding 9: one bot per store, not only per home. Two homes naming one STORE_PATH:
+    the second `run` (and a `check`, whose nonces come from the same mark) is refused in one line
+    naming the holder's pid and start time; the first runs on."""
+    store = tmp_path / "shared" / "bot.sqlite"
+    first_home, second_home = tmp_path / "A", tmp_path / "B"
+    first = start_bot(["--mode", "paper", "--interval", "0.2"], sim_env(sim, first_home, STORE_PATH=str(store)),
+                      tmp_path)
+    try:
+        record = wait_until(lambda: running.read(first_home), what="the first bot's record")
+        started = time.strftime("%Y-%m-%d %H:%M", time.gmtime(record["started"]))
+        for command in (["run", "--mode", "paper", "--once"], ["check"]):
+            second = cli_run(command, sim_env(sim, second_home, STORE_PATH=str(store)), tmp_path)
+            err = second.stderr.strip()
+            assert second.returncode == 1 and len(err.splitlines()) == 1, (command, second.stdout + second.stderr)
+            assert f"pid {first.pid}, started {started}" in err and str(store) in err, (command, err)
+        assert first.poll() is None and running.is_running(running.read(first_home))
+    finally:
+        stop(first)
+    again = cli_run(["run", "--mode", "paper", "--once"], sim_env(sim, second_home, STORE_PATH=str(store)), tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr  # the lock went with the first bot
+
+
 @pytest.mark.parametrize("name", ["MAX_OPEN_FILES", "TRADING_DAYS", "KRAKEN_SECRET", "KRAKEN_API_URL", "KRAKEN_SIM"])
 def test_other_programs_settings_in_the_environment_are_not_typos(name):
     from krakenbot.config import read_sources
