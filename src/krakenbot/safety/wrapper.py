@@ -614,6 +614,8 @@ class SafetyWrapper(ExchangeReads):
             "open_orders": len(self.open_orders()),
             "dead_mans_switch": {"armed": self.dead_mans_switch.armed, "timeout": self.dead_mans_switch.timeout,
                                  "next_due": self.dead_mans_switch.next_due},
+            # > 0: the saved nonce mark was that far ahead of the clock at start (NonceGenerator)
+            "nonce_mark_ahead_s": getattr(self.client.nonces, "mark_ahead_s", 0.0),
         }
 
     # -- internals ----------------------------------------------------------------------------------

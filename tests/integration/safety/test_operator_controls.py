@@ -471,3 +471,50 @@ def test_a_password_in_an_api_url_with_a_bad_port_is_never_shown(monkeypatch, tm
     shown = capsys.readouterr()
     assert "s3cretpw" not in shown.out + shown.err and "API_DOMAIN" in shown.err
     assert "s3cretpw" not in repr(KrakenClient("http://op:s3cretpw@127.0.0.1:9", api_key=KEY, api_secret=SECRET))
+
+
+# -- issue 20, finding 10a: a saved nonce mark a day ahead of the clock ---------------------------------
+DAY_S = 86_400
+
+
+def _bot_on_store(simulator, tmp_path, mark: int):
+    from krakenbot.bot import Bot
+    from krakenbot.config import Settings
+    from krakenbot.store import Store
+
+    path = str(tmp_path / "krakenbot.sqlite")
+    with Store(path) as store:
+        store.save_nonce(mark)
+    env = {"KRAKEN_API_KEY": simulator.api_key, "KRAKEN_API_SECRET": simulator.api_secret,
+           "API_DOMAIN": simulator.url, "TRADING_MODE": "live", "KRAKEN_LIVE_TRADING": "yes",
+           "KRAKENBOT_HOME": str(tmp_path), "MAX_ORDER_EUR": "1000", "TOTAL_BTC": "0.1"}
+    return Bot.build(Settings.from_env(env), store_path=path, live_flag=True)
+
+
+def test_a_saved_nonce_mark_a_day_ahead_that_kraken_never_saw_does_not_push_the_keys_mark(sim, tmp_path, caplog):
+    """A copied or hand-edited store: the bot's nonces stay at the clock (bounded), the operator is told."""
+    mark = (int(time.time()) + DAY_S) * 1_000_000
+    with caplog.at_level("WARNING", logger="krakenbot.client.nonce"), _bot_on_store(sim, tmp_path, mark) as bot:
+        start = len(sim.access_log)
+        assert bot.safety.check_connection().authenticated
+        sent = [int(r.params["nonce"]) for r in sim.access_log_since(start) if r.kind == "private"]
+        assert sent and max(sent) < (time.time() + 60) * 1_000_000, (sent, mark)
+        assert bot.safety.status()["nonce_mark_ahead_s"] > DAY_S - 60
+    assert "ahead of this machine's clock" in caplog.text
+
+
+def test_a_saved_nonce_mark_a_day_ahead_that_kraken_did_see_still_lets_the_kill_switch_cancel(sim, tmp_path):
+    """The clock stepped back a day after the mark was used: Kraken refuses the first CancelAll's nonce;
+    the kill sends it once more above the mark, and every order is cancelled."""
+    from krakenbot.client import KrakenClient
+    from krakenbot.client.nonce import NonceGenerator, wall_microseconds
+
+    ahead = NonceGenerator(now=lambda: wall_microseconds() + DAY_S * 1_000_000)
+    with KrakenClient(sim.url, sim.api_key, sim.api_secret, nonce=ahead) as client:  # yesterday's run, clock ahead
+        client.private("AddOrder", pair="XBTEUR", type="buy", ordertype="limit", volume="0.001", price="1000")
+    with _bot_on_store(sim, tmp_path, ahead.last + NonceGenerator.DEFAULT_BLOCK) as bot:
+        start = len(sim.access_log)
+        report = bot.safety.kill("clock drill")
+        cancels = [r for r in sim.access_log_since(start) if r.endpoint == "CancelAll"]
+    assert _still_open(sim) == 0 and report.problems == (), report
+    assert [r.outcome for r in cancels] == ["error", "ok"] and "Invalid nonce" in (cancels[0].error or ""), cancels
