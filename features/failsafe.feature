@@ -212,6 +212,26 @@ Feature: Failing safe when the exchange misbehaves
     Then the order is refused for reason STORE_FAILURE
     And the exchange received no order for it
 
+  @safety @blocker @fault-injection @allure.label.story:kill-switch
+  Scenario: The kill switch cancels every open order even when the disk refuses every write
+    Reducing exposure never waits on the disk: the orders are cancelled first, and what
+    cannot be written down is reported.
+
+    Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And the bot has a limit sell of 0.01 XBT resting at 61,000 EUR
+    And the disk holding the bot's records refuses every write from now on
+    When the operator pulls the kill switch
+    Then no order is open on the exchange
+    And the bot reports trading as halted
+
+  @safety @blocker @fault-injection @allure.label.story:durability
+  Scenario: An order whose outcome the bot never learnt is cancelled even when the disk refuses every write
+    Given the bot has a limit buy of 0.01 XBT at 59,000 EUR whose outcome it never learnt
+    And the disk holding the bot's records refuses every write from now on
+    When the bot cancels that order
+    Then the order is cancelled on the exchange
+    And the bot reports that the cancel was sent but could not be written down
+
   @safety @blocker @allure.label.story:dead-mans-switch
   Scenario: Open orders are cancelled by the exchange when the bot goes silent
     Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR

@@ -243,6 +243,31 @@ def step_store_read_only(context):
     context.world.mends.append(lambda: db.execute("PRAGMA query_only=OFF"))
 
 
+@given("the bot has a limit buy of {volume:Amount} XBT at {price:Amount} EUR whose outcome it never learnt")
+def step_unknown_outcome(context, volume, price):
+    """The exchange takes the order but the answer is lost, and every look-up that follows fails until
+    the bot gives up: the order rests at the exchange while the bot holds it as of unknown outcome."""
+    world = context.world
+    world.sim.faults.inject(endpoint="AddOrder", kind="accept_then_drop")
+    for endpoint in ("OpenOrders", "ClosedOrders"):
+        world.sim.faults.inject(endpoint=endpoint, kind="error", error="EService:Unavailable", times=1000)
+    try:
+        outcome = world.safety.submit_order("XBTEUR", "buy", "limit", volume, price)
+    finally:
+        world.sim.faults.clear()
+    world.sim.advance(60)  # the failed look-ups opened the circuit breaker: its recovery time passes
+    assert_that(outcome.status, equal_to("UNKNOWN"), f"the bot should not know the order's outcome: {outcome}")
+    assert_that(exchange_order(world, outcome), not_none(), "the exchange should hold the order")
+    world.notes.setdefault("resting", []).append(outcome)
+
+
+@then("the bot reports that the cancel was sent but could not be written down")
+def step_cancel_sent_not_recorded(context):
+    cancel = context.world.notes["cancel"]
+    assert_that(cancel.codes, equal_to(["STORE_FAILURE"]), f"the cancel should be reported unrecorded: {cancel}")
+    assert_that(cancel.reason, contains_string("cancel was sent"), "the report should say the cancel left")
+
+
 @given("the operator has pulled the kill switch and then resumed trading")
 def step_kill_and_resume(context):
     step_kill(context)

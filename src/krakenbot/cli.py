@@ -254,10 +254,22 @@ def _check(settings: Any, args: argparse.Namespace) -> int:
     from krakenbot.config import shown_url
     from krakenbot.safety.modes import TradingMode
 
+    from krakenbot.running import AlreadyRunning, StoreLock
+
     # A check only reads: always read-only, whatever TRADING_MODE says.
     _home_line(settings.home)
-    with _build(replace(settings, trading_mode=TradingMode.READ_ONLY), args) as bot:
-        report = bot.safety.check_connection()
+    lock = StoreLock(settings.store_path, settings.home) if settings.store_path != ":memory:" else None
+    try:  # its nonces come from the store's mark too: a bot running on it would see them refused
+        if lock is not None:
+            lock.acquire()
+    except AlreadyRunning as exc:
+        return _fail(str(exc), EXIT_FAILURE)
+    try:
+        with _build(replace(settings, trading_mode=TradingMode.READ_ONLY), args) as bot:
+            report = bot.safety.check_connection()
+    finally:
+        if lock is not None:
+            lock.release()
     print(f"exchange   {shown_url(settings.api_domain)}")
     print(f"status     {report.system_status or 'unreachable'}")
     print(f"key        {settings.redacted_key}")
@@ -650,12 +662,18 @@ def _saved_nonce(path: str) -> int:
 
     if path == ":memory:" or not os.path.isfile(path):
         return 0
-    try:
-        with closing(sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, timeout=KILL_STORE_BUSY_SECONDS)) as db:
-            row = db.execute("SELECT value FROM nonce WHERE id = 1").fetchone()
-        return int(row[0]) if row else 0
-    except (sqlite3.Error, ValueError):
-        return 0
+    # mode=ro still creates the WAL index (-shm) when no bot has the file open, which a full or read-only
+    # disk refuses; then the file alone (immutable): a bot that closed cleanly left everything in it.
+    for options in ("mode=ro", "immutable=1"):
+        try:
+            with closing(sqlite3.connect(f"file:{quote(path)}?{options}", uri=True,
+                                         timeout=KILL_STORE_BUSY_SECONDS)) as db:
+                row = db.execute("SELECT value FROM nonce WHERE id = 1").fetchone()
+            return int(row[0]) if row else 0
+        except (sqlite3.Error, ValueError):
+            continue
+    log.warning("the nonce mark in %s cannot be read: the cancel's nonce follows the clock", path)
+    return 0
 
 
 # -- resume ---------------------------------------------------------------------------------------

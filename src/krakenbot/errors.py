@@ -24,6 +24,9 @@
         ├── CircuitOpenError         the circuit breaker is open
         ├── EndpointNotAllowed       the safety wrapper's allowlist refused the endpoint
         ├── IntentNotDurable         the order's intent did not reach the disk: the order was not sent
+        └── NonceNotSaved            the nonce mark could not be saved: the request was not sent
+    StoreFailure (also a KrakenError)  the bot's store failed (disk full, read-only, I/O): IntentNotDurable
+                                     and NonceNotSaved are ones; the safety wrapper raises it for any other
 
 Two flags drive policy so that retry and breaker read data instead of matching
 strings: ``retryable`` (safe to resend a *read* after waiting) and
@@ -144,8 +147,19 @@ class EndpointNotAllowed(LocalRefusal):
     pass
 
 
-class IntentNotDurable(LocalRefusal):
+class StoreFailure(KrakenError):
+    """The bot's store could not be read or written (disk full, read-only, an I/O error). The safety
+    wrapper lets no raw ``sqlite3``/``StoreError`` out: callers see this type (or a STORE_FAILURE
+    refusal). Nothing of the store's state may be assumed recorded by the call that raised it."""
+
+
+class IntentNotDurable(StoreFailure, LocalRefusal):
     """The order's intent could not be put on disk: the order was not sent."""
+
+
+class NonceNotSaved(StoreFailure, LocalRefusal):
+    """The nonce reservation could not be saved, so the request was not sent (cancels are exempt:
+    ``NonceGenerator.unsaved_allowed``)."""
 
 
 # Exact Kraken strings first; then prefixes, longest first (see classify()).

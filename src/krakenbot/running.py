@@ -33,7 +33,65 @@ LOCK_NAME = "bot.lock"
 
 
 class AlreadyRunning(RuntimeError):
-    """Another bot holds this home's lock."""
+    """Another bot holds this home's lock, or its store's."""
+
+
+def _holder(pid: Any, started: Any) -> str:
+    """``pid 123, started 2026-12-07 06:10:39 UTC``: who holds a lock, as the refusal names it."""
+    when = ""
+    if isinstance(started, (int, float)):
+        when = ", started " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))
+    return f"pid {pid}{when}"
+
+
+class StoreLock:
+    """One bot per store, not only per home: two homes may name one ``STORE_PATH``, and two
+    processes on one store fight over its nonce mark (one's requests refused ``EAPI:Invalid nonce``)
+    and its open orders. An exclusive ``flock`` on ``<store>.lock`` for as long as the process runs
+    (the kernel drops it however the process ends); the file names the holder (pid, start time,
+    home) for the refusal. The emergency controls (``kill``, ``status``) never take it."""
+
+    def __init__(self, store_path: str, home: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(f"{store_path}.lock")
+        self.store_path = store_path
+        self.home = str(home) if home is not None else None
+        self._fd: int | None = None
+
+    def acquire(self) -> "StoreLock":
+        if fcntl is None or self._fd is not None:  # pragma: no cover - not Linux or macOS
+            return self
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = json.loads(os.read(fd, 4096).decode("utf-8") or "{}")
+            except ValueError:
+                holder = {}
+            os.close(fd)
+            home = f", home {holder['home']}" if holder.get("home") else ""
+            raise AlreadyRunning(f"the store {self.store_path} is in use by another bot "
+                                 f"({_holder(holder.get('pid', '?'), holder.get('started'))}{home}): one bot per "
+                                 f"store (stop it, or give this one its own STORE_PATH)") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "started": time.time(), "home": self.home}).encode("utf-8"))
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the flock; the file stays (removing it would race a taker)
+            self._fd = None
+
+    def __enter__(self) -> "StoreLock":
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def record_path(home: str | os.PathLike[str]) -> Path:
@@ -106,13 +164,15 @@ class Presence:
         # The kill file and store this bot really uses: `kill --home` writes and halts these (they
         # may be absolute paths outside the home).
         self._lock_fd: int | None = None
+        self._store_lock = StoreLock(store_path, home) if store_path not in (None, ":memory:") else None
         self.data: dict[str, Any] = {"pid": os.getpid(), "mode": mode, "home": str(home), "pairs": list(pairs),
                                      "token": secrets.token_hex(16),
                                      "kill_switch_file": kill_switch_file, "store_path": store_path,
                                      "started": time.time(), "heartbeat": time.time(), "halt_seen": None}
 
     def acquire(self) -> None:
-        """Take the home's lock for as long as this bot runs; ``AlreadyRunning`` if another holds it."""
+        """Take the home's lock, then the store's, for as long as this bot runs; ``AlreadyRunning``
+        (naming the holder) if another holds either."""
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if fcntl is None:  # pragma: no cover
             return
@@ -122,12 +182,18 @@ class Presence:
         except BlockingIOError:
             os.close(fd)
             other = read(self.path.parent)
-            pid = f" (pid {other['pid']})" if other else ""
+            pid = f" ({_holder(other['pid'], other.get('started'))})" if other else ""
             raise AlreadyRunning(f"another bot{pid} is running with home {self.path.parent}: "
                                  f"one bot per home (stop it, or give this one its own --home)") from None
         except BaseException:
             os.close(fd)
             raise
+        if self._store_lock is not None:
+            try:
+                self._store_lock.acquire()
+            except BaseException:
+                os.close(fd)
+                raise
         os.ftruncate(fd, 0)
         os.write(fd, self.data["token"].encode("ascii"))
         self._lock_fd = fd
@@ -158,6 +224,8 @@ class Presence:
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # closing drops the flock
             self._lock_fd = None
+        if self._store_lock is not None:
+            self._store_lock.release()
 
     def _write(self) -> None:
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")

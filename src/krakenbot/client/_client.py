@@ -28,7 +28,8 @@ from krakenbot.client.server_clock import ServerClock
 from krakenbot.client.signing import ApiSecret, Signer, redact_key
 from krakenbot.client.trading import TradingApi
 from krakenbot.clock import Clock, SystemClock
-from krakenbot.errors import AuthenticationError, ClientClosed, KrakenError, LocalRefusal, RateLimitError
+from krakenbot.errors import (AuthenticationError, ClientClosed, InvalidNonceError, KrakenError, LocalRefusal,
+                             RateLimitError)
 
 log = logging.getLogger("krakenbot.client")
 
@@ -242,6 +243,8 @@ class KrakenClient:
             self.breaker.release()
             return
         self.breaker.record_failure(exc)
+        if isinstance(exc, InvalidNonceError) and not public:
+            self.nonces.rejected()  # a stored mark set aside as too far ahead was real (NonceGenerator)
         throttled_until = _throttled_until(exc.code) if isinstance(exc, RateLimitError) else None
         if throttled_until is not None and not public and self.pacer is not None:
             self.pacer.block_for(min(throttled_until - self.clock.time(), 300.0))

@@ -17,6 +17,19 @@ generator starts above the stored high-water mark. Writing on every call would c
 disk write per request, so it reserves blocks: it saves ``n + block`` and hands out
 numbers below that without saving again; after a crash the next process starts at
 the saved ceiling, which is above everything handed out.
+
+A stored mark far ahead of the clock (issue 20): a mark is at most ``block`` ahead of the
+clock of the process that saved it, so one more than ``block + MARK_SLACK`` ahead of this
+clock is either a mark made under a clock that has since stepped back (nonces up there were
+really sent, and Kraken, which remembers the highest nonce it saw, refuses every lower one with
+``EAPI:Invalid nonce``, cancels included) or one that never reached Kraken (a copied or
+hand-edited store; used as is, it would push the key's mark, for every client of the key, as
+far ahead). Which it is, only Kraken knows, so the bound is: start from the clock, keep the
+stored mark, and let Kraken's first answer decide. ``EAPI:Invalid nonce`` (the client calls
+``rejected()``) moves the generator past the stored mark at once: a read's one retry, or the
+kill switch's second CancelAll, then goes through. The mark is not lowered in the store (no
+reservation is saved below it), so a restart decides again, and the operator is told each
+time (a warning; ``mark_ahead_s`` in the bot's status).
 """
 from __future__ import annotations
 
@@ -25,6 +38,8 @@ import threading
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, Protocol
+
+from krakenbot.errors import NonceNotSaved
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +58,7 @@ class NonceGenerator:
     """Thread-safe source of strictly increasing nonces."""
 
     DEFAULT_BLOCK = 10_000_000  # 10 s of microseconds: at most one store write per ~10 s
+    MARK_SLACK = 60_000_000  # a minute beyond ``block``: clock corrections between two runs
 
     def __init__(
         self,
@@ -60,10 +76,19 @@ class NonceGenerator:
         self._last = 0
         self._unsaved_ok = threading.local()  # set by unsaved_allowed() on the cancelling thread
         self._reserved = 0  # highest value persisted; everything handed out is below it
+        self._unproven = 0  # a stored mark too far ahead to trust: used once Kraken says it was real
+        self.mark_ahead_s = 0.0  # how far that mark was ahead of the clock at start (0: none)
         if store is not None:
             stored = int(store.load_nonce() or 0)
-            self._last = stored
             self._reserved = stored
+            ahead = stored - self._now()
+            if ahead > block + self.MARK_SLACK:
+                self._unproven, self.mark_ahead_s = stored, ahead / 1e6
+                log.warning("the saved nonce mark is %.0f s ahead of this machine's clock: nonces start from "
+                            "the clock, and go past the mark if Kraken refuses them (check the clock)",
+                            self.mark_ahead_s)
+            else:
+                self._last = stored
 
     @property
     def last(self) -> int:
@@ -81,7 +106,7 @@ class NonceGenerator:
                     self._reserved = n + self._block
                 except Exception as exc:
                     if not getattr(self._unsaved_ok, "on", False):
-                        raise
+                        raise NonceNotSaved(f"not sent: the nonce mark could not be saved ({exc})") from exc
                     log.warning("nonce mark not saved (%s): this cancel goes out anyway", exc)
             self._last = n
             return n
@@ -97,6 +122,15 @@ class NonceGenerator:
             yield
         finally:
             self._unsaved_ok.on = previous
+
+    def rejected(self) -> None:
+        """Kraken answered ``EAPI:Invalid nonce``: if a stored mark was set aside as too far ahead,
+        it was real after all; hand out only nonces above it from now on (see the module's doc)."""
+        with self._lock:
+            if self._unproven and self._last < self._unproven:
+                log.warning("Kraken refused a nonce below the saved mark: the mark was used; continuing above it")
+                self._last = self._unproven
+            self._unproven = 0
 
     def advance_past(self, value: int) -> None:
         """Never hand out ``value`` or anything below it (e.g. a mark learned elsewhere)."""

@@ -61,7 +61,8 @@ from krakenbot.store import FillRecord, OrderRecord, Store, StoreError, utc_day
 if TYPE_CHECKING:
     from krakenbot.market_data import PairRules
 
-__all__ = ["Executor", "PlacementResult", "UnknownOrderOutstanding", "is_ambiguous", "query_orders_isolating"]
+__all__ = ["CancelNotRecorded", "Executor", "OutcomeNotRecorded", "PlacementResult", "UnknownOrderOutstanding",
+           "is_ambiguous", "query_orders_isolating"]
 
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 _CLOSED_PAGE = 50   # ClosedOrders page size
@@ -83,6 +84,25 @@ class _IdTaken(Exception):
 
 class UnknownOrderOutstanding(LocalRefusal):
     """An earlier order on this pair has an unknown outcome; nothing was sent."""
+
+
+class CancelNotRecorded(StoreError):
+    """A cancel whose record the store refused; ``sent`` says whether the request left (it does
+    whenever the exchange could be asked: reducing exposure never waits on the disk)."""
+
+    def __init__(self, message: str, *, sent: bool) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+class OutcomeNotRecorded(StoreError):
+    """AddOrder was sent (its intent is on disk) but what followed could not be recorded: the order
+    stays PENDING_SUBMIT in the store, which blocks its pair until a lookup settles it. ``txid``:
+    the exchange's id when it acknowledged the order (then it is placed), else None (unknown)."""
+
+    def __init__(self, message: str, *, cl_ord_id: str, txid: str | None) -> None:
+        super().__init__(message)
+        self.cl_ord_id, self.txid = cl_ord_id, txid
 
 
 @dataclass(frozen=True)
@@ -370,6 +390,18 @@ class Executor:
         return None
 
     def _send(self, order: OrderRecord, wire: OrderRequest) -> PlacementResult:
+        """Send once and settle; a store that fails after the send is ``OutcomeNotRecorded``."""
+        acked: list[str] = []
+        try:
+            return self._send_once(order, wire, acked)
+        except (sqlite3.Error, StoreError) as exc:
+            txid = acked[0] if acked else None
+            sent = f"placed (txid {txid})" if txid else "sent, its outcome unknown"
+            raise OutcomeNotRecorded(f"AddOrder {order.cl_ord_id}: {sent}; the store could not record what "
+                                     f"followed ({exc}): no new order on {order.pair} until it is settled",
+                                     cl_ord_id=order.cl_ord_id, txid=txid) from exc
+
+    def _send_once(self, order: OrderRecord, wire: OrderRequest, acked: list[str]) -> PlacementResult:
         try:
             ack = self.client.trading.add_order(wire)
         except BaseException as error:  # noqa: BLE001 - every failure is classified below
@@ -386,6 +418,7 @@ class Executor:
             order = self._transition(order, OrderEvent.TIMEOUT, reason=_reason(error))
             order = self.resolve_unknown(order.cl_ord_id, wait=self.wait_for_unknown)
             return self._result(order)
+        acked.extend(ack.txids)
         if ack.validated_only:
             order = self._transition(order, OrderEvent.VALIDATE, reason=f"validated only: {ack.description}")
             return self._result(order, validated_only=True)
@@ -626,42 +659,63 @@ class Executor:
     # -- cancel -----------------------------------------------------------------------------------
     def cancel(self, cl_ord_id: str) -> OrderRecord:
         """Cancel by txid (or by cl_ord_id while the txid is unknown), then read back the
-        real outcome: it may have filled first."""
+        real outcome: it may have filled first.
+
+        The cancel never waits on the store: when a write (or the read of the order) fails before the
+        request, it leaves all the same, by txid when known, else by ``cl_ord_id`` (harmless if the
+        order never landed), and ``CancelNotRecorded`` says so afterwards (``sent``)."""
         with self._order_lock(cl_ord_id):
-            order = self.store.get_order(cl_ord_id)
-            if order is None:
-                raise KeyError(cl_ord_id)
+            sent: list[bool] = []  # set once a cancel request has left
+            try:
+                return self._cancel(cl_ord_id, sent)
+            except (sqlite3.Error, StoreError) as exc:
+                if isinstance(exc, CancelNotRecorded):
+                    raise
+                if not sent:  # the store failed before the request: it leaves all the same
+                    self._cancel_at_exchange(sent, cl_ord_id=cl_ord_id)  # KrakenError: not cancelled, said so
+                raise CancelNotRecorded(f"the cancel was sent; the store could not record it ({exc})",
+                                        sent=True) from exc
+
+    def _cancel_at_exchange(self, sent: list[bool], txid: str | None = None, cl_ord_id: str | None = None) -> None:
+        try:
+            self.client.trading.cancel_order(txid=txid, cl_ord_id=cl_ord_id)
+        except UnknownOrderError:
+            pass  # already closed (filled, expired) or never placed - a read says which
+        sent.append(True)
+
+    def _cancel(self, cl_ord_id: str, sent: list[bool]) -> OrderRecord:
+        order = self.store.get_order(cl_ord_id)
+        if order is None:
+            raise KeyError(cl_ord_id)
+        if OrderStatus(order.status) in TERMINAL_STATUSES:
+            return order
+        if order.status in (OrderStatus.UNKNOWN.value, OrderStatus.PENDING_SUBMIT.value):
+            order = self.resolve_unknown(cl_ord_id, wait=False)
+            if order.status == OrderStatus.UNKNOWN.value:
+                try:  # a cancel by client id is harmless if the order never landed
+                    self._cancel_at_exchange(sent, cl_ord_id=cl_ord_id)
+                except KrakenError:
+                    pass
+                return self.resolve_unknown(cl_ord_id, wait=False)
             if OrderStatus(order.status) in TERMINAL_STATUSES:
                 return order
-            if order.status in (OrderStatus.UNKNOWN.value, OrderStatus.PENDING_SUBMIT.value):
-                order = self.resolve_unknown(cl_ord_id, wait=False)
-                if order.status == OrderStatus.UNKNOWN.value:
-                    try:  # a cancel by client id is harmless if the order never landed
-                        self.client.trading.cancel_order(cl_ord_id=cl_ord_id)
-                    except KrakenError:
-                        pass
-                    return self.resolve_unknown(cl_ord_id, wait=False)
-                if OrderStatus(order.status) in TERMINAL_STATUSES:
-                    return order
-            try:
-                order = self._transition(order, OrderEvent.CANCEL_REQUEST)
-                unrecorded: Exception | None = None
-            except (sqlite3.Error, StoreError) as exc:  # the cancel leaves all the same; re-raised once sent
-                unrecorded = exc
-            try:
-                self.client.trading.cancel_order(txid=order.txid)
-            except UnknownOrderError:
-                pass  # already closed (filled, expired) - the read below says which
-            except KrakenError as error:
-                if unrecorded is not None:
-                    raise
-                self.store.update_order(cl_ord_id, reason=f"cancel: {_reason(error)}")
+        try:
+            order = self._transition(order, OrderEvent.CANCEL_REQUEST)
+            unrecorded: Exception | None = None
+        except (sqlite3.Error, StoreError) as exc:  # the cancel leaves all the same; raised once sent
+            unrecorded = exc
+        try:
+            self._cancel_at_exchange(sent, txid=order.txid)
+        except KrakenError as error:
             if unrecorded is not None:
-                raise unrecorded
-            try:
-                return self.sync_order(cl_ord_id)
-            except KrakenError:
-                return self.store.get_order(cl_ord_id) or order
+                raise
+            self.store.update_order(cl_ord_id, reason=f"cancel: {_reason(error)}")
+        if unrecorded is not None:
+            raise unrecorded
+        try:
+            return self.sync_order(cl_ord_id)
+        except KrakenError:
+            return self.store.get_order(cl_ord_id) or order
 
     # -- fills --------------------------------------------------------------------------------------
     def _missing_fills(self, orders: Iterable[OrderRecord]) -> list[OrderRecord]:

@@ -9,16 +9,21 @@ is checked against the mode's allowlist and audited.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import sqlite3
 import threading
+import types
 from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from krakenbot.client import BreakerState
 from krakenbot.clock import Clock
-from krakenbot.errors import CircuitOpenError, EndpointNotAllowed, IntentNotDurable, KrakenError, LocalRefusal
+from krakenbot.errors import (CircuitOpenError, EndpointNotAllowed, IntentNotDurable, InvalidNonceError, KrakenError,
+                              LocalRefusal, StoreFailure)
+from krakenbot.execution.executor import CancelNotRecorded, OutcomeNotRecorded
 from krakenbot.models import OrderRequest, OrderType, PairInfo, Side, exact_amount
 from krakenbot.risk import Denial, DenialCode, RiskSnapshot, TradingState
 from krakenbot.risk.checks import BTC_ASSETS
@@ -40,6 +45,37 @@ if TYPE_CHECKING:
     from krakenbot.orchestrator import CycleReport
 
 log = logging.getLogger(__name__)
+_STORE_ERRORS = (sqlite3.Error, StoreError)
+
+
+def _code_for(exc: KrakenError) -> SafetyCode:
+    """The refusal code of an error met before an order was sent."""
+    if isinstance(exc, CircuitOpenError):
+        return SafetyCode.CIRCUIT_OPEN
+    return SafetyCode.STORE_FAILURE if isinstance(exc, StoreFailure) else SafetyCode.EXCHANGE_ERROR
+
+
+def _store_failures_typed(cls: type) -> type:
+    """One rule for every public method, the wrapper's own and the reads' it inherits, present and
+    future: a raw ``sqlite3``/``StoreError`` never reaches a caller (the trading loop, the CLI, a
+    step). It becomes ``StoreFailure``, logged at ERROR and audited when the audit can be written.
+    Orders are refused STORE_FAILURE inside ``submit_order``; cancels leave before any write."""
+    for name in dir(cls):
+        method = inspect.getattr_static(cls, name)
+        if not name.startswith("_") and isinstance(method, types.FunctionType):
+            setattr(cls, name, _guarded(name, method))
+    return cls
+
+
+def _guarded(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except _STORE_ERRORS as exc:
+            raise self._store_failure(name, exc) from exc
+
+    return guarded
 
 
 def _status_problem(status: str, post_only: bool, ordertype: Any) -> str | None:
@@ -52,6 +88,7 @@ def _status_problem(status: str, post_only: bool, ordertype: Any) -> str | None:
     return None
 
 
+@_store_failures_typed
 class SafetyWrapper(ExchangeReads):
     def __init__(self, *, settings: Settings, client: ExchangeClient, store: Store, clock: Clock,
                  guard: EndpointGuard, audit: AuditLog, risk: Risk, executor: OrderExecutor, positions: Positions,
@@ -114,6 +151,18 @@ class SafetyWrapper(ExchangeReads):
     def submit_order(self, pair: str, side: Side | str, ordertype: OrderType | str, volume: Decimal | str,
                      price: Decimal | str | None = None, *, price2: Decimal | str | None = None,
                      post_only: bool = False, leverage: Any = None, origin: str = "operator") -> OrderOutcome:
+        """Every gate, then the executor; never raises for a failing store: an order the store fails
+        before is refused STORE_FAILURE (nothing sent), one it fails after says what left."""
+        try:
+            return self._submit_order(pair, side, ordertype, volume, price, price2, post_only, leverage, origin)
+        except _STORE_ERRORS as exc:  # a read or write before the send (the executor types those after it)
+            failure = self._store_failure("submit_order", exc)
+            return self._refuse(pair, SafetyCode.STORE_FAILURE, f"{failure}: the order was not sent", origin,
+                                {"pair": pair})
+
+    def _submit_order(self, pair: str, side: Side | str, ordertype: OrderType | str, volume: Decimal | str,
+                      price: Decimal | str | None, price2: Decimal | str | None, post_only: bool, leverage: Any,
+                      origin: str) -> OrderOutcome:
         try:
             side = Side(side)
             ordertype = OrderType(ordertype)
@@ -155,8 +204,7 @@ class SafetyWrapper(ExchangeReads):
         try:
             info = self.pair_info(pair)
         except KrakenError as exc:
-            code = SafetyCode.CIRCUIT_OPEN if isinstance(exc, CircuitOpenError) else SafetyCode.EXCHANGE_ERROR
-            return self._refuse(pair, code, f"pair rules unavailable: {exc}", origin, summary)
+            return self._refuse(pair, _code_for(exc), f"pair rules unavailable: {exc}", origin, summary)
         halted = self.risk.halted_pairs().get(info.name) if self.risk is not None else None
         if halted:
             return self._refuse(pair, SafetyCode.PAIR_HALTED, f"trading on {pair} is halted: {halted}; "
@@ -205,8 +253,7 @@ class SafetyWrapper(ExchangeReads):
                 # 500 levels, Kraken's most, so the walk sees as deep as the exchange shows.
                 snapshot = replace(snapshot, order_book=self.order_book(pair, 500))
         except KrakenError as exc:
-            code = SafetyCode.CIRCUIT_OPEN if isinstance(exc, CircuitOpenError) else SafetyCode.EXCHANGE_ERROR
-            return self._refuse(pair, code, f"cannot read the account for the risk check: {exc}", origin,
+            return self._refuse(pair, _code_for(exc), f"cannot read the account for the risk check: {exc}", origin,
                                 summary), False
         decision = self.risk.check(request, snapshot)
         denials = list(decision.denials)
@@ -261,7 +308,14 @@ class SafetyWrapper(ExchangeReads):
         except CircuitOpenError as exc:
             return self._refuse(request.pair, SafetyCode.CIRCUIT_OPEN, str(exc), origin, summary)
         except IntentNotDurable as exc:  # the store refused the intent: the order did not leave
+            self._store_failure("submit_order", exc)
             return self._refuse(request.pair, SafetyCode.STORE_FAILURE, str(exc), origin, summary)
+        except OutcomeNotRecorded as exc:  # sent; what followed is not on disk (PENDING_SUBMIT blocks the pair)
+            reason = self._scrub(str(self._store_failure("submit_order", exc)))
+            self.audit.record("order", endpoint="AddOrder", allowed=True, outcome="not_recorded", reason=reason,
+                              params=summary, origin=origin, cl_ord_id=exc.cl_ord_id, txid=exc.txid)
+            return OrderOutcome(exc.txid is not None, exc.txid is not None, exc.cl_ord_id, exc.txid, "PENDING_SUBMIT",
+                                [Denial(SafetyCode.STORE_FAILURE, reason)], reason)  # type: ignore[arg-type]
         except LocalRefusal as exc:  # e.g. an earlier order on the pair has an unknown outcome
             return self._refuse(request.pair, DenialCode.UNKNOWN_ORDER_OUTSTANDING, str(exc), origin, summary)
         except KrakenError as exc:
@@ -286,6 +340,8 @@ class SafetyWrapper(ExchangeReads):
         wait on slow reads while the operator pulls it) is HALTED, an open breaker CIRCUIT_OPEN."""
         if isinstance(refusal, CircuitOpenError):
             return SafetyCode.CIRCUIT_OPEN
+        if isinstance(refusal, StoreFailure):  # e.g. the nonce mark could not be saved: not sent
+            return SafetyCode.STORE_FAILURE
         if isinstance(refusal, EndpointNotAllowed):
             return SafetyCode.HALTED if self._order_blocker() else SafetyCode.MODE
         return None
@@ -324,9 +380,16 @@ class SafetyWrapper(ExchangeReads):
             self.audit.record("cancel", endpoint="CancelOrder", allowed=not isinstance(exc, EndpointNotAllowed),
                               outcome="error", reason=reason, origin=origin, cl_ord_id=cl_ord_id)
             return OrderOutcome(False, False, cl_ord_id, denials=[Denial(code, reason)], reason=reason)  # type: ignore[arg-type]
-        except (sqlite3.Error, StoreError) as exc:  # the executor sent the cancel, then could not record it
-            reason = self._scrub(f"the cancel could not be recorded ({exc}); the next refresh reads its outcome")
-            log.warning("order %s: %s", cl_ord_id, reason)
+        except _STORE_ERRORS as exc:  # the store failed around the cancel: say whether the request left
+            if isinstance(exc, CancelNotRecorded) and exc.sent:
+                reason = f"the cancel was sent; the store could not record it ({exc.__cause__ or exc}); " \
+                         f"the next refresh reads its outcome"
+            else:
+                reason = f"the cancel was NOT sent: the store failed ({exc})"
+            reason = self._scrub(reason)
+            self._store_failure("cancel_order", exc)
+            self.audit.record("cancel", endpoint="CancelOrder", allowed=True, outcome="not_recorded", reason=reason,
+                              origin=origin, cl_ord_id=cl_ord_id, sent=isinstance(exc, CancelNotRecorded) and exc.sent)
             return OrderOutcome(False, False, cl_ord_id, denials=[Denial(SafetyCode.STORE_FAILURE, reason)],  # type: ignore[arg-type]
                                 reason=reason)
         except KeyError:
@@ -449,7 +512,11 @@ class SafetyWrapper(ExchangeReads):
         problems: list[str] = []
         cancelled = 0
         try:
-            cancelled = self.cancel_all(origin="kill")
+            try:
+                cancelled = self.cancel_all(origin="kill")
+            except InvalidNonceError:  # Kraken refused the nonce, so nothing was done: once more, with a
+                # fresh one (the generator has learnt the mark it was below: NonceGenerator.rejected)
+                cancelled = self.cancel_all(origin="kill")
         except KrakenError as exc:
             problems.append(self._explain(exc))
             self.audit.record("kill", outcome="cancel_failed", reason=self._explain(exc), actor=actor)
@@ -557,6 +624,8 @@ class SafetyWrapper(ExchangeReads):
             "open_orders": len(self.open_orders()),
             "dead_mans_switch": {"armed": self.dead_mans_switch.armed, "timeout": self.dead_mans_switch.timeout,
                                  "next_due": self.dead_mans_switch.next_due},
+            # > 0: the saved nonce mark was that far ahead of the clock at start (NonceGenerator)
+            "nonce_mark_ahead_s": getattr(self.client.nonces, "mark_ahead_s", 0.0),
         }
 
     # -- internals ----------------------------------------------------------------------------------
@@ -612,6 +681,15 @@ class SafetyWrapper(ExchangeReads):
                 return None
             total += volume * rate
         return total
+
+    def _store_failure(self, action: str, exc: BaseException) -> StoreFailure:
+        """Say it loudly (ERROR log, and an audit row when the audit can still be written) and type it.
+        No latch: the next write that needs the disk is its test, so the bot works again once the disk
+        has room, without a restart (README)."""
+        text = self._scrub(f"{action}: the bot's store failed ({exc})")
+        log.error("%s", text)
+        self.audit.record("store_failure", outcome="error", reason=text, failed=action)
+        return exc if isinstance(exc, StoreFailure) else StoreFailure(text)
 
     def _refuse(self, pair: str, code: Any, reason: str, origin: str, summary: Mapping[str, Any]) -> OrderOutcome:
         reason = self._scrub(reason)

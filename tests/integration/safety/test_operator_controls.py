@@ -297,7 +297,7 @@ def test_the_wrappers_kill_and_cancel_leave_though_the_store_cannot_be_written(t
             locker.execute("BEGIN EXCLUSIVE")
             try:
                 cancel = bot.safety.cancel_order(placed[0].cl_ord_id)
-                assert _still_open(simulator) == 1 and "could not be recorded" in cancel.reason, cancel
+                assert _still_open(simulator) == 1 and "the cancel was sent" in cancel.reason, cancel
                 report = bot.safety.kill("drill")
             finally:
                 locker.execute("ROLLBACK")
@@ -405,6 +405,29 @@ def test_a_second_run_on_the_same_home_is_refused_in_one_line(sim, tmp_path):
     assert not running.is_running(running.read(home))
 
 
+def test_a_second_bot_on_the_same_store_from_another_home_is_refused_naming_the_holder(sim, tmp_path):
+    """Issue 20, finding 9: one bot per store, not only per home. Two homes naming one STORE_PATH:
+    the second `run` (and a `check`, whose nonces come from the same mark) is refused in one line
+    naming the holder's pid and start time; the first runs on."""
+    store = tmp_path / "shared" / "bot.sqlite"
+    first_home, second_home = tmp_path / "A", tmp_path / "B"
+    first = start_bot(["--mode", "paper", "--interval", "0.2"], sim_env(sim, first_home, STORE_PATH=str(store)),
+                      tmp_path)
+    try:
+        record = wait_until(lambda: running.read(first_home), what="the first bot's record")
+        started = time.strftime("%Y-%m-%d %H:%M", time.gmtime(record["started"]))
+        for command in (["run", "--mode", "paper", "--once"], ["check"]):
+            second = cli_run(command, sim_env(sim, second_home, STORE_PATH=str(store)), tmp_path)
+            err = second.stderr.strip()
+            assert second.returncode == 1 and len(err.splitlines()) == 1, (command, second.stdout + second.stderr)
+            assert f"pid {first.pid}, started {started}" in err and str(store) in err, (command, err)
+        assert first.poll() is None and running.is_running(running.read(first_home))
+    finally:
+        stop(first)
+    again = cli_run(["run", "--mode", "paper", "--once"], sim_env(sim, second_home, STORE_PATH=str(store)), tmp_path)
+    assert again.returncode == 0, again.stdout + again.stderr  # the lock went with the first bot
+
+
 @pytest.mark.parametrize("name", ["MAX_OPEN_FILES", "TRADING_DAYS", "KRAKEN_SECRET", "KRAKEN_API_URL", "KRAKEN_SIM"])
 def test_other_programs_settings_in_the_environment_are_not_typos(name):
     from krakenbot.config import read_sources
@@ -448,3 +471,50 @@ def test_a_password_in_an_api_url_with_a_bad_port_is_never_shown(monkeypatch, tm
     shown = capsys.readouterr()
     assert "s3cretpw" not in shown.out + shown.err and "API_DOMAIN" in shown.err
     assert "s3cretpw" not in repr(KrakenClient("http://op:s3cretpw@127.0.0.1:9", api_key=KEY, api_secret=SECRET))
+
+
+# -- issue 20, finding 10a: a saved nonce mark a day ahead of the clock ---------------------------------
+DAY_S = 86_400
+
+
+def _bot_on_store(simulator, tmp_path, mark: int):
+    from krakenbot.bot import Bot
+    from krakenbot.config import Settings
+    from krakenbot.store import Store
+
+    path = str(tmp_path / "krakenbot.sqlite")
+    with Store(path) as store:
+        store.save_nonce(mark)
+    env = {"KRAKEN_API_KEY": simulator.api_key, "KRAKEN_API_SECRET": simulator.api_secret,
+           "API_DOMAIN": simulator.url, "TRADING_MODE": "live", "KRAKEN_LIVE_TRADING": "yes",
+           "KRAKENBOT_HOME": str(tmp_path), "MAX_ORDER_EUR": "1000", "TOTAL_BTC": "0.1"}
+    return Bot.build(Settings.from_env(env), store_path=path, live_flag=True)
+
+
+def test_a_saved_nonce_mark_a_day_ahead_that_kraken_never_saw_does_not_push_the_keys_mark(sim, tmp_path, caplog):
+    """A copied or hand-edited store: the bot's nonces stay at the clock (bounded), the operator is told."""
+    mark = (int(time.time()) + DAY_S) * 1_000_000
+    with caplog.at_level("WARNING", logger="krakenbot.client.nonce"), _bot_on_store(sim, tmp_path, mark) as bot:
+        start = len(sim.access_log)
+        assert bot.safety.check_connection().authenticated
+        sent = [int(r.params["nonce"]) for r in sim.access_log_since(start) if r.kind == "private"]
+        assert sent and max(sent) < (time.time() + 60) * 1_000_000, (sent, mark)
+        assert bot.safety.status()["nonce_mark_ahead_s"] > DAY_S - 60
+    assert "ahead of this machine's clock" in caplog.text
+
+
+def test_a_saved_nonce_mark_a_day_ahead_that_kraken_did_see_still_lets_the_kill_switch_cancel(sim, tmp_path):
+    """The clock stepped back a day after the mark was used: Kraken refuses the first CancelAll's nonce;
+    the kill sends it once more above the mark, and every order is cancelled."""
+    from krakenbot.client import KrakenClient
+    from krakenbot.client.nonce import NonceGenerator, wall_microseconds
+
+    ahead = NonceGenerator(now=lambda: wall_microseconds() + DAY_S * 1_000_000)
+    with KrakenClient(sim.url, sim.api_key, sim.api_secret, nonce=ahead) as client:  # yesterday's run, clock ahead
+        client.private("AddOrder", pair="XBTEUR", type="buy", ordertype="limit", volume="0.001", price="1000")
+    with _bot_on_store(sim, tmp_path, ahead.last + NonceGenerator.DEFAULT_BLOCK) as bot:
+        start = len(sim.access_log)
+        report = bot.safety.kill("clock drill")
+        cancels = [r for r in sim.access_log_since(start) if r.endpoint == "CancelAll"]
+    assert _still_open(sim) == 0 and report.problems == (), report
+    assert [r.outcome for r in cancels] == ["error", "ok"] and "Invalid nonce" in (cancels[0].error or ""), cancels

@@ -90,9 +90,47 @@ def test_a_failed_save_is_retried_before_any_unpersisted_nonce_goes_out():
                 raise OSError("disk full")
             self.value = max(self.value, n)
 
+    from krakenbot.errors import NonceNotSaved, StoreFailure
+
     store = FlakyStore()
     gen = NonceGenerator(store, now=lambda: 1_000, block=100)
-    with pytest.raises(OSError):
+    with pytest.raises(NonceNotSaved) as refused:  # typed: a store failure, and nothing was sent
         gen.next()
+    assert isinstance(refused.value, StoreFailure) and isinstance(refused.value.__cause__, OSError)
     n = gen.next()
     assert n < store.value    # persisted before use
+
+
+# -- issue 20, finding 10a: a stored mark far ahead of the clock ---------------------------------------
+class _Mark:
+    def __init__(self, value):
+        self.value, self.saved = value, []
+
+    def load_nonce(self):
+        return self.value
+
+    def save_nonce(self, n):
+        self.saved.append(n)
+
+
+DAY_US = 86_400_000_000
+
+
+def test_a_stored_mark_a_day_ahead_is_not_used_until_kraken_says_it_was_and_the_operator_is_told(caplog):
+    now = 1_800_000_000_000_000
+    store = _Mark(now + DAY_US)
+    with caplog.at_level("WARNING", logger="krakenbot.client.nonce"):
+        gen = NonceGenerator(store, now=lambda: now, block=10_000_000)
+    assert gen.mark_ahead_s == 86_400 and "86400 s ahead" in caplog.text
+    assert gen.next() == now  # from the clock: the key's mark is not pushed a day ahead on a guess
+    assert store.saved == []  # nor is the stored mark lowered: a restart decides again
+    gen.rejected()  # Kraken: EAPI:Invalid nonce - the mark was real
+    assert gen.next() > now + DAY_US and store.saved  # above it, and reserved above it
+    gen.rejected()  # once decided, a later refusal moves nothing
+    assert gen.next() < now + DAY_US + 10_000_000
+
+
+def test_a_stored_mark_within_a_reservation_of_the_clock_is_used_as_is():
+    now = 1_800_000_000_000_000
+    gen = NonceGenerator(_Mark(now + 9_000_000), now=lambda: now, block=10_000_000)
+    assert gen.mark_ahead_s == 0 and gen.next() == now + 9_000_001
