@@ -274,7 +274,7 @@ def every_public_call(bot: Any, resting: str, sim: Any) -> dict[str, Callable[[]
         "disarm_dead_mans_switch": s.disarm_dead_mans_switch,
         "cancel_order": lambda: s.cancel_order(resting), "cancel_all": s.cancel_all,
         "honour_kill_file": s.honour_kill_file, "kill": lambda: s.kill("disk drill"),
-        "resume": lambda: s.resume("disk drill over"),
+        "resume": lambda: s.resume("disk drill over"), "resume_pair": lambda: s.resume_pair("XBTEUR"),
     }
 
 
