@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import select
 import socket
+import ssl
 import threading
 import time
 import tracemalloc
@@ -338,3 +339,58 @@ def test_nothing_private_is_sent_while_a_cancel_waits_for_its_answer(serve):
     assert [h.split(b" ")[1] for h in sent] == [b"/0/private/CancelAll"]
     assert cancel.wait(5) and cancel.result == 1
     assert balance.wait(5) and balance.result == {"ZEUR": "1"}
+
+
+def _self_signed(tmp_path, host: str):
+    """A certificate for ``host`` and its key, written as PEM files (``cryptography`` comes with
+    the dev dependencies, through ccxt)."""
+    x509 = pytest.importorskip("cryptography.x509")
+    import datetime
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_file, key_file
+
+
+def test_tls_still_checks_the_certificate_and_the_host_name(serve, tmp_path):
+    """The TLS connect is the transport's own (its handshake bounded by the deadline): it must
+    keep the context's checks, a certificate for another name is refused."""
+    cert_file, key_file = _self_signed(tmp_path, "localhost")
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert_file, key_file)
+
+    def handler(server, conn, index):
+        try:
+            conn = server_tls.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError):
+            return  # the client refused the certificate
+        while server.read_request(conn) is not None:
+            conn.sendall(answer(OK % index))
+
+    server = serve(handler)
+    port = server.url.rsplit(":", 1)[1]
+    trusting = ssl.create_default_context(cafile=str(cert_file))
+    good = Transport(f"https://localhost:{port}", Timeouts(1, 1, 5), "t", ssl_context=trusting)
+    assert good.request("GET", "/x", "X") == {"n": 0}
+    assert good.request("GET", "/x", "X") == {"n": 0}  # kept alive
+    wrong_name = Transport(f"https://127.0.0.1:{port}", Timeouts(1, 1, 5), "t", ssl_context=trusting)
+    with pytest.raises(ConnectionFailed, match="SSLCertVerificationError"):
+        wrong_name.request("GET", "/x", "X")
+    untrusted = Transport(f"https://localhost:{port}", Timeouts(1, 1, 5), "t")
+    with pytest.raises(ConnectionFailed, match="SSLCertVerificationError"):
+        untrusted.request("GET", "/x", "X")
