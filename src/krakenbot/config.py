@@ -119,9 +119,12 @@ class Settings:
         for name, attr in (("KRAKEN_CONNECT_TIMEOUT", "connect_timeout"), ("KRAKEN_READ_TIMEOUT", "read_timeout")):
             value = values.get(attr, getattr(cls, attr))
             total = values.get("total_timeout", cls.total_timeout)
-            if value > total:  # type: ignore[operator]
+            if value > total and "total_timeout" in values:  # type: ignore[operator]
                 raise ConfigError("KRAKEN_TOTAL_TIMEOUT", f"bounds a whole call, so it must be at least "
                                   f"{name} ({value:g} s), got {total:g}")
+            if value > total:  # type: ignore[operator]
+                raise ConfigError(name, f"must be at most KRAKEN_TOTAL_TIMEOUT ({total:g} s, the bound on a "
+                                  f"whole call), got {value:g}")
         values.update(bot_paths(env))
         return cls(**values)  # type: ignore[arg-type]
 

@@ -172,6 +172,9 @@ def test_the_timeouts_reach_the_client_and_the_total_bounds_the_other_two():
                                   "KRAKEN_TOTAL_TIMEOUT": "12.5"})
     with Bot.build(settings, store=Store(":memory:")) as bot:
         assert bot.client._transport.timeouts == Timeouts(2.0, 5.0, 12.5)
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(ConfigError) as info:  # the setting the operator gave is the one named
         Settings.from_env({**BASE, "KRAKEN_READ_TIMEOUT": "40"})
-    assert info.value.setting == "KRAKEN_TOTAL_TIMEOUT" and "KRAKEN_READ_TIMEOUT (40 s)" in str(info.value)
+    assert info.value.setting == "KRAKEN_READ_TIMEOUT" and "KRAKEN_TOTAL_TIMEOUT (30 s" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({**BASE, "KRAKEN_CONNECT_TIMEOUT": "5", "KRAKEN_TOTAL_TIMEOUT": "4"})
+    assert info.value.setting == "KRAKEN_TOTAL_TIMEOUT" and "KRAKEN_CONNECT_TIMEOUT (5 s)" in str(info.value)
