@@ -18,10 +18,11 @@ Two bounds no stock client has (issue #20):
   only within ``read`` seconds of the deadline. DNS resolution is not bounded (``getaddrinfo``
   takes no timeout).
 - **A size limit on answers** (``max_answer_bytes``, 16 MiB): Kraken's largest answers the bot
-  can ask for are a few MB (``AssetPairs`` for every pair about 1 MB, ``Depth`` at count=500,
-  ``Trades``/``OHLC`` pages of 1000/720 rows, history pages of 50), so 16 MiB leaves several times
-  that and still bounds what one call can hold (an endless chunked answer ends there instead of in
-  ``MemoryError``). Announced lengths over it are refused before reading.
+  can ask for are a few MB at most (by estimate, not measured here: ``AssetPairs`` for every pair,
+  about a thousand pairs of under 1 KB, is the largest; ``Depth`` stops at 500 levels a side,
+  ``Trades``/``OHLC`` at 1000/720 rows, the history endpoints at pages of 50), so 16 MiB leaves
+  several times that and still bounds what one call can hold (an endless chunked answer ends
+  there instead of in ``MemoryError``). Announced lengths over it are refused before reading.
 
 A call with retries passes a ``Budget`` so that its attempts share one deadline (see ``retry``).
 
