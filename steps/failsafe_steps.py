@@ -40,7 +40,8 @@ FAILURES = {
     "a garbled answer": {"kind": "truncated_json"},
 }
 # The bot waits 10 s for an answer; "no answer in time" is staged in milliseconds with a bot that
-# waits 0.05 s (the simulator still answers a normal request in about a millisecond).
+# waits 0.05 s (the simulator still answers a normal request in about a millisecond). Its whole-call
+# bound (5 s) leaves room for the read's two retries: their back-off waits count against it too.
 SHORT_PATIENCE = 0.05
 
 
@@ -57,7 +58,7 @@ def step_fail_next_with(context, count, failure):
     if FAILURES[failure]["kind"] == "hang":
         from krakenbot.client import Timeouts
 
-        world.client_options["timeouts"] = Timeouts(connect=1.0, read=SHORT_PATIENCE, total=1.0)
+        world.client_options["timeouts"] = Timeouts(connect=1.0, read=SHORT_PATIENCE, total=5.0)
         world.restart()
     world.sim.faults.inject(endpoint="*", times=count, **FAILURES[failure])
 

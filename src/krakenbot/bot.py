@@ -95,7 +95,7 @@ class Bot:
               store: Any = None) -> "Bot":
         """Wire the bot. It starts in ``settings.trading_mode``; LIVE needs ``live_flag`` too. ``store``:
         an open store to use (and close) instead of opening ``store_path``."""
-        from krakenbot.client import CircuitBreaker, KrakenClient
+        from krakenbot.client import CircuitBreaker, KrakenClient, Timeouts
         from krakenbot.execution.executor import Executor
         from krakenbot.orchestrator import Orchestrator
         from krakenbot.positions import PositionManager
@@ -115,9 +115,10 @@ class Bot:
             audit = AuditLog(store, clock, mode, scrub=scrub)
             guard = EndpointGuard(audit, mode)
             breaker = CircuitBreaker(clock, listeners=[BreakerAuditListener(audit)])
+            timeouts = Timeouts(settings.connect_timeout, settings.read_timeout, settings.total_timeout)
             client = KrakenClient(settings.api_domain, settings.api_key, settings.api_secret, clock=clock,
                                   tier=settings.tier, nonce_store=store, breaker=breaker, guard=guard,
-                                  **(client_options or {}))
+                                  **{"timeouts": timeouts, **(client_options or {})})
             market_data = _market_data(client, clock, store, settings)
             positions = PositionManager(store)
             risk = RiskManager(risk_limits_from(settings), store, clock, positions)

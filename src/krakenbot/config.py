@@ -82,6 +82,12 @@ class Settings:
     strategy_rise_pct: Decimal = Decimal("3")
     strategy_interval_seconds: int = 0  # 0: buy on dips only
     bot_id: str | None = None  # BOT_ID: 4 chars [0-9a-z] in every cl_ord_id; None = drawn once per store
+    # Seconds (client.Timeouts): opening a connection (and again its TLS handshake); each wait for
+    # bytes of an answer; one whole call: connect, request, status line, headers and body, and for a
+    # read its retries and their back-off waits too.
+    connect_timeout: float = 3.05
+    read_timeout: float = 10.0
+    total_timeout: float = 30.0
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
@@ -110,6 +116,15 @@ class Settings:
             except (ValueError, InvalidOperation, TypeError) as exc:
                 detail = "is invalid" if name in SECRET_SETTINGS else f"is invalid: {exc}"
                 raise ConfigError(name, detail) from None
+        for name, attr in (("KRAKEN_CONNECT_TIMEOUT", "connect_timeout"), ("KRAKEN_READ_TIMEOUT", "read_timeout")):
+            value = values.get(attr, getattr(cls, attr))
+            total = values.get("total_timeout", cls.total_timeout)
+            if value > total and "total_timeout" in values:  # type: ignore[operator]
+                raise ConfigError("KRAKEN_TOTAL_TIMEOUT", f"bounds a whole call, so it must be at least "
+                                  f"{name} ({value:g} s), got {total:g}")
+            if value > total:  # type: ignore[operator]
+                raise ConfigError(name, f"must be at most KRAKEN_TOTAL_TIMEOUT ({total:g} s, the bound on a "
+                                  f"whole call), got {value:g}")
         values.update(bot_paths(env))
         return cls(**values)  # type: ignore[arg-type]
 
@@ -326,6 +341,12 @@ def _decimal(name: str, *, minimum: Decimal = Decimal(0), inclusive: bool = Fals
     return parse
 
 
+def _seconds(name: str) -> Callable[[str], float]:
+    """A timeout in seconds: more than 0, at most 300 (a call held longer helps nobody)."""
+    parse = _decimal(name, maximum=Decimal(300))
+    return lambda text: float(parse(text))
+
+
 def _percent(name: str) -> Callable[[str], Decimal]:
     return _decimal(name, maximum=Decimal(100))
 
@@ -417,6 +438,9 @@ _SPEC: dict[str, tuple[str, Callable[[str], object], bool]] = {
     "STRATEGY_RISE_PCT": ("strategy_rise_pct", _decimal("STRATEGY_RISE_PCT", maximum=Decimal(1000)), False),
     "STRATEGY_INTERVAL_SECONDS": ("strategy_interval_seconds", _int("STRATEGY_INTERVAL_SECONDS", minimum=0), False),
     "BOT_ID": ("bot_id", _bot_id, False),
+    "KRAKEN_CONNECT_TIMEOUT": ("connect_timeout", _seconds("KRAKEN_CONNECT_TIMEOUT"), False),
+    "KRAKEN_READ_TIMEOUT": ("read_timeout", _seconds("KRAKEN_READ_TIMEOUT"), False),
+    "KRAKEN_TOTAL_TIMEOUT": ("total_timeout", _seconds("KRAKEN_TOTAL_TIMEOUT"), False),
     # Paths, resolved together by bot_paths() (the parse here only checks the text).
     "KRAKENBOT_HOME": ("home", _path("KRAKENBOT_HOME"), False),
 }

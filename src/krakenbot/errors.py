@@ -6,6 +6,7 @@
     │   ├── ConnectionFailed
     │   ├── HttpStatusError          5xx / non-200, usually an HTML page from the edge
     │   └── MalformedResponse        not JSON, truncated, or not Kraken's envelope/shape
+    │       └── AnswerTooLarge       an answer over the transport's size limit (never read whole)
     ├── AuthenticationError          EAPI:Invalid key, EAPI:Invalid signature, EGeneral:Temporary lockout
     │   └── PermissionDeniedError    EGeneral:Permission denied
     ├── InvalidNonceError            EAPI:Invalid nonce
@@ -71,6 +72,17 @@ class HttpStatusError(TransportError):
 
 class MalformedResponse(TransportError):
     pass
+
+
+class AnswerTooLarge(MalformedResponse):
+    """An answer over the size limit: refused once it passes the limit (or announces more), the
+    connection closed. Not retried: a server that sent that much would send it again."""
+
+    retryable = False
+
+    def __init__(self, message: str, size: int, limit: int, endpoint: str | None = None) -> None:
+        super().__init__(message, (), endpoint)
+        self.size, self.limit = size, limit
 
 
 class AuthenticationError(KrakenError):

@@ -66,19 +66,20 @@ def main(scenario: str) -> None:
     say("READY")
     if scenario in ("place-hang", "place-swallow"):
         transport = bot.client._transport
-        real = transport.request
+        real_send, real_receive = transport.send, transport.receive  # a private call: send, then receive
 
-        def hooked(method: str, path: str, endpoint: str, *args: Any, **kwargs: Any) -> Any:
-            if endpoint != "AddOrder":
-                return real(method, path, endpoint, *args, **kwargs)
-            if scenario == "place-hang":
+        def send(method: str, path: str, endpoint: str, *args: Any, **kwargs: Any) -> Any:
+            if endpoint == "AddOrder" and scenario == "place-hang":
                 say("POINT sending AddOrder")  # the simulator's hang fault holds the request in flight
-                return real(method, path, endpoint, *args, **kwargs)
-            answer = real(method, path, endpoint, *args, **kwargs)
-            block_here("AddOrder answered, answer not yet read by the executor")
+            return real_send(method, path, endpoint, *args, **kwargs)
+
+        def receive(exchange: Any) -> Any:
+            answer = real_receive(exchange)
+            if exchange[1] == "AddOrder" and scenario == "place-swallow":  # (connection, endpoint, ...)
+                block_here("AddOrder answered, answer not yet read by the executor")
             return answer
 
-        transport.request = hooked
+        transport.send, transport.receive = send, receive
         safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000"))
     elif scenario == "fill":
         store = bot.store

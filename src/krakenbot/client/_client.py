@@ -3,9 +3,32 @@
 Before anything leaves, every call goes through, in this order: the safety wrapper's
 ``guard(endpoint)`` (once per call), then per attempt a first breaker check, the rate
 pacer, the breaker's admission (right before the send, so a breaker that opened while
-the call waited stops it), and the send. Private calls are serialised per client from nonce to answer:
-Kraken rejects a nonce lower than one it already saw, and two requests racing on one
-connection pool can arrive out of order (auth-and-errors.md §2.3).
+the call waited stops it), and the send. A call's attempts share one deadline
+(``Timeouts.total``, see ``retry``).
+
+Private calls and nonces. Kraken rejects a nonce lower than one it already saw, and two requests
+racing on the connection pool can arrive out of order (auth-and-errors.md §2.3). Two locks:
+
+- ``_send_lock``: taken by every private call from taking its nonce until its request bytes are
+  all sent, so nonces leave in the order they were taken; a cancel holds it until its answer.
+- ``_answer_lock``: taken by every private call except cancels (the ``CANCEL`` rows of
+  ``endpoints``: CancelOrder, CancelOrderBatch, CancelAll, CancelAllOrdersAfter) from before
+  its nonce until its answer, so ordinary calls stay strictly one at a time, as before.
+
+So a cancel (the kill switch's CancelAll) overtakes an ordinary call stuck waiting for its
+answer instead of waiting for that call's deadline (issue #20: 64 s): it takes the next nonce
+once the stuck request is fully sent, and goes out on another connection. What can happen to
+the order of arrival, and why each case is safe:
+
+- the stuck request (nonce N) was already handled by Kraken, only its answer is slow: the
+  cancel (N+1) arrives after it, nothing to see;
+- the stuck request had not reached Kraken yet (one connection's bytes can be overtaken by
+  another's): the cancel is accepted and the stuck request is refused ``EAPI:Invalid nonce``,
+  which Kraken sends for a request it did not execute. That fails closed: an AddOrder refused so
+  was not placed (the executor records it rejected), a read is retried once with a fresh nonce;
+- nothing can overtake the cancel: every later private call needs ``_send_lock``, which the
+  cancel holds until its answer, so the cancel itself is never voided by a later nonce.
+Cancels among themselves take turns (``_send_lock``), like ordinary calls among themselves.
 """
 from __future__ import annotations
 
@@ -17,7 +40,8 @@ from typing import Any, Callable
 import re
 from urllib.parse import quote_plus
 
-from krakenbot.client._transport import Timeouts, Transport, cleartext_refusal, shown_url
+from krakenbot.client import endpoints
+from krakenbot.client._transport import Budget, Timeouts, Transport, cleartext_refusal, shown_url
 from krakenbot.client.account import AccountApi
 from krakenbot.client.breaker import CircuitBreaker
 from krakenbot.client.market import MarketApi
@@ -35,6 +59,7 @@ log = logging.getLogger("krakenbot.client")
 
 Guard = Callable[[str], None]
 _FORM = "application/x-www-form-urlencoded"
+_OVERTAKING = endpoints.names(private=True, effect=endpoints.Effect.CANCEL)  # see the module docstring
 
 
 def _wire(value: Any) -> str:
@@ -136,7 +161,9 @@ class KrakenClient:
         self._private_prefix = f"{prefix}/0/private/"
         self._private_paths: dict[str, tuple[str, bytes]] = {}
         self._private_headers = {"API-Key": api_key or "", "Content-Type": _FORM, "User-Agent": user_agent}
-        self._private_lock = threading.Lock()
+        self._send_lock = threading.Lock()  # nonce to bytes sent (a cancel: to its answer); module docstring
+        self._answer_lock = threading.Lock()  # nonce to answer, every private call but cancels
+        self._total = timeouts.total
         self.market = MarketApi(self)
         self.account = AccountApi(self)
         self.trading = TradingApi(self)
@@ -187,7 +214,8 @@ class KrakenClient:
         self._check_call(endpoint)
         query = encode_params(params)
         path = self._public_prefix + endpoint + ("?" + query if query else "")
-        return self._retrier.run(endpoint, True, lambda: self._public_once(endpoint, path))
+        budget = Budget(self._total) if self._total is not None else None
+        return self._retrier.run(endpoint, True, lambda: self._public_once(endpoint, path, budget), budget)
 
     def private(self, endpoint: str, **params: Any) -> dict[str, Any]:
         """Signed POST to ``/0/private/<endpoint>``; reads are retried, writes never."""
@@ -195,15 +223,17 @@ class KrakenClient:
         if self._signer is None:
             raise AuthenticationError(f"{endpoint}: no API key configured; nothing was sent", (), endpoint)
         body = encode_params(params)
-        return self._retrier.run(endpoint, False, lambda: self._private_once(endpoint, body))
+        budget = Budget(self._total) if self._total is not None else None
+        return self._retrier.run(endpoint, False, lambda: self._private_once(endpoint, body, budget), budget)
 
-    def _public_once(self, endpoint: str, path: str) -> dict[str, Any]:
+    def _public_once(self, endpoint: str, path: str, budget: Budget | None) -> dict[str, Any]:
         self.breaker.ensure_not_open(endpoint)  # refuse before the pacer spends budget or waits
         if self.public_pacer is not None:
             self.public_pacer.acquire(endpoint)
-        return self._admitted(endpoint, True, lambda: self._transport.request("GET", path, endpoint))
+        return self._admitted(endpoint, True, lambda: self._transport.request("GET", path, endpoint, None, None,
+                                                                              budget))
 
-    def _private_once(self, endpoint: str, params_body: str) -> dict[str, Any]:
+    def _private_once(self, endpoint: str, params_body: str, budget: Budget | None) -> dict[str, Any]:
         self.breaker.ensure_not_open(endpoint)  # refuse before the pacer spends budget or waits
         if self.pacer is not None:
             self.pacer.acquire(endpoint)
@@ -212,19 +242,27 @@ class KrakenClient:
             path = self._private_prefix + endpoint
             paths = self._private_paths[endpoint] = (path, path.encode())
 
-        def send() -> dict[str, Any]:
-            nonce = str(self.nonces.next())
-            body = f"nonce={nonce}&{params_body}" if params_body else f"nonce={nonce}"
-            headers = self._private_headers.copy()
-            headers["API-Sign"] = self._signer.sign(paths[1], nonce, body)  # type: ignore[union-attr]
-            return self._transport.request("POST", paths[0], endpoint, body, headers)
+        transport, cancel = self._transport, endpoint in _OVERTAKING
 
-        with self._private_lock:
+        def send() -> dict[str, Any]:
+            with self._send_lock:
+                nonce = str(self.nonces.next())
+                body = f"nonce={nonce}&{params_body}" if params_body else f"nonce={nonce}"
+                headers = self._private_headers.copy()
+                headers["API-Sign"] = self._signer.sign(paths[1], nonce, body)  # type: ignore[union-attr]
+                exchange = transport.send("POST", paths[0], endpoint, body, headers, budget)
+                if cancel:  # nothing is sent after a cancel until it is answered
+                    return transport.receive(exchange)
+            return transport.receive(exchange)
+
+        if cancel:
+            return self._admitted(endpoint, False, send)
+        with self._answer_lock:
             return self._admitted(endpoint, False, send)
 
     def _admitted(self, endpoint: str, public: bool, send: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """The breaker's admission right before the send (while a call waited for the pacer or
-        the private lock, failures elsewhere may have opened it), then the outcome recorded."""
+        the private locks, failures elsewhere may have opened it), then the outcome recorded."""
         breaker = self.breaker
         breaker.before_call(endpoint)
         try:

@@ -3,24 +3,46 @@
 The standard library's ``http.client`` directly: the per-call floor in ``bench/`` *is* an
 ``http.client`` keep-alive request, and a client library on top of it adds its own cost per call.
 What those libraries would add is written here in a few lines: a small LIFO of idle connections
-(one request per connection at a time), a stale-connection check before reuse, separate connect
-and read timeouts plus a total bound on the answer, and TLS with the system's trust store and
-hostname checks (``ssl.create_default_context``).
+(one request per connection at a time), a stale-connection check before reuse, connect and read
+timeouts, and TLS with the system's trust store and hostname checks (``ssl.create_default_context``).
+
+Two bounds no stock client has (issue #20):
+
+- **One deadline per exchange** (``Timeouts.total``): connect, TLS handshake, sending, status line,
+  headers and body. ``http.client`` reads the answer through ``_Wire``, which, before every wait
+  for bytes, sets the socket's timeout to the read timeout or to what is left of the deadline,
+  whichever is less; so a server that dribbles a byte now and then (inside the read timeout) is
+  cut off at the deadline wherever it dribbles. No thread, no signal, no ``poll``: plain socket
+  timeouts, the same on Linux and macOS. Cost per call: one ``time.monotonic()`` per wait (a
+  whole answer on a kept-alive connection is usually one wait); the socket's timeout is changed
+  only within ``read`` seconds of the deadline. DNS resolution is not bounded (``getaddrinfo``
+  takes no timeout).
+- **A size limit on answers** (``max_answer_bytes``, 16 MiB): Kraken's largest answers the bot
+  can ask for are a few MB at most (by estimate, not measured here: ``AssetPairs`` for every pair,
+  about a thousand pairs of under 1 KB, is the largest; ``Depth`` stops at 500 levels a side,
+  ``Trades``/``OHLC`` at 1000/720 rows, the history endpoints at pages of 50), so 16 MiB leaves
+  several times that and still bounds what one call can hold (an endless chunked answer ends
+  there instead of in ``MemoryError``). Announced lengths over it are refused before reading.
+
+A call with retries passes a ``Budget`` so that its attempts share one deadline (see ``retry``).
 
 Every failure becomes a typed ``krakenbot.errors`` exception (``decode_response`` is
 the whole mapping): HTTP 200 with an ``E...`` string -> ``from_codes``; any other
 status (often an HTML page from the edge) -> ``HttpStatusError``; a body that is not
-Kraken's JSON envelope -> ``MalformedResponse``; socket timeouts -> ``RequestTimeout``;
+Kraken's JSON envelope -> ``MalformedResponse``; over the size limit -> ``AnswerTooLarge``;
+socket timeouts and the deadline -> ``RequestTimeout``;
 refused/reset/dropped connections and broken HTTP framing -> ``ConnectionFailed``. Messages carry
 the endpoint and Kraken's codes only: never headers, bodies or the key.
 """
 from __future__ import annotations
 
 import http.client
+import io
 import ipaddress
 import json
 import logging
 import math
+import select
 import selectors
 import ssl
 import threading
@@ -30,8 +52,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from krakenbot.errors import (
+    AnswerTooLarge,
     ConnectionFailed,
     HttpStatusError,
+    KrakenError,
     MalformedResponse,
     RequestTimeout,
     from_codes,
@@ -42,16 +66,17 @@ log = logging.getLogger("krakenbot.client")
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Connect and read budgets in seconds, and an optional total per request.
+    """Connect and read budgets in seconds, and an optional total per call.
 
-    ``connect`` bounds opening the connection (and the TLS handshake); ``read`` bounds each wait
-    for bytes, not the whole response; ``total`` bounds the whole request, body included (checked
-    between chunks, so it may overrun by one read gap; DNS resolution is not bounded).
+    ``connect`` bounds opening the connection, and again the TLS handshake; ``read`` bounds each
+    wait for bytes, not the whole answer; ``total`` bounds the whole call: connect, handshake,
+    request, status line, headers and body, and for a read that is retried every attempt and
+    back-off wait together (DNS resolution and the bot's own rate pacing are not counted).
     """
 
     connect: float = 3.05
     read: float = 10.0
-    total: float | None = 30.0  # None: no bound on the whole answer (a trickling body can hold a call)
+    total: float | None = 30.0  # None: no bound on the whole answer (a trickling answer can hold a call)
 
     def __post_init__(self) -> None:
         for name in ("connect", "read", "total"):
@@ -63,6 +88,98 @@ class Timeouts:
 
 
 _CHUNK = 65536
+_FD_SETSIZE = 1024  # select()'s descriptor limit on Linux and macOS; past it, a selector
+MAX_ANSWER_BYTES = 16 * 2**20  # why 16 MiB: the module docstring
+
+
+class Budget:
+    """What is left of one call's ``Timeouts.total``, shared by its attempts and back-off waits: each
+    exchange spends the time it took, the retrier the back-off it waited."""
+
+    __slots__ = ("left", "total")
+
+    def __init__(self, seconds: float) -> None:
+        self.left = self.total = seconds
+
+
+class _Overdue(TimeoutError):
+    """The exchange's deadline passed while waiting for bytes."""
+
+
+class _Wire(io.RawIOBase):
+    """The answer's bytes as ``http.client`` reads them (status line, headers, chunk lines, body):
+    before each wait the socket's timeout becomes the read timeout or what is left of the
+    deadline, whichever is less. Wraps the socket's own unbuffered reader, so closing keeps the
+    standard library's bookkeeping (a socket closed by ``http.client`` stays open until its answer
+    has been read)."""
+
+    def __init__(self, sock: Any, deadline: float, read: float) -> None:
+        self._sock = sock
+        self._raw = sock.makefile("rb", buffering=0)
+        self._deadline = deadline
+        self._read = read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise _Overdue()
+        if left < self._read:
+            self._sock.settimeout(left)
+            try:
+                return self._raw.readinto(buffer)
+            except TimeoutError:
+                raise _Overdue() from None  # what timed out was the deadline
+        sock = self._sock
+        if sock.gettimeout() != self._read:
+            sock.settimeout(self._read)
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+class _Deadlined:
+    """Mixed into ``http.client``'s connections: answers are read through ``_Wire`` with the
+    deadline and read timeout the transport set for the current request."""
+
+    deadline = math.inf
+    read_timeout = 10.0
+    sock: Any
+
+    def response_class(self, sock: Any, debuglevel: int = 0, method: str | None = None,
+                       url: str | None = None) -> http.client.HTTPResponse:
+        # ``getresponse()`` calls this; the response asks its "socket" (this connection) for
+        # ``makefile("rb")`` once, in its constructor, and reads only from that.
+        return http.client.HTTPResponse(self, debuglevel, method, url)  # type: ignore[arg-type]
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_Wire(self.sock, self.deadline, self.read_timeout))
+
+
+class _HTTP(_Deadlined, http.client.HTTPConnection):
+    pass
+
+
+class _HTTPS(_Deadlined, http.client.HTTPSConnection):
+    def connect(self) -> None:
+        """``HTTPSConnection.connect`` (TCP, then TLS with the context's certificate and hostname
+        checks), with the handshake bounded by what is left of the deadline as well."""
+        http.client.HTTPConnection.connect(self)
+        self.sock.settimeout(_left(self.deadline, self.timeout))
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def _left(deadline: float, bound: float) -> float:
+    """``bound`` or the time left before ``deadline``, whichever is less (a socket timeout: > 0)."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise _Overdue()
+    return left if left < bound else bound
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -134,16 +251,21 @@ def _gone(conn: http.client.HTTPConnection) -> bool:
     sock = conn.sock
     if sock is None:
         return False  # not open (yet, or any more): the request opens it
-    with selectors.DefaultSelector() as selector:  # the platform's own (epoll, kqueue, select on Windows)
+    if sock.fileno() < _FD_SETSIZE:  # one select() call: a tenth of building a selector each time
+        return bool(select.select((sock,), (), (), 0)[0])
+    with selectors.DefaultSelector() as selector:  # the platform's own (epoll, kqueue): any descriptor
         selector.register(sock, selectors.EVENT_READ)
         return bool(selector.select(0))
 
 
 class Transport:
-    """Owns the connections; sends one request and decodes it. No retries here."""
+    """Owns the connections; sends one request and decodes it. No retries here.
+
+    ``request`` is ``send`` then ``receive``: the client holds its nonce lock across ``send``
+    only, so that a cancel can be sent while another private call waits for its answer."""
 
     def __init__(self, base_url: str, timeouts: Timeouts, user_agent: str, maxsize: int = 4,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None, max_answer_bytes: int = MAX_ANSWER_BYTES) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"base_url must be http(s)://host[:port], got {shown_url(base_url)!r}")
@@ -153,21 +275,24 @@ class Transport:
             raise ValueError(f"base_url has an invalid port: {shown_url(base_url)!r}") from None
         if maxsize < 1:
             raise ValueError(f"maxsize must be at least 1, got {maxsize!r}")
+        if max_answer_bytes < 1:
+            raise ValueError(f"max_answer_bytes must be at least 1, got {max_answer_bytes!r}")
         self.base_url = base_url.rstrip("/")
         self.prefix = parts.path.rstrip("/")
         self.timeouts = timeouts
+        self.max_answer_bytes = max_answer_bytes
         self._host, self._port = parts.hostname, port
         self._https = parts.scheme == "https"
         self._tls = (ssl_context or ssl.create_default_context()) if self._https else None
         self._maxsize = maxsize
-        self._idle: list[http.client.HTTPConnection] = []  # LIFO: the warmest connection first
+        self._idle: list[_HTTP | _HTTPS] = []  # LIFO: the warmest connection first
         self._lock = threading.Lock()
         self._get_headers = {"User-Agent": user_agent}
         self.connections_opened = 0
         self.closed = False
 
     # -- connections -------------------------------------------------------------------------
-    def _checkout(self) -> http.client.HTTPConnection:
+    def _checkout(self) -> _HTTP | _HTTPS:
         """An idle connection that is still open, else a new (not yet opened) one."""
         with self._lock:
             while self._idle:
@@ -176,23 +301,26 @@ class Transport:
                     return conn
                 conn.close()
         if self._https:
-            return http.client.HTTPSConnection(self._host, self._port, timeout=self.timeouts.connect, context=self._tls)
-        return http.client.HTTPConnection(self._host, self._port, timeout=self.timeouts.connect)
+            return _HTTPS(self._host, self._port, timeout=self.timeouts.connect, context=self._tls)
+        return _HTTP(self._host, self._port, timeout=self.timeouts.connect)
 
-    def _checkin(self, conn: http.client.HTTPConnection) -> None:
+    def _checkin(self, conn: _HTTP | _HTTPS) -> None:
         with self._lock:
             if not self.closed and len(self._idle) < self._maxsize:
                 self._idle.append(conn)
                 return
         conn.close()
 
-    def _open(self, conn: http.client.HTTPConnection, endpoint: str) -> None:
-        """Open a new connection (and its TLS) within the connect timeout; nothing of the request
-        has left yet, so a failure here is plainly a failed connection."""
+    def _open(self, conn: _HTTP | _HTTPS, endpoint: str) -> None:
+        """Open a new connection (and its TLS) within the connect timeout and the deadline; nothing
+        of the request has left yet, so a failure here is plainly a failed connection."""
         try:
+            conn.timeout = _left(conn.deadline, self.timeouts.connect)
             conn.connect()
         except OSError as exc:  # TimeoutError and ssl.SSLError among them
             conn.close()
+            if isinstance(exc, _Overdue):
+                raise RequestTimeout(f"{endpoint}: not connected within the total timeout", (), endpoint) from None
             if isinstance(exc, TimeoutError):
                 raise RequestTimeout(f"{endpoint}: connect timed out", (), endpoint) from None
             raise ConnectionFailed(f"{endpoint}: connection failed ({type(exc).__name__})", (), endpoint) from None
@@ -200,57 +328,80 @@ class Transport:
 
     # -- one request ---------------------------------------------------------------------------
     def request(self, method: str, path: str, endpoint: str, body: str | None = None,
-                headers: dict[str, str] | None = None) -> dict[str, Any]:
+                headers: dict[str, str] | None = None, budget: Budget | None = None) -> dict[str, Any]:
         """Send and decode; ``path`` is the full request path (with any query string)."""
-        timeouts = self.timeouts
+        return self.receive(self.send(method, path, endpoint, body, headers, budget))
+
+    def send(self, method: str, path: str, endpoint: str, body: str | None = None,
+             headers: dict[str, str] | None = None, budget: Budget | None = None) -> tuple[Any, ...]:
+        """Open (or reuse) a connection and send the whole request; the exchange for ``receive``.
+        Its deadline: ``Timeouts.total`` from now, or what is left of ``budget``."""
         started = time.monotonic()
-        deadline = None if timeouts.total is None else started + timeouts.total
+        timeouts = self.timeouts
+        total = timeouts.total if budget is None else budget.left
         conn = self._checkout()
-        if conn.sock is None:
-            self._open(conn, endpoint)
+        conn.deadline = math.inf if total is None else started + total
+        conn.read_timeout = timeouts.read
         try:
-            read = timeouts.read if deadline is None else max(min(timeouts.read, deadline - time.monotonic()), 0.001)
+            if conn.sock is None:
+                self._open(conn, endpoint)
             sock = conn.sock
-            if sock.gettimeout() != read:  # type: ignore[union-attr]
-                sock.settimeout(read)  # type: ignore[union-attr]
+            timeout = _left(conn.deadline, timeouts.read)
+            if sock.gettimeout() != timeout:
+                sock.settimeout(timeout)
             conn.request(method, path, body.encode() if body is not None else None,
                          headers if headers is not None else self._get_headers)
+        except BaseException as exc:
+            _spend(budget, started)
+            conn.close()  # half-sent: it must not carry another request
+            if isinstance(exc, (http.client.HTTPException, OSError)):
+                raise _typed(exc, endpoint) from None
+            raise
+        return conn, endpoint, started, budget
+
+    def receive(self, exchange: tuple[Any, ...]) -> dict[str, Any]:
+        """Read and decode the answer to ``send``'s request, by the same deadline."""
+        conn, endpoint, started, budget = exchange
+        try:
             response = conn.getresponse()
-            data = self._read_body(response, deadline, endpoint)
+            data = self._read_body(response, endpoint)
         # ``from None``: the error names the endpoint and the failure's type, nothing of the request.
-        except TimeoutError:
-            conn.close()
-            raise RequestTimeout(f"{endpoint}: read timed out", (), endpoint) from None
         except (http.client.HTTPException, OSError) as exc:
             conn.close()
-            raise ConnectionFailed(f"{endpoint}: connection dropped ({type(exc).__name__})", (), endpoint) from None
+            raise _typed(exc, endpoint) from None
         except BaseException:
-            conn.close()  # half-sent or half-read: it must not carry another request
+            conn.close()  # half-read: it must not carry another request
             raise
+        finally:
+            _spend(budget, started)
         self._checkin(conn)
         return decode_response(endpoint, response.status, data)
 
-    @staticmethod
-    def _read_body(response: http.client.HTTPResponse, deadline: float | None, endpoint: str) -> bytes:
-        """The whole body, chunk by chunk, refused once ``deadline`` (monotonic) has passed: the read
-        timeout bounds each gap between bytes, so only this bounds a body that trickles in."""
-        if deadline is None:
-            return response.read()
+    def _read_body(self, response: http.client.HTTPResponse, endpoint: str) -> bytes:
+        """The whole body, refused once past ``max_answer_bytes`` (or announced over it); every
+        wait for its bytes is bounded by the deadline (``_Wire``)."""
+        limit = self.max_answer_bytes
+        if response.length is not None and response.length > limit:
+            raise AnswerTooLarge(f"{endpoint}: answer of {response.length} bytes announced, over the "
+                                 f"{_size(limit)} limit; connection closed", response.length, limit, endpoint)
         chunks = []
+        size = 0
         while True:
             chunk = response.read1(_CHUNK)
             if not chunk:
                 break
+            size += len(chunk)
+            if size > limit:
+                raise AnswerTooLarge(f"{endpoint}: answer over the {_size(limit)} limit ({size} bytes read); "
+                                     f"connection closed", size, limit, endpoint)
             chunks.append(chunk)
             if response.length == 0:
                 break  # all of Content-Length is in: no read for the end
-            if time.monotonic() > deadline:
-                raise RequestTimeout(f"{endpoint}: answer not complete within the total timeout", (), endpoint)
         if response.length:  # read1 answers b"" at an early end of file: the answer was cut short
             raise ConnectionFailed(f"{endpoint}: connection dropped (answer shorter than its Content-Length)",
                                    (), endpoint)
         response.close()  # done with this answer: the connection may carry the next request
-        return b"".join(chunks)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def close(self) -> None:
         with self._lock:
@@ -260,3 +411,20 @@ class Transport:
             idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
+
+
+def _spend(budget: Budget | None, started: float) -> None:
+    if budget is not None:
+        budget.left -= time.monotonic() - started
+
+
+def _typed(exc: BaseException, endpoint: str) -> KrakenError:
+    if isinstance(exc, _Overdue):
+        return RequestTimeout(f"{endpoint}: answer not complete within the total timeout", (), endpoint)
+    if isinstance(exc, TimeoutError):
+        return RequestTimeout(f"{endpoint}: read timed out", (), endpoint)
+    return ConnectionFailed(f"{endpoint}: connection dropped ({type(exc).__name__})", (), endpoint)
+
+
+def _size(n: int) -> str:
+    return f"{n // 2**20} MiB" if n % 2**20 == 0 else f"{n} bytes"

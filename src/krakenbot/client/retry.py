@@ -10,6 +10,13 @@ nonce, reads only. Writes (AddOrder, CancelOrder, CancelAll, ...) and any endpoi
 in the table are never retried: a write that failed ambiguously may have taken effect, and
 the executor reconciles it by ``cl_ord_id`` instead.
 
+One deadline per call: a call's attempts and back-off waits share one ``Budget`` of
+``Timeouts.total`` seconds (the transport cuts each exchange at what is left; the retrier counts
+each back-off at its nominal length, which is what it takes on the system clock and nothing on a
+``ManualClock``). A retry starts only if, after its back-off, at least ``min_attempt_share`` of
+the total is left: otherwise the call ends with the last failure. So a read whose answer trickles
+in ends after ``total`` seconds, not ``max_attempts`` times that plus the waits (issue #20).
+
 ``Retrier`` runs the policy with tenacity. The first attempt runs outside tenacity, so a
 call that succeeds (nearly every call) pays nothing for the retry machinery; only after a
 retryable failure does tenacity take over, with that failure replayed as attempt 1.
@@ -21,9 +28,10 @@ import random
 from dataclasses import dataclass
 from typing import Callable, TypeVar
 
-from tenacity import Retrying
+from tenacity import RetryCallState, Retrying
 
 from krakenbot.client import endpoints
+from krakenbot.client._transport import Budget
 from krakenbot.clock import Clock
 from krakenbot.errors import InvalidNonceError, KrakenError, LocalRefusal
 
@@ -38,12 +46,19 @@ class RetryPolicy:
     max_delay: float = 8.0
     jitter: float = 0.25  # +/- fraction of the delay, drawn from the retrier's seeded RNG
     nonce_retries: int = 1
+    min_attempt_share: float = 0.1  # a retry needs this share of the call's total left after its back-off
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
         if self.base_delay < 0 or self.max_delay < 0 or self.multiplier < 1 or not 0 <= self.jitter < 1:
             raise ValueError("delays must be >= 0, multiplier >= 1, 0 <= jitter < 1")
+        if not 0 <= self.min_attempt_share < 1:
+            raise ValueError("min_attempt_share must be in [0, 1)")
+
+    def affords(self, budget: Budget | None, delay: float) -> bool:
+        """Is there time for a back-off of ``delay`` and a useful attempt after it?"""
+        return budget is None or budget.left - delay >= budget.total * self.min_attempt_share
 
     def is_idempotent(self, endpoint: str, public: bool) -> bool:
         row = endpoints.lookup(endpoint)
@@ -79,7 +94,8 @@ class Retrier:
         self._rng = rng if rng is not None else random.Random()
         self.retries = 0  # attempts beyond the first, for observation
 
-    def run(self, endpoint: str, public: bool, attempt: Callable[[], T]) -> T:
+    def run(self, endpoint: str, public: bool, attempt: Callable[[], T], budget: Budget | None = None) -> T:
+        """``attempt()`` until it succeeds or the policy (or ``budget``, the call's time) says stop."""
         try:
             return attempt()
         except KrakenError as exc:
@@ -95,14 +111,33 @@ class Retrier:
             self.retries += 1
             return attempt()
 
-        policy, rng = self.policy, self._rng
+        policy, rng, clock = self.policy, self._rng, self._clock
+        next_delay = 0.0
+
+        def again(state: RetryCallState) -> bool:
+            nonlocal next_delay
+            if state.outcome is None or not state.outcome.failed:
+                return False
+            error = state.outcome.exception()
+            if not policy.should_retry(endpoint, public, error, state.attempt_number):
+                return False
+            next_delay = policy.delay(state.attempt_number, rng)
+            if not policy.affords(budget, next_delay):
+                log.warning("%s failed (%s), not retried: %.2fs of the call's %.2fs left", endpoint,
+                            type(error).__name__, max(budget.left, 0.0), budget.total)  # type: ignore[union-attr]
+                return False
+            return True
+
+        def back_off(seconds: float) -> None:
+            clock.sleep(seconds)
+            if budget is not None:
+                budget.left -= seconds
+
         retrying = Retrying(
             stop=lambda state: state.attempt_number >= policy.max_attempts,
-            wait=lambda state: policy.delay(state.attempt_number, rng),
-            retry=lambda state: state.outcome is not None
-            and state.outcome.failed
-            and policy.should_retry(endpoint, public, state.outcome.exception(), state.attempt_number),
-            sleep=self._clock.sleep,
+            wait=lambda state: next_delay,
+            retry=again,
+            sleep=back_off,
             before_sleep=lambda state: log.warning(
                 "%s failed (%s), retry %d/%d in %.2fs",
                 endpoint,

@@ -6,6 +6,7 @@ import random
 import pytest
 
 from krakenbot.client import endpoints
+from krakenbot.client._transport import Budget
 from krakenbot.client.retry import Retrier, RetryPolicy
 from krakenbot.clock import ManualClock
 from krakenbot.errors import (
@@ -122,3 +123,35 @@ def test_retrier_stops_on_a_local_refusal_mid_way():
     with pytest.raises(CircuitOpenError):
         retrier.run("Balance", False, fn)
     assert fn.calls == 2
+
+
+# -- one deadline per call (issue #20, finding 10b) ----------------------------------------------
+
+def test_back_off_waits_are_spent_from_the_call_budget_and_no_retry_starts_without_time():
+    clock = ManualClock()
+    retrier = Retrier(RetryPolicy(max_attempts=5, base_delay=4, multiplier=1, jitter=0), clock)
+    budget = Budget(10)
+    fn = Flaky([UNAVAILABLE] * 5)
+    with pytest.raises(ServiceUnavailableError):
+        retrier.run("Balance", False, fn, budget)
+    # 10 s: back off 4 (6 left), back off 4 (2 left); a third 4 s wait would end past the deadline
+    assert fn.calls == 3 and clock.slept == [4, 4] and budget.left == 2
+
+
+def test_an_attempt_that_used_the_budget_is_not_retried():
+    clock = ManualClock()
+    retrier = Retrier(RetryPolicy(max_attempts=3, base_delay=0.1, jitter=0), clock)
+    budget = Budget(30)
+
+    def slow():  # what the transport does: the exchange spends what it took
+        budget.left -= 28
+        raise RequestTimeout("Ticker: answer not complete within the total timeout")
+
+    with pytest.raises(RequestTimeout):
+        retrier.run("Ticker", True, slow, budget)
+    assert clock.slept == []  # 2 s left is under a tenth of 30 s: no back-off, no second attempt
+
+
+def test_min_attempt_share_is_validated():
+    with pytest.raises(ValueError):
+        RetryPolicy(min_attempt_share=1)

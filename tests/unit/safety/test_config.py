@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import pytest
 
+from krakenbot.client import Timeouts
+
 from krakenbot.config import SETTING_NAMES, ConfigError, Settings, load
 from krakenbot.safety.modes import TradingMode
 
@@ -69,6 +71,9 @@ BAD_VALUES = {
     "STRATEGY_INTERVAL_SECONDS": "-1",
     "BOT_ID": "KB-1",
     "KRAKENBOT_HOME": "bad\x00path",
+    "KRAKEN_CONNECT_TIMEOUT": "0",
+    "KRAKEN_READ_TIMEOUT": "inf",
+    "KRAKEN_TOTAL_TIMEOUT": "301",
 }
 
 
@@ -157,3 +162,19 @@ def test_the_command_line_options_count_before_and_after_the_subcommand():
         assert (args.env_file, args.home, args.store, args.verbose) == ("x.env", "h", "s", True), argv
     args = cli._parse(["check"])
     assert (args.env_file, args.home, args.store, args.verbose) == (None, None, None, False)
+
+
+def test_the_timeouts_reach_the_client_and_the_total_bounds_the_other_two():
+    from krakenbot.bot import Bot
+    from krakenbot.store import Store
+
+    settings = Settings.from_env({**BASE, "KRAKEN_CONNECT_TIMEOUT": "2", "KRAKEN_READ_TIMEOUT": "5",
+                                  "KRAKEN_TOTAL_TIMEOUT": "12.5"})
+    with Bot.build(settings, store=Store(":memory:")) as bot:
+        assert bot.client._transport.timeouts == Timeouts(2.0, 5.0, 12.5)
+    with pytest.raises(ConfigError) as info:  # the setting the operator gave is the one named
+        Settings.from_env({**BASE, "KRAKEN_READ_TIMEOUT": "40"})
+    assert info.value.setting == "KRAKEN_READ_TIMEOUT" and "KRAKEN_TOTAL_TIMEOUT (30 s" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({**BASE, "KRAKEN_CONNECT_TIMEOUT": "5", "KRAKEN_TOTAL_TIMEOUT": "4"})
+    assert info.value.setting == "KRAKEN_TOTAL_TIMEOUT" and "KRAKEN_CONNECT_TIMEOUT (5 s)" in str(info.value)
