@@ -60,6 +60,7 @@ def test_on_a_full_disk_no_public_wrapper_method_lets_a_raw_store_error_out_and_
     assert out["calls"]["cancel_order"]["returned"]["codes"] == ["STORE_FAILURE"]
     assert "cancel was sent" in out["calls"]["cancel_order"]["returned"]["reason"]
     assert out["open_after"] == 0  # cancel_order, cancel_all and kill all reached the exchange
+    assert "returned" in out["calls"]["arm_dead_mans_switch"], out["calls"]["arm_dead_mans_switch"]  # it protects
     assert out["order_with_room"]["returned"]["placed"], out["order_with_room"]  # same process, no restart
 
 

@@ -84,7 +84,8 @@ class TradingApi:
         """Dead man's switch: cancel everything unless called again within ``timeout`` s; 0 disarms."""
         if isinstance(timeout, bool) or not isinstance(timeout, int) or not 0 <= timeout < 86_400:
             raise ValueError("timeout must be an integer number of seconds in 0..86399")
-        result = self._client.private("CancelAllOrdersAfter", timeout=timeout)
+        with self._client.nonces.unsaved_allowed():  # it protects (cancels if the bot dies): never waits on the disk
+            result = self._client.private("CancelAllOrdersAfter", timeout=timeout)
         ep = "CancelAllOrdersAfter"
         return {
             "currentTime": parsing.text(parsing.field(result, "currentTime", "result", ep), "currentTime", ep),
