@@ -23,7 +23,8 @@ def live_sim():
 def cli_env(sim, tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.environ.get("PYTHONPATH", ""), "KRAKEN_API_KEY": sim.api_key, "KRAKEN_API_SECRET": sim.api_secret,
            "API_DOMAIN": sim.url, "STORE_PATH": str(tmp_path / "bot.sqlite"),
-           "KILL_SWITCH_FILE": str(tmp_path / "KILL")}
+           "KILL_SWITCH_FILE": str(tmp_path / "KILL"),
+           "XDG_STATE_HOME": os.environ["XDG_STATE_HOME"]}  # the test's own (tests/conftest.py), never the real one
     env.update(extra)
     return env
 
