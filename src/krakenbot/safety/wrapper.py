@@ -565,12 +565,14 @@ class SafetyWrapper(ExchangeReads):
             if o.pair == info.name and o.side in pending:
                 pending[o.side] += o.volume - o.volume_executed
         age = self.market_data_age(pair)
+        held = self.positions.positions()  # one replay of the fills for this pair and the others
+        own = held.get(info.name)
         return RiskSnapshot(
             pair_info=info, mid_price=mid, market_data_age_s=None if age is None else Decimal(str(round(age, 3))),
-            position_base=self.positions.position(info.name).volume, portfolio_value=portfolio,
+            position_base=own.volume if own is not None else Decimal(0), portfolio_value=portfolio,
             free_balances=free, open_orders=len(active), unknown_order_pairs=unknown,
             pending_buy_base=pending["buy"], pending_sell_base=pending["sell"],
-            base_in_btc=self._btc_price(info, mid), other_pairs_btc=self._other_pairs_btc(info.name, active),
+            base_in_btc=self._btc_price(info, mid), other_pairs_btc=self._other_pairs_btc(info.name, active, held),
         )
 
     def _btc_price(self, info: PairInfo, mid: Decimal | None) -> Decimal | None:
@@ -585,10 +587,10 @@ class SafetyWrapper(ExchangeReads):
         btc = self.ticker("XBT" + info.wsname.split("/")[-1]).mid
         return mid / btc if btc else None
 
-    def _other_pairs_btc(self, pair_id: str, active: list[Any]) -> Decimal | None:
-        """The BTC value of what the bot holds, and buys on the book, on pairs other than this one:
-        TOTAL_BTC is the whole allocation. None when one of them has no price in BTC."""
-        amounts = {p: max(pos.volume, Decimal(0)) for p, pos in self.positions.positions().items() if p != pair_id}
+    def _other_pairs_btc(self, pair_id: str, active: list[Any], held: Mapping[str, Any]) -> Decimal | None:
+        """The BTC value of what the bot holds (``held``: the positions by pair), and buys on the book, on
+        pairs other than this one: TOTAL_BTC is the whole allocation. None when one of them has no price in BTC."""
+        amounts = {p: max(pos.volume, Decimal(0)) for p, pos in held.items() if p != pair_id}
         for o in active:
             if o.pair != pair_id and o.side == "buy":
                 amounts[o.pair] = amounts.get(o.pair, Decimal(0)) + o.volume - o.volume_executed
