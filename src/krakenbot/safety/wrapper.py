@@ -239,6 +239,12 @@ class SafetyWrapper(ExchangeReads):
         self.audit.record("baseline", outcome="taken", reason="balances before the bot's first order")
 
     def _execute(self, request: OrderRequest, origin: str, summary: dict) -> OrderOutcome:
+        recorded: list[Any] = []
+
+        def record_ack(order: Any) -> None:  # the executor's commit of the acknowledgement takes this row too
+            recorded.append(order)
+            self._record_placement(origin, summary, order.status.lower(), "", order.cl_ord_id, order.txid)
+
         try:
             if not request.validate:
                 try:
@@ -249,9 +255,9 @@ class SafetyWrapper(ExchangeReads):
                                         origin, summary)
             if request.validate:
                 with self.guard.validate_only():
-                    result = self.executor.place(request, reason=origin)
+                    result = self.executor.place(request, reason=origin, on_ack=record_ack)
             else:
-                result = self.executor.place(request, reason=origin)
+                result = self.executor.place(request, reason=origin, on_ack=record_ack)
         except EndpointNotAllowed as exc:
             return self._refuse(request.pair, SafetyCode.MODE, str(exc), origin, summary)
         except CircuitOpenError as exc:
@@ -267,14 +273,19 @@ class SafetyWrapper(ExchangeReads):
         accepted = bool(result.accepted)
         reason = "" if accepted else self._scrub(str(result.reason or "rejected"))
         outcome_text = "validated" if result.validated_only else status.lower()
-        self.audit.record("order", endpoint="AddOrder", allowed=True, outcome=outcome_text, reason=reason,
-                          params=summary, origin=origin, cl_ord_id=result.cl_ord_id, txid=result.txid)
+        if not recorded:
+            self._record_placement(origin, summary, outcome_text, reason, result.cl_ord_id, result.txid)
         code: Any = SafetyCode.EXCHANGE_ERROR
         if not accepted and not result.placed:
             code = self._refusal_code(result.refusal) or self._status_after_refusal(request, code)
         denials = [] if accepted else [Denial(code, reason)]
         return OrderOutcome(accepted, bool(result.placed), result.cl_ord_id, result.txid, status, denials, reason,
                             bool(result.validated_only))
+
+    def _record_placement(self, origin: str, summary: dict, outcome: str, reason: str, cl_ord_id: str | None,
+                          txid: str | None) -> None:
+        self.audit.record("order", endpoint="AddOrder", allowed=True, outcome=outcome, reason=reason,
+                          params=summary, origin=origin, cl_ord_id=cl_ord_id, txid=txid)
 
     def _refusal_code(self, refusal: LocalRefusal | None) -> Any:
         """The rule behind the bot's own refusal at the send, named as the gates name it: the
