@@ -107,6 +107,7 @@ class PositionManager:
         # before every order, and it only grows at its end, so the sum is extended, not redone. Added
         # in the same order as a fresh sum, so the Decimal result is the same to the last digit.
         self._window: tuple[int, int, Decimal] | None = None
+        self._baseline_seen = False  # a recorded baseline is never removed: once seen, not read again
 
     def _assets(self, pair: str) -> tuple[str, str]:
         if self.pair_rules is not None:
@@ -199,7 +200,10 @@ class PositionManager:
         }))
 
     def has_baseline(self) -> bool:
-        return self.store.get_meta(self.BASELINE_KEY) is not None
+        """Asked before every real order; once yes, always yes (no baseline is ever removed)."""
+        if not self._baseline_seen:
+            self._baseline_seen = self.store.get_meta(self.BASELINE_KEY) is not None
+        return self._baseline_seen
 
     def baseline(self) -> tuple[dict[str, Decimal], int] | None:
         raw = self.store.get_meta(self.BASELINE_KEY)

@@ -161,11 +161,24 @@ class _Deadlined:
         return io.BufferedReader(_Wire(self.sock, self.deadline, self.read_timeout))
 
 
-class _HTTP(_Deadlined, http.client.HTTPConnection):
+class _OneWrite:
+    """A request's head and body in one write. ``http.client`` sends them apart: two system calls, and
+    the server wakes for a head whose body is still on its way (on TLS: two records)."""
+
+    def _send_output(self, message_body=None, encode_chunked=False):  # overrides http.client's (3.11+)
+        if not isinstance(message_body, bytes) or encode_chunked:
+            return super()._send_output(message_body, encode_chunked)  # type: ignore[misc]
+        self._buffer.extend((b"", b""))  # type: ignore[attr-defined]
+        head = b"\r\n".join(self._buffer)  # type: ignore[attr-defined]
+        del self._buffer[:]  # type: ignore[attr-defined]
+        self.send(head + message_body)  # type: ignore[attr-defined]
+
+
+class _HTTP(_OneWrite, _Deadlined, http.client.HTTPConnection):
     pass
 
 
-class _HTTPS(_Deadlined, http.client.HTTPSConnection):
+class _HTTPS(_OneWrite, _Deadlined, http.client.HTTPSConnection):
     def connect(self) -> None:
         """``HTTPSConnection.connect`` (TCP, then TLS with the context's certificate and hostname
         checks), with the handshake bounded by what is left of the deadline as well."""

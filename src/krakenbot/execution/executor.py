@@ -29,7 +29,7 @@ import threading
 import weakref
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from krakenbot.clock import Clock
 from krakenbot.errors import (
@@ -303,16 +303,20 @@ class Executor:
                   f"({kind}: {detail})", actor="executor")
 
     # -- place ------------------------------------------------------------------------------------
-    def place(self, request: OrderRequest, *, reason: str = "") -> PlacementResult:
-        """Round, validate locally, record, send once, and settle the outcome."""
+    def place(self, request: OrderRequest, *, reason: str = "",
+              on_ack: Callable[[OrderRecord], Any] | None = None) -> PlacementResult:
+        """Round, validate locally, record, send once, and settle the outcome. ``on_ack(order)`` runs inside
+        the commit that records an acknowledgement not followed by a read-back (a resting limit), so the
+        caller's own audit row of the outcome shares that commit; otherwise it is not called."""
         for _ in range(_ID_ATTEMPTS):
             try:
-                return self._place(request, reason)
+                return self._place(request, reason, on_ack)
             except _IdTaken:
                 continue  # nothing was recorded or sent under that id: draw the next one
         raise LocalRefusal(f"no free client order id after {_ID_ATTEMPTS} attempts; nothing sent")
 
-    def _place(self, request: OrderRequest, reason: str) -> PlacementResult:
+    def _place(self, request: OrderRequest, reason: str, on_ack: Callable[[OrderRecord], Any] | None = None
+               ) -> PlacementResult:
         info = self.pair_rules.pair_info(request.pair)
         pair = info.name
         volume = info.round_volume(Decimal(request.volume))
@@ -368,7 +372,7 @@ class Executor:
             return PlacementResult(cl_ord_id, OrderStatus.REJECTED, None, False, problem, order=record)
         try:
             with self._order_lock(cl_ord_id):
-                return self._send(record, wire)
+                return self._send(record, wire, on_ack)
         finally:
             with self._lock:
                 self._in_flight.discard(cl_ord_id)
@@ -389,11 +393,12 @@ class Executor:
             return f"cost {wire.volume * wire.price} below costmin {info.costmin} ({info.altname})"
         return None
 
-    def _send(self, order: OrderRecord, wire: OrderRequest) -> PlacementResult:
+    def _send(self, order: OrderRecord, wire: OrderRequest,
+              on_ack: Callable[[OrderRecord], Any] | None = None) -> PlacementResult:
         """Send once and settle; a store that fails after the send is ``OutcomeNotRecorded``."""
         acked: list[str] = []
         try:
-            return self._send_once(order, wire, acked)
+            return self._send_once(order, wire, acked, on_ack)
         except (sqlite3.Error, StoreError) as exc:
             txid = acked[0] if acked else None
             sent = f"placed (txid {txid})" if txid else "sent, its outcome unknown"
@@ -401,7 +406,8 @@ class Executor:
                                      f"followed ({exc}): no new order on {order.pair} until it is settled",
                                      cl_ord_id=order.cl_ord_id, txid=txid) from exc
 
-    def _send_once(self, order: OrderRecord, wire: OrderRequest, acked: list[str]) -> PlacementResult:
+    def _send_once(self, order: OrderRecord, wire: OrderRequest, acked: list[str],
+                   on_ack: Callable[[OrderRecord], Any] | None) -> PlacementResult:
         try:
             ack = self.client.trading.add_order(wire)
         except BaseException as error:  # noqa: BLE001 - every failure is classified below
@@ -431,17 +437,21 @@ class Executor:
             # Success without a txid for a real order: we cannot tell where it is. Look it up.
             order = self._transition(order, OrderEvent.TIMEOUT, reason="AddOrder answered without a txid")
             return self._result(self.resolve_unknown(order.cl_ord_id, wait=self.wait_for_unknown))
-        # Accepted, its audit row and the daily trade count: one ordinary commit. The intent is
+        # Accepted, its audit row, the daily trade count and, when nothing follows, the caller's row of the
+        # outcome (on_ack): one ordinary commit (synchronous=NORMAL, no sync of its own). The intent is
         # already durable; if this commit is lost (a power cut), PENDING_SUBMIT remains, which
         # recovery settles by cl_ord_id and counts.
         txid = ack.txids[0]
         owner = self.store.order_by_txid(txid)
+        read_back = self.sync_after_place and not _rests(wire)
         try:
             if owner is not None and owner.cl_ord_id != order.cl_ord_id:
                 raise sqlite3.IntegrityError(f"txid {txid} is order {owner.cl_ord_id}'s")
             with self.store.batch():
                 order = self._transition(order, OrderEvent.ACCEPT, txid=txid)
                 self._count_placed()
+                if on_ack is not None and not read_back:
+                    on_ack(order)
         except sqlite3.IntegrityError as clash:  # the txid is another order's (the UNIQUE index says so)
             # A replayed or crossed answer: it says nothing about this order. Find it by cl_ord_id.
             order = self.store.get_order(order.cl_ord_id) or order
@@ -449,7 +459,7 @@ class Executor:
             order = self._transition(order, OrderEvent.TIMEOUT, reason=f"AddOrder answered with txid {txid}, "
                                      "another order's: outcome looked up by client id")
             return self._result(self.resolve_unknown(order.cl_ord_id, wait=self.wait_for_unknown))
-        if self.sync_after_place and not _rests(wire):
+        if read_back:
             try:
                 order = self.sync_order(order.cl_ord_id)
             except KrakenError:

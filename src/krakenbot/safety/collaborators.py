@@ -54,7 +54,7 @@ class Risk(Protocol):
 
 
 class OrderExecutor(Protocol):
-    def place(self, request: OrderRequest, reason: str = ...) -> Any: ...  # PlacementResult
+    def place(self, request: OrderRequest, reason: str = ..., on_ack: Any = ...) -> Any: ...  # PlacementResult
 
     def cancel(self, cl_ord_id: str) -> Any: ...
 

@@ -290,6 +290,12 @@ class SafetyWrapper(ExchangeReads):
         self.audit.record("baseline", outcome="taken", reason="balances before the bot's first order")
 
     def _execute(self, request: OrderRequest, origin: str, summary: dict) -> OrderOutcome:
+        recorded: list[Any] = []
+
+        def record_ack(order: Any) -> None:  # the executor's commit of the acknowledgement takes this row too
+            recorded.append(order)
+            self._record_placement(origin, summary, order.status.lower(), "", order.cl_ord_id, order.txid)
+
         try:
             if not request.validate:
                 try:
@@ -300,9 +306,9 @@ class SafetyWrapper(ExchangeReads):
                                         origin, summary)
             if request.validate:
                 with self.guard.validate_only():
-                    result = self.executor.place(request, reason=origin)
+                    result = self.executor.place(request, reason=origin, on_ack=record_ack)
             else:
-                result = self.executor.place(request, reason=origin)
+                result = self.executor.place(request, reason=origin, on_ack=record_ack)
         except EndpointNotAllowed as exc:
             return self._refuse(request.pair, SafetyCode.MODE, str(exc), origin, summary)
         except CircuitOpenError as exc:
@@ -325,14 +331,19 @@ class SafetyWrapper(ExchangeReads):
         accepted = bool(result.accepted)
         reason = "" if accepted else self._scrub(str(result.reason or "rejected"))
         outcome_text = "validated" if result.validated_only else status.lower()
-        self.audit.record("order", endpoint="AddOrder", allowed=True, outcome=outcome_text, reason=reason,
-                          params=summary, origin=origin, cl_ord_id=result.cl_ord_id, txid=result.txid)
+        if not recorded:
+            self._record_placement(origin, summary, outcome_text, reason, result.cl_ord_id, result.txid)
         code: Any = SafetyCode.EXCHANGE_ERROR
         if not accepted and not result.placed:
             code = self._refusal_code(result.refusal) or self._status_after_refusal(request, code)
         denials = [] if accepted else [Denial(code, reason)]
         return OrderOutcome(accepted, bool(result.placed), result.cl_ord_id, result.txid, status, denials, reason,
                             bool(result.validated_only))
+
+    def _record_placement(self, origin: str, summary: dict, outcome: str, reason: str, cl_ord_id: str | None,
+                          txid: str | None) -> None:
+        self.audit.record("order", endpoint="AddOrder", allowed=True, outcome=outcome, reason=reason,
+                          params=summary, origin=origin, cl_ord_id=cl_ord_id, txid=txid)
 
     def _refusal_code(self, refusal: LocalRefusal | None) -> Any:
         """The rule behind the bot's own refusal at the send, named as the gates name it: the
@@ -644,12 +655,14 @@ class SafetyWrapper(ExchangeReads):
             if o.pair == info.name and o.side in pending:
                 pending[o.side] += o.volume - o.volume_executed
         age = self.market_data_age(pair)
+        held = self.positions.positions()  # one replay of the fills for this pair and the others
+        own = held.get(info.name)
         return RiskSnapshot(
             pair_info=info, mid_price=mid, market_data_age_s=None if age is None else Decimal(str(round(age, 3))),
-            position_base=self.positions.position(info.name).volume, portfolio_value=portfolio,
+            position_base=own.volume if own is not None else Decimal(0), portfolio_value=portfolio,
             free_balances=free, open_orders=len(active), unknown_order_pairs=unknown,
             pending_buy_base=pending["buy"], pending_sell_base=pending["sell"],
-            base_in_btc=self._btc_price(info, mid), other_pairs_btc=self._other_pairs_btc(info.name, active),
+            base_in_btc=self._btc_price(info, mid), other_pairs_btc=self._other_pairs_btc(info.name, active, held),
         )
 
     def _btc_price(self, info: PairInfo, mid: Decimal | None) -> Decimal | None:
@@ -664,10 +677,10 @@ class SafetyWrapper(ExchangeReads):
         btc = self.ticker("XBT" + info.wsname.split("/")[-1]).mid
         return mid / btc if btc else None
 
-    def _other_pairs_btc(self, pair_id: str, active: list[Any]) -> Decimal | None:
-        """The BTC value of what the bot holds, and buys on the book, on pairs other than this one:
-        TOTAL_BTC is the whole allocation. None when one of them has no price in BTC."""
-        amounts = {p: max(pos.volume, Decimal(0)) for p, pos in self.positions.positions().items() if p != pair_id}
+    def _other_pairs_btc(self, pair_id: str, active: list[Any], held: Mapping[str, Any]) -> Decimal | None:
+        """The BTC value of what the bot holds (``held``: the positions by pair), and buys on the book, on
+        pairs other than this one: TOTAL_BTC is the whole allocation. None when one of them has no price in BTC."""
+        amounts = {p: max(pos.volume, Decimal(0)) for p, pos in held.items() if p != pair_id}
         for o in active:
             if o.pair != pair_id and o.side == "buy":
                 amounts[o.pair] = amounts.get(o.pair, Decimal(0)) + o.volume - o.volume_executed

@@ -29,8 +29,10 @@ class Counters(Database):
         with self.tx() as db:
             row = db.execute("SELECT value FROM daily_counters WHERE day = ? AND name = ?", (day, name)).fetchone()
             value = (Decimal(row[0]) if row else Decimal(0)) + Decimal(amount)
-            db.execute("INSERT OR REPLACE INTO daily_counters(day, name, value) VALUES (?, ?, ?)",
-                       (day, name, str(value)))
+            if row:  # an UPDATE leaves the key's index alone (REPLACE deletes and re-inserts: one page more)
+                db.execute("UPDATE daily_counters SET value = ? WHERE day = ? AND name = ?", (str(value), day, name))
+            else:
+                db.execute("INSERT INTO daily_counters(day, name, value) VALUES (?, ?, ?)", (day, name, str(value)))
             return value
 
     def daily_value(self, day: str, name: str) -> Decimal:

@@ -42,6 +42,18 @@ def test_place_rest_and_cancel(rig):
     assert rig.store.daily_trade_count(utc_day(rig.clock.time())) == 1   # placed orders count for risk
 
 
+def test_the_callers_row_of_a_resting_order_shares_the_commit_of_its_acknowledgement(rig):
+    """``on_ack`` runs inside the acknowledgement's transaction (the wrapper's audit row joins it); an order
+    that is read back afterwards (market) may still change, so it is not called for one."""
+    seen = []
+    placed = rig.executor.place(limit(Side.BUY, "0.001", "59000"),
+                                on_ack=lambda order: seen.append((order.status, rig.store._db.in_transaction)))
+    assert placed.status is OrderStatus.OPEN and seen == [("OPEN", True)]
+    seen.clear()
+    market = rig.executor.place(OrderRequest("XBTEUR", Side.BUY, OrderType.MARKET, D("0.001")), on_ack=seen.append)
+    assert market.status is OrderStatus.FILLED and seen == []
+
+
 def test_partial_fills_across_market_moves_match_the_exchange_exactly(rig):
     rig.sim.set_liquidity("XBTEUR", D("0.001"))
     placed = rig.executor.place(limit(Side.BUY, "0.0035", "60000"))
