@@ -138,6 +138,14 @@ class Bot:
             raise
         return cls(settings, clock, store, client, safety, orchestrator, market_data)
 
+    def start(self) -> Any:
+        """Start-up, before the first cycle: settle what the last process left (``recover``), then
+        arm the dead man's switch in canary and live. Returns the recovery report."""
+        recovery = self.safety.recover()
+        if self.settings.dead_mans_switch_seconds and self.safety.mode.value in ("canary", "live"):
+            self.safety.arm_dead_mans_switch(self.settings.dead_mans_switch_seconds)
+        return recovery
+
     def run_once(self) -> Any:
         return self.orchestrator.run_once()
 

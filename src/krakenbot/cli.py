@@ -375,12 +375,10 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
             wakeup.on_check = safe_point
             bot.orchestrator.safe_point = safe_point
             bot.orchestrator.cycle_seconds = args.interval
-            recovery = bot.safety.recover()
+            recovery = bot.start()
             if recovery is not None and recovery.still_unknown:
                 print(f"warning: {len(recovery.still_unknown)} order(s) still of unknown outcome: "
                       f"{', '.join(recovery.still_unknown)}", file=sys.stderr)
-            if bot.settings.dead_mans_switch_seconds and bot.safety.mode.value in ("canary", "live"):
-                bot.safety.arm_dead_mans_switch(bot.settings.dead_mans_switch_seconds)
             cycles = 1 if args.once else args.cycles
             done = bot.orchestrator.run(stop, max_cycles=cycles)
             report = bot.orchestrator.last_report
