@@ -9,6 +9,7 @@ bot here, so they test the wiring that runs in production.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from krakenbot.clock import Clock, Interrupted, SystemClock
@@ -75,6 +76,20 @@ def strategy_from(settings: Settings):
                           interval_seconds=settings.strategy_interval_seconds or None)
 
 
+@dataclass(frozen=True)
+class StartReport:
+    """What ``Bot.start`` found: the recovery, today's trade count, open orders, and why it halted."""
+
+    recovery: Any
+    daily_trades: int
+    open_orders: int
+    halted: str | None = None
+
+    @property
+    def still_unknown(self) -> list[str]:
+        return list(getattr(self.recovery, "still_unknown", None) or [])
+
+
 class Bot:
     """Everything wired together; ``bot.safety`` is the only door to the exchange."""
 
@@ -138,13 +153,40 @@ class Bot:
             raise
         return cls(settings, clock, store, client, safety, orchestrator, market_data)
 
-    def start(self) -> Any:
-        """Start-up, before the first cycle: settle what the last process left (``recover``), then
-        arm the dead man's switch in canary and live. Returns the recovery report."""
-        recovery = self.safety.recover()
-        if self.settings.dead_mans_switch_seconds and self.safety.mode.value in ("canary", "live"):
-            self.safety.arm_dead_mans_switch(self.settings.dead_mans_switch_seconds)
-        return recovery
+    def start(self) -> StartReport:
+        """Start-up, before the first order: settle what the last process left (``recover``), count
+        today's trades from the exchange, halt if the store was lost while the exchange shows this
+        bot's orders, then arm the dead man's switch in canary and live."""
+        safety = self.safety
+        lost = bool(getattr(self.store, "created", False))  # no schema when opened: new, or emptied
+        refs = self._references(lost)
+        recovery = safety.recover(adopt_prefix=refs)
+        open_now, today = safety.reconciler.orders_of(refs) if safety.reconciler is not None else ({}, {})
+        trades = safety.risk.rebuild_daily_trades(len(today), source=f"the exchange's orders {refs}* opened today")
+        halted = None
+        if lost and (open_now or today):
+            halted = self._lost_store_reason(refs, len(open_now), trades)
+            safety.risk.halt(halted, actor="startup")
+        if self.settings.dead_mans_switch_seconds and safety.mode.value in ("canary", "live"):
+            safety.arm_dead_mans_switch(self.settings.dead_mans_switch_seconds)
+        return StartReport(recovery, trades, len(open_now), halted)
+
+    def _references(self, lost: bool) -> str:
+        """The client-id prefix that marks this bot's orders at the exchange. With BOT_ID, or a store
+        that remembers its drawn id: ``kb`` + that id. A lost store without BOT_ID drew a new id, so
+        the old orders carry an id nobody remembers: every ``kb`` order may be this bot's."""
+        head = self.safety.executor.id_head
+        if lost and not self.settings.bot_id:
+            return head[:len(head) - len(self.safety.executor.bot_id)]
+        return head
+
+    def _lost_store_reason(self, refs: str, open_orders: int, trades: int) -> str:
+        whose = (f"orders with client ids {refs}*" if self.settings.bot_id else
+                 f"orders with client ids {refs}* (without BOT_ID the bot cannot tell its own from another "
+                 f"BOT_ID-less bot's on this account: all are taken as its own)")
+        return (f"the store {self.store.path} was missing or empty at start-up, but the exchange shows "
+                f"{whose}: {open_orders} open (adopted), {trades} placed today (today's trade count). "
+                f"Check them on the exchange, then run `krakenbot resume` to trade")
 
     def run_once(self) -> Any:
         return self.orchestrator.run_once()

@@ -391,12 +391,13 @@ class SafetyWrapper(ExchangeReads):
                               reason=", ".join(kinds), discrepancies=len(result.discrepancies))
         return result
 
-    def recover(self) -> Any:
+    def recover(self, adopt_prefix: str | None = None) -> Any:
         """At start-up: settle orders whose outcome was never learnt (by ``cl_ord_id``, never
-        by re-sending), catch up active orders and fills. Reads only, so safe in every mode."""
+        by re-sending), catch up active orders and fills. Reads only, so safe in every mode.
+        ``adopt_prefix``: whose open orders to adopt (default: this bot's id head)."""
         if self.reconciler is None:
             return None
-        report = self.reconciler.recover()
+        report = self.reconciler.recover(adopt_prefix=adopt_prefix)
         self.audit.record("recover", outcome="unknown left" if report.still_unknown else "ok",
                           resolved=list(report.resolved), still_unknown=list(report.still_unknown),
                           adopted=list(report.adopted), imported_fills=report.imported_fills)
