@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from krakenbot.clock import Clock, Interrupted, SystemClock
 from krakenbot.config import Settings
+from krakenbot.errors import KrakenError
 from krakenbot.safety.modes import CurrentMode, TradingMode
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ class StartReport:
     daily_trades: int
     open_orders: int
     halted: str | None = None
+    dead_mans_switch_armed: bool = False
 
     @property
     def still_unknown(self) -> list[str]:
@@ -154,10 +156,14 @@ class Bot:
         return cls(settings, clock, store, client, safety, orchestrator, market_data)
 
     def start(self) -> StartReport:
-        """Start-up, before the first order: settle what the last process left (``recover``), count
-        today's trades from the exchange, halt if the store was lost while the exchange shows this
-        bot's orders, then arm the dead man's switch in canary and live."""
+        """Start-up, before the first order: pace from the call counter the last process may have
+        left full, settle what it left (``recover``), count today's trades from the exchange, halt
+        if the store was lost while the exchange shows this bot's orders, then arm the dead man's
+        switch in canary and live (retried; the loop places no order there until it is armed)."""
         safety = self.safety
+        pacer = getattr(self.client, "pacer", None)
+        if pacer is not None:  # the last process may have left the key's call counter full
+            pacer.assume_used(self._idle_since_last_call())
         lost = bool(getattr(self.store, "created", False))  # no schema when opened: new, or emptied
         refs = self._references(lost)
         recovery = safety.recover(adopt_prefix=refs)
@@ -168,8 +174,20 @@ class Bot:
             halted = self._lost_store_reason(refs, len(open_now), trades)
             safety.risk.halt(halted, actor="startup")
         if self.settings.dead_mans_switch_seconds and safety.mode.value in ("canary", "live"):
-            safety.arm_dead_mans_switch(self.settings.dead_mans_switch_seconds)
-        return StartReport(recovery, trades, len(open_now), halted)
+            try:  # retried inside; if it still fails, the loop arms it before any order (Orchestrator)
+                safety.arm_dead_mans_switch(self.settings.dead_mans_switch_seconds)
+            except KrakenError as exc:
+                log.warning("dead man's switch not armed at start-up (%s): no order until it is", exc)
+        return StartReport(recovery, trades, len(open_now), halted, safety.dead_mans_switch.armed)
+
+    def _idle_since_last_call(self) -> float | None:
+        """Seconds since the last process's last private call, at least (None: unknown). The store's
+        nonce mark is wall-clock microseconds set ahead of every nonce that process sent, so the
+        time since it is a lower bound. A store without a mark (new, or lost) tells nothing: full."""
+        import time
+
+        mark = int(self.store.load_nonce() or 0)
+        return None if mark <= 0 else time.time() - mark / 1e6
 
     def _references(self, lost: bool) -> str:
         """The client-id prefix that marks this bot's orders at the exchange. With BOT_ID, or a store

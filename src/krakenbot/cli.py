@@ -381,6 +381,10 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
                       f"{', '.join(started.still_unknown)}", file=sys.stderr)
             if started.halted:
                 print(f"HALTED: {started.halted}", file=sys.stderr)
+            if bot.settings.dead_mans_switch_seconds and bot.safety.mode.value in ("canary", "live") \
+                    and not started.dead_mans_switch_armed:
+                print("warning: the dead man's switch could not be armed; no order is placed until it is",
+                      file=sys.stderr)
             cycles = 1 if args.once else args.cycles
             done = bot.orchestrator.run(stop, max_cycles=cycles)
             report = bot.orchestrator.last_report

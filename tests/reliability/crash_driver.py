@@ -129,8 +129,10 @@ def main(scenario: str) -> None:
             placed.append(outcome.cl_ord_id)
         for cid in placed[:int(os.environ.get("CANCEL", "0"))]:
             safety.cancel_order(cid)
-        for _ in range(int(os.environ.get("READS", "0"))):  # busy to the end: the call counter is full
-            bot.client.account.balance()
+        if os.environ.get("FILL_COUNTER"):  # busy to the end: leave the key's call counter full, unrefused
+            bot.client.pacer = None
+            while (c := _control("GET", "state")["counters"])["api"] + 1 <= c["api_max"]:
+                bot.client.account.balance()
         say("DONE " + json.dumps(_view(bot, placed=placed)))
         bot.close()
         return
