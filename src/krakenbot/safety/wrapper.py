@@ -539,6 +539,7 @@ class SafetyWrapper(ExchangeReads):
         return {
             "mode": self.mode.value,
             "trading_state": self.risk.trading_state.value if self.risk is not None else None,
+            "halt_reason": self.risk.halt_reason() if self.risk is not None else None,
             "kill_switch": {"engaged": self.kill_switch.engaged, "reason": self.kill_switch.reason,
                             "file": str(self.kill_switch.file_path) if self.kill_switch.file_path else None},
             "breaker": breaker_state,
