@@ -196,7 +196,9 @@ class World:
 
     def start_again(self) -> Any:
         """A new bot process on the store as it is now, through its start-up (``Bot.start``)."""
-        self.build_bot(self.notes.get("mode_before_loss", "read-only"))
+        mode = self.notes.pop("mode_before_loss", None) or (self.mode if self.bot is not None else "read-only")
+        self.close_bot()
+        self.build_bot(mode)
         return self.bot.start()
 
     def close_bot(self) -> None:
