@@ -246,6 +246,20 @@ Feature: Failing safe when the exchange misbehaves
     When 3 minutes pass with a sign of life from the bot every 20 seconds
     Then the order is open on the exchange
 
+  @safety @blocker @fault-injection @allure.label.story:dead-mans-switch
+  Scenario: The bot places no order until the exchange has armed its dead man's switch
+    Given the bot's strategy buys XBT every minute
+    And the exchange refuses every request to arm the dead man's switch
+    And the bot has started again
+    When the bot runs one trading cycle
+    Then the exchange received no order
+
+  @safety @critical @fault-injection @allure.label.story:dead-mans-switch
+  Scenario: A dead man's switch refused at start-up for the rate limit is armed on a later try
+    Given the exchange refuses the next 2 requests to arm the dead man's switch for exceeding the rate limit
+    When the bot starts again
+    Then the exchange holds the bot's dead man's switch armed
+
   @safety @blocker @fault-injection @allure.label.story:lost-confirmation
   Scenario: An order whose confirmation was lost is neither lost nor placed twice
     Given the exchange will take the next order but lose its confirmation

@@ -42,6 +42,24 @@ Feature: Risk limits
     When the bot asks to buy 0.001 XBT at market
     Then the order is refused for reason DAILY_TRADE_LIMIT
 
+  @safety @blocker @allure.label.story:daily-trades
+  Scenario: A bot whose records were lost starts halted and counts today's trades from the exchange
+    Given the bot has made 3 trades today
+    And the bot's records have been lost
+    When the bot starts again
+    Then the bot is halted until the operator resumes, because its records were lost
+    And the bot counts 3 trades today
+
+  @safety @blocker @allure.label.story:daily-trades
+  Scenario: Lost records do not reopen the daily trade allowance once the operator resumes
+    Given the bot has made 3 trades today
+    And the bot's records have been lost
+    And the bot has started again
+    And the operator has resumed trading
+    When the bot asks to buy 0.001 XBT at market
+    Then the order is refused for reason DAILY_TRADE_LIMIT
+    And the exchange received no order for it
+
   @safety @critical @allure.label.story:daily-trades
   Scenario: The daily trade allowance starts again the next day
     Given the bot made 3 trades yesterday

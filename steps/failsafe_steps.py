@@ -301,6 +301,24 @@ def step_arm_dms(context, seconds):
     context.world.safety.arm_dead_mans_switch(timeout=seconds)
 
 
+@given("the exchange refuses every request to arm the dead man's switch")
+def step_refuse_dms_always(context):
+    context.world.sim.faults.inject(endpoint="CancelAllOrdersAfter", kind="error", error="EService:Unavailable",
+                                    probability=1.0)
+
+
+@given("the exchange refuses the next {count:d} requests to arm the dead man's switch for exceeding the rate limit")
+def step_refuse_dms_rate_limit(context, count):
+    context.world.sim.faults.inject(endpoint="CancelAllOrdersAfter", kind="error", error="EAPI:Rate limit exceeded",
+                                    times=count)
+
+
+@then("the exchange holds the bot's dead man's switch armed")
+def step_dms_armed_at_exchange(context):
+    held = context.world.sim.dead_mans_switch(context.world.account)
+    assert_that(held["armed"], is_(True), f"the exchange should count down to cancel the bot's orders: {held}")
+
+
 @when("{seconds:d} seconds pass without a sign of life from the bot")
 def step_silence(context, seconds):
     context.world.sim.advance(seconds)

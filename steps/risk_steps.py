@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from behave import given, then, when
-from hamcrest import assert_that, equal_to, has_item, is_, is_not, less_than_or_equal_to, none
+from hamcrest import (all_of, assert_that, contains_string, equal_to, has_item, is_, is_not, less_than_or_equal_to,
+                      none)
 
 from tools.spec_support.facade import PAIR, denial_codes, describe, submit
 
@@ -33,6 +34,35 @@ def step_made_trades(context, count):
         outcome = submit(context.world, "buy", "market", SMALL_TRADE)
         assert_that(outcome.placed, is_(True), f"each of the day's first trades should be placed: {describe(outcome)}")
     context.world.notes.pop("outcome")
+
+
+@given("the bot's records have been lost")
+def step_records_lost(context):
+    context.world.lose_store()
+
+
+@given("the bot has started again")
+@when("the bot starts again")
+def step_start_again(context):
+    context.world.start_again()
+
+
+@given("the operator has resumed trading")
+def step_operator_resumed(context):
+    context.world.safety.resume("operator checked the exchange", actor="operator")
+
+
+@then("the bot is halted until the operator resumes, because its records were lost")
+def step_halted_records_lost(context):
+    status = context.world.safety.status()
+    assert_that(status["trading_state"], equal_to("HALTED"), f"a bot whose records were lost must not trade: {status}")
+    assert_that(status["halt_reason"], all_of(contains_string("missing or empty"), contains_string("krakenbot resume")),
+                "the halt should say what happened and what the operator does next")
+
+
+@then("the bot counts {count:d} trades today")
+def step_counts_trades(context, count):
+    assert_that(context.world.safety.status()["daily_trades"], equal_to(count), "today's trades, as the exchange shows them")
 
 
 @given("the bot made {count:d} trades yesterday")

@@ -9,10 +9,12 @@ bot here, so they test the wiring that runs in production.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from krakenbot.clock import Clock, Interrupted, SystemClock
 from krakenbot.config import Settings
+from krakenbot.errors import KrakenError
 from krakenbot.safety.modes import CurrentMode, TradingMode
 
 if TYPE_CHECKING:
@@ -73,6 +75,21 @@ def strategy_from(settings: Settings):
     return DipBuyStrategy(buy_eur=settings.strategy_buy_eur, dip_pct=settings.strategy_dip_pct,
                           rise_pct=settings.strategy_rise_pct,
                           interval_seconds=settings.strategy_interval_seconds or None)
+
+
+@dataclass(frozen=True)
+class StartReport:
+    """What ``Bot.start`` found: the recovery, today's trade count, open orders, and why it halted."""
+
+    recovery: Any
+    daily_trades: int
+    open_orders: int
+    halted: str | None = None
+    dead_mans_switch_armed: bool = False
+
+    @property
+    def still_unknown(self) -> list[str]:
+        return list(getattr(self.recovery, "still_unknown", None) or [])
 
 
 class Bot:
@@ -138,6 +155,57 @@ class Bot:
             store.close()
             raise
         return cls(settings, clock, store, client, safety, orchestrator, market_data)
+
+    def start(self) -> StartReport:
+        """Start-up, before the first order: pace from the call counter the last process may have
+        left full, settle what it left (``recover``), count today's trades from the exchange, halt
+        if the store was lost while the exchange shows this bot's orders, then arm the dead man's
+        switch in canary and live (retried; the loop places no order there until it is armed)."""
+        safety = self.safety
+        pacer = getattr(self.client, "pacer", None)
+        if pacer is not None:  # the last process may have left the key's call counter full
+            pacer.assume_used(self._idle_since_last_call())
+        lost = bool(getattr(self.store, "created", False))  # no schema when opened: new, or emptied
+        refs = self._references(lost)
+        recovery = safety.recover(adopt_prefix=refs)
+        open_now, today = safety.reconciler.orders_of(refs) if safety.reconciler is not None else ({}, {})
+        trades = safety.risk.rebuild_daily_trades(len(today), source=f"the exchange's orders {refs}* opened today")
+        halted = None
+        if lost and (open_now or today):
+            halted = self._lost_store_reason(refs, len(open_now), trades)
+            safety.risk.halt(halted, actor="startup")
+        if self.settings.dead_mans_switch_seconds and safety.mode.value in ("canary", "live"):
+            try:  # retried inside; if it still fails, the loop arms it before any order (Orchestrator)
+                safety.arm_dead_mans_switch(self.settings.dead_mans_switch_seconds)
+            except KrakenError as exc:
+                log.warning("dead man's switch not armed at start-up (%s): no order until it is", exc)
+        return StartReport(recovery, trades, len(open_now), halted, safety.dead_mans_switch.armed)
+
+    def _idle_since_last_call(self) -> float | None:
+        """Seconds since the last process's last private call, at least (None: unknown). The store's
+        nonce mark is wall-clock microseconds set ahead of every nonce that process sent, so the
+        time since it is a lower bound. A store without a mark (new, or lost) tells nothing: full."""
+        import time
+
+        mark = int(self.store.load_nonce() or 0)
+        return None if mark <= 0 else time.time() - mark / 1e6
+
+    def _references(self, lost: bool) -> str:
+        """The client-id prefix that marks this bot's orders at the exchange. With BOT_ID, or a store
+        that remembers its drawn id: ``kb`` + that id. A lost store without BOT_ID drew a new id, so
+        the old orders carry an id nobody remembers: every ``kb`` order may be this bot's."""
+        head = self.safety.executor.id_head
+        if lost and not self.settings.bot_id:
+            return head[:len(head) - len(self.safety.executor.bot_id)]
+        return head
+
+    def _lost_store_reason(self, refs: str, open_orders: int, trades: int) -> str:
+        whose = (f"orders with client ids {refs}*" if self.settings.bot_id else
+                 f"orders with client ids {refs}* (without BOT_ID the bot cannot tell its own from another "
+                 f"BOT_ID-less bot's on this account: all are taken as its own)")
+        return (f"the store {self.store.path} was missing or empty at start-up, but the exchange shows "
+                f"{whose}: {open_orders} open (adopted), {trades} placed today (today's trade count). "
+                f"Check them on the exchange, then run `krakenbot resume` to trade")
 
     def run_once(self) -> Any:
         return self.orchestrator.run_once()

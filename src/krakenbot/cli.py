@@ -391,12 +391,16 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
             wakeup.on_check = safe_point
             bot.orchestrator.safe_point = safe_point
             bot.orchestrator.cycle_seconds = args.interval
-            recovery = bot.safety.recover()
-            if recovery is not None and recovery.still_unknown:
-                print(f"warning: {len(recovery.still_unknown)} order(s) still of unknown outcome: "
-                      f"{', '.join(recovery.still_unknown)}", file=sys.stderr)
-            if bot.settings.dead_mans_switch_seconds and bot.safety.mode.value in ("canary", "live"):
-                bot.safety.arm_dead_mans_switch(bot.settings.dead_mans_switch_seconds)
+            started = bot.start()
+            if started.still_unknown:
+                print(f"warning: {len(started.still_unknown)} order(s) still of unknown outcome: "
+                      f"{', '.join(started.still_unknown)}", file=sys.stderr)
+            if started.halted:
+                print(f"HALTED: {started.halted}", file=sys.stderr)
+            if bot.settings.dead_mans_switch_seconds and bot.safety.mode.value in ("canary", "live") \
+                    and not started.dead_mans_switch_armed:
+                print("warning: the dead man's switch could not be armed; no order is placed until it is",
+                      file=sys.stderr)
             cycles = 1 if args.once else args.cycles
             done = bot.orchestrator.run(stop, max_cycles=cycles)
             report = bot.orchestrator.last_report
@@ -508,7 +512,8 @@ def _status(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> in
         print(f"bot            {_bot_line(record)}")
         print(f"mode           {mode + ' (running bot)' if mode else 'not running; configured ' + configured}")
         print(f"store          {paths['store_path']}")
-        print(f"trading state  {risk.trading_state.value}")
+        halted = risk.halt_reason()
+        print(f"trading state  {risk.trading_state.value}" + (f": {halted}" if halted else ""))
         for pair, why in sorted(risk.halted_pairs().items()):
             print(f"pair halted    {pair}: {why}")
         print(f"kill switch    {'ENGAGED: ' + (kill.reason or '') if kill.engaged else 'off'} ({kill.file_path})")

@@ -66,8 +66,9 @@ class Orchestrator:
             reason = self.safety.kill_switch.reason or "kill switch"
             report.skipped = {pair: f"HALTED: {reason}" for pair in self.pairs}
         else:
+            unarmed = self._dead_mans_switch_problem()
             for pair in self.pairs:
-                self._trade_pair(pair, report)
+                self._trade_pair(pair, report, unarmed)
         self._step(report, "refresh_orders", self.safety.refresh_orders)
         if self.cycles % self.reconcile_every == 1 or self.reconcile_every == 1:
             self._step(report, "reconcile", self.safety.reconcile)
@@ -79,10 +80,26 @@ class Orchestrator:
         self.last_report = report
         return report
 
-    def _trade_pair(self, pair: str, report: CycleReport) -> None:
-        stale = self.safety.market_data_problem(pair, refresh=True)
-        if stale:
-            report.skipped[pair] = stale
+    def _dead_mans_switch_problem(self) -> str | None:
+        """Canary and live never trade without the dead man's switch: arm it when it is not (start-up
+        could not, or it was disarmed), and say why this cycle places nothing when that fails."""
+        safety = self.safety
+        if getattr(safety.mode, "value", safety.mode) not in ("canary", "live") or safety.dead_mans_switch.armed:
+            return None
+        seconds = safety.settings.dead_mans_switch_seconds
+        if not seconds:
+            return None
+        try:
+            safety.dead_mans_switch.arm(seconds, retry=False)  # once a cycle: failures feed the breaker
+        except Exception as exc:  # noqa: BLE001 - any failure: no new order this cycle
+            log.warning("dead man's switch could not be armed: %s", exc)
+            return f"dead man's switch not armed ({exc}): no new orders until it is"
+        return None
+
+    def _trade_pair(self, pair: str, report: CycleReport, unarmed: str | None = None) -> None:
+        stale = self.safety.market_data_problem(pair, refresh=True)  # also the protective exits' prices
+        if stale or unarmed:
+            report.skipped[pair] = stale or unarmed
             return
         if getattr(self.safety.mode, "value", self.safety.mode) == "canary":
             # Canary mode proves the order path with one far, minimal, post-only order per

@@ -60,6 +60,16 @@ def build() -> Bot:
     return Bot.build(Settings.from_env(os.environ), clock=clock, live_flag=True)
 
 
+def _view(bot: Bot, **extra: Any) -> dict:
+    """What an operator would check after a start: trading state and why, today's count, open orders."""
+    halts = [r for r in bot.store.audit_rows() if r.get("action") == "trading_state"]
+    return {"trading_state": bot.safety.risk.trading_state.value,
+            "halt_reason": (halts[-1].get("detail") or {}).get("reason") if halts else None,
+            "daily_trades": bot.safety.risk.daily_trades(),
+            "open_orders": sorted(o.cl_ord_id for o in bot.safety.open_orders()),
+            "dead_mans_switch_armed": bot.safety.dead_mans_switch.armed, **extra}
+
+
 def main(scenario: str) -> None:
     bot = build()
     safety = bot.safety
@@ -111,6 +121,31 @@ def main(scenario: str) -> None:
         assert outcome.placed, outcome
         safety.arm_dead_mans_switch(int(os.environ.get("DEAD_MANS_SWITCH_SECONDS", "60")))
         block_here("orders open, dead man's switch armed")
+    elif scenario == "trade":  # start, place TRADES resting buys, cancel CANCEL of them, stop cleanly
+        bot.start()
+        placed = []
+        for _ in range(int(os.environ.get("TRADES", "10"))):
+            outcome = safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000"))
+            assert outcome.placed, outcome
+            placed.append(outcome.cl_ord_id)
+        for cid in placed[:int(os.environ.get("CANCEL", "0"))]:
+            safety.cancel_order(cid)
+        if os.environ.get("FILL_COUNTER"):  # busy to the end: leave the key's call counter full, unrefused
+            bot.client.pacer = None
+            while (c := _control("GET", "state")["counters"])["api"] + 1 <= c["api_max"]:
+                bot.client.account.balance()
+        say("DONE " + json.dumps(_view(bot, placed=placed)))
+        bot.close()
+        return
+    elif scenario == "startup":  # the production start-up, then try to place ORDERS resting buys
+        bot.start()
+        outcomes = [safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000"))
+                    for _ in range(int(os.environ.get("ORDERS", "6")))]
+        view = _view(bot, placed=[o.cl_ord_id for o in outcomes if o.placed])
+        view["refusals"] = [o.reason for o in outcomes if not o.placed]
+        say("DONE " + json.dumps(view))
+        bot.close()
+        return
     elif scenario == "recover":
         report = safety.recover()
         safety.refresh_orders()

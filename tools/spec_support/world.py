@@ -187,6 +187,20 @@ class World:
         self.close_bot()
         return self.build_bot(mode)
 
+    def lose_store(self) -> None:
+        """Stop the bot and delete its store files, as a lost disk or a stray ``rm`` would."""
+        self.notes["mode_before_loss"] = self.mode
+        self.close_bot()
+        for suffix in ("", "-wal", "-shm"):
+            Path(self.env["STORE_PATH"] + suffix).unlink(missing_ok=True)
+
+    def start_again(self) -> Any:
+        """A new bot process on the store as it is now, through its start-up (``Bot.start``)."""
+        mode = self.notes.pop("mode_before_loss", None) or (self.mode if self.bot is not None else "read-only")
+        self.close_bot()
+        self.build_bot(mode)
+        return self.bot.start()
+
     def close_bot(self) -> None:
         if self.bot is not None:
             close = getattr(self.bot, "close", None)

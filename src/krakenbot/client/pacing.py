@@ -109,6 +109,18 @@ class CallCounterPacer:
             self._clock.sleep(wait)
             waited += wait
 
+    def assume_used(self, idle_seconds: float | None = None) -> float:
+        """At start-up (``Bot.start``): take the exchange's counter as the last process may have left
+        it - full, less what it decayed in the ``idle_seconds`` since that process's last call (None:
+        unknown, so full). Kraken keeps one counter per key, not per process: a restart right after a
+        busy or crashed process that paced from empty was refused and backed off 45 s (starter).
+        Returns the level assumed."""
+        idle = max(0.0, idle_seconds) if idle_seconds is not None else 0.0
+        with self._lock:
+            level = max(self._decayed(self._clock.monotonic()), self.max_counter - idle * self.decay)
+            self._level = max(0.0, level)
+            return self._level
+
     def block_for(self, seconds: float) -> None:
         """Send nothing for ``seconds`` (``EService: Throttled: <ts>`` names when to come back)."""
         with self._lock:

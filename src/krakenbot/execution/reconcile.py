@@ -28,9 +28,9 @@ from krakenbot.clock import Clock, SystemClock
 from krakenbot.execution.executor import Executor, query_orders_isolating
 from krakenbot.execution.fills import fee_discrepancy, fetch_trades
 from krakenbot.execution.order_state import EXCHANGE_STATUS_FOR_EVENT, OrderStatus, event_for_exchange_status
-from krakenbot.models import TradeInfo
+from krakenbot.models import OrderInfo, TradeInfo
 from krakenbot.positions import Discrepancy, PositionManager, ReconciliationReport
-from krakenbot.store import FillRecord, OrderRecord, Store
+from krakenbot.store import FillRecord, OrderRecord, Store, utc_day_bounds
 
 if TYPE_CHECKING:
     from krakenbot.market_data import PairRules
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["Reconciler", "RecoveryReport", "MARK_KEY", "OVERLAP_S"]
 
 MARK_KEY = "reconcile.mark"  # meta key of the high-water mark
+_CLOSED_PAGE = 50  # ClosedOrders answers at most this many per page
 OVERLAP_S = 60.0  # re-read this much before the mark: Kraken can show a trade late, with an earlier time
 # Discrepancies a windowed pass may not see again once the mark passes them: while any is
 # reported the mark stays put. (Balances, open orders and fees are always compared whole.)
@@ -216,16 +217,17 @@ class Reconciler:
         return ReconciliationReport(tuple(out))
 
     # -- recovery after a crash ---------------------------------------------------------------
-    def recover(self, full: bool = False) -> RecoveryReport:
+    def recover(self, full: bool = False, adopt_prefix: str | None = None) -> RecoveryReport:
         """Fills are imported from the reconcile mark on (or the baseline: ``full``, or when
-        the store's old fills no longer match the mark's digest)."""
+        the store's old fills no longer match the mark's digest). Open orders whose client id starts
+        with ``adopt_prefix`` (default: this bot's id head) and that the store lacks are adopted."""
         executor = self._executor()
         resolved, unknown, adopted = [], [], []
         for o in self.store.orders(statuses=[OrderStatus.PENDING_SUBMIT.value, OrderStatus.UNKNOWN.value]):
             after = executor.resolve_unknown(o.cl_ord_id, wait=False)
             (unknown if after.status == OrderStatus.UNKNOWN.value else resolved).append(o.cl_ord_id)
         executor.refresh()
-        prefix = executor.id_head  # this bot's own ids only: another bot on the account keeps its orders
+        prefix = adopt_prefix or executor.id_head  # this bot's own ids only: another bot keeps its orders
         for txid, info in self.client.account.open_orders().items():
             cid = info.cl_ord_id
             if cid and cid.startswith(prefix) and self.store.get_order(cid) is None \
@@ -243,6 +245,28 @@ class Reconciler:
                 adopted.append(cid)
         imported = executor.import_trades(self._fetch_trades(self._window(self.store.fills(), full)[0]))
         return RecoveryReport(resolved, unknown, adopted, imported)
+
+    def orders_of(self, prefix: str) -> tuple[dict[str, OrderInfo], dict[str, OrderInfo]]:
+        """The exchange's orders whose client id starts with ``prefix``: (open now, opened today UTC).
+
+        Opened today is what the daily trade count counts (every order the exchange accepted, sells
+        and cancelled ones included). Closed orders are paged from the start of the day (each page
+        +2 on the call counter; Kraken's ``start`` also admits orders closed today, filtered here)."""
+        day_start = utc_day_bounds(self.clock.time())[0]
+        account = self.client.account
+
+        def mine(info: OrderInfo) -> bool:
+            return bool(info.cl_ord_id) and info.cl_ord_id.startswith(prefix)
+
+        open_now = {txid: i for txid, i in account.open_orders().items() if mine(i)}
+        today = {txid: i for txid, i in open_now.items() if i.opened_at >= day_start}
+        offset = 0
+        while True:
+            page = account.closed_orders(start=int(day_start) - 1, ofs=offset)
+            today.update((txid, i) for txid, i in page.items() if mine(i) and i.opened_at >= day_start)
+            if len(page) < _CLOSED_PAGE:
+                return open_now, today
+            offset += len(page)
 
     def _pair_id(self, altname: str) -> str:
         if self.pair_rules is not None:

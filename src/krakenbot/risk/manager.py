@@ -116,6 +116,28 @@ class RiskManager:
     def daily_trades(self) -> int:
         return self.store.daily_trade_count(self.today())
 
+    def rebuild_daily_trades(self, placed_today: int, source: str) -> int:
+        """Raise today's trade count to ``placed_today`` (the bot's orders the exchange shows opened
+        today) if the store counted fewer: a lost or stale store must not reopen the daily cap. The
+        count is what ``check_daily_trades`` compares: every order placed, sells included."""
+        with self._lock:
+            counted = self.daily_trades()
+            if placed_today <= counted:
+                return counted
+            self.store.add_daily(self.today(), "trades", placed_today - counted)
+            self.store.append_audit({
+                "time": self.clock.time(), "actor": "risk", "action": "daily_trades_rebuilt", "allowed": True,
+                "outcome": str(placed_today), "detail": {"from": counted, "to": placed_today, "source": source},
+            })
+            return placed_today
+
+    def halt_reason(self) -> str | None:
+        """Why trading is halted (the last recorded change), or None while it is not."""
+        if self.trading_state is not TradingState.HALTED:
+            return None
+        rows = self.store.audit_rows("trading_state")
+        return (rows[-1].get("detail") or {}).get("reason") if rows else None
+
     def daily_realised_pnl(self) -> Decimal:
         start, end = utc_day_bounds(self.clock.time())
         return self.positions.realised_pnl(since=start, until=end)

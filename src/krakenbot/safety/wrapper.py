@@ -469,12 +469,13 @@ class SafetyWrapper(ExchangeReads):
                               reason=", ".join(kinds), discrepancies=len(result.discrepancies))
         return result
 
-    def recover(self) -> Any:
+    def recover(self, adopt_prefix: str | None = None) -> Any:
         """At start-up: settle orders whose outcome was never learnt (by ``cl_ord_id``, never
-        by re-sending), catch up active orders and fills. Reads only, so safe in every mode."""
+        by re-sending), catch up active orders and fills. Reads only, so safe in every mode.
+        ``adopt_prefix``: whose open orders to adopt (default: this bot's id head)."""
         if self.reconciler is None:
             return None
-        report = self.reconciler.recover()
+        report = self.reconciler.recover(adopt_prefix=adopt_prefix)
         self.audit.record("recover", outcome="unknown left" if report.still_unknown else "ok",
                           resolved=list(report.resolved), still_unknown=list(report.still_unknown),
                           adopted=list(report.adopted), imported_fills=report.imported_fills)
@@ -626,6 +627,7 @@ class SafetyWrapper(ExchangeReads):
             "mode": self.mode.value,
             "trading_state": self.risk.trading_state.value if self.risk is not None else None,
             "halted_pairs": self.risk.halted_pairs() if self.risk is not None else {},
+            "halt_reason": self.risk.halt_reason() if self.risk is not None else None,
             "kill_switch": {"engaged": self.kill_switch.engaged, "reason": self.kill_switch.reason,
                             "file": str(self.kill_switch.file_path) if self.kill_switch.file_path else None},
             "breaker": breaker_state,

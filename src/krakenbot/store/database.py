@@ -120,6 +120,9 @@ class Database:
     def _migrate(self) -> None:
         with self._lock:
             version = self.schema_version
+            # No schema: the file was just created, or was empty (deleted, truncated to 0 bytes). Start-up
+            # asks the exchange whether this bot had been trading (a lost store must not look new).
+            self.created = version == 0
             if version > SCHEMA_VERSION:
                 # Fail closed: a newer bot wrote this file; we do not know its meaning.
                 raise StoreError(f"store schema v{version} is newer than this bot (v{SCHEMA_VERSION})")

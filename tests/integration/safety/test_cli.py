@@ -16,13 +16,15 @@ from krakensim import KrakenSimulator
 
 @pytest.fixture
 def live_sim():
-    with KrakenSimulator(seed=7) as simulator:  # the system clock: the CLI runs in another process
+    # The system clock: the CLI runs in another process. The pro tier: a start paces from a full call
+    # counter (Bot.start), tens of seconds of real time on the starter tier.
+    with KrakenSimulator(seed=7, tier="pro") as simulator:
         yield simulator
 
 
 def cli_env(sim, tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.environ.get("PYTHONPATH", ""), "KRAKEN_API_KEY": sim.api_key, "KRAKEN_API_SECRET": sim.api_secret,
-           "API_DOMAIN": sim.url, "STORE_PATH": str(tmp_path / "bot.sqlite"),
+           "API_DOMAIN": sim.url, "KRAKEN_TIER": sim.tier, "STORE_PATH": str(tmp_path / "bot.sqlite"),
            "KILL_SWITCH_FILE": str(tmp_path / "KILL"),
            "XDG_STATE_HOME": os.environ["XDG_STATE_HOME"]}  # the test's own (tests/conftest.py), never the real one
     env.update(extra)

@@ -23,7 +23,9 @@ KEY, SECRET = "KEYabcdefgh1234", "c2VjcmV0LXNlY3JldC1ieXRlcw=="
 
 @pytest.fixture
 def sim():
-    with KrakenSimulator(seed=7) as simulator:  # system clock: the bot runs in another process
+    # The system clock: the bot runs in another process. The pro tier: a start paces from a full call
+    # counter (Bot.start), about 15 s of real time on the starter tier before the first cycle.
+    with KrakenSimulator(seed=7, tier="pro") as simulator:
         yield simulator
 
 
@@ -35,7 +37,8 @@ def base_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 def sim_env(sim, home: Path, **extra: str) -> dict[str, str]:
-    return base_env(home, KRAKEN_API_KEY=sim.api_key, KRAKEN_API_SECRET=sim.api_secret, API_DOMAIN=sim.url, **extra)
+    return base_env(home, KRAKEN_API_KEY=sim.api_key, KRAKEN_API_SECRET=sim.api_secret, API_DOMAIN=sim.url,
+                    **{"KRAKEN_TIER": sim.tier, **extra})
 
 
 def cli_run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 30) -> subprocess.CompletedProcess:

@@ -48,6 +48,22 @@ def test_order_calls_are_free_and_never_wait():
     assert pacer.level == 0
 
 
+@pytest.mark.parametrize("tier,first_wait", [("starter", 2 / (0.33 * 0.9)), ("pro", 2 / 0.9)])
+def test_at_start_up_the_counter_is_assumed_full(tier, first_wait):
+    """Kraken's counter is per key, not per process: a restart finds what the last one left (issue 20)."""
+    clock = ManualClock()
+    pacer = CallCounterPacer(clock, tier)
+    assert pacer.assume_used(None) == pacer.max_counter  # nothing known of the last process
+    assert pacer.acquire("Balance") == pytest.approx(first_wait, rel=1e-3)  # down to max - margin - cost
+
+
+def test_at_start_up_the_counter_is_assumed_to_have_decayed_since_the_last_call():
+    pacer = CallCounterPacer(ManualClock(), "starter")  # decays 0.33 * 0.9 a second, by its own count
+    assert pacer.assume_used(10.0) == pytest.approx(15 - 10 * 0.297)
+    assert pacer.assume_used(-5.0) == pytest.approx(15)  # a last call "in the future": full
+    assert CallCounterPacer(ManualClock(), "starter").assume_used(3600.0) == 0
+
+
 def test_sustained_rate_never_exceeds_the_exchange_counter():
     """Mirror the exchange's counter at the nominal decay: the paced calls never push it past max."""
     clock = ManualClock()
