@@ -9,6 +9,7 @@ bot here, so they test the wiring that runs in production.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -156,15 +157,17 @@ class Bot:
             raise
         return cls(settings, clock, store, client, safety, orchestrator, market_data)
 
-    def start(self) -> StartReport:
+    def start(self, first_in_home: bool = False) -> StartReport:
         """Start-up, before the first order: pace from the call counter the last process may have
         left full, settle what it left (``recover``), count today's trades from the exchange, halt
         if the store was lost while the exchange shows this bot's orders, then arm the dead man's
-        switch in canary and live (retried; the loop places no order there until it is armed)."""
+        switch in canary and live (retried; the loop places no order there until it is armed).
+        ``first_in_home``: no bot ever ran in this home (``Presence``), so no earlier process of this
+        bot left the counter full: pacing starts from empty."""
         safety = self.safety
         pacer = getattr(self.client, "pacer", None)
         if pacer is not None:  # the last process may have left the key's call counter full
-            pacer.assume_used(self._idle_since_last_call())
+            pacer.assume_used(self._idle_since_last_call(first_in_home))
         lost = bool(getattr(self.store, "created", False))  # no schema when opened: new, or emptied
         refs = self._references(lost)
         recovery = safety.recover(adopt_prefix=refs)
@@ -181,14 +184,18 @@ class Bot:
                 log.warning("dead man's switch not armed at start-up (%s): no order until it is", exc)
         return StartReport(recovery, trades, len(open_now), halted, safety.dead_mans_switch.armed)
 
-    def _idle_since_last_call(self) -> float | None:
+    def _idle_since_last_call(self, first_in_home: bool) -> float | None:
         """Seconds since the last process's last private call, at least (None: unknown). The store's
         nonce mark is wall-clock microseconds set ahead of every nonce that process sent, so the
-        time since it is a lower bound. A store without a mark (new, or lost) tells nothing: full."""
+        time since it is a lower bound. A store without a mark (new, or lost) tells nothing: full,
+        unless the home is new too (a first install: waiting out a counter nobody filled would only
+        delay it; a home wiped right after a busy run costs one refusal and a back-off at worst)."""
         import time
 
         mark = int(self.store.load_nonce() or 0)
-        return None if mark <= 0 else time.time() - mark / 1e6
+        if mark <= 0:
+            return math.inf if first_in_home else None
+        return time.time() - mark / 1e6
 
     def _references(self, lost: bool) -> str:
         """The client-id prefix that marks this bot's orders at the exchange. With BOT_ID, or a store

@@ -391,7 +391,7 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
             wakeup.on_check = safe_point
             bot.orchestrator.safe_point = safe_point
             bot.orchestrator.cycle_seconds = args.interval
-            started = bot.start()
+            started = bot.start(first_in_home=presence.first_in_home)
             if started.still_unknown:
                 print(f"warning: {len(started.still_unknown)} order(s) still of unknown outcome: "
                       f"{', '.join(started.still_unknown)}", file=sys.stderr)

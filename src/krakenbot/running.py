@@ -164,6 +164,7 @@ class Presence:
         # The kill file and store this bot really uses: `kill --home` writes and halts these (they
         # may be absolute paths outside the home).
         self._lock_fd: int | None = None
+        self.first_in_home = False  # set by acquire()
         self._store_lock = StoreLock(store_path, home) if store_path not in (None, ":memory:") else None
         self.data: dict[str, Any] = {"pid": os.getpid(), "mode": mode, "home": str(home), "pairs": list(pairs),
                                      "token": secrets.token_hex(16),
@@ -176,7 +177,9 @@ class Presence:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if fcntl is None:  # pragma: no cover
             return
-        fd = os.open(self.path.with_name(LOCK_NAME), os.O_RDWR | os.O_CREAT, 0o600)
+        lock_path = self.path.with_name(LOCK_NAME)
+        self.first_in_home = not lock_path.exists()  # no bot ever ran here (Bot.start's pacing reads it)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -96,3 +96,17 @@ def test_the_bot_places_no_order_in_live_until_its_dead_mans_switch_is_armed(tmp
             report = bot.run_once()
             assert bot.safety.dead_mans_switch.armed and sim.dead_mans_switch()["armed"]
             assert report.placed == 1 and len(sim.orders()) == 1
+
+
+@pytest.mark.parametrize("first_in_home", [True, False])
+def test_only_a_first_start_in_a_new_home_paces_from_an_empty_counter(tmp_path, first_in_home):
+    """A new store in a home where no bot ran (a first install): nothing left the counter full, so
+    start-up does not wait it out. A new store in a used home may be a lost one: assume it full."""
+    with KrakenSimulator(seed=55, clock=ManualClock(), tier="starter") as sim:
+        sim.set_price("XBTEUR", "60000")
+        with Bot.build(_settings(sim, tmp_path), clock=sim.clock, store_path=str(tmp_path / "bot.sqlite"),
+                       live_flag=True) as bot:
+            started = sim.clock.time()
+            bot.start(first_in_home=first_in_home)
+            waited = sim.clock.time() - started
+        assert (waited == 0) is first_in_home, f"start-up waited {waited:.1f} s for the call counter"
