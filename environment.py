@@ -146,6 +146,7 @@ def after_scenario(context, scenario):
     if world is None:
         return
     try:
+        world.mend()
         records = world.scenario_log()
         audit = _audit_rows(world)
         found = evidence.violations(records, world.segments, world.foreign) if world.on_simulator else []

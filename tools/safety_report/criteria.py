@@ -220,9 +220,9 @@ def zero_data_loss(run: RunEvidence) -> Verdict:
         settled += bool((facts_row.get("settle") or {}).get("refreshed"))
         orders += len(facts.exchange_orders)
         fills += len(facts.exchange_trades)
-        for line in _compare_orders(facts):
-            findings.add(scenario, line)
         removed = set(facts_row.get("planted_losses") or ())  # records a scenario deletes to prove they are noticed
+        for line in _compare_orders(facts, removed):
+            findings.add(scenario, line)
         planted += len(removed)
         for line in _compare_fills(facts, removed):
             findings.add(scenario, line)
@@ -239,7 +239,7 @@ def zero_data_loss(run: RunEvidence) -> Verdict:
     return _verdict(name, findings, evidence, figures, exercised=exercised, absence_fails=run.absence_fails)
 
 
-def _compare_orders(facts) -> list[str]:
+def _compare_orders(facts, removed: set[str] = frozenset()) -> list[str]:
     lines = []
     by_txid = {o["txid"]: o for o in facts.store_orders if o.get("txid")}
     by_cl = {o["cl_ord_id"]: o for o in facts.store_orders if o.get("cl_ord_id")}
@@ -248,6 +248,8 @@ def _compare_orders(facts) -> list[str]:
         mine = by_txid.get(order.get("txid")) or by_cl.get(order.get("cl_ord_id"))
         txid = order.get("txid")
         if mine is None:
+            if txid in removed:
+                continue  # its record was deleted on purpose (a lost store): not judged
             lines.append(f"exchange order {txid} ({order.get('cl_ord_id')}) is missing from the bot's store")
             continue
         if mine.get("txid") != txid:

@@ -166,6 +166,9 @@ def _differs(store: dict, exchange: dict) -> bool:
     """A cheap look: does the store lack a trade or disagree on an order's executed volume?"""
     known = {f["trade_id"] for f in store["fills"]}
     by_txid = {o["txid"]: o for o in store["orders"] if o.get("txid")}
+    by_cl = {o["cl_ord_id"]: o for o in store["orders"] if o.get("cl_ord_id")}
+    if any(o.get("cl_ord_id") in by_cl and by_cl[o["cl_ord_id"]].get("txid") != o["txid"] for o in exchange["orders"]):
+        return True  # an order the bot holds without its txid (of unknown outcome): a refresh resolves it
     if any(t["txid"] not in known for t in exchange["trades"] if t.get("ordertxid") in by_txid):
         return True
     for order in exchange["orders"]:

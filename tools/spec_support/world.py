@@ -191,6 +191,9 @@ class World:
         """Stop the bot and delete its store files, as a lost disk or a stray ``rm`` would."""
         self.notes["mode_before_loss"] = self.mode
         self.close_bot()
+        if self.on_simulator:  # what the records held is gone on purpose: the safety report does not judge it
+            lost = self.notes.setdefault("planted_losses", [])
+            lost += [o["txid"] for o in self.sim.orders(self.account)] + [t["txid"] for t in self.sim.trades(self.account)]
         for suffix in ("", "-wal", "-shm"):
             Path(self.env["STORE_PATH"] + suffix).unlink(missing_ok=True)
 
@@ -232,9 +235,15 @@ class World:
         """Every request the exchange received since this scenario began."""
         return self.sim.access_log_since(self.log_start) if self.on_simulator else []
 
-    def finish(self) -> None:
-        for mend in reversed(self.mends):
+    def mend(self) -> None:
+        """Undo what the scenario broke on the bot's side (a disk refusing writes, a running process),
+        once: before the evidence is taken, so the final look at the bot's records is a fair one."""
+        mends, self.mends = self.mends, []
+        for mend in reversed(mends):
             mend()
+
+    def finish(self) -> None:
+        self.mend()
         self.close_bot()
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 

@@ -131,6 +131,22 @@ def test_only_the_fill_a_scenario_removed_on_purpose_is_left_unjudged(evidence):
     assert not any(f"exchange trade {planted['trade_id']}" in line for line in lines)
 
 
+def test_only_the_order_a_scenario_removed_on_purpose_is_left_unjudged(evidence):
+    """A lost store (deleted on purpose) declares the orders it held; any other order missing from the
+    store in the same scenario still fails the criterion."""
+    rows = evidence.rows_where(lambda r: len(r["safety"]["store"].get("orders") or ()) >= 2)
+    assert rows, "the clean run has no scenario with two orders"
+    orders = rows[0]["safety"]["store"]["orders"]
+    planted, lost = orders.pop(), orders.pop()
+    rows[0]["safety"]["planted_losses"] = [planted["txid"]]
+
+    broken = assert_only_this_fails(evidence.verdicts(), DATA)
+
+    lines = failure_lines(broken)
+    assert any(f"exchange order {lost['txid']}" in line for line in lines), lines
+    assert not any(f"exchange order {planted['txid']}" in line for line in lines), lines
+
+
 def test_an_order_status_that_differs_from_the_exchange_fails_the_criterion(evidence):
     row = evidence.row("A market buy is filled")
     order = row["safety"]["store"]["orders"][0]
