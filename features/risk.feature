@@ -431,6 +431,19 @@ Feature: Risk limits
       | 0.4        | accepted                        |
       | 0.40000001 | refused for reason MAX_POSITION |
 
+  @safety @critical @allure.label.story:position-size
+  Scenario Outline: A buy waiting on another asset's book shares the one allocation
+    Given the price of ETH/EUR is 3,000 EUR
+    And the bot has a limit buy of 0.4 ETH resting at 2,900 EUR
+    When the bot asks to buy <volume> XBT at market
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples: 0.4 ETH bid for is worth 0.02 XBT, which leaves 0.03 XBT
+      | volume     | outcome                         |
+      | 0.03       | accepted                        |
+      | 0.03000001 | refused for reason MAX_POSITION |
+
   @safety @blocker @allure.label.story:funds
   Scenario Outline: A buy must leave room for the exchange's fee in the money the account holds
     Given the account holds only 50.2 EUR

@@ -87,6 +87,13 @@ def step_buy_eth(context, volume):
     submit(context.world, "buy", "market", volume, pair="ETHEUR")
 
 
+@given("the bot has a limit buy of {volume:Amount} ETH resting at {price:Amount} EUR")
+def step_resting_eth_buy(context, volume, price):
+    outcome = submit(context.world, "buy", "limit", volume, price, pair="ETHEUR")
+    assert_that(outcome.placed, is_(True), f"the resting ETH buy should be placed: {describe(outcome)}")
+    context.world.notes.pop("outcome", None)
+
+
 @given("the bot has {count:d} limit buys of {volume:Amount} XBT resting at {price:Amount} EUR")
 def step_resting_buys(context, count, volume, price):
     for _ in range(count):
