@@ -224,6 +224,14 @@ Feature: Failing safe when the exchange misbehaves
     Then no order is open on the exchange
     And the bot reports trading as halted
 
+  @safety @critical @fault-injection @allure.label.story:durability
+  Scenario: A halted bot stays halted when the disk refuses to record the operator's resume
+    Given the operator has pulled the kill switch
+    And the disk holding the bot's records refuses every write from now on
+    When the operator tries to resume trading
+    Then resuming is refused because the bot's records cannot be written, in one plain line
+    And the bot reports trading as halted
+
   @safety @blocker @fault-injection @allure.label.story:durability
   Scenario: An order whose outcome the bot never learnt is cancelled even when the disk refuses every write
     Given the bot has a limit buy of 0.01 XBT at 59,000 EUR whose outcome it never learnt

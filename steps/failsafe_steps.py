@@ -290,6 +290,18 @@ def step_resume_refused(context):
     assert_that(str(error), contains_string("kill file"), "the refusal should name the kill file")
 
 
+@then("resuming is refused because the bot's records cannot be written, in one plain line")
+def step_resume_refused_store(context):
+    from krakenbot.errors import StoreFailure
+
+    error = context.world.notes.get("resume_error")
+    assert_that(error, not_none(), "resuming must be refused while nothing can be written down")
+    assert_that(isinstance(error, StoreFailure), is_(True),
+                f"the operator should get the bot's own store failure, not a database error: {error!r}")
+    assert_that(str(error), contains_string("store failed"), "the message should say the records failed")
+    assert_that(len(str(error).splitlines()), equal_to(1), f"one line: {error}")
+
+
 @then("the bot reports trading as halted")
 def step_reports_halted(context):
     status = context.world.safety.status()

@@ -547,13 +547,16 @@ class SafetyWrapper(ExchangeReads):
         return self.kill(self.kill_switch.file_reason() or "kill file", actor="kill_file")
 
     def resume(self, reason: str = "operator resumed", actor: str = "operator") -> None:
-        """Refused while the kill file exists (``KillSwitchEngaged``)."""
-        try:
-            self.kill_switch.release()
-        except Exception as exc:
-            self.audit.record("resume", allowed=False, outcome="refused", reason=str(exc), actor=actor)
-            raise
+        """Refused while the kill file exists (``KillSwitchEngaged``). The store first: a resume it
+        cannot record does not happen, so the kill switch stays engaged (fail closed)."""
+        if self.kill_switch.file_present():
+            try:
+                self.kill_switch.release()  # raises, naming the file
+            except Exception as exc:
+                self.audit.record("resume", allowed=False, outcome="refused", reason=str(exc), actor=actor)
+                raise
         self.risk.resume(reason, actor=actor)
+        self.kill_switch.release()
         self.audit.record("resume", allowed=True, outcome="active", reason=reason, actor=actor)
 
     def resume_pair(self, pair: str, reason: str = "operator resumed the pair", actor: str = "operator") -> None:
