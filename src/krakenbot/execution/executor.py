@@ -96,13 +96,14 @@ class CancelNotRecorded(StoreError):
 
 
 class OutcomeNotRecorded(StoreError):
-    """AddOrder was sent (its intent is on disk) but what followed could not be recorded: the order
-    stays PENDING_SUBMIT in the store, which blocks its pair until a lookup settles it. ``txid``:
-    the exchange's id when it acknowledged the order (then it is placed), else None (unknown)."""
+    """The order's intent is on disk but what followed could not be recorded: the order stays
+    PENDING_SUBMIT in the store, which blocks its pair until a lookup settles it. ``sent``: whether
+    the AddOrder request may have left (False: the bot refused it itself, e.g. ``NonceNotSaved``).
+    ``txid``: the exchange's id when it acknowledged the order (then it is placed), else None."""
 
-    def __init__(self, message: str, *, cl_ord_id: str, txid: str | None) -> None:
+    def __init__(self, message: str, *, cl_ord_id: str, txid: str | None, sent: bool = True) -> None:
         super().__init__(message)
-        self.cl_ord_id, self.txid = cl_ord_id, txid
+        self.cl_ord_id, self.txid, self.sent = cl_ord_id, txid, sent
 
 
 @dataclass(frozen=True)
@@ -397,20 +398,28 @@ class Executor:
               on_ack: Callable[[OrderRecord], Any] | None = None) -> PlacementResult:
         """Send once and settle; a store that fails after the send is ``OutcomeNotRecorded``."""
         acked: list[str] = []
+        unsent: list[LocalRefusal] = []  # the bot refused the request itself: nothing left
         try:
-            return self._send_once(order, wire, acked, on_ack)
+            return self._send_once(order, wire, acked, on_ack, unsent)
         except (sqlite3.Error, StoreError) as exc:
             txid = acked[0] if acked else None
-            sent = f"placed (txid {txid})" if txid else "sent, its outcome unknown"
-            raise OutcomeNotRecorded(f"AddOrder {order.cl_ord_id}: {sent}; the store could not record what "
+            if txid:
+                what = f"placed (txid {txid})"
+            elif unsent:
+                what = f"not sent ({_reason(unsent[0])})"
+            else:
+                what = "sent, its outcome unknown"
+            raise OutcomeNotRecorded(f"AddOrder {order.cl_ord_id}: {what}; the store could not record what "
                                      f"followed ({exc}): no new order on {order.pair} until it is settled",
-                                     cl_ord_id=order.cl_ord_id, txid=txid) from exc
+                                     cl_ord_id=order.cl_ord_id, txid=txid, sent=not unsent) from exc
 
     def _send_once(self, order: OrderRecord, wire: OrderRequest, acked: list[str],
-                   on_ack: Callable[[OrderRecord], Any] | None) -> PlacementResult:
+                   on_ack: Callable[[OrderRecord], Any] | None, unsent: list[LocalRefusal]) -> PlacementResult:
         try:
             ack = self.client.trading.add_order(wire)
         except BaseException as error:  # noqa: BLE001 - every failure is classified below
+            if isinstance(error, LocalRefusal):
+                unsent.append(error)
             if not isinstance(error, Exception):
                 # KeyboardInterrupt & co: the order may be out; leave it UNKNOWN for recovery.
                 self._transition(order, OrderEvent.TIMEOUT, reason=_reason(error))
