@@ -305,6 +305,18 @@ Feature: Failing safe when the exchange misbehaves
     And trading on XBT/EUR is halted until the operator clears it, while the bot itself stays active
 
   @safety @critical @fault-injection @allure.label.story:false-answers
+  Scenario: The exchange confirms an order with the reference of another bot's order: the bot finds its own at the next refresh and halts the pair
+    Given another bot on the account has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And the exchange will confirm the next order with the reference of the order before it
+    And the bot has a limit buy of 0.01 XBT resting at 58,900 EUR
+    And the other bot has cancelled its order
+    When the bot refreshes its orders
+    Then the exchange holds the order, open
+    And the bot records the order as open, under the exchange's reference, and counts it among today's trades
+    And the bot reports that the exchange's answer contradicted what the exchange holds
+    And trading on XBT/EUR is halted until the operator clears it, while the bot itself stays active
+
+  @safety @critical @fault-injection @allure.label.story:false-answers
   Scenario: A pair halted after a false answer takes no new order until the operator clears it
     Given trading on XBT/EUR was halted after a false answer from the exchange
     When the bot asks to buy 0.01 XBT at market

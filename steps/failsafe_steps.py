@@ -10,7 +10,7 @@ from hamcrest import (assert_that, contains_string, empty, equal_to, has_key, ha
 
 from krakenbot.errors import KrakenError
 from krakenbot.safety.reads import STATUS_TTL_S
-from tools.spec_support.facade import PAIR_ID, describe, exchange_open_orders, exchange_order, submit
+from tools.spec_support.facade import PAIR_ID, by_hand, describe, exchange_open_orders, exchange_order, submit
 
 
 def _breaker_state(world) -> str:
@@ -499,6 +499,21 @@ def step_replayed_confirmation(context):
     context.world.sim.faults.inject(endpoint="AddOrder", kind="replayed_answer", times=1)
 
 
+@given("another bot on the account has a limit buy of {volume:Amount} XBT resting at {price:Amount} EUR")
+def step_other_bot_order(context, volume, price):
+    """Another bot sharing the account: its order carries its own client reference, unknown to this bot."""
+    answer = by_hand(context.world, "AddOrder", pair=PAIR_ID, type="buy", ordertype="limit", volume=volume,
+                     price=price, cl_ord_id="kbothr0000000001")
+    context.world.notes["others_orders"] = list(answer["txid"])
+
+
+@given("the other bot has cancelled its order")
+def step_other_bot_cancels(context):
+    world = context.world
+    for txid in world.notes["others_orders"]:
+        by_hand(world, "CancelOrder", txid=txid)
+
+
 @given("trading on XBT/EUR was halted after a false answer from the exchange")
 def step_pair_halted_by_false_answer(context):
     world = context.world
@@ -538,9 +553,10 @@ def step_bot_records_held(context):
     assert_that((record.status, record.txid), equal_to(("OPEN", held["txid"])),
                 f"the bot's record should follow the exchange, not its answer: {describe(outcome)}")
     assert_that(outcome.placed, is_(True), f"the bot should report the order as placed: {describe(outcome)}")
-    placed_today = sum(1 for o in world.sim.orders())
+    others = set(world.notes.get("others_orders", ()))
+    placed_today = sum(1 for o in world.sim.orders() if o["txid"] not in others)
     assert_that(world.safety.status()["daily_trades"], equal_to(placed_today),
-                "every order on the exchange today counts towards the daily trade limit")
+                "every order the bot put on the exchange today counts towards the daily trade limit")
 
 
 @then("the bot still records the earlier order under its own reference")

@@ -6,7 +6,7 @@ from decimal import Decimal
 from behave import given, then, when
 from hamcrest import assert_that, contains_string, empty, equal_to, is_, is_not
 
-from tools.spec_support.facade import describe, exchange_open_orders, status_name, submit
+from tools.spec_support.facade import by_hand, describe, exchange_open_orders, status_name, submit
 
 
 def _discrepancies(report) -> list:
@@ -31,29 +31,15 @@ def step_traded(context, buys, sells, limits):
     world.safety.refresh_orders()
 
 
-def _by_hand(world, method: str, **params) -> dict:
-    """Another person on the same account, with their own key (not through the bot): the exchange's answer."""
-    import requests
-
-    from tools.spec_support.raw_client import signed_post
-
-    key, secret = world.sim.create_key(account="demo")
-    before = len(world.sim.access_log)
-    answer = signed_post(requests, world.sim.url, key, secret, method, {k: str(v) for k, v in params.items()})
-    world.foreign.update(r.seq for r in world.sim.access_log_since(before))
-    assert_that(answer.get("error"), empty(), f"the exchange should accept the {method} made by hand")
-    return answer["result"]
-
-
 def _hand_order(world, **params) -> str:
     """An order placed by hand: its txid."""
-    return _by_hand(world, "AddOrder", pair="XXBTZEUR", **params)["txid"][0]
+    return by_hand(world, "AddOrder", pair="XXBTZEUR", **params)["txid"][0]
 
 
 @given("someone cancelled that order by hand at the exchange")
 def step_hand_cancel(context):
     world = context.world
-    _by_hand(world, "CancelOrder", txid=world.notes["resting"][-1].txid)
+    by_hand(world, "CancelOrder", txid=world.notes["resting"][-1].txid)
 
 
 @then("a discrepancy is reported for that order: open for the bot, cancelled at the exchange")

@@ -96,6 +96,22 @@ def exchange_order(world: Any, outcome: Any) -> dict | None:
     return None
 
 
+def by_hand(world: Any, method: str, **params: Any) -> dict:
+    """Another person (or another program) on the same account, with their own key, not through the
+    bot: the exchange's answer. Its requests are marked foreign, so the evidence does not judge them."""
+    import requests
+
+    from tools.spec_support.raw_client import signed_post
+
+    key, secret = world.sim.create_key(account="demo")
+    before = len(world.sim.access_log)
+    answer = signed_post(requests, world.sim.url, key, secret, method, {k: str(v) for k, v in params.items()})
+    world.foreign.update(r.seq for r in world.sim.access_log_since(before))
+    if answer.get("error"):
+        raise AssertionError(f"the exchange should accept the {method} made by hand: {answer['error']}")
+    return answer["result"]
+
+
 def exchange_open_orders(world: Any) -> list[dict]:
     return [o for o in world.sim.orders() if o.get("status") in ("open", "pending")]
 

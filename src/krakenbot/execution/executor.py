@@ -96,13 +96,14 @@ class CancelNotRecorded(StoreError):
 
 
 class OutcomeNotRecorded(StoreError):
-    """AddOrder was sent (its intent is on disk) but what followed could not be recorded: the order
-    stays PENDING_SUBMIT in the store, which blocks its pair until a lookup settles it. ``txid``:
-    the exchange's id when it acknowledged the order (then it is placed), else None (unknown)."""
+    """The order's intent is on disk but what followed could not be recorded: the order stays
+    PENDING_SUBMIT in the store, which blocks its pair until a lookup settles it. ``sent``: whether
+    the AddOrder request may have left (False: the bot refused it itself, e.g. ``NonceNotSaved``).
+    ``txid``: the exchange's id when it acknowledged the order (then it is placed), else None."""
 
-    def __init__(self, message: str, *, cl_ord_id: str, txid: str | None) -> None:
+    def __init__(self, message: str, *, cl_ord_id: str, txid: str | None, sent: bool = True) -> None:
         super().__init__(message)
-        self.cl_ord_id, self.txid = cl_ord_id, txid
+        self.cl_ord_id, self.txid, self.sent = cl_ord_id, txid, sent
 
 
 @dataclass(frozen=True)
@@ -397,20 +398,28 @@ class Executor:
               on_ack: Callable[[OrderRecord], Any] | None = None) -> PlacementResult:
         """Send once and settle; a store that fails after the send is ``OutcomeNotRecorded``."""
         acked: list[str] = []
+        unsent: list[LocalRefusal] = []  # the bot refused the request itself: nothing left
         try:
-            return self._send_once(order, wire, acked, on_ack)
+            return self._send_once(order, wire, acked, on_ack, unsent)
         except (sqlite3.Error, StoreError) as exc:
             txid = acked[0] if acked else None
-            sent = f"placed (txid {txid})" if txid else "sent, its outcome unknown"
-            raise OutcomeNotRecorded(f"AddOrder {order.cl_ord_id}: {sent}; the store could not record what "
+            if txid:
+                what = f"placed (txid {txid})"
+            elif unsent:
+                what = f"not sent ({_reason(unsent[0])})"
+            else:
+                what = "sent, its outcome unknown"
+            raise OutcomeNotRecorded(f"AddOrder {order.cl_ord_id}: {what}; the store could not record what "
                                      f"followed ({exc}): no new order on {order.pair} until it is settled",
-                                     cl_ord_id=order.cl_ord_id, txid=txid) from exc
+                                     cl_ord_id=order.cl_ord_id, txid=txid, sent=not unsent) from exc
 
     def _send_once(self, order: OrderRecord, wire: OrderRequest, acked: list[str],
-                   on_ack: Callable[[OrderRecord], Any] | None) -> PlacementResult:
+                   on_ack: Callable[[OrderRecord], Any] | None, unsent: list[LocalRefusal]) -> PlacementResult:
         try:
             ack = self.client.trading.add_order(wire)
         except BaseException as error:  # noqa: BLE001 - every failure is classified below
+            if isinstance(error, LocalRefusal):
+                unsent.append(error)
             if not isinstance(error, Exception):
                 # KeyboardInterrupt & co: the order may be out; leave it UNKNOWN for recovery.
                 self._transition(order, OrderEvent.TIMEOUT, reason=_reason(error))
@@ -573,7 +582,13 @@ class Executor:
 
     # -- following an order ----------------------------------------------------------------------
     def _apply_info(self, order: OrderRecord, info: OrderInfo) -> OrderRecord:
-        """Move the order to what Kraken says; numbers always follow the exchange."""
+        """Move the order to what Kraken says; numbers always follow the exchange. An answer about
+        another order (its client id is not ours: a replayed or crossed AddOrder answer gave us its
+        txid) is a contradiction, never applied: the order is looked up by its own client id."""
+        if _names_another_order(order, info):
+            return self._find_by_client_id(
+                order, "txid_of_another_order", order.txid or "",
+                f"Kraken's order {order.txid} is {info.cl_ord_id}'s, not ours; looked up by client id")
         event = event_for_exchange_status(info.status, info.volume_executed, info.volume)
         numbers = {"volume_executed": info.volume_executed, "cost": info.cost, "fee": info.fee}
         if info.reason and event in (OrderEvent.CANCEL, OrderEvent.EXPIRE):
@@ -604,11 +619,12 @@ class Executor:
             infos, unknown = query_orders_isolating(self.client.account, [order.txid], trades=True)
             if unknown:
                 return self._txid_unknown(order)
-            info = infos.get(order.txid)
+            asked = order.txid
+            info = infos.get(asked)
             if info is None:
                 return order
             order = self._apply_info(order, info)
-            self._import_fills([order], {order.txid: info})
+            self._import_fills([order], {asked: info})  # by the txid asked: an answer about another order is not ours
             return self.store.get_order(cl_ord_id) or order
 
     def refresh(self) -> list[OrderRecord]:
@@ -642,15 +658,19 @@ class Executor:
         return [self.store.get_order(o.cl_ord_id) or o for o in touched]
 
     def _txid_unknown(self, order: OrderRecord) -> OrderRecord:
-        """Kraken knows no order by the txid its own answer gave us: record it, halt the pair, and
-        find the order by cl_ord_id. Found: its real txid and state. Not found: UNKNOWN without a
-        txid, settled by lookup like any ambiguous send (the pair stays blocked until then). It was
-        counted when the answer came; a later find counts it again (more, never fewer)."""
+        """Kraken knows no order by the txid its own answer gave us."""
+        return self._find_by_client_id(order, "txid_unknown_at_exchange", order.txid or "",
+                                       f"Kraken knows no order {order.txid}; looked up by client id")
+
+    def _find_by_client_id(self, order: OrderRecord, kind: str, answer: str, detail: str) -> OrderRecord:
+        """The txid an answer gave us is not this order's (unknown to Kraken, or another order's): record
+        it, halt the pair, and find the order by cl_ord_id. Found: its real txid and state. Not found:
+        UNKNOWN without a txid, settled by lookup like any ambiguous send (the pair stays blocked until
+        then). It was counted when the answer came; a later find counts it again (more, never fewer)."""
         with self._order_lock(order.cl_ord_id):
             if order.txid is None:
                 return order
-            self._contradiction(order, "txid_unknown_at_exchange", order.txid,
-                                f"Kraken knows no order {order.txid}; looked up by client id")
+            self._contradiction(order, kind, answer, detail)
             try:
                 info = self._lookup(order, scan=False)
             except KrakenError:
@@ -662,9 +682,9 @@ class Executor:
                 return self.store.get_order(order.cl_ord_id) or order
             if OrderStatus(order.status) in (OrderStatus.OPEN, OrderStatus.PENDING_CANCEL):
                 return self._transition(order, OrderEvent.TIMEOUT, txid=None,
-                                        reason=f"txid {order.txid} unknown at the exchange; not found by client id")
+                                        reason=f"txid {order.txid} not this order's ({kind}); not found by client id")
             return self.store.update_order(order.cl_ord_id, txid=None,
-                                           reason=f"txid {order.txid} unknown at the exchange")
+                                           reason=f"txid {order.txid} not this order's ({kind})")
 
     # -- cancel -----------------------------------------------------------------------------------
     def cancel(self, cl_ord_id: str) -> OrderRecord:
@@ -806,6 +826,12 @@ def query_orders_isolating(account: Any, txids: list[str], trades: bool = False)
         except UnknownOrderError:
             unknown.add(txid)
     return infos, unknown
+
+
+def _names_another_order(order: OrderRecord, info: OrderInfo) -> bool:
+    """Is this exchange answer about a different order? Only a client id on both sides can say so:
+    an order placed without one (by hand) is taken as the txid names it."""
+    return bool(info.cl_ord_id) and info.cl_ord_id != order.cl_ord_id
 
 
 def _with_txid(info: OrderInfo, txid: str) -> OrderInfo:

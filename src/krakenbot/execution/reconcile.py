@@ -187,6 +187,10 @@ class Reconciler:
                 if info is None:
                     out.append(Discrepancy("order_not_on_exchange", o.cl_ord_id, o.status, None, f"txid {o.txid}"))
                     continue
+                if info.cl_ord_id and info.cl_ord_id != o.cl_ord_id:  # the txid is another order's: not comparable
+                    out.append(Discrepancy("order_mismatch", f"{o.cl_ord_id}.cl_ord_id", o.cl_ord_id, info.cl_ord_id,
+                                           f"txid {o.txid} is another order's at the exchange"))
+                    continue
                 theirs = EXCHANGE_STATUS_FOR_EVENT[event_for_exchange_status(info.status, info.volume_executed, info.volume)]
                 ours = OrderStatus(o.status)
                 if ours is not theirs and not (ours is OrderStatus.PENDING_CANCEL and theirs in (

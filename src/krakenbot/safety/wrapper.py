@@ -205,10 +205,9 @@ class SafetyWrapper(ExchangeReads):
             info = self.pair_info(pair)
         except KrakenError as exc:
             return self._refuse(pair, _code_for(exc), f"pair rules unavailable: {exc}", origin, summary)
-        halted = self.risk.halted_pairs().get(info.name) if self.risk is not None else None
-        if halted:
-            return self._refuse(pair, SafetyCode.PAIR_HALTED, f"trading on {pair} is halted: {halted}; "
-                                "the operator clears it (resume_pair) once the orders are checked", origin, summary)
+        halted = self._pair_halted(info, pair, origin, summary)
+        if halted is not None:
+            return halted
         stale = self.market_data_problem(pair, refresh=True)
         if stale:
             return self._refuse(pair, DenialCode.STALE_MARKET_DATA, stale, origin, summary)
@@ -246,6 +245,11 @@ class SafetyWrapper(ExchangeReads):
     def _risk_then_execute(self, request: OrderRequest, risk_info: PairInfo, mid: Decimal | None, pair: str,
                            origin: str, summary: dict) -> tuple[OrderOutcome, bool]:
         """Snapshot, risk check and placement; the caller holds ``_order_gate``."""
+        # Again under the gate: a contradiction found by a concurrent placement or refresh while this
+        # order waited for the gate halts its pair (one store read).
+        halted = self._pair_halted(risk_info, pair, origin, summary)
+        if halted is not None:
+            return halted, False
         try:
             snapshot = self._snapshot(risk_info, mid, pair)
             if request.ordertype is OrderType.MARKET:
@@ -267,6 +271,14 @@ class SafetyWrapper(ExchangeReads):
                               params=summary, origin=origin, codes=[d.code.value for d in denials])
             return OrderOutcome(False, False, denials=denials, reason=reason), False
         return self._execute(request, origin, summary), True
+
+    def _pair_halted(self, info: PairInfo, pair: str, origin: str, summary: dict) -> OrderOutcome | None:
+        """The refusal of an order on a pair halted on its own (a false exchange answer), else None."""
+        halted = self.risk.halted_pairs().get(info.name) if self.risk is not None else None
+        if not halted:
+            return None
+        return self._refuse(pair, SafetyCode.PAIR_HALTED, f"trading on {pair} is halted: {halted}; "
+                            "the operator clears it (resume_pair) once the orders are checked", origin, summary)
 
     def canary_order(self, pair: str, side: Side | str = Side.BUY) -> OrderOutcome:
         """Build and submit the one order canary mode allows: post-only, far, minimal."""
@@ -316,9 +328,9 @@ class SafetyWrapper(ExchangeReads):
         except IntentNotDurable as exc:  # the store refused the intent: the order did not leave
             self._store_failure("submit_order", exc)
             return self._refuse(request.pair, SafetyCode.STORE_FAILURE, str(exc), origin, summary)
-        except OutcomeNotRecorded as exc:  # sent; what followed is not on disk (PENDING_SUBMIT blocks the pair)
-            reason = self._scrub(str(self._store_failure("submit_order", exc)))
-            self.audit.record("order", endpoint="AddOrder", allowed=True, outcome="not_recorded", reason=reason,
+        except OutcomeNotRecorded as exc:  # what followed the intent is not on disk (PENDING_SUBMIT blocks the pair)
+            reason = self._scrub(str(self._store_failure("submit_order", exc)))  # says whether it was sent
+            self.audit.record("order", endpoint="AddOrder", allowed=exc.sent, outcome="not_recorded", reason=reason,
                               params=summary, origin=origin, cl_ord_id=exc.cl_ord_id, txid=exc.txid)
             return OrderOutcome(exc.txid is not None, exc.txid is not None, exc.cl_ord_id, exc.txid, "PENDING_SUBMIT",
                                 [Denial(SafetyCode.STORE_FAILURE, reason)], reason)  # type: ignore[arg-type]

@@ -142,3 +142,73 @@ def test_a_true_refusal_is_still_a_refusal_and_halts_nothing(world):
     assert not outcome.placed and outcome.status == "REJECTED"
     assert not _contradictions(bot) and bot.safety.status()["halted_pairs"] == {}
     assert _buy(bot).placed
+
+
+@pytest.fixture()
+def two_bots(tmp_path):
+    """Two bots on one account (BOT_IDs aaaa and bbbb), each with its own store."""
+    with KrakenSimulator(seed=5, clock=ManualClock()) as sim:
+        sim.set_price(XBT, "60000")
+        sim.set_price(ETH, "3000")
+
+        def build(bot_id: str) -> Bot:
+            env = {"KRAKEN_API_KEY": sim.api_key, "KRAKEN_API_SECRET": sim.api_secret, "API_DOMAIN": sim.url,
+                   "TRADING_MODE": "live", "KRAKEN_LIVE_TRADING": "yes", "KILL_SWITCH_FILE": str(tmp_path / "KILL"),
+                   "MAX_ORDER_EUR": "1000", "TOTAL_BTC": "0.1", "PAIRS": f"{XBT},{ETH}", "BOT_ID": bot_id}
+            return Bot.build(Settings.from_env(env), clock=sim.clock, store_path=str(tmp_path / f"{bot_id}.sqlite"),
+                             live_flag=True)
+
+        a, b = build("aaaa"), build("bbbb")
+        try:
+            yield sim, a, b
+        finally:
+            a.close()
+            b.close()
+
+
+def _replayed_onto_the_other_bot(sim: KrakenSimulator, a: Bot, b: Bot):
+    """A places; B's AddOrder answer is a replay of A's: B's store has never seen that txid."""
+    mine = _buy(a)
+    sim.faults.inject("AddOrder", "replayed_answer")
+    theirs = _buy(b, price="59100")
+    assert theirs.txid == mine.txid  # the lie looks like an ordinary acknowledgement to B
+    return mine, theirs
+
+
+def test_a_replayed_answer_naming_an_order_the_store_does_not_know_is_found_out_at_refresh(two_bots):
+    sim, a, b = two_bots
+    mine, theirs = _replayed_onto_the_other_bot(sim, a, b)
+    a.safety.cancel_order(mine.cl_ord_id)  # A's order ends; B's goes on resting
+
+    b.safety.refresh_orders()  # before the fix: B's order taken for CANCELED (A's), no halt
+
+    record = b.store.get_order(theirs.cl_ord_id)
+    assert (record.status, record.txid) == ("OPEN", _exchange_txid(sim, theirs.cl_ord_id)), record
+    [row] = _contradictions(b)
+    assert row["detail"]["kind"] == "txid_of_another_order" and row["detail"]["answer"] == mine.txid
+    assert [o.cl_ord_id for o in b.safety.open_orders()] == [theirs.cl_ord_id]
+    assert not any(d.key == record.txid for d in b.safety.reconcile().discrepancies)
+    assert a.store.get_order(mine.cl_ord_id).status == "CANCELED" and not _contradictions(a)
+    _assert_pair_halted_rest_working(sim, b)
+
+
+def test_a_reconcile_names_a_record_that_carries_another_orders_txid(two_bots):
+    sim, a, b = two_bots
+    _, theirs = _replayed_onto_the_other_bot(sim, a, b)
+
+    report = b.safety.reconcile()  # changes nothing; before the fix: A's order compared as B's, no word of it
+
+    assert any(d.kind == "order_mismatch" and d.key == f"{theirs.cl_ord_id}.cl_ord_id" for d in report.discrepancies)
+
+
+def test_a_market_order_read_back_as_another_orders_halts_the_pair_at_once(two_bots):
+    sim, a, b = two_bots
+    mine = _buy(a)
+    sim.faults.inject("AddOrder", "replayed_answer")
+
+    theirs = b.safety.submit_order(XBT, "buy", "market", Decimal("0.001"))  # read back at once (QueryOrders)
+
+    real = _exchange_txid(sim, theirs.cl_ord_id)
+    assert theirs.txid == real != mine.txid, theirs  # before the fix: A's txid, A's order's state
+    assert [r["detail"]["kind"] for r in _contradictions(b)] == ["txid_of_another_order"]
+    assert "XXBTZEUR" in b.safety.status()["halted_pairs"]

@@ -174,6 +174,70 @@ def test_an_order_the_store_cannot_record_is_refused_as_store_failure_and_not_se
     assert "AddOrder" not in endpoints(sim.access_log_since(start))
 
 
+def test_a_pair_halted_while_an_order_waits_for_the_order_gate_stops_it(sim, make_bot):
+    """An order passes the pair-halt check, then waits for the gate (another order in flight); meanwhile a
+    concurrent placement or refresh finds a contradiction and halts the pair: the order is refused, unsent."""
+    import threading
+
+    from krakenbot.risk.manager import halt_pair
+
+    bot = make_bot("live", live_flag=True)
+    bot.safety.check_connection()
+    gate = bot.safety._order_gate
+    gate.acquire()  # stands for another thread's order in flight
+    checked, outcome = threading.Event(), {}
+    real_halted = bot.safety.risk.halted_pairs
+
+    def first_check():  # the check before the gate: the pair is not halted yet
+        halts = real_halted()
+        checked.set()
+        return halts
+
+    bot.safety.risk.halted_pairs = first_check
+    worker = threading.Thread(target=lambda: outcome.setdefault("o", bot.safety.submit_order(
+        "XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000"))))
+    worker.start()
+    assert checked.wait(10)
+    bot.safety.risk.halted_pairs = real_halted
+    halt_pair(bot.store, sim.clock, "XXBTZEUR", "exchange answer contradicted order kbx", actor="executor")
+    start = len(sim.access_log)
+    gate.release()
+    worker.join(10)
+    assert outcome["o"].codes == ["PAIR_HALTED"] and not outcome["o"].placed, outcome["o"]  # before: placed
+    assert "AddOrder" not in endpoints(sim.access_log_since(start)) and sim.orders() == []
+
+
+def test_an_order_whose_nonce_cannot_be_saved_says_it_was_not_sent(sim, make_bot):
+    """The disk fills between the order's intent and the request's nonce reservation: nothing leaves, and
+    the refusal cannot be recorded either. The answer must not claim the order was sent."""
+    import sqlite3
+
+    bot = make_bot("live", live_flag=True)
+    bot.safety.check_connection()
+    store, full = bot.store, []
+    real_intent, real_save, real_update = store.record_intent, store.save_nonce, store.update_order
+
+    def record_intent(*args, **kwargs):
+        written = real_intent(*args, **kwargs)
+        full.append(True)
+        bot.client.nonces._reserved = 0  # the next request needs a new reservation (a write)
+        return written
+
+    def failing(real):
+        def write(*args, **kwargs):
+            if full:
+                raise sqlite3.OperationalError("database or disk is full")
+            return real(*args, **kwargs)
+        return write
+
+    store.record_intent, store.save_nonce, store.update_order = record_intent, failing(real_save), failing(real_update)
+    start = len(sim.access_log)
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000"))
+    assert "AddOrder" not in endpoints(sim.access_log_since(start))
+    assert outcome.codes == ["STORE_FAILURE"] and not outcome.placed, outcome
+    assert "not sent" in outcome.reason and " sent, its outcome unknown" not in outcome.reason, outcome.reason
+
+
 def test_code_holding_the_client_directly_is_stopped_by_the_kill_file(sim, make_bot, tmp_path):
     from krakenbot.models import OrderRequest, OrderType, Side
 

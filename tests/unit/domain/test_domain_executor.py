@@ -354,3 +354,28 @@ def test_per_order_locks_do_not_accumulate_over_a_long_run(fake, ex):
     for _ in range(300):
         ex.place(REQ)
     assert len(ex._order_locks) < 10
+
+
+@pytest.mark.parametrize("their_cid", [None, "same"])
+def test_an_answer_without_another_client_id_is_followed_as_is(fake, ex, store, their_cid):
+    """Only a client id that differs says an answer is about another order: an order Kraken lists
+    without one (placed by hand, adopted) is followed by its txid, with no contradiction."""
+    fake.add_results = [OrderAck(("OTX-11",), "buy")]
+    placed = ex.place(REQ)
+    fake.orders["OTX-11"] = info("OTX-11", placed.cl_ord_id if their_cid else None, "canceled")
+    assert ex.sync_order(placed.cl_ord_id).status == "CANCELED"
+    assert ex.contradictions == [] and store.audit_rows("exchange_contradiction") == []
+
+
+def test_an_answer_about_another_client_id_is_looked_up_by_our_own(fake, ex, store):
+    fake.add_results = [OrderAck(("OTX-12",), "buy")]   # a replayed answer: another order's txid
+    placed = ex.place(REQ)
+    fake.orders["OTX-12"] = info("OTX-12", "kbsomeoneelse0001", "canceled")
+    fake.orders["OTX-13"] = info("OTX-13", placed.cl_ord_id, "open")
+
+    for follow in (ex.sync_order, lambda cid: ex.refresh()[0]):
+        store.update_order(placed.cl_ord_id, txid="OTX-12")
+        order = follow(placed.cl_ord_id)
+        assert (order.status, order.txid) == ("OPEN", "OTX-13")  # before the fix: CANCELED, OTX-12
+    assert [d.kind for d in ex.contradictions] == ["txid_of_another_order"] * 2
+    assert "XXBTZEUR" in {row["detail"]["pair"] for row in store.audit_rows("exchange_contradiction")}
