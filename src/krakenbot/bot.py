@@ -235,8 +235,7 @@ class Bot:
             return
         self._closed = True
         try:
-            if self.safety.dead_mans_switch.armed:
-                self.safety.disarm_dead_mans_switch()
+            self.safety.disarm_dead_mans_switch()  # sends 0 while the switch is wanted, lapsed or not
         except (Exception, Interrupted) as exc:  # stopping: the close goes on (client, store)
             log.warning("could not disarm the dead man's switch: %s", exc)
         try:
