@@ -262,6 +262,15 @@ Feature: Failing safe when the exchange misbehaves
     When the bot runs one trading cycle
     Then the exchange received no order
 
+  @safety @blocker @fault-injection @allure.label.story:dead-mans-switch
+  Scenario: Once its dead man's switch has run out unrenewed, the bot places no order until the exchange has armed it again
+    Given the bot's strategy buys XBT every minute
+    And the bot has started again
+    And the exchange refuses every request to arm the dead man's switch
+    And the bot has run a trading cycle every minute for 3 minutes
+    When the bot runs its next trading cycle a minute later
+    Then the exchange received no order
+
   @safety @critical @fault-injection @allure.label.story:dead-mans-switch
   Scenario: A dead man's switch refused at start-up for the rate limit is armed on a later try
     Given the exchange refuses the next 2 requests to arm the dead man's switch for exceeding the rate limit

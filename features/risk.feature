@@ -60,6 +60,15 @@ Feature: Risk limits
     Then the order is refused for reason DAILY_TRADE_LIMIT
     And the exchange received no order for it
 
+  @safety @blocker @allure.label.story:position-size
+  Scenario: Lost records halt the bot even when its last purchase was yesterday, so the position limit cannot reopen
+    Given the bot holds 0.04 XBT it bought yesterday
+    And the bot's records have been lost
+    And the bot has started again
+    When the bot asks to buy 0.04 XBT at market
+    Then the order is refused for reason HALTED
+    And the exchange received no order for it
+
   @safety @critical @allure.label.story:daily-trades
   Scenario: The daily trade allowance starts again the next day
     Given the bot made 3 trades yesterday

@@ -199,6 +199,12 @@ def step_run_once_later(context, minutes):
     step_run_once(context)
 
 
+@given("the bot has run a trading cycle every minute for {minutes:d} minutes")
+def step_cycles_every_minute(context, minutes):
+    for _ in range(minutes):
+        step_run_once_later(context, 1)
+
+
 @when("the bot runs its next trading cycle a minute later")
 def step_next_cycle(context):
     """A minute: the loop's pause between cycles, so the cycle sees the price of now, not a cached one."""

@@ -65,12 +65,21 @@ def step_counts_trades(context, count):
     assert_that(context.world.safety.status()["daily_trades"], equal_to(count), "today's trades, as the exchange shows them")
 
 
+def _next_day(world) -> None:
+    now = world.clock.time()
+    world.sim.advance((now // 86_400 + 1) * 86_400 + 3600 - now)  # 01:00 UTC the next day
+
+
 @given("the bot made {count:d} trades yesterday")
 def step_made_trades_yesterday(context, count):
     step_made_trades(context, count)
-    world = context.world
-    now = world.clock.time()
-    world.sim.advance((now // 86_400 + 1) * 86_400 + 3600 - now)  # 01:00 UTC the next day
+    _next_day(context.world)
+
+
+@given("the bot holds {volume:Amount} XBT it bought yesterday")
+def step_holds_bought_yesterday(context, volume):
+    step_holds_bought(context, volume)
+    _next_day(context.world)
 
 
 @given("the bot holds {volume:Amount} XBT it bought earlier today")

@@ -160,7 +160,8 @@ class Bot:
     def start(self, first_in_home: bool = False) -> StartReport:
         """Start-up, before the first order: pace from the call counter the last process may have
         left full, settle what it left (``recover``), count today's trades from the exchange, halt
-        if the store was lost while the exchange shows this bot's orders, then arm the dead man's
+        if the store was lost while the exchange shows any order of this bot (open, today's, or among
+        its latest closed: positions come from the store's fills), then arm the dead man's
         switch in canary and live (retried; the loop places no order there until it is armed).
         ``first_in_home``: no bot ever ran in this home (``Presence``), so no earlier process of this
         bot left the counter full: pacing starts from empty."""
@@ -170,12 +171,14 @@ class Bot:
             pacer.assume_used(self._idle_since_last_call(first_in_home))
         lost = bool(getattr(self.store, "created", False))  # no schema when opened: new, or emptied
         refs = self._references(lost)
-        recovery = safety.recover(adopt_prefix=refs)
-        open_now, today = safety.reconciler.orders_of(refs) if safety.reconciler is not None else ({}, {})
+        recovery = safety.recover()  # adopts only this bot's id head: never another bot's orders
+        reconciler = safety.reconciler
+        open_now, today = reconciler.orders_of(refs) if reconciler is not None else ({}, {})
         trades = safety.risk.rebuild_daily_trades(len(today), source=f"the exchange's orders {refs}* opened today")
+        earlier = reconciler.latest_closed_of(refs) if lost and reconciler is not None else {}
         halted = None
-        if lost and (open_now or today):
-            halted = self._lost_store_reason(refs, len(open_now), trades)
+        if lost and (open_now or today or earlier):
+            halted = self._lost_store_reason(refs, len(open_now), trades, len(earlier))
             safety.risk.halt(halted, actor="startup")
         if self.settings.dead_mans_switch_seconds and safety.mode.value in ("canary", "live"):
             try:  # retried inside; if it still fails, the loop arms it before any order (Orchestrator)
@@ -198,21 +201,30 @@ class Bot:
         return time.time() - mark / 1e6
 
     def _references(self, lost: bool) -> str:
-        """The client-id prefix that marks this bot's orders at the exchange. With BOT_ID, or a store
-        that remembers its drawn id: ``kb`` + that id. A lost store without BOT_ID drew a new id, so
-        the old orders carry an id nobody remembers: every ``kb`` order may be this bot's."""
+        """The client-id prefix whose orders at the exchange start-up counts and halts on. With BOT_ID,
+        or a store that remembers its drawn id: ``kb`` + that id. A lost or new store without BOT_ID
+        drew a new id, so its old orders (if any) carry an id nobody remembers: every ``kb`` order
+        counts (today's trades: the cap errs low) and halts, though none is adopted (``recover``
+        adopts only the new id): it may be any bot's on the account, also one with a BOT_ID."""
         head = self.safety.executor.id_head
         if lost and not self.settings.bot_id:
             return head[:len(head) - len(self.safety.executor.bot_id)]
         return head
 
-    def _lost_store_reason(self, refs: str, open_orders: int, trades: int) -> str:
-        whose = (f"orders with client ids {refs}*" if self.settings.bot_id else
-                 f"orders with client ids {refs}* (without BOT_ID the bot cannot tell its own from another "
-                 f"BOT_ID-less bot's on this account: all are taken as its own)")
+    def _lost_store_reason(self, refs: str, open_orders: int, trades: int, closed: int) -> str:
+        """Why a bot on a lost (or new) store starts halted, and what the operator checks first."""
+        if self.settings.bot_id:
+            whose = f"orders with client ids {refs}* (this bot's)"
+            adopted = "adopted"
+        else:
+            whose = (f"orders with client ids {refs}* (without BOT_ID they may be any bot's on this account, "
+                     f"including bots with a BOT_ID: none adopted, all counted; set BOT_ID to tell them apart)")
+            adopted = "not adopted"
         return (f"the store {self.store.path} was missing or empty at start-up, but the exchange shows "
-                f"{whose}: {open_orders} open (adopted), {trades} placed today (today's trade count). "
-                f"Check them on the exchange, then run `krakenbot resume` to trade")
+                f"{whose}: {open_orders} open ({adopted}), {trades} placed today (today's trade count), "
+                f"{closed} among the latest closed orders. Positions bought by them are no longer in the "
+                f"store, so the position limits count from 0: check the balances and orders on the "
+                f"exchange, then run `krakenbot resume` to trade")
 
     def run_once(self) -> Any:
         return self.orchestrator.run_once()
@@ -223,8 +235,7 @@ class Bot:
             return
         self._closed = True
         try:
-            if self.safety.dead_mans_switch.armed:
-                self.safety.disarm_dead_mans_switch()
+            self.safety.disarm_dead_mans_switch()  # sends 0 while the switch is wanted, lapsed or not
         except (Exception, Interrupted) as exc:  # stopping: the close goes on (client, store)
             log.warning("could not disarm the dead man's switch: %s", exc)
         try:

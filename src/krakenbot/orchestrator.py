@@ -82,7 +82,9 @@ class Orchestrator:
 
     def _dead_mans_switch_problem(self) -> str | None:
         """Canary and live never trade without the dead man's switch: arm it when it is not (start-up
-        could not, or it was disarmed), and say why this cycle places nothing when that fails."""
+        could not, it was disarmed, or its countdown ran out while keep-alives failed: the exchange
+        then cancelled everything and holds no switch), and say why this cycle places nothing when
+        that fails."""
         safety = self.safety
         if getattr(safety.mode, "value", safety.mode) not in ("canary", "live") or safety.dead_mans_switch.armed:
             return None
@@ -177,3 +179,12 @@ class Orchestrator:
             self.clock.sleep(min(1.0, left))
             if self.safe_point is not None:
                 self.safe_point()
+            self._keep_alive_between_cycles()
+
+    def _keep_alive_between_cycles(self) -> None:
+        """A wait as long as the switch's timeout (60 s each) would let it lapse between two cycles'
+        keep-alives: re-arm when due (a third of the timeout) during the wait too."""
+        try:
+            self.safety.keep_alive()
+        except Exception as exc:  # noqa: BLE001 - the next cycle re-arms before any order
+            log.warning("dead man's switch keep-alive failed: %s", exc)

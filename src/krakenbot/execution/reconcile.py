@@ -272,6 +272,14 @@ class Reconciler:
                 return open_now, today
             offset += len(page)
 
+    def latest_closed_of(self, prefix: str) -> dict[str, OrderInfo]:
+        """The exchange's newest page of closed orders (50, any day), those whose client id starts with
+        ``prefix``. Start-up on a lost store: any such order means this bot traded before (its fills,
+        and so its positions, are gone from the store), not only today's. One page only (+2 on the
+        call counter): older activity buried under more than 50 later closed orders is not seen."""
+        return {txid: i for txid, i in self.client.account.closed_orders().items()
+                if i.cl_ord_id and i.cl_ord_id.startswith(prefix)}
+
     def _pair_id(self, altname: str) -> str:
         if self.pair_rules is not None:
             try:

@@ -650,7 +650,9 @@ class SafetyWrapper(ExchangeReads):
             "daily_trades": self.risk.daily_trades() if self.risk is not None else None,
             "daily_realised_pnl": str(self.risk.daily_realised_pnl()) if self.risk is not None else None,
             "open_orders": len(self.open_orders()),
+            # armed: the countdown the exchange last confirmed still runs (False once keep-alives failed past it)
             "dead_mans_switch": {"armed": self.dead_mans_switch.armed, "timeout": self.dead_mans_switch.timeout,
+                                 "expires_at": self.dead_mans_switch.expires_at,
                                  "next_due": self.dead_mans_switch.next_due},
             # > 0: the saved nonce mark was that far ahead of the clock at start (NonceGenerator)
             "nonce_mark_ahead_s": getattr(self.client.nonces, "mark_ahead_s", 0.0),

@@ -99,6 +99,64 @@ def test_dead_mans_switch_kept_alive_keeps_orders(sim, make_bot):
     assert not sim.dead_mans_switch()["armed"]
 
 
+def test_a_dead_mans_switch_that_lapsed_while_keep_alives_failed_stops_orders_until_armed_again(sim, make_bot):
+    """Defect (review of issue 20): ``armed`` was only "a timeout was set". Keep-alives refused for
+    minutes let the exchange's countdown run out (it cancelled everything and held no switch), yet the
+    bot believed it armed and the next cycle placed an order with no switch behind it."""
+    bot = make_bot("live", live_flag=True, STRATEGY_INTERVAL_SECONDS="60", MAX_DAILY_TRADES="100",
+                   MAX_ORDER_EUR="5000", TOTAL_BTC="1", DEAD_MANS_SWITCH_SECONDS="60")
+    assert bot.start(first_in_home=True).dead_mans_switch_armed
+    sim.faults.inject(endpoint="CancelAllOrdersAfter", kind="error", error="EAPI:Rate limit exceeded",
+                      probability=1.0)
+    for _ in range(3):
+        sim.advance(61)
+        bot.run_once()
+    assert not sim.dead_mans_switch()["armed"]
+    assert bot.safety.status()["dead_mans_switch"]["armed"] is False
+
+    start = len(sim.access_log)
+    sim.advance(61)
+    report = bot.run_once()
+    assert addorders(sim.access_log_since(start)) == []
+    assert "dead man's switch not armed" in report.skipped["XBTEUR"]
+
+    sim.faults.clear()
+    start = len(sim.access_log)
+    sim.advance(61)
+    report = bot.run_once()
+    sent = [r.endpoint for r in sim.access_log_since(start)]
+    assert report.placed == 1 and sent.index("CancelAllOrdersAfter") < sent.index("AddOrder"), sent
+    assert sim.dead_mans_switch()["armed"] and bot.safety.status()["dead_mans_switch"]["armed"] is True
+
+
+def test_the_dead_mans_switch_is_kept_alive_through_the_wait_between_cycles(sim, make_bot):
+    """Cycles 60 s apart with a 60 s switch: a keep-alive only at each cycle's end let the exchange's
+    countdown run out between two cycles and cancel the resting orders."""
+    import threading
+
+    bot = make_bot("live", live_flag=True, DEAD_MANS_SWITCH_SECONDS="60")
+    bot.start(first_in_home=True)
+    assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.01"), Decimal("59000")).placed
+    bot.orchestrator.cycle_seconds = 60
+    assert bot.orchestrator.run(threading.Event(), max_cycles=4) == 4
+    assert len(open_on_exchange(sim)) == 1
+
+
+def test_the_dead_mans_switch_counts_down_from_the_exchanges_trigger_time():
+    """The exchange's answer says when its countdown ends (its own clock): armed until then, not longer."""
+    from krakensim.clock import ManualClock
+    from krakenbot.safety.dead_mans_switch import DeadMansSwitch
+
+    clock = ManualClock()
+    answer = {"currentTime": "2026-01-01T00:00:00Z", "triggerTime": "2026-01-01T00:00:45Z"}
+    dms = DeadMansSwitch(lambda timeout: answer, clock)
+    dms.arm(60)
+    clock.advance(44)
+    assert dms.armed
+    clock.advance(1)
+    assert not dms.armed and dms.lapsed
+
+
 @pytest.mark.parametrize("status", ["maintenance", "cancel_only", "post_only"])
 def test_market_status_blocks_new_orders(sim, make_bot, status):
     bot = make_bot("live", live_flag=True)
