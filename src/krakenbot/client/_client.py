@@ -17,24 +17,36 @@ racing on the connection pool can arrive out of order (auth-and-errors.md §2.3)
 
 So a cancel (the kill switch's CancelAll) overtakes an ordinary call stuck waiting for its
 answer instead of waiting for that call's deadline (issue #20: 64 s): it takes the next nonce
-once the stuck request is fully sent, and goes out on another connection. What can happen to
-the order of arrival, and why each case is safe:
+once the stuck request is fully sent, and goes out on another connection. Nothing can overtake
+the cancel: every later private call needs ``_send_lock``, which the cancel holds until its
+answer. Cancels among themselves take turns (``_send_lock``), like ordinary calls among themselves.
 
-- the stuck request (nonce N) was already handled by Kraken, only its answer is slow: the
-  cancel (N+1) arrives after it, nothing to see;
-- the stuck request had not reached Kraken yet (one connection's bytes can be overtaken by
-  another's): the cancel is accepted and the stuck request is refused ``EAPI:Invalid nonce``,
-  which Kraken sends for a request it did not execute. That fails closed: an AddOrder refused so
-  was not placed (the executor records it rejected), a read is retried once with a fresh nonce;
-- nothing can overtake the cancel: every later private call needs ``_send_lock``, which the
-  cancel holds until its answer, so the cancel itself is never voided by a later nonce.
-Cancels among themselves take turns (``_send_lock``), like ordinary calls among themselves.
+What the overtaken call can do depends on the key's nonce window (auth-and-errors.md §2.2):
+
+- the overtaken request (nonce N) was already handled by Kraken, only its answer is slow: the
+  cancel (N+1) arrives after it and covers it, window or not;
+- it had not reached Kraken yet (one connection's bytes can be overtaken by another's) and the
+  key has **no nonce window**: Kraken refuses it ``EAPI:Invalid nonce`` (not executed), so an
+  AddOrder refused so was not placed, a read is retried once with a fresh nonce;
+- the same, but the key **has a nonce window** (Kraken suggests 10-15 s): N is inside the
+  window, so Kraken *accepts* it after the cancel. A read is harmless; an AddOrder, EditOrder or
+  AmendOrder (the ``PLACE`` rows) lands after the CancelAll that was meant to cover it.
+
+Hence the cover: a call that can add exposure is registered as a ``Placement`` from before its
+guard check until it ends, and a cancel sent through ``cancel()`` learns (under ``_send_lock``,
+with its nonce) which placements it may have overtaken. ``TradingApi`` then waits for them to
+end, each at most until its own deadline, and sends the cancel again (CancelAll; a per-order
+cancel is re-sent as a re-check). No placement can slip past both: one registered after the
+snapshot ran its guard after it, and the kill switch is engaged before its CancelAll, so the
+guard refuses it. The first cancel still leaves at once; the second comes when the overtaken
+call's answer (or its deadline) does, which is what the whole CancelAll waited for before.
 """
 from __future__ import annotations
 
 import logging
 import random
 import threading
+import time
 from decimal import Decimal
 from typing import Any, Callable
 import re
@@ -60,6 +72,32 @@ log = logging.getLogger("krakenbot.client")
 Guard = Callable[[str], None]
 _FORM = "application/x-www-form-urlencoded"
 _OVERTAKING = endpoints.names(private=True, effect=endpoints.Effect.CANCEL)  # see the module docstring
+_PLACING = endpoints.names(private=True, effect=endpoints.Effect.PLACE)  # what a cancel must cover again
+
+
+class Placement:
+    """A call that can add exposure (AddOrder, EditOrder, AmendOrder...), from before its guard
+    check until it ends; a cancel that may have overtaken it waits for it (``wait``)."""
+
+    __slots__ = ("endpoint", "deadline", "_ended")
+
+    def __init__(self, endpoint: str, deadline: float) -> None:
+        self.endpoint = endpoint
+        self.deadline = deadline  # time.monotonic(); the exchange's own deadline once it is sent
+        self._ended = threading.Event()
+
+    def end(self) -> None:
+        self._ended.set()
+
+    def wait(self) -> bool:
+        """Until the call ended (True) or its deadline passed (False). A call still waiting for its
+        turn has a provisional deadline, replaced by its exchange's when it is sent."""
+        while True:
+            deadline = self.deadline
+            if self._ended.wait(max(0.0, deadline - time.monotonic())):
+                return True
+            if self.deadline == deadline:
+                return False
 
 
 def _wire(value: Any) -> str:
@@ -163,7 +201,11 @@ class KrakenClient:
         self._private_headers = {"API-Key": api_key or "", "Content-Type": _FORM, "User-Agent": user_agent}
         self._send_lock = threading.Lock()  # nonce to bytes sent (a cancel: to its answer); module docstring
         self._answer_lock = threading.Lock()  # nonce to answer, every private call but cancels
+        self._placing: set[Placement] = set()  # calls that can add exposure, guard to end (module docstring)
+        self._placing_lock = threading.Lock()
         self._total = timeouts.total
+        # How long a placement not yet sent may take: its call's whole budget, else the order's own deadline.
+        self._placement_bound = timeouts.total or order_deadline or 30.0
         self.market = MarketApi(self)
         self.account = AccountApi(self)
         self.trading = TradingApi(self)
@@ -219,12 +261,34 @@ class KrakenClient:
 
     def private(self, endpoint: str, **params: Any) -> dict[str, Any]:
         """Signed POST to ``/0/private/<endpoint>``; reads are retried, writes never."""
+        if endpoint not in _PLACING:
+            return self._private(endpoint, params, None, None)
+        placement = Placement(endpoint, time.monotonic() + self._placement_bound)
+        with self._placing_lock:  # before the guard: see the module docstring
+            self._placing.add(placement)
+        try:
+            return self._private(endpoint, params, placement, None)
+        finally:
+            with self._placing_lock:
+                self._placing.discard(placement)
+            placement.end()
+
+    def cancel(self, endpoint: str, overtaken: list[Placement], /, **params: Any) -> dict[str, Any]:
+        """A cancel (a ``CANCEL`` row) like ``private``; ``overtaken`` receives the calls that can add
+        exposure and may land after it (registered when it took its nonce), even when it then fails."""
+        if endpoint not in _OVERTAKING:
+            raise ValueError(f"{endpoint} is not a cancel")
+        return self._private(endpoint, params, None, overtaken)
+
+    def _private(self, endpoint: str, params: dict[str, Any], placement: Placement | None,
+                 overtaken: list[Placement] | None) -> dict[str, Any]:
         self._check_call(endpoint)
         if self._signer is None:
             raise AuthenticationError(f"{endpoint}: no API key configured; nothing was sent", (), endpoint)
         body = encode_params(params)
         budget = Budget(self._total) if self._total is not None else None
-        return self._retrier.run(endpoint, False, lambda: self._private_once(endpoint, body, budget), budget)
+        return self._retrier.run(endpoint, False,
+                                 lambda: self._private_once(endpoint, body, budget, placement, overtaken), budget)
 
     def _public_once(self, endpoint: str, path: str, budget: Budget | None) -> dict[str, Any]:
         self.breaker.ensure_not_open(endpoint)  # refuse before the pacer spends budget or waits
@@ -233,7 +297,9 @@ class KrakenClient:
         return self._admitted(endpoint, True, lambda: self._transport.request("GET", path, endpoint, None, None,
                                                                               budget))
 
-    def _private_once(self, endpoint: str, params_body: str, budget: Budget | None) -> dict[str, Any]:
+    def _private_once(self, endpoint: str, params_body: str, budget: Budget | None,
+                      placement: Placement | None = None, overtaken: list[Placement] | None = None
+                      ) -> dict[str, Any]:
         self.breaker.ensure_not_open(endpoint)  # refuse before the pacer spends budget or waits
         if self.pacer is not None:
             self.pacer.acquire(endpoint)
@@ -250,9 +316,14 @@ class KrakenClient:
                 body = f"nonce={nonce}&{params_body}" if params_body else f"nonce={nonce}"
                 headers = self._private_headers.copy()
                 headers["API-Sign"] = self._signer.sign(paths[1], nonce, body)  # type: ignore[union-attr]
+                if overtaken is not None:
+                    with self._placing_lock:
+                        overtaken.extend(self._placing)
                 exchange = transport.send("POST", paths[0], endpoint, body, headers, budget)
                 if cancel:  # nothing is sent after a cancel until it is answered
                     return transport.receive(exchange)
+                if placement is not None and exchange[0].deadline != float("inf"):
+                    placement.deadline = exchange[0].deadline  # the exchange's own, set by the transport
             return transport.receive(exchange)
 
         if cancel:

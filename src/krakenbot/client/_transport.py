@@ -332,7 +332,9 @@ class Transport:
             conn.connect()
         except OSError as exc:  # TimeoutError and ssl.SSLError among them
             conn.close()
-            if isinstance(exc, _Overdue):
+            # A socket timeout set to what was left of the deadline (the TCP connect or the TLS
+            # handshake) ends at the deadline: that is the total timeout, not the connect timeout.
+            if isinstance(exc, _Overdue) or (isinstance(exc, TimeoutError) and time.monotonic() >= conn.deadline):
                 raise RequestTimeout(f"{endpoint}: not connected within the total timeout", (), endpoint) from None
             if isinstance(exc, TimeoutError):
                 raise RequestTimeout(f"{endpoint}: connect timed out", (), endpoint) from None

@@ -4,19 +4,47 @@ A write that fails ambiguously (timeout, dropped connection, 5xx) may have reach
 engine; sending it again could double an order. The executor resolves it by
 ``cl_ord_id`` instead. Every AddOrder carries a ``deadline`` (now + ``order_deadline``
 seconds by the client's clock) so a request stuck in a queue cannot execute late.
+
+A cancel that overtook a call which can add exposure (an AddOrder waiting for its answer, see
+``_client``'s docstring) is sent again once that call has ended: with a nonce window on the key
+the overtaken AddOrder can land after the first cancel.
 """
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from krakenbot.client import parsing
-from krakenbot.errors import DeadlineElapsedError
+from krakenbot.errors import DeadlineElapsedError, KrakenError, UnknownOrderError
 from krakenbot.models import OrderAck, OrderRequest
 
 if TYPE_CHECKING:
-    from krakenbot.client._client import KrakenClient
+    from krakenbot.client._client import KrakenClient, Placement
+
+log = logging.getLogger("krakenbot.client")
+
+
+@dataclass(frozen=True)
+class CancelAllOutcome:
+    """One CancelAll, and the second one sent when the first overtook calls that can add exposure."""
+
+    cancelled: int  # by the first CancelAll
+    overtaken: tuple[str, ...] = ()  # the calls it overtook (AddOrder, ...): why a second was sent
+    again: int | None = None  # by the second CancelAll, sent once they had ended (None: not sent or failed)
+    problem: str = ""  # what may be left open: a second CancelAll that failed, a call past its deadline
+    error: KrakenError | None = field(default=None, compare=False)  # the second CancelAll's failure
+
+    @property
+    def total(self) -> int:
+        return self.cancelled + (self.again or 0)
+
+
+def _wait_for(overtaken: list[Placement]) -> list[str]:
+    """Wait for each overtaken call to end, at most until its own deadline; the ones that did not."""
+    return [p.endpoint for p in overtaken if not p.wait()]
 
 
 _last_rfc3339: tuple[int, str] = (-1, "")
@@ -73,12 +101,59 @@ class TradingApi:
         if (txid is None) == (cl_ord_id is None):
             raise ValueError("give exactly one of txid or cl_ord_id")
         params = {"txid": txid} if txid is not None else {"cl_ord_id": cl_ord_id}
+        overtaken: list[Placement] = []
         with self._client.nonces.unsaved_allowed():  # a cancel leaves even when the disk fails
-            return parsing.parse_count(self._client.private("CancelOrder", **params), "CancelOrder")
+            try:
+                count = parsing.parse_count(self._client.cancel("CancelOrder", overtaken, **params), "CancelOrder")
+            except UnknownOrderError:
+                if not overtaken:
+                    raise
+                count = None  # not there yet, perhaps: the overtaken AddOrder may be placing it
+            if not overtaken:
+                return count  # type: ignore[return-value]
+            late = _wait_for(overtaken)  # then re-check: the same cancel again
+            try:
+                again = parsing.parse_count(self._client.cancel("CancelOrder", [], **params), "CancelOrder")
+            except UnknownOrderError:
+                if count is None:
+                    raise
+                again = 0
+            except KrakenError as exc:
+                if count is None:
+                    raise
+                log.warning("CancelOrder re-check after %s failed: %s", ", ".join(p.endpoint for p in overtaken), exc)
+                again = 0
+            if late:
+                log.warning("CancelOrder re-sent while %s had not ended by its deadline", ", ".join(late))
+            return (count or 0) + again
 
     def cancel_all(self) -> int:
+        """How many orders were cancelled (both CancelAlls, see ``cancel_all_outcome``); raises when
+        a second CancelAll was needed and failed (an order may be open)."""
+        outcome = self.cancel_all_outcome()
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome.total
+
+    def cancel_all_outcome(self) -> CancelAllOutcome:
+        """CancelAll; when it overtook calls that can add exposure, a second CancelAll once they have
+        ended (each waited for at most until its own deadline). A failing first one raises; a failing
+        second one is the outcome's ``problem``, the first one's count kept."""
+        overtaken: list[Placement] = []
         with self._client.nonces.unsaved_allowed():
-            return parsing.parse_count(self._client.private("CancelAll"), "CancelAll")
+            cancelled = parsing.parse_count(self._client.cancel("CancelAll", overtaken), "CancelAll")
+            if not overtaken:
+                return CancelAllOutcome(cancelled)
+            names = tuple(p.endpoint for p in overtaken)
+            late = _wait_for(overtaken)
+            problem = f"{', '.join(late)} had not ended by its deadline when CancelAll was sent again" if late else ""
+            try:
+                again = parsing.parse_count(self._client.cancel("CancelAll", []), "CancelAll")
+            except KrakenError as exc:
+                problem = (f"CancelAll overtook {', '.join(names)} and the second CancelAll, sent once it ended, "
+                           f"failed ({exc}): an order may be open")
+                return CancelAllOutcome(cancelled, names, None, problem, exc)
+            return CancelAllOutcome(cancelled, names, again, problem)
 
     def cancel_all_orders_after(self, timeout: int) -> dict[str, str]:
         """Dead man's switch: cancel everything unless called again within ``timeout`` s; 0 disarms."""

@@ -62,6 +62,9 @@ class ConnectionReport:
 @dataclass(frozen=True)
 class KillReport:
     halted: bool
-    cancelled: int
+    cancelled: int  # every order the kill cancelled, both CancelAlls together
     reason: str
     problems: tuple[str, ...] = ()
+    # The second CancelAll's count, sent once an order call the first one overtook had ended (see
+    # ``client/_client.py``); None when no second one was needed (or it failed: then a problem).
+    cancelled_again: int | None = None

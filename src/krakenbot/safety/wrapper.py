@@ -73,7 +73,10 @@ def _guarded(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return method(self, *args, **kwargs)
         except _STORE_ERRORS as exc:
-            raise self._store_failure(name, exc) from exc
+            failure = self._store_failure(name, exc)
+            if failure is exc:  # already a StoreFailure: as it is, not as its own cause
+                raise
+            raise failure from exc
 
     return guarded
 
@@ -430,17 +433,34 @@ class SafetyWrapper(ExchangeReads):
         return OrderOutcome(cancelled, False, cl_ord_id, result.txid, status, reason=reason)
 
     def cancel_all(self, origin: str = "operator") -> int:
+        """How many orders were cancelled; a second CancelAll that was needed and failed raises
+        (``kill`` reports it as a problem instead)."""
+        outcome = self._cancel_all(origin)
+        if outcome.error is not None:
+            raise outcome.error
+        return outcome.total
+
+    def _cancel_all(self, origin: str) -> Any:
+        """CancelAll, and again once the calls it overtook that can add exposure have ended
+        (``TradingApi.cancel_all_outcome``, reasoning in ``client/_client.py``)."""
         problem = self._cancel_problem()
         if problem is not None:
             self.audit.record("cancel_all", endpoint="CancelAll", allowed=False, outcome="refused",
                               reason=problem[1], origin=origin)
             raise EndpointNotAllowed(problem[1], (), "CancelAll")
-        count = int(self.client.trading.cancel_all())
-        self.audit.record("cancel_all", endpoint="CancelAll", allowed=True, outcome=f"cancelled {count}",
+        outcome = self.client.trading.cancel_all_outcome()
+        said = f"cancelled {outcome.cancelled}"
+        if outcome.overtaken:
+            again = "failed" if outcome.again is None else f"cancelled {outcome.again}"
+            said += f"; again after {', '.join(outcome.overtaken)} ended: {again}"
+        reason = self._scrub(outcome.problem)
+        if reason:
+            log.warning("CancelAll: %s", reason)
+        self.audit.record("cancel_all", endpoint="CancelAll", allowed=True, outcome=said, reason=reason,
                           origin=origin)
         self._forget_balances()
         self._refresh_quietly()
-        return count
+        return outcome
 
     def _cancel_problem(self) -> tuple[Any, str] | None:
         verdict = allowlist.check(self.mode, "CancelOrder")
@@ -531,16 +551,21 @@ class SafetyWrapper(ExchangeReads):
         """Halt at once in memory (the guard refuses every order from here), cancel every open
         order, then record the halt: reducing exposure never waits on the store, whose failure is
         a problem in the report. Cancels are still subject to the mode (read-only/paper place
-        nothing, so they cancel nothing)."""
+        nothing, so they cancel nothing). When the CancelAll overtook an order on its way (a key
+        with a nonce window could accept it after the CancelAll), a second CancelAll follows once
+        that order's call has ended: ``cancelled`` counts both, ``cancelled_again`` the second."""
         self.kill_switch.engage(reason)
         problems: list[str] = []
-        cancelled = 0
+        cancelled, again = 0, None
         try:
             try:
-                cancelled = self.cancel_all(origin="kill")
+                outcome = self._cancel_all(origin="kill")
             except InvalidNonceError:  # Kraken refused the nonce, so nothing was done: once more, with a
                 # fresh one (the generator has learnt the mark it was below: NonceGenerator.rejected)
-                cancelled = self.cancel_all(origin="kill")
+                outcome = self._cancel_all(origin="kill")
+            cancelled, again = outcome.total, outcome.again
+            if outcome.problem:
+                problems.append(self._scrub(outcome.problem))
         except KrakenError as exc:
             problems.append(self._explain(exc))
             self.audit.record("kill", outcome="cancel_failed", reason=self._explain(exc), actor=actor)
@@ -549,7 +574,7 @@ class SafetyWrapper(ExchangeReads):
         except (sqlite3.Error, StoreError, OSError) as exc:
             problems.append(f"the halt could not be recorded in the store ({exc}): held in memory only")
         self.audit.record("kill", outcome="halted", reason=reason, actor=actor)
-        return KillReport(True, cancelled, reason, tuple(problems))
+        return KillReport(True, cancelled, reason, tuple(problems), cancelled_again=again)
 
     def honour_kill_file(self) -> KillReport | None:
         """A kill file that appeared while the bot runs gets the full kill (halt and cancel),

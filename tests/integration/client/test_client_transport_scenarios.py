@@ -341,6 +341,43 @@ def test_nothing_private_is_sent_while_a_cancel_waits_for_its_answer(serve):
     assert balance.wait(5) and balance.result == {"ZEUR": "1"}
 
 
+def test_a_cancel_that_overtook_an_order_is_sent_again_once_the_order_call_ended(serve):
+    """Issue #20 review: with a nonce window the overtaken AddOrder can land after the cancel. A
+    CancelOrder by client id that found nothing ("unknown order": the AddOrder not in yet) is sent
+    again once the AddOrder's call has ended, and that one cancels the order."""
+    stuck, release, first_cancel_answered = threading.Event(), threading.Event(), threading.Event()
+    cancels = []
+
+    def handler(server, conn, index):
+        while (head := server.read_request(conn)) is not None:
+            if b"/AddOrder " in head:
+                stuck.set()
+                release.wait(15)
+                conn.sendall(answer(b'{"error":[],"result":{"txid":["O1"],"descr":{"order":"x"}}}'))
+            elif b"/CancelOrder " in head:
+                cancels.append(release.is_set())
+                if len(cancels) == 1:
+                    conn.sendall(answer(b'{"error":["EOrder:Unknown order"]}'))
+                    first_cancel_answered.set()
+                else:
+                    conn.sendall(answer(b'{"error":[],"result":{"count":1}}'))
+
+    server = serve(handler)
+    client = client_for(server, timeouts=Timeouts(connect=1, read=30, total=60))
+    try:
+        order = Call(lambda: client.private("AddOrder", pair="XBTEUR", type="buy", ordertype="limit",
+                                            volume="0.01", price="59000", cl_ord_id="c1"))
+        assert stuck.wait(5)
+        cancel = Call(lambda: client.trading.cancel_order(cl_ord_id="c1"))
+        assert first_cancel_answered.wait(5), "the CancelOrder waited for the AddOrder's answer"
+        assert not cancel.wait(0.2), "the cancel returned before the AddOrder it overtook had ended"
+    finally:
+        release.set()
+    assert order.wait(5) and order.error is None
+    assert cancel.wait(5) and cancel.error is None and cancel.result == 1
+    assert cancels == [False, True]  # the second one left after the AddOrder was answered
+
+
 def _self_signed(tmp_path, host: str):
     """A certificate for ``host`` and its key, written as PEM files (``cryptography`` comes with
     the dev dependencies, through ccxt)."""
@@ -394,3 +431,19 @@ def test_tls_still_checks_the_certificate_and_the_host_name(serve, tmp_path):
     untrusted = Transport(f"https://localhost:{port}", Timeouts(1, 1, 5), "t")
     with pytest.raises(ConnectionFailed, match="SSLCertVerificationError"):
         untrusted.request("GET", "/x", "X")
+
+
+@pytest.mark.parametrize("total, expected", [(0.3, "not connected within the total timeout"),
+                                             (5, "connect timed out")], ids=["total-first", "connect-first"])
+def test_a_silent_tls_handshake_names_the_bound_that_ended_it(serve, stop, total, expected):
+    """The server accepts and never answers the TLS hello: the handshake ends at whichever bound
+    comes first, and the error names that one (the deadline is not a connect timeout)."""
+    def handler(server, conn, index):
+        stop.wait(10)  # silent until the test ends
+
+    server = serve(handler)
+    transport = Transport(server.url.replace("http://", "https://"), Timeouts(connect=0.6, read=1, total=total), "t")
+    call = Call(lambda: transport.request("GET", "/x", "X"))
+    assert call.wait(10)
+    assert isinstance(call.error, RequestTimeout), call.error
+    assert expected in str(call.error)

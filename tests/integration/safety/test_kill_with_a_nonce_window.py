@@ -1,0 +1,116 @@
+"""The kill switch while an order is on its way (issue #20 review): the kill's CancelAll overtakes
+an AddOrder waiting for its answer. With a nonce window on the key (Kraken suggests 10-15 s,
+auth-and-errors.md §2.2) that AddOrder is accepted *after* the CancelAll, so the kill must send a
+second CancelAll once the AddOrder's call has ended; without a window it is refused
+``EAPI:Invalid nonce`` and the second CancelAll finds nothing.
+
+A loopback proxy between the bot and the simulator holds the next AddOrder until the CancelAll's
+answer has passed back to the bot (so the simulator sees CancelAll, then AddOrder). No sleeps:
+every wait is an event wait or a join with a timeout."""
+from __future__ import annotations
+
+import socket
+import threading
+from decimal import Decimal
+
+import pytest
+
+from krakenbot.bot import Bot
+from krakenbot.config import Settings
+from krakensim import DEMO_PERMISSIONS
+
+WINDOW_15_S = 15_000_000  # the bot's nonces are microseconds
+
+
+class HoldingProxy:
+    """Forwards bytes both ways; once ``armed``, the next AddOrder request waits (at most 5 s) until
+    a CancelAll's answer has gone back to the client."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.armed, self.holding, self.cancel_answered = threading.Event(), threading.Event(), threading.Event()
+        self.released_after_cancel: bool | None = None
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            last = {"endpoint": b""}
+            threading.Thread(target=self._up, args=(client, upstream, last), daemon=True).start()
+            threading.Thread(target=self._down, args=(upstream, client, last), daemon=True).start()
+
+    def _up(self, src: socket.socket, dst: socket.socket, last: dict) -> None:
+        try:
+            while data := src.recv(65536):
+                if b"/0/private/" in data:
+                    last["endpoint"] = data.split(b"/0/private/", 1)[1].split(b" ", 1)[0]
+                if last["endpoint"] == b"AddOrder" and self.armed.is_set() and not self.holding.is_set():
+                    self.holding.set()
+                    self.released_after_cancel = self.cancel_answered.wait(5)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _shut(src, dst)
+
+    def _down(self, src: socket.socket, dst: socket.socket, last: dict) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+                if last["endpoint"] == b"CancelAll":
+                    self.cancel_answered.set()
+        except OSError:
+            pass
+        finally:
+            _shut(src, dst)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _shut(*socks: socket.socket) -> None:
+    for s in socks:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+@pytest.mark.parametrize("window", [WINDOW_15_S, 0], ids=["nonce-window", "no-window"])
+def test_kill_covers_an_order_its_cancel_all_overtook(sim, tmp_path, window):
+    key, secret = sim.create_key(DEMO_PERMISSIONS, nonce_window=window)
+    proxy = HoldingProxy((sim.host, sim.port))
+    env = {"KRAKEN_API_KEY": key, "KRAKEN_API_SECRET": secret, "API_DOMAIN": proxy.url, "TRADING_MODE": "live",
+           "KRAKEN_LIVE_TRADING": "yes", "KILL_SWITCH_FILE": str(tmp_path / "KILL"), "STORE_PATH": ":memory:",
+           "MAX_ORDER_EUR": "1000", "TOTAL_BTC": "0.1", "MAX_OPEN_ORDERS": "10"}
+    bot = Bot.build(Settings.from_env(env), clock=sim.clock, store_path=":memory:", live_flag=True)
+    try:
+        assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000")).placed
+        proxy.armed.set()
+        outcome: dict = {}
+        order = threading.Thread(target=lambda: outcome.setdefault("o", bot.safety.submit_order(
+            "XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59400"))), daemon=True)
+        order.start()
+        assert proxy.holding.wait(5), "the second AddOrder never reached the proxy"
+        report = bot.safety.kill("operator stop")
+        order.join(10)
+        assert not order.is_alive()
+        assert proxy.released_after_cancel, "the CancelAll waited for the AddOrder's answer instead of overtaking it"
+        still_open = [o["cl_ord_id"] for o in sim.orders() if o["status"] == "open"]
+        assert still_open == [], f"open at the exchange after the kill: {still_open} ({report})"
+        assert report.halted and report.problems == ()
+        if window:  # the AddOrder landed after the first CancelAll: the second one took it
+            assert outcome["o"].placed
+            assert (report.cancelled, report.cancelled_again) == (2, 1)
+        else:  # refused for its nonce: nothing was placed, the second CancelAll finds nothing
+            assert not outcome["o"].placed and "Invalid nonce" in outcome["o"].reason
+            assert (report.cancelled, report.cancelled_again) == (1, 0)
+    finally:
+        bot.close()
+        proxy.close()
