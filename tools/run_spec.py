@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     counts = count(junit)
-    budget = args.budget if args.budget is not None else (45.0 if any("@safety" in t for t in args.tags) else 60.0)
+    budget = args.budget if args.budget is not None else (30.0 if any("@safety" in t for t in args.tags) else 60.0)
     print(counts.line())
     print(f"wall time: {wall:.1f} s (budget {budget:.0f} s)")
     problems = []

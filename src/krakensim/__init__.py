@@ -36,7 +36,7 @@ class KrakenSimulator:
         """``rate_limits`` switches the per-key API counter, ``trading_limits`` the per-pair trading counter."""
         self.seed = seed
         self.clock = clock if clock is not None else SystemClock()
-        self.tier = tier
+        self.tier = self._tier_built = tier
         self._lock = threading.RLock()  # one exchange, many connection threads: calls are serialised
         self._stop = threading.Event()
         exchange_kwargs: dict[str, Any] = {"seed": seed, "clock": self.clock, "tier": tier, "balances": balances,
@@ -105,6 +105,16 @@ class KrakenSimulator:
             self._log.clear()
             self._counter.reset()
             self.gateway.lockouts.reset()
+            if self.tier != self._tier_built:
+                self.set_tier(self._tier_built)
+
+    def set_tier(self, tier: str) -> None:
+        """The account tier until ``reset()``: the size and decay of every key's API counter and the
+        trading counter's (emptied)."""
+        with self._lock:
+            self._counter.set_tier(tier)
+            self.exchange.set_tier(tier)
+            self.tier = tier
 
     def advance(self, seconds: float) -> float:
         """Move a manual clock forward and let the exchange catch up; returns the new time."""

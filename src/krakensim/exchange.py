@@ -260,6 +260,14 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
         with self._lock:
             self._init_state()
 
+    def set_tier(self, tier: str) -> None:
+        """The account tier from now on: the trading counter's thresholds and decay (emptied)."""
+        if tier not in TIERS:
+            raise ValueError(f"unknown tier {tier!r}")
+        with self._lock:
+            self.tier = tier
+            self.counter = TradingCounter(tier)
+
     def create_account(self, name: str, balances: dict[str, Any] | None = None) -> None:
         with self._lock:
             seeds = _balances(balances or {})

@@ -47,13 +47,17 @@ class ApiCounter:
     """Counters for every key of one simulator, all on the same tier."""
 
     def __init__(self, clock, tier: str = "starter", enabled: bool = True) -> None:
-        if tier not in TIERS:
-            raise ValueError(f"unknown tier {tier!r}; expected one of {sorted(TIERS)}")
-        self.maximum, self.decay = TIERS[tier]
         self.enabled = enabled
         self._clock = clock
         self._counters: dict[str, _Counter] = {}
         self._lock = threading.Lock()
+        self.set_tier(tier)
+
+    def set_tier(self, tier: str) -> None:
+        if tier not in TIERS:
+            raise ValueError(f"unknown tier {tier!r}; expected one of {sorted(TIERS)}")
+        with self._lock:
+            self.maximum, self.decay = TIERS[tier]
 
     def charge(self, key: str, endpoint: str) -> None:
         """Add the endpoint's cost to the key's counter or raise ``EAPI:Rate limit exceeded``.

@@ -189,7 +189,12 @@ def main(argv=None) -> int:
                   f" excluded by operator or pragma, {noise} in logging calls or annotations, {len(equivalent)} declared equivalent;"
                   f" {len(runnable)} to judge, {len(chosen)} chosen" + (f" (seed {args.seed})" if args.sample else ""))
             for key in stale:
-                print(f"mutants: warning: equivalent.txt names no current mutant: {key} (line moved? update it)")
+                print(f"mutants: {'error' if floor is not None else 'warning'}: equivalent.txt names no current"
+                      f" mutant: {key} (line moved? update it)")
+            if stale and floor is not None:  # a stale entry lets an equivalent mutant run and survive: the score drifts
+                print(f"mutants: {len(stale)} stale entries in equivalent.txt: the score would not be comparable",
+                      file=sys.stderr)
+                return 2
             if args.list:
                 for m in chosen:
                     print(m.key)

@@ -134,3 +134,15 @@ def test_reset_zeroes_counters_and_peaks():
     counter.charge("k", "Ledgers")
     counter.reset()
     assert counter.snapshot("k") == {"api": 0.0, "api_max": 15, "api_peak": 0.0}
+
+
+def test_a_tier_set_on_the_simulator_holds_until_reset():
+    from krakensim import KrakenSimulator
+
+    with KrakenSimulator(clock=ManualClock()) as sim:
+        sim.set_tier("pro")
+        assert (sim.counters()["api_max"], sim.exchange.counter.max_open, sim.tier) == (20, 225, "pro")
+        sim.reset()
+        assert (sim.counters()["api_max"], sim.exchange.counter.max_open, sim.tier) == (15, 60, "starter")
+        with pytest.raises(ValueError, match="unknown tier"):
+            sim.set_tier("gold")
