@@ -54,6 +54,7 @@ def test_declared_equivalents_are_taken_out_and_stale_entries_reported(tmp_path)
     assert equivalent == {target: "the clock is never read before start"}
     assert target not in rest and len(rest) == len(POPULATION) - 1
     assert stale == ["src/a.py:999:4 core/AddNot"]
+    assert mt.split_equivalents(POPULATION, declared, modules=["src/b.py"])[2] == []  # a run of other modules
 
 
 @pytest.mark.parametrize("line", ["src/a.py:10:4 core/AddNot", "src/a.py:10:4 core/AddNot ->   ", "src/a.py core/AddNot -> x"])
@@ -143,12 +144,13 @@ def test_an_interrupted_run_leaves_the_sources_and_no_scratch_copy(tmp_path):
     """Ctrl-C while a mutant's scenarios run: exit 130, src/ as it was, the scratch copy gone."""
     before = _module_hashes()
     copies_before = set(Path(tempfile.gettempdir()).glob("krakenbot-mutants-*"))
-    proc = subprocess.Popen([sys.executable, "-m", "tools.mutants", "--only", "safety/modes.py", "--sample", "3",
+    proc = subprocess.Popen([sys.executable, "-m", "tools.mutants", "--only", "safety/modes.py", "--sample", "20",
                              "--out", str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.monotonic() + 80
     seen = ""
-    while "[1/3]" not in seen and time.monotonic() < deadline:   # the first mutant judged: the second one runs now
+    # The first mutant judged: the second one runs now, and 18 more (some of them a whole @safety run) are to come.
+    while "[1/20]" not in seen and time.monotonic() < deadline:
         seen += proc.stdout.readline()
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=30)

@@ -11,6 +11,7 @@ import ast
 import hashlib
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -94,11 +95,14 @@ def load_equivalents(path: Path = EQUIVALENTS) -> dict[str, str]:
     return found
 
 
-def split_equivalents(mutants: list[Mutant], declared: dict[str, str]):
-    """(the mutants to run, {mutant: reason} of the declared equivalents, keys that match no mutant: stale)."""
+def split_equivalents(mutants: list[Mutant], declared: dict[str, str], modules: Iterable[str] | None = None):
+    """(the mutants to run, {mutant: reason} of the declared equivalents, keys that match no mutant: stale).
+
+    ``modules``: the modules this run mutates (all of the keys' when None); a key of another module is not stale."""
     by_key = {m.key: m for m in mutants}
     equivalent = {by_key[k]: reason for k, reason in declared.items() if k in by_key}
-    stale = sorted(k for k in declared if k not in by_key)
+    ran = None if modules is None else set(modules)
+    stale = sorted(k for k in declared if k not in by_key and (ran is None or k.split(":", 1)[0] in ran))
     rest = [m for m in mutants if m not in equivalent]
     return rest, equivalent, stale
 

@@ -120,11 +120,11 @@ def _enumerate(cfg, db):
     return pending, len(noise), db.num_work_items
 
 
-def _drop_equivalents(db, pending, declared):
+def _drop_equivalents(db, pending, declared, modules):
     """The mutants to run, {mutant: reason} of the declared equivalents, stale keys; equivalents marked SKIPPED."""
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
-    runnable, equivalent, stale = mt.split_equivalents(pending, declared)
+    runnable, equivalent, stale = mt.split_equivalents(pending, declared, modules)
     for m, reason in equivalent.items():
         db.set_result(m.job_id, WorkResult(output=f"equivalent: {reason}", worker_outcome=WorkerOutcome.SKIPPED))
     return runnable, equivalent, stale
@@ -181,7 +181,7 @@ def main(argv=None) -> int:
         os.environ["PYTHONPATH"] = os.pathsep.join([str(copy / "src"), str(copy)])
         with use_db(str(session), WorkDB.Mode.create) as db:
             pending, noise, total = _enumerate(cfg, db)
-            runnable, equivalent, stale = _drop_equivalents(db, pending, declared)
+            runnable, equivalent, stale = _drop_equivalents(db, pending, declared, modules)
             drawn = mt.sample(pending, args.sample, args.seed) if args.sample else pending
             chosen = sorted((m for m in drawn if m not in equivalent), key=lambda m: m.order)
             drawn_equivalent = len(drawn) - len(chosen)
