@@ -45,6 +45,18 @@ Feature: Connecting to the exchange
     Then the exchange answered all 4 balance reads
     And the exchange refused no request for its sequence number
 
+  @safety @critical @allure.label.story:nonce
+  Scenario: Requests sent within one tick of the machine's clock still carry rising numbers
+    A coarse or stalled clock (a virtual machine's, or one being corrected) gives several
+    requests the same time; each must still be numbered above the one before it, or the
+    exchange refuses it.
+
+    Given the bot has read the balances once
+    And the machine's clock stands still from now on
+    When the bot reads the balances 3 times in a row
+    Then the exchange answered all 4 balance reads
+    And the exchange refused no request for its sequence number
+
   @safety @critical @fault-injection @allure.label.story:transient-failures
   Scenario: A read that fails for a moment is tried again after a growing pause
     The pauses spare the account's request allowance; each varies by up to a quarter,

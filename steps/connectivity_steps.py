@@ -41,6 +41,13 @@ def step_read_balances_once(context):
     context.world.safety.balances()
 
 
+@given("the machine's clock stands still from now on")
+def step_clock_stands_still(context):
+    """The clock the bot numbers its requests by (the machine's wall clock, never the scenario's) stops
+    just after the bot's last number: every request from now on reads the same time."""
+    context.world.stop_request_numbering_clock()
+
+
 @given("the exchange is unavailable for the next {count:d} balance requests")
 def step_unavailable_next(context, count):
     context.world.sim.faults.inject(endpoint="Balance", kind="error", error="EService:Unavailable", times=count)

@@ -181,6 +181,15 @@ class World:
     def safety(self) -> Any:
         return self.bot.safety
 
+    def stop_request_numbering_clock(self) -> None:
+        """Hold the wall clock the bot's nonces come from (the machine's, not the scenario's ManualClock)
+        still, just above the last nonce handed out: as a coarse or stalled clock would."""
+        from krakenbot.client.nonce import wall_microseconds
+
+        nonces = self.safety.client.nonces
+        frozen = max(wall_microseconds(), nonces.last) + 1
+        nonces._now = lambda: frozen  # the generator's time source; there is no other way in from outside
+
     def restart(self) -> Any:
         """Close the bot and build a new one on the same store, as a process restart would."""
         mode = self.mode if self.bot is not None else "read-only"
