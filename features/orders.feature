@@ -29,6 +29,18 @@ Feature: Placing and managing orders
     And the bot records the order as cancelled
     And no euro is held for it any more
 
+  @safety @critical @fault-injection @allure.label.story:cancel
+  Scenario: A cancel the exchange fails to carry out leaves the order open in the bot's books
+    The bot's records must say what the exchange holds: an order whose cancel failed is still
+    open, and still counts against every limit.
+
+    Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And the exchange will fail the next cancel, being unavailable for a moment
+    When the bot cancels that order
+    Then the bot reports the order as not cancelled, giving the exchange's reason
+    And the order is open on the exchange
+    And the bot records the order as open, as the exchange holds it
+
   @normal @allure.label.story:open-orders
   Scenario: The bot's open orders are the exchange's open orders
     Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR

@@ -53,6 +53,26 @@ def step_cancel(context):
     world.notes["cancel"] = world.safety.cancel_order(_resting(world).cl_ord_id)
 
 
+@given("the exchange will fail the next cancel, being unavailable for a moment")
+def step_cancel_fails(context):
+    context.world.sim.faults.inject(endpoint="CancelOrder", kind="error", error="EService:Unavailable", times=1)
+
+
+@then("the bot reports the order as not cancelled, giving the exchange's reason")
+def step_cancel_not_done(context):
+    outcome = context.world.notes["cancel"]
+    assert_that(outcome.accepted, is_(False), f"the cancel failed at the exchange: {describe(outcome)}")
+    assert_that(outcome.reason, contains_string("EService:Unavailable"), "the operator should read the exchange's reason")
+
+
+@then("the bot records the order as open, as the exchange holds it")
+def step_record_open_after_failed_cancel(context):
+    world = context.world
+    record, held = _bot_record(world, _resting(world)), exchange_order(world, _resting(world))
+    assert_that((record.status, held["status"]), equal_to(("OPEN", "open")),
+                "the bot's record should say what the exchange holds: the order rests, its cancel failed")
+
+
 @when("the bot refreshes its orders")
 def step_refresh(context):
     context.world.safety.refresh_orders()
