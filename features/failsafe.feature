@@ -157,6 +157,19 @@ Feature: Failing safe when the exchange misbehaves
     When the operator pulls the kill switch
     Then no order is open on the exchange
 
+  @safety @blocker @fault-injection @allure.label.story:kill-switch
+  Scenario: The kill switch cancels every open order while the circuit breaker holds back requests
+    The circuit breaker keeps new orders and reads from a failing exchange, never less
+    exposure: the kill switch's cancel is tried whatever the breaker's state.
+
+    Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And the circuit breaker has opened after repeated failures
+    And the exchange has recovered
+    When the operator pulls the kill switch
+    Then no order is open on the exchange
+    And the circuit breaker is open
+    And after the circuit breaker's recovery wait the bot records every order as cancelled
+
   @safety @blocker @allure.label.story:kill-switch
   Scenario: After the kill switch no new order is placed until the operator resumes
     Given the operator has pulled the kill switch

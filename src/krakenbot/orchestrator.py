@@ -92,10 +92,12 @@ class Orchestrator:
         if not seconds:
             return None
         try:
-            safety.dead_mans_switch.arm(seconds, retry=False)  # once a cycle: failures feed the breaker
+            safety.dead_mans_switch.arm(seconds, retry=False)  # once a cycle
         except Exception as exc:  # noqa: BLE001 - any failure: no new order this cycle
             log.warning("dead man's switch could not be armed: %s", exc)
             return f"dead man's switch not armed ({exc}): no new orders until it is"
+        if not safety.dead_mans_switch.armed:  # answered, but the exchange confirmed no running countdown
+            return "dead man's switch not armed (the exchange confirmed no countdown): no new orders until it is"
         return None
 
     def _trade_pair(self, pair: str, report: CycleReport, unarmed: str | None = None) -> None:

@@ -381,10 +381,15 @@ def rate_limits_respected(run: RunEvidence) -> Verdict:
 
 
 # -- 6 ---------------------------------------------------------------------------------------------
+# Requests that only remove exposure: the breaker lets them through (the kill switch's CancelAll, a
+# cancel, the dead man's switch's keep-alive), so they are counted apart, never as a breach.
+LESS_EXPOSURE = frozenset({"CancelOrder", "CancelOrderBatch", "CancelAll", "CancelAllOrdersAfter"})
+
+
 def breaker_prevents_cascades(run: RunEvidence) -> Verdict:
     name = "Circuit breaker prevents cascading failures"
     findings = _Findings()
-    opened = sent_while_open = 0
+    opened = sent_while_open = cancels_while_open = 0
     refused_locally = refused_orders = 0
     for row in _judged(run):
         scenario = scenario_name(row)
@@ -392,7 +397,9 @@ def breaker_prevents_cascades(run: RunEvidence) -> Verdict:
         opened += len(intervals)
         for record in requests(row):
             for interval in intervals:
-                if interval.holds(record):
+                if interval.holds(record) and record.get("endpoint") in LESS_EXPOSURE:
+                    cancels_while_open += 1
+                elif interval.holds(record):
                     sent_while_open += 1
                     findings.add(scenario, f"#{record.get('seq')} {record.get('endpoint')} left the bot while "
                                            f"{interval.describe()}")
@@ -400,11 +407,13 @@ def breaker_prevents_cascades(run: RunEvidence) -> Verdict:
             refused_locally += int(instance.get("rejected_calls") or 0)
         refused_orders += sum("CIRCUIT_OPEN" in audit_codes(a) for a in row.get("audit") or ())
     figures = {"breaker openings": opened, "requests sent while open": sent_while_open,
+               "cancels sent while open (less exposure: let through)": cancels_while_open,
                "calls refused locally by the breaker": refused_locally,
-               "orders and cancels refused as CIRCUIT_OPEN": refused_orders}
+               "orders refused as CIRCUIT_OPEN": refused_orders}
     evidence = [f"{opened} breaker opening(s); {sent_while_open} request(s) reached the exchange while open "
                 "(ordered by access-log index from the breaker's transitions)",
-                f"{refused_locally} call(s) refused locally by the breaker, {refused_orders} order(s)/cancel(s) "
+                f"{cancels_while_open} cancel(s) went out while open, as they must (they only remove exposure)",
+                f"{refused_locally} call(s) refused locally by the breaker, {refused_orders} order(s) "
                 "refused by the wrapper as CIRCUIT_OPEN before reaching it"]
     return _verdict(name, findings, evidence, figures, exercised=opened > 0, absence_fails=run.absence_fails)
 

@@ -4,7 +4,9 @@ Before anything leaves, every call goes through, in this order: the safety wrapp
 ``guard(endpoint)`` (once per call), then per attempt a first breaker check, the rate
 pacer, the breaker's admission (right before the send, so a breaker that opened while
 the call waited stops it), and the send. A call's attempts share one deadline
-(``Timeouts.total``, see ``retry``).
+(``Timeouts.total``, see ``retry``). Cancels (the ``CANCEL`` rows) pass the breaker: it holds
+back new exposure and reads from a failing exchange, never less exposure (the kill switch's
+CancelAll, a keep-alive of the dead man's switch); their outcomes do not move it either.
 
 Private calls and nonces. Kraken rejects a nonce lower than one it already saw, and two requests
 racing on the connection pool can arrive out of order (auth-and-errors.md §2.3). Two locks:
@@ -300,15 +302,15 @@ class KrakenClient:
     def _private_once(self, endpoint: str, params_body: str, budget: Budget | None,
                       placement: Placement | None = None, overtaken: list[Placement] | None = None
                       ) -> dict[str, Any]:
-        self.breaker.ensure_not_open(endpoint)  # refuse before the pacer spends budget or waits
+        transport, cancel = self._transport, endpoint in _OVERTAKING
+        if not cancel:
+            self.breaker.ensure_not_open(endpoint)  # refuse before the pacer spends budget or waits
         if self.pacer is not None:
             self.pacer.acquire(endpoint)
         paths = self._private_paths.get(endpoint)
         if paths is None:
             path = self._private_prefix + endpoint
             paths = self._private_paths[endpoint] = (path, path.encode())
-
-        transport, cancel = self._transport, endpoint in _OVERTAKING
 
         def send() -> dict[str, Any]:
             with self._send_lock:
@@ -326,8 +328,12 @@ class KrakenClient:
                     placement.deadline = exchange[0].deadline  # the exchange's own, set by the transport
             return transport.receive(exchange)
 
-        if cancel:
-            return self._admitted(endpoint, False, send)
+        if cancel:  # past the breaker (module docstring)
+            try:
+                return send()
+            except KrakenError as exc:
+                self._after_error(exc, public=False, breaker=False)
+                raise
         with self._answer_lock:
             return self._admitted(endpoint, False, send)
 
@@ -347,11 +353,13 @@ class KrakenClient:
         breaker.record_success()
         return result
 
-    def _after_error(self, exc: KrakenError, *, public: bool) -> None:
+    def _after_error(self, exc: KrakenError, *, public: bool, breaker: bool = True) -> None:
         if isinstance(exc, LocalRefusal):
-            self.breaker.release()
+            if breaker:
+                self.breaker.release()
             return
-        self.breaker.record_failure(exc)
+        if breaker:
+            self.breaker.record_failure(exc)
         if isinstance(exc, InvalidNonceError) and not public:
             self.nonces.rejected()  # a stored mark set aside as too far ahead was real (NonceGenerator)
         throttled_until = _throttled_until(exc.code) if isinstance(exc, RateLimitError) else None

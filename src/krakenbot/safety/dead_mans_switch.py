@@ -49,12 +49,18 @@ class DeadMansSwitch:
 
     def arm(self, timeout: int, retry: bool = True) -> Any:
         """``retry``: send again after a rate limit or a transient failure (start-up: the bot must
-        not run without the switch). The loop's own attempts and the re-arms send once each: every
-        failure counts toward the circuit breaker, which must stay shut for protective exits."""
+        not run without the switch). The loop's own attempts and the re-arms send once each, and a
+        failed one is due again only after the longest retry delay (the account's rate allowance)."""
         if timeout <= 0 or timeout >= 86_400:
             raise ValueError(f"dead man's switch timeout must be 1..86399 seconds, got {timeout}")
         self.timeout = int(timeout)  # wanted from now on, even if this attempt fails
-        sent, self.last_result = self._send(int(timeout), self._delays if retry else ())
+        try:
+            sent, self.last_result = self._send(int(timeout), self._delays if retry else ())
+        except BaseException:
+            # Due again after the longest retry delay, not at once: the wait between cycles asks every
+            # second, and a failing exchange is not sent a keep-alive a second.
+            self.next_due = self._clock.time() + max((1.0, *self._delays))
+            raise
         now = self._clock.time()
         self.armed_at = now
         self.expires_at = sent + _countdown(self.last_result, timeout)
@@ -101,9 +107,11 @@ class DeadMansSwitch:
 
 def _countdown(answer: Any, timeout: int) -> float:
     """Seconds the exchange's countdown runs: its ``triggerTime`` less its ``currentTime`` (both its
-    own clock, so a skewed local clock does not matter), never more than ``timeout``; ``timeout``
-    when the answer does not carry both times."""
+    own clock, so a skewed local clock does not matter), never more than ``timeout``; 0 when the
+    trigger time is "0" (no countdown); ``timeout`` when the answer does not carry both times."""
     try:
+        if str(answer["triggerTime"]) == "0":  # Kraken's "no countdown runs": the switch is off
+            return 0.0
         trigger, current = (datetime.fromisoformat(str(answer[k]).replace("Z", "+00:00")).timestamp()
                             for k in ("triggerTime", "currentTime"))
     except (TypeError, KeyError, ValueError, IndexError):

@@ -466,9 +466,7 @@ class SafetyWrapper(ExchangeReads):
         verdict = allowlist.check(self.mode, "CancelOrder")
         if not verdict.allowed:
             return SafetyCode.MODE, verdict.reason
-        if self._breaker_open():
-            return SafetyCode.CIRCUIT_OPEN, "circuit breaker is open: the exchange is failing"
-        try:
+        try:  # an open circuit breaker does not stop a cancel: less exposure is always tried
             status = self.system_status(max_age=0)  # cancels are rare and protective: read it now
         except KrakenError:
             return None  # an unknown status must not stop a cancel: try it

@@ -157,6 +157,89 @@ def test_the_dead_mans_switch_counts_down_from_the_exchanges_trigger_time():
     assert not dms.armed and dms.lapsed
 
 
+def test_an_answer_saying_no_countdown_runs_is_not_counted_as_armed():
+    """Kraken answers triggerTime "0" when no countdown runs (review of issue 20)."""
+    from krakensim.clock import ManualClock
+    from krakenbot.safety.dead_mans_switch import DeadMansSwitch
+
+    dms = DeadMansSwitch(lambda timeout: {"currentTime": "2026-01-01T00:00:00Z", "triggerTime": "0"}, ManualClock())
+    dms.arm(60)
+    assert not dms.armed and dms.lapsed
+
+
+def test_a_cycle_whose_arm_is_answered_with_no_countdown_places_no_order(sim, make_bot):
+    """The exchange answered the arm, but with a countdown already over: the switch is not armed, so
+    the cycle places nothing (the loop asked whether it is armed, not whether arm() returned)."""
+    bot = make_bot("live", live_flag=True, DEAD_MANS_SWITCH_SECONDS="60")
+    bot.start(first_in_home=True)
+    dms = bot.safety.dead_mans_switch
+    dms.disarm()
+    dms._call = lambda timeout: {"currentTime": "2026-01-01T00:00:00Z", "triggerTime": "2026-01-01T00:00:00Z"}
+
+    class BuyAlways:
+        name = "buy-always"
+
+        def decide(self, view):
+            from krakenbot.strategy import TradeIntent
+
+            return [TradeIntent(pair=view.pair, side="buy", ordertype="limit", volume=Decimal("0.001"),
+                                price=Decimal("59000"), post_only=False)]
+
+        def acknowledge(self, *args):
+            pass
+
+    bot.orchestrator.strategy = BuyAlways()
+    report = bot.run_once()
+    assert (report.placed, dms.armed) == (0, False), report
+    assert "no countdown" in report.skipped["XBTEUR"]
+
+
+def test_failing_keep_alives_in_the_wait_between_cycles_are_spaced_and_leave_the_kill_its_cancel(sim, make_bot):
+    """Review of issue 20: a failed keep-alive stayed due, so the wait between cycles sent one every
+    second; five failures opened the circuit breaker, and the kill's CancelAll was then refused. Now a
+    failed keep-alive is due again after the longest retry delay, and cancels pass the breaker."""
+    import threading
+
+    bot = make_bot("live", live_flag=True, DEAD_MANS_SWITCH_SECONDS="60")
+    bot.start(first_in_home=True)
+    assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.01"), Decimal("59000")).placed
+    sim.faults.inject(endpoint="CancelAllOrdersAfter", kind="error", error="EService:Unavailable", times=5)
+    start = len(sim.access_log)
+    bot.orchestrator.cycle_seconds = 30
+    sim.advance(20)  # the keep-alive is due (a third of 60 s)
+    bot.orchestrator._wait(threading.Event(), 8)
+    sent = [r.endpoint for r in sim.access_log_since(start)].count("CancelAllOrdersAfter")
+    assert sent == 2, f"{sent} keep-alives in 8 s of failures: one at once, one 5 s later"
+    report = bot.safety.kill("drill", actor="operator")
+    assert report.cancelled == 1 and not report.problems, report
+    assert open_on_exchange(sim) == []
+
+
+def test_an_open_circuit_breaker_stops_orders_but_not_the_kill_or_a_cancel(sim, make_bot):
+    """Fail closed for new exposure, open for less: with the exchange failing and the breaker open, an
+    order is refused before it is sent, while a cancel and the kill's CancelAll still go out."""
+    bot = make_bot("live", live_flag=True)
+    bot.start(first_in_home=True)
+    first = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.01"), Decimal("59000"))
+    second = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.01"), Decimal("59500"))
+    assert first.placed and second.placed
+    sim.faults.inject(endpoint="Balance", kind="http_status", status=503, times=50)
+    for _ in range(5):
+        try:
+            bot.client.account.balance()
+        except Exception:  # noqa: BLE001 - the failures that open the breaker
+            pass
+    assert bot.client.breaker.state.value == "open"
+    start = len(sim.access_log)
+    refused = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.01"), Decimal("59200"))
+    assert not refused.placed and refused.denials[0].code.value == "CIRCUIT_OPEN"
+    assert bot.safety.cancel_order(first.cl_ord_id).accepted
+    report = bot.safety.kill("drill", actor="operator")
+    assert report.cancelled == 1 and not report.problems, report
+    assert [r.endpoint for r in sim.access_log_since(start)] == ["CancelOrder", "CancelAll"]
+    assert open_on_exchange(sim) == []
+
+
 @pytest.mark.parametrize("status", ["maintenance", "cancel_only", "post_only"])
 def test_market_status_blocks_new_orders(sim, make_bot, status):
     bot = make_bot("live", live_flag=True)

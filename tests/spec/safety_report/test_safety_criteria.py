@@ -181,6 +181,18 @@ def test_a_request_sent_while_the_breaker_was_open_fails_the_criterion(evidence)
     assert broken.figures["requests sent while open"] == "1"
 
 
+def test_a_cancel_sent_while_the_breaker_was_open_is_no_breach_and_is_counted_apart(evidence):
+    """Less exposure passes the breaker (the kill switch's CancelAll): not a finding, but a figure."""
+    row = evidence.row("While the circuit breaker is open")
+    before = int(evidence.verdicts()[BREAKER].figures["cancels sent while open (less exposure: let through)"])
+    _append_request(row, "CancelAll")
+
+    verdict = evidence.verdicts()[BREAKER]
+
+    assert verdict.status == "PASS", failure_lines(verdict)
+    assert int(verdict.figures["cancels sent while open (less exposure: let through)"]) == before + 1
+
+
 def test_the_breaker_judged_from_the_audit_trail_alone_still_catches_a_request_sent_while_open(evidence):
     """Evidence without the breaker's transitions (live target): the audit rows' times are used."""
     row = evidence.row("While the circuit breaker is open")
