@@ -17,6 +17,7 @@ from krakenbot.clock import Clock, Interrupted, SystemClock
 from krakenbot.config import Settings
 from krakenbot.errors import KrakenError
 from krakenbot.safety.modes import CurrentMode, TradingMode
+from krakenbot.store import STARTUP_CHECK_KEY
 
 if TYPE_CHECKING:
     from krakenbot.client import BreakerState
@@ -169,7 +170,8 @@ class Bot:
         pacer = getattr(self.client, "pacer", None)
         if pacer is not None:  # the last process may have left the key's call counter full
             pacer.assume_used(self._idle_since_last_call(first_in_home))
-        lost = bool(getattr(self.store, "created", False))  # no schema when opened: new, or emptied
+        # A store created empty (new, or lost) until a start-up has asked the exchange, however many tries
+        lost = self.store.get_meta(STARTUP_CHECK_KEY) is not None
         refs = self._references(lost)
         recovery = safety.recover()  # adopts only this bot's id head: never another bot's orders
         reconciler = safety.reconciler
@@ -180,6 +182,8 @@ class Bot:
         if lost and (open_now or today or earlier):
             halted = self._lost_store_reason(refs, len(open_now), trades, len(earlier))
             safety.risk.halt(halted, actor="startup")
+        if lost:  # asked, and halted when needed: a later start trusts the store
+            self.store.clear_meta(STARTUP_CHECK_KEY)
         if self.settings.dead_mans_switch_seconds and safety.mode.value in ("canary", "live"):
             try:  # retried inside; if it still fails, the loop arms it before any order (Orchestrator)
                 safety.arm_dead_mans_switch(self.settings.dead_mans_switch_seconds)

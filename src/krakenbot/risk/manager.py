@@ -82,8 +82,9 @@ class RiskManager:
 
     def set_trading_state(self, state: TradingState, reason: str, actor: str = "bot") -> None:
         """The one way the state changes; every change (even a repeated one) is audited,
-        and the state is stored so a restart cannot quietly un-halt the bot."""
-        with self._lock:
+        and the state is stored so a restart cannot quietly un-halt the bot. The state and its audit
+        row are one transaction: a change the store records only halfway does not happen."""
+        with self._lock, self.store.batch():
             old = self.trading_state
             self.store.set_meta(STATE_KEY, TradingState(state).value)
             self.store.append_audit({

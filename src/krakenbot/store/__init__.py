@@ -12,12 +12,13 @@ from __future__ import annotations
 from krakenbot.store.audit import AuditLog
 from krakenbot.store.candles import Candles
 from krakenbot.store.counters import Counters, utc_day, utc_day_bounds
-from krakenbot.store.database import Database, StoreError
+from krakenbot.store.database import STARTUP_CHECK_KEY, Database, StoreError
 from krakenbot.store.orders import SETTLED_STATUSES, FillRecord, OrderRecord, Orders
 from krakenbot.store.schema import MIGRATIONS, SCHEMA_VERSION
 
-__all__ = ["Store", "StoreError", "OrderRecord", "FillRecord", "MIGRATIONS", "SCHEMA_VERSION", "SETTLED_STATUSES",
-           "utc_day", "utc_day_bounds"]
+__all__ = ["Store", "StoreError", "STARTUP_CHECK_KEY", "OrderRecord", "FillRecord", "MIGRATIONS", "SCHEMA_VERSION", "SETTLED_STATUSES",
+           "utc_day",
+           "utc_day_bounds"]
 
 
 class Store(Orders, AuditLog, Counters, Candles, Database):

@@ -61,3 +61,7 @@ class Counters(Database):
     def set_meta(self, key: str, value: str) -> None:
         with self.tx() as db:
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, str(value)))
+
+    def clear_meta(self, key: str) -> None:
+        with self.tx() as db:
+            db.execute("DELETE FROM meta WHERE key = ?", (key,))

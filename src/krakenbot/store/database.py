@@ -17,6 +17,8 @@ from typing import Any, Iterable, Iterator
 
 from krakenbot.store.schema import MIGRATIONS, SCHEMA_VERSION
 
+STARTUP_CHECK_KEY = "startup_check"  # meta: set with a new schema, cleared once start-up asked the exchange
+
 __all__ = ["Database", "StoreError"]
 
 
@@ -120,12 +122,21 @@ class Database:
     def _migrate(self) -> None:
         with self._lock:
             version = self.schema_version
-            # No schema: the file was just created, or was empty (deleted, truncated to 0 bytes). Start-up
-            # asks the exchange whether this bot had been trading (a lost store must not look new).
-            self.created = version == 0
             if version > SCHEMA_VERSION:
                 # Fail closed: a newer bot wrote this file; we do not know its meaning.
                 raise StoreError(f"store schema v{version} is newer than this bot (v{SCHEMA_VERSION})")
+            if version == 0:
+                # No schema: the file was just created, or was empty (deleted, truncated to 0 bytes). The
+                # whole schema and the mark that start-up must ask the exchange whether this bot had been
+                # trading (a lost store must not look new) are one transaction: a start that fails or
+                # dies before that check leaves the mark for the next one (Bot.start clears it).
+                with self.tx() as db:
+                    for statements in MIGRATIONS:
+                        for statement in statements:
+                            db.execute(statement)
+                    db.execute("INSERT INTO meta(key, value) VALUES (?, 'pending')", (STARTUP_CHECK_KEY,))
+                    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                return
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 with self.tx() as db:
                     for statement in MIGRATIONS[target - 1]:

@@ -522,3 +522,35 @@ def test_an_order_on_a_closed_client_is_not_placed_and_blocks_nothing(sim, make_
     assert sim.access_log_since(start) == []
     assert bot.store.get_order(outcome.cl_ord_id).status == "REJECTED"
     assert bot.safety.executor.unknown_pairs() == frozenset()
+
+
+def test_a_resume_the_store_records_only_halfway_does_not_resume_after_a_restart(sim, tmp_path):
+    """Review of issue 20: the state row and its audit row were two transactions. With the disk full
+    between them, the resume was refused (and the running bot stayed halted), yet the stored state
+    said ACTIVE, so the next start traded."""
+    import sqlite3
+
+    from krakenbot.bot import Bot
+    from krakenbot.config import Settings
+    from krakenbot.errors import StoreFailure
+
+    settings = Settings.from_env({
+        "KRAKEN_API_KEY": sim.api_key, "KRAKEN_API_SECRET": sim.api_secret, "API_DOMAIN": sim.url,
+        "TRADING_MODE": "live", "KRAKEN_LIVE_TRADING": "yes", "KILL_SWITCH_FILE": str(tmp_path / "KILL"),
+        "MAX_ORDER_EUR": "1000", "TOTAL_BTC": "0.1", "BOT_ID": "abcd"})
+    path = str(tmp_path / "bot.sqlite")
+    with Bot.build(settings, clock=sim.clock, store_path=path, live_flag=True) as bot:
+        bot.start(first_in_home=True)
+        bot.safety.kill("operator stop", actor="operator")
+
+        def disk_full(_event):
+            raise sqlite3.OperationalError("database or disk is full")
+
+        bot.store.append_audit = disk_full  # the disk fills between the state row and its audit row
+        with pytest.raises(StoreFailure):
+            bot.safety.resume("checked", actor="operator")
+        assert bot.safety.kill_switch.engaged
+    with Bot.build(settings, clock=sim.clock, store_path=path, live_flag=True) as bot:
+        bot.start()
+        refused = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000"))
+        assert bot.safety.risk.trading_state.value == "HALTED" and not refused.placed
