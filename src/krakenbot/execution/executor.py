@@ -585,7 +585,7 @@ class Executor:
         """Move the order to what Kraken says; numbers always follow the exchange. An answer about
         another order (its client id is not ours: a replayed or crossed AddOrder answer gave us its
         txid) is a contradiction, never applied: the order is looked up by its own client id."""
-        if _names_another_order(order, info):
+        if names_another_order(order, info):
             return self._find_by_client_id(
                 order, "txid_of_another_order", order.txid or "",
                 f"Kraken's order {order.txid} is {info.cl_ord_id}'s, not ours; looked up by client id")
@@ -828,10 +828,11 @@ def query_orders_isolating(account: Any, txids: list[str], trades: bool = False)
     return infos, unknown
 
 
-def _names_another_order(order: OrderRecord, info: OrderInfo) -> bool:
-    """Is this exchange answer about a different order? Only a client id on both sides can say so:
-    an order placed without one (by hand) is taken as the txid names it."""
-    return bool(info.cl_ord_id) and info.cl_ord_id != order.cl_ord_id
+def names_another_order(order: OrderRecord, info: OrderInfo) -> bool:
+    """Is this exchange answer about a different order? Every order the bot sends carries its client
+    id, and Kraken lists an order's ``cl_ord_id`` whenever one was given: an answer with another id,
+    or with none (an order placed by hand, named by a replayed answer), is about someone else's."""
+    return info.cl_ord_id != order.cl_ord_id
 
 
 def _with_txid(info: OrderInfo, txid: str) -> OrderInfo:

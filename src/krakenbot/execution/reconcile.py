@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from krakenbot.clock import Clock, SystemClock
-from krakenbot.execution.executor import Executor, query_orders_isolating
+from krakenbot.execution.executor import Executor, names_another_order, query_orders_isolating
 from krakenbot.execution.fills import fee_discrepancy, fetch_trades
 from krakenbot.execution.order_state import EXCHANGE_STATUS_FOR_EVENT, OrderStatus, event_for_exchange_status
 from krakenbot.models import OrderInfo, TradeInfo
@@ -187,7 +187,7 @@ class Reconciler:
                 if info is None:
                     out.append(Discrepancy("order_not_on_exchange", o.cl_ord_id, o.status, None, f"txid {o.txid}"))
                     continue
-                if info.cl_ord_id and info.cl_ord_id != o.cl_ord_id:  # the txid is another order's: not comparable
+                if names_another_order(o, info):  # the txid is another order's: not comparable
                     out.append(Discrepancy("order_mismatch", f"{o.cl_ord_id}.cl_ord_id", o.cl_ord_id, info.cl_ord_id,
                                            f"txid {o.txid} is another order's at the exchange"))
                     continue

@@ -53,7 +53,7 @@ def _buy(bot: Bot, pair: str = XBT, price: str = "59000", volume: str = "0.001")
 
 
 def _exchange_txid(sim: KrakenSimulator, cl_ord_id: str) -> str:
-    [txid] = [o["txid"] for o in sim.orders() if o["cl_ord_id"] == cl_ord_id]
+    [txid] = [o["txid"] for o in sim.orders() if o.get("cl_ord_id") == cl_ord_id]
     return txid
 
 
@@ -212,3 +212,31 @@ def test_a_market_order_read_back_as_another_orders_halts_the_pair_at_once(two_b
     assert theirs.txid == real != mine.txid, theirs  # before the fix: A's txid, A's order's state
     assert [r["detail"]["kind"] for r in _contradictions(b)] == ["txid_of_another_order"]
     assert "XXBTZEUR" in b.safety.status()["halted_pairs"]
+
+
+def test_a_replayed_answer_naming_an_order_placed_by_hand_is_found_out_at_refresh(world):
+    """Review of issue 20: an answer about an order without a client id was taken as the bot's own
+    (a person's order, placed by hand, named by a replayed AddOrder answer). Kraken lists the client id
+    of every order given one, and the bot gives one to every order: none means someone else's."""
+    import requests
+
+    from tools.spec_support.raw_client import signed_post
+
+    sim, bot, _ = world
+    key, secret = sim.create_key(account="demo")
+    by_hand = signed_post(requests, sim.url, key, secret, "AddOrder", {
+        "pair": "XXBTZEUR", "type": "buy", "ordertype": "limit", "volume": "0.001", "price": "59000"})
+    hand_txid = by_hand["result"]["txid"][0]
+    sim.faults.inject("AddOrder", "replayed_answer")
+    mine = _buy(bot, price="58900")
+    assert mine.txid == hand_txid  # the lie looks like an ordinary acknowledgement
+    signed_post(requests, sim.url, key, secret, "CancelOrder", {"txid": hand_txid})  # the person cancels theirs
+
+    bot.safety.refresh_orders()
+
+    record = bot.store.get_order(mine.cl_ord_id)
+    assert (record.status, record.txid) == ("OPEN", _exchange_txid(sim, mine.cl_ord_id)), record
+    [row] = _contradictions(bot)
+    assert row["detail"]["kind"] == "txid_of_another_order"
+    assert [o.cl_ord_id for o in bot.safety.open_orders()] == [mine.cl_ord_id]
+    _assert_pair_halted_rest_working(sim, bot)
