@@ -356,15 +356,24 @@ def test_per_order_locks_do_not_accumulate_over_a_long_run(fake, ex):
     assert len(ex._order_locks) < 10
 
 
-@pytest.mark.parametrize("their_cid", [None, "same"])
-def test_an_answer_without_another_client_id_is_followed_as_is(fake, ex, store, their_cid):
-    """Only a client id that differs says an answer is about another order: an order Kraken lists
-    without one (placed by hand, adopted) is followed by its txid, with no contradiction."""
+def test_an_answer_with_our_client_id_is_followed_as_is(fake, ex, store):
     fake.add_results = [OrderAck(("OTX-11",), "buy")]
     placed = ex.place(REQ)
-    fake.orders["OTX-11"] = info("OTX-11", placed.cl_ord_id if their_cid else None, "canceled")
+    fake.orders["OTX-11"] = info("OTX-11", placed.cl_ord_id, "canceled")
     assert ex.sync_order(placed.cl_ord_id).status == "CANCELED"
     assert ex.contradictions == [] and store.audit_rows("exchange_contradiction") == []
+
+
+def test_an_answer_without_a_client_id_is_about_an_order_placed_by_hand_not_ours(fake, ex, store):
+    """Every order the bot sends carries its client id and Kraken lists it: an order listed without
+    one (a person's, named by a replayed answer) is someone else's."""
+    fake.add_results = [OrderAck(("OTX-11",), "buy")]
+    placed = ex.place(REQ)
+    fake.orders["OTX-11"] = info("OTX-11", None, "canceled")
+    fake.orders["OTX-14"] = info("OTX-14", placed.cl_ord_id, "open")
+    order = ex.sync_order(placed.cl_ord_id)
+    assert (order.status, order.txid) == ("OPEN", "OTX-14")
+    assert [d.kind for d in ex.contradictions] == ["txid_of_another_order"]
 
 
 def test_an_answer_about_another_client_id_is_looked_up_by_our_own(fake, ex, store):
