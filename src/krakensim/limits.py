@@ -57,6 +57,8 @@ class ApiCounter:
         if tier not in TIERS:
             raise ValueError(f"unknown tier {tier!r}; expected one of {sorted(TIERS)}")
         with self._lock:
+            for key in list(self._counters):  # time already passed decays at the old tier's rate
+                self._decayed(key)
             self.maximum, self.decay = TIERS[tier]
 
     def charge(self, key: str, endpoint: str) -> None:

@@ -41,17 +41,21 @@ end, each at most until its own deadline, and sends the cancel again (CancelAll;
 cancel is re-sent as a re-check). No placement can slip past both: one registered after the
 snapshot ran its guard after it, and the kill switch is engaged before its CancelAll, so the
 guard refuses it. The first cancel still leaves at once; the second comes when the overtaken
-call's answer (or its deadline) does, which is what the whole CancelAll waited for before.
+call's answer (or its deadline) does, which is what the whole CancelAll waited for before. A call
+that ended without an answer (a timeout, a dropped connection, an edge's error page) may still be on
+its way, and Kraken takes it until the order's own ``deadline`` parameter: the second cancel waits
+for that too.
 """
 from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable
-import re
 from urllib.parse import quote_plus
 
 from krakenbot.client import endpoints
@@ -67,7 +71,7 @@ from krakenbot.client.signing import ApiSecret, Signer, redact_key
 from krakenbot.client.trading import TradingApi
 from krakenbot.clock import Clock, SystemClock
 from krakenbot.errors import (AuthenticationError, ClientClosed, InvalidNonceError, KrakenError, LocalRefusal,
-                             RateLimitError)
+                             RateLimitError, TransportError)
 
 log = logging.getLogger("krakenbot.client")
 
@@ -81,25 +85,33 @@ class Placement:
     """A call that can add exposure (AddOrder, EditOrder, AmendOrder...), from before its guard
     check until it ends; a cancel that may have overtaken it waits for it (``wait``)."""
 
-    __slots__ = ("endpoint", "deadline", "_ended")
+    __slots__ = ("endpoint", "deadline", "lands_until", "answered", "_ended")
 
-    def __init__(self, endpoint: str, deadline: float) -> None:
+    def __init__(self, endpoint: str, deadline: float, lands_until: float) -> None:
         self.endpoint = endpoint
         self.deadline = deadline  # time.monotonic(); the exchange's own deadline once it is sent
+        self.lands_until = lands_until  # time.monotonic(): until when Kraken may still take the request
+        self.answered = False  # the call ended with Kraken's answer (or never left): nothing more can land
         self._ended = threading.Event()
 
-    def end(self) -> None:
+    def end(self, answered: bool) -> None:
+        self.answered = answered
         self._ended.set()
 
     def wait(self) -> bool:
         """Until the call ended (True) or its deadline passed (False). A call still waiting for its
-        turn has a provisional deadline, replaced by its exchange's when it is sent."""
+        turn has a provisional deadline, replaced by its exchange's when it is sent. A call that
+        ended without an answer is waited for until Kraken can no longer take it (``lands_until``)."""
         while True:
             deadline = self.deadline
             if self._ended.wait(max(0.0, deadline - time.monotonic())):
-                return True
+                break
             if self.deadline == deadline:
                 return False
+        left = 0.0 if self.answered else self.lands_until - time.monotonic()
+        if left > 0:
+            threading.Event().wait(left)
+        return True
 
 
 def _wire(value: Any) -> str:
@@ -265,15 +277,34 @@ class KrakenClient:
         """Signed POST to ``/0/private/<endpoint>``; reads are retried, writes never."""
         if endpoint not in _PLACING:
             return self._private(endpoint, params, None, None)
-        placement = Placement(endpoint, time.monotonic() + self._placement_bound)
+        now = time.monotonic()
+        placement = Placement(endpoint, now + self._placement_bound, now + self._acceptance_left(params))
         with self._placing_lock:  # before the guard: see the module docstring
             self._placing.add(placement)
+        answered = False
         try:
-            return self._private(endpoint, params, placement, None)
+            result = self._private(endpoint, params, placement, None)
+            answered = True
+            return result
+        except KrakenError as exc:
+            answered = not isinstance(exc, TransportError)  # Kraken's own error, or nothing sent
+            raise
         finally:
             with self._placing_lock:
                 self._placing.discard(placement)
-            placement.end()
+            placement.end(answered)
+
+    def _acceptance_left(self, params: dict[str, Any]) -> float:
+        """Seconds Kraken may still take this request: until its ``deadline`` parameter (exchange time,
+        whole seconds, plus one for our estimate of that clock), or the call's whole budget without one."""
+        text = params.get("deadline")
+        if not text:
+            return self._placement_bound
+        try:
+            at = datetime.strptime(str(text), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            return self._placement_bound
+        return max(0.0, at - self.exchange_time()) + 1.0
 
     def cancel(self, endpoint: str, overtaken: list[Placement], /, **params: Any) -> dict[str, Any]:
         """A cancel (a ``CANCEL`` row) like ``private``; ``overtaken`` receives the calls that can add

@@ -17,7 +17,7 @@ import pytest
 
 from krakenbot.bot import Bot
 from krakenbot.config import Settings
-from krakensim import DEMO_PERMISSIONS
+from krakensim import DEMO_PERMISSIONS, KrakenSimulator
 
 WINDOW_15_S = 15_000_000  # the bot's nonces are microseconds
 
@@ -111,6 +111,70 @@ def test_kill_covers_an_order_its_cancel_all_overtook(sim, tmp_path, window):
         else:  # refused for its nonce: nothing was placed, the second CancelAll finds nothing
             assert not outcome["o"].placed and "Invalid nonce" in outcome["o"].reason
             assert (report.cancelled, report.cancelled_again) == (1, 0)
+    finally:
+        bot.close()
+        proxy.close()
+
+
+class DelayingProxy(HoldingProxy):
+    """Once ``armed``, holds the next AddOrder for ``hold_s`` of real time, then forwards it: a request
+    the network delays past its call's timeout, yet within the order's own deadline."""
+
+    def __init__(self, target: tuple[str, int], hold_s: float) -> None:
+        super().__init__(target)
+        self.hold_s = hold_s
+        self.forwarded = threading.Event()
+
+    def _up(self, src: socket.socket, dst: socket.socket, last: dict) -> None:
+        try:
+            while data := src.recv(65536):
+                if b"/0/private/" in data:
+                    last["endpoint"] = data.split(b"/0/private/", 1)[1].split(b" ", 1)[0]
+                held = last["endpoint"] == b"AddOrder" and self.armed.is_set() and not self.holding.is_set()
+                if held:
+                    self.holding.set()
+                    threading.Event().wait(self.hold_s)
+                dst.sendall(data)
+                if held:
+                    self.forwarded.set()
+        except OSError:
+            pass
+        finally:
+            _shut(src, dst)
+
+
+def test_the_kill_waits_out_the_deadline_of_an_order_whose_call_timed_out_before_cancelling_again(tmp_path):
+    """Review of issue 20: the second CancelAll went out when the overtaken AddOrder's *call* ended (a
+    1.5 s timeout here), but Kraken takes that request until the order's own deadline (4 s here): one
+    delayed in the network landed after both CancelAlls and stayed open. Now a call that ended
+    without an answer is waited for until its order's deadline has passed. Real time throughout: the
+    exchange judges the late request's deadline by its own clock while the bot waits."""
+    with KrakenSimulator(seed=42) as sim:
+        sim.set_price("XBTEUR", "60000")
+        _kill_while_an_order_is_delayed_past_its_timeout(sim, tmp_path)
+
+
+def _kill_while_an_order_is_delayed_past_its_timeout(sim: KrakenSimulator, tmp_path) -> None:
+    key, secret = sim.create_key(DEMO_PERMISSIONS, nonce_window=WINDOW_15_S)
+    proxy = DelayingProxy((sim.host, sim.port), hold_s=2.5)
+    env = {"KRAKEN_API_KEY": key, "KRAKEN_API_SECRET": secret, "API_DOMAIN": proxy.url, "TRADING_MODE": "live",
+           "KRAKEN_LIVE_TRADING": "yes", "KILL_SWITCH_FILE": str(tmp_path / "KILL"), "STORE_PATH": ":memory:",
+           "MAX_ORDER_EUR": "1000", "TOTAL_BTC": "0.1", "MAX_OPEN_ORDERS": "10",
+           "KRAKEN_CONNECT_TIMEOUT": "0.5", "KRAKEN_READ_TIMEOUT": "1", "KRAKEN_TOTAL_TIMEOUT": "1.5"}
+    bot = Bot.build(Settings.from_env(env), clock=sim.clock, store_path=":memory:", live_flag=True,
+                    client_options={"order_deadline": 4.0})
+    try:
+        assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000")).placed
+        proxy.armed.set()
+        order = threading.Thread(target=lambda: bot.safety.submit_order(
+            "XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59400")), daemon=True)
+        order.start()
+        assert proxy.holding.wait(5), "the second AddOrder never reached the proxy"
+        report = bot.safety.kill("operator stop")
+        assert proxy.forwarded.is_set()
+        still_open = [o["cl_ord_id"] for o in sim.orders() if o["status"] == "open"]
+        assert still_open == [], f"open at the exchange after the kill: {still_open} ({report})"
+        assert (report.cancelled, report.cancelled_again) == (2, 1) and report.problems == (), report
     finally:
         bot.close()
         proxy.close()

@@ -146,3 +146,10 @@ def test_a_tier_set_on_the_simulator_holds_until_reset():
         assert (sim.counters()["api_max"], sim.exchange.counter.max_open, sim.tier) == (15, 60, "starter")
         with pytest.raises(ValueError, match="unknown tier"):
             sim.set_tier("gold")
+
+
+def test_a_new_tier_decays_only_the_time_after_it_was_set():
+    clock, counter = filled("starter", 15)
+    clock.advance(10)  # 3.3 decayed on the starter tier
+    counter.set_tier("pro")
+    assert counter.snapshot("k")["api"] == pytest.approx(15 - 10 * 0.33)
