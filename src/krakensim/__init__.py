@@ -92,6 +92,11 @@ class KrakenSimulator:
                 self.exchange.create_account(account, balances if balances is not None else self._balances)
         return key, secret
 
+    def redeem_ws_token(self, token: str) -> str | None:
+        """The API key a ``GetWebSocketsToken`` token speaks for, once used (within its 15 minutes),
+        or None: what a WebSocket endpoint asks when a private request brings a token."""
+        return self.gateway.ws_tokens.redeem(token)
+
     # -- controls -------------------------------------------------------------------------------
     def reset(self) -> None:
         """Default balances, no orders, no faults (their RNG reseeded), empty access log, zero counters,

@@ -173,6 +173,13 @@ class AccountMethods(EngineState):
                     "tiervolume": fmt(Decimal(tier_vol), 4),
                     "nextvolume": fmt(Decimal(nxt_vol), 4) if nxt_vol is not None else None}
 
+        if not pairs:  # without a pair Kraken answers null, not an empty map
+            return {"currency": "ZUSD", "volume": fmt(vol, 4), "fees": None, "fees_maker": None}
         return {"currency": "ZUSD", "volume": fmt(vol, 4),
                 "fees": {p.id: tier_info(TAKER_TIERS) for p in pairs},
                 "fees_maker": {p.id: tier_info(MAKER_TIERS) for p in pairs}}
+
+    def _open_positions(self, acct: Account, params: dict) -> Any:
+        """A spot account holds no margin positions: Kraken's empty answer in the shape asked for,
+        a list when ``consolidation`` is given (ccxt's fetch_positions), else a map by position id."""
+        return [] if text(params, "consolidation") else {}

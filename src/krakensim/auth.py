@@ -37,6 +37,11 @@ FUNDING_ENDPOINTS = frozenset({
     "Earn/Allocate", "Earn/Deallocate", "Earn/AllocateStatus", "Earn/DeallocateStatus",
 })
 
+# Export reports: refused for every key (no key here carries Kraken's "Export data" permission), so
+# a client learns the gap from Kraken's own answer, ``EGeneral:Permission denied``.
+EXPORT_ENDPOINTS = frozenset({"AddExport", "ExportStatus", "RetrieveExport", "RemoveExport"})
+EXPORT = "export_data"
+
 # endpoint -> permissions of which the key needs at least one.
 ENDPOINT_PERMISSIONS: dict[str, frozenset[str]] = {
     **{name: frozenset({QUERY_FUNDS}) for name in ("Balance", "BalanceEx", "TradeBalance", "TradeVolume")},
@@ -50,6 +55,7 @@ ENDPOINT_PERMISSIONS: dict[str, frozenset[str]] = {
     "CancelAllOrdersAfter": frozenset({CANCEL, TRADE}),
     "GetWebSocketsToken": frozenset({QUERY_FUNDS, QUERY_ORDERS, TRADE}),
     **{name: frozenset({WITHDRAW}) for name in FUNDING_ENDPOINTS},
+    **{name: frozenset({EXPORT}) for name in EXPORT_ENDPOINTS},
 }
 PRIVATE_ENDPOINTS = frozenset(ENDPOINT_PERMISSIONS)
 

@@ -40,6 +40,7 @@ ORDER_RATE_LIMIT = "EOrder:Rate limit exceeded"
 ORDERS_LIMIT = "EOrder:Orders limit exceeded"
 DUPLICATE_ORDER = "EOrder:Duplicate order"  # cl_ord_id already on an open order; Kraken's text unpublished
 POST_ONLY_ORDER = "EOrder:Post only order"  # AmendOrder post_only that would take liquidity
+REDUCE_ONLY_NO_POSITION = "EOrder:Reduce only:No position exists"  # reduce_only without a margin position
 # Service
 SERVICE_UNAVAILABLE = "EService:Unavailable"
 SERVICE_BUSY = "EService:Busy"

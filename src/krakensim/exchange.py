@@ -82,7 +82,7 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
             "AssetPairs": self._asset_pairs, "Ticker": self._ticker, "OHLC": self._ohlc,
             "Depth": self._depth, "Trades": self._trades, "Spread": self._spread,
         }
-        self._private: dict[str, Callable[[Account, dict], dict]] = {
+        self._private: dict[str, Callable[[Account, dict], Any]] = {
             "Balance": self._balance, "BalanceEx": self._balance_ex, "TradeBalance": self._trade_balance,
             "OpenOrders": self._open_orders, "ClosedOrders": self._closed_orders,
             "QueryOrders": self._query_orders, "TradesHistory": self._trades_history,
@@ -90,7 +90,8 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
             "TradeVolume": self._trade_volume, "AddOrder": self._add_order, "AddOrderBatch": self._add_order_batch,
             "AmendOrder": self._amend_order, "EditOrder": self._edit_order, "CancelOrder": self._cancel_order,
             "CancelAll": self._cancel_all, "CancelAllOrdersAfter": self._cancel_all_after,
-            "CancelOrderBatch": self._cancel_order_batch, "OpenPositions": lambda a, p: {},
+            "CancelOrderBatch": self._cancel_order_batch, "OpenPositions": self._open_positions,
+            "OrderAmends": self._order_amends,
         }
         self._init_state()
         self._attached = True

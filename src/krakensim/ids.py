@@ -1,7 +1,7 @@
 """Kraken-format identifiers (``OQCLML-BW3P3-BUCMWZ``) from a seeded generator.
 
-Kraken's ids are opaque 6-5-6 upper-case alphanumerics with a type letter first (O
-orders, T trades, L ledger entries). A seeded generator per letter makes the same
+Kraken's ids are opaque 6-5-6 groups of base32 characters (``A-Z`` and ``2-7``: no ``0 1 8 9``
+in any live capture) with a type letter first (O orders, T trades, L ledger entries). A seeded generator per letter makes the same
 seed give the same ids whatever else happens, which the determinism tests rely on.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import string
 
-_ALPHABET = string.ascii_uppercase + string.digits
+ALPHABET = string.ascii_uppercase + "234567"  # base32, as every live Kraken id
 
 
 class IdGenerator:
@@ -37,8 +37,17 @@ class IdGenerator:
                 f"ids:{self._seed}:{self.generation}:{prefix}"
             rng = self._rngs[prefix] = random.Random(stream)
         while True:
-            c = "".join(rng.choices(_ALPHABET, k=16))
+            c = "".join(rng.choices(ALPHABET, k=16))
             ident = f"{prefix}{c[:5]}-{c[5:10]}-{c[10:]}"
             if ident not in self._issued:
                 self._issued.add(ident)
                 return ident
+
+
+def base32_number(n: int, width: int) -> str:
+    """``n`` in Kraken's id alphabet, ``width`` characters (a counter that still looks like an id)."""
+    out = []
+    for _ in range(width):
+        n, digit = divmod(n, 32)
+        out.append(ALPHABET[digit])
+    return "".join(reversed(out))

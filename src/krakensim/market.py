@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from krakensim.history import TradeHistory
-from krakensim.pairs import PairSpec
-from krakensim.wire import fmt, q, utc_day_start
+from krakensim.pairs import DEPTH_VOLUME_DECIMALS, WIRE_PRICE_DECIMALS, PairSpec
+from krakensim.wire import decimals_of, fmt, q, utc_day_start
 
 INTERVALS = (1, 5, 15, 30, 60, 240, 1440, 10080, 21600)
 OHLC_LIMIT = 720
@@ -222,10 +222,10 @@ class PairMarket:
         # Users' orders never trade with each other, so two accounts can cross: never show that.
         while ask_rows and bid_rows and ask_rows[0][0] <= bid_rows[0][0]:
             ask_rows.pop(0)
-        pd, ld = self.spec.pair_decimals, self.spec.lot_decimals
+        pd, vd = WIRE_PRICE_DECIMALS, DEPTH_VOLUME_DECIMALS
         return {
-            "asks": [[fmt(p, pd), fmt(v, ld), ts] for p, v in ask_rows[:count]],
-            "bids": [[fmt(p, pd), fmt(v, ld), ts] for p, v in bid_rows[:count]],
+            "asks": [[fmt(p, pd), fmt(v, max(vd, decimals_of(v))), ts] for p, v in ask_rows[:count]],
+            "bids": [[fmt(p, pd), fmt(v, max(vd, decimals_of(v))), ts] for p, v in bid_rows[:count]],
         }
 
     # ------------------------------------------------------------------- tape
@@ -260,7 +260,7 @@ class PairMarket:
     def trades(self, since_ns: int | None, count: int) -> tuple[list[list], str]:
         """Kraken's Trades page: up to ``count`` trades after ``since_ns``, oldest first, and
         ``last`` (the last row's nanoseconds) to pass as the next ``since``."""
-        pd, ld = self.spec.pair_decimals, self.spec.lot_decimals
+        pd, ld = WIRE_PRICE_DECIMALS, self.spec.lot_decimals
         out: list[list] = []
         last_ns = since_ns
         if since_ns is not None and since_ns < self._tape_times[0]:
@@ -297,7 +297,7 @@ class PairMarket:
     def spreads(self, since: float | None) -> tuple[list[list], int]:
         rows = self._spreads if since is None else [r for r in self._spreads if r[0] > since]
         rows = rows[-1000:]
-        pd = self.spec.pair_decimals
+        pd = WIRE_PRICE_DECIMALS
         out = [[r[0], fmt(r[1], pd), fmt(r[2], pd)] for r in rows]
         last = rows[-1][0] if rows else (int(since) if since is not None else self.updated_at)
         return out, last

@@ -9,7 +9,8 @@ from decimal import Decimal
 from krakensim.engine_state import EngineState
 from krakensim.errors import invalid_arguments
 from krakensim.market import INTERVALS
-from krakensim.pairs import ASSETS, MAKER_TIERS, TAKER_TIERS, PairSpec, resolve_asset, resolve_pair, resolve_pairs
+from krakensim.pairs import (ASSETS, MAKER_TIERS, TAKER_TIERS, WIRE_PRICE_DECIMALS, PairSpec, resolve_asset,
+                             resolve_pair, resolve_pairs)
 from krakensim.wire import fmt, parse_int, rfc1123, rfc3339, since_nanos, since_seconds, text
 
 ZERO = Decimal(0)
@@ -67,7 +68,7 @@ class MarketDataMethods(EngineState):
         out = {}
         for p in resolve_pairs(text(params, "pair")):
             m = self.markets[p.id]
-            pd, ld = p.pair_decimals, p.lot_decimals
+            pd, ld = WIRE_PRICE_DECIMALS, p.lot_decimals
             stats = m.stats(self._now)
             d, h = stats["today"], stats["24h"]
             ask_vol, bid_vol = m.level_volume("asks", 0), m.level_volume("bids", 0)

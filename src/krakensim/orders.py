@@ -9,13 +9,39 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from krakensim.pairs import ASSETS, PairSpec
+from krakensim.pairs import ASSETS, WIRE_PRICE_DECIMALS, PairSpec
 from krakensim.wire import fmt
 
 OPEN_STATUSES = ("pending", "open")
-TRIGGERED_TYPES = ("stop-loss", "take-profit", "stop-loss-limit", "take-profit-limit")
+TRAILING_TYPES = ("trailing-stop", "trailing-stop-limit")
+TRIGGERED_TYPES = ("stop-loss", "take-profit", "stop-loss-limit", "take-profit-limit") + TRAILING_TYPES
 ORDER_TYPES = ("market", "limit") + TRIGGERED_TYPES
+CLOSE_TYPES = TRIGGERED_TYPES + ("limit",)  # a conditional close's types (iceberg is not simulated)
 ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Offset:
+    """A trailing distance as sent (``+1.5%``, ``+500``, ``-0.5%``): signed amount, percent or quote units."""
+
+    amount: Decimal  # signed
+    percent: bool
+    text: str  # as Kraken echoes it in descr: "+1.5000%", "+500.0"
+
+    def apply(self, price: Decimal) -> Decimal:
+        return price + (price * self.amount / 100 if self.percent else self.amount)
+
+
+@dataclass(frozen=True, slots=True)
+class CloseSpec:
+    """A conditional close (``close[ordertype]``, ``close[price]``, ``close[price2]``): each fill of the
+    primary places an opposite order of the filled volume with these terms."""
+
+    ordertype: str
+    price: Decimal | None
+    price2: Decimal | None
+    offset: Offset | None = None  # trailing types: the trailing distance instead of a price
+    limit_offset: Offset | None = None
 
 
 @dataclass(slots=True)
@@ -44,6 +70,12 @@ class Order:
     closetm: float | None = None
     trade_ids: list[str] = field(default_factory=list)
     triggered: bool = False
+    trigger: str = "last"  # reference price: last (default) or index (the simulator has only last)
+    offset: Offset | None = None  # trailing types: distance of the trigger from the peak
+    limit_offset: Offset | None = None  # trailing-stop-limit: distance of the limit from the trigger
+    peak: Decimal | None = None  # trailing types: the best last price since placement
+    close_spec: CloseSpec | None = None
+    amends: list[dict] = field(default_factory=list)  # the amend history, once amended
     aged_from: float = 0.0  # creation or last amend: the trading counter's order age
     quote_volume: Decimal | None = None  # viqc: amount of quote to spend
     view_key: tuple | None = None  # what the cached Kraken view was built from
@@ -92,16 +124,49 @@ def descr_text(o: Order) -> str:
         return head + "market"
     if o.ordertype == "limit":
         return head + f"limit {fmt(o.price, pd)}"
-    words = "stop loss" if o.ordertype.startswith("stop-loss") else "take profit"
-    text = head + f"{words} {fmt(o.price, pd)}"
-    if o.ordertype.endswith("-limit"):
-        text += f" -> limit {fmt(o.price2, pd)}"
+    return head + _terms(o.ordertype, o.price, o.price2, o.offset, o.limit_offset, pd)
+
+
+def _terms(ordertype: str, price: Decimal | None, price2: Decimal | None, offset: Offset | None,
+           limit_offset: Offset | None, pd: int) -> str:
+    """``stop loss 30000.0 -> limit 29900.0``, ``trailing stop +1.5000%``: the words after ``@``."""
+    if ordertype == "limit":
+        return f"limit {fmt(price, pd)}"
+    words = {"stop": "stop loss", "take": "take profit", "trai": "trailing stop"}[ordertype[:4]]
+    text = f"{words} {offset.text if offset is not None else fmt(price, pd)}"
+    if ordertype.endswith("-limit"):
+        text += f" -> limit {limit_offset.text if limit_offset is not None else fmt(price2, pd)}"
     return text
+
+
+def close_text(o: Order) -> str:
+    """``descr.close``: ``close position @ stop loss 29000.0 -> limit 28900.0``, or "" without one."""
+    c = o.close_spec
+    if c is None:
+        return ""
+    return "close position @ " + _terms(c.ordertype, c.price, c.price2, c.offset, c.limit_offset,
+                                        o.pair.pair_decimals)
+
+
+def descr_prices(o: Order) -> tuple[str, str]:
+    """``descr.price`` / ``descr.price2`` as Kraken shows them: a trailing order's offsets as sent."""
+    pd = o.pair.pair_decimals
+    price = o.offset.text if o.offset is not None else fmt(o.price, pd) if o.price is not None else "0"
+    price2 = o.limit_offset.text if o.limit_offset is not None else \
+        fmt(o.price2, pd) if o.price2 is not None else "0"
+    return price, price2
+
+
+def trade_ordertype(o: Order) -> str:
+    """A fill's ``ordertype``: a triggered stop fills as ``stop market`` (live TradesHistory)."""
+    if o.triggered and o.ordertype in ("stop-loss", "trailing-stop"):
+        return "stop market"
+    return o.ordertype
 
 
 def order_view(o: Order, with_trades: bool = False) -> dict:
     """Kraken's order object; cached per order until anything it shows changes (OpenOrders is polled)."""
-    key = (o.status, o.vol_exec, o.volume, o.price, o.price2, o.fee, len(o.misc), o.triggered, o.closetm)
+    key = (o.status, o.vol_exec, o.volume, o.price, o.price2, o.fee, len(o.misc), o.triggered, o.closetm, o.peak)
     if o.view_key != key:
         o.view = _build_order_view(o)
         o.view_key = key
@@ -116,9 +181,12 @@ def _build_order_view(o: Order) -> dict:
     pd, ld, cd = p.pair_decimals, p.lot_decimals, p.cost_decimals
     avg = o.cost / o.vol_exec if o.vol_exec else ZERO
     fee_places = ASSETS[p.base].decimals if o.fee_in_base else cd
+    price, price2 = descr_prices(o)
+    stopprice, limitprice = _trigger_prices(o)
     view: dict = {
         "refid": None,
-        "userref": o.userref if o.userref is not None else 0,
+        # an order placed with cl_ord_id has no userref: null live, 0 for an order with neither
+        "userref": None if o.cl_ord_id is not None else o.userref if o.userref is not None else 0,
     }
     if o.cl_ord_id is not None:
         view["cl_ord_id"] = o.cl_ord_id
@@ -131,30 +199,40 @@ def _build_order_view(o: Order) -> dict:
             "pair": p.altname,
             "type": o.side,
             "ordertype": o.ordertype,
-            "price": fmt(o.price, pd) if o.price is not None else "0",
-            "price2": fmt(o.price2, pd) if o.price2 is not None else "0",
+            "price": price,
+            "price2": price2,
             "leverage": "none",
             "order": descr_text(o),
-            "close": "",
+            "close": close_text(o),
         },
         "vol": fmt(o.volume if o.quote_volume is None or o.vol_exec else o.quote_volume, ld),
         "vol_exec": fmt(o.vol_exec, ld),
         "cost": fmt(o.cost, cd),
         "fee": fmt(o.fee, fee_places),
         "price": fmt(avg, pd + 4),
-        "stopprice": fmt(o.price, pd) if o.ordertype in TRIGGERED_TYPES and o.price is not None else fmt(ZERO, pd + 4),
-        "limitprice": fmt(o.price2, pd) if o.ordertype.endswith("-limit") and o.price2 is not None
-        else fmt(ZERO, pd + 4),
+        "stopprice": stopprice,
+        "limitprice": limitprice,
         "misc": ",".join(o.misc),
         "oflags": ",".join(o.oflags) if o.oflags else "fciq",
-        "margin": False,
     })
-    if o.ordertype in TRIGGERED_TYPES:
-        view["trigger"] = "last"
+    if o.trigger == "index":  # live answers carry ``trigger`` only on orders placed with trigger=index
+        view["trigger"] = o.trigger
     if not o.is_open:
         view["closetm"] = round(o.closetm or o.opentm, 4)
         view["reason"] = o.reason
     return view
+
+
+def _trigger_prices(o: Order) -> tuple[str, str]:
+    """``stopprice`` / ``limitprice``: zeros until a stop triggers (live), then its trigger and limit;
+    a trailing order shows its moving trigger and the peak it trails (live captures)."""
+    places = o.pair.pair_decimals + 4
+    zero = fmt(ZERO, places)
+    if o.ordertype in TRAILING_TYPES and o.peak is not None:
+        return fmt(o.price, places), fmt(o.peak, places)
+    if not o.triggered or o.ordertype not in TRIGGERED_TYPES:
+        return zero, zero
+    return fmt(o.price, places), fmt(o.price2, places) if o.price2 is not None else zero
 
 
 @dataclass(slots=True)
@@ -185,7 +263,7 @@ def trade_view(t: Trade, with_ledgers: bool = False) -> dict:
         "time": round(t.time, 4),
         "type": t.side,
         "ordertype": t.ordertype,
-        "price": fmt(t.price, p.pair_decimals),
+        "price": fmt(t.price, WIRE_PRICE_DECIMALS),
         "cost": fmt(t.cost, p.cost_decimals),
         "fee": fmt(t.fee, ASSETS[p.base].decimals if t.fee_in_base else p.cost_decimals),
         "vol": fmt(t.vol, p.lot_decimals),

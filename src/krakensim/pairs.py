@@ -27,6 +27,15 @@ MAKER_TIERS: tuple[tuple[int, Decimal], ...] = (
 )
 
 
+# Kraken prints the prices of Ticker, Depth, Trades, Spread and a trade's price with 5 decimals on
+# fiat-quoted pairs ("30300.10000"), whatever pair_decimals says, and Depth volumes with 3 ("2.059"):
+# every live capture in ../shared/kraken/recorded-responses.json. Orders and OHLC use pair_decimals.
+# No capture shows a level smaller than 0.001: such a level (a thin book a scenario asks for) keeps
+# its own decimals rather than showing as an empty "0.000".
+WIRE_PRICE_DECIMALS = 5
+DEPTH_VOLUME_DECIMALS = 3
+
+
 @dataclass(frozen=True, slots=True)
 class AssetSpec:
     id: str

@@ -22,9 +22,12 @@ from urllib.parse import parse_qsl
 
 from krakensim import errors
 from krakensim.access_log import AccessLog
-from krakensim.auth import FUNDING_ENDPOINTS, PRIVATE_ENDPOINTS, KeyRing, Lockouts, parse_nonce, redact
+from krakensim.auth import (EXPORT_ENDPOINTS, FUNDING_ENDPOINTS, PRIVATE_ENDPOINTS, KeyRing, Lockouts, parse_nonce,
+                            redact)
 from krakensim.faults import PROCESSING_KINDS, Fault, FaultInjector
+from krakensim.ids import base32_number
 from krakensim.limits import ApiCounter
+from krakensim.ws_tokens import WsTokens
 
 MAX_BODY = 1 << 20  # 1 MiB: anything larger is refused unread and the connection closed
 PUBLIC_PREFIX = "/0/public/"
@@ -44,7 +47,7 @@ class Reply:
 
     status: int = 200
     body: bytes = b""
-    content_type: str = "application/json"
+    content_type: str = "application/json; charset=utf-8"  # Kraken's, byte for byte
     action: str = "send"  # send | drop | reset
     close: bool = False
 
@@ -142,8 +145,9 @@ class Gateway:
     def __init__(self, *, exchange: Any, exchange_lock: threading.RLock, keys: KeyRing, counter: ApiCounter,
                  faults: FaultInjector, access_log: AccessLog, clock: Any, stop: threading.Event,
                  control: Callable[[str, str, dict[str, Any], str], tuple[int, Any]] | None = None,
-                 lockouts: Lockouts | None = None) -> None:
+                 lockouts: Lockouts | None = None, ws_tokens: WsTokens | None = None) -> None:
         self.exchange = exchange
+        self.ws_tokens = ws_tokens if ws_tokens is not None else WsTokens(clock)
         self.exchange_lock = exchange_lock
         self.keys = keys
         self.counter = counter
@@ -222,7 +226,7 @@ class Gateway:
                 raise errors.KrakenAPIError(errors.INVALID_SIGNATURE)
             self.lockouts.passed(presented)
             self.keys.accept_nonce(api_key, nonce)
-            if method in FUNDING_ENDPOINTS or not api_key.allows(method):
+            if method in FUNDING_ENDPOINTS or method in EXPORT_ENDPOINTS or not api_key.allows(method):
                 raise errors.KrakenAPIError(errors.PERMISSION_DENIED)
         except errors.KrakenAPIError as exc:
             if exc.code in (errors.INVALID_KEY, errors.INVALID_SIGNATURE) and presented:
@@ -235,6 +239,8 @@ class Gateway:
 
         def call() -> Any:
             self.counter.charge(api_key.key, method)
+            if method == "GetWebSocketsToken":  # bound to the key, not the account: the gateway's to give
+                return self.ws_tokens.issue(api_key.key)
             return self.exchange.handle_private(account, method, call_params)
 
         return self._run(http_method, path, method, "private", key_id, params, fault, now, call)
@@ -290,7 +296,7 @@ class Gateway:
             return _ok_body(previous if previous is not None else result)
         # phantom_txid: a well-formed id no order of this exchange carries
         self._phantoms += 1
-        phantom = f"OPHANT-{self._phantoms:05d}-NEVERX"
+        phantom = f"OPHANT-{base32_number(self._phantoms, 5)}-NEVERX"
         if isinstance(result, dict) and "txid" in result:
             result = dict(result, txid=[phantom] if isinstance(result["txid"], list) else phantom)
         return _ok_body(result)

@@ -14,8 +14,9 @@ from krakensim import errors as E
 from krakensim.accounts import Account
 from krakensim.engine_state import EngineState
 from krakensim.errors import KrakenAPIError, invalid_arguments
-from krakensim.matching import crosses, market_buy_cost
-from krakensim.orders import ORDER_TYPES, TRIGGERED_TYPES, Order, descr_text
+from krakensim.matching import crosses, market_buy_cost, trail
+from krakensim.orders import (CLOSE_TYPES, ORDER_TYPES, TRAILING_TYPES, TRIGGERED_TYPES, CloseSpec, Offset, Order,
+                              close_text, descr_prices, descr_text)
 from krakensim.pairs import ASSETS, PairSpec
 from krakensim.trading_counter import amend_cost, cancel_penalty
 from krakensim.wire import (decimals_of, fmt, parse_bool, parse_decimal, parse_int, parse_rfc3339,
@@ -28,6 +29,12 @@ _CL_ORD_ID = re.compile(  # a UUID with or without hyphens, or up to 18 printabl
     r"|[0-9a-fA-F]{32}|[\x20-\x7e]{1,18})$")
 _DEADLINE_MAX_AHEAD = 60.0
 _EDIT_PENALTY = ((5, 6), (10, 5), (15, 4), (45, 2), (90, 1))  # EditOrder's decaying part, by order age
+
+
+def _descr(o: Order) -> dict:
+    """AddOrder's ``descr``: the order text, and the conditional close's text when there is one."""
+    close = close_text(o)
+    return {"order": descr_text(o), "close": close} if close else {"order": descr_text(o)}
 
 
 class TradingMethods(EngineState):
@@ -90,6 +97,54 @@ class TradingMethods(EngineState):
             raise KrakenAPIError(E.TICK_SIZE)
         return value
 
+    def _offset(self, raw: str | None, field: str, pair: PairSpec, signs: str) -> Offset:
+        """A trailing distance: ``+x`` / ``+x%`` (``-`` too where ``signs`` allows), never absolute."""
+        if not raw or raw[0] not in signs:
+            raise invalid_arguments(field)
+        pct = raw.endswith("%")
+        amount = parse_decimal(raw[1:-1] if pct else raw[1:], field)
+        if amount < 0 or (pct and amount >= 100) or (not pct and decimals_of(amount) > pair.pair_decimals):
+            raise invalid_arguments(field)
+        if raw[0] == "+" and amount == 0 and field == "price":
+            raise invalid_arguments(field)
+        signed = -amount if raw[0] == "-" else amount
+        shown = f"{raw[0]}{fmt(amount, 4)}%" if pct else f"{raw[0]}{fmt(amount, pair.pair_decimals)}"
+        return Offset(signed, pct, shown)
+
+    def _order_prices(self, ordertype: str, side: str, params: dict, pair: PairSpec,
+                      ) -> tuple[Decimal | None, Decimal | None, Offset | None, Offset | None]:
+        """(price, price2, trailing offset, limit offset) of an order or a conditional close."""
+        if ordertype in TRAILING_TYPES:
+            offset = self._offset(text(params, "price"), "price", pair, "+")
+            limit = self._offset(text(params, "price2"), "price2", pair, "+-") \
+                if ordertype == "trailing-stop-limit" else None
+            return None, None, offset, limit
+        price = price2 = None
+        if ordertype != "market":
+            price = self._price(text(params, "price"), "price", pair, side)
+        if ordertype.endswith("-limit"):
+            price2 = self._price(text(params, "price2"), "price2", pair, side)
+        return price, price2, None, None
+
+    def _close_spec(self, params: dict, pair: PairSpec, side: str) -> CloseSpec | None:
+        """``close[ordertype]`` etc. (a nested ``close`` object in a JSON body) as a conditional close."""
+        close = params.get("close")
+        if close is None:
+            close = {k[6:-1]: v for k, v in params.items() if k.startswith("close[") and k.endswith("]")} or None
+        if close is None:
+            return None
+        if not isinstance(close, dict):
+            raise invalid_arguments("close")
+        ordertype = text(close, "ordertype")
+        if ordertype not in CLOSE_TYPES:
+            raise invalid_arguments("close[ordertype]")
+        opposite = "sell" if side == "buy" else "buy"
+        try:
+            price, price2, offset, limit = self._order_prices(ordertype, opposite, close, pair)
+        except KrakenAPIError as err:  # name the close's own field, as Kraken does
+            raise KrakenAPIError(err.code.replace(":price", ":close[price]", 1)) from None
+        return CloseSpec(ordertype, price, price2, offset, limit)
+
     def _build_order(self, acct: Account, pair: PairSpec, params: dict) -> Order:
         """Parse and statically validate one order (no funds, no book)."""
         ordertype = text(params, "ordertype")
@@ -112,11 +167,7 @@ class TradingMethods(EngineState):
             raise invalid_arguments("volume")
         if decimals_of(volume) > (ASSETS[pair.quote].decimals if viqc else pair.lot_decimals):
             raise invalid_arguments("volume")
-        price = price2 = None
-        if ordertype != "market":
-            price = self._price(text(params, "price"), "price", pair, side)
-        if ordertype.endswith("-limit"):
-            price2 = self._price(text(params, "price2"), "price2", pair, side)
+        price, price2, offset, limit_offset = self._order_prices(ordertype, side, params, pair)
         tif = (text(params, "timeinforce") or "GTC").upper()
         if tif not in ("GTC", "IOC", "GTD"):
             raise invalid_arguments("timeinforce")
@@ -134,10 +185,13 @@ class TradingMethods(EngineState):
         leverage = text(params, "leverage")
         if leverage not in (None, "", "none"):
             raise invalid_arguments("leverage")
-        if parse_bool(params, "reduce_only"):
-            raise invalid_arguments("reduce_only")
-        if any(k == "close" or k.startswith("close[") for k in params):
-            raise invalid_arguments("close")  # conditional close is not simulated: refuse, never ignore
+        if parse_bool(params, "reduce_only"):  # a spot account never has a position to reduce
+            raise KrakenAPIError(E.REDUCE_ONLY_NO_POSITION)
+        if text(params, "displayvol"):  # iceberg is not simulated: refuse, never ignore
+            raise invalid_arguments("displayvol")
+        close_spec = self._close_spec(params, pair, side)
+        if close_spec is not None and cl_ord_id is not None:
+            raise invalid_arguments("cl_ord_id")
         stptype = text(params, "stptype")
         if stptype not in (None, "", "cancel-newest", "cancel-oldest", "cancel-both"):
             raise invalid_arguments("stptype")
@@ -148,10 +202,12 @@ class TradingMethods(EngineState):
                       volume=ZERO if viqc else volume, price=price, price2=price2, oflags=flags,
                       timeinforce=tif, opentm=now, starttm=starttm if starttm > now else 0.0, expiretm=expiretm,
                       userref=userref, cl_ord_id=cl_ord_id, aged_from=now,
-                      quote_volume=volume if viqc else None)
-        # Minimums: volume in base; cost at the order's price (market: at the touch).
+                      quote_volume=volume if viqc else None, trigger=trigger or "last", offset=offset,
+                      limit_offset=limit_offset, close_spec=close_spec)
         market = self.markets[pair.id]
-        ref_price = price2 if price2 is not None else price
+        trail(order, market.last, market)  # a trailing order's trigger (and hold) from the start
+        # Minimums: volume in base; cost at the order's price (market: at the touch).
+        ref_price = order.price2 if order.price2 is not None else order.price
         if ref_price is None:
             ref_price = market.best_ask if side == "buy" else market.best_bid
         if viqc:
@@ -209,10 +265,11 @@ class TradingMethods(EngineState):
         order = self._build_order(acct, pair, params)
         self._check_deadline(params)
         self._check_placeable(acct, order)
+        descr = _descr(order)
         if validate:
-            return {"descr": {"order": descr_text(order)}}
+            return {"descr": descr}
         self._place(acct, order)
-        return {"descr": {"order": descr_text(order)}, "txid": [order.txid]}
+        return {"descr": descr, "txid": [order.txid]}
 
     def _batch_orders(self, params: dict) -> list[dict]:
         raw = params.get("orders")
@@ -245,11 +302,13 @@ class TradingMethods(EngineState):
                     raise
                 results.append({"error": err.code})
                 continue
-            if validate:
-                results.append({"descr": {"order": descr_text(o)}})
-            else:
+            entry: dict = {"descr": {"order": descr_text(o)}}
+            if not validate:
                 self._place(acct, o)
-                results.append({"descr": {"order": descr_text(o)}, "txid": o.txid})
+                entry["txid"] = o.txid
+            if o.close_spec is not None:  # a batch entry carries the close's text beside descr
+                entry["close"] = close_text(o)
+            results.append(entry)
         return {"orders": results}
 
     def _find_open(self, acct: Account, params: dict) -> Order:
@@ -295,6 +354,10 @@ class TradingMethods(EngineState):
             if o.ordertype not in TRIGGERED_TYPES or o.triggered:
                 raise invalid_arguments("trigger_price")
             new_price = self._price(trigger_raw, "trigger_price", o.pair, o.side)
+        if o.ordertype in TRAILING_TYPES and (limit_raw or trigger_raw):  # offsets cannot be amended here
+            raise invalid_arguments("trigger_price" if trigger_raw else "limit_price")
+        if not o.amends:
+            o.amends.append(self._amend_entry(o, "original", o.opentm))
         old = (o.volume, o.price, o.price2)
         _, old_hold = acct.hold_of(o)
         o.volume, o.price, o.price2 = new_volume, new_price, new_price2
@@ -312,7 +375,34 @@ class TradingMethods(EngineState):
         o.aged_from = self._now  # the trading counter measures age from the last amend
         if "amended" not in o.misc:
             o.misc.append("amended")
-        return {"amend_id": self.ids.next("T")}
+        entry = self._amend_entry(o, "user", self._now)
+        o.amends.append(entry)
+        return {"amend_id": entry["amend_id"]}
+
+    def _amend_entry(self, o: Order, kind: str, when: float) -> dict:
+        """One line of OrderAmends: the order's terms after an amend (or as placed, ``original``)."""
+        p = o.pair
+        entry: dict = {"amend_id": self.ids.next("T"), "amend_type": kind,
+                       "order_qty": fmt(o.volume, p.lot_decimals), "remaining_qty": fmt(o.remaining, p.lot_decimals)}
+        limit = o.price if o.ordertype == "limit" else o.price2 if o.ordertype.endswith("-limit") else None
+        if limit is not None:
+            entry["limit_price"] = fmt(limit, p.pair_decimals)
+        if o.ordertype in TRIGGERED_TYPES and o.price is not None:
+            entry["trigger_price"] = fmt(o.price, p.pair_decimals)
+        entry["timestamp"] = int(Decimal(repr(when)) * 1_000_000_000)
+        return entry
+
+    def _order_amends(self, acct: Account, params: dict) -> dict:
+        """The amend history of one order: its original terms, then each amend, oldest first."""
+        txid = text(params, "order_id")
+        if not txid:
+            raise invalid_arguments("order_id")
+        o = acct.orders.get(txid)
+        if o is None:
+            raise KrakenAPIError(E.UNKNOWN_ORDER)
+        if not o.amends:  # never amended: its terms as placed are its whole history
+            o.amends.append(self._amend_entry(o, "original", o.opentm))
+        return {"amends": [dict(a) for a in o.amends], "count": len(o.amends)}
 
     def _edit_order(self, acct: Account, params: dict) -> dict:
         """Legacy cancel-and-replace: a new txid; fills stay on the original."""
@@ -333,18 +423,20 @@ class TradingMethods(EngineState):
         if not validate:
             self._charge(acct, pair, 1 + next((c for lim, c in _EDIT_PENALTY if age < lim), 0))
         pd = pair.pair_decimals
+        old_price, old_price2 = descr_prices(old)
         merged = {
             "ordertype": old.ordertype, "type": old.side,
             "volume": text(params, "volume") or fmt(old.volume, pair.lot_decimals),
             "oflags": text(params, "oflags") if text(params, "oflags") is not None else ",".join(old.oflags),
-            "timeinforce": old.timeinforce,
+            "timeinforce": old.timeinforce, "trigger": old.trigger,
             "userref": text(params, "userref") or (str(old.userref) if old.userref is not None else None),
         }
-        if old.price is not None:
-            merged["price"] = text(params, "price") or fmt(old.price, pd)
-        if old.price2 is not None:
-            merged["price2"] = text(params, "price2") or fmt(old.price2, pd)
+        if old.ordertype != "market":
+            merged["price"] = text(params, "price") or old_price
+        if old.ordertype.endswith("-limit"):
+            merged["price2"] = text(params, "price2") or old_price2
         new = self._build_order(acct, pair, {k: v for k, v in merged.items() if v is not None})
+        new.close_spec = old.close_spec
         if new.volume <= old.vol_exec:
             raise invalid_arguments("volume")
         new.volume -= old.vol_exec
@@ -356,12 +448,10 @@ class TradingMethods(EngineState):
         finally:
             acct.open[old.txid] = old
             acct.changed()
+        new_price, new_price2 = descr_prices(new)
         result = {"status": "ok", "descr": {"order": descr_text(new)},
-                  "volume": fmt(new.volume, pair.lot_decimals),
-                  "price": fmt(new.price, pd) if new.price is not None else "0",
-                  "price2": fmt(new.price2, pd) if new.price2 is not None else "0",
-                  "orders_cancelled": 0 if validate else 1,
-                  "newuserref": new.userref or 0, "olduserref": old.userref or 0}
+                  "volume": fmt(new.volume, pair.lot_decimals), "price": new_price, "price2": new_price2,
+                  "orders_cancelled": 0 if validate else 1}
         if validate:
             return result
         self._cancel(acct, old, self._now, "Order replaced", penalty=False)
@@ -396,7 +486,7 @@ class TradingMethods(EngineState):
             raise KrakenAPIError(E.UNKNOWN_ORDER)
         for o in targets:
             self._cancel(acct, o, self._now, "User requested")
-        return {"count": len(targets), "pending": False}
+        return {"count": len(targets)}
 
     def _cancel_all(self, acct: Account, params: dict) -> dict:
         self._require_can_cancel()

@@ -120,7 +120,9 @@ def parse_rfc3339(raw: str, field: str) -> float:
 
 
 def rfc1123(ts: float) -> str:
-    return _time.strftime("%a, %d %b %y %H:%M:%S +0000", _time.gmtime(ts))
+    """Kraken's ``Time.rfc1123``: two-digit year, the day padded with a space (``Sun,  7 Jun 20``)."""
+    t = _time.gmtime(ts)
+    return _time.strftime(f"%a, {t.tm_mday:2d} %b %y %H:%M:%S +0000", t)
 
 
 def since_seconds(raw: str | None, field: str = "since") -> float | None:

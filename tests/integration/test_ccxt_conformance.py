@@ -147,3 +147,11 @@ def test_json_batch_calls_through_ccxt(sim, ex):
     assert [orders[i]["status"] for i in ids] == ["canceled", "canceled"]
     batch_records = [r for r in sim.access_log if r.endpoint in ("AddOrderBatch", "CancelOrderBatch")]
     assert [(r.endpoint, r.outcome) for r in batch_records] == [("AddOrderBatch", "ok"), ("CancelOrderBatch", "ok")]
+
+
+def test_fetch_positions_reads_a_spot_accounts_empty_list(sim, ex):
+    """ccxt sends OpenPositions with docalcs=true&consolidation=market and iterates the answer as a
+    list: the simulator's old ``{}`` crashed it (TypeError); Kraken answers a list."""
+    assert ex.fetch_positions() == []
+    record = [r for r in sim.access_log if r.endpoint == "OpenPositions"][-1]
+    assert record.outcome == "ok" and record.params.get("consolidation") == "market"

@@ -234,3 +234,17 @@ def test_fees_rounded_by_the_exchange_are_not_flagged_as_mismatches(rig):
     assert any(fee != f.cost * D("0.004") for fee, f in zip(fees, rig.store.fills()))  # rounding really happened
     assert rig.executor.fee_mismatches == []
     assert "fee_mismatch" not in rig.reconciler.reconcile().kinds()
+
+
+def test_a_market_data_price_is_rounded_by_the_pairs_rules_before_it_is_sent(rig):
+    """Kraken prints market prices with 5 decimals ("65871.10000") and orders take pair_decimals
+    (1 on XBTEUR): the order carries the price rounded to the pair's tick, never the ticker's text."""
+    ask = rig.client.market.ticker("XBTEUR").ask
+    assert ask.as_tuple().exponent == -5  # the ticker's five decimals, parsed as they came
+    mark = len(rig.sim.access_log)
+    below = ask - D("3000.04")  # between two ticks as well
+    placed = rig.executor.place(limit(Side.BUY, "0.001", str(below)))
+    assert placed.status is OrderStatus.OPEN
+    [sent] = [r.params for r in rig.sim.access_log_since(mark) if r.endpoint == "AddOrder"]
+    assert sent["price"] == str((below).quantize(D("0.1")))
+    assert len(sent["price"].partition(".")[2]) == 1
