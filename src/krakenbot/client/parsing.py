@@ -384,6 +384,14 @@ def _side(value: Any, what: str, ep: str) -> Side:
         raise bad(ep, f"{what} is not buy/sell ({value!r})") from None
 
 
+def _order_price(value: Any, what: str, ep: str) -> Decimal:
+    """An order's listed price; an offset (a trailing stop's ``"+1.0000%"``, a relative ``"-50"`` or
+    ``"#5"``) is no price: 0, as for a market order. Anything else that is no number is refused."""
+    if isinstance(value, str) and value[:1] in ("+", "-", "#"):
+        return Decimal(0)
+    return dec(value, what, ep)
+
+
 def parse_order(txid: str, raw: Any, ep: str) -> OrderInfo:
     raw = obj(raw, txid, ep)
     descr = obj(field(raw, "descr", txid, ep), f"{txid}.descr", ep)
@@ -410,7 +418,7 @@ def parse_order(txid: str, raw: Any, ep: str) -> OrderInfo:
         cost=dec(raw.get("cost", "0"), f"{txid}.cost", ep),
         fee=dec(raw.get("fee", "0"), f"{txid}.fee", ep),
         average_price=dec(raw.get("price", "0"), f"{txid}.price", ep),
-        limit_price=dec(descr.get("price", "0"), f"{txid}.descr.price", ep),
+        limit_price=_order_price(descr.get("price", "0"), f"{txid}.descr.price", ep),
         opened_at=timestamp(field(raw, "opentm", txid, ep), f"{txid}.opentm", ep),
         closed_at=timestamp(closed, f"{txid}.closetm", ep) if closed not in (None, 0, "0") else None,
         cl_ord_id=text(cl_ord_id, f"{txid}.cl_ord_id", ep) if cl_ord_id not in (None, "") else None,

@@ -554,3 +554,23 @@ def test_a_resume_the_store_records_only_halfway_does_not_resume_after_a_restart
         bot.start()
         refused = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000"))
         assert bot.safety.risk.trading_state.value == "HALTED" and not refused.placed
+
+
+def test_a_trailing_stop_placed_by_hand_does_not_stop_the_bot_reading_its_orders(sim, make_bot):
+    """Kraken lists a trailing stop's price as an offset (``"+1.0000%"``): read as a number it failed
+    the whole OpenOrders answer, so one order placed by hand on the account blinded the bot to its own."""
+    import requests
+
+    from tools.spec_support.raw_client import signed_post
+
+    bot = make_bot("live", live_flag=True)
+    bot.start(first_in_home=True)
+    mine = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.01"), Decimal("59900"))
+    answer = signed_post(requests, sim.url, sim.api_key, sim.api_secret, "AddOrder", {
+        "pair": "XXBTZEUR", "type": "sell", "ordertype": "trailing-stop", "volume": "0.001", "price": "+1.0%"})
+    assert not answer["error"], answer
+    sim.set_price("XBTEUR", "59800")  # through the bot's bid, not 1 % down: the trailing stop waits
+    bot.safety.refresh_orders()
+    assert bot.store.get_order(mine.cl_ord_id).status == "FILLED"
+    report = bot.safety.reconcile()
+    assert [d.kind for d in report.discrepancies] == ["order_unknown_to_bot"], report.discrepancies
