@@ -130,19 +130,25 @@ def test_a_restart_on_an_intact_store_takes_the_larger_of_its_count_and_the_exch
     assert os.path.exists(store)
 
 
+def _bought_yesterday_then_lost(sim: KrakenSimulator, tmp_path: Path) -> tuple[Settings, str]:
+    """Day 1: a bot (BOT_ID abcd, TOTAL_BTC 0.06) buys 0.05 at market. Day 2: its store is deleted."""
+    sim.set_price("XBTEUR", "60000")
+    settings = _settings(sim, tmp_path, BOT_ID="abcd", TOTAL_BTC="0.06", MAX_ORDER_EUR="5000")
+    store = str(tmp_path / "bot.sqlite")
+    with Bot.build(settings, clock=sim.clock, store_path=store, live_flag=True) as bot:
+        bot.start(first_in_home=True)
+        assert bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.05")).placed
+    sim.advance(86_400)
+    _destroy(store, "deleted")
+    return settings, store
+
+
 def test_a_lost_store_halts_on_yesterdays_trade_too_the_position_limit_would_start_from_zero(tmp_path):
     """Defect (review of issue 20): start-up halted only on open orders and today's orders. Day 1
     bought 0.05 of a TOTAL_BTC 0.06; on day 2, the store deleted, the bot started ACTIVE with a
     position of 0 (positions come from the store's fills) and a further 0.05 buy was FILLED."""
     with KrakenSimulator(seed=5, clock=ManualClock()) as sim:
-        sim.set_price("XBTEUR", "60000")
-        settings = _settings(sim, tmp_path, BOT_ID="abcd", TOTAL_BTC="0.06", MAX_ORDER_EUR="5000")
-        store = str(tmp_path / "bot.sqlite")
-        with Bot.build(settings, clock=sim.clock, store_path=store, live_flag=True) as bot:
-            bot.start(first_in_home=True)
-            assert bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.05")).placed
-        sim.advance(86_400)
-        _destroy(store, "deleted")
+        settings, store = _bought_yesterday_then_lost(sim, tmp_path)
         with Bot.build(settings, clock=sim.clock, store_path=store, live_flag=True) as bot:
             report = bot.start()
             assert report.daily_trades == 0 and report.halted
@@ -159,14 +165,7 @@ def test_a_start_up_that_failed_once_on_a_lost_store_still_halts_at_the_next_sta
     trusted the empty store: ACTIVE, with a position of 0 against the 0.05 bought the day before. The
     mark that the exchange must be asked is created with the schema and cleared only once it was."""
     with KrakenSimulator(seed=5, clock=ManualClock()) as sim:
-        sim.set_price("XBTEUR", "60000")
-        settings = _settings(sim, tmp_path, BOT_ID="abcd", TOTAL_BTC="0.06", MAX_ORDER_EUR="5000")
-        store = str(tmp_path / "bot.sqlite")
-        with Bot.build(settings, clock=sim.clock, store_path=store, live_flag=True) as bot:
-            bot.start(first_in_home=True)
-            assert bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.05")).placed
-        sim.advance(86_400)
-        _destroy(store, "deleted")
+        settings, store = _bought_yesterday_then_lost(sim, tmp_path)
         sim.faults.inject(endpoint="OpenOrders", kind="error", error="EService:Unavailable", times=20)
         with Bot.build(settings, clock=sim.clock, store_path=store, live_flag=True) as bot:
             with pytest.raises(Exception):  # noqa: B017 - whatever the outage raises: the start-up failed
