@@ -451,11 +451,8 @@ class Executor:
         # already durable; if this commit is lost (a power cut), PENDING_SUBMIT remains, which
         # recovery settles by cl_ord_id and counts.
         txid = ack.txids[0]
-        owner = self.store.order_by_txid(txid)
         read_back = self.sync_after_place and not _rests(wire)
         try:
-            if owner is not None and owner.cl_ord_id != order.cl_ord_id:
-                raise sqlite3.IntegrityError(f"txid {txid} is order {owner.cl_ord_id}'s")
             with self.store.batch():
                 order = self._transition(order, OrderEvent.ACCEPT, txid=txid)
                 self._count_placed()
