@@ -192,7 +192,8 @@ def main(argv=None) -> int:
                 print(f"mutants: {'error' if floor is not None else 'warning'}: equivalent.txt names no current"
                       f" mutant: {key} (line moved? update it)")
             if stale and floor is not None:  # a stale entry lets an equivalent mutant run and survive: the score drifts
-                print(f"mutants: {len(stale)} stale entries in equivalent.txt: the score would not be comparable",
+                print(f"mutants: {len(stale)} stale entries in equivalent.txt: the score would not be comparable."
+                      " Give each its line's new number (git diff) and check its reason still holds there",
                       file=sys.stderr)
                 return 2
             if args.list:
