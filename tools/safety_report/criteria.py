@@ -382,8 +382,10 @@ def rate_limits_respected(run: RunEvidence) -> Verdict:
 
 # -- 6 ---------------------------------------------------------------------------------------------
 # Requests that only remove exposure: the breaker lets them through (the kill switch's CancelAll, a
-# cancel, the dead man's switch's keep-alive), so they are counted apart, never as a breach.
+# cancel, the dead man's switch's keep-alive), so they are counted apart, never as a breach: unless the
+# keep-alives hammer the failing exchange (two within KEEP_ALIVE_SPACING_S while it is open).
 LESS_EXPOSURE = frozenset({"CancelOrder", "CancelOrderBatch", "CancelAll", "CancelAllOrdersAfter"})
+KEEP_ALIVE_SPACING_S = 2.0
 
 
 def breaker_prevents_cascades(run: RunEvidence) -> Verdict:
@@ -395,11 +397,21 @@ def breaker_prevents_cascades(run: RunEvidence) -> Verdict:
         scenario = scenario_name(row)
         intervals = open_intervals(row)
         opened += len(intervals)
-        for record in requests(row):
-            for interval in intervals:
-                if interval.holds(record) and record.get("endpoint") in LESS_EXPOSURE:
+        for interval in intervals:
+            last_keep_alive: float | None = None
+            for record in requests(row):
+                if not interval.holds(record):
+                    continue
+                if record.get("endpoint") == "CancelAllOrdersAfter":
+                    at = float(record.get("time") or 0.0)
+                    if last_keep_alive is not None and at - last_keep_alive < KEEP_ALIVE_SPACING_S:
+                        findings.add(scenario, f"#{record.get('seq')} CancelAllOrdersAfter {at - last_keep_alive:g} s "
+                                               f"after the last one while {interval.describe()}: keep-alives "
+                                               f"hammer a failing exchange")
+                    last_keep_alive = at
+                if record.get("endpoint") in LESS_EXPOSURE:
                     cancels_while_open += 1
-                elif interval.holds(record):
+                else:
                     sent_while_open += 1
                     findings.add(scenario, f"#{record.get('seq')} {record.get('endpoint')} left the bot while "
                                            f"{interval.describe()}")

@@ -43,8 +43,8 @@ snapshot ran its guard after it, and the kill switch is engaged before its Cance
 guard refuses it. The first cancel still leaves at once; the second comes when the overtaken
 call's answer (or its deadline) does, which is what the whole CancelAll waited for before. A call
 that ended without an answer (a timeout, a dropped connection, an edge's error page) may still be on
-its way, and Kraken takes it until the order's own ``deadline`` parameter: the second cancel waits
-for that too.
+its way, and Kraken takes it until the order's own ``deadline`` parameter: it stays registered until
+then (a cancel sent meanwhile covers it too), and the second cancel waits for that deadline.
 """
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ class Placement:
     def __init__(self, endpoint: str, deadline: float, lands_until: float) -> None:
         self.endpoint = endpoint
         self.deadline = deadline  # time.monotonic(); the exchange's own deadline once it is sent
-        self.lands_until = lands_until  # time.monotonic(): until when Kraken may still take the request
+        self.lands_until = lands_until  # exchange time: until when Kraken may still take the request
         self.answered = False  # the call ended with Kraken's answer (or never left): nothing more can land
         self._ended = threading.Event()
 
@@ -98,20 +98,20 @@ class Placement:
         self.answered = answered
         self._ended.set()
 
+    @property
+    def ended(self) -> bool:
+        return self._ended.is_set()
+
     def wait(self) -> bool:
         """Until the call ended (True) or its deadline passed (False). A call still waiting for its
-        turn has a provisional deadline, replaced by its exchange's when it is sent. A call that
-        ended without an answer is waited for until Kraken can no longer take it (``lands_until``)."""
+        turn has a provisional deadline, replaced by its exchange's when it is sent. What may still
+        land afterwards (``answered`` False) is the caller's to wait out (``TradingApi``)."""
         while True:
             deadline = self.deadline
             if self._ended.wait(max(0.0, deadline - time.monotonic())):
-                break
+                return True
             if self.deadline == deadline:
                 return False
-        left = 0.0 if self.answered else self.lands_until - time.monotonic()
-        if left > 0:
-            threading.Event().wait(left)
-        return True
 
 
 def _wire(value: Any) -> str:
@@ -277,8 +277,7 @@ class KrakenClient:
         """Signed POST to ``/0/private/<endpoint>``; reads are retried, writes never."""
         if endpoint not in _PLACING:
             return self._private(endpoint, params, None, None)
-        now = time.monotonic()
-        placement = Placement(endpoint, now + self._placement_bound, now + self._acceptance_left(params))
+        placement = Placement(endpoint, time.monotonic() + self._placement_bound, self._lands_until(params))
         with self._placing_lock:  # before the guard: see the module docstring
             self._placing.add(placement)
         answered = False
@@ -290,21 +289,27 @@ class KrakenClient:
             answered = not isinstance(exc, TransportError)  # Kraken's own error, or nothing sent
             raise
         finally:
-            with self._placing_lock:
-                self._placing.discard(placement)
             placement.end(answered)
+            if answered:  # else it stays registered until Kraken can no longer take it (``_may_land``)
+                with self._placing_lock:
+                    self._placing.discard(placement)
 
-    def _acceptance_left(self, params: dict[str, Any]) -> float:
-        """Seconds Kraken may still take this request: until its ``deadline`` parameter (exchange time,
-        whole seconds, plus one for our estimate of that clock), or the call's whole budget without one."""
+    def _may_land(self) -> list[Placement]:
+        """The calls that can still add exposure: on their way, or ended without Kraken's answer and
+        within their order's deadline (the expired ones are forgotten here)."""
+        now = self.exchange_time()
+        with self._placing_lock:
+            self._placing = {p for p in self._placing if not (p.ended and p.lands_until <= now)}
+            return list(self._placing)
+
+    def _lands_until(self, params: dict[str, Any]) -> float:
+        """Until when (exchange time) Kraken may take this request: its ``deadline`` parameter (whole
+        seconds) plus one for our estimate of that clock; without one, the call's whole budget from now."""
         text = params.get("deadline")
-        if not text:
-            return self._placement_bound
         try:
-            at = datetime.strptime(str(text), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+            return datetime.strptime(str(text), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp() + 1.0
         except ValueError:
-            return self._placement_bound
-        return max(0.0, at - self.exchange_time()) + 1.0
+            return self.exchange_time() + self._placement_bound
 
     def cancel(self, endpoint: str, overtaken: list[Placement], /, **params: Any) -> dict[str, Any]:
         """A cancel (a ``CANCEL`` row) like ``private``; ``overtaken`` receives the calls that can add
@@ -350,8 +355,7 @@ class KrakenClient:
                 headers = self._private_headers.copy()
                 headers["API-Sign"] = self._signer.sign(paths[1], nonce, body)  # type: ignore[union-attr]
                 if overtaken is not None:
-                    with self._placing_lock:
-                        overtaken.extend(self._placing)
+                    overtaken.extend(self._may_land())
                 exchange = transport.send("POST", paths[0], endpoint, body, headers, budget)
                 if cancel:  # nothing is sent after a cancel until it is answered
                     return transport.receive(exchange)

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from krakenbot.client import parsing
+from krakenbot.clock import Interrupted
 from krakenbot.errors import DeadlineElapsedError, KrakenError, UnknownOrderError
 from krakenbot.models import OrderAck, OrderRequest
 
@@ -42,9 +43,6 @@ class CancelAllOutcome:
         return self.cancelled + (self.again or 0)
 
 
-def _wait_for(overtaken: list[Placement]) -> list[str]:
-    """Wait for each overtaken call to end, at most until its own deadline; the ones that did not."""
-    return [p.endpoint for p in overtaken if not p.wait()]
 
 
 _last_rfc3339: tuple[int, str] = (-1, "")
@@ -71,6 +69,20 @@ MIN_DEADLINE_LEAD_S = 3.0
 class TradingApi:
     def __init__(self, client: KrakenClient) -> None:
         self._client = client
+
+    def _wait_for(self, overtaken: list[Placement]) -> list[str]:
+        """Wait for each overtaken call to end (at most until its call's deadline), then, for those that
+        ended without Kraken's answer or not at all, until Kraken can no longer take them (their order's
+        own deadline). Problems: the calls not ended in time, and a stop that cut the wait short."""
+        problems = [f"{p.endpoint} had not ended by its deadline" for p in overtaken if not p.wait()]
+        until = max((p.lands_until for p in overtaken if not p.answered), default=None)
+        left = until - self._client.exchange_time() if until is not None else 0.0
+        if left > 0:
+            try:  # the client's clock: a stop request ends the wait (Wakeup), and the cancel goes now
+                self._client.clock.sleep(left)
+            except Interrupted:
+                problems.append(f"a stop cut short the wait for the order's deadline ({left:.0f} s): it may land")
+        return problems
 
     def _deadline(self) -> dict[str, str]:
         seconds = self._client.order_deadline
@@ -111,7 +123,7 @@ class TradingApi:
                 count = None  # not there yet, perhaps: the overtaken AddOrder may be placing it
             if not overtaken:
                 return count  # type: ignore[return-value]
-            late = _wait_for(overtaken)  # then re-check: the same cancel again
+            late = self._wait_for(overtaken)  # then re-check: the same cancel again
             try:
                 again = parsing.parse_count(self._client.cancel("CancelOrder", [], **params), "CancelOrder")
             except UnknownOrderError:
@@ -124,7 +136,7 @@ class TradingApi:
                 log.warning("CancelOrder re-check after %s failed: %s", ", ".join(p.endpoint for p in overtaken), exc)
                 again = 0
             if late:
-                log.warning("CancelOrder re-sent while %s had not ended by its deadline", ", ".join(late))
+                log.warning("CancelOrder re-sent: %s", "; ".join(late))
             return (count or 0) + again
 
     def cancel_all(self) -> int:
@@ -145,8 +157,8 @@ class TradingApi:
             if not overtaken:
                 return CancelAllOutcome(cancelled)
             names = tuple(p.endpoint for p in overtaken)
-            late = _wait_for(overtaken)
-            problem = f"{', '.join(late)} had not ended by its deadline when CancelAll was sent again" if late else ""
+            late = self._wait_for(overtaken)
+            problem = f"when CancelAll was sent again: {'; '.join(late)}" if late else ""
             try:
                 again = parsing.parse_count(self._client.cancel("CancelAll", []), "CancelAll")
             except KrakenError as exc:

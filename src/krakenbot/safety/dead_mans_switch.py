@@ -57,9 +57,9 @@ class DeadMansSwitch:
         try:
             sent, self.last_result = self._send(int(timeout), self._delays if retry else ())
         except BaseException:
-            # Due again after the longest retry delay, not at once: the wait between cycles asks every
-            # second, and a failing exchange is not sent a keep-alive a second.
-            self.next_due = self._clock.time() + max((1.0, *self._delays))
+            # Due again after the longest retry delay (a short switch: its refresh interval), not at once:
+            # the wait between cycles asks every second, and a failing exchange gets no keep-alive a second.
+            self.next_due = self._clock.time() + min(max((1.0, *self._delays)), max(1.0, timeout * self._fraction))
             raise
         now = self._clock.time()
         self.armed_at = now

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import socket
 import threading
+from contextlib import contextmanager
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from krakenbot.bot import Bot
+from krakenbot.clock import SystemClock
 from krakenbot.config import Settings
 from krakensim import DEMO_PERMISSIONS, KrakenSimulator
 
@@ -143,38 +146,75 @@ class DelayingProxy(HoldingProxy):
             _shut(src, dst)
 
 
-def test_the_kill_waits_out_the_deadline_of_an_order_whose_call_timed_out_before_cancelling_again(tmp_path):
-    """Review of issue 20: the second CancelAll went out when the overtaken AddOrder's *call* ended (a
-    1.5 s timeout here), but Kraken takes that request until the order's own deadline (4 s here): one
-    delayed in the network landed after both CancelAlls and stayed open. Now a call that ended
-    without an answer is waited for until its order's deadline has passed. Real time throughout: the
-    exchange judges the late request's deadline by its own clock while the bot waits."""
+@contextmanager
+def _bot_whose_next_order_the_network_delays(tmp_path, read_timeout: str = "1", clock: Any = None):
+    """Real time (the exchange judges a late request's deadline by its own clock while the bot waits): a
+    key with a 15 s nonce window, calls cut at 1.5 s, orders valid 4 s, and a proxy that delays the
+    second AddOrder 2.5 s: past its call's timeout, within its order's deadline."""
     with KrakenSimulator(seed=42) as sim:
         sim.set_price("XBTEUR", "60000")
-        _kill_while_an_order_is_delayed_past_its_timeout(sim, tmp_path)
+        key, secret = sim.create_key(DEMO_PERMISSIONS, nonce_window=WINDOW_15_S)
+        proxy = DelayingProxy((sim.host, sim.port), hold_s=2.5)
+        env = {"KRAKEN_API_KEY": key, "KRAKEN_API_SECRET": secret, "API_DOMAIN": proxy.url, "TRADING_MODE": "live",
+               "KRAKEN_LIVE_TRADING": "yes", "KILL_SWITCH_FILE": str(tmp_path / "KILL"), "STORE_PATH": ":memory:",
+               "MAX_ORDER_EUR": "1000", "TOTAL_BTC": "0.1", "MAX_OPEN_ORDERS": "10",
+               "KRAKEN_CONNECT_TIMEOUT": "0.5", "KRAKEN_READ_TIMEOUT": read_timeout, "KRAKEN_TOTAL_TIMEOUT": "1.5"}
+        bot = Bot.build(Settings.from_env(env), clock=clock or sim.clock, store_path=":memory:", live_flag=True,
+                        client_options={"order_deadline": 4.0})
+        try:
+            assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000")).placed
+            proxy.armed.set()
+            yield sim, bot, proxy
+        finally:
+            bot.close()
+            proxy.close()
 
 
-def _kill_while_an_order_is_delayed_past_its_timeout(sim: KrakenSimulator, tmp_path) -> None:
-    key, secret = sim.create_key(DEMO_PERMISSIONS, nonce_window=WINDOW_15_S)
-    proxy = DelayingProxy((sim.host, sim.port), hold_s=2.5)
-    env = {"KRAKEN_API_KEY": key, "KRAKEN_API_SECRET": secret, "API_DOMAIN": proxy.url, "TRADING_MODE": "live",
-           "KRAKEN_LIVE_TRADING": "yes", "KILL_SWITCH_FILE": str(tmp_path / "KILL"), "STORE_PATH": ":memory:",
-           "MAX_ORDER_EUR": "1000", "TOTAL_BTC": "0.1", "MAX_OPEN_ORDERS": "10",
-           "KRAKEN_CONNECT_TIMEOUT": "0.5", "KRAKEN_READ_TIMEOUT": "1", "KRAKEN_TOTAL_TIMEOUT": "1.5"}
-    bot = Bot.build(Settings.from_env(env), clock=sim.clock, store_path=":memory:", live_flag=True,
-                    client_options={"order_deadline": 4.0})
-    try:
-        assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000")).placed
-        proxy.armed.set()
+def _open_at_the_exchange(sim: KrakenSimulator) -> list[str]:
+    return [o["cl_ord_id"] for o in sim.orders() if o["status"] == "open"]
+
+
+@pytest.mark.parametrize("read_timeout", ["1", "1.5"], ids=["read-timeout", "cut-at-the-total-deadline"])
+def test_the_kill_waits_out_the_deadline_of_an_order_whose_call_timed_out_before_cancelling_again(
+        tmp_path, read_timeout):
+    """Review of issue 20: the second CancelAll went out when the overtaken AddOrder's *call* ended (a
+    1.5 s timeout), but Kraken takes that request until the order's own deadline (4 s): one delayed in
+    the network landed after both CancelAlls and stayed open. Now what ended without an answer, or was
+    cut at its call's deadline (read timeout = total timeout), is waited for until that deadline."""
+    with _bot_whose_next_order_the_network_delays(tmp_path, read_timeout) as (sim, bot, proxy):
         order = threading.Thread(target=lambda: bot.safety.submit_order(
             "XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59400")), daemon=True)
         order.start()
         assert proxy.holding.wait(5), "the second AddOrder never reached the proxy"
         report = bot.safety.kill("operator stop")
         assert proxy.forwarded.is_set()
-        still_open = [o["cl_ord_id"] for o in sim.orders() if o["status"] == "open"]
-        assert still_open == [], f"open at the exchange after the kill: {still_open} ({report})"
-        assert (report.cancelled, report.cancelled_again) == (2, 1) and report.problems == (), report
-    finally:
-        bot.close()
-        proxy.close()
+        assert _open_at_the_exchange(sim) == [], report
+        assert report.cancelled_again == 1, report
+
+
+class KillAtTheFirstWait(SystemClock):
+    """`krakenbot run`'s SIGUSR1: the kill runs at the bot's next wait (the CLI's safe point)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kill: Any = None
+        self.report: Any = None
+
+    def sleep(self, seconds: float) -> None:
+        kill, self.kill = self.kill, None
+        if kill is not None:
+            self.report = kill()
+        super().sleep(seconds)
+
+
+def test_a_kill_after_an_order_call_timed_out_still_covers_that_order_until_its_deadline(tmp_path):
+    """Re-review of issue 20: once the AddOrder's call had timed out it was forgotten, so a kill in the
+    wait that follows (the CLI runs SIGUSR1's kill there) sent one CancelAll, and the delayed request
+    landed after it. A call that ended without an answer stays registered until its order's deadline."""
+    clock = KillAtTheFirstWait()
+    with _bot_whose_next_order_the_network_delays(tmp_path, clock=clock) as (sim, bot, proxy):
+        clock.kill = lambda: bot.safety.kill("operator stop (SIGUSR1)")
+        bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59400"))
+        assert proxy.forwarded.wait(5) and clock.report is not None and clock.report.halted
+        assert _open_at_the_exchange(sim) == [], clock.report
+        assert clock.report.cancelled_again == 1, clock.report

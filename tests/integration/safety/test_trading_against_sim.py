@@ -167,6 +167,32 @@ def test_an_answer_saying_no_countdown_runs_is_not_counted_as_armed():
     assert not dms.armed and dms.lapsed
 
 
+def test_a_short_switch_gets_a_second_keep_alive_before_it_lapses():
+    """Re-review of issue 20: a failed keep-alive was due again after a fixed 5 s, so a 6 s switch lapsed
+    (Kraken cancels everything) after one transient failure. A short switch retries at its refresh interval."""
+    from krakensim.clock import ManualClock
+    from krakenbot.errors import RequestTimeout
+    from krakenbot.safety.dead_mans_switch import DeadMansSwitch
+
+    clock, calls = ManualClock(), []
+
+    def call(timeout: int):
+        calls.append(clock.time())
+        if len(calls) == 2:  # the first keep-alive fails once
+            raise RequestTimeout("timed out", (), "CancelAllOrdersAfter")
+        return {}  # no times in the answer: the countdown is the timeout
+
+    switch = DeadMansSwitch(call, clock)
+    switch.arm(6)
+    for _ in range(12):
+        clock.advance(1.0)
+        try:
+            switch.keep_alive()
+        except RequestTimeout:
+            pass
+        assert switch.armed, f"lapsed at +{clock.time() - calls[0]:.0f} s; keep-alives sent at {calls}"
+
+
 def test_a_cycle_whose_arm_is_answered_with_no_countdown_places_no_order(sim, make_bot):
     """The exchange answered the arm, but with a countdown already over: the switch is not armed, so
     the cycle places nothing (the loop asked whether it is armed, not whether arm() returned)."""

@@ -193,6 +193,19 @@ def test_a_cancel_sent_while_the_breaker_was_open_is_no_breach_and_is_counted_ap
     assert int(verdict.figures["cancels sent while open (less exposure: let through)"]) == before + 1
 
 
+def test_keep_alives_a_second_apart_while_the_breaker_is_open_fail_the_criterion(evidence):
+    """Re-review of issue 20: cancels pass the breaker, but a keep-alive a second against a failing
+    exchange (the bug the first review found) must still be a finding."""
+    row = evidence.row("While the circuit breaker is open")
+    first = _append_request(row, "CancelAllOrdersAfter", timeout="60")
+    _append_request(row, "CancelAllOrdersAfter", timeout="60")  # one second later
+
+    broken = assert_only_this_fails(evidence.verdicts(), BREAKER)
+
+    assert any(f"#{first['seq'] + 1} CancelAllOrdersAfter 1 s after the last one" in line
+               for line in failure_lines(broken))
+
+
 def test_the_breaker_judged_from_the_audit_trail_alone_still_catches_a_request_sent_while_open(evidence):
     """Evidence without the breaker's transitions (live target): the audit rows' times are used."""
     row = evidence.row("While the circuit breaker is open")
