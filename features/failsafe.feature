@@ -139,6 +139,30 @@ Feature: Failing safe when the exchange misbehaves
     When the bot places a post-only limit buy of 0.01 XBT at 59,000 EUR
     Then the order is open on the exchange
 
+  @safety @blocker @fault-injection @allure.label.story:market-status
+  Scenario Outline: A market the exchange has restricted takes no order its restriction forbids
+    Given the exchange has put XBT/EUR alone in <status> mode
+    When the bot <asks for an order>
+    Then the order is refused for reason PAIR_NOT_ALLOWED
+    And the exchange received no order for it
+
+    Examples: The exchange as a whole is online
+      | status      | asks for an order                              |
+      | cancel-only | asks to buy 0.001 XBT at a limit of 59,900 EUR |
+      | limit-only  | asks to buy 0.001 XBT at market                |
+      | post-only   | asks to buy 0.001 XBT at a limit of 59,900 EUR |
+
+  @safety @critical @fault-injection @allure.label.story:market-status
+  Scenario Outline: A market the exchange has restricted still takes the orders its restriction allows
+    Given the exchange has put XBT/EUR alone in <status> mode
+    When the bot <asks for an order>
+    Then the order is accepted by the exchange
+
+    Examples: The exchange as a whole is online
+      | status     | asks for an order                                   |
+      | limit-only | asks to buy 0.001 XBT at a limit of 59,900 EUR      |
+      | post-only  | places a post-only limit buy of 0.001 XBT at 59,000 EUR |
+
   @safety @blocker @fault-injection @allure.label.story:stale-data
   Scenario: The bot does not trade on a stale price, even at a dip its strategy buys
     The strategy buys when the price is 2% or more below the price it last saw.

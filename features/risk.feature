@@ -123,10 +123,14 @@ Feature: Risk limits
       | kind        | side | trigger | outcome                         |
       | stop-loss   | sell | 59,000  | accepted                        |
       | stop-loss   | sell | 60,000  | refused for reason PRICE_COLLAR |
+      | stop-loss   | sell | 61,000  | refused for reason PRICE_COLLAR |
       | take-profit | sell | 61,000  | accepted                        |
       | take-profit | sell | 60,000  | refused for reason PRICE_COLLAR |
+      | take-profit | sell | 59,000  | refused for reason PRICE_COLLAR |
       | stop-loss   | buy  | 61,000  | accepted                        |
+      | stop-loss   | buy  | 59,000  | refused for reason PRICE_COLLAR |
       | take-profit | buy  | 59,000  | accepted                        |
+      | take-profit | buy  | 61,000  | refused for reason PRICE_COLLAR |
 
   @safety @critical @fault-injection @allure.label.story:price-collar
   Scenario: A market order that would fill far from the market price is refused
@@ -465,6 +469,14 @@ Feature: Risk limits
       | volume     | outcome                                 |
       | 0.001      | accepted                                |
       | 0.00100001 | refused for reason INSUFFICIENT_BALANCE |
+
+  @safety @blocker @allure.label.story:funds
+  Scenario: An account holding nothing cannot buy, and the refusal says why
+    Given the account holds only 0 EUR
+    When the bot asks to buy 0.001 XBT at a limit of 60,000 EUR
+    Then the order is refused for reason INSUFFICIENT_BALANCE
+    And no other limit refused it
+    And the exchange received no order for it
 
   @safety @blocker @allure.label.story:funds
   Scenario Outline: A sell cannot be larger than the coins the account holds

@@ -112,6 +112,15 @@ def step_system_status(context, status):
     context.world.sim.advance(STATUS_TTL_S + 1)
 
 
+@given("the exchange has put {pair:Pair} alone in {status} mode")
+def step_pair_status(context, pair, status):
+    """One market restricted while the exchange as a whole is online. The bot reads a pair's rules once an
+    hour; a restriction Kraken announced ahead is in them, so the bot is restarted (same store) to read it."""
+    world = context.world
+    world.sim.set_pair_status(pair, status.replace("-", "_"))
+    world.restart()
+
+
 @given("the exchange stops answering price requests")
 def step_no_prices(context):
     for endpoint in ("Ticker", "Depth", "OHLC", "Spread", "Trades"):
