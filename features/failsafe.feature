@@ -249,6 +249,15 @@ Feature: Failing safe when the exchange misbehaves
     Then the order is refused for reason STORE_FAILURE
     And the exchange received no order for it
 
+  @safety @blocker @fault-injection @allure.label.story:durability
+  Scenario: An order the exchange took as the disk stopped recording counts as placed, and is not sent again
+    Told "not placed", a caller may ask again (a protective exit does): that would be a second order.
+
+    Given the disk holding the bot's records refuses every write from the moment the exchange receives the next order
+    When the bot asks to buy 0.01 XBT at market
+    Then the bot reports the order as placed at the exchange, and that it could not write it down
+    And the exchange received that order exactly once
+
   @safety @blocker @fault-injection @allure.label.story:kill-switch
   Scenario: The kill switch cancels every open order even when the disk refuses every write
     Reducing exposure never waits on the disk: the orders are cancelled first, and what
@@ -321,6 +330,17 @@ Feature: Failing safe when the exchange misbehaves
     And the bot refreshes its orders
     Then exactly 1 order is open on the exchange
     And the bot knows that order by its client reference
+
+  @safety @blocker @fault-injection @allure.label.story:lost-confirmation
+  Scenario: An order still in doubt when the bot stopped is looked up when it starts again, never sent again
+    Given the exchange will take the next order but lose its confirmation
+    And the exchange cannot list the account's orders until it recovers
+    And the bot has placed a limit buy of 0.01 XBT at 59,000 EUR whose outcome it could not learn
+    And the exchange has recovered
+    When the bot starts again
+    Then exactly 1 order is open on the exchange
+    And the bot knows that order by its client reference
+    And the exchange received that order exactly once
 
   @safety @blocker @fault-injection @allure.label.story:no-blind-retry
   Scenario: An order answered by an error page is never sent a second time

@@ -10,8 +10,8 @@ from hamcrest import (assert_that, contains_string, empty, equal_to, has_key, ha
 
 from krakenbot.errors import KrakenError
 from krakenbot.safety.reads import STATUS_TTL_S
-from tools.spec_support.facade import (PAIR_ID, by_hand, describe, exchange_open_orders, exchange_order, status_name,
-                                       submit)
+from tools.spec_support.facade import (PAIR_ID, by_hand, denial_codes, describe, exchange_open_orders, exchange_order,
+                                       status_name, submit)
 
 
 def _breaker_state(world) -> str:
@@ -272,6 +272,25 @@ def step_store_read_only(context):
     db = context.world.bot.store._db
     db.execute("PRAGMA query_only=ON")
     context.world.mends.append(lambda: db.execute("PRAGMA query_only=OFF"))
+
+
+@given("the disk holding the bot's records refuses every write from the moment the exchange receives the next order")
+def step_store_read_only_at_order(context):
+    """As above, staged on the order's arrival at the exchange: the bot wrote its intent down, the exchange
+    takes the order, and what follows (the acknowledgement) cannot be written."""
+    db = context.world.bot.store._db
+    context.world.sim.faults.on_arrival("AddOrder", lambda: db.execute("PRAGMA query_only=ON"))
+    context.world.mends.append(lambda: db.execute("PRAGMA query_only=OFF"))
+
+
+@then("the bot reports the order as placed at the exchange, and that it could not write it down")
+def step_placed_not_recorded(context):
+    """A caller told "not placed" may ask again (a protective exit does): a second order."""
+    world = context.world
+    outcome = world.notes["outcome"]
+    assert_that(outcome.placed, is_(True), f"the exchange took the order, so it is placed: {describe(outcome)}")
+    assert_that(exchange_order(world, outcome), not_none(), "the txid reported should be the exchange's order")
+    assert_that(denial_codes(outcome), equal_to(["STORE_FAILURE"]), f"the record's failure is reported: {outcome}")
 
 
 @given("the bot has a limit buy of {volume:Amount} XBT at {price:Amount} EUR whose outcome it never learnt")
