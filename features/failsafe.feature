@@ -270,6 +270,24 @@ Feature: Failing safe when the exchange misbehaves
     Then no order is open on the exchange
     And the bot reports trading as halted
 
+  @safety @blocker @allure.label.story:kill-switch
+  Scenario: A kill switch pulled before any bot has run in a home stops the bot started there
+    Given the operator has pulled the kill switch naming a home no bot has run in yet, its folders not yet made
+    When the bot asks to buy 0.01 XBT at market
+    Then the order is refused for reason HALTED
+    And the refusal gives the operator's reason, "before the first start"
+    And the exchange received no order for it
+
+  @safety @blocker @fault-injection @allure.label.story:kill-switch
+  Scenario: A kill switch pulled without a reason while the disk refuses every write still stops every new order
+    The halt cannot be written down, so the kill switch alone holds it.
+
+    Given the disk holding the bot's records refuses every write from now on
+    And the operator has pulled the kill switch without giving a reason
+    When the bot asks to buy 0.01 XBT at market
+    Then the order is refused for reason HALTED
+    And the exchange received no order for it
+
   @safety @critical @fault-injection @allure.label.story:durability
   Scenario: A halted bot stays halted when the disk refuses to record the operator's resume
     Given the operator has pulled the kill switch

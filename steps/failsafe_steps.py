@@ -2,6 +2,7 @@
 dead man's switch, and an order whose confirmation was lost."""
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 
 from behave import given, then, when
@@ -239,6 +240,37 @@ def step_next_cycle(context):
 @when("the operator pulls the kill switch")
 def step_kill(context):
     context.world.safety.kill("operator pulled the kill switch in the specification")
+
+
+@given("the operator has pulled the kill switch without giving a reason")
+def step_kill_no_reason(context):
+    context.world.safety.kill("")
+
+
+@given("the operator has pulled the kill switch naming a home no bot has run in yet, its folders not yet made")
+def step_kill_new_home(context):
+    """``krakenbot kill --home`` as the operator runs it, in-process; then the bot is started on that home's kill file."""
+    import contextlib
+    import io
+    from unittest import mock
+
+    from krakenbot import cli
+
+    world = context.world
+    home = world.tmpdir / "not-yet" / "made" / "home"
+    empty = world.tmpdir / "empty.env"  # no ./.env of the checkout can slip in
+    empty.touch(mode=0o600)
+    named = {k: v for k, v in world.env.items() if k not in ("KILL_SWITCH_FILE", "STORE_PATH")}  # the home alone
+    with mock.patch.dict(os.environ, named, clear=True), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        cli.main(["--env-file", str(empty), "kill", "--home", str(home), "--reason", "before the first start"])
+    world.configure(KILL_SWITCH_FILE=str(home / "KILL_SWITCH"))
+
+
+@then('the refusal gives the operator\'s reason, "{reason}"')
+def step_refusal_reason(context, reason):
+    outcome = context.world.notes["outcome"]
+    assert_that(outcome.reason, contains_string(reason), f"the operator should read why trading stopped: {outcome}")
 
 
 @given("the operator has left the kill switch file")
