@@ -202,11 +202,16 @@ Feature: Failing safe when the exchange misbehaves
     And the exchange received no order for it
 
   @safety @blocker @allure.label.story:kill-switch
-  Scenario: A kill file left by the operator stops new orders
-    Given the operator has left the kill switch file
+  Scenario Outline: A kill file left by the operator stops new orders
+    Given the operator has left <the kill file>
     When the bot asks to buy 0.01 XBT at market
     Then the order is refused for reason HALTED
     And the exchange received no order for it
+
+    Examples: What the operator left
+      | the kill file                            |
+      | the kill switch file                     |
+      | an empty kill switch file, made by hand  |
 
   @safety @blocker @fault-injection @allure.label.story:kill-switch
   Scenario: A kill switch pulled while the bot is deciding an order stops that order

@@ -274,11 +274,16 @@ def step_refusal_reason(context, reason):
 
 
 @given("the operator has left the kill switch file")
-def step_kill_file(context):
+def step_kill_file(context, text="operator: stop everything\n"):
     world = context.world
     path = world.tmpdir / "KILL_SWITCH"
     assert_that(world.env["KILL_SWITCH_FILE"], equal_to(str(path)), "the bot should watch the scenario's kill file")
-    path.write_text("operator: stop everything\n")
+    path.write_text(text)
+
+
+@given("the operator has left an empty kill switch file, made by hand")
+def step_empty_kill_file(context):
+    step_kill_file(context, text="")  # `touch KILL_SWITCH`: no reason in it
 
 
 @given("the exchange is slow to answer the bot's balance check before an order")

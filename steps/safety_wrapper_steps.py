@@ -104,7 +104,8 @@ def step_none_reached(context):
 @then("every refused attempt is in the audit trail")
 def step_all_audited(context):
     world = context.world
-    refused_rows = {r.get("endpoint") for r in world.safety.audit_log() if r.get("allowed") is False}
+    refused_rows = {r.get("endpoint") for r in world.safety.audit_log()
+                    if r.get("allowed") is False and r.get("outcome") == "refused"}
     for op in world.notes["attempts"]:
         assert_that(refused_rows, has_item(op), f"the refused attempt to call {op} should be in the audit trail")
 
