@@ -51,6 +51,7 @@ Feature: Reconciling the bot's records with the exchange
     And someone sold 0.01 XBT at market on the account by hand half a minute later
     When the bot reconciles with the exchange
     Then a discrepancy is reported for the trade the bot did not make
+    And none of the bot's own trades is reported missing from the exchange
     And that reconciliation read the exchange's trades only from a minute before the newest one it had seen
 
   @safety @blocker @fault-injection @allure.label.story:trades

@@ -155,6 +155,14 @@ def step_foreign_trade_reported(context):
                 f"the hand-made trade should be reported as a trade the bot did not make: {problems!r}")
 
 
+@then("none of the bot's own trades is reported missing from the exchange")
+def step_no_own_trade_missing(context):
+    """Trades older than the window read are taken on trust, not reported as gone from the exchange."""
+    problems = _discrepancies(context.world.notes["reconciliation"])
+    missing = [d for d in problems if d.kind == "fill_not_on_exchange"]
+    assert_that(missing, empty(), f"the bot's trades are all on the exchange: {problems!r}")
+
+
 @then("a discrepancy is reported for the lost trade, as missing from the bot's records")
 def step_lost_trade_reported(context):
     world = context.world
