@@ -262,6 +262,7 @@ Feature: Failing safe when the exchange misbehaves
     When the bot asks to buy 0.01 XBT at market
     Then the bot reports the order as placed at the exchange, and that it could not write it down
     And the exchange received that order exactly once
+    And once the disk takes writes again, the bot's refresh half a minute later records the order under the exchange's reference
 
   @safety @blocker @fault-injection @allure.label.story:kill-switch
   Scenario: The kill switch cancels every open order even when the disk refuses every write

@@ -320,6 +320,20 @@ def step_store_read_only_at_order(context):
     context.world.mends.append(lambda: db.execute("PRAGMA query_only=OFF"))
 
 
+@then("once the disk takes writes again, the bot's refresh half a minute later records the order under the exchange's "
+      "reference")
+def step_recorded_after_disk(context):
+    """Past the order's deadline at the exchange (15 s): the look-up by client reference cannot race its send."""
+    world = context.world
+    world.mend()  # the disk back to read-write
+    world.sim.advance(30)
+    world.safety.refresh_orders()
+    outcome = world.notes["outcome"]
+    record = world.safety.order(outcome.cl_ord_id)
+    assert_that(record.txid, equal_to(exchange_order(world, outcome)["txid"]),
+                f"the bot's record should catch up with the exchange: {record}")
+
+
 @then("the bot reports the order as placed at the exchange, and that it could not write it down")
 def step_placed_not_recorded(context):
     """A caller told "not placed" may ask again (a protective exit does): a second order."""
