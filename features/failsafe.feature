@@ -139,6 +139,30 @@ Feature: Failing safe when the exchange misbehaves
     When the bot places a post-only limit buy of 0.01 XBT at 59,000 EUR
     Then the order is open on the exchange
 
+  @safety @blocker @fault-injection @allure.label.story:market-status
+  Scenario Outline: A market the exchange has restricted takes no order its restriction forbids
+    Given the exchange has put XBT/EUR alone in <status> mode
+    When the bot <asks for an order>
+    Then the order is refused for reason PAIR_NOT_ALLOWED
+    And the exchange received no order for it
+
+    Examples: The exchange as a whole is online
+      | status      | asks for an order                              |
+      | cancel-only | asks to buy 0.001 XBT at a limit of 59,900 EUR |
+      | limit-only  | asks to buy 0.001 XBT at market                |
+      | post-only   | asks to buy 0.001 XBT at a limit of 59,900 EUR |
+
+  @safety @critical @fault-injection @allure.label.story:market-status
+  Scenario Outline: A market the exchange has restricted still takes the orders its restriction allows
+    Given the exchange has put XBT/EUR alone in <status> mode
+    When the bot <asks for an order>
+    Then the order is accepted by the exchange
+
+    Examples: The exchange as a whole is online
+      | status     | asks for an order                                   |
+      | limit-only | asks to buy 0.001 XBT at a limit of 59,900 EUR      |
+      | post-only  | places a post-only limit buy of 0.001 XBT at 59,000 EUR |
+
   @safety @blocker @fault-injection @allure.label.story:stale-data
   Scenario: The bot does not trade on a stale price, even at a dip its strategy buys
     The strategy buys when the price is 2% or more below the price it last saw.
@@ -178,11 +202,16 @@ Feature: Failing safe when the exchange misbehaves
     And the exchange received no order for it
 
   @safety @blocker @allure.label.story:kill-switch
-  Scenario: A kill file left by the operator stops new orders
-    Given the operator has left the kill switch file
+  Scenario Outline: A kill file left by the operator stops new orders
+    Given the operator has left <the kill file>
     When the bot asks to buy 0.01 XBT at market
     Then the order is refused for reason HALTED
     And the exchange received no order for it
+
+    Examples: What the operator left
+      | the kill file                            |
+      | the kill switch file                     |
+      | an empty kill switch file, made by hand  |
 
   @safety @blocker @fault-injection @allure.label.story:kill-switch
   Scenario: A kill switch pulled while the bot is deciding an order stops that order
@@ -225,6 +254,16 @@ Feature: Failing safe when the exchange misbehaves
     Then the order is refused for reason STORE_FAILURE
     And the exchange received no order for it
 
+  @safety @blocker @fault-injection @allure.label.story:durability
+  Scenario: An order the exchange took as the disk stopped recording counts as placed, and is not sent again
+    Told "not placed", a caller may ask again (a protective exit does): that would be a second order.
+
+    Given the disk holding the bot's records refuses every write from the moment the exchange receives the next order
+    When the bot asks to buy 0.01 XBT at market
+    Then the bot reports the order as placed at the exchange, and that it could not write it down
+    And the exchange received that order exactly once
+    And once the disk takes writes again, the bot's refresh half a minute later records the order under the exchange's reference
+
   @safety @blocker @fault-injection @allure.label.story:kill-switch
   Scenario: The kill switch cancels every open order even when the disk refuses every write
     Reducing exposure never waits on the disk: the orders are cancelled first, and what
@@ -236,6 +275,24 @@ Feature: Failing safe when the exchange misbehaves
     When the operator pulls the kill switch
     Then no order is open on the exchange
     And the bot reports trading as halted
+
+  @safety @blocker @allure.label.story:kill-switch
+  Scenario: A kill switch pulled before any bot has run in a home stops the bot started there
+    Given the operator has pulled the kill switch naming a home no bot has run in yet, its folders not yet made
+    When the bot asks to buy 0.01 XBT at market
+    Then the order is refused for reason HALTED
+    And the refusal gives the operator's reason, "before the first start"
+    And the exchange received no order for it
+
+  @safety @blocker @fault-injection @allure.label.story:kill-switch
+  Scenario: A kill switch pulled without a reason while the disk refuses every write still stops every new order
+    The halt cannot be written down, so the kill switch alone holds it.
+
+    Given the disk holding the bot's records refuses every write from now on
+    And the operator has pulled the kill switch without giving a reason
+    When the bot asks to buy 0.01 XBT at market
+    Then the order is refused for reason HALTED
+    And the exchange received no order for it
 
   @safety @critical @fault-injection @allure.label.story:durability
   Scenario: A halted bot stays halted when the disk refuses to record the operator's resume
@@ -297,6 +354,17 @@ Feature: Failing safe when the exchange misbehaves
     And the bot refreshes its orders
     Then exactly 1 order is open on the exchange
     And the bot knows that order by its client reference
+
+  @safety @blocker @fault-injection @allure.label.story:lost-confirmation
+  Scenario: An order still in doubt when the bot stopped is looked up when it starts again, never sent again
+    Given the exchange will take the next order but lose its confirmation
+    And the exchange cannot list the account's orders until it recovers
+    And the bot has placed a limit buy of 0.01 XBT at 59,000 EUR whose outcome it could not learn
+    And the exchange has recovered
+    When the bot starts again
+    Then exactly 1 order is open on the exchange
+    And the bot knows that order by its client reference
+    And the exchange received that order exactly once
 
   @safety @blocker @fault-injection @allure.label.story:no-blind-retry
   Scenario: An order answered by an error page is never sent a second time

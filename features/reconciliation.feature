@@ -26,6 +26,7 @@ Feature: Reconciling the bot's records with the exchange
     When the bot reconciles with the exchange
     Then the bot's open orders are exactly the exchange's open orders
     And no discrepancy is reported
+    And the audit trail records that reconciliation found no difference
 
   @normal @allure.label.story:fees
   Scenario: The fees the bot recorded add up to the fees the exchange charged
@@ -37,6 +38,7 @@ Feature: Reconciling the bot's records with the exchange
     Given someone placed a limit sell of 0.01 XBT at 65,000 EUR on the account by hand
     When the bot reconciles with the exchange
     Then a discrepancy is reported for an open order the bot does not know
+    And the audit trail records that reconciliation found an order the bot does not know
 
   @safety @blocker @fault-injection @allure.label.story:discrepancy
   Scenario: A trade made by hand after a clean reconciliation is reported at the next one
@@ -49,6 +51,7 @@ Feature: Reconciling the bot's records with the exchange
     And someone sold 0.01 XBT at market on the account by hand half a minute later
     When the bot reconciles with the exchange
     Then a discrepancy is reported for the trade the bot did not make
+    And none of the bot's own trades is reported missing from the exchange
     And that reconciliation read the exchange's trades only from a minute before the newest one it had seen
 
   @safety @blocker @fault-injection @allure.label.story:trades

@@ -123,10 +123,14 @@ Feature: Risk limits
       | kind        | side | trigger | outcome                         |
       | stop-loss   | sell | 59,000  | accepted                        |
       | stop-loss   | sell | 60,000  | refused for reason PRICE_COLLAR |
+      | stop-loss   | sell | 61,000  | refused for reason PRICE_COLLAR |
       | take-profit | sell | 61,000  | accepted                        |
       | take-profit | sell | 60,000  | refused for reason PRICE_COLLAR |
+      | take-profit | sell | 59,000  | refused for reason PRICE_COLLAR |
       | stop-loss   | buy  | 61,000  | accepted                        |
+      | stop-loss   | buy  | 59,000  | refused for reason PRICE_COLLAR |
       | take-profit | buy  | 59,000  | accepted                        |
+      | take-profit | buy  | 61,000  | refused for reason PRICE_COLLAR |
 
   @safety @critical @fault-injection @allure.label.story:price-collar
   Scenario: A market order that would fill far from the market price is refused
@@ -310,6 +314,23 @@ Feature: Risk limits
       | 14.762 | refused for reason DAILY_LOSS_LIMIT |
 
   @safety @blocker @allure.label.story:daily-loss
+  Scenario: A loss on coins whose purchase the bot learnt of only after selling them still counts towards the daily loss limit
+    The resting buy fills at 59,000 EUR unseen; the bot sells at 58,000 EUR, then finds the earlier purchase:
+    about 10 EUR lost plus fees, on the day.
+
+    Given the bot's risk limits are:
+      | limit                       | value |
+      | trades per day              | 50    |
+      | largest loss per day in EUR | 10    |
+    And the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And the price of XBT/EUR has fallen to 58,000 EUR
+    And a minute later the bot has sold 0.01 XBT at market, before learning that its buy was filled
+    And the bot's status showed no loss today
+    And the bot has refreshed its orders since
+    When the bot asks to buy 0.001 XBT at market
+    Then the order is refused for reason DAILY_LOSS_LIMIT
+
+  @safety @blocker @allure.label.story:daily-loss
   Scenario: A profit does not count towards the daily loss limit
     Given the bot's risk limits are:
       | limit                       | value |
@@ -465,6 +486,14 @@ Feature: Risk limits
       | volume     | outcome                                 |
       | 0.001      | accepted                                |
       | 0.00100001 | refused for reason INSUFFICIENT_BALANCE |
+
+  @safety @blocker @allure.label.story:funds
+  Scenario: An account holding nothing cannot buy, and the refusal says why
+    Given the account holds only 0 EUR
+    When the bot asks to buy 0.001 XBT at a limit of 60,000 EUR
+    Then the order is refused for reason INSUFFICIENT_BALANCE
+    And no other limit refused it
+    And the exchange received no order for it
 
   @safety @blocker @allure.label.story:funds
   Scenario Outline: A sell cannot be larger than the coins the account holds

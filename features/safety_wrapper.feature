@@ -53,6 +53,13 @@ Feature: The safety wrapper decides what may reach the exchange
     And the exchange holds no new order
     And the account's balances are unchanged
 
+  @safety @blocker @allure.label.story:paper
+  Scenario: In paper mode an order sent through the bot's exchange client itself, past the wrapper, never leaves
+    Given the bot is connected to the exchange in paper mode
+    When code holding the bot's exchange client sends it an order to buy 0.001 XBT at market, past the safety wrapper
+    Then the attempt is refused
+    And the exchange received no order
+
   @safety @blocker @allure.label.story:canary
   Scenario: In canary mode a trading cycle places one tiny post-only order far from the market and cancels it at once
     Given the bot's risk limits are:

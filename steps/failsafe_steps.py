@@ -2,6 +2,7 @@
 dead man's switch, and an order whose confirmation was lost."""
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 
 from behave import given, then, when
@@ -10,8 +11,8 @@ from hamcrest import (assert_that, contains_string, empty, equal_to, has_key, ha
 
 from krakenbot.errors import KrakenError
 from krakenbot.safety.reads import STATUS_TTL_S
-from tools.spec_support.facade import (PAIR_ID, by_hand, describe, exchange_open_orders, exchange_order, status_name,
-                                       submit)
+from tools.spec_support.facade import (PAIR_ID, by_hand, denial_codes, describe, exchange_open_orders, exchange_order,
+                                       status_name, submit)
 
 
 def _breaker_state(world) -> str:
@@ -110,6 +111,15 @@ def step_system_status(context, status):
     # "is in <status> mode" means it has been for longer than that (an order inside the TTL is
     # refused by the exchange itself: see the wrapper's unit tests).
     context.world.sim.advance(STATUS_TTL_S + 1)
+
+
+@given("the exchange has put {pair:Pair} alone in {status} mode")
+def step_pair_status(context, pair, status):
+    """One market restricted while the exchange as a whole is online. The bot reads a pair's rules once an
+    hour; a restriction Kraken announced ahead is in them, so the bot is restarted (same store) to read it."""
+    world = context.world
+    world.sim.set_pair_status(pair, status.replace("-", "_"))
+    world.restart()
 
 
 @given("the exchange stops answering price requests")
@@ -232,12 +242,48 @@ def step_kill(context):
     context.world.safety.kill("operator pulled the kill switch in the specification")
 
 
+@given("the operator has pulled the kill switch without giving a reason")
+def step_kill_no_reason(context):
+    context.world.safety.kill("")
+
+
+@given("the operator has pulled the kill switch naming a home no bot has run in yet, its folders not yet made")
+def step_kill_new_home(context):
+    """``krakenbot kill --home`` as the operator runs it, in-process; then the bot is started on that home's kill file."""
+    import contextlib
+    import io
+    from unittest import mock
+
+    from krakenbot import cli
+
+    world = context.world
+    home = world.tmpdir / "not-yet" / "made" / "home"
+    empty = world.tmpdir / "empty.env"  # no ./.env of the checkout can slip in
+    empty.touch(mode=0o600)
+    named = {k: v for k, v in world.env.items() if k not in ("KILL_SWITCH_FILE", "STORE_PATH")}  # the home alone
+    with mock.patch.dict(os.environ, named, clear=True), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        cli.main(["--env-file", str(empty), "kill", "--home", str(home), "--reason", "before the first start"])
+    world.configure(KILL_SWITCH_FILE=str(home / "KILL_SWITCH"))
+
+
+@then('the refusal gives the operator\'s reason, "{reason}"')
+def step_refusal_reason(context, reason):
+    outcome = context.world.notes["outcome"]
+    assert_that(outcome.reason, contains_string(reason), f"the operator should read why trading stopped: {outcome}")
+
+
 @given("the operator has left the kill switch file")
-def step_kill_file(context):
+def step_kill_file(context, text="operator: stop everything\n"):
     world = context.world
     path = world.tmpdir / "KILL_SWITCH"
     assert_that(world.env["KILL_SWITCH_FILE"], equal_to(str(path)), "the bot should watch the scenario's kill file")
-    path.write_text("operator: stop everything\n")
+    path.write_text(text)
+
+
+@given("the operator has left an empty kill switch file, made by hand")
+def step_empty_kill_file(context):
+    step_kill_file(context, text="")  # `touch KILL_SWITCH`: no reason in it
 
 
 @given("the exchange is slow to answer the bot's balance check before an order")
@@ -263,6 +309,39 @@ def step_store_read_only(context):
     db = context.world.bot.store._db
     db.execute("PRAGMA query_only=ON")
     context.world.mends.append(lambda: db.execute("PRAGMA query_only=OFF"))
+
+
+@given("the disk holding the bot's records refuses every write from the moment the exchange receives the next order")
+def step_store_read_only_at_order(context):
+    """As above, staged on the order's arrival at the exchange: the bot wrote its intent down, the exchange
+    takes the order, and what follows (the acknowledgement) cannot be written."""
+    db = context.world.bot.store._db
+    context.world.sim.faults.on_arrival("AddOrder", lambda: db.execute("PRAGMA query_only=ON"))
+    context.world.mends.append(lambda: db.execute("PRAGMA query_only=OFF"))
+
+
+@then("once the disk takes writes again, the bot's refresh half a minute later records the order under the exchange's "
+      "reference")
+def step_recorded_after_disk(context):
+    """Past the order's deadline at the exchange (15 s): the look-up by client reference cannot race its send."""
+    world = context.world
+    world.mend()  # the disk back to read-write
+    world.sim.advance(30)
+    world.safety.refresh_orders()
+    outcome = world.notes["outcome"]
+    record = world.safety.order(outcome.cl_ord_id)
+    assert_that(record.txid, equal_to(exchange_order(world, outcome)["txid"]),
+                f"the bot's record should catch up with the exchange: {record}")
+
+
+@then("the bot reports the order as placed at the exchange, and that it could not write it down")
+def step_placed_not_recorded(context):
+    """A caller told "not placed" may ask again (a protective exit does): a second order."""
+    world = context.world
+    outcome = world.notes["outcome"]
+    assert_that(outcome.placed, is_(True), f"the exchange took the order, so it is placed: {describe(outcome)}")
+    assert_that(exchange_order(world, outcome), not_none(), "the txid reported should be the exchange's order")
+    assert_that(denial_codes(outcome), equal_to(["STORE_FAILURE"]), f"the record's failure is reported: {outcome}")
 
 
 @given("the bot has a limit buy of {volume:Amount} XBT at {price:Amount} EUR whose outcome it never learnt")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from behave import given, then, when
-from hamcrest import assert_that, contains_string, empty, equal_to, is_, is_not
+from hamcrest import assert_that, contains_string, empty, equal_to, has_key, is_, is_not
 
 from tools.spec_support.facade import by_hand, describe, exchange_open_orders, status_name, submit
 
@@ -97,6 +97,17 @@ def step_no_discrepancy(context):
     assert_that(_discrepancies(report), empty(), f"the bot and the exchange should agree: {report!r}")
 
 
+@then("the audit trail records that reconciliation found {what}")
+def step_reconcile_audited(context, what):
+    """The operator's record of it: a difference shown only to the caller would be hidden from the operator."""
+    kinds = {"an order the bot does not know": ("discrepancies", "order_unknown_to_bot"), "no difference": ("clean", "")}
+    assert_that(kinds, has_key(what), f"write one of {sorted(kinds)}")
+    rows = [r for r in context.world.safety.audit_log() if r.get("action") == "reconcile"]
+    assert_that(rows, is_not(empty()), "the reconciliation should be in the audit trail")
+    assert_that((rows[-1].get("outcome"), rows[-1].get("reason")), equal_to(kinds[what]),
+                f"the audit row should say what reconciliation found: {rows[-1]}")
+
+
 @then("the bot's trades are exactly the exchange's trades")
 def step_trades_match(context):
     _compared(context, "trades")
@@ -142,6 +153,14 @@ def step_foreign_trade_reported(context):
     named = sorted(d.key for d in problems if d.kind == "foreign_fill")
     assert_that(named, equal_to(sorted(world.notes["foreign_trades"])),
                 f"the hand-made trade should be reported as a trade the bot did not make: {problems!r}")
+
+
+@then("none of the bot's own trades is reported missing from the exchange")
+def step_no_own_trade_missing(context):
+    """Trades older than the window read are taken on trust, not reported as gone from the exchange."""
+    problems = _discrepancies(context.world.notes["reconciliation"])
+    missing = [d for d in problems if d.kind == "fill_not_on_exchange"]
+    assert_that(missing, empty(), f"the bot's trades are all on the exchange: {problems!r}")
 
 
 @then("a discrepancy is reported for the lost trade, as missing from the bot's records")

@@ -8,7 +8,7 @@ from behave import given, then, when
 from hamcrest import (all_of, assert_that, contains_string, equal_to, has_item, is_, is_not, less_than_or_equal_to,
                       none)
 
-from tools.spec_support.facade import PAIR, denial_codes, describe, submit
+from tools.spec_support.facade import PAIR, denial_codes, describe, exchange_order, submit
 
 SMALL_TRADE = Decimal("0.0001")  # 6 EUR at 60,000: above the 5 EUR minimum, and 20 of them stay within 0.01 XBT
 
@@ -132,6 +132,29 @@ def step_round_trip(context, volume, bought, sold, kind, result, fees):
     assert_that(paid, equal_to(fees), "the fees the exchange charged for the round trip")
     assert_that(net, equal_to(result if kind == "profit" else -result),
                 "the round trip's result on the exchange, fees included (positive: a profit)")
+
+
+@given("a minute later the bot has sold {volume:Amount} XBT at market, before learning that its buy was filled")
+def step_sold_before_learning(context, volume):
+    world = context.world
+    world.sim.advance(60)
+    assert_that(exchange_order(world, world.notes["resting"][-1])["status"], equal_to("closed"),
+                "the resting buy should have filled at the exchange")
+    outcome = submit(world, "sell", "market", volume)
+    assert_that(outcome.placed, is_(True), f"the sale should be placed: {describe(outcome)}")
+    world.notes.pop("outcome")
+
+
+@given("the bot's status showed no loss today")
+def step_status_no_loss(context):
+    status = context.world.safety.status()
+    assert_that(Decimal(status["daily_realised_pnl"]), equal_to(Decimal(0)),
+                f"a sale of coins the bot does not know it bought realises nothing yet: {status}")
+
+
+@given("the bot has refreshed its orders since")
+def step_refreshed(context):
+    context.world.safety.refresh_orders()
 
 
 @then("no other limit refused it")

@@ -69,6 +69,19 @@ def step_raw_order(context, side, volume):
                                                   volume=str(volume))
 
 
+@when("code holding the bot's exchange client sends it an order to {side:Side} {volume:Amount} XBT at market, "
+      "past the safety wrapper")
+def step_client_order(context, side, volume):
+    """The client's own guard is the last door: a plugin or a console holding the client, not the wrapper."""
+    world = context.world
+    try:
+        world.safety.client.private("AddOrder", pair="XBTEUR", type=side, ordertype="market", volume=str(volume))
+    except Exception as exc:  # the outcome under test: which error, if any
+        world.notes["attempt_error"] = exc
+    else:
+        world.notes["attempt_error"] = None
+
+
 # -- Then -----------------------------------------------------------------------------------------
 @then("every attempt is refused")
 def step_all_refused(context):
@@ -91,7 +104,8 @@ def step_none_reached(context):
 @then("every refused attempt is in the audit trail")
 def step_all_audited(context):
     world = context.world
-    refused_rows = {r.get("endpoint") for r in world.safety.audit_log() if r.get("allowed") is False}
+    refused_rows = {r.get("endpoint") for r in world.safety.audit_log()
+                    if r.get("allowed") is False and r.get("outcome") == "refused"}
     for op in world.notes["attempts"]:
         assert_that(refused_rows, has_item(op), f"the refused attempt to call {op} should be in the audit trail")
 
@@ -99,7 +113,7 @@ def step_all_audited(context):
 @then("the attempt is refused")
 def step_attempt_refused(context):
     assert_that(context.world.notes["attempt_error"], instance_of(EndpointNotAllowed),
-                "a withdrawal must be refused inside the bot")
+                "the attempt must be refused inside the bot")
 
 
 @then("the exchange received no request at all for it")

@@ -145,6 +145,11 @@ class KrakenSimulator:
         with self._lock:
             self.exchange.set_system_status(status)
 
+    def set_pair_status(self, pair: str, status: str) -> None:
+        """One pair's own status (``cancel_only``, ``post_only``, ``limit_only``, ``online``) until ``reset()``."""
+        with self._lock:
+            self.exchange.set_pair_status(pair, status)
+
     def set_liquidity(self, pair: str, volume: Decimal | str) -> None:
         with self._lock:
             self.exchange.set_liquidity(pair, Decimal(str(volume)))

@@ -19,6 +19,7 @@ class EngineState:
     matcher: Matcher
     counter: TradingCounter
     system_status: str
+    pair_status: dict[str, str]  # pair id -> its own status (AssetPairs); absent: the system's
     trading_limits: bool
     ids: Any
     _now: float

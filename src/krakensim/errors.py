@@ -46,6 +46,7 @@ SERVICE_UNAVAILABLE = "EService:Unavailable"
 SERVICE_BUSY = "EService:Busy"
 CANCEL_ONLY = "EService:Market in cancel_only mode"
 POST_ONLY = "EService:Market in post_only mode"
+LIMIT_ONLY = "EService:Market in limit_only mode"  # a pair's limit_only status (text unverified: Kraken's pattern)
 DEADLINE_ELAPSED = "EService:Deadline elapsed"
 # Funding (refused by the simulator, always)
 FUNDING_UNKNOWN_WITHDRAW_KEY = "EFunding:Unknown withdraw key"

@@ -33,6 +33,9 @@ from krakensim.trading_api import TradingMethods
 from krakensim.trading_counter import TIERS, TradingCounter
 
 SYSTEM_STATUSES = ("online", "maintenance", "cancel_only", "post_only")
+# A pair's own trading status (AssetPairs ``status``), set apart from the system's: Kraken restricts one market
+# (a listing, a delisting, an incident) while the others trade.
+PAIR_STATUSES = ("online", "cancel_only", "post_only", "limit_only")
 FUNDING_METHODS = frozenset({
     "Withdraw", "WithdrawInfo", "WithdrawMethods", "WithdrawAddresses", "WithdrawStatus", "WithdrawCancel",
     "WalletTransfer", "DepositMethods", "DepositAddresses", "DepositStatus", "AccountTransfer",
@@ -120,6 +123,7 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
         self._now = now
         self._step_time = math.floor(now)
         self.system_status = "online"
+        self.pair_status: dict[str, str] = {}  # pair id -> its own status; absent: the system's
         previous = getattr(self, "ids", None)
         self.ids = previous.next_generation() if previous is not None else IdGenerator(self.seed)
         self.markets: dict[str, PairMarket] = {pid: PairMarket(spec, self.seed, now) for pid, spec in PAIRS.items()}
@@ -243,6 +247,13 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
         with self._lock:
             self._catch_up()
             self.system_status = status
+
+    def set_pair_status(self, pair: str, status: str) -> None:
+        if status not in PAIR_STATUSES:
+            raise ValueError(f"unknown pair status {status!r}")
+        with self._lock:
+            self._catch_up()
+            self.pair_status[resolve_pair(pair).id] = status
 
     def set_liquidity(self, pair: str, volume: Decimal | str | None) -> None:
         with self._lock:

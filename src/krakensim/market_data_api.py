@@ -60,7 +60,7 @@ class MarketDataMethods(EngineState):
                     "fees": fees, "fees_maker": fees_maker, "fee_volume_currency": "ZUSD",
                     "margin_call": 80, "margin_stop": 40, "ordermin": str(p.ordermin), "costmin": str(p.costmin),
                     "tick_size": str(p.tick_size),
-                    "status": status if status != "maintenance" else "online",
+                    "status": self.pair_status.get(p.id, status if status != "maintenance" else "online"),
                 }
         return out
 

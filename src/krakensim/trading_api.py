@@ -224,6 +224,13 @@ class TradingMethods(EngineState):
         """Engine checks: market mode, duplicate cl_ord_id, open-order cap, funds."""
         if self.system_status == "post_only" and not (o.ordertype == "limit" and o.post_only):
             raise KrakenAPIError(E.POST_ONLY)
+        restricted = self.pair_status.get(o.pair.id, "online")
+        if restricted == "cancel_only":
+            raise KrakenAPIError(E.CANCEL_ONLY)
+        if restricted == "post_only" and not (o.ordertype == "limit" and o.post_only):
+            raise KrakenAPIError(E.POST_ONLY)
+        if restricted == "limit_only" and o.ordertype != "limit":
+            raise KrakenAPIError(E.LIMIT_ONLY)
         same_pair = 0
         for x in acct.open.values():
             if o.cl_ord_id is not None and x.cl_ord_id == o.cl_ord_id:

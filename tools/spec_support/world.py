@@ -154,6 +154,9 @@ class World:
         settings = Settings.from_env(env)
         self.bot = Bot.build(settings, clock=self.clock, store_path=env["STORE_PATH"],
                              client_options=dict(self.client_options) or None)
+        from tools.spec_support import safety_evidence
+
+        safety_evidence.observe(self)  # its breaker watched from its first call (a start-up in the same step calls)
         self.record_mode()
         if mode != self.mode:
             self.set_mode(mode)

@@ -33,8 +33,6 @@ class EndpointGuard:
         self.current = mode if isinstance(mode, CurrentMode) else CurrentMode(mode)
         # Set by the wrapper: a reason (kill switch) that stops any order-placing call.
         self.order_blocker = order_blocker
-        self.allowed_count = 0
-        self.refused_count = 0
         self._local = threading.local()
 
     @property
@@ -83,8 +81,5 @@ class EndpointGuard:
         allowed, reason = self.verdict(name, params)
         self.audit.record("endpoint", endpoint=name, allowed=allowed, outcome="sent" if allowed else "refused",
                           reason=reason, params=params)
-        if allowed:
-            self.allowed_count += 1
-            return
-        self.refused_count += 1
-        raise EndpointNotAllowed(reason, (), name)
+        if not allowed:
+            raise EndpointNotAllowed(reason, (), name)

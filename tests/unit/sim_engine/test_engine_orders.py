@@ -179,6 +179,36 @@ def test_post_only_mode_accepts_post_only_limits(ex):
     assert ex.handle_private("demo", "AddOrder", limit(oflags="post"))["txid"]
 
 
+MARKET_BUY = {"pair": "XBTEUR", "type": "buy", "ordertype": "market", "volume": "0.01"}
+
+
+@pytest.mark.parametrize("status, params, code", [
+    ("cancel_only", limit(), "EService:Market in cancel_only mode"),
+    ("post_only", limit(), "EService:Market in post_only mode"),
+    ("limit_only", MARKET_BUY, "EService:Market in limit_only mode"),
+])
+def test_a_pairs_own_status_refuses_orders_there_alone(ex, status, params, code):
+    ex.set_pair_status("XBTEUR", status)
+    assert code_of(ex, params) == code
+    pairs = ex.handle_public("AssetPairs", {"pair": "XBTEUR,ETHEUR"})
+    assert {p: info["status"] for p, info in pairs.items()} == {"XXBTZEUR": status, "XETHZEUR": "online"}
+    assert ex.handle_private("demo", "AddOrder", limit(pair="ETHEUR", price="3000"))["txid"]
+
+
+@pytest.mark.parametrize("status, params", [("post_only", limit(oflags="post")), ("limit_only", limit())])
+def test_a_restricted_pair_takes_what_its_status_allows(ex, status, params):
+    ex.set_pair_status("XBTEUR", status)
+    assert ex.handle_private("demo", "AddOrder", params)["txid"]
+
+
+def test_a_pair_status_is_checked_and_cleared_by_reset(ex):
+    with pytest.raises(ValueError):
+        ex.set_pair_status("XBTEUR", "maintenance")
+    ex.set_pair_status("XBTEUR", "cancel_only")
+    ex.reset()
+    assert ex.handle_public("AssetPairs", {"pair": "XBTEUR"})["XXBTZEUR"]["status"] == "online"
+
+
 def test_cancels_in_each_mode(ex):
     txid = ex.handle_private("demo", "AddOrder", limit())["txid"][0]
     ex.set_system_status("maintenance")
