@@ -169,3 +169,29 @@ def test_status_reports_the_running_bot_its_last_cycle_and_limits(tmp_path, caps
         presence.stop()
     code, out, _ = krakenbot(capsys, running, "status")
     assert "not running" in out and "last cycle     none (no bot running)" in out
+
+
+def test_a_running_bot_records_its_last_cycle_and_limits_for_status(tmp_path, monkeypatch, capsys):
+    """``krakenbot run`` writes what ``status`` shows: its limits at start, each cycle's start at the next
+    safe point (the record is removed at exit, so its writes are watched)."""
+    written: list[dict] = []
+    original = Presence._write
+
+    def watched(self):
+        written.append(dict(self.data))
+        original(self)
+
+    monkeypatch.setattr(Presence, "_write", watched)
+    with KrakenSimulator(seed=7, tier="pro") as sim:
+        for name, value in {"KRAKEN_API_KEY": sim.api_key, "KRAKEN_API_SECRET": sim.api_secret,
+                            "API_DOMAIN": sim.url, "KRAKEN_TIER": sim.tier, "MAX_DAILY_TRADES": "7"}.items():
+            monkeypatch.setenv(name, value)
+        started = time.time()
+        code, out, err = krakenbot(capsys, tmp_path / "bot-home", "run", "--mode", "paper", "--cycles", "2",
+                                   "--interval", "0.01")
+    assert code == 0, err
+    assert {w["limits"] for w in written} == {next(line for line in out.splitlines()
+                                                   if line.startswith("limits")).split(None, 1)[1]}
+    assert "7 trades/day" in written[0]["limits"]
+    cycles = [w["last_cycle"] for w in written if w["last_cycle"] is not None]
+    assert cycles and started <= cycles[0] <= cycles[-1] <= time.time()
