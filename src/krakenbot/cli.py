@@ -103,8 +103,31 @@ def _parser() -> argparse.ArgumentParser:
     _sub(sub, "config", common, "the resolved settings and where each came from",
          "Every setting as the bot would use it, with its source (environment, .env or default). Secrets are "
          "masked: the key shows its first 4 characters only.", "  krakenbot config --env-file prod.env")
+    _history_parsers(sub, common)
     sub.add_parser("report", help="safety validation report (options: krakenbot report --help)", parents=[common])
     return parser
+
+
+def _history_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    """orders / trades / pnl: the home's store, read-only (their values are checked by krakenbot.history,
+    so a bad one is one line)."""
+    what = "From the home's store, read-only: needs no credentials; never creates or writes a store. Times " \
+           "are UTC; amounts as the exchange sent them."
+    orders = _sub(sub, "orders", common, "the bot's orders from the store", f"The bot's orders, oldest first. {what}",
+                  "  krakenbot orders --status FILLED --limit 20")
+    orders.add_argument("--status", default=None, help="only orders in this state (FILLED, CANCELED, OPEN, ...)")
+    orders.add_argument("--limit", default=None, help="only the newest N")
+    trades = _sub(sub, "trades", common, "the bot's fills from the store",
+                  f"The bot's fills, oldest first, with the PnL each sell realised (net of fees). {what}",
+                  "  krakenbot trades --since 2026-12-01\n  krakenbot trades --since 2026-12-07T14:00:00Z --json")
+    trades.add_argument("--since", default=None, help="from this UTC day (YYYY-MM-DD) or ISO time on")
+    pnl = _sub(sub, "pnl", common, "realised PnL (net of fees) per pair, or per UTC day",
+               f"Realised PnL, net of fees, by the bot's own position logic (average cost). {what}",
+               "  krakenbot pnl\n  krakenbot pnl --daily --pair XXBTZEUR")
+    pnl.add_argument("--daily", action="store_true", help="per UTC day and pair")
+    for command in (orders, trades, pnl):
+        command.add_argument("--pair", default=None, help="only this pair (the id the store holds, e.g. XXBTZEUR)")
+        command.add_argument("--json", action="store_true", help="one JSON document (amounts as strings)")
 
 
 _COMMON_DEFAULTS = {"env_file": None, "home": None, "store": None, "verbose": False}
@@ -132,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _report()
     from krakenbot.config import ConfigError
 
-    if args.command in ("status", "kill", "resume"):  # the emergency controls need only the home
+    if args.command in ("status", "kill", "resume", *_HISTORY):  # the controls and the history need only the home
         args.problems = []
         try:
             sources, paths = _home_only(args)
@@ -146,7 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             except ConfigError as again:
                 return _fail(f"configuration error: {again}", EXIT_CONFIG)
         try:
-            return {"status": _status, "kill": _kill, "resume": _resume}[args.command](sources, paths, args)
+            handlers = {"status": _status, "kill": _kill, "resume": _resume}
+            return handlers.get(args.command, _history)(sources, paths, args)
         except KeyboardInterrupt:
             return _fail("interrupted", EXIT_FAILURE)
         except Exception as exc:  # one line, never a traceback (and never a secret from the sources)
@@ -328,7 +352,8 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
     from krakenbot.safety.modes import LiveTradingRefused
 
     presence = Presence(settings.home, settings.trading_mode.value, pairs=settings.pairs,
-                        kill_switch_file=settings.kill_switch_file, store_path=settings.store_path)
+                        kill_switch_file=settings.kill_switch_file, store_path=settings.store_path,
+                        limits=_limits_line(settings))
     try:
         presence.acquire()  # one bot per home, before it touches the store or the exchange
     except AlreadyRunning as exc:
@@ -384,7 +409,8 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
                 try:  # the record comes after the kill: a home that cannot be written must not stop the cancel
                     if kill.file_present():
                         presence.ack(kill.file_kill_id() or "unnamed")
-                    presence.beat(bot.safety.mode.value)
+                    last = bot.orchestrator.last_report
+                    presence.beat(bot.safety.mode.value, last_cycle=last.started_at if last else None)
                 except OSError as exc:
                     log.warning("running-bot record not written (%s); the halt stands", exc)
 
@@ -444,10 +470,14 @@ def _banner(bot: Any) -> None:
     print(f"key            {s.redacted_key}")
     print(f"pairs          {', '.join(s.pairs)}")
     print(f"allocation     {_amount(s.total_btc)} BTC (max position {_amount(s.max_position_pct)} %)")
-    print(f"limits         order <= {_amount(s.max_order_eur)} EUR, {s.max_daily_trades} trades/day, "
-          f"daily loss <= {_amount(s.max_daily_loss_eur)} EUR, {s.max_open_orders} open orders, "
-          f"collar {_amount(s.price_collar_pct)} %")
+    print(f"limits         {_limits_line(s)}")
     print(f"kill switch    {s.kill_switch_file}  (krakenbot kill --home {s.home})", flush=True)
+
+
+def _limits_line(s: Any) -> str:
+    return (f"order <= {_amount(s.max_order_eur)} EUR, {s.max_daily_trades} trades/day, "
+            f"daily loss <= {_amount(s.max_daily_loss_eur)} EUR, {s.max_open_orders} open orders, "
+            f"collar {_amount(s.price_collar_pct)} %")
 
 
 def _cycle_line(report: Any) -> str:
@@ -485,6 +515,30 @@ def _bot_line(record: Any) -> str:
     return f"running: pid {record['pid']}, mode {record.get('mode')}, heartbeat {age:.0f}s ago"
 
 
+def _running_lines(record: Any, settings: Any) -> None:
+    """The running bot (from its record): alive or not, its real mode, last cycle and limits in use."""
+    from krakenbot import running
+
+    mode = record.get("mode") if running.is_running(record) else None
+    configured = settings.trading_mode.value if settings else "?"
+    print(f"bot            {_bot_line(record)}")
+    print(f"mode           {mode + ' (running bot)' if mode else 'not running; configured ' + configured}")
+    print(f"last cycle     {_last_cycle(record, mode is not None)}")
+    if mode and record.get("limits"):
+        print(f"limits         {record['limits']} (running bot)")
+    else:
+        print(f"limits         {_limits_line(settings) + ' (configured)' if settings else 'unknown: settings invalid'}")
+
+
+def _last_cycle(record: Any, alive: bool) -> str:
+    from krakenbot.history import utc_time
+
+    when = (record or {}).get("last_cycle")
+    if not isinstance(when, (int, float)):
+        return "none yet" if alive else "none (no bot running)"
+    return f"{utc_time(when)} ({time.time() - when:.0f}s ago)"
+
+
 # -- status ---------------------------------------------------------------------------------------
 def _status(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> int:
     """From the home only (store, kill file, running-bot record): works while the exchange is down,
@@ -499,7 +553,7 @@ def _status(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> in
     kill = KillSwitch(paths["kill_switch_file"], None)
     store = _existing_store(paths)
     if store is None:
-        print(f"bot            {_bot_line(record)}")
+        _running_lines(record, settings)
         print(f"kill switch    {'ENGAGED: ' + (kill.reason or '') if kill.engaged else 'off'} ({kill.file_path})")
         return _fail(_no_store(paths), EXIT_FAILURE)
     with store:
@@ -507,10 +561,7 @@ def _status(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> in
         day = risk.today()
         breaker_rows = store.audit_rows("breaker")
         open_orders = store.orders(statuses=[s.value for s in ACTIVE_STATUSES])
-        mode = record.get("mode") if running.is_running(record) else None
-        configured = settings.trading_mode.value if settings else "?"
-        print(f"bot            {_bot_line(record)}")
-        print(f"mode           {mode + ' (running bot)' if mode else 'not running; configured ' + configured}")
+        _running_lines(record, settings)
         print(f"store          {paths['store_path']}")
         halted = risk.halt_reason()
         print(f"trading state  {risk.trading_state.value}" + (f": {halted}" if halted else ""))
@@ -528,6 +579,42 @@ def _status(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> in
                   f"{order.pair} @ {price}  {order.status}")
         if problem:
             print(f"settings       invalid: {problem}")
+    return EXIT_OK
+
+
+# -- orders / trades / pnl -----------------------------------------------------------------------
+_HISTORY = ("orders", "trades", "pnl")
+_COLUMNS = {
+    "orders": ("created", "cl_ord_id", "txid", "pair", "side", "type", "volume", "price", "executed", "cost", "fee",
+               "status", "reason"),
+    "trades": ("time", "pair", "side", "volume", "price", "cost", "fee", "realised_pnl", "trade_id", "cl_ord_id"),
+}
+
+
+def _history(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> int:
+    """The home's store, opened read-only; the rows and their rendering are krakenbot.history's."""
+    from krakenbot import history
+    from krakenbot.store import Store
+
+    try:
+        pair = args.pair.strip().upper() if args.pair else None
+        if args.command == "orders":
+            status = history.parse_status(args.status) if args.status is not None else None
+            limit = history.parse_limit(args.limit) if args.limit is not None else None
+        elif args.command == "trades":
+            since = history.parse_since(args.since) if args.since is not None else None
+    except history.BadArgument as exc:
+        return _fail(str(exc), EXIT_CONFIG)
+    if paths["store_path"] == ":memory:" or not os.path.isfile(paths["store_path"]):
+        return _fail(_no_store(paths), EXIT_FAILURE)
+    with Store(paths["store_path"], read_only=True) as store:
+        if args.command == "orders":
+            rows = history.orders(store, pair, status, limit)
+        elif args.command == "trades":
+            rows = history.trades(store, since, pair)
+        else:
+            rows = history.pnl(store, daily=args.daily, pair=pair)
+    print(history.render(args.command, rows, as_json=args.json, columns=_COLUMNS.get(args.command)))
     return EXIT_OK
 
 

@@ -189,6 +189,12 @@ class PositionManager:
             self._window = (lo, hi, total)
             return total
 
+    def realisations(self) -> list[tuple[FillRecord, Decimal]]:
+        """Every fill with the PnL it realised (net of fees; zero for a buy), in replay order: the
+        history's per-day and per-trade figures, from the same replay as ``realised_pnl``."""
+        positions: dict[str, Position] = {}
+        return [(f, self._apply_fill(positions, f)) for f in self.store.fills()]
+
     # -- balances ---------------------------------------------------------------------------------
     def set_baseline(self, balances: Mapping[str, Decimal], as_of: float = 0.0) -> None:
         """Remember the exchange balances at a moment when every earlier fill is in the store;

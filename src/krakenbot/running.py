@@ -4,7 +4,7 @@ Why: ``krakenbot kill`` from any directory must reach the bot that actually runs
 bot writes ``bot.json`` in its home at start, refreshes its heartbeat at every safe point (between
 cycles and during waits) and, once it has seen a kill file, writes the file's ``kill-id`` back
 (``halt_seen``). ``kill`` signals the pid (SIGUSR1: look now) and waits for that id; ``status``
-shows the running bot's real mode. Written atomically (a reader never sees half a record); removed
+shows the running bot's real mode, its limits and its last cycle. Written atomically (a reader never sees half a record); removed
 at a clean exit. Holds no secret: the key is not in it.
 
 Who is the bot? Not a live pid (a pid is reused; macOS has no /proc to ask what runs there): the
@@ -159,7 +159,7 @@ class Presence:
     """The running bot's side: write, beat, acknowledge a halt, remove."""
 
     def __init__(self, home: str | os.PathLike[str], mode: str, *, pairs: tuple[str, ...] = (),
-                 kill_switch_file: str | None = None, store_path: str | None = None) -> None:
+                 kill_switch_file: str | None = None, store_path: str | None = None, limits: str | None = None) -> None:
         self.path = record_path(home)
         # The kill file and store this bot really uses: `kill --home` writes and halts these (they
         # may be absolute paths outside the home).
@@ -169,7 +169,8 @@ class Presence:
         self.data: dict[str, Any] = {"pid": os.getpid(), "mode": mode, "home": str(home), "pairs": list(pairs),
                                      "token": secrets.token_hex(16),
                                      "kill_switch_file": kill_switch_file, "store_path": store_path,
-                                     "started": time.time(), "heartbeat": time.time(), "halt_seen": None}
+                                     "started": time.time(), "heartbeat": time.time(), "halt_seen": None,
+                                     "limits": limits, "last_cycle": None}
 
     def acquire(self) -> None:
         """Take the home's lock, then the store's, for as long as this bot runs; ``AlreadyRunning``
@@ -208,9 +209,12 @@ class Presence:
             self.data["mode"] = mode
         self._write()
 
-    def beat(self, mode: str | None = None) -> None:
+    def beat(self, mode: str | None = None, last_cycle: float | None = None) -> None:
+        """Alive now; ``last_cycle``: when the last trading cycle started (``status`` shows it)."""
         if mode is not None:
             self.data["mode"] = mode
+        if last_cycle is not None:
+            self.data["last_cycle"] = last_cycle
         self.data["heartbeat"] = time.time()
         self._write()
 

@@ -10,6 +10,7 @@ at ``synchronous=EXTRA`` (the rollback journal's deletion synced as well), durab
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -22,6 +23,27 @@ STARTUP_CHECK_KEY = "startup_check"  # meta: set with a new schema, cleared once
 __all__ = ["Database", "StoreError"]
 
 
+def _connect_read_only(path: str, busy_timeout: float) -> sqlite3.Connection:
+    """``mode=ro`` sees a running bot's WAL; it needs the WAL index (``-shm``) next to the file, which a
+    read-only directory refuses when no bot has the file open: then the file alone (``immutable``), all
+    there is when no bot has it open. Never creates the file."""
+    from urllib.parse import quote
+
+    if path == ":memory:" or not os.path.isfile(path):
+        raise StoreError(f"no store at {path}")
+    last: sqlite3.Error | None = None
+    for options in ("mode=ro", "immutable=1"):
+        db = sqlite3.connect(f"file:{quote(path)}?{options}", uri=True, check_same_thread=False,
+                             isolation_level=None, timeout=busy_timeout)
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.Error as exc:
+            db.close()
+            last = exc
+    raise StoreError(f"the store {path} cannot be read: {last}")
+
+
 class StoreError(Exception):
     """The store cannot be used safely (unknown schema version, a write out of place, closed)."""
 
@@ -29,17 +51,25 @@ class StoreError(Exception):
 class Database:
     """One connection behind one re-entrant lock; every public store method is one transaction."""
 
-    def __init__(self, path: str = ":memory:", *, busy_timeout: float = 5.0) -> None:
+    def __init__(self, path: str = ":memory:", *, busy_timeout: float = 5.0, read_only: bool = False) -> None:
         """``busy_timeout``: seconds a write waits for another connection's lock before it fails
-        (short for ``krakenbot kill``: a locked file must not hold its cancel)."""
+        (short for ``krakenbot kill``: a locked file must not hold its cancel). ``read_only``: an
+        existing store, opened so that nothing can write it (the history commands): no migration, no
+        pragma change; SQLite itself refuses every write; ``StoreError`` when it is not a store."""
         self.path = str(path)
         self._lock = threading.RLock()
         self._batch_depth = 0  # > 0 while the thread holding _lock runs a batch()
         self._closed = False
         self._normal = self._durable = None  # in memory: nothing to sync
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        if read_only:
+            self._db = _connect_read_only(self.path, busy_timeout)
+        else:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             self._db.row_factory = sqlite3.Row
+            if read_only:
+                self._check_readable()
+                return
             self._db.execute("PRAGMA foreign_keys=ON")
             if self.path != ":memory:":
                 wal = str(self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower() == "wal"
@@ -142,6 +172,13 @@ class Database:
                     for statement in MIGRATIONS[target - 1]:
                         db.execute(statement)
                     db.execute(f"PRAGMA user_version={target}")
+
+    def _check_readable(self) -> None:
+        version = self.schema_version
+        if version == 0:
+            raise StoreError(f"{self.path} is not a krakenbot store (no schema)")
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"store schema v{version} is newer than this bot (v{SCHEMA_VERSION})")
 
     @property
     def schema_version(self) -> int:
