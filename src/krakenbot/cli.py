@@ -60,7 +60,13 @@ def _parser() -> argparse.ArgumentParser:
                         help="the bot's home: store, kill file, running-bot record (default: KRAKENBOT_HOME, "
                              "else $XDG_STATE_HOME/krakenbot or ~/.local/state/krakenbot)")
     common.add_argument("--store", default=argparse.SUPPRESS, help="SQLite store path (default: STORE_PATH, in the home)")
-    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log to stderr")
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                        help="-v: the bot's debug lines too; -vv: every library's (run logs INFO by default, the "
+                             "other commands warnings only)")
+    common.add_argument("--log-file", default=argparse.SUPPRESS,
+                        help="append the log to this file instead of stderr (its directory must exist)")
+    common.add_argument("--log-format", default=argparse.SUPPRESS,
+                        help="text (default: UTC time, level, component, message) or json (one object per line)")
     parser = argparse.ArgumentParser(prog="krakenbot", description="Kraken spot trading bot", parents=[common],
                                      epilog="example:\n  krakenbot check\n  krakenbot run --mode paper --once",
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -130,7 +136,8 @@ def _history_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         command.add_argument("--json", action="store_true", help="one JSON document (amounts as strings)")
 
 
-_COMMON_DEFAULTS = {"env_file": None, "home": None, "store": None, "verbose": False}
+_COMMON_DEFAULTS = {"env_file": None, "home": None, "store": None, "verbose": 0, "log_file": None,
+                    "log_format": None}
 
 
 def _parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -149,8 +156,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["report"]:  # the report has its own options: hand them over untouched
         return _report(argv[1:])
     args = _parse(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    from krakenbot import logs
+
+    try:
+        logs.configure(args.command, args.verbose, args.log_file, args.log_format)
+    except logs.LogSetupError as exc:
+        return _fail(str(exc), EXIT_CONFIG)
+    try:
+        return _command(args)
+    finally:
+        logs.close()
+
+
+def _command(args: argparse.Namespace) -> int:
+    from krakenbot import logs
+
     if args.command == "report":
         return _report()
     from krakenbot.config import ConfigError
@@ -168,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sources, paths = _home_only(args, dotenv=False)
             except ConfigError as again:
                 return _fail(f"configuration error: {again}", EXIT_CONFIG)
+        logs.scrub_with(lambda text: _scrub_sources(sources, text))
         try:
             handlers = {"status": _status, "kill": _kill, "resume": _resume}
             return handlers.get(args.command, _history)(sources, paths, args)
@@ -179,14 +200,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings, sources = _settings(args)
     except ConfigError as exc:
         return _fail(f"configuration error: {exc}", EXIT_CONFIG)
+    from krakenbot.bot import make_scrubber
+
+    logs.scrub_with(make_scrubber(settings))
     handler = {"check": _check, "run": _run, "config": _config}[args.command]
     try:
         return handler(settings, args) if args.command != "config" else _config(settings, sources, args)
     except KeyboardInterrupt:
         return _fail("interrupted", EXIT_FAILURE)
     except Exception as exc:  # one line, scrubbed: never a traceback with parameters in it
-        from krakenbot.bot import make_scrubber
-
         return _fail(make_scrubber(settings)(f"{type(exc).__name__}: {exc}"), EXIT_FAILURE)
 
 
@@ -432,7 +454,7 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
             report = bot.orchestrator.last_report
             unknown = _unknown_orders(bot)
             print(f"mode {bot.safety.mode.value}: {done} cycle(s); last: "
-                  f"{_cycle_line(report) if report else 'none'}")
+                  f"{report.counts() if report else 'none'}")
     except Interrupted:  # a stop while starting (recovery's reads during a back-off): reported below
         pass
     finally:
@@ -478,15 +500,6 @@ def _limits_line(s: Any) -> str:
     return (f"order <= {_amount(s.max_order_eur)} EUR, {s.max_daily_trades} trades/day, "
             f"daily loss <= {_amount(s.max_daily_loss_eur)} EUR, {s.max_open_orders} open orders, "
             f"collar {_amount(s.price_collar_pct)} %")
-
-
-def _cycle_line(report: Any) -> str:
-    parts = [f"intents {report.intents}", f"placed {report.placed}", f"refused {report.refused}"]
-    if report.skipped:
-        parts.append("skipped " + "; ".join(f"{p}: {why}" for p, why in report.skipped.items()))
-    if report.errors:
-        parts.append(f"errors {len(report.errors)}")
-    return ", ".join(parts)
 
 
 def _existing_store(paths: dict[str, str]) -> Any:

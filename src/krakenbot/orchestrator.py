@@ -29,6 +29,7 @@ class CycleReport:
     placed: int = 0
     refused: int = 0
     skipped: dict[str, str] = field(default_factory=dict)  # pair -> why no decision was taken
+    decisions: dict[str, str] = field(default_factory=dict)  # pair -> what was decided and became of it
     errors: list[str] = field(default_factory=list)
     protective_actions: int = 0
     kept_alive: bool = False
@@ -36,6 +37,31 @@ class CycleReport:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    def counts(self, skipped: bool = True) -> str:
+        parts = [f"intents {self.intents}", f"placed {self.placed}", f"refused {self.refused}"]
+        if self.skipped and skipped:
+            parts.append("skipped " + "; ".join(f"{p}: {why}" for p, why in self.skipped.items()))
+        if self.errors:
+            parts.append(f"errors {len(self.errors)}")
+        return ", ".join(parts)
+
+    def line(self, number: int) -> str:
+        """The operator's one line for this cycle: each pair's decision (or why none), then the counts."""
+        pairs = "; ".join(f"{p} {what}" for p, what in self.decisions.items())
+        errors = f"; errors: {' | '.join(self.errors)}" if self.errors else ""
+        return f"cycle {number}: {pairs or 'no pairs'} ({self.counts(skipped=False)}){errors}"
+
+
+def _said(intent: Any, outcome: Any) -> str:
+    """``buy 0.001 limit @ 50000: placed`` / ``...: refused STALE_MARKET_DATA``."""
+    price = f" @ {format(intent.price.normalize(), 'f')}" if getattr(intent, "price", None) is not None else ""
+    if outcome.accepted:
+        result = "validated (paper)" if outcome.validated_only else "placed"
+    else:
+        result = "refused " + (",".join(outcome.codes) or "")
+    return f"{getattr(intent.side, 'value', intent.side)} {format(intent.volume, 'f')} " \
+           f"{getattr(intent.ordertype, 'value', intent.ordertype)}{price}: {result}"
 
 
 class Orchestrator:
@@ -65,6 +91,7 @@ class Orchestrator:
         if killed is not None or self.safety.kill_switch.engaged:
             reason = self.safety.kill_switch.reason or "kill switch"
             report.skipped = {pair: f"HALTED: {reason}" for pair in self.pairs}
+            report.decisions = {pair: f"skipped: {why}" for pair, why in report.skipped.items()}
         else:
             unarmed = self._dead_mans_switch_problem()
             for pair in self.pairs:
@@ -78,6 +105,9 @@ class Orchestrator:
         report.kept_alive = bool(kept)
         self.safety.record_cycle(report)
         self.last_report = report
+        log.info("%s", report.line(self.cycles), extra={"fields": {
+            "cycle": self.cycles, "decisions": dict(report.decisions), "intents": report.intents,
+            "placed": report.placed, "refused": report.refused, "errors": list(report.errors)}})
         return report
 
     def _dead_mans_switch_problem(self) -> str | None:
@@ -104,6 +134,7 @@ class Orchestrator:
         stale = self.safety.market_data_problem(pair, refresh=True)  # also the protective exits' prices
         if stale or unarmed:
             report.skipped[pair] = stale or unarmed
+            report.decisions[pair] = f"skipped: {stale or unarmed}"
             return
         if getattr(self.safety.mode, "value", self.safety.mode) == "canary":
             # Canary mode proves the order path with one far, minimal, post-only order per
@@ -114,6 +145,8 @@ class Orchestrator:
                 report.placed += 1
             else:
                 report.refused += 1
+            report.decisions[pair] = "canary buy: " + ("placed and cancelled" if outcome.accepted else
+                                                       "refused " + ",".join(outcome.codes))
             return
         ticker = self.safety.last_ticker(pair)
         position, entry = self.safety.position(pair)
@@ -123,8 +156,10 @@ class Orchestrator:
             intents = self.strategy.decide(view)
         except Exception as exc:  # a strategy bug must not stop protective steps
             report.errors.append(f"strategy {getattr(self.strategy, 'name', '?')} on {pair}: {exc}")
+            report.decisions[pair] = "strategy failed"
             log.exception("strategy failed on %s", pair)
             return
+        said = []
         for intent in intents:
             report.intents += 1
             outcome = self.safety.submit_order(intent.pair, intent.side, intent.ordertype, intent.volume,
@@ -134,6 +169,8 @@ class Orchestrator:
             else:
                 report.refused += 1
             self.strategy.acknowledge(intent, bool(outcome.accepted), self.clock.time())
+            said.append(_said(intent, outcome))
+        report.decisions[pair] = ", ".join(said) or "hold"
 
     @staticmethod
     def _step(report: CycleReport, name: str, fn: Any) -> Any:

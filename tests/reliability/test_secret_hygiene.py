@@ -115,6 +115,30 @@ def test_chaos_run_outputs_hold_no_key_secret_or_signature(tmp_path, monkeypatch
     assert _hits(blobs, secrets) == []
 
 
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_a_real_run_log_file_holds_no_key_secret_or_signature(tmp_path, log_format):
+    """``krakenbot run`` as a process (under the spy: its signatures are written down) trading live on the
+    simulator at ``-vv`` (every library's DEBUG too), its log in a file: none of the three in it."""
+    from krakensim import KrakenSimulator
+
+    spy, log_file = tmp_path / "spy.jsonl", tmp_path / "bot.log"
+    with KrakenSimulator(seed=7, tier="pro") as sim:
+        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+               "SECRET_SPY_FILE": str(spy), "KRAKENBOT_HOME": str(tmp_path / "home"), "KRAKEN_API_KEY": sim.api_key,
+               "KRAKEN_API_SECRET": sim.api_secret, "API_DOMAIN": sim.url, "KRAKEN_TIER": sim.tier,
+               "KRAKEN_LIVE_TRADING": "yes", "STRATEGY_INTERVAL_SECONDS": "1"}
+        done = subprocess.run([sys.executable, str(SPY), "-m", "krakenbot.cli", "run", "--mode", "live", "--live",
+                               "--interval", "0.6", "--cycles", "3", "-vv", "--log-file", str(log_file),
+                               "--log-format", log_format], env=env, cwd=tmp_path, capture_output=True, timeout=80)
+        secrets = {sim.api_key, sim.api_secret, *(v for k, v in (json.loads(line) for line in
+                                                               spy.read_text().splitlines()) if k == "sign")}
+    assert done.returncode == 0, done.stdout.decode()[-2000:] + done.stderr.decode()[-2000:]
+    text = log_file.read_text()
+    assert len(secrets) > 10 and "filled" in text and "DEBUG" in text  # signed traffic, a fill, every level
+    assert _hits({"log_file": text.encode(), "console": done.stdout + done.stderr}, secrets) == []
+
+
 def test_the_scan_finds_a_planted_secret(tmp_path):
     secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQ+/=="
     (tmp_path / "a.log").write_text(f"leak: {quote_plus(secret)}\n")

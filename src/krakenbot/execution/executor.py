@@ -23,6 +23,7 @@ Status changes go through ``order_state.apply`` only.
 """
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -57,6 +58,13 @@ from krakenbot.models import OrderInfo, OrderRequest, OrderType, PairInfo, Trade
 from krakenbot.positions import Discrepancy
 from krakenbot.risk.manager import halt_pair
 from krakenbot.store import FillRecord, OrderRecord, Store, StoreError, utc_day
+
+log = logging.getLogger(__name__)
+# What the operator reads for each status an order reaches (the log's order events).
+_SAID = {"OPEN": "acknowledged", "PARTIALLY_FILLED": "partly filled", "FILLED": "filled",
+         "PENDING_CANCEL": "cancel sent", "CANCELED": "cancelled", "EXPIRED": "expired", "REJECTED": "refused",
+         "UNKNOWN": "outcome unknown", "VALIDATED": "validated (paper: nothing placed)",
+         "PENDING_SUBMIT": "sent"}
 
 if TYPE_CHECKING:
     from krakenbot.market_data import PairRules
@@ -279,6 +287,8 @@ class Executor:
             # the record this executor holds under the order's lock: no read-back of the row
             updated = self.store.update_order(order.cl_ord_id, current=order, status=new.value,
                                               updated_at=self.clock.time(), **changes)
+            if new.value != order.status or updated.volume_executed != order.volume_executed:
+                _log_order_event(updated, order.status, changes.get("reason"))
             if new.value != order.status:
                 self.store.append_audit({
                     "time": self.clock.time(), "actor": "executor", "action": "order_status", "outcome": new.value,
@@ -294,6 +304,8 @@ class Executor:
         """An exchange answer about ``order`` that the exchange itself contradicts: record it and halt
         the order's pair (new orders there wait for the operator; the other pairs trade on)."""
         self.contradictions.append(Discrepancy(kind, order.cl_ord_id, answer, None, detail))
+        log.warning("exchange answer contradicts order %s (%s: %s): pair %s halted", order.cl_ord_id, kind, detail,
+                    order.pair, extra={"fields": {"kind": kind, "cl_ord_id": order.cl_ord_id, "pair": order.pair}})
         self.store.append_audit({
             "time": self.clock.time(), "actor": "executor", "action": "exchange_contradiction",
             "outcome": "pair_halted", "allowed": False,
@@ -369,6 +381,7 @@ class Executor:
                                        (), "AddOrder") from error
             if not problem:
                 self._in_flight.add(cl_ord_id)
+        _log_order_event(record, OrderStatus.NEW.value, problem)
         if problem:
             return PlacementResult(cl_ord_id, OrderStatus.REJECTED, None, False, problem, order=record)
         try:
@@ -804,6 +817,23 @@ class Executor:
                 "detail": {"trade_id": fill.trade_id, "expected": d.bot_value, "charged": d.exchange_value,
                            "maker": fill.maker, "rate_pct": str(info.fee_maker if fill.maker else info.fee_taker)},
             })
+
+
+def _log_order_event(order: OrderRecord, was: str, reason: str | None) -> None:
+    """One line per order event, from the one place statuses change (WARNING when its outcome is unknown)."""
+    said = _SAID.get(order.status, order.status.lower())
+    price = f" @ {format(order.price, 'f')}" if order.price is not None else ""
+    text = f"order {order.cl_ord_id} {said}: {order.side} {format(order.volume, 'f')} {order.pair} {order.ordertype}{price}"
+    if order.txid:
+        text += f", txid {order.txid}"
+    if order.volume_executed and order.status in ("PARTIALLY_FILLED", "FILLED", "CANCELED", "EXPIRED"):
+        text += f", executed {format(order.volume_executed, 'f')} for {format(order.cost, 'f')}"
+    if reason and order.status in ("REJECTED", "UNKNOWN", "CANCELED", "EXPIRED"):
+        text += f" ({reason})"
+    fields = {"event": said, "cl_ord_id": order.cl_ord_id, "txid": order.txid, "pair": order.pair,
+              "side": order.side, "ordertype": order.ordertype, "volume": order.volume, "price": order.price,
+              "status": order.status, "from": was, "volume_executed": order.volume_executed, "reason": reason}
+    log.log(logging.WARNING if order.status == "UNKNOWN" else logging.INFO, "%s", text, extra={"fields": fields})
 
 
 def query_orders_isolating(account: Any, txids: list[str], trades: bool = False) -> tuple[dict[str, OrderInfo], set[str]]:

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any, Callable, Mapping, Protocol
 
 log = logging.getLogger(__name__)
+_REFUSALS = logging.getLogger("krakenbot.safety")  # the operator's order events: refused before the send
 
 # Parameters worth keeping in an audit row; anything else is counted, not copied.
 _SAFE_PARAMS = frozenset({
@@ -48,6 +49,18 @@ def summarize_params(params: Mapping[str, Any] | None) -> dict[str, str]:
     return summary
 
 
+def _log_refusal(row: Mapping[str, Any]) -> None:
+    """Every order or cancel the wrapper refuses is audited here: its log line too, with the codes."""
+    what = "order" if row["action"] == "order" else row["action"].replace("_", " ")
+    params = row["params"]
+    order = " ".join(params[n] for n in ("type", "volume", "pair", "ordertype") if params.get(n))
+    codes = ",".join(row.get("codes") or []) or row["outcome"]
+    target = row.get("cl_ord_id") or order
+    _REFUSALS.info("%s refused %s%s: %s", what, codes, f" ({target})" if target else "", row["reason"],
+                   extra={"fields": {"event": "refused", "action": row["action"], "codes": row.get("codes") or [],
+                                     "reason": row["reason"], "origin": row.get("origin"), **params}})
+
+
 class AuditLog:
     """Writes audit rows with the time and the current mode; reads them back for steps and reports."""
 
@@ -76,6 +89,8 @@ class AuditLog:
         }
         for name, value in extra.items():
             row[name] = self._scrub(str(value)) if isinstance(value, str) else value
+        if allowed is False and action in ("order", "cancel", "cancel_all"):
+            _log_refusal(row)
         try:
             self._sink.append_audit(row)
         except Exception:  # the audit must never be the reason an order is not cancelled

@@ -45,6 +45,7 @@ class ExchangeReads:
         self._balances: tuple[dict[str, Decimal], float, dict[str, Decimal]] | None = None  # totals, at, free
         self._status: tuple[str, float] | None = None
         self._local_holds: dict[str, tuple[str, Decimal]] = {}  # cl_ord_id -> (asset, hold) taken off the cache
+        self._stale_pairs: set[str] = set()  # said once when a pair's price goes stale, once when it is fresh again
         self.status_ttl = STATUS_TTL_S
 
     def _scrub(self, text: str) -> str:  # replaced by the wrapper's scrubber
@@ -181,11 +182,18 @@ class ExchangeReads:
                 log.info("ticker refresh for %s failed: %s", pair, exc)
         age = self.market_data_age(pair)
         limit = float(self.settings.stale_data_seconds)
+        problem = None
         if age is None or self.last_ticker(pair) is None:
-            return f"STALE_DATA: no market data for {pair}"
-        if age > limit:
-            return f"STALE_DATA: last price for {pair} is {age:.0f} s old (limit {limit:.0f} s)"
-        return None
+            problem = f"STALE_DATA: no market data for {pair}"
+        elif age > limit:
+            problem = f"STALE_DATA: last price for {pair} is {age:.0f} s old (limit {limit:.0f} s)"
+        if problem and pair not in self._stale_pairs:
+            self._stale_pairs.add(pair)
+            log.warning("%s: no new orders on %s until it is fresh", problem, pair, extra={"fields": {"pair": pair}})
+        elif not problem and pair in self._stale_pairs:
+            self._stale_pairs.discard(pair)
+            log.info("market data for %s is fresh again", pair, extra={"fields": {"pair": pair}})
+        return problem
 
     def order_book(self, pair: str, count: int = 100) -> Any:
         return self.market_data.order_book(pair, count)

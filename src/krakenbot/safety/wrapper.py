@@ -495,6 +495,9 @@ class SafetyWrapper(ExchangeReads):
                                               self.client.account.trades_history(), now=self.clock.time())
         if result is not None:
             kinds = sorted({d.kind for d in result.discrepancies})
+            if not result.clean:
+                log.warning("reconciliation found %d discrepancies: %s", len(result.discrepancies), ", ".join(kinds),
+                            extra={"fields": {"discrepancies": [str(d) for d in result.discrepancies][:20]}})
             self.audit.record("reconcile", outcome="clean" if result.clean else "discrepancies",
                               reason=", ".join(kinds), discrepancies=len(result.discrepancies))
         return result
