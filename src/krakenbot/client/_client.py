@@ -405,5 +405,8 @@ class KrakenClient:
                 self.pacer.on_rate_limited()
         elif isinstance(exc, RateLimitError) and public and self.public_pacer is not None:
             self.public_pacer.on_rate_limited()
-        if log.isEnabledFor(logging.INFO):
-            log.info("%s failed: %s %s", exc.endpoint, type(exc).__name__, exc.codes or "")
+        # A failure of the exchange at INFO; a business answer (an unknown order looked up, insufficient funds)
+        # at DEBUG: where it matters it is reported with its reason (a refusal, a lookup's outcome).
+        level = logging.INFO if exc.counts_for_breaker else logging.DEBUG
+        if log.isEnabledFor(level):
+            log.log(level, "%s failed: %s %s", exc.endpoint, type(exc).__name__, exc.codes or "")
