@@ -192,3 +192,29 @@ def test_the_tally_tells_timeouts_from_kills_and_lists_survivors_and_incompetent
     assert tally.survivors == ["src/x.py:1:9 core/ReplaceComparisonOperator_Lt_LtE  | if a < b:  =>  if a <= b:"]
     assert tally.incompetent == ["src/x.py:1:9 core/ReplaceComparisonOperator_Lt_LtE  | OSError: boom"]
     assert tally.score == 2 / 3 and tally.done == 4
+
+
+def test_follow_moves_a_key_to_where_its_line_went_and_leaves_the_others(tmp_path):
+    """After an edit above a declared line, ``python -m tools.mutants.follow REV`` puts the key back on it."""
+    from tools.mutants.follow import follow
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    module = tmp_path / "src" / "m.py"
+    module.parent.mkdir()
+    module.write_text("a = 1\nif a < 2:\n    b = 3\nc = 4\nc = 4\n")
+    git("init", "-q")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "--allow-empty", "-m", "empty")
+    git("add", ".")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-q", "-m", "m")
+    equivalents = tmp_path / "equivalent.txt"
+    equivalents.write_text("# header\nsrc/m.py:2:5 core/X -> why\nsrc/m.py:1:0 core/Y -> kept\n"
+                           "src/m.py:4:0 core/Z -> a line there twice\n")
+    module.write_text("# a comment above\na = 1\nif a < 2:\n    b = 3\nc = 4\nc = 4\n")
+
+    moved, unplaced = follow("HEAD", root=tmp_path, path=equivalents)
+
+    assert equivalents.read_text() == ("# header\nsrc/m.py:3:5 core/X -> why\nsrc/m.py:2:0 core/Y -> kept\n"
+                                       "src/m.py:4:0 core/Z -> a line there twice\n")
+    assert moved == ["src/m.py:2 -> 3", "src/m.py:1 -> 2"] and unplaced == ["src/m.py:4:0 core/Z (its line is there 2 times)"]

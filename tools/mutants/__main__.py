@@ -193,7 +193,8 @@ def main(argv=None) -> int:
                       f" mutant: {key} (line moved? update it)")
             if stale and floor is not None:  # a stale entry lets an equivalent mutant run and survive: the score drifts
                 print(f"mutants: {len(stale)} stale entries in equivalent.txt: the score would not be comparable."
-                      " Give each its line's new number (git diff) and check its reason still holds there",
+                      " `python -m tools.mutants.follow REV` (REV: the last commit they were right at) moves them; then"
+                      " check each reason still holds there",
                       file=sys.stderr)
                 return 2
             if args.list:
