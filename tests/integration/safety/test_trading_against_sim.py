@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from krakenbot.errors import KrakenError
 
 
 def addorders(records):
@@ -253,7 +254,7 @@ def test_an_open_circuit_breaker_stops_orders_but_not_the_kill_or_a_cancel(sim, 
     for _ in range(5):
         try:
             bot.client.account.balance()
-        except Exception:  # noqa: BLE001 - the failures that open the breaker
+        except KrakenError:  # the failures that open the breaker
             pass
     assert bot.client.breaker.state.value == "open"
     start = len(sim.access_log)
