@@ -2,16 +2,18 @@
 
 The steps: copy the tree to a scratch folder, check the @safety scenarios pass there unmutated, list the mutants
 with cosmic-ray, drop the excluded ones (operators in the config, ``# pragma: no mutate`` lines, logging calls,
-the declared equivalents), run each chosen mutant with cosmic-ray's ``mutate_and_test`` in the copy on one worker,
-then print the counts, write reports/mutants/{survivors.txt,summary.txt} and, with ``--floor``, fail on a score
-below the recorded floor. The worktree's sources are never written: on Ctrl-C, a kill or a crash the copy is
-dropped and ``git diff src/`` stays clean (checked by hashing the modules before and after).
+the declared equivalents), run each chosen mutant with cosmic-ray's ``mutate_and_test`` in a scratch copy
+(``--workers`` copies, each holding one mutation at a time), then print the counts, write
+reports/mutants/{survivors.txt,summary.txt} and, with ``--floor``, fail on a score below the recorded floor. The
+worktree's sources are never written: on Ctrl-C, a kill or a crash the copies are dropped and ``git diff src/``
+stays clean (checked by hashing the modules before and after).
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import os
+import queue
 import resource
 import shlex
 import shutil
@@ -19,8 +21,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import types
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from tools import mutants as mt
@@ -74,12 +78,27 @@ def _raise_interrupt(signum, _frame):
 
 
 class _TrackedPopen(subprocess.Popen):
-    """cosmic-ray starts each test run in its own session, out of reach of Ctrl-C: remember it to end it."""
+    """cosmic-ray starts each test run in its own session, out of reach of Ctrl-C: remember it to end it. A worker
+    thread's run starts in that worker's own scratch copy (``_worker.copy``), whatever the process's cwd is."""
     live: list[subprocess.Popen] = []
+    stopping = threading.Event()
 
     def __init__(self, *args, **kwargs):
+        copy = getattr(_worker, "copy", None)
+        if copy is not None:
+            kwargs["cwd"] = copy
+            kwargs["env"] = {**kwargs.get("env", os.environ), "PYTHONPATH": _pythonpath(copy)}
+        if _TrackedPopen.stopping.is_set():
+            raise KeyboardInterrupt("the run is being stopped")
         super().__init__(*args, **kwargs)
         _TrackedPopen.live.append(self)
+
+
+_worker = threading.local()
+
+
+def _pythonpath(copy: Path) -> str:
+    return os.pathsep.join([str(copy / "src"), str(copy)])
 
 
 def _track_test_runs() -> None:
@@ -138,8 +157,11 @@ def main(argv=None) -> int:
     parser.add_argument("--only", action="append", default=[], help="only modules whose path contains this text")
     parser.add_argument("--out", type=Path, default=OUT, help="where survivors.txt, summary.txt and the session go")
     parser.add_argument("--list", action="store_true", help="only list and count the mutants, run none")
+    parser.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)),
+                        help="mutants judged at once, each in its own scratch copy (default: the cores, at most 4)")
     args = parser.parse_args(argv)
 
+    from attrs import evolve
     from cosmic_ray.config import load_config
     from cosmic_ray.mutating import mutate_and_test
     from cosmic_ray.work_db import WorkDB, use_db
@@ -165,6 +187,9 @@ def main(argv=None) -> int:
     session.unlink(missing_ok=True)
     command = _test_command(cfg)
     copy = _scratch_copy()
+    copies = [copy]
+    pool = None
+    results: dict = {}
     old_cwd, old_handler = os.getcwd(), signal.signal(signal.SIGTERM, _raise_interrupt)
     tally = mt.Tally()
     seconds = 0.0
@@ -178,7 +203,7 @@ def main(argv=None) -> int:
     _track_test_runs()
     try:
         os.chdir(copy)
-        os.environ["PYTHONPATH"] = os.pathsep.join([str(copy / "src"), str(copy)])
+        os.environ["PYTHONPATH"] = _pythonpath(copy)
         with use_db(str(session), WorkDB.Mode.create) as db:
             pending, noise, total = _enumerate(cfg, db)
             runnable, equivalent, stale = _drop_equivalents(db, pending, declared, modules)
@@ -213,35 +238,69 @@ def main(argv=None) -> int:
                 return 2
             pristine = {m: (copy / m).read_bytes() for m in modules}
             by_id = {item.job_id: item for item in db.pending_work_items}
+            copies += [_scratch_copy() for _ in range(1, min(args.workers, len(chosen)))]
+            free = queue.SimpleQueue()
+            for where in copies:
+                free.put(where)
+
+            def judge(m):
+                """One mutant in whichever scratch copy is free (a copy holds one mutation at a time)."""
+                where = _worker.copy = free.get()
+                try:
+                    t0 = time.monotonic()
+                    mutations = [evolve(spec, module_path=where / spec.module_path)
+                                 for spec in by_id[m.job_id].mutations]
+                    result = mutate_and_test(mutations, command, timeout)
+                    if (where / m.module).read_bytes() != pristine[m.module]:
+                        raise RuntimeError(f"cosmic-ray left {m.module} mutated in the scratch copy")
+                    return result, time.monotonic() - t0
+                finally:
+                    _worker.copy = None
+                    free.put(where)
+
             run_started = time.monotonic()
             cpu_started = _children_cpu()
-            for n, m in enumerate(chosen, 1):
-                t0 = time.monotonic()
-                result = mutate_and_test(by_id[m.job_id].mutations, command, timeout)
-                db.set_result(m.job_id, result)
-                if (copy / m.module).read_bytes() != pristine[m.module]:
-                    raise RuntimeError(f"cosmic-ray left {m.module} mutated in the scratch copy")
-                verdict = tally.add(m, result)
-                print(f"[{n}/{len(chosen)}] {verdict:<11} {m.key} ({time.monotonic() - t0:.1f}s)", flush=True)
+            pool = ThreadPoolExecutor(len(copies), thread_name_prefix="mutant")
+            running = {pool.submit(judge, m): m for m in chosen}
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    m = running.pop(future)
+                    result, took = future.result()
+                    db.set_result(m.job_id, result)
+                    results[m] = result
+                    verdict = mt.Tally().add(m, result)
+                    print(f"[{len(results)}/{len(chosen)}] {verdict:<11} {m.key} ({took:.1f}s)", flush=True)
     except KeyboardInterrupt:
-        print(f"\nmutants: interrupted after {tally.done} mutants; the scratch copy is dropped,"
+        print(f"\nmutants: interrupted after {len(results)} mutants; the scratch copies are dropped,"
               " the worktree was never written", file=sys.stderr)
         status = 130
     finally:
         seconds = time.monotonic() - run_started
+        _TrackedPopen.stopping.set()  # no worker starts another run; the running ones are ended
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+            _end_test_runs()
+            pool.shutdown(wait=True)  # each worker puts its module back before its copy goes
         _end_test_runs()
+        _TrackedPopen.stopping.clear()
         cpu = _children_cpu() - cpu_started
         os.chdir(old_cwd)
         signal.signal(signal.SIGTERM, old_handler)
-        shutil.rmtree(copy, ignore_errors=True)
+        for where in copies:
+            shutil.rmtree(where, ignore_errors=True)
         if _hashes(ROOT, modules) != before:
             print("mutants: ERROR: a module in src/ changed during the run (see git diff src/)", file=sys.stderr)
             status = 3
     if args.list or status == 2:
         return status
 
+    for m in chosen:  # in the sample's order, whichever worker finished first
+        if m in results:
+            tally.add(m, results[m])
     value, done, counts = tally.score, tally.done, tally.counts
-    rate = seconds / done if done else 0.0
+    workers = len(copies)
+    rate = seconds / done if done else 0.0  # wall time per mutant, all workers together
     cpu_rate = cpu / done if done else 0.0
     lines = [
         f"mutants run: {done} of {len(runnable)} judgeable ({'seed %d sample' % args.seed if args.sample else 'all'})",
@@ -249,9 +308,9 @@ def main(argv=None) -> int:
         f"  incompetent: {counts['incompetent']}  equivalent (declared, not run): {len(equivalent)}"
         + (f" ({drawn_equivalent} of them drawn)" if args.sample else ""),
         f"score (killed incl. timeouts / killed + survived): {value:.1%}",
-        f"time: {time.monotonic() - started:.0f}s elapsed, {rate:.1f}s per mutant ({cpu_rate:.1f}s of CPU: the"
-        f" rest is waiting for a core); all {len(runnable)} would take about {_duration(len(runnable) * rate)}"
-        f" on one worker at this pace, {_duration(len(runnable) * cpu_rate)} on an idle core",
+        f"time: {time.monotonic() - started:.0f}s elapsed on {workers} worker{'s' * (workers > 1)},"
+        f" {rate:.1f}s per mutant ({cpu_rate:.1f}s of CPU each); all {len(runnable)} would take about"
+        f" {_duration(len(runnable) * rate)} at this pace, {_duration(len(runnable) * cpu_rate)} of CPU",
     ]
     survivors_file = args.out / ("sample-survivors.txt" if args.sample else "survivors.txt")
     survivors_file.write_text("".join(s + "\n" for s in tally.survivors), encoding="utf-8")
