@@ -237,3 +237,29 @@ def test_bad_flow_settings_are_one_clear_error(sim, body):
     status, answer = control(sim, "flow", body)
     assert status == 400 and len(answer["error"]) == 1 and "\n" not in answer["error"][0]
     assert sim.state()["flow"]["rate"] == 0.0
+
+
+def test_a_stop_triggers_at_the_flow_trade_that_reaches_it(sim, alice):
+    sim.set_flow(rate=5)
+    below = D(inside(sim)) - D("0.1")  # the bid touch: the flow's market sells print there
+    txid = ok(alice, "AddOrder", pair=PAIR, type="sell", ordertype="stop-loss", price=str(below),
+              volume="0.01")["txid"][0]
+    for _ in range(60):
+        sim.advance(1)
+        if query(alice, txid)["status"] == "closed":
+            break
+    (fill,) = ok(alice, "TradesHistory")["trades"].values()
+    reached = [t for t in sim.public_trades(PAIR, sim.clock.time() - 60, sim.clock.time()) if t["price"] <= below]
+    assert fill["time"] == reached[0]["time"] and fill["time"] % 1 != 0  # then, not at the next whole second
+
+
+def test_an_amend_keeps_queue_priority_when_smaller_and_loses_it_when_larger(sim, alice, bob):
+    price = inside(sim)
+    first, second = place(alice, "buy", "0.02", price), place(bob, "buy", "0.02", price)
+    carol = client(sim, *sim.create_key(account="carol", balances=FUNDS))
+    ok(alice, "AmendOrder", txid=first, order_qty="0.015")
+    place(carol, "sell", "0.005")
+    assert (query(alice, first)["vol_exec"], query(bob, second)["vol_exec"]) == ("0.00500000", "0.00000000")
+    ok(alice, "AmendOrder", txid=first, order_qty="0.03")
+    place(carol, "sell", "0.005")
+    assert (query(alice, first)["vol_exec"], query(bob, second)["vol_exec"]) == ("0.00500000", "0.00500000")
