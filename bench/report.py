@@ -195,11 +195,13 @@ def _throughput_md(results: dict) -> list[str]:
     lines = ["## Simulator throughput (signed private Balance, raw http.client clients)", ""]
     if tp.get("skipped"):
         return lines + [f"Not measured: {tp['skipped']}"]
-    lines += ["| client threads | req/s (median window) | best window | p50 ms | p99 ms | failures |",
-              "|---|---|---|---|---|---|"]
+    lines += ["| client threads | other traders' flow | req/s (median window) | best window | p50 ms | p99 ms | failures |",
+              "|---|---|---|---|---|---|---|"]
     for row in tp.get("rows", []):
+        flow = row.get("flow_rate") or 0
         lines.append(
-            f"| {row['threads']} | {_f(row.get('req_per_s'), '{:,.0f}')} | {_f(row.get('best_req_per_s'), '{:,.0f}')} "
+            f"| {row['threads']} | {f'{flow:g}/s per pair' if flow else 'off'} "
+            f"| {_f(row.get('req_per_s'), '{:,.0f}')} | {_f(row.get('best_req_per_s'), '{:,.0f}')} "
             f"| {_f(row.get('p50_ms'), '{:.3f}')} | {_f(row.get('p99_ms'), '{:.3f}')} | {row.get('failures')} |"
         )
     if tp.get("how"):

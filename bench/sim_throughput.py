@@ -1,10 +1,11 @@
 """How many signed private requests per second the simulator sustains.
 
-``python -m bench.sim_throughput [--seconds 3] [--threads 1 4]``. The simulator
+``python -m bench.sim_throughput [--seconds 3] [--threads 1 4] [--flow-rate 10]``. The simulator
 runs in its own process (so the client's GIL does not slow it down); each client
 thread is a raw ``http.client`` keep-alive connection with its own key, signing
 ``Balance`` calls by hand. Prints req/s and p50/p99 latency per thread count.
-The simulator must sustain >= 1,500 req/s with one client thread.
+The simulator must sustain >= 1,500 req/s with one client thread, also with other traders'
+orders arriving (``--flow-rate``: per second on each pair; ``FLOW_RATE`` in ``make bench``).
 """
 from __future__ import annotations
 
@@ -21,13 +22,14 @@ import threading
 import time
 
 TARGET_ONE_THREAD = 1500.0
+FLOW_RATE = 10.0  # other traders' orders a second on each pair for the flow-on line: a busy book
 
 
-def _serve(conn, keys: int) -> None:
+def _serve(conn, keys: int, flow_rate: float) -> None:
     """Child process: a simulator with rate limits off, ``keys`` extra keys, until told to stop."""
     from krakensim import KrakenSimulator
 
-    with KrakenSimulator(seed=1, rate_limits=False) as sim:
+    with KrakenSimulator(seed=1, rate_limits=False, flow_rate=flow_rate) as sim:
         creds = [sim.create_key() for _ in range(keys)]
         conn.send((sim.host, sim.port, creds))
         conn.recv()
@@ -91,10 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--flow-rate", type=float, default=0.0,
+                        help=f"other traders' orders a second on each pair (make bench also runs {FLOW_RATE:g})")
     args = parser.parse_args(argv)
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_serve, args=(child, max(args.threads)), daemon=True)
+    proc = ctx.Process(target=_serve, args=(child, max(args.threads), args.flow_rate), daemon=True)
     proc.start()
     host, port, creds = parent.recv()
     ok = True
@@ -103,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for threads in args.threads:
             r = run(threads, creds, host, port, args.seconds)
-            print(f"sim Balance  threads={r['threads']}  {r['req_per_s']:8.0f} req/s  "
+            print(f"sim Balance  flow={args.flow_rate:g}/s  threads={r['threads']}  {r['req_per_s']:8.0f} req/s  "
                   f"p50={r['p50_ms']:.3f} ms  p99={r['p99_ms']:.3f} ms  requests={r['requests']}  "
                   f"failures={r['failures']}")
             if threads == 1 and r["req_per_s"] < TARGET_ONE_THREAD:

@@ -61,14 +61,16 @@ def evaluate(results: dict) -> list[Target]:
         _judge("bot path adds <= 1.5x a bare client call", overhead, 1.5, "+{:.2f}x client call" + spread, "<= +1.50x",
                bot.get("skipped", ""))
     )
-    tp = {row.get("threads"): row for row in (results.get("throughput") or {}).get("rows", [])}
-    one = _num((tp.get(1) or {}).get("req_per_s"))
-    out.append(
-        Target("simulator >= 1,500 private req/s (1 client thread)",
-               f"{one:,.0f} req/s" if one is not None else (results.get("throughput") or {}).get("skipped", "not measured"),
-               ">= 1,500 req/s",
-               "N/A" if one is None else ("PASS" if one >= 1500 else "MISS"))
-    )
+    rows = (results.get("throughput") or {}).get("rows", [])
+    for label, flowing in (("1 client thread", False), ("1 client thread, other traders' flow on", True)):
+        row = next((r for r in rows if r.get("threads") == 1 and bool(r.get("flow_rate")) == flowing), {})
+        one = _num(row.get("req_per_s"))
+        out.append(
+            Target(f"simulator >= 1,500 private req/s ({label})",
+                   f"{one:,.0f} req/s" if one is not None else (results.get("throughput") or {}).get("skipped", "not measured"),
+                   ">= 1,500 req/s",
+                   "N/A" if one is None else ("PASS" if one >= 1500 else "MISS"))
+        )
     spec = results.get("spec") or {}
     for key, limit, label in (("all", 60.0, "whole specification < 60 s"), ("safety", 20.0, "@safety subset < 20 s")):
         row = spec.get(key) or {}

@@ -32,15 +32,16 @@ class KrakenSimulator:
     def __init__(self, seed: int = 42, clock: Any = None, tier: str = "starter", api_key: str | None = None,
                  api_secret: str | None = None, balances: dict[str, Any] | None = None, rate_limits: bool = True,
                  host: str = "127.0.0.1", port: int = 0, volatility: Any = None,
-                 trading_limits: bool = True) -> None:
-        """``rate_limits`` switches the per-key API counter, ``trading_limits`` the per-pair trading counter."""
+                 trading_limits: bool = True, flow_rate: float = 0) -> None:
+        """``rate_limits`` switches the per-key API counter, ``trading_limits`` the per-pair trading counter;
+        ``flow_rate`` is the other traders' orders a second on each pair (0: a quiet book, only the accounts)."""
         self.seed = seed
         self.clock = clock if clock is not None else SystemClock()
         self.tier = self._tier_built = tier
         self._lock = threading.RLock()  # one exchange, many connection threads: calls are serialised
         self._stop = threading.Event()
         exchange_kwargs: dict[str, Any] = {"seed": seed, "clock": self.clock, "tier": tier, "balances": balances,
-                                           "trading_limits": trading_limits}
+                                           "trading_limits": trading_limits, "flow_rate": flow_rate}
         if volatility is not None:
             exchange_kwargs["volatility"] = volatility
         self.exchange = Exchange(**exchange_kwargs)
@@ -141,6 +142,11 @@ class KrakenSimulator:
         with self._lock:
             self.exchange.shock(pair, Decimal(str(pct)))
 
+    def set_flow(self, rate: Any = None, volatility: Any = None) -> None:
+        """Other traders' arrivals a second on each pair, and the random walk's volatility, from now on."""
+        with self._lock:
+            self.exchange.set_flow(rate, volatility)
+
     def set_system_status(self, status: str) -> None:
         with self._lock:
             self.exchange.set_system_status(status)
@@ -212,6 +218,7 @@ class KrakenSimulator:
                 "time": self.clock.time(),
                 "tier": self.tier,
                 "system_status": self.exchange.system_status,
+                "flow": {"rate": self.exchange.flow_rate, "volatility": str(self.exchange.volatility)},
                 "accounts": {
                     name: {
                         "balances": {k: str(v) for k, v in self.exchange.balances(name).items()},

@@ -1,7 +1,7 @@
 """``krakensim serve``: the simulator as a long-running process for manual runs and demos.
 
-Runs on the system clock with a gentle seeded random walk, so resting orders
-fill as wall time passes. Prints one line with the URL and the demo key and
+Runs on the system clock with a gentle seeded random walk and other traders'
+orders (``--flow-rate``), so resting orders fill as wall time passes. Prints one line with the URL and the demo key and
 secret: the one place a secret is printed, on purpose, for the operator who
 must paste it into the bot's configuration.
 """
@@ -17,9 +17,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Sequence
 
 from krakensim.errors import KrakenAPIError
+from krakensim.flow import parse_rate
 from krakensim.limits import TIERS
 
 DEFAULT_VOLATILITY = "0.0005"  # per step: gentle enough for a demo, enough to fill resting orders
+DEFAULT_FLOW_RATE = 2.0  # other traders' orders a second on each pair: a queue that moves
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -62,6 +64,13 @@ def _volatility(text: str) -> Decimal:
     return value
 
 
+def _flow_rate(text: str) -> float:
+    try:
+        return parse_rate(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="krakensim", description="A Kraken-compatible spot exchange on loopback.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
@@ -75,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tier", choices=sorted(TIERS), default="starter")
     serve.add_argument("--volatility", type=_volatility, default=Decimal(DEFAULT_VOLATILITY),
                        help=f"random-walk step size (default {DEFAULT_VOLATILITY}; 0 keeps prices still)")
+    serve.add_argument("--flow-rate", type=_flow_rate, default=DEFAULT_FLOW_RATE,
+                       help=f"other traders' orders a second on each pair (default {DEFAULT_FLOW_RATE:g}; 0: none)")
     return parser
 
 
@@ -92,7 +103,8 @@ def serve(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
             return 2
     try:
         sim = KrakenSimulator(seed=args.seed, tier=args.tier, api_key=args.api_key, api_secret=args.api_secret,
-                              balances=args.balance, host=args.host, port=args.port, volatility=args.volatility)
+                              balances=args.balance, host=args.host, port=args.port, volatility=args.volatility,
+                              flow_rate=args.flow_rate)
     except OSError as exc:
         print(f"krakensim: error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
@@ -104,7 +116,7 @@ def serve(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     with sim:
         print(f"krakensim serving {sim.url} api_key={sim.api_key} api_secret={sim.api_secret} "
-              f"seed={args.seed} tier={args.tier}", flush=True)
+              f"seed={args.seed} tier={args.tier} flow_rate={args.flow_rate:g}", flush=True)
         while not stop.wait(0.5):
             pass
     return 0

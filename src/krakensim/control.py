@@ -32,6 +32,7 @@ class ControlAPI:
             ("DELETE", "faults"): self._clear_faults,
             ("POST", "market"): self._market,
             ("POST", "status"): self._status,
+            ("POST", "flow"): self._flow,
             ("POST", "advance"): self._advance,
             ("GET", "access-log"): self._access_log,
         }
@@ -86,6 +87,18 @@ class ControlAPI:
         if len(done) == 1:
             raise ValueError("give price, shock_pct or liquidity")
         return done
+
+    def _flow(self, params: dict[str, Any]) -> dict[str, Any]:
+        """``{"rate": arrivals a second on each pair, "volatility": random-walk step}``, either or both."""
+        unknown = set(params) - {"rate", "volatility"}
+        if unknown or not params:
+            raise ValueError(f"give rate and/or volatility (unknown: {sorted(unknown)})")
+        rate = params.get("rate")
+        if isinstance(rate, bool):
+            raise ValueError("rate must be a number")
+        volatility = params.get("volatility")
+        self._sim.set_flow(rate, None if volatility is None else _decimal(volatility))
+        return {"rate": self._sim.exchange.flow_rate, "volatility": str(self._sim.exchange.volatility)}
 
     def _status(self, params: dict[str, Any]) -> dict[str, Any]:
         self._sim.set_system_status(params["status"])

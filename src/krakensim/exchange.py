@@ -5,7 +5,7 @@ return Kraken's ``result`` object or raise ``KrakenAPIError`` with Kraken's exac
 string; anything unexpected becomes ``EGeneral:Internal error`` so garbage input can
 never escape as another exception. Time is the injected clock's: every call first
 catches the engine up to ``clock.time()`` (dead man's switch, expiries, the seeded
-random walk, fills of resting orders), so a clock shared with the bot moves both; a
+random walk, the other traders' orders (flow.py), fills of resting orders), so a clock shared with the bot moves both; a
 manual clock's advance alone also fires a due dead man's switch, so an idle exchange
 cancels at the trigger time.
 One lock guards everything: the HTTP server calling in is threaded.
@@ -23,6 +23,7 @@ from krakensim.account_api import AccountMethods
 from krakensim.accounts import DEFAULT_BALANCES, Account
 from krakensim.clock import SystemClock
 from krakensim.errors import KrakenAPIError, invalid_arguments
+from krakensim.flow import BackgroundFlow, parse_rate
 from krakensim.ids import IdGenerator
 from krakensim.market import PairMarket
 from krakensim.market_data_api import MarketDataMethods
@@ -55,6 +56,13 @@ def _weak_listener(exchange: "Exchange") -> Callable[[float], None]:
     return listener
 
 
+def _volatility(value: Any) -> Decimal:
+    volatility = Decimal(str(value))
+    if not volatility.is_finite() or volatility < 0:
+        raise ValueError(f"volatility must be a non-negative decimal, got {value!r}")
+    return volatility
+
+
 def _balances(raw: dict[str, Any]) -> dict[str, Decimal]:
     return {resolve_asset(a).id: Decimal(str(v)) for a, v in raw.items()}
 
@@ -64,18 +72,21 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
 
     ``volatility`` is the per-second relative standard deviation of each pair's seeded
     random walk (``Decimal("0.0005")`` is lively); 0 means prices move only when told.
+    ``flow_rate`` is the other traders' orders arriving each second on each pair (flow.py);
+    0, the default, leaves the book to the accounts.
     ``trading_limits=False`` switches the per-pair trading counter off (not the open-order cap).
     """
 
     def __init__(self, seed: int = 42, clock: Any = None, tier: str = "starter",
                  balances: dict[str, Any] | None = None, volatility: Decimal | int | str = 0,
-                 trading_limits: bool = True) -> None:
+                 trading_limits: bool = True, flow_rate: float | int | str = 0) -> None:
         if tier not in TIERS:
             raise ValueError(f"unknown tier {tier!r}")
         self.seed = seed
         self.clock = clock if clock is not None else SystemClock()
         self.tier = tier
-        self.volatility = Decimal(str(volatility))
+        self.volatility = _volatility(volatility)
+        self.flow_rate = parse_rate(flow_rate)
         self.trading_limits = trading_limits
         self._lock = threading.RLock()
         self._account_seeds: dict[str, dict[str, Decimal]] = {
@@ -130,6 +141,7 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
         self.accounts: dict[str, Account] = {n: Account(n, b) for n, b in self._account_seeds.items()}
         self.counter = TradingCounter(self.tier)
         self.matcher = Matcher(self.markets, self.accounts, self.ids)
+        self.flow = BackgroundFlow(self.seed, self.markets, self.flow_rate, now)
 
     # ================================================================ entry points
     def handle_public(self, method: str, params: dict[str, Any] | None = None) -> dict:
@@ -170,20 +182,24 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
         target = math.floor(now)
         steps = 0
         while self._step_time < target:
-            if self.volatility == 0 and not (self.system_status == "online" and self.matcher.has_crossing()):
+            if self.volatility == 0 and not self.flow_rate and \
+                    not (self.system_status == "online" and self.matcher.has_crossing()):
                 for market in self.markets.values():  # nothing moves: only the taken liquidity comes back
                     market.new_step()
                 self._fire_events(now)
                 self._step_time = target
                 break
             t = self._step_time + 1
+            self._run_flow(t)
             self._fire_events(t)
             self._step_time = t
             self._step_all(float(t))
             steps += 1
             if steps >= _MAX_CATCH_UP_STEPS:
                 self._step_time = target
+                self.flow.reschedule(target)
                 break
+        self._run_flow(now)
         self._fire_events(now)
         self._now = now
 
@@ -195,6 +211,13 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
                 market.random_walk(self.volatility, t)
             if online:
                 self.matcher.step(market, t)
+
+    def _run_flow(self, until: float) -> None:
+        """The other traders' arrivals due by ``until``, in time order; a pair trades them while it is online."""
+        while (due := self.flow.pop_due(until)) is not None:
+            t, pid = due
+            trading = self.system_status == "online" and self.pair_status.get(pid, "online") == "online"
+            self.flow.run(pid, t, self.markets[pid], self.matcher, trading)
 
     def _fire_events(self, until: float) -> None:
         """Dead man's switches, GTD expiries and scheduled starts due by ``until``."""
@@ -240,6 +263,17 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
         with self._lock:
             market = self.markets[resolve_pair(pair).id]
             self.set_price(pair, market.mid * (1 + Decimal(str(pct)) / 100))
+
+    def set_flow(self, rate: Any = None, volatility: Any = None) -> None:
+        """The other traders' arrival rate (per second, each pair) and the random walk's volatility from now on
+        (kept by ``reset``); None leaves a setting as it is."""
+        with self._lock:
+            self._catch_up()
+            if volatility is not None:
+                self.volatility = _volatility(volatility)
+            if rate is not None:
+                self.flow_rate = parse_rate(rate)
+                self.flow.reschedule(self._now, self.flow_rate)
 
     def set_system_status(self, status: str) -> None:
         if status not in SYSTEM_STATUSES:

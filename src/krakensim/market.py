@@ -157,38 +157,13 @@ class PairMarket:
         self.set_mid(self.mid * (1 + volatility * g), now)
 
     # ------------------------------------------------------------------- book
-    def walk(self, side: str, volume: Decimal | None, limit: Decimal | None = None,
-             quote_budget: Decimal | None = None) -> list[tuple[int, Decimal, Decimal]]:
-        """Plan a taker sweep of ``side``: [(level, price, volume)], without consuming it."""
-        fills: list[tuple[int, Decimal, Decimal]] = []
-        left = volume
-        budget = quote_budget
-        lot = self.spec.lot_quantum
-        for i in range(BOOK_LEVELS):
-            price = self.level_price(side, i)
-            if price <= 0:
-                break
-            if limit is not None and ((side == "asks" and price > limit) or (side == "bids" and price < limit)):
-                break
-            avail = self.level_volume(side, i)
-            if avail <= 0:
-                continue
-            take = avail if left is None else min(avail, left)
-            if budget is not None:
-                affordable = (budget / price).quantize(lot, rounding=ROUND_FLOOR)
-                take = min(take, affordable)
-            if take <= 0:
-                break
-            fills.append((i, price, take))
-            if left is not None:
-                left -= take
-                if left <= 0:
-                    break
-            if budget is not None:
-                budget -= take * price
-                if budget <= 0:
-                    break
-        return fills
+    def level_at(self, side: str, price: Decimal) -> int | None:
+        """The synthetic level of ``side`` at ``price``, or None between levels and inside the spread."""
+        offset = price - self.best_ask if side == "asks" else self.best_bid - price
+        if offset < 0:
+            return None
+        i, rest = divmod(offset, self.step)
+        return int(i) if rest == 0 and i < BOOK_LEVELS else None
 
     def consume(self, side: str, level: int, volume: Decimal) -> None:
         key = (side, level)
@@ -219,7 +194,7 @@ class PairMarket:
                     n += 1
         ask_rows = sorted(asks.items())
         bid_rows = sorted(bids.items(), reverse=True)
-        # Users' orders never trade with each other, so two accounts can cross: never show that.
+        # A resting order the synthetic book moved through is not shown crossing the other side.
         while ask_rows and bid_rows and ask_rows[0][0] <= bid_rows[0][0]:
             ask_rows.pop(0)
         pd, vd = WIRE_PRICE_DECIMALS, DEPTH_VOLUME_DECIMALS

@@ -97,7 +97,7 @@ class MarketDataMethods(EngineState):
     def _depth(self, params: dict) -> dict:
         p = self._pair_param(params)
         count = parse_int(params, "count", 100, lo=0, hi=500) or 100
-        asks, bids = self.matcher.user_book(p.id)
+        asks, bids = self.matcher.resting_book(p.id)
         return {p.id: self.markets[p.id].depth(count, asks, bids)}
 
     def _trades(self, params: dict) -> dict:

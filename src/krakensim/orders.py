@@ -78,6 +78,9 @@ class Order:
     amends: list[dict] = field(default_factory=list)  # the amend history, once amended
     aged_from: float = 0.0  # creation or last amend: the trading counter's order age
     quote_volume: Decimal | None = None  # viqc: amount of quote to spend
+    stptype: str = "cancel-newest"  # self-trade prevention when it arrives on an own resting order
+    seq: int = 0  # queue priority once resting (matching.py): lower is earlier at the same price
+    ahead: Decimal = ZERO  # synthetic depth queued before it at its price
     view_key: tuple | None = None  # what the cached Kraken view was built from
     view: dict | None = None
 

@@ -14,7 +14,7 @@ from krakensim import errors as E
 from krakensim.accounts import Account
 from krakensim.engine_state import EngineState
 from krakensim.errors import KrakenAPIError, invalid_arguments
-from krakensim.matching import crosses, market_buy_cost, trail
+from krakensim.matching import STP_TYPES, trail
 from krakensim.orders import (CLOSE_TYPES, ORDER_TYPES, TRAILING_TYPES, TRIGGERED_TYPES, CloseSpec, Offset, Order,
                               close_text, descr_prices, descr_text)
 from krakensim.pairs import ASSETS, PairSpec
@@ -193,7 +193,7 @@ class TradingMethods(EngineState):
         if close_spec is not None and cl_ord_id is not None:
             raise invalid_arguments("cl_ord_id")
         stptype = text(params, "stptype")
-        if stptype not in (None, "", "cancel-newest", "cancel-oldest", "cancel-both"):
+        if stptype not in (None, "", *STP_TYPES):
             raise invalid_arguments("stptype")
         trigger = text(params, "trigger")
         if trigger not in (None, "", "last", "index"):
@@ -203,7 +203,7 @@ class TradingMethods(EngineState):
                       timeinforce=tif, opentm=now, starttm=starttm if starttm > now else 0.0, expiretm=expiretm,
                       userref=userref, cl_ord_id=cl_ord_id, aged_from=now,
                       quote_volume=volume if viqc else None, trigger=trigger or "last", offset=offset,
-                      limit_offset=limit_offset, close_spec=close_spec)
+                      limit_offset=limit_offset, close_spec=close_spec, stptype=stptype or "cancel-newest")
         market = self.markets[pair.id]
         trail(order, market.last, market)  # a trailing order's trigger (and hold) from the start
         # Minimums: volume in base; cost at the order's price (market: at the touch).
@@ -248,7 +248,7 @@ class TradingMethods(EngineState):
                 if o.quote_volume is not None:
                     need = o.quote_volume * (1 + rate)
                 else:
-                    _, cost = market_buy_cost(self.markets[p.id], o.volume)
+                    cost = self.matcher.buy_cost(acct, p.id, o.volume)
                     need = cost * (1 + rate)
                 need_asset = p.quote
         else:
@@ -365,7 +365,7 @@ class TradingMethods(EngineState):
             raise invalid_arguments("trigger_price" if trigger_raw else "limit_price")
         if not o.amends:
             o.amends.append(self._amend_entry(o, "original", o.opentm))
-        old = (o.volume, o.price, o.price2)
+        old, old_limit = (o.volume, o.price, o.price2), o.working_limit
         _, old_hold = acct.hold_of(o)
         o.volume, o.price, o.price2 = new_volume, new_price, new_price2
         acct.changed()
@@ -373,13 +373,15 @@ class TradingMethods(EngineState):
             asset, new_hold = acct.hold_of(o)
             if acct.available(asset) + old_hold < new_hold:
                 raise KrakenAPIError(E.INSUFFICIENT_FUNDS)
-            if (post_only or o.post_only) and crosses(o, self.markets[o.pair.id]):
+            if (post_only or o.post_only) and self.matcher.would_take(o):
                 raise KrakenAPIError(E.POST_ONLY_ORDER)
         except Exception:
             o.volume, o.price, o.price2 = old
             acct.changed()
             raise
         o.aged_from = self._now  # the trading counter measures age from the last amend
+        if o.working_limit is not None and (o.working_limit != old_limit or o.volume > old[0]):
+            self.matcher.queue(o)  # a new price or a larger size loses queue priority; a smaller size keeps it
         if "amended" not in o.misc:
             o.misc.append("amended")
         entry = self._amend_entry(o, "user", self._now)

@@ -64,7 +64,7 @@ def test_a_trailing_stop_limit_rests_at_its_trigger_plus_the_limit_offset(ex):
     triggered = view(ex, txid)
     assert triggered["misc"] == "stopped" and triggered["status"] == "open" and triggered["vol_exec"] == "0.00000000"
     assert Decimal(triggered["stopprice"]) == start - 1000
-    asks, _ = ex.matcher.user_book(PAIR)
+    asks, _ = ex.matcher.resting_book(PAIR)
     assert asks == {start - 800: Decimal("0.01")}
 
 
