@@ -445,7 +445,7 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
                       f"{', '.join(started.still_unknown)}", file=sys.stderr)
             if started.halted:
                 print(f"HALTED: {started.halted}", file=sys.stderr)
-            if bot.settings.dead_mans_switch_seconds and bot.safety.mode.value in ("canary", "live") \
+            if bot.settings.dead_mans_switch_seconds and bot.safety.mode.value in ("canary", "dry-run", "live") \
                     and not started.dead_mans_switch_armed:
                 print("warning: the dead man's switch could not be armed; no order is placed until it is",
                       file=sys.stderr)
