@@ -276,8 +276,11 @@ class KrakenClient:
         return venue is not None and endpoint in venue.endpoints
 
     def _local(self, endpoint: str, params: dict[str, Any]) -> dict[str, Any]:
-        """A call the local venue answers: the guard (told it stays local), then the venue."""
+        """A call the local venue answers: the guard (told it stays local), the pacer as if it were sent
+        (a rehearsal keeps live's pace and timing), then the venue."""
         self._check_call(endpoint, local=True)
+        if self.pacer is not None:
+            self.pacer.acquire(endpoint)
         return self.venue.call(endpoint, params)
 
     def public(self, endpoint: str, **params: Any) -> dict[str, Any]:
