@@ -157,7 +157,12 @@ class Bot:
 
         clock = clock or SystemClock()
         if store is None:
-            store = Store(store_path if store_path is not None else settings.store_path)
+            path = store_path if store_path is not None else settings.store_path
+            if settings.trading_mode is TradingMode.DRY_RUN:  # its own books, whoever names the path
+                from krakenbot.config import dry_run_store_path
+
+                path = dry_run_store_path(path)
+            store = Store(path)
         try:
             scrub = make_scrubber(settings)
             mode = CurrentMode(TradingMode.READ_ONLY)  # read by the audit trail and the guard
