@@ -262,6 +262,7 @@ def _write_report_metadata(context) -> None:
     results.mkdir(exist_ok=True)
     props = {
         "target": context.target,
+        "trading.modes": ",".join(m.value for m in __import__("krakenbot.safety.modes", fromlist=["TradingMode"]).TradingMode),
         "seed": context.seed,
         "python": platform.python_version(),
         "behave": _version("behave"),

@@ -23,7 +23,7 @@ def _pair(text):
     return pair_code(text)
 
 
-@parse.with_pattern(r"read-only|paper|canary|live")
+@parse.with_pattern(r"read-only|paper|dry-run|canary|live")
 def _mode(text):
     return text
 

@@ -94,6 +94,36 @@ class StartReport:
         return list(getattr(self.recovery, "still_unknown", None) or [])
 
 
+BOOKS_KEY = "books"  # store meta: "dry-run" in a dry run's store
+
+
+def _dry_run_venue(client: Any, market_data: Any, clock: Clock, store: Any, settings: Settings) -> Any:
+    """The dry run's local venue, its wallet from DRY_RUN_WALLET or a snapshot of the real balances
+    (read once, here: a read the mode allows). The store is marked as a dry run's books; a store that
+    already holds another mode's orders is refused, so a rehearsal never writes into real books."""
+    from decimal import Decimal
+
+    from krakenbot.dry_run import SNAPSHOT, DryRunVenue, Wallet
+
+    if store.get_meta(BOOKS_KEY) != TradingMode.DRY_RUN.value:
+        if store.orders():
+            raise ValueError(f"the store {settings.store_path} holds orders that are not a dry run's: a dry run "
+                             "keeps its own books (STORE_PATH)")
+        store.set_meta(BOOKS_KEY, TradingMode.DRY_RUN.value)
+    wanted = settings.dry_run_wallet
+    if wanted == SNAPSHOT:
+        balances = client.account.balance()
+    else:
+        balances = {asset: Decimal(amount) for asset, amount in dict(wanted or {}).items()}
+    return DryRunVenue(client, market_data, clock, Wallet(balances))
+
+
+def _refuse_dry_run_books(store: Any) -> None:
+    if store.get_meta(BOOKS_KEY) == TradingMode.DRY_RUN.value:
+        raise ValueError("this store holds a dry run's books: run the dry run with TRADING_MODE=dry-run, or "
+                         "point STORE_PATH at the live store")
+
+
 class Bot:
     """Everything wired together; ``bot.safety`` is the only door to the exchange."""
 
@@ -127,7 +157,12 @@ class Bot:
 
         clock = clock or SystemClock()
         if store is None:
-            store = Store(store_path if store_path is not None else settings.store_path)
+            path = store_path if store_path is not None else settings.store_path
+            if settings.trading_mode is TradingMode.DRY_RUN:  # its own books, whoever names the path
+                from krakenbot.config import dry_run_store_path
+
+                path = dry_run_store_path(path)
+            store = Store(path)
         try:
             scrub = make_scrubber(settings)
             mode = CurrentMode(TradingMode.READ_ONLY)  # read by the audit trail and the guard
@@ -139,6 +174,10 @@ class Bot:
                                   tier=settings.tier, nonce_store=store, breaker=breaker, guard=guard,
                                   **{"timeouts": timeouts, **(client_options or {})})
             market_data = _market_data(client, clock, store, settings)
+            if settings.trading_mode is TradingMode.DRY_RUN:
+                client.venue = _dry_run_venue(client, market_data, clock, store, settings)
+            else:
+                _refuse_dry_run_books(store)
             positions = PositionManager(store)
             risk = RiskManager(risk_limits_from(settings), store, clock, positions)
             executor = Executor(client, store, clock, market_data, bot_id=settings.bot_id)
@@ -184,7 +223,7 @@ class Bot:
             safety.risk.halt(halted, actor="startup")
         if lost:  # asked, and halted when needed: a later start trusts the store
             self.store.clear_meta(STARTUP_CHECK_KEY)
-        if self.settings.dead_mans_switch_seconds and safety.mode.value in ("canary", "live"):
+        if self.settings.dead_mans_switch_seconds and safety.mode.value in ("canary", "dry-run", "live"):
             try:  # retried inside; if it still fails, the loop arms it before any order (Orchestrator)
                 safety.arm_dead_mans_switch(self.settings.dead_mans_switch_seconds)
             except KrakenError as exc:

@@ -80,8 +80,11 @@ def _parser() -> argparse.ArgumentParser:
                "--cycles N.\nExit 0: clean; 1: the last cycle had errors; 128+signal: stopped by a signal.",
                "  krakenbot run --mode paper --interval 30\n"
                "  KRAKEN_LIVE_TRADING=yes krakenbot run --mode live --live")
-    run.add_argument("--mode", choices=["read-only", "paper", "canary", "live"], default=None,
-                     help="trading mode (default: TRADING_MODE)")
+    run.add_argument("--mode", choices=["read-only", "paper", "dry-run", "canary", "live"], default=None,
+                     help="trading mode (default: TRADING_MODE). read-only: reads only, no order; paper: AddOrder "
+                          "with validate=true only (Kraken checks it, nothing fills); dry-run: orders fill locally "
+                          "against the live book with DRY_RUN_WALLET, no order or cancel is sent; canary: a tiny "
+                          "real post-only order far from the market, cancelled at once; live: real orders")
     run.add_argument("--live", action="store_true", help="explicit live flag (LIVE also needs KRAKEN_LIVE_TRADING=yes)")
     run.add_argument("--once", action="store_true", help="run one cycle and stop")
     run.add_argument("--cycles", type=_positive_int, default=None, help="stop after N cycles (N >= 1)")
@@ -240,6 +243,11 @@ def _settings(args: argparse.Namespace) -> tuple[Any, Any]:
     settings = Settings.from_env(sources.values)
     if getattr(args, "mode", None):
         settings = replace(settings, trading_mode=TradingMode.parse(args.mode))
+        if settings.trading_mode is TradingMode.DRY_RUN and settings.dry_run_wallet is None:
+            from krakenbot.config import ConfigError
+
+            raise ConfigError("DRY_RUN_WALLET", "is required in dry-run mode: starting balances such as "
+                              "ZEUR=1000,XXBT=0, or snapshot (the account's real balances)")
     refuse_open_dotenv_for_live(settings, sources)
     return settings, sources
 
@@ -445,7 +453,7 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
                       f"{', '.join(started.still_unknown)}", file=sys.stderr)
             if started.halted:
                 print(f"HALTED: {started.halted}", file=sys.stderr)
-            if bot.settings.dead_mans_switch_seconds and bot.safety.mode.value in ("canary", "live") \
+            if bot.settings.dead_mans_switch_seconds and bot.safety.mode.value in ("canary", "dry-run", "live") \
                     and not started.dead_mans_switch_armed:
                 print("warning: the dead man's switch could not be armed; no order is placed until it is",
                       file=sys.stderr)

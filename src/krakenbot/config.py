@@ -81,6 +81,8 @@ class Settings:
     strategy_dip_pct: Decimal = Decimal("2")
     strategy_rise_pct: Decimal = Decimal("3")
     strategy_interval_seconds: int = 0  # 0: buy on dips only
+    # DRY_RUN_WALLET: the dry run's starting balances ({asset id: amount}) or "snapshot" (the real ones)
+    dry_run_wallet: dict[str, Decimal] | str | None = None
     bot_id: str | None = None  # BOT_ID: 4 chars [0-9a-z] in every cl_ord_id; None = drawn once per store
     # Seconds (client.Timeouts): opening a connection (and again its TLS handshake); each wait for
     # bytes of an answer; one whole call: connect, request, status line, headers and body, and for a
@@ -125,7 +127,12 @@ class Settings:
             if value > total:  # type: ignore[operator]
                 raise ConfigError(name, f"must be at most KRAKEN_TOTAL_TIMEOUT ({total:g} s, the bound on a "
                                   f"whole call), got {value:g}")
+        if values.get("trading_mode") is TradingMode.DRY_RUN and "dry_run_wallet" not in values:
+            raise ConfigError("DRY_RUN_WALLET", "is required in dry-run mode: starting balances such as "
+                              "ZEUR=1000,XXBT=0, or snapshot (the account's real balances)")
         values.update(bot_paths(env))
+        if values.get("trading_mode") is TradingMode.DRY_RUN:
+            values["store_path"] = dry_run_store_path(str(values["store_path"]))
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -175,6 +182,15 @@ def bot_paths(env: Mapping[str, str]) -> dict[str, str]:
 
     return {"home": str(home), "store_path": inside("STORE_PATH", "krakenbot.sqlite"),
             "kill_switch_file": inside("KILL_SWITCH_FILE", "KILL_SWITCH")}
+
+
+def dry_run_store_path(store_path: str) -> str:
+    """A dry run's books live in their own file beside the live one (``krakenbot.sqlite`` ->
+    ``krakenbot.dry-run.sqlite``), so its orders, fills and P&L are never mixed with real ones."""
+    if store_path == ":memory:" or ".dry-run" in os.path.basename(store_path):
+        return store_path
+    root, ext = os.path.splitext(store_path)
+    return f"{root}.dry-run{ext or '.sqlite'}"
 
 
 # Read by the bot or its tools but not settings of the bot: never reported as a typo.
@@ -400,6 +416,15 @@ def _path(name: str) -> Callable[[str], str]:
     return parse
 
 
+def _dry_run_wallet(text: str) -> dict[str, Decimal] | str:
+    from krakenbot.dry_run.wallet import parse_wallet
+
+    try:
+        return parse_wallet(text)
+    except ValueError as exc:
+        raise ConfigError("DRY_RUN_WALLET", str(exc)) from None
+
+
 def _bot_id(text: str) -> str:
     """Exactly 4 lower-case base36 chars, so one bot's id is never the start of another's."""
     if len(text) != 4 or not all(c in "0123456789abcdefghijklmnopqrstuvwxyz" for c in text):
@@ -438,6 +463,7 @@ _SPEC: dict[str, tuple[str, Callable[[str], object], bool]] = {
     "STRATEGY_RISE_PCT": ("strategy_rise_pct", _decimal("STRATEGY_RISE_PCT", maximum=Decimal(1000)), False),
     "STRATEGY_INTERVAL_SECONDS": ("strategy_interval_seconds", _int("STRATEGY_INTERVAL_SECONDS", minimum=0), False),
     "BOT_ID": ("bot_id", _bot_id, False),
+    "DRY_RUN_WALLET": ("dry_run_wallet", _dry_run_wallet, False),
     "KRAKEN_CONNECT_TIMEOUT": ("connect_timeout", _seconds("KRAKEN_CONNECT_TIMEOUT"), False),
     "KRAKEN_READ_TIMEOUT": ("read_timeout", _seconds("KRAKEN_READ_TIMEOUT"), False),
     "KRAKEN_TOTAL_TIMEOUT": ("total_timeout", _seconds("KRAKEN_TOTAL_TIMEOUT"), False),

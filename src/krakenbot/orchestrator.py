@@ -116,7 +116,7 @@ class Orchestrator:
         then cancelled everything and holds no switch), and say why this cycle places nothing when
         that fails."""
         safety = self.safety
-        if getattr(safety.mode, "value", safety.mode) not in ("canary", "live") or safety.dead_mans_switch.armed:
+        if getattr(safety.mode, "value", safety.mode) not in ("canary", "dry-run", "live") or safety.dead_mans_switch.armed:
             return None
         seconds = safety.settings.dead_mans_switch_seconds
         if not seconds:

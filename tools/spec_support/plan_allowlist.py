@@ -24,6 +24,7 @@ FUNDING_PREFIXES = ("withdraw", "deposit", "wallettransfer", "accounttransfer", 
 PLAN_ALLOWED: dict[str, frozenset[str]] = {
     "read-only": PUBLIC | READS,
     "paper": PUBLIC | READS | {"AddOrder"},  # AddOrder only with validate=true
+    "dry-run": PUBLIC | READS,  # orders fill in the bot's local venue: no order entry or cancel is sent
     "canary": PUBLIC | READS | {"AddOrder"} | CANCELS,
     "live": PUBLIC | READS | {"AddOrder", "AmendOrder"} | CANCELS,
 }

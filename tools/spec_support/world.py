@@ -149,6 +149,11 @@ class World:
 
         env = dict(self.env)
         env.setdefault("TRADING_MODE", "read-only")
+        if mode == "dry-run":  # its venue is wired when the bot is built, so the mode is a setting
+            env["TRADING_MODE"] = "dry-run"
+            env.setdefault("DRY_RUN_WALLET", "snapshot")
+        elif env["TRADING_MODE"] == "dry-run":
+            env["TRADING_MODE"] = "read-only"
         if mode == "live":
             env["KRAKEN_LIVE_TRADING"] = "yes"
         settings = Settings.from_env(env)

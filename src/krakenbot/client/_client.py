@@ -202,6 +202,9 @@ class KrakenClient:
         self._signer = Signer(ApiSecret(api_secret)) if api_secret is not None else None
         self.breaker = breaker if breaker is not None else CircuitBreaker(self.clock)
         self.guard = guard
+        # A local venue (a dry run, ``krakenbot.dry_run``) that answers the private calls it lists in
+        # ``venue.endpoints`` instead of the exchange; those calls still pass the guard (``local``).
+        self.venue: Any = None
         self.retry_policy = retry if retry is not None else RetryPolicy()
         self._retrier = Retrier(self.retry_policy, self.clock, rng)
         self.pacer = CallCounterPacer(self.clock, tier) if pacing else None
@@ -256,14 +259,29 @@ class KrakenClient:
         self.guard = guard
 
     # -- calls -----------------------------------------------------------------------------------
-    def _check_call(self, endpoint: str) -> None:
+    def _check_call(self, endpoint: str, local: bool = False) -> None:
         """Once per call, before anything else: a Kraken method name, an open client, the guard."""
         if not _ENDPOINT(endpoint):
             raise ValueError(f"not a Kraken method name: {endpoint[:40]!r}")
         if self._transport.closed:
             raise ClientClosed(f"{endpoint}: client is closed; nothing was sent", (), endpoint)
         if self.guard is not None:
-            self.guard(endpoint)
+            if local:
+                self.guard(endpoint, local=True)
+            else:
+                self.guard(endpoint)
+
+    def _served_locally(self, endpoint: str) -> bool:
+        venue = self.venue
+        return venue is not None and endpoint in venue.endpoints
+
+    def _local(self, endpoint: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A call the local venue answers: the guard (told it stays local), the pacer as if it were sent
+        (a rehearsal keeps live's pace and timing), then the venue."""
+        self._check_call(endpoint, local=True)
+        if self.pacer is not None:
+            self.pacer.acquire(endpoint)
+        return self.venue.call(endpoint, params)
 
     def public(self, endpoint: str, **params: Any) -> dict[str, Any]:
         """GET ``/0/public/<endpoint>``; returns Kraken's ``result`` object."""
@@ -275,6 +293,8 @@ class KrakenClient:
 
     def private(self, endpoint: str, **params: Any) -> dict[str, Any]:
         """Signed POST to ``/0/private/<endpoint>``; reads are retried, writes never."""
+        if self._served_locally(endpoint):
+            return self._local(endpoint, params)
         if endpoint not in _PLACING:
             return self._private(endpoint, params, None, None)
         placement = Placement(endpoint, time.monotonic() + self._placement_bound, self._lands_until(params))
@@ -316,6 +336,8 @@ class KrakenClient:
         exposure and may land after it (registered when it took its nonce), even when it then fails."""
         if endpoint not in _OVERTAKING:
             raise ValueError(f"{endpoint} is not a cancel")
+        if self._served_locally(endpoint):  # nothing on its way to overtake
+            return self._local(endpoint, params)
         return self._private(endpoint, params, None, overtaken)
 
     def _private(self, endpoint: str, params: dict[str, Any], placement: Placement | None,

@@ -20,10 +20,21 @@ FUNDING_EXACT = endpoints.names(funding=True)
 FUNDING_PREFIXES = ("withdraw", "deposit", "wallettransfer", "accounttransfer", "earn/", "earn", "funding")
 
 # What each mode may call: the ``modes`` column of the endpoint table, one set per mode.
-# read-only: public and account reads; paper: + AddOrder (validate=true only); canary: + cancels;
-# live: + AmendOrder. Mutable only so the specification can plant a fault (environment.py).
+# read-only and dry-run: public and account reads; paper: + AddOrder (validate=true only); canary:
+# + cancels; live: + AmendOrder. Mutable only so the specification can plant a fault (environment.py).
 MODE_ENDPOINTS: dict[TradingMode, frozenset[str]] = {
     mode: frozenset(row.name for row in endpoints.ROWS if mode in row.modes) for mode in TradingMode
+}
+
+
+# What the local venue of a mode answers instead of the exchange (``krakenbot.dry_run``): a
+# dry run's order entry, cancels, dead man's switch and the reads of its own orders, fills and
+# wallet. None of these is in the mode's exchange list above, so a request for one that is not
+# served locally (no venue installed) is refused: it can never reach the exchange.
+VENUE_ENDPOINTS: dict[TradingMode, frozenset[str]] = {
+    TradingMode.DRY_RUN: frozenset({"AddOrder", "CancelOrder", "CancelAll", "CancelAllOrdersAfter", "OpenOrders",
+                                    "ClosedOrders", "QueryOrders", "QueryTrades", "TradesHistory", "Balance",
+                                    "BalanceEx"}),
 }
 
 
@@ -51,11 +62,16 @@ def is_funding(endpoint: str) -> bool:
 
 
 @lru_cache(maxsize=1024)  # asked before every request; the answer depends on nothing else
-def check(mode: TradingMode, endpoint: str) -> Verdict:
-    """May ``mode`` call ``endpoint``? Funding first (every mode), then the mode's list."""
+def check(mode: TradingMode, endpoint: str, local: bool = False) -> Verdict:
+    """May ``mode`` call ``endpoint``? Funding first (every mode), then the mode's list: the
+    exchange's, or with ``local`` the list of what the mode's local venue answers."""
     name = normalise(endpoint)
     if is_funding(endpoint):
         return Verdict(False, f"{name} is a funding endpoint: refused in every mode, live included")
+    if local:
+        if name in VENUE_ENDPOINTS.get(mode, ()):
+            return Verdict(True)
+        return Verdict(False, f"{name} is not answered by a local venue in {mode.value} mode")
     if name in MODE_ENDPOINTS[mode]:
         return Verdict(True)
     if any(name in allowed for allowed in MODE_ENDPOINTS.values()):

@@ -25,7 +25,8 @@ def _truthy(value: Any) -> bool:
 
 
 class EndpointGuard:
-    """``guard(endpoint, params=None)``: raises ``EndpointNotAllowed`` or lets the call go."""
+    """``guard(endpoint, params=None, local=False)``: raises ``EndpointNotAllowed`` or lets the call go.
+    ``local``: the client answers it from the mode's local venue (a dry run), not the exchange."""
 
     def __init__(self, audit: AuditLog, mode: TradingMode | CurrentMode = TradingMode.READ_ONLY,
                  order_blocker: Callable[[], str | None] | None = None) -> None:
@@ -58,9 +59,10 @@ class EndpointGuard:
         finally:
             self._local.validate_only = previous
 
-    def verdict(self, endpoint: str, params: Mapping[str, Any] | None = None) -> tuple[bool, str]:
+    def verdict(self, endpoint: str, params: Mapping[str, Any] | None = None,
+                local: bool = False) -> tuple[bool, str]:
         name = normalise(endpoint)
-        verdict = check(self.mode, name)
+        verdict = check(self.mode, name, local)
         if not verdict.allowed:
             return False, verdict.reason
         if name in ORDER_PLACING:
@@ -76,10 +78,10 @@ class EndpointGuard:
                 return False, f"{name} refused: {blocked}"
         return True, ""
 
-    def __call__(self, endpoint: str, params: Mapping[str, Any] | None = None) -> None:
+    def __call__(self, endpoint: str, params: Mapping[str, Any] | None = None, local: bool = False) -> None:
         name = normalise(endpoint)
-        allowed, reason = self.verdict(name, params)
-        self.audit.record("endpoint", endpoint=name, allowed=allowed, outcome="sent" if allowed else "refused",
-                          reason=reason, params=params)
+        allowed, reason = self.verdict(name, params, local)
+        outcome = ("local" if local else "sent") if allowed else "refused"
+        self.audit.record("endpoint", endpoint=name, allowed=allowed, outcome=outcome, reason=reason, params=params)
         if not allowed:
             raise EndpointNotAllowed(reason, (), name)

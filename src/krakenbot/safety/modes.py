@@ -13,6 +13,9 @@ from enum import Enum
 class TradingMode(str, Enum):
     READ_ONLY = "read-only"  # market data and account reads; nothing that changes the account
     PAPER = "paper"  # AddOrder only with validate=true: Kraken checks it, nothing is placed
+    # Orders fill against the live public market in a local venue (krakenbot.dry_run) with a
+    # simulated wallet: no order-entry or cancel call reaches the exchange.
+    DRY_RUN = "dry-run"
     CANARY = "canary"  # real post-only limit orders far from the market, minimal size, cancelled at once
     LIVE = "live"  # real orders: needs KRAKEN_LIVE_TRADING=yes AND an explicit live flag
 
@@ -21,8 +24,7 @@ class TradingMode(str, Enum):
         if isinstance(text, TradingMode):
             return text
         wanted = str(text).strip().lower().replace("_", "-")
-        if wanted == "readonly":
-            wanted = "read-only"
+        wanted = {"readonly": "read-only", "dryrun": "dry-run"}.get(wanted, wanted)
         for mode in cls:
             if mode.value == wanted:
                 return mode

@@ -637,8 +637,8 @@ class SafetyWrapper(ExchangeReads):
         before anything is sent. Paper mode forces ``validate=true`` on AddOrder; in canary and
         live, raw order placement is refused: real orders must pass ``submit_order``'s checks."""
         name = allowlist.normalise(endpoint)
-        if name in ORDER_PLACING and self.mode in (TradingMode.CANARY, TradingMode.LIVE) \
-                and allowlist.check(self.mode, name).allowed:
+        if name in ORDER_PLACING and self.mode in (TradingMode.CANARY, TradingMode.DRY_RUN, TradingMode.LIVE) \
+                and (allowlist.check(self.mode, name).allowed or allowlist.check(self.mode, name, True).allowed):
             reason = f"{name} as a raw call is refused in {self.mode.value} mode: use submit_order (risk checks)"
             self.audit.record("endpoint", endpoint=name, allowed=False, outcome="refused", reason=reason,
                               params=params)

@@ -82,5 +82,5 @@ def test_mode_parse_rejects_unknown():
 
 def test_a_mode_prints_as_its_name():
     """Operators read the mode in status lines, banners and the audit trail: "live", not "TradingMode.LIVE"."""
-    assert [str(m) for m in TradingMode] == ["read-only", "paper", "canary", "live"]
+    assert [str(m) for m in TradingMode] == ["read-only", "paper", "dry-run", "canary", "live"]
     assert f"{TradingMode.LIVE}" == "live"

@@ -70,6 +70,7 @@ BAD_VALUES = {
     "STRATEGY_RISE_PCT": "-1",
     "STRATEGY_INTERVAL_SECONDS": "-1",
     "BOT_ID": "KB-1",
+    "DRY_RUN_WALLET": "ZEUR1000",
     "KRAKENBOT_HOME": "bad\x00path",
     "KRAKEN_CONNECT_TIMEOUT": "0",
     "KRAKEN_READ_TIMEOUT": "inf",
@@ -93,6 +94,33 @@ def test_bad_value_gives_one_line_naming_the_setting(name):
     assert message.startswith(f"{name}: ")
     assert "\n" not in message
     assert SECRET not in message and KEY not in message
+
+
+@pytest.mark.parametrize("text, said", [
+    ("ZEUR=1000,XXBT", "'XXBT' is not ASSET=AMOUNT"),
+    ("ZEUR=ten", "ZEUR: 'ten' is not a decimal amount"),
+    ("ZEUR=-5", "ZEUR: the amount must be a number >= 0"),
+    ("ZEUR=1,ZEUR=2", "ZEUR is given twice"),
+    ("zeur=1000", "'zeur=1000' is not ASSET=AMOUNT"),
+    (",", "lists no asset"),
+])
+def test_a_mistyped_dry_run_wallet_is_one_clear_line(text, said):
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({**BASE, "TRADING_MODE": "dry-run", "DRY_RUN_WALLET": text})
+    assert str(info.value).startswith("DRY_RUN_WALLET: ") and said in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_a_dry_run_has_a_wallet_and_books_of_its_own(tmp_path):
+    env = {**BASE, "TRADING_MODE": "dry-run", "KRAKENBOT_HOME": str(tmp_path)}
+    with pytest.raises(ConfigError, match="^DRY_RUN_WALLET: is required in dry-run mode"):
+        Settings.from_env(env)
+    settings = Settings.from_env({**env, "DRY_RUN_WALLET": "ZEUR=1000, XXBT=0.5"})
+    assert settings.dry_run_wallet == {"ZEUR": Decimal(1000), "XXBT": Decimal("0.5")}
+    assert settings.store_path == str(tmp_path / "krakenbot.dry-run.sqlite")
+    assert Settings.from_env({**env, "DRY_RUN_WALLET": "snapshot"}).dry_run_wallet == "snapshot"
+    live = Settings.from_env({**BASE, "KRAKENBOT_HOME": str(tmp_path)})
+    assert live.store_path == str(tmp_path / "krakenbot.sqlite")
 
 
 @pytest.mark.parametrize("name", ["KRAKEN_API_KEY", "KRAKEN_API_SECRET"])

@@ -1,0 +1,484 @@
+"""The dry run's venue: Kraken's private trading calls, answered locally against the live market.
+
+It answers, in Kraken's own shapes and error strings, the calls listed in
+``allowlist.VENUE_ENDPOINTS`` (order entry, cancels, the dead man's switch, the reads of its own
+orders, fills and wallet), so the executor, reconciler and wrapper above it run unchanged. It reads
+the market through the bot's client (Depth, Trades, Ticker, Assets, TradeVolume: public data and
+an account read), every read passing the guard like any other.
+
+The fill model, stated (README "Dry run"):
+- **Market orders** walk the order book the exchange shows at that moment (Depth, 500 levels),
+  level by level, each level a fill at its price: the slippage live would pay. A book too thin
+  for the whole volume fills what it has; the rest is cancelled (``Insufficient liquidity``).
+- **Limit orders** that cross the book take it like a market order up to their price (taker);
+  the rest rests. A resting limit fills as maker at its own price, and only from the public trade
+  tape (Trades), conservatively: a print strictly through its price fills it (up to that print's
+  volume); a print at its price first uses up the volume that was ahead of it in the queue (the
+  book's volume at that price when it arrived) and fills it only with the volume beyond. A book
+  that moves through it without a print does not fill it. So a dry run's resting orders fill no
+  sooner, and no more, than live ones.
+- **Stop-loss / take-profit** trigger on the last traded price as Kraken's do (stop-loss: a sell at
+  or below, a buy at or above its price; take-profit the other way), then execute as a market
+  order (``-limit`` variants: as a limit at ``price2``).
+- **Fees**: the account's own fee tier (TradeVolume for the pair), else the pair's schedule
+  (AssetPairs); maker for resting fills, taker otherwise. Cost and fee are rounded half-up to the
+  quote asset's decimals (Assets), as Kraken books them.
+- **Funds**: a market buy needs the book's cost of its volume plus the taker fee, a limit buy its
+  volume at its price plus the fee, a sell its volume of base; what resting orders hold is not
+  free. Short: ``EOrder:Insufficient funds``, nothing placed.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
+from typing import Any, Callable
+
+from krakenbot.clock import Clock
+from krakenbot.dry_run.wallet import Wallet
+from krakenbot.errors import KrakenError, from_codes
+from krakenbot.models import OrderBook, PairInfo
+from krakenbot.safety.allowlist import VENUE_ENDPOINTS
+from krakenbot.safety.modes import TradingMode
+
+ZERO = Decimal(0)
+_PAGE = 50  # ClosedOrders / TradesHistory page size, as Kraken's
+_TRIGGERED = ("stop-loss", "take-profit", "stop-loss-limit", "take-profit-limit")
+_TYPES = ("market", "limit", *_TRIGGERED)
+
+
+def _refuse(code: str, endpoint: str) -> KrakenError:
+    return from_codes([code], endpoint)
+
+
+def _fmt(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _rfc3339(seconds: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(seconds)))
+
+
+@dataclass
+class _Order:
+    txid: str
+    pair: PairInfo
+    side: str
+    ordertype: str
+    volume: Decimal
+    price: Decimal | None
+    price2: Decimal | None
+    oflags: str
+    timeinforce: str
+    opentm: float
+    cl_ord_id: str | None = None
+    userref: int | None = None
+    status: str = "open"
+    vol_exec: Decimal = ZERO
+    cost: Decimal = ZERO
+    fee: Decimal = ZERO
+    trades: list[str] = field(default_factory=list)
+    closetm: float | None = None
+    reason: str | None = None
+    ahead: Decimal = ZERO  # queue volume ahead of a resting limit at its price
+    triggered: bool = False
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.volume - self.vol_exec
+
+    @property
+    def limit(self) -> Decimal | None:
+        """The price it rests at now (None: a market order, or a stop not yet triggered)."""
+        if self.ordertype == "limit":
+            return self.price
+        if self.triggered and self.ordertype.endswith("-limit"):
+            return self.price2
+        return None
+
+    def view(self, with_trades: bool) -> dict[str, Any]:
+        p = self.pair
+        avg = self.cost / self.vol_exec if self.vol_exec else ZERO
+        out: dict[str, Any] = {
+            "refid": None, "userref": self.userref if self.cl_ord_id is None else None,
+            "status": self.status, "opentm": self.opentm, "starttm": 0, "expiretm": 0,
+            "descr": {"pair": p.altname, "type": self.side, "ordertype": self.ordertype,
+                      "price": _fmt(self.price or ZERO), "price2": _fmt(self.price2 or ZERO), "leverage": "none",
+                      "order": describe(self), "close": ""},
+            "vol": _fmt(self.volume), "vol_exec": _fmt(self.vol_exec), "cost": _fmt(self.cost),
+            "fee": _fmt(self.fee), "price": _fmt(avg), "stopprice": "0", "limitprice": "0",
+            "misc": "partial" if 0 < self.vol_exec < self.volume else "", "oflags": self.oflags or "fciq",
+        }
+        if self.cl_ord_id is not None:
+            out["cl_ord_id"] = self.cl_ord_id
+        if self.status not in ("open", "pending"):
+            out["closetm"] = self.closetm
+            out["reason"] = self.reason
+        if with_trades and self.trades:
+            out["trades"] = list(self.trades)
+        return out
+
+
+@dataclass(frozen=True)
+class _Fill:
+    trade_id: str
+    order: _Order
+    time: float
+    price: Decimal
+    volume: Decimal
+    cost: Decimal
+    fee: Decimal
+    maker: bool
+
+    def view(self) -> dict[str, Any]:
+        o = self.order
+        return {"ordertxid": o.txid, "postxid": "", "pair": o.pair.name, "time": self.time, "type": o.side,
+                "ordertype": o.ordertype if o.ordertype in ("market", "limit") else "market",
+                "price": _fmt(self.price), "cost": _fmt(self.cost), "fee": _fmt(self.fee), "vol": _fmt(self.volume),
+                "margin": "0", "leverage": "0", "misc": "", "maker": self.maker}
+
+
+def describe(o: _Order) -> str:
+    """Kraken's ``descr.order``: ``buy 0.01 XBTEUR @ market``, ``sell 0.01 XBTEUR @ limit 61000``."""
+    price = f" {_fmt(o.price)}" if o.price is not None else ""
+    return f"{o.side} {_fmt(o.volume)} {o.pair.altname} @ {o.ordertype}{price}"
+
+
+class DryRunVenue:
+    """Kraken's private trading API for the dry run (module docstring). ``call`` is what the client
+    uses; every call first catches up with the market (triggers, resting fills, the dead man's
+    switch), so the venue moves exactly when the bot looks, as an exchange seen through its API."""
+
+    endpoints = VENUE_ENDPOINTS[TradingMode.DRY_RUN]
+
+    def __init__(self, client: Any, pair_rules: Any, clock: Clock, wallet: Wallet) -> None:
+        self.client = client
+        self.pair_rules = pair_rules
+        self.clock = clock
+        self.wallet = wallet
+        self.orders: dict[str, _Order] = {}  # every order, in placement order
+        self.fills: dict[str, _Fill] = {}
+        self._cursor: dict[str, str] = {}  # pair id -> the Trades cursor already seen
+        self._rates: dict[str, tuple[Decimal, Decimal]] = {}  # pair id -> (taker, maker) percent
+        self._decimals: dict[str, int] = {}
+        self._dms_trigger: float | None = None
+        self._lock = threading.RLock()
+        self._run = _base36(int(clock.time() * 1000) % 36 ** 6).rjust(6, "0")  # ids unique across runs
+        self._seq = 0
+        self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "AddOrder": self._add_order, "CancelOrder": self._cancel_order, "CancelAll": self._cancel_all,
+            "CancelAllOrdersAfter": self._cancel_all_after, "OpenOrders": self._open_orders,
+            "ClosedOrders": self._closed_orders, "QueryOrders": self._query_orders,
+            "QueryTrades": self._query_trades, "TradesHistory": self._trades_history, "Balance": self._balance,
+            "BalanceEx": self._balance_ex,
+        }
+
+    # -- the client's entry point -----------------------------------------------------------------
+    def call(self, endpoint: str, params: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            self.catch_up()
+            return self._handlers[endpoint](params)
+
+    def catch_up(self) -> None:
+        """The dead man's switch, then every pair with open orders against the trades printed since."""
+        now = self.clock.time()
+        if self._dms_trigger is not None and now >= self._dms_trigger:
+            self._dms_trigger = None
+            for o in self._open():
+                self._close(o, "canceled", "Dead man's switch")
+        for pair_id in sorted({o.pair.name for o in self._open()}):
+            self._follow_tape(pair_id)
+
+    # -- market reads ------------------------------------------------------------------------------
+    def _book(self, pair: PairInfo) -> OrderBook:
+        return self.client.market.depth(pair.name, 500)
+
+    def _rate(self, pair: PairInfo, maker: bool) -> Decimal:
+        rates = self._rates.get(pair.name)
+        if rates is None:
+            rates = (pair.fee_taker, pair.fee_maker)
+            try:  # the account's own tier, when Kraken gives it for the pair
+                volume = self.client.account.trade_volume(pair=pair.name)
+                if pair.name in volume.fees:
+                    rates = (volume.fees[pair.name], volume.fees_maker.get(pair.name, pair.fee_maker))
+            except KrakenError:
+                pass  # the pair's schedule (AssetPairs): its first tier
+            self._rates[pair.name] = rates
+        return rates[1] if maker else rates[0]
+
+    def _quote_decimals(self, pair: PairInfo) -> int:
+        asset = pair.quote
+        if asset not in self._decimals:
+            try:
+                self._decimals[asset] = int(self.client.market.assets([asset])[asset]["decimals"])
+            except (KrakenError, KeyError):
+                self._decimals[asset] = pair.cost_decimals
+        return self._decimals[asset]
+
+    def _money(self, pair: PairInfo, amount: Decimal, rounding: str = ROUND_HALF_UP) -> Decimal:
+        return amount.quantize(Decimal(1).scaleb(-self._quote_decimals(pair)), rounding=rounding)
+
+    # -- holds and funds ---------------------------------------------------------------------------
+    def _hold(self, o: _Order) -> tuple[str, Decimal]:
+        if o.side == "sell":
+            return o.pair.base, o.remaining
+        price = o.price2 if o.ordertype.endswith("-limit") else o.price
+        if price is None:
+            return o.pair.quote, ZERO
+        rate = self._rate(o.pair, maker=False)
+        return o.pair.quote, self._money(o.pair, o.remaining * price * (1 + rate / 100), ROUND_UP)
+
+    def _held(self) -> dict[str, Decimal]:
+        held: dict[str, Decimal] = {}
+        for o in self._open():
+            asset, amount = self._hold(o)
+            held[asset] = held.get(asset, ZERO) + amount
+        return held
+
+    def free(self, asset: str) -> Decimal:
+        return self.wallet.balance(asset) - self._held().get(asset, ZERO)
+
+    def _needs(self, o: _Order) -> tuple[str, Decimal]:
+        if o.ordertype != "market":
+            return self._hold(o)
+        if o.side == "sell":
+            return o.pair.base, o.volume
+        cost = sum((price * vol for price, vol in _walk(self._book(o.pair), "buy", o.volume, None)), ZERO)
+        return o.pair.quote, cost * (1 + self._rate(o.pair, maker=False) / 100)
+
+    # -- order entry ----------------------------------------------------------------------------------
+    def _add_order(self, params: dict[str, Any]) -> dict[str, Any]:
+        ep = "AddOrder"
+        try:
+            pair = self.pair_rules.pair_info(str(params["pair"]))
+            side, ordertype = str(params["type"]), str(params["ordertype"])
+            volume = Decimal(str(params["volume"]))
+            price = Decimal(str(params["price"])) if params.get("price") is not None else None
+            price2 = Decimal(str(params["price2"])) if params.get("price2") is not None else None
+        except (KeyError, ArithmeticError, ValueError) as exc:
+            raise _refuse(f"EGeneral:Invalid arguments:{exc}", ep) from None
+        if side not in ("buy", "sell") or ordertype not in _TYPES or volume <= 0:
+            raise _refuse("EGeneral:Invalid arguments", ep)
+        if ordertype != "market" and price is None or ordertype.endswith("-limit") and price2 is None:
+            raise _refuse("EGeneral:Invalid arguments:price", ep)
+        cl_ord_id = params.get("cl_ord_id")
+        if cl_ord_id is not None and any(o.cl_ord_id == cl_ord_id for o in self._open()):
+            raise _refuse("EOrder:Duplicate order", ep)
+        o = _Order(txid="", pair=pair, side=side, ordertype=ordertype, volume=volume, price=price, price2=price2,
+                   oflags=str(params.get("oflags") or ""), timeinforce=str(params.get("timeinforce") or "GTC"),
+                   opentm=self.clock.time(), cl_ord_id=cl_ord_id,
+                   userref=int(params["userref"]) if params.get("userref") is not None else None)
+        asset, need = self._needs(o)
+        if self.free(asset) < need:
+            raise _refuse("EOrder:Insufficient funds", ep)
+        descr = {"order": describe(o)}
+        if str(params.get("validate", "")).lower() in ("true", "1"):
+            return {"descr": descr}
+        o.txid = self._next_id("O")
+        self.orders[o.txid] = o
+        if o.pair.name not in self._cursor:
+            self._cursor[o.pair.name] = self.client.market.recent_trades(o.pair.name).last
+        self._arrive(o)
+        return {"descr": descr, "txid": [o.txid]}
+
+    def _arrive(self, o: _Order) -> None:
+        """A new (or just triggered) order: market and crossing limits take, the rest rests."""
+        if o.ordertype in _TRIGGERED and not o.triggered:
+            last = self.client.market.ticker(o.pair.name).last
+            if not self._trigger(o, last):
+                return
+        book = self._book(o.pair)
+        limit = o.limit
+        if limit is None:  # market, or a triggered stop-loss / take-profit
+            self._take(o, book, None)
+            self._finish(o, "Insufficient liquidity")
+            return
+        best = book.best_ask if o.side == "buy" else book.best_bid
+        crosses = best is not None and (limit >= best if o.side == "buy" else limit <= best)
+        if "post" in o.oflags.split(",") and crosses:
+            self._close(o, "canceled", "Post only order")
+            return
+        self._take(o, book, limit)
+        if o.remaining <= 0 or o.timeinforce.upper() == "IOC":
+            self._finish(o, "Immediate or cancel")
+            return
+        same = book.bids if o.side == "buy" else book.asks
+        o.ahead = sum((lv.volume for lv in same if lv.price == limit), ZERO) if not crosses else ZERO
+
+    def _trigger(self, o: _Order, last: Decimal) -> bool:
+        stop = o.ordertype.startswith("stop-loss")
+        price = o.price or ZERO
+        hit = (last >= price if o.side == "buy" else last <= price) if stop else \
+              (last <= price if o.side == "buy" else last >= price)
+        o.triggered = hit
+        return hit
+
+    def _take(self, o: _Order, book: OrderBook, limit: Decimal | None) -> None:
+        for price, vol in _walk(book, o.side, o.remaining, limit):
+            self._fill(o, price, vol, maker=False)
+
+    def _finish(self, o: _Order, reason: str) -> None:
+        if o.remaining <= 0:
+            self._close(o, "closed", None)
+        else:
+            self._close(o, "canceled", reason)
+
+    def _close(self, o: _Order, status: str, reason: str | None) -> None:
+        o.status, o.reason, o.closetm = status, reason, self.clock.time()
+
+    def _fill(self, o: _Order, price: Decimal, volume: Decimal, maker: bool) -> None:
+        pair = o.pair
+        cost = self._money(pair, price * volume)
+        fee = self._money(pair, cost * self._rate(pair, maker) / 100)
+        sign = 1 if o.side == "buy" else -1
+        self.wallet.move(pair.base, sign * volume)
+        self.wallet.move(pair.quote, -sign * cost - fee)
+        fill = _Fill(self._next_id("T"), o, self.clock.time(), price, volume, cost, fee, maker)
+        self.fills[fill.trade_id] = fill
+        o.vol_exec += volume
+        o.cost += cost
+        o.fee += fee
+        o.trades.append(fill.trade_id)
+
+    # -- resting orders and the tape ---------------------------------------------------------------
+    def _follow_tape(self, pair_id: str) -> None:
+        page = self.client.market.recent_trades(pair_id, since=self._cursor.get(pair_id))
+        self._cursor[pair_id] = page.last
+        for trade in page.trades:
+            for o in [o for o in self._open() if o.pair.name == pair_id]:
+                if o.ordertype in _TRIGGERED and not o.triggered:
+                    if self._trigger(o, trade.price):
+                        self._arrive(o)
+                    continue
+                self._queue_fill(o, trade.price, trade.volume)
+
+    def _queue_fill(self, o: _Order, price: Decimal, volume: Decimal) -> None:
+        """The conservative queue model (module docstring) for one public print."""
+        limit = o.limit
+        if limit is None or o.remaining <= 0:
+            return
+        through = price < limit if o.side == "buy" else price > limit
+        if not through:
+            if price != limit:
+                return
+            used = min(o.ahead, volume)
+            o.ahead -= used
+            volume -= used
+        take = min(o.remaining, volume)
+        if take > 0:
+            self._fill(o, limit, take, maker=True)
+        if o.remaining <= 0:
+            self._close(o, "closed", None)
+
+    # -- cancels ------------------------------------------------------------------------------------
+    def _cancel_order(self, params: dict[str, Any]) -> dict[str, Any]:
+        ref = params.get("txid") if params.get("txid") is not None else params.get("cl_ord_id")
+        found = [o for o in self._open() if ref in (o.txid, o.cl_ord_id) or str(o.userref) == str(ref)]
+        if not found:
+            raise _refuse("EOrder:Unknown order", "CancelOrder")
+        for o in found:
+            self._close(o, "canceled", "User requested")
+        return {"count": len(found)}
+
+    def _cancel_all(self, params: dict[str, Any]) -> dict[str, Any]:
+        found = self._open()
+        for o in found:
+            self._close(o, "canceled", "User requested")
+        return {"count": len(found)}
+
+    def _cancel_all_after(self, params: dict[str, Any]) -> dict[str, Any]:
+        timeout = int(params.get("timeout", 0))
+        now = self.clock.time()
+        self._dms_trigger = now + timeout if timeout else None
+        return {"currentTime": _rfc3339(now), "triggerTime": _rfc3339(now + timeout) if timeout else "0"}
+
+    # -- reads --------------------------------------------------------------------------------------
+    def _open(self) -> list[_Order]:
+        return [o for o in self.orders.values() if o.status in ("open", "pending")]
+
+    @staticmethod
+    def _wanted(params: dict[str, Any]) -> Callable[[_Order], bool]:
+        cl_ord_id, userref = params.get("cl_ord_id"), params.get("userref")
+        return lambda o: (cl_ord_id is None or o.cl_ord_id == cl_ord_id) and \
+            (userref is None or str(o.userref) == str(userref))
+
+    def _open_orders(self, params: dict[str, Any]) -> dict[str, Any]:
+        keep, trades = self._wanted(params), _truthy(params.get("trades"))
+        return {"open": {o.txid: o.view(trades) for o in self._open() if keep(o)}}
+
+    def _closed_orders(self, params: dict[str, Any]) -> dict[str, Any]:
+        keep, trades = self._wanted(params), _truthy(params.get("trades"))
+        closed = sorted((o for o in self.orders.values() if o.status not in ("open", "pending") and keep(o)),
+                        key=lambda o: o.closetm or 0, reverse=True)
+        closed = [o for o in closed if _in_range(o.closetm or 0, params)]
+        ofs = int(params.get("ofs") or 0)
+        return {"closed": {o.txid: o.view(trades) for o in closed[ofs:ofs + _PAGE]}, "count": len(closed)}
+
+    def _query_orders(self, params: dict[str, Any]) -> dict[str, Any]:
+        ids = [t for t in str(params.get("txid", "")).split(",") if t]
+        if not ids or any(t not in self.orders for t in ids):
+            raise _refuse("EOrder:Invalid order", "QueryOrders")
+        trades = _truthy(params.get("trades"))
+        return {t: self.orders[t].view(trades) for t in ids}
+
+    def _query_trades(self, params: dict[str, Any]) -> dict[str, Any]:
+        ids = [t for t in str(params.get("txid", "")).split(",") if t]
+        if not ids or any(t not in self.fills for t in ids):
+            raise _refuse("EGeneral:Invalid arguments:txid", "QueryTrades")
+        return {t: self.fills[t].view() for t in ids}
+
+    def _trades_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        fills = sorted((f for f in self.fills.values() if _in_range(f.time, params)), key=lambda f: f.time,
+                       reverse=True)
+        ofs = int(params.get("ofs") or 0)
+        return {"trades": {f.trade_id: f.view() for f in fills[ofs:ofs + _PAGE]}, "count": len(fills)}
+
+    def _balance(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {asset: _fmt(amount) for asset, amount in self.wallet.balances.items()}
+
+    def _balance_ex(self, params: dict[str, Any]) -> dict[str, Any]:
+        held = self._held()
+        return {asset: {"balance": _fmt(amount), "hold_trade": _fmt(min(held.get(asset, ZERO), amount))}
+                for asset, amount in self.wallet.balances.items()}
+
+    def _next_id(self, kind: str) -> str:
+        self._seq += 1
+        return f"{kind}DRY{self._run.upper()}-{self._seq:05d}"
+
+
+def _walk(book: OrderBook, side: str, volume: Decimal, limit: Decimal | None) -> list[tuple[Decimal, Decimal]]:
+    """A taker's fills on the book: [(price, volume)] level by level from the best, up to ``limit``."""
+    levels = book.asks if side == "buy" else book.bids
+    fills: list[tuple[Decimal, Decimal]] = []
+    left = volume
+    for level in levels:
+        if left <= 0:
+            break
+        if limit is not None and (level.price > limit if side == "buy" else level.price < limit):
+            break
+        take = min(left, level.volume)
+        if take > 0:
+            fills.append((level.price, take))
+            left -= take
+    return fills
+
+
+def _in_range(when: float, params: dict[str, Any]) -> bool:
+    start, end = params.get("start"), params.get("end")
+    return (start is None or when > float(start)) and (end is None or when <= float(end))
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in ("true", "1", "yes")
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out
