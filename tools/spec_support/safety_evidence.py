@@ -151,6 +151,9 @@ def _open_store(world: Any) -> tuple[Any, bool]:
 
 def _exchange_snapshot(world: Any) -> dict:
     sim, account = world.sim, getattr(world, "account", ACCOUNT)
+    venue = getattr(getattr(world.bot, "client", None), "venue", None)
+    if venue is not None:
+        return _venue_snapshot(world, venue)
     return {
         "orders": evidence.to_jsonable(sim.orders(account)),
         "trades": evidence.to_jsonable(sim.trades(account)),
@@ -159,6 +162,24 @@ def _exchange_snapshot(world: Any) -> dict:
         "system_status": sim.exchange.system_status,
         "tier": sim.tier,
         "faults": [evidence.to_jsonable(f.to_json()) for f in sim.faults.all()],
+    }
+
+
+def _venue_snapshot(world: Any, venue: Any) -> dict:
+    """A dry run's books are kept by its local venue, not the exchange: the store is judged against the venue's
+    orders, fills and wallet, shaped as the exchange's own views. That nothing reached the exchange is the
+    unauthorized-calls criterion's business (the access log). Read without a call: a call would move the venue."""
+    wanted = world.bot.settings.dry_run_wallet
+    start = dict(wanted) if isinstance(wanted, dict) else world.start_balances  # a snapshot: the real balances
+    return {
+        "orders": evidence.to_jsonable([{**o.view(True), "txid": o.txid} for o in venue.orders.values()]),
+        "trades": evidence.to_jsonable([{**f.view(), "txid": f.trade_id} for f in venue.fills.values()]),
+        "balances": evidence.to_jsonable(dict(venue.wallet.balances)),
+        "start_balances": evidence.to_jsonable(start),
+        "system_status": world.sim.exchange.system_status,
+        "tier": world.sim.tier,
+        "faults": [evidence.to_jsonable(f.to_json()) for f in world.sim.faults.all()],
+        "venue": "dry run",
     }
 
 
