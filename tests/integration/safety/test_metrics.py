@@ -116,3 +116,54 @@ def test_two_bots_in_one_process_keep_their_own_figures(sim, tmp_path):
         counts = [r.get_sample_value("krakenbot_exchange_response_seconds_count", {"endpoint": "Time"})
                   for r in (one.registry, two.registry)]
     assert counts == [2, 1]
+
+
+# -- the evidence: a real `krakenbot run` against a real `krakensim serve`, scraped while it runs ---------
+def test_a_running_bot_s_page_agrees_with_the_simulators_access_log_for_the_run(tmp_path):
+    import json
+    import re
+    import subprocess
+    import sys
+
+    from test_operator_controls import base_env, stop, wait_until
+
+    sim = subprocess.Popen([sys.executable, "-m", "krakensim.cli", "serve", "--port", "0", "--seed", "7", "--tier",
+                            "pro", "--volatility", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    bot = None
+    try:
+        url, key, secret = re.search(r"serving (\S+) api_key=(\S+) api_secret=(\S+)", sim.stdout.readline()).groups()
+        # One cycle, then a long wait in which the bot sends nothing (no dead man's switch to keep alive):
+        # the page and the exchange's log are compared while the bot runs and is quiet.
+        env = base_env(tmp_path / "home", KRAKEN_API_KEY=key, KRAKEN_API_SECRET=secret, API_DOMAIN=url,
+                       KRAKEN_TIER="pro", KRAKEN_LIVE_TRADING="yes", STRATEGY_INTERVAL_SECONDS="1",
+                       DEAD_MANS_SWITCH_SECONDS="0")
+        bot = subprocess.Popen([sys.executable, "-m", "krakenbot.cli", "run", "--mode", "live", "--live",
+                                "--interval", "3600", "--metrics-port", "0"], env=env, cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        port = None
+        for line in bot.stdout:
+            found = re.match(r"metrics +http://127\.0\.0\.1:(\d+)/metrics", line)
+            if found:
+                port = int(found.group(1))
+                break
+        assert port, "the bot did not say where its metrics are"
+        families = wait_until(lambda: (lambda f: f if f["krakenbot_cycles"][0].value >= 1 else None)(scrape(port)),
+                              what="the first cycle on the page")
+        with urllib.request.urlopen(f"{url}/_sim/access-log", timeout=10) as answer:
+            records = [r for r in json.load(answer)["records"] if r["kind"] in ("public", "private")]
+        assert bot.poll() is None  # scraped while it runs
+    finally:
+        if bot is not None:
+            stop(bot)
+        stop(sim)
+    sent = Counter(r["endpoint"] for r in records)
+    failed = Counter(r["endpoint"] for r in records if r["outcome"] != "ok")
+    counted = by_label(families["krakenbot_exchange_response_seconds"], "krakenbot_exchange_response_seconds_count",
+                       "endpoint")
+    assert counted == dict(sent) and sent["AddOrder"] >= 1, (counted, sent)
+    assert by_label(families["krakenbot_exchange_errors"], "krakenbot_exchange_errors_total", "endpoint") == dict(failed)
+    ack = families["krakenbot_order_ack_seconds"]
+    fill = families["krakenbot_order_fill_seconds"]
+    assert [s.value for s in ack if s.name.endswith("_count")] == [sent["AddOrder"]]  # each order acknowledged
+    assert [s.value for s in fill if s.name.endswith("_count")] == [sent["AddOrder"]]  # and filled (market buys)
+    assert families["process_resident_memory_bytes"][0].value > 0
