@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -18,47 +16,10 @@ from krakenbot.metrics import BotMetrics
 from krakenbot.notify import Notifier
 from krakensim import KrakenSimulator
 from krakensim.clock import ManualClock
+from tools.spec_support.webhook import Receiver
 
 TOKEN = "T0KEN-s3cr3t"
-
-
-class Receiver:
-    """A loopback webhook: records each POST's JSON; ``status`` answers it, ``hold`` keeps it waiting."""
-
-    def __init__(self, status: int = 200) -> None:
-        self.posts: list[dict] = []
-        self.arrived = threading.Condition()
-        self.hold = threading.Event()
-        self.hold.set()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with receiver.arrived:
-                    receiver.posts.append({"path": self.path, **json.loads(body)})
-                    receiver.arrived.notify_all()
-                receiver.hold.wait(30)  # a hanging webhook, until the test lets it go
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/{TOKEN}?token={TOKEN}"
-
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
-        with self.arrived:
-            assert self.arrived.wait_for(lambda: len(self.posts) >= count, timeout), self.posts
-        return list(self.posts)
-
-    def close(self) -> None:
-        self.hold.set()
-        self.server.shutdown()
-        self.server.server_close()
+HOOK = f"/hooks/{TOKEN}?token={TOKEN}"  # a token in the path and the query, as Slack's and Telegram's carry
 
 
 @pytest.fixture
@@ -82,7 +43,7 @@ def buy(bot: Bot) -> object:
 
 
 def test_the_webhook_hears_breaker_fill_daily_limit_and_kill_without_any_key(sim, tmp_path):
-    receiver = Receiver()
+    receiver = Receiver(path=HOOK)
     try:
         with live_bot(sim, tmp_path, receiver, MAX_DAILY_TRADES="1") as bot:
             notifier = Notifier(receiver.url, scrub=lambda t: t).attach(bot)
@@ -106,7 +67,7 @@ def test_the_webhook_hears_breaker_fill_daily_limit_and_kill_without_any_key(sim
 
 
 def test_a_hanging_webhook_holds_no_order_back_and_a_full_queue_drops_and_counts(sim, tmp_path):
-    receiver = Receiver()
+    receiver = Receiver(path=HOOK)
     receiver.hold.clear()  # every POST waits until the test ends
     try:
         with live_bot(sim, tmp_path, receiver) as bot:
@@ -128,7 +89,7 @@ def test_a_hanging_webhook_holds_no_order_back_and_a_full_queue_drops_and_counts
 
 
 def test_a_failing_webhook_is_logged_without_its_token_and_counted(sim, tmp_path, caplog):
-    receiver = Receiver(status=500)
+    receiver = Receiver(status=500, path=HOOK)
     try:
         with live_bot(sim, tmp_path, receiver) as bot:
             metrics = BotMetrics(bot.clock).attach(bot)
