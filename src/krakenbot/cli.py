@@ -66,9 +66,6 @@ def _parser() -> argparse.ArgumentParser:
                         help="the bot's home: store, kill file, running-bot record (default: KRAKENBOT_HOME, "
                              "else $XDG_STATE_HOME/krakenbot or ~/.local/state/krakenbot)")
     common.add_argument("--store", default=argparse.SUPPRESS, help="SQLite store path (default: STORE_PATH, in the home)")
-    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
-                        help="-v: the bot's debug lines too; -vv: every library's (run logs INFO by default, the "
-                             "other commands warnings only)")
     common.add_argument("--log-file", default=argparse.SUPPRESS,
                         help="append the log to this file instead of stderr (its directory must exist)")
     common.add_argument("--log-format", default=argparse.SUPPRESS,
@@ -76,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="krakenbot", description="Kraken spot trading bot", parents=[common],
                                      epilog="example:\n  krakenbot check\n  krakenbot run --mode paper --once",
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    # -v before the subcommand counts apart: the subcommand's parse replaces every value it sets, so one
+    # shared counter would forget the first (`krakenbot -v run -v` is -vv; _parse adds them up).
+    verbosity = "-v: the bot's debug lines too; -vv: every library's (run logs INFO by default, the other " \
+                "commands warnings only)"
+    parser.add_argument("-v", "--verbose", action="count", dest="verbose_before", default=0, help=verbosity)
+    common = argparse.ArgumentParser(add_help=False, parents=[common])
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=verbosity)
     parser.add_argument("--version", action="version", version=f"krakenbot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _sub(sub, "check", common, "connectivity, authentication and balances",
@@ -158,6 +162,7 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     for name, default in _COMMON_DEFAULTS.items():
         if not hasattr(args, name):
             setattr(args, name, default)
+    args.verbose += args.verbose_before
     return args
 
 
