@@ -167,3 +167,22 @@ def test_a_running_bot_s_page_agrees_with_the_simulators_access_log_for_the_run(
     assert [s.value for s in ack if s.name.endswith("_count")] == [sent["AddOrder"]]  # each order acknowledged
     assert [s.value for s in fill if s.name.endswith("_count")] == [sent["AddOrder"]]  # and filled (market buys)
     assert families["process_resident_memory_bytes"][0].value > 0
+
+
+def test_the_page_is_off_by_default_on_loopback_when_asked_and_a_busy_port_is_one_line(tmp_path):
+    import socket
+
+    from krakenbot.cli import _parse
+    from test_operator_controls import cli_run, sim_env
+
+    assert (_parse(["run"]).metrics_port, _parse(["run", "--metrics-port", "9464"]).metrics_host) == \
+        (None, "127.0.0.1")
+    with socket.socket() as busy, KrakenSimulator(seed=7, tier="pro") as simulator:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = cli_run(["run", "--mode", "paper", "--once", "--metrics-port", str(port)],
+                       sim_env(simulator, tmp_path / "home"), tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert [line for line in done.stderr.splitlines() if line.startswith("krakenbot:")] == \
+        [f"krakenbot: --metrics-port {port}: cannot listen on 127.0.0.1 (Address already in use)"]
