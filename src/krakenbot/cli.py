@@ -408,7 +408,7 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
         presence.stop()
         raise
     try:
-        watchers = _watchers(bot, args)
+        watchers, said = _watchers(bot, args)
     except OSError as exc:
         bot.close()
         presence.stop()
@@ -439,6 +439,8 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
     try:
         with bot:
             _banner(bot)
+            for line in said:
+                print(line, flush=True)
             presence.start(bot.safety.mode.value)
 
             def safe_point() -> None:
@@ -502,12 +504,13 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
     return EXIT_FAILURE if unknown else EXIT_OK
 
 
-def _watchers(bot: Any, args: argparse.Namespace) -> list[Any]:
-    """The metrics page (--metrics-port) and the webhook (NOTIFY_WEBHOOK_URL), each when asked for;
-    an OSError when the page cannot listen."""
+def _watchers(bot: Any, args: argparse.Namespace) -> tuple[list[Any], list[str]]:
+    """The metrics page (--metrics-port) and the webhook (NOTIFY_WEBHOOK_URL), each when asked for, and
+    the banner's lines for them; an OSError when the page cannot listen."""
     from krakenbot.bot import make_scrubber
 
     watchers: list[Any] = []
+    said: list[str] = []
     metrics = None
     if args.metrics_port is not None:
         from krakenbot.metrics import BotMetrics
@@ -515,7 +518,7 @@ def _watchers(bot: Any, args: argparse.Namespace) -> list[Any]:
         metrics = BotMetrics(bot.clock).attach(bot)
         port = metrics.serve(args.metrics_port, args.metrics_host)
         host = f"[{args.metrics_host}]" if ":" in args.metrics_host else args.metrics_host
-        print(f"metrics        http://{host}:{port}/metrics", flush=True)
+        said.append(f"metrics        http://{host}:{port}/metrics")
         watchers.append(metrics)
     if bot.settings.notify_webhook_url:
         from krakenbot.notify import Notifier
@@ -523,9 +526,9 @@ def _watchers(bot: Any, args: argparse.Namespace) -> list[Any]:
         notifier = Notifier(bot.settings.notify_webhook_url, scrub=make_scrubber(bot.settings),
                             bot=f"krakenbot {bot.safety.executor.bot_id}",
                             on_outcome=metrics.notification if metrics is not None else None).attach(bot)
-        print(f"notifications  {notifier.shown}", flush=True)
+        said.append(f"notifications  {notifier.shown}")
         watchers.append(notifier)
-    return watchers
+    return watchers, said
 
 
 def _unknown_orders(bot: Any) -> list[str]:
