@@ -41,6 +41,10 @@ def make_scrubber(settings: Settings):
     secrets = [(s, "***") for s in (settings.api_secret,) if s]
     if settings.api_key:
         secrets.append((settings.api_key, settings.redacted_key))
+    if settings.notify_webhook_url:  # its path and query often hold a token
+        from krakenbot.notify import shown_webhook
+
+        secrets.append((settings.notify_webhook_url, shown_webhook(settings.notify_webhook_url)))
 
     def scrub(text: str) -> str:
         for value, replacement in secrets:

@@ -34,6 +34,12 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 0-65535, got {text!r}")
+    return int(text)
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -60,9 +66,6 @@ def _parser() -> argparse.ArgumentParser:
                         help="the bot's home: store, kill file, running-bot record (default: KRAKENBOT_HOME, "
                              "else $XDG_STATE_HOME/krakenbot or ~/.local/state/krakenbot)")
     common.add_argument("--store", default=argparse.SUPPRESS, help="SQLite store path (default: STORE_PATH, in the home)")
-    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
-                        help="-v: the bot's debug lines too; -vv: every library's (run logs INFO by default, the "
-                             "other commands warnings only)")
     common.add_argument("--log-file", default=argparse.SUPPRESS,
                         help="append the log to this file instead of stderr (its directory must exist)")
     common.add_argument("--log-format", default=argparse.SUPPRESS,
@@ -70,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="krakenbot", description="Kraken spot trading bot", parents=[common],
                                      epilog="example:\n  krakenbot check\n  krakenbot run --mode paper --once",
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    # -v before the subcommand counts apart: the subcommand's parse replaces every value it sets, so one
+    # shared counter would forget the first (`krakenbot -v run -v` is -vv; _parse adds them up).
+    verbosity = "-v: the bot's debug lines too; -vv: every library's (run logs INFO by default, the other " \
+                "commands warnings only)"
+    parser.add_argument("-v", "--verbose", action="count", dest="verbose_before", default=0, help=verbosity)
+    common = argparse.ArgumentParser(add_help=False, parents=[common])
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help=verbosity)
     parser.add_argument("--version", action="version", version=f"krakenbot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _sub(sub, "check", common, "connectivity, authentication and balances",
@@ -89,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--once", action="store_true", help="run one cycle and stop")
     run.add_argument("--cycles", type=_positive_int, default=None, help="stop after N cycles (N >= 1)")
     run.add_argument("--interval", type=_seconds, default=60.0, help="seconds between cycles (> 0, default 60)")
+    run.add_argument("--metrics-port", type=_port, default=None,
+                     help="serve Prometheus metrics on this port at /metrics (default: off; 0: any free port)")
+    run.add_argument("--metrics-host", default="127.0.0.1",
+                     help="address the metrics page listens on (default 127.0.0.1: this machine only)")
     _sub(sub, "status", common, "running bot, mode, kill switch, daily counters, open orders",
          "The running bot (pid, actual mode, heartbeat), kill switch, trading state, today's counters and open "
          "orders, from the home's store. Needs no credentials; never creates a store.",
@@ -151,6 +165,7 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     for name, default in _COMMON_DEFAULTS.items():
         if not hasattr(args, name):
             setattr(args, name, default)
+    args.verbose += args.verbose_before
     return args
 
 
@@ -351,6 +366,7 @@ def _config(settings: Any, sources: Any, args: argparse.Namespace) -> int:
     from dataclasses import fields
 
     from krakenbot.config import _SPEC, SECRET_SETTINGS, shown_url
+    from krakenbot.notify import shown_webhook
 
     _home_line(settings.home)
     shown = {f.name for f in fields(settings)}
@@ -361,6 +377,8 @@ def _config(settings: Any, sources: Any, args: argparse.Namespace) -> int:
         else:
             value = _shown(getattr(settings, attr)) if attr in shown else "?"
             value = shown_url(value) if name == "API_DOMAIN" else value
+            value = shown_webhook(settings.notify_webhook_url) if name == "NOTIFY_WEBHOOK_URL" and \
+                settings.notify_webhook_url else value
         print(f"{name:<{width}}  {value:<28} {sources.source(name)}")
     return EXIT_OK
 
@@ -397,6 +415,13 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
     except BaseException:
         presence.stop()
         raise
+    try:
+        watchers, said = _watchers(bot, args)
+    except OSError as exc:
+        bot.close()
+        presence.stop()
+        return _fail(f"--metrics-port {args.metrics_port}: cannot listen on {args.metrics_host} "
+                     f"({exc.strerror or exc})", EXIT_CONFIG)
     stop = threading.Event()
     previous = {}
 
@@ -422,6 +447,8 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
     try:
         with bot:
             _banner(bot)
+            for line in said:
+                print(line, flush=True)
             presence.start(bot.safety.mode.value)
 
             def safe_point() -> None:
@@ -448,6 +475,9 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
             bot.orchestrator.safe_point = safe_point
             bot.orchestrator.cycle_seconds = args.interval
             started = bot.start(first_in_home=presence.first_in_home)
+            for watcher in watchers:
+                if hasattr(watcher, "sample"):
+                    watcher.sample(bot)  # the gauges from the start, not only after the first cycle
             if started.still_unknown:
                 print(f"warning: {len(started.still_unknown)} order(s) still of unknown outcome: "
                       f"{', '.join(started.still_unknown)}", file=sys.stderr)
@@ -466,6 +496,8 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
     except Interrupted:  # a stop while starting (recovery's reads during a back-off): reported below
         pass
     finally:
+        for watcher in watchers:
+            watcher.close()
         presence.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -478,6 +510,33 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
     if report is not None and report.errors:
         return _fail(f"the last cycle ended on {len(report.errors)} error(s): {report.errors[0]}", EXIT_FAILURE)
     return EXIT_FAILURE if unknown else EXIT_OK
+
+
+def _watchers(bot: Any, args: argparse.Namespace) -> tuple[list[Any], list[str]]:
+    """The metrics page (--metrics-port) and the webhook (NOTIFY_WEBHOOK_URL), each when asked for, and
+    the banner's lines for them; an OSError when the page cannot listen."""
+    from krakenbot.bot import make_scrubber
+
+    watchers: list[Any] = []
+    said: list[str] = []
+    metrics = None
+    if args.metrics_port is not None:
+        from krakenbot.metrics import BotMetrics
+
+        metrics = BotMetrics(bot.clock).attach(bot)
+        port = metrics.serve(args.metrics_port, args.metrics_host)
+        host = f"[{args.metrics_host}]" if ":" in args.metrics_host else args.metrics_host
+        said.append(f"metrics        http://{host}:{port}/metrics")
+        watchers.append(metrics)
+    if bot.settings.notify_webhook_url:
+        from krakenbot.notify import Notifier
+
+        notifier = Notifier(bot.settings.notify_webhook_url, scrub=make_scrubber(bot.settings),
+                            bot=f"krakenbot {bot.safety.executor.bot_id}",
+                            on_outcome=metrics.notification if metrics is not None else None).attach(bot)
+        said.append(f"notifications  {notifier.shown}")
+        watchers.append(notifier)
+    return watchers, said
 
 
 def _unknown_orders(bot: Any) -> list[str]:

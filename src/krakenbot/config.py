@@ -90,6 +90,9 @@ class Settings:
     connect_timeout: float = 3.05
     read_timeout: float = 10.0
     total_timeout: float = 30.0
+    # NOTIFY_WEBHOOK_URL: events are POSTed there as JSON (krakenbot.notify); its path and query often
+    # hold a token, so it is shown as scheme and host only.
+    notify_webhook_url: str | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
@@ -332,6 +335,24 @@ def _url(text: str) -> str:
     return text.rstrip("/")
 
 
+def _webhook(text: str) -> str:
+    """https, or plain http to this machine (a test's receiver): the URL often carries a token."""
+    from krakenbot.client._transport import cleartext_refusal
+    from krakenbot.notify import shown_webhook
+
+    parsed = urlparse(text)
+    try:
+        parsed.port
+    except ValueError:
+        raise ConfigError("NOTIFY_WEBHOOK_URL", f"has an invalid port: {shown_webhook(text)}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ConfigError("NOTIFY_WEBHOOK_URL", "must be an https:// URL")
+    refusal = cleartext_refusal(text)
+    if refusal:
+        raise ConfigError("NOTIFY_WEBHOOK_URL", refusal)
+    return text
+
+
 def _tier(text: str) -> str:
     if text.lower() not in TIERS:
         raise ConfigError("KRAKEN_TIER", f"must be one of {', '.join(TIERS)}, got {text!r}")
@@ -467,6 +488,7 @@ _SPEC: dict[str, tuple[str, Callable[[str], object], bool]] = {
     "KRAKEN_CONNECT_TIMEOUT": ("connect_timeout", _seconds("KRAKEN_CONNECT_TIMEOUT"), False),
     "KRAKEN_READ_TIMEOUT": ("read_timeout", _seconds("KRAKEN_READ_TIMEOUT"), False),
     "KRAKEN_TOTAL_TIMEOUT": ("total_timeout", _seconds("KRAKEN_TOTAL_TIMEOUT"), False),
+    "NOTIFY_WEBHOOK_URL": ("notify_webhook_url", _webhook, False),
     # Paths, resolved together by bot_paths() (the parse here only checks the text).
     "KRAKENBOT_HOME": ("home", _path("KRAKENBOT_HOME"), False),
 }

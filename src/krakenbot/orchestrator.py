@@ -82,6 +82,9 @@ class Orchestrator:
         # wait after an ambiguous AddOrder (a kill there cancels; the order stays UNKNOWN until read).
         self.safe_point: Any = None
         self.interrupted: Interrupted | None = None  # the stop request that ended run(), if any
+        # Called with each cycle's report once it is recorded, on this thread (the metrics' gauges):
+        # between cycles, never during a send.
+        self.observers: list[Any] = []
 
     # -- one cycle -----------------------------------------------------------------------
     def run_once(self) -> CycleReport:
@@ -108,6 +111,11 @@ class Orchestrator:
         log.info("%s", report.line(self.cycles), extra={"fields": {
             "cycle": self.cycles, "decisions": dict(report.decisions), "intents": report.intents,
             "placed": report.placed, "refused": report.refused, "errors": list(report.errors)}})
+        for observer in self.observers:
+            try:
+                observer(report)
+            except Exception:  # noqa: BLE001 - observing the cycle never fails it
+                log.exception("cycle observer %r failed", observer)
         return report
 
     def _dead_mans_switch_problem(self) -> str | None:

@@ -211,6 +211,7 @@ class KrakenClient:
         self.public_pacer = PublicPacer(self.clock, public_burst, public_rate) if public_burst else None
         self.nonces = nonce if nonce is not None else NonceGenerator(nonce_store)
         self._transport = Transport(base_url, timeouts, user_agent, maxsize=max_connections)
+        self._observer: Any = None  # observe()
         prefix = self._transport.prefix
         self._public_prefix = f"{prefix}/0/public/"
         self._private_prefix = f"{prefix}/0/private/"
@@ -285,11 +286,15 @@ class KrakenClient:
 
     def public(self, endpoint: str, **params: Any) -> dict[str, Any]:
         """GET ``/0/public/<endpoint>``; returns Kraken's ``result`` object."""
-        self._check_call(endpoint)
-        query = encode_params(params)
-        path = self._public_prefix + endpoint + ("?" + query if query else "")
-        budget = Budget(self._total) if self._total is not None else None
-        return self._retrier.run(endpoint, True, lambda: self._public_once(endpoint, path, budget), budget)
+        try:
+            self._check_call(endpoint)
+            query = encode_params(params)
+            path = self._public_prefix + endpoint + ("?" + query if query else "")
+            budget = Budget(self._total) if self._total is not None else None
+            return self._retrier.run(endpoint, True, lambda: self._public_once(endpoint, path, budget), budget)
+        except LocalRefusal as exc:
+            self._refused(endpoint, exc)
+            raise
 
     def private(self, endpoint: str, **params: Any) -> dict[str, Any]:
         """Signed POST to ``/0/private/<endpoint>``; reads are retried, writes never."""
@@ -342,13 +347,28 @@ class KrakenClient:
 
     def _private(self, endpoint: str, params: dict[str, Any], placement: Placement | None,
                  overtaken: list[Placement] | None) -> dict[str, Any]:
-        self._check_call(endpoint)
-        if self._signer is None:
-            raise AuthenticationError(f"{endpoint}: no API key configured; nothing was sent", (), endpoint)
-        body = encode_params(params)
-        budget = Budget(self._total) if self._total is not None else None
-        return self._retrier.run(endpoint, False,
-                                 lambda: self._private_once(endpoint, body, budget, placement, overtaken), budget)
+        try:
+            self._check_call(endpoint)
+            if self._signer is None:
+                raise AuthenticationError(f"{endpoint}: no API key configured; nothing was sent", (), endpoint)
+            body = encode_params(params)
+            budget = Budget(self._total) if self._total is not None else None
+            return self._retrier.run(endpoint, False,
+                                     lambda: self._private_once(endpoint, body, budget, placement, overtaken), budget)
+        except LocalRefusal as exc:
+            self._refused(endpoint, exc)
+            raise
+
+    def observe(self, observer: Any) -> None:
+        """Install the metrics' observer: ``response(endpoint, seconds, error)`` for every request that
+        left or failed on its way (the transport), ``refused(endpoint, error)`` for every call the bot
+        refused itself (guard, breaker, closed client): nothing was sent."""
+        self._observer = observer
+        self._transport.observer = observer
+
+    def _refused(self, endpoint: str, exc: LocalRefusal) -> None:
+        if self._observer is not None:
+            self._observer.refused(endpoint, exc)
 
     def _public_once(self, endpoint: str, path: str, budget: Budget | None) -> dict[str, Any]:
         self.breaker.ensure_not_open(endpoint)  # refuse before the pacer spends budget or waits

@@ -303,6 +303,9 @@ class Transport:
         self._get_headers = {"User-Agent": user_agent}
         self.connections_opened = 0
         self.closed = False
+        # ``observer.response(endpoint, seconds, error)`` once per request that left (answered or
+        # failed) and once per one that failed before it left (``seconds`` None): the metrics' view.
+        self.observer: Any = None
 
     # -- connections -------------------------------------------------------------------------
     def _checkout(self) -> _HTTP | _HTTPS:
@@ -370,27 +373,43 @@ class Transport:
             _spend(budget, started)
             conn.close()  # half-sent: it must not carry another request
             if isinstance(exc, (http.client.HTTPException, OSError)):
-                raise _typed(exc, endpoint) from None
+                error = _typed(exc, endpoint)
+                if self.observer is not None:
+                    self.observer.response(endpoint, None, error)
+                raise error from None
             raise
         return conn, endpoint, started, budget
 
     def receive(self, exchange: tuple[Any, ...]) -> dict[str, Any]:
         """Read and decode the answer to ``send``'s request, by the same deadline."""
         conn, endpoint, started, budget = exchange
+        observer = self.observer
         try:
             response = conn.getresponse()
             data = self._read_body(response, endpoint)
         # ``from None``: the error names the endpoint and the failure's type, nothing of the request.
-        except (http.client.HTTPException, OSError) as exc:
+        except (http.client.HTTPException, OSError, KrakenError) as exc:
             conn.close()
-            raise _typed(exc, endpoint) from None
+            error = exc if isinstance(exc, KrakenError) else _typed(exc, endpoint)
+            if observer is not None:
+                observer.response(endpoint, time.monotonic() - started, error)
+            raise error from None
         except BaseException:
             conn.close()  # half-read: it must not carry another request
             raise
         finally:
             _spend(budget, started)
         self._checkin(conn)
-        return decode_response(endpoint, response.status, data)
+        if observer is None:
+            return decode_response(endpoint, response.status, data)
+        seconds = time.monotonic() - started
+        try:
+            result = decode_response(endpoint, response.status, data)
+        except KrakenError as error:
+            observer.response(endpoint, seconds, error)
+            raise
+        observer.response(endpoint, seconds, None)
+        return result
 
     def _read_body(self, response: http.client.HTTPResponse, endpoint: str) -> bytes:
         """The whole body, refused once past ``max_answer_bytes`` (or announced over it); every

@@ -199,6 +199,9 @@ class Executor:
         # Weak values: a lock lives while someone holds it, so a long run keeps no lock per past order.
         self._order_locks: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
         self._in_flight: set[str] = set()  # cl_ord_ids whose AddOrder this executor is sending now
+        # Each called ``(order, was)`` after every status change is committed (metrics, notifications):
+        # cheap, and never raising (they run on the order path).
+        self.order_listeners: list[Callable[[OrderRecord, str], Any]] = []
 
     BOT_ID_KEY = "bot_id"
 
@@ -295,6 +298,9 @@ class Executor:
                     "detail": {"cl_ord_id": order.cl_ord_id, "txid": updated.txid, "from": order.status,
                                "event": event.value, "reason": changes.get("reason")},
                 })
+        if new.value != order.status:
+            for listener in self.order_listeners:
+                listener(updated, order.status)
         return updated
 
     def _count_placed(self) -> None:
@@ -382,6 +388,8 @@ class Executor:
             if not problem:
                 self._in_flight.add(cl_ord_id)
         _log_order_event(record, OrderStatus.NEW.value, problem)
+        for listener in self.order_listeners:
+            listener(record, OrderStatus.NEW.value)
         if problem:
             return PlacementResult(cl_ord_id, OrderStatus.REJECTED, None, False, problem, order=record)
         try:

@@ -69,6 +69,9 @@ class AuditLog:
         self._clock = clock
         self._mode = mode
         self._scrub = scrub or (lambda text: text)
+        # Called with every row once it is written (metrics, notifications): cheap, and never the
+        # reason a row or an order fails (a listener's exception is logged and dropped).
+        self.listeners: list[Callable[[dict], Any]] = []
 
     def record(self, action: str, *, endpoint: str | None = None, allowed: bool | None = None,
                outcome: str = "", reason: str = "", params: Mapping[str, Any] | None = None,
@@ -95,6 +98,11 @@ class AuditLog:
             self._sink.append_audit(row)
         except Exception:  # the audit must never be the reason an order is not cancelled
             log.exception("audit write failed for %s %s", action, endpoint)
+        for listener in self.listeners:
+            try:
+                listener(row)
+            except Exception:  # noqa: BLE001 - observing must never break what it observes
+                log.exception("audit listener %r failed", listener)
         return row
 
     def rows(self) -> list[dict]:

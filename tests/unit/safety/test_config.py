@@ -75,6 +75,7 @@ BAD_VALUES = {
     "KRAKEN_CONNECT_TIMEOUT": "0",
     "KRAKEN_READ_TIMEOUT": "inf",
     "KRAKEN_TOTAL_TIMEOUT": "301",
+    "NOTIFY_WEBHOOK_URL": "http://hooks.example.com/T0KEN",
 }
 
 

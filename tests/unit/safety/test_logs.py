@@ -91,3 +91,11 @@ def test_a_log_file_that_is_a_directory_is_one_line(tmp_path, capsys):
 def test_verbose_counts_before_or_after_the_subcommand():
     assert cli._parse(["run", "-vv"]).verbose == 2 and cli._parse(["-v", "status"]).verbose == 1
     assert cli._parse(["status"]).verbose == 0
+
+
+@pytest.mark.parametrize("argv,verbose", [
+    (["-v", "run", "-v"], 2), (["run", "-vv"], 2), (["-vv", "run"], 2), (["-v", "run"], 1), (["run", "-v"], 1),
+    (["run"], 0), (["-v", "status", "-vv"], 3),
+])
+def test_v_counts_before_and_after_the_command(argv, verbose):
+    assert cli._parse(argv).verbose == verbose
