@@ -316,9 +316,11 @@ class WsServer:
             account = ex.accounts.get(sub["account"])
             data = getattr(sub["feed"], feed_name)(account, now) if name == "executions" else \
                 sub["feed"].updates(account) if account is not None else []
-            if data:
+            # Kraken sends each execution event as its own message (clients route on its exec_type);
+            # the ledger entries of one change go together
+            for batch in ([e] for e in data) if name == "executions" else [data] if data else ():
                 sub["sequence"] += 1
-                self._send(conn, name, {"channel": name, "type": "update", "data": data,
+                self._send(conn, name, {"channel": name, "type": "update", "data": batch,
                                         "sequence": sub["sequence"]})
 
     def _push_status(self, conn: _Conn) -> None:
