@@ -30,6 +30,7 @@ class WsClient:
         self._context = connect(url, open_timeout=5, compression=None)
         self.ws = self._context.__enter__()
         self.seen: list[dict] = []
+        self.skipped: list[dict] = []
         self.req_id = 0
 
     def send(self, method: str, **params: Any) -> int:
@@ -46,7 +47,12 @@ class WsClient:
         return message
 
     def wait(self, match: Callable[[dict], bool], timeout: float = 5.0) -> dict:
-        """The next message ``match`` accepts (others are kept in ``seen``); TimeoutError after ``timeout``."""
+        """The first message not yet taken that ``match`` accepts (earlier ones skipped by another wait
+        first, in arrival order); TimeoutError after ``timeout``. Every message stays in ``seen``."""
+        for i, message in enumerate(self.skipped):
+            if match(message):
+                del self.skipped[i]
+                return message
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -55,6 +61,7 @@ class WsClient:
             message = self.recv(left)
             if match(message):
                 return message
+            self.skipped.append(message)
 
     def reply(self, req_id: int, timeout: float = 5.0) -> dict:
         return self.wait(lambda m: m.get("req_id") == req_id and "method" in m, timeout)

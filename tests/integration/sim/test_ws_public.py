@@ -91,3 +91,35 @@ def test_an_unknown_or_legacy_symbol_and_a_bad_depth_are_refused(ws) -> None:
     assert ack["success"] is False
     ack = ws.reply(ws.send("subscribe", channel="nonsense", symbol=["BTC/EUR"]))
     assert ack["error"] == "Subscription name invalid"
+
+
+def test_ticker_trade_and_ohlc_follow_a_price_move(sim, ws) -> None:
+    for channel, extra in (("ticker", {}), ("trade", {}), ("ohlc", {"interval": 1})):
+        ack = ws.reply(ws.send("subscribe", channel=channel, symbol=["BTC/EUR"], **extra))
+        assert ack["success"] is True, ack
+    assert ws.channel("ticker", kind="snapshot")["data"][0]["symbol"] == "BTC/EUR"
+    assert ws.channel("ohlc", kind="snapshot")["data"][-1]["interval"] == 1
+    sim.set_price("XBTEUR", "61111.1")
+    tick = ws.channel("ticker", kind="update")["data"][0]
+    assert tick["last"] == Decimal("61111.1") and tick["bid"] < tick["ask"]
+    trade = ws.channel("trade", kind="update")["data"][-1]
+    assert trade["price"] == Decimal("61111.1") and trade["side"] in ("buy", "sell")
+    assert trade["trade_id"] == sim.public_trades("XBTEUR", 0, 2e9)[-1]["trade_id"]
+    candle = ws.channel("ohlc", kind="update")["data"][-1]
+    assert candle["close"] == Decimal("61111.1")
+
+
+def test_instrument_lists_v2_symbols_with_their_precision(ws) -> None:
+    assert ws.reply(ws.send("subscribe", channel="instrument"))["success"] is True
+    data = ws.channel("instrument", kind="snapshot")["data"]
+    pairs = {p["symbol"]: p for p in data["pairs"]}
+    assert pairs["BTC/EUR"]["price_precision"] == 1 and pairs["BTC/EUR"]["qty_precision"] == 8
+    assert {a["id"] for a in data["assets"]} >= {"BTC", "ETH", "EUR", "USD"}
+
+
+def test_heartbeat_only_with_a_subscription(sim, ws) -> None:
+    ws.recv()  # status
+    with pytest.raises(TimeoutError):
+        ws.wait(lambda m: True, timeout=1.5)
+    ws.reply(ws.send("subscribe", channel="ticker", symbol=["BTC/EUR"]))
+    assert ws.channel("heartbeat", timeout=3) == {"channel": "heartbeat"}
