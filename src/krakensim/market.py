@@ -212,12 +212,14 @@ class PairMarket:
         # A user order resting through the synthetic side hides the synthetic levels it crosses.
         best_user_bid = max(user_bids) if user_bids else None
         best_user_ask = min(user_asks) if user_asks else None
+        step, tick, mid = self.step, self.spec.tick_size, self.mid
         for side, book in (("asks", asks), ("bids", bids)):
             n = 0
+            first, sign = (mid + tick, 1) if side == "asks" else (mid - tick, -1)
             for i in range(BOOK_LEVELS):
                 if n >= count:
                     break
-                price = self.level_price(side, i)
+                price = first + sign * i * step  # level_price(side, i), with the step computed once
                 if price <= 0:
                     break
                 if side == "asks" and best_user_bid is not None and price <= best_user_bid:

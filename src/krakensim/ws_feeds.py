@@ -21,7 +21,8 @@ from krakensim.wire import q
 V2_ASSET = {a.id: ("BTC" if a.altname == "XBT" else a.altname) for a in ASSETS.values()}
 V2_SYMBOLS: dict[str, PairSpec] = {f"{V2_ASSET[p.base]}/{V2_ASSET[p.quote]}": p for p in PAIRS.values()}
 SYMBOL_OF = {p.id: s for s, p in V2_SYMBOLS.items()}
-_ORDER_TYPE = {"stop-loss": "stop-loss", "take-profit": "take-profit"}
+_TEXTS: dict[str, tuple[dict, dict]] = {}  # pair -> the texts of recent prices and quantities (a book repeats them)
+_TEXTS_MAX = 20_000
 
 
 def rfc3339_us(ts: float) -> str:
@@ -41,9 +42,24 @@ def book_rows(exchange: Any, p: PairSpec, depth: int) -> tuple[list, list]:
     """The engine's top ``depth`` levels a side as (price, price text, qty text), best first."""
     user_asks, user_bids = exchange.matcher.user_book(p.id)
     asks, bids = exchange.markets[p.id].levels(depth, user_asks, user_bids)
+    prices, qtys = _TEXTS.setdefault(p.id, ({}, {}))
+    if len(prices) + len(qtys) > _TEXTS_MAX:
+        prices.clear()
+        qtys.clear()
     pp, qp = p.pair_decimals, p.lot_decimals
-    return ([(k, level_text(k, pp), level_text(v, qp)) for k, v in asks],
-            [(k, level_text(k, pp), level_text(v, qp)) for k, v in bids])
+    out = []
+    for rows in (asks, bids):
+        side = []
+        for k, v in rows:
+            price = prices.get(k)
+            if price is None:
+                price = prices[k] = level_text(k, pp)
+            qty = qtys.get(v)
+            if qty is None:
+                qty = qtys[v] = level_text(v, qp)
+            side.append((k, price, qty))
+        out.append(side)
+    return out[0], out[1]
 
 
 def ticker(exchange: Any, p: PairSpec) -> dict:
