@@ -40,7 +40,7 @@ def _qty(p: PairSpec, value: Decimal) -> Decimal:
 # ---------------------------------------------------------------------------------------- public
 def book_rows(exchange: Any, p: PairSpec, depth: int) -> tuple[list, list]:
     """The engine's top ``depth`` levels a side as (price, price text, qty text), best first."""
-    user_asks, user_bids = exchange.matcher.user_book(p.id)
+    user_asks, user_bids = exchange.matcher.resting_book(p.id)
     asks, bids = exchange.markets[p.id].levels(depth, user_asks, user_bids)
     prices, qtys = _TEXTS.setdefault(p.id, ({}, {}))
     if len(prices) + len(qtys) > _TEXTS_MAX:
