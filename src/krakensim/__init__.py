@@ -2,7 +2,8 @@
 
 ``KrakenSimulator`` wires the pure exchange core (``exchange.py``) to Kraken's
 HTTP face (``server.py``): signatures, nonces, permissions, the per-key API
-counter, faults, the access log and the ``/_sim/`` control API.
+counter, faults, the access log and the ``/_sim/`` control API; and to its
+WebSocket v2 face (``ws_server.py``) on the same engine, keys and access log.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from krakensim.exchange import Exchange
 from krakensim.faults import Fault, FaultInjector
 from krakensim.limits import ApiCounter
 from krakensim.server import Gateway, SimHTTPServer
+from krakensim.ws_server import WsServer
 
 __all__ = ["KrakenSimulator", "AccessRecord", "Fault", "ManualClock", "SystemClock"]
 
@@ -27,7 +29,8 @@ MAX_ADVANCE_SECONDS = 366 * 86400  # one call moves at most a year: Kraken's dat
 
 
 class KrakenSimulator:
-    """Serves on ``url`` from a background thread as soon as it is built; ``close()`` (or ``with``) stops it."""
+    """Serves REST on ``url`` and WebSocket v2 on ``ws_url`` (public) and ``ws_auth_url`` (private) from
+    background threads as soon as it is built; ``close()`` (or ``with``) stops them."""
 
     def __init__(self, seed: int = 42, clock: Any = None, tier: str = "starter", api_key: str | None = None,
                  api_secret: str | None = None, balances: dict[str, Any] | None = None, rate_limits: bool = True,
@@ -57,6 +60,13 @@ class KrakenSimulator:
         bound_host, bound_port = self._server.server_address[:2]
         self.host, self.port = bound_host, bound_port
         self.url = f"http://{bound_host}:{bound_port}"
+        try:
+            self.ws = WsServer(self.exchange, self._lock, self._keys, self.gateway.ws_tokens, self.faults, self._log,
+                               self.clock, host=bound_host)
+        except BaseException:
+            self._server.server_close()
+            raise
+        self.ws_url, self.ws_auth_url = self.ws.url, self.ws.auth_url
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="krakensim-accept", daemon=True)
         self._thread.start()
@@ -76,6 +86,7 @@ class KrakenSimulator:
         self._closed = True
         self.exchange.detach_clock()
         self._stop.set()
+        self.ws.close()
         self._server.close_all()
         self._thread.join(2.0)
 
@@ -209,6 +220,8 @@ class KrakenSimulator:
             accounts = sorted(self._keys.accounts())
             return {
                 "url": self.url,
+                "ws_url": self.ws_url,
+                "ws_auth_url": self.ws_auth_url,
                 "time": self.clock.time(),
                 "tier": self.tier,
                 "system_status": self.exchange.system_status,

@@ -2,7 +2,7 @@
 
 Records never hold a secret: the key is redacted to its first four
 characters, the ``API-Sign`` header is never read into a record, and the
-``otp`` body field is dropped. The nonce stays (tests assert on it).
+``otp`` body field and a WebSocket request's ``token`` are dropped. The nonce stays (tests assert on it).
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
 
-SECRET_PARAMS = frozenset({"otp", "secret", "api_secret", "API-Sign", "api-sign"})
+SECRET_PARAMS = frozenset({"otp", "secret", "api_secret", "API-Sign", "api-sign", "token"})  # token: WebSocket
 MAX_VALUE = 2048  # a full 15-order batch fits; a 1 MiB junk field does not bloat the log
 
 

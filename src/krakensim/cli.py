@@ -104,7 +104,7 @@ def serve(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
         signal.signal(signum, lambda *_: stop.set())
     with sim:
         print(f"krakensim serving {sim.url} api_key={sim.api_key} api_secret={sim.api_secret} "
-              f"seed={args.seed} tier={args.tier}", flush=True)
+              f"seed={args.seed} tier={args.tier} ws={sim.ws_url} ws_auth={sim.ws_auth_url}", flush=True)
         while not stop.wait(0.5):
             pass
     return 0

@@ -96,11 +96,22 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
             "CancelOrderBatch": self._cancel_order_batch, "OpenPositions": self._open_positions,
             "OrderAmends": self._order_amends,
         }
+        self._listeners: list[Callable[[], None]] = []
         self._init_state()
         self._attached = True
         on_advance = getattr(self.clock, "on_advance", None)
         if callable(on_advance):
             on_advance(_weak_listener(self))
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after anything that may have changed the market or an account (a request,
+        a control, the clock): streams diff what they last sent against the engine, so one hook serves
+        every channel. Called under the exchange lock; it must only take note, never call back in."""
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     def detach_clock(self) -> None:
         """Stop reacting to the clock's advances (a closed simulator on a shared clock)."""
@@ -117,6 +128,7 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
         with self._lock:
             if any(a.dms_trigger is not None and a.dms_trigger <= now for a in self.accounts.values()):
                 self._catch_up()
+                self._changed()
 
     def _init_state(self) -> None:
         now = self.clock.time()
@@ -161,6 +173,8 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
                 raise
             except Exception as exc:  # garbage in must come out as a Kraken error, never a traceback
                 raise KrakenAPIError(E.INTERNAL_ERROR) from exc
+            finally:
+                self._changed()
 
     # ================================================================ time
     def _catch_up(self) -> None:
@@ -217,6 +231,7 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
     def catch_up(self) -> None:
         with self._lock:
             self._catch_up()
+            self._changed()
 
     def advance(self, seconds: float) -> None:
         advance = getattr(self.clock, "advance", None)
@@ -235,6 +250,7 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
             market.set_mid(value, self._now)
             if self.system_status == "online":
                 self.matcher.step(market, self._now)
+            self._changed()
 
     def shock(self, pair: str, pct: Decimal | str) -> None:
         with self._lock:
@@ -247,6 +263,7 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
         with self._lock:
             self._catch_up()
             self.system_status = status
+            self._changed()
 
     def set_pair_status(self, pair: str, status: str) -> None:
         if status not in PAIR_STATUSES:
@@ -254,6 +271,7 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
         with self._lock:
             self._catch_up()
             self.pair_status[resolve_pair(pair).id] = status
+            self._changed()
 
     def set_liquidity(self, pair: str, volume: Decimal | str | None) -> None:
         with self._lock:
@@ -262,6 +280,7 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
             if value is not None and value <= 0:
                 raise ValueError("liquidity must be positive")
             self.markets[resolve_pair(pair).id].liquidity = value
+            self._changed()
 
     def reset(self) -> None:
         """Back to the seeded initial state (same prices and books), at the clock's now.
@@ -271,6 +290,7 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
         """
         with self._lock:
             self._init_state()
+            self._changed()
 
     def set_tier(self, tier: str) -> None:
         """The account tier from now on: the trading counter's thresholds and decay (emptied)."""

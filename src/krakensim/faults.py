@@ -21,6 +21,17 @@ Lies: the request is processed fully, then the answer contradicts what happened.
 - ``error_but_processed``: HTTP 200 ``{"error": [error]}`` although the request took effect
   (e.g. ``EOrder:Insufficient funds`` for an order that is on the book).
 
+Stream faults (WebSocket v2, ``ws_server.py``), matched on the channel a message belongs to
+(``book``, ``ticker``, ``executions``, ``heartbeat`` ...) or ``"*"``, each firing as that message
+is about to go out; REST requests never see them, and streams never see REST faults:
+- ``ws_drop``: the connection is dropped (no close frame) instead of sending the message.
+- ``ws_silence``: for ``seconds`` the connection sends nothing at all, heartbeats included (the
+  server believes it sent: a book resumes with deltas the subscriber never had).
+- ``ws_corrupt``: one book update goes out with a wrong quantity; its checksum no longer matches.
+- ``ws_skip``: the message is not sent (the server believes it was).
+- ``ws_delay``: the message waits ``seconds`` before it goes out (and everything after it).
+A maintenance is no fault: ``set_system_status`` pushes the new ``status`` to every connection.
+
 Besides faults, an in-process caller can ask to be called when a request arrives
 (``on_arrival``): something that happens in the world while the exchange is busy with that
 request, e.g. the operator pulling a kill switch while the bot waits for an answer. The
@@ -37,7 +48,9 @@ from typing import Any, Callable
 KINDS = frozenset({
     "error", "http_status", "latency", "hang", "accept_then_drop", "reset", "truncated_json", "invalid_json",
     "replayed_answer", "phantom_txid", "error_but_processed",
+    "ws_drop", "ws_silence", "ws_corrupt", "ws_skip", "ws_delay",
 })
+STREAM_KINDS = frozenset({"ws_drop", "ws_silence", "ws_corrupt", "ws_skip", "ws_delay"})
 MAX_FAULT_SECONDS = 86400.0
 # Kinds after which the request is still handed to the exchange.
 PROCESSING_KINDS = frozenset({"latency", "accept_then_drop", "truncated_json", "invalid_json",
@@ -98,7 +111,7 @@ class FaultInjector:
             status = int(status or 503)
             if not 400 <= status <= 599:
                 raise ValueError("status must be an HTTP error status (400-599)")
-        if kind in ("latency", "hang"):
+        if kind in ("latency", "hang", "ws_silence", "ws_delay"):
             seconds = float(seconds if seconds is not None else 1.0)
             if not 0 <= seconds <= MAX_FAULT_SECONDS:  # NaN fails too: it would poison a manual clock
                 raise ValueError(f"seconds must be from 0 to {MAX_FAULT_SECONDS}")
@@ -152,13 +165,15 @@ class FaultInjector:
         with self._lock:
             return list(self._faults)
 
-    def fire(self, endpoint: str) -> Fault | None:
-        """The first live fault for this endpoint that fires now (its ``fired`` count goes up)."""
+    def fire(self, endpoint: str, stream: bool = False) -> Fault | None:
+        """The first live fault for this endpoint that fires now (its ``fired`` count goes up): a REST
+        fault, or with ``stream`` a stream fault for the channel ``endpoint``."""
         if not self._faults:  # fast path: no lock on the common, fault-free request
             return None
         with self._lock:
             for fault in self._faults:
-                if fault.exhausted or (fault.endpoint != "*" and fault.endpoint != endpoint):
+                if fault.exhausted or (fault.endpoint != "*" and fault.endpoint != endpoint) or \
+                        (fault.kind in STREAM_KINDS) != stream:
                     continue
                 if fault.probability is not None and self._rng.random() >= fault.probability:
                     continue

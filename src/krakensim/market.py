@@ -196,17 +196,30 @@ class PairMarket:
 
     def depth(self, count: int, user_asks: dict[Decimal, Decimal], user_bids: dict[Decimal, Decimal]) -> dict:
         ts = self.updated_at
+        ask_rows, bid_rows = self.levels(count, user_asks, user_bids)
+        pd, vd = WIRE_PRICE_DECIMALS, DEPTH_VOLUME_DECIMALS
+        return {
+            "asks": [[fmt(p, pd), fmt(v, max(vd, decimals_of(v))), ts] for p, v in ask_rows],
+            "bids": [[fmt(p, pd), fmt(v, max(vd, decimals_of(v))), ts] for p, v in bid_rows],
+        }
+
+    def levels(self, count: int, user_asks: dict[Decimal, Decimal], user_bids: dict[Decimal, Decimal]) \
+            -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+        """The best ``count`` (price, volume) levels a side, best first: the synthetic book with the
+        users' resting orders in it (what Depth and the WebSocket book show)."""
         asks: dict[Decimal, Decimal] = dict(user_asks)
         bids: dict[Decimal, Decimal] = dict(user_bids)
         # A user order resting through the synthetic side hides the synthetic levels it crosses.
         best_user_bid = max(user_bids) if user_bids else None
         best_user_ask = min(user_asks) if user_asks else None
+        step, tick, mid = self.step, self.spec.tick_size, self.mid
         for side, book in (("asks", asks), ("bids", bids)):
             n = 0
+            first, sign = (mid + tick, 1) if side == "asks" else (mid - tick, -1)
             for i in range(BOOK_LEVELS):
                 if n >= count:
                     break
-                price = self.level_price(side, i)
+                price = first + sign * i * step  # level_price(side, i), with the step computed once
                 if price <= 0:
                     break
                 if side == "asks" and best_user_bid is not None and price <= best_user_bid:
@@ -222,11 +235,7 @@ class PairMarket:
         # Users' orders never trade with each other, so two accounts can cross: never show that.
         while ask_rows and bid_rows and ask_rows[0][0] <= bid_rows[0][0]:
             ask_rows.pop(0)
-        pd, vd = WIRE_PRICE_DECIMALS, DEPTH_VOLUME_DECIMALS
-        return {
-            "asks": [[fmt(p, pd), fmt(v, max(vd, decimals_of(v))), ts] for p, v in ask_rows[:count]],
-            "bids": [[fmt(p, pd), fmt(v, max(vd, decimals_of(v))), ts] for p, v in bid_rows[:count]],
-        }
+        return ask_rows[:count], bid_rows[:count]
 
     # ------------------------------------------------------------------- tape
     def record_trade(self, price: Decimal, volume: Decimal, when: float, side: str, kind: str) -> None:
