@@ -209,6 +209,34 @@ def _throughput_md(results: dict) -> list[str]:
     return lines
 
 
+def _book_md(results: dict) -> list[str]:
+    book = results.get("book") or {}
+    lines = ["## Book throughput, checksum verified on every message (recorded Kraken feed, 510 frames)", ""]
+    if book.get("skipped"):
+        return lines + [f"Not measured: {book['skipped']}"]
+    if not book:
+        return []
+    lines += ["| contender | updates/s (median round) | best round | checksums verified | ours / it |",
+              "|---|---|---|---|---|"]
+    for row in (book.get("rows") or {}).values():
+        lines.append(f"| {row['label']} | {_f(row.get('updates_per_s'), '{:,.0f}')} | {_f(row.get('best'), '{:,.0f}')} "
+                     f"| {row.get('verified')}/{row.get('messages')} | {_f(row.get('ratio_ours_to_it'), '{:.2f}')}x |")
+    for name, why in (book.get("unavailable") or {}).items():
+        lines.append(f"| {name} | not measured: {why} | | | |")
+    lines += ["", f"ccxt pro with `watchOrderBook.checksum = True`, as shipped: {book.get('ccxt_checksum_as_shipped')} "
+              "on the first message; its check is measured with the pair's precision instead (bench/book.py). "
+              f"{book.get('frames_per_round', 0):,} frames per round, {book.get('rounds')} interleaved rounds; "
+              f"{book.get('how', '')}."]
+    mem = book.get("memory") or {}
+    if mem:
+        lines.append(f"Memory at depth {mem['depth']}: {mem['bytes_after_snapshot'] / 1024:,.0f} KiB after the snapshot, "
+                     f"{mem['bytes_half_way'] / 1024:,.0f} KiB after {mem['updates'] // 2:,} updates, "
+                     f"{mem['bytes_at_end'] / 1024:,.0f} KiB after {mem['updates']:,} ({mem['levels']:,} levels kept; "
+                     f"{mem['verified']}/{mem['messages']} checksums verified; two thirds of the inserts land beyond "
+                     "the depth and are cut off).")
+    return lines
+
+
 def _suites_md(results: dict) -> list[str]:
     lines = ["## Specification and chaos soak", ""]
     spec = results.get("spec") or {}
@@ -252,7 +280,7 @@ def markdown(results: dict) -> str:
                      "not the ratios within the run." if meta.get("load_before") else "."), ""]
     if meta.get("section_errors"):
         lines += ["Sections that failed: " + "; ".join(f"{k}: {v}" for k, v in meta["section_errors"].items()), ""]
-    for part in (_targets_md, _latency_md, _bot_md, _imports_md, _memory_md, _throughput_md, _suites_md):
+    for part in (_targets_md, _latency_md, _bot_md, _imports_md, _memory_md, _throughput_md, _book_md, _suites_md):
         section = part(results)
         if section:
             lines += section + [""]

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 BASELINE = ROOT / "bench" / "BASELINE.md"
 ANALYSIS_HEADING = "## What the misses come from"
-SECTIONS = ("latency", "imports", "bot", "throughput", "spec", "chaos", "memory")  # memory last: it fills the budget
+SECTIONS = ("latency", "imports", "bot", "throughput", "book", "spec", "chaos", "memory")  # memory last: it fills the budget
 SIM_MODE = "separate process (multiprocessing spawn child running KrakenSimulator(rate_limits=False))"
 
 
@@ -122,6 +122,12 @@ def _throughput(results: dict, args) -> None:
     results["throughput"] = measure(seconds=args.tp_seconds, threads=(1, 4))
 
 
+def _book(results: dict, args) -> None:
+    from bench.book import measure
+
+    results["book"] = measure(quick=args.quick)
+
+
 def _spec(results: dict, args) -> None:
     from bench.suites import spec_times
 
@@ -135,8 +141,9 @@ def _chaos(results: dict, args) -> None:
 
 
 RUNNERS = {"latency": _latency, "imports": _imports, "bot": _bot, "memory": _memory,
-           "throughput": _throughput, "spec": _spec, "chaos": _chaos}
-SKIP_KEYS = {"bot": "bot_path", "memory": "memory", "throughput": "throughput", "spec": "spec", "chaos": "chaos"}
+           "throughput": _throughput, "book": _book, "spec": _spec, "chaos": _chaos}
+SKIP_KEYS = {"bot": "bot_path", "memory": "memory", "throughput": "throughput", "book": "book", "spec": "spec",
+             "chaos": "chaos"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -34,6 +34,35 @@ def _judge(name: str, measured: float | None, limit: float, fmt: str, limit_text
     return Target(name, fmt.format(measured), limit_text, "PASS" if measured <= limit else "MISS")
 
 
+def _book_targets(book: dict) -> list[Target]:
+    """Book throughput (checksum verified on every message) >= 2x ccxt pro's; memory bounded at depth 1000."""
+    rows = book.get("rows") or {}
+    ours, theirs = rows.get("krakenbot") or {}, rows.get("ccxt_pro_checksum") or {}
+    ratio = _num(theirs.get("ratio_ours_to_it"))
+    why = book.get("skipped") or (book.get("unavailable") or {}).get("ccxt_pro_checksum", "")
+    wrong = [name for name, row in rows.items() if row.get("verified") != row.get("messages")]
+    if ratio is None:
+        tp = Target("book updates/s >= 2x ccxt pro (checksum on)", why or "not measured", ">= 2.00x", "N/A")
+    else:
+        measured = f"{ratio:.2f}x ({ours.get('updates_per_s', 0):,.0f} vs {theirs.get('updates_per_s', 0):,.0f}/s)"
+        if wrong:
+            measured += f"; NOT every checksum verified: {', '.join(wrong)}"
+        tp = Target("book updates/s >= 2x ccxt pro (checksum on)", measured, ">= 2.00x",
+                    "PASS" if ratio >= 2.0 and not wrong else "MISS")
+    mem = book.get("memory") or {}
+    growth = _num(mem.get("growth_second_half"))
+    if growth is None:
+        bound = Target("book memory bounded at depth 1000", book.get("skipped") or "not measured",
+                       "< 5 % growth", "N/A")
+    else:
+        bound = Target("book memory bounded at depth 1000",
+                       f"{mem['bytes_at_end'] / 1024:,.0f} KiB for {mem['levels']:,} levels; "
+                       f"{growth * 100:+.2f} % over the second {mem['updates'] // 2:,} updates",
+                       "< 5 % growth", "PASS" if growth < 0.05 and mem.get("verified") == mem.get("messages")
+                       else "MISS")
+    return [tp, bound]
+
+
 def evaluate(results: dict) -> list[Target]:
     """Every target the issue lists, in its order."""
     out: list[Target] = []
@@ -80,6 +109,7 @@ def evaluate(results: dict) -> list[Target]:
             continue
         failed = "" if row.get("returncode") == 0 else f" (exit {row.get('returncode')}: {row.get('summary', '')})"
         out.append(Target(label, f"{seconds:.1f} s{failed}", f"< {limit:.0f} s", "PASS" if seconds < limit else "MISS"))
+    out += _book_targets(results.get("book") or {})
     mem = results.get("memory") or {}
     growth = _num(mem.get("growth_mib"))
     fmt = "{:.2f} MiB" + (f" (only {mem['cycles']:,} of {mem['cycles_asked']:,} cycles fitted the time budget)"

@@ -201,3 +201,18 @@ def test_risk_check_is_timed_at_each_fill_history_size():
 
     res = risk_check_scaling((0, 20), checks=2)
     assert [(row["fills"], row["n"]) for row in res["rows"]] == [(0, 2), (20, 2)]
+
+
+def test_book_section_verifies_every_checksum_on_both_sides_and_is_judged():
+    from bench.book import measure
+
+    book = measure(quick=True)
+    assert {name: (row["verified"], row["messages"]) for name, row in book["rows"].items()} == {
+        "krakenbot": (510, 510), "ccxt_pro_checksum": (510, 510), "ccxt_pro_no_checksum": (510, 510)}
+    assert book["memory"]["levels"] == 2000 and book["memory"]["verified"] == book["memory"]["messages"]
+    verdicts = {t.name: t for t in targets.evaluate({"book": book})}
+    assert verdicts["book updates/s >= 2x ccxt pro (checksum on)"].status in ("PASS", "MISS")
+    assert verdicts["book memory bounded at depth 1000"].status in ("PASS", "MISS")
+    book["rows"]["krakenbot"]["verified"] = 509  # a contender that missed a checksum never passes
+    assert "NOT every checksum verified" in {t.name: t for t in targets.evaluate({"book": book})}[
+        "book updates/s >= 2x ccxt pro (checksum on)"].measured

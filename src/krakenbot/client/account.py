@@ -67,5 +67,12 @@ class AccountApi:
         result = self._client.private("Ledgers", **_filters(asset=asset, start=start, end=end, ofs=ofs))
         return parsing.parse_ledger(parsing.field(result, "ledger", "result", "Ledgers"), "Ledgers")
 
+    def websockets_token(self) -> str:
+        """A token for the private WebSocket (the executions stream): use it within 15 minutes; it
+        then lives as long as the connection. A credential: never log it."""
+        result = self._client.private("GetWebSocketsToken")
+        return parsing.text(parsing.field(result, "token", "result", "GetWebSocketsToken"), "result.token",
+                            "GetWebSocketsToken")
+
     def trade_volume(self, pair: str | None = None) -> TradeVolume:
         return parsing.parse_trade_volume(self._client.private("TradeVolume", **_filters(pair=pair)))

@@ -96,8 +96,9 @@ ROWS: tuple[Endpoint, ...] = (
     Endpoint("OrderAmends", True, _R, 1, ALL),
     # reads the bot has no use for: refused, so a compromised process learns nothing more
     Endpoint("OpenPositions", True, _R, 1, NONE, why="margin positions: a spot bot holds none"),
-    Endpoint("GetWebSocketsToken", True, _R, 1, NONE,
-             why="the token opens a WebSocket session that could trade past this guard; the bot trades over REST"),
+    Endpoint("GetWebSocketsToken", True, _R, 1, ALL,
+             why="the executions stream's token; that client can send nothing but subscriptions, so no order "
+                 "leaves past this guard"),
     Endpoint("ExportStatus", True, _R, 1, NONE, why="report exports: not the bot's business"),
     # orders
     Endpoint("AddOrder", True, _P, 0, ORDERING),

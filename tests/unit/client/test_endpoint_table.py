@@ -24,7 +24,7 @@ def test_every_rule_reads_the_same_row(row):
         assert check(mode, row.name).allowed is (mode in row.modes)
 
 
-@pytest.mark.parametrize("name", ["OpenPositions", "GetWebSocketsToken", "ExportStatus"])
+@pytest.mark.parametrize("name", ["OpenPositions", "ExportStatus"])
 def test_reads_the_bot_has_no_use_for_are_refused_and_say_why(name):
     for mode in TradingMode:
         verdict = check(mode, name)
@@ -44,3 +44,10 @@ def test_unknown_endpoint_is_not_retried_costs_one_and_is_refused():
     assert not RetryPolicy().should_retry("SomethingNew", False, UNAVAILABLE, 1)
     assert call_cost("SomethingNew") == 1
     assert not check(TradingMode.LIVE, "SomethingNew").allowed
+
+
+def test_the_websocket_token_is_a_read_every_mode_may_take():
+    """The executions stream's token: read-only included (it follows fills, it places nothing)."""
+    row = endpoints.ENDPOINTS["GetWebSocketsToken"]
+    assert row.idempotent and not row.places_orders and row.private
+    assert all(check(mode, "GetWebSocketsToken").allowed for mode in TradingMode)
