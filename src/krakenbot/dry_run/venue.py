@@ -348,29 +348,35 @@ class DryRunVenue:
         self._cursor[pair_id] = page.last
         for trade in page.trades:
             for o in [o for o in self._open() if o.pair.name == pair_id]:
-                if o.ordertype in _TRIGGERED and not o.triggered:
-                    if self._trigger(o, trade.price):
-                        self._arrive(o)
-                    continue
-                self._queue_fill(o, trade.price, trade.volume)
+                if o.ordertype in _TRIGGERED and not o.triggered and self._trigger(o, trade.price):
+                    self._arrive(o)
+            for side in ("buy", "sell"):
+                self._queue_fill(side, [o for o in self._open() if o.pair.name == pair_id and o.side == side],
+                                 trade.price, trade.volume)
 
-    def _queue_fill(self, o: _Order, price: Decimal, volume: Decimal) -> None:
-        """The conservative queue model (module docstring) for one public print."""
-        limit = o.limit
-        if limit is None or o.remaining <= 0:
-            return
-        through = price < limit if o.side == "buy" else price > limit
-        if not through:
-            if price != limit:
-                return
-            used = min(o.ahead, volume)
-            o.ahead -= used
-            volume -= used
-        take = min(o.remaining, volume)
-        if take > 0:
-            self._fill(o, limit, take, maker=True)
-        if o.remaining <= 0:
-            self._close(o, "closed", None)
+    def _queue_fill(self, side: str, orders: list[_Order], price: Decimal, volume: Decimal) -> None:
+        """The conservative queue model (module docstring) for one public print on one side: its volume
+        fills the resting orders in the exchange's priority (best price, then time), each unit once. At
+        an order's own price it first uses up the volume that was ahead of it in the queue."""
+        better = (lambda a, b: a > b) if side == "buy" else (lambda a, b: a < b)
+        resting = [o for o in orders if o.limit is not None and o.remaining > 0
+                   and (better(o.limit, price) or o.limit == price)]
+        resting.sort(key=lambda o: (-o.limit if side == "buy" else o.limit, o.opentm, o.txid))  # type: ignore[operator]
+        given = through = ZERO  # volume given to the dry run's orders; to those strictly through the print
+        for o in resting:
+            take = volume - given
+            if o.limit == price:
+                used = min(o.ahead, volume - through)  # the queue ahead of it, after the better-priced orders
+                o.ahead -= used
+                take -= used
+            take = min(o.remaining, take)
+            if take > 0:
+                self._fill(o, o.limit, take, maker=True)  # type: ignore[arg-type]
+                given += take
+                if o.limit != price:
+                    through += take
+            if o.remaining <= 0:
+                self._close(o, "closed", None)
 
     # -- cancels ------------------------------------------------------------------------------------
     def _cancel_order(self, params: dict[str, Any]) -> dict[str, Any]:
