@@ -220,3 +220,56 @@ def test_the_kill_switch_in_a_dry_run_cancels_the_venues_orders_and_sends_no_can
     assert [bot.store.get_order(o.cl_ord_id).status for o in placed] == ["CANCELED", "CANCELED"]
     assert not ORDER_CALLS & set(sent(sim, start)), sent(sim, start)
     assert bot.safety.balances()["ZEUR"] == Decimal(5000)  # the holds are released
+
+
+def test_a_restart_continues_the_dry_run_wallet_resting_orders_fills_and_daily_count(sim, tmp_path):
+    """The second process on the same dry-run store continues the first's rehearsal: its wallet (not
+    DRY_RUN_WALLET again), its resting order, which fills from a trade made while no bot ran (and not again
+    from the trades the first process had already seen), its fills, P&L and today's trade count."""
+    sim.set_liquidity("XBTEUR", "0.004")
+    other_trader = another_trader(sim)
+    env = market_env(sim, "dry-run", str(tmp_path), STORE_PATH=str(tmp_path / "bot.sqlite"),
+                     DRY_RUN_WALLET="ZEUR=5000,XXBT=0", MAX_DAILY_TRADES="3")
+    with Bot.build(Settings.from_env(env), clock=sim.clock) as first:
+        first.start()
+        bought = first.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.002"))
+        resting = first.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.006"), BID, post_only=True)
+        assert bought.placed and resting.placed, (bought, resting)
+        other_trader("sell", "0.007")  # 0.004 at the bid (the queue ahead of it), 0.003 through it
+        first.safety.refresh_orders()
+        assert first.store.get_order(resting.cl_ord_id).volume_executed == Decimal("0.003")
+        wallet, fills = first.safety.balances(), fills_of(first)
+        pnl = first.safety.risk.daily_realised_pnl()
+    assert str(first.store.path).endswith("bot.dry-run.sqlite")
+    sim.advance(1)
+    other_trader("sell", "0.001")  # while no bot runs: at the bid, nothing ahead of it any more
+
+    with Bot.build(Settings.from_env(env), clock=sim.clock) as second:
+        report = second.start()  # catches up with the trades made while no bot ran
+        order = second.store.get_order(resting.cl_ord_id)
+        assert (order.status, order.volume_executed) == ("PARTIALLY_FILLED", Decimal("0.004"))
+        assert fills_of(second) == fills + [("buy", BID, Decimal("0.001"), True)]
+        [late] = [f for f in second.store.fills() if f.txid == order.txid and f.volume == Decimal("0.001")]
+        assert second.safety.balances() == {"XXBT": wallet["XXBT"] + Decimal("0.001"),
+                                             "ZEUR": wallet["ZEUR"] - late.cost - late.fee}
+        assert second.safety.risk.daily_realised_pnl() == pnl
+        assert report.daily_trades == 2 and report.open_orders == 1
+        assert second.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.001")).placed
+        refused = second.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.001"))
+        assert "DAILY_TRADE_LIMIT" in refused.codes, refused
+
+
+def test_a_dry_run_store_with_orders_but_no_saved_venue_is_refused(sim, tmp_path):
+    """A store the first dry-run release wrote (orders, no venue state): a fresh wallet beside its old fills
+    would be a rehearsal that never happened, so the start is refused with what to do."""
+    from krakenbot.store import Store
+
+    env = market_env(sim, "dry-run", str(tmp_path), STORE_PATH=str(tmp_path / "bot.sqlite"))
+    with Bot.build(Settings.from_env(env), clock=sim.clock) as first:
+        assert first.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.001")).placed
+    with Store(str(tmp_path / "bot.dry-run.sqlite")) as store:
+        for key in store.meta_items("dry_run."):
+            store.clear_meta(key)
+
+    with pytest.raises(ValueError, match="start the rehearsal on a fresh store"):
+        Bot.build(Settings.from_env(env), clock=sim.clock)
