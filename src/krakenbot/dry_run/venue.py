@@ -15,8 +15,8 @@ The fill model, stated (README "Dry run"):
   tape (Trades), conservatively: a print strictly through its price fills it (up to that print's
   volume); a print at its price first uses up the volume that was ahead of it in the queue (the
   book's volume at that price when it arrived) and fills it only with the volume beyond. A book
-  that moves through it without a print does not fill it. So a dry run's resting orders fill no
-  sooner, and no more, than live ones.
+  that moves through it without a print does not fill it. One print's volume fills the dry run's
+  orders once, in the exchange's priority (best price, then oldest).
 - **Stop-loss / take-profit** trigger on the last traded price as Kraken's do (stop-loss: a sell at
   or below, a buy at or above its price; take-profit the other way), then execute as a market
   order (``-limit`` variants: as a limit at ``price2``).
