@@ -41,6 +41,18 @@ Feature: Dry run
       | live    |
 
   @safety @critical @allure.label.story:dry-run
+  Scenario: A dry run refuses an order its wallet cannot pay, as the exchange would
+    Given the order book of XBT/EUR offers 0.001 XBT at each price
+    And the dry run's wallet holds 602.50 EUR
+    And the bot's risk limits are:
+      | limit                                | value |
+      | largest position, % of the portfolio | 100   |
+    And the bot is connected to the exchange in dry-run mode
+    When the bot asks to buy 0.01 XBT at market
+    Then the order is refused for insufficient funds, in the exchange's words
+    And the dry run bought nothing and its wallet still holds 602.50 EUR
+
+  @safety @critical @allure.label.story:dry-run
   Scenario: A dry run's profit and loss is the sum of its fills and fees
     Given the bot is connected to the exchange in dry-run mode
     And the bot has bought 0.01 XBT at market

@@ -114,3 +114,23 @@ def step_same_balances(context):
     after, before = world.sim.balances(world.account), world.notes["live_before"]
     moved = {a: after.get(a, Decimal(0)) - before.get(a, Decimal(0)) for a in ("ZEUR", "XXBT")}
     assert_that(moved, equal_to(world.notes["dry"]["moved"]), "the same balances, to the unit")
+
+
+@given("the dry run's wallet holds {amount:Amount} EUR")
+def step_dry_wallet(context, amount):
+    context.world.configure(DRY_RUN_WALLET=f"ZEUR={amount}")
+
+
+@then("the order is refused for insufficient funds, in the exchange's words")
+def step_refused_for_funds(context):
+    outcome = context.world.notes["outcome"]
+    assert_that(outcome.placed, is_(False), f"an order the wallet cannot pay must not be placed: {describe(outcome)}")
+    assert_that("EOrder:Insufficient funds" in outcome.reason, is_(True),
+                f"the refusal should be Kraken's own: {describe(outcome)}")
+
+
+@then("the dry run bought nothing and its wallet still holds {amount:Amount} EUR")
+def step_nothing_bought(context, amount):
+    world = context.world
+    assert_that(world.bot.store.fills(), equal_to([]), "no fill")
+    assert_that(world.safety.balances(), equal_to({"ZEUR": amount}), "the wallet as it started")

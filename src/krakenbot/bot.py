@@ -102,9 +102,12 @@ BOOKS_KEY = "books"  # store meta: "dry-run" in a dry run's store
 
 
 def _dry_run_venue(client: Any, market_data: Any, clock: Clock, store: Any, settings: Settings) -> Any:
-    """The dry run's local venue, its wallet from DRY_RUN_WALLET or a snapshot of the real balances
-    (read once, here: a read the mode allows). The store is marked as a dry run's books; a store that
-    already holds another mode's orders is refused, so a rehearsal never writes into real books."""
+    """The dry run's local venue, its state saved in the dry run's store (``DryRunVenue``). A store
+    that holds a saved state continues it: the wallet, resting orders and fills of the last process
+    (DRY_RUN_WALLET only starts a rehearsal). Else the wallet comes from DRY_RUN_WALLET or a
+    snapshot of the real balances (read once, here: a read the mode allows). The store is marked as
+    a dry run's books; a store that already holds another mode's orders is refused, so a rehearsal
+    never writes into real books, and so is a dry run's store whose venue state was never saved."""
     from decimal import Decimal
 
     from krakenbot.dry_run import SNAPSHOT, DryRunVenue, Wallet
@@ -114,12 +117,21 @@ def _dry_run_venue(client: Any, market_data: Any, clock: Clock, store: Any, sett
             raise ValueError(f"the store {settings.store_path} holds orders that are not a dry run's: a dry run "
                              "keeps its own books (STORE_PATH)")
         store.set_meta(BOOKS_KEY, TradingMode.DRY_RUN.value)
+    venue = DryRunVenue(client, market_data, clock, Wallet({}), journal=store)
+    if venue.restored:
+        log.info("dry run: continuing the rehearsal saved in %s (wallet, orders and fills restored; "
+                 "DRY_RUN_WALLET is not applied again)", settings.store_path)
+        return venue
+    if store.orders():
+        raise ValueError(f"the store {settings.store_path} holds a dry run's orders but not its wallet and resting "
+                         "orders: start the rehearsal on a fresh store (move that file away or set STORE_PATH)")
     wanted = settings.dry_run_wallet
     if wanted == SNAPSHOT:
         balances = client.account.balance()
     else:
         balances = {asset: Decimal(amount) for asset, amount in dict(wanted or {}).items()}
-    return DryRunVenue(client, market_data, clock, Wallet(balances))
+    venue.wallet = Wallet(balances)
+    return venue
 
 
 def _refuse_dry_run_books(store: Any) -> None:

@@ -103,10 +103,11 @@ def _parser() -> argparse.ArgumentParser:
                      help="serve Prometheus metrics on this port at /metrics (default: off; 0: any free port)")
     run.add_argument("--metrics-host", default="127.0.0.1",
                      help="address the metrics page listens on (default 127.0.0.1: this machine only)")
-    _sub(sub, "status", common, "running bot, mode, kill switch, daily counters, open orders",
-         "The running bot (pid, actual mode, heartbeat), kill switch, trading state, today's counters and open "
-         "orders, from the home's store. Needs no credentials; never creates a store.",
-         "  krakenbot status --home ~/.local/state/krakenbot")
+    status = _sub(sub, "status", common, "running bot, mode, kill switch, daily counters, open orders",
+                  "The running bot (pid, actual mode, heartbeat), kill switch, trading state, today's counters and "
+                  "open orders, from the home's store. Needs no credentials; never creates a store.",
+                  "  krakenbot status --home ~/.local/state/krakenbot\n  krakenbot status --dry-run")
+    _dry_run_option(status)
     kill = _sub(sub, "kill", common, "halt the running bot and cancel open orders",
                 "Write the kill file in the home, halt the store's trading state, make the running bot confirm "
                 "it has seen the halt, then cancel open orders (cancelling needs the credentials; halting does "
@@ -149,8 +150,14 @@ def _history_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
                "  krakenbot pnl\n  krakenbot pnl --daily --pair XXBTZEUR")
     pnl.add_argument("--daily", action="store_true", help="per UTC day and pair")
     for command in (orders, trades, pnl):
+        _dry_run_option(command)
         command.add_argument("--pair", default=None, help="only this pair (the id the store holds, e.g. XXBTZEUR)")
         command.add_argument("--json", action="store_true", help="one JSON document (amounts as strings)")
+
+
+def _dry_run_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--dry-run", action="store_true",
+                         help="the dry run's books (the store with .dry-run in its name), as with TRADING_MODE=dry-run")
 
 
 _COMMON_DEFAULTS = {"env_file": None, "home": None, "store": None, "verbose": 0, "log_file": None,
@@ -207,6 +214,10 @@ def _command(args: argparse.Namespace) -> int:
             except ConfigError as again:
                 return _fail(f"configuration error: {again}", EXIT_CONFIG)
         logs.scrub_with(lambda text: _scrub_sources(sources, text))
+        if args.command != "kill" and args.command != "resume" and _dry_run_asked(args, sources):
+            from krakenbot.config import dry_run_store_path
+
+            paths = {**paths, "store_path": dry_run_store_path(paths["store_path"])}
         try:
             handlers = {"status": _status, "kill": _kill, "resume": _resume}
             return handlers.get(args.command, _history)(sources, paths, args)
@@ -275,6 +286,33 @@ def _home_only(args: argparse.Namespace, dotenv: bool = True) -> tuple[Any, dict
 
     sources = _sources(args, check_names=False, dotenv=dotenv)
     return sources, bot_paths(sources.values)
+
+
+def _dry_run_asked(args: argparse.Namespace, sources: Any) -> bool:
+    """``--dry-run``, or TRADING_MODE says dry-run (read leniently: the other settings need not be valid)."""
+    from krakenbot.safety.modes import TradingMode
+
+    if getattr(args, "dry_run", False):
+        return True
+    try:
+        return TradingMode.parse(str(sources.values.get("TRADING_MODE") or "")) is TradingMode.DRY_RUN
+    except ValueError:
+        return False
+
+
+DRY_RUN_LABEL = "dry run"
+
+
+def _dry_run_books(store: Any) -> bool:
+    """True when the store holds a dry run's books (the bot marks them so when it first runs on it)."""
+    from krakenbot.bot import BOOKS_KEY
+    from krakenbot.safety.modes import TradingMode
+
+    return store.get_meta(BOOKS_KEY) == TradingMode.DRY_RUN.value
+
+
+def _dry_run_banner(path: str) -> str:
+    return f"DRY RUN: rehearsed orders and fills, no real money ({path})"
 
 
 def _full_settings(sources: Any) -> tuple[Any, str | None]:
@@ -641,8 +679,11 @@ def _status(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> in
         day = risk.today()
         breaker_rows = store.audit_rows("breaker")
         open_orders = store.orders(statuses=[s.value for s in ACTIVE_STATUSES])
+        dry = _dry_run_books(store)
+        if dry:
+            print(_dry_run_banner(paths["store_path"]))
         _running_lines(record, settings)
-        print(f"store          {paths['store_path']}")
+        print(f"store          {paths['store_path']}" + (f" ({DRY_RUN_LABEL})" if dry else ""))
         halted = risk.halt_reason()
         print(f"trading state  {risk.trading_state.value}" + (f": {halted}" if halted else ""))
         for pair, why in sorted(risk.halted_pairs().items()):
@@ -688,13 +729,17 @@ def _history(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> i
     if paths["store_path"] == ":memory:" or not os.path.isfile(paths["store_path"]):
         return _fail(_no_store(paths), EXIT_FAILURE)
     with Store(paths["store_path"], read_only=True) as store:
+        dry = _dry_run_books(store)
         if args.command == "orders":
             rows = history.orders(store, pair, status, limit)
         elif args.command == "trades":
             rows = history.trades(store, since, pair)
         else:
             rows = history.pnl(store, daily=args.daily, pair=pair)
-    print(history.render(args.command, rows, as_json=args.json, columns=_COLUMNS.get(args.command)))
+    label = DRY_RUN_LABEL if dry else None
+    if dry and not args.json:
+        print(_dry_run_banner(paths["store_path"]))
+    print(history.render(args.command, rows, as_json=args.json, columns=_COLUMNS.get(args.command), books=label))
     return EXIT_OK
 
 

@@ -130,12 +130,13 @@ _RIGHT = {"volume", "price", "executed", "cost", "fee", "fees", "realised_pnl", 
 
 
 def render(kind: str, rows: Sequence[dict[str, Any]], as_json: bool = False,
-           columns: Iterable[str] | None = None) -> str:
-    """One JSON document (``{kind: rows}``, amounts as strings), or an aligned table (numbers to the right)."""
+           columns: Iterable[str] | None = None, books: str | None = None) -> str:
+    """One JSON document (``{kind: rows}``, amounts as strings), or an aligned table (numbers to the right).
+    ``books``: whose books they are when not live ones (``"dry run"``), named in the document."""
     if as_json:
-        return json.dumps({kind: list(rows)}, indent=2)
+        return json.dumps({**({"books": books} if books else {}), kind: list(rows)}, indent=2)
     if not rows:
-        return f"no {kind} in the store"
+        return f"no {kind} in the {books + chr(39) + 's ' if books else ''}store"
     names = list(columns or rows[0].keys())
     cells = [[name.upper() for name in names]] + [[str(row[name]) for name in names] for row in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(names))]

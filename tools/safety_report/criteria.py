@@ -200,7 +200,7 @@ def fail_safes_activate(run: RunEvidence) -> Verdict:
 def zero_data_loss(run: RunEvidence) -> Verdict:
     name = "Zero data corruption or loss"
     findings = _Findings()
-    orders = fills = scenarios = settled = planted = 0
+    orders = fills = scenarios = settled = planted = dry_runs = 0
     checks: dict[str, int] = defaultdict(int)
     for row in _judged(run):
         scenario = scenario_name(row)
@@ -215,6 +215,11 @@ def zero_data_loss(run: RunEvidence) -> Verdict:
                 findings.add(scenario, f"PRAGMA integrity_check: {store.get('integrity_check')}")
         facts = order_facts(row)
         if facts is None:
+            continue
+        if row.get("mode") == "dry-run":  # its books are the local venue's: judged to have left no trace
+            dry_runs += 1
+            for line in _dry_run_traces(row, facts):
+                findings.add(scenario, line)
             continue
         scenarios += 1
         settled += bool((facts_row.get("settle") or {}).get("refreshed"))
@@ -231,7 +236,8 @@ def zero_data_loss(run: RunEvidence) -> Verdict:
     figures = {"scenarios compared": scenarios, "orders compared": orders, "fills compared": fills,
                "integrity_check": ", ".join(f"{k} x{v}" for k, v in sorted(checks.items())) or "not recorded",
                "settled by a final refresh": settled,
-               "records removed on purpose by a scenario (not judged)": planted}
+               "records removed on purpose by a scenario (not judged)": planted,
+               "dry runs (local books; the exchange must show none of their orders or money)": dry_runs}
     evidence = [f"{orders} order(s) and {fills} fill(s) compared field by field (status, volume, cost, fee, price) "
                 f"between the bot's store and the exchange in {scenarios} scenario(s)",
                 f"SQLite PRAGMA integrity_check: {figures['integrity_check']}"]
@@ -331,6 +337,21 @@ def _compare_balances(row: dict, facts) -> list[str]:
         if change != expected.get(asset, Decimal(0)):
             lines.append(f"balance {asset}: the exchange moved {change}, the bot's fills account for "
                          f"{expected.get(asset, Decimal(0))}")
+    return lines
+
+
+def _dry_run_traces(row: dict, facts) -> list[str]:
+    """A dry run's orders and fills are its local venue's: on the exchange, none of its orders and no
+    balance moved (unless a step traded there as another program)."""
+    lines = [f"exchange order {o.get('txid')} ({o.get('cl_ord_id')}) is the dry run's: a dry run places nothing"
+             for o in facts.exchange_orders]
+    exchange = safety(row).get("exchange") or {}
+    start, end = exchange.get("start_balances") or {}, exchange.get("balances") or {}
+    if start and not exchange.get("trades"):
+        for asset in sorted(set(start) | set(end)):
+            if dec(end.get(asset)) != dec(start.get(asset)):
+                lines.append(f"balance {asset}: the exchange moved from {start.get(asset)} to {end.get(asset)} "
+                             f"during a dry run")
     return lines
 
 

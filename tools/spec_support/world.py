@@ -40,6 +40,7 @@ LIMIT_SETTINGS: dict[str, str] = {
     "trades per day": "MAX_DAILY_TRADES",
     "price distance from market, %": "PRICE_COLLAR_PCT",
     "largest order in EUR": "MAX_ORDER_EUR",
+    "largest position, % of the portfolio": "MAX_POSITION_PCT",
     "open orders": "MAX_OPEN_ORDERS",
     "canary distance from market, %": "CANARY_OFFSET_PCT",
     "largest canary order in EUR": "CANARY_MAX_EUR",

@@ -15,8 +15,8 @@ The fill model, stated (README "Dry run"):
   tape (Trades), conservatively: a print strictly through its price fills it (up to that print's
   volume); a print at its price first uses up the volume that was ahead of it in the queue (the
   book's volume at that price when it arrived) and fills it only with the volume beyond. A book
-  that moves through it without a print does not fill it. So a dry run's resting orders fill no
-  sooner, and no more, than live ones.
+  that moves through it without a print does not fill it. One print's volume fills the dry run's
+  orders once, in the exchange's priority (best price, then oldest).
 - **Stop-loss / take-profit** trigger on the last traded price as Kraken's do (stop-loss: a sell at
   or below, a buy at or above its price; take-profit the other way), then execute as a market
   order (``-limit`` variants: as a limit at ``price2``).
@@ -26,9 +26,15 @@ The fill model, stated (README "Dry run"):
 - **Funds**: a market buy needs the book's cost of its volume plus the taker fee, a limit buy its
   volume at its price plus the fee, a sell its volume of base; what resting orders hold is not
   free. Short: ``EOrder:Insufficient funds``, nothing placed.
+- **Restarts**: with a ``journal`` (the dry run's own store) the wallet, every order and fill, the
+  tape cursor and the dead man's switch are saved after each call that changed them, in one
+  transaction, and restored when the next process starts on that store: the rehearsal goes on as
+  an exchange's account does across a restart (resting orders fill from the prints made while it
+  was down; the P&L and daily limits continue).
 """
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
@@ -45,6 +51,7 @@ ZERO = Decimal(0)
 _PAGE = 50  # ClosedOrders / TradesHistory page size, as Kraken's
 _TRIGGERED = ("stop-loss", "take-profit", "stop-loss-limit", "take-profit-limit")
 _TYPES = ("market", "limit", *_TRIGGERED)
+JOURNAL = "dry_run."  # the store's meta keys that hold the venue's state
 
 
 def _refuse(code: str, endpoint: str) -> KrakenError:
@@ -53,6 +60,10 @@ def _refuse(code: str, endpoint: str) -> KrakenError:
 
 def _fmt(value: Decimal) -> str:
     return format(value, "f")
+
+
+def _opt(value: Decimal | None) -> str | None:
+    return None if value is None else _fmt(value)
 
 
 def _rfc3339(seconds: float) -> str:
@@ -98,6 +109,22 @@ class _Order:
             return self.price2
         return None
 
+    def saved(self) -> dict[str, Any]:
+        return {"txid": self.txid, "pair": self.pair.name, "side": self.side, "ordertype": self.ordertype,
+                "volume": _fmt(self.volume), "price": _opt(self.price), "price2": _opt(self.price2),
+                "oflags": self.oflags, "timeinforce": self.timeinforce, "opentm": self.opentm,
+                "cl_ord_id": self.cl_ord_id, "userref": self.userref, "status": self.status,
+                "vol_exec": _fmt(self.vol_exec), "cost": _fmt(self.cost), "fee": _fmt(self.fee),
+                "trades": self.trades, "closetm": self.closetm, "reason": self.reason, "ahead": _fmt(self.ahead),
+                "triggered": self.triggered}
+
+    @classmethod
+    def restored(cls, row: dict[str, Any], pair: PairInfo) -> "_Order":
+        money = {k: Decimal(row[k]) for k in ("volume", "vol_exec", "cost", "fee", "ahead")}
+        prices = {k: Decimal(row[k]) if row[k] is not None else None for k in ("price", "price2")}
+        rest = {k: v for k, v in row.items() if k not in (*money, *prices, "pair", "trades")}
+        return cls(pair=pair, **money, **prices, **rest, trades=list(row["trades"]))
+
     def view(self, with_trades: bool) -> dict[str, Any]:
         p = self.pair
         avg = self.cost / self.vol_exec if self.vol_exec else ZERO
@@ -132,6 +159,10 @@ class _Fill:
     fee: Decimal
     maker: bool
 
+    def saved(self) -> dict[str, Any]:
+        return {"trade_id": self.trade_id, "order": self.order.txid, "time": self.time, "price": _fmt(self.price),
+                "volume": _fmt(self.volume), "cost": _fmt(self.cost), "fee": _fmt(self.fee), "maker": self.maker}
+
     def view(self) -> dict[str, Any]:
         o = self.order
         return {"ordertxid": o.txid, "postxid": "", "pair": o.pair.name, "time": self.time, "type": o.side,
@@ -153,7 +184,9 @@ class DryRunVenue:
 
     endpoints = VENUE_ENDPOINTS[TradingMode.DRY_RUN]
 
-    def __init__(self, client: Any, pair_rules: Any, clock: Clock, wallet: Wallet) -> None:
+    def __init__(self, client: Any, pair_rules: Any, clock: Clock, wallet: Wallet, journal: Any = None) -> None:
+        """``journal``: the dry run's store, where the venue's state is saved (module docstring); when it
+        holds a saved state, that state is restored (``wallet`` is then only the fallback: unused)."""
         self.client = client
         self.pair_rules = pair_rules
         self.clock = clock
@@ -167,6 +200,14 @@ class DryRunVenue:
         self._lock = threading.RLock()
         self._run = _base36(int(clock.time() * 1000) % 36 ** 6).rjust(6, "0")  # ids unique across runs
         self._seq = 0
+        self.journal = journal
+        self._saved: dict[str, str] = {}  # journal key -> the JSON last written there
+        self._unresolved: list[dict[str, Any]] = []  # restored orders whose pair is looked up at the first call
+        self._fill_rows: list[dict[str, Any]] = []
+        self._changed: set[str] = set()  # orders closed since the last save (open ones are always compared)
+        self._new_fills: list[_Fill] = []
+        if journal is not None:
+            self._load(journal.meta_items(JOURNAL))
         self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "AddOrder": self._add_order, "CancelOrder": self._cancel_order, "CancelAll": self._cancel_all,
             "CancelAllOrdersAfter": self._cancel_all_after, "OpenOrders": self._open_orders,
@@ -178,8 +219,12 @@ class DryRunVenue:
     # -- the client's entry point -----------------------------------------------------------------
     def call(self, endpoint: str, params: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
-            self.catch_up()
-            return self._handlers[endpoint](params)
+            self._resolve()
+            try:
+                self.catch_up()
+                return self._handlers[endpoint](params)
+            finally:
+                self._save()
 
     def catch_up(self) -> None:
         """The dead man's switch, then every pair with open orders against the trades printed since."""
@@ -190,6 +235,54 @@ class DryRunVenue:
                 self._close(o, "canceled", "Dead man's switch")
         for pair_id in sorted({o.pair.name for o in self._open()}):
             self._follow_tape(pair_id)
+
+    # -- the journal: the venue's state in the dry run's store -------------------------------------
+    @property
+    def restored(self) -> bool:
+        """True when this venue continues a saved state."""
+        return bool(self._saved)
+
+    def _load(self, saved: dict[str, str]) -> None:
+        state = saved.get(JOURNAL + "state")
+        if state is None:
+            return
+        self._saved = dict(saved)
+        head = json.loads(state)
+        self.wallet = Wallet({a: Decimal(v) for a, v in head["wallet"].items()})
+        self._cursor, self._run, self._seq = dict(head["cursor"]), head["run"], int(head["seq"])
+        self._dms_trigger = head["dms_trigger"]
+        self._unresolved = [json.loads(v) for k, v in saved.items() if k.startswith(JOURNAL + "order.")]
+        self._unresolved.sort(key=lambda row: (row["opentm"], row["txid"]))
+        self._fill_rows = [json.loads(v) for k, v in saved.items() if k.startswith(JOURNAL + "fill.")]
+
+    def _resolve(self) -> None:
+        """The restored orders and fills, once their pairs' rules can be read (the first call)."""
+        if not self._unresolved:
+            return
+        for row in self._unresolved:
+            self.orders[row["txid"]] = _Order.restored(row, self.pair_rules.pair_info(row["pair"]))
+        for row in sorted(self._fill_rows, key=lambda r: (r["time"], r["trade_id"])):
+            self.fills[row["trade_id"]] = _Fill(row["trade_id"], self.orders[row["order"]], row["time"],
+                                                *(Decimal(row[k]) for k in ("price", "volume", "cost", "fee")),
+                                                row["maker"])
+        self._unresolved, self._fill_rows = [], []
+
+    def _save(self) -> None:
+        """What changed since the last save, in one transaction (nothing when nothing changed)."""
+        if self.journal is None or self._unresolved:
+            return
+        state = {"wallet": {a: _fmt(v) for a, v in self.wallet.balances.items()}, "cursor": self._cursor,
+                 "run": self._run, "seq": self._seq, "dms_trigger": self._dms_trigger}
+        rows = {JOURNAL + "state": state}
+        orders = [*self._open(), *(self.orders[t] for t in self._changed)]
+        rows.update((f"{JOURNAL}order.{o.txid}", o.saved()) for o in orders)
+        rows.update((f"{JOURNAL}fill.{f.trade_id}", f.saved()) for f in self._new_fills)  # a fill never changes
+        self._changed, self._new_fills = set(), []
+        texts = {key: json.dumps(value, sort_keys=True) for key, value in rows.items()}
+        changed = {key: text for key, text in texts.items() if self._saved.get(key) != text}
+        if changed:
+            self.journal.set_metas(changed)
+            self._saved.update(changed)
 
     # -- market reads ------------------------------------------------------------------------------
     def _book(self, pair: PairInfo) -> OrderBook:
@@ -327,6 +420,8 @@ class DryRunVenue:
 
     def _close(self, o: _Order, status: str, reason: str | None) -> None:
         o.status, o.reason, o.closetm = status, reason, self.clock.time()
+        if o.txid:  # a placed order (not a refused one): saved with its end
+            self._changed.add(o.txid)
 
     def _fill(self, o: _Order, price: Decimal, volume: Decimal, maker: bool) -> None:
         pair = o.pair
@@ -337,6 +432,7 @@ class DryRunVenue:
         self.wallet.move(pair.quote, -sign * cost - fee)
         fill = _Fill(self._next_id("T"), o, self.clock.time(), price, volume, cost, fee, maker)
         self.fills[fill.trade_id] = fill
+        self._new_fills.append(fill)
         o.vol_exec += volume
         o.cost += cost
         o.fee += fee
@@ -348,29 +444,35 @@ class DryRunVenue:
         self._cursor[pair_id] = page.last
         for trade in page.trades:
             for o in [o for o in self._open() if o.pair.name == pair_id]:
-                if o.ordertype in _TRIGGERED and not o.triggered:
-                    if self._trigger(o, trade.price):
-                        self._arrive(o)
-                    continue
-                self._queue_fill(o, trade.price, trade.volume)
+                if o.ordertype in _TRIGGERED and not o.triggered and self._trigger(o, trade.price):
+                    self._arrive(o)
+            for side in ("buy", "sell"):
+                self._queue_fill(side, [o for o in self._open() if o.pair.name == pair_id and o.side == side],
+                                 trade.price, trade.volume)
 
-    def _queue_fill(self, o: _Order, price: Decimal, volume: Decimal) -> None:
-        """The conservative queue model (module docstring) for one public print."""
-        limit = o.limit
-        if limit is None or o.remaining <= 0:
-            return
-        through = price < limit if o.side == "buy" else price > limit
-        if not through:
-            if price != limit:
-                return
-            used = min(o.ahead, volume)
-            o.ahead -= used
-            volume -= used
-        take = min(o.remaining, volume)
-        if take > 0:
-            self._fill(o, limit, take, maker=True)
-        if o.remaining <= 0:
-            self._close(o, "closed", None)
+    def _queue_fill(self, side: str, orders: list[_Order], price: Decimal, volume: Decimal) -> None:
+        """The conservative queue model (module docstring) for one public print on one side: its volume
+        fills the resting orders in the exchange's priority (best price, then time), each unit once. At
+        an order's own price it first uses up the volume that was ahead of it in the queue."""
+        better = (lambda a, b: a > b) if side == "buy" else (lambda a, b: a < b)
+        resting = [o for o in orders if o.limit is not None and o.remaining > 0
+                   and (better(o.limit, price) or o.limit == price)]
+        resting.sort(key=lambda o: (-o.limit if side == "buy" else o.limit, o.opentm, o.txid))  # type: ignore[operator]
+        given = through = ZERO  # volume given to the dry run's orders; to those strictly through the print
+        for o in resting:
+            take = volume - given
+            if o.limit == price:
+                used = min(o.ahead, volume - through)  # the queue ahead of it, after the better-priced orders
+                o.ahead -= used
+                take -= used
+            take = min(o.remaining, take)
+            if take > 0:
+                self._fill(o, o.limit, take, maker=True)  # type: ignore[arg-type]
+                given += take
+                if o.limit != price:
+                    through += take
+            if o.remaining <= 0:
+                self._close(o, "closed", None)
 
     # -- cancels ------------------------------------------------------------------------------------
     def _cancel_order(self, params: dict[str, Any]) -> dict[str, Any]:

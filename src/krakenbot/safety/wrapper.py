@@ -463,7 +463,9 @@ class SafetyWrapper(ExchangeReads):
         return outcome
 
     def _cancel_problem(self) -> tuple[Any, str] | None:
-        verdict = allowlist.check(self.mode, "CancelOrder")
+        # A dry run's cancels are its local venue's to answer (and the guard checks them as such).
+        venue = getattr(self.client, "venue", None)
+        verdict = allowlist.check(self.mode, "CancelOrder", venue is not None and "CancelOrder" in venue.endpoints)
         if not verdict.allowed:
             return SafetyCode.MODE, verdict.reason
         try:  # an open circuit breaker does not stop a cancel: less exposure is always tried

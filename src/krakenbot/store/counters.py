@@ -62,6 +62,16 @@ class Counters(Database):
         with self.tx() as db:
             db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, str(value)))
 
+    def meta_items(self, prefix: str) -> dict[str, str]:
+        """Every meta key starting with ``prefix`` and its value (a range on the key's index)."""
+        rows = self._query("SELECT key, value FROM meta WHERE key >= ? AND key < ?", (prefix, prefix + "\U0010ffff"))
+        return {str(k): str(v) for k, v in rows}
+
+    def set_metas(self, items: dict[str, str]) -> None:
+        """Several meta keys in one transaction: all of them or none."""
+        with self.tx() as db:
+            db.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", list(items.items()))
+
     def clear_meta(self, key: str) -> None:
         with self.tx() as db:
             db.execute("DELETE FROM meta WHERE key = ?", (key,))

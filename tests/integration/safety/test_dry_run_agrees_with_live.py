@@ -33,19 +33,43 @@ class MarketSteps:
         return None
 
 
+class RestingQuotes:
+    """A post-only bid of 0.003 XBT at the best bid each cycle, a post-only ask at the best ask every third:
+    orders that rest and fill only from other traders' orders."""
+
+    name = "resting-quotes"
+
+    def __init__(self, volume: Decimal = Decimal("0.003")) -> None:
+        self.cycle = 0
+        self.volume = volume
+
+    def decide(self, view: MarketView) -> list[TradeIntent]:
+        self.cycle += 1
+        side = Side.SELL if self.cycle % 3 == 0 else Side.BUY
+        return [TradeIntent(view.pair, side, OrderType.LIMIT, self.volume,
+                            price=view.ask if side is Side.SELL else view.bid, reason="quote", post_only=True)]
+
+    def acknowledge(self, intent: TradeIntent, placed: bool, now: float) -> None:
+        return None
+
+
+def _bot(sim: KrakenSimulator, mode: str, tmp: str, strategy: object) -> Bot:
+    env = {"KRAKEN_API_KEY": sim.api_key, "KRAKEN_API_SECRET": sim.api_secret, "API_DOMAIN": sim.url,
+           "TRADING_MODE": mode, "KILL_SWITCH_FILE": f"{tmp}/KILL-{mode}", "STORE_PATH": ":memory:",
+           "MAX_ORDER_EUR": "1000", "TOTAL_BTC": "0.5", "MAX_OPEN_ORDERS": "20", "MAX_DAILY_TRADES": "50",
+           "STRATEGY_BUY_EUR": "300", "STRATEGY_INTERVAL_SECONDS": "60", "STRATEGY_RISE_PCT": "0.3",
+           "PRICE_COLLAR_PCT": "5", "KRAKEN_LIVE_TRADING": "yes", "DRY_RUN_WALLET": "snapshot"}
+    return Bot.build(Settings.from_env(env), clock=sim.clock, store_path=":memory:", live_flag=mode == "live",
+                     strategy=strategy)
+
+
 def run(mode: str, seed: int = 7, cycles: int = CYCLES, tmp: str = "/tmp", strategy: object = None) -> dict:
     """One run of ``strategy`` (default: the bot's dip-buy strategy, buying 300 EUR every minute with
     a limit at the ask, selling once 0.3 % up) on a thin book that moves (seeded random walk)."""
     with KrakenSimulator(seed=seed, clock=ManualClock(), volatility="0.0005") as sim:
         sim.set_price("XBTEUR", "60000")
         sim.set_liquidity("XBTEUR", "0.002")  # thin: every buy walks several levels
-        env = {"KRAKEN_API_KEY": sim.api_key, "KRAKEN_API_SECRET": sim.api_secret, "API_DOMAIN": sim.url,
-               "TRADING_MODE": mode, "KILL_SWITCH_FILE": f"{tmp}/KILL-{mode}", "STORE_PATH": ":memory:",
-               "MAX_ORDER_EUR": "1000", "TOTAL_BTC": "0.5", "MAX_OPEN_ORDERS": "10", "MAX_DAILY_TRADES": "50",
-               "STRATEGY_BUY_EUR": "300", "STRATEGY_INTERVAL_SECONDS": "60", "STRATEGY_RISE_PCT": "0.3",
-               "PRICE_COLLAR_PCT": "5", "KRAKEN_LIVE_TRADING": "yes", "DRY_RUN_WALLET": "snapshot"}
-        bot = Bot.build(Settings.from_env(env), clock=sim.clock, store_path=":memory:", live_flag=mode == "live",
-                        strategy=strategy)
+        bot = _bot(sim, mode, tmp, strategy)
         try:
             bot.start()
             # Each cycle starts at the same moment of the market path in both runs: the dry run makes a
@@ -68,6 +92,35 @@ def run(mode: str, seed: int = 7, cycles: int = CYCLES, tmp: str = "/tmp", strat
             bot.close()
 
 
+def resting_run(mode: str, seed: int = 7, cycles: int = CYCLES, tmp: str = "/tmp", flow: float = 2,
+                volume: Decimal = Decimal("0.003"), looks: int = 1) -> list[list]:
+    """``RestingQuotes`` on a market of other traders (``flow`` arrivals a second, no random walk): at the
+    start of every cycle and at the end, each order's executed volume (placement order), read at the same
+    moment of the market in both modes (the exchange's own record live, the venue's in the dry run)."""
+    with KrakenSimulator(seed=seed, clock=ManualClock(), flow_rate=flow) as sim:
+        sim.set_price("XBTEUR", "60000")
+        bot = _bot(sim, mode, tmp, RestingQuotes(volume))
+        seen: list[list] = []
+        try:
+            bot.start()
+            start = sim.clock.time() + 60
+            for i in range(cycles + 1):
+                for k in range(looks):
+                    sim.clock.advance(start + 60 * i - 60 * (looks - 1 - k) / looks - sim.clock.time())
+                    if mode == "live":
+                        sim.advance(0)
+                        rows = [(o["opentm"], o["txid"], Decimal(str(o["vol_exec"]))) for o in sim.orders()]
+                    else:
+                        bot.client.venue.catch_up()
+                        rows = [(o.opentm, o.txid, o.vol_exec) for o in bot.client.venue.orders.values()]
+                    seen.append([executed for _, _, executed in sorted(rows)])
+                if i < cycles:
+                    bot.orchestrator.run_once()
+        finally:
+            bot.close()
+        return seen
+
+
 def test_dry_run_and_live_agree_on_the_same_market(tmp_path):
     live = run("live", tmp=str(tmp_path), strategy=MarketSteps())
     dry = run("dry-run", tmp=str(tmp_path), strategy=MarketSteps())
@@ -77,6 +130,14 @@ def test_dry_run_and_live_agree_on_the_same_market(tmp_path):
     assert dry["fills"] == live["fills"]
     assert dry["balances"] == live["balances"]
     assert dry["pnl"] == live["pnl"]
+
+
+def bounded(live: list[list], dry: list[list]) -> dict[str, Decimal]:
+    """Resting orders: the volume filled in each mode at the end, and how often (order x look) the dry run
+    had filled less, or more, than live at the same moment of the market."""
+    return {"live filled": sum(live[-1]), "dry run filled": sum(dry[-1]),
+            "order-looks where the dry run was behind": sum(d < v for a, b in zip(dry, live) for d, v in zip(a, b)),
+            "order-looks where the dry run was ahead": sum(d > v for a, b in zip(dry, live) for d, v in zip(a, b))}
 
 
 def figures(live: dict, dry: dict) -> None:
@@ -93,5 +154,8 @@ def figures(live: dict, dry: dict) -> None:
 if __name__ == "__main__":
     print("market orders (MarketSteps):")
     figures(run("live", strategy=MarketSteps()), run("dry-run", strategy=MarketSteps()))
-    print("limit orders at the ask, the rest resting (DipBuyStrategy):")
+    print("limit orders at the ask, the rest resting (DipBuyStrategy; the simulator's random walk, no other traders):")
     figures(run("live"), run("dry-run"))
+    print("resting post-only quotes, other traders' flow 2/s, looked at every 10 s (RestingQuotes):")
+    for name, value in bounded(resting_run("live", looks=6), resting_run("dry-run", looks=6)).items():
+        print(f"{name}: {value}")

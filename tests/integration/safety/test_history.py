@@ -195,3 +195,68 @@ def test_a_running_bot_records_its_last_cycle_and_limits_for_status(tmp_path, mo
     assert "7 trades/day" in written[0]["limits"]
     cycles = [w["last_cycle"] for w in written if w["last_cycle"] is not None]
     assert cycles and started <= cycles[0] <= cycles[-1] <= time.time()
+
+
+# -- a dry run's books ----------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def two_books(tmp_path_factory) -> Path:
+    """A home with a live store (one buy of 0.01) and, beside it, a dry run's (a buy of 0.002, a sell of 0.001)."""
+    folder = tmp_path_factory.mktemp("two-books")
+    with KrakenSimulator(seed=42, clock=ManualClock(time.time() - 60)) as sim:
+        sim.set_price("XBTEUR", "60000")
+        env = {"KRAKEN_API_KEY": sim.api_key, "KRAKEN_API_SECRET": sim.api_secret, "API_DOMAIN": sim.url,
+               "KRAKEN_LIVE_TRADING": "yes", "KRAKENBOT_HOME": str(folder), "MAX_ORDER_EUR": "1000",
+               "TOTAL_BTC": "0.1", "MAX_OPEN_ORDERS": "10", "DRY_RUN_WALLET": "ZEUR=1000"}
+        with Bot.build(Settings.from_env({**env, "TRADING_MODE": "live"}), clock=sim.clock, live_flag=True) as bot:
+            assert bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.01")).placed
+        with Bot.build(Settings.from_env({**env, "TRADING_MODE": "dry-run"}), clock=sim.clock) as bot:
+            for side, volume in (("buy", "0.002"), ("sell", "0.001")):
+                assert bot.safety.submit_order("XBTEUR", side, "market", Decimal(volume)).placed
+    return folder
+
+
+def in_books(capsys, home: Path, *args: str, mode: str = "") -> tuple[int, str]:
+    env_file = home.parent / f"{home.name}-{mode or 'none'}.env"
+    env_file.write_text(f"TRADING_MODE={mode}\n" if mode else "")
+    env_file.chmod(0o600)
+    code = cli.main(["--env-file", str(env_file), "--home", str(home), *args])
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    return code, out.out
+
+
+@pytest.mark.parametrize("how", ["--dry-run", "TRADING_MODE=dry-run"])
+def test_orders_trades_and_pnl_show_the_dry_runs_books_labelled_in_table_and_json(two_books, capsys, how):
+    """Asked with --dry-run, or with the mode set to dry-run, the history reads the dry run's store (no
+    STORE_PATH to set) and says so on every output; without either, the live books, unlabelled."""
+    flag, mode = ((how,), "") if how.startswith("--") else ((), "dry-run")
+    for command in ("orders", "trades"):
+        _, out = in_books(capsys, two_books, command, "--json", *flag, mode=mode)
+        document = json.loads(out)
+        assert document["books"] == "dry run"
+        assert [Decimal(r["volume"]) for r in document[command]] == [Decimal("0.002"), Decimal("0.001")]
+        _, out = in_books(capsys, two_books, command, *flag, mode=mode)
+        assert out.splitlines()[0].startswith("DRY RUN: ") and len(out.strip().splitlines()) == 4
+    _, out = in_books(capsys, two_books, "pnl", "--json", *flag, mode=mode)
+    assert json.loads(out)["books"] == "dry run" and Decimal(json.loads(out)["pnl"][0]["held"]) == Decimal("0.001")
+    _, out = in_books(capsys, two_books, "pnl", *flag, mode=mode)
+    assert out.splitlines()[0].startswith("DRY RUN: ")
+
+    _, out = in_books(capsys, two_books, "trades", "--json")
+    assert "books" not in json.loads(out) and [Decimal(r["volume"]) for r in json.loads(out)["trades"]] == [
+        Decimal("0.01")]
+    _, out = in_books(capsys, two_books, "trades")
+    assert "dry run" not in out.lower()
+
+
+@pytest.mark.parametrize("how", ["--dry-run", "TRADING_MODE=dry-run"])
+def test_status_shows_the_dry_runs_books_labelled(two_books, capsys, how):
+    flag, mode = ((how,), "") if how.startswith("--") else ((), "dry-run")
+    _, out = in_books(capsys, two_books, "status", *flag, mode=mode)
+    lines = dict(line.split(None, 1) if line[:1] != " " else ("", line) for line in out.splitlines() if line.strip())
+    assert out.splitlines()[1].startswith("DRY RUN: ")
+    assert lines["store"].strip().endswith("krakenbot.dry-run.sqlite (dry run)")
+    assert "trades today   2 of" in out
+
+    _, out = in_books(capsys, two_books, "status")
+    assert "dry run" not in out.lower() and "trades today   1 of" in out

@@ -35,6 +35,7 @@ SCENARIOS = (
     "past the take-profit sells",  # the bot's own take-profit
     "A market buy is filled",
     "reach the exchange",  # every mode's allowlist, funding refused
+    "A dry run never sends an order to the exchange",  # dry-run: orders filled locally, none sent
 )
 
 

@@ -78,7 +78,8 @@ def test_a_withdrawal_that_reached_the_exchange_fails_in_any_mode(evidence):
 
 # -- Zero data corruption or loss ------------------------------------------------------------------
 def _row_with_fills(evidence) -> dict:
-    rows = evidence.rows_where(lambda r: r["safety"]["store"].get("fills"))
+    # a dry run's fills are its local venue's, compared with no exchange: a live scenario's
+    rows = evidence.rows_where(lambda r: r["safety"]["store"].get("fills") and r["mode"] != "dry-run")
     assert rows, "the clean run has no scenario with fills"
     return rows[0]
 
@@ -363,3 +364,45 @@ def test_a_resting_order_whose_limit_price_changed_in_the_store_fails_the_criter
 
     assert any(f"order {order['txid']}: store limit price {order['price']} != exchange" in line
                for line in failure_lines(broken))
+
+
+# -- No unauthorized API calls: the dry run ---------------------------------------------------------------------
+def test_a_clean_dry_run_passes_the_criterion_with_its_requests_judged(evidence):
+    row = evidence.row("A dry run never sends an order to the exchange")
+    assert row["safety"]["store"]["orders"], "the dry run placed its order (locally)"
+
+    verdict = evidence.verdicts()[UNAUTHORIZED]
+
+    assert verdict.status == reporting.PASS
+    assert int(verdict.figures["in dry-run"]) > 0
+
+
+@pytest.mark.parametrize("endpoint, params", [
+    ("AddOrder", {"pair": "XBTEUR", "type": "buy", "ordertype": "market", "volume": "0.01"}),
+    ("CancelOrder", {"txid": "OABCDE-FGHIJ-KLMNOP"}),
+])
+def test_an_order_entry_or_cancel_that_reached_the_exchange_in_a_dry_run_fails_the_criterion(evidence, endpoint,
+                                                                                             params):
+    row = evidence.row("A dry run never sends an order to the exchange")
+    record = _append_request(row, endpoint, **params)
+
+    broken = assert_only_this_fails(evidence.verdicts(), UNAUTHORIZED)
+
+    assert f"{scenario_title(row)}: #{record['seq']} {endpoint} reached the exchange in dry-run mode: " \
+           f"{endpoint} is not on the dry-run allowlist" in failure_lines(broken)
+
+
+def test_a_dry_run_is_judged_to_have_moved_no_money_on_the_exchange(evidence):
+    """Its books are local (compared with no exchange order), but a balance that moved at the exchange
+    during a dry run is a failure, named."""
+    row = evidence.row("A dry run never sends an order to the exchange")
+    exchange = row["safety"]["exchange"]
+    assert exchange["balances"] == exchange["start_balances"]
+    assert int(evidence.verdicts()[DATA].figures[
+        "dry runs (local books; the exchange must show none of their orders or money)"]) == 1
+    exchange["balances"]["XXBT"] = str(Decimal(exchange["balances"].get("XXBT", "0")) + Decimal("0.01"))
+
+    broken = assert_only_this_fails(evidence.verdicts(), DATA)
+
+    assert any(line.startswith(f"{scenario_title(row)}: balance XXBT: the exchange moved from ")
+               and line.endswith("during a dry run") for line in failure_lines(broken))

@@ -32,7 +32,7 @@ def test_krakenbot_report_regenerates_the_same_verdicts_from_saved_evidence(evid
 
 def test_krakenbot_report_exits_1_and_names_the_failing_evidence(evidence, tmp_path):
     """The real command, as an operator types it, on evidence with one fill altered."""
-    row = next(r for r in evidence.rows if r["safety"]["store"].get("fills"))
+    row = next(r for r in evidence.rows if r["safety"]["store"].get("fills") and r["mode"] != "dry-run")
     fill = row["safety"]["store"]["fills"][0]
     fill["price"] = str(Decimal(fill["price"]) + 1)
     evidence.save()
