@@ -216,11 +216,14 @@ def zero_data_loss(run: RunEvidence) -> Verdict:
         facts = order_facts(row)
         if facts is None:
             continue
-        if row.get("mode") == "dry-run":  # its books are the local venue's: judged to have left no trace
+        if row.get("mode") == "dry-run":  # no trace on the exchange; its books are judged against its venue
             dry_runs += 1
             for line in _dry_run_traces(row, facts):
                 findings.add(scenario, line)
-            continue
+            facts = order_facts(row, "venue")
+            if facts is None:
+                findings.add(scenario, "the dry run's venue was not recorded: its books cannot be judged")
+                continue
         scenarios += 1
         settled += bool((facts_row.get("settle") or {}).get("refreshed"))
         orders += len(facts.exchange_orders)
@@ -231,7 +234,8 @@ def zero_data_loss(run: RunEvidence) -> Verdict:
         planted += len(removed)
         for line in _compare_fills(facts, removed):
             findings.add(scenario, line)
-        for line in ([] if removed else _compare_balances(row, facts)):  # a deleted fill cannot add up
+        view = "venue" if row.get("mode") == "dry-run" else "exchange"
+        for line in ([] if removed else _compare_balances(row, facts, view)):  # a deleted fill cannot add up
             findings.add(scenario, line)
     figures = {"scenarios compared": scenarios, "orders compared": orders, "fills compared": fills,
                "integrity_check": ", ".join(f"{k} x{v}" for k, v in sorted(checks.items())) or "not recorded",
@@ -239,7 +243,8 @@ def zero_data_loss(run: RunEvidence) -> Verdict:
                "records removed on purpose by a scenario (not judged)": planted,
                "dry runs (local books; the exchange must show none of their orders or money)": dry_runs}
     evidence = [f"{orders} order(s) and {fills} fill(s) compared field by field (status, volume, cost, fee, price) "
-                f"between the bot's store and the exchange in {scenarios} scenario(s)",
+                f"between the bot's store and the exchange (a dry run's local venue in {dry_runs} of them) in "
+                f"{scenarios} scenario(s)",
                 f"SQLite PRAGMA integrity_check: {figures['integrity_check']}"]
     exercised = scenarios > 0 and sum(checks.values()) > 0
     return _verdict(name, findings, evidence, figures, exercised=exercised, absence_fails=run.absence_fails)
@@ -310,12 +315,12 @@ def _assets(pair: str) -> tuple[str, str] | None:
     return None
 
 
-def _compare_balances(row: dict, facts) -> list[str]:
+def _compare_balances(row: dict, facts, view: str = "exchange") -> list[str]:
     """The exchange's balance change equals what the bot's fills (price, volume, fee) account for.
 
     Judged only where every trade on the account is the bot's: a step acting as "another program"
     moves balances the bot never saw, which is the reconciliation feature's business, not loss."""
-    exchange = safety(row).get("exchange") or {}
+    exchange = safety(row).get(view) or {}
     start, end = exchange.get("start_balances") or {}, exchange.get("balances") or {}
     if not start or len(exchange.get("trades") or ()) != len(facts.exchange_trades):
         return []

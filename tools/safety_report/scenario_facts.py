@@ -70,10 +70,11 @@ class OrderFacts:
     sent_cl_ord_ids: frozenset[str]
 
 
-def order_facts(row: dict) -> OrderFacts | None:
-    """The bot's orders and trades on both sides; None when the scenario recorded no exchange view."""
+def order_facts(row: dict, view: str = "exchange") -> OrderFacts | None:
+    """The bot's orders and trades on both sides; None when the scenario recorded no such view. ``view``:
+    "exchange", or "venue" (a dry run's local venue, where its orders live)."""
     facts = safety(row)
-    store, exchange = facts.get("store") or {}, facts.get("exchange")
+    store, exchange = facts.get("store") or {}, facts.get(view)
     if not exchange or not store.get("available"):
         return None
     store_orders = list(store.get("orders") or ())

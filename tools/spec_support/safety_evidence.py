@@ -101,13 +101,18 @@ def _collect(world: Any) -> dict:
         "settle": {"refreshed": False},
     }
     store = _store_snapshot(world)
+    venue = getattr(getattr(world.bot, "client", None), "venue", None)  # a dry run's books are its venue's
     exchange = _exchange_snapshot(world) if world.on_simulator else None
-    if exchange is not None and store.get("available") and _differs(store, exchange) and world.bot is not None:
+    books = _venue_snapshot(world, venue) if venue is not None and exchange is not None else exchange
+    if books is not None and store.get("available") and _differs(store, books) and world.bot is not None:
         out["settle"] = _settle(world)
         if out["settle"]["refreshed"]:
             store, exchange = _store_snapshot(world), _exchange_snapshot(world)
+            books = _venue_snapshot(world, venue) if venue is not None else exchange
     out["store"] = store
     out["exchange"] = exchange
+    if venue is not None and books is not None:
+        out["venue"] = books
     return out
 
 
@@ -151,9 +156,6 @@ def _open_store(world: Any) -> tuple[Any, bool]:
 
 def _exchange_snapshot(world: Any) -> dict:
     sim, account = world.sim, getattr(world, "account", ACCOUNT)
-    venue = getattr(getattr(world.bot, "client", None), "venue", None)
-    if venue is not None:
-        return _venue_snapshot(world, venue)
     return {
         "orders": evidence.to_jsonable(sim.orders(account)),
         "trades": evidence.to_jsonable(sim.trades(account)),
@@ -166,9 +168,9 @@ def _exchange_snapshot(world: Any) -> dict:
 
 
 def _venue_snapshot(world: Any, venue: Any) -> dict:
-    """A dry run's books are kept by its local venue, not the exchange: the store is judged against the venue's
-    orders, fills and wallet, shaped as the exchange's own views. That nothing reached the exchange is the
-    unauthorized-calls criterion's business (the access log). Read without a call: a call would move the venue."""
+    """A dry run's books are kept by its local venue: the store is judged against the venue's orders, fills and
+    wallet, shaped as the exchange's own views (the exchange's own view must show none of them). Read without a
+    call: a call would move the venue."""
     wanted = world.bot.settings.dry_run_wallet
     start = dict(wanted) if isinstance(wanted, dict) else world.start_balances  # a snapshot: the real balances
     return {
@@ -176,10 +178,6 @@ def _venue_snapshot(world: Any, venue: Any) -> dict:
         "trades": evidence.to_jsonable([{**f.view(), "txid": f.trade_id} for f in venue.fills.values()]),
         "balances": evidence.to_jsonable(dict(venue.wallet.balances)),
         "start_balances": evidence.to_jsonable(start),
-        "system_status": world.sim.exchange.system_status,
-        "tier": world.sim.tier,
-        "faults": [evidence.to_jsonable(f.to_json()) for f in world.sim.faults.all()],
-        "venue": "dry run",
     }
 
 

@@ -406,3 +406,28 @@ def test_a_dry_run_is_judged_to_have_moved_no_money_on_the_exchange(evidence):
 
     assert any(line.startswith(f"{scenario_title(row)}: balance XXBT: the exchange moved from ")
                and line.endswith("during a dry run") for line in failure_lines(broken))
+
+
+def test_a_dry_runs_store_is_judged_against_its_venue_field_by_field(evidence):
+    """The dry run's books live in its local venue: a fill the store records differently from the venue fails,
+    named, as a live fill differing from the exchange's does."""
+    row = evidence.row("A dry run never sends an order to the exchange")
+    venue = row["safety"]["venue"]
+    assert venue["orders"] and venue["trades"], "the dry run's venue recorded its order and fill"
+    fill = row["safety"]["store"]["fills"][0]
+    fill["fee"] = str(Decimal(fill["fee"]) + Decimal("0.0001"))
+
+    broken = assert_only_this_fails(evidence.verdicts(), DATA)
+
+    assert any(f"trade {fill['trade_id']}: store fee {fill['fee']} != exchange fee" in line
+               for line in failure_lines(broken)), failure_lines(broken)
+
+
+def test_a_dry_run_whose_venue_was_not_recorded_fails_rather_than_passing_unjudged(evidence):
+    row = evidence.row("A dry run never sends an order to the exchange")
+    del row["safety"]["venue"]
+
+    broken = assert_only_this_fails(evidence.verdicts(), DATA)
+
+    assert f"{scenario_title(row)}: the dry run's venue was not recorded: its books cannot be judged" \
+        in failure_lines(broken)
