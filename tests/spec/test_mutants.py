@@ -218,3 +218,57 @@ def test_follow_moves_a_key_to_where_its_line_went_and_leaves_the_others(tmp_pat
     assert equivalents.read_text() == ("# header\nsrc/m.py:3:5 core/X -> why\nsrc/m.py:2:0 core/Y -> kept\n"
                                        "src/m.py:4:0 core/Z -> a line there twice\n")
     assert moved == ["src/m.py:2 -> 3", "src/m.py:1 -> 2"] and unplaced == ["src/m.py:4:0 core/Z (its line is there 2 times)"]
+
+
+def test_ctrl_c_while_the_workers_copies_are_made_drops_every_copy(tmp_path, monkeypatch):
+    """An interrupt while the third scratch copy is being compiled: the second and the half-made third are
+    dropped with the first (each copy is known to the clean-up from the moment its folder exists). The unmutated
+    run is taken as passing so that the test reaches the copies at once."""
+    import tempfile
+
+    import cosmic_ray.testing
+    from cosmic_ray.work_item import TestOutcome
+
+    import tools.mutants.__main__ as runner
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setattr(cosmic_ray.testing, "run_tests", lambda command, timeout: (TestOutcome.SURVIVED, ""))
+    real_copy, real_run = runner._scratch_copy, subprocess.run
+    made: list[int] = []
+
+    def counted_copy(into):
+        made.append(1)
+        return real_copy(into)
+
+    def compileall_or_ctrl_c(*args, **kwargs):
+        if len(made) == 3:  # the third copy's files are in place: Ctrl-C during its compileall
+            raise KeyboardInterrupt
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "_scratch_copy", counted_copy)
+    monkeypatch.setattr(subprocess, "run", compileall_or_ctrl_c)
+    status = runner.main(["--only", "safety/modes.py", "--sample", "6", "--workers", "4", "--out", str(tmp_path)])
+
+    assert status == 130 and len(made) == 3
+    assert sorted(p.name for p in scratch.glob("krakenbot-mutants-*")) == [], "scratch copies left behind"
+
+
+def test_no_test_run_starts_once_the_run_is_stopping_and_every_started_one_is_ended():
+    """The stop check, the start and the registration are one step: a run either started before the stop (and
+    is ended by it) or never starts."""
+    import tools.mutants.__main__ as runner
+
+    runner._TrackedPopen.stopping.clear()
+    proc = runner._TrackedPopen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        runner._TrackedPopen.stopping.set()
+        with pytest.raises(KeyboardInterrupt):
+            runner._TrackedPopen([sys.executable, "-c", "pass"])
+        runner._end_test_runs()
+        assert proc.poll() is not None and runner._TrackedPopen.live == []
+    finally:
+        runner._TrackedPopen.stopping.clear()
+        if proc.poll() is None:
+            proc.kill()

@@ -39,8 +39,11 @@ def _hashes(root: Path, modules) -> dict[str, str]:
     return {m: hashlib.sha256((root / m).read_bytes()).hexdigest() for m in modules}
 
 
-def _scratch_copy() -> Path:
+def _scratch_copy(made: list[Path]) -> Path:
+    """A copy of the tree to mutate, added to ``made`` as soon as it exists: an interrupt while it is being
+    filled still leaves the caller the folder to drop."""
     copy = Path(tempfile.mkdtemp(prefix="krakenbot-mutants-"))
+    made.append(copy)
     for name in COPIED:
         src = ROOT / name
         if src.is_dir():
@@ -82,16 +85,18 @@ class _TrackedPopen(subprocess.Popen):
     thread's run starts in that worker's own scratch copy (``_worker.copy``), whatever the process's cwd is."""
     live: list[subprocess.Popen] = []
     stopping = threading.Event()
+    lock = threading.Lock()  # the stop check, the start and the registration are one step for _end_test_runs
 
     def __init__(self, *args, **kwargs):
         copy = getattr(_worker, "copy", None)
         if copy is not None:
             kwargs["cwd"] = copy
             kwargs["env"] = {**kwargs.get("env", os.environ), "PYTHONPATH": _pythonpath(copy)}
-        if _TrackedPopen.stopping.is_set():
-            raise KeyboardInterrupt("the run is being stopped")
-        super().__init__(*args, **kwargs)
-        _TrackedPopen.live.append(self)
+        with _TrackedPopen.lock:
+            if _TrackedPopen.stopping.is_set():
+                raise KeyboardInterrupt("the run is being stopped")
+            super().__init__(*args, **kwargs)
+            _TrackedPopen.live.append(self)
 
 
 _worker = threading.local()
@@ -110,14 +115,16 @@ def _track_test_runs() -> None:
 
 
 def _end_test_runs() -> None:
-    for proc in _TrackedPopen.live:
+    """Kill every test run started so far; with ``stopping`` set, none can start after this."""
+    with _TrackedPopen.lock:
+        started, _TrackedPopen.live[:] = list(_TrackedPopen.live), []
+    for proc in started:
         if proc.poll() is None:
             try:
                 os.killpg(proc.pid, signal.SIGKILL)
             except OSError:
                 proc.kill()
             proc.wait()
-    _TrackedPopen.live.clear()
 
 
 def _enumerate(cfg, db):
@@ -186,8 +193,7 @@ def main(argv=None) -> int:
     session = (args.out / ("sample.sqlite" if args.sample else "session.sqlite")).resolve()
     session.unlink(missing_ok=True)
     command = _test_command(cfg)
-    copy = _scratch_copy()
-    copies = [copy]
+    copies: list[Path] = []
     pool = None
     results: dict = {}
     old_cwd, old_handler = os.getcwd(), signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -202,6 +208,7 @@ def main(argv=None) -> int:
     cpu_started = 0.0
     _track_test_runs()
     try:
+        copy = _scratch_copy(copies)
         os.chdir(copy)
         os.environ["PYTHONPATH"] = _pythonpath(copy)
         with use_db(str(session), WorkDB.Mode.create) as db:
@@ -238,7 +245,8 @@ def main(argv=None) -> int:
                 return 2
             pristine = {m: (copy / m).read_bytes() for m in modules}
             by_id = {item.job_id: item for item in db.pending_work_items}
-            copies += [_scratch_copy() for _ in range(1, min(args.workers, len(chosen)))]
+            for _ in range(1, min(args.workers, len(chosen))):
+                _scratch_copy(copies)
             free = queue.SimpleQueue()
             for where in copies:
                 free.put(where)
@@ -276,6 +284,9 @@ def main(argv=None) -> int:
               " the worktree was never written", file=sys.stderr)
         status = 130
     finally:
+        # the clean-up runs to its end: a second Ctrl-C or a SIGTERM now would leave copies and runs behind
+        old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         seconds = time.monotonic() - run_started
         _TrackedPopen.stopping.set()  # no worker starts another run; the running ones are ended
         if pool is not None:
@@ -286,12 +297,13 @@ def main(argv=None) -> int:
         _TrackedPopen.stopping.clear()
         cpu = _children_cpu() - cpu_started
         os.chdir(old_cwd)
-        signal.signal(signal.SIGTERM, old_handler)
         for where in copies:
             shutil.rmtree(where, ignore_errors=True)
         if _hashes(ROOT, modules) != before:
             print("mutants: ERROR: a module in src/ changed during the run (see git diff src/)", file=sys.stderr)
             status = 3
+        signal.signal(signal.SIGTERM, old_handler)
+        signal.signal(signal.SIGINT, old_int)
     if args.list or status == 2:
         return status
 
