@@ -121,6 +121,13 @@ def test_mutants_in_logging_calls_and_annotations_are_noise_and_real_code_is_not
     assert mt.noise_reason(add, spans) == "logging call"
 
 
+def test_a_level_chosen_inside_log_log_is_noise_like_any_logging_call():
+    source = 'import logging\nlog = logging.getLogger()\nlog.log(logging.WARNING if s == "U" else logging.INFO, "%s", s)\n'
+    spans = mt.noise_spans(source)
+    assert mt.noise_reason(mt.Mutant("j", "m.py", 3, source.splitlines()[2].index("=="), "op", 0), spans) \
+        == "logging call"
+
+
 def _walk_parso(source):
     from cosmic_ray.ast import ast_nodes, get_ast
 

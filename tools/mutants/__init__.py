@@ -22,7 +22,7 @@ FLOOR = HERE / "floor.txt"
 
 # Calls whose arguments only shape a log line: a mutant there changes what is logged, never what is traded.
 LOG_NAMES = frozenset({"log", "logger", "_log", "LOG"})
-LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical"})
+LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log"})
 
 
 @dataclass(frozen=True)
