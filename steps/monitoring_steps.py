@@ -6,34 +6,15 @@ log). The notifications go to a loopback receiver (``tools.spec_support.webhook`
 from __future__ import annotations
 
 import os
-import urllib.request
-from collections import Counter
 
-import allure
 from behave import given, then, when
 from hamcrest import assert_that, contains_string, equal_to, greater_than, has_entries, is_not
 
 from krakenbot.metrics import BotMetrics
 from krakenbot.notify import Notifier
 from tools.spec_support.facade import submit
+from tools.spec_support.monitoring import exchange_calls_since_page, histogram_count, page_calls, read_page
 from tools.spec_support.webhook import Receiver
-
-
-def _page(world) -> dict[str, list]:
-    from prometheus_client.parser import text_string_to_metric_families
-
-    with urllib.request.urlopen(f"http://127.0.0.1:{world.notes['page_port']}/metrics", timeout=10) as answer:
-        text = answer.read().decode()
-    allure.attach(text, name="monitoring page", attachment_type=allure.attachment_type.TEXT)
-    return {family.name: family.samples for family in text_string_to_metric_families(text)}
-
-
-def _per_endpoint(samples: list, name: str) -> dict[str, float]:
-    found: Counter = Counter()
-    for sample in samples:
-        if sample.name == name:
-            found[sample.labels["endpoint"]] += sample.value
-    return {endpoint: value for endpoint, value in found.items() if value}
 
 
 @given("the operator watches the bot's monitoring page")
@@ -74,7 +55,7 @@ def step_trade_cycles(context, cycles, volume):
 
 @when("the operator reads the monitoring page")
 def step_read_page(context):
-    context.world.notes["page"] = _page(context.world)
+    context.world.notes["page"] = read_page(context.world)
 
 
 @then("the page shows how long each order took to be acknowledged and to be filled")
@@ -83,22 +64,18 @@ def step_page_latency(context):
     page = world.notes["page"]
     orders = len(world.notes["outcomes"])
     for family in ("krakenbot_order_ack_seconds", "krakenbot_order_fill_seconds"):
-        counts = [s.value for s in page[family] if s.name == f"{family}_count"]
-        assert_that(counts, equal_to([orders]), f"{family}: one figure per order placed")
+        assert_that(histogram_count(page, family), equal_to(orders), f"{family}: one figure per order placed")
 
 
 @then("the page counts as many calls and failed calls of each kind as the exchange recorded")
 def step_page_counts(context):
     world = context.world
     page = world.notes["page"]
-    records = world.exchange_calls()[world.notes["page_from"]:]
-    calls = Counter(r.endpoint for r in records)
-    failed = Counter(r.endpoint for r in records if r.outcome != "ok")
-    assert_that(_per_endpoint(page["krakenbot_exchange_response_seconds"], "krakenbot_exchange_response_seconds_count"),
-                equal_to(dict(calls)), "calls per kind on the page and at the exchange")
-    assert_that(_per_endpoint(page["krakenbot_exchange_errors"], "krakenbot_exchange_errors_total"),
-                equal_to(dict(failed)), "failed calls per kind on the page and at the exchange")
-    assert_that(dict(failed), has_entries({"Balance": 2}), "the failures the exchange was told to make")
+    calls, failed = exchange_calls_since_page(world)
+    on_page, failed_on_page = page_calls(page)
+    assert_that(on_page, equal_to(calls), "calls per kind on the page and at the exchange")
+    assert_that(failed_on_page, equal_to(failed), "failed calls per kind on the page and at the exchange")
+    assert_that(failed, has_entries({"Balance": 2}), "the failures the exchange was told to make")
     world.notes["error_rate"] = sum(failed.values()) / sum(calls.values())
 
 

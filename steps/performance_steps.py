@@ -28,6 +28,7 @@ from hamcrest import assert_that, equal_to, greater_than_or_equal_to, less_than
 from krakenbot.errors import KrakenError
 from tools.spec_support.charts import figures_table, latency_svg
 from tools.spec_support.facade import describe, percentile, submit
+from tools.spec_support.monitoring import exchange_calls_since_page, histogram_count, page_calls, read_page
 
 FIGURES = Path(__file__).resolve().parent.parent / "reports" / "run" / "performance.json"
 
@@ -65,6 +66,7 @@ def step_place_cancel(context, count):
         world.sim.advance(10)  # normal load: an order every 20 s of exchange time
         world.safety.cancel_order(outcome.cl_ord_id)
         world.sim.advance(10)
+    world.notes["placed"] = count - failures
     world.notes["latency"] = samples
     world.notes["failures"] = failures
     _save_figures("order_placement", {**_summary(samples), "failed": failures})
@@ -160,3 +162,28 @@ def step_attach_memory(context):
     assert_that(len(marks), greater_than_or_equal_to(2), "memory should have been measured at several points of the run")
     rows = [(f"traced memory after cycle {n} (MB)", f"{v / 1e6:.3f}") for n, v in sorted(marks.items())]
     allure.attach(figures_table(rows), name="memory figures", attachment_type=allure.attachment_type.CSV)
+
+
+@then("the bot's monitoring page counts the same calls, failures and placements as these figures")
+def step_page_agrees(context):
+    """The report's figures and the operator's page are one account: each call, failure and placement measured
+    here is on the page, and the page holds no call the exchange did not record."""
+    world = context.world
+    page = read_page(world)
+    calls, failed = exchange_calls_since_page(world)
+    on_page, failed_on_page = page_calls(page)
+    assert_that(on_page, equal_to(calls), "calls per kind on the page and at the exchange")
+    assert_that(failed_on_page, equal_to(failed), "failed calls per kind on the page and at the exchange")
+    measured = len(world.notes["latency"])
+    if "placed" in world.notes:
+        assert_that(histogram_count(page, "krakenbot_order_ack_seconds"), equal_to(world.notes["placed"]),
+                    "one acknowledgement time on the page per order placed")
+        assert_that(on_page.get("AddOrder"), equal_to(measured), "one order request per placement measured")
+    else:
+        assert_that(on_page.get("Balance", 0) + on_page.get("Ticker", 0), equal_to(measured),
+                    "one request per read measured")
+    assert_that(sum(failed_on_page.values()), equal_to(world.notes["failures"]), "the failures measured")
+    rows = [("calls on the page", str(int(sum(on_page.values())))),
+            ("failed calls on the page", str(int(sum(failed_on_page.values())))),
+            ("error rate on the page, %", f"{100 * sum(failed_on_page.values()) / sum(on_page.values()):.2f}")]
+    allure.attach(figures_table(rows), name="monitoring page figures", attachment_type=allure.attachment_type.CSV)
