@@ -148,6 +148,12 @@ class WsServer:
         self.url, self.auth_url = url + PUBLIC_PATH, url + AUTH_PATH
         exchange.on_change(self._on_change)
 
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop every connection is served on: a change made there (as the clock's ticks and WS
+        orders are) is pushed without waking the loop from another thread."""
+        return self._loop
+
     # -- lifecycle ------------------------------------------------------------------------------
     def _run(self, host: str, port: int, started: threading.Event) -> None:
         asyncio.set_event_loop(self._loop)
