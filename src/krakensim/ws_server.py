@@ -8,8 +8,8 @@ Streams are pushed, never polled by a client: the exchange calls ``_on_change`` 
 that may have changed it, the loop then diffs each subscription against the engine
 (``ws_feeds.py``) and queues what changed; one writer task per connection sends its queue, so a
 slow reader never holds up the others. A book is diffed once per pair and depth, not once per
-subscriber: every subscriber of it holds the same book, so they all get the same message. Every inbound message is an access-log record (method,
-parameters without the token). Stream faults (``faults.py``) fire as a message is about to go out.
+subscriber: every subscriber of it holds the same book, so they all get the same message. Every
+inbound message is an access-log record (method, parameters without the token). Stream faults (``faults.py``) fire as a message is about to go out.
 """
 from __future__ import annotations
 
@@ -502,14 +502,14 @@ class WsServer:
         symbol = SYMBOL_OF[pair.id]
         staged = conn.staged
         if channel == "book":
+            if key in conn.books:  # subscribed again: the new depth's snapshot replaces the book
+                self._leave(conn.books[key], conn)
             feed = self._books.get((pair.id, depth))
             if feed is None:
                 feed = self._books[(pair.id, depth)] = _BookFeed(pair, depth)
                 feed.book.diff(*book_rows(ex, pair, depth))
             else:
                 self._push_book(feed, stamp)  # its subscribers catch up first: then they all hold the snapshot
-            if key in conn.books:
-                self._leave(conn.books[key], conn)
             feed.subscribers[conn] = None
             conn.books[key] = feed
             book = feed.book
