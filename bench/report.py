@@ -209,6 +209,27 @@ def _throughput_md(results: dict) -> list[str]:
     return lines
 
 
+def _sim_ws_md(results: dict) -> list[str]:
+    ws = results.get("sim_ws") or {}
+    lines = ["## Simulator WebSocket book stream (updates/s to one subscriber, depth 10)", ""]
+    if ws.get("skipped"):
+        return lines + [f"Not measured: {ws['skipped']}"]
+    if not ws:
+        return []
+    lines += ["| change | driven from | updates/s (median window) | best window | windows | checksums checked | mismatches |",
+              "|---|---|---|---|---|---|---|"]
+    for row in ws.get("rows", []):
+        change = "level sizes" if row["change"] == "sizes" else "price, one tick"
+        driver = "the server's event loop" if row["driver"] == "loop" else "a thread of its own"
+        lines.append(f"| {change} | {driver} | {_f(row.get('updates_per_s'), '{:,.0f}')} "
+                     f"| {_f(row.get('best_updates_per_s'), '{:,.0f}')} | {row.get('windows_updates_per_s')} "
+                     f"| {row.get('checked')} | {row.get('mismatches')} |")
+    if ws.get("how"):
+        lines += ["", ws["how"] + ". The target is judged on the size changes driven on the loop (the push path "
+                  "alone); from a thread, every system call of the loop hands the GIL to the spinning driver and back."]
+    return lines
+
+
 def _book_md(results: dict) -> list[str]:
     book = results.get("book") or {}
     lines = ["## Book throughput, checksum verified on every message (recorded Kraken feed, 510 frames)", ""]
@@ -280,7 +301,8 @@ def markdown(results: dict) -> str:
                      "not the ratios within the run." if meta.get("load_before") else "."), ""]
     if meta.get("section_errors"):
         lines += ["Sections that failed: " + "; ".join(f"{k}: {v}" for k, v in meta["section_errors"].items()), ""]
-    for part in (_targets_md, _latency_md, _bot_md, _imports_md, _memory_md, _throughput_md, _book_md, _suites_md):
+    for part in (_targets_md, _latency_md, _bot_md, _imports_md, _memory_md, _throughput_md, _sim_ws_md, _book_md,
+                 _suites_md):
         section = part(results)
         if section:
             lines += section + [""]

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 BASELINE = ROOT / "bench" / "BASELINE.md"
 ANALYSIS_HEADING = "## What the misses come from"
-SECTIONS = ("latency", "imports", "bot", "throughput", "book", "spec", "chaos", "memory")  # memory last: it fills the budget
+SECTIONS = ("latency", "imports", "bot", "throughput", "sim_ws", "book", "spec", "chaos", "memory")  # memory last: it fills the budget
 SIM_MODE = "separate process (multiprocessing spawn child running KrakenSimulator(rate_limits=False))"
 
 
@@ -122,6 +122,12 @@ def _throughput(results: dict, args) -> None:
     results["throughput"] = measure(seconds=args.tp_seconds, threads=(1, 4))
 
 
+def _sim_ws(results: dict, args) -> None:
+    from bench.sim_ws_throughput import measure
+
+    results["sim_ws"] = measure(seconds=args.tp_seconds, windows=1 if args.quick else 3)
+
+
 def _book(results: dict, args) -> None:
     from bench.book import measure
 
@@ -141,9 +147,9 @@ def _chaos(results: dict, args) -> None:
 
 
 RUNNERS = {"latency": _latency, "imports": _imports, "bot": _bot, "memory": _memory,
-           "throughput": _throughput, "book": _book, "spec": _spec, "chaos": _chaos}
-SKIP_KEYS = {"bot": "bot_path", "memory": "memory", "throughput": "throughput", "book": "book", "spec": "spec",
-             "chaos": "chaos"}
+           "throughput": _throughput, "sim_ws": _sim_ws, "book": _book, "spec": _spec, "chaos": _chaos}
+SKIP_KEYS = {"bot": "bot_path", "memory": "memory", "throughput": "throughput", "sim_ws": "sim_ws", "book": "book",
+             "spec": "spec", "chaos": "chaos"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

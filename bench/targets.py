@@ -63,6 +63,23 @@ def _book_targets(book: dict) -> list[Target]:
     return [tp, bound]
 
 
+def _sim_ws_target(ws: dict) -> Target:
+    """The simulator's push path: size changes made on its event loop; the other rows are shown beside it."""
+    name, limit = "simulator >= 10,000 WS book updates/s to one subscriber", ">= 10,000/s"
+    rows = {(r.get("driver"), r.get("change")): r for r in ws.get("rows") or []}
+    rate = _num((rows.get(("loop", "sizes")) or {}).get("updates_per_s"))
+    if rate is None:
+        return Target(name, ws.get("skipped") or "not measured", limit, "N/A")
+    measured = f"{rate:,.0f}/s"
+    thread = _num((rows.get(("thread", "sizes")) or {}).get("updates_per_s"))
+    if thread is not None:
+        measured += f" (changes from another thread: {thread:,.0f}/s)"
+    wrong = sum(r.get("mismatches") or 0 for r in rows.values())
+    if wrong:
+        measured += f"; {wrong} checksum mismatches"
+    return Target(name, measured, limit, "PASS" if rate >= ws.get("target", 10_000) and not wrong else "MISS")
+
+
 def evaluate(results: dict) -> list[Target]:
     """Every target the issue lists, in its order."""
     out: list[Target] = []
@@ -100,6 +117,7 @@ def evaluate(results: dict) -> list[Target]:
                    ">= 1,500 req/s",
                    "N/A" if one is None else ("PASS" if one >= 1500 else "MISS"))
         )
+    out.append(_sim_ws_target(results.get("sim_ws") or {}))
     spec = results.get("spec") or {}
     for key, limit, label in (("all", 60.0, "whole specification < 60 s"), ("safety", 20.0, "@safety subset < 20 s")):
         row = spec.get(key) or {}

@@ -29,6 +29,7 @@ _HISTORY_TRADES = 120  # per hour of the seeded live tape
 _DERIVED_MAX = 60  # candle widths (minutes) built from the history's minute summaries
 _NS = 1_000_000_000
 _MAX_TAPE = 200_000
+_ZERO = Decimal(0)
 
 
 def _fixed(units: int, places: int) -> str:
@@ -85,6 +86,8 @@ class PairMarket:
             for side in ("asks", "bids")
         }
         self._taken: dict[tuple[str, int], Decimal] = {}
+        self._ladder_mid: Decimal | None = None
+        self._ladder_prices: dict[str, list[Decimal]] = {}
         self.updated_at = int(start_time)
         self.start_time = start_time
         self._tape: list[PublicTrade] = []
@@ -182,35 +185,58 @@ class PairMarket:
             -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
         """The best ``count`` (price, volume) levels a side, best first: the synthetic book with the
         users' resting orders in it (what Depth and the WebSocket book show)."""
-        asks: dict[Decimal, Decimal] = dict(user_asks)
-        bids: dict[Decimal, Decimal] = dict(user_bids)
         # A user order resting through the synthetic side hides the synthetic levels it crosses.
-        best_user_bid = max(user_bids) if user_bids else None
-        best_user_ask = min(user_asks) if user_asks else None
-        step, tick, mid = self.step, self.spec.tick_size, self.mid
-        for side, book in (("asks", asks), ("bids", bids)):
-            n = 0
-            first, sign = (mid + tick, 1) if side == "asks" else (mid - tick, -1)
-            for i in range(BOOK_LEVELS):
-                if n >= count:
-                    break
-                price = first + sign * i * step  # level_price(side, i), with the step computed once
-                if price <= 0:
-                    break
-                if side == "asks" and best_user_bid is not None and price <= best_user_bid:
-                    continue
-                if side == "bids" and best_user_ask is not None and price >= best_user_ask:
-                    continue
-                vol = self.level_volume(side, i)
-                if vol > 0:
-                    book[price] = book.get(price, Decimal(0)) + vol
-                    n += 1
-        ask_rows = sorted(asks.items())
-        bid_rows = sorted(bids.items(), reverse=True)
+        ask_rows = self._side_rows("asks", count, user_asks, max(user_bids) if user_bids else None)
+        bid_rows = self._side_rows("bids", count, user_bids, min(user_asks) if user_asks else None)
         # A resting order the synthetic book moved through is not shown crossing the other side.
         while ask_rows and bid_rows and ask_rows[0][0] <= bid_rows[0][0]:
             ask_rows.pop(0)
         return ask_rows[:count], bid_rows[:count]
+
+    def _side_rows(self, side: str, count: int, users: dict[Decimal, Decimal], hider: Decimal | None) \
+            -> list[tuple[Decimal, Decimal]]:
+        """One side's first ``count`` synthetic levels with volume, past those the other side's best user
+        order ``hider`` rests through, with the users' volumes added; best first."""
+        hidden = 0
+        if hider is not None:
+            offset = hider - self.best_ask if side == "asks" else self.best_bid - hider
+            if offset >= 0:
+                hidden = int(offset // self.step) + 1
+        taken = self._taken
+        prices = self._ladder(side, hidden + count + len(taken))  # only a taken level can be empty
+        sizes = self._sizes[side]
+        rows = []
+        for i in range(hidden, len(prices)):
+            if len(rows) >= count:
+                break
+            vol = sizes[i] if self.liquidity is None else self.liquidity
+            if taken:
+                vol -= taken.get((side, i), _ZERO)
+            if vol > 0:
+                rows.append((prices[i], vol))
+        if not users:
+            return rows
+        merged = dict(rows)
+        for price, vol in users.items():
+            merged[price] = merged.get(price, _ZERO) + vol
+        return sorted(merged.items(), reverse=side == "bids")
+
+    def _ladder(self, side: str, upto: int) -> list[Decimal]:
+        """The prices of ``side``'s first ``upto`` synthetic levels (fewer where they would reach zero),
+        kept until the mid moves: a book is read far more often than its price moves."""
+        if self._ladder_mid != self.mid:
+            self._ladder_mid = self.mid
+            self._ladder_prices = {"asks": [], "bids": []}
+        prices = self._ladder_prices[side]
+        if len(prices) < upto:
+            step = self.step
+            first, step = (self.best_ask, step) if side == "asks" else (self.best_bid, -step)
+            for i in range(len(prices), min(upto, BOOK_LEVELS)):
+                price = first + i * step
+                if price <= 0:
+                    break
+                prices.append(price)
+        return prices
 
     # ------------------------------------------------------------------- tape
     def record_trade(self, price: Decimal, volume: Decimal, when: float, side: str, kind: str) -> None:

@@ -8,6 +8,7 @@ between it and the engine's book, and applying the update makes them equal again
 """
 from __future__ import annotations
 
+import functools
 import zlib
 from decimal import Decimal
 from typing import Iterable
@@ -21,7 +22,9 @@ def level_text(value: Decimal, places: int) -> str:
     return f"{value:.{places}f}"
 
 
+@functools.lru_cache(maxsize=4096)
 def _digits(text: str) -> str:
+    """A level text as the checksum reads it; kept, since a streamed book sends the same texts again and again."""
     return text.replace(".", "").lstrip("0")
 
 

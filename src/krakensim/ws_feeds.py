@@ -8,6 +8,8 @@ to the pair's or asset's precision; ``ws_server.encode`` writes them as JSON num
 """
 from __future__ import annotations
 
+import functools
+import math
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -26,7 +28,18 @@ _TEXTS_MAX = 20_000
 
 
 def rfc3339_us(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``ts`` as Kraken writes a time (``2026-01-02T03:04:05.123456Z``), rounded as ``datetime`` rounds."""
+    seconds = math.floor(ts)
+    micros = round((ts - seconds) * 1_000_000)
+    if micros == 1_000_000:
+        seconds, micros = seconds + 1, 0
+    return f"{_utc_second(seconds)}.{micros:06d}Z"
+
+
+@functools.lru_cache(maxsize=64)
+def _utc_second(seconds: int) -> str:
+    """A whole second's text, kept: every message of a second stamps it (a stream's are many)."""
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _price(p: PairSpec, value: Decimal | None) -> Decimal | None:

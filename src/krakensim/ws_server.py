@@ -7,8 +7,9 @@ behind the simulator's lock (REST threads and this loop take turns on it).
 Streams are pushed, never polled by a client: the exchange calls ``_on_change`` after anything
 that may have changed it, the loop then diffs each subscription against the engine
 (``ws_feeds.py``) and queues what changed; one writer task per connection sends its queue, so a
-slow reader never holds up the others. Every inbound message is an access-log record (method,
-parameters without the token). Stream faults (``faults.py``) fire as a message is about to go out.
+slow reader never holds up the others. A book is diffed once per pair and depth, not once per
+subscriber: every subscriber of it holds the same book, so they all get the same message. Every
+inbound message is an access-log record (method, parameters without the token). Stream faults (``faults.py``) fire as a message is about to go out.
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ from krakensim.auth import KeyRing, redact
 from krakensim.faults import FaultInjector
 from krakensim.market import INTERVALS
 from krakensim.pairs import PairSpec
-from krakensim.ws_book import DEPTHS, Book, checksum
+from krakensim.ws_book import CHECKSUM_LEVELS, DEPTHS, Book, checksum
 from krakensim.ws_feeds import (SYMBOL_OF, BalancesFeed, ExecutionsFeed, book_rows, candles, instrument,
                                 last_trade_id, rfc3339_us, ticker, trades_after)
 from krakensim.ws_tokens import WsTokens
@@ -75,6 +76,17 @@ def _corrupt(levels: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(price, qty[:-1] + digit), *levels[1:]]
 
 
+class _BookFeed:
+    """One pair's book at one depth as each of its subscribers holds it (a new subscriber's snapshot
+    is taken once the others are up to date, so they never differ) and who they are."""
+
+    def __init__(self, pair: PairSpec, depth: int) -> None:
+        self.pair = pair
+        self.symbol = SYMBOL_OF[pair.id]
+        self.book = Book(depth)
+        self.subscribers: dict[_Conn, None] = {}  # in subscription order
+
+
 class _Conn:
     """One client connection and what it is subscribed to."""
 
@@ -84,7 +96,7 @@ class _Conn:
         self.path = AUTH_PATH if private else PUBLIC_PATH
         self.id = connection_id
         self.out: asyncio.Queue[tuple[float, str]] = asyncio.Queue()
-        self.books: dict[str, tuple[PairSpec, Book]] = {}
+        self.books: dict[str, _BookFeed] = {}
         self.tickers: dict[str, tuple[PairSpec, dict]] = {}
         self.trades: dict[str, tuple[PairSpec, int]] = {}
         self.ohlc: dict[tuple[str, int], tuple[PairSpec, int, dict | None]] = {}
@@ -118,6 +130,7 @@ class WsServer:
         self._log = access_log
         self._clock = clock
         self._conns: set[_Conn] = set()
+        self._books: dict[tuple[str, int], _BookFeed] = {}
         self._next_id = _FIRST_CONNECTION_ID
         self._wake = False
         self._closed = False
@@ -134,6 +147,12 @@ class WsServer:
         url = f"ws://{host}:{self.port}"
         self.url, self.auth_url = url + PUBLIC_PATH, url + AUTH_PATH
         exchange.on_change(self._on_change)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop every connection is served on: a change made there (as the clock's ticks and WS
+        orders are) is pushed without waking the loop from another thread."""
+        return self._loop
 
     # -- lifecycle ------------------------------------------------------------------------------
     def _run(self, host: str, port: int, started: threading.Event) -> None:
@@ -191,6 +210,8 @@ class WsServer:
         finally:
             conn.closed = True
             self._conns.discard(conn)
+            for feed in conn.books.values():
+                self._leave(feed, conn)
             writer.cancel()
             for token in conn.tokens:
                 self._tokens.release(token)
@@ -254,7 +275,10 @@ class WsServer:
             return
         self._wake = True
         try:
-            self._loop.call_soon_threadsafe(self._publish)
+            if threading.get_ident() == self._thread.ident:  # a change made on the loop (a WS order, the clock)
+                self._loop.call_soon(self._publish)
+            else:
+                self._loop.call_soon_threadsafe(self._publish)
         except RuntimeError:
             pass
 
@@ -262,32 +286,44 @@ class WsServer:
         self._wake = False
         with self._lock:
             now = self._clock.time()
+            stamp = rfc3339_us(now)
+            conns = [conn for conn in self._conns if not conn.closed]
+            for conn in conns:
+                if conn.status != self._exchange.system_status:
+                    self._push_status(conn)
+            for feed in list(self._books.values()):
+                self._push_book(feed, stamp)
             cache: dict[Any, Any] = {}
-            for conn in list(self._conns):
-                if not conn.closed:
-                    self._refresh(conn, now, cache)
+            for conn in conns:
+                self._refresh(conn, now, stamp, cache)
 
-    def _refresh(self, conn: _Conn, now: float, cache: dict[Any, Any]) -> None:
-        ex = self._exchange
-        if conn.status != ex.system_status:
-            self._push_status(conn)
-        stamp = rfc3339_us(now)
-        for pid, (pair, book) in conn.books.items():
-            rows = cache.get((pid, book.depth))
-            if rows is None:
-                rows = cache[(pid, book.depth)] = book_rows(ex, pair, book.depth)
-            asks, bids = book.diff(*rows)
-            if not asks and not bids:
-                continue
-            crc = cache.get(pid)
-            if crc is None:
-                crc = cache[pid] = checksum([(p, q) for _, p, q in rows[0][:10]], [(p, q) for _, p, q in rows[1][:10]])
+    def _push_book(self, feed: _BookFeed, stamp: str) -> None:
+        """What changed in ``feed``'s book since its subscribers' last message, to each of them."""
+        now_asks, now_bids = book_rows(self._exchange, feed.pair, feed.book.depth)
+        asks, bids = feed.book.diff(now_asks, now_bids)
+        if not asks and not bids:
+            return
+        crc = checksum([(p, q) for _, p, q in now_asks[:CHECKSUM_LEVELS]],
+                       [(p, q) for _, p, q in now_bids[:CHECKSUM_LEVELS]])
+        text = book_message("update", feed.symbol, asks, bids, crc, stamp)
+        for conn in feed.subscribers:
             fault = self._fire(conn, "book")
             if fault is False:
                 continue
             if fault is not None and fault.kind == "ws_corrupt":
-                asks, bids = (_corrupt(asks), bids) if asks else (asks, _corrupt(bids))
-            self._queue(conn, book_message("update", SYMBOL_OF[pid], asks, bids, crc, stamp), fault)
+                wrong = (_corrupt(asks), bids) if asks else (asks, _corrupt(bids))
+                self._queue(conn, book_message("update", feed.symbol, *wrong, crc, stamp), fault)
+            else:
+                self._queue(conn, text, fault)
+
+    def _leave(self, feed: _BookFeed, conn: _Conn) -> None:
+        feed.subscribers.pop(conn, None)
+        if not feed.subscribers:
+            self._books.pop((feed.pair.id, feed.book.depth), None)
+
+    def _refresh(self, conn: _Conn, now: float, stamp: str, cache: dict[Any, Any]) -> None:
+        """The connection's other channels (its books are pushed by ``_push_book``)."""
+        ex = self._exchange
         for pid, (pair, last) in conn.tickers.items():
             current = cache.get(("ticker", pid))
             if current is None:
@@ -444,9 +480,12 @@ class WsServer:
             table: dict = {"book": conn.books, "ticker": conn.tickers, "trade": conn.trades}.get(channel, conn.ohlc)
             key: Any = (pair.id, interval) if channel == "ohlc" else pair.id
             if not subscribe:
-                if table.pop(key, None) is None:
+                gone = table.pop(key, None)
+                if gone is None:
                     out.append((None, "Subscription Not Found", {"symbol": symbol}))
                 else:
+                    if channel == "book":
+                        self._leave(gone, conn)
                     out.append((result, None, {}))
                 continue
             with self._lock:
@@ -463,10 +502,19 @@ class WsServer:
         symbol = SYMBOL_OF[pair.id]
         staged = conn.staged
         if channel == "book":
-            book = Book(depth)
-            asks, bids = book.diff(*book_rows(ex, pair, depth))
-            conn.books[key] = (pair, book)
-            staged.append(("book", book_message("snapshot", symbol, asks, bids, book.checksum(), stamp)))
+            if key in conn.books:  # subscribed again: the new depth's snapshot replaces the book
+                self._leave(conn.books[key], conn)
+            feed = self._books.get((pair.id, depth))
+            if feed is None:
+                feed = self._books[(pair.id, depth)] = _BookFeed(pair, depth)
+                feed.book.diff(*book_rows(ex, pair, depth))
+            else:
+                self._push_book(feed, stamp)  # its subscribers catch up first: then they all hold the snapshot
+            feed.subscribers[conn] = None
+            conn.books[key] = feed
+            book = feed.book
+            staged.append(("book", book_message("snapshot", symbol, book.rows("asks"), book.rows("bids"),
+                                                book.checksum(), stamp)))
         elif channel == "ticker":
             current = ticker(ex, pair)
             conn.tickers[key] = (pair, current)

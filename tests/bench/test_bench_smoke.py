@@ -216,3 +216,20 @@ def test_book_section_verifies_every_checksum_on_both_sides_and_is_judged():
     book["rows"]["krakenbot"]["verified"] = 509  # a contender that missed a checksum never passes
     assert "NOT every checksum verified" in {t.name: t for t in targets.evaluate({"book": book})}[
         "book updates/s >= 2x ccxt pro (checksum on)"].measured
+
+
+def test_sim_ws_stream_checks_checksums_in_every_window_and_is_judged():
+    from bench.sim_ws_throughput import CHECKED, ROWS, measure
+
+    ws = measure(seconds=0.2, windows=1)
+    assert [(row["driver"], row["change"]) for row in ws["rows"]] == list(ROWS)
+    for row in ws["rows"]:
+        assert (row["checked"], row["mismatches"]) == (CHECKED, 0) and row["updates_per_s"] > 0
+    name = "simulator >= 10,000 WS book updates/s to one subscriber"
+    verdict = {t.name: t for t in targets.evaluate({"sim_ws": ws})}[name]
+    assert verdict.status in ("PASS", "MISS") and "another thread" in verdict.measured
+    ws["rows"][0]["updates_per_s"] = 10_000.0
+    ws["rows"][1]["mismatches"] = 1  # a wrong stream never passes, however fast
+    verdict = {t.name: t for t in targets.evaluate({"sim_ws": ws})}[name]
+    assert (verdict.status, verdict.measured.endswith("1 checksum mismatches")) == ("MISS", True)
+    assert "| level sizes | the server's event loop | 10,000 |" in report.markdown({"sim_ws": ws})

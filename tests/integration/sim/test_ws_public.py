@@ -123,3 +123,69 @@ def test_heartbeat_only_with_a_subscription(sim, ws) -> None:
         ws.wait(lambda m: True, timeout=1.5)
     ws.reply(ws.send("subscribe", channel="ticker", symbol=["BTC/EUR"]))
     assert ws.channel("heartbeat", timeout=3) == {"channel": "heartbeat"}
+
+
+def _depth(sim, pair: str, count: int) -> tuple[dict, dict]:
+    (rows,) = rest_public(sim, "Depth", pair=pair, count=count)["result"].values()
+    return ({Decimal(p): Decimal(v) for p, v, _ in rows["asks"]}, {Decimal(p): Decimal(v) for p, v, _ in rows["bids"]})
+
+
+def _follow_to_depth(sim, ws: WsClient, symbol: str, book: Book, pair: str) -> None:
+    """Apply ``symbol``'s book updates in order, every checksum checked, until the book is REST Depth's."""
+    want = _depth(sim, pair, book.depth)
+    while (book.asks, book.bids) != want:
+        update = ws.wait(lambda m: m.get("channel") == "book" and m["data"][0]["symbol"] == symbol)
+        assert update["type"] == "update" and book.apply(update), f"{symbol} depth {book.depth}: bad checksum"
+
+
+def _joined(ws: WsClient, symbol: str, depth: int, pp: int = 1) -> Book:
+    """Subscribe to ``symbol``'s book (again: what a previous subscription still had on its way is dropped)."""
+    assert ws.reply(ws.send("subscribe", channel="book", symbol=[symbol], depth=depth))["success"] is True
+    book = Book(depth, pp, 8)
+    while True:
+        message = ws.wait(lambda m: m.get("channel") == "book" and m["data"][0]["symbol"] == symbol)
+        if message["type"] == "snapshot":
+            assert book.apply(message)
+            return book
+
+
+def test_subscribers_at_different_depths_joining_and_leaving_each_hold_the_exchanges_book(sim) -> None:
+    """Each book is diffed once per pair and depth and the message shared: every subscriber of it must
+    still end each burst of changes on the exchange's book, whenever it joined, whoever left."""
+    with WsClient(sim.ws_url) as a, WsClient(sim.ws_url) as b, WsClient(sim.ws_url) as c:
+        books = {(a, "BTC/EUR"): _joined(a, "BTC/EUR", 10), (a, "ETH/EUR"): _joined(a, "ETH/EUR", 25, pp=2),
+                 (b, "BTC/EUR"): _joined(b, "BTC/EUR", 10), (c, "BTC/EUR"): _joined(c, "BTC/EUR", 100)}
+        bursts = [
+            lambda: (sim.set_price("XBTEUR", "61000"), sim.set_price("ETHEUR", "3100"), sim.set_liquidity("XBTEUR", "0.3")),
+            lambda: rest_private(sim, "AddOrder", pair="XBTEUR", type="buy", ordertype="limit", volume="0.02",
+                                 price=str(max(books[(a, "BTC/EUR")].bids) + Decimal("0.1"))),
+            lambda: (sim.shock("XBTEUR", "-0.5"), sim.set_liquidity("ETHEUR", "2")),
+        ]
+        late = None
+        for i, burst in enumerate(bursts):
+            burst()
+            if i == 1:  # one joins a book others already follow, one leaves it, the only one of another renews
+                late = WsClient(sim.ws_url)
+                books[(late, "BTC/EUR")] = _joined(late, "BTC/EUR", 10)
+                assert b.reply(b.send("unsubscribe", channel="book", symbol=["BTC/EUR"], depth=10))["success"]
+                del books[(b, "BTC/EUR")]
+                books[(c, "BTC/EUR")] = _joined(c, "BTC/EUR", 100)
+            for (ws, symbol), book in books.items():
+                _follow_to_depth(sim, ws, symbol, book, "ETHEUR" if symbol == "ETH/EUR" else "XBTEUR")
+        assert late is not None
+        late.close()
+        assert {(symbol, book.depth, len(book.asks)) for (_, symbol), book in books.items()} == {
+            ("BTC/EUR", 10, 10), ("ETH/EUR", 25, 25), ("BTC/EUR", 100, 100)}
+        assert all(book.checked > 1 for book in books.values())  # each followed updates after its snapshot
+
+
+def test_other_traders_flow_moves_the_streamed_book_as_it_moves_depth() -> None:
+    with KrakenSimulator(seed=5, clock=ManualClock(), rate_limits=False, trading_limits=False,
+                         flow_rate=20) as sim, WsClient(sim.ws_url) as ws:
+        book = _joined(ws, "BTC/EUR", 25)
+        for _ in range(5):
+            before = (dict(book.asks), dict(book.bids))
+            sim.advance(1)  # the flow's arrivals of that second run: others' trades, orders and cancels
+            _follow_to_depth(sim, ws, "BTC/EUR", book, "XBTEUR")
+            assert (book.asks, book.bids) != before
+        assert book.checked > 5
