@@ -34,3 +34,23 @@ def test_an_amend_through_the_touch_takes_the_best_priced_resting_order_first(si
     trades = list(ok(bob, "TradesHistory")["trades"].values())
     assert query(alice, ask)["vol_exec"] == "0.05000000", \
         f"alice's ask at {price} skipped; bob bought at {[(t['price'], t['maker']) for t in trades]}"
+
+
+def test_a_stop_triggers_at_another_accounts_trade_that_reaches_it(sim, alice):
+    """flow.py calls matcher.triggers after each of the other traders' market orders, but an account's
+    sweep (Matcher.sweep/execute) never does, and the quiet default skips every step
+    (Exchange._catch_up): a market sell by another account prints at alice's stop price and her
+    stop-loss stays untriggered for good (here a minute). Pre-existing, but now the two kinds of
+    trade disagree: the flow's trade triggers at once, an account's never."""
+    from test_sim_flow import FUNDS, client
+
+    bids = alice.query_public("Depth", {"pair": PAIR, "count": 2})["result"]["XXBTZUSD"]["bids"]
+    stop = D(bids[1][0])  # the second bid level
+    txid = ok(alice, "AddOrder", pair=PAIR, type="sell", ordertype="stop-loss", price=str(stop),
+              volume="0.01")["txid"][0]
+    carol = client(sim, *sim.create_key(account="carol", balances=FUNDS))
+    place(carol, "sell", str(D(bids[0][1]) + D(bids[1][1]) / 2))  # through the first level into the second
+    now = sim.clock.time()
+    assert min(t["price"] for t in sim.public_trades(PAIR, now - 1, now + 1)) <= stop  # the tape reached it
+    sim.advance(60)
+    assert query(alice, txid)["status"] == "closed", "the stop never triggered on a trade at its price"
