@@ -8,8 +8,9 @@ order meeting a resting order of its own account applies its ``stptype`` (cancel
 arriving order is cancelled, cancel-oldest: the resting one, cancel-both: both; reason "Cannot
 trade with self"). A resting order the market moves through fills as maker at its own price, at
 most one book level of volume per step; stop-loss / take-profit orders trigger on the last trade
-price, checked after every trade that prints (an account's, another account's, the flow's), and trailing stops follow the best last price since placement (the peak for a sell, the
-trough for a buy) and trigger when the price comes back by their offset. An order with a
+price, checked after every trade that prints (an account's, another account's, the flow's), and
+trailing stops follow the best last price since placement (the peak for a sell, the trough for a
+buy) and trigger when the price comes back by their offset. An order with a
 conditional close places, for each of its fills, an opposite order of the filled volume once the
 matching step that filled it is over.
 """
