@@ -42,7 +42,8 @@ FUNDING_METHODS = frozenset({
     "WalletTransfer", "DepositMethods", "DepositAddresses", "DepositStatus", "AccountTransfer",
     "CreateSubaccount",
 })
-FLOW_REPLAY_SECONDS = 60  # of a longer idle stretch, only the last this many seconds are replayed (see _catch_up)
+_MAX_CATCH_UP_STEPS = 3600  # a long idle (serve mode) skips ahead instead of replaying every second
+FLOW_REPLAY_SECONDS = 60  # of a longer idle stretch, the other traders' arrivals of the last this many seconds only
 
 
 def _weak_listener(exchange: "Exchange") -> Callable[[float], None]:
@@ -190,21 +191,23 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
 
     # ================================================================ time
     def _catch_up(self) -> None:
-        """Bring the engine to the clock's now, one step a second. The work is bounded, because it runs
-        under the one lock before the next request: after an idle stretch longer than
-        ``FLOW_REPLAY_SECONDS``, only its last ``FLOW_REPLAY_SECONDS`` are replayed second by second
-        (random walk, the other traders' arrivals, maker fills, triggers); before them the price path
-        jumps in one draw of the same spread (``PairMarket.jump``), the other traders' arrivals of that
-        stretch never happen, resting orders the jump moved through fill once, as in one step, and dead
-        man's switches, expiries and scheduled starts still happen at their own times."""
+        """Bring the engine to the clock's now, one step a second, under the one lock before the next
+        request: its work is bounded. Each second's random walk, maker fills and triggers are replayed
+        (cheap; the price path is the same however often the exchange is touched), up to
+        ``_MAX_CATCH_UP_STEPS``, after which the rest is skipped. The other traders' arrivals, the costly
+        part, are replayed for the last ``FLOW_REPLAY_SECONDS`` of a longer idle stretch only: before
+        them none arrive (their next arrivals are drawn from there on). Dead man's switches, expiries
+        and scheduled starts happen at their own times."""
         now = self.clock.time()
         if now <= self._now:
             return
         target = math.floor(now)
-        if target - self._step_time > FLOW_REPLAY_SECONDS and self._moving():
-            self._jump(target - FLOW_REPLAY_SECONDS)
+        if self.flow_rate and now - self._now > FLOW_REPLAY_SECONDS:
+            self.flow.reschedule(now - FLOW_REPLAY_SECONDS)
+        steps = 0
         while self._step_time < target:
-            if not self._moving():
+            if self.volatility == 0 and not self.flow_rate and \
+                    not (self.system_status == "online" and self.matcher.has_crossing()):
                 for market in self.markets.values():  # nothing moves: only the taken liquidity comes back
                     market.new_step()
                 self._fire_events(now)
@@ -215,27 +218,14 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
             self._fire_events(t)
             self._step_time = t
             self._step_all(float(t))
+            steps += 1
+            if steps >= _MAX_CATCH_UP_STEPS:
+                self._step_time = target
+                self.flow.reschedule(target)
+                break
         self._run_flow(now)
         self._fire_events(now)
         self._now = now
-
-    def _moving(self) -> bool:
-        """Whether a step can change anything: a random walk, other traders, or an order the book is through."""
-        return bool(self.volatility or self.flow_rate) or \
-            (self.system_status == "online" and self.matcher.has_crossing())
-
-    def _jump(self, until: int) -> None:
-        """Skip the steps up to ``until`` (see ``_catch_up``): events at their times, one jump, one step."""
-        self._fire_events(until)
-        online = self.system_status == "online"
-        for market in self.markets.values():
-            market.new_step()
-            if self.volatility > 0:
-                market.jump(self.volatility, until - self._step_time, until)
-            if online:
-                self.matcher.step(market, float(until))
-        self._step_time = until
-        self.flow.reschedule(until)
 
     def _step_all(self, t: float) -> None:
         online = self.system_status == "online"

@@ -156,12 +156,6 @@ class PairMarket:
         g = Decimal(repr(round(self._walk_rng.gauss(0.0, 1.0), 8)))
         self.set_mid(self.mid * (1 + volatility * g), now)
 
-    def jump(self, volatility: Decimal, seconds: int, now: float) -> None:
-        """The walk's net move over ``seconds`` in one draw (the spread of ``seconds`` steps; lognormal,
-        so a long jump never reaches zero)."""
-        g = Decimal(repr(round(self._walk_rng.gauss(0.0, 1.0), 8)))
-        self.set_mid(self.mid * (volatility * Decimal(seconds).sqrt() * g).exp(), now)
-
     # ------------------------------------------------------------------- book
     def level_at(self, side: str, price: Decimal) -> int | None:
         """The synthetic level of ``side`` at ``price``, or None between levels and inside the spread."""
