@@ -111,19 +111,24 @@ def _parser() -> argparse.ArgumentParser:
     kill = _sub(sub, "kill", common, "halt the running bot and cancel open orders",
                 "Write the kill file in the home, halt the store's trading state, make the running bot confirm "
                 "it has seen the halt, then cancel open orders (cancelling needs the credentials; halting does "
-                "not). Exit 0 only when all of that is confirmed.",
+                "not). Exit 0 only when all of that is confirmed. In a dry run (--dry-run, TRADING_MODE=dry-run, or a "
+                "dry-run bot running in the home) the dry run's store is halted and its own orders cancelled; nothing "
+                "is sent to the exchange.",
                 "  krakenbot kill --reason \"price feed looks wrong\"")
     kill.add_argument("--reason", default="operator kill switch")
+    _dry_run_option(kill)
     kill.add_argument("--wait", type=_seconds, default=KILL_CONFIRM_SECONDS,
                       help=f"seconds to wait for the running bot's confirmation (default {KILL_CONFIRM_SECONDS:g})")
     resume = _sub(sub, "resume", common, "clear a halt (refused while the kill file exists)",
-                  "Set the store's trading state back to ACTIVE. Refused while the kill file exists. With --pair, "
+                  "Set the store's trading state back to ACTIVE (the dry run's store in a dry run, as for kill). "
+                  "Refused while the kill file exists. With --pair, "
                   "clear only that pair's halt (set when an exchange answer contradicted an order on it; `krakenbot "
                   "status` lists the halted pairs).",
                   "  rm ~/.local/state/krakenbot/KILL_SWITCH && krakenbot resume --reason \"incident closed\"\n"
                   "  krakenbot resume --pair XXBTZEUR --reason \"orders checked against the exchange\"")
     resume.add_argument("--reason", default="operator resumed")
     resume.add_argument("--pair", default=None, help="clear this pair's halt only (the pair id `status` shows)")
+    _dry_run_option(resume)
     _sub(sub, "config", common, "the resolved settings and where each came from",
          "Every setting as the bot would use it, with its source (environment, .env or default). Secrets are "
          "masked: the key shows its first 4 characters only.", "  krakenbot config --env-file prod.env")
@@ -437,8 +442,14 @@ def _run(settings: Any, args: argparse.Namespace) -> int:
     from krakenbot.running import AlreadyRunning, Presence
     from krakenbot.safety.modes import LiveTradingRefused
 
+    from krakenbot.config import dry_run_store_path
+    from krakenbot.safety.modes import TradingMode
+
+    store_path = settings.store_path  # the store the bot really uses: `kill` halts that one
+    if settings.trading_mode is TradingMode.DRY_RUN:
+        store_path = dry_run_store_path(store_path)
     presence = Presence(settings.home, settings.trading_mode.value, pairs=settings.pairs,
-                        kill_switch_file=settings.kill_switch_file, store_path=settings.store_path,
+                        kill_switch_file=settings.kill_switch_file, store_path=store_path,
                         limits=_limits_line(settings))
     try:
         presence.acquire()  # one bot per home, before it touches the store or the exchange
@@ -764,6 +775,9 @@ def _kill(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> int:
     kill_id: str | None = uuid.uuid4().hex[:12]
     record = running.read(paths["home"])
     alive = running.is_running(record)
+    dry = _dry_run_control(args, sources, record)
+    if dry:
+        paths = _dry_run_paths(paths)
     files = [paths["kill_switch_file"]]
     if alive and record.get("kill_switch_file") not in (None, *files):  # the running bot's own file
         files.append(str(record["kill_switch_file"]))
@@ -799,7 +813,9 @@ def _kill(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> int:
     store, store_problem = _kill_store(paths)
     if store_problem:
         problems.append(store_problem)
-    if settings is None:
+    if dry:
+        problems.extend(_kill_dry_run(settings, problem, store, paths["store_path"], alive, args))
+    elif settings is None:
         if store is not None:
             with store:
                 _record_halt(store, args.reason, problems)
@@ -809,6 +825,57 @@ def _kill(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> int:
     if problems:
         return _fail("; ".join(problems), EXIT_FAILURE)
     return EXIT_OK
+
+
+def _dry_run_control(args: argparse.Namespace, sources: Any, record: Any) -> bool:
+    """Whether kill / resume act on the dry run's books: when asked (``--dry-run``, TRADING_MODE=dry-run)
+    or when the bot running in the home is a dry run, but never while a bot of a real-money mode runs
+    there (its kill must reach the exchange, whatever the environment says)."""
+    from krakenbot import running
+
+    mode = record.get("mode") if running.is_running(record) else None
+    if mode in ("canary", "live"):
+        return False
+    return mode == "dry-run" or _dry_run_asked(args, sources)
+
+
+def _dry_run_paths(paths: dict[str, str]) -> dict[str, str]:
+    from krakenbot.config import dry_run_store_path
+
+    dry = dry_run_store_path(paths["store_path"])
+    print(f"dry run        {dry}: its orders are the dry run's own; nothing is sent to the exchange")
+    return {**paths, "store_path": dry}
+
+
+def _kill_dry_run(settings: Any, problem: str | None, store: Any, path: str, alive: bool,
+                  args: argparse.Namespace) -> list[str]:
+    """A dry run's kill: the dry run's store halted and its venue's orders cancelled, locally. No
+    cancel goes to the exchange: the account's real orders are not the dry run's. A running dry run
+    cancels its own venue's orders (it holds them in memory: they are its to cancel); else they are
+    cancelled here, on the venue restored from the store."""
+    from dataclasses import replace
+
+    from krakenbot.bot import Bot, make_scrubber
+    from krakenbot.dry_run.venue import JOURNAL
+    from krakenbot.safety.modes import TradingMode
+
+    if store is None:  # none (said above), or it cannot be written: the venue's orders stay where they are
+        return ["the dry run's orders were NOT cancelled"] if os.path.isfile(path) else []
+    if alive or not store.meta_items(JOURNAL) or settings is None:
+        problems: list[str] = []
+        with store:
+            _record_halt(store, args.reason, problems)
+        if not alive and settings is None and store.meta_items(JOURNAL):
+            problems.append(f"the dry run's orders were NOT cancelled: {problem}")
+        return problems
+    settings = replace(settings, trading_mode=TradingMode.DRY_RUN, store_path=store.path)
+    try:
+        with Bot.build(settings, store=store) as bot:
+            report = bot.safety.kill(args.reason, actor="cli")
+    except Exception as exc:  # one line, scrubbed
+        return [make_scrubber(settings)(f"the dry run's orders were NOT cancelled: {type(exc).__name__}: {exc}")]
+    print(f"cancelled {report.cancelled} dry-run order(s); halted")
+    return list(report.problems)
 
 
 def _kill_store(paths: dict[str, str]) -> tuple[Any, str | None]:
@@ -898,10 +965,14 @@ def _resume(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> in
     """Trading state back to ACTIVE. Local only (store and flag): nothing is sent."""
     from krakenbot.safety.kill_switch import KillSwitch
 
+    from krakenbot import running
+
     _home_line(paths["home"])
     kill = KillSwitch(paths["kill_switch_file"], None)
     if kill.file_present():
         return _fail(f"resume refused: kill file {kill.file_path} exists; remove it first", EXIT_FAILURE)
+    if _dry_run_control(args, sources, running.read(paths["home"])):
+        paths = _dry_run_paths(paths)
     store = _existing_store(paths)
     if store is None:
         return _fail(_no_store(paths), EXIT_FAILURE)

@@ -335,11 +335,16 @@ def _url(text: str) -> str:
     return text.rstrip("/")
 
 
+_URL_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")  # RFC 3986's, nothing else
+
+
 def _webhook(text: str) -> str:
     """https, or plain http to this machine (a test's receiver): the URL often carries a token."""
     from krakenbot.client._transport import cleartext_refusal
     from krakenbot.notify import shown_webhook
 
+    if not _URL_CHARACTERS.fullmatch(text):  # http.client sends ASCII only: refused here, not in the sender
+        raise ConfigError("NOTIFY_WEBHOOK_URL", "must be printable ASCII without spaces (percent-encode the rest)")
     parsed = urlparse(text)
     try:
         parsed.port

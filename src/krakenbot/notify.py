@@ -15,6 +15,7 @@ a webhook's path and query often hold its token (Slack, Telegram).
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import json
 import logging
 import queue
@@ -32,11 +33,24 @@ _STOP = object()
 
 
 def shown_webhook(url: str | None) -> str:
-    """The webhook as logs and ``krakenbot config`` show it: scheme and host, never its path or query."""
+    """The webhook as logs and ``krakenbot config`` show it: the scheme and the host's last two labels
+    (some services put the token in the subdomain), an address whole, the port; never the path, the
+    query or a user:password."""
     if not url:
         return "<unset>"
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/***"  # no user:password either
+    host = parts.hostname or ""
+    try:
+        ipaddress.ip_address(host)
+        shown = f"[{host}]" if ":" in host else host
+    except ValueError:
+        labels = host.split(".")
+        shown = host if len(labels) <= 2 else "***." + ".".join(labels[-2:])
+    try:
+        port = f":{parts.port}" if parts.port is not None else ""
+    except ValueError:  # an invalid port is said by the caller
+        port = ""
+    return f"{parts.scheme}://{shown}{port}/***"
 
 
 class Notifier:
@@ -105,17 +119,17 @@ class Notifier:
             if payload is _STOP:
                 return
             event = payload["event"]
-            try:
+            try:  # anything one event raises fails that event only: the thread must outlive it
                 status = self._post(payload)
-            except (OSError, http.client.HTTPException) as exc:
-                log.warning("notification %s not delivered to %s: %s", event, self.shown, type(exc).__name__)
-                self._on_outcome(event, "failed")
-                continue
-            if 200 <= status < 300:
-                self._on_outcome(event, "sent")
-            else:
-                log.warning("notification %s not delivered to %s: HTTP %d", event, self.shown, status)
-                self._on_outcome(event, "failed")
+                failure = None if 200 <= status < 300 else f"HTTP {status}"
+            except Exception as exc:
+                failure = type(exc).__name__  # its message may quote the URL
+            if failure is not None:
+                log.warning("notification %s not delivered to %s: %s", event, self.shown, failure)
+            try:
+                self._on_outcome(event, "sent" if failure is None else "failed")
+            except Exception as exc:
+                log.warning("notification %s not counted: %s", event, type(exc).__name__)
 
     def _post(self, payload: dict) -> int:
         payload = {**payload, "content": payload["text"]}

@@ -43,6 +43,7 @@ FUNDING_METHODS = frozenset({
     "CreateSubaccount",
 })
 _MAX_CATCH_UP_STEPS = 3600  # a long idle (serve mode) skips ahead instead of replaying every second
+FLOW_REPLAY_SECONDS = 60  # of a longer idle stretch, the other traders' arrivals of the last this many seconds only
 
 
 def _weak_listener(exchange: "Exchange") -> Callable[[float], None]:
@@ -190,10 +191,19 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
 
     # ================================================================ time
     def _catch_up(self) -> None:
+        """Bring the engine to the clock's now, one step a second, under the one lock before the next
+        request: its work is bounded. Each second's random walk, maker fills and triggers are replayed
+        (cheap; the price path is the same however often the exchange is touched), up to
+        ``_MAX_CATCH_UP_STEPS``, after which the rest is skipped. The other traders' arrivals, the costly
+        part, are replayed for the last ``FLOW_REPLAY_SECONDS`` of a longer idle stretch only: before
+        them none arrive (their next arrivals are drawn from there on). Dead man's switches, expiries
+        and scheduled starts happen at their own times."""
         now = self.clock.time()
         if now <= self._now:
             return
         target = math.floor(now)
+        if self.flow_rate and now - self._now > FLOW_REPLAY_SECONDS:
+            self.flow.reschedule(now - FLOW_REPLAY_SECONDS)
         steps = 0
         while self._step_time < target:
             if self.volatility == 0 and not self.flow_rate and \

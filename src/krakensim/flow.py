@@ -5,8 +5,8 @@ seeded by (seed, pair): another trader's market order, which takes from the book
 account's does (resting orders in their queues, then the synthetic depth); a limit order that
 joins the queue at the touch or a few ticks behind it; or the cancel of one of those. Lazy, like
 the exchange's catch-up: the arrivals due up to the clock's now run, in time order, when the
-exchange is next touched, so a manual clock drives the flow and the same seed and calls give
-the same trades. No thread, no sleep.
+exchange is next touched (of a long idle stretch, only its last minute: Exchange._catch_up), so a
+manual clock drives the flow and the same seed and calls give the same trades. No thread, no sleep.
 """
 from __future__ import annotations
 

@@ -8,8 +8,9 @@ order meeting a resting order of its own account applies its ``stptype`` (cancel
 arriving order is cancelled, cancel-oldest: the resting one, cancel-both: both; reason "Cannot
 trade with self"). A resting order the market moves through fills as maker at its own price, at
 most one book level of volume per step; stop-loss / take-profit orders trigger on the last trade
-price, and trailing stops follow the best last price since placement (the peak for a sell, the
-trough for a buy) and trigger when the price comes back by their offset. An order with a
+price, checked after every trade that prints (an account's, another account's, the flow's), and
+trailing stops follow the best last price since placement (the peak for a sell, the trough for a
+buy) and trigger when the price comes back by their offset. An order with a
 conditional close places, for each of its fills, an opposite order of the filled volume once the
 matching step that filled it is over.
 """
@@ -299,6 +300,7 @@ class Matcher:
     def arrive(self, o: Order, now: float, post_only_mode: bool = False) -> None:
         """An order becomes live: market and crossing limits take, the rest rests."""
         self._arrive(o, now, post_only_mode)
+        self.triggers(self.markets[o.pair.id], now)  # its trades may have reached other orders' stops
         self.place_closes()
 
     def _arrive(self, o: Order, now: float, post_only_mode: bool) -> None:
@@ -339,12 +341,15 @@ class Matcher:
             o.close("canceled", now, reason)
         account.mark_closed(o)
 
-    def check_trigger(self, o: Order, market: PairMarket, now: float) -> None:
-        if trigger_hit(o, market.last):
-            o.triggered = True
-            o.misc.append("touched" if o.ordertype.startswith("take-profit") else "stopped")
-            o.aged_from = now  # a triggered order joins the back of the queue
-            self._arrive(o, now, False)
+    def check_trigger(self, o: Order, market: PairMarket, now: float) -> bool:
+        """Trigger ``o`` if the last price reached it; True when it did."""
+        if not trigger_hit(o, market.last):
+            return False
+        o.triggered = True
+        o.misc.append("touched" if o.ordertype.startswith("take-profit") else "stopped")
+        o.aged_from = now  # a triggered order joins the back of the queue
+        self._arrive(o, now, False)
+        return True
 
     # ------------------------------------------------------------------ steps
     def open_orders_of_pair(self, pair_id: str) -> list[Order]:
@@ -358,11 +363,15 @@ class Matcher:
         return False
 
     def triggers(self, market: PairMarket, now: float) -> None:
-        """Trailing stops follow, and stops and take-profits trigger on, the last price."""
-        for o in self.open_orders_of_pair(market.spec.id):
-            if o.is_open and o.working_limit is None and o.ordertype != "market" and not o.triggered:
-                trail(o, market.last, market)
-                self.check_trigger(o, market, now)
+        """Trailing stops follow, and stops and take-profits trigger on, the last price; again after a
+        triggered order's own trades moved it, until none triggers (each order triggers once)."""
+        fired = True
+        while fired:
+            fired = False
+            for o in self.open_orders_of_pair(market.spec.id):
+                if o.is_open and o.working_limit is None and o.ordertype != "market" and not o.triggered:
+                    trail(o, market.last, market)
+                    fired = self.check_trigger(o, market, now) or fired
 
     def step(self, market: PairMarket, now: float) -> None:
         """One market step: triggers on the last price, then maker fills of the orders the synthetic
@@ -376,6 +385,7 @@ class Matcher:
                 if o.remaining <= 0:
                     o.close("closed", now)
                     self.accounts[o.account].mark_closed(o)
+        self.triggers(market, now)  # the maker fills printed
         others = self.others[market.spec.id]
         if others:
             others[:] = [x for x in others if not (x.working_limit >= market.best_ask if x.side == "buy"

@@ -381,7 +381,9 @@ class TradingMethods(EngineState):
             raise
         o.aged_from = self._now  # the trading counter measures age from the last amend
         if o.working_limit is not None and (o.working_limit != old_limit or o.volume > old[0]):
-            self.matcher.queue(o)  # a new price or a larger size loses queue priority; a smaller size keeps it
+            # a new price or a larger size loses queue priority (a smaller size keeps it), and arrives
+            # as a new order would: a limit that now reaches the other side trades before it rests
+            self.matcher.arrive(o, self._now, post_only_mode=self.system_status != "online")
         if "amended" not in o.misc:
             o.misc.append("amended")
         entry = self._amend_entry(o, "user", self._now)

@@ -82,3 +82,25 @@ def test_the_audit_trail_reads_as_a_table_with_utc_times():
     assert lines[2].endswith('circuit breaker is open; codes=["CIRCUIT_OPEN"]')
     assert lines[1].index("Balance") == lines[2].index("AddOrder")  # columns line up
     assert audit_table([]) == "(no audit entries: the scenario built no bot)"
+
+
+def test_the_captured_debug_session_stays_in_memory_and_nothing_is_written_to_disk(monkeypatch):
+    """What the secrets scenario captures may hold a leaked secret: it must never land in a shared file."""
+    import builtins
+    import logging
+
+    from tools.spec_support import log_capture
+
+    opened: list = []
+    real_open = builtins.open
+
+    def spy(file, mode="r", *args, **kwargs):
+        if any(m in mode for m in "wax+"):
+            opened.append(file)
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", spy)
+    with log_capture.everything_logged_and_printed() as captured:
+        logging.getLogger("krakenbot.client").debug("a line")
+    monkeypatch.undo()
+    assert "a line" in captured.text() and opened == []

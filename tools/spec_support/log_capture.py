@@ -58,7 +58,6 @@ def everything_logged_and_printed() -> Iterator[Captured]:
         with redirect_stdout(captured.stdout), redirect_stderr(captured.stderr):
             yield captured
     finally:
-        open("/tmp/captured_wrapper.txt", "w").write(captured.text())
         for lg in [root] + own:
             lg.removeHandler(handler)
         for lg, level, disabled in saved:

@@ -372,8 +372,9 @@ class Transport:
         except BaseException as exc:
             _spend(budget, started)
             conn.close()  # half-sent: it must not carry another request
-            if isinstance(exc, (http.client.HTTPException, OSError)):
-                error = _typed(exc, endpoint)
+            if isinstance(exc, (http.client.HTTPException, OSError, KrakenError)):
+                # _open's refused or timed-out connection is already typed: counted here, once, like the rest
+                error = exc if isinstance(exc, KrakenError) else _typed(exc, endpoint)
                 if self.observer is not None:
                     self.observer.response(endpoint, None, error)
                 raise error from None

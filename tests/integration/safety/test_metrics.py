@@ -186,3 +186,26 @@ def test_the_page_is_off_by_default_on_loopback_when_asked_and_a_busy_port_is_on
     assert done.returncode == 2, done.stdout + done.stderr
     assert [line for line in done.stderr.splitlines() if line.startswith("krakenbot:")] == \
         [f"krakenbot: --metrics-port {port}: cannot listen on 127.0.0.1 (Address already in use)"]
+
+
+def test_a_refused_connection_is_counted_once_as_an_exchange_error():
+    """The exchange unreachable is the first error an operator must see on the page."""
+    import socket
+
+    from krakenbot.client import NO_RETRY, KrakenClient
+    from krakenbot.errors import ConnectionFailed
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed on leaving: a connect there is refused
+    metrics = BotMetrics(ManualClock(0))
+    client = KrakenClient(f"http://127.0.0.1:{port}", retry=NO_RETRY, pacing=False, public_burst=None)
+    client.observe(metrics)
+    try:
+        with pytest.raises(ConnectionFailed):
+            client.public("Time")
+    finally:
+        client.close()
+    counted = metrics.registry.get_sample_value("krakenbot_exchange_errors_total",
+                                                {"endpoint": "Time", "kind": "ConnectionFailed"})
+    assert counted == 1, "a refused connection is missing from krakenbot_exchange_errors_total (or counted twice)"

@@ -13,7 +13,7 @@ from krakenbot import cli
 from krakenbot.bot import Bot
 from krakenbot.config import ConfigError, Settings
 from krakenbot.metrics import BotMetrics
-from krakenbot.notify import Notifier
+from krakenbot.notify import Notifier, shown_webhook
 from krakensim import KrakenSimulator
 from krakensim.clock import ManualClock
 from tools.spec_support.webhook import Receiver
@@ -108,10 +108,43 @@ def test_a_failing_webhook_is_logged_without_its_token_and_counted(sim, tmp_path
     assert failed == 1
 
 
+def test_the_sender_thread_survives_any_failure_of_an_event_and_counts_it(caplog):
+    """Whatever one event's POST raises (here http.client's UnicodeEncodeError on a URL the configuration
+    now refuses, built by hand), that event is logged and counted as failed and the thread goes on."""
+    import threading
+
+    receiver = Receiver(path="/hooks/t\u00f6ken")
+    outcomes: list[tuple[str, str]] = []
+    heard = threading.Condition()
+
+    def on_outcome(event: str, outcome: str) -> None:
+        with heard:
+            outcomes.append((event, outcome))
+            heard.notify_all()
+
+    try:
+        notifier = Notifier(receiver.url, on_outcome=on_outcome)
+        with caplog.at_level(logging.WARNING, logger="krakenbot.notify"):
+            notifier.notify("breaker_opened", "first")
+            notifier.notify("breaker_opened", "second")
+            with heard:
+                heard.wait_for(lambda: len(outcomes) >= 2, timeout=5)
+            alive = notifier._thread.is_alive()
+            notifier.close()
+    finally:
+        receiver.close()
+    assert alive, "the sender thread died"
+    assert outcomes == [("breaker_opened", "failed")] * 2
+    assert [r.getMessage().rpartition(": ")[2] for r in caplog.records if r.name == "krakenbot.notify"] == \
+        ["UnicodeEncodeError"] * 2
+
+
 @pytest.mark.parametrize("url, said", [
     ("http://hooks.example.com/x", "plain http is allowed only to this machine"),
     ("ftp://127.0.0.1/x", "must be an https:// URL"),
     ("https://hooks.example.com:99999/x", "has an invalid port"),
+    ("https://hooks.example.com/hooks/t\u00f6ken", "ASCII"),  # passed, then killed the sender thread
+    ("https://hooks.example.com/hooks/a b", "ASCII"),
 ])
 def test_a_bad_webhook_url_is_one_line_naming_the_setting(url, said, tmp_path, capsys):
     with pytest.raises(ConfigError, match=said):
@@ -124,11 +157,24 @@ def test_a_bad_webhook_url_is_one_line_naming_the_setting(url, said, tmp_path, c
     assert err.startswith("krakenbot: configuration error: NOTIFY_WEBHOOK_URL") and len(err.splitlines()) == 1
 
 
-def test_krakenbot_config_shows_the_webhook_host_only(tmp_path, capsys):
+def test_krakenbot_config_shows_only_the_webhooks_scheme_and_domain(tmp_path, capsys):
+    """Some services put the secret in the subdomain: only the host's last two labels are shown."""
     env = tmp_path / "bot.env"
     env.write_text(f"KRAKEN_API_KEY=KEYabcd\nKRAKEN_API_SECRET=c2VjcmV0\n"
-                   f"NOTIFY_WEBHOOK_URL=https://hooks.example.com/services/{TOKEN}?t={TOKEN}\n")
+                   f"NOTIFY_WEBHOOK_URL=https://{TOKEN}.hooks.example.com/services/{TOKEN}?t={TOKEN}\n")
     env.chmod(0o600)
     assert cli.main(["config", "--env-file", str(env), "--home", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "https://hooks.example.com/***" in out and TOKEN not in out
+    assert "https://***.example.com/***" in out and TOKEN not in out and "hooks" not in out
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("https://T0KEN.hooks.example.com/services/x", "https://***.example.com/***"),
+    ("https://user:pw@a.b.example.com:8443/x?t=1", "https://***.example.com:8443/***"),  # a port is no label
+    ("https://example.com/x", "https://example.com/***"),
+    ("http://127.0.0.1:8080/hooks/x", "http://127.0.0.1:8080/***"),  # an address holds no secret: the test receiver
+    ("http://[::1]:8080/x", "http://[::1]:8080/***"),
+    (None, "<unset>"),
+])
+def test_the_webhook_is_shown_by_its_scheme_and_last_two_host_labels_only(url, shown):
+    assert shown_webhook(url) == shown

@@ -523,3 +523,94 @@ def test_a_saved_nonce_mark_a_day_ahead_that_kraken_did_see_still_lets_the_kill_
         cancels = [r for r in sim.access_log_since(start) if r.endpoint == "CancelAll"]
     assert _still_open(sim) == 0 and report.problems == (), report
     assert [r.outcome for r in cancels] == ["error", "ok"] and "Invalid nonce" in (cancels[0].error or ""), cancels
+
+
+# -- a dry run's kill and resume act on the dry run, never on the exchange's orders -------------------
+DRY_WALLET = "ZEUR=5000,XXBT=0"
+
+def _order_calls(sim, mark: int) -> list[str]:
+    """Every call since ``mark`` that entered, changed or cancelled an order at the exchange."""
+    from krakenbot.client import endpoints as table
+
+    calls = table.names(effect=table.Effect.PLACE) | table.names(effect=table.Effect.CANCEL)
+    return [r.endpoint for r in sim.access_log[mark:] if r.endpoint in calls]
+
+
+def _dry_run_orders(sim, home: Path, count: int) -> None:
+    """Resting limit buys in the dry run's venue (a dry-run bot of this home, closed again)."""
+    from decimal import Decimal
+
+    from krakenbot.bot import Bot
+    from krakenbot.config import Settings
+
+    home.mkdir(exist_ok=True)
+    env = {**sim_env(sim, home), "TRADING_MODE": "dry-run", "DRY_RUN_WALLET": DRY_WALLET}
+    below = (sim.exchange.mid("XBTEUR") * Decimal("0.99")).quantize(Decimal(1))  # inside the collar, never reached
+    with Bot.build(Settings.from_env(env)) as bot:
+        for i in range(count):
+            outcome = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), below - i)
+            assert outcome.placed, outcome
+
+
+def _dry_run_status(home: Path, cwd: Path) -> str:
+    done = cli_run(["status", "--dry-run"], base_env(home), cwd)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_kill_during_a_dry_run_halts_it_cancels_its_orders_and_sends_nothing_to_the_exchange(sim, tmp_path):
+    home = tmp_path / "home"
+    _open_orders_on(sim, 1)  # a real order on the account: a dry run's kill must leave it alone
+    _dry_run_orders(sim, home, 2)
+    mark = len(sim.access_log)
+    env = sim_env(sim, home, TRADING_MODE="dry-run", DRY_RUN_WALLET=DRY_WALLET)
+    killed = cli_run(["kill", "--reason", "drill"], env, tmp_path)
+    assert killed.returncode == 0, killed.stdout + killed.stderr
+    assert _order_calls(sim, mark) == []
+    assert _still_open(sim) == 1
+    assert "cancelled 2 dry-run order(s)" in killed.stdout, killed.stdout
+    status = _dry_run_status(home, tmp_path)
+    assert "trading state  HALTED" in status and "open orders    0" in status, status
+    assert not (home / "krakenbot.sqlite").exists()  # the live books were never touched, nor made
+
+    (home / "KILL_SWITCH").unlink()
+    resumed = cli_run(["resume", "--reason", "drill over"], env, tmp_path)
+    assert resumed.returncode == 0 and "HALTED -> ACTIVE" in resumed.stdout, resumed.stdout + resumed.stderr
+    assert "trading state  ACTIVE" in _dry_run_status(home, tmp_path)
+
+
+@pytest.mark.parametrize("asked", [["--dry-run"], []], ids=["asked", "the running bot's record says dry-run"])
+def test_kill_halts_the_running_dry_run_bot_and_resume_clears_it(sim, tmp_path, asked):
+    home = tmp_path / "home"
+    _open_orders_on(sim, 1)
+    mark = len(sim.access_log)
+    bot = start_bot(["--mode", "dry-run", "--interval", "0.2"],
+                    sim_env(sim, home, STRATEGY_INTERVAL_SECONDS="1", DRY_RUN_WALLET=DRY_WALLET), tmp_path)
+    try:
+        wait_until(lambda: (running.read(home) or {}).get("last_cycle"), what="the dry run's first cycle")
+        killed = cli_run(["kill", *asked, "--reason", "drill"], sim_env(sim, home), tmp_path)
+        assert killed.returncode == 0, killed.stdout + killed.stderr
+        assert f"running bot pid {bot.pid} (dry-run) confirmed the halt" in killed.stdout, killed.stdout
+        assert "trading state  HALTED" in _dry_run_status(home, tmp_path)
+        assert _order_calls(sim, mark) == []
+        assert _still_open(sim) == 1
+        (home / "KILL_SWITCH").unlink()
+        resumed = cli_run(["resume", *asked, "--reason", "drill over"], base_env(home), tmp_path)
+        assert resumed.returncode == 0 and "HALTED -> ACTIVE" in resumed.stdout, resumed.stdout + resumed.stderr
+        assert "trading state  ACTIVE" in _dry_run_status(home, tmp_path)
+    finally:
+        stop(bot)
+
+
+def test_a_dry_run_kill_asked_while_a_real_money_bot_runs_is_the_full_kill(monkeypatch):
+    """Whatever the environment or --dry-run say, a canary or live bot running in the home gets the kill
+    that reaches the exchange; a running dry run's record alone makes the kill a dry run's."""
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(running, "is_running", lambda record: record is not None)
+    dry_env, plain = SimpleNamespace(values={"TRADING_MODE": "dry-run"}), SimpleNamespace(values={})
+    asked, not_asked = cli._parse(["kill", "--dry-run"]), cli._parse(["kill"])
+    assert [cli._dry_run_control(asked, dry_env, {"mode": mode}) for mode in ("live", "canary", "dry-run")] == \
+        [False, False, True]
+    assert [cli._dry_run_control(not_asked, plain, record) for record in ({"mode": "dry-run"}, {"mode": "paper"},
+                                                                          None)] == [True, False, False]

@@ -253,6 +253,19 @@ def test_a_stop_triggers_at_the_flow_trade_that_reaches_it(sim, alice):
     assert fill["time"] == reached[0]["time"] and fill["time"] % 1 != 0  # then, not at the next whole second
 
 
+def test_a_stop_triggers_at_another_accounts_trade_that_reaches_it(sim, alice):
+    """Not only the flow's trades: a market sell by another account printing at the stop triggers it at once."""
+    bids = alice.query_public("Depth", {"pair": PAIR, "count": 2})["result"]["XXBTZUSD"]["bids"]
+    stop = D(bids[1][0])  # the second bid level
+    txid = ok(alice, "AddOrder", pair=PAIR, type="sell", ordertype="stop-loss", price=str(stop),
+              volume="0.01")["txid"][0]
+    carol = client(sim, *sim.create_key(account="carol", balances=FUNDS))
+    place(carol, "sell", str(D(bids[0][1]) + D(bids[1][1]) / 2))  # through the first level into the second
+    now = sim.clock.time()
+    assert min(t["price"] for t in sim.public_trades(PAIR, now - 1, now + 1)) <= stop  # the tape reached it
+    assert query(alice, txid)["status"] == "closed", "the stop did not trigger on a trade at its price"
+
+
 def test_an_amend_keeps_queue_priority_when_smaller_and_loses_it_when_larger(sim, alice, bob):
     price = inside(sim)
     first, second = place(alice, "buy", "0.02", price), place(bob, "buy", "0.02", price)
@@ -263,3 +276,38 @@ def test_an_amend_keeps_queue_priority_when_smaller_and_loses_it_when_larger(sim
     ok(alice, "AmendOrder", txid=first, order_qty="0.03")
     place(carol, "sell", "0.005")
     assert (query(alice, first)["vol_exec"], query(bob, second)["vol_exec"]) == ("0.00500000", "0.00500000")
+
+
+def test_an_amend_that_reaches_another_accounts_resting_order_trades_with_it(sim, alice, bob):
+    """A limit price amended onto the other side trades as a new order would: no locked book."""
+    price = D(inside(sim))  # one tick inside both synthetic touches: alice alone at the front
+    ask = place(alice, "sell", "0.05", str(price))
+    bid = place(bob, "buy", "0.05", str(price - 5))
+    ok(bob, "AmendOrder", txid=bid, limit_price=str(price))
+    sold, bought = query(alice, ask), query(bob, bid)
+    assert (sold["vol_exec"], bought["vol_exec"]) == ("0.05000000", "0.05000000"), \
+        f"locked book left standing: alice {sold['status']} {sold['vol_exec']}, bob {bought['status']} " \
+        f"{bought['vol_exec']}"
+    (trade,) = ok(bob, "TradesHistory")["trades"].values()
+    assert (D(trade["price"]), trade["maker"]) == (price, False)  # the amended order is the taker
+
+
+def test_an_amend_through_the_touch_takes_the_best_priced_resting_order_first(sim, alice, bob):
+    price = D(inside(sim))
+    ask = place(alice, "sell", "0.05", str(price))
+    bid = place(bob, "buy", "0.05", str(price - 5))
+    ok(bob, "AmendOrder", txid=bid, limit_price=str(price + 1))  # through alice's ask and the synthetic touch
+    trades = list(ok(bob, "TradesHistory")["trades"].values())
+    assert query(alice, ask)["vol_exec"] == "0.05000000", \
+        f"alice's ask at {price} skipped; bob bought at {[(t['price'], t['maker']) for t in trades]}"
+
+
+def test_a_post_only_amend_that_would_reach_another_accounts_order_is_refused_and_changes_nothing(sim, alice, bob):
+    price = D(inside(sim))
+    ask = place(alice, "sell", "0.05", str(price))
+    bid = place(bob, "buy", "0.05", str(price - 5))
+    answer = bob.query_private("AmendOrder", {"txid": bid, "limit_price": str(price), "post_only": "true"})
+    assert answer["error"] == ["EOrder:Post only order"]
+    mine, theirs = query(bob, bid), query(alice, ask)
+    assert (D(mine["descr"]["price"]), mine["vol_exec"], theirs["vol_exec"]) == \
+        (price - 5, "0.00000000", "0.00000000")

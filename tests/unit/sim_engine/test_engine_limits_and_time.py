@@ -246,3 +246,37 @@ def test_cancel_age_counts_from_the_last_amend(ex, clock):
     ex.handle_private("demo", "AmendOrder", {"txid": txid, "order_qty": "0.002"})  # +1 (age >= 15 s)
     ex.handle_private("demo", "CancelOrder", {"txid": txid})  # age 0 since the amend: +8
     assert ex.counters()["trading"]["XXBTZEUR"] == pytest.approx(9)
+
+
+
+def test_catching_up_after_an_idle_hour_replays_only_the_last_minute_of_flow(clock):
+    """An hour idle at 10 arrivals a second used to replay every arrival of every second under the
+    exchange's one lock; now only the arrivals of the last FLOW_REPLAY_SECONDS are replayed, while the
+    price path, the cheap part, still steps each second, and the dead man's switch fires at its time."""
+    from krakensim.exchange import FLOW_REPLAY_SECONDS
+
+    ex = Exchange(seed=42, clock=clock, flow_rate=10, volatility="0.0005")
+    txid = add(ex)
+    ex.handle_private("demo", "CancelAllOrdersAfter", {"timeout": "600"})
+    arrivals, steps = [], []
+    run, step_all = ex.flow.run, ex._step_all
+    ex.flow.run = lambda pid, t, *rest: (arrivals.append(t), run(pid, t, *rest))
+    ex._step_all = lambda t: (steps.append(t), step_all(t))
+    start = clock.time()
+    clock.advance(3600)
+    ex.catch_up()
+    assert len(steps) == 3600
+    assert arrivals and min(arrivals) >= start + 3600 - FLOW_REPLAY_SECONDS
+    assert len(arrivals) < 2 * 10 * FLOW_REPLAY_SECONDS * len(ex.markets)  # not 10 a second for an hour
+    (order,) = [o for o in ex.orders() if o["txid"] == txid]
+    assert (order["status"], order["reason"], order["closetm"]) == ("canceled", "Dead man's switch", start + 600)
+
+
+def test_the_price_path_after_an_idle_stretch_is_the_one_a_busy_exchange_walks():
+    idle_clock, busy_clock = ManualClock(), ManualClock()
+    idle, busy = (Exchange(seed=42, clock=c, flow_rate=1, volatility="0.0005") for c in (idle_clock, busy_clock))
+    for _ in range(600):
+        busy_clock.advance(1)
+        busy.catch_up()
+    idle_clock.advance(600)
+    assert idle.mid("XBTEUR") == busy.mid("XBTEUR")
