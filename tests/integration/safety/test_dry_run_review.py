@@ -181,3 +181,39 @@ def test_run_mode_live_with_trading_mode_dry_run_in_the_env_file_keeps_the_live_
 
     assert stores["dry-run"] == stores["live"], stores
 
+
+
+# -- the dead man's switch after a crash ---------------------------------------------------------------------------
+def test_after_a_crash_the_dead_mans_switch_cancels_only_after_the_trades_made_before_it_fired(tmp_path):
+    """The bot dies with a bid resting and the switch armed for 60 s; 10 s later a seller trades through the
+    bid. Live: the bid filled then, before the switch fired. The dry run's next process cancels everything
+    first (``catch_up``: the switch, then the tape), so the fill live had is lost."""
+    from krakensim import KrakenSimulator
+    from krakensim.clock import ManualClock
+
+    seen = {}
+    for mode in ("live", "dry-run"):
+        folder = tmp_path / mode
+        folder.mkdir()
+        with KrakenSimulator(seed=42, clock=ManualClock()) as sim:
+            sim.set_price("XBTEUR", "60000")
+            sim.set_liquidity("XBTEUR", "0.004")
+            other_trader = another_trader(sim)
+            env = market_env(sim, mode, str(folder), STORE_PATH=str(folder / "bot.sqlite"),
+                             DRY_RUN_WALLET="ZEUR=5000,XXBT=0", DEAD_MANS_SWITCH_SECONDS="60")
+            first = Bot.build(Settings.from_env(env), clock=sim.clock, live_flag=mode == "live")
+            first.start()
+            resting = first.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.003"), BID, post_only=True)
+            assert resting.placed, resting
+            first.client.close()  # the process dies: no disarm, no further call
+            first.store.close()
+            sim.advance(10)
+            other_trader("sell", "0.008")  # 0.004 ahead of it, then through it: fills its 0.003
+            sim.advance(100)  # the switch fired at 60 s
+            with Bot.build(Settings.from_env(env), clock=sim.clock, live_flag=mode == "live") as second:
+                second.start()
+                order = second.store.get_order(resting.cl_ord_id)
+                seen[mode] = (order.status, order.volume_executed)
+
+    assert seen["live"] == ("FILLED", Decimal("0.003"))
+    assert seen["dry-run"] == seen["live"]
