@@ -233,9 +233,11 @@ class DryRunVenue:
     def catch_up(self) -> None:
         """The market since the last look, in the order it happened: every pair with open orders against
         the trades printed since; when the dead man's switch fired meanwhile, first the trades printed
-        before it fired, then the switch (the later trades then concern no order). A triggered order
-        whose book could not be read executes now."""
+        before it fired, then the switch (the later trades then concern no order). First of all, a
+        triggered order whose book could not be read at the last look executes now."""
         self._read = set()
+        for o in [o for o in self._open() if not o.arrived]:
+            self._arrive(o)
         trigger = self._dms_trigger
         if trigger is not None and self.clock.time() >= trigger:
             for pair_id in self._open_pairs():
@@ -245,8 +247,6 @@ class DryRunVenue:
                 self._close(o, "canceled", "Dead man's switch")
         for pair_id in self._open_pairs():
             self._follow_tape(pair_id)
-        for o in [o for o in self._open() if not o.arrived]:
-            self._arrive(o)
 
     def _open_pairs(self) -> list[str]:
         return sorted({o.pair.name for o in self._open()})
