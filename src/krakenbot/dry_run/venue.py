@@ -10,27 +10,40 @@ The fill model, stated (README "Dry run"):
 - **Market orders** walk the order book the exchange shows at that moment (Depth, 500 levels),
   level by level, each level a fill at its price: the slippage live would pay. A book too thin
   for the whole volume fills what it has; the rest is cancelled (``Insufficient liquidity``).
+  The exchange's book never shows the dry run's own fills, so the venue keeps, per pair, what it
+  took at each level: the level stays that much smaller while the exchange shows it with the
+  timestamp it had then; a newer timestamp (the exchange updated the level) makes it whole again.
+  The book is read once, before the order is recorded: it is checked and filled on that read,
+  and a read that fails refuses the order (nothing placed), as an exchange error would.
 - **Limit orders** that cross the book take it like a market order up to their price (taker);
   the rest rests. A resting limit fills as maker at its own price, and only from the public trade
   tape (Trades), conservatively: a print strictly through its price fills it (up to that print's
   volume); a print at its price first uses up the volume that was ahead of it in the queue (the
   book's volume at that price when it arrived) and fills it only with the volume beyond. A book
   that moves through it without a print does not fill it. One print's volume fills the dry run's
-  orders once, in the exchange's priority (best price, then oldest).
+  orders once, in the exchange's priority (best price, then oldest). An order sees only the prints
+  made after it was placed (the tape's position is read as it arrives).
 - **Stop-loss / take-profit** trigger on the last traded price as Kraken's do (stop-loss: a sell at
   or below, a buy at or above its price; take-profit the other way), then execute as a market
-  order (``-limit`` variants: as a limit at ``price2``).
+  order (``-limit`` variants: as a limit at ``price2``). A triggered buy spends at most what the
+  wallet holds for it (its free quote and its own hold): when the market gapped past its trigger
+  it buys what that pays for and the rest is cancelled ``Insufficient funds`` (Kraken's reason
+  string; how Kraken splits a triggered order it cannot wholly pay is not documented: a stated
+  choice). A trigger whose book cannot be read executes at the next call.
 - **Fees**: the account's own fee tier (TradeVolume for the pair), else the pair's schedule
   (AssetPairs); maker for resting fills, taker otherwise. Cost and fee are rounded half-up to the
   quote asset's decimals (Assets), as Kraken books them.
-- **Funds**: a market buy needs the book's cost of its volume plus the taker fee, a limit buy its
-  volume at its price plus the fee, a sell its volume of base; what resting orders hold is not
-  free. Short: ``EOrder:Insufficient funds``, nothing placed.
+- **Funds**: a market buy needs what its fills on the book will cost, each level's cost and taker
+  fee rounded as they are booked; a limit buy its volume at its price plus the fee, a sell its
+  volume of base; what resting orders hold is not free. Short: ``EOrder:Insufficient funds``,
+  nothing placed.
 - **Restarts**: with a ``journal`` (the dry run's own store) the wallet, every order and fill, the
   tape cursor and the dead man's switch are saved after each call that changed them, in one
   transaction, and restored when the next process starts on that store: the rehearsal goes on as
   an exchange's account does across a restart (resting orders fill from the prints made while it
-  was down; the P&L and daily limits continue).
+  was down, and a dead man's switch that fired meanwhile cancels after the prints made before its
+  time; the P&L and daily limits continue). A save that fails is made by the next one. What the
+  dry run took from the book is not saved (the book has moved by the next start).
 """
 from __future__ import annotations
 
