@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from krakenbot.clock import Clock, Interrupted, SystemClock
-from krakenbot.config import Settings
+from krakenbot.config import Settings, is_dry_run_store
 from krakenbot.errors import KrakenError
 from krakenbot.safety.modes import CurrentMode, TradingMode
 from krakenbot.store import STARTUP_CHECK_KEY
@@ -106,16 +106,17 @@ def _dry_run_venue(client: Any, market_data: Any, clock: Clock, store: Any, sett
     that holds a saved state continues it: the wallet, resting orders and fills of the last process
     (DRY_RUN_WALLET only starts a rehearsal). Else the wallet comes from DRY_RUN_WALLET or a
     snapshot of the real balances (read once, here: a read the mode allows). The store is marked as
-    a dry run's books; a store that already holds another mode's orders is refused, so a rehearsal
-    never writes into real books, and so is a dry run's store whose venue state was never saved."""
+    a dry run's books; a store marked as the exchange's books or holding another mode's orders is
+    refused, so a rehearsal never writes into real books, and so is a dry run's store whose venue
+    state was never saved."""
     from decimal import Decimal
 
     from krakenbot.dry_run import SNAPSHOT, DryRunVenue, Wallet
 
     if store.get_meta(BOOKS_KEY) != TradingMode.DRY_RUN.value:
-        if store.orders():
-            raise ValueError(f"the store {settings.store_path} holds orders that are not a dry run's: a dry run "
-                             "keeps its own books (STORE_PATH)")
+        if store.get_meta(BOOKS_KEY) is not None or store.orders():
+            raise ValueError(f"the store {settings.store_path} holds the exchange's books, not a dry run's: a dry "
+                             "run keeps its own books (STORE_PATH)")
         store.set_meta(BOOKS_KEY, TradingMode.DRY_RUN.value)
     venue = DryRunVenue(client, market_data, clock, Wallet({}), journal=store)
     if venue.restored:
@@ -134,10 +135,17 @@ def _dry_run_venue(client: Any, market_data: Any, clock: Clock, store: Any, sett
     return venue
 
 
-def _refuse_dry_run_books(store: Any) -> None:
-    if store.get_meta(BOOKS_KEY) == TradingMode.DRY_RUN.value:
-        raise ValueError("this store holds a dry run's books: run the dry run with TRADING_MODE=dry-run, or "
-                         "point STORE_PATH at the live store")
+def _exchange_books(store: Any, mode: TradingMode) -> None:
+    """A bot that may order at the exchange keeps the exchange's books: it refuses a store whose mark
+    or name says dry run (a fresh one too), and marks its own, so a dry run refuses it in turn. A
+    read-only bot orders nothing: it may open either (``check`` beside a dry run)."""
+    if mode is TradingMode.READ_ONLY:
+        return
+    if store.get_meta(BOOKS_KEY) == TradingMode.DRY_RUN.value or is_dry_run_store(str(store.path)):
+        raise ValueError(f"the store {store.path} holds a dry run's books: run the dry run with "
+                         "TRADING_MODE=dry-run, or point STORE_PATH at the live store")
+    if store.get_meta(BOOKS_KEY) is None:
+        store.set_meta(BOOKS_KEY, TradingMode.LIVE.value)
 
 
 class Bot:
@@ -193,7 +201,7 @@ class Bot:
             if settings.trading_mode is TradingMode.DRY_RUN:
                 client.venue = _dry_run_venue(client, market_data, clock, store, settings)
             else:
-                _refuse_dry_run_books(store)
+                _exchange_books(store, settings.trading_mode)
             positions = PositionManager(store)
             risk = RiskManager(risk_limits_from(settings), store, clock, positions)
             executor = Executor(client, store, clock, market_data, bot_id=settings.bot_id)

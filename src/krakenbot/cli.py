@@ -265,15 +265,13 @@ def _sources(args: argparse.Namespace, check_names: bool = True, dotenv: bool = 
 
 def _settings(args: argparse.Namespace) -> tuple[Any, Any]:
     """Every setting validated (check, run, config); live refuses a .env others can read."""
-    from dataclasses import replace
-
     from krakenbot.config import Settings, refuse_open_dotenv_for_live
     from krakenbot.safety.modes import TradingMode
 
     sources = _sources(args)
     settings = Settings.from_env(sources.values)
     if getattr(args, "mode", None):
-        settings = replace(settings, trading_mode=TradingMode.parse(args.mode))
+        settings = settings.in_mode(TradingMode.parse(args.mode), sources.values)
         if settings.trading_mode is TradingMode.DRY_RUN and settings.dry_run_wallet is None:
             from krakenbot.config import ConfigError
 

@@ -134,9 +134,16 @@ class Settings:
             raise ConfigError("DRY_RUN_WALLET", "is required in dry-run mode: starting balances such as "
                               "ZEUR=1000,XXBT=0, or snapshot (the account's real balances)")
         values.update(bot_paths(env))
-        if values.get("trading_mode") is TradingMode.DRY_RUN:
-            values["store_path"] = dry_run_store_path(str(values["store_path"]))
+        values["store_path"] = store_path_of(values.get("trading_mode"), str(values["store_path"]))
         return cls(**values)  # type: ignore[arg-type]
+
+    def in_mode(self, mode: TradingMode, env: Mapping[str, str]) -> "Settings":
+        """These settings run in ``mode`` (``run --mode``), whatever TRADING_MODE in ``env`` said: the
+        store follows the mode actually run, so live books never go into a dry run's store (nor the
+        other way round)."""
+        from dataclasses import replace
+
+        return replace(self, trading_mode=mode, store_path=store_path_of(mode, bot_paths(env)["store_path"]))
 
 
 def default_home(env: Mapping[str, str] | None = None) -> Path:
@@ -187,10 +194,21 @@ def bot_paths(env: Mapping[str, str]) -> dict[str, str]:
             "kill_switch_file": inside("KILL_SWITCH_FILE", "KILL_SWITCH")}
 
 
+def store_path_of(mode: object, store_path: str) -> str:
+    """The store a bot in ``mode`` keeps its books in: a dry run's own (``dry_run_store_path``), else
+    STORE_PATH as given."""
+    return dry_run_store_path(store_path) if mode is TradingMode.DRY_RUN else store_path
+
+
+def is_dry_run_store(store_path: str) -> bool:
+    """True when the file's name says it holds a dry run's books (``dry_run_store_path``)."""
+    return ".dry-run" in os.path.basename(store_path)
+
+
 def dry_run_store_path(store_path: str) -> str:
     """A dry run's books live in their own file beside the live one (``krakenbot.sqlite`` ->
     ``krakenbot.dry-run.sqlite``), so its orders, fills and P&L are never mixed with real ones."""
-    if store_path == ":memory:" or ".dry-run" in os.path.basename(store_path):
+    if store_path == ":memory:" or is_dry_run_store(store_path):
         return store_path
     root, ext = os.path.splitext(store_path)
     return f"{root}.dry-run{ext or '.sqlite'}"

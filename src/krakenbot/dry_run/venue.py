@@ -10,45 +10,59 @@ The fill model, stated (README "Dry run"):
 - **Market orders** walk the order book the exchange shows at that moment (Depth, 500 levels),
   level by level, each level a fill at its price: the slippage live would pay. A book too thin
   for the whole volume fills what it has; the rest is cancelled (``Insufficient liquidity``).
+  The exchange's book never shows the dry run's own fills, so the venue keeps, per pair, what it
+  took at each level: the level stays that much smaller while the exchange shows it with the
+  timestamp it had then; a newer timestamp (the exchange updated the level) makes it whole again.
+  The book is read once, before the order is recorded: it is checked and filled on that read,
+  and a read that fails refuses the order (nothing placed), as an exchange error would.
 - **Limit orders** that cross the book take it like a market order up to their price (taker);
   the rest rests. A resting limit fills as maker at its own price, and only from the public trade
   tape (Trades), conservatively: a print strictly through its price fills it (up to that print's
   volume); a print at its price first uses up the volume that was ahead of it in the queue (the
   book's volume at that price when it arrived) and fills it only with the volume beyond. A book
   that moves through it without a print does not fill it. One print's volume fills the dry run's
-  orders once, in the exchange's priority (best price, then oldest).
+  orders once, in the exchange's priority (best price, then oldest). An order sees only the prints
+  made after it was placed (the tape's position is read as it arrives).
 - **Stop-loss / take-profit** trigger on the last traded price as Kraken's do (stop-loss: a sell at
   or below, a buy at or above its price; take-profit the other way), then execute as a market
-  order (``-limit`` variants: as a limit at ``price2``).
+  order (``-limit`` variants: as a limit at ``price2``). A triggered buy spends at most what the
+  wallet holds for it (its free quote and its own hold): when the market gapped past its trigger
+  it buys what that pays for and the rest is cancelled ``Insufficient funds`` (Kraken's reason
+  string; how Kraken splits a triggered order it cannot wholly pay is not documented: a stated
+  choice). A trigger whose book cannot be read executes at the next call.
 - **Fees**: the account's own fee tier (TradeVolume for the pair), else the pair's schedule
   (AssetPairs); maker for resting fills, taker otherwise. Cost and fee are rounded half-up to the
   quote asset's decimals (Assets), as Kraken books them.
-- **Funds**: a market buy needs the book's cost of its volume plus the taker fee, a limit buy its
-  volume at its price plus the fee, a sell its volume of base; what resting orders hold is not
-  free. Short: ``EOrder:Insufficient funds``, nothing placed.
+- **Funds**: a market buy needs what its fills on the book will cost, each level's cost and taker
+  fee rounded as they are booked; a limit buy its volume at its price plus the fee, a sell its
+  volume of base; what resting orders hold is not free. Short: ``EOrder:Insufficient funds``,
+  nothing placed.
 - **Restarts**: with a ``journal`` (the dry run's own store) the wallet, every order and fill, the
   tape cursor and the dead man's switch are saved after each call that changed them, in one
   transaction, and restored when the next process starts on that store: the rehearsal goes on as
   an exchange's account does across a restart (resting orders fill from the prints made while it
-  was down; the P&L and daily limits continue).
+  was down, and a dead man's switch that fired meanwhile cancels after the prints made before its
+  time; the P&L and daily limits continue). A save that fails is made by the next one. What the
+  dry run took from the book is not saved (the book has moved by the next start).
 """
 from __future__ import annotations
 
 import json
 import threading
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Any, Callable
 
 from krakenbot.clock import Clock
 from krakenbot.dry_run.wallet import Wallet
 from krakenbot.errors import KrakenError, from_codes
-from krakenbot.models import OrderBook, PairInfo
+from krakenbot.models import BookLevel, OrderBook, PairInfo
 from krakenbot.safety.allowlist import VENUE_ENDPOINTS
 from krakenbot.safety.modes import TradingMode
 
 ZERO = Decimal(0)
 _PAGE = 50  # ClosedOrders / TradesHistory page size, as Kraken's
+_TAPE_PAGE = 1000  # Trades: a full page means more may follow
 _TRIGGERED = ("stop-loss", "take-profit", "stop-loss-limit", "take-profit-limit")
 _TYPES = ("market", "limit", *_TRIGGERED)
 JOURNAL = "dry_run."  # the store's meta keys that hold the venue's state
@@ -95,6 +109,7 @@ class _Order:
     reason: str | None = None
     ahead: Decimal = ZERO  # queue volume ahead of a resting limit at its price
     triggered: bool = False
+    arrived: bool = True  # False: triggered, but the book could not be read to execute it yet
 
     @property
     def remaining(self) -> Decimal:
@@ -116,7 +131,7 @@ class _Order:
                 "cl_ord_id": self.cl_ord_id, "userref": self.userref, "status": self.status,
                 "vol_exec": _fmt(self.vol_exec), "cost": _fmt(self.cost), "fee": _fmt(self.fee),
                 "trades": self.trades, "closetm": self.closetm, "reason": self.reason, "ahead": _fmt(self.ahead),
-                "triggered": self.triggered}
+                "triggered": self.triggered, "arrived": self.arrived}
 
     @classmethod
     def restored(cls, row: dict[str, Any], pair: PairInfo) -> "_Order":
@@ -194,6 +209,8 @@ class DryRunVenue:
         self.orders: dict[str, _Order] = {}  # every order, in placement order
         self.fills: dict[str, _Fill] = {}
         self._cursor: dict[str, str] = {}  # pair id -> the Trades cursor already seen
+        self._read: set[str] = set()  # pairs whose tape this call has read up to now
+        self._taken: dict[str, dict[tuple[str, Decimal], tuple[int, Decimal]]] = {}  # _available
         self._rates: dict[str, tuple[Decimal, Decimal]] = {}  # pair id -> (taker, maker) percent
         self._decimals: dict[str, int] = {}
         self._dms_trigger: float | None = None
@@ -227,14 +244,25 @@ class DryRunVenue:
                 self._save()
 
     def catch_up(self) -> None:
-        """The dead man's switch, then every pair with open orders against the trades printed since."""
-        now = self.clock.time()
-        if self._dms_trigger is not None and now >= self._dms_trigger:
+        """The market since the last look, in the order it happened: every pair with open orders against
+        the trades printed since; when the dead man's switch fired meanwhile, first the trades printed
+        before it fired, then the switch (the later trades then concern no order). First of all, a
+        triggered order whose book could not be read at the last look executes now."""
+        self._read = set()
+        for o in [o for o in self._open() if not o.arrived]:
+            self._arrive(o)
+        trigger = self._dms_trigger
+        if trigger is not None and self.clock.time() >= trigger:
+            for pair_id in self._open_pairs():
+                self._follow_tape(pair_id, until=trigger)
             self._dms_trigger = None
             for o in self._open():
                 self._close(o, "canceled", "Dead man's switch")
-        for pair_id in sorted({o.pair.name for o in self._open()}):
+        for pair_id in self._open_pairs():
             self._follow_tape(pair_id)
+
+    def _open_pairs(self) -> list[str]:
+        return sorted({o.pair.name for o in self._open()})
 
     # -- the journal: the venue's state in the dry run's store -------------------------------------
     @property
@@ -277,16 +305,46 @@ class DryRunVenue:
         orders = [*self._open(), *(self.orders[t] for t in self._changed)]
         rows.update((f"{JOURNAL}order.{o.txid}", o.saved()) for o in orders)
         rows.update((f"{JOURNAL}fill.{f.trade_id}", f.saved()) for f in self._new_fills)  # a fill never changes
-        self._changed, self._new_fills = set(), []
         texts = {key: json.dumps(value, sort_keys=True) for key, value in rows.items()}
         changed = {key: text for key, text in texts.items() if self._saved.get(key) != text}
-        if changed:
+        if changed:  # a failed write raises here: what it held is written by the next save
             self.journal.set_metas(changed)
             self._saved.update(changed)
+        self._changed, self._new_fills = set(), []
 
     # -- market reads ------------------------------------------------------------------------------
     def _book(self, pair: PairInfo) -> OrderBook:
-        return self.client.market.depth(pair.name, 500)
+        return self._available(pair, self.client.market.depth(pair.name, 500))
+
+    def _available(self, pair: PairInfo, book: OrderBook) -> OrderBook:
+        """``book`` less the volume the dry run's own orders already took from it (Kraken's book never
+        shows the dry run's fills). A level the dry run took from stays that much smaller while the
+        exchange shows it with the timestamp it had then; a level showing a newer timestamp (the
+        exchange updated it since) or gone from the book is the exchange's again, whole."""
+        taken = self._taken.get(pair.name)
+        if not taken:
+            return book
+        kept: dict[tuple[str, Decimal], tuple[int, Decimal]] = {}
+        sides: dict[str, tuple[BookLevel, ...]] = {}
+        for side, levels in (("asks", book.asks), ("bids", book.bids)):
+            out = []
+            for level in levels:
+                record = taken.get((side, level.price))
+                if record is None or record[0] != level.timestamp:
+                    out.append(level)
+                    continue
+                kept[(side, level.price)] = record
+                if level.volume > record[1]:
+                    out.append(BookLevel(level.price, level.volume - record[1], level.timestamp))
+            sides[side] = tuple(out)
+        self._taken[pair.name] = kept
+        return OrderBook(book.pair, sides["asks"], sides["bids"])
+
+    def _took(self, pair: PairInfo, taker_side: str, level: BookLevel, volume: Decimal) -> None:
+        key = ("asks" if taker_side == "buy" else "bids", level.price)
+        record = self._taken.setdefault(pair.name, {}).get(key)
+        before = record[1] if record is not None and record[0] == level.timestamp else ZERO
+        self._taken[pair.name][key] = (level.timestamp, before + volume)
 
     def _rate(self, pair: PairInfo, maker: bool) -> Decimal:
         rates = self._rates.get(pair.name)
@@ -313,6 +371,24 @@ class DryRunVenue:
     def _money(self, pair: PairInfo, amount: Decimal, rounding: str = ROUND_HALF_UP) -> Decimal:
         return amount.quantize(Decimal(1).scaleb(-self._quote_decimals(pair)), rounding=rounding)
 
+    def _priced(self, pair: PairInfo, price: Decimal, volume: Decimal, maker: bool) -> Decimal:
+        """What one fill costs a buyer, cost plus fee, each rounded as the fill books them."""
+        cost = self._money(pair, price * volume)
+        return cost + self._money(pair, cost * self._rate(pair, maker) / 100)
+
+    def _affordable(self, pair: PairInfo, price: Decimal, volume: Decimal, budget: Decimal) -> Decimal:
+        """The most of ``volume`` (in lots) a taker buy at ``price`` can pay with ``budget``. The second
+        try leaves room for the two roundings (cost, fee: half a unit each, at most)."""
+        if self._priced(pair, price, volume, maker=False) <= budget:
+            return volume
+        lot, unit = Decimal(1).scaleb(-pair.lot_decimals), Decimal(1).scaleb(-self._quote_decimals(pair))
+        per = price * (1 + self._rate(pair, maker=False) / 100)
+        for spend in (budget, budget - 2 * unit):
+            fits = min(volume, max(ZERO, spend / per).quantize(lot, rounding=ROUND_DOWN))
+            if self._priced(pair, price, fits, maker=False) <= budget:
+                return fits
+        return ZERO
+
     # -- holds and funds ---------------------------------------------------------------------------
     def _hold(self, o: _Order) -> tuple[str, Decimal]:
         if o.side == "sell":
@@ -323,9 +399,11 @@ class DryRunVenue:
         rate = self._rate(o.pair, maker=False)
         return o.pair.quote, self._money(o.pair, o.remaining * price * (1 + rate / 100), ROUND_UP)
 
-    def _held(self) -> dict[str, Decimal]:
+    def _held(self, but: _Order | None = None) -> dict[str, Decimal]:
         held: dict[str, Decimal] = {}
         for o in self._open():
+            if o is but:
+                continue
             asset, amount = self._hold(o)
             held[asset] = held.get(asset, ZERO) + amount
         return held
@@ -333,13 +411,14 @@ class DryRunVenue:
     def free(self, asset: str) -> Decimal:
         return self.wallet.balance(asset) - self._held().get(asset, ZERO)
 
-    def _needs(self, o: _Order) -> tuple[str, Decimal]:
+    def _needs(self, o: _Order, book: OrderBook | None) -> tuple[str, Decimal]:
+        """What ``o`` needs free: a market buy what its fills on ``book`` will cost (rounded as booked)."""
         if o.ordertype != "market":
             return self._hold(o)
-        if o.side == "sell":
+        if o.side == "sell" or book is None:
             return o.pair.base, o.volume
-        cost = sum((price * vol for price, vol in _walk(self._book(o.pair), "buy", o.volume, None)), ZERO)
-        return o.pair.quote, cost * (1 + self._rate(o.pair, maker=False) / 100)
+        return o.pair.quote, sum((self._priced(o.pair, level.price, vol, maker=False)
+                                  for level, vol in _walk(book, "buy", o.volume, None)), ZERO)
 
     # -- order entry ----------------------------------------------------------------------------------
     def _add_order(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -363,37 +442,57 @@ class DryRunVenue:
                    oflags=str(params.get("oflags") or ""), timeinforce=str(params.get("timeinforce") or "GTC"),
                    opentm=self.clock.time(), cl_ord_id=cl_ord_id,
                    userref=int(params["userref"]) if params.get("userref") is not None else None)
-        asset, need = self._needs(o)
+        validate = str(params.get("validate", "")).lower() in ("true", "1")
+        # The market as the order arrives, read before anything is recorded: a read that fails refuses
+        # the order, as an exchange error would. First the tape's position (the order sees only the
+        # trades printed after it), then the book it is checked and filled on.
+        if not validate:
+            self._tape_now(pair)
+        book = None
+        if ordertype not in _TRIGGERED or not validate and self._trigger(o, self.client.market.ticker(pair.name).last):
+            book = self._book(pair)
+        asset, need = self._needs(o, book)
         if self.free(asset) < need:
             raise _refuse("EOrder:Insufficient funds", ep)
         descr = {"order": describe(o)}
-        if str(params.get("validate", "")).lower() in ("true", "1"):
+        if validate:
             return {"descr": descr}
         o.txid = self._next_id("O")
         self.orders[o.txid] = o
-        if o.pair.name not in self._cursor:
-            self._cursor[o.pair.name] = self.client.market.recent_trades(o.pair.name).last
-        self._arrive(o)
+        self._arrive(o, book)
         return {"descr": descr, "txid": [o.txid]}
 
-    def _arrive(self, o: _Order) -> None:
-        """A new (or just triggered) order: market and crossing limits take, the rest rests."""
+    def _tape_now(self, pair: PairInfo) -> None:
+        """The pair's tape cursor at now, unless this call already read it there (its open orders)."""
+        if pair.name not in self._read:
+            self._cursor[pair.name] = self.client.market.recent_trades(pair.name).last
+            self._read.add(pair.name)
+
+    def _arrive(self, o: _Order, book: OrderBook | None = None) -> None:
+        """A new (or just triggered) order: market and crossing limits take, the rest rests. A triggered
+        order whose book cannot be read waits, triggered, for the next look (``catch_up``)."""
         if o.ordertype in _TRIGGERED and not o.triggered:
-            last = self.client.market.ticker(o.pair.name).last
-            if not self._trigger(o, last):
+            return
+        if book is None:
+            try:
+                book = self._book(o.pair)
+            except KrakenError:
+                o.arrived = False
                 return
-        book = self._book(o.pair)
+        o.arrived = True
         limit = o.limit
         if limit is None:  # market, or a triggered stop-loss / take-profit
-            self._take(o, book, None)
-            self._finish(o, "Insufficient liquidity")
+            short = self._take(o, book, None)
+            self._finish(o, "Insufficient funds" if short else "Insufficient liquidity")
             return
         best = book.best_ask if o.side == "buy" else book.best_bid
         crosses = best is not None and (limit >= best if o.side == "buy" else limit <= best)
         if "post" in o.oflags.split(",") and crosses:
             self._close(o, "canceled", "Post only order")
             return
-        self._take(o, book, limit)
+        if self._take(o, book, limit):
+            self._finish(o, "Insufficient funds")
+            return
         if o.remaining <= 0 or o.timeinforce.upper() == "IOC":
             self._finish(o, "Immediate or cancel")
             return
@@ -408,9 +507,23 @@ class DryRunVenue:
         o.triggered = hit
         return hit
 
-    def _take(self, o: _Order, book: OrderBook, limit: Decimal | None) -> None:
-        for price, vol in _walk(book, o.side, o.remaining, limit):
-            self._fill(o, price, vol, maker=False)
+    def _take(self, o: _Order, book: OrderBook, limit: Decimal | None) -> bool:
+        """``o`` takes ``book`` up to ``limit``. A buy spends at most what the wallet holds for it (the
+        quote not held by other orders), as a triggered stop must when the market gapped past its hold:
+        it fills what that pays for. True when the funds ran out before the volume did."""
+        pair = o.pair
+        budget = self.wallet.balance(pair.quote) - self._held(but=o).get(pair.quote, ZERO) \
+            if o.side == "buy" else None
+        for level, wanted in _walk(book, o.side, o.remaining, limit):
+            volume = wanted if budget is None else self._affordable(pair, level.price, wanted, budget)
+            if volume > 0:
+                spent = self._fill(o, level.price, volume, maker=False)
+                self._took(pair, o.side, level, volume)
+                if budget is not None:
+                    budget -= spent
+            if volume < wanted:
+                return True
+        return False
 
     def _finish(self, o: _Order, reason: str) -> None:
         if o.remaining <= 0:
@@ -423,7 +536,8 @@ class DryRunVenue:
         if o.txid:  # a placed order (not a refused one): saved with its end
             self._changed.add(o.txid)
 
-    def _fill(self, o: _Order, price: Decimal, volume: Decimal, maker: bool) -> None:
+    def _fill(self, o: _Order, price: Decimal, volume: Decimal, maker: bool) -> Decimal:
+        """One fill, booked; returns what it cost a buyer (cost plus fee)."""
         pair = o.pair
         cost = self._money(pair, price * volume)
         fee = self._money(pair, cost * self._rate(pair, maker) / 100)
@@ -437,18 +551,33 @@ class DryRunVenue:
         o.cost += cost
         o.fee += fee
         o.trades.append(fill.trade_id)
+        return cost + fee
 
     # -- resting orders and the tape ---------------------------------------------------------------
-    def _follow_tape(self, pair_id: str) -> None:
-        page = self.client.market.recent_trades(pair_id, since=self._cursor.get(pair_id))
-        self._cursor[pair_id] = page.last
-        for trade in page.trades:
-            for o in [o for o in self._open() if o.pair.name == pair_id]:
-                if o.ordertype in _TRIGGERED and not o.triggered and self._trigger(o, trade.price):
-                    self._arrive(o)
-            for side in ("buy", "sell"):
-                self._queue_fill(side, [o for o in self._open() if o.pair.name == pair_id and o.side == side],
-                                 trade.price, trade.volume)
+    def _follow_tape(self, pair_id: str, until: float | None = None) -> None:
+        """The trades printed since the pair's cursor, page after full page; ``until``: only those printed
+        before that time (the dead man's switch fires then and cancels every order: the later trades
+        concern none)."""
+        while True:
+            since = self._cursor.get(pair_id)
+            page = self.client.market.recent_trades(pair_id, since=since)
+            self._cursor[pair_id] = page.last
+            self._read.add(pair_id)
+            for trade in page.trades:
+                if until is not None and trade.time >= until:
+                    return
+                self._on_trade(pair_id, trade.price, trade.volume)
+            if len(page.trades) < _TAPE_PAGE or page.last == since:
+                return
+
+    def _on_trade(self, pair_id: str, price: Decimal, volume: Decimal) -> None:
+        """One public print: the stops it triggers, then the resting orders it fills."""
+        for o in [o for o in self._open() if o.pair.name == pair_id]:
+            if o.ordertype in _TRIGGERED and not o.triggered and self._trigger(o, price):
+                self._arrive(o)
+        for side in ("buy", "sell"):
+            self._queue_fill(side, [o for o in self._open() if o.pair.name == pair_id and o.side == side],
+                             price, volume)
 
     def _queue_fill(self, side: str, orders: list[_Order], price: Decimal, volume: Decimal) -> None:
         """The conservative queue model (module docstring) for one public print on one side: its volume
@@ -550,10 +679,10 @@ class DryRunVenue:
         return f"{kind}DRY{self._run.upper()}-{self._seq:05d}"
 
 
-def _walk(book: OrderBook, side: str, volume: Decimal, limit: Decimal | None) -> list[tuple[Decimal, Decimal]]:
-    """A taker's fills on the book: [(price, volume)] level by level from the best, up to ``limit``."""
+def _walk(book: OrderBook, side: str, volume: Decimal, limit: Decimal | None) -> list[tuple[BookLevel, Decimal]]:
+    """A taker's fills on the book: [(level, volume)] level by level from the best, up to ``limit``."""
     levels = book.asks if side == "buy" else book.bids
-    fills: list[tuple[Decimal, Decimal]] = []
+    fills: list[tuple[BookLevel, Decimal]] = []
     left = volume
     for level in levels:
         if left <= 0:
@@ -562,7 +691,7 @@ def _walk(book: OrderBook, side: str, volume: Decimal, limit: Decimal | None) ->
             break
         take = min(left, level.volume)
         if take > 0:
-            fills.append((level.price, take))
+            fills.append((level, take))
             left -= take
     return fills
 

@@ -2,10 +2,11 @@
 market, and no order-entry or cancel call ever reaches the exchange (its access log proves it)."""
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 import pytest
 
+from krakenbot import cli
 from krakenbot.bot import Bot
 from krakenbot.client import endpoints as table
 from krakenbot.config import Settings
@@ -15,6 +16,7 @@ from krakensim.clock import ManualClock
 # Every call that enters, changes or cancels an order at the exchange.
 ORDER_CALLS = table.names(effect=table.Effect.PLACE) | table.names(effect=table.Effect.CANCEL)
 WALLET = "ZEUR=5000,XXBT=0"
+ZERO = Decimal(0)
 
 
 def dry_bot(make_bot, **env):
@@ -273,3 +275,273 @@ def test_a_dry_run_store_with_orders_but_no_saved_venue_is_refused(sim, tmp_path
 
     with pytest.raises(ValueError, match="start the rehearsal on a fresh store"):
         Bot.build(Settings.from_env(env), clock=sim.clock)
+
+
+def negative(wallet: dict) -> dict:
+    return {asset: amount for asset, amount in wallet.items() if amount < 0}
+
+
+# -- the tape an order sees ------------------------------------------------------------------------------------------
+def test_a_resting_limit_sees_only_the_trades_printed_after_it_was_placed(tmp_path):
+    """Another trader walks the bids down before the bid exists (the pair has no open order then): live, the bid
+    stays open; the dry run must not fill it from those earlier prints either."""
+    def story(sim, bot, other_trader):
+        assert bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.001")).placed
+        other_trader("sell", "0.02")  # walks the bids down to ~59,952, before the bid below exists
+        resting = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.003"), BID - 2 * STEP,
+                                          post_only=True)
+        assert resting.placed, resting
+        bot.safety.refresh_orders()
+        return fills_of(bot), bot.store.get_order(resting.cl_ord_id).status
+
+    seen = in_both_modes(str(tmp_path), story)
+
+    assert seen["live"][1] == "OPEN"
+    assert seen["dry-run"] == seen["live"]
+
+
+def test_after_a_crash_the_trades_made_before_the_dead_mans_switch_fired_fill_first(tmp_path):
+    """The bot dies with a bid resting and the switch armed for 60 s; 10 s later a seller trades through the bid;
+    the switch fires at 60 s. Live, the bid filled before the switch fired: the dry run's next process catches up
+    on the trades up to the switch's time, then applies the switch."""
+    seen = {}
+    for mode in ("live", "dry-run"):
+        folder = tmp_path / mode
+        folder.mkdir()
+        with KrakenSimulator(seed=42, clock=ManualClock()) as sim:
+            sim.set_price("XBTEUR", "60000")
+            sim.set_liquidity("XBTEUR", "0.004")
+            other_trader = another_trader(sim)
+            env = market_env(sim, mode, str(folder), STORE_PATH=str(folder / "bot.sqlite"),
+                             DRY_RUN_WALLET="ZEUR=5000,XXBT=0", DEAD_MANS_SWITCH_SECONDS="60")
+            first = Bot.build(Settings.from_env(env), clock=sim.clock, live_flag=mode == "live")
+            first.start()
+            resting = first.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.003"), BID, post_only=True)
+            assert resting.placed, resting
+            first.client.close()  # the process dies: no disarm, no further call
+            first.store.close()
+            sim.advance(10)
+            other_trader("sell", "0.008")  # 0.004 ahead of it, then through it: fills its 0.003
+            sim.advance(100)  # the switch fired at 60 s
+            with Bot.build(Settings.from_env(env), clock=sim.clock, live_flag=mode == "live") as second:
+                second.start()
+                order = second.store.get_order(resting.cl_ord_id)
+                seen[mode] = (order.status, order.volume_executed)
+
+    assert seen["live"] == ("FILLED", Decimal("0.003"))
+    assert seen["dry-run"] == seen["live"]
+
+
+# -- the wallet never below zero -------------------------------------------------------------------------------------
+def test_a_stop_loss_buy_triggered_in_a_gap_buys_what_the_wallet_pays_and_cancels_the_rest(sim, make_bot):
+    """The stop holds 0.005 x its trigger price plus the fee; the market gaps far past it: it buys at the book's
+    price what the wallet pays for, and the rest is cancelled ``Insufficient funds`` (README "Dry run")."""
+    sim.set_liquidity("XBTEUR", "0.004")
+    other_trader = another_trader(sim)
+    bot = dry_bot(make_bot, DRY_RUN_WALLET="ZEUR=302", MAX_POSITION_PCT="100")
+    stop = bot.safety.submit_order("XBTEUR", "buy", "stop-loss", Decimal("0.005"), Decimal("60010"))
+    assert stop.placed, stop
+    sim.set_price("XBTEUR", "66000")  # the market gaps up through the trigger
+    other_trader("buy", "0.001")
+    bot.safety.refresh_orders()
+
+    venue = bot.client.venue
+    assert negative(venue.wallet.balances) == {}, venue.wallet.balances
+    [order] = venue.orders.values()
+    assert (order.status, order.reason) == ("canceled", "Insufficient funds")
+    assert Decimal("0.004") < order.vol_exec < Decimal("0.005")
+    assert venue.wallet.balance("ZEUR") < Decimal("0.01")  # it spent what it had
+
+
+def test_a_market_buy_is_checked_and_filled_on_one_read_of_the_book(sim, make_bot):
+    """The market moves between the venue's reads (here as it reads the tape): the fill costs what was checked."""
+    sim.set_liquidity("XBTEUR", "0.004")
+    bot = dry_bot(make_bot, DRY_RUN_WALLET="ZEUR=245", MAX_POSITION_PCT="100", PRICE_COLLAR_PCT="20")
+    sim.faults.on_arrival("Trades", lambda: sim.set_price("XBTEUR", "63000"))
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.004"))
+
+    assert negative(bot.client.venue.wallet.balances) == {}, (outcome, bot.client.venue.wallet.balances)
+
+
+def test_the_funds_check_rounds_as_the_fills_do_so_a_market_buy_never_leaves_the_wallet_below_zero(sim, make_bot):
+    """A wallet that pays the unrounded cost x (1 + fee) to the unit: each level's fee rounded half-up costs more.
+    The check counts the fills as they will be booked: refused, or paid in full."""
+    q = Decimal("0.0001")  # ZEUR's decimals (Assets)
+    sim.set_liquidity("XBTEUR", "0.004")
+    asks = dry_bot(make_bot, DRY_RUN_WALLET="ZEUR=100000").safety.order_book("XBTEUR", 500).asks
+    volume, left, cost = Decimal("0.029"), Decimal("0.029"), ZERO
+    for level in asks:
+        take = min(left, level.volume)
+        cost, left = cost + level.price * take, left - take
+        if not left:
+            break
+    wallet = (cost * Decimal("1.004")).quantize(q, ROUND_CEILING)  # pays the unrounded check, to the unit
+    bot = dry_bot(make_bot, DRY_RUN_WALLET=f"ZEUR={wallet}", MAX_POSITION_PCT="100", MAX_ORDER_EUR="5000")
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "market", volume)
+
+    assert negative(bot.client.venue.wallet.balances) == {}, (outcome, bot.client.venue.wallet.balances)
+
+
+# -- liquidity the dry run already took ------------------------------------------------------------------------------
+def test_two_market_buys_in_a_row_never_take_the_same_offer_twice(tmp_path):
+    """Kraken's book never shows the dry run's fills: the second buy must not take the 0.004 at the best ask that
+    the first one took, as live's first buy took it."""
+    def story(sim, bot, other_trader):
+        for _ in range(2):
+            assert bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.004")).placed
+        bot.safety.refresh_orders()
+        return fills_of(bot)
+
+    seen = in_both_modes(str(tmp_path), story)
+
+    assert len({price for _, price, _, _ in seen["live"]}) == 2
+    assert seen["dry-run"] == seen["live"]
+
+
+def test_a_level_the_exchange_shows_refreshed_is_taken_whole_again(tmp_path):
+    """After the first buy the market moves and its book is rebuilt (the level's timestamp is newer): the best
+    ask is whole again, live and in the dry run."""
+    def story(sim, bot, other_trader):
+        assert bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.004")).placed
+        sim.advance(1)
+        sim.set_price("XBTEUR", "60000")
+        assert bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.004")).placed
+        bot.safety.refresh_orders()
+        return fills_of(bot)
+
+    seen = in_both_modes(str(tmp_path), story)
+
+    assert len({price for _, price, _, _ in seen["live"]}) == 1
+    assert seen["dry-run"] == seen["live"]
+
+
+# -- a read failing inside the venue's AddOrder ----------------------------------------------------------------------
+def test_a_market_order_is_refused_and_nothing_recorded_when_the_book_cannot_be_read(sim, make_bot):
+    """Depth fails as the venue reads it for the order (after the wrapper's own look): refused like an exchange
+    error, nothing placed; never a market order left open (it never rests on Kraken)."""
+    sim.set_liquidity("XBTEUR", "0.004")
+    bot = dry_bot(make_bot, DRY_RUN_WALLET="ZEUR=5000", MAX_POSITION_PCT="100")
+    bot.safety.order_book("XBTEUR", 500)  # the wrapper's own look, cached
+    sim.faults.on_arrival("Trades", lambda: sim.faults.inject("Depth", "http_status", status=503, times=10))
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.004"))
+    sim.faults.reset()
+    sim.advance(60)
+    bot.safety.refresh_orders()
+
+    assert not outcome.placed, outcome
+    assert bot.client.venue.orders == {}
+    assert [o.status for o in bot.store.orders() if o.status == "OPEN"] == []
+
+
+def test_a_stop_triggered_while_the_book_cannot_be_read_executes_at_the_next_look(sim, make_bot):
+    """The print that triggers it arrives while Depth fails: the stop waits, triggered, and sells at the next call
+    that can read the book (never left open for good, never triggered twice)."""
+    sim.set_liquidity("XBTEUR", "0.004")
+    other_trader = another_trader(sim)
+    bot = dry_bot(make_bot, DRY_RUN_WALLET="ZEUR=0,XXBT=0.01")
+    stop = bot.safety.submit_order("XBTEUR", "sell", "stop-loss", Decimal("0.005"), BID - 2 * STEP)
+    assert stop.placed, stop
+    other_trader("sell", "0.012")  # trades through the trigger
+    sim.faults.inject("Depth", "http_status", status=503, times=10)
+    bot.client.venue.call("OpenOrders", {})  # one look, the book unreadable
+    [order] = bot.client.venue.orders.values()
+    assert (order.status, order.triggered, order.vol_exec) == ("open", True, ZERO)
+
+    sim.faults.reset()
+    bot.safety.refresh_orders()
+
+    assert (order.status, order.vol_exec) == ("closed", Decimal("0.005"))
+    assert bot.store.get_order(stop.cl_ord_id).status == "FILLED"
+
+
+# -- the venue's journal ---------------------------------------------------------------------------------------------
+def test_a_journal_write_that_fails_is_made_by_the_next_save_and_no_fill_is_lost_across_a_restart(sim, tmp_path):
+    """The write after a fill fails (the disk read-only for a moment): the next save writes it, and the next
+    process restores the order filled, its fill once, and no hold."""
+    sim.set_liquidity("XBTEUR", "0.004")
+    other_trader = another_trader(sim)
+    env = market_env(sim, "dry-run", str(tmp_path), STORE_PATH=str(tmp_path / "bot.sqlite"),
+                     DRY_RUN_WALLET="ZEUR=5000,XXBT=0")
+    with Bot.build(Settings.from_env(env), clock=sim.clock) as first:
+        first.start()
+        resting = first.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.003"), BID, post_only=True)
+        assert resting.placed, resting
+        other_trader("sell", "0.008")  # 0.004 ahead of it at the bid, then 0.004 more: fills its 0.003
+        first.store._db.execute("PRAGMA query_only=ON")
+        try:
+            with pytest.raises(Exception):  # noqa: B017 - the failed write is the point
+                first.client.venue.call("OpenOrders", {})  # fills it, then the journal write fails
+        finally:
+            first.store._db.execute("PRAGMA query_only=OFF")
+        first.safety.refresh_orders()  # a later call saves fine
+        assert first.client.venue.orders[resting.txid].status == "closed"
+        fills = {t: f.volume for t, f in first.client.venue.fills.items()}
+
+    with Bot.build(Settings.from_env(env), clock=sim.clock) as second:
+        second.start()
+        venue = second.client.venue
+        order = venue.orders[resting.txid]
+        assert (order.status, order.vol_exec) == ("closed", Decimal("0.003"))
+        assert {t: f.volume for t, f in venue.fills.items()} == fills
+        assert venue._held() == {}
+
+
+# -- live books and dry-run books ------------------------------------------------------------------------------------
+def test_run_mode_live_keeps_the_live_store_whatever_trading_mode_the_env_file_says(tmp_path, monkeypatch):
+    """`krakenbot run --mode live --live` on an env file saying TRADING_MODE=dry-run (as the README's rehearsal
+    sets it): the store follows the mode run, the live one; and `--mode dry-run` on a live env file the dry run's."""
+    monkeypatch.chdir(tmp_path)
+    home = tmp_path / "home"
+    base = ("KRAKEN_API_KEY=abcdefghijklmnop\nKRAKEN_API_SECRET=c2VjcmV0\nKRAKEN_LIVE_TRADING=yes\n"
+            "DRY_RUN_WALLET=ZEUR=1000\n")
+    stores = {}
+    for said in ("live", "dry-run"):
+        env_file = tmp_path / f"{said}.env"
+        env_file.write_text(base + f"TRADING_MODE={said}\n")
+        env_file.chmod(0o600)
+        for run in (["--mode", "live", "--live"], ["--mode", "dry-run"]):
+            settings, _ = cli._settings(cli._parse(["--env-file", str(env_file), "--home", str(home), "run", *run]))
+            stores[(said, run[1])] = settings.store_path
+
+    assert {stores[("live", "live")], stores[("dry-run", "live")]} == {str(home / "krakenbot.sqlite")}, stores
+    assert {stores[("live", "dry-run")], stores[("dry-run", "dry-run")]} == {str(home / "krakenbot.dry-run.sqlite")}
+
+
+def test_a_live_bot_refuses_a_dry_run_store_even_unmarked_and_a_dry_run_refuses_the_live_store(sim, tmp_path):
+    """The name says dry run (a fresh file no dry run has marked yet): live, canary and paper refuse it. The live
+    bot marks its own store: a dry run pointed at it (renamed) refuses it, though it holds no order."""
+    import shutil
+
+    for mode in ("live", "canary", "paper"):
+        env = market_env(sim, mode, str(tmp_path), STORE_PATH=str(tmp_path / f"{mode}.dry-run.sqlite"))
+        with pytest.raises(ValueError, match="holds a dry run's books"):
+            Bot.build(Settings.from_env(env), clock=sim.clock, live_flag=True)
+    env = market_env(sim, "live", str(tmp_path), STORE_PATH=str(tmp_path / "bot.sqlite"))
+    with Bot.build(Settings.from_env(env), clock=sim.clock, live_flag=True):
+        pass
+    shutil.copy(tmp_path / "bot.sqlite", tmp_path / "copy.dry-run.sqlite")
+
+    env = market_env(sim, "dry-run", str(tmp_path), STORE_PATH=str(tmp_path / "copy.dry-run.sqlite"))
+    with pytest.raises(ValueError, match="holds the exchange's books, not a dry run's"):
+        Bot.build(Settings.from_env(env), clock=sim.clock)
+
+
+def test_check_runs_beside_a_dry_run_on_its_store(sim, tmp_path, monkeypatch, capsys):
+    """With TRADING_MODE=dry-run, `krakenbot check` opens the dry run's store (read-only mode: it orders
+    nothing) and checks the connection."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    env = market_env(sim, "dry-run", str(tmp_path), KRAKENBOT_HOME=str(home), STORE_PATH="krakenbot.sqlite",
+                     DRY_RUN_WALLET="ZEUR=1000")
+    with Bot.build(Settings.from_env(env), clock=sim.clock) as bot:
+        assert bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.001")).placed
+    env_file = tmp_path / "dry.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in env.items()))
+    env_file.chmod(0o600)
+    monkeypatch.chdir(tmp_path)
+
+    code = cli.main(["--env-file", str(env_file), "check"])
+
+    out = capsys.readouterr()
+    assert code == 0, out.err
+    assert "auth       ok" in out.out

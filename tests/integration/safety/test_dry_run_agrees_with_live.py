@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from krakenbot.bot import Bot
 from krakenbot.config import Settings
 from krakenbot.models import OrderType, Side
@@ -16,18 +18,20 @@ CYCLES = 12
 
 
 class MarketSteps:
-    """Buy 0.005 XBT at market each cycle; at every fourth cycle sell what was bought (market)."""
+    """Buy 0.005 XBT at market each cycle (``buys`` orders in a row); at every fourth cycle sell what was
+    bought (market)."""
 
     name = "market-steps"
 
-    def __init__(self) -> None:
+    def __init__(self, buys: int = 1) -> None:
         self.cycle = 0
+        self.buys = buys
 
     def decide(self, view: MarketView) -> list[TradeIntent]:
         self.cycle += 1
         if self.cycle % 4 == 0 and view.position_volume > 0:
             return [TradeIntent(view.pair, Side.SELL, OrderType.MARKET, view.position_volume, reason="sell")]
-        return [TradeIntent(view.pair, Side.BUY, OrderType.MARKET, Decimal("0.005"), reason="buy")]
+        return [TradeIntent(view.pair, Side.BUY, OrderType.MARKET, Decimal("0.005"), reason="buy")] * self.buys
 
     def acknowledge(self, intent: TradeIntent, placed: bool, now: float) -> None:
         return None
@@ -121,9 +125,13 @@ def resting_run(mode: str, seed: int = 7, cycles: int = CYCLES, tmp: str = "/tmp
         return seen
 
 
-def test_dry_run_and_live_agree_on_the_same_market(tmp_path):
-    live = run("live", tmp=str(tmp_path), strategy=MarketSteps())
-    dry = run("dry-run", tmp=str(tmp_path), strategy=MarketSteps())
+@pytest.mark.parametrize("buys, cycles", [(1, CYCLES), (2, 8)])
+def test_dry_run_and_live_agree_on_the_same_market(tmp_path, buys, cycles):
+    """``buys=2``: two market buys in a row in one cycle, the second on the book the first left (live); over
+    fewer cycles, as live's traded volume would otherwise reach the next fee tier, which the dry run's
+    fills never move (README "Dry run")."""
+    live = run("live", tmp=str(tmp_path), cycles=cycles, strategy=MarketSteps(buys))
+    dry = run("dry-run", tmp=str(tmp_path), cycles=cycles, strategy=MarketSteps(buys))
     assert len(live["orders"]) >= 4 and {o[0] for o in live["orders"]} == {"buy", "sell"}, live["orders"]
     assert dry["orders"] == live["orders"]
     assert len(live["fills"]) > len(live["orders"])  # the thin book: orders fill over several levels
@@ -154,6 +162,8 @@ def figures(live: dict, dry: dict) -> None:
 if __name__ == "__main__":
     print("market orders (MarketSteps):")
     figures(run("live", strategy=MarketSteps()), run("dry-run", strategy=MarketSteps()))
+    print("two market buys in a row each cycle (MarketSteps(2), 8 cycles):")
+    figures(run("live", cycles=8, strategy=MarketSteps(2)), run("dry-run", cycles=8, strategy=MarketSteps(2)))
     print("limit orders at the ask, the rest resting (DipBuyStrategy; the simulator's random walk, no other traders):")
     figures(run("live"), run("dry-run"))
     print("resting post-only quotes, other traders' flow 2/s, looked at every 10 s (RestingQuotes):")
