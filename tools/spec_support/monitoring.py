@@ -44,3 +44,28 @@ def exchange_calls_since_page(world: Any) -> tuple[dict[str, int], dict[str, int
 
 def histogram_count(page: dict[str, list], family: str) -> float:
     return sum(s.value for s in page.get(family, []) if s.name == f"{family}_count")
+
+
+def histogram_quantile(page: dict[str, list], family: str, q: float, endpoints: set[str] | None = None) -> float:
+    """Prometheus's ``histogram_quantile(q, sum(rate(family_bucket)))`` over the page's cumulative buckets (of the
+    given endpoints, or all): the bucket holding the q-th observation, linearly interpolated; seconds."""
+    buckets: dict[float, float] = {}
+    for sample in page.get(family, []):
+        if sample.name != f"{family}_bucket":
+            continue
+        if endpoints is not None and sample.labels.get("endpoint") not in endpoints:
+            continue
+        bound = float(sample.labels["le"])
+        buckets[bound] = buckets.get(bound, 0.0) + sample.value
+    bounds = sorted(buckets)
+    total = buckets[bounds[-1]] if bounds else 0.0
+    if not total:
+        raise ValueError(f"{family}: no observation on the page")
+    rank, lower, below = q * total, 0.0, 0.0
+    for bound in bounds:
+        if buckets[bound] >= rank:
+            if bound == float("inf"):
+                return lower
+            return lower + (bound - lower) * (rank - below) / ((buckets[bound] - below) or 1.0)
+        lower, below = bound, buckets[bound]
+    return lower
