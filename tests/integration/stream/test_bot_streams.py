@@ -1,0 +1,88 @@
+"""Issue 23, the bot with MARKET_STREAM=on against the simulator: decisions read the live book
+while it is trusted and fresh, REST otherwise; the exchange's own notices move the bot's orders
+and fills (each fill once, whoever reports it), and a gap is reconciled over REST first."""
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import pytest
+
+from krakenbot.bot import Bot
+from krakenbot.config import ConfigError, Settings
+from krakenbot.stream.connection import Backoff
+from krakensim import KrakenSimulator
+from krakensim.clock import ManualClock
+
+WAIT = 10.0
+FAST = {"poll_s": 0.02, "backoff": Backoff(first_s=0.05, cap_s=0.2)}
+
+
+@pytest.fixture
+def sim():
+    with KrakenSimulator(seed=42, clock=ManualClock(time.time())) as simulator:
+        simulator.set_price("XBTEUR", "60000")
+        yield simulator
+
+
+def _bot(sim, tmp_path, **env: str) -> Bot:
+    settings = Settings.from_env({
+        "KRAKEN_API_KEY": sim.api_key, "KRAKEN_API_SECRET": sim.api_secret, "API_DOMAIN": sim.url,
+        "TRADING_MODE": "live", "KRAKEN_LIVE_TRADING": "yes", "KRAKENBOT_HOME": str(tmp_path),
+        "MAX_ORDER_EUR": "1000", "TOTAL_BTC": "0.1", "MAX_OPEN_ORDERS": "10", "MARKET_STREAM": "on",
+        "KRAKEN_WS_URL": sim.ws_url, "KRAKEN_WS_AUTH_URL": sim.ws_auth_url, **env})
+    return Bot.build(settings, clock=sim.clock, live_flag=True)
+
+
+def _levels(book) -> list:
+    return [(lvl.price, lvl.volume) for lvl in (*book.asks, *book.bids)]
+
+
+def _same_as_exchange(bot: Bot) -> bool:
+    live = bot.market_data.live_book("XBTEUR")
+    return live is not None and _levels(live) == _levels(bot.client.market.depth("XBTEUR", 10))
+
+
+def test_decisions_read_the_live_book_while_it_is_trusted_and_rest_when_it_is_not(sim, tmp_path):
+    with _bot(sim, tmp_path) as bot:
+        streams = bot.start_streams(**FAST)
+        market = streams.market
+        sim.set_price("XBTEUR", "61000")
+        assert market.wait_for(lambda: _same_as_exchange(bot), WAIT), market.book_problem("XBTEUR")
+        assert bot.safety.market_data_problem("XBTEUR") is None
+        assert bot.market_data.sources["XBTEUR"] == "live book"
+        live = bot.market_data.live_book("XBTEUR")
+        assert bot.safety.last_ticker("XBTEUR").bid == live.best_bid
+        market.stop()  # the stream is down: the same question goes to REST
+        assert bot.market_data.live_book("XBTEUR") is None
+        assert bot.safety.market_data_problem("XBTEUR") is None
+        assert bot.market_data.sources["XBTEUR"] == "REST"
+
+
+def test_a_book_older_than_the_staleness_limit_is_never_read(sim, tmp_path):
+    with _bot(sim, tmp_path, STALE_DATA_SECONDS="5") as bot:
+        market = bot.start_streams(**FAST, silence_s=60.0).market
+        assert market.wait_for(lambda: bot.market_data.live_book("XBTEUR") is not None, WAIT)
+        sim.clock.advance(6)  # nothing received for 6 s of the bot's clock: older than the limit, not yet silent
+        assert market.connected and market.book("XBTEUR") is not None
+        assert bot.market_data.live_book("XBTEUR") is None
+        bot.safety.market_data_problem("XBTEUR")
+        assert bot.market_data.sources["XBTEUR"] == "REST"
+
+
+def test_stream_urls_need_tls_except_to_this_machine():
+    base = {"KRAKEN_API_KEY": "k", "KRAKEN_API_SECRET": "c2VjcmV0", "MARKET_STREAM": "on"}
+    kraken = Settings.from_env(base)
+    assert (kraken.ws_url, kraken.ws_auth_url) == ("wss://ws.kraken.com/v2", "wss://ws-auth.kraken.com/v2")
+    assert not Settings.from_env({**base, "MARKET_STREAM": "off"}).market_stream
+    assert not Settings.from_env({k: v for k, v in base.items() if k != "MARKET_STREAM"}).market_stream
+    for name, url in (("KRAKEN_WS_AUTH_URL", "ws://ws-auth.example.com/v2"), ("KRAKEN_WS_URL", "https://x.example")):
+        with pytest.raises(ConfigError, match=name):
+            Settings.from_env({**base, name: url})
+    local = Settings.from_env({**base, "API_DOMAIN": "http://127.0.0.1:9", "KRAKEN_WS_URL": "ws://127.0.0.1:8/v2",
+                               "KRAKEN_WS_AUTH_URL": "ws://localhost:8/auth/v2"})
+    assert local.ws_auth_url == "ws://localhost:8/auth/v2"
+    with pytest.raises(ConfigError, match="KRAKEN_WS_URL: is required"):
+        Settings.from_env({**base, "API_DOMAIN": "http://127.0.0.1:9"})
+    with pytest.raises(ConfigError, match="MARKET_STREAM"):
+        Settings.from_env({**base, "MARKET_STREAM": "maybe"})
