@@ -86,3 +86,52 @@ def test_stream_urls_need_tls_except_to_this_machine():
         Settings.from_env({**base, "API_DOMAIN": "http://127.0.0.1:9"})
     with pytest.raises(ConfigError, match="MARKET_STREAM"):
         Settings.from_env({**base, "MARKET_STREAM": "maybe"})
+
+
+ORDER_READS = {"QueryOrders", "OpenOrders", "ClosedOrders", "QueryTrades", "TradesHistory"}
+
+
+def _resting_buy(bot: Bot, sim) -> str:
+    """A limit buy 1 % under the market (it rests), placed once the bot follows its orders."""
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59400"))
+    assert outcome.placed and outcome.status == "OPEN", outcome
+    return outcome.cl_ord_id
+
+
+def _filled(bot: Bot, cl_ord_id: str) -> bool:
+    order = bot.store.get_order(cl_ord_id)
+    return order.status == "FILLED" and sum(f.volume for f in bot.store.fills(txid=order.txid)) == order.volume
+
+
+def test_a_fill_is_known_from_the_exchanges_notice_without_asking_and_counted_once(sim, tmp_path):
+    with _bot(sim, tmp_path) as bot:
+        streams = bot.start_streams(**FAST)
+        cl_ord_id = _resting_buy(bot, sim)  # the stream's first reconciliation ran before it
+        assert streams.follows_orders
+        asked = len(sim.access_log)
+        sim.set_price("XBTEUR", "59000")  # the market falls through the order: it fills
+        assert streams.executions.wait_for(lambda: _filled(bot, cl_ord_id), WAIT), bot.store.get_order(cl_ord_id)
+        assert bot.safety.refresh_orders() == []  # the cycle's order refresh asks nothing while the stream follows
+        reads = [r.endpoint for r in sim.access_log_since(asked) if r.endpoint in ORDER_READS]
+        assert reads == []
+        fills = bot.store.fills()
+        assert bot.safety.executor.refresh() is not None and bot.safety.reconcile().clean  # REST reports them too
+        assert bot.store.fills() == fills and sum(f.volume for f in fills) == Decimal("0.001")
+
+
+def test_after_a_drop_no_fill_is_missed_and_rest_reconciles_first(sim, tmp_path):
+    with _bot(sim, tmp_path) as bot:
+        streams = bot.start_streams(**FAST)
+        executions = streams.executions
+        cl_ord_id = _resting_buy(bot, sim)
+        connects = executions.connects
+        sim.faults.inject("executions", "ws_drop")  # the fill's notice is lost with the connection
+        sim.set_price("XBTEUR", "59000")
+        assert executions.wait_for(lambda: executions.connects > connects and executions.subscribed, WAIT)
+        assert not streams.follows_orders and bot.store.get_order(cl_ord_id).status == "OPEN"
+        report = bot.run_once()  # REST first: the order's fill is found and recorded before any decision
+        assert report.ok, report.errors
+        assert _filled(bot, cl_ord_id) and streams.follows_orders
+        assert len(bot.store.fills()) == len({f.trade_id for f in bot.store.fills()})
+        placed = [r for r in sim.access_log if r.endpoint == "AddOrder"]
+        assert len(placed) == 1
