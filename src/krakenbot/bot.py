@@ -259,6 +259,7 @@ class Bot:
         streams = BotStreams.build(self.settings, self.clock, self.client, self.market_data, self.safety.executor,
                                    **options)
         self.safety.streams = streams
+        self.orchestrator.moves = streams.wait_for_move
         streams.start()
         return streams
 

@@ -24,9 +24,26 @@ STREAM_WAIT_S = 10.0  # at start: how long the bot waits for the first books bef
 
 
 class BotStreams:
-    def __init__(self, market: MarketStream, executions: ExecutionsStream) -> None:
+    def __init__(self, market: MarketStream, executions: ExecutionsStream,
+                 names: dict[str, str] | None = None) -> None:
         self.market = market
         self.executions = executions
+        self.names = names or {s: p.pair for s, p in market.pairs.items()}  # symbol -> the pair as the bot names it
+        self._seen: dict[str, int | None] = {}  # symbol -> the checksum of the book last reported moved
+
+    def wait_for_move(self, timeout: float) -> list[str]:
+        """The pairs (the bot's names) whose trusted book's best levels changed since the last call,
+        waiting up to ``timeout`` real seconds for one (the trading loop reacts to them at once)."""
+        market = self.market
+
+        def moved() -> list[str]:
+            return [s for s in market.pairs if market.checksum(s) not in (None, self._seen.get(s))]
+
+        market.wait_for(lambda: bool(moved()), timeout)
+        changed = moved()
+        for symbol in changed:
+            self._seen[symbol] = market.checksum(symbol)
+        return [self.names[s] for s in changed]
 
     @classmethod
     def build(cls, settings: Any, clock: Clock, client: Any, market_data: Any, executor: Any,
@@ -34,12 +51,12 @@ class BotStreams:
         """Both streams for the bot's pairs (their rules read from AssetPairs, through the guarded
         client); the market data service reads the market stream from here on."""
         limiter = ConnectLimiter(clock)
-        pairs = [StreamPair.from_info(market_data.pair_info(pair)) for pair in settings.pairs]
-        market = MarketStream(settings.ws_url, pairs, clock=clock, limiter=limiter, **options)
+        pairs = {pair: StreamPair.from_info(market_data.pair_info(pair)) for pair in settings.pairs}
+        market = MarketStream(settings.ws_url, pairs.values(), clock=clock, limiter=limiter, **options)
         executions = ExecutionsStream(settings.ws_auth_url, client.account.websockets_token,
                                       executor.apply_execution, clock=clock, limiter=limiter, **options)
         market_data.follow(market, float(settings.stale_data_seconds))
-        return cls(market, executions)
+        return cls(market, executions, {p.symbol: pair for pair, p in pairs.items()})
 
     def start(self, wait_s: float = STREAM_WAIT_S) -> bool:
         """Connect both; True once every book is trusted and the executions are subscribed within

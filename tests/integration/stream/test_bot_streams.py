@@ -135,3 +135,16 @@ def test_after_a_drop_no_fill_is_missed_and_rest_reconciles_first(sim, tmp_path)
         assert len(bot.store.fills()) == len({f.trade_id for f in bot.store.fills()})
         placed = [r for r in sim.access_log if r.endpoint == "AddOrder"]
         assert len(placed) == 1
+
+
+def test_a_move_of_the_book_is_decided_on_at_once_between_cycles(sim, tmp_path):
+    with _bot(sim, tmp_path, STRATEGY_DIP_PCT="2", STRATEGY_BUY_EUR="20") as bot:
+        streams = bot.start_streams(**FAST)
+        assert bot.run_once().decisions["XBTEUR"] == "hold"  # the strategy's reference: 60,000
+        streams.wait_for_move(0)
+        assert streams.wait_for_move(0) == []  # nothing moved since
+        sim.set_price("XBTEUR", "58000")
+        moved = streams.wait_for_move(WAIT)
+        assert moved == ["XBTEUR"]
+        report = bot.orchestrator.react(moved)
+        assert report.placed == 1 and bot.market_data.sources["XBTEUR"] == "live book", report.decisions
