@@ -59,7 +59,9 @@ class _Runner:
 
     def __init__(self, sim: SimProcess, workdir: Path, streaming: bool) -> None:
         self.strategy = TriggerStrategy()
-        env = {"STALE_DATA_SECONDS": "30"}
+        self.account = f"bench-{'stream' if streaming else 'poll'}"  # its own: the other bot's fills are not its own
+        key, secret = sim.call("create_key", account=self.account)
+        env = {"STALE_DATA_SECONDS": "30", "KRAKEN_API_KEY": key, "KRAKEN_API_SECRET": secret}
         if streaming:
             env.update(MARKET_STREAM="on", KRAKEN_WS_URL=sim.call("ws_url"), KRAKEN_WS_AUTH_URL=sim.call("ws_auth_url"))
         self.bot = build_bot(sim, workdir, **env)
@@ -162,7 +164,6 @@ def measure(rounds: int = 30, quick: bool = False) -> dict:
         for name, streaming in (("stream", True), ("poll", False)):
             (Path(tmp) / name).mkdir()
             runners[name] = _Runner(sim, Path(tmp) / name, streaming)
-            runners[name].account = "demo"
         try:
             for _ in range(rounds):  # interleaved: both bots see the same machine load
                 for key, fn, runner in (("tick_stream", _tick_to_order, runners["stream"]),
