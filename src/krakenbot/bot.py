@@ -257,7 +257,7 @@ class Bot:
         if self.safety.streams is not None:
             return self.safety.streams
         streams = BotStreams.build(self.settings, self.clock, self.client, self.market_data, self.safety.executor,
-                                   **options)
+                                   own_orders=self.safety.mode is not TradingMode.DRY_RUN, **options)
         self.safety.streams = streams
         self.orchestrator.moves = streams.wait_for_move
         streams.start()

@@ -219,7 +219,7 @@ class SafetyWrapper(ExchangeReads):
         mid = ticker.mid if ticker is not None else None
         # 5b. with the executions stream: its gap or drop may hide a fill, so the orders are
         # reconciled over REST before the risk check counts them (fail closed if that fails)
-        if self.streams is not None and not self.streams.follows_orders:
+        if self.streams is not None and self.streams.needs_reconciliation:
             try:
                 self.streams.catch_up(self.executor.refresh)
             except KrakenError as exc:

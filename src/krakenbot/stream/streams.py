@@ -24,7 +24,7 @@ STREAM_WAIT_S = 10.0  # at start: how long the bot waits for the first books bef
 
 
 class BotStreams:
-    def __init__(self, market: MarketStream, executions: ExecutionsStream,
+    def __init__(self, market: MarketStream, executions: ExecutionsStream | None,
                  names: dict[str, str] | None = None) -> None:
         self.market = market
         self.executions = executions
@@ -46,48 +46,62 @@ class BotStreams:
         return [self.names[s] for s in changed]
 
     @classmethod
-    def build(cls, settings: Any, clock: Clock, client: Any, market_data: Any, executor: Any,
-              **options: Any) -> BotStreams:
+    def build(cls, settings: Any, clock: Clock, client: Any, market_data: Any, executor: Any, *,
+              own_orders: bool = True, **options: Any) -> BotStreams:
         """Both streams for the bot's pairs (their rules read from AssetPairs, through the guarded
-        client); the market data service reads the market stream from here on."""
+        client); the market data service reads the market stream from here on. ``own_orders=False``
+        (a dry run: its orders live in its local venue, which only REST reads ask): no executions stream."""
         limiter = ConnectLimiter(clock)
         pairs = {pair: StreamPair.from_info(market_data.pair_info(pair)) for pair in settings.pairs}
         market = MarketStream(settings.ws_url, pairs.values(), clock=clock, limiter=limiter, **options)
-        executions = ExecutionsStream(settings.ws_auth_url, client.account.websockets_token,
-                                      executor.apply_execution, clock=clock, limiter=limiter, **options)
+        executions = ExecutionsStream(settings.ws_auth_url, client.account.websockets_token, executor.apply_execution,
+                                      clock=clock, limiter=limiter, **options) if own_orders else None
         market_data.follow(market, float(settings.stale_data_seconds))
         return cls(market, executions, {p.symbol: pair for pair, p in pairs.items()})
 
     def start(self, wait_s: float = STREAM_WAIT_S) -> bool:
         """Connect both; True once every book is trusted and the executions are subscribed within
         ``wait_s`` (else the bot trades on REST until they are: nothing waits for them later)."""
+        executions = self.executions
         self.market.start()
-        self.executions.start()
+        if executions is not None:
+            executions.start()
         ready = self.market.wait_for(lambda: all(self.market.book(s) is not None for s in self.market.pairs), wait_s) \
-            and self.executions.wait_for(lambda: self.executions.subscribed, wait_s)
+            and (executions is None or executions.wait_for(lambda: executions.subscribed, wait_s))
         if not ready:
             log.warning("streams not ready after %.0f s (%s; %s): REST serves until they are", wait_s,
-                        self.market.last_problem or "books not yet trusted", self.executions.last_problem or "...")
+                        self.market.last_problem or "books not yet trusted",
+                        executions.last_problem if executions is not None else "")
         return ready
 
     def stop(self) -> None:
         self.market.stop()
-        self.executions.stop()
+        if self.executions is not None:
+            self.executions.stop()
 
     @property
     def follows_orders(self) -> bool:
         """The executions stream is subscribed and nothing since the last reconciliation needs REST:
         the bot's orders change only by its events, so polling them would tell nothing new."""
         executions = self.executions
-        return executions.connected and executions.subscribed and not executions.needs_reconciliation
+        return executions is not None and executions.connected and executions.subscribed \
+            and not executions.needs_reconciliation
+
+    @property
+    def needs_reconciliation(self) -> bool:
+        """The executions stream cannot vouch for the orders now (new, gap, drop): REST must say first."""
+        return self.executions is not None and not self.follows_orders
 
     def catch_up(self, refresh: Callable[[], Any]) -> Any:
         """Reconcile the orders over REST (``refresh``) when the executions stream asks for it, then tell
         it so; a reason that came during the refresh keeps it asking (its epoch moved)."""
+        executions = self.executions
+        if executions is None:
+            return refresh()
         if self.follows_orders:
             return None
-        epoch = self.executions.epoch
+        epoch = executions.epoch
         result = refresh()
-        if self.executions.reconciled(epoch):
+        if executions.reconciled(epoch):
             log.info("orders reconciled over REST: the executions stream is trusted again")
         return result

@@ -148,3 +148,15 @@ def test_a_move_of_the_book_is_decided_on_at_once_between_cycles(sim, tmp_path):
         assert moved == ["XBTEUR"]
         report = bot.orchestrator.react(moved)
         assert report.placed == 1 and bot.market_data.sources["XBTEUR"] == "live book", report.decisions
+
+
+def test_a_dry_run_streams_prices_but_its_orders_stay_with_its_venue(sim, tmp_path):
+    with _bot(sim, tmp_path, TRADING_MODE="dry-run", DRY_RUN_WALLET="ZEUR=1000,XXBT=0") as bot:
+        streams = bot.start_streams(**FAST)
+        assert streams.executions is None and not streams.needs_reconciliation
+        outcome = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59400"))
+        assert outcome.placed, outcome
+        sim.set_price("XBTEUR", "59000")
+        assert streams.market.wait_for(lambda: bot.market_data.live_book("XBTEUR").best_ask < Decimal("59400"), WAIT)
+        bot.safety.refresh_orders()  # the venue fills it: only its read says so
+        assert bot.store.get_order(outcome.cl_ord_id).status == "FILLED"
