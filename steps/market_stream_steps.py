@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from decimal import Decimal
 
 from behave import given, then, when
@@ -44,12 +45,12 @@ def _same_book(world, pair: str) -> bool:
 
 def _until(condition, timeout: float = WAIT) -> bool:
     """For the simulator's own state, which wakes no stream: look every 10 ms until ``timeout``."""
-    done = threading.Event()
-    deadline = timeout / 0.01
+    end = time.monotonic() + timeout
+    pause = threading.Event()
     while not condition():
-        deadline -= 1
-        if deadline <= 0 or done.wait(0.01):
-            return condition()
+        if time.monotonic() >= end:
+            return False
+        pause.wait(0.01)
     return True
 
 
