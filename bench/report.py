@@ -257,7 +257,7 @@ def _stream_md(results: dict) -> list[str]:
                      f"{(stream.get('missed') or {}).get(key)} |")
     lines += ["", f"{stream.get('rounds')} interleaved rounds, one simulator process, two bots (bench/stream_latency.py). "
               "Both ends on the machine's wall clock, read in two processes. Polling reads prices through the market "
-              "data cache (2 s TTL), as the bot does."]
+              "data cache (2 s TTL), as the bot does; each timed event comes a random 0-2 s into the polling bot's cycle."]
     return lines
 
 

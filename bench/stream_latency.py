@@ -7,7 +7,8 @@ polling REST once a second, on the same simulator process, in interleaved rounds
   (``Orchestrator.react``), polling it decides at its next 1 s cycle. The strategy is the bench's
   (buy once when the ask falls below the trigger, a resting limit far from the market, cancelled
   untimed); the path from the price to the order is the bot's. Both ends are the machine's wall
-  clock, read in two processes.
+  clock, read in two processes. The move comes a random 0-2 s after the bot last read the price, so
+  polling is timed at every phase of its cycle and of its price cache (2 s), not only the worst.
 - The bot's own order path alone: the same order through ``SafetyWrapper.submit_order``, from the
   call to the AddOrder's arrival at the simulator (the target's yardstick: streaming p50 <= 2x it).
 - Fill notice: a resting buy 1 % under the market; the bench moves the price through it and the
@@ -16,6 +17,7 @@ polling REST once a second, on the same simulator process, in interleaved rounds
 """
 from __future__ import annotations
 
+import random
 import tempfile
 import threading
 import time
@@ -28,6 +30,7 @@ from bench.simproc import SimProcess
 from bench.stats import summarize_ns
 
 HIGH, LOW = Decimal("60000"), Decimal("58800")  # the move: 2 % down
+PHASE_S = 2.0  # the timed event comes at a random moment of the polling bot's cycle and its price cache's life
 TRIGGER = Decimal("59400")
 WAIT_S = 10.0
 
@@ -119,8 +122,9 @@ def _settle(sim: SimProcess, runner: _Runner) -> None:
     runner.strategy.armed = True
 
 
-def _tick_to_order(sim: SimProcess, runner: _Runner) -> int | None:
+def _tick_to_order(sim: SimProcess, runner: _Runner, phase: float) -> int | None:
     _settle(sim, runner)
+    threading.Event().wait(phase)
     mark = len(sim.call("access_log"))
     start = time.time()
     sim.call("set_price", PAIR, LOW)
@@ -129,7 +133,7 @@ def _tick_to_order(sim: SimProcess, runner: _Runner) -> int | None:
     return None if record is None else int((record.time - start) * 1e9)
 
 
-def _order_path(sim: SimProcess, runner: _Runner) -> int | None:
+def _order_path(sim: SimProcess, runner: _Runner, phase: float) -> int | None:
     """The same resting order placed through the wrapper directly: call to arrival."""
     runner.bot.safety.cancel_all(origin="bench")
     mark = len(sim.call("access_log"))
@@ -139,12 +143,13 @@ def _order_path(sim: SimProcess, runner: _Runner) -> int | None:
     return None if record is None else int((record.time - start) * 1e9)
 
 
-def _fill_notice(sim: SimProcess, runner: _Runner) -> int | None:
+def _fill_notice(sim: SimProcess, runner: _Runner, phase: float) -> int | None:
     runner.bot.safety.cancel_all(origin="bench")
     sim.call("set_price", PAIR, HIGH)
     outcome = runner.bot.safety.submit_order(PAIR, "buy", "limit", VOLUME, HIGH * Decimal("0.99"), origin="bench")
     if not outcome.placed:
         return None
+    threading.Event().wait(phase)
     sim.call("set_price", PAIR, LOW)
     seen = runner.wait_filled(outcome.cl_ord_id)
     order = runner.bot.store.get_order(outcome.cl_ord_id)
@@ -159,6 +164,7 @@ def measure(rounds: int = 30, quick: bool = False) -> dict:
     samples: dict[str, list[int]] = {k: [] for k in ("tick_stream", "tick_poll", "order_path", "fill_stream",
                                                        "fill_poll")}
     missed: dict[str, int] = {k: 0 for k in samples}
+    rng = random.Random(23)
     with SimProcess() as sim, tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
         runners = {}
         for name, streaming in (("stream", True), ("poll", False)):
@@ -171,7 +177,7 @@ def measure(rounds: int = 30, quick: bool = False) -> dict:
                                         ("order_path", _order_path, runners["stream"]),
                                         ("fill_stream", _fill_notice, runners["stream"]),
                                         ("fill_poll", _fill_notice, runners["poll"])):
-                    value = fn(sim, runner)
+                    value = fn(sim, runner, rng.uniform(0, 0.01 if quick else PHASE_S))
                     if value is None:
                         missed[key] += 1
                     else:
