@@ -160,3 +160,17 @@ def test_a_dry_run_streams_prices_but_its_orders_stay_with_its_venue(sim, tmp_pa
         assert streams.market.wait_for(lambda: bot.market_data.live_book("XBTEUR").best_ask < Decimal("59400"), WAIT)
         bot.safety.refresh_orders()  # the venue fills it: only its read says so
         assert bot.store.get_order(outcome.cl_ord_id).status == "FILLED"
+
+
+def test_the_slippage_walk_reads_the_live_book_when_its_levels_hold_the_volume(sim, tmp_path):
+    with _bot(sim, tmp_path, MAX_ORDER_EUR="100000", TOTAL_BTC="100", MAX_POSITION_PCT="100") as bot:
+        bot.start_streams(**FAST)
+        live = bot.market_data.live_book("XBTEUR")
+        assert live is not None
+        held = sum(level.volume for level in live.asks)
+        mark = len(sim.access_log)
+        assert bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.001")).placed
+        assert [r.endpoint for r in sim.access_log_since(mark) if r.endpoint == "Depth"] == []
+        mark = len(sim.access_log)  # more than the live book's levels hold: the walk needs REST's 500
+        bot.safety.submit_order("XBTEUR", "buy", "market", held + Decimal("0.001"))
+        assert [r.params.get("count") for r in sim.access_log_since(mark) if r.endpoint == "Depth"] == ["500"]
