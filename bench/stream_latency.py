@@ -2,7 +2,8 @@
 polling REST once a second, on the same simulator process, in interleaved rounds.
 
 - Tick to order: the bench moves the price under a trigger (``sim.set_price`` in the simulator
-  process); the clock stops at the time the simulator logs the bot's AddOrder. The bot runs its
+  process); the clock runs from the exchange's time on the book update that publishes the move (a
+  subscriber of the bench's own reads it) to the time the simulator logs the bot's AddOrder. The bot runs its
   own trading loop (``Orchestrator.run``) in a thread: on streams it reacts to the book's move
   (``Orchestrator.react``), polling it decides at its next 1 s cycle. The strategy is the bench's
   (buy once when the ask falls below the trigger, a resting limit far from the market, cancelled
@@ -17,10 +18,12 @@ polling REST once a second, on the same simulator process, in interleaved rounds
 """
 from __future__ import annotations
 
+import json
 import random
 import tempfile
 import threading
 import time
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -55,6 +58,57 @@ class TriggerStrategy:
 
     def acknowledge(self, intent: Any, placed: bool, now: float) -> None:
         return None
+
+
+class _Publications:
+    """A plain subscriber of the simulator's book (the bench's own, not the bot's): the exchange's
+    time of each update it publishes (the message's ``timestamp``), so a move is timed from its
+    publication, not from the bench's call into the simulator process."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.ws: Any = None
+        self.stamps: list[float] = []
+        self._changed = threading.Condition()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+        with self._changed:
+            self._changed.wait_for(lambda: self.ws is not None, WAIT_S)
+
+    def _read(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+        from websockets.sync.client import connect
+
+        with connect(self.url, max_size=2 ** 22) as ws:
+            ws.send(json.dumps({"method": "subscribe", "params": {"channel": "book", "symbol": ["BTC/EUR"]}}))
+            with self._changed:
+                self.ws = ws
+                self._changed.notify_all()
+            try:
+                for frame in ws:
+                    message = json.loads(frame)
+                    if message.get("channel") == "book" and message.get("type") == "update":
+                        stamp = datetime.fromisoformat(message["data"][0]["timestamp"].replace("Z", "+00:00"))
+                        with self._changed:
+                            self.stamps.append(stamp.timestamp())
+                            self._changed.notify_all()
+            except ConnectionClosed:
+                pass
+
+    def first_after(self, count: int, not_before: float) -> float | None:
+        """The publication time of the first update after the first ``count`` and not before
+        ``not_before`` (the market's own moves may publish just before the bench's; waits up to WAIT_S)."""
+        def found() -> float | None:
+            return next((t for t in self.stamps[count:] if t >= not_before), None)
+
+        with self._changed:
+            self._changed.wait_for(lambda: found() is not None, WAIT_S)
+            return found()
+
+    def close(self) -> None:
+        if self.ws is not None:
+            self.ws.close()
+        self.thread.join(5)
 
 
 class _Runner:
@@ -122,18 +176,19 @@ def _settle(sim: SimProcess, runner: _Runner) -> None:
     runner.strategy.armed = True
 
 
-def _tick_to_order(sim: SimProcess, runner: _Runner, phase: float) -> int | None:
+def _tick_to_order(sim: SimProcess, runner: _Runner, phase: float, feed: _Publications) -> int | None:
     _settle(sim, runner)
     threading.Event().wait(phase)
     mark = len(sim.call("access_log"))
-    start = time.time()
+    published, before = len(feed.stamps), time.time()
     sim.call("set_price", PAIR, LOW)
     record = _order_arrival(sim, mark)
     runner.strategy.armed = False
-    return None if record is None else int((record.time - start) * 1e9)
+    start = feed.first_after(published, before)
+    return None if record is None or start is None else int((record.time - start) * 1e9)
 
 
-def _order_path(sim: SimProcess, runner: _Runner, phase: float) -> int | None:
+def _order_path(sim: SimProcess, runner: _Runner, phase: float, feed: _Publications) -> int | None:
     """The same resting order placed through the wrapper directly: call to arrival."""
     runner.bot.safety.cancel_all(origin="bench")
     mark = len(sim.call("access_log"))
@@ -143,7 +198,7 @@ def _order_path(sim: SimProcess, runner: _Runner, phase: float) -> int | None:
     return None if record is None else int((record.time - start) * 1e9)
 
 
-def _fill_notice(sim: SimProcess, runner: _Runner, phase: float) -> int | None:
+def _fill_notice(sim: SimProcess, runner: _Runner, phase: float, feed: _Publications) -> int | None:
     runner.bot.safety.cancel_all(origin="bench")
     sim.call("set_price", PAIR, HIGH)
     outcome = runner.bot.safety.submit_order(PAIR, "buy", "limit", VOLUME, HIGH * Decimal("0.99"), origin="bench")
@@ -167,6 +222,7 @@ def measure(rounds: int = 30, quick: bool = False) -> dict:
     rng = random.Random(23)
     with SimProcess() as sim, tempfile.TemporaryDirectory(prefix="bench-stream-") as tmp:
         runners = {}
+        feed = _Publications(sim.call("ws_url"))
         for name, streaming in (("stream", True), ("poll", False)):
             (Path(tmp) / name).mkdir()
             runners[name] = _Runner(sim, Path(tmp) / name, streaming)
@@ -177,12 +233,13 @@ def measure(rounds: int = 30, quick: bool = False) -> dict:
                                         ("order_path", _order_path, runners["stream"]),
                                         ("fill_stream", _fill_notice, runners["stream"]),
                                         ("fill_poll", _fill_notice, runners["poll"])):
-                    value = fn(sim, runner, rng.uniform(0, 0.01 if quick else PHASE_S))
+                    value = fn(sim, runner, rng.uniform(0, 0.01 if quick else PHASE_S), feed)
                     if value is None:
                         missed[key] += 1
                     else:
                         samples[key].append(value)
         finally:
+            feed.close()
             for runner in runners.values():
                 runner.close()
     out = {key: summarize_ns(values).as_dict() for key, values in samples.items()}
