@@ -198,7 +198,7 @@ class ExchangeReads:
     def order_book(self, pair: str, count: int = 100) -> Any:
         return self.market_data.order_book(pair, count)
 
-    def book_for_fill(self, pair: str, side: Any, volume: Decimal) -> Any:
+    def _book_for_fill(self, pair: str, side: Any, volume: Decimal) -> Any:
         """The book a market order's fill is estimated on: the live book when its levels hold the
         volume (they are the exchange's best levels, so the walk is the same as on a deeper book),
         else 500 levels, Kraken's most, so the walk sees as deep as the exchange shows."""

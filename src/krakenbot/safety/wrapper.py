@@ -266,7 +266,7 @@ class SafetyWrapper(ExchangeReads):
             snapshot = self._snapshot(risk_info, mid, pair)
             if request.ordertype is OrderType.MARKET:
                 # A market order's fill is estimated on the book and collared (risk.checks.check_market_slippage)
-                snapshot = replace(snapshot, order_book=self.book_for_fill(pair, request.side, request.volume))
+                snapshot = replace(snapshot, order_book=self._book_for_fill(pair, request.side, request.volume))
         except KrakenError as exc:
             return self._refuse(pair, _code_for(exc), f"cannot read the account for the risk check: {exc}", origin,
                                 summary), False
