@@ -258,6 +258,30 @@ def _book_md(results: dict) -> list[str]:
     return lines
 
 
+def _stream_md(results: dict) -> list[str]:
+    stream = results.get("stream") or {}
+    lines = ["## Tick to order and fill notice: streams vs REST polling (1 s cycle)", ""]
+    if stream.get("skipped"):
+        return lines + [f"Not measured: {stream['skipped']}"]
+    if not stream:
+        return []
+    lines += ["| path | p50 ms | p99 ms | samples | missed |", "|---|---|---|---|---|"]
+    labels = (("tick_stream", "tick to order, streams (the loop reacts to the book's move)"),
+              ("tick_poll", "tick to order, REST polling every 1 s"),
+              ("order_path", "the bot's order path alone (submit_order to AddOrder's arrival)"),
+              ("fill_stream", "fill notice, streams (the exchange's executions notice)"),
+              ("fill_poll", "fill notice, REST polling every 1 s (the cycle's order refresh)"))
+    for key, label in labels:
+        row = stream.get(key) or {}
+        lines.append(f"| {label} | {_f((row.get('p50') or 0) / 1000, '{:.2f}')} | "
+                     f"{_f((row.get('p99') or 0) / 1000, '{:.2f}')} | {row.get('n')} | "
+                     f"{(stream.get('missed') or {}).get(key)} |")
+    lines += ["", f"{stream.get('rounds')} interleaved rounds, one simulator process, two bots (bench/stream_latency.py). "
+              "Both ends on the machine's wall clock, read in two processes. Polling reads prices through the market "
+              "data cache (2 s TTL), as the bot does; each timed event comes a random 0-2 s into the polling bot's cycle."]
+    return lines
+
+
 def _suites_md(results: dict) -> list[str]:
     lines = ["## Specification and chaos soak", ""]
     spec = results.get("spec") or {}
@@ -302,7 +326,7 @@ def markdown(results: dict) -> str:
     if meta.get("section_errors"):
         lines += ["Sections that failed: " + "; ".join(f"{k}: {v}" for k, v in meta["section_errors"].items()), ""]
     for part in (_targets_md, _latency_md, _bot_md, _imports_md, _memory_md, _throughput_md, _sim_ws_md, _book_md,
-                 _suites_md):
+                 _stream_md, _suites_md):
         section = part(results)
         if section:
             lines += section + [""]

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
 BASELINE = ROOT / "bench" / "BASELINE.md"
 ANALYSIS_HEADING = "## What the misses come from"
-SECTIONS = ("latency", "imports", "bot", "throughput", "sim_ws", "book", "spec", "chaos", "memory")  # memory last: it fills the budget
+SECTIONS = ("latency", "imports", "bot", "throughput", "sim_ws", "book", "stream", "spec", "chaos", "memory")  # memory last: it fills the budget
 SIM_MODE = "separate process (multiprocessing spawn child running KrakenSimulator(rate_limits=False))"
 
 
@@ -134,6 +134,12 @@ def _book(results: dict, args) -> None:
     results["book"] = measure(quick=args.quick)
 
 
+def _stream(results: dict, args) -> None:
+    from bench.stream_latency import measure
+
+    results["stream"] = measure(rounds=args.stream_rounds, quick=args.quick)
+
+
 def _spec(results: dict, args) -> None:
     from bench.suites import spec_times
 
@@ -147,9 +153,9 @@ def _chaos(results: dict, args) -> None:
 
 
 RUNNERS = {"latency": _latency, "imports": _imports, "bot": _bot, "memory": _memory,
-           "throughput": _throughput, "sim_ws": _sim_ws, "book": _book, "spec": _spec, "chaos": _chaos}
+           "throughput": _throughput, "sim_ws": _sim_ws, "book": _book, "stream": _stream, "spec": _spec, "chaos": _chaos}
 SKIP_KEYS = {"bot": "bot_path", "memory": "memory", "throughput": "throughput", "sim_ws": "sim_ws", "book": "book",
-             "spec": "spec", "chaos": "chaos"}
+             "stream": "stream", "spec": "spec", "chaos": "chaos"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -167,6 +173,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cache-keys", type=int, default=1000)
     p.add_argument("--tp-seconds", type=float, default=3.0)
     p.add_argument("--chaos-seconds", type=float, default=10.0)
+    p.add_argument("--stream-rounds", type=int, default=30, help="interleaved rounds of tick-to-order and fill notice")
     p.add_argument("--import-samples", type=int, default=3)
     p.add_argument("--budget", type=float, default=270.0,
                    help="seconds for the whole run; the memory cycles (last) shrink to fit (0: no limit)")

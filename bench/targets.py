@@ -80,6 +80,18 @@ def _sim_ws_target(ws: dict) -> Target:
     return Target(name, measured, limit, "PASS" if rate >= ws.get("target", 10_000) and not wrong else "MISS")
 
 
+def _stream_targets(stream: dict) -> list[Target]:
+    """Tick to order on the streams: p50 <= 2x the bot's own order path alone (the feed adds at most one)."""
+    ratio = _num(stream.get("tick_stream_to_order_path"))
+    tick, path = stream.get("tick_stream") or {}, stream.get("order_path") or {}
+    if ratio is None:
+        return [Target("tick to order p50 (streams) <= 2x the bot's order path", stream.get("skipped") or "not measured",
+                       "<= 2.00x", "N/A")]
+    return [Target("tick to order p50 (streams) <= 2x the bot's order path",
+                   f"{ratio:.2f}x ({tick.get('p50', 0) / 1000:.2f} ms vs {path.get('p50', 0) / 1000:.2f} ms)",
+                   "<= 2.00x", "PASS" if ratio <= 2.0 else "MISS")]
+
+
 def evaluate(results: dict) -> list[Target]:
     """Every target the issue lists, in its order."""
     out: list[Target] = []
@@ -128,6 +140,7 @@ def evaluate(results: dict) -> list[Target]:
         failed = "" if row.get("returncode") == 0 else f" (exit {row.get('returncode')}: {row.get('summary', '')})"
         out.append(Target(label, f"{seconds:.1f} s{failed}", f"< {limit:.0f} s", "PASS" if seconds < limit else "MISS"))
     out += _book_targets(results.get("book") or {})
+    out += _stream_targets(results.get("stream") or {})
     mem = results.get("memory") or {}
     growth = _num(mem.get("growth_mib"))
     fmt = "{:.2f} MiB" + (f" (only {mem['cycles']:,} of {mem['cycles_asked']:,} cycles fitted the time budget)"

@@ -252,7 +252,24 @@ class Bot:
                 safety.arm_dead_mans_switch(self.settings.dead_mans_switch_seconds)
             except KrakenError as exc:
                 log.warning("dead man's switch not armed at start-up (%s): no order until it is", exc)
+        if self.settings.market_stream:
+            self.start_streams()
         return StartReport(recovery, trades, len(open_now), halted, safety.dead_mans_switch.armed)
+
+    def start_streams(self, **options: Any) -> Any:
+        """MARKET_STREAM=on: connect the market and executions streams (``stream.streams``); from then
+        on prices, books and order events come from them while they are trusted, REST otherwise.
+        ``options``: the streams' own (tests: silence thresholds, poll interval)."""
+        from krakenbot.stream.streams import BotStreams
+
+        if self.safety.streams is not None:
+            return self.safety.streams
+        streams = BotStreams.build(self.settings, self.clock, self.client, self.market_data, self.safety.executor,
+                                   own_orders=self.safety.mode is not TradingMode.DRY_RUN, **options)
+        self.safety.streams = streams
+        self.orchestrator.moves = streams.wait_for_move
+        streams.start()
+        return streams
 
     def _idle_since_last_call(self, first_in_home: bool) -> float | None:
         """Seconds since the last process's last private call, at least (None: unknown). The store's
@@ -301,6 +318,8 @@ class Bot:
         if self._closed:
             return
         self._closed = True
+        if self.safety.streams is not None:
+            self.safety.streams.stop()
         try:
             self.safety.disarm_dead_mans_switch()  # sends 0 while the switch is wanted, lapsed or not
         except (Exception, Interrupted) as exc:  # stopping: the close goes on (client, store)

@@ -17,7 +17,7 @@ import stat
 from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import urlparse
 
 from krakenbot.client._transport import shown_url  # noqa: F401  (shown to operators: cli imports it here)
@@ -93,6 +93,15 @@ class Settings:
     # NOTIFY_WEBHOOK_URL: events are POSTed there as JSON (krakenbot.notify); its path and query often
     # hold a token, so it is shown as scheme and host only.
     notify_webhook_url: str | None = field(default=None, repr=False)
+    # MARKET_STREAM=on: prices, books and the bot's own order events come over Kraken's WebSocket v2
+    # (krakenbot.stream), REST the fallback and the truth for reconciliation. Off by default: the
+    # stream adds two connections, a thread each and a session token, which an operator turns on
+    # knowingly (after a canary run), and every setting in place keeps its REST behaviour.
+    market_stream: bool = False
+    # KRAKEN_WS_URL / KRAKEN_WS_AUTH_URL: wss://, or ws:// to this machine (the simulator prints its
+    # own); unset with Kraken's REST domain: Kraken's wss://ws.kraken.com/v2 and ws-auth's.
+    ws_url: str = ""
+    ws_auth_url: str = ""
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
@@ -133,6 +142,9 @@ class Settings:
         if values.get("trading_mode") is TradingMode.DRY_RUN and "dry_run_wallet" not in values:
             raise ConfigError("DRY_RUN_WALLET", "is required in dry-run mode: starting balances such as "
                               "ZEUR=1000,XXBT=0, or snapshot (the account's real balances)")
+        if values.get("market_stream"):
+            values.update(stream_urls(str(values.get("api_domain", cls.api_domain)), values.get("ws_url"),
+                                      values.get("ws_auth_url")))
         values.update(bot_paths(env))
         values["store_path"] = store_path_of(values.get("trading_mode"), str(values["store_path"]))
         return cls(**values)  # type: ignore[arg-type]
@@ -376,6 +388,49 @@ def _webhook(text: str) -> str:
     return text
 
 
+KRAKEN_WS_URLS = {"ws_url": "wss://ws.kraken.com/v2", "ws_auth_url": "wss://ws-auth.kraken.com/v2"}
+
+
+def stream_urls(api_domain: str, ws_url: Any, ws_auth_url: Any) -> dict[str, str]:
+    """The two WebSocket URLs: as set, else Kraken's when the REST domain is Kraken's. Any other
+    REST target (the simulator, a proxy) names its own: a guess could stream another exchange's book."""
+    kraken = urlparse(api_domain).hostname == "api.kraken.com"
+    urls = {}
+    for attr, name, given in (("ws_url", "KRAKEN_WS_URL", ws_url), ("ws_auth_url", "KRAKEN_WS_AUTH_URL", ws_auth_url)):
+        if not given and not kraken:
+            raise ConfigError(name, f"is required with MARKET_STREAM=on and API_DOMAIN {shown_url(api_domain)!r} "
+                              "(not Kraken's): the simulator prints its ws:// URLs")
+        urls[attr] = given or KRAKEN_WS_URLS[attr]
+    return urls
+
+
+def _ws(name: str) -> Callable[[str], str]:
+    """wss://, or plain ws:// to this machine only: the private stream's token rides in it."""
+    def parse(text: str) -> str:
+        from krakenbot.client._transport import is_loopback_host
+
+        parsed = urlparse(text)
+        try:
+            parsed.port
+        except ValueError:
+            raise ConfigError(name, f"has an invalid port: {shown_url(text)!r}") from None
+        if not parsed.hostname or not (parsed.scheme == "wss" or
+                                       (parsed.scheme == "ws" and is_loopback_host(parsed.hostname))):
+            raise ConfigError(name, f"must be a wss:// URL (ws:// only to this machine), got {shown_url(text)!r}")
+        return text
+
+    return parse
+
+
+def _on_off(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("on", "yes", "true", "1"):
+        return True
+    if lowered in ("off", "no", "false", "0"):
+        return False
+    raise ConfigError("MARKET_STREAM", f"must be on or off, got {text!r}")
+
+
 def _tier(text: str) -> str:
     if text.lower() not in TIERS:
         raise ConfigError("KRAKEN_TIER", f"must be one of {', '.join(TIERS)}, got {text!r}")
@@ -512,6 +567,9 @@ _SPEC: dict[str, tuple[str, Callable[[str], object], bool]] = {
     "KRAKEN_READ_TIMEOUT": ("read_timeout", _seconds("KRAKEN_READ_TIMEOUT"), False),
     "KRAKEN_TOTAL_TIMEOUT": ("total_timeout", _seconds("KRAKEN_TOTAL_TIMEOUT"), False),
     "NOTIFY_WEBHOOK_URL": ("notify_webhook_url", _webhook, False),
+    "MARKET_STREAM": ("market_stream", _on_off, False),
+    "KRAKEN_WS_URL": ("ws_url", _ws("KRAKEN_WS_URL"), False),
+    "KRAKEN_WS_AUTH_URL": ("ws_auth_url", _ws("KRAKEN_WS_AUTH_URL"), False),
     # Paths, resolved together by bot_paths() (the parse here only checks the text).
     "KRAKENBOT_HOME": ("home", _path("KRAKENBOT_HOME"), False),
 }

@@ -13,6 +13,11 @@ increasing times on the interval grid); here gaps between candles are *reported*
 committed candles (open time <= the page's ``last``) are stored; the still-forming
 last row is returned but never stored. A range already in the store is served from
 it without a request.
+
+The live book (``follow``): with a market stream, the ticker and the book come from the
+stream's book while it is trusted (checksum verified, connection alive) and younger than the
+staleness limit; otherwise from REST, as without a stream. So an untrusted or old stream book
+is never what a decision reads, and a stream that is down costs nothing but the REST requests.
 """
 from __future__ import annotations
 
@@ -135,6 +140,33 @@ class MarketDataService:
         self._covered: dict[tuple[str, int], list[tuple[int, int]]] = {}
         self.hits = 0
         self.misses = 0
+        self.stream: Any = None  # a MarketStream (``follow``)
+        self.stream_max_age = 0.0
+        self.sources: dict[str, str] = {}  # pair -> where its last price came from ("live book" / "REST")
+
+    def follow(self, stream: Any, max_age_s: float) -> None:
+        """Read prices and books from ``stream`` while its book is trusted and at most ``max_age_s`` old."""
+        self.stream = stream
+        self.stream_max_age = float(max_age_s)
+
+    def live_book(self, pair: str) -> OrderBook | None:
+        """The stream's book of ``pair`` when it may be used for a decision: trusted and fresh."""
+        live = self._live(pair)
+        return None if live is None else live[0]
+
+    def _live(self, pair: str) -> tuple[OrderBook, float] | None:
+        """(book, age in s); the age is read before the book, so it is never younger than said."""
+        stream = self.stream
+        if stream is None:
+            return None
+        try:
+            age = stream.book_age(pair)
+        except KeyError:  # a pair the stream does not follow
+            return None
+        if age is None or age > self.stream_max_age:
+            return None
+        book = stream.book(pair)
+        return None if book is None else (book, age)
 
     # -- cache ------------------------------------------------------------------------------
     @property
@@ -218,6 +250,20 @@ class MarketDataService:
             raise MalformedResponse(f"{endpoint}: asked for {asked}, answered for {answered}", (), endpoint)
 
     def ticker(self, pair: str) -> Ticker:
+        live = self._live(pair)
+        book = None if live is None else live[0]
+        if book is not None and book.best_bid is not None and book.best_ask is not None:
+            info = self._known_pair(pair)
+            if info is not None:
+                now = self.clock.time()
+                with self._lock:
+                    self._fresh[pair] = self._fresh[info.name] = now - live[1]
+                self.sources[pair] = "live book"
+                zero = Decimal(0)
+                mid = (book.best_ask + book.best_bid) / 2
+                return Ticker(info.name, book.best_ask, book.best_bid, mid, zero, zero, zero, zero, zero, 0, now)
+        self.sources[pair] = "REST"
+
         def fetch() -> Ticker:
             ticker = self.client.market.ticker(pair)
             self._same_pair(pair, ticker.pair, "Ticker")
@@ -227,6 +273,13 @@ class MarketDataService:
         return self._cached(("ticker", pair), self.ttl, fetch)
 
     def order_book(self, pair: str, count: int = 10) -> OrderBook:
+        """The pair's best ``count`` levels a side: the live book's when the stream's depth covers
+        ``count``, else REST's."""
+        book = self.live_book(pair)
+        stream = self.stream
+        if book is not None and count <= stream.depth:
+            return OrderBook(book.pair, book.asks[:count], book.bids[:count])
+
         def fetch() -> OrderBook:
             book = self.client.market.depth(pair, count)
             self._same_pair(pair, book.pair, "Depth")

@@ -85,6 +85,10 @@ class Orchestrator:
         # Called with each cycle's report once it is recorded, on this thread (the metrics' gauges):
         # between cycles, never during a send.
         self.observers: list[Any] = []
+        # With the market stream (Bot.start_streams): waits up to the given real seconds for a move of a
+        # pair's book and returns the pairs that moved; the wait between cycles then reacts to each move
+        # at once (``react``) instead of deciding on it only at the next cycle.
+        self.moves: Any = None
 
     # -- one cycle -----------------------------------------------------------------------
     def run_once(self) -> CycleReport:
@@ -116,6 +120,22 @@ class Orchestrator:
                 observer(report)
             except Exception:  # noqa: BLE001 - observing the cycle never fails it
                 log.exception("cycle observer %r failed", observer)
+        return report
+
+    def react(self, pairs: list[str]) -> CycleReport | None:
+        """Decide on the pairs whose book just moved, between cycles: the same gates and the same
+        ``submit_order`` as a cycle's trading step; the cycle's other steps (order refresh, reconciliation,
+        protective exits, keep-alive) keep their interval. Recorded like a cycle when it decided anything."""
+        pairs = [p for p in pairs if p in self.pairs]
+        if not pairs or self.safety.kill_switch.engaged:
+            return None
+        report = CycleReport(started_at=self.clock.time())
+        unarmed = self._dead_mans_switch_problem()
+        for pair in pairs:
+            self._trade_pair(pair, report, unarmed)
+        if report.intents:
+            self.safety.record_cycle(report)
+            log.info("%s", report.line(self.cycles).replace("cycle", "move after cycle", 1))
         return report
 
     def _dead_mans_switch_problem(self) -> str | None:
@@ -223,7 +243,10 @@ class Orchestrator:
             left = end - self.clock.monotonic()
             if left <= 0:
                 return
-            self.clock.sleep(min(1.0, left))
+            if self.moves is None:
+                self.clock.sleep(min(1.0, left))
+            else:  # a move wakes the wait at once; a stop within a quarter second
+                self._step(CycleReport(self.clock.time()), "react", lambda: self.react(self.moves(min(0.25, left))))
             if self.safe_point is not None:
                 self.safe_point()
             self._keep_alive_between_cycles()

@@ -190,6 +190,16 @@ class KrakenSimulator:
         with self._lock:
             return self.exchange.public_trades(pair, start, end)
 
+    def book(self, pair: str, depth: int = 10) -> dict[str, list[tuple[Decimal, Decimal]]]:
+        """The pair's best ``depth`` levels a side as the book stream shows them: (price, qty), best first."""
+        from krakensim.pairs import resolve_pair
+        from krakensim.ws_feeds import book_rows
+
+        with self._lock:
+            asks, bids = book_rows(self.exchange, resolve_pair(pair), depth)
+        return {"asks": [(Decimal(p), Decimal(q)) for _, p, q in asks],
+                "bids": [(Decimal(p), Decimal(q)) for _, p, q in bids]}
+
     def balances(self, account: str = DEMO_ACCOUNT) -> dict[str, Decimal]:
         with self._lock:
             return self.exchange.balances(account)

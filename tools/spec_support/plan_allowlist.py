@@ -14,6 +14,9 @@ READS = frozenset({
     "Balance", "BalanceEx", "TradeBalance", "OpenOrders", "ClosedOrders", "QueryOrders", "TradesHistory",
     "QueryTrades", "Ledgers", "QueryLedgers", "TradeVolume", "OrderAmends",
 })
+# The streams (MARKET_STREAM=on): the private stream's token, and subscriptions on the WebSocket
+# (each message there is an access-log record; an order method sent over it is judged like AddOrder)
+STREAMS = frozenset({"GetWebSocketsToken", "subscribe", "unsubscribe", "ping"})
 CANCELS = frozenset({"CancelOrder", "CancelAll", "CancelOrderBatch", "CancelAllOrdersAfter"})
 FUNDING = frozenset({
     "Withdraw", "WithdrawCancel", "WithdrawMethods", "WithdrawAddresses", "WithdrawInfo", "WithdrawStatus",
@@ -22,11 +25,11 @@ FUNDING = frozenset({
 FUNDING_PREFIXES = ("withdraw", "deposit", "wallettransfer", "accounttransfer", "earn", "funding")
 
 PLAN_ALLOWED: dict[str, frozenset[str]] = {
-    "read-only": PUBLIC | READS,
-    "paper": PUBLIC | READS | {"AddOrder"},  # AddOrder only with validate=true
-    "dry-run": PUBLIC | READS,  # orders fill in the bot's local venue: no order entry or cancel is sent
-    "canary": PUBLIC | READS | {"AddOrder"} | CANCELS,
-    "live": PUBLIC | READS | {"AddOrder", "AmendOrder"} | CANCELS,
+    "read-only": PUBLIC | READS | STREAMS,
+    "paper": PUBLIC | READS | STREAMS | {"AddOrder"},  # AddOrder only with validate=true
+    "dry-run": PUBLIC | READS | STREAMS,  # orders fill in the bot's local venue: no order entry or cancel is sent
+    "canary": PUBLIC | READS | STREAMS | {"AddOrder"} | CANCELS,
+    "live": PUBLIC | READS | STREAMS | {"AddOrder", "AmendOrder"} | CANCELS,
 }
 
 

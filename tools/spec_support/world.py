@@ -58,6 +58,14 @@ LIMIT_SETTINGS: dict[str, str] = {
 # documented defaults of ``krakenbot.config.Settings`` (the spec's generous SPEC_DEFAULTS hide them).
 RISK_SETTINGS = frozenset(SPEC_DEFAULTS.keys() - {"PAIRS"}) | frozenset(LIMIT_SETTINGS.values())
 
+def _stream_options() -> dict[str, Any]:
+    """The streams' own options in the specification: a short poll and back-off in real time, so a
+    reconnect takes milliseconds; silence is judged on the scenario's clock as in production."""
+    from krakenbot.stream.connection import Backoff
+
+    return {"poll_s": 0.02, "backoff": Backoff(first_s=0.02, cap_s=0.2)}
+
+
 @dataclass
 class ModeSegment:
     """From access-log index ``start`` on, ``mode`` was in force."""
@@ -166,6 +174,8 @@ class World:
         self.record_mode()
         if mode != self.mode:
             self.set_mode(mode)
+        if settings.market_stream:  # as `krakenbot run` does at start-up (Bot.start)
+            self.bot.start_streams(**_stream_options())
         return self.bot
 
     def set_mode(self, mode: str, *, live_flag: bool | None = None, env: dict[str, str] | None = None) -> None:

@@ -54,7 +54,7 @@ from krakenbot.execution.order_state import (
     apply,
     event_for_exchange_status,
 )
-from krakenbot.models import OrderInfo, OrderRequest, OrderType, PairInfo, TradeInfo
+from krakenbot.models import OrderInfo, OrderRequest, OrderType, PairInfo, Side, TradeInfo
 from krakenbot.positions import Discrepancy
 from krakenbot.risk.manager import halt_pair
 from krakenbot.store import FillRecord, OrderRecord, Store, StoreError, utc_day
@@ -675,6 +675,41 @@ class Executor:
         self._import_fills(touched, all_infos)
         return [self.store.get_order(o.cl_ord_id) or o for o in touched]
 
+    def apply_execution(self, event: Any) -> OrderRecord | None:
+        """The exchange's own notice of an event of one of this bot's orders (``stream.ExecEvent``,
+        from the executions stream): a fill is recorded once by its trade id (``exec_id``), so the
+        REST import of the same fill adds nothing, and the order moves to the status the event
+        states, its numbers the exchange's. A snapshot's entries record fills only: their status
+        may be older than the order's. Another bot's order (or an order placed by hand) is left
+        alone; so is one whose acknowledgement is not recorded (REST settles it by client id)."""
+        order = self.store.get_order(event.cl_ord_id) if event.cl_ord_id else None
+        if order is None:
+            order = self.store.order_by_txid(event.order_id)
+        if order is None:
+            return None
+        with self._order_lock(order.cl_ord_id):  # after the placing thread has recorded its answer
+            order = self.store.get_order(order.cl_ord_id) or order
+            if order.txid != event.order_id:
+                return order
+            if event.exec_id and event.last_qty and event.last_price is not None:
+                fill = FillRecord(trade_id=event.exec_id, txid=event.order_id, cl_ord_id=order.cl_ord_id,
+                                  pair=order.pair, side=order.side, price=event.last_price, volume=event.last_qty,
+                                  cost=event.cost if event.cost is not None else event.last_qty * event.last_price,
+                                  fee=sum((qty for _, qty in event.fees), Decimal(0)),
+                                  time=_event_time(event.timestamp, self.clock.time()), maker=bool(event.maker))
+                if self.store.record_fill(fill):
+                    self._check_fee(fill, order.pair)
+            status = _STREAM_STATUS.get(event.order_status or "")
+            if event.snapshot or status is None or event.cum_qty is None:
+                return order
+            fee = sum((f.fee for f in self.store.fills(txid=order.txid)), Decimal(0))
+            info = OrderInfo(txid=event.order_id, status=status, pair=order.pair, side=Side(order.side),
+                             ordertype=order.ordertype, volume=order.volume, volume_executed=event.cum_qty,
+                             cost=event.cum_cost if event.cum_cost is not None else order.cost, fee=fee,
+                             average_price=event.avg_price or Decimal(0), limit_price=order.price or Decimal(0),
+                             opened_at=order.created_at, cl_ord_id=event.cl_ord_id or order.cl_ord_id)
+            return self._apply_info(order, info)
+
     def _txid_unknown(self, order: OrderRecord) -> OrderRecord:
         """Kraken knows no order by the txid its own answer gave us."""
         return self._find_by_client_id(order, "txid_unknown_at_exchange", order.txid or "",
@@ -825,6 +860,21 @@ class Executor:
                 "detail": {"trade_id": fill.trade_id, "expected": d.bot_value, "charged": d.exchange_value,
                            "maker": fill.maker, "rate_pct": str(info.fee_maker if fill.maker else info.fee_taker)},
             })
+
+
+# The executions stream's order_status -> Kraken's REST order status
+_STREAM_STATUS = {"pending_new": "pending", "new": "open", "partially_filled": "open", "filled": "closed",
+                  "canceled": "canceled", "expired": "expired"}
+
+
+def _event_time(timestamp: str | None, default: float) -> float:
+    """An event's RFC 3339 time as epoch seconds (the bot's clock when it has none or it is unreadable)."""
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(timestamp).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return default
 
 
 def _log_order_event(order: OrderRecord, was: str, reason: str | None) -> None:

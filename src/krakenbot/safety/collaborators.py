@@ -88,6 +88,8 @@ class MarketData(PairRules, Protocol):
 
     def last_update(self, pair: str) -> float | None: ...
 
+    def live_book(self, pair: str) -> OrderBook | None: ...  # the stream's, while trusted and fresh
+
 
 class ProtectiveExits(Protocol):
     def check(self, position: Any, price: Decimal, pair: PairInfo | None = None) -> Any: ...

@@ -198,6 +198,17 @@ class ExchangeReads:
     def order_book(self, pair: str, count: int = 100) -> Any:
         return self.market_data.order_book(pair, count)
 
+    def _book_for_fill(self, pair: str, side: Any, volume: Decimal) -> Any:
+        """The book a market order's fill is estimated on: the live book when its levels hold the
+        volume (they are the exchange's best levels, so the walk is the same as on a deeper book),
+        else 500 levels, Kraken's most, so the walk sees as deep as the exchange shows."""
+        from krakenbot.risk.checks import estimate_fill
+
+        book = self.market_data.live_book(pair)
+        if book is not None and estimate_fill(book, side, volume) is not None:
+            return book
+        return self.order_book(pair, 500)
+
     def candles(self, pair: str, interval: int = 1, since: int | None = None) -> Any:
         return self.market_data.candles(pair, interval, since=since)
 

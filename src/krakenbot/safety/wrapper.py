@@ -119,6 +119,7 @@ class SafetyWrapper(ExchangeReads):
         self.guard.order_blocker = self._order_blocker
         self._order_gate = threading.RLock()  # risk check + placement, one order at a time
         self._placed_record: Any = None  # the executor's record of the order just placed (under the gate)
+        self.streams: Any = None  # stream.streams.BotStreams with MARKET_STREAM=on (Bot.start_streams)
 
     # -- mode ----------------------------------------------------------------------------------
     @property
@@ -216,6 +217,14 @@ class SafetyWrapper(ExchangeReads):
             return self._refuse(pair, DenialCode.STALE_MARKET_DATA, stale, origin, summary)
         ticker = self.last_ticker(pair)
         mid = ticker.mid if ticker is not None else None
+        # 5b. with the executions stream: its gap or drop may hide a fill, so the orders are
+        # reconciled over REST before the risk check counts them (fail closed if that fails)
+        if self.streams is not None and self.streams.needs_reconciliation:
+            try:
+                self.streams.catch_up(self.executor.refresh)
+            except KrakenError as exc:
+                return self._refuse(pair, _code_for(exc), f"orders not reconciled after the stream's gap: {exc}",
+                                    origin, summary)
         # 6. canary rules
         if self.mode is TradingMode.CANARY:
             problem = CanaryRules.from_settings(self.settings).problem(info, side, ordertype, volume, price,
@@ -256,9 +265,8 @@ class SafetyWrapper(ExchangeReads):
         try:
             snapshot = self._snapshot(risk_info, mid, pair)
             if request.ordertype is OrderType.MARKET:
-                # A market order's fill is estimated on the book and collared (risk.checks.check_market_slippage);
-                # 500 levels, Kraken's most, so the walk sees as deep as the exchange shows.
-                snapshot = replace(snapshot, order_book=self.order_book(pair, 500))
+                # A market order's fill is estimated on the book and collared (risk.checks.check_market_slippage)
+                snapshot = replace(snapshot, order_book=self._book_for_fill(pair, request.side, request.volume))
         except KrakenError as exc:
             return self._refuse(pair, _code_for(exc), f"cannot read the account for the risk check: {exc}", origin,
                                 summary), False
@@ -484,7 +492,10 @@ class SafetyWrapper(ExchangeReads):
         return self.store.get_order(cl_ord_id)
 
     def refresh_orders(self) -> Any:
-        """Bring the store's orders up to date with the exchange (and resolve UNKNOWN ones)."""
+        """Bring the store's orders up to date with the exchange (and resolve UNKNOWN ones). While
+        the executions stream follows them, the exchange's events already did: nothing is asked."""
+        if self.streams is not None:
+            return self.streams.catch_up(self.executor.refresh) or []
         return self.executor.refresh()
 
     def reconcile(self) -> Any:

@@ -47,6 +47,8 @@ class ExecEvent:
     exec_id: str | None  # a fill's id (trade events)
     last_qty: Decimal | None
     last_price: Decimal | None
+    cost: Decimal | None  # a fill's cost (last_qty x last_price)
+    maker: bool | None  # a fill's liquidity: maker (True) or taker
     fees: tuple[tuple[str, Decimal], ...]
     timestamp: str | None
     sequence: int
@@ -194,4 +196,5 @@ def _event(entry: dict[str, Any], sequence: int, snapshot: bool) -> ExecEvent:
         order_status=_text(entry, "order_status"), symbol=_text(entry, "symbol"), side=_text(entry, "side"),
         cum_qty=_amount(entry, "cum_qty"), cum_cost=_amount(entry, "cum_cost"), avg_price=_amount(entry, "avg_price"),
         exec_id=_text(entry, "exec_id"), last_qty=_amount(entry, "last_qty"), last_price=_amount(entry, "last_price"),
+        cost=_amount(entry, "cost"), maker={"m": True, "t": False}.get(entry.get("liquidity_ind")),  # type: ignore[arg-type]
         fees=tuple(fees), timestamp=_text(entry, "timestamp"), sequence=sequence, snapshot=snapshot)

@@ -120,6 +120,12 @@ class MarketStream(StreamConnection):
                 return f"not connected ({self.last_problem or 'connecting'})"
             return None if book.trusted else book.problem
 
+    def checksum(self, symbol: str) -> int | None:
+        """The trusted book's last verified checksum (its best 10 levels a side), else None."""
+        with self._lock:
+            book = self._books[symbol]
+            return book.checksum if self.connected and book.trusted else None
+
     def ticker(self, pair: str) -> LiveTicker | None:
         symbol = self._symbol(pair)
         with self._lock:

@@ -76,6 +76,9 @@ BAD_VALUES = {
     "KRAKEN_READ_TIMEOUT": "inf",
     "KRAKEN_TOTAL_TIMEOUT": "301",
     "NOTIFY_WEBHOOK_URL": "http://hooks.example.com/T0KEN",
+    "MARKET_STREAM": "sometimes",
+    "KRAKEN_WS_URL": "ws://ws.kraken.com/v2",  # a token-free stream still only over TLS off this machine
+    "KRAKEN_WS_AUTH_URL": "https://ws-auth.kraken.com/v2",
 }
 
 
