@@ -108,9 +108,11 @@ def test_kill_covers_an_order_its_cancel_all_overtook(sim, tmp_path, window):
         still_open = [o["cl_ord_id"] for o in sim.orders() if o["status"] == "open"]
         assert still_open == [], f"open at the exchange after the kill: {still_open} ({report})"
         assert report.halted and report.problems == ()
-        if window:  # the AddOrder landed after the first CancelAll: the second one took it
+        if window:  # the AddOrder landed after the first CancelAll: a second one followed and the order is gone
+            # (usually the second takes it: (2, 1); a loaded machine once gave (2, 0), the first count holding both.
+            # What must hold either way: a second CancelAll went out, and nothing is left open, checked above)
             assert outcome["o"].placed
-            assert (report.cancelled, report.cancelled_again) == (2, 1)
+            assert report.cancelled == 2 and report.cancelled_again is not None, report
         else:  # refused for its nonce: nothing was placed, the second CancelAll finds nothing
             assert not outcome["o"].placed and "Invalid nonce" in outcome["o"].reason
             assert (report.cancelled, report.cancelled_again) == (1, 0)
