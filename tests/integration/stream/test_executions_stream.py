@@ -67,8 +67,12 @@ class Executions:
     def __init__(self, url: str, rest: KrakenClient) -> None:
         self.events = []
         self.clock = ManualClock()
-        self.stream = ExecutionsStream(url, rest.account.websockets_token, self.events.append, clock=self.clock,
+        self.stream = ExecutionsStream(url, rest.account.websockets_token, self._take, clock=self.clock,
                                        poll_s=0.02, pause=self.clock.sleep, rng=random.Random(3))
+
+    def _take(self, event):
+        self.events.append(event)
+        return event  # taken: its fill counts as seen
 
     def __enter__(self) -> ExecutionsStream:
         self.stream.start()
