@@ -491,16 +491,23 @@ class SafetyWrapper(ExchangeReads):
     def order(self, cl_ord_id: str) -> Any:
         return self.store.get_order(cl_ord_id)
 
-    def refresh_orders(self) -> Any:
+    def refresh_orders(self, due: bool = False) -> Any:
         """Bring the store's orders up to date with the exchange (and resolve UNKNOWN ones). While
-        the executions stream follows them, the exchange's events already did: nothing is asked."""
-        if self.streams is not None:
-            return self.streams.catch_up(self.executor.refresh) or []
-        return self.executor.refresh()
+        the executions stream follows them, the exchange's events already did, so REST is asked only
+        when it alone can say (``BotStreams``): an order of unknown outcome (UNKNOWN, or PENDING_SUBMIT
+        not in flight), open orders not checked over REST for ``ORDER_CHECK_SECONDS``, or ``due``."""
+        streams = self.streams
+        if streams is None:
+            return self.executor.refresh()
+        executor = self.executor
+        due = due or bool(executor.unknown_pairs()) or streams.rest_due(bool(executor.open_orders()))
+        return streams.catch_up(executor.refresh, due=due) or []
 
     def reconcile(self) -> Any:
         """Compare the bot's fills, open orders and balances with the exchange's."""
         if self.reconciler is not None:
+            if self.streams is not None:  # REST is the truth: the orders as it tells them, not as streamed
+                self.refresh_orders(due=True)
             result = self.reconciler.reconcile()
         else:
             self.refresh_orders()
