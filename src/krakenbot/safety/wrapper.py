@@ -217,11 +217,14 @@ class SafetyWrapper(ExchangeReads):
             return self._refuse(pair, DenialCode.STALE_MARKET_DATA, stale, origin, summary)
         ticker = self.last_ticker(pair)
         mid = ticker.mid if ticker is not None else None
-        # 5b. with the executions stream: its gap or drop may hide a fill, so the orders are
-        # reconciled over REST before the risk check counts them (fail closed if that fails)
-        if self.streams is not None and self.streams.needs_reconciliation:
+        # 5b. with the executions stream: its gap or drop may hide a fill, and so may a silent stream
+        # (its order check is due), so the orders are reconciled over REST before the risk check
+        # counts them (fail closed if that fails)
+        streams = self.streams
+        if streams is not None and (streams.needs_reconciliation
+                                    or streams.rest_due(bool(self.executor.open_orders()))):
             try:
-                self.streams.catch_up(self.executor.refresh)
+                streams.catch_up(self.executor.refresh, due=True)
             except KrakenError as exc:
                 return self._refuse(pair, _code_for(exc), f"orders not reconciled after the stream's gap: {exc}",
                                     origin, summary)

@@ -9,7 +9,8 @@ the bot reconciles its orders over REST first (``catch_up``) and only then trust
 A silent stream cannot show a lost last notice (a gap shows only when a later message comes), so
 REST is still asked while the stream follows: whenever an order's outcome is unknown (only REST
 settles it, by client id), and while the bot holds open orders at least every
-``ORDER_CHECK_SECONDS`` (60 s by default) of the bot's clock, and at each periodic reconciliation.
+``ORDER_CHECK_SECONDS`` (60 s by default) of the bot's clock (checked at each cycle's order refresh
+and before each order), and at each periodic reconciliation.
 Both share one connect limiter: Kraken counts connection attempts per IP.
 """
 from __future__ import annotations

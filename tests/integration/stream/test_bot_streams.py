@@ -200,7 +200,8 @@ def test_a_fill_whose_notice_was_the_last_message_lost_is_found_by_the_cycles_re
         assert _filled(bot, cl_ord_id), bot.store.get_order(cl_ord_id)
 
 
-def test_open_orders_are_asked_over_rest_every_order_check_interval_while_the_stream_follows(sim, tmp_path):
+@pytest.mark.parametrize("step", ["the cycle's order refresh", "the next order"])
+def test_open_orders_are_asked_over_rest_every_order_check_interval_while_the_stream_follows(sim, tmp_path, step):
     with _bot(sim, tmp_path, ORDER_CHECK_SECONDS="5") as bot:
         streams = bot.start_streams(**FAST, silence_s=60.0)
         cl_ord_id = _resting_buy(bot, sim)
@@ -212,8 +213,12 @@ def test_open_orders_are_asked_over_rest_every_order_check_interval_while_the_st
         assert bot.safety.refresh_orders() == [] and streams.follows_orders  # within the interval: not asked
         assert [r for r in sim.access_log_since(asked) if r.endpoint in ORDER_READS] == []
         sim.clock.advance(5)
-        bot.safety.refresh_orders()
-        assert _filled(bot, cl_ord_id) and streams.follows_orders, bot.store.get_order(cl_ord_id)
+        if step == "the next order":  # asked before it is placed (its events then show the gap)
+            assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("58000")).placed
+        else:
+            bot.safety.refresh_orders()
+            assert streams.follows_orders
+        assert _filled(bot, cl_ord_id), bot.store.get_order(cl_ord_id)
 
 
 def test_a_move_of_the_book_is_decided_on_at_once_between_cycles(sim, tmp_path):
