@@ -51,3 +51,11 @@ Feature: Watching the market as it moves
     And the bot runs one trading cycle
     Then the bot knows the order is filled, with each of its fills recorded once
     And the exchange received that order once and no other order
+
+  @safety @critical @fault-injection @allure.label.story:own-orders
+  Scenario: A fill whose last notices never arrive is still found by the bot
+    Given the bot has a limit buy of 0.01 XBT resting at 59,400 EUR
+    When the exchange's last notices of the order's fill never arrive
+    And the bot runs one trading cycle
+    Then the bot knows the order is filled, with each of its fills recorded once
+    And the exchange received that order once and no other order

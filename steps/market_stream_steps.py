@@ -22,6 +22,10 @@ WAIT = 10.0  # real seconds: a stream message takes milliseconds on loopback
 ORDER_READS = frozenset({"QueryOrders", "OpenOrders", "ClosedOrders", "QueryTrades", "TradesHistory"})
 
 
+class _NO_BOOK:  # noqa: N801 - a book not there yet: no price to compare
+    best_ask = Decimal("Infinity")
+
+
 def _streams(world):
     streams = world.safety.streams
     assert_that(streams, not_none(), "the bot should be watching the market (MARKET_STREAM=on)")
@@ -233,6 +237,17 @@ def step_drop_as_fills(context):
     assert_that(executions.wait_for(lambda: executions.connects > connects and executions.subscribed, WAIT),
                 is_(True), "the bot should reconnect")
     assert_that(_resting(world).status, equal_to("OPEN"), "the bot cannot have heard of the fill yet")
+
+
+@when("the exchange's last notices of the order's fill never arrive")
+def step_last_notices_lost(context):
+    world = context.world
+    world.sim.faults.inject("executions", "ws_skip", times=2)  # the fill and the "filled": nothing follows
+    world.sim.set_price("XBTEUR", Decimal("59000"))
+    market = _streams(world).market
+    assert_that(market.wait_for(lambda: (world.bot.market_data.live_book("XBTEUR") or _NO_BOOK).best_ask
+                                < Decimal("59400"), WAIT), is_(True), "the bot should see the market fall")
+    assert_that(_resting(world).status, equal_to("OPEN"), "the bot cannot have heard of the fill")
 
 
 @then("the bot knows the order is filled, with each of its fills recorded once")

@@ -98,6 +98,9 @@ class Settings:
     # stream adds two connections, a thread each and a session token, which an operator turns on
     # knowingly (after a canary run), and every setting in place keeps its REST behaviour.
     market_stream: bool = False
+    # ORDER_CHECK_SECONDS: while the executions stream follows open orders, REST is still asked about
+    # them at least this often (a lost last notice shows no gap): the bot's clock, seconds.
+    order_check_seconds: int = 60
     # KRAKEN_WS_URL / KRAKEN_WS_AUTH_URL: wss://, or ws:// to this machine (the simulator prints its
     # own); unset with Kraken's REST domain: Kraken's wss://ws.kraken.com/v2 and ws-auth's.
     ws_url: str = ""
@@ -568,6 +571,7 @@ _SPEC: dict[str, tuple[str, Callable[[str], object], bool]] = {
     "KRAKEN_TOTAL_TIMEOUT": ("total_timeout", _seconds("KRAKEN_TOTAL_TIMEOUT"), False),
     "NOTIFY_WEBHOOK_URL": ("notify_webhook_url", _webhook, False),
     "MARKET_STREAM": ("market_stream", _on_off, False),
+    "ORDER_CHECK_SECONDS": ("order_check_seconds", _int("ORDER_CHECK_SECONDS", maximum=86_400), False),
     "KRAKEN_WS_URL": ("ws_url", _ws("KRAKEN_WS_URL"), False),
     "KRAKEN_WS_AUTH_URL": ("ws_auth_url", _ws("KRAKEN_WS_AUTH_URL"), False),
     # Paths, resolved together by bot_paths() (the parse here only checks the text).

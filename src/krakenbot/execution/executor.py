@@ -602,11 +602,16 @@ class Executor:
     def _apply_info(self, order: OrderRecord, info: OrderInfo) -> OrderRecord:
         """Move the order to what Kraken says; numbers always follow the exchange. An answer about
         another order (its client id is not ours: a replayed or crossed AddOrder answer gave us its
-        txid) is a contradiction, never applied: the order is looked up by its own client id."""
+        txid) is a contradiction, never applied: the order is looked up by its own client id. An older
+        view (less executed than recorded: a late stream event, a lagging read) is kept out: an order's
+        executed volume never decreases, and a terminal status is never left (the caller holds the
+        order's lock: the stream's thread and REST's catch-up both write orders)."""
         if names_another_order(order, info):
             return self._find_by_client_id(
                 order, "txid_of_another_order", order.txid or "",
                 f"Kraken's order {order.txid} is {info.cl_ord_id}'s, not ours; looked up by client id")
+        if info.volume_executed < order.volume_executed:
+            return self._kept(order, info)
         event = event_for_exchange_status(info.status, info.volume_executed, info.volume)
         numbers = {"volume_executed": info.volume_executed, "cost": info.cost, "fee": info.fee}
         if info.reason and event in (OrderEvent.CANCEL, OrderEvent.EXPIRE):
@@ -617,12 +622,18 @@ class Executor:
         except InvalidTransition:
             if EXCHANGE_STATUS_FOR_EVENT.get(event) is current or (current in TERMINAL_STATUSES and event is OrderEvent.PARTIAL_FILL):
                 return self.store.update_order(order.cl_ord_id, updated_at=self.clock.time(), **numbers)
-            self.store.append_audit({
-                "time": self.clock.time(), "actor": "executor", "action": "order_state_conflict",
-                "outcome": "kept", "detail": {"cl_ord_id": order.cl_ord_id, "ours": order.status,
-                                              "exchange": info.status, "txid": info.txid},
-            })
-            return order
+            return self._kept(order, info)
+
+    def _kept(self, order: OrderRecord, info: OrderInfo) -> OrderRecord:
+        """An exchange view the order's record does not follow: audited, the record kept."""
+        self.store.append_audit({
+            "time": self.clock.time(), "actor": "executor", "action": "order_state_conflict",
+            "outcome": "kept", "detail": {"cl_ord_id": order.cl_ord_id, "ours": order.status,
+                                          "exchange": info.status, "txid": info.txid,
+                                          "executed": str(order.volume_executed),
+                                          "exchange_executed": str(info.volume_executed)},
+        })
+        return order
 
     def sync_order(self, cl_ord_id: str) -> OrderRecord:
         """Bring one order in line with Kraken (QueryOrders by txid) and import its fills."""
@@ -681,7 +692,9 @@ class Executor:
         REST import of the same fill adds nothing, and the order moves to the status the event
         states, its numbers the exchange's. A snapshot's entries record fills only: their status
         may be older than the order's. Another bot's order (or an order placed by hand) is left
-        alone; so is one whose acknowledgement is not recorded (REST settles it by client id)."""
+        alone; so is one whose acknowledgement is not recorded (UNKNOWN, no txid: REST settles it by
+        client id, fill included, as the wrapper's ``refresh_orders`` asks while such an order exists).
+        Returns None when the event was not taken (the stream then does not count its fill as seen)."""
         order = self.store.get_order(event.cl_ord_id) if event.cl_ord_id else None
         if order is None:
             order = self.store.order_by_txid(event.order_id)
@@ -690,7 +703,7 @@ class Executor:
         with self._order_lock(order.cl_ord_id):  # after the placing thread has recorded its answer
             order = self.store.get_order(order.cl_ord_id) or order
             if order.txid != event.order_id:
-                return order
+                return None
             if event.exec_id and event.last_qty and event.last_price is not None:
                 fill = FillRecord(trade_id=event.exec_id, txid=event.order_id, cl_ord_id=order.cl_ord_id,
                                   pair=order.pair, side=order.side, price=event.last_price, volume=event.last_qty,

@@ -217,11 +217,14 @@ class SafetyWrapper(ExchangeReads):
             return self._refuse(pair, DenialCode.STALE_MARKET_DATA, stale, origin, summary)
         ticker = self.last_ticker(pair)
         mid = ticker.mid if ticker is not None else None
-        # 5b. with the executions stream: its gap or drop may hide a fill, so the orders are
-        # reconciled over REST before the risk check counts them (fail closed if that fails)
-        if self.streams is not None and self.streams.needs_reconciliation:
+        # 5b. with the executions stream: its gap or drop may hide a fill, and so may a silent stream
+        # (its order check is due), so the orders are reconciled over REST before the risk check
+        # counts them (fail closed if that fails)
+        streams = self.streams
+        if streams is not None and (streams.needs_reconciliation
+                                    or streams.rest_due(bool(self.executor.open_orders()))):
             try:
-                self.streams.catch_up(self.executor.refresh)
+                streams.catch_up(self.executor.refresh, due=True)
             except KrakenError as exc:
                 return self._refuse(pair, _code_for(exc), f"orders not reconciled after the stream's gap: {exc}",
                                     origin, summary)
@@ -491,16 +494,23 @@ class SafetyWrapper(ExchangeReads):
     def order(self, cl_ord_id: str) -> Any:
         return self.store.get_order(cl_ord_id)
 
-    def refresh_orders(self) -> Any:
+    def refresh_orders(self, due: bool = False) -> Any:
         """Bring the store's orders up to date with the exchange (and resolve UNKNOWN ones). While
-        the executions stream follows them, the exchange's events already did: nothing is asked."""
-        if self.streams is not None:
-            return self.streams.catch_up(self.executor.refresh) or []
-        return self.executor.refresh()
+        the executions stream follows them, the exchange's events already did, so REST is asked only
+        when it alone can say (``BotStreams``): an order of unknown outcome (UNKNOWN, or PENDING_SUBMIT
+        not in flight), open orders not checked over REST for ``ORDER_CHECK_SECONDS``, or ``due``."""
+        streams = self.streams
+        if streams is None:
+            return self.executor.refresh()
+        executor = self.executor
+        due = due or bool(executor.unknown_pairs()) or streams.rest_due(bool(executor.open_orders()))
+        return streams.catch_up(executor.refresh, due=due) or []
 
     def reconcile(self) -> Any:
         """Compare the bot's fills, open orders and balances with the exchange's."""
         if self.reconciler is not None:
+            if self.streams is not None:  # REST is the truth: the orders as it tells them, not as streamed
+                self.refresh_orders(due=True)
             result = self.reconciler.reconcile()
         else:
             self.refresh_orders()

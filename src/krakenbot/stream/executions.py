@@ -3,8 +3,8 @@
 Each connection takes a fresh token (``GetWebSocketsToken`` through the bot's guarded REST
 client: the allowlist and the audit see it) and subscribes ``executions`` with the open
 orders and the last fills as a snapshot. Events reach ``on_event`` as ``ExecEvent``s (Decimal
-quantities, fees); a fill is delivered once per ``exec_id``, even when a later snapshot
-repeats it.
+quantities, fees); a fill is delivered once per ``exec_id`` once ``on_event`` took it (returned
+anything but None), even when a later snapshot repeats it; one it left (None) is offered again.
 
 What the stream cannot vouch for it says: every connection starts with "needs REST
 reconciliation" (events may have happened while no stream listened), and a ``sequence`` gap
@@ -146,18 +146,19 @@ class ExecutionsStream(StreamConnection):
             except (KeyError, TypeError, ValueError) as exc:
                 self._must_reconcile(f"an execution the stream cannot read ({type(exc).__name__}: {exc})")
                 continue
-            if event.exec_id is not None:
-                if event.exec_id in self._seen_set:
-                    continue
+            if event.exec_id is not None and event.exec_id in self._seen_set:
+                continue
+            try:
+                taken = self.on_event(event)
+            except Exception:  # the bot's handler failed: the event may be lost to it, so REST must say
+                log.exception("%s: the handler failed on %s %s", self.name, event.exec_type, event.order_id)
+                self._must_reconcile(f"the handler failed on {event.exec_type} of {event.order_id}")
+                continue
+            if event.exec_id is not None and taken is not None:  # only a fill the bot took is seen
                 if len(self._seen) == self._seen.maxlen:
                     self._seen_set.discard(self._seen[0])
                 self._seen.append(event.exec_id)
                 self._seen_set.add(event.exec_id)
-            try:
-                self.on_event(event)
-            except Exception:  # the bot's handler failed: the event may be lost to it, so REST must say
-                log.exception("%s: the handler failed on %s %s", self.name, event.exec_type, event.order_id)
-                self._must_reconcile(f"the handler failed on {event.exec_type} of {event.order_id}")
 
 
 def _amount(entry: dict[str, Any], key: str) -> Decimal | None:

@@ -6,6 +6,11 @@ and fresh, REST otherwise. The executions stream hands each of the exchange's or
 the executor (``Executor.apply_execution``), so orders are not polled while it follows them;
 whenever it cannot vouch for what it delivered (a new subscription, a ``sequence`` gap, a drop)
 the bot reconciles its orders over REST first (``catch_up``) and only then trusts them again.
+A silent stream cannot show a lost last notice (a gap shows only when a later message comes), so
+REST is still asked while the stream follows: whenever an order's outcome is unknown (only REST
+settles it, by client id), and while the bot holds open orders at least every
+``ORDER_CHECK_SECONDS`` (60 s by default) of the bot's clock (checked at each cycle's order refresh
+and before each order), and at each periodic reconciliation.
 Both share one connect limiter: Kraken counts connection attempts per IP.
 """
 from __future__ import annotations
@@ -21,13 +26,18 @@ from krakenbot.stream.market import MarketStream, StreamPair
 log = logging.getLogger("krakenbot.stream")
 
 STREAM_WAIT_S = 10.0  # at start: how long the bot waits for the first books before it trades on REST
+ORDER_CHECK_S = 60.0  # while the stream follows open orders: REST is asked about them at least this often
 
 
 class BotStreams:
     def __init__(self, market: MarketStream, executions: ExecutionsStream | None,
-                 names: dict[str, str] | None = None) -> None:
+                 names: dict[str, str] | None = None, *, clock: Clock | None = None,
+                 order_check_s: float = ORDER_CHECK_S) -> None:
         self.market = market
         self.executions = executions
+        self.clock = clock
+        self.order_check_s = order_check_s
+        self.asked_rest_at: float | None = None  # the bot's clock when REST last told the orders
         self.names = names or {s: p.pair for s, p in market.pairs.items()}  # symbol -> the pair as the bot names it
         self._seen: dict[str, int | None] = {}  # symbol -> the checksum of the book last reported moved
 
@@ -57,7 +67,8 @@ class BotStreams:
         executions = ExecutionsStream(settings.ws_auth_url, client.account.websockets_token, executor.apply_execution,
                                       clock=clock, limiter=limiter, **options) if own_orders else None
         market_data.follow(market, float(settings.stale_data_seconds))
-        return cls(market, executions, {p.symbol: pair for pair, p in pairs.items()})
+        return cls(market, executions, {p.symbol: pair for pair, p in pairs.items()}, clock=clock,
+                   order_check_s=float(settings.order_check_seconds))
 
     def start(self, wait_s: float = STREAM_WAIT_S) -> bool:
         """Connect both; True once every book is trusted and the executions are subscribed within
@@ -92,16 +103,26 @@ class BotStreams:
         """The executions stream cannot vouch for the orders now (new, gap, drop): REST must say first."""
         return self.executions is not None and not self.follows_orders
 
-    def catch_up(self, refresh: Callable[[], Any]) -> Any:
-        """Reconcile the orders over REST (``refresh``) when the executions stream asks for it, then tell
-        it so; a reason that came during the refresh keeps it asking (its epoch moved)."""
+    def rest_due(self, open_orders: bool) -> bool:
+        """While the stream follows open orders: REST has not told them for ``order_check_s`` (or ever)."""
+        if not open_orders or self.clock is None:
+            return False
+        return self.asked_rest_at is None or self.clock.time() - self.asked_rest_at >= self.order_check_s
+
+    def catch_up(self, refresh: Callable[[], Any], *, due: bool = False) -> Any:
+        """Reconcile the orders over REST (``refresh``) when the executions stream asks for it, or the
+        caller says REST is ``due`` (an order of unknown outcome, the periodic check), then tell the
+        stream so; a reason that came during the refresh keeps it asking (its epoch moved)."""
         executions = self.executions
         if executions is None:
             return refresh()
-        if self.follows_orders:
+        following = self.follows_orders
+        if following and not due:
             return None
         epoch = executions.epoch
+        asked_at = self.clock.time() if self.clock is not None else None
         result = refresh()
-        if executions.reconciled(epoch):
+        self.asked_rest_at = asked_at
+        if not following and executions.reconciled(epoch):
             log.info("orders reconciled over REST: the executions stream is trusted again")
         return result

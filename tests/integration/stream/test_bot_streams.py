@@ -11,6 +11,7 @@ import pytest
 from krakenbot.bot import Bot
 from krakenbot.config import ConfigError, Settings
 from krakenbot.stream.connection import Backoff
+from krakenbot.stream.executions import ExecEvent
 from krakensim import KrakenSimulator
 from krakensim.clock import ManualClock
 
@@ -135,6 +136,89 @@ def test_after_a_drop_no_fill_is_missed_and_rest_reconciles_first(sim, tmp_path)
         assert len(bot.store.fills()) == len({f.trade_id for f in bot.store.fills()})
         placed = [r for r in sim.access_log if r.endpoint == "AddOrder"]
         assert len(placed) == 1
+
+
+def test_a_late_stream_event_never_moves_an_orders_executed_volume_backwards(sim, tmp_path):
+    """REST's catch-up (main thread) can apply the order's final state before the stream's thread
+    delivers an earlier, queued 'partially_filled' event: the order must keep what was executed."""
+    with _bot(sim, tmp_path) as bot:
+        streams = bot.start_streams(**FAST)
+        cl_ord_id = _resting_buy(bot, sim)
+        sim.set_price("XBTEUR", "59000")
+        assert streams.executions.wait_for(lambda: _filled(bot, cl_ord_id), WAIT)
+        order = bot.store.get_order(cl_ord_id)
+        fill = bot.store.fills(txid=order.txid)[0]
+        late = ExecEvent(exec_type="trade", order_id=order.txid, cl_ord_id=cl_ord_id,
+                         order_status="partially_filled", symbol="BTC/EUR", side="buy", cum_qty=Decimal("0.0005"),
+                         cum_cost=Decimal("29.7"), avg_price=Decimal("59400"), exec_id=fill.trade_id,
+                         last_qty=Decimal("0.0005"), last_price=Decimal("59400"), cost=Decimal("29.7"),
+                         maker=True, fees=(), timestamp=None, sequence=2, snapshot=False)
+        bot.safety.executor.apply_execution(late)
+        after = bot.store.get_order(cl_ord_id)
+        assert (after.status, after.volume_executed) == ("FILLED", Decimal("0.001")), after
+
+
+def _unknown_buy(bot: Bot, sim) -> str:
+    """AddOrder's answer is lost and the lookups fail: the order is UNKNOWN (it was placed)."""
+    sim.faults.inject("AddOrder", "accept_then_drop")
+    for endpoint in ("QueryOrders", "OpenOrders", "ClosedOrders"):
+        sim.faults.inject(endpoint, "error", probability=1.0)
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59400"))
+    assert bot.store.get_order(outcome.cl_ord_id).status == "UNKNOWN", outcome
+    sim.faults.clear()
+    bot.client.breaker.reset("REST answers again")  # the outage is over: only the stream path is left
+    return outcome.cl_ord_id
+
+
+def test_an_unknown_order_is_settled_over_rest_while_the_executions_stream_follows(sim, tmp_path):
+    """Only REST settles an UNKNOWN order (by client id); the stream's events for an order without
+    a recorded txid are left to it: the cycle's order refresh asks REST while one exists."""
+    with _bot(sim, tmp_path) as bot:
+        streams = bot.start_streams(**FAST)
+        streams.catch_up(bot.safety.executor.refresh)
+        assert streams.follows_orders
+        cl_ord_id = _unknown_buy(bot, sim)
+        sim.set_price("XBTEUR", "59000")  # it was placed: it fills, and the stream tells of it
+        assert streams.executions.wait_for(lambda: streams.executions.frames > 0 and streams.follows_orders, WAIT)
+        bot.safety.refresh_orders()
+        order = bot.store.get_order(cl_ord_id)
+        assert _filled(bot, cl_ord_id) and streams.follows_orders, order
+
+
+def test_a_fill_whose_notice_was_the_last_message_lost_is_found_by_the_cycles_reconciliation(sim, tmp_path):
+    """The exchange's last executions messages (the fill and the 'filled') never arrive and nothing
+    follows them: no sequence gap can show. The cycle's reconciliation asks REST about the orders."""
+    with _bot(sim, tmp_path) as bot:
+        streams = bot.start_streams(**FAST)
+        cl_ord_id = _resting_buy(bot, sim)
+        assert streams.follows_orders
+        sim.faults.inject("executions", "ws_skip", times=2)
+        sim.set_price("XBTEUR", "59000")
+        assert streams.market.wait_for(lambda: bot.market_data.live_book("XBTEUR") is not None
+                                       and bot.market_data.live_book("XBTEUR").best_ask < Decimal("59400"), WAIT)
+        assert bot.run_once().ok
+        assert _filled(bot, cl_ord_id), bot.store.get_order(cl_ord_id)
+
+
+@pytest.mark.parametrize("step", ["the cycle's order refresh", "the next order"])
+def test_open_orders_are_asked_over_rest_every_order_check_interval_while_the_stream_follows(sim, tmp_path, step):
+    with _bot(sim, tmp_path, ORDER_CHECK_SECONDS="5") as bot:
+        streams = bot.start_streams(**FAST, silence_s=60.0)
+        cl_ord_id = _resting_buy(bot, sim)
+        sim.faults.inject("executions", "ws_skip", times=2)  # the fill's notices are lost, nothing follows
+        sim.set_price("XBTEUR", "59000")
+        assert streams.market.wait_for(lambda: bot.market_data.live_book("XBTEUR") is not None
+                                       and bot.market_data.live_book("XBTEUR").best_ask < Decimal("59400"), WAIT)
+        asked = len(sim.access_log)
+        assert bot.safety.refresh_orders() == [] and streams.follows_orders  # within the interval: not asked
+        assert [r for r in sim.access_log_since(asked) if r.endpoint in ORDER_READS] == []
+        sim.clock.advance(5)
+        if step == "the next order":  # asked before it is placed (its events then show the gap)
+            assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("58000")).placed
+        else:
+            bot.safety.refresh_orders()
+            assert streams.follows_orders
+        assert _filled(bot, cl_ord_id), bot.store.get_order(cl_ord_id)
 
 
 def test_a_move_of_the_book_is_decided_on_at_once_between_cycles(sim, tmp_path):

@@ -64,11 +64,19 @@ def rest(sim):
 
 
 class Executions:
-    def __init__(self, url: str, rest: KrakenClient) -> None:
+    def __init__(self, url: str, rest: KrakenClient, left: frozenset = frozenset()) -> None:
         self.events = []
+        self.left = set(left)  # exec_ids the bot leaves (to REST) the first time they come
         self.clock = ManualClock()
-        self.stream = ExecutionsStream(url, rest.account.websockets_token, self.events.append, clock=self.clock,
+        self.stream = ExecutionsStream(url, rest.account.websockets_token, self._take, clock=self.clock,
                                        poll_s=0.02, pause=self.clock.sleep, rng=random.Random(3))
+
+    def _take(self, event):
+        self.events.append(event)
+        if event.exec_id in self.left:
+            self.left.discard(event.exec_id)
+            return None
+        return event  # taken: its fill counts as seen
 
     def __enter__(self) -> ExecutionsStream:
         self.stream.start()
@@ -120,6 +128,14 @@ def test_events_arrive_exact_and_the_first_subscription_asks_for_reconciliation(
         (_, request), = server.requests("subscribe", "executions")
         assert request["params"]["snap_orders"] is True and request["params"]["snap_trades"] is True
     assert rest.asked == ["GetWebSocketsToken"]  # through the guarded client, allowed even in read-only
+
+
+def test_a_fill_the_bot_left_to_rest_is_offered_again_when_repeated(sim, rest):
+    script = feed(sim, message("snapshot", [], 1), message("update", [FILL], 2), message("update", [FILL], 3),
+                  message("update", [FILL], 4))
+    with ScriptedServer(script) as server, Executions(server.url, rest, {FILL["exec_id"]}) as stream:
+        assert stream.wait_for(lambda: stream.sequence == 4, WAIT)
+        assert [e.sequence for e in stream.events if e.exec_id == FILL["exec_id"]] == [2, 3]
 
 
 def test_a_sequence_gap_asks_for_reconciliation_again(sim, rest):

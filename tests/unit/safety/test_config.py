@@ -77,6 +77,7 @@ BAD_VALUES = {
     "KRAKEN_TOTAL_TIMEOUT": "301",
     "NOTIFY_WEBHOOK_URL": "http://hooks.example.com/T0KEN",
     "MARKET_STREAM": "sometimes",
+    "ORDER_CHECK_SECONDS": "0",  # REST must still be asked about open orders while the stream follows
     "KRAKEN_WS_URL": "ws://ws.kraken.com/v2",  # a token-free stream still only over TLS off this machine
     "KRAKEN_WS_AUTH_URL": "https://ws-auth.kraken.com/v2",
 }
