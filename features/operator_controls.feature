@@ -31,6 +31,21 @@ Feature: The operator's controls cannot miss
       | http://api.kraken.com    |
       | http://127.0.0.1.nip.io  |
 
+  @safety @critical @allure.label.story:secrets
+  Scenario Outline: A secret that is not one Kraken issues stops the bot in one line, before it connects
+    Kraken issues the secret as base64 text; anything else (a typo, a character pasted from a
+    document) is refused plainly at start, without showing the value and with nothing sent.
+
+    Given the bot's secret is set to <secret>
+    When the operator starts the bot and it checks its connection
+    Then the bot refuses to start with one line about the secret, which it does not show
+    And the bot attempted no connection
+
+    Examples: Secrets Kraken never issues
+      | secret                                    |
+      | text with characters base64 does not use  |
+      | a character pasted from a word processor  |
+
   @safety @blocker @allure.label.story:secrets
   Scenario Outline: Live trading refuses a settings file holding the key that other users can read
     Given the operator keeps the key in a settings file for live trading that <readers> can read

@@ -221,6 +221,31 @@ def step_no_connection(context):
     assert_that(context.world.notes["network"].attempts, empty(), "nothing should have tried to reach the address")
 
 
+# -- a secret Kraken never issues -----------------------------------------------------------------
+_BAD_SECRETS = {"text with characters base64 does not use": "c2VjcmV0$c2VjcmV0%",
+                "a character pasted from a word processor": "c2VjcmV0c2VjcmV0\u2019"}
+
+
+@given("the bot's secret is set to {secret}")
+def step_bad_secret(context, secret):
+    assert_that(_BAD_SECRETS, has_item(secret), "the kinds of secret: " + ", ".join(_BAD_SECRETS))
+    context.world.notes["bad_secret"] = _BAD_SECRETS[secret]
+    context.world.configure(KRAKEN_API_SECRET=_BAD_SECRETS[secret])
+
+
+@then("the bot refuses to start with one line about the secret, which it does not show")
+def step_refused_secret(context):
+    world = context.world
+    error = world.notes.get("config_error")
+    assert_that(error, not_none(), f"the bot should refuse the secret before starting: {world.notes.get('check')}")
+    text = str(error)
+    assert_that(text, contains_string("KRAKEN_API_SECRET"), "the error should name the setting")
+    assert_that(text, contains_string("base64"), "the error should say what a secret Kraken issues looks like")
+    assert_that("\n" in text.strip(), equal_to(False), f"one line: {text!r}")
+    assert_that(text, is_not(contains_string(world.notes["bad_secret"])), "the error should not show the secret")
+    assert_that(world.bot, none(), "no bot should have been started")
+
+
 # -- a settings file others can read --------------------------------------------------------------
 _FILE_MODES = {"only the owner": 0o600, "the owner's group": 0o640, "every user": 0o644,
                "users outside the owner's group": 0o604}
