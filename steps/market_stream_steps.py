@@ -242,7 +242,8 @@ def step_drop_as_fills(context):
 @when("the exchange's last notices of the order's fill never arrive")
 def step_last_notices_lost(context):
     world = context.world
-    world.sim.faults.inject("executions", "ws_skip", times=2)  # the fill and the "filled": nothing follows
+    # every notice of the fill (one per trade that fills it, then "filled"), and nothing follows to show a gap
+    world.sim.faults.inject("executions", "ws_skip", times=10)
     world.sim.set_price("XBTEUR", Decimal("59000"))
     market = _streams(world).market
     assert_that(market.wait_for(lambda: (world.bot.market_data.live_book("XBTEUR") or _NO_BOOK).best_ask
