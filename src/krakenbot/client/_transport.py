@@ -6,7 +6,7 @@ What those libraries would add is written here in a few lines: a small LIFO of i
 (one request per connection at a time), a stale-connection check before reuse, connect and read
 timeouts, and TLS with the system's trust store and hostname checks (``ssl.create_default_context``).
 
-Two bounds no stock client has (issue #20):
+Two bounds no stock client has:
 
 - **One deadline per exchange** (``Timeouts.total``): connect, TLS handshake, sending, status line,
   headers and body. ``http.client`` reads the answer through ``_Wire``, which, before every wait
