@@ -264,7 +264,7 @@ def _gone(conn: http.client.HTTPConnection) -> bool:
     sock = conn.sock
     if sock is None:
         return False  # not open (yet, or any more): the request opens it
-    if sock.fileno() < _FD_SETSIZE:  # one select() call: a tenth of building a selector each time
+    if sock.fileno() < _FD_SETSIZE:  # one select() call, cheaper than building a selector each time
         return bool(select.select((sock,), (), (), 0)[0])
     with selectors.DefaultSelector() as selector:  # the platform's own (epoll, kqueue): any descriptor
         selector.register(sock, selectors.EVENT_READ)
