@@ -51,7 +51,7 @@ def _scratch_copy(made: list[Path]) -> Path:
         elif src.exists():
             shutil.copy2(src, copy / name)
     # cosmic-ray runs the tests with PYTHONDONTWRITEBYTECODE: without bytecode made here every run would compile
-    # the whole tree again (twice as slow). Checked-hash .pyc files are used only while the source is unchanged,
+    # the whole tree again, slowing every run. Checked-hash .pyc files are used only while the source is unchanged,
     # so the mutated module is always compiled from its mutated text, however fast the edits follow each other.
     subprocess.run([sys.executable, "-m", "compileall", "-q", "--invalidation-mode", "checked-hash",
                     *(str(copy / name) for name in COPIED if name.endswith(".py") or (copy / name).is_dir())],

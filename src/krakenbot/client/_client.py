@@ -15,10 +15,10 @@ racing on the connection pool can arrive out of order (auth-and-errors.md §2.3)
   all sent, so nonces leave in the order they were taken; a cancel holds it until its answer.
 - ``_answer_lock``: taken by every private call except cancels (the ``CANCEL`` rows of
   ``endpoints``: CancelOrder, CancelOrderBatch, CancelAll, CancelAllOrdersAfter) from before
-  its nonce until its answer, so ordinary calls stay strictly one at a time, as before.
+  its nonce until its answer, so ordinary calls stay strictly one at a time.
 
 So a cancel (the kill switch's CancelAll) overtakes an ordinary call stuck waiting for its
-answer instead of waiting for that call's deadline (issue #20: 64 s): it takes the next nonce
+answer instead of waiting for that call's deadline: it takes the next nonce
 once the stuck request is fully sent, and goes out on another connection. Nothing can overtake
 the cancel: every later private call needs ``_send_lock``, which the cancel holds until its
 answer. Cancels among themselves take turns (``_send_lock``), like ordinary calls among themselves.

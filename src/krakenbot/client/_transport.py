@@ -6,7 +6,7 @@ What those libraries would add is written here in a few lines: a small LIFO of i
 (one request per connection at a time), a stale-connection check before reuse, connect and read
 timeouts, and TLS with the system's trust store and hostname checks (``ssl.create_default_context``).
 
-Two bounds no stock client has (issue #20):
+Two bounds no stock client has:
 
 - **One deadline per exchange** (``Timeouts.total``): connect, TLS handshake, sending, status line,
   headers and body. ``http.client`` reads the answer through ``_Wire``, which, before every wait
@@ -264,7 +264,7 @@ def _gone(conn: http.client.HTTPConnection) -> bool:
     sock = conn.sock
     if sock is None:
         return False  # not open (yet, or any more): the request opens it
-    if sock.fileno() < _FD_SETSIZE:  # one select() call: a tenth of building a selector each time
+    if sock.fileno() < _FD_SETSIZE:  # one select() call, cheaper than building a selector each time
         return bool(select.select((sock,), (), (), 0)[0])
     with selectors.DefaultSelector() as selector:  # the platform's own (epoll, kqueue): any descriptor
         selector.register(sock, selectors.EVENT_READ)

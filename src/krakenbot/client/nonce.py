@@ -18,7 +18,7 @@ disk write per request, so it reserves blocks: it saves ``n + block`` and hands 
 numbers below that without saving again; after a crash the next process starts at
 the saved ceiling, which is above everything handed out.
 
-A stored mark far ahead of the clock (issue 20): a mark is at most ``block`` ahead of the
+A stored mark far ahead of the clock: a mark is at most ``block`` ahead of the
 clock of the process that saved it, so one more than ``block + MARK_SLACK`` ahead of this
 clock is either a mark made under a clock that has since stepped back (nonces up there were
 really sent, and Kraken, which remembers the highest nonce it saw, refuses every lower one with

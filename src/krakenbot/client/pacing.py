@@ -113,7 +113,7 @@ class CallCounterPacer:
         """At start-up (``Bot.start``): take the exchange's counter as the last process may have left
         it - full, less what it decayed in the ``idle_seconds`` since that process's last call (None:
         unknown, so full). Kraken keeps one counter per key, not per process: a restart right after a
-        busy or crashed process that paced from empty was refused and backed off 45 s (starter).
+        busy or crashed process that paced from empty would be refused and backed off (45 s on starter).
         Returns the level assumed."""
         idle = max(0.0, idle_seconds) if idle_seconds is not None else 0.0
         with self._lock:

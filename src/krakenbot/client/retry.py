@@ -15,7 +15,7 @@ One deadline per call: a call's attempts and back-off waits share one ``Budget``
 each back-off at its nominal length, which is what it takes on the system clock and nothing on a
 ``ManualClock``). A retry starts only if, after its back-off, at least ``min_attempt_share`` of
 the total is left: otherwise the call ends with the last failure. So a read whose answer trickles
-in ends after ``total`` seconds, not ``max_attempts`` times that plus the waits (issue #20).
+in ends after ``total`` seconds, not ``max_attempts`` times that plus the waits.
 
 ``Retrier`` runs the policy with tenacity. The first attempt runs outside tenacity, so a
 call that succeeds (nearly every call) pays nothing for the retry machinery; only after a

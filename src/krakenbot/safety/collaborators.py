@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any, Mapping, Protocol
 
 from krakenbot.client import BreakerState
+from krakenbot.client.nonce import NonceGenerator
 from krakenbot.client.server_clock import ServerClock
 from krakenbot.market_data import PairRules
 from krakenbot.models import OrderBook, OrderRequest, PairInfo, Ticker
@@ -21,6 +22,8 @@ class ExchangeClient(Protocol):
     market: Any  # MarketApi
     account: Any  # AccountApi
     trading: Any  # TradingApi
+    nonces: NonceGenerator
+    venue: Any  # the mode's local venue (dry_run.DryRunVenue), or None: the exchange answers
 
     def public(self, endpoint: str, **params: Any) -> dict[str, Any]: ...
 

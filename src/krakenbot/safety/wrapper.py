@@ -475,7 +475,7 @@ class SafetyWrapper(ExchangeReads):
 
     def _cancel_problem(self) -> tuple[Any, str] | None:
         # A dry run's cancels are its local venue's to answer (and the guard checks them as such).
-        venue = getattr(self.client, "venue", None)
+        venue = self.client.venue
         verdict = allowlist.check(self.mode, "CancelOrder", venue is not None and "CancelOrder" in venue.endpoints)
         if not verdict.allowed:
             return SafetyCode.MODE, verdict.reason
@@ -704,7 +704,7 @@ class SafetyWrapper(ExchangeReads):
                                  "expires_at": self.dead_mans_switch.expires_at,
                                  "next_due": self.dead_mans_switch.next_due},
             # > 0: the saved nonce mark was that far ahead of the clock at start (NonceGenerator)
-            "nonce_mark_ahead_s": getattr(self.client.nonces, "mark_ahead_s", 0.0),
+            "nonce_mark_ahead_s": self.client.nonces.mark_ahead_s,
         }
 
     # -- internals ----------------------------------------------------------------------------------

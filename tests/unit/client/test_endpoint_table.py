@@ -51,3 +51,15 @@ def test_the_websocket_token_is_a_read_every_mode_may_take():
     row = endpoints.ENDPOINTS["GetWebSocketsToken"]
     assert row.idempotent and not row.places_orders and row.private
     assert all(check(mode, "GetWebSocketsToken").allowed for mode in TradingMode)
+
+
+def test_the_dry_run_venue_answers_exactly_the_endpoints_its_list_names():
+    """``VENUE_ENDPOINTS`` is what the guard lets through to the venue: a name the venue has no answer for
+    would fail at the call, one it answers but the list lacks would be refused. Each is a row of the table."""
+    from krakenbot.clock import ManualClock
+    from krakenbot.dry_run import DryRunVenue, Wallet
+    from krakenbot.safety.allowlist import VENUE_ENDPOINTS
+
+    venue = DryRunVenue(None, None, ManualClock(), Wallet({}))
+    assert set(venue._handlers) == VENUE_ENDPOINTS[TradingMode.DRY_RUN] == DryRunVenue.endpoints
+    assert all(endpoints.lookup(name) is not None for name in DryRunVenue.endpoints)
