@@ -102,7 +102,7 @@ def evaluate(results: dict) -> list[Target]:
         mine = _num((ours.get(call) or {}).get("p50"))
         floor = _num(((lat.get("floor") or {}).get(call) or {}).get("p50"))
         ratio = mine / floor if mine and floor else None
-        out.append(_judge(f"client {call} p50 <= 2x floor", ratio, 2.0, "{:.2f}x floor", "<= 2.00x", why))
+        out.append(_judge(f"client {call} p50 <= 1.3x floor", ratio, 1.3, "{:.2f}x floor", "<= 1.30x", why))
         for peer in ("krakenex", "ccxt"):
             theirs = _num(((lat.get(peer) or {}).get(call) or {}).get("p50"))
             peer_ratio = mine / theirs if mine and theirs else None

@@ -9,7 +9,8 @@ Used by ``make spec`` and ``make safety``. Why a wrapper around behave:
 - the Allure 3 report is generated as one offline file with the analytics tag removed.
 
 Options of its own: ``--no-report`` (skip rendering), ``--budget=SECONDS`` (fail if the
-scenarios take longer; default 60, 20 for a ``@safety`` run), ``--quiet`` (progress dots
+scenarios take longer; off unless given: the wall time is always printed, but a loaded machine's slow run is not a
+failed specification, and speed is judged by ``bench/``), ``--quiet`` (progress dots
 instead of the readable output), ``--out=DIR`` (where the run's files go: ``DIR/run`` evidence,
 ``DIR/junit``, ``DIR/safety-report.*``; default ``reports``. Any other ``DIR`` also gets its own
 ``allure-results`` and ``allure-report``, so ``make safety`` leaves the full run's reports as they
@@ -91,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     counts = count(junit)
-    budget = args.budget if args.budget is not None else (30.0 if any("@safety" in t for t in args.tags) else 60.0)
+    budget = args.budget
     print(counts.line())
-    print(f"wall time: {wall:.1f} s (budget {budget:.0f} s)")
+    print(f"wall time: {wall:.1f} s" + (f" (budget {budget:.0f} s)" if budget is not None else ""))
     problems = []
     if counts.failed:
         problems.append(f"{counts.failed} scenario(s) failed")
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         problems.append("no scenario passed: the tag filter selected nothing, or nothing ran")
     if behave_rc != 0 and not counts.failed:
         problems.append(f"behave exited with {behave_rc} (a hook failed: see above, e.g. a safety violation)")
-    if wall > budget:
+    if budget is not None and wall > budget:
         problems.append(f"the run took {wall:.1f} s, over its {budget:.0f} s budget")
 
     readable_stories(results)
