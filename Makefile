@@ -60,7 +60,7 @@ report-check: install browser
 
 test: unit spec report-check mutants-sample
 
-## mutation testing of the safety-critical modules against the @safety scenarios (hours: see README)
+## mutation testing of the safety-critical modules against the @safety scenarios (hours: docs/MUTATION.md)
 mutants: install
 	$(PY) -m tools.mutants
 

@@ -24,6 +24,7 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+SCENARIO_MAP = bool(os.environ.get("KRAKENBOT_SCENARIO_MAP"))  # the mutation runner's coverage map run (tools/mutants)
 
 # Deliberate breakage (``-D break=<name>``): settings forced over every scenario's own.
 BREAK_SETTINGS: dict[str, dict[str, str]] = {
@@ -44,6 +45,10 @@ from tools.spec_support.world import World, live_credentials  # noqa: E402
 
 # -- run ------------------------------------------------------------------------------------------
 def before_all(context):
+    if SCENARIO_MAP:
+        from tools.mutants import scenario_map
+
+        scenario_map.start()
     userdata = context.config.userdata
     # First of all: this run's evidence replaces the last run's, even if the run stops right here.
     context.evidence = evidence.EvidenceWriter(ROOT / userdata.get("evidence", "reports/run/evidence.jsonl"))
@@ -102,6 +107,10 @@ def after_all(context):
 
 # -- scenario -------------------------------------------------------------------------------------
 def before_scenario(context, scenario):
+    if SCENARIO_MAP:
+        from tools.mutants import scenario_map
+
+        scenario_map.enter(str(scenario.location))
     tags = set(scenario.effective_tags)
     if context.target == "live":
         if "fault-injection" in tags:
@@ -142,6 +151,16 @@ def after_step(context, step):
 
 
 def after_scenario(context, scenario):
+    try:
+        _after_scenario(context, scenario)
+    finally:
+        if SCENARIO_MAP:
+            from tools.mutants import scenario_map
+
+            scenario_map.leave()
+
+
+def _after_scenario(context, scenario):
     world = getattr(context, "world", None)
     if world is None:
         return

@@ -279,3 +279,18 @@ def test_no_test_run_starts_once_the_run_is_stopping_and_every_started_one_is_en
         runner._TrackedPopen.stopping.clear()
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_mutant_no_scenario_reaches_counts_as_a_survivor_and_is_named_apart():
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+    m = mt.Mutant("j", "src/x.py", 1, 9, "core/ReplaceComparisonOperator_Lt_LtE", 0)
+    diff = "--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-if a < b:\n+if a <= b:\n"
+    tally = mt.Tally()
+    assert tally.add(m, WorkResult(WorkerOutcome.NORMAL, output=mt.UNREACHED, test_outcome=TestOutcome.SURVIVED,
+                                   diff=diff)) == "survived"
+    assert tally.add(m, WorkResult(WorkerOutcome.NORMAL, output="ok", test_outcome=TestOutcome.SURVIVED,
+                                   diff=diff)) == "survived"
+    assert tally.counts["survived"] == 2 and tally.unreached == 1 and tally.score == 0.0
+    assert tally.survivors[0].endswith("=>  if a <= b:  (not reached by any @safety scenario)")
+    assert not tally.survivors[1].endswith(")")

@@ -222,12 +222,17 @@ def check_floor(value: float, floor: float) -> tuple[bool, str]:
 
 # ---- verdicts and survivors ---------------------------------------------------------------------------------------
 
+# The output of a mutant judged without a run: no @safety scenario executes its line (the coverage map says so).
+UNREACHED = "not reached by any @safety scenario"
+
+
 @dataclass
 class Tally:
     """The verdicts so far: counts per verdict, one line per survivor and per incompetent mutant."""
     counts: Counter = field(default_factory=Counter)
     survivors: list[str] = field(default_factory=list)
     incompetent: list[str] = field(default_factory=list)
+    unreached: int = 0  # survivors judged without a run: no @safety scenario executes their line
 
     def add(self, mutant: Mutant, result) -> str:
         """Count cosmic-ray's ``WorkResult`` for ``mutant``; the verdict (cosmic-ray reports a timeout as a kill
@@ -237,7 +242,11 @@ class Tally:
             verdict = "timeout" if result.output == "timeout" else "killed"
         elif outcome == "survived":
             verdict = "survived"
-            self.survivors.append(survivor_line(mutant, result.diff))
+            line = survivor_line(mutant, result.diff)
+            if result.output == UNREACHED:
+                self.unreached += 1
+                line += f"  ({UNREACHED})"
+            self.survivors.append(line)
         else:
             verdict = "incompetent"
             last = (result.output or "").strip().splitlines()[-1:]

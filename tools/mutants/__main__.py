@@ -28,11 +28,13 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from tools import mutants as mt
+from tools.mutants import scenario_map
 
 ROOT = mt.HERE.parents[1]
 COPIED = ("src", "features", "steps", "tools", "environment.py", "behave.ini", "pyproject.toml")
 OUT = ROOT / "reports" / "mutants"
 BASELINE_TIMEOUT = 600.0  # the unmutated run only proves the scenarios pass; mutants get a bound from its time
+MAP_FROM = 12  # runs of this many mutants or more build the scenario map first (docs/MUTATION.md, "How long")
 
 
 def _hashes(root: Path, modules) -> dict[str, str]:
@@ -65,6 +67,16 @@ def _test_command(cfg) -> str:
     if words and words[0] == "python":
         words[0] = sys.executable
     return shlex.join(words)
+
+
+def _scope(plan: dict, m) -> str:
+    """What judged the mutant, as its verdict line says it (nothing when the run had no map)."""
+    if not plan:
+        return ""
+    scenarios = plan[m]
+    if scenarios is scenario_map.EVERYTHING:
+        return ", every scenario"
+    return f", {len(scenarios)} scenarios" if scenarios else f", {mt.UNREACHED}"
 
 
 def _duration(seconds: float) -> str:
@@ -127,6 +139,46 @@ def _end_test_runs() -> None:
             proc.wait()
 
 
+def _map_scenarios(copy: Path, command: str, modules: list[str], timeout: float) -> dict | None:
+    """{module: ModuleMap} from one unmutated run of the test command under coverage in ``copy`` (see
+    scenario_map); None, with the reason printed, if that run fails (the mutants are then judged the old way)."""
+    folder = copy / ".scenario-map"
+    rc = scenario_map.write_config(folder, copy, modules)
+    env = {**os.environ, "PYTHONPATH": _pythonpath(copy), "COVERAGE_PROCESS_START": str(rc),
+           scenario_map.ENV: os.pathsep.join(modules)}
+    proc = _TrackedPopen(shlex.split(command), cwd=copy, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         start_new_session=True)
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _end_test_runs()
+        output = b"timeout"
+    if proc.returncode != 0:
+        print(f"mutants: the coverage map run failed, every mutant runs every scenario:\n"
+              f"{output.decode(errors='replace')[-2000:]}", file=sys.stderr)
+        return None
+    try:
+        runs = scenario_map.read_runs(rc, copy, modules)
+    except Exception as exc:  # noqa: BLE001 - no map is the old way, never a wrong verdict
+        print(f"mutants: the coverage map could not be read ({exc}), every mutant runs every scenario", file=sys.stderr)
+        return None
+    return {m: scenario_map.ModuleMap((copy / m).read_text(encoding="utf-8"), runs[m]) for m in modules}
+
+
+def _unreached(spec):
+    """The result of a mutant (its ``MutationSpec``) that no scenario can notice: survived, with its diff, no run."""
+    import cosmic_ray.plugins
+    from cosmic_ray.mutating import _make_diff, mutate_code
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+    operator = cosmic_ray.plugins.get_operator(spec.operator_name)(**(spec.operator_args or {}))
+    source = spec.module_path.read_text(encoding="utf-8")
+    mutated = mutate_code(source, operator, spec.occurrence)
+    diff = "\n".join(_make_diff(source, mutated, spec.module_path)) if mutated is not None else None
+    return WorkResult(output=mt.UNREACHED, diff=diff, test_outcome=TestOutcome.SURVIVED,
+                      worker_outcome=WorkerOutcome.NORMAL)
+
+
 def _enumerate(cfg, db):
     """All mutants into ``db`` (fresh), the excluded ones marked SKIPPED with the reason in their output; the rest."""
     from cosmic_ray.commands.init import init
@@ -166,6 +218,9 @@ def main(argv=None) -> int:
     parser.add_argument("--list", action="store_true", help="only list and count the mutants, run none")
     parser.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)),
                         help="mutants judged at once, each in its own scratch copy (default: the cores, at most 4)")
+    parser.add_argument("--coverage-map", action=argparse.BooleanOptionalAction, default=None,
+                        help="judge each mutant with only the scenarios that run its line, from one coverage run"
+                             f" (default: for runs of {MAP_FROM} mutants or more); --no-coverage-map: every scenario")
     args = parser.parse_args(argv)
 
     from attrs import evolve
@@ -203,6 +258,8 @@ def main(argv=None) -> int:
     runnable: list = []
     equivalent: dict = {}
     drawn_equivalent = 0
+    plan: dict = {}
+    map_seconds = None
     status = 0
     run_started = time.monotonic()
     cpu_started = 0.0
@@ -245,6 +302,18 @@ def main(argv=None) -> int:
                 return 2
             pristine = {m: (copy / m).read_bytes() for m in modules}
             by_id = {item.job_id: item for item in db.pending_work_items}
+            if args.coverage_map if args.coverage_map is not None else len(chosen) >= MAP_FROM:
+                map_started = time.monotonic()
+                maps = _map_scenarios(copy, command, modules, 3 * timeout)
+                map_seconds = time.monotonic() - map_started
+                if maps is not None:
+                    plan = {m: maps[m.module].scenarios(m.line, by_id[m.job_id].mutations[0].end_pos[0])
+                            for m in chosen}
+                    runs = [len(p) for p in plan.values() if p is not None]
+                    print(f"mutants: scenario map in {map_seconds:.0f}s: {sum(p is None for p in plan.values())}"
+                          f" run every scenario, {runs.count(0)} none (not reached by any @safety scenario),"
+                          f" {len(runs) - runs.count(0)} some ({sum(runs) / max(1, len(runs) - runs.count(0)):.0f}"
+                          " scenarios on average)", flush=True)
             for _ in range(1, min(args.workers, len(chosen))):
                 _scratch_copy(copies)
             free = queue.SimpleQueue()
@@ -258,7 +327,13 @@ def main(argv=None) -> int:
                     t0 = time.monotonic()
                     mutations = [evolve(spec, module_path=where / spec.module_path)
                                  for spec in by_id[m.job_id].mutations]
-                    result = mutate_and_test(mutations, command, timeout)
+                    scenarios = plan.get(m, scenario_map.EVERYTHING)
+                    if scenarios == ():
+                        return _unreached(mutations[0]), 0.0
+                    if scenarios is scenario_map.EVERYTHING:
+                        result = mutate_and_test(mutations, command, timeout)
+                    else:
+                        result = mutate_and_test(mutations, f"{command} {shlex.join(scenarios)}", timeout)
                     if (where / m.module).read_bytes() != pristine[m.module]:
                         raise RuntimeError(f"cosmic-ray left {m.module} mutated in the scratch copy")
                     return result, time.monotonic() - t0
@@ -278,7 +353,8 @@ def main(argv=None) -> int:
                     db.set_result(m.job_id, result)
                     results[m] = result
                     verdict = mt.Tally().add(m, result)
-                    print(f"[{len(results)}/{len(chosen)}] {verdict:<11} {m.key} ({took:.1f}s)", flush=True)
+                    print(f"[{len(results)}/{len(chosen)}] {verdict:<11} {m.key} ({took:.1f}s{_scope(plan, m)})",
+                          flush=True)
     except KeyboardInterrupt:
         print(f"\nmutants: interrupted after {len(results)} mutants; the scratch copies are dropped,"
               " the worktree was never written", file=sys.stderr)
@@ -314,17 +390,23 @@ def main(argv=None) -> int:
     workers = len(copies)
     rate = seconds / done if done else 0.0  # wall time per mutant, all workers together
     cpu_rate = cpu / done if done else 0.0
+    mapped = map_seconds or 0.0  # the map is built once, whatever the number of mutants
     lines = [
         f"mutants run: {done} of {len(runnable)} judgeable ({'seed %d sample' % args.seed if args.sample else 'all'})",
         f"killed: {counts['killed']}  timeouts: {counts['timeout']}  survived: {counts['survived']}"
+        + (f" ({tally.unreached} of them {mt.UNREACHED}, not run)" if plan else "") +
         f"  incompetent: {counts['incompetent']}  equivalent (declared, not run): {len(equivalent)}"
         + (f" ({drawn_equivalent} of them drawn)" if args.sample else ""),
         f"score (killed incl. timeouts / killed + survived): {value:.1%}",
         f"time: {time.monotonic() - started:.0f}s elapsed on {workers} worker{'s' * (workers > 1)},"
-        f" {rate:.1f}s per mutant ({cpu_rate:.1f}s of CPU each); all {len(runnable)} would take about"
-        f" {_duration(len(runnable) * rate)} at this pace, {_duration(len(runnable) * cpu_rate)} of CPU",
+        + (f" {map_seconds:.0f}s of it the scenario map," if map_seconds is not None else " no scenario map,")
+        + f" {rate:.1f}s per mutant ({cpu_rate:.1f}s of CPU each); all {len(runnable)} would take about"
+        f" {_duration(mapped + len(runnable) * rate)} at this pace, {_duration(len(runnable) * cpu_rate)} of CPU",
     ]
     survivors_file = args.out / ("sample-survivors.txt" if args.sample else "survivors.txt")
+    (args.out / ("sample-verdicts.txt" if args.sample else "verdicts.txt")).write_text(
+        "".join(f"{m.key} {mt.Tally().add(m, results[m])}{_scope(plan, m)}\n" for m in chosen if m in results),
+        encoding="utf-8")
     survivors_file.write_text("".join(s + "\n" for s in tally.survivors), encoding="utf-8")
     (args.out / ("sample-summary.txt" if args.sample else "summary.txt")).write_text(
         "\n".join(lines + ["incompetent:"] + tally.incompetent) + "\n", encoding="utf-8")
