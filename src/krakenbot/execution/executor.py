@@ -891,7 +891,11 @@ def _event_time(timestamp: str | None, default: float) -> float:
 
 
 def _log_order_event(order: OrderRecord, was: str, reason: str | None) -> None:
-    """One line per order event, from the one place statuses change (WARNING when its outcome is unknown)."""
+    """One line per order event, from the one place statuses change (WARNING when its outcome is unknown);
+    nothing is formatted when the level is off."""
+    level = logging.WARNING if order.status == "UNKNOWN" else logging.INFO
+    if not log.isEnabledFor(level):
+        return
     said = _SAID.get(order.status, order.status.lower())
     price = f" @ {format(order.price, 'f')}" if order.price is not None else ""
     text = f"order {order.cl_ord_id} {said}: {order.side} {format(order.volume, 'f')} {order.pair} {order.ordertype}{price}"
@@ -904,7 +908,7 @@ def _log_order_event(order: OrderRecord, was: str, reason: str | None) -> None:
     fields = {"event": said, "cl_ord_id": order.cl_ord_id, "txid": order.txid, "pair": order.pair,
               "side": order.side, "ordertype": order.ordertype, "volume": order.volume, "price": order.price,
               "status": order.status, "from": was, "volume_executed": order.volume_executed, "reason": reason}
-    log.log(logging.WARNING if order.status == "UNKNOWN" else logging.INFO, "%s", text, extra={"fields": fields})
+    log.log(level, "%s", text, extra={"fields": fields})
 
 
 def query_orders_isolating(account: Any, txids: list[str], trades: bool = False) -> tuple[dict[str, OrderInfo], set[str]]:

@@ -406,3 +406,13 @@ def test_counters_and_fill_sequence_follow_writes_and_rollbacks(store):
     assert store.daily_value("d", "trades") == 2 and store.last_fill_seq() == 1
     assert store.get_meta("k") is None
     assert store.fills(after_seq=1) == [] and [f.trade_id for f in store.fills(after_seq=0)] == ["T1"]
+
+
+@pytest.mark.parametrize("price", [Decimal("57000.1"), None])
+def test_an_orders_insert_row_stores_each_column_as_an_update_would(price):
+    from krakenbot.store.orders import _ORDER_COLUMNS, _column, _order_row
+
+    order = OrderRecord(cl_ord_id="kbA", pair="XXBTZEUR", side="buy", ordertype="limit", volume=Decimal("0.0002"),
+                        price=price, status="OPEN", created_at=1, updated_at=2.5, txid="OTX", reason="why",
+                        volume_executed=Decimal("0.0001"), cost=Decimal("5.7"), fee=Decimal("0.01"), intent={"b": 1, "a": 2})
+    assert _order_row(order) == tuple(_column(name, getattr(order, name)) for name in _ORDER_COLUMNS)
