@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.botkit import PAIR, VOLUME, bare_client, build_bot, order_request, price_at
+from bench.botkit import PAIR, VOLUME, bare_client, build_bot, order_request, price_at, time_layers
 from bench.simproc import SimProcess
 from bench.stats import summarize_ns
 
@@ -64,21 +64,7 @@ def measure(placements: int = 400, profile: int = 0) -> dict[str, Any]:
             for _ in range(30):  # warm-up: connections, SQLite pages, caches
                 place()
             current: dict[str, int] = {}
-            installed = []
-            for label, path, method in _LAYERS:
-                owner = bot
-                for part in path.split("."):
-                    owner = getattr(owner, part)
-                original = getattr(owner, method)
-
-                def timed(*args: Any, _original: Any = original, _label: str = label, **kwargs: Any) -> Any:
-                    start = time.thread_time_ns()
-                    try:
-                        return _original(*args, **kwargs)
-                    finally:
-                        current[_label] = current.get(_label, 0) + time.thread_time_ns() - start
-                setattr(owner, method, timed)
-                installed.append((owner, method))
+            remove = time_layers(bot, _LAYERS, current, time.thread_time_ns)
             samples: dict[str, list[int]] = {"submit_order (whole placement)": [], "bare client add_order": []}
             pair_id = safety.pair_info(PAIR).name
             samples.update({label: [] for label, _, _ in _LAYERS})
@@ -97,8 +83,7 @@ def measure(placements: int = 400, profile: int = 0) -> dict[str, Any]:
                     samples["bare client add_order"].append(time.thread_time_ns() - start)
                     bare.trading.cancel_order(txid=ack.txids[0])
             finally:
-                for owner, method in installed:
-                    delattr(owner, method)
+                remove()
             report: dict[str, Any] = {"placements": placements,
                                       "cpu_p50_us": {k: summarize_ns(v).p50 for k, v in samples.items()}}
             if profile:
