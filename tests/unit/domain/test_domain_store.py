@@ -339,6 +339,19 @@ def test_an_intent_the_file_refuses_is_not_recorded(tmp_path):
         assert db._db.execute("PRAGMA synchronous").fetchone()[0] == 1
 
 
+def test_a_commit_that_fails_is_rolled_back_and_the_store_writes_on(tmp_path):
+    """A refused COMMIT (here a deferred foreign key) leaves no transaction open: the next write begins its own."""
+    with Store(str(tmp_path / "c.sqlite")) as db:
+        db._db.execute("CREATE TABLE parent(id INTEGER PRIMARY KEY)")
+        db._db.execute("CREATE TABLE child(pid INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)")
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+            with db.tx() as conn:
+                conn.execute("INSERT INTO child VALUES (1)")  # checked at the COMMIT
+        assert not db._db.in_transaction and db._db.execute("SELECT count(*) FROM child").fetchone()[0] == 0
+        db.record_intent(store_order("kb1"))
+        assert db.get_order("kb1") is not None
+
+
 def test_a_store_in_memory_records_intents_without_a_sync():
     with Store(":memory:") as db:
         seen = _statements(db)
