@@ -5,13 +5,17 @@ One resting limit placement (buy 0.0002 XBT/EUR at 95 % of mid, cancelled untime
 with ``time.thread_time_ns()``: the CPU time of the order's thread, which other work on a shared
 machine does not inflate the way it inflates wall time. Figures are inclusive (a layer's time
 contains the layers it calls) and are p50s over the placements. ``--profile N`` prints the top
-of a cProfile of N further placements (by own time).
+of a cProfile of N further placements (by own time). ``--bytecodes N`` counts the Python bytecodes
+N further placements execute (``sys.settrace`` opcode events), by function: a count that does not
+move with the machine's load, for comparing two versions of the code on a busy machine.
 """
 from __future__ import annotations
 
 import argparse
+import collections
 import cProfile
 import pstats
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -47,7 +51,30 @@ _LAYERS = (  # (label, object path on the bot, method); inclusive CPU of each ca
 )
 
 
-def measure(placements: int = 400, profile: int = 0) -> dict[str, Any]:
+def _count_bytecodes(safety: Any, price: Any, placements: int) -> collections.Counter:
+    """Opcodes executed per code object over ``placements`` wrapper placements (the cancels untraced)."""
+    counts: collections.Counter = collections.Counter()
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        if event == "opcode":
+            counts[frame.f_code] += 1
+        return local
+
+    def on_call(frame: Any, event: str, arg: Any) -> Any:
+        frame.f_trace_opcodes = True
+        return local
+
+    for _ in range(placements):
+        sys.settrace(on_call)
+        try:
+            outcome = safety.submit_order(PAIR, "buy", "limit", VOLUME, price)
+        finally:
+            sys.settrace(None)
+        safety.cancel_order(outcome.cl_ord_id)
+    return counts
+
+
+def measure(placements: int = 400, profile: int = 0, bytecodes: int = 0) -> dict[str, Any]:
     with SimProcess() as sim, tempfile.TemporaryDirectory(prefix="kb-bench-cpu-") as tmp:
         bot = build_bot(sim, Path(tmp))
         bare = bare_client(sim)
@@ -94,6 +121,8 @@ def measure(placements: int = 400, profile: int = 0) -> dict[str, Any]:
                     prof.disable()
                     safety.cancel_order(outcome.cl_ord_id)
                 report["profile"] = pstats.Stats(prof)
+            if bytecodes:
+                report["bytecodes"] = (_count_bytecodes(safety, rest, bytecodes), bytecodes)
             return report
         finally:
             bare.close()
@@ -104,14 +133,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bot_cpu", description=__doc__.splitlines()[0])
     parser.add_argument("placements", type=int, nargs="?", default=400)
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile N more placements")
-    parser.add_argument("--top", type=int, default=40, help="rows of the profile to print")
+    parser.add_argument("--bytecodes", type=int, default=0, metavar="N", help="count the bytecodes of N more placements")
+    parser.add_argument("--top", type=int, default=40, help="rows of the profile (and of the bytecode count) to print")
     args = parser.parse_args(argv)
-    report = measure(args.placements, args.profile)
+    report = measure(args.placements, args.profile, args.bytecodes)
     print(f"thread CPU per placement, p50 over {report['placements']} placements (µs, inclusive):")
     for label, us in report["cpu_p50_us"].items():
         print(f"  {us:8.1f}  {label}")
     if "profile" in report:
         report["profile"].sort_stats("tottime").print_stats(args.top)
+    if "bytecodes" in report:
+        counts, n = report["bytecodes"]
+        print(f"bytecodes per placement: {sum(counts.values()) / n:.0f}; by function (own):")
+        for code, count in counts.most_common(args.top):
+            print(f"  {count / n:7.0f}  {code.co_filename.rsplit('/', 2)[-1]}:{code.co_firstlineno} {code.co_name}")
     return 0
 
 
