@@ -32,7 +32,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
-from bench.botkit import PAIR, VOLUME, bare_client, build_bot, order_request, price_at
+from bench.botkit import PAIR, VOLUME, bare_client, build_bot, order_request, price_at, time_layers
 from bench.simproc import SimProcess
 from bench.stats import summarize_ns
 
@@ -99,30 +99,12 @@ def _in_situ_layers(bot: Any, place: Callable[[], Callable[[], Any]], placements
     """Time each layer inside real wrapper placements (shims on the bot's own objects, removed after).
     Per placement: the time in each layer (nested layers are subtracted from their parent), then p50s."""
     current: dict[str, int] = {}
-    installed: list[tuple[Any, str]] = []
-
-    def shim(owner: Any, method: str, name: str) -> None:
-        original = getattr(owner, method)
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter_ns()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                current[name] = current.get(name, 0) + time.perf_counter_ns() - start
-        setattr(owner, method, timed)
-        installed.append((owner, method))
-
-    def owner_of(path: str) -> Any:
-        obj = bot
-        for part in path.split("."):
-            obj = getattr(obj, part)
-        return obj
-
     name = ""
+    layers = []
     for label, path, method in _LAYERS:
         name = label or name  # an empty label adds to the previous layer
-        shim(owner_of(path), method, name)
+        layers.append((name, path, method))
+    remove = time_layers(bot, layers, current)
     per_layer: dict[str, list[int]] = {label: [] for label, _, _ in _LAYERS if label}
     totals: list[int] = []
     on_path: list[int] = []  # the store's share on the placement's path: the intent's durable commit
@@ -139,11 +121,7 @@ def _in_situ_layers(bot: Any, place: Callable[[], Callable[[], Any]], placements
                 per_layer[label].append(client if label == _CLIENT_CALL else spent.get(label, 0))
             on_path.append(spent.get(_COMMIT, 0))
     finally:
-        for owner, method in installed:
-            try:
-                delattr(owner, method)  # instance attribute over the class's method
-            except AttributeError:
-                pass
+        remove()
     summaries = {label: summarize_ns(samples).p50 for label, samples in per_layer.items()}
     rest = [t - sum(per_layer[label][i] for label in per_layer) for i, t in enumerate(totals)]
     return {

@@ -7,9 +7,10 @@ off). Risk limits are widened only where a benchmark would otherwise trip them b
 """
 from __future__ import annotations
 
+import time
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from bench.ours import build_client
 from bench.simproc import SimProcess
@@ -60,3 +61,33 @@ def order_request(side: str, price: Decimal, *, pair: str = PAIR, validate: bool
 
     return OrderRequest(pair=pair, side=Side(side), ordertype=OrderType.LIMIT, volume=VOLUME, price=price,
                         validate=validate, cl_ord_id=cl_ord_id)
+
+
+def time_layers(bot: Any, layers: Iterable[tuple[str, str, str]], into: dict[str, int],
+                clock: Callable[[], int] = time.perf_counter_ns) -> Callable[[], None]:
+    """Wrap each ``(label, attribute path on the bot, method)`` on the bot's own objects so that every
+    call adds its ``clock`` time to ``into[label]`` (nested layers count in each); returns the function
+    that removes the wrappers."""
+    installed: list[tuple[Any, str]] = []
+    for label, path, method in layers:
+        owner = bot
+        for part in path.split("."):
+            owner = getattr(owner, part)
+        original = getattr(owner, method)
+
+        def timed(*args: Any, _original: Any = original, _label: str = label, **kwargs: Any) -> Any:
+            start = clock()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                into[_label] = into.get(_label, 0) + clock() - start
+        setattr(owner, method, timed)
+        installed.append((owner, method))
+
+    def remove() -> None:
+        for owner, method in installed:
+            try:
+                delattr(owner, method)  # instance attribute over the class's method
+            except AttributeError:
+                pass
+    return remove

@@ -285,20 +285,21 @@ class Executor:
 
     # -- state changes -----------------------------------------------------------------------
     def _transition(self, order: OrderRecord, event: OrderEvent, **changes: Any) -> OrderRecord:
-        new = apply(order.status, event)
+        new = apply(order.status, event).value
+        moved = new != order.status
         with self.store.batch():  # the change and its audit row: one commit, both or neither
             # the record this executor holds under the order's lock: no read-back of the row
-            updated = self.store.update_order(order.cl_ord_id, current=order, status=new.value,
+            updated = self.store.update_order(order.cl_ord_id, current=order, status=new,
                                               updated_at=self.clock.time(), **changes)
-            if new.value != order.status or updated.volume_executed != order.volume_executed:
+            if moved or updated.volume_executed != order.volume_executed:
                 _log_order_event(updated, order.status, changes.get("reason"))
-            if new.value != order.status:
+            if moved:
                 self.store.append_audit({
-                    "time": self.clock.time(), "actor": "executor", "action": "order_status", "outcome": new.value,
+                    "time": self.clock.time(), "actor": "executor", "action": "order_status", "outcome": new,
                     "detail": {"cl_ord_id": order.cl_ord_id, "txid": updated.txid, "from": order.status,
                                "event": event.value, "reason": changes.get("reason")},
                 })
-        if new.value != order.status:
+        if moved:
             for listener in self.order_listeners:
                 listener(updated, order.status)
         return updated
@@ -351,18 +352,18 @@ class Executor:
                             timeinforce=request.timeinforce, expiretm=request.expiretm, validate=request.validate,
                             deadline=deadline)
         problem = self._local_problem(wire, info)
+        side, ordertype = wire.side.value, wire.ordertype.value
         intent = {
-            "pair": pair, "side": wire.side.value, "ordertype": wire.ordertype.value,
+            "pair": pair, "side": side, "ordertype": ordertype,
             "volume": str(volume), "price": None if price is None else str(price),
             "price2": None if price2 is None else str(price2), "post_only": wire.post_only,
             "timeinforce": wire.timeinforce, "validate": wire.validate, "why": reason,
             "requested_volume": str(request.volume),
             "deadline": deadline,  # the very value the request carries
         }
-        status = apply(OrderStatus.NEW, OrderEvent.REJECT if problem else OrderEvent.SUBMIT)
-        record = OrderRecord(cl_ord_id=cl_ord_id, pair=pair, side=wire.side.value,
-                             ordertype=wire.ordertype.value, volume=volume, price=price,
-                             status=status.value, created_at=now, updated_at=now, intent=intent, reason=problem)
+        status = apply(OrderStatus.NEW, OrderEvent.REJECT if problem else OrderEvent.SUBMIT).value
+        record = OrderRecord(cl_ord_id=cl_ord_id, pair=pair, side=side, ordertype=ordertype, volume=volume,
+                             price=price, status=status, created_at=now, updated_at=now, intent=intent, reason=problem)
         with self._lock:
             # The check and the durable write sit under one lock so two threads cannot
             # both pass it; the send itself happens outside the lock.
@@ -372,10 +373,10 @@ class Executor:
             try:
                 # The intent and its audit row: one durable commit, on disk before the request exists.
                 self.store.record_intent(record, audit={
-                    "time": now, "actor": "executor", "action": "order_intent", "outcome": status.value,
+                    "time": now, "actor": "executor", "action": "order_intent", "outcome": status,
                     "allowed": not problem,
-                    "detail": {"cl_ord_id": cl_ord_id, "pair": pair, "side": intent["side"],
-                               "ordertype": intent["ordertype"], "volume": intent["volume"],
+                    "detail": {"cl_ord_id": cl_ord_id, "pair": pair, "side": side,
+                               "ordertype": ordertype, "volume": intent["volume"],
                                "price": intent["price"], "validate": wire.validate, "reason": problem},
                 })
             except sqlite3.IntegrityError:
@@ -891,7 +892,11 @@ def _event_time(timestamp: str | None, default: float) -> float:
 
 
 def _log_order_event(order: OrderRecord, was: str, reason: str | None) -> None:
-    """One line per order event, from the one place statuses change (WARNING when its outcome is unknown)."""
+    """One line per order event, from the one place statuses change (WARNING when its outcome is unknown);
+    nothing is formatted when the level is off."""
+    level = logging.WARNING if order.status == "UNKNOWN" else logging.INFO
+    if not log.isEnabledFor(level):
+        return
     said = _SAID.get(order.status, order.status.lower())
     price = f" @ {format(order.price, 'f')}" if order.price is not None else ""
     text = f"order {order.cl_ord_id} {said}: {order.side} {format(order.volume, 'f')} {order.pair} {order.ordertype}{price}"
@@ -904,7 +909,7 @@ def _log_order_event(order: OrderRecord, was: str, reason: str | None) -> None:
     fields = {"event": said, "cl_ord_id": order.cl_ord_id, "txid": order.txid, "pair": order.pair,
               "side": order.side, "ordertype": order.ordertype, "volume": order.volume, "price": order.price,
               "status": order.status, "from": was, "volume_executed": order.volume_executed, "reason": reason}
-    log.log(logging.WARNING if order.status == "UNKNOWN" else logging.INFO, "%s", text, extra={"fields": fields})
+    log.log(level, "%s", text, extra={"fields": fields})
 
 
 def query_orders_isolating(account: Any, txids: list[str], trades: bool = False) -> tuple[dict[str, OrderInfo], set[str]]:

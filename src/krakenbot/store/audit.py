@@ -18,8 +18,8 @@ _AUDIT_COLUMNS = frozenset({"time", "actor", "action", "endpoint", "mode", "allo
 def insert_audit(db: Any, event: dict[str, Any]) -> int:
     """Insert one row inside the caller's transaction (the order intent rides its audit row this way)."""
     detail = dict(event.get("detail") or {})
-    if not event.keys() <= _AUDIT_COLUMNS:  # keys beyond the columns go into detail
-        detail.update({k: v for k, v in event.items() if k not in _AUDIT_COLUMNS})
+    for key in event.keys() - _AUDIT_COLUMNS:  # keys beyond the columns go into detail
+        detail[key] = event[key]
     allowed = event.get("allowed")
     cur = db.execute(
         "INSERT INTO audit(time, actor, action, endpoint, mode, allowed, outcome, detail) VALUES (?,?,?,?,?,?,?,?)",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
+from functools import lru_cache
 
 from krakenbot.store.database import Database
 
@@ -11,7 +12,13 @@ __all__ = ["Counters", "utc_day", "utc_day_bounds"]
 
 def utc_day(ts: float) -> str:
     """The UTC calendar day of a Unix time, ``YYYY-MM-DD``: the key of daily counters."""
-    return datetime.fromtimestamp(ts // 86_400 * 86_400, tz=timezone.utc).date().isoformat()
+    return _day_name(int(ts // 86_400))
+
+
+@lru_cache(maxsize=8)
+def _day_name(day: int) -> str:
+    """Day ``day`` since the epoch, named once: every order asks for today's name twice."""
+    return datetime.fromtimestamp(day * 86_400, tz=timezone.utc).date().isoformat()
 
 
 def utc_day_bounds(ts: float) -> tuple[float, float]:

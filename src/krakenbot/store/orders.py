@@ -81,7 +81,10 @@ def _column(name: str, value: Any) -> Any:
 
 
 def _order_row(o: OrderRecord) -> tuple[Any, ...]:
-    return tuple(_column(name, getattr(o, name)) for name in _ORDER_COLUMNS)
+    """An order's columns in ``_ORDER_COLUMNS`` order, as ``_column`` stores each."""
+    return (o.cl_ord_id, o.txid, o.pair, o.side, o.ordertype, str(o.volume), None if o.price is None else str(o.price),
+            o.status, str(o.volume_executed), str(o.cost), str(o.fee), float(o.created_at), float(o.updated_at),
+            to_json(o.intent), o.reason)
 
 
 def _order_from_row(r: sqlite3.Row) -> OrderRecord:

@@ -339,6 +339,19 @@ def test_an_intent_the_file_refuses_is_not_recorded(tmp_path):
         assert db._db.execute("PRAGMA synchronous").fetchone()[0] == 1
 
 
+def test_a_commit_that_fails_is_rolled_back_and_the_store_writes_on(tmp_path):
+    """A refused COMMIT (here a deferred foreign key) leaves no transaction open: the next write begins its own."""
+    with Store(str(tmp_path / "c.sqlite")) as db:
+        db._db.execute("CREATE TABLE parent(id INTEGER PRIMARY KEY)")
+        db._db.execute("CREATE TABLE child(pid INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)")
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+            with db.tx() as conn:
+                conn.execute("INSERT INTO child VALUES (1)")  # checked at the COMMIT
+        assert not db._db.in_transaction and db._db.execute("SELECT count(*) FROM child").fetchone()[0] == 0
+        db.record_intent(store_order("kb1"))
+        assert db.get_order("kb1") is not None
+
+
 def test_a_store_in_memory_records_intents_without_a_sync():
     with Store(":memory:") as db:
         seen = _statements(db)
@@ -406,3 +419,13 @@ def test_counters_and_fill_sequence_follow_writes_and_rollbacks(store):
     assert store.daily_value("d", "trades") == 2 and store.last_fill_seq() == 1
     assert store.get_meta("k") is None
     assert store.fills(after_seq=1) == [] and [f.trade_id for f in store.fills(after_seq=0)] == ["T1"]
+
+
+@pytest.mark.parametrize("price", [Decimal("57000.1"), None])
+def test_an_orders_insert_row_stores_each_column_as_an_update_would(price):
+    from krakenbot.store.orders import _ORDER_COLUMNS, _column, _order_row
+
+    order = OrderRecord(cl_ord_id="kbA", pair="XXBTZEUR", side="buy", ordertype="limit", volume=Decimal("0.0002"),
+                        price=price, status="OPEN", created_at=1, updated_at=2.5, txid="OTX", reason="why",
+                        volume_executed=Decimal("0.0001"), cost=Decimal("5.7"), fee=Decimal("0.01"), intent={"b": 1, "a": 2})
+    assert _order_row(order) == tuple(_column(name, getattr(order, name)) for name in _ORDER_COLUMNS)
