@@ -97,10 +97,33 @@ class Database:
         self.close()
 
     # -- transactions ----------------------------------------------------------------------
-    def tx(self, durable: bool = False) -> _Transaction:
+    @contextmanager
+    def tx(self, durable: bool = False) -> Iterator[sqlite3.Connection]:
         """One transaction, or the open batch's. ``durable``: committed at ``synchronous=FULL`` (on
         disk when this returns) and therefore never inside a batch, whose commit would come later."""
-        return _Transaction(self, durable)
+        with self._lock:
+            if self._batch_depth:
+                if durable:
+                    raise StoreError("a durable write is committed on its own, never inside a batch")
+                yield self._db
+                return
+            if self._closed:
+                raise StoreError(f"store {self.path} is closed")
+            sync = durable and self._durable != self._normal
+            if sync:
+                self._db.execute(f"PRAGMA synchronous={self._durable}")
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+            finally:
+                if sync:
+                    self._db.execute(f"PRAGMA synchronous={self._normal}")
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -164,60 +187,3 @@ class Database:
 
     def integrity_check(self) -> str:
         return "; ".join(str(r[0]) for r in self._query("PRAGMA integrity_check"))
-
-
-class _Transaction:
-    """``Database.tx()`` as a context manager: under the store's lock, ``BEGIN IMMEDIATE`` on entry and
-    ``COMMIT`` on a clean exit (``ROLLBACK`` on any exception, the commit's own included); inside a
-    batch, the batch's transaction. A class rather than a generator: every write on an order's path
-    enters one, and this one costs no generator and no ``contextlib`` wrapper."""
-
-    __slots__ = ("_database", "_durable", "_own", "_sync")
-
-    def __init__(self, database: Database, durable: bool) -> None:
-        self._database = database
-        self._durable = durable
-        self._own = self._sync = False  # this object began the transaction; it raised synchronous for it
-
-    def __enter__(self) -> sqlite3.Connection:
-        database = self._database
-        database._lock.acquire()
-        try:
-            if database._batch_depth:
-                if self._durable:
-                    raise StoreError("a durable write is committed on its own, never inside a batch")
-                return database._db
-            if database._closed:
-                raise StoreError(f"store {database.path} is closed")
-            self._sync = self._durable and database._durable != database._normal
-            if self._sync:
-                database._db.execute(f"PRAGMA synchronous={database._durable}")
-            database._db.execute("BEGIN IMMEDIATE")
-        except BaseException:
-            self._leave()
-            raise
-        self._own = True
-        return database._db
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        db = self._database._db
-        try:
-            if self._own and exc_type is None:
-                try:
-                    db.execute("COMMIT")
-                except BaseException:
-                    if db.in_transaction:
-                        db.execute("ROLLBACK")
-                    raise
-            elif self._own and db.in_transaction:
-                db.execute("ROLLBACK")
-        finally:
-            self._leave()
-
-    def _leave(self) -> None:
-        """Back to the ordinary synchronous level if this transaction raised it, then release the lock."""
-        try:
-            if self._sync:
-                self._database._db.execute(f"PRAGMA synchronous={self._database._normal}")
-        finally:
-            self._database._lock.release()
