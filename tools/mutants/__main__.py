@@ -137,6 +137,19 @@ def _end_test_runs() -> None:
             except OSError:
                 proc.kill()
             proc.wait()
+            _wait_group_gone(proc.pid)
+
+
+def _wait_group_gone(pgid: int, bound: float = 5.0) -> None:
+    """Wait (bounded) until no process of the run's group is left: a killed grandchild (the real bot a scenario
+    started) can still finish the file it was creating, and a copy removed before that would be left behind."""
+    until = time.monotonic() + bound
+    while time.monotonic() < until:
+        try:
+            os.killpg(pgid, 0)
+        except OSError:
+            return
+        time.sleep(0.05)
 
 
 def _map_scenarios(copy: Path, command: str, modules: list[str], timeout: float) -> dict | None:
@@ -374,7 +387,10 @@ def main(argv=None) -> int:
         cpu = _children_cpu() - cpu_started
         os.chdir(old_cwd)
         for where in copies:
-            shutil.rmtree(where, ignore_errors=True)
+            for _ in range(3):  # a file a dying run wrote after the first pass leaves the folder: go again
+                shutil.rmtree(where, ignore_errors=True)
+                if not where.exists():
+                    break
         if _hashes(ROOT, modules) != before:
             print("mutants: ERROR: a module in src/ changed during the run (see git diff src/)", file=sys.stderr)
             status = 3
