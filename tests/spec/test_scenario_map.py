@@ -188,3 +188,66 @@ def test_a_real_map_run_labels_the_parents_and_the_childs_lines_and_sends_import
     assert core.scenarios(line["return x * 2"]) == ("features/shop.feature:3",)
     assert core.scenarios(line["return x - 1"]) == ("features/shop.feature:6",)
     assert core.scenarios(line["return x + 3"]) == ()
+
+
+# ---- review10: a result kept across scenarios (a process-wide cache) -------------------------------------------
+
+CACHED_MODULE = textwrap.dedent('''\
+    from functools import lru_cache
+
+
+    @lru_cache(maxsize=None)
+    def limit(mode):
+        return 5
+    ''')
+
+CACHED_STEPS = textwrap.dedent('''\
+    from behave import step
+
+
+    @step("the limit is read")
+    def read(context):
+        import shop.core
+        shop.core.limit("live")
+
+
+    @step("the limit is five")
+    def five(context):
+        import shop.core
+        assert shop.core.limit("live") == 5
+    ''')
+
+CACHED_FEATURE = textwrap.dedent('''\
+    Feature: shop
+
+      Scenario: the first to ask
+        Given the limit is read
+
+      Scenario: one that relies on the answer
+        Given the limit is five
+    ''')
+
+
+def test_a_line_whose_result_a_process_wide_cache_keeps_is_judged_by_every_scenario_that_uses_it(tmp_path):
+    """safety/allowlist.py's ``check`` is ``lru_cache``d: its body runs in the first scenario that asks each
+    (mode, endpoint) (20 of the 230 @safety scenarios), every later one reads the kept verdict. A mutant there
+    (``return 6``) is killed by the second scenario in a whole run, but the map judges it by the first alone,
+    which passes: survived, a wrong verdict. The module docstring says whatever acts beyond the scenario that ran
+    it runs everything."""
+    import tools.mutants.__main__ as runner
+
+    (tmp_path / "src" / "shop").mkdir(parents=True)
+    (tmp_path / "src" / "shop" / "__init__.py").write_text("")
+    (tmp_path / "src" / "shop" / "core.py").write_text(CACHED_MODULE)
+    (tmp_path / "features").mkdir()
+    (tmp_path / "features" / "shop.feature").write_text(CACHED_FEATURE)
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "shop_steps.py").write_text(CACHED_STEPS)
+    (tmp_path / "environment.py").write_text(ENVIRONMENT)
+    module = "src/shop/core.py"
+
+    maps = runner._map_scenarios(tmp_path, f"{sys.executable} -m behave -f plain --no-junit features", [module], 60)
+
+    assert maps is not None
+    judged_by = maps[module].scenarios(CACHED_MODULE.splitlines().index("    return 5") + 1)
+    assert judged_by is sm.EVERYTHING or "features/shop.feature:6" in judged_by, judged_by
