@@ -8,7 +8,8 @@ scenario starts (a real ``krakenbot``) is measured under the same label through 
 
 Whatever can act beyond the scenario that ran it is mapped to "run everything" (``EVERYTHING``): lines run outside
 any scenario (imports, ``before_all``), and lines run when a module or class is defined (module-level statements,
-class bodies, decorators, default arguments), whichever scenario first imported the module.
+class bodies, decorators, default arguments), whichever scenario first imported the module, and the whole body of
+a function whose result a cache keeps (later scenarios use what the first caller's run computed).
 """
 from __future__ import annotations
 
@@ -137,7 +138,9 @@ def definition_lines(tree: ast.AST) -> set[int]:
 
     def visit(statements):
         for node in statements:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _cached(node):
+                lines.update(range(_start(node), node.end_lineno + 1))  # its result outlives the first caller
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 lines.update(_header(node))
             elif isinstance(node, ast.ClassDef):
                 lines.update(_header(node))
@@ -148,6 +151,20 @@ def definition_lines(tree: ast.AST) -> set[int]:
 
     visit(tree.body)
     return lines
+
+
+CACHING_DECORATORS = frozenset({"cache", "lru_cache", "cached_property"})
+
+
+def _cached(node: ast.AST) -> bool:
+    """Whether a function's result is kept across calls (``functools.cache``/``lru_cache``/``cached_property``):
+    later scenarios then use a value its body computed in an earlier one, without running the body."""
+    for decorator in node.decorator_list:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+        if name in CACHING_DECORATORS:
+            return True
+    return False
 
 
 def executable_lines(source: str) -> set[int]:
