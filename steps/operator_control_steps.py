@@ -216,6 +216,23 @@ def step_refused_cleartext(context):
     assert_that(world.bot, none(), "no bot should have been started")
 
 
+@given("the notification address is set to {address}")
+def step_notification_address(context, address):
+    context.world.notes["webhook_token"] = address.rsplit("/", 1)[-1]
+    context.world.configure(NOTIFY_WEBHOOK_URL=address)
+
+
+@then("the bot refuses to start with a configuration error about the notification address, not showing its token")
+def step_refused_webhook(context):
+    world = context.world
+    error = world.notes.get("config_error")
+    assert_that(error, not_none(), f"the bot should refuse the address before starting: {world.notes.get('check')}")
+    assert_that(str(error), contains_string("NOTIFY_WEBHOOK_URL"), "the error should name the setting")
+    assert_that(str(error), contains_string("https://"), "the error should say what to use instead")
+    assert_that(str(error), is_not(contains_string(world.notes["webhook_token"])), "the error must not show the token")
+    assert_that(world.bot, none(), "no bot should have been started")
+
+
 @then("the bot attempted no connection")
 def step_no_connection(context):
     assert_that(context.world.notes["network"].attempts, empty(), "nothing should have tried to reach the address")
