@@ -46,6 +46,18 @@ def step_sold_by(context, exit):
     assert_that(fired, equal_to([exit.replace("-", "_")]), f"the bot should record that its {exit} fired, once")
 
 
+@then("the bot has sold the whole position with a limit sell at the bid, {price:Amount} EUR")
+def step_sold_at_bid(context, price):
+    """The strategy's own exit: a limit order at the bid (a ceiling on how far a thin book fills it)."""
+    world = context.world
+    sent = [(r.params.get("type"), r.params.get("ordertype"), Decimal(r.params.get("volume", "0")),
+             Decimal(r.params.get("price", "0"))) for r in _orders_sent(world)]
+    assert_that(sent, equal_to([("sell", "limit", Decimal("0.01"), price)]),
+                "the cycle should send exactly one order: a limit sell of the whole position at the bid")
+    assert_that(world.sim.balances().get("XXBT", Decimal(0)), equal_to(world.notes["xbt_before_purchase"]),
+                "the exchange should have filled the sell: the account holds the XBT it held before the purchase")
+
+
 @given("the exchange turns away the bot's next order, accepting only cancellations for a moment")
 def step_turn_away_next_order(context):
     context.world.sim.faults.inject(endpoint="AddOrder", kind="error", error="EService:Market in cancel_only mode")
