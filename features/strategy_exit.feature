@@ -7,8 +7,7 @@ Feature: The strategy takes its profit
 
   Background:
     Given the bot is connected to the exchange in live mode
-    And the price of XBT/EUR is 60,000 EUR
-    And the bot holds 0.01 XBT bought at an average entry of 60,240.10 EUR, with no protective order at the exchange
+    And the bot holds 0.01 XBT bought at an asking price of 60,000 EUR, an average entry of 60,240 EUR with the fee, and no protective order at the exchange
 
   @safety @critical @fault-injection @allure.label.story:strategy
   Scenario Outline: The strategy sells the whole position at the bid once the bid is 3% above the average entry, not before
@@ -16,7 +15,7 @@ Feature: The strategy takes its profit
     When the bot runs its next trading cycle a minute later
     Then <outcome>
 
-    Examples: 3% above 60,240.10 EUR is a bid of about 62,047.30 EUR (the bid is 0.10 EUR below the price)
-      | price    | outcome                                                                    |
-      | 62,047.5 | the bot has sold the whole position with a limit sell at the bid, 62,047.4 EUR |
-      | 62,047.3 | the bot still holds the position and sent no order                         |
+    Examples: 3% above 60,240 EUR is a bid of 62,047.20 EUR (the bid is 0.10 EUR below the price)
+      | price    | outcome                                                                        |
+      | 62,047.3 | the bot has sold the whole position with a limit sell at the bid, 62,047.2 EUR |
+      | 62,047.2 | the bot still holds the position and sent no order                             |

@@ -9,10 +9,13 @@ from hamcrest import assert_that, empty, equal_to, has_length, is_
 from tools.spec_support.facade import PAIR, describe, exchange_open_orders, submit
 
 
-@given("the bot holds {volume:Amount} XBT bought at an average entry of {entry:Amount} EUR, "
-       "with no protective order at the exchange")
-def step_holds_unprotected(context, volume, entry):
+@given("the bot holds {volume:Amount} XBT bought at an asking price of {ask:Amount} EUR, an average entry of "
+       "{entry:Amount} EUR with the fee, and no protective order at the exchange")
+def step_holds_unprotected(context, volume, ask, entry):
+    """A round entry puts the exits on whole prices, so a bid can sit exactly on one."""
     world = context.world
+    world.sim.set_price(PAIR, ask - Decimal("0.1"))  # the simulated book's ask is one tick above its price
+    assert_that(world.safety.ticker(PAIR).ask, equal_to(ask), "the asking price the purchase fills at")
     world.notes["xbt_before_purchase"] = world.sim.balances().get("XXBT", Decimal(0))
     bought = submit(world, "buy", "market", volume)
     assert_that(bought.placed, is_(True), f"the position should be bought: {describe(bought)}")
