@@ -74,22 +74,6 @@ Feature: The safety wrapper decides what may reach the exchange
     And no order is open on the exchange
     And the account's balances are unchanged
 
-  @safety @blocker @fault-injection @allure.label.story:canary
-  Scenario Outline: An operator who set nothing gets a canary of the smallest volume worth 5 EUR, 10% from the market
-    The defaults: at least 10% from the market, at least the bot's smallest order of 5 EUR (the
-    volume rounded up to the exchange's 8 decimals), at most 10 EUR.
-
-    Given the bot is connected to the exchange in canary mode
-    And the price of XBT/EUR is 60,000 EUR
-    When the bot places its canary <side> order
-    Then the order is placed and cancelled at once
-    And the order was sent for <volume> XBT at <price> EUR
-
-    Examples: 10% from 60,000 EUR is 54,000 EUR below and 66,000 EUR above
-      | side | volume     | price  |
-      | buy  | 0.0000926  | 54,000 |
-      | sell | 0.00007576 | 66,000 |
-
   @safety @blocker @live-safe @allure.label.story:read-only
   Scenario: In read-only mode the bot reads balances but places no order
     Given the bot is connected to the exchange in read-only mode
