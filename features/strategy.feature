@@ -36,3 +36,4 @@ Feature: The strategy's own trades
       | price    | outcome                                                                        |
       | 62,047.3 | the bot has sold the whole position with a limit sell at the bid, 62,047.2 EUR |
       | 62,047.2 | the bot still holds the position and sent no order                             |
+      | 63,000   | the bot has sold the whole position with a limit sell at the bid, 62,999.9 EUR |
