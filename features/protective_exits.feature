@@ -17,7 +17,7 @@ Feature: The bot's own stop-loss and take-profit
     And the bot holds 0.01 XBT bought at an asking price of 60,000 EUR, an average entry of 60,240 EUR with the fee, and no protective order at the exchange
 
   @safety @blocker @fault-injection @allure.label.story:stop-loss
-  Scenario Outline: A fall to the stop-loss sells the position in the next trading cycle
+  Scenario Outline: A fall to or past the stop-loss sells the position in the next trading cycle
     Given the price of XBT/EUR has fallen to <price> EUR
     When the bot runs its next trading cycle a minute later
     Then the bot has sold the whole position at market by its stop-loss
@@ -51,7 +51,7 @@ Feature: The bot's own stop-loss and take-profit
       | 66,264.0 |
 
   @safety @blocker @fault-injection @allure.label.story:take-profit
-  Scenario Outline: A rise to the take-profit sells the position in the next trading cycle
+  Scenario Outline: A rise to or past the take-profit sells the position in the next trading cycle
     Given the price of XBT/EUR has risen to <price> EUR
     When the bot runs its next trading cycle a minute later
     Then the bot has sold the whole position at market by its take-profit
