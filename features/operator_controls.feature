@@ -31,6 +31,22 @@ Feature: The operator's controls cannot miss
       | http://api.kraken.com    |
       | http://127.0.0.1.nip.io  |
 
+  @safety @critical @allure.label.story:cleartext
+  Scenario Outline: The bot refuses a notification address that would carry its token in clear or lead nowhere
+    The address the bot posts its alerts to usually holds a token. Plain http is allowed to this
+    machine only; an address with no host would lose every alert. Either stops the bot at start.
+
+    Given the notification address is set to <address>
+    When the operator starts the bot and it checks its connection
+    Then the bot refuses to start with a configuration error about the notification address, not showing its token
+    And the bot attempted no connection
+
+    Examples: Notification addresses the bot cannot post to safely
+      | address                                      |
+      | http://192.0.2.10/hooks/T0KEN-7f3a9c         |
+      | http://hooks.example.com/hooks/T0KEN-7f3a9c  |
+      | https:///hooks/T0KEN-7f3a9c                  |
+
   @safety @critical @allure.label.story:secrets
   Scenario Outline: A secret that is not one Kraken issues stops the bot in one line, before it connects
     Kraken issues the secret as base64 text; anything else (a typo, a character pasted from a

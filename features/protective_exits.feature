@@ -1,8 +1,8 @@
 @risk @allure.label.epic:Protection
 Feature: The bot's own stop-loss and take-profit
   When the bot holds a position and no protective order rests at the exchange, the bot itself
-  watches the price at every trading cycle. A fall past the stop-loss, or a rise past the
-  take-profit, sells the whole position at market in that cycle; a price in between keeps it.
+  watches the bid at every trading cycle. A bid at or below the stop-loss, or at or above the
+  take-profit, sells the whole position at market in that cycle; a bid in between keeps it.
   Both levels are measured from the position's average entry price, its fee included. The
   strategy's own profit target is set out of reach here, so only these exits can sell.
   Against the simulated exchange, live mode moves no real money.
@@ -14,18 +14,17 @@ Feature: The bot's own stop-loss and take-profit
       | take-profit above the average entry, % | 10    |
       | the strategy's own profit target, %    | 50    |
     And the bot is connected to the exchange in live mode
-    And the price of XBT/EUR is 60,000 EUR
-    And the bot holds 0.01 XBT bought at an average entry of 60,240.10 EUR, with no protective order at the exchange
+    And the bot holds 0.01 XBT bought at an asking price of 60,000 EUR, an average entry of 60,240 EUR with the fee, and no protective order at the exchange
 
   @safety @blocker @fault-injection @allure.label.story:stop-loss
-  Scenario Outline: A fall past the stop-loss sells the position in the next trading cycle
+  Scenario Outline: A fall to or past the stop-loss sells the position in the next trading cycle
     Given the price of XBT/EUR has fallen to <price> EUR
     When the bot runs its next trading cycle a minute later
     Then the bot has sold the whole position at market by its stop-loss
 
-    Examples: Just past the stop-loss at about 57,228 EUR
-      | price  |
-      | 57,200 |
+    Examples: The stop-loss is 5% below 60,240 EUR: a bid of 57,228 EUR (the bid is 0.10 EUR below the price)
+      | price    |
+      | 57,228.1 |
 
   @safety @blocker @fault-injection @allure.label.story:stop-loss
   Scenario: A stop-loss sell the exchange turned away is sent again in the next trading cycle
@@ -38,25 +37,25 @@ Feature: The bot's own stop-loss and take-profit
     Then the bot has sold the whole position at market by its stop-loss
 
   @safety @blocker @fault-injection @allure.label.story:protective-exits
-  Scenario Outline: A price between the stop-loss and the take-profit keeps the position
+  Scenario Outline: A bid between the stop-loss and the take-profit keeps the position
     Given the price of XBT/EUR has moved to <price> EUR
     When the bot runs its next trading cycle a minute later
     Then the bot still holds the position and sent no order
 
-    Examples: A fall to just above the stop-loss at about 57,228 EUR
-      | price  |
-      | 57,300 |
+    Examples: A fall to a bid one step above the stop-loss of 57,228 EUR
+      | price    |
+      | 57,228.2 |
 
-    Examples: A rise to just below the take-profit at about 66,264 EUR
-      | price  |
-      | 66,200 |
+    Examples: A rise to a bid one step below the take-profit of 66,264 EUR
+      | price    |
+      | 66,264.0 |
 
   @safety @blocker @fault-injection @allure.label.story:take-profit
-  Scenario Outline: A rise past the take-profit sells the position in the next trading cycle
+  Scenario Outline: A rise to or past the take-profit sells the position in the next trading cycle
     Given the price of XBT/EUR has risen to <price> EUR
     When the bot runs its next trading cycle a minute later
     Then the bot has sold the whole position at market by its take-profit
 
-    Examples: Just past the take-profit at about 66,264 EUR
-      | price  |
-      | 66,300 |
+    Examples: The take-profit is 10% above 60,240 EUR: a bid of 66,264 EUR (the bid is 0.10 EUR below the price)
+      | price    |
+      | 66,264.1 |

@@ -206,14 +206,31 @@ def step_start_and_check(context):
             world.notes["config_error"] = exc
 
 
-@then("the bot refuses to start with a configuration error about the exchange address")
-def step_refused_cleartext(context):
-    world = context.world
+def _refused_address(world, setting: str) -> str:
+    """The start refused on ``setting`` (named, with what to use instead), no bot built; the error's text."""
     error = world.notes.get("config_error")
     assert_that(error, not_none(), f"the bot should refuse the address before starting: {world.notes.get('check')}")
-    assert_that(str(error), contains_string("API_DOMAIN"), "the error should name the setting")
+    assert_that(str(error), contains_string(setting), "the error should name the setting")
     assert_that(str(error), contains_string("https://"), "the error should say what to use instead")
     assert_that(world.bot, none(), "no bot should have been started")
+    return str(error)
+
+
+@then("the bot refuses to start with a configuration error about the exchange address")
+def step_refused_cleartext(context):
+    _refused_address(context.world, "API_DOMAIN")
+
+
+@given("the notification address is set to {address}")
+def step_notification_address(context, address):
+    context.world.notes["webhook_token"] = address.rsplit("/", 1)[-1]
+    context.world.configure(NOTIFY_WEBHOOK_URL=address)
+
+
+@then("the bot refuses to start with a configuration error about the notification address, not showing its token")
+def step_refused_webhook(context):
+    error = _refused_address(context.world, "NOTIFY_WEBHOOK_URL")
+    assert_that(error, is_not(contains_string(context.world.notes["webhook_token"])), "the error must not show the token")
 
 
 @then("the bot attempted no connection")

@@ -9,10 +9,13 @@ from hamcrest import assert_that, empty, equal_to, has_length, is_
 from tools.spec_support.facade import PAIR, describe, exchange_open_orders, submit
 
 
-@given("the bot holds {volume:Amount} XBT bought at an average entry of {entry:Amount} EUR, "
-       "with no protective order at the exchange")
-def step_holds_unprotected(context, volume, entry):
+@given("the bot holds {volume:Amount} XBT bought at an asking price of {ask:Amount} EUR, an average entry of "
+       "{entry:Amount} EUR with the fee, and no protective order at the exchange")
+def step_holds_unprotected(context, volume, ask, entry):
+    """A round entry puts the exits on whole prices, so a bid can sit exactly on one."""
     world = context.world
+    world.sim.set_price(PAIR, ask - Decimal("0.1"))  # the simulated book's ask is one tick above its price
+    assert_that(world.safety.ticker(PAIR).ask, equal_to(ask), "the asking price the purchase fills at")
     world.notes["xbt_before_purchase"] = world.sim.balances().get("XXBT", Decimal(0))
     bought = submit(world, "buy", "market", volume)
     assert_that(bought.placed, is_(True), f"the position should be bought: {describe(bought)}")
@@ -44,6 +47,18 @@ def step_sold_by(context, exit):
     fired = [r.get("outcome") for r in world.safety.audit_log()
              if r.get("action") == "protective_exit" and r.get("time", 0) >= started]
     assert_that(fired, equal_to([exit.replace("-", "_")]), f"the bot should record that its {exit} fired, once")
+
+
+@then("the bot has sold the whole position with a limit sell at the bid, {price:Amount} EUR")
+def step_sold_at_bid(context, price):
+    """The strategy's own exit: a limit order at the bid (a ceiling on how far a thin book fills it)."""
+    world = context.world
+    sent = [(r.params.get("type"), r.params.get("ordertype"), Decimal(r.params.get("volume", "0")),
+             Decimal(r.params.get("price", "0"))) for r in _orders_sent(world)]
+    assert_that(sent, equal_to([("sell", "limit", Decimal("0.01"), price)]),
+                "the cycle should send exactly one order: a limit sell of the whole position at the bid")
+    assert_that(world.sim.balances().get("XXBT", Decimal(0)), equal_to(world.notes["xbt_before_purchase"]),
+                "the exchange should have filled the sell: the account holds the XBT it held before the purchase")
 
 
 @given("the exchange turns away the bot's next order, accepting only cancellations for a moment")

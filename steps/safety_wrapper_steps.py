@@ -13,7 +13,7 @@ from hamcrest import (assert_that, contains_string, empty, equal_to, greater_tha
 from krakenbot.errors import EndpointNotAllowed
 from krakenbot.safety import LiveTradingRefused
 from tools.spec_support.evidence import ALL_OPERATIONS, SPEC_ALLOWED
-from tools.spec_support.facade import describe, status_name, submit
+from tools.spec_support.facade import describe, exchange_order, status_name, submit
 from tools.spec_support.log_capture import everything_logged_and_printed
 
 
@@ -192,6 +192,15 @@ def step_one_canary(context, pct, mid, cap):
     assert_that(price <= far if side == "buy" else price >= far, is_(True),
                 f"a canary {side} at {price} EUR should be at least {pct}% from {mid} EUR on the waiting side")
     assert_that(volume * price, less_than_or_equal_to(cap), f"the canary ({volume} XBT at {price}) is worth too much")
+
+
+@then("the order was sent for {volume:Amount} XBT at {price:Amount} EUR")
+def step_sent_for_at(context, volume, price):
+    """Read from the exchange's own record of the order."""
+    world = context.world
+    order = exchange_order(world, world.notes["outcome"])
+    assert_that((Decimal(order["vol"]), Decimal(order["descr"]["price"])), equal_to((volume, price)),
+                "the order's volume and price on the exchange")
 
 
 @then("the exchange accepted that order and the bot's next request on the account cancelled it")
