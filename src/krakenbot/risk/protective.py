@@ -1,11 +1,8 @@
-"""Stop-loss and take-profit, both ways.
+"""The bot's own stop-loss and take-profit (``ProtectiveMonitor``).
 
-Exchange-side (``exchange_orders``): resting ``stop-loss`` / ``take-profit`` orders at
-Kraken protect the position even if the bot dies. Bot-side (``ProtectiveMonitor``):
-the bot watches the price and emits a market sell when a level is crossed, for when
-exchange-side orders are not wanted (they hold the coins) or as a second line.
-Levels are percentages from the average entry (fees included), configured in
-``RiskLimits.stop_loss_pct`` / ``take_profit_pct``.
+The bot watches the price and emits a market sell of the whole position when a level is crossed; no trigger
+order rests at the exchange holding the coins. Levels are percentages from the average entry (fees included),
+configured in ``RiskLimits.stop_loss_pct`` / ``take_profit_pct``.
 """
 from __future__ import annotations
 
@@ -16,7 +13,7 @@ from decimal import Decimal
 from krakenbot.models import OrderRequest, OrderType, PairInfo, Side
 from krakenbot.positions import Position
 
-__all__ = ["ProtectiveLevels", "ProtectiveSignal", "ProtectiveMonitor", "levels_for", "exchange_orders"]
+__all__ = ["ProtectiveLevels", "ProtectiveSignal", "ProtectiveMonitor", "levels_for"]
 
 
 @dataclass(frozen=True)
@@ -33,35 +30,10 @@ class ProtectiveSignal:
     intent: OrderRequest      # market sell of the whole position
 
 
-def levels_for(entry: Decimal, stop_loss_pct: Decimal | None, take_profit_pct: Decimal | None,
-               pair: PairInfo | None = None) -> ProtectiveLevels:
+def levels_for(entry: Decimal, stop_loss_pct: Decimal | None, take_profit_pct: Decimal | None) -> ProtectiveLevels:
     stop = entry * (1 - Decimal(stop_loss_pct) / 100) if stop_loss_pct is not None else None
     target = entry * (1 + Decimal(take_profit_pct) / 100) if take_profit_pct is not None else None
-    if pair is not None:
-        stop = pair.round_price(stop) if stop is not None else None
-        target = pair.round_price(target) if target is not None else None
     return ProtectiveLevels(stop, target)
-
-
-def exchange_orders(position: Position, pair: PairInfo, stop_loss_pct: Decimal | None,
-                    take_profit_pct: Decimal | None) -> list[OrderRequest]:
-    """Kraken trigger orders that close ``position`` at the stop and at the target.
-
-    Note: on Kraken both orders hold the same coins; when one fills, the other must be
-    cancelled by the bot (Kraken has no OCO on REST spot)."""
-    entry = position.average_entry
-    volume = pair.round_volume(position.volume)
-    if entry is None or volume < pair.ordermin:
-        return []
-    levels = levels_for(entry, stop_loss_pct, take_profit_pct, pair)
-    out = []
-    if levels.stop is not None:
-        out.append(OrderRequest(pair=pair.name, side=Side.SELL, ordertype=OrderType.STOP_LOSS, volume=volume,
-                                price=levels.stop))
-    if levels.target is not None:
-        out.append(OrderRequest(pair=pair.name, side=Side.SELL, ordertype=OrderType.TAKE_PROFIT, volume=volume,
-                                price=levels.target))
-    return out
 
 
 class ProtectiveMonitor:

@@ -205,12 +205,14 @@ def test_many_concurrent_orders(rig):
 
 
 def test_exchange_side_stop_loss_and_take_profit_protect_a_position(rig):
-    from krakenbot.risk import ProtectiveMonitor, exchange_orders
+    from krakenbot.risk import ProtectiveMonitor
 
     buy = rig.executor.place(OrderRequest("XBTEUR", Side.BUY, OrderType.MARKET, D("0.002")))
     assert buy.status is OrderStatus.FILLED
     position = rig.positions.position("XXBTZEUR")
-    stop, target = [rig.executor.place(o) for o in exchange_orders(position, rig.pair_rules("XBTEUR"), D(5), D(10))]
+    entry, rules = position.average_entry, rig.pair_rules("XBTEUR")
+    stop, target = [rig.executor.place(OrderRequest("XBTEUR", Side.SELL, kind, position.volume, rules.round_price(level)))
+                    for kind, level in ((OrderType.STOP_LOSS, entry * D("0.95")), (OrderType.TAKE_PROFIT, entry * D("1.1")))]
     assert stop.status is OrderStatus.OPEN and target.status is OrderStatus.OPEN
     assert {o["descr"]["ordertype"] for o in rig.sim.orders() if o["status"] == "open"} == {"stop-loss", "take-profit"}
     # bot-side monitor agrees on the level before the exchange triggers

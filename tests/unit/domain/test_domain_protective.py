@@ -6,14 +6,14 @@ from domain_helpers import XBTEUR
 
 from krakenbot.models import OrderType, Side
 from krakenbot.positions import Position
-from krakenbot.risk import ProtectiveMonitor, exchange_orders, levels_for
+from krakenbot.risk import ProtectiveMonitor, levels_for
 
 POS = Position("XXBTZEUR", "XXBT", "ZEUR", volume=Decimal("0.01"), cost_basis=Decimal("600"))  # entry 60000
 
 
 def test_levels_from_entry():
-    lv = levels_for(Decimal(60000), Decimal(5), Decimal(10), XBTEUR)
-    assert (lv.stop, lv.target) == (Decimal("57000.0"), Decimal("66000.0"))
+    lv = levels_for(Decimal(60000), Decimal(5), Decimal(10))
+    assert (lv.stop, lv.target) == (Decimal("57000"), Decimal("66000"))
 
 
 def test_monitor_quiet_between_levels():
@@ -39,15 +39,6 @@ def test_take_profit_crossed():
 def test_disabled_levels_and_empty_position():
     assert ProtectiveMonitor(None, None).check(POS, Decimal(1)) is None
     assert ProtectiveMonitor(Decimal(5), Decimal(10)).check(Position("XXBTZEUR", "XXBT", "ZEUR"), Decimal(1)) is None
-
-
-def test_exchange_side_orders_are_stop_and_take_profit_sells():
-    orders = exchange_orders(POS, XBTEUR, Decimal(5), Decimal(10))
-    assert [(o.ordertype, o.side, o.price, o.volume) for o in orders] == [
-        (OrderType.STOP_LOSS, Side.SELL, Decimal("57000.0"), Decimal("0.01")),
-        (OrderType.TAKE_PROFIT, Side.SELL, Decimal("66000.0"), Decimal("0.01")),
-    ]
-    assert exchange_orders(POS, XBTEUR, None, Decimal(10))[0].ordertype is OrderType.TAKE_PROFIT
 
 
 def test_a_stop_loss_whose_exit_did_not_go_out_fires_again_after_rearm():
