@@ -64,3 +64,14 @@ Feature: Reconciling the bot's records with the exchange
     And the bot's record of its first trade has been lost
     When the bot reconciles with the exchange
     Then a discrepancy is reported for the lost trade, as missing from the bot's records
+
+  @safety @blocker @fault-injection @allure.label.story:trades
+  Scenario: A trade in the bot's records that the exchange never made is named at the next reconciliation
+    A record the bot gained by mistake (a backup of another account restored over its own, a bad
+    write) claims coins or money the account does not have.
+
+    Given the bot has bought 0.01 XBT at market a moment ago
+    And the bot has reconciled with the exchange and found no difference
+    And the bot's records have gained a copy of that trade, under an id the exchange never gave
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for that trade, as not made at the exchange

@@ -1,6 +1,7 @@
 """Reconciliation: the bot's trades, balances, open orders and fees against the exchange's."""
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from behave import given, then, when
@@ -84,6 +85,17 @@ def step_first_fill_lost(context):
     world.notes["lost_trade"] = first.trade_id
     world.notes.setdefault("planted_losses", []).append(first.trade_id)  # the safety report judges it as planted
     assert_that(world.bot.store.has_fill(first.trade_id), is_(False), "the trade's record should be gone")
+
+
+@given("the bot's records have gained a copy of that trade, under an id the exchange never gave")
+def step_phantom_fill(context):
+    """A row the bot's database gained (a restored backup of another account, a bad write), staged on the store."""
+    world = context.world
+    last = world.bot.store.fills()[-1]
+    phantom = replace(last, trade_id="TPHANT-OMXXX-NEVER1", seq=None)
+    assert_that(world.bot.store.record_fill(phantom), is_(True), "the copied trade should be in the bot's records")
+    world.notes["phantom_trade"] = phantom.trade_id
+    world.notes.setdefault("planted_losses", []).append(phantom.trade_id)  # the safety report judges it as planted
 
 
 @when("the bot reconciles with the exchange")
@@ -182,3 +194,12 @@ def step_read_window(context):
               if r.seq >= world.notes["when_mark"] and r.seq not in world.foreign]
     # Kraken's start is exclusive and in whole seconds: one second earlier keeps the minute's first second.
     assert_that(starts, equal_to([str(int(newest - 60) - 1)]), f"the trades read (newest seen at {newest})")
+
+
+@then("a discrepancy is reported for that trade, as not made at the exchange")
+def step_phantom_reported(context):
+    world = context.world
+    problems = _discrepancies(world.notes["reconciliation"])
+    named = [d.key for d in problems if d.kind == "fill_not_on_exchange"]
+    assert_that(named, equal_to([world.notes["phantom_trade"]]),
+                f"the trade the exchange never made should be reported as not on the exchange: {problems!r}")
