@@ -76,6 +76,13 @@ def step_made_trades_yesterday(context, count):
     _next_day(context.world)
 
 
+@given("the bot placed a limit buy of {volume:Amount} XBT resting at {price:Amount} EUR yesterday")
+def step_resting_since_yesterday(context, volume, price):
+    outcome = submit(context.world, "buy", "limit", volume, price)
+    assert_that(outcome.placed, is_(True), f"yesterday's limit buy should rest on the exchange: {describe(outcome)}")
+    _next_day(context.world)
+
+
 @given("the bot holds {volume:Amount} XBT it bought yesterday")
 def step_holds_bought_yesterday(context, volume):
     step_holds_bought(context, volume)
