@@ -5,7 +5,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from behave import given, then, when
-from hamcrest import assert_that, contains_string, empty, equal_to, has_key, is_, is_not
+from hamcrest import assert_that, contains_string, empty, equal_to, has_item, has_key, is_, is_not
 
 from tools.spec_support.facade import by_hand, describe, exchange_open_orders, status_name, submit
 
@@ -203,3 +203,18 @@ def step_phantom_reported(context):
     named = [d.key for d in problems if d.kind == "fill_not_on_exchange"]
     assert_that(named, equal_to([world.notes["phantom_trade"]]),
                 f"the trade the exchange never made should be reported as not on the exchange: {problems!r}")
+
+
+@then("the bot's records do not hold the order placed by hand")
+def step_hand_order_not_adopted(context):
+    world = context.world
+    txid = world.notes["foreign_txid"]
+    mine = world.bot.store.order_by_txid(txid)
+    assert_that(mine, is_(None), f"the order placed by hand should not be taken over by the bot: {mine!r}")
+
+
+@then("the exchange still shows the order placed by hand open")
+def step_hand_order_open(context):
+    world = context.world
+    open_txids = [o.get("txid") for o in exchange_open_orders(world)]
+    assert_that(open_txids, has_item(world.notes["foreign_txid"]), "the bot must not cancel someone else's order")
