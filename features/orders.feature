@@ -205,6 +205,18 @@ Feature: Placing and managing orders
     And the exchange received that order exactly once
 
   @safety @blocker @fault-injection @allure.label.story:lost-confirmation
+  Scenario: An order still in doubt when the bot stopped is settled at its next start, and the start says so
+    The operator reads at start-up which orders were settled and which are still in doubt.
+
+    Given the exchange will take the next order but lose its confirmation
+    And the exchange cannot list the account's orders until it recovers
+    And the bot has placed a limit buy of 0.01 XBT at 59,000 EUR whose outcome it could not learn
+    And the exchange has recovered
+    When the bot starts again
+    Then the bot knows that order by its client reference
+    And the bot's start-up names that order as settled, and no order as still in doubt
+
+  @safety @blocker @fault-injection @allure.label.story:lost-confirmation
   Scenario: A market buy whose confirmation was lost is found filled among the closed orders, its trade recorded
     Given the exchange will take the next order but lose its confirmation
     When the bot buys 0.01 XBT at market

@@ -44,7 +44,7 @@ def step_records_lost(context):
 @given("the bot has started again")
 @when("the bot starts again")
 def step_start_again(context):
-    context.world.start_again()
+    context.world.notes["start_report"] = context.world.start_again()
 
 
 @given("the operator has resumed trading")
