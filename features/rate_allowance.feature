@@ -20,3 +20,13 @@ Feature: Staying within the exchange's request allowance
       | starter      | 14      |
       | intermediate | 19      |
       | pro          | 19      |
+
+  @safety @critical @fault-injection @allure.label.story:rate-limits
+  Scenario: A price request refused for the rate limit is asked again after a pause of 5 seconds
+    Price requests are limited per address, not per account: after a refusal the bot leaves the
+    exchange 5 seconds, then asks again; waiting far longer would leave it without prices.
+
+    Given the exchange refuses the next price request for exceeding the rate limit
+    When the bot reads the price of XBT/EUR
+    Then the bot has the price of XBT/EUR
+    And the exchange saw the price request twice, the second 5 seconds after the first
