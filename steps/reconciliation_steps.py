@@ -175,13 +175,22 @@ def step_no_own_trade_missing(context):
     assert_that(missing, empty(), f"the bot's trades are all on the exchange: {problems!r}")
 
 
-@then("a discrepancy is reported for the lost trade, as missing from the bot's records")
-def step_lost_trade_reported(context):
+def _one_trade_reported(context, note: str, kind: str, what: str) -> None:
+    """The trade a scenario removed or planted is the one difference of its kind."""
     world = context.world
     problems = _discrepancies(world.notes["reconciliation"])
-    named = [d.key for d in problems if d.kind == "fill_missing"]
-    assert_that(named, equal_to([world.notes["lost_trade"]]),
-                f"the lost trade should be reported as missing from the bot's records: {problems!r}")
+    named = [d.key for d in problems if d.kind == kind]
+    assert_that(named, equal_to([world.notes[note]]), f"{what} should be reported as {kind}: {problems!r}")
+
+
+@then("a discrepancy is reported for the lost trade, as missing from the bot's records")
+def step_lost_trade_reported(context):
+    _one_trade_reported(context, "lost_trade", "fill_missing", "the lost trade")
+
+
+@then("a discrepancy is reported for that trade, as not made at the exchange")
+def step_phantom_reported(context):
+    _one_trade_reported(context, "phantom_trade", "fill_not_on_exchange", "the trade the exchange never made")
 
 
 @then("that reconciliation read the exchange's trades only from a minute before the newest one it had seen")
@@ -194,15 +203,6 @@ def step_read_window(context):
               if r.seq >= world.notes["when_mark"] and r.seq not in world.foreign]
     # Kraken's start is exclusive and in whole seconds: one second earlier keeps the minute's first second.
     assert_that(starts, equal_to([str(int(newest - 60) - 1)]), f"the trades read (newest seen at {newest})")
-
-
-@then("a discrepancy is reported for that trade, as not made at the exchange")
-def step_phantom_reported(context):
-    world = context.world
-    problems = _discrepancies(world.notes["reconciliation"])
-    named = [d.key for d in problems if d.kind == "fill_not_on_exchange"]
-    assert_that(named, equal_to([world.notes["phantom_trade"]]),
-                f"the trade the exchange never made should be reported as not on the exchange: {problems!r}")
 
 
 @then("the bot's records do not hold the order placed by hand")
