@@ -66,6 +66,17 @@ Feature: Placing and managing orders
     When the bot reconciles with the exchange
     Then a discrepancy is reported for that order: open for the bot, cancelled at the exchange
 
+  @safety @blocker @fault-injection @allure.label.story:open-orders
+  Scenario: A trade made by hand before any order of the bot has filled shows in the balances it reconciles
+    The balances the bot expects are those it saw before its first order plus its own trades; a trade
+    by hand is a difference to report, not a new starting point.
+
+    Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And someone sold 0.01 XBT at market on the account by hand half a minute later
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for the trade the bot did not make
+    And the balances of XBT and EUR are reported as differing from the bot's by that trade
+
   @normal @allure.label.story:fees
   Scenario Outline: The fee charged is the exchange's rate for how the order executed
     When the bot trades 0.01 XBT as <execution>

@@ -218,3 +218,14 @@ def step_hand_order_open(context):
     world = context.world
     open_txids = [o.get("txid") for o in exchange_open_orders(world)]
     assert_that(open_txids, has_item(world.notes["foreign_txid"]), "the bot must not cancel someone else's order")
+
+
+@then("the balances of XBT and EUR are reported as differing from the bot's by that trade")
+def step_balance_difference(context):
+    world = context.world
+    trades = [t for t in world.sim.trades() if t["txid"] in world.notes["foreign_trades"]]
+    moved = {"XXBT": -sum(Decimal(t["vol"]) for t in trades),
+             "ZEUR": sum(Decimal(t["cost"]) - Decimal(t["fee"]) for t in trades)}
+    problems = _discrepancies(world.notes["reconciliation"])
+    found = {d.key: Decimal(d.exchange_value) - Decimal(d.bot_value) for d in problems if d.kind == "balance_mismatch"}
+    assert_that(found, equal_to(moved), f"the hand trade's effect on the balances should be reported: {problems!r}")
