@@ -66,6 +66,17 @@ Feature: Placing and managing orders
     When the bot reconciles with the exchange
     Then a discrepancy is reported for that order: open for the bot, cancelled at the exchange
 
+  @safety @blocker @fault-injection @allure.label.story:open-orders
+  Scenario: A trade made by hand before any order of the bot has filled shows in the balances it reconciles
+    The balances the bot expects are those it saw before its first order plus its own trades; a trade
+    by hand is a difference to report, not a new starting point.
+
+    Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And someone sold 0.01 XBT at market on the account by hand half a minute later
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for the trade the bot did not make
+    And the balances of XBT and EUR are reported as differing from the bot's by that trade
+
   @normal @allure.label.story:fees
   Scenario Outline: The fee charged is the exchange's rate for how the order executed
     When the bot trades 0.01 XBT as <execution>
@@ -203,6 +214,18 @@ Feature: Placing and managing orders
     Then exactly 1 order is open on the exchange
     And the bot knows that order by its client reference
     And the exchange received that order exactly once
+
+  @safety @blocker @fault-injection @allure.label.story:lost-confirmation
+  Scenario: An order still in doubt when the bot stopped is settled at its next start, and the start says so
+    The operator reads at start-up which orders were settled and which are still in doubt.
+
+    Given the exchange will take the next order but lose its confirmation
+    And the exchange cannot list the account's orders until it recovers
+    And the bot has placed a limit buy of 0.01 XBT at 59,000 EUR whose outcome it could not learn
+    And the exchange has recovered
+    When the bot starts again
+    Then the bot knows that order by its client reference
+    And the bot's start-up names that order as settled, and no order as still in doubt
 
   @safety @blocker @fault-injection @allure.label.story:lost-confirmation
   Scenario: A market buy whose confirmation was lost is found filled among the closed orders, its trade recorded

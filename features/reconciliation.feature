@@ -41,6 +41,16 @@ Feature: Reconciling the bot's records with the exchange
     And the audit trail records that reconciliation found an order the bot does not know
 
   @safety @blocker @fault-injection @allure.label.story:discrepancy
+  Scenario: An order placed by hand is not taken over by the bot when it starts again
+    At start-up the bot takes back only its own orders that its records lack; one placed by hand
+    stays someone else's, reported, never managed or cancelled by the bot.
+
+    Given someone placed a limit sell of 0.01 XBT at 65,000 EUR on the account by hand
+    When the bot starts again
+    Then the bot's records do not hold the order placed by hand
+    And the exchange still shows the order placed by hand open
+
+  @safety @blocker @fault-injection @allure.label.story:discrepancy
   Scenario: A trade made by hand after a clean reconciliation is reported at the next one
     The bot reads only the newest trades at each reconciliation; a trade made since the last one
     must still be among them.
@@ -64,3 +74,14 @@ Feature: Reconciling the bot's records with the exchange
     And the bot's record of its first trade has been lost
     When the bot reconciles with the exchange
     Then a discrepancy is reported for the lost trade, as missing from the bot's records
+
+  @safety @blocker @fault-injection @allure.label.story:trades
+  Scenario: A trade in the bot's records that the exchange never made is named at the next reconciliation
+    A record the bot gained by mistake (a backup of another account restored over its own, a bad
+    write) claims coins or money the account does not have.
+
+    Given the bot has bought 0.01 XBT at market a moment ago
+    And the bot has reconciled with the exchange and found no difference
+    And the bot's records have gained a copy of that trade, under an id the exchange never gave
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for that trade, as not made at the exchange

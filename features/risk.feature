@@ -51,6 +51,15 @@ Feature: Risk limits
     And the bot counts 3 trades today
 
   @safety @blocker @allure.label.story:daily-trades
+  Scenario: A bot whose records were lost counts its orders still resting from today as today's trades, not those from yesterday
+    Given the bot placed a limit buy of 0.001 XBT resting at 59,000 EUR yesterday
+    And the bot has made 2 trades today
+    And the bot has a limit buy of 0.001 XBT resting at 59,000 EUR
+    And the bot's records have been lost
+    When the bot starts again
+    Then the bot counts 3 trades today
+
+  @safety @blocker @allure.label.story:daily-trades
   Scenario: Lost records do not reopen the daily trade allowance once the operator resumes
     Given the bot has made 3 trades today
     And the bot's records have been lost

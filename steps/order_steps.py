@@ -4,8 +4,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from behave import given, then, when
-from hamcrest import (assert_that, contains_string, equal_to, greater_than, has_item, has_length, is_, less_than,
-                      not_none)
+from hamcrest import (assert_that, contains_string, empty, equal_to, greater_than, has_item, has_length, is_, less_than,
+                      is_not, not_none)
 
 from tools.spec_support.facade import PAIR, describe, exchange_open_orders, exchange_order, status_name, submit
 
@@ -385,3 +385,15 @@ def step_settled_after_deadline(context, seconds):
     settled = [r["time"] for r in rows if r.get("action") == "order_status" and status_name(r.get("outcome")) == "rejected"]
     assert_that((len(sent), len(settled)), equal_to((1, 1)), f"the order's audit rows: {rows}")
     assert_that(settled[0] - sent[0], greater_than(seconds), "the order should be settled only after its deadline")
+
+
+@then("the bot's start-up names that order as settled, and no order as still in doubt")
+def step_startup_settled(context):
+    world = context.world
+    cl_ord_id = world.notes["outcome"].cl_ord_id
+    rows = [r for r in world.safety.audit_log() if r.get("action") == "recover"]
+    assert_that(rows, is_not(empty()), "the start-up's recovery should be in the audit trail")
+    found = (rows[-1].get("outcome"), rows[-1].get("resolved"), rows[-1].get("still_unknown"))
+    assert_that(found, equal_to(("ok", [cl_ord_id], [])), f"the start-up should name the order as settled: {rows[-1]}")
+    still = world.notes["start_report"].still_unknown  # what the operator is warned of at start-up
+    assert_that(still, empty(), "the start-up should warn of no order still in doubt")

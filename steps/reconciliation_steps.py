@@ -1,10 +1,11 @@
 """Reconciliation: the bot's trades, balances, open orders and fees against the exchange's."""
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from behave import given, then, when
-from hamcrest import assert_that, contains_string, empty, equal_to, has_key, is_, is_not
+from hamcrest import assert_that, contains_string, empty, equal_to, has_item, has_key, is_, is_not
 
 from tools.spec_support.facade import by_hand, describe, exchange_open_orders, status_name, submit
 
@@ -86,6 +87,17 @@ def step_first_fill_lost(context):
     assert_that(world.bot.store.has_fill(first.trade_id), is_(False), "the trade's record should be gone")
 
 
+@given("the bot's records have gained a copy of that trade, under an id the exchange never gave")
+def step_phantom_fill(context):
+    """A row the bot's database gained (a restored backup of another account, a bad write), staged on the store."""
+    world = context.world
+    last = world.bot.store.fills()[-1]
+    phantom = replace(last, trade_id="TPHANT-OMXXX-NEVER1", seq=None)
+    assert_that(world.bot.store.record_fill(phantom), is_(True), "the copied trade should be in the bot's records")
+    world.notes["phantom_trade"] = phantom.trade_id
+    world.notes.setdefault("planted_losses", []).append(phantom.trade_id)  # the safety report judges it as planted
+
+
 @when("the bot reconciles with the exchange")
 def step_reconcile(context):
     context.world.notes["reconciliation"] = context.world.safety.reconcile()
@@ -163,13 +175,22 @@ def step_no_own_trade_missing(context):
     assert_that(missing, empty(), f"the bot's trades are all on the exchange: {problems!r}")
 
 
-@then("a discrepancy is reported for the lost trade, as missing from the bot's records")
-def step_lost_trade_reported(context):
+def _one_trade_reported(context, note: str, kind: str, what: str) -> None:
+    """The trade a scenario removed or planted is the one difference of its kind."""
     world = context.world
     problems = _discrepancies(world.notes["reconciliation"])
-    named = [d.key for d in problems if d.kind == "fill_missing"]
-    assert_that(named, equal_to([world.notes["lost_trade"]]),
-                f"the lost trade should be reported as missing from the bot's records: {problems!r}")
+    named = [d.key for d in problems if d.kind == kind]
+    assert_that(named, equal_to([world.notes[note]]), f"{what} should be reported as {kind}: {problems!r}")
+
+
+@then("a discrepancy is reported for the lost trade, as missing from the bot's records")
+def step_lost_trade_reported(context):
+    _one_trade_reported(context, "lost_trade", "fill_missing", "the lost trade")
+
+
+@then("a discrepancy is reported for that trade, as not made at the exchange")
+def step_phantom_reported(context):
+    _one_trade_reported(context, "phantom_trade", "fill_not_on_exchange", "the trade the exchange never made")
 
 
 @then("that reconciliation read the exchange's trades only from a minute before the newest one it had seen")
@@ -182,3 +203,29 @@ def step_read_window(context):
               if r.seq >= world.notes["when_mark"] and r.seq not in world.foreign]
     # Kraken's start is exclusive and in whole seconds: one second earlier keeps the minute's first second.
     assert_that(starts, equal_to([str(int(newest - 60) - 1)]), f"the trades read (newest seen at {newest})")
+
+
+@then("the bot's records do not hold the order placed by hand")
+def step_hand_order_not_adopted(context):
+    world = context.world
+    txid = world.notes["foreign_txid"]
+    mine = world.bot.store.order_by_txid(txid)
+    assert_that(mine, is_(None), f"the order placed by hand should not be taken over by the bot: {mine!r}")
+
+
+@then("the exchange still shows the order placed by hand open")
+def step_hand_order_open(context):
+    world = context.world
+    open_txids = [o.get("txid") for o in exchange_open_orders(world)]
+    assert_that(open_txids, has_item(world.notes["foreign_txid"]), "the bot must not cancel someone else's order")
+
+
+@then("the balances of XBT and EUR are reported as differing from the bot's by that trade")
+def step_balance_difference(context):
+    world = context.world
+    trades = [t for t in world.sim.trades() if t["txid"] in world.notes["foreign_trades"]]
+    moved = {"XXBT": -sum(Decimal(t["vol"]) for t in trades),
+             "ZEUR": sum(Decimal(t["cost"]) - Decimal(t["fee"]) for t in trades)}
+    problems = _discrepancies(world.notes["reconciliation"])
+    found = {d.key: Decimal(d.exchange_value) - Decimal(d.bot_value) for d in problems if d.kind == "balance_mismatch"}
+    assert_that(found, equal_to(moved), f"the hand trade's effect on the balances should be reported: {problems!r}")

@@ -44,7 +44,7 @@ def step_records_lost(context):
 @given("the bot has started again")
 @when("the bot starts again")
 def step_start_again(context):
-    context.world.start_again()
+    context.world.notes["start_report"] = context.world.start_again()
 
 
 @given("the operator has resumed trading")
@@ -73,6 +73,13 @@ def _next_day(world) -> None:
 @given("the bot made {count:d} trades yesterday")
 def step_made_trades_yesterday(context, count):
     step_made_trades(context, count)
+    _next_day(context.world)
+
+
+@given("the bot placed a limit buy of {volume:Amount} XBT resting at {price:Amount} EUR yesterday")
+def step_resting_since_yesterday(context, volume, price):
+    outcome = submit(context.world, "buy", "limit", volume, price)
+    assert_that(outcome.placed, is_(True), f"yesterday's limit buy should rest on the exchange: {describe(outcome)}")
     _next_day(context.world)
 
 

@@ -228,7 +228,7 @@ def zero_data_loss(run: RunEvidence) -> Verdict:
         settled += bool((facts_row.get("settle") or {}).get("refreshed"))
         orders += len(facts.exchange_orders)
         fills += len(facts.exchange_trades)
-        removed = set(facts_row.get("planted_losses") or ())  # records a scenario deletes to prove they are noticed
+        removed = set(facts_row.get("planted_losses") or ())  # records a scenario deletes or plants to prove they are noticed
         for line in _compare_orders(facts, removed):
             findings.add(scenario, line)
         planted += len(removed)
@@ -280,7 +280,7 @@ def _compare_orders(facts, removed: set[str] = frozenset()) -> list[str]:
 
 
 def _compare_fills(facts, removed: set[str] = frozenset()) -> list[str]:
-    """``removed``: trade ids the scenario deleted from the bot's store on purpose; their absence is the
+    """``removed``: trade ids the scenario deleted from (or planted in) the bot's store on purpose; that is the
     scenario's own subject (it checks the bot reports it), but every other field of the run is still judged."""
     lines = []
     fills_by_id: dict[str, list[dict]] = defaultdict(list)
@@ -303,7 +303,7 @@ def _compare_fills(facts, removed: set[str] = frozenset()) -> list[str]:
                 lines.append(f"trade {trade_id}: store {ours} {fill.get(ours)} != exchange {theirs} {trade.get(theirs)}")
         if fill.get("txid") != trade.get("ordertxid"):
             lines.append(f"trade {trade_id}: store order {fill.get('txid')} != exchange order {trade.get('ordertxid')}")
-    for trade_id in sorted(set(fills_by_id) - trade_ids):
+    for trade_id in sorted(set(fills_by_id) - trade_ids - removed):
         lines.append(f"store fill {trade_id} matches no trade of the bot's orders on the exchange")
     return lines
 
