@@ -92,10 +92,18 @@ def test_stream_urls_need_tls_except_to_this_machine():
 ORDER_READS = {"QueryOrders", "OpenOrders", "ClosedOrders", "QueryTrades", "TradesHistory"}
 
 
-def _resting_buy(bot: Bot, sim) -> str:
-    """A limit buy 1 % under the market (it rests), placed once the bot follows its orders."""
+def _resting_buy(bot: Bot, sim, streams=None) -> str:
+    """A limit buy 1 % under the market (it rests), placed once the bot follows its orders. With ``streams``:
+    returned once the exchange's two notices of it (pending, new) were handled, so a fault injected next
+    falls on later notices, whatever the machine's load."""
+    if streams is not None:
+        # subscribed and its snapshot handled (the snapshot carries the first sequence number)
+        assert streams.executions.wait_for(lambda: streams.executions.sequence is not None, WAIT)
+        before = streams.executions.sequence
     outcome = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59400"))
     assert outcome.placed and outcome.status == "OPEN", outcome
+    if streams is not None:
+        assert streams.executions.wait_for(lambda: streams.executions.sequence >= before + 2, WAIT)
     return outcome.cl_ord_id
 
 
@@ -190,7 +198,7 @@ def test_a_fill_whose_notice_was_the_last_message_lost_is_found_by_the_cycles_re
     follows them: no sequence gap can show. The cycle's reconciliation asks REST about the orders."""
     with _bot(sim, tmp_path) as bot:
         streams = bot.start_streams(**FAST)
-        cl_ord_id = _resting_buy(bot, sim)
+        cl_ord_id = _resting_buy(bot, sim, streams)
         assert streams.follows_orders
         sim.faults.inject("executions", "ws_skip", times=2)
         sim.set_price("XBTEUR", "59000")
@@ -204,7 +212,7 @@ def test_a_fill_whose_notice_was_the_last_message_lost_is_found_by_the_cycles_re
 def test_open_orders_are_asked_over_rest_every_order_check_interval_while_the_stream_follows(sim, tmp_path, step):
     with _bot(sim, tmp_path, ORDER_CHECK_SECONDS="5") as bot:
         streams = bot.start_streams(**FAST, silence_s=60.0)
-        cl_ord_id = _resting_buy(bot, sim)
+        cl_ord_id = _resting_buy(bot, sim, streams)
         sim.faults.inject("executions", "ws_skip", times=2)  # the fill's notices are lost, nothing follows
         sim.set_price("XBTEUR", "59000")
         assert streams.market.wait_for(lambda: bot.market_data.live_book("XBTEUR") is not None
