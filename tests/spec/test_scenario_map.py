@@ -164,25 +164,28 @@ FEATURE = textwrap.dedent('''\
     ''')
 
 
+def _map_of_a_project(root, module_text: str, feature: str, steps: str):
+    """The runner's scenario map of ``src/shop/core.py`` in a small behave project written under ``root``."""
+    import tools.mutants.__main__ as runner
+
+    (root / "src" / "shop").mkdir(parents=True)
+    (root / "src" / "shop" / "__init__.py").write_text("")
+    (root / "src" / "shop" / "core.py").write_text(module_text)
+    (root / "features").mkdir()
+    (root / "features" / "shop.feature").write_text(feature)
+    (root / "steps").mkdir()
+    (root / "steps" / "shop_steps.py").write_text(steps)
+    (root / "environment.py").write_text(ENVIRONMENT)
+    module = "src/shop/core.py"
+    maps = runner._map_scenarios(root, f"{sys.executable} -m behave -f plain --no-junit features", [module], 60)
+    assert maps is not None
+    return maps[module]
+
+
 def test_a_real_map_run_labels_the_parents_and_the_childs_lines_and_sends_import_time_code_everywhere(tmp_path):
     """The line run only at import (in before_all) runs everything; the line run only in a process that a
     scenario started, with an environment of its own, maps to that scenario; one run by none, to none."""
-    import tools.mutants.__main__ as runner
-
-    (tmp_path / "src" / "shop").mkdir(parents=True)
-    (tmp_path / "src" / "shop" / "__init__.py").write_text("")
-    (tmp_path / "src" / "shop" / "core.py").write_text(PROJECT_MODULE)
-    (tmp_path / "features").mkdir()
-    (tmp_path / "features" / "shop.feature").write_text(FEATURE)
-    (tmp_path / "steps").mkdir()
-    (tmp_path / "steps" / "shop_steps.py").write_text(STEPS)
-    (tmp_path / "environment.py").write_text(ENVIRONMENT)
-    module = "src/shop/core.py"
-
-    maps = runner._map_scenarios(tmp_path, f"{sys.executable} -m behave -f plain --no-junit features", [module], 60)
-
-    assert maps is not None
-    core = maps[module]
+    core = _map_of_a_project(tmp_path, PROJECT_MODULE, FEATURE, STEPS)
     line = {text: n for n, row in enumerate(PROJECT_MODULE.splitlines(), 1) for text in [row.strip()]}
     assert core.scenarios(line["return 41 + 1"]) is sm.EVERYTHING
     assert core.scenarios(line["return x * 2"]) == ("features/shop.feature:3",)
@@ -234,20 +237,6 @@ def test_a_line_whose_result_a_process_wide_cache_keeps_is_judged_by_every_scena
     (``return 6``) is killed by the second scenario in a whole run, but the map judges it by the first alone,
     which passes: survived, a wrong verdict. The module docstring says whatever acts beyond the scenario that ran
     it runs everything."""
-    import tools.mutants.__main__ as runner
-
-    (tmp_path / "src" / "shop").mkdir(parents=True)
-    (tmp_path / "src" / "shop" / "__init__.py").write_text("")
-    (tmp_path / "src" / "shop" / "core.py").write_text(CACHED_MODULE)
-    (tmp_path / "features").mkdir()
-    (tmp_path / "features" / "shop.feature").write_text(CACHED_FEATURE)
-    (tmp_path / "steps").mkdir()
-    (tmp_path / "steps" / "shop_steps.py").write_text(CACHED_STEPS)
-    (tmp_path / "environment.py").write_text(ENVIRONMENT)
-    module = "src/shop/core.py"
-
-    maps = runner._map_scenarios(tmp_path, f"{sys.executable} -m behave -f plain --no-junit features", [module], 60)
-
-    assert maps is not None
-    judged_by = maps[module].scenarios(CACHED_MODULE.splitlines().index("    return 5") + 1)
+    core = _map_of_a_project(tmp_path, CACHED_MODULE, CACHED_FEATURE, CACHED_STEPS)
+    judged_by = core.scenarios(CACHED_MODULE.splitlines().index("    return 5") + 1)
     assert judged_by is sm.EVERYTHING or "features/shop.feature:6" in judged_by, judged_by
