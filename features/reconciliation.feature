@@ -51,6 +51,15 @@ Feature: Reconciling the bot's records with the exchange
     And the exchange still shows the order placed by hand open
 
   @safety @blocker @fault-injection @allure.label.story:discrepancy
+  Scenario: An order another program placed with its own client reference is not taken over by the bot when it starts again
+    Only the bot's own references are its orders; another program on the account names its orders too.
+
+    Given another program placed a limit sell of 0.01 XBT at 65,000 EUR on the account, under its own client reference
+    When the bot starts again
+    Then the bot's records do not hold the order placed by hand
+    And the exchange still shows the order placed by hand open
+
+  @safety @blocker @fault-injection @allure.label.story:discrepancy
   Scenario: A trade made by hand after a clean reconciliation is reported at the next one
     The bot reads only the newest trades at each reconciliation; a trade made since the last one
     must still be among them.

@@ -60,6 +60,14 @@ def step_hand_order(context, volume, price):
                                                       price=price)
 
 
+@given("another program placed a limit sell of {volume:Amount} XBT at {price:Amount} EUR on the account, "
+       "under its own client reference")
+def step_other_program_order(context, volume, price):
+    """Its reference is not this bot's: only the bot's own id head marks an order the bot may take back."""
+    context.world.notes["foreign_txid"] = _hand_order(context.world, type="sell", ordertype="limit", volume=volume,
+                                                      price=price, cl_ord_id="otherprog000000001")
+
+
 @given("someone sold {volume:Amount} XBT at market on the account by hand half a minute later")
 def step_hand_trade(context, volume):
     world = context.world
