@@ -265,3 +265,11 @@ def test_fills_at_the_accounts_own_lower_tier_are_not_flagged_and_a_fee_above_it
     assert rig.executor.fee_mismatches == []
     assert "fee_mismatch" not in rig.reconciler.reconcile().kinds()
     assert "fee_mismatch" not in rig.reconciler.reconcile(full=True).kinds()
+    rig.sim.advance(30)
+    rig.sim.faults.inject("AddOrder", "wrong_fee")                                 # charged 0.70 %, twice its rate
+    assert rig.executor.place(OrderRequest("XBTEUR", Side.BUY, OrderType.MARKET, D("0.01"))).placed
+    overcharged = rig.store.fills()[-1]
+    assert overcharged.fee == (overcharged.cost * D("0.007")).quantize(D("0.0001"))
+    assert [d.key for d in rig.executor.fee_mismatches] == [overcharged.trade_id]
+    assert [d.key for d in rig.reconciler.reconcile().discrepancies if d.kind == "fee_mismatch"] == \
+        [overcharged.trade_id]
