@@ -112,8 +112,8 @@ def step_no_discrepancy(context):
 @then("the audit trail records that reconciliation found {what}")
 def step_reconcile_audited(context, what):
     """The operator's record of it: a difference shown only to the caller would be hidden from the operator."""
-    kinds = {"an order the bot does not know": ("discrepancies", "order_unknown_to_bot"), "no difference": ("clean", ""),
-             "a wrong fee": ("discrepancies", "fee_mismatch")}
+    kinds = {"an order the bot does not know": ("discrepancies", "order_unknown_to_bot"),
+             "a wrong fee": ("discrepancies", "fee_mismatch"), "no difference": ("clean", "")}
     assert_that(kinds, has_key(what), f"write one of {sorted(kinds)}")
     rows = [r for r in context.world.safety.audit_log() if r.get("action") == "reconcile"]
     assert_that(rows, is_not(empty()), "the reconciliation should be in the audit trail")
