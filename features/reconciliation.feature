@@ -33,6 +33,31 @@ Feature: Reconciling the bot's records with the exchange
     When the bot reconciles with the exchange
     Then the fees the bot recorded add up to the fees the exchange charged
 
+  @safety @critical @fault-injection @allure.label.story:fees
+  Scenario: A trade charged more than the account's fee is reported to the operator
+    The exchange charges each trade the account's own fee: the rate of its fee tier, lower for a
+    maker than for a taker. A trade charged more is money lost, and the operator must hear of it.
+
+    Given the exchange will charge the bot's next trade twice the account's fee
+    And the bot has bought 0.01 XBT at market a moment ago
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for the fee of that trade, and for no other
+    And the audit trail records that reconciliation found a wrong fee
+
+  @safety @critical @allure.label.story:fees
+  Scenario: Trades charged the account's own fee are not reported, as its fee falls to a lower tier
+    An account that traded more than 10,000 over the last 30 days pays less than the exchange's
+    first fee tier: 0.35 % instead of 0.40 % as a taker, 0.20 % instead of 0.25 % as a maker. The
+    trade that takes it past 10,000 is still charged the first tier's fee.
+
+    Given the account has traded 9,500 EUR over the last 30 days
+    And the bot has bought 0.01 XBT at market a moment ago
+    And the price of XBT/EUR has fallen to 58,900 EUR
+    And the bot has seen its resting buy filled
+    When the bot reconciles with the exchange
+    Then the bot's trades since were charged 0.40 % as a taker, then 0.20 % as a maker
+    And no discrepancy is reported
+
   @safety @blocker @fault-injection @allure.label.story:discrepancy
   Scenario: An order the bot did not place is reported as a discrepancy
     Given someone placed a limit sell of 0.01 XBT at 65,000 EUR on the account by hand

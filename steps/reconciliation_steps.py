@@ -120,7 +120,8 @@ def step_no_discrepancy(context):
 @then("the audit trail records that reconciliation found {what}")
 def step_reconcile_audited(context, what):
     """The operator's record of it: a difference shown only to the caller would be hidden from the operator."""
-    kinds = {"an order the bot does not know": ("discrepancies", "order_unknown_to_bot"), "no difference": ("clean", "")}
+    kinds = {"an order the bot does not know": ("discrepancies", "order_unknown_to_bot"),
+             "a wrong fee": ("discrepancies", "fee_mismatch"), "no difference": ("clean", "")}
     assert_that(kinds, has_key(what), f"write one of {sorted(kinds)}")
     rows = [r for r in context.world.safety.audit_log() if r.get("action") == "reconcile"]
     assert_that(rows, is_not(empty()), "the reconciliation should be in the audit trail")
@@ -237,3 +238,46 @@ def step_balance_difference(context):
     problems = _discrepancies(world.notes["reconciliation"])
     found = {d.key: Decimal(d.exchange_value) - Decimal(d.bot_value) for d in problems if d.kind == "balance_mismatch"}
     assert_that(found, equal_to(moved), f"the hand trade's effect on the balances should be reported: {problems!r}")
+
+
+@given("the exchange will charge the bot's next trade twice the account's fee")
+def step_overcharge(context):
+    context.world.sim.faults.inject(endpoint="AddOrder", kind="wrong_fee")
+
+
+@given("the account has traded {amount:Amount} EUR over the last 30 days")
+def step_account_volume(context, amount):
+    """Its fee tier: the exchange counts the account's 30-day volume, the bot's trades and any other."""
+    world = context.world
+    world.sim.set_trade_volume(amount, account=world.account)
+    world.notes["trades_before_tier"] = {t["txid"] for t in world.sim.trades(world.account)}
+
+
+@then("a discrepancy is reported for the fee of that trade, and for no other")
+def step_fee_reported(context):
+    world = context.world
+    last = world.bot.store.fills()[-1]
+    problems = _discrepancies(world.notes["reconciliation"])
+    assert_that(Decimal(problems[0].exchange_value) if problems else None, equal_to(last.fee),
+                f"the overcharged trade should be reported first: {problems!r}")
+    named = [(d.kind, d.key) for d in problems]
+    assert_that(named, equal_to([("fee_mismatch", last.trade_id)]),
+                f"only the overcharged trade's fee should be reported: {problems!r}")
+
+
+@then("the bot's trades since were charged {taker:Amount} % as a taker, then {maker:Amount} % as a maker")
+def step_fees_charged(context, taker, maker):
+    """The scenario's teeth: the fees the exchange really charged, in the order of the trades."""
+    world = context.world
+    since = [t for t in world.sim.trades(world.account) if t["txid"] not in world.notes["trades_before_tier"]]
+    charged = [(t["maker"], (Decimal(t["fee"]) / Decimal(t["cost"]) * 100).quantize(Decimal("0.01")))
+               for t in sorted(since, key=lambda t: t["time"])]
+    assert_that(charged, equal_to([(False, taker), (True, maker)]), "the fees charged, as taker or maker")
+
+
+@given("the bot has seen its resting buy filled")
+def step_resting_filled(context):
+    world = context.world
+    world.safety.refresh_orders()
+    makers = [f for f in world.bot.store.fills() if f.maker]
+    assert_that(len(makers), equal_to(1), "the resting buy should have filled, as a maker")

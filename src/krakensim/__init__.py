@@ -167,6 +167,11 @@ class KrakenSimulator:
         with self._lock:
             self.exchange.set_pair_status(pair, status)
 
+    def set_trade_volume(self, volume: Decimal | str, account: str = DEMO_ACCOUNT) -> None:
+        """The account's 30-day trading volume (its fee tier) from now on, until ``reset()``."""
+        with self._lock:
+            self.exchange.set_trade_volume(Decimal(str(volume)), account)
+
     def set_liquidity(self, pair: str, volume: Decimal | str) -> None:
         with self._lock:
             self.exchange.set_liquidity(pair, Decimal(str(volume)))

@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 import threading
 import weakref
+from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from krakensim import errors as E
 from krakensim.account_api import AccountMethods
@@ -335,6 +336,24 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
         with self._lock:
             self._init_state()
             self._changed()
+
+    @contextmanager
+    def fees_times(self, factor: int) -> Iterator[None]:
+        """Every fill booked meanwhile is charged ``factor`` times the account's fee (``wrong_fee``)."""
+        with self._lock:
+            self.matcher.fee_factor = Decimal(factor)
+            try:
+                yield
+            finally:
+                self.matcher.fee_factor = Decimal(1)
+
+    def set_trade_volume(self, volume: Decimal, account: str = "demo") -> None:
+        """The account's 30-day volume (USD, quote currencies counted 1:1), as if it had traded that much
+        before: its fee tier from now on. It grows with every fill, as Kraken's does within the month."""
+        with self._lock:
+            if not volume >= 0:
+                raise ValueError("volume must be a non-negative amount")
+            self.accounts[account].volume = Decimal(volume)
 
     def set_tier(self, tier: str) -> None:
         """The account tier from now on: the trading counter's thresholds and decay (emptied)."""

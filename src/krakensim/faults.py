@@ -21,6 +21,10 @@ Lies: the request is processed fully, then the answer contradicts what happened.
 - ``error_but_processed``: HTTP 200 ``{"error": [error]}`` although the request took effect
   (e.g. ``EOrder:Insufficient funds`` for an order that is on the book).
 
+A wrong charge: the request is processed, and the exchange really charges wrongly.
+- ``wrong_fee``: every fill the exchange books while processing it (an AddOrder that trades, resting
+  orders filled as it catches up) is charged twice the account's fee, in the balances as in the answers.
+
 Stream faults (WebSocket v2, ``ws_server.py``), matched on the channel a message belongs to
 (``book``, ``ticker``, ``executions``, ``heartbeat`` ...) or ``"*"``, each firing as that message
 is about to go out; REST requests never see them, and streams never see REST faults:
@@ -47,14 +51,14 @@ from typing import Any, Callable
 
 KINDS = frozenset({
     "error", "http_status", "latency", "hang", "accept_then_drop", "reset", "truncated_json", "invalid_json",
-    "replayed_answer", "phantom_txid", "error_but_processed",
+    "replayed_answer", "phantom_txid", "error_but_processed", "wrong_fee",
     "ws_drop", "ws_silence", "ws_corrupt", "ws_skip", "ws_delay",
 })
 STREAM_KINDS = frozenset({"ws_drop", "ws_silence", "ws_corrupt", "ws_skip", "ws_delay"})
 MAX_FAULT_SECONDS = 86400.0
 # Kinds after which the request is still handed to the exchange.
 PROCESSING_KINDS = frozenset({"latency", "accept_then_drop", "truncated_json", "invalid_json",
-                              "replayed_answer", "phantom_txid", "error_but_processed"})
+                              "replayed_answer", "phantom_txid", "error_but_processed", "wrong_fee"})
 # Kinds whose answer is a Kraken error string (checked at injection).
 ERROR_KINDS = frozenset({"error", "error_but_processed"})
 

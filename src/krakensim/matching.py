@@ -97,9 +97,11 @@ class Matcher:
         self.others: dict[str, list[OtherOrder]] = {pid: [] for pid in markets}
         self._seq = 0
         self._closes: list[tuple[Order, Decimal, float]] = []  # (primary, filled volume, time) to place
+        self.fee_factor = Decimal(1)
 
     def fee_rate(self, account: Account, maker: bool) -> Decimal:
-        return fee_percent(MAKER_TIERS if maker else TAKER_TIERS, account.volume)
+        """The account's tier for its 30-day volume, times ``fee_factor`` (1 unless a ``wrong_fee`` fault)."""
+        return fee_percent(MAKER_TIERS if maker else TAKER_TIERS, account.volume) * self.fee_factor
 
     # ------------------------------------------------------------------ queue
     def queue(self, o: Order | OtherOrder) -> None:

@@ -261,7 +261,8 @@ class Gateway:
         code = None
         result = None
         try:
-            with self.exchange_lock:
+            overcharge = 2 if fault is not None and fault.kind == "wrong_fee" else 1
+            with self.exchange_lock, self.exchange.fees_times(overcharge):
                 result = call()
         except errors.KrakenAPIError as exc:
             code = exc.code
@@ -273,7 +274,7 @@ class Gateway:
         previous = self._last_ok.get(method)
         if code is None:
             self._last_ok[method] = result
-        if fault is None or fault.kind == "latency":
+        if fault is None or fault.kind in ("latency", "wrong_fee"):
             return self._finish(http_method, path, method, kind, key_id, params, code, fault, now, body)
         if fault.kind in ("replayed_answer", "phantom_txid", "error_but_processed") and code is None:
             return self._finish(http_method, path, method, kind, key_id, params, code, fault, now,

@@ -56,6 +56,7 @@ from typing import Any, Callable
 from krakenbot.clock import Clock
 from krakenbot.dry_run.wallet import Wallet
 from krakenbot.errors import KrakenError, from_codes
+from krakenbot.execution.fills import account_rates
 from krakenbot.models import BookLevel, OrderBook, PairInfo
 from krakenbot.safety.allowlist import VENUE_ENDPOINTS
 from krakenbot.safety.modes import TradingMode
@@ -349,13 +350,10 @@ class DryRunVenue:
     def _rate(self, pair: PairInfo, maker: bool) -> Decimal:
         rates = self._rates.get(pair.name)
         if rates is None:
-            rates = (pair.fee_taker, pair.fee_maker)
             try:  # the account's own tier, when Kraken gives it for the pair
-                volume = self.client.account.trade_volume(pair=pair.name)
-                if pair.name in volume.fees:
-                    rates = (volume.fees[pair.name], volume.fees_maker.get(pair.name, pair.fee_maker))
+                rates = account_rates(self.client.account, pair)
             except KrakenError:
-                pass  # the pair's schedule (AssetPairs): its first tier
+                rates = (pair.fee_taker, pair.fee_maker)  # the pair's schedule (AssetPairs): its first tier
             self._rates[pair.name] = rates
         return rates[1] if maker else rates[0]
 

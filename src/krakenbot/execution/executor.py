@@ -43,7 +43,7 @@ from krakenbot.errors import (
     TransportError,
     UnknownOrderError,
 )
-from krakenbot.execution.fills import fee_discrepancy, fetch_trades
+from krakenbot.execution.fills import AccountFees, fee_discrepancy, fetch_trades
 from krakenbot.execution.order_state import (
     ACTIVE_STATUSES,
     EXCHANGE_STATUS_FOR_EVENT,
@@ -184,6 +184,7 @@ class Executor:
         self.settle_seconds = settle_seconds
         self.wait_for_unknown = wait_for_unknown
         self.sync_after_place = sync_after_place
+        self.fees = AccountFees(client, store, clock)  # the account's own fee tier, as read over time
         self.fee_mismatches: list[Discrepancy] = []
         self.contradictions: list[Discrepancy] = []  # exchange answers that contradicted the exchange
         # prefix + this bot's id (two bots on one account never collide, and recovery adopts only
@@ -861,18 +862,20 @@ class Executor:
         return added
 
     def _check_fee(self, fill: FillRecord, pair: str) -> None:
-        """Flag (and audit) a fee that does not match the pair's fee schedule."""
+        """Flag (and audit) a fee that is not the account's own rate for the pair. When the rate cannot
+        be read now, the fill is judged by the next reconciliation (it judges every fill)."""
         try:
             info = self.pair_rules.pair_info(pair)
         except Exception:  # noqa: BLE001 - no schedule, nothing to compare
             return
-        d = fee_discrepancy(fill, info)
+        rates = self.fees.rates(fill, info)
+        d = None if rates is None else fee_discrepancy(fill, info, rates)
         if d is not None:
             self.fee_mismatches.append(d)
             self.store.append_audit({
                 "time": self.clock.time(), "actor": "executor", "action": "fee_mismatch", "outcome": "flagged",
                 "detail": {"trade_id": fill.trade_id, "expected": d.bot_value, "charged": d.exchange_value,
-                           "maker": fill.maker, "rate_pct": str(info.fee_maker if fill.maker else info.fee_taker)},
+                           "maker": fill.maker, "rate_pct": " or ".join(str(r) for r in rates)},
             })
 
 

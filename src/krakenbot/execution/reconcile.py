@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from krakenbot.clock import Clock, SystemClock
 from krakenbot.execution.executor import Executor, names_another_order, query_orders_isolating
-from krakenbot.execution.fills import fee_discrepancy, fetch_trades
+from krakenbot.execution.fills import AccountFees, fee_discrepancy, fetch_trades
 from krakenbot.execution.order_state import EXCHANGE_STATUS_FOR_EVENT, OrderStatus, event_for_exchange_status
 from krakenbot.models import OrderInfo, TradeInfo
 from krakenbot.positions import Discrepancy, PositionManager, ReconciliationReport
@@ -79,12 +79,14 @@ class Reconciler:
         self.executor = executor
         self.balance_tolerance = balance_tolerance
         self.lookback_s = lookback_s
+        self.fees = executor.fees if executor else AccountFees(client, store, self.clock)
 
     def _executor(self) -> Executor:
         if self.executor is None:
             if self.pair_rules is None:
                 raise ValueError("recover() needs an executor or pair_rules")
             self.executor = Executor(self.client, self.store, self.clock, self.pair_rules, wait_for_unknown=False)
+            self.executor.fees = self.fees  # one reading of the account's rates for both
         return self.executor
 
     def _trades_since(self) -> float | None:
@@ -215,7 +217,8 @@ class Reconciler:
                 info = self.pair_rules.pair_info(f.pair)
             except Exception:  # noqa: BLE001
                 continue
-            found = fee_discrepancy(f, info)
+            rates = self.fees.rates(f, info)
+            found = None if rates is None else fee_discrepancy(f, info, rates)
             if found is not None:
                 out.append(found)
         return ReconciliationReport(tuple(out))

@@ -250,3 +250,26 @@ def test_a_market_data_price_is_rounded_by_the_pairs_rules_before_it_is_sent(rig
     [sent] = [r.params for r in rig.sim.access_log_since(mark) if r.endpoint == "AddOrder"]
     assert sent["price"] == str((below).quantize(D("0.1")))
     assert len(sent["price"].partition(".")[2]) == 1
+
+
+def test_fills_at_the_accounts_own_lower_tier_are_not_flagged_and_a_fee_above_it_is(rig):
+    """An account past 10,000 of 30-day volume pays 0.35 % taker (0.20 % maker), not the pair's first tier."""
+    market = OrderRequest("XBTEUR", Side.SELL, OrderType.MARKET, D("0.1"))
+    assert rig.executor.place(market).status is OrderStatus.FILLED                 # 6,000 at 0.40 %
+    rig.sim.advance(30)
+    assert rig.executor.place(OrderRequest("XBTEUR", Side.BUY, OrderType.MARKET, D("0.1"))).placed  # 12,000 traded
+    rig.sim.advance(30)
+    assert rig.executor.place(market).status is OrderStatus.FILLED                 # now charged at 0.35 %
+    rates = [f.fee / f.cost for f in rig.store.fills()]
+    assert rates[0] > D("0.0039") and rates[-1] < D("0.0036")                     # the tier really moved
+    assert rig.executor.fee_mismatches == []
+    assert "fee_mismatch" not in rig.reconciler.reconcile().kinds()
+    assert "fee_mismatch" not in rig.reconciler.reconcile(full=True).kinds()
+    rig.sim.advance(30)
+    rig.sim.faults.inject("AddOrder", "wrong_fee")                                 # charged 0.70 %, twice its rate
+    assert rig.executor.place(OrderRequest("XBTEUR", Side.BUY, OrderType.MARKET, D("0.01"))).placed
+    overcharged = rig.store.fills()[-1]
+    assert overcharged.fee == (overcharged.cost * D("0.007")).quantize(D("0.0001"))
+    assert [d.key for d in rig.executor.fee_mismatches] == [overcharged.trade_id]
+    assert [d.key for d in rig.reconciler.reconcile().discrepancies if d.kind == "fee_mismatch"] == \
+        [overcharged.trade_id]

@@ -25,7 +25,7 @@ from krakenbot.errors import (
 )
 from krakenbot.execution import Executor, OrderStatus, UnknownOrderOutstanding
 from krakenbot.execution.executor import is_ambiguous
-from krakenbot.models import OrderAck, OrderInfo, OrderRequest, OrderType, Side, TradeInfo
+from krakenbot.models import OrderAck, OrderInfo, OrderRequest, OrderType, Side, TradeInfo, TradeVolume
 
 D = Decimal
 
@@ -85,6 +85,11 @@ class FakeExchange:
     def trades_history(self, start=None, ofs=None, **_):
         self.calls.append(("TradesHistory", start))
         return dict(self.trades)
+
+    def trade_volume(self, pair=None):
+        """The account at Kraken's first tier: 0.40 % taker, 0.25 % maker."""
+        self.calls.append(("TradeVolume", pair))
+        return TradeVolume("ZUSD", D(0), {pair: D("0.40")}, {pair: D("0.25")})
 
     def cancel_order(self, txid=None, cl_ord_id=None):
         self.calls.append(("CancelOrder", txid or cl_ord_id))
@@ -266,10 +271,12 @@ def test_fee_check_allows_the_exchange_rounding_but_not_a_wrong_rate():
     def fill(cost, fee, maker=False):
         return FillRecord("T-9", "OTX-9", "XXBTZEUR", "buy", D("60012.3"), D("0.0001"), D(cost), D(fee), 1.0, maker)
 
-    assert fee_discrepancy(fill("7.4085", "0.0296"), XBTEUR) is None          # 0.029634 rounded to 4 decimals
-    assert fee_discrepancy(fill("59.2712", "0.2371"), XBTEUR) is None         # 0.2370848 rounded up
-    assert fee_discrepancy(fill("7.4085", "0.0296", maker=True), XBTEUR).kind == "fee_mismatch"  # maker is 0.0185
-    assert fee_discrepancy(fill("0.5", "0.0013"), XBTEUR).kind == "fee_mismatch"  # 0.26 % instead of 0.40 %
+    taker, maker = (D("0.40"),), (D("0.25"),)
+    assert fee_discrepancy(fill("7.4085", "0.0296"), XBTEUR, taker) is None          # 0.029634 rounded to 4 decimals
+    assert fee_discrepancy(fill("59.2712", "0.2371"), XBTEUR, taker) is None         # 0.2370848 rounded up
+    assert fee_discrepancy(fill("7.4085", "0.0296", maker=True), XBTEUR, maker).kind == "fee_mismatch"  # 0.0185
+    assert fee_discrepancy(fill("0.5", "0.0013"), XBTEUR, taker).kind == "fee_mismatch"  # 0.26 % instead of 0.40 %
+    assert fee_discrepancy(fill("0.5", "0.0013"), XBTEUR, (D("0.26"), D("0.40"))) is None  # either of two tiers
 
 
 def test_an_order_left_in_flight_by_a_dead_process_blocks_its_pair(fake, store, clock):
