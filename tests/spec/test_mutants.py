@@ -153,8 +153,11 @@ def test_an_interrupted_run_leaves_the_sources_and_no_scratch_copy(tmp_path):
     scratch.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "tools.mutants", "--only", "safety/modes.py", "--sample", "20",
                              "--out", str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(scratch)})
-    deadline = time.monotonic() + 80
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(scratch)},
+                            # a pytest worker may run with SIGINT ignored, which a child inherits: Ctrl-C as a terminal
+                            # gives it, whatever the parent's disposition
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 300  # listing, the unmutated run and the scenario map, on a loaded machine
     seen = ""
     # The first mutant judged: the second one runs now, and 18 more (some of them a whole @safety run) are to come.
     while "[1/20]" not in seen and time.monotonic() < deadline:
