@@ -99,6 +99,14 @@ Feature: The safety wrapper decides what may reach the exchange
       | env  | flag | resulting | verdict |
       | sets | with | live      | allowed |
 
+  @safety @blocker @allure.label.story:live-opt-in
+  Scenario: A bot set to live mode without the operator's consent to trade real money sends no order
+    Given the operator has set the bot to live mode and gives the explicit live flag
+    But the operator has not consented to trading real money
+    When the operator starts the bot, which then tries to buy 0.001 XBT at market
+    Then the bot refuses to start with one line saying live trading needs the operator's consent
+    And the exchange received no order
+
   @safety @critical @live-safe @allure.label.story:audit
   Scenario: Every attempt to reach the exchange is written to the audit trail
     Given the bot is connected to the exchange in paper mode

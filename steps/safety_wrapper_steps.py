@@ -60,6 +60,38 @@ def step_switch_live(context, flag):
         world.notes["refusal"] = exc
 
 
+@given("the operator has set the bot to live mode and gives the explicit live flag")
+def step_set_to_live(context):
+    context.world.configure(TRADING_MODE="live")
+    context.world.notes["live_flag"] = True
+
+
+@given("the operator has not consented to trading real money")
+def step_no_live_consent(context):
+    """KRAKEN_LIVE_TRADING left out altogether: the bot's own default is what is tested."""
+    context.world.env.pop("KRAKEN_LIVE_TRADING", None)
+
+
+@when("the operator starts the bot, which then tries to buy {volume:Amount} XBT at market")
+def step_start_then_buy(context, volume):
+    """The bot wired from its settings as ``krakenbot run`` does; should it start, it buys at once."""
+    from krakenbot.bot import Bot
+    from krakenbot.config import Settings
+    from tools.spec_support import safety_evidence
+
+    world = context.world
+    settings = Settings.from_env(world.env)
+    try:
+        world.bot = Bot.build(settings, clock=world.clock, store_path=world.env["STORE_PATH"],
+                              live_flag=world.notes["live_flag"])
+    except LiveTradingRefused as exc:
+        world.notes["refusal"] = exc
+        return
+    safety_evidence.observe(world)
+    world.record_mode()
+    submit(world, "buy", "market", volume)
+
+
 @when("the bot sends an order to {side:Side} {volume:Amount} XBT at market straight to the exchange, "
       "without asking for validation only")
 def step_raw_order(context, side, volume):
@@ -83,6 +115,20 @@ def step_client_order(context, side, volume):
 
 
 # -- Then -----------------------------------------------------------------------------------------
+@then("the bot refuses to start with one line saying live trading needs the operator's consent")
+def step_refused_without_consent(context):
+    world = context.world
+    refusal = world.notes.get("refusal")
+    started = world.mode if world.bot is not None else None
+    assert_that(refusal, instance_of(LiveTradingRefused),
+                f"the bot should refuse live mode without the consent, it started in {started} mode"
+                + (f" and {describe(world.notes['outcome'])}" if "outcome" in world.notes else ""))
+    text = str(refusal)
+    assert_that("\n" in text.strip(), equal_to(False), f"one line: {text!r}")
+    assert_that(text, contains_string("KRAKEN_LIVE_TRADING=yes"), "the refusal should name the missing consent")
+    assert_that(world.bot, is_(None), "no bot should have been started")
+
+
 @then("every attempt is refused")
 def step_all_refused(context):
     attempts = context.world.notes["attempts"]
