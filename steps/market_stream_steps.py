@@ -195,6 +195,18 @@ def step_buys_on_fresh(context):
     report = world.bot.run_once()
     assert_that(report.placed, equal_to(1), f"the cycle should buy: {report.decisions} {report.errors}")
     assert_that(_source(world, "XBTEUR"), equal_to("live book"), "the decision should be on the stream's book")
+    # the exchange's notices of that buy arrive after the cycle: the scenario ends once the bot has them all, so
+    # the records judged afterwards are the bot's settled view, not one caught between two notices
+    newest = max(world.bot.store.orders(), key=lambda o: o.created_at)
+    assert_that(_streams(world).executions.wait_for(lambda: _settled(world, newest.cl_ord_id), WAIT), is_(True),
+                f"the bot should learn the whole outcome of its buy: {world.bot.store.get_order(newest.cl_ord_id)}")
+
+
+def _settled(world, cl_ord_id: str) -> bool:
+    order = world.bot.store.get_order(cl_ord_id)
+    if order.status != "FILLED":
+        return order.status in ("OPEN", "CANCELED", "REJECTED", "EXPIRED")
+    return sum((f.volume for f in world.bot.store.fills(txid=order.txid)), Decimal(0)) == order.volume
 
 
 # -- own orders -----------------------------------------------------------------------------------------
