@@ -249,3 +249,17 @@ Feature: Placing and managing orders
     Then the bot does not count the order as placed
     And the bot settled it as not placed only once its deadline of 15 seconds at the exchange had passed
     And the bot's open orders are exactly the exchange's open orders
+
+  @safety @blocker @fault-injection @allure.label.story:no-blind-retry
+  Scenario: An order in doubt is not mistaken for another of the bot's orders when the exchange ignores the client reference in its lookup
+    An exchange may answer a look-up by client reference with all the account's orders; the bot
+    checks each order's reference itself and takes none of its other orders for the one in doubt.
+
+    Given the bot has bought 0.01 XBT at market a moment ago
+    And the bot has a limit buy of 0.01 XBT resting at 58,000 EUR
+    And the exchange will answer the next order with an error page
+    And the exchange ignores the client reference when the bot looks its orders up
+    When the bot places a limit buy of 0.01 XBT at 59,000 EUR
+    Then the bot does not count the order as placed
+    And the bot settled it as not placed only once its deadline of 15 seconds at the exchange had passed
+    And the bot's open orders are exactly the exchange's open orders

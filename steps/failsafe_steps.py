@@ -188,6 +188,13 @@ def step_error_page(context):
     context.world.sim.faults.inject(endpoint="AddOrder", kind="http_status", status=503, times=1)
 
 
+@given("the exchange ignores the client reference when the bot looks its orders up")
+def step_lookup_filter_ignored(context):
+    """Each look-up of open or closed orders by client reference answers with every order of the account."""
+    for endpoint in ("OpenOrders", "ClosedOrders"):
+        context.world.sim.faults.inject(endpoint=endpoint, kind="filter_ignored", times=1000)
+
+
 # -- the bot and the operator ---------------------------------------------------------------------
 @when("the bot reads the balances {count:d} times in a row")
 def step_read_balances_n(context, count):

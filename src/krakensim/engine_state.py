@@ -21,5 +21,6 @@ class EngineState:
     system_status: str
     pair_status: dict[str, str]  # pair id -> its own status (AssetPairs); absent: the system's
     trading_limits: bool
+    cl_ord_id_filter_ignored: bool  # a ``filter_ignored`` fault: order lookups answer for every client order id
     ids: Any
     _now: float

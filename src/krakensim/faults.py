@@ -25,6 +25,10 @@ A wrong charge: the request is processed, and the exchange really charges wrongl
 - ``wrong_fee``: every fill the exchange books while processing it (an AddOrder that trades, resting
   orders filled as it catches up) is charged twice the account's fee, in the balances as in the answers.
 
+A careless answer: the request is processed, and the answer ignores part of what was asked.
+- ``filter_ignored``: an order lookup (OpenOrders, ClosedOrders, QueryOrders) answers as if no client
+  order id had been given: every order of the account that the other parameters select.
+
 Stream faults (WebSocket v2, ``ws_server.py``), matched on the channel a message belongs to
 (``book``, ``ticker``, ``executions``, ``heartbeat`` ...) or ``"*"``, each firing as that message
 is about to go out; REST requests never see them, and streams never see REST faults:
@@ -51,14 +55,15 @@ from typing import Any, Callable
 
 KINDS = frozenset({
     "error", "http_status", "latency", "hang", "accept_then_drop", "reset", "truncated_json", "invalid_json",
-    "replayed_answer", "phantom_txid", "error_but_processed", "wrong_fee",
+    "replayed_answer", "phantom_txid", "error_but_processed", "wrong_fee", "filter_ignored",
     "ws_drop", "ws_silence", "ws_corrupt", "ws_skip", "ws_delay",
 })
 STREAM_KINDS = frozenset({"ws_drop", "ws_silence", "ws_corrupt", "ws_skip", "ws_delay"})
 MAX_FAULT_SECONDS = 86400.0
 # Kinds after which the request is still handed to the exchange.
 PROCESSING_KINDS = frozenset({"latency", "accept_then_drop", "truncated_json", "invalid_json",
-                              "replayed_answer", "phantom_txid", "error_but_processed", "wrong_fee"})
+                              "replayed_answer", "phantom_txid", "error_but_processed", "wrong_fee",
+                              "filter_ignored"})
 # Kinds whose answer is a Kraken error string (checked at injection).
 ERROR_KINDS = frozenset({"error", "error_but_processed"})
 

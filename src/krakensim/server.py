@@ -261,8 +261,7 @@ class Gateway:
         code = None
         result = None
         try:
-            overcharge = 2 if fault is not None and fault.kind == "wrong_fee" else 1
-            with self.exchange_lock, self.exchange.fees_times(overcharge):
+            with self.exchange_lock, self.exchange.misbehaving(None if fault is None else fault.kind):
                 result = call()
         except errors.KrakenAPIError as exc:
             code = exc.code
@@ -274,7 +273,7 @@ class Gateway:
         previous = self._last_ok.get(method)
         if code is None:
             self._last_ok[method] = result
-        if fault is None or fault.kind in ("latency", "wrong_fee"):
+        if fault is None or fault.kind in ("latency", "wrong_fee", "filter_ignored"):
             return self._finish(http_method, path, method, kind, key_id, params, code, fault, now, body)
         if fault.kind in ("replayed_answer", "phantom_txid", "error_but_processed") and code is None:
             return self._finish(http_method, path, method, kind, key_id, params, code, fault, now,
