@@ -203,10 +203,15 @@ def step_buys_on_fresh(context):
 
 
 def _settled(world, cl_ord_id: str) -> bool:
+    """The bot's record of the order says what the exchange's does: still open there, or filled with every fill."""
     order = world.bot.store.get_order(cl_ord_id)
-    if order.status != "FILLED":
-        return order.status in ("OPEN", "CANCELED", "REJECTED", "EXPIRED")
-    return sum((f.volume for f in world.bot.store.fills(txid=order.txid)), Decimal(0)) == order.volume
+    there = next((o for o in world.sim.orders() if o.get("cl_ord_id") == cl_ord_id), None)
+    if there is None or there.get("status") in ("open", "pending"):
+        return order.status in ("OPEN", "PARTIALLY_FILLED", "REJECTED")
+    if there.get("status") != "closed":
+        return order.status in ("CANCELED", "EXPIRED")
+    return order.status == "FILLED" and \
+        sum((f.volume for f in world.bot.store.fills(txid=order.txid)), Decimal(0)) == order.volume
 
 
 # -- own orders -----------------------------------------------------------------------------------------
