@@ -207,6 +207,39 @@ def test_a_pair_halted_while_an_order_waits_for_the_order_gate_stops_it(sim, mak
     assert "AddOrder" not in endpoints(sim.access_log_since(start)) and sim.orders() == []
 
 
+def test_trading_halted_while_an_order_waits_for_the_order_gate_is_judged_by_the_risk_check(sim, make_bot):
+    """An order passes the gate's look at the trading state, then waits for the order gate; meanwhile the
+    operator halts trading: the risk check under the gate judges the state as it is then, so the order
+    is denied TRADING_HALTED before any intent is recorded (not left to the guard at the send)."""
+    import threading
+
+    bot = make_bot("live", live_flag=True)
+    bot.safety.check_connection()
+    gate = bot.safety._order_gate
+    gate.acquire()  # stands for another thread's order in flight
+    waiting, outcome = threading.Event(), {}
+    real_blocker = bot.safety._order_blocker
+
+    def first_check():
+        reason = real_blocker()
+        waiting.set()
+        return reason
+
+    bot.safety._order_blocker = first_check
+    worker = threading.Thread(target=lambda: outcome.setdefault("o", bot.safety.submit_order(
+        "XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000"))))
+    worker.start()
+    assert waiting.wait(10)  # step 2 saw ACTIVE; the order now waits for the gate
+    bot.safety._order_blocker = real_blocker
+    bot.safety.risk.halt("operator: halt", actor="operator")
+    start = len(sim.access_log)
+    gate.release()
+    worker.join(10)
+    assert outcome["o"].codes == ["TRADING_HALTED"] and not outcome["o"].placed, outcome["o"]
+    assert bot.store.orders() == []  # denied before the intent
+    assert "AddOrder" not in endpoints(sim.access_log_since(start)) and sim.orders() == []
+
+
 def test_an_order_whose_nonce_cannot_be_saved_says_it_was_not_sent(sim, make_bot):
     """The disk fills between the order's intent and the request's nonce reservation: nothing leaves, and
     the refusal cannot be recorded either. The answer must not claim the order was sent."""
