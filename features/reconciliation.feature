@@ -58,6 +58,31 @@ Feature: Reconciling the bot's records with the exchange
     Then the bot's trades since were charged 0.40 % as a taker, then 0.20 % as a maker
     And no discrepancy is reported
 
+  @safety @critical @fault-injection @allure.label.story:fees
+  Scenario: A trade charged more than the account's fee is still reported while the exchange cannot tell the account's fee
+    The bot judges each trade by the fee the account paid when it was made, as the bot read it then: it
+    need not ask the exchange again, and a wrong fee is not let through because it cannot.
+
+    Given the exchange will charge the bot's next trade twice the account's fee
+    And the bot has bought 0.01 XBT at market a moment ago
+    And the exchange cannot tell the account's fee tier until it recovers
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for the fee of that trade, and for no other
+
+  @safety @critical @allure.label.story:fees
+  Scenario: A restarted bot judges its earlier trades by the fee tier in force when they were made
+    The account's fee tier falls as it trades; a trade made before is still judged by the fee of its time,
+    also by the bot that starts again on the same records.
+
+    Given the account has traded 9,500 EUR over the last 30 days
+    And the bot has bought 0.01 XBT at market a moment ago
+    And the price of XBT/EUR has fallen to 58,900 EUR
+    And the bot has seen its resting buy filled
+    When the bot starts again
+    And the bot reconciles with the exchange
+    Then the bot's trades since were charged 0.40 % as a taker, then 0.20 % as a maker
+    And no discrepancy is reported
+
   @safety @blocker @fault-injection @allure.label.story:discrepancy
   Scenario: An order the bot did not place is reported as a discrepancy
     Given someone placed a limit sell of 0.01 XBT at 65,000 EUR on the account by hand
@@ -119,3 +144,15 @@ Feature: Reconciling the bot's records with the exchange
     And the bot's records have gained a copy of that trade, under an id the exchange never gave
     When the bot reconciles with the exchange
     Then a discrepancy is reported for that trade, as not made at the exchange
+
+  @safety @blocker @fault-injection @allure.label.story:trades
+  Scenario: A trade lost from the bot's records since its last reconciliation is named, with the order it belongs to
+    The next reconciliation reads the newest trades again; the order of a lost trade is named too, though the
+    bot's record of that order has not changed for minutes.
+
+    Given the bot has bought 0.01 XBT at market 2 minutes ago
+    And the bot has reconciled with the exchange and found no difference
+    And the bot's record of its newest trade has been lost
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for the lost trade, as missing from the bot's records
+    And the order of the lost trade is reported as missing part of its fills

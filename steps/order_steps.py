@@ -47,6 +47,12 @@ def step_bought_before(context, volume):
     world.sim.advance(5)
 
 
+@given("the bot has bought {volume:Amount} XBT at market {minutes:d} minutes ago")
+def step_bought_minutes_ago(context, volume, minutes):
+    step_bought_before(context, volume)
+    context.world.sim.advance(60 * minutes - 5)
+
+
 @when("the bot cancels that order")
 def step_cancel(context):
     world = context.world

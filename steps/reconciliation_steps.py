@@ -84,15 +84,19 @@ def step_reconciled_clean(context):
     context.world.notes["newest_trade_seen"] = max(Decimal(str(t["time"])) for t in context.world.sim.trades())
 
 
-@given("the bot's record of its first trade has been lost")
-def step_first_fill_lost(context):
-    """A row gone from the bot's database (a restored backup, a bad sector), staged on the store's connection."""
+@given("the bot's record of its {which:w} trade has been lost")
+def step_fill_lost(context, which):
+    """A row gone from the bot's database (a restored backup, a bad sector), staged on the store's connection.
+    The first trade is older than the last reconciliation took on trust; the newest one is not."""
     world = context.world
-    first = world.bot.store.fills()[0]
-    world.bot.store._db.execute("DELETE FROM fills WHERE trade_id = ?", (first.trade_id,))
-    world.notes["lost_trade"] = first.trade_id
-    world.notes.setdefault("planted_losses", []).append(first.trade_id)  # the safety report judges it as planted
-    assert_that(world.bot.store.has_fill(first.trade_id), is_(False), "the trade's record should be gone")
+    at = {"first": 0, "newest": -1}
+    assert_that(at, has_key(which), f"write one of {sorted(at)}")
+    lost = world.bot.store.fills()[at[which]]
+    world.bot.store._db.execute("DELETE FROM fills WHERE trade_id = ?", (lost.trade_id,))
+    world.notes["lost_trade"] = lost.trade_id
+    world.notes["lost_trade_order"] = lost.cl_ord_id
+    world.notes.setdefault("planted_losses", []).append(lost.trade_id)  # the safety report judges it as planted
+    assert_that(world.bot.store.has_fill(lost.trade_id), is_(False), "the trade's record should be gone")
 
 
 @given("the bot's records have gained a copy of that trade, under an id the exchange never gave")
@@ -197,6 +201,16 @@ def step_lost_trade_reported(context):
     _one_trade_reported(context, "lost_trade", "fill_missing", "the lost trade")
 
 
+@then("the order of the lost trade is reported as missing part of its fills")
+def step_lost_trade_order_reported(context):
+    """The order is named too, though the bot's record of it has not changed since the last reconciliation."""
+    world = context.world
+    problems = _discrepancies(world.notes["reconciliation"])
+    named = [d.key for d in problems if d.kind == "order_fills_incomplete"]
+    assert_that(named, equal_to([world.notes["lost_trade_order"]]),
+                f"the order whose trade was lost should be reported as missing part of its fills: {problems!r}")
+
+
 @then("a discrepancy is reported for that trade, as not made at the exchange")
 def step_phantom_reported(context):
     _one_trade_reported(context, "phantom_trade", "fill_not_on_exchange", "the trade the exchange never made")
@@ -281,3 +295,8 @@ def step_resting_filled(context):
     world.safety.refresh_orders()
     makers = [f for f in world.bot.store.fills() if f.maker]
     assert_that(len(makers), equal_to(1), "the resting buy should have filled, as a maker")
+
+
+@given("the exchange cannot tell the account's fee tier until it recovers")
+def step_no_fee_tier(context):
+    context.world.sim.faults.inject(endpoint="TradeVolume", kind="error", error="EService:Unavailable", probability=1.0)
