@@ -156,3 +156,14 @@ Feature: Reconciling the bot's records with the exchange
     When the bot reconciles with the exchange
     Then a discrepancy is reported for the lost trade, as missing from the bot's records
     And the order of the lost trade is reported as missing part of its fills
+
+  @safety @blocker @fault-injection @allure.label.story:trades
+  Scenario: A trade lost from the bot's records is taken back from the exchange when the bot starts again, and the start says so
+    The bot's positions are its trades: at start-up it reads the exchange's trades again and takes back the ones
+    its records lost, each once; the operator reads at start-up how many it took back.
+
+    Given the bot has bought 0.01 XBT at market a moment ago
+    And the bot has reconciled with the exchange and found no difference
+    And the bot's record of its first trade has been lost
+    When the bot starts again
+    Then the bot's records hold the lost trade again, and its start-up says it took back 1 trade

@@ -300,3 +300,14 @@ def step_resting_filled(context):
 @given("the exchange cannot tell the account's fee tier until it recovers")
 def step_no_fee_tier(context):
     context.world.sim.faults.inject(endpoint="TradeVolume", kind="error", error="EService:Unavailable", probability=1.0)
+
+
+@then("the bot's records hold the lost trade again, and its start-up says it took back {count:d} trade")
+def step_lost_trade_taken_back(context, count):
+    world = context.world
+    exchange = {t["txid"] for t in world.sim.trades()}
+    assert_that({f.trade_id for f in world.bot.store.fills()}, equal_to(exchange),
+                "every trade on the exchange should be in the bot's records again, each once")
+    rows = [r for r in world.safety.audit_log() if r.get("action") == "recover"]
+    assert_that(rows, is_not(empty()), "the start-up's recovery should be in the audit trail")
+    assert_that(rows[-1].get("imported_fills"), equal_to(count), f"the trades the start-up took back: {rows[-1]}")
