@@ -83,6 +83,20 @@ Feature: Reconciling the bot's records with the exchange
     Then the bot's trades since were charged 0.40 % as a taker, then 0.20 % as a maker
     And no discrepancy is reported
 
+  @safety @critical @allure.label.story:fees
+  Scenario: A trade is still judged by the fee of its time after 50 trades at the account's lower fee
+    The bot keeps every fee the account paid over time, however often it has read the same fee since.
+
+    Given the bot's risk limits are:
+      | limit          | value |
+      | trades per day | 100   |
+    And the account has traded 9,500 EUR over the last 30 days
+    And the bot has bought 0.01 XBT at market a moment ago
+    And the bot has bought 0.0001 XBT at market 50 times since, a second apart
+    When the bot reconciles with the exchange
+    Then the bot's trades since were charged 0.40 % as a taker, then 0.35 % as a taker 50 times
+    And no discrepancy is reported
+
   @safety @blocker @fault-injection @allure.label.story:discrepancy
   Scenario: An order the bot did not place is reported as a discrepancy
     Given someone placed a limit sell of 0.01 XBT at 65,000 EUR on the account by hand

@@ -47,6 +47,15 @@ def step_bought_before(context, volume):
     world.sim.advance(5)
 
 
+@given("the bot has bought {volume:Amount} XBT at market {times:d} times since, a second apart")
+def step_bought_times(context, volume, times):
+    world = context.world
+    for _ in range(times):
+        world.sim.advance(1)
+        outcome = submit(world, "buy", "market", volume)
+        assert_that(outcome.placed, is_(True), f"the buy should be placed: {describe(outcome)}")
+
+
 @given("the bot has bought {volume:Amount} XBT at market {minutes:d} minutes ago")
 def step_bought_minutes_ago(context, volume, minutes):
     step_bought_before(context, volume)

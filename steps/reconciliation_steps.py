@@ -279,14 +279,23 @@ def step_fee_reported(context):
                 f"only the overcharged trade's fee should be reported: {problems!r}")
 
 
+def _charged_since(world) -> list[tuple[bool, Decimal]]:
+    """The scenario's teeth: the fees the exchange really charged (maker?, percent), in the order of the trades."""
+    since = [t for t in world.sim.trades(world.account) if t["txid"] not in world.notes["trades_before_tier"]]
+    return [(t["maker"], (Decimal(t["fee"]) / Decimal(t["cost"]) * 100).quantize(Decimal("0.01")))
+            for t in sorted(since, key=lambda t: t["time"])]
+
+
 @then("the bot's trades since were charged {taker:Amount} % as a taker, then {maker:Amount} % as a maker")
 def step_fees_charged(context, taker, maker):
-    """The scenario's teeth: the fees the exchange really charged, in the order of the trades."""
-    world = context.world
-    since = [t for t in world.sim.trades(world.account) if t["txid"] not in world.notes["trades_before_tier"]]
-    charged = [(t["maker"], (Decimal(t["fee"]) / Decimal(t["cost"]) * 100).quantize(Decimal("0.01")))
-               for t in sorted(since, key=lambda t: t["time"])]
-    assert_that(charged, equal_to([(False, taker), (True, maker)]), "the fees charged, as taker or maker")
+    assert_that(_charged_since(context.world), equal_to([(False, taker), (True, maker)]),
+                "the fees charged, as taker or maker")
+
+
+@then("the bot's trades since were charged {first:Amount} % as a taker, then {later:Amount} % as a taker {times:d} times")
+def step_fees_charged_later(context, first, later, times):
+    assert_that(_charged_since(context.world), equal_to([(False, first)] + [(False, later)] * times),
+                "the fees charged: the first trade's, then the lower tier's")
 
 
 @given("the bot has seen its resting buy filled")
