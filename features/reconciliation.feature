@@ -69,6 +69,16 @@ Feature: Reconciling the bot's records with the exchange
     When the bot reconciles with the exchange
     Then a discrepancy is reported for the fee of that trade, and for no other
 
+  @safety @critical @fault-injection @allure.label.story:fees
+  Scenario: While the exchange cannot tell the account's fee, reconciliation still reports every other difference
+    A trade made meanwhile is judged once the fee can be read again; the rest of the comparison does not wait.
+
+    Given the exchange cannot tell the account's fee tier until it recovers
+    And the bot has bought 0.01 XBT at market a moment ago
+    And someone sold 0.01 XBT at market on the account by hand half a minute later
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for the trade the bot did not make
+
   @safety @critical @allure.label.story:fees
   Scenario: A restarted bot judges its earlier trades by the fee tier in force when they were made
     The account's fee tier falls as it trades; a trade made before is still judged by the fee of its time,
