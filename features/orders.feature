@@ -66,6 +66,14 @@ Feature: Placing and managing orders
     When the bot reconciles with the exchange
     Then a discrepancy is reported for that order: open for the bot, cancelled at the exchange
 
+  @safety @critical @fault-injection @allure.label.story:partial-fills
+  Scenario: An order partly filled since the bot last looked is reported at the next reconciliation
+    Given the exchange offers only 0.005 XBT at each price level
+    And the bot has a limit buy of 0.02 XBT resting at 59,000 EUR
+    And the market has dipped to 58,900 EUR and recovered, the bot not looking
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for that order: open for the bot, partially filled at the exchange
+
   @safety @blocker @fault-injection @allure.label.story:open-orders
   Scenario: A trade made by hand before any order of the bot has filled shows in the balances it reconciles
     The balances the bot expects are those it saw before its first order plus its own trades; a trade

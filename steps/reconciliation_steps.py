@@ -43,15 +43,22 @@ def step_hand_cancel(context):
     by_hand(world, "CancelOrder", txid=world.notes["resting"][-1].txid)
 
 
-@then("a discrepancy is reported for that order: open for the bot, cancelled at the exchange")
-def step_cancelled_reported(context):
+@then("a discrepancy is reported for that order: {ours} for the bot, {theirs} at the exchange")
+def step_status_reported(context, ours, theirs):
     world = context.world
     cl_ord_id = world.notes["resting"][-1].cl_ord_id
     problems = _discrepancies(world.notes["reconciliation"])
     status = [(status_name(d.bot_value), status_name(d.exchange_value)) for d in problems
               if d.kind == "order_mismatch" and d.key == f"{cl_ord_id}.status"]
-    assert_that(status, equal_to([("open", "cancelled")]),
-                f"the bot should report its open order as cancelled at the exchange: {problems!r}")
+    assert_that(status, equal_to([(ours, theirs)]),
+                f"the bot should report its {ours} order as {theirs} at the exchange: {problems!r}")
+
+
+@given("the market has dipped to {low:Amount} EUR and recovered, the bot not looking")
+def step_dipped_unseen(context, low):
+    world = context.world
+    world.sim.set_price("XBTEUR", low)
+    world.sim.set_price("XBTEUR", Decimal("60000"))
 
 
 @given("someone placed a limit sell of {volume:Amount} XBT at {price:Amount} EUR on the account by hand")
