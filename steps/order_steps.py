@@ -412,3 +412,11 @@ def step_startup_settled(context):
     assert_that(found, equal_to(("ok", [cl_ord_id], [])), f"the start-up should name the order as settled: {rows[-1]}")
     still = world.notes["start_report"].still_unknown  # what the operator is warned of at start-up
     assert_that(still, empty(), "the start-up should warn of no order still in doubt")
+
+
+@given("the exchange finds no order when the bot looks its orders up by client reference")
+def step_lookup_filter_missed(context):
+    """Each look-up of open or closed orders by client reference answers with none (a lagging or careless
+    index); the full lists still show every order."""
+    for endpoint in ("OpenOrders", "ClosedOrders"):
+        context.world.sim.faults.inject(endpoint=endpoint, kind="filter_missed", times=1000)
