@@ -66,6 +66,14 @@ Feature: Placing and managing orders
     When the bot reconciles with the exchange
     Then a discrepancy is reported for that order: open for the bot, cancelled at the exchange
 
+  @safety @critical @fault-injection @allure.label.story:partial-fills
+  Scenario: An order partly filled since the bot last looked is reported at the next reconciliation
+    Given the exchange offers only 0.005 XBT at each price level
+    And the bot has a limit buy of 0.02 XBT resting at 59,000 EUR
+    And the market has dipped to 58,900 EUR and recovered, the bot not looking
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for that order: open for the bot, partially filled at the exchange
+
   @safety @blocker @fault-injection @allure.label.story:open-orders
   Scenario: A trade made by hand before any order of the bot has filled shows in the balances it reconciles
     The balances the bot expects are those it saw before its first order plus its own trades; a trade
@@ -263,3 +271,15 @@ Feature: Placing and managing orders
     Then the bot does not count the order as placed
     And the bot settled it as not placed only once its deadline of 15 seconds at the exchange had passed
     And the bot's open orders are exactly the exchange's open orders
+
+  @safety @blocker @fault-injection @allure.label.story:lost-confirmation
+  Scenario: An order in doubt that the exchange's look-up by client reference misses is found among its open orders, not taken for unplaced
+    Before it settles an order in doubt as not placed, the bot reads all the account's orders, open and closed,
+    for its client reference: a look-up that finds nothing is not proof enough.
+
+    Given the exchange will take the next order but lose its confirmation
+    And the exchange finds no order when the bot looks its orders up by client reference
+    When the bot places a limit buy of 0.01 XBT at 59,000 EUR
+    Then exactly 1 order is open on the exchange
+    And the bot knows that order by its client reference
+    And the exchange received that order exactly once

@@ -58,6 +58,55 @@ Feature: Reconciling the bot's records with the exchange
     Then the bot's trades since were charged 0.40 % as a taker, then 0.20 % as a maker
     And no discrepancy is reported
 
+  @safety @critical @fault-injection @allure.label.story:fees
+  Scenario: A trade charged more than the account's fee is still reported while the exchange cannot tell the account's fee
+    The bot judges each trade by the fee the account paid when it was made, as the bot read it then: it
+    need not ask the exchange again, and a wrong fee is not let through because it cannot.
+
+    Given the exchange will charge the bot's next trade twice the account's fee
+    And the bot has bought 0.01 XBT at market a moment ago
+    And the exchange cannot tell the account's fee tier until it recovers
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for the fee of that trade, and for no other
+
+  @safety @critical @fault-injection @allure.label.story:fees
+  Scenario: While the exchange cannot tell the account's fee, reconciliation still reports every other difference
+    A trade made meanwhile is judged once the fee can be read again; the rest of the comparison does not wait.
+
+    Given the exchange cannot tell the account's fee tier until it recovers
+    And the bot has bought 0.01 XBT at market a moment ago
+    And someone sold 0.01 XBT at market on the account by hand half a minute later
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for the trade the bot did not make
+
+  @safety @critical @allure.label.story:fees
+  Scenario: A restarted bot judges its earlier trades by the fee tier in force when they were made
+    The account's fee tier falls as it trades; a trade made before is still judged by the fee of its time,
+    also by the bot that starts again on the same records.
+
+    Given the account has traded 9,500 EUR over the last 30 days
+    And the bot has bought 0.01 XBT at market a moment ago
+    And the price of XBT/EUR has fallen to 58,900 EUR
+    And the bot has seen its resting buy filled
+    When the bot starts again
+    And the bot reconciles with the exchange
+    Then the bot's trades since were charged 0.40 % as a taker, then 0.20 % as a maker
+    And no discrepancy is reported
+
+  @safety @critical @allure.label.story:fees
+  Scenario: A trade is still judged by the fee of its time after 50 trades at the account's lower fee
+    The bot keeps every fee the account paid over time, however often it has read the same fee since.
+
+    Given the bot's risk limits are:
+      | limit          | value |
+      | trades per day | 100   |
+    And the account has traded 9,500 EUR over the last 30 days
+    And the bot has bought 0.01 XBT at market a moment ago
+    And the bot has bought 0.0001 XBT at market 50 times since, a second apart
+    When the bot reconciles with the exchange
+    Then the bot's trades since were charged 0.40 % as a taker, then 0.35 % as a taker 50 times
+    And no discrepancy is reported
+
   @safety @blocker @fault-injection @allure.label.story:discrepancy
   Scenario: An order the bot did not place is reported as a discrepancy
     Given someone placed a limit sell of 0.01 XBT at 65,000 EUR on the account by hand
@@ -119,3 +168,26 @@ Feature: Reconciling the bot's records with the exchange
     And the bot's records have gained a copy of that trade, under an id the exchange never gave
     When the bot reconciles with the exchange
     Then a discrepancy is reported for that trade, as not made at the exchange
+
+  @safety @blocker @fault-injection @allure.label.story:trades
+  Scenario: A trade lost from the bot's records since its last reconciliation is named, with the order it belongs to
+    The next reconciliation reads the newest trades again; the order of a lost trade is named too, though the
+    bot's record of that order has not changed for minutes.
+
+    Given the bot has bought 0.01 XBT at market 2 minutes ago
+    And the bot has reconciled with the exchange and found no difference
+    And the bot's record of its newest trade has been lost
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for the lost trade, as missing from the bot's records
+    And the order of the lost trade is reported as missing part of its fills
+
+  @safety @blocker @fault-injection @allure.label.story:trades
+  Scenario: A trade lost from the bot's records is taken back from the exchange when the bot starts again, and the start says so
+    The bot's positions are its trades: at start-up it reads the exchange's trades again and takes back the ones
+    its records lost, each once; the operator reads at start-up how many it took back.
+
+    Given the bot has bought 0.01 XBT at market a moment ago
+    And the bot has reconciled with the exchange and found no difference
+    And the bot's record of its first trade has been lost
+    When the bot starts again
+    Then the bot's records hold the lost trade again, and its start-up says it took back 1 trade

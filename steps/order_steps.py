@@ -47,6 +47,21 @@ def step_bought_before(context, volume):
     world.sim.advance(5)
 
 
+@given("the bot has bought {volume:Amount} XBT at market {times:d} times since, a second apart")
+def step_bought_times(context, volume, times):
+    world = context.world
+    for _ in range(times):
+        world.sim.advance(1)
+        outcome = submit(world, "buy", "market", volume)
+        assert_that(outcome.placed, is_(True), f"the buy should be placed: {describe(outcome)}")
+
+
+@given("the bot has bought {volume:Amount} XBT at market {minutes:d} minutes ago")
+def step_bought_minutes_ago(context, volume, minutes):
+    step_bought_before(context, volume)
+    context.world.sim.advance(60 * minutes - 5)
+
+
 @when("the bot cancels that order")
 def step_cancel(context):
     world = context.world
@@ -397,3 +412,11 @@ def step_startup_settled(context):
     assert_that(found, equal_to(("ok", [cl_ord_id], [])), f"the start-up should name the order as settled: {rows[-1]}")
     still = world.notes["start_report"].still_unknown  # what the operator is warned of at start-up
     assert_that(still, empty(), "the start-up should warn of no order still in doubt")
+
+
+@given("the exchange finds no order when the bot looks its orders up by client reference")
+def step_lookup_filter_missed(context):
+    """Each look-up of open or closed orders by client reference answers with none (a lagging or careless
+    index); the full lists still show every order."""
+    for endpoint in ("OpenOrders", "ClosedOrders"):
+        context.world.sim.faults.inject(endpoint=endpoint, kind="filter_missed", times=1000)

@@ -43,15 +43,22 @@ def step_hand_cancel(context):
     by_hand(world, "CancelOrder", txid=world.notes["resting"][-1].txid)
 
 
-@then("a discrepancy is reported for that order: open for the bot, cancelled at the exchange")
-def step_cancelled_reported(context):
+@then("a discrepancy is reported for that order: {ours} for the bot, {theirs} at the exchange")
+def step_status_reported(context, ours, theirs):
     world = context.world
     cl_ord_id = world.notes["resting"][-1].cl_ord_id
     problems = _discrepancies(world.notes["reconciliation"])
     status = [(status_name(d.bot_value), status_name(d.exchange_value)) for d in problems
               if d.kind == "order_mismatch" and d.key == f"{cl_ord_id}.status"]
-    assert_that(status, equal_to([("open", "cancelled")]),
-                f"the bot should report its open order as cancelled at the exchange: {problems!r}")
+    assert_that(status, equal_to([(ours, theirs)]),
+                f"the bot should report its {ours} order as {theirs} at the exchange: {problems!r}")
+
+
+@given("the market has dipped to {low:Amount} EUR and recovered, the bot not looking")
+def step_dipped_unseen(context, low):
+    world = context.world
+    world.sim.set_price("XBTEUR", low)
+    world.sim.set_price("XBTEUR", Decimal("60000"))
 
 
 @given("someone placed a limit sell of {volume:Amount} XBT at {price:Amount} EUR on the account by hand")
@@ -84,15 +91,19 @@ def step_reconciled_clean(context):
     context.world.notes["newest_trade_seen"] = max(Decimal(str(t["time"])) for t in context.world.sim.trades())
 
 
-@given("the bot's record of its first trade has been lost")
-def step_first_fill_lost(context):
-    """A row gone from the bot's database (a restored backup, a bad sector), staged on the store's connection."""
+@given("the bot's record of its {which:w} trade has been lost")
+def step_fill_lost(context, which):
+    """A row gone from the bot's database (a restored backup, a bad sector), staged on the store's connection.
+    The first trade is older than the last reconciliation took on trust; the newest one is not."""
     world = context.world
-    first = world.bot.store.fills()[0]
-    world.bot.store._db.execute("DELETE FROM fills WHERE trade_id = ?", (first.trade_id,))
-    world.notes["lost_trade"] = first.trade_id
-    world.notes.setdefault("planted_losses", []).append(first.trade_id)  # the safety report judges it as planted
-    assert_that(world.bot.store.has_fill(first.trade_id), is_(False), "the trade's record should be gone")
+    at = {"first": 0, "newest": -1}
+    assert_that(at, has_key(which), f"write one of {sorted(at)}")
+    lost = world.bot.store.fills()[at[which]]
+    world.bot.store._db.execute("DELETE FROM fills WHERE trade_id = ?", (lost.trade_id,))
+    world.notes["lost_trade"] = lost.trade_id
+    world.notes["lost_trade_order"] = lost.cl_ord_id
+    world.notes.setdefault("planted_losses", []).append(lost.trade_id)  # the safety report judges it as planted
+    assert_that(world.bot.store.has_fill(lost.trade_id), is_(False), "the trade's record should be gone")
 
 
 @given("the bot's records have gained a copy of that trade, under an id the exchange never gave")
@@ -197,6 +208,16 @@ def step_lost_trade_reported(context):
     _one_trade_reported(context, "lost_trade", "fill_missing", "the lost trade")
 
 
+@then("the order of the lost trade is reported as missing part of its fills")
+def step_lost_trade_order_reported(context):
+    """The order is named too, though the bot's record of it has not changed since the last reconciliation."""
+    world = context.world
+    problems = _discrepancies(world.notes["reconciliation"])
+    named = [d.key for d in problems if d.kind == "order_fills_incomplete"]
+    assert_that(named, equal_to([world.notes["lost_trade_order"]]),
+                f"the order whose trade was lost should be reported as missing part of its fills: {problems!r}")
+
+
 @then("a discrepancy is reported for that trade, as not made at the exchange")
 def step_phantom_reported(context):
     _one_trade_reported(context, "phantom_trade", "fill_not_on_exchange", "the trade the exchange never made")
@@ -265,14 +286,23 @@ def step_fee_reported(context):
                 f"only the overcharged trade's fee should be reported: {problems!r}")
 
 
+def _charged_since(world) -> list[tuple[bool, Decimal]]:
+    """The scenario's teeth: the fees the exchange really charged (maker?, percent), in the order of the trades."""
+    since = [t for t in world.sim.trades(world.account) if t["txid"] not in world.notes["trades_before_tier"]]
+    return [(t["maker"], (Decimal(t["fee"]) / Decimal(t["cost"]) * 100).quantize(Decimal("0.01")))
+            for t in sorted(since, key=lambda t: t["time"])]
+
+
 @then("the bot's trades since were charged {taker:Amount} % as a taker, then {maker:Amount} % as a maker")
 def step_fees_charged(context, taker, maker):
-    """The scenario's teeth: the fees the exchange really charged, in the order of the trades."""
-    world = context.world
-    since = [t for t in world.sim.trades(world.account) if t["txid"] not in world.notes["trades_before_tier"]]
-    charged = [(t["maker"], (Decimal(t["fee"]) / Decimal(t["cost"]) * 100).quantize(Decimal("0.01")))
-               for t in sorted(since, key=lambda t: t["time"])]
-    assert_that(charged, equal_to([(False, taker), (True, maker)]), "the fees charged, as taker or maker")
+    assert_that(_charged_since(context.world), equal_to([(False, taker), (True, maker)]),
+                "the fees charged, as taker or maker")
+
+
+@then("the bot's trades since were charged {first:Amount} % as a taker, then {later:Amount} % as a taker {times:d} times")
+def step_fees_charged_later(context, first, later, times):
+    assert_that(_charged_since(context.world), equal_to([(False, first)] + [(False, later)] * times),
+                "the fees charged: the first trade's, then the lower tier's")
 
 
 @given("the bot has seen its resting buy filled")
@@ -281,3 +311,19 @@ def step_resting_filled(context):
     world.safety.refresh_orders()
     makers = [f for f in world.bot.store.fills() if f.maker]
     assert_that(len(makers), equal_to(1), "the resting buy should have filled, as a maker")
+
+
+@given("the exchange cannot tell the account's fee tier until it recovers")
+def step_no_fee_tier(context):
+    context.world.sim.faults.inject(endpoint="TradeVolume", kind="error", error="EService:Unavailable", probability=1.0)
+
+
+@then("the bot's records hold the lost trade again, and its start-up says it took back {count:d} trade")
+def step_lost_trade_taken_back(context, count):
+    world = context.world
+    exchange = {t["txid"] for t in world.sim.trades()}
+    assert_that({f.trade_id for f in world.bot.store.fills()}, equal_to(exchange),
+                "every trade on the exchange should be in the bot's records again, each once")
+    rows = [r for r in world.safety.audit_log() if r.get("action") == "recover"]
+    assert_that(rows, is_not(empty()), "the start-up's recovery should be in the audit trail")
+    assert_that(rows[-1].get("imported_fills"), equal_to(count), f"the trades the start-up took back: {rows[-1]}")

@@ -52,7 +52,9 @@ class AccountMethods(EngineState):
 
     def _order_filter(self, params: dict) -> Callable[[Order], bool]:
         userref = parse_int(params, "userref", None, lo=-2**31, hi=2**31 - 1)
-        cl = None if self.cl_ord_id_filter_ignored else text(params, "cl_ord_id")
+        cl = None if self.lookup_fault == "filter_ignored" else text(params, "cl_ord_id")
+        if cl and self.lookup_fault == "filter_missed":
+            return lambda o: False
         return lambda o: (userref is None or o.userref == userref) and (not cl or o.cl_ord_id == cl)
 
     def _open_orders(self, acct: Account, params: dict) -> dict:

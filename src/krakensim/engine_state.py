@@ -21,6 +21,6 @@ class EngineState:
     system_status: str
     pair_status: dict[str, str]  # pair id -> its own status (AssetPairs); absent: the system's
     trading_limits: bool
-    cl_ord_id_filter_ignored: bool  # a ``filter_ignored`` fault: order lookups answer for every client order id
+    lookup_fault: str | None  # ``filter_ignored`` / ``filter_missed`` while such a fault is in force (order lookups)
     ids: Any
     _now: float

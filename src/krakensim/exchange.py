@@ -155,7 +155,7 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
         self.accounts: dict[str, Account] = {n: Account(n, b) for n, b in self._account_seeds.items()}
         self.counter = TradingCounter(self.tier)
         self.matcher = Matcher(self.markets, self.accounts, self.ids)
-        self.cl_ord_id_filter_ignored = False
+        self.lookup_fault = None
         self.flow = BackgroundFlow(self.seed, self.markets, self.flow_rate, now)
 
     # ================================================================ entry points
@@ -342,15 +342,16 @@ class Exchange(MarketDataMethods, AccountMethods, TradingMethods):
     def misbehaving(self, kind: str | None) -> Iterator[None]:
         """The exchange's own misbehaviour while it processes a request under fault ``kind``:
         ``wrong_fee`` charges every fill booked meanwhile twice the account's fee, ``filter_ignored``
-        makes order lookups ignore the client order id they were given."""
+        makes order lookups ignore the client order id they were given, ``filter_missed`` makes them
+        find no order by it."""
         with self._lock:
             self.matcher.fee_factor = Decimal(2 if kind == "wrong_fee" else 1)
-            self.cl_ord_id_filter_ignored = kind == "filter_ignored"
+            self.lookup_fault = kind if kind in ("filter_ignored", "filter_missed") else None
             try:
                 yield
             finally:
                 self.matcher.fee_factor = Decimal(1)
-                self.cl_ord_id_filter_ignored = False
+                self.lookup_fault = None
 
     def set_trade_volume(self, volume: Decimal, account: str = "demo") -> None:
         """The account's 30-day volume (USD, quote currencies counted 1:1), as if it had traded that much

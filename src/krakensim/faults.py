@@ -28,6 +28,8 @@ A wrong charge: the request is processed, and the exchange really charges wrongl
 A careless answer: the request is processed, and the answer ignores part of what was asked.
 - ``filter_ignored``: an order lookup (OpenOrders, ClosedOrders, QueryOrders) answers as if no client
   order id had been given: every order of the account that the other parameters select.
+- ``filter_missed``: an order lookup (OpenOrders, ClosedOrders) given a client order id answers with no
+  order, though one carries it (a lagging or careless index); a lookup without one answers in full.
 
 Stream faults (WebSocket v2, ``ws_server.py``), matched on the channel a message belongs to
 (``book``, ``ticker``, ``executions``, ``heartbeat`` ...) or ``"*"``, each firing as that message
@@ -56,14 +58,14 @@ from typing import Any, Callable
 KINDS = frozenset({
     "error", "http_status", "latency", "hang", "accept_then_drop", "reset", "truncated_json", "invalid_json",
     "replayed_answer", "phantom_txid", "error_but_processed", "wrong_fee", "filter_ignored",
-    "ws_drop", "ws_silence", "ws_corrupt", "ws_skip", "ws_delay",
+    "filter_missed", "ws_drop", "ws_silence", "ws_corrupt", "ws_skip", "ws_delay",
 })
 STREAM_KINDS = frozenset({"ws_drop", "ws_silence", "ws_corrupt", "ws_skip", "ws_delay"})
 MAX_FAULT_SECONDS = 86400.0
 # Kinds after which the request is still handed to the exchange.
 PROCESSING_KINDS = frozenset({"latency", "accept_then_drop", "truncated_json", "invalid_json",
                               "replayed_answer", "phantom_txid", "error_but_processed", "wrong_fee",
-                              "filter_ignored"})
+                              "filter_ignored", "filter_missed"})
 # Kinds whose answer is a Kraken error string (checked at injection).
 ERROR_KINDS = frozenset({"error", "error_but_processed"})
 

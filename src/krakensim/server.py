@@ -273,7 +273,7 @@ class Gateway:
         previous = self._last_ok.get(method)
         if code is None:
             self._last_ok[method] = result
-        if fault is None or fault.kind in ("latency", "wrong_fee", "filter_ignored"):
+        if fault is None or fault.kind in ("latency", "wrong_fee", "filter_ignored", "filter_missed"):
             return self._finish(http_method, path, method, kind, key_id, params, code, fault, now, body)
         if fault.kind in ("replayed_answer", "phantom_txid", "error_but_processed") and code is None:
             return self._finish(http_method, path, method, kind, key_id, params, code, fault, now,
