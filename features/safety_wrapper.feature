@@ -107,6 +107,18 @@ Feature: The safety wrapper decides what may reach the exchange
     And the exchange received no request to cancel it
     And the order is open on the exchange
 
+  @safety @critical @fault-injection @allure.label.story:cancel
+  Scenario: A cancel whose result the bot cannot read back is reported as not done, with the exchange's reason
+    The order the bot never heard back about has filled meanwhile, and the exchange fails to show
+    its trades: the bot cannot say what became of the order, so it must not report it cancelled.
+
+    Given the bot is connected to the exchange in live mode
+    And the bot has a limit buy of 0.01 XBT at 59,000 EUR whose outcome it never learnt
+    And the price of XBT/EUR has fallen to 58,900 EUR
+    And the exchange fails every read of the account's trades, being unavailable for a while
+    When the bot cancels that order
+    Then the bot reports the order as not cancelled, giving the exchange's reason
+
   @safety @blocker @allure.label.story:live-opt-in
   Scenario Outline: Live trading needs both the environment's opt-in and the explicit flag
     Given the bot is connected to the exchange in read-only mode

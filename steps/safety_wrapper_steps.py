@@ -379,3 +379,9 @@ def step_no_cancel_sent(context):
     sent = [f"#{r.seq} {r.endpoint}" for r in world.exchange_calls() if r.seq >= mark and r.seq not in world.foreign
             and r.endpoint.startswith("Cancel")]
     assert_that(sent, empty(), "no cancel should leave the bot while the exchange is in maintenance")
+
+
+@given("the exchange fails every read of the account's trades, being unavailable for a while")
+def step_trades_unreadable(context):
+    for endpoint in ("QueryTrades", "TradesHistory"):
+        context.world.sim.faults.inject(endpoint=endpoint, kind="error", error="EService:Unavailable", times=1000)
