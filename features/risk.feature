@@ -589,3 +589,11 @@ Feature: Risk limits
       | age | outcome                              |
       | 30  | accepted                             |
       | 31  | refused for reason STALE_MARKET_DATA |
+
+  @safety @critical @allure.label.story:pair-rules
+  Scenario: An order for a coin the exchange does not list is refused, and nothing is sent
+    Without the pair's trading rules (minimums, decimals) the bot cannot check the order.
+
+    When the bot asks to buy 100 DOGE, a coin the exchange does not list, at market
+    Then the order is refused for reason EXCHANGE_ERROR
+    And the exchange received no order for it

@@ -49,6 +49,7 @@ Feature: The safety wrapper decides what may reach the exchange
       | operation                                        | refusal                                                          |
       | to place several orders in one batch             | refused in every mode, each order having to pass the risk check alone |
       | a withdrawal under a name the bot does not know  | a funding operation, refused in every mode                       |
+      | to open a subaccount                             | a funding operation, refused in every mode                       |
       | an operation the bot does not know               | on no list, refused by default                                   |
 
   @safety @blocker @live-safe @allure.label.story:paper
@@ -106,6 +107,15 @@ Feature: The safety wrapper decides what may reach the exchange
     Then the bot reports the order as not cancelled, because the exchange is in maintenance
     And the exchange received no request to cancel it
     And the order is open on the exchange
+    And the audit trail shows the cancel as refused
+
+  @safety @critical @allure.label.story:audit
+  Scenario: A cancel the bot sent is in the audit trail as let through
+    Given the bot is connected to the exchange in live mode
+    And the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    When the bot cancels that order
+    Then the order is cancelled on the exchange
+    And the audit trail shows the cancel as let through
 
   @safety @critical @fault-injection @allure.label.story:cancel
   Scenario: A cancel whose result the bot cannot read back is reported as not done, with the exchange's reason

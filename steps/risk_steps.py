@@ -117,6 +117,11 @@ def step_buy_eth(context, volume):
     submit(context.world, "buy", "market", volume, pair="ETHEUR")
 
 
+@when("the bot asks to buy {volume:Amount} DOGE, a coin the exchange does not list, at market")
+def step_buy_unlisted(context, volume):
+    submit(context.world, "buy", "market", volume, pair="DOGEEUR")
+
+
 @given("the bot has a limit buy of {volume:Amount} ETH resting at {price:Amount} EUR")
 def step_resting_eth_buy(context, volume, price):
     outcome = submit(context.world, "buy", "limit", volume, price, pair="ETHEUR")

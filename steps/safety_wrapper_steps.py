@@ -339,6 +339,7 @@ _NO_MODE_OPERATIONS = {
     "to place several orders in one batch": "AddOrderBatch",
     "a withdrawal under a name the bot does not know": "WithdrawInstantly",
     "an operation the bot does not know": "MoveEverything",
+    "to open a subaccount": "CreateSubaccount",
 }
 _REFUSALS = {
     "refused in every mode, each order having to pass the risk check alone":
@@ -385,3 +386,12 @@ def step_no_cancel_sent(context):
 def step_trades_unreadable(context):
     for endpoint in ("QueryTrades", "TradesHistory"):
         context.world.sim.faults.inject(endpoint=endpoint, kind="error", error="EService:Unavailable", times=1000)
+
+
+@then("the audit trail shows the cancel as {verdict}")
+def step_audit_cancel(context, verdict):
+    world = context.world
+    cl_ord_id = world.notes["cancel"].cl_ord_id
+    rows = [r for r in world.safety.audit_log() if r.get("action") == "cancel" and r.get("cl_ord_id") == cl_ord_id]
+    assert_that([r.get("allowed") for r in rows], equal_to([{"let through": True, "refused": False}[verdict]]),
+                f"the cancel should be audited once, as {verdict}: {rows}")
