@@ -46,11 +46,11 @@ Feature: The safety wrapper decides what may reach the exchange
     And the exchange received no request at all for it
 
     Examples: Refused in every mode, each for its own reason
-      | operation                                        | refusal                                                          |
-      | to place several orders in one batch             | refused in every mode, each order having to pass the risk check alone |
-      | a withdrawal under a name the bot does not know  | a funding operation, refused in every mode                       |
-      | to open a subaccount                             | a funding operation, refused in every mode                       |
-      | an operation the bot does not know               | on no list, refused by default                                   |
+      | operation                                       | refusal                                                               |
+      | to place several orders in one batch            | refused in every mode, each order having to pass the risk check alone |
+      | a withdrawal under a name the bot does not know | a funding operation, refused in every mode                            |
+      | to open a subaccount                            | a funding operation, refused in every mode                            |
+      | an operation the bot does not know              | on no list, refused by default                                        |
 
   @safety @blocker @live-safe @allure.label.story:paper
   Scenario: In paper mode an order is only validated by the exchange, never placed
