@@ -128,6 +128,7 @@ Feature: The safety wrapper decides what may reach the exchange
     And the exchange fails every read of the account's trades, being unavailable for a while
     When the bot cancels that order
     Then the bot reports the order as not cancelled, giving the exchange's reason
+    And once the exchange shows its trades again, the bot's recovery records the order filled, with its fill
 
   @safety @blocker @allure.label.story:live-opt-in
   Scenario Outline: Live trading needs both the environment's opt-in and the explicit flag

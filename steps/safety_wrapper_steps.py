@@ -382,6 +382,18 @@ def step_no_cancel_sent(context):
     assert_that(sent, empty(), "no cancel should leave the bot while the exchange is in maintenance")
 
 
+@then("once the exchange shows its trades again, the bot's recovery records the order filled, with its fill")
+def step_filled_once_readable(context):
+    world = context.world
+    world.sim.faults.clear()
+    world.sim.advance(60)  # the failed reads opened the circuit breaker: its recovery time passes
+    world.safety.recover()  # as at a start: refresh_orders and reconcile() leave a FILLED order's missing fill alone
+    record = world.safety.order(world.notes["resting"][-1].cl_ord_id)
+    fills = world.bot.store.fills(txid=record.txid) if record.txid else []
+    assert_that((record.status, sum((f.volume for f in fills), Decimal(0))), equal_to(("FILLED", record.volume)),
+                f"the bot should record the order filled, with its fill: {record}")
+
+
 @given("the exchange fails every read of the account's trades, being unavailable for a while")
 def step_trades_unreadable(context):
     for endpoint in ("QueryTrades", "TradesHistory"):
