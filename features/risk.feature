@@ -350,6 +350,20 @@ Feature: Risk limits
     Then the order is accepted
 
   @safety @blocker @allure.label.story:daily-loss
+  Scenario: The daily loss limit starts again the next day
+    Yesterday's loss stopped yesterday's buying; it does not count against today's limit.
+
+    Given the bot's risk limits are:
+      | limit                       | value  |
+      | trades per day              | 50     |
+      | largest loss per day in EUR | 14.762 |
+    And the bot bought 0.01 XBT with the price at 60,000 EUR and sold it at 59,000 EUR, a loss of 14.762 EUR after 4.76 EUR in fees
+    And the bot's next buy that day, of 0.001 XBT at market, was refused for reason DAILY_LOSS_LIMIT
+    And the next day has begun
+    When the bot asks to buy 0.001 XBT at market
+    Then the order is accepted
+
+  @safety @blocker @allure.label.story:daily-loss
   Scenario Outline: Selling what the bot holds stays allowed once the daily loss limit is reached
     Given the bot's risk limits are:
       | limit                       | value  |
@@ -483,6 +497,21 @@ Feature: Risk limits
       | 0.03       | accepted                        |
       | 0.03000001 | refused for reason MAX_POSITION |
 
+  @safety @critical @allure.label.story:position-size
+  Scenario Outline: A buy waiting on XBT's book counts once, at its value, towards a purchase of another asset
+    The resting XBT buy is part of the one allocation; it is not also taken for ETH the bot is buying.
+
+    Given the bot has a limit buy of 0.03 XBT resting at 59,000 EUR
+    And the price of ETH/EUR is 3,000 EUR
+    When the bot asks to buy <volume> ETH at market
+    Then the order is <outcome>
+    And no other limit refused it
+
+    Examples: 0.03 XBT bid for leaves 0.02 XBT, worth 0.4 ETH
+      | volume     | outcome                         |
+      | 0.4        | accepted                        |
+      | 0.40000001 | refused for reason MAX_POSITION |
+
   @safety @blocker @allure.label.story:funds
   Scenario Outline: A buy must leave room for the exchange's fee in the money the account holds
     Given the account holds only 50.2 EUR
@@ -560,3 +589,11 @@ Feature: Risk limits
       | age | outcome                              |
       | 30  | accepted                             |
       | 31  | refused for reason STALE_MARKET_DATA |
+
+  @safety @critical @allure.label.story:pair-rules
+  Scenario: An order for a coin the exchange does not list is refused, and nothing is sent
+    Without the pair's trading rules (minimums, decimals) the bot cannot check the order.
+
+    When the bot asks to buy 100 DOGE, a coin the exchange does not list, at market
+    Then the order is refused for reason EXCHANGE_ERROR
+    And the exchange received no order for it

@@ -37,6 +37,21 @@ Feature: The safety wrapper decides what may reach the exchange
       | canary    |
       | live      |
 
+  @safety @blocker @allure.label.story:allowlist
+  Scenario Outline: Operations no mode allows are refused by name, even in live mode, and the audit trail says why
+    Given the bot is connected to the exchange in live mode
+    When the bot attempts <operation>, which no mode allows
+    Then the attempt is refused
+    And the audit trail shows the attempt refused as <refusal>
+    And the exchange received no request at all for it
+
+    Examples: Refused in every mode, each for its own reason
+      | operation                                       | refusal                                                               |
+      | to place several orders in one batch            | refused in every mode, each order having to pass the risk check alone |
+      | a withdrawal under a name the bot does not know | a funding operation, refused in every mode                            |
+      | to open a subaccount                            | a funding operation, refused in every mode                            |
+      | an operation the bot does not know              | on no list, refused by default                                        |
+
   @safety @blocker @live-safe @allure.label.story:paper
   Scenario: In paper mode an order is only validated by the exchange, never placed
     Given the bot is connected to the exchange in paper mode
@@ -80,6 +95,40 @@ Feature: The safety wrapper decides what may reach the exchange
     When the bot asks to buy 0.01 XBT at market
     Then the order is refused
     And the exchange received no order for it
+
+  @safety @critical @fault-injection @allure.label.story:cancel
+  Scenario: While the exchange is in maintenance a cancel is not attempted, and the bot says it was not done
+    An operator told "cancelled" would think the order gone while it still rests on the book.
+
+    Given the bot is connected to the exchange in live mode
+    And the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And the exchange is in maintenance mode
+    When the bot cancels that order
+    Then the bot reports the order as not cancelled, because the exchange is in maintenance
+    And the exchange received no request to cancel it
+    And the order is open on the exchange
+    And the audit trail shows the cancel as refused
+
+  @safety @critical @allure.label.story:audit
+  Scenario: A cancel the bot sent is in the audit trail as let through
+    Given the bot is connected to the exchange in live mode
+    And the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    When the bot cancels that order
+    Then the order is cancelled on the exchange
+    And the audit trail shows the cancel as let through
+
+  @safety @critical @fault-injection @allure.label.story:cancel
+  Scenario: A cancel whose result the bot cannot read back is reported as not done, with the exchange's reason
+    The order the bot never heard back about has filled meanwhile, and the exchange fails to show
+    its trades: the bot cannot say what became of the order, so it must not report it cancelled.
+
+    Given the bot is connected to the exchange in live mode
+    And the bot has a limit buy of 0.01 XBT at 59,000 EUR whose outcome it never learnt
+    And the price of XBT/EUR has fallen to 58,900 EUR
+    And the exchange fails every read of the account's trades, being unavailable for a while
+    When the bot cancels that order
+    Then the bot reports the order as not cancelled, giving the exchange's reason
+    And once the exchange shows its trades again, the bot's recovery records the order filled, with its fill
 
   @safety @blocker @allure.label.story:live-opt-in
   Scenario Outline: Live trading needs both the environment's opt-in and the explicit flag

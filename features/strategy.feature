@@ -26,6 +26,31 @@ Feature: The strategy's own trades
       | 56,839.9 | twice |
 
   @safety @critical @fault-injection @allure.label.story:strategy
+  Scenario Outline: The first reference is the middle of the book to the cent, not rounded to a whole euro
+    Given the price of XBT/EUR is 60,000.5 EUR
+    And the bot has run one trading cycle at that price
+    And the price of XBT/EUR has fallen to <price> EUR
+    When the bot runs its next trading cycle a minute later
+    Then the strategy has bought <buys> in all
+
+    Examples: 2% below 60,000.50 EUR is 58,800.49 EUR; the asking price is 0.10 EUR above the price
+      | price    | buys       |
+      | 58,800.3 | once       |
+      | 58,800.4 | not at all |
+
+  @safety @critical @fault-injection @allure.label.story:strategy
+  Scenario: After selling at its profit target, the strategy measures the next dip from the next price, not from its sale
+    A sale is no purchase: the strategy starts afresh from the next price it sees, so a fall
+    just below the sale's price is not a dip to buy.
+
+    Given the bot holds 0.01 XBT bought at an asking price of 60,000 EUR, an average entry of 60,240 EUR with the fee, and no protective order at the exchange
+    And the price of XBT/EUR has risen to 63,000 EUR
+    And the bot has run its next trading cycle a minute later, selling the whole position at the bid, 62,999.9 EUR
+    And the price of XBT/EUR has fallen to 61,700 EUR
+    When the bot runs its next trading cycle a minute later
+    Then the exchange received no order
+
+  @safety @critical @fault-injection @allure.label.story:strategy
   Scenario Outline: The strategy sells the whole position at the bid once the bid is 3% above the average entry, not before
     Given the bot holds 0.01 XBT bought at an asking price of 60,000 EUR, an average entry of 60,240 EUR with the fee, and no protective order at the exchange
     And the price of XBT/EUR has risen to <price> EUR

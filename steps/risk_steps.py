@@ -70,6 +70,20 @@ def _next_day(world) -> None:
     world.sim.advance((now // 86_400 + 1) * 86_400 + 3600 - now)  # 01:00 UTC the next day
 
 
+@given("the next day has begun")
+def step_next_day(context):
+    _next_day(context.world)
+
+
+@given("the bot's next buy that day, of {volume:Amount} XBT at market, was refused for reason {code}")
+def step_buy_refused_that_day(context, volume, code):
+    """Asked on the day of the loss, so the bot has already worked out that day's result once."""
+    outcome = submit(context.world, "buy", "market", volume)
+    assert_that((outcome.placed, denial_codes(outcome)), equal_to((False, [code])),
+                f"that day's buy should be refused by {code} alone: {describe(outcome)}")
+    context.world.notes.pop("outcome")
+
+
 @given("the bot made {count:d} trades yesterday")
 def step_made_trades_yesterday(context, count):
     step_made_trades(context, count)
@@ -101,6 +115,11 @@ def step_holds_bought(context, volume, orders=1):
 @when("the bot asks to buy {volume:Amount} ETH at market")
 def step_buy_eth(context, volume):
     submit(context.world, "buy", "market", volume, pair="ETHEUR")
+
+
+@when("the bot asks to buy {volume:Amount} DOGE, a coin the exchange does not list, at market")
+def step_buy_unlisted(context, volume):
+    submit(context.world, "buy", "market", volume, pair="DOGEEUR")
 
 
 @given("the bot has a limit buy of {volume:Amount} ETH resting at {price:Amount} EUR")

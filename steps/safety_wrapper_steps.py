@@ -13,7 +13,7 @@ from hamcrest import (assert_that, contains_string, empty, equal_to, greater_tha
 from krakenbot.errors import EndpointNotAllowed
 from krakenbot.safety import LiveTradingRefused
 from tools.spec_support.evidence import ALL_OPERATIONS, SPEC_ALLOWED
-from tools.spec_support.facade import describe, exchange_order, status_name, submit
+from tools.spec_support.facade import denial_codes, describe, exchange_order, status_name, submit
 from tools.spec_support.log_capture import everything_logged_and_printed
 
 
@@ -332,3 +332,78 @@ def step_nothing_leaked(context):
                 "the connection check and the configuration should have been printed (with the key redacted)")
     assert_that(world.api_key[:5] in text, is_(False), "no more of the key than its first four characters may show")
     assert_that(world.api_secret in text, is_(False), "the secret must never be logged or printed")
+
+
+# What each operation is called at the exchange, and the words of the bot's refusal that say which rule refused it.
+_NO_MODE_OPERATIONS = {
+    "to place several orders in one batch": "AddOrderBatch",
+    "a withdrawal under a name the bot does not know": "WithdrawInstantly",
+    "an operation the bot does not know": "MoveEverything",
+    "to open a subaccount": "CreateSubaccount",
+}
+_REFUSALS = {
+    "refused in every mode, each order having to pass the risk check alone":
+        "is refused in every mode (each order passes the risk check alone)",
+    "a funding operation, refused in every mode": "is a funding endpoint: refused in every mode",
+    "on no list, refused by default": "is not on any allowlist (default deny)",
+}
+
+
+@when("the bot attempts {operation}, which no mode allows")
+def step_attempt_no_mode(context, operation):
+    world = context.world
+    world.notes["attempted"] = name = _NO_MODE_OPERATIONS[operation]
+    world.notes["attempt_error"] = _attempt(world, name)
+
+
+@then("the audit trail shows the attempt refused as {refusal}")
+def step_audit_refused_as(context, refusal):
+    world = context.world
+    name = world.notes["attempted"]
+    rows = [r.get("reason") for r in world.safety.audit_log() if r.get("endpoint") == name and r.get("allowed") is False]
+    assert_that(rows, has_length(1), f"the refused attempt to call {name} should be audited once")
+    assert_that(rows[0], contains_string(f"{name} {_REFUSALS[refusal]}"), "the refusal should name the rule that refused it")
+
+
+@then("the bot reports the order as not cancelled, because the exchange is in maintenance")
+def step_cancel_refused_maintenance(context):
+    outcome = context.world.notes["cancel"]
+    assert_that((outcome.accepted, outcome.placed), equal_to((False, False)), f"the cancel was not done: {describe(outcome)}")
+    assert_that(denial_codes(outcome), equal_to(["MARKET_STATUS"]), "the refusal should name the exchange's status")
+    assert_that(outcome.reason, contains_string("maintenance"), "the operator should read why")
+
+
+@then("the exchange received no request to cancel it")
+def step_no_cancel_sent(context):
+    world = context.world
+    mark = world.notes["when_mark"]
+    sent = [f"#{r.seq} {r.endpoint}" for r in world.exchange_calls() if r.seq >= mark and r.seq not in world.foreign
+            and r.endpoint.startswith("Cancel")]
+    assert_that(sent, empty(), "no cancel should leave the bot while the exchange is in maintenance")
+
+
+@then("once the exchange shows its trades again, the bot's recovery records the order filled, with its fill")
+def step_filled_once_readable(context):
+    world = context.world
+    world.sim.faults.clear()
+    world.sim.advance(60)  # the failed reads opened the circuit breaker: its recovery time passes
+    world.safety.recover()  # as at a start: refresh_orders and reconcile() leave a FILLED order's missing fill alone
+    record = world.safety.order(world.notes["resting"][-1].cl_ord_id)
+    fills = world.bot.store.fills(txid=record.txid) if record.txid else []
+    assert_that((record.status, sum((f.volume for f in fills), Decimal(0))), equal_to(("FILLED", record.volume)),
+                f"the bot should record the order filled, with its fill: {record}")
+
+
+@given("the exchange fails every read of the account's trades, being unavailable for a while")
+def step_trades_unreadable(context):
+    for endpoint in ("QueryTrades", "TradesHistory"):
+        context.world.sim.faults.inject(endpoint=endpoint, kind="error", error="EService:Unavailable", times=1000)
+
+
+@then("the audit trail shows the cancel as {verdict}")
+def step_audit_cancel(context, verdict):
+    world = context.world
+    cl_ord_id = world.notes["cancel"].cl_ord_id
+    rows = [r for r in world.safety.audit_log() if r.get("action") == "cancel" and r.get("cl_ord_id") == cl_ord_id]
+    assert_that([r.get("allowed") for r in rows], equal_to([{"let through": True, "refused": False}[verdict]]),
+                f"the cancel should be audited once, as {verdict}: {rows}")

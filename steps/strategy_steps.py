@@ -6,6 +6,8 @@ from decimal import Decimal
 from behave import given, then
 from hamcrest import assert_that, equal_to
 
+from tools.spec_support.facade import PAIR
+
 
 def _strategy_buys(world) -> list[Decimal]:
     return [Decimal(r.params.get("price", "0")) for r in world.exchange_calls("AddOrder")
@@ -22,6 +24,18 @@ def step_cycle_bought(context, price):
 
 @then("the strategy has bought {times} in all")
 def step_bought_in_all(context, times):
-    count = {"once": 1, "twice": 2}[times]
+    count = {"not at all": 0, "once": 1, "twice": 2}[times]
     buys = _strategy_buys(context.world)
     assert_that(len(buys), equal_to(count), f"the strategy's buys: {buys}")
+
+
+@given("the bot has run its next trading cycle a minute later, selling the whole position at the bid, {price:Amount} EUR")
+def step_cycle_sold(context, price):
+    world = context.world
+    mark = len(world.sim.access_log)
+    world.sim.advance(60)
+    world.bot.run_once()
+    sent = [(r.params.get("type"), Decimal(r.params.get("price", "0"))) for r in world.exchange_calls("AddOrder")
+            if r.seq >= mark and r.seq not in world.foreign]
+    assert_that(sent, equal_to([("sell", price)]), "the cycle should have sold the position at the bid, once")
+    assert_that(world.safety.position(PAIR)[0], equal_to(Decimal(0)), "the sale should have filled: nothing held")
