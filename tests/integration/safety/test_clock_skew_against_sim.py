@@ -98,3 +98,16 @@ def test_the_offset_is_measured_at_connect(sim, make_bot):
     assert bot.safety.check_connection().authenticated
     assert bot.client.server_clock.offset == 2.0 and bot.client.server_clock.problem() is None
     assert [r.endpoint for r in sim.access_log].count("Time") == 1  # not measured again before ten minutes
+
+
+def test_a_clock_ahead_still_records_the_fill_of_an_order_resolved_after_a_lost_answer(sim, make_bot):
+    """The bot's clock 4 s ahead (within the bound): an AddOrder the exchange executed but whose answer
+    was lost is resolved by its client order id, and its trade, timed by the exchange's clock, is looked up
+    from far enough back to be found (a window from the bot's own time less 1 s missed it for good)."""
+    bot = make_bot(skew=4)
+    sim.faults.inject(endpoint="AddOrder", kind="accept_then_drop", times=1)
+    outcome = bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("61000"))
+    [trade] = sim.trades()
+    assert outcome.placed and outcome.status == "FILLED", outcome
+    fills = bot.store.fills()
+    assert [(f.txid, f.volume) for f in fills] == [(trade["ordertxid"], Decimal("0.001"))], (fills, trade)
