@@ -232,6 +232,23 @@ class World:
         self.build_bot(mode)
         return self.bot.start()
 
+    def start_from_command_line(self, **settings: str) -> tuple[int, str]:
+        """``krakenbot check`` as the operator runs it, with ``settings`` in its environment over the
+        scenario's: the exit code and what it printed on stderr (the bot built so far is closed)."""
+        import contextlib
+        import io
+        from unittest import mock
+
+        from krakenbot import cli
+
+        self.close_bot()
+        empty = self.tmpdir / "empty.env"  # an empty settings file: no ./.env of the checkout can slip in
+        empty.touch(mode=0o600)
+        err = io.StringIO()
+        with mock.patch.dict(os.environ, {**self.env, **settings}), contextlib.redirect_stderr(err):
+            code = cli.main(["--env-file", str(empty), "--store", str(self.tmpdir / "cli.sqlite"), "check"])
+        return code, err.getvalue()
+
     def close_bot(self) -> None:
         if self.bot is not None:
             close = getattr(self.bot, "close", None)
