@@ -18,7 +18,6 @@ SETTINGS = {
 def step_start_with_setting(context, name, value):
     world = context.world
     assert_that(SETTINGS, has_key(name), f"'{name}' should be a setting the specification knows")
-    world.notes["when_mark"] = len(world.sim.access_log)
     code, stderr = world.start_from_command_line(**{SETTINGS[name]: value})
     world.notes.update(exit_code=code, stderr=stderr, setting=SETTINGS[name])
 
@@ -34,5 +33,5 @@ def step_refused_naming_setting(context, rule):
     assert_that("\n" in line, is_(False), f"the error should be one line: {line}")
     assert_that(line, contains_string(f"{notes['setting']}: "), "the error should name the setting")
     assert_that(line, contains_string(rule), "the error should say what the setting allows")
-    sent = [r.endpoint for r in world.sim.access_log[notes["when_mark"]:] if r.kind in ("public", "private")]
+    sent = [r.endpoint for r in world.exchange_calls() if r.seq >= notes["when_mark"]]
     assert_that(sent, empty(), "a bot that refuses its settings should not have contacted the exchange")
