@@ -46,6 +46,18 @@ Feature: Connecting to the exchange
     And the exchange refused no request for its sequence number
 
   @safety @critical @allure.label.story:nonce
+  Scenario: After the machine's clock was set back between two runs, the bot still numbers its requests above every earlier one
+    A clock corrected backwards by half a minute (a time server's step, a virtual machine
+    resumed) must not get the bot's requests refused: the exchange remembers the highest
+    number it accepted, and the bot counts up from the mark it saved, not from the clock.
+
+    Given the bot has read the balances once while the machine's clock ran 30 seconds fast
+    And the bot has been restarted since, with the clock set right
+    When the bot reads the balances 3 times in a row
+    Then the exchange answered all 4 balance reads
+    And the exchange refused no request for its sequence number
+
+  @safety @critical @allure.label.story:nonce
   Scenario: Requests sent within one tick of the machine's clock still carry rising numbers
     A coarse or stalled clock (a virtual machine's, or one being corrected) gives several
     requests the same time; each must still be numbered above the one before it, or the

@@ -38,6 +38,20 @@ Feature: Failing safe when the exchange misbehaves
       | a garbled answer             |
 
   @safety @blocker @fault-injection @allure.label.story:circuit-breaker
+  Scenario Outline: The circuit breaker counts the failures of the last minute, not older ones
+    It opens on the 5th failed request within 60 seconds; a failure a full minute old no
+    longer counts.
+
+    Given the exchange failed 4 of the bot's requests, the first of them <seconds> seconds ago
+    When the exchange fails the bot's next request
+    Then the circuit breaker is <state>
+
+    Examples: Time since the first of the failures
+      | seconds | state  |
+      | 59      | open   |
+      | 60      | closed |
+
+  @safety @blocker @fault-injection @allure.label.story:circuit-breaker
   Scenario: While the circuit breaker is open the bot does not even read from the exchange
     Given the circuit breaker has opened after repeated failures
     And the exchange has recovered

@@ -41,6 +41,17 @@ def step_read_balances_once(context):
     context.world.safety.balances()
 
 
+@given("the bot has read the balances once while the machine's clock ran {seconds:d} seconds fast")
+def step_read_balances_clock_fast(context, seconds):
+    context.world.run_request_numbering_clock_fast(seconds)
+    context.world.safety.balances()
+
+
+@given("the bot has been restarted since, with the clock set right")
+def step_restart_clock_right(context):
+    context.world.restart()  # the new bot numbers its requests by the machine's clock as it is
+
+
 @given("the machine's clock stands still from now on")
 def step_clock_stands_still(context):
     """The clock the bot numbers its requests by (the machine's wall clock, never the scenario's) stops

@@ -65,6 +65,36 @@ def step_fail_next_with(context, count, failure):
     world.sim.faults.inject(endpoint="*", times=count, **FAILURES[failure])
 
 
+def _read_balances_quietly(world):
+    """The balances: read at the exchange each time (a price the bot read a moment ago is reused)."""
+    try:
+        world.safety.balances()
+    except KrakenError as exc:
+        world.notes.setdefault("errors", []).append(exc)
+
+
+@given("the exchange failed {count:d} of the bot's requests, the first of them {seconds:d} seconds ago")
+def step_failed_seconds_ago(context, count, seconds):
+    """Counted from the first failed request as the exchange saw it: the reads' own retry pauses come after it."""
+    world = context.world
+    mark = len(world.sim.access_log)
+    world.sim.faults.inject(endpoint="*", kind="error", error="EService:Unavailable", times=count)
+    failed: list = []
+    while len(failed) < count and len(world.notes.get("errors", [])) <= count:
+        _read_balances_quietly(world)
+        failed = [r for r in world.exchange_calls() if r.seq >= mark and r.outcome != "ok"]
+    assert_that(failed, has_length(count), "the exchange should have failed that many of the bot's requests")
+    assert_that(_breaker_state(world), equal_to("CLOSED"), f"{count} failures should not open the circuit breaker")
+    world.sim.advance(failed[0].time + seconds - world.clock.time())
+
+
+@when("the exchange fails the bot's next request")
+def step_fail_one_more(context):
+    world = context.world
+    world.sim.faults.inject(endpoint="*", kind="error", error="EService:Unavailable", times=1)
+    _read_balances_quietly(world)
+
+
 @given("the circuit breaker has opened after repeated failures")
 def step_breaker_opened(context):
     world = context.world

@@ -240,22 +240,9 @@ def step_price_read_ago(context, pair, age):
 
 
 def _start_from_command_line(world, setting, value):
-    """``krakenbot check`` as the operator runs it, the setting in its environment: the exit code and what it
-    printed on stderr."""
-    import contextlib
-    import io
-    import os
-    from unittest import mock
-
-    from krakenbot import cli
-
-    world.close_bot()
-    empty = world.tmpdir / "empty.env"  # an empty settings file: no ./.env of the checkout can slip in
-    empty.touch(mode=0o600)
-    err = io.StringIO()
-    with mock.patch.dict(os.environ, {**world.env, setting: value}), contextlib.redirect_stderr(err):
-        code = cli.main(["--env-file", str(empty), "--store", str(world.tmpdir / "cli.sqlite"), "check"])
-    world.notes.update(exit_code=code, stderr=err.getvalue(), setting=setting)
+    """``krakenbot check`` with the setting in its environment: its exit code and stderr in the notes."""
+    code, stderr = world.start_from_command_line(**{setting: value})
+    world.notes.update(exit_code=code, stderr=stderr, setting=setting)
 
 
 @when('the operator starts the bot with the limit "{name}" set to {value}')

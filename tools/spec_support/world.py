@@ -209,6 +209,14 @@ class World:
         frozen = max(wall_microseconds(), nonces.last) + 1
         nonces._now = lambda: frozen  # the generator's time source; there is no other way in from outside
 
+    def run_request_numbering_clock_fast(self, seconds: float) -> None:
+        """The wall clock the bot's nonces come from runs ``seconds`` fast, as a clock that a time
+        server later sets back would; a restarted bot reads the machine's clock as it is again."""
+        from krakenbot.client.nonce import wall_microseconds
+
+        ahead = int(seconds * 1_000_000)
+        self.safety.client.nonces._now = lambda: wall_microseconds() + ahead  # as stop_request_numbering_clock
+
     def restart(self) -> Any:
         """Close the bot and build a new one on the same store, as a process restart would."""
         mode = self.mode if self.bot is not None else "read-only"
@@ -231,6 +239,23 @@ class World:
         self.close_bot()
         self.build_bot(mode)
         return self.bot.start()
+
+    def start_from_command_line(self, **settings: str) -> tuple[int, str]:
+        """``krakenbot check`` as the operator runs it, with ``settings`` in its environment over the
+        scenario's: the exit code and what it printed on stderr (the bot built so far is closed)."""
+        import contextlib
+        import io
+        from unittest import mock
+
+        from krakenbot import cli
+
+        self.close_bot()
+        empty = self.tmpdir / "empty.env"  # an empty settings file: no ./.env of the checkout can slip in
+        empty.touch(mode=0o600)
+        err = io.StringIO()
+        with mock.patch.dict(os.environ, {**self.env, **settings}), contextlib.redirect_stderr(err):
+            code = cli.main(["--env-file", str(empty), "--store", str(self.tmpdir / "cli.sqlite"), "check"])
+        return code, err.getvalue()
 
     def close_bot(self) -> None:
         if self.bot is not None:
