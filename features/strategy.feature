@@ -51,6 +51,22 @@ Feature: The strategy's own trades
     Then the exchange received no order
 
   @safety @critical @fault-injection @allure.label.story:strategy
+  Scenario: After selling at its profit target, the strategy no longer measures dips from its last purchase
+    The sale ends the purchase's reference: the next price the strategy sees is its reference, and a
+    fall of 2% from that price is a dip to buy, though it is far above the old purchase.
+
+    Given the price of XBT/EUR is 60,000 EUR
+    And the bot has run one trading cycle at that price
+    And the price of XBT/EUR has fallen to 58,700 EUR
+    And the bot has run its next trading cycle a minute later, buying at the asking price of 58,700.1 EUR
+    And the price of XBT/EUR has risen to 61,000 EUR
+    And the bot has run its next trading cycle a minute later, selling the whole position at the bid, 60,999.9 EUR
+    And the bot has run its next trading cycle a minute later, placing no order
+    And the price of XBT/EUR has fallen to 59,700 EUR
+    When the bot runs its next trading cycle a minute later
+    Then the strategy has bought twice in all
+
+  @safety @critical @fault-injection @allure.label.story:strategy
   Scenario Outline: The strategy sells the whole position at the bid once the bid is 3% above the average entry, not before
     Given the bot holds 0.01 XBT bought at an asking price of 60,000 EUR, an average entry of 60,240 EUR with the fee, and no protective order at the exchange
     And the price of XBT/EUR has risen to <price> EUR

@@ -39,3 +39,13 @@ def step_cycle_sold(context, price):
             if r.seq >= mark and r.seq not in world.foreign]
     assert_that(sent, equal_to([("sell", price)]), "the cycle should have sold the position at the bid, once")
     assert_that(world.safety.position(PAIR)[0], equal_to(Decimal(0)), "the sale should have filled: nothing held")
+
+
+@given("the bot has run its next trading cycle a minute later, placing no order")
+def step_cycle_quiet(context):
+    world = context.world
+    mark = len(world.sim.access_log)
+    world.sim.advance(60)
+    world.bot.run_once()
+    sent = [r.params.get("type") for r in world.exchange_calls("AddOrder") if r.seq >= mark and r.seq not in world.foreign]
+    assert_that(sent, equal_to([]), "the cycle should have placed no order")

@@ -111,3 +111,39 @@ def test_a_clock_ahead_still_records_the_fill_of_an_order_resolved_after_a_lost_
     assert outcome.placed and outcome.status == "FILLED", outcome
     fills = bot.store.fills()
     assert [(f.txid, f.volume) for f in fills] == [(trade["ordertxid"], Decimal("0.001"))], (fills, trade)
+
+
+def _later(sim, bot, seconds=60):
+    """A minute passes on both clocks (the API's call counter decays meanwhile)."""
+    sim.advance(seconds)
+    bot.clock.advance(seconds)
+
+
+def _first_trade_lost(sim, make_bot, skew):
+    """The bot's first order fills at once; a clean reconciliation; then the trade's row is lost from its records."""
+    bot = make_bot(skew=skew)
+    assert bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.001")).placed
+    _later(sim, bot)
+    assert bot.safety.reconcile().clean
+    [lost] = bot.store.fills()
+    bot.store._db.execute("DELETE FROM fills WHERE trade_id = ?", (lost.trade_id,))
+    _later(sim, bot)
+    return bot, lost.trade_id
+
+
+@pytest.mark.parametrize("skew", [-4, 0, 4])
+def test_a_clock_ahead_still_reports_a_trade_lost_from_the_records(sim, make_bot, skew):
+    """The reconciler's trade window starts at the baseline, taken by the bot's clock just before its first
+    order; the order's trade is timed by the exchange's clock. With the bot's clock 4 s ahead (within the
+    bound) the first trade falls before the window: once lost from the bot's records it must still be named."""
+    bot, lost = _first_trade_lost(sim, make_bot, skew)
+    report = bot.safety.reconcile()
+    assert ("fill_missing", lost) in [(d.kind, d.key) for d in report.discrepancies], report.discrepancies
+
+
+@pytest.mark.parametrize("skew", [-4, 0, 4])
+def test_a_clock_ahead_still_takes_back_a_lost_trade_at_start_up(sim, make_bot, skew):
+    """As above: the start-up reads the exchange's trades from the same window and must take the lost one back."""
+    bot, lost = _first_trade_lost(sim, make_bot, skew)
+    recovered = bot.safety.recover()
+    assert bot.store.has_fill(lost) and recovered.imported_fills == 1, recovered
