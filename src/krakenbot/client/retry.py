@@ -92,7 +92,6 @@ class Retrier:
         self.policy = policy
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
-        self.retries = 0  # attempts beyond the first, for observation
 
     def run(self, endpoint: str, public: bool, attempt: Callable[[], T], budget: Budget | None = None) -> T:
         """``attempt()`` until it succeeds or the policy (or ``budget``, the call's time) says stop."""
@@ -108,7 +107,6 @@ class Retrier:
             if first_failure is not None:
                 failure, first_failure = first_failure, None
                 raise failure
-            self.retries += 1
             return attempt()
 
         policy, rng, clock = self.policy, self._rng, self._clock

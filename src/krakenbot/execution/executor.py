@@ -82,7 +82,7 @@ _PRICED = {OrderType.LIMIT, OrderType.STOP_LOSS, OrderType.TAKE_PROFIT,
 _ID_ATTEMPTS = 100
 # An order's time is ours, its trades' times the exchange's, which may differ by as much as the skew the bot
 # still trades with (ServerClock.max_skew_seconds): a trade look-up by time starts well before the order.
-_TRADE_LOOKBACK_S = 60
+TRADE_LOOKBACK_S = 60
 # unknown_pairs() runs before every order: the status values once, not an Enum property per read
 _UNKNOWN = OrderStatus.UNKNOWN.value
 _ACTIVE = tuple(sorted(s.value for s in ACTIVE_STATUSES))
@@ -843,7 +843,7 @@ class Executor:
             added += self.import_trades(self.client.account.query_trades(ids[i:i + 20]))
         wanting = self._missing_fills(self.store.get_order(o.cl_ord_id) or o for o in wanting)
         if wanting:
-            start = int(min(o.created_at for o in wanting)) - _TRADE_LOOKBACK_S
+            start = int(min(o.created_at for o in wanting)) - TRADE_LOOKBACK_S
             added += self.import_trades(fetch_trades(self.client.account, start), only_txids={o.txid for o in wanting})
         return added
 

@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from krakenbot.clock import Clock, SystemClock
-from krakenbot.execution.executor import Executor, names_another_order, query_orders_isolating
+from krakenbot.execution.executor import TRADE_LOOKBACK_S, Executor, names_another_order, query_orders_isolating
 from krakenbot.execution.fills import AccountFees, fee_discrepancy, fetch_trades
 from krakenbot.execution.order_state import EXCHANGE_STATUS_FOR_EVENT, OrderStatus, event_for_exchange_status
 from krakenbot.models import OrderInfo, TradeInfo
@@ -130,9 +130,28 @@ class Reconciler:
         self.store.set_meta(MARK_KEY, json.dumps({"base": base, "time": top, "trade_id": top_id, "cutoff": cutoff,
                                                   "digest": digest, "count": count, "checked_at": now}))
 
-    def _fetch_trades(self, since: float | None) -> dict[str, TradeInfo]:
-        # Kraken's start is exclusive and in whole seconds: one second earlier keeps ``since`` itself.
-        return fetch_trades(self.client.account, None if since is None else int(since) - 1)
+    def _fetch_trades(self, since: float | None, own_from: float | None = None) -> dict[str, TradeInfo]:
+        """The exchange's trades from ``since`` on, and the bot's own from ``own_from`` (``_own_from``):
+        one of the bot's trades is its business whenever it is timed, another's only from ``since`` (one
+        before the baseline is in the baseline's balances)."""
+        if since is None:
+            return fetch_trades(self.client.account, None)
+        start = since if own_from is None else min(since, own_from)
+        # Kraken's start is exclusive and in whole seconds: one second earlier keeps the start itself.
+        trades = fetch_trades(self.client.account, int(start) - 1)
+        if start == since:
+            return trades
+        ours = {o.txid for o in self.store.orders() if o.txid}
+        return {tid: t for tid, t in trades.items() if t.time >= since or t.order_txid in ours}
+
+    @staticmethod
+    def _own_from(since: float | None, mark: dict | None) -> float | None:
+        """Where the bot's own trades are read from. A mark's cutoff is a trade's time, on the exchange's
+        clock; the base (the baseline's or the first order's time) is on the bot's, which may run up to the
+        tolerated skew ahead of the exchange's: then from ``TRADE_LOOKBACK_S`` earlier."""
+        if since is None or (mark is not None and since == mark["cutoff"]):
+            return since
+        return since - TRADE_LOOKBACK_S
 
     # -- baseline -----------------------------------------------------------------------------
     def set_baseline(self) -> dict[str, Decimal]:
@@ -150,13 +169,15 @@ class Reconciler:
         since, mark = self._window(fills, full)
         balances = self.client.account.balance()
         open_orders = self.client.account.open_orders()
-        trades = self._fetch_trades(since)
+        own_from = self._own_from(since, mark)
+        trades = self._fetch_trades(since, own_from)
         ours = {o.txid for o in self.store.orders() if o.txid}
         if self.positions.baseline() is None and not self.store.fills() \
                 and not any(t.order_txid in ours for t in trades.values()):
             # Nothing traded by the bot yet: today's balances are a sound starting point.
             self.positions.set_baseline(balances, as_of=now)
-        report = self.positions.reconcile(balances, open_orders, trades, trades_since=since,
+        # A record of the bot's own trade from ``own_from`` on that the exchange does not have is wrong.
+        report = self.positions.reconcile(balances, open_orders, trades, trades_since=own_from,
                                           balance_tolerance=self.balance_tolerance, now=now)
         report = report + self._check_orders(now, mark, open_orders, trades) + self._check_fees()
         if not report.kinds() & _WINDOWED_KINDS:
@@ -250,7 +271,8 @@ class Reconciler:
                 self.store.append_audit({"time": now, "actor": "reconciler", "action": "order_adopted",
                                          "outcome": status.value, "detail": {"cl_ord_id": cid, "txid": txid}})
                 adopted.append(cid)
-        imported = executor.import_trades(self._fetch_trades(self._window(self.store.fills(), full)[0]))
+        since, mark = self._window(self.store.fills(), full)
+        imported = executor.import_trades(self._fetch_trades(since, self._own_from(since, mark)))
         return RecoveryReport(resolved, unknown, adopted, imported)
 
     def orders_of(self, prefix: str) -> tuple[dict[str, OrderInfo], dict[str, OrderInfo]]:
