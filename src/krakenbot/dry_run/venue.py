@@ -56,6 +56,7 @@ from typing import Any, Callable
 from krakenbot.clock import Clock
 from krakenbot.dry_run.wallet import Wallet
 from krakenbot.errors import KrakenError, from_codes
+from krakenbot.execution.executor import base36
 from krakenbot.execution.fills import account_rates
 from krakenbot.models import BookLevel, OrderBook, PairInfo
 from krakenbot.safety.allowlist import VENUE_ENDPOINTS
@@ -216,7 +217,7 @@ class DryRunVenue:
         self._decimals: dict[str, int] = {}
         self._dms_trigger: float | None = None
         self._lock = threading.RLock()
-        self._run = _base36(int(clock.time() * 1000) % 36 ** 6).rjust(6, "0")  # ids unique across runs
+        self._run = base36(int(clock.time() * 1000) % 36 ** 6).rjust(6, "0")  # ids unique across runs
         self._seq = 0
         self.journal = journal
         self._saved: dict[str, str] = {}  # journal key -> the JSON last written there
@@ -701,13 +702,3 @@ def _in_range(when: float, params: dict[str, Any]) -> bool:
 
 def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in ("true", "1", "yes")
-
-
-def _base36(n: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-        if n == 0:
-            return out

@@ -133,7 +133,8 @@ class PlacementResult:
         return self.status is not OrderStatus.REJECTED
 
 
-def _base36(n: int) -> str:
+def base36(n: int) -> str:
+    """``n`` (>= 0) in base 36, lower case: the compact ids of orders (here and in the dry-run venue)."""
     out = ""
     while True:
         n, r = divmod(n, 36)
@@ -213,7 +214,7 @@ class Executor:
         known = self.store.get_meta(self.BOT_ID_KEY)
         if known:
             return known
-        drawn = _base36(int.from_bytes(os.urandom(4), "big") % 36 ** 4).rjust(4, "0")
+        drawn = base36(int.from_bytes(os.urandom(4), "big") % 36 ** 4).rjust(4, "0")
         self.store.set_meta(self.BOT_ID_KEY, drawn)
         return drawn
 
@@ -265,7 +266,7 @@ class Executor:
                 self._seq = 0
             self._last_millis = millis
             seq = self._seq
-        return f"{self._id_head}{_base36(millis % 36 ** 9).rjust(9, '0')}{_base36(seq).rjust(2, '0')}"
+        return f"{self._id_head}{base36(millis % 36 ** 9).rjust(9, '0')}{base36(seq).rjust(2, '0')}"
 
     def _order_lock(self, cl_ord_id: str) -> threading.RLock:
         with self._lock:
