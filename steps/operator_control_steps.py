@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 
 from behave import given, then, when
@@ -367,3 +368,42 @@ def step_no_unknown_orders(context):
     waiting = [s.value for s in OrderStatus if s.name in ("NEW", "PENDING_SUBMIT", "UNKNOWN", "PENDING_CANCEL")]
     orders = context.world.bot.store.orders(statuses=waiting)
     assert_that([o.cl_ord_id for o in orders], empty(), "no order should be left without a known outcome")
+
+
+# -- a kill file the bot cannot read, a kill file made by hand ------------------------------------
+@given("the operator has left a folder where the kill file goes")
+def step_kill_folder(context):
+    """``mkdir KILL_SWITCH``: there, but nothing the bot can read."""
+    world = context.world
+    path = Path(world.env["KILL_SWITCH_FILE"])
+    path.mkdir(parents=True)
+    world.notes["kill_file"] = path
+
+
+@given("the operator has left a file of bytes that are not text where the kill file goes")
+def step_kill_binary(context):
+    """Bytes no text encoding reads as a line: a copied binary, a file saved in the wrong encoding."""
+    world = context.world
+    path = Path(world.env["KILL_SWITCH_FILE"])
+    path.write_bytes(b"\xff\xfe\x00\x89PNG\r\n\x1a\n\x00\x00\xc3\x28 stop")
+    world.notes["kill_file"] = path
+
+
+@then("the refusal names the kill file, in one line")
+def step_refusal_names_kill_file(context):
+    world = context.world
+    reason = world.notes["outcome"].reason
+    assert_that(reason, contains_string(f"kill file {world.env['KILL_SWITCH_FILE']} exists"),
+                "the operator should read which file stops the bot")
+    assert_that(reason.splitlines(), has_length(1), f"one line: {reason!r}")
+
+
+@then("once the operator removes the kill file, a new order is still refused for reason {code}")
+def step_halt_stands_without_file(context, code):
+    """The cycle's full kill wrote the halt down: the file was only its trigger."""
+    from tools.spec_support.facade import denial_codes, describe, submit
+
+    world = context.world
+    Path(world.env["KILL_SWITCH_FILE"]).unlink()
+    outcome = submit(world, "buy", "market", Decimal("0.01"))
+    assert_that(denial_codes(outcome), has_item(code), f"the halt should stand without the file: {describe(outcome)}")
