@@ -121,3 +121,16 @@ Feature: The operator's controls cannot miss
     When the bot runs one trading cycle
     Then no order is open on the exchange
     And once the operator removes the kill file, a new order is still refused for reason HALTED
+
+  @safety @blocker @allure.label.story:kill-switch
+  Scenario: A folder made by hand where the kill file goes halts a running bot, which goes on showing itself alive
+    The operator who cannot run the kill command makes the kill file by hand, even as a folder:
+    the running bot halts at its next cycle, and its running record still tells the operator's
+    status command that it is alive and cycling, so the halt is not mistaken for a hung bot.
+
+    Given a bot is running in canary mode, started from its own working directory
+    And it is placing orders on the exchange
+    When the operator makes a folder named as the kill file in the bot's home
+    Then the running bot writes down that the kill file halted it
+    And no order reaches the exchange while the bot runs on after the kill
+    And the running bot's record shows a heartbeat after the halt

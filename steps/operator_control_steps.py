@@ -407,3 +407,40 @@ def step_halt_stands_without_file(context, code):
     Path(world.env["KILL_SWITCH_FILE"]).unlink()
     outcome = submit(world, "buy", "market", Decimal("0.01"))
     assert_that(denial_codes(outcome), has_item(code), f"the halt should stand without the file: {describe(outcome)}")
+
+
+# -- a folder as the kill file, in a running bot's home ------------------------------------------
+def _kill_rows(home: Path) -> list[tuple[float, str]]:
+    """The running bot's halts in its home's store: (time, actor), its clock."""
+    try:
+        with sqlite3.connect(f"file:{home / 'krakenbot.sqlite'}?mode=ro", uri=True, timeout=1) as db:
+            return db.execute("SELECT time, actor FROM audit WHERE action = 'kill' AND outcome = 'halted'").fetchall()
+    except sqlite3.Error:
+        return []
+
+
+@when("the operator makes a folder named as the kill file in the bot's home")
+def step_kill_folder_in_home(context):
+    world = context.world
+    (world.notes["home"] / "KILL_SWITCH").mkdir()
+    world.notes["kill_returned"] = time.time()  # the running bot's clock
+    world.notes["after_kill"] = len(world.sim.access_log)
+
+
+@then("the running bot writes down that the kill file halted it")
+def step_running_bot_halted(context):
+    world = context.world
+    rows = _poll(world, lambda: _kill_rows(world.notes["home"]), "the running bot to halt on the kill file")
+    assert_that([actor for _, actor in rows], equal_to(["kill_file"]), "one halt, by the kill file")
+    world.notes["halted_at"] = rows[0][0]
+
+
+@then("the running bot's record shows a heartbeat after the halt")
+def step_heartbeat_after_halt(context):
+    """``krakenbot status`` reads the heartbeat: one stuck at the halt would show a hung bot."""
+    from krakenbot import running
+
+    world = context.world
+    halted_at = world.notes["halted_at"]
+    _poll(world, lambda: float((running.read(world.notes["home"]) or {}).get("heartbeat", 0)) > halted_at,
+          "the running bot's heartbeat after the halt")
