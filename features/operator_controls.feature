@@ -129,8 +129,7 @@ Feature: The operator's controls cannot miss
     status command that it is alive and cycling, so the halt is not mistaken for a hung bot.
 
     Given a bot is running in canary mode, started from its own working directory
-    And it is placing orders on the exchange
+    And it has run a trading cycle
     When the operator makes a folder named as the kill file in the bot's home
     Then the running bot writes down that the kill file halted it
-    And no order reaches the exchange while the bot runs on after the kill
     And the running bot's record shows a heartbeat after the halt
