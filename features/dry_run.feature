@@ -15,6 +15,7 @@ Feature: Dry run
     And the exchange received no order for it
     And the account's balances are unchanged
     And the dry run's wallet holds 0.01 XBT more
+    And the audit trail shows the order as answered by the dry run, and as sent only what the exchange received
 
   @safety @critical @allure.label.story:dry-run
   Scenario: A dry run fills a market order at the prices the book offered

@@ -89,3 +89,47 @@ Feature: The operator's controls cannot miss
     Then the bot has stopped without waiting out the pause
     And the exchange received no order
     And the bot holds no order of unknown outcome
+
+  @safety @blocker @allure.label.story:kill-switch
+  Scenario Outline: A kill file the bot cannot read still stops every new order, naming the file
+    The kill file's presence is the stop; its content is only the reason, and a kill file the bot
+    cannot read as text (a folder made by hand, a binary file) stops the bot all the same.
+
+    Given the bot is connected to the exchange in live mode
+    And the price of XBT/EUR is 60,000 EUR
+    And the operator has left <something unreadable> where the kill file goes
+    When the bot asks to buy 0.01 XBT at market
+    Then the order is refused for reason HALTED
+    And the refusal names the kill file, in one line
+    And the exchange received no order for it
+
+    Examples: What the operator left
+      | something unreadable                |
+      | a folder                            |
+      | a file of bytes that are not text   |
+
+  @safety @blocker @allure.label.story:kill-switch
+  Scenario: A kill file made by hand while the bot runs cancels its open orders at the next cycle
+    The kill file stops every new order at once; the bot's next cycle then does what the kill
+    command does: it cancels every open order and writes the halt down, so that the halt still
+    stands after the file is removed, until the operator resumes.
+
+    Given the bot is connected to the exchange in live mode
+    And the price of XBT/EUR is 60,000 EUR
+    And the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And the operator has left an empty kill switch file, made by hand
+    When the bot runs one trading cycle
+    Then no order is open on the exchange
+    And once the operator removes the kill file, a new order is still refused for reason HALTED
+
+  @safety @blocker @allure.label.story:kill-switch
+  Scenario: A folder made by hand where the kill file goes halts a running bot, which goes on showing itself alive
+    The operator who cannot run the kill command makes the kill file by hand, even as a folder:
+    the running bot halts at its next cycle, and its running record still tells the operator's
+    status command that it is alive and cycling, so the halt is not mistaken for a hung bot.
+
+    Given a bot is running in canary mode, started from its own working directory
+    And it has run a trading cycle
+    When the operator makes a folder named as the kill file in the bot's home
+    Then the running bot writes down that the kill file halted it
+    And the running bot's record shows a heartbeat after the halt

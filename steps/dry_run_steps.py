@@ -2,6 +2,7 @@
 exchange's side through the simulator's views."""
 from __future__ import annotations
 
+from collections import Counter
 from decimal import ROUND_HALF_UP, Decimal
 
 from behave import given, then, when
@@ -134,3 +135,17 @@ def step_nothing_bought(context, amount):
     world = context.world
     assert_that(world.bot.store.fills(), equal_to([]), "no fill")
     assert_that(world.safety.balances(), equal_to({"ZEUR": amount}), "the wallet as it started")
+
+
+@then("the audit trail shows the order as answered by the dry run, and as sent only what the exchange received")
+def step_audit_local(context):
+    """A product owner reads the audit after a dry run: nothing there may say "sent" that never left."""
+    world = context.world
+    rows = [r for r in world.safety.audit_log() if r.get("action") == "endpoint" and r.get("allowed")]
+    orders = [r.get("outcome") for r in rows if r.get("endpoint") == "AddOrder"]
+    assert_that(orders, equal_to(["local"]), "the order should be written down as answered by the dry run itself")
+    sent = Counter(r.get("endpoint") for r in rows if r.get("outcome") == "sent")
+    received = Counter(r.endpoint for r in world.exchange_calls() if r.seq not in world.foreign)
+    unsent = {name: count - received[name] for name, count in sent.items() if count > received[name]}
+    assert_that(unsent, equal_to({}), f"requests the audit says were sent but the exchange never received "
+                                      f"(the exchange received {dict(received)})")

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 
 from behave import given, then, when
@@ -37,10 +38,16 @@ def _process_env(**settings: str) -> dict[str, str]:
 
 def _keep_exchange_time(world) -> None:
     """The bot in another process reads the real clock: the exchange's follows it (its clock-skew
-    check, and the exchange's request counter, which drains as time passes)."""
-    behind = time.time() - world.clock.time()
+    check, and the exchange's request counter, which drains as time passes). Each scenario starts on
+    a fresh day, so after a scenario that came up to the machine's clock the exchange's runs ahead of
+    it: then it keeps pace, so that its counter still drains (the bot's orders meet the skew check)."""
+    now = time.time()
+    behind = now - world.clock.time()
     if behind > 0:
         world.sim.advance(behind)
+    elif now > world.notes.get("real_time_seen", now):
+        world.sim.advance(now - world.notes["real_time_seen"])
+    world.notes["real_time_seen"] = now
 
 
 def _poll(world, condition, what: str):
@@ -57,7 +64,8 @@ def _poll(world, condition, what: str):
             bot.wait(timeout=0.005)
         except subprocess.TimeoutExpired:
             continue
-    raise AssertionError(f"timed out after {DEADLINE_S:g}s waiting for {what}")
+    raise AssertionError(f"timed out after {DEADLINE_S:g}s waiting for {what}: "
+                         f"{world.notes['process_log'].read_text()[-800:]}")
 
 
 def _cycles_since(home: Path, since: float) -> int:
@@ -146,6 +154,12 @@ def step_bot_running_elsewhere(context, mode):
                                    stdout=out, stderr=subprocess.STDOUT)
     world.mends.append(lambda: _stop_process(process))
     world.notes.update(process=process, process_log=log, home=home, started_in=started_in, mode=mode)
+
+
+@given("it has run a trading cycle")
+def step_has_cycled(context):
+    world = context.world
+    _poll(world, lambda: _cycles_since(world.notes["home"], 0), "the running bot's first trading cycle")
 
 
 @given("it is placing orders on the exchange")
@@ -367,3 +381,79 @@ def step_no_unknown_orders(context):
     waiting = [s.value for s in OrderStatus if s.name in ("NEW", "PENDING_SUBMIT", "UNKNOWN", "PENDING_CANCEL")]
     orders = context.world.bot.store.orders(statuses=waiting)
     assert_that([o.cl_ord_id for o in orders], empty(), "no order should be left without a known outcome")
+
+
+# -- a kill file the bot cannot read, a kill file made by hand ------------------------------------
+@given("the operator has left a folder where the kill file goes")
+def step_kill_folder(context):
+    """``mkdir KILL_SWITCH``: there, but nothing the bot can read."""
+    world = context.world
+    path = Path(world.env["KILL_SWITCH_FILE"])
+    path.mkdir(parents=True)
+    world.notes["kill_file"] = path
+
+
+@given("the operator has left a file of bytes that are not text where the kill file goes")
+def step_kill_binary(context):
+    """Bytes no text encoding reads as a line: a copied binary, a file saved in the wrong encoding."""
+    world = context.world
+    path = Path(world.env["KILL_SWITCH_FILE"])
+    path.write_bytes(b"\xff\xfe\x00\x89PNG\r\n\x1a\n\x00\x00\xc3\x28 stop")
+    world.notes["kill_file"] = path
+
+
+@then("the refusal names the kill file, in one line")
+def step_refusal_names_kill_file(context):
+    world = context.world
+    reason = world.notes["outcome"].reason
+    assert_that(reason, contains_string(f"kill file {world.env['KILL_SWITCH_FILE']} exists"),
+                "the operator should read which file stops the bot")
+    assert_that(reason.splitlines(), has_length(1), f"one line: {reason!r}")
+
+
+@then("once the operator removes the kill file, a new order is still refused for reason {code}")
+def step_halt_stands_without_file(context, code):
+    """The cycle's full kill wrote the halt down: the file was only its trigger."""
+    from tools.spec_support.facade import denial_codes, describe, submit
+
+    world = context.world
+    Path(world.env["KILL_SWITCH_FILE"]).unlink()
+    outcome = submit(world, "buy", "market", Decimal("0.01"))
+    assert_that(denial_codes(outcome), has_item(code), f"the halt should stand without the file: {describe(outcome)}")
+
+
+# -- a folder as the kill file, in a running bot's home ------------------------------------------
+def _kill_rows(home: Path) -> list[tuple[float, str]]:
+    """The running bot's halts in its home's store: (time, actor), its clock."""
+    try:
+        with sqlite3.connect(f"file:{home / 'krakenbot.sqlite'}?mode=ro", uri=True, timeout=1) as db:
+            return db.execute("SELECT time, actor FROM audit WHERE action = 'kill' AND outcome = 'halted'").fetchall()
+    except sqlite3.Error:
+        return []
+
+
+@when("the operator makes a folder named as the kill file in the bot's home")
+def step_kill_folder_in_home(context):
+    world = context.world
+    (world.notes["home"] / "KILL_SWITCH").mkdir()
+    world.notes["kill_returned"] = time.time()  # the running bot's clock
+    world.notes["after_kill"] = len(world.sim.access_log)
+
+
+@then("the running bot writes down that the kill file halted it")
+def step_running_bot_halted(context):
+    world = context.world
+    rows = _poll(world, lambda: _kill_rows(world.notes["home"]), "the running bot to halt on the kill file")
+    assert_that([actor for _, actor in rows], equal_to(["kill_file"]), "one halt, by the kill file")
+    world.notes["halted_at"] = rows[0][0]
+
+
+@then("the running bot's record shows a heartbeat after the halt")
+def step_heartbeat_after_halt(context):
+    """``krakenbot status`` reads the heartbeat: one stuck at the halt would show a hung bot."""
+    from krakenbot import running
+
+    world = context.world
+    halted_at = world.notes["halted_at"]
+    _poll(world, lambda: float((running.read(world.notes["home"]) or {}).get("heartbeat", 0)) > halted_at,
+          "the running bot's heartbeat after the halt")
