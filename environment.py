@@ -25,6 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 SCENARIO_MAP = bool(os.environ.get("KRAKENBOT_SCENARIO_MAP"))  # the mutation runner's coverage map run (tools/mutants)
+SPEC_START = 1_577_836_800.0  # 2020-01-01T00:00:00Z: the simulated time of the first scenario
 
 # Deliberate breakage (``-D break=<name>``): settings forced over every scenario's own.
 BREAK_SETTINGS: dict[str, dict[str, str]] = {
@@ -90,7 +91,9 @@ def before_all(context):
         from krakenbot.clock import ManualClock  # the bot's: a stop request (Wakeup) ends its waits
         from krakensim import KrakenSimulator
 
-        context.clock = ManualClock()
+        # Each scenario starts on a day of its own (world.begin): from 2020 there are years of days before
+        # the machine's date, which a bot run in a process of its own (on the real clock) must not find in its past.
+        context.clock = ManualClock(SPEC_START)
         context.sim = KrakenSimulator(seed=context.seed, clock=context.clock)
     _write_report_metadata(context)
 
