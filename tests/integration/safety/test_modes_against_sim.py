@@ -14,6 +14,36 @@ def endpoints(records) -> list[str]:
     return [r.endpoint for r in records]
 
 
+def order_waiting_at_the_gate(bot):
+    """An order that has passed the wrapper's first check (kill switch, trading state) and now waits for
+    the order gate, held here as by another thread's order in flight; ``release()`` lets it on and returns its outcome."""
+    import threading
+
+    gate = bot.safety._order_gate
+    gate.acquire()
+    waiting, outcome = threading.Event(), {}
+    real_blocker = bot.safety._order_blocker
+
+    def first_check():
+        reason = real_blocker()
+        waiting.set()
+        return reason
+
+    bot.safety._order_blocker = first_check
+    worker = threading.Thread(target=lambda: outcome.setdefault("o", bot.safety.submit_order(
+        "XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000"))))
+    worker.start()
+    assert waiting.wait(10)
+    bot.safety._order_blocker = real_blocker  # the guard's check at the send is the real one
+
+    def release():
+        gate.release()
+        worker.join(10)
+        return outcome["o"]
+
+    return release
+
+
 def test_read_only_order_never_reaches_the_exchange(sim, make_bot):
     bot = make_bot("read-only")
     start = len(sim.access_log)
@@ -121,13 +151,8 @@ def test_the_kill_command_given_during_an_order_still_stops_it_at_the_send(sim, 
 def test_a_kill_file_created_while_an_order_waits_for_the_order_gate_stops_it(sim, make_bot, tmp_path):
     """Another order in flight holds the gate; the operator creates the file meanwhile. The waiting order
     passed its own first check before the file existed: the guard's check at the send stops it."""
-    import threading
-
     bot = make_bot("live", live_flag=True)
     bot.safety.check_connection()
-    gate = bot.safety._order_gate
-    gate.acquire()  # stands for another thread's order in flight
-    waiting, outcome = threading.Event(), {}
     real_snapshot = bot.safety._snapshot
 
     def snapshot(*args, **kwargs):  # runs once the gate is ours: the file appears before the send
@@ -135,22 +160,9 @@ def test_a_kill_file_created_while_an_order_waits_for_the_order_gate_stops_it(si
         return real_snapshot(*args, **kwargs)
 
     bot.safety._snapshot = snapshot
-    real_blocker = bot.safety._order_blocker
-
-    def first_check():
-        reason = real_blocker()
-        waiting.set()
-        return reason
-
-    bot.safety._order_blocker = first_check
-    worker = threading.Thread(target=lambda: outcome.setdefault("o", bot.safety.submit_order(
-        "XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000"))))
-    worker.start()
-    assert waiting.wait(10)  # step 2 passed without a file; the order now waits for the gate
-    bot.safety._order_blocker = real_blocker  # the guard's check at the send is the real one
+    release = order_waiting_at_the_gate(bot)  # it passed its first check without a file
     start = len(sim.access_log)
-    gate.release()
-    worker.join(10)
+    outcome = {"o": release()}
     assert not outcome["o"].placed and "operator: stop everything" in outcome["o"].reason
     assert outcome["o"].codes == ["HALTED"]
     assert "AddOrder" not in [r.endpoint for r in sim.access_log_since(start)] and sim.orders() == []
@@ -211,30 +223,12 @@ def test_trading_halted_while_an_order_waits_for_the_order_gate_is_judged_by_the
     """An order passes the gate's look at the trading state, then waits for the order gate; meanwhile the
     operator halts trading: the risk check under the gate judges the state as it is then, so the order
     is denied TRADING_HALTED before any intent is recorded (not left to the guard at the send)."""
-    import threading
-
     bot = make_bot("live", live_flag=True)
     bot.safety.check_connection()
-    gate = bot.safety._order_gate
-    gate.acquire()  # stands for another thread's order in flight
-    waiting, outcome = threading.Event(), {}
-    real_blocker = bot.safety._order_blocker
-
-    def first_check():
-        reason = real_blocker()
-        waiting.set()
-        return reason
-
-    bot.safety._order_blocker = first_check
-    worker = threading.Thread(target=lambda: outcome.setdefault("o", bot.safety.submit_order(
-        "XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000"))))
-    worker.start()
-    assert waiting.wait(10)  # step 2 saw ACTIVE; the order now waits for the gate
-    bot.safety._order_blocker = real_blocker
+    release = order_waiting_at_the_gate(bot)  # it saw trading ACTIVE
     bot.safety.risk.halt("operator: halt", actor="operator")
     start = len(sim.access_log)
-    gate.release()
-    worker.join(10)
+    outcome = {"o": release()}
     assert outcome["o"].codes == ["TRADING_HALTED"] and not outcome["o"].placed, outcome["o"]
     assert bot.store.orders() == []  # denied before the intent
     assert "AddOrder" not in endpoints(sim.access_log_since(start)) and sim.orders() == []
