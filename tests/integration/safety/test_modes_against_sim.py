@@ -16,7 +16,8 @@ def endpoints(records) -> list[str]:
 
 def order_waiting_at_the_gate(bot):
     """An order that has passed the wrapper's first check (kill switch, trading state) and now waits for
-    the order gate, held here as by another thread's order in flight; ``release()`` lets it on and returns its outcome."""
+    the order gate, held here as by another thread's order in flight; ``release()`` lets it on and
+    returns its outcome."""
     import threading
 
     gate = bot.safety._order_gate
