@@ -283,3 +283,14 @@ Feature: Placing and managing orders
     Then exactly 1 order is open on the exchange
     And the bot knows that order by its client reference
     And the exchange received that order exactly once
+
+  @safety @critical @allure.label.story:trades
+  Scenario: A trade made by hand just before the bot's first order is in its starting balances, not a difference
+    The bot reads its own trades from a minute before its first order, as the exchange's clock may run a few
+    seconds behind the bot's; someone else's trade in that minute came before the bot began, and the balances
+    the bot started from already hold it.
+
+    Given someone bought 0.01 XBT at market on the account by hand half a minute before the bot's first order
+    And the bot has bought 0.01 XBT at market a moment ago
+    When the bot reconciles with the exchange
+    Then no discrepancy is reported

@@ -84,6 +84,16 @@ def step_hand_trade(context, volume):
     assert_that(world.notes["foreign_trades"], is_not(empty()), "the hand-placed sell should have traded")
 
 
+@given("someone bought {volume:Amount} XBT at market on the account by hand half a minute before the bot's first order")
+def step_hand_trade_before_the_bot(context, volume):
+    world = context.world
+    assert_that(world.bot.store.orders(), empty(), "the bot should not have placed an order yet")
+    txid = _hand_order(world, type="buy", ordertype="market", volume=volume)
+    assert_that([t for t in world.sim.trades() if t.get("ordertxid") == txid], is_not(empty()),
+                "the hand-placed buy should have traded")
+    world.sim.advance(30)
+
+
 @given("the bot has reconciled with the exchange and found no difference")
 def step_reconciled_clean(context):
     report = context.world.safety.reconcile()
