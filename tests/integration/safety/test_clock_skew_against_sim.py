@@ -147,3 +147,25 @@ def test_a_clock_ahead_still_takes_back_a_lost_trade_at_start_up(sim, make_bot, 
     bot, lost = _first_trade_lost(sim, make_bot, skew)
     recovered = bot.safety.recover()
     assert bot.store.has_fill(lost) and recovered.imported_fills == 1, recovered
+
+
+@pytest.mark.parametrize("skew", [-4, 0, 4])
+def test_a_hand_trade_just_before_the_first_order_is_not_a_difference(sim, make_bot, skew):
+    """Someone trades on the account by hand two seconds before the bot's first order: the baseline,
+    taken after it, holds it. With the bot's clock 4 s behind the exchange's (within the bound) the
+    baseline's time, on the bot's clock, falls before that trade's, on the exchange's: it must still not
+    be named another's trade since the baseline (review13: a foreign_fill, with the clock behind)."""
+    import requests
+
+    from tools.spec_support.raw_client import signed_post
+
+    bot = make_bot(skew=skew)
+    key, secret = sim.create_key()
+    answer = signed_post(requests, sim.url, key, secret, "AddOrder",
+                         {"pair": "XXBTZEUR", "type": "buy", "ordertype": "market", "volume": "0.01"})
+    assert not answer.get("error") and sim.trades(), answer
+    _later(sim, bot, seconds=2)
+    assert bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.001")).placed
+    _later(sim, bot)
+    report = bot.safety.reconcile()
+    assert report.clean, report.discrepancies
