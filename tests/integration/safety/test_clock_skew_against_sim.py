@@ -169,3 +169,23 @@ def test_a_hand_trade_just_before_the_first_order_is_not_a_difference(sim, make_
     _later(sim, bot)
     report = bot.safety.reconcile()
     assert report.clean, report.discrepancies
+
+
+def test_a_trade_of_the_bots_own_before_its_baseline_is_not_taken_back_on_top_of_it(sim, make_bot):
+    """A store with an order but no baseline and no fill (the brief's "orders but no baseline"): the next
+    order takes the baseline, whose balances already hold that earlier order's trade, made 10 s before it
+    on both clocks. Reading the bot's own trades from a minute before the baseline names that trade
+    missing and the start-up takes it back as a fill after the baseline: its volume counted twice
+    (review13: balance_mismatch after recover(); the window from the baseline on left it alone)."""
+    bot = make_bot(skew=0)
+    assert bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.001")).placed
+    [first] = bot.store.fills()
+    bot.store._db.execute("DELETE FROM fills WHERE trade_id = ?", (first.trade_id,))
+    bot.store._db.execute("DELETE FROM meta WHERE key LIKE 'positions.%' OR key LIKE 'reconcile.%'")
+    bot.safety.positions._baseline_seen = False
+    _later(sim, bot, seconds=10)
+    assert bot.safety.submit_order("XBTEUR", "buy", "market", Decimal("0.001")).placed  # takes the baseline
+    _later(sim, bot)
+    bot.safety.recover()
+    report = bot.safety.reconcile()
+    assert "balance_mismatch" not in report.kinds(), report.discrepancies
