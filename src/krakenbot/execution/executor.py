@@ -133,6 +133,12 @@ class PlacementResult:
         return self.status is not OrderStatus.REJECTED
 
 
+def exchange_now(client: Any, clock: Clock) -> float:
+    """The exchange's time by the client's estimate (the local clock for a client that has none)."""
+    now = getattr(client, "exchange_time", None)
+    return float(now()) if callable(now) else clock.time()
+
+
 def base36(n: int) -> str:
     """``n`` (>= 0) in base 36, lower case: the compact ids of orders (here and in the dry-run venue)."""
     out = ""
@@ -230,10 +236,9 @@ class Executor:
         return last
 
     def _exchange_now(self) -> float:
-        """The exchange's time (the client's estimate): the deadline Kraken honours is in its
-        time, so a local clock running ahead must not make us give up on an order early."""
-        now = getattr(self.client, "exchange_time", None)
-        return float(now()) if callable(now) else self.clock.time()
+        """The deadline Kraken honours is in its time, so a local clock running ahead must not make
+        us give up on an order early."""
+        return exchange_now(self.client, self.clock)
 
     @property
     def id_head(self) -> str:

@@ -25,7 +25,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from krakenbot.clock import Clock, SystemClock
-from krakenbot.execution.executor import TRADE_LOOKBACK_S, Executor, names_another_order, query_orders_isolating
+from krakenbot.execution.executor import (
+    TRADE_LOOKBACK_S, Executor, exchange_now, names_another_order, query_orders_isolating,
+)
 from krakenbot.execution.fills import AccountFees, fee_discrepancy, fetch_trades
 from krakenbot.execution.order_state import EXCHANGE_STATUS_FOR_EVENT, OrderStatus, event_for_exchange_status
 from krakenbot.models import OrderInfo, TradeInfo
@@ -144,21 +146,26 @@ class Reconciler:
         ours = {o.txid for o in self.store.orders() if o.txid}
         return {tid: t for tid, t in trades.items() if t.time >= since or t.order_txid in ours}
 
-    @staticmethod
-    def _own_from(since: float | None, mark: dict | None) -> float | None:
-        """Where the bot's own trades are read from. A mark's cutoff is a trade's time, on the exchange's
-        clock; the base (the baseline's or the first order's time) is on the bot's, which may run up to the
-        tolerated skew ahead of the exchange's: then from ``TRADE_LOOKBACK_S`` earlier."""
-        if since is None or (mark is not None and since == mark["cutoff"]):
+    def _own_from(self, since: float | None, mark: dict | None) -> float | None:
+        """Where the bot's own trades are read from. A mark's cutoff is a trade's time and a baseline's
+        time the exchange's estimate at the time it was taken: both on the exchange's clock. Without a
+        baseline the window starts at the bot's first order, a time on the bot's clock, which may run up
+        to the tolerated skew ahead of the exchange's: then from ``TRADE_LOOKBACK_S`` earlier."""
+        if since is None or (mark is not None and since == mark["cutoff"]) \
+                or self.positions.store.get_meta(PositionManager.BASELINE_KEY) is not None:
             return since
         return since - TRADE_LOOKBACK_S
+
+    def _exchange_now(self) -> float:
+        """A baseline's time is compared with trade times: the exchange's."""
+        return exchange_now(self.client, self.clock)
 
     # -- baseline -----------------------------------------------------------------------------
     def set_baseline(self) -> dict[str, Decimal]:
         """Take the exchange balances as the starting point for balance checks. Call when the
         store holds every fill so far (e.g. right after ``recover()``)."""
         balances = self.client.account.balance()
-        self.positions.set_baseline(balances, as_of=self.clock.time())
+        self.positions.set_baseline(balances, as_of=self._exchange_now())
         return balances
 
     # -- reconcile ----------------------------------------------------------------------------
@@ -175,7 +182,7 @@ class Reconciler:
         if self.positions.baseline() is None and not self.store.fills() \
                 and not any(t.order_txid in ours for t in trades.values()):
             # Nothing traded by the bot yet: today's balances are a sound starting point.
-            self.positions.set_baseline(balances, as_of=now)
+            self.positions.set_baseline(balances, as_of=self._exchange_now())
         # A record of the bot's own trade from ``own_from`` on that the exchange does not have is wrong.
         report = self.positions.reconcile(balances, open_orders, trades, trades_since=own_from,
                                           balance_tolerance=self.balance_tolerance, now=now)

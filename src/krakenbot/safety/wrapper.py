@@ -312,7 +312,7 @@ class SafetyWrapper(ExchangeReads):
         if self.reconciler is not None:
             self.reconciler.set_baseline()
         else:
-            self.positions.set_baseline(self.client.account.balance(), as_of=self.clock.time())
+            self.positions.set_baseline(self.client.account.balance(), as_of=self.client.exchange_time())
         self.audit.record("baseline", outcome="taken", reason="balances before the bot's first order")
 
     def _execute(self, request: OrderRequest, origin: str, summary: dict) -> OrderOutcome:
