@@ -143,8 +143,7 @@ def step_no_order_sent(context):
         sent = [r for r in world.safety.audit_log() if r.get("endpoint") == "AddOrder" and r.get("outcome") == "sent"]
         assert_that(sent, empty(), "no order should have been sent to the exchange")
         return
-    mark = world.notes.get("when_mark", 0)
-    sent = [r for r in world.exchange_calls("AddOrder") if r.seq >= mark and r.seq not in world.foreign]
+    sent = world.bot_calls("AddOrder", since=world.notes.get("when_mark", 0))
     assert_that(sent, empty(), "no order should have reached the exchange")
 
 

@@ -145,7 +145,7 @@ def step_audit_local(context):
     orders = [r.get("outcome") for r in rows if r.get("endpoint") == "AddOrder"]
     assert_that(orders, equal_to(["local"]), "the order should be written down as answered by the dry run itself")
     sent = Counter(r.get("endpoint") for r in rows if r.get("outcome") == "sent")
-    received = Counter(r.endpoint for r in world.exchange_calls() if r.seq not in world.foreign)
+    received = Counter(r.endpoint for r in world.bot_calls())
     unsent = {name: count - received[name] for name, count in sent.items() if count > received[name]}
     assert_that(unsent, equal_to({}), f"requests the audit says were sent but the exchange never received "
                                       f"(the exchange received {dict(received)})")

@@ -29,8 +29,7 @@ def _read_price_quietly(world):
 
 def _bot_requests(world) -> list:
     """What reached the exchange since the scenario's action began (steps' own requests excluded)."""
-    mark = world.notes.get("when_mark", 0)
-    return [r for r in world.exchange_calls() if r.seq >= mark and r.seq not in world.foreign]
+    return world.bot_calls(since=world.notes.get("when_mark", 0))
 
 
 # How the exchange fails, as the features name it -> the simulator's fault.

@@ -314,7 +314,7 @@ def step_placed_and_cancelled(context):
 # -- the strategy ---------------------------------------------------------------------------------
 def _bot_orders(world):
     """Every order the bot sent in this scenario (not only in the When): an early buy is a wrong buy too."""
-    return [r for r in world.exchange_calls("AddOrder") if r.seq not in world.foreign]
+    return world.bot_calls("AddOrder")
 
 
 @then("the bot's only order is a limit buy of {volume:Amount} XBT at {price:Amount} EUR, worth {eur:Amount} EUR")

@@ -26,8 +26,7 @@ def step_holds_unprotected(context, volume, ask, entry):
 
 
 def _orders_sent(world) -> list:
-    mark = world.notes["when_mark"]
-    return [r for r in world.exchange_calls("AddOrder") if r.seq >= mark and r.seq not in world.foreign]
+    return world.bot_calls("AddOrder", since=world.notes["when_mark"])
 
 
 @then("the bot has sold the whole position at market by its {exit}")
@@ -72,7 +71,7 @@ def step_cycle_turned_away(context):
     mark = len(world.sim.access_log)
     world.sim.advance(60)
     world.bot.run_once()
-    sent = [r for r in world.exchange_calls("AddOrder") if r.seq >= mark and r.seq not in world.foreign]
+    sent = world.bot_calls("AddOrder", since=mark)
     assert_that([r.outcome != "ok" for r in sent], equal_to([True]), "the cycle's stop-loss sell should be turned away")
     assert_that(world.sim.balances().get("XXBT", Decimal(0)), equal_to(world.notes["xbt_held"]),
                 "the position should still be held")

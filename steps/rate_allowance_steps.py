@@ -36,8 +36,7 @@ def step_has_price(context, pair):
 @then("the exchange saw the price request twice, the second {gap:d} seconds after the first")
 def step_price_request_gap(context, gap):
     world = context.world
-    times = [r.time for r in world.exchange_calls("Ticker")
-             if r.seq >= world.notes.get("when_mark", 0) and r.seq not in world.foreign]
+    times = [r.time for r in world.bot_calls("Ticker", since=world.notes.get("when_mark", 0))]
     assert_that(times, has_length(2), "the refused price request should be asked again, once")
     assert_that(times[1] - times[0], all_of(greater_than_or_equal_to(gap), less_than(gap + 1)),
                 f"the pause after the refusal, s (requests at {times})")

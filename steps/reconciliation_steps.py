@@ -239,8 +239,7 @@ def step_read_window(context):
     of overlap keeps a trade the exchange shows late, with an earlier time."""
     world = context.world
     newest = world.notes["newest_trade_seen"]
-    starts = [r.params.get("start") for r in world.exchange_calls("TradesHistory")
-              if r.seq >= world.notes["when_mark"] and r.seq not in world.foreign]
+    starts = [r.params.get("start") for r in world.bot_calls("TradesHistory", since=world.notes["when_mark"])]
     # Kraken's start is exclusive and in whole seconds: one second earlier keeps the minute's first second.
     assert_that(starts, equal_to([str(int(newest - 60) - 1)]), f"the trades read (newest seen at {newest})")
 

@@ -171,8 +171,7 @@ def step_no_request_at_all(context):
         sent = [r for r in world.safety.audit_log() if r.get("endpoint") == "Withdraw" and r.get("allowed") is not False]
         assert_that(sent, empty(), "the withdrawal must never have been let out")
         return
-    mark = world.notes["when_mark"]
-    reached = [f"#{r.seq} {r.endpoint}" for r in world.exchange_calls() if r.seq >= mark and r.seq not in world.foreign]
+    reached = [f"#{r.seq} {r.endpoint}" for r in world.bot_calls(since=world.notes["when_mark"])]
     assert_that(reached, empty(), "the bot should refuse the withdrawal before anything is sent")
 
 
@@ -224,7 +223,7 @@ def step_audit_refused(context):
 def step_one_canary(context, pct, mid, cap):
     """Read from the exchange's own record: what the bot asked for is not what it must prove."""
     world = context.world
-    sent = [r for r in world.exchange_calls("AddOrder") if r.seq >= world.notes["when_mark"] and r.seq not in world.foreign]
+    sent = world.bot_calls("AddOrder", since=world.notes["when_mark"])
     assert_that(sent, has_length(1), "a canary cycle should send exactly one order")
     cl_ord_id = sent[0].params.get("cl_ord_id")
     order = next((o for o in world.sim.orders() if cl_ord_id and o.get("cl_ord_id") == cl_ord_id), None)
@@ -256,7 +255,7 @@ def step_canary_cancelled_at_once(context):
     assert_that(sent.outcome, equal_to("ok"), f"the exchange should accept the canary: {sent.error}")
     assert_that((order["status"], Decimal(order["vol_exec"])), equal_to(("canceled", Decimal(0))),
                 "the canary should end cancelled, with nothing filled")
-    after = [r for r in world.exchange_calls() if r.seq > sent.seq and r.kind == "private" and r.seq not in world.foreign]
+    after = [r for r in world.bot_calls(since=sent.seq + 1) if r.kind == "private"]
     assert_that(after, is_not(empty()), "the bot should have cancelled the canary")
     first = after[0]
     assert_that((first.endpoint, first.params.get("txid") or first.params.get("cl_ord_id")),
@@ -376,9 +375,8 @@ def step_cancel_refused_maintenance(context):
 @then("the exchange received no request to cancel it")
 def step_no_cancel_sent(context):
     world = context.world
-    mark = world.notes["when_mark"]
-    sent = [f"#{r.seq} {r.endpoint}" for r in world.exchange_calls() if r.seq >= mark and r.seq not in world.foreign
-            and r.endpoint.startswith("Cancel")]
+    sent = [f"#{r.seq} {r.endpoint}" for r in world.bot_calls(since=world.notes["when_mark"])
+            if r.endpoint.startswith("Cancel")]
     assert_that(sent, empty(), "no cancel should leave the bot while the exchange is in maintenance")
 
 

@@ -10,8 +10,7 @@ from tools.spec_support.facade import PAIR
 
 
 def _strategy_buys(world) -> list[Decimal]:
-    return [Decimal(r.params.get("price", "0")) for r in world.exchange_calls("AddOrder")
-            if r.seq not in world.foreign and r.params.get("type") == "buy"]
+    return [Decimal(r.params.get("price", "0")) for r in world.bot_calls("AddOrder") if r.params.get("type") == "buy"]
 
 
 @given("the bot has run its next trading cycle a minute later, buying at the asking price of {price:Amount} EUR")
@@ -35,8 +34,7 @@ def step_cycle_sold(context, price):
     mark = len(world.sim.access_log)
     world.sim.advance(60)
     world.bot.run_once()
-    sent = [(r.params.get("type"), Decimal(r.params.get("price", "0"))) for r in world.exchange_calls("AddOrder")
-            if r.seq >= mark and r.seq not in world.foreign]
+    sent = [(r.params.get("type"), Decimal(r.params.get("price", "0"))) for r in world.bot_calls("AddOrder", since=mark)]
     assert_that(sent, equal_to([("sell", price)]), "the cycle should have sold the position at the bid, once")
     assert_that(world.safety.position(PAIR)[0], equal_to(Decimal(0)), "the sale should have filled: nothing held")
 
@@ -47,5 +45,5 @@ def step_cycle_quiet(context):
     mark = len(world.sim.access_log)
     world.sim.advance(60)
     world.bot.run_once()
-    sent = [r.params.get("type") for r in world.exchange_calls("AddOrder") if r.seq >= mark and r.seq not in world.foreign]
+    sent = [r.params.get("type") for r in world.bot_calls("AddOrder", since=mark)]
     assert_that(sent, equal_to([]), "the cycle should have placed no order")

@@ -284,6 +284,10 @@ class World:
             records = [r for r in records if r.outcome == outcome]
         return records
 
+    def bot_calls(self, endpoint: str | None = None, since: int = 0) -> list[Any]:
+        """The requests the bot sent (the steps' own excluded), from access-log position ``since`` on."""
+        return [r for r in self.exchange_calls(endpoint) if r.seq >= since and r.seq not in self.foreign]
+
     def scenario_log(self) -> list[Any]:
         """Every request the exchange received since this scenario began."""
         return self.sim.access_log_since(self.log_start) if self.on_simulator else []
