@@ -68,10 +68,7 @@ def step_turn_away_next_order(context):
 @given("the bot has run its next trading cycle a minute later, its stop-loss sell turned away")
 def step_cycle_turned_away(context):
     world = context.world
-    mark = len(world.sim.access_log)
-    world.sim.advance(60)
-    world.bot.run_once()
-    sent = world.bot_calls("AddOrder", since=mark)
+    sent = world.cycle_a_minute_later()
     assert_that([r.outcome != "ok" for r in sent], equal_to([True]), "the cycle's stop-loss sell should be turned away")
     assert_that(world.sim.balances().get("XXBT", Decimal(0)), equal_to(world.notes["xbt_held"]),
                 "the position should still be held")

@@ -31,10 +31,7 @@ def step_bought_in_all(context, times):
 @given("the bot has run its next trading cycle a minute later, selling the whole position at the bid, {price:Amount} EUR")
 def step_cycle_sold(context, price):
     world = context.world
-    mark = len(world.sim.access_log)
-    world.sim.advance(60)
-    world.bot.run_once()
-    sent = [(r.params.get("type"), Decimal(r.params.get("price", "0"))) for r in world.bot_calls("AddOrder", since=mark)]
+    sent = [(r.params.get("type"), Decimal(r.params.get("price", "0"))) for r in world.cycle_a_minute_later()]
     assert_that(sent, equal_to([("sell", price)]), "the cycle should have sold the position at the bid, once")
     assert_that(world.safety.position(PAIR)[0], equal_to(Decimal(0)), "the sale should have filled: nothing held")
 
@@ -42,8 +39,5 @@ def step_cycle_sold(context, price):
 @given("the bot has run its next trading cycle a minute later, placing no order")
 def step_cycle_quiet(context):
     world = context.world
-    mark = len(world.sim.access_log)
-    world.sim.advance(60)
-    world.bot.run_once()
-    sent = [r.params.get("type") for r in world.bot_calls("AddOrder", since=mark)]
+    sent = [r.params.get("type") for r in world.cycle_a_minute_later()]
     assert_that(sent, equal_to([]), "the cycle should have placed no order")

@@ -288,6 +288,13 @@ class World:
         """The requests the bot sent (the steps' own excluded), from access-log position ``since`` on."""
         return [r for r in self.exchange_calls(endpoint) if r.seq >= since and r.seq not in self.foreign]
 
+    def cycle_a_minute_later(self) -> list[Any]:
+        """A minute passes and the bot runs one trading cycle: the orders it sent in that cycle."""
+        mark = len(self.sim.access_log)
+        self.sim.advance(60)
+        self.bot.run_once()
+        return self.bot_calls("AddOrder", since=mark)
+
     def scenario_log(self) -> list[Any]:
         """Every request the exchange received since this scenario began."""
         return self.sim.access_log_since(self.log_start) if self.on_simulator else []
