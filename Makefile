@@ -62,7 +62,7 @@ test: unit spec report-check mutants-sample
 
 ## mutation testing of the safety-critical modules against the @safety scenarios (hours: docs/MUTATION.md)
 mutants: install
-	$(PY) -m tools.mutants
+	$(PY) -m tools.mutants --resume
 
 ## a seeded sample of the mutants (a few minutes); fails when the score drops below tools/mutants/floor.txt
 mutants-sample: install

@@ -1,6 +1,7 @@
 """The mutation runner's own logic: the seeded sample, the declared equivalents, the noise filter, the floor."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -148,7 +149,8 @@ def _module_hashes():
 
 @pytest.mark.timeout(400)  # beyond its own deadline for the first verdict, which a loaded machine may need
 def test_an_interrupted_run_leaves_the_sources_and_no_scratch_copy(tmp_path):
-    """Ctrl-C while a mutant's scenarios run: exit 130, src/ as it was, the scratch copy gone."""
+    """Ctrl-C while a mutant's scenarios run: exit 130, src/ as it was, the scratch copy gone, the verdicts so far
+    in the journal."""
     before = _module_hashes()
     scratch = tmp_path / "tmp"  # its own temporary directory: another run's scratch copies are not this one's
     scratch.mkdir()
@@ -169,6 +171,9 @@ def test_an_interrupted_run_leaves_the_sources_and_no_scratch_copy(tmp_path):
     assert "interrupted" in out
     assert _module_hashes() == before
     assert list(scratch.glob("krakenbot-mutants-*")) == []
+    from tools.mutants.__main__ import COPIED
+    kept, _ = mt.Journal(tmp_path / "sample-journal.jsonl", mt.tree_stamp(ROOT, COPIED)).kept()
+    assert len(kept) >= 1  # the verdicts before the interrupt: `--resume` keeps them
 
 
 def test_a_change_in_one_module_leaves_the_other_modules_picks_alone():
@@ -298,3 +303,82 @@ def test_a_mutant_no_scenario_reaches_counts_as_a_survivor_and_is_named_apart():
     assert tally.counts["survived"] == 2 and tally.unreached == 1 and tally.score == 0.0
     assert tally.survivors[0].endswith("=>  if a <= b:  (not reached by any @safety scenario)")
     assert not tally.survivors[1].endswith(")")
+
+
+def _result(outcome: str, output: str = "", diff: str | None = None):
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+    return WorkResult(WorkerOutcome.NORMAL, output=output, test_outcome=TestOutcome(outcome), diff=diff)
+
+
+def test_the_journal_gives_back_each_verdict_for_the_same_tree_and_none_for_another(tmp_path):
+    path = tmp_path / "journal.jsonl"
+    a, b, c = POPULATION[:3]
+    journal = mt.Journal(path, "tree-1")
+    journal.start({})
+    journal.add(a, _result("killed", "timeout"), 3.0, ", 4 scenarios")
+    journal.add(b, _result("survived", mt.UNREACHED, "--- a\n+++ b\n@@\n-x = 1\n+x = 2\n"), 0.0, "")
+    journal.add(c, _result("incompetent", "SyntaxError"), 0.1, "")
+    with path.open("a", encoding="utf-8") as out:
+        out.write('{"key": "src/a.py:13:4 core/Ad')  # the line being written when the run was killed
+
+    kept, why = mt.Journal(path, "tree-1").kept()
+    assert why == "" and list(kept) == [a.key, b.key, c.key] and kept[a.key]["scope"] == ", 4 scenarios"
+    tally = mt.Tally()
+    assert [tally.add(m, mt.result_from(kept[m.key])) for m in (a, b, c)] == ["timeout", "survived", "incompetent"]
+    assert tally.unreached == 1 and tally.survivors == [f"{b.key}  | x = 1  =>  x = 2  ({mt.UNREACHED})"]
+
+    assert mt.Journal(path, "tree-2").kept() == ({}, "the tree changed since the journal's run (its verdicts may not hold)")
+    assert mt.Journal(tmp_path / "none.jsonl", "tree-1").kept()[0] == {}
+
+
+def test_the_tree_stamp_changes_with_any_copied_file_and_not_with_bytecode(tmp_path):
+    (tmp_path / "src" / "__pycache__").mkdir(parents=True)
+    (tmp_path / "src" / "m.py").write_text("x = 1\n")
+    (tmp_path / "steps.py").write_text("y = 1\n")
+    first = mt.tree_stamp(tmp_path, ("src", "steps.py", "absent.py"))
+    (tmp_path / "src" / "__pycache__" / "m.cpython-311.pyc").write_bytes(b"\0")
+    assert mt.tree_stamp(tmp_path, ("src", "steps.py", "absent.py")) == first
+    (tmp_path / "steps.py").write_text("y = 2\n")
+    assert mt.tree_stamp(tmp_path, ("src", "steps.py", "absent.py")) != first
+
+
+def test_resume_keeps_an_earlier_run_of_the_same_tree_and_runs_nothing_it_holds(tmp_path):
+    """The verdicts a run of this tree wrote are the report: no unmutated run, no scenario, the same counts."""
+    args = ["--only", "safety/modes.py", "--sample", "2", "--no-coverage-map", "--out", str(tmp_path)]
+    listed = subprocess.run([sys.executable, "-m", "tools.mutants", *args, "--list"], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.split("\n")
+    keys = [line for line in listed if line.startswith("src/")]
+    assert len(keys) == 2, listed
+    from tools.mutants.__main__ import COPIED
+    journal = mt.Journal(tmp_path / "sample-journal.jsonl", mt.tree_stamp(ROOT, COPIED))
+    journal.start({})
+    for key, outcome in zip(keys, ("killed", "survived")):
+        module, line, rest = key.split(":", 2)
+        col, operator = rest.split(" ")
+        journal.add(mt.Mutant("j", module, int(line), int(col), operator, 0), _result(outcome, diff="-a\n+b\n"), 1.0, "")
+
+    done = subprocess.run([sys.executable, "-m", "tools.mutants", *args, "--resume"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"--resume: 2 verdicts kept from {journal.path}" in done.stdout
+    assert "killed: 1  timeouts: 0  survived: 1" in done.stdout
+    assert "[1/2]" not in done.stdout  # nothing ran
+    assert (tmp_path / "sample-survivors.txt").read_text(encoding="utf-8").startswith(keys[1])
+    assert len(mt.Journal(journal.path, journal.tree).kept()[0]) == 2  # a resumed journal keeps what it kept
+
+
+def test_a_mutant_cosmic_ray_cannot_make_is_incompetent_not_a_crash_of_the_run(tmp_path):
+    """An unreached mutant is made without a run: cosmic-ray's ExceptionReplacer fails on a dotted name in a tuple of an
+    except clause, which its mutate_and_test reports as incompetent; so does the runner, and the run goes on."""
+    from cosmic_ray.work_item import MutationSpec, TestOutcome
+
+    from tools.mutants.__main__ import _unreached
+
+    module = tmp_path / "m.py"
+    module.write_text("import sqlite3\ntry:\n    pass\nexcept (sqlite3.Error, ValueError):\n    pass\n", encoding="utf-8")
+    spec = MutationSpec(module_path=module, operator_name="core/ExceptionReplacer", occurrence=0,
+                        start_pos=(4, 8), end_pos=(4, 21))
+    result = _unreached(spec)
+    assert result.test_outcome == TestOutcome.INCOMPETENT and "AttributeError" in result.output
+    assert mt.Tally().add(mt.Mutant("j", "m.py", 4, 7, "core/ExceptionReplacer", 0), result) == "incompetent"

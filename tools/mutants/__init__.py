@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -274,3 +275,74 @@ def describe_diff(diff: str | None) -> str:
 
 def survivor_line(mutant: Mutant, diff: str | None) -> str:
     return f"{mutant.key}  | {describe_diff(diff)}"
+
+
+# ---- the journal: an interrupted run goes on where it stopped ----------------------------------------------------
+
+def tree_stamp(root: Path, names: Iterable[str]) -> str:
+    """One hash of every file a run copies (``names`` under ``root``, bytecode left out): a verdict holds for the
+    tree it was judged on, any change anywhere (a scenario, the simulator, another module) may change it."""
+    digest = hashlib.sha256()
+    for name in names:
+        top = root / name
+        files = sorted(top.rglob("*")) if top.is_dir() else [top]
+        for path in files:
+            if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc" \
+                    or any(part.endswith(".egg-info") for part in path.parts):
+                continue
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+class Journal:
+    """The verdicts of a run, one JSON line each as it comes (flushed), under a first line naming the tree they
+    were judged on. ``--resume`` keeps them when the tree is the same, so Ctrl-C, a crash or the end of a working
+    day costs only the mutants that were running; on another tree it starts afresh and says why."""
+
+    def __init__(self, path: Path, tree: str):
+        self.path, self.tree = path, tree
+
+    def kept(self) -> tuple[dict[str, dict], str]:
+        """({key: record} of the verdicts this tree can reuse, why there are none when there are none)."""
+        try:
+            lines = self.path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return {}, f"no journal at {self.path}"
+        try:
+            head = json.loads(lines[0]) if lines else {}
+        except ValueError:
+            head = {}
+        if head.get("tree") != self.tree:
+            return {}, "the tree changed since the journal's run (its verdicts may not hold)"
+        records = {}
+        for line in lines[1:]:
+            try:
+                record = json.loads(line)
+            except ValueError:  # the line being written when the run was killed
+                continue
+            records[record["key"]] = record
+        return records, ""
+
+    def start(self, kept: dict[str, dict]) -> None:
+        """A fresh journal for this tree, holding ``kept``."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("w", encoding="utf-8") as out:
+            out.write(json.dumps({"tree": self.tree}) + "\n")
+            for record in kept.values():
+                out.write(json.dumps(record) + "\n")
+
+    def add(self, mutant: Mutant, result, took: float, scope: str) -> None:
+        outcome = getattr(result.test_outcome, "value", result.test_outcome)
+        output = result.output or ""
+        record = {"key": mutant.key, "outcome": outcome, "output": output[-500:], "diff": result.diff,
+                  "took": round(took, 2), "scope": scope}
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(record) + "\n")
+
+
+def result_from(record: dict):
+    """cosmic-ray's ``WorkResult`` back from a journal record (what the tally reads of it)."""
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+    return WorkResult(output=record["output"], diff=record["diff"], test_outcome=TestOutcome(record["outcome"]),
+                      worker_outcome=WorkerOutcome.NORMAL)

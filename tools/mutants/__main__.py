@@ -114,6 +114,10 @@ class _TrackedPopen(subprocess.Popen):
 _worker = threading.local()
 
 
+class _NothingToRun(Exception):
+    """Every chosen mutant's verdict was kept from the journal: straight to the report."""
+
+
 def _pythonpath(copy: Path) -> str:
     return os.pathsep.join([str(copy / "src"), str(copy)])
 
@@ -186,7 +190,13 @@ def _unreached(spec):
 
     operator = cosmic_ray.plugins.get_operator(spec.operator_name)(**(spec.operator_args or {}))
     source = spec.module_path.read_text(encoding="utf-8")
-    mutated = mutate_code(source, operator, spec.occurrence)
+    try:
+        mutated = mutate_code(source, operator, spec.occurrence)
+    except Exception:  # noqa: BLE001 - cosmic-ray cannot make it (e.g. a dotted name in an except clause): incompetent,
+        # as its mutate_and_test reports it, never a crash of the whole run
+        import traceback
+        return WorkResult(output=traceback.format_exc(), test_outcome=TestOutcome.INCOMPETENT,
+                          worker_outcome=WorkerOutcome.EXCEPTION)
     diff = "\n".join(_make_diff(source, mutated, spec.module_path)) if mutated is not None else None
     return WorkResult(output=mt.UNREACHED, diff=diff, test_outcome=TestOutcome.SURVIVED,
                       worker_outcome=WorkerOutcome.NORMAL)
@@ -234,6 +244,8 @@ def main(argv=None) -> int:
     parser.add_argument("--coverage-map", action=argparse.BooleanOptionalAction, default=None,
                         help="judge each mutant with only the scenarios that run its line, from one coverage run"
                              f" (default: for runs of {MAP_FROM} mutants or more); --no-coverage-map: every scenario")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the verdicts an interrupted run of the same tree wrote to its journal in --out")
     args = parser.parse_args(argv)
 
     from attrs import evolve
@@ -257,6 +269,7 @@ def main(argv=None) -> int:
         print(f"mutants: {exc}", file=sys.stderr)
         return 2
     before = _hashes(ROOT, modules)
+    tree = mt.tree_stamp(ROOT, COPIED)
     args.out.mkdir(parents=True, exist_ok=True)
     session = (args.out / ("sample.sqlite" if args.sample else "session.sqlite")).resolve()
     session.unlink(missing_ok=True)
@@ -264,6 +277,9 @@ def main(argv=None) -> int:
     copies: list[Path] = []
     pool = None
     results: dict = {}
+    scopes: dict = {}  # mutant -> what judged it, as its verdict line says it
+    kept: dict = {}
+    journal = mt.Journal((args.out / ("sample-journal.jsonl" if args.sample else "journal.jsonl")).resolve(), tree)
     old_cwd, old_handler = os.getcwd(), signal.signal(signal.SIGTERM, _raise_interrupt)
     tally = mt.Tally()
     seconds = 0.0
@@ -303,6 +319,19 @@ def main(argv=None) -> int:
                 for m in chosen:
                     print(m.key)
                 return 0
+            if args.resume:
+                records, why = journal.kept()
+                keys = {m.key: m for m in chosen}
+                kept = {k: r for k, r in records.items() if k in keys}
+                print(f"mutants: --resume: {len(kept)} verdicts kept from {journal.path}" if kept
+                      else f"mutants: --resume: nothing kept: {why or 'the journal holds none of these mutants'}")
+                for key, record in kept.items():
+                    results[keys[key]] = mt.result_from(record)
+                    scopes[keys[key]] = record["scope"]
+            journal.start(kept)
+            to_run = [m for m in chosen if m not in results]
+            if not to_run:
+                raise _NothingToRun
             from cosmic_ray.testing import run_tests
             baseline_started = time.monotonic()
             outcome, output = run_tests(command, BASELINE_TIMEOUT)
@@ -315,19 +344,19 @@ def main(argv=None) -> int:
                 return 2
             pristine = {m: (copy / m).read_bytes() for m in modules}
             by_id = {item.job_id: item for item in db.pending_work_items}
-            if args.coverage_map if args.coverage_map is not None else len(chosen) >= MAP_FROM:
+            if args.coverage_map if args.coverage_map is not None else len(to_run) >= MAP_FROM:
                 map_started = time.monotonic()
                 maps = _map_scenarios(copy, command, modules, 3 * timeout)
                 map_seconds = time.monotonic() - map_started
                 if maps is not None:
                     plan = {m: maps[m.module].scenarios(m.line, by_id[m.job_id].mutations[0].end_pos[0])
-                            for m in chosen}
+                            for m in to_run}
                     runs = [len(p) for p in plan.values() if p is not None]
                     print(f"mutants: scenario map in {map_seconds:.0f}s: {sum(p is None for p in plan.values())}"
                           f" run every scenario, {runs.count(0)} none (not reached by any @safety scenario),"
                           f" {len(runs) - runs.count(0)} some ({sum(runs) / max(1, len(runs) - runs.count(0)):.0f}"
                           " scenarios on average)", flush=True)
-            for _ in range(1, min(args.workers, len(chosen))):
+            for _ in range(1, min(args.workers, len(to_run))):
                 _scratch_copy(copies)
             free = queue.SimpleQueue()
             for where in copies:
@@ -357,20 +386,24 @@ def main(argv=None) -> int:
             run_started = time.monotonic()
             cpu_started = _children_cpu()
             pool = ThreadPoolExecutor(len(copies), thread_name_prefix="mutant")
-            running = {pool.submit(judge, m): m for m in chosen}
+            running = {pool.submit(judge, m): m for m in to_run}
             while running:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     m = running.pop(future)
                     result, took = future.result()
                     db.set_result(m.job_id, result)
-                    results[m] = result
+                    results[m], scopes[m] = result, _scope(plan, m)
+                    journal.add(m, result, took, scopes[m])
                     verdict = mt.Tally().add(m, result)
-                    print(f"[{len(results)}/{len(chosen)}] {verdict:<11} {m.key} ({took:.1f}s{_scope(plan, m)})",
+                    print(f"[{len(results)}/{len(chosen)}] {verdict:<11} {m.key} ({took:.1f}s{scopes[m]})",
                           flush=True)
+    except _NothingToRun:
+        pass
     except KeyboardInterrupt:
         print(f"\nmutants: interrupted after {len(results)} mutants; the scratch copies are dropped,"
-              " the worktree was never written", file=sys.stderr)
+              " the worktree was never written; `--resume` goes on from here while the tree is unchanged",
+              file=sys.stderr)
         status = 130
     finally:
         # the clean-up runs to its end: a second Ctrl-C or a SIGTERM now would leave copies and runs behind
@@ -404,11 +437,13 @@ def main(argv=None) -> int:
             tally.add(m, results[m])
     value, done, counts = tally.score, tally.done, tally.counts
     workers = len(copies)
-    rate = seconds / done if done else 0.0  # wall time per mutant, all workers together
-    cpu_rate = cpu / done if done else 0.0
+    ran = done - len(kept)  # this run's own: the kept verdicts took an earlier run's time
+    rate = seconds / ran if ran else 0.0  # wall time per mutant, all workers together
+    cpu_rate = cpu / ran if ran else 0.0
     mapped = map_seconds or 0.0  # the map is built once, whatever the number of mutants
     lines = [
-        f"mutants run: {done} of {len(runnable)} judgeable ({'seed %d sample' % args.seed if args.sample else 'all'})",
+        f"mutants run: {done} of {len(runnable)} judgeable ({'seed %d sample' % args.seed if args.sample else 'all'})"
+        + (f", {len(kept)} of them kept from the journal of an earlier run of this tree" if kept else ""),
         f"killed: {counts['killed']}  timeouts: {counts['timeout']}  survived: {counts['survived']}"
         + (f" ({tally.unreached} of them {mt.UNREACHED}, not run)" if plan else "") +
         f"  incompetent: {counts['incompetent']}  equivalent (declared, not run): {len(equivalent)}"
@@ -421,7 +456,7 @@ def main(argv=None) -> int:
     ]
     survivors_file = args.out / ("sample-survivors.txt" if args.sample else "survivors.txt")
     (args.out / ("sample-verdicts.txt" if args.sample else "verdicts.txt")).write_text(
-        "".join(f"{m.key} {mt.Tally().add(m, results[m])}{_scope(plan, m)}\n" for m in chosen if m in results),
+        "".join(f"{m.key} {mt.Tally().add(m, results[m])}{scopes[m]}\n" for m in chosen if m in results),
         encoding="utf-8")
     survivors_file.write_text("".join(s + "\n" for s in tally.survivors), encoding="utf-8")
     (args.out / ("sample-summary.txt" if args.sample else "summary.txt")).write_text(
