@@ -41,6 +41,22 @@ Feature: Placing and managing orders
     And the order is open on the exchange
     And the bot records the order as open, as the exchange holds it
 
+  @safety @critical @fault-injection @allure.label.story:cancel
+  Scenario: An order filled while its cancel was on its way, whose trade could not be read at that moment, is recorded with its fill at the bot's next look
+    The bot's positions, its profit and loss and its daily loss limit are its trades. An order the exchange
+    filled just before the cancel reached it holds a trade even when the exchange could not show it then:
+    the running bot reads it again at its next look, records it once, and says so.
+
+    Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And the market will fall through that price just as the bot's cancel reaches the exchange
+    And the exchange cannot show the account's trades until it recovers
+    When the bot cancels that order
+    Then the bot reports the order as not cancelled: the exchange had filled it
+    And the bot's records do not hold that order's trade yet
+    When the bot runs its next trading cycle a minute later, the exchange having recovered
+    Then the bot's own records show the 0.01 XBT bought, as on the exchange
+    And the bot's audit trail says that order's missing trade was recorded
+
   @normal @allure.label.story:open-orders
   Scenario: The bot's open orders are the exchange's open orders
     Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR

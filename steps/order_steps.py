@@ -80,6 +80,48 @@ def step_cancel_not_done(context):
     assert_that(outcome.reason, contains_string("EService:Unavailable"), "the operator should read the exchange's reason")
 
 
+@given("the market will fall through that price just as the bot's cancel reaches the exchange")
+def step_fill_as_cancel_arrives(context):
+    world = context.world
+    world.sim.faults.on_arrival("CancelOrder", lambda: world.sim.set_price("XBTEUR", Decimal("58000")))
+
+
+@given("the exchange cannot show the account's trades until it recovers")
+def step_trades_unreadable(context):
+    for endpoint in ("QueryTrades", "TradesHistory"):
+        context.world.sim.faults.inject(endpoint=endpoint, kind="http_status", status=502, times=1000)
+
+
+@then("the bot reports the order as not cancelled: the exchange had filled it")
+def step_cancel_met_fill(context):
+    outcome = context.world.notes["cancel"]
+    assert_that((outcome.accepted, outcome.status), equal_to((False, "FILLED")),
+                f"the cancel came too late, the order was filled: {describe(outcome)}")
+
+
+@then("the bot's records do not hold that order's trade yet")
+def step_trade_not_recorded(context):
+    world = context.world
+    assert_that(world.bot.store.fills(txid=_resting(world).txid), empty(),
+                "the exchange could not show the trade: the bot could not record it at the cancel")
+
+
+@when("the bot runs its next trading cycle a minute later, the exchange having recovered")
+def step_cycle_after_recovery(context):
+    world = context.world
+    world.sim.faults.clear()
+    world.cycle_a_minute_later()
+
+
+@then("the bot's audit trail says that order's missing trade was recorded")
+def step_audit_missing_trade_recorded(context):
+    world = context.world
+    order = _resting(world)
+    rows = [r for r in world.safety.audit_log() if r.get("action") == "fills_imported"]
+    assert_that([(r.get("cl_ord_id"), len(r.get("trade_ids") or ())) for r in rows], equal_to([(order.cl_ord_id, 1)]),
+                "the operator should read that the order's missing trade was recorded, once")
+
+
 @then("the bot records the order as open, as the exchange holds it")
 def step_record_open_after_failed_cancel(context):
     world = context.world

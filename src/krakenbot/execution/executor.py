@@ -12,7 +12,8 @@ The rules, in order of importance:
    after that): ``REJECTED`` (not placed) - only then may a *new* intent be placed.
 3. While any order on a pair is ``UNKNOWN``, nothing new goes out on that pair.
 4. Fills come from TradesHistory/QueryTrades, keyed by trade id (recorded once), and
-   each fee is checked against the pair's fee schedule.
+   each fee is checked against the pair's fee schedule. Fills that could not be read when
+   their order ended are owed: read again at every refresh, counted by the risk checks meanwhile.
 5. An answer that contradicts what the exchange shows (an AddOrder answer naming another
    order's txid, a txid Kraken does not know, an ``EOrder:`` refusal for an order that is on
    the book) is never taken on trust: it is recorded (``exchange_contradiction``), the pair is
@@ -210,6 +211,10 @@ class Executor:
         # Weak values: a lock lives while someone holds it, so a long run keeps no lock per past order.
         self._order_locks: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
         self._in_flight: set[str] = set()  # cl_ord_ids whose AddOrder this executor is sending now
+        # cl_ord_ids whose executed volume has fills not recorded yet (their read failed, or the exchange
+        # did not list them yet): every refresh reads them again, and the risk checks count that volume
+        # as held meanwhile (``unrecorded_fills``). A restart imports them in ``Reconciler.recover``.
+        self._fills_owed: set[str] = set()
         # Each called ``(order, was)`` after every status change is committed (metrics, notifications):
         # cheap, and never raising (they run on the order path).
         self.order_listeners: list[Callable[[OrderRecord, str], Any]] = []
@@ -694,8 +699,36 @@ class Executor:
                         continue
                     info = infos.get(o.txid)
                     touched.append(self._apply_info(fresh, info) if info is not None else fresh)
-        self._import_fills(touched, all_infos)
+        seen = {o.cl_ord_id for o in touched}
+        self._import_fills(touched + [o for o in self._owed_orders() if o.cl_ord_id not in seen], all_infos)
         return [self.store.get_order(o.cl_ord_id) or o for o in touched]
+
+    def import_owed_fills(self) -> int:
+        """Read again the fills of ended orders that an earlier read could not record (``refresh`` does it
+        too): the fills added."""
+        owed = self._owed_orders()
+        return self._import_fills(owed) if owed else 0
+
+    def unrecorded_fills(self) -> list[tuple[OrderRecord, Decimal]]:
+        """Each order that owes fills, with its executed volume that no recorded fill holds: traded all
+        the same, so the risk checks count it (a buy as held, a sell as gone) until its fills are read."""
+        with self._lock:
+            if not self._fills_owed:
+                return []
+            owed = list(self._fills_owed)
+        out = []
+        for cl_ord_id in owed:
+            order = self.store.get_order(cl_ord_id)
+            if order is not None and order.txid:
+                gap = order.volume_executed - sum((f.volume for f in self.store.fills(txid=order.txid)), Decimal(0))
+                if gap > 0:
+                    out.append((order, gap))
+        return out
+
+    def _owed_orders(self) -> list[OrderRecord]:
+        with self._lock:
+            owed = list(self._fills_owed)
+        return [o for o in (self.store.get_order(cid) for cid in owed) if o is not None]
 
     def apply_execution(self, event: Any) -> OrderRecord | None:
         """The exchange's own notice of an event of one of this bot's orders (``stream.ExecEvent``,
@@ -837,11 +870,55 @@ class Executor:
 
     def _import_fills(self, orders: Iterable[OrderRecord], infos: dict[str, OrderInfo] | None = None) -> int:
         """Fetch and record the fills of these orders that the store does not have yet:
-        by trade id with QueryTrades when Kraken listed them (cheap), else from TradesHistory."""
+        by trade id with QueryTrades when Kraken listed them (cheap), else from TradesHistory.
+        An order left short (the read failed, or the exchange does not list its trades yet) is owed
+        until a later look records them: said in the log and the audit, both when it falls short and
+        when its fills are recorded."""
+        orders = list(orders)
         wanting = self._missing_fills(orders)
-        if not wanting:
-            return 0
-        infos = infos or {}
+        ids = {o.cl_ord_id for o in wanting}
+        with self._lock:
+            if self._fills_owed:  # an owed order whose fills came meanwhile (the stream's) owes nothing
+                self._fills_owed.difference_update(o.cl_ord_id for o in orders if o.cl_ord_id not in ids)
+            if not wanting:
+                return 0
+            owed_before = ids & self._fills_owed
+            self._fills_owed.update(ids)
+        try:
+            added, short = self._fetch_fills(wanting, infos or {})
+        except Exception as error:
+            self._fills_short([o for o in wanting if o.cl_ord_id not in owed_before], _reason(error))
+            raise
+        with self._lock:
+            self._fills_owed.difference_update(o.cl_ord_id for o in wanting if o.cl_ord_id not in short)
+        self._fills_short([o for o in wanting if o.cl_ord_id in short and o.cl_ord_id not in owed_before],
+                          "the exchange does not list them yet")
+        for o in wanting:
+            if o.cl_ord_id in owed_before and o.cl_ord_id not in short:
+                self._fills_recorded(o)
+        return added
+
+    def _fills_short(self, orders: list[OrderRecord], why: str) -> None:
+        for o in orders:
+            log.warning("order %s executed %s %s, its fills not recorded (%s): read again at the next look",
+                        o.cl_ord_id, format(o.volume_executed, "f"), o.pair, why,
+                        extra={"fields": {"cl_ord_id": o.cl_ord_id, "txid": o.txid, "reason": why}})
+            self.store.append_audit({
+                "time": self.clock.time(), "actor": "executor", "action": "fills_owed", "outcome": "retry",
+                "detail": {"cl_ord_id": o.cl_ord_id, "txid": o.txid, "executed": str(o.volume_executed),
+                           "why": why}})
+
+    def _fills_recorded(self, order: OrderRecord) -> None:
+        fills = self.store.fills(txid=order.txid)
+        log.info("order %s: its missing fills are recorded (%d, %s %s)", order.cl_ord_id, len(fills),
+                 format(sum((f.volume for f in fills), Decimal(0)), "f"), order.pair,
+                 extra={"fields": {"cl_ord_id": order.cl_ord_id, "txid": order.txid}})
+        self.store.append_audit({
+            "time": self.clock.time(), "actor": "executor", "action": "fills_imported", "outcome": "recorded",
+            "detail": {"cl_ord_id": order.cl_ord_id, "txid": order.txid, "trade_ids": [f.trade_id for f in fills]}})
+
+    def _fetch_fills(self, wanting: list[OrderRecord], infos: dict[str, OrderInfo]) -> tuple[int, set[str]]:
+        """The fills recorded, and the cl_ord_ids still short of fills."""
         ids = [tid for o in wanting for tid in (infos[o.txid].trade_ids if o.txid in infos else ())
                if not self.store.has_fill(tid)]
         added = 0
@@ -851,7 +928,8 @@ class Executor:
         if wanting:
             start = int(min(o.created_at for o in wanting)) - TRADE_LOOKBACK_S
             added += self.import_trades(fetch_trades(self.client.account, start), only_txids={o.txid for o in wanting})
-        return added
+            wanting = self._missing_fills(self.store.get_order(o.cl_ord_id) or o for o in wanting)
+        return added, {o.cl_ord_id for o in wanting}
 
     def import_trades(self, trades: dict[str, TradeInfo], only_txids: set[str] | None = None) -> int:
         """Record exchange trades that belong to our orders (by txid), once each; check fees."""

@@ -65,6 +65,10 @@ class OrderExecutor(Protocol):
 
     def refresh(self) -> Any: ...
 
+    def import_owed_fills(self) -> int: ...
+
+    def unrecorded_fills(self) -> list[tuple[Any, Decimal]]: ...  # (OrderRecord, executed volume not in its fills)
+
 
 class Positions(Protocol):
     def position(self, pair: str) -> Any: ...  # Position

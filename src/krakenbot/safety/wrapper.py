@@ -498,12 +498,14 @@ class SafetyWrapper(ExchangeReads):
         """Bring the store's orders up to date with the exchange (and resolve UNKNOWN ones). While
         the executions stream follows them, the exchange's events already did, so REST is asked only
         when it alone can say (``BotStreams``): an order of unknown outcome (UNKNOWN, or PENDING_SUBMIT
-        not in flight), open orders not checked over REST for ``ORDER_CHECK_SECONDS``, or ``due``."""
+        not in flight), an order whose fills an earlier read could not record, open orders not checked
+        over REST for ``ORDER_CHECK_SECONDS``, or ``due``."""
         streams = self.streams
         if streams is None:
             return self.executor.refresh()
         executor = self.executor
-        due = due or bool(executor.unknown_pairs()) or streams.rest_due(bool(executor.open_orders()))
+        due = due or bool(executor.unknown_pairs()) or bool(executor.unrecorded_fills()) \
+            or streams.rest_due(bool(executor.open_orders()))
         return streams.catch_up(executor.refresh, due=due) or []
 
     def reconcile(self) -> Any:
@@ -511,6 +513,11 @@ class SafetyWrapper(ExchangeReads):
         if self.reconciler is not None:
             if self.streams is not None:  # REST is the truth: the orders as it tells them, not as streamed
                 self.refresh_orders(due=True)
+            else:  # fills an earlier read could not record: recorded first, reported only if still unreadable
+                try:
+                    self.executor.import_owed_fills()
+                except KrakenError as exc:
+                    log.warning("missing fills still unreadable before reconciling: %s", self._explain(exc))
             result = self.reconciler.reconcile()
         else:
             self.refresh_orders()
@@ -718,10 +725,13 @@ class SafetyWrapper(ExchangeReads):
             portfolio = balances.get(info.quote, Decimal(0)) + balances.get(info.base, Decimal(0)) * mid
         active = self.open_orders()
         unknown = frozenset(o.pair for o in active if o.status == "UNKNOWN")
-        pending = {"buy": Decimal(0), "sell": Decimal(0)}  # remaining volume of the open orders on the pair
-        for o in active:
+        # Volume the positions do not hold yet: what the open orders may still fill, and what orders
+        # executed whose fills are not recorded yet (traded all the same: fail closed)
+        unseen = [(o, o.volume - o.volume_executed) for o in active] + self.executor.unrecorded_fills()
+        pending = {"buy": Decimal(0), "sell": Decimal(0)}
+        for o, volume in unseen:
             if o.pair == info.name and o.side in pending:
-                pending[o.side] += o.volume - o.volume_executed
+                pending[o.side] += volume
         age = self.market_data_age(pair)
         held = self.positions.positions()  # one replay of the fills for this pair and the others
         own = held.get(info.name)
@@ -730,7 +740,7 @@ class SafetyWrapper(ExchangeReads):
             position_base=own.volume if own is not None else Decimal(0), portfolio_value=portfolio,
             free_balances=free, open_orders=len(active), unknown_order_pairs=unknown,
             pending_buy_base=pending["buy"], pending_sell_base=pending["sell"],
-            base_in_btc=self._btc_price(info, mid), other_pairs_btc=self._other_pairs_btc(info.name, active, held),
+            base_in_btc=self._btc_price(info, mid), other_pairs_btc=self._other_pairs_btc(info.name, unseen, held),
         )
 
     def _btc_price(self, info: PairInfo, mid: Decimal | None) -> Decimal | None:
@@ -745,13 +755,15 @@ class SafetyWrapper(ExchangeReads):
         btc = self.ticker("XBT" + info.wsname.split("/")[-1]).mid
         return mid / btc if btc else None
 
-    def _other_pairs_btc(self, pair_id: str, active: list[Any], held: Mapping[str, Any]) -> Decimal | None:
-        """The BTC value of what the bot holds (``held``: the positions by pair), and buys on the book, on
-        pairs other than this one: TOTAL_BTC is the whole allocation. None when one of them has no price in BTC."""
+    def _other_pairs_btc(self, pair_id: str, unseen: list[tuple[Any, Decimal]],
+                         held: Mapping[str, Any]) -> Decimal | None:
+        """The BTC value of what the bot holds (``held``: the positions by pair), and buys not in them
+        (``unseen``: on the book, or executed with fills not recorded yet), on pairs other than this one:
+        TOTAL_BTC is the whole allocation. None when one of them has no price in BTC."""
         amounts = {p: max(pos.volume, Decimal(0)) for p, pos in held.items() if p != pair_id}
-        for o in active:
+        for o, volume in unseen:
             if o.pair != pair_id and o.side == "buy":
-                amounts[o.pair] = amounts.get(o.pair, Decimal(0)) + o.volume - o.volume_executed
+                amounts[o.pair] = amounts.get(o.pair, Decimal(0)) + volume
         total = Decimal(0)
         for other, volume in amounts.items():
             if volume <= 0:
