@@ -91,8 +91,8 @@ def before_all(context):
         from krakenbot.clock import ManualClock  # the bot's: a stop request (Wakeup) ends its waits
         from krakensim import KrakenSimulator
 
-        # Each scenario starts on a day of its own (world.begin): from 2020 there are years of days before
-        # the machine's date, which a bot run in a process of its own (on the real clock) must not find in its past.
+        # Each scenario starts on a day of its own (world.begin). A bot run in a process of its own reads the
+        # machine's clock: its scenario trades on an exchange of its own on that clock, not on this one.
         context.clock = ManualClock(SPEC_START)
         context.sim = KrakenSimulator(seed=context.seed, clock=context.clock)
     _write_report_metadata(context)

@@ -3,8 +3,10 @@ during a back-off.
 
 The kill scenario runs the bot and ``krakenbot kill`` as real processes: a kill that reaches
 another process through its home (kill file, SIGUSR1, the running-bot record) cannot be shown in
-this one. Every wait on them polls with a deadline, never a fixed sleep. The other two run
-in-process on the shared ManualClock.
+this one. That bot reads the machine's clock, so its scenario trades on an exchange of its own
+that reads it too (``World.use_exchange_on_machine_clock``), whatever ran before it. Every wait on
+them polls with a deadline, never a fixed sleep. The other two run in-process on the shared
+ManualClock.
 """
 from __future__ import annotations
 
@@ -36,28 +38,10 @@ def _process_env(**settings: str) -> dict[str, str]:
             **settings}
 
 
-def _keep_exchange_time(world) -> None:
-    """The bot in another process reads the real clock: the exchange's follows it (its clock-skew
-    check, and the exchange's request counter, which drains as time passes). Each scenario starts on
-    a fresh day, so after a scenario that came up to the machine's clock the exchange's runs ahead of
-    it: then it keeps pace, so that its counter still drains (the bot's orders meet the skew check)."""
-    now = time.time()
-    behind = now - world.clock.time()
-    if behind > 0:
-        while behind > 0:  # the exchange advances at most a year at a time
-            step = min(behind, 365 * 86400)
-            world.sim.advance(step)
-            behind -= step
-    elif now > world.notes.get("real_time_seen", now):
-        world.sim.advance(now - world.notes["real_time_seen"])
-    world.notes["real_time_seen"] = now
-
-
 def _poll(world, condition, what: str):
     deadline = time.monotonic() + DEADLINE_S
     bot = world.notes["process"]
     while time.monotonic() < deadline:
-        _keep_exchange_time(world)
         value = condition()
         if value:
             return value
@@ -142,13 +126,13 @@ def step_bot_running_elsewhere(context, mode):
     world = context.world
     started_in, home = world.tmpdir / "where-the-bot-was-started", world.tmpdir / "bot-home"
     started_in.mkdir()
+    # The other process reads the machine's clock: so does its exchange (the run's shared one keeps
+    # the scenarios' simulated days). A pro account: on the starter tier the bot's start-up fills
+    # the call counter, so each cycle after it waits seconds for room. The kill does not depend on
+    # the tier; the wait would only slow every run of the specification.
+    world.use_exchange_on_machine_clock(tier="pro")
     settings = {k: v for k, v in world.env.items() if k not in ("STORE_PATH", "KILL_SWITCH_FILE")}  # the home's
-    # A pro account: the other process reads the real clock, and on the starter tier its start-up
-    # fills the call counter, so each cycle after it waits seconds for room. The kill does not
-    # depend on the tier; the wait would only slow every run of the specification.
-    world.sim.set_tier("pro")
     settings["KRAKEN_TIER"] = "pro"
-    _keep_exchange_time(world)
     world.record_mode(mode)
     log = world.tmpdir / "running-bot.log"
     with log.open("w") as out:

@@ -3,7 +3,9 @@
 - a misspelt tag (in a feature or in ``--tags``) stops the run before any scenario with one line
   naming it, with behave alone as with ``tools.run_spec``; so do tags that select nothing;
 - the safety report never reuses an earlier run's evidence: a stopped, aborted, killed or
-  partial run is judged on its own and vouches for nothing it did not run.
+  partial run is judged on its own and vouches for nothing it did not run;
+- a scenario's verdict does not depend on its position in the run: a bot in a process of its own
+  places orders after any other scenario, as many times as the run holds it.
 """
 from __future__ import annotations
 
@@ -178,3 +180,33 @@ def test_a_partial_run_fails_the_first_criterion_and_passes_nothing_else(finishe
     assert all(v.status != reporting.PASS for v in verdicts.values())
     assert verdicts["Test allocation respected"].note == "not judged: partial run: 1 of the 2 selected scenario(s) " \
                                                          "recorded evidence"
+
+
+# The scenarios whose bot runs in a process of its own and must place orders before the kill.
+ORDERING_RUNNING_BOTS = {"The kill switch reaches a running bot started from another directory",
+                         "A bot started in a later scenario of the same run still places orders, and the kill reaches it"}
+
+
+def test_every_running_bot_places_orders_whatever_ran_before_it_in_the_run(tmp_path):
+    """The operator feature twice in one run (behave reads a file once: two copies), its kill-switch
+    scenarios only: bots in processes of their own, on the machine's clock, run after one another and
+    after in-process scenarios, each of which starts a fresh simulated day. Each places its orders (a
+    refusal for clock skew times its wait out; ``--stop`` ends the run at the first failure)."""
+    features = tmp_path / "features"
+    features.mkdir()
+    (tmp_path / "steps").symlink_to(ROOT / "steps")
+    (tmp_path / "environment.py").symlink_to(ROOT / "environment.py")
+    text = (ROOT / "features" / "operator_controls.feature").read_text()
+    for copy in ("first", "second"):
+        (features / f"{copy}.feature").write_text(text)
+    evidence = tmp_path / "run" / "evidence.jsonl"
+
+    result = _behave("--stop", "--tags=@allure.label.story:kill-switch", "-D", f"evidence={evidence}", str(features),
+                     cwd=tmp_path)
+
+    assert result.returncode == 0, "\n".join(line[:400] for line in _said(result) if "fail" in line.lower())
+    rows = [json.loads(line) for line in evidence.read_text().splitlines()]
+    running = [r for r in rows if r["name"] in ORDERING_RUNNING_BOTS]
+    assert len(running) == 4 and len(rows) > 4, [r["name"] for r in rows]
+    for row in running:
+        assert any(c["endpoint"] == "AddOrder" and c["outcome"] == "ok" for c in row["access_log"]), row["name"]

@@ -96,6 +96,7 @@ class World:
     client_options: dict[str, Any] = field(default_factory=dict)
     mends: list[Any] = field(default_factory=list)  # undo what a scenario broke on the bot's side, before it closes
     account: str = "demo"  # the simulator account the scenario's key trades on
+    own_sim: Any = None  # an exchange this scenario alone uses (use_exchange_on_machine_clock), closed with it
 
     # -- set-up -----------------------------------------------------------------------------------
     @property
@@ -109,16 +110,8 @@ class World:
             now = self.clock.time()
             next_day = (now // DAY + 1) * DAY + SCENARIO_START_HOUR * 3600
             self.sim.advance(next_day - now)
-            self.account = "demo"
-            self.api_key, self.api_secret = self.sim.create_key(account=self.account)
-            self.log_start = len(self.sim.access_log)
-            self.env = {
-                "KRAKEN_API_KEY": self.api_key,
-                "KRAKEN_API_SECRET": self.api_secret,
-                "API_DOMAIN": self.sim.url,
-                **SPEC_DEFAULTS,
-            }
-            self.start_balances = dict(self.sim.balances())
+            self.env = dict(SPEC_DEFAULTS)
+            self._open_demo_key()
         else:
             self.api_key = self.live_env["KRAKEN_API_KEY"]
             self.api_secret = self.live_env["KRAKEN_API_SECRET"]
@@ -128,6 +121,26 @@ class World:
         self.env["STORE_PATH"] = str(self.tmpdir / "bot.sqlite")
         self.env["KILL_SWITCH_FILE"] = str(self.tmpdir / "KILL_SWITCH")
         self.env.update(self.overrides)
+
+    def _open_demo_key(self) -> None:
+        """A fresh key on the demo account of ``self.sim``, its log read from here on."""
+        self.account = "demo"
+        self.api_key, self.api_secret = self.sim.create_key(account=self.account)
+        self.log_start = len(self.sim.access_log)
+        self.env.update(KRAKEN_API_KEY=self.api_key, KRAKEN_API_SECRET=self.api_secret, API_DOMAIN=self.sim.url)
+        self.start_balances = dict(self.sim.balances())
+
+    def use_exchange_on_machine_clock(self, tier: str) -> None:
+        """This scenario trades on an exchange of its own that reads the machine's clock, as a bot in
+        another process does: the run's shared exchange stays on its simulated days, and a later
+        scenario's fresh day never puts it ahead of the machine (the bot would refuse for clock skew).
+        Before any bot or mode, so the evidence reads one exchange's log."""
+        from krakensim import KrakenSimulator, SystemClock
+
+        if self.bot is not None or self.segments:
+            raise RuntimeError("a scenario chooses its exchange before any bot runs")
+        self.own_sim = self.sim = KrakenSimulator(seed=self.sim.seed, clock=SystemClock(), tier=tier)
+        self._open_demo_key()
 
     def configure(self, **settings: str) -> None:
         """Change settings; a bot already built is restarted with them (same store)."""
@@ -309,6 +322,8 @@ class World:
     def finish(self) -> None:
         self.mend()
         self.close_bot()
+        if self.own_sim is not None:
+            self.own_sim.close()
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
