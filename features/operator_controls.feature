@@ -133,14 +133,3 @@ Feature: The operator's controls cannot miss
     When the operator makes a folder named as the kill file in the bot's home
     Then the running bot writes down that the kill file halted it
     And the running bot's record shows a heartbeat after the halt
-
-  @safety @blocker @allure.label.story:kill-switch
-  Scenario: A bot started in a later scenario of the same run still places orders, and the kill reaches it
-    A running bot reads the machine's clock: an exchange left ahead of it by the scenarios before
-    (each starts on a fresh day) would refuse its every order for clock skew.
-
-    Given a bot is running in canary mode, started from its own working directory
-    And it is placing orders on the exchange
-    When the operator pulls the kill switch from another directory, naming only the bot's home
-    Then the operator is told the running bot saw the halt
-    And no order reaches the exchange while the bot runs on after the kill
