@@ -12,10 +12,10 @@ The rules, in order of importance:
    after that): ``REJECTED`` (not placed) - only then may a *new* intent be placed.
 3. While any order on a pair is ``UNKNOWN``, nothing new goes out on that pair.
 4. Fills come from TradesHistory/QueryTrades, keyed by trade id (recorded once), and
-   each fee is checked against the pair's fee schedule. An ended order whose executed volume
-   exceeds its recorded fills owes them (found in the store, so a restart knows them too): read
-   again at the next refresh, then less and less often while they stay unreadable; counted by
-   the risk checks meanwhile, and nothing that adds exposure goes out until they are recorded.
+   each fee is checked against the pair's fee schedule. Fills a read could not record are owed
+   (kept in the store, so a restart knows them too): read again at the next refresh, then less
+   and less often while they stay unreadable; counted by the risk checks meanwhile, and nothing
+   that adds exposure goes out until they are recorded.
 5. An answer that contradicts what the exchange shows (an AddOrder answer naming another
    order's txid, a txid Kraken does not know, an ``EOrder:`` refusal for an order that is on
    the book) is never taken on trust: it is recorded (``exchange_contradiction``), the pair is
@@ -26,6 +26,7 @@ Status changes go through ``order_state.apply`` only.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -90,6 +91,10 @@ TRADE_LOOKBACK_S = 60
 # failed re-read up to the most: each TradesHistory read costs 2 points of the API counter.
 OWED_FILLS_RETRY_S = 60.0
 OWED_FILLS_RETRY_MAX_S = 900.0
+# meta: the cl_ord_ids of orders whose executed volume has fills a read could not record. A record,
+# not a scan for orders short of fills: a fill lost from the store is the reconciliation's to name
+# (fill_missing) and the start-up's to take back, and a trade before the baseline is never recorded.
+FILLS_OWED_KEY = "executor.fills_owed"
 # unknown_pairs() runs before every order: the status values once, not an Enum property per read
 _UNKNOWN = OrderStatus.UNKNOWN.value
 _ACTIVE = tuple(sorted(s.value for s in ACTIVE_STATUSES))
@@ -217,8 +222,8 @@ class Executor:
         # Weak values: a lock lives while someone holds it, so a long run keeps no lock per past order.
         self._order_locks: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
         self._in_flight: set[str] = set()  # cl_ord_ids whose AddOrder this executor is sending now
-        # When owed fills (``unrecorded_fills``) are next read again, and the delay after the last failed
-        # re-read (0: none failed since the last that recorded them all).
+        # When owed fills (``unrecorded_fills``, FILLS_OWED_KEY) are next read again, and the delay after the
+        # last failed re-read (0: none failed since the last that recorded them all).
         self._owed_retry_at = float("-inf")
         self._owed_retry_s = 0.0
         # Each called ``(order, was)`` after every status change is committed (metrics, notifications):
@@ -706,28 +711,43 @@ class Executor:
                     info = infos.get(o.txid)
                     touched.append(self._apply_info(fresh, info) if info is not None else fresh)
         seen = {o.cl_ord_id for o in touched}
-        owed = [o for o in self._owed_orders() if o.cl_ord_id not in seen]
-        self._import_fills(touched + owed, all_infos, owed=owed)
+        self._import_fills(touched + [o for o in self._owed_orders() if o.cl_ord_id not in seen], all_infos)
         return [self.store.get_order(o.cl_ord_id) or o for o in touched]
 
     def import_owed_fills(self) -> int:
         """Read again the fills of ended orders that an earlier read could not record, when due
         (``refresh`` does it too): the fills added."""
         owed = self._owed_orders()
-        return self._import_fills(owed, owed=owed) if owed else 0
+        return self._import_fills(owed) if owed else 0
 
     def unrecorded_fills(self) -> list[tuple[OrderRecord, Decimal]]:
-        """Each ended order that owes fills, with its executed volume that no recorded fill holds: traded
-        all the same, so the risk checks count it (a buy as held, a sell as gone) until its fills are
-        read. From the store: a restart, or a recovery that could not read the trades either, knows them."""
-        return self.store.orders_short_of_fills()
+        """Each order that owes fills, with its executed volume that no recorded fill holds: traded all
+        the same, so the risk checks count it (a buy as held, a sell as gone) until its fills are read.
+        From the store: a restart, or a recovery that could not read the trades either, knows them."""
+        owed = self._owed_ids()
+        return self.store.orders_short_of_fills(owed) if owed else []
 
     def _owed_orders(self) -> list[OrderRecord]:
         """The orders owing fills, when their re-read is due (none while a failed one backs off)."""
         with self._lock:
             if self.clock.time() < self._owed_retry_at:
                 return []
-        return [o for o, _ in self.store.orders_short_of_fills()]
+        return [o for o in (self.store.get_order(cid) for cid in self._owed_ids()) if o is not None]
+
+    def _owed_ids(self) -> list[str]:
+        raw = self.store.get_meta(FILLS_OWED_KEY)
+        return json.loads(raw) if raw else []
+
+    def _mark_owed(self, add: Iterable[str] = (), drop: Iterable[str] = ()) -> None:
+        with self._lock:
+            before = self._owed_ids()
+            after = sorted((set(before) | set(add)) - set(drop))
+            if after == sorted(before):
+                return
+            if after:
+                self.store.set_meta(FILLS_OWED_KEY, json.dumps(after))
+            else:
+                self.store.clear_meta(FILLS_OWED_KEY)
 
     def apply_execution(self, event: Any) -> OrderRecord | None:
         """The exchange's own notice of an event of one of this bot's orders (``stream.ExecEvent``,
@@ -867,22 +887,32 @@ class Executor:
                 wanting.append(o)
         return wanting
 
-    def _import_fills(self, orders: Iterable[OrderRecord], infos: dict[str, OrderInfo] | None = None,
-                      owed: Iterable[OrderRecord] = ()) -> int:
+    def _import_fills(self, orders: Iterable[OrderRecord], infos: dict[str, OrderInfo] | None = None) -> int:
         """Fetch and record the fills of these orders that the store does not have yet:
         by trade id with QueryTrades when Kraken listed them (cheap), else from TradesHistory.
         An order left short (the read failed, or the exchange does not list its trades yet) owes them
         until a later look records them: said in the log and the audit, both when it falls short and
-        when its fills are recorded. ``owed``: those of ``orders`` that owed fills before this look
-        (said already); how their re-read went paces the next one."""
-        again = {o.cl_ord_id for o in owed}
+        when its fills are recorded; how a re-read of owed ones went paces the next."""
+        orders = list(orders)
         wanting = self._missing_fills(orders)
+        ids = {o.cl_ord_id for o in wanting}
+        owed = set(self._owed_ids())
+        again = owed & {o.cl_ord_id for o in orders}  # owed before this look: said already
+        if again - ids:  # an owed order whose fills came meanwhile (the stream's) owes nothing
+            self._mark_owed(drop=again - ids)
+        if not wanting:
+            if again:
+                self._pace_owed([], "")
+            return 0
         try:
-            added, short = self._fetch_fills(wanting, infos or {}) if wanting else (0, set())
+            added, short = self._fetch_fills(wanting, infos or {})
         except Exception as error:
+            self._mark_owed(add=ids)
             self._fills_short([o for o in wanting if o.cl_ord_id not in again], _reason(error))
-            self._pace_owed([o for o in wanting if o.cl_ord_id in again], _reason(error))
+            if again:
+                self._pace_owed([o for o in wanting if o.cl_ord_id in again], _reason(error))
             raise
+        self._mark_owed(add=short, drop=ids - short)
         why = "the exchange does not list them yet"
         self._fills_short([o for o in wanting if o.cl_ord_id in short and o.cl_ord_id not in again], why)
         for o in wanting:
