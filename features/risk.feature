@@ -339,6 +339,34 @@ Feature: Risk limits
     When the bot asks to buy 0.001 XBT at market
     Then the order is refused for reason DAILY_LOSS_LIMIT
 
+  @safety @critical @fault-injection @allure.label.story:daily-loss
+  Scenario Outline: While a sale's trade cannot be read, the bot buys nothing more; its sale of what it still holds goes out
+    A sale whose trade the bot could not read may have lost money: until the bot has read it, today's loss
+    is unknown and the daily loss limit cannot be kept, and the bot's records still show the coins sold.
+    Nothing that adds exposure leaves the bot, on any pair; selling what it still holds does.
+
+    Given the bot's risk limits are:
+      | limit                | value |
+      | trades per day       | 50    |
+      | largest order in EUR | 2,000 |
+    And the bot holds 0.02 XBT it bought earlier today
+    And the bot has a limit sell of 0.01 XBT resting at 61,000 EUR
+    And the market will rise through that price just as the bot's cancel reaches the exchange
+    And the exchange cannot show the account's trades until it recovers
+    And the bot has cancelled that order too late: the exchange had filled it, and the bot could not read its trade
+    And two minutes have passed, the exchange still unable to show the account's trades
+    When the bot asks to <side> <volume> XBT at a limit of <price> EUR
+    Then the order is <outcome>
+    And no other limit refused it
+    When the bot runs its next trading cycle a minute later, the exchange having recovered
+    Then the bot's own records show that sale, as on the exchange, and the 0.01 XBT the bot still holds
+
+    Examples:
+      | side | volume | price  | outcome                       |
+      | buy  | 0.001  | 61,900 | refused for reason FILLS_OWED |
+      | sell | 0.02   | 62,100 | refused for reason FILLS_OWED |
+      | sell | 0.01   | 62,100 | accepted                      |
+
   @safety @blocker @allure.label.story:daily-loss
   Scenario: A profit does not count towards the daily loss limit
     Given the bot's risk limits are:

@@ -81,9 +81,12 @@ def step_cancel_not_done(context):
 
 
 @given("the market will fall through that price just as the bot's cancel reaches the exchange")
+@given("the market will rise through that price just as the bot's cancel reaches the exchange")
 def step_fill_as_cancel_arrives(context):
     world = context.world
-    world.sim.faults.on_arrival("CancelOrder", lambda: world.sim.set_price("XBTEUR", Decimal("58000")))
+    resting = world.safety.order(_resting(world).cl_ord_id)
+    through = resting.price + (1000 if resting.side == "sell" else -1000)
+    world.sim.faults.on_arrival("CancelOrder", lambda: world.sim.set_price("XBTEUR", through))
 
 
 @given("the exchange cannot show the account's trades until it recovers")
@@ -104,6 +107,18 @@ def step_trade_not_recorded(context):
     world = context.world
     assert_that(world.bot.store.fills(txid=_resting(world).txid), empty(),
                 "the exchange could not show the trade: the bot could not record it at the cancel")
+
+
+@given("the bot has cancelled that order too late: the exchange had filled it, and the bot could not read its trade")
+def step_cancelled_too_late(context):
+    step_cancel(context)
+    step_cancel_met_fill(context)
+    step_trade_not_recorded(context)
+
+
+@given("two minutes have passed, the exchange still unable to show the account's trades")
+def step_two_minutes_trades_unreadable(context):
+    context.world.sim.advance(120)
 
 
 @when("the bot runs its next trading cycle a minute later, the exchange having recovered")
@@ -409,6 +424,16 @@ def step_position_recorded(context, volume):
     bot = {f.trade_id: f.volume for f in world.bot.store.fills(txid=outcome.txid)}
     assert_that(bot, equal_to(exchange), "each of the order's trades should be in the bot's records, once")
     assert_that(world.safety.position(PAIR)[0], equal_to(volume), "the bot's position should hold what it bought")
+
+
+@then("the bot's own records show that sale, as on the exchange, and the {volume:Amount} XBT the bot still holds")
+def step_sale_recorded(context, volume):
+    world = context.world
+    sale = _resting(world)
+    exchange = {t["txid"]: Decimal(t["vol"]) for t in world.sim.trades() if t.get("ordertxid") == sale.txid}
+    bot = {f.trade_id: f.volume for f in world.bot.store.fills(txid=sale.txid)}
+    assert_that(bot, equal_to(exchange), "each of the sale's trades should be in the bot's records, once")
+    assert_that(world.safety.position(PAIR)[0], equal_to(volume), "the bot's position should no longer hold what it sold")
 
 
 @when("the bot places its canary {side} order")

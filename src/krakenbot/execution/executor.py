@@ -12,8 +12,10 @@ The rules, in order of importance:
    after that): ``REJECTED`` (not placed) - only then may a *new* intent be placed.
 3. While any order on a pair is ``UNKNOWN``, nothing new goes out on that pair.
 4. Fills come from TradesHistory/QueryTrades, keyed by trade id (recorded once), and
-   each fee is checked against the pair's fee schedule. Fills that could not be read when
-   their order ended are owed: read again at every refresh, counted by the risk checks meanwhile.
+   each fee is checked against the pair's fee schedule. Fills a read could not record are owed
+   (kept in the store, so a restart knows them too): read again at the next refresh, then less
+   and less often while they stay unreadable; counted by the risk checks meanwhile, and nothing
+   that adds exposure goes out until they are recorded.
 5. An answer that contradicts what the exchange shows (an AddOrder answer naming another
    order's txid, a txid Kraken does not know, an ``EOrder:`` refusal for an order that is on
    the book) is never taken on trust: it is recorded (``exchange_contradiction``), the pair is
@@ -24,6 +26,7 @@ Status changes go through ``order_state.apply`` only.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -84,6 +87,14 @@ _ID_ATTEMPTS = 100
 # An order's time is ours, its trades' times the exchange's, which may differ by as much as the skew the bot
 # still trades with (ServerClock.max_skew_seconds): a trade look-up by time starts well before the order.
 TRADE_LOOKBACK_S = 60
+# Owed fills that a re-read could not record are read again after this long, doubling after every
+# failed re-read up to the most: each TradesHistory read costs 2 points of the API counter.
+OWED_FILLS_RETRY_S = 60.0
+OWED_FILLS_RETRY_MAX_S = 900.0
+# meta: the cl_ord_ids of orders whose executed volume has fills a read could not record. A record,
+# not a scan for orders short of fills: a fill lost from the store is the reconciliation's to name
+# (fill_missing) and the start-up's to take back, and a trade before the baseline is never recorded.
+FILLS_OWED_KEY = "executor.fills_owed"
 # unknown_pairs() runs before every order: the status values once, not an Enum property per read
 _UNKNOWN = OrderStatus.UNKNOWN.value
 _ACTIVE = tuple(sorted(s.value for s in ACTIVE_STATUSES))
@@ -211,10 +222,10 @@ class Executor:
         # Weak values: a lock lives while someone holds it, so a long run keeps no lock per past order.
         self._order_locks: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
         self._in_flight: set[str] = set()  # cl_ord_ids whose AddOrder this executor is sending now
-        # cl_ord_ids whose executed volume has fills not recorded yet (their read failed, or the exchange
-        # did not list them yet): every refresh reads them again, and the risk checks count that volume
-        # as held meanwhile (``unrecorded_fills``). A restart imports them in ``Reconciler.recover``.
-        self._fills_owed: set[str] = set()
+        # When owed fills (``unrecorded_fills``, FILLS_OWED_KEY) are next read again, and the delay after the
+        # last failed re-read (0: none failed since the last that recorded them all).
+        self._owed_retry_at = float("-inf")
+        self._owed_retry_s = 0.0
         # Each called ``(order, was)`` after every status change is committed (metrics, notifications):
         # cheap, and never raising (they run on the order path).
         self.order_listeners: list[Callable[[OrderRecord, str], Any]] = []
@@ -704,31 +715,39 @@ class Executor:
         return [self.store.get_order(o.cl_ord_id) or o for o in touched]
 
     def import_owed_fills(self) -> int:
-        """Read again the fills of ended orders that an earlier read could not record (``refresh`` does it
-        too): the fills added."""
+        """Read again the fills of ended orders that an earlier read could not record, when due
+        (``refresh`` does it too): the fills added."""
         owed = self._owed_orders()
         return self._import_fills(owed) if owed else 0
 
     def unrecorded_fills(self) -> list[tuple[OrderRecord, Decimal]]:
         """Each order that owes fills, with its executed volume that no recorded fill holds: traded all
-        the same, so the risk checks count it (a buy as held, a sell as gone) until its fills are read."""
-        with self._lock:
-            if not self._fills_owed:
-                return []
-            owed = list(self._fills_owed)
-        out = []
-        for cl_ord_id in owed:
-            order = self.store.get_order(cl_ord_id)
-            if order is not None and order.txid:
-                gap = order.volume_executed - sum((f.volume for f in self.store.fills(txid=order.txid)), Decimal(0))
-                if gap > 0:
-                    out.append((order, gap))
-        return out
+        the same, so the risk checks count it (a buy as held, a sell as gone) until its fills are read.
+        From the store: a restart, or a recovery that could not read the trades either, knows them."""
+        owed = self._owed_ids()
+        return self.store.orders_short_of_fills(owed) if owed else []
 
     def _owed_orders(self) -> list[OrderRecord]:
+        """The orders owing fills, when their re-read is due (none while a failed one backs off)."""
         with self._lock:
-            owed = list(self._fills_owed)
-        return [o for o in (self.store.get_order(cid) for cid in owed) if o is not None]
+            if self.clock.time() < self._owed_retry_at:
+                return []
+        return [o for o in (self.store.get_order(cid) for cid in self._owed_ids()) if o is not None]
+
+    def _owed_ids(self) -> list[str]:
+        raw = self.store.get_meta(FILLS_OWED_KEY)
+        return json.loads(raw) if raw else []
+
+    def _mark_owed(self, add: Iterable[str] = (), drop: Iterable[str] = ()) -> None:
+        with self._lock:
+            before = self._owed_ids()
+            after = sorted((set(before) | set(add)) - set(drop))
+            if after == sorted(before):
+                return
+            if after:
+                self.store.set_meta(FILLS_OWED_KEY, json.dumps(after))
+            else:
+                self.store.clear_meta(FILLS_OWED_KEY)
 
     def apply_execution(self, event: Any) -> OrderRecord | None:
         """The exchange's own notice of an event of one of this bot's orders (``stream.ExecEvent``,
@@ -871,32 +890,53 @@ class Executor:
     def _import_fills(self, orders: Iterable[OrderRecord], infos: dict[str, OrderInfo] | None = None) -> int:
         """Fetch and record the fills of these orders that the store does not have yet:
         by trade id with QueryTrades when Kraken listed them (cheap), else from TradesHistory.
-        An order left short (the read failed, or the exchange does not list its trades yet) is owed
+        An order left short (the read failed, or the exchange does not list its trades yet) owes them
         until a later look records them: said in the log and the audit, both when it falls short and
-        when its fills are recorded."""
+        when its fills are recorded; how a re-read of owed ones went paces the next."""
         orders = list(orders)
         wanting = self._missing_fills(orders)
         ids = {o.cl_ord_id for o in wanting}
-        with self._lock:
-            if self._fills_owed:  # an owed order whose fills came meanwhile (the stream's) owes nothing
-                self._fills_owed.difference_update(o.cl_ord_id for o in orders if o.cl_ord_id not in ids)
-            if not wanting:
-                return 0
-            owed_before = ids & self._fills_owed
-            self._fills_owed.update(ids)
+        owed = set(self._owed_ids())
+        again = owed & {o.cl_ord_id for o in orders}  # owed before this look: said already
+        if again - ids:  # an owed order whose fills came meanwhile (the stream's) owes nothing
+            self._mark_owed(drop=again - ids)
+        if not wanting:
+            if again:
+                self._pace_owed([], "")
+            return 0
         try:
             added, short = self._fetch_fills(wanting, infos or {})
         except Exception as error:
-            self._fills_short([o for o in wanting if o.cl_ord_id not in owed_before], _reason(error))
+            self._mark_owed(add=ids)
+            self._fills_short([o for o in wanting if o.cl_ord_id not in again], _reason(error))
+            if again:
+                self._pace_owed([o for o in wanting if o.cl_ord_id in again], _reason(error))
             raise
-        with self._lock:
-            self._fills_owed.difference_update(o.cl_ord_id for o in wanting if o.cl_ord_id not in short)
-        self._fills_short([o for o in wanting if o.cl_ord_id in short and o.cl_ord_id not in owed_before],
-                          "the exchange does not list them yet")
+        self._mark_owed(add=short, drop=ids - short)
+        why = "the exchange does not list them yet"
+        self._fills_short([o for o in wanting if o.cl_ord_id in short and o.cl_ord_id not in again], why)
         for o in wanting:
-            if o.cl_ord_id in owed_before and o.cl_ord_id not in short:
+            if o.cl_ord_id in again and o.cl_ord_id not in short:
                 self._fills_recorded(o)
+        if again:
+            self._pace_owed([o for o in wanting if o.cl_ord_id in again and o.cl_ord_id in short], why)
         return added
+
+    def _pace_owed(self, still: list[OrderRecord], why: str) -> None:
+        """After a re-read of owed fills: due again at the next look when it left none owed, else after
+        a delay that doubles with every failed re-read (said once, at the first)."""
+        with self._lock:
+            if not still:
+                self._owed_retry_at, self._owed_retry_s = float("-inf"), 0.0
+                return
+            first = not self._owed_retry_s
+            self._owed_retry_s = OWED_FILLS_RETRY_S if first else min(2 * self._owed_retry_s, OWED_FILLS_RETRY_MAX_S)
+            self._owed_retry_at = self.clock.time() + self._owed_retry_s
+        if first:
+            ids = ", ".join(o.cl_ord_id for o in still)
+            log.warning("fills of order(s) %s still unreadable (%s): read again in %d s, then less and less often "
+                        "(at most every %d s) until recorded", ids, why, OWED_FILLS_RETRY_S, OWED_FILLS_RETRY_MAX_S,
+                        extra={"fields": {"cl_ord_ids": [o.cl_ord_id for o in still], "reason": why}})
 
     def _fills_short(self, orders: list[OrderRecord], why: str) -> None:
         for o in orders:

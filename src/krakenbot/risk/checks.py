@@ -7,7 +7,7 @@ network. The manager runs all of them and reports every denial, not just the fir
 
 Exemptions (a spot bot must always be able to get *out*): a sell that only reduces
 the bot's position is not stopped by the daily trade or daily loss limits, nor by the largest
-order value; position limits apply to buys only.
+order value, nor by fills still owed; position limits apply to buys only.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from krakenbot.risk.limits import RiskLimits
 
 __all__ = [
     "DenialCode", "Denial", "TradingState", "RiskSnapshot", "CHECKS",
-    "order_price", "order_notional", "is_reducing", "estimate_fill",
+    "order_price", "order_notional", "is_reducing", "sells_only_held", "estimate_fill",
 ]
 
 
@@ -30,6 +30,7 @@ class DenialCode(str, Enum):
     PAIR_NOT_ALLOWED = "PAIR_NOT_ALLOWED"
     LEVERAGE_NOT_ALLOWED = "LEVERAGE_NOT_ALLOWED"
     UNKNOWN_ORDER_OUTSTANDING = "UNKNOWN_ORDER_OUTSTANDING"
+    FILLS_OWED = "FILLS_OWED"
     STALE_MARKET_DATA = "STALE_MARKET_DATA"
     PRICE_COLLAR = "PRICE_COLLAR"
     BELOW_EXCHANGE_MINIMUM = "BELOW_EXCHANGE_MINIMUM"
@@ -91,6 +92,10 @@ class RiskSnapshot:
     # other pair (None: one of them has no price in BTC).
     base_in_btc: Decimal | None = None
     other_pairs_btc: Decimal | None = Decimal(0)
+    # Orders (cl_ord_ids, on any pair) that executed volume whose fills are not recorded yet: their
+    # profit or loss is unknown, so the daily loss limit cannot be measured (``check_fills_owed``).
+    # Their volume is in ``pending_buy_base``/``pending_sell_base`` (a sell as gone already).
+    fills_owed: tuple[str, ...] = ()
 
 
 PRICED_TYPES = {OrderType.LIMIT, OrderType.STOP_LOSS, OrderType.TAKE_PROFIT,
@@ -113,6 +118,12 @@ def order_notional(intent: OrderRequest, snap: RiskSnapshot) -> Decimal | None:
 def is_reducing(intent: OrderRequest, snap: RiskSnapshot) -> bool:
     """A sell no larger than what the bot holds: it can only shrink exposure."""
     return intent.side is Side.SELL and intent.volume <= snap.position_base
+
+
+def sells_only_held(intent: OrderRequest, snap: RiskSnapshot) -> bool:
+    """A sell of no more than the bot holds once its resting sells, and its sells whose fills are
+    not recorded yet, have left: it can only shrink exposure, whatever those fills were."""
+    return intent.side is Side.SELL and intent.volume <= snap.position_base - snap.pending_sell_base
 
 
 def _pair_names(intent: OrderRequest, snap: RiskSnapshot) -> set[str]:
@@ -151,6 +162,16 @@ def check_unknown_orders(intent, snap, limits) -> Denial | None:
         return Denial(DenialCode.UNKNOWN_ORDER_OUTSTANDING,
                       f"an order on {intent.pair} has an unknown outcome; resolve it before placing another")
     return None
+
+
+def check_fills_owed(intent, snap, limits) -> Denial | None:
+    """Global, like the daily loss limit it protects: an order whose fills are missing may have lost
+    money on any pair. Until they are recorded only a sell of what the bot holds goes out."""
+    if not snap.fills_owed or sells_only_held(intent, snap):
+        return None
+    return Denial(DenialCode.FILLS_OWED,
+                  f"order(s) {', '.join(snap.fills_owed)} traded but their fills are not recorded yet, so today's "
+                  "profit and loss is unknown: only selling what the bot holds until they are read")
 
 
 def check_market_data(intent, snap, limits) -> Denial | None:
@@ -269,7 +290,7 @@ def check_max_notional(intent, snap, limits) -> Denial | None:
     largest orders (100 EUR), and the protective exit sells the whole position in one order, so
     capping it would leave the bot unable to get out. The resting sells count because their fills
     can have happened before the bot saw them."""
-    if intent.side is Side.SELL and intent.volume <= snap.position_base - snap.pending_sell_base:
+    if sells_only_held(intent, snap):
         return None
     notional = order_notional(intent, snap)
     if notional is not None and notional > limits.max_order_notional:
@@ -374,6 +395,7 @@ CHECKS: tuple[Check, ...] = (
     check_pair_allowed,
     check_leverage,
     check_unknown_orders,
+    check_fills_owed,
     check_market_data,
     check_price_collar,
     check_market_slippage,

@@ -727,7 +727,8 @@ class SafetyWrapper(ExchangeReads):
         unknown = frozenset(o.pair for o in active if o.status == "UNKNOWN")
         # Volume the positions do not hold yet: what the open orders may still fill, and what orders
         # executed whose fills are not recorded yet (traded all the same: fail closed)
-        unseen = [(o, o.volume - o.volume_executed) for o in active] + self.executor.unrecorded_fills()
+        owed = self.executor.unrecorded_fills()
+        unseen = [(o, o.volume - o.volume_executed) for o in active] + owed
         pending = {"buy": Decimal(0), "sell": Decimal(0)}
         for o, volume in unseen:
             if o.pair == info.name and o.side in pending:
@@ -741,6 +742,7 @@ class SafetyWrapper(ExchangeReads):
             free_balances=free, open_orders=len(active), unknown_order_pairs=unknown,
             pending_buy_base=pending["buy"], pending_sell_base=pending["sell"],
             base_in_btc=self._btc_price(info, mid), other_pairs_btc=self._other_pairs_btc(info.name, unseen, held),
+            fills_owed=tuple(o.cl_ord_id for o, _ in owed),
         )
 
     def _btc_price(self, info: PairInfo, mid: Decimal | None) -> Decimal | None:

@@ -155,6 +155,24 @@ class Orders(Database):
             args.append(pair)
         return [_order_from_row(r) for r in self._query(sql + " ORDER BY created_at, rowid", args)]
 
+    def orders_short_of_fills(self, cl_ord_ids: Iterable[str]) -> list[tuple[OrderRecord, Decimal]]:
+        """Those of these orders whose executed volume exceeds their recorded fills, each with the volume
+        missing (one query: the risk snapshot asks before every order while any is owed)."""
+        ids = list(cl_ord_ids)
+        if not ids:
+            return []
+        rows = self._query(
+            "SELECT o.*, (SELECT group_concat(f.volume, ' ') FROM fills f WHERE f.txid = o.txid) AS filled "
+            f"FROM orders o WHERE o.cl_ord_id IN ({','.join('?' * len(ids))}) AND o.txid IS NOT NULL "
+            "ORDER BY o.created_at, o.rowid", ids)
+        out = []
+        for r in rows:
+            order = _order_from_row(r)
+            gap = order.volume_executed - sum((Decimal(v) for v in (r["filled"] or "").split()), Decimal(0))
+            if gap > 0:
+                out.append((order, gap))
+        return out
+
     # -- fills ---------------------------------------------------------------------------
     def record_fill(self, fill: FillRecord) -> bool:
         """Record a fill once: returns False (and changes nothing) if its trade id is known."""

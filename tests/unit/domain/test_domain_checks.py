@@ -47,6 +47,7 @@ CASES = [
     (DenialCode.LEVERAGE_NOT_ALLOWED, replace(BUY, leverage="2"), SNAP, LIMITS, ["2", "1"]),
     (DenialCode.UNKNOWN_ORDER_OUTSTANDING, BUY, replace(SNAP, unknown_order_pairs=frozenset({"XXBTZEUR"})), LIMITS,
      ["XBTEUR"]),
+    (DenialCode.FILLS_OWED, BUY, replace(SNAP, fills_owed=("kbot1", "kbot2")), LIMITS, ["kbot1, kbot2"]),
     (DenialCode.STALE_MARKET_DATA, BUY, replace(SNAP, market_data_age_s=Decimal("31")), LIMITS, ["31", "30"]),
     (DenialCode.PRICE_COLLAR, replace(BUY, price=Decimal("66000")), SNAP, replace(LIMITS, max_order_notional=Decimal(10**6)),
      ["66000", "60000", "10.0000", "5"]),
@@ -99,6 +100,16 @@ def test_reducing_sells_pass_daily_limits_and_position_limits():
     bigger = replace(sell, volume=Decimal("0.003"))
     assert {DenialCode.DAILY_TRADE_LIMIT, DenialCode.DAILY_LOSS_LIMIT, DenialCode.INSUFFICIENT_BALANCE} <= \
         codes(bigger, replace(snap, free_balances={"XXBT": Decimal("0.002")}))
+
+
+def test_while_fills_are_owed_only_a_sell_of_what_is_held_once_the_sells_have_left_passes():
+    """A sell whose fill is missing is in ``pending_sell_base``: the position shown still holds it."""
+    owed = replace(SNAP, fills_owed=("kbot1",), position_base=Decimal("0.003"), pending_sell_base=Decimal("0.001"),
+                   free_balances={"XXBT": Decimal("0.003"), "ZEUR": Decimal("1000")})
+    sell = replace(BUY, side=Side.SELL, volume=Decimal("0.002"))
+    assert codes(sell, owed) == set()
+    assert codes(replace(sell, volume=Decimal("0.00200001")), owed) == {DenialCode.FILLS_OWED}
+    assert codes(replace(BUY, volume=Decimal("0.0001")), owed) == {DenialCode.FILLS_OWED}
 
 
 def test_a_sell_of_what_is_held_is_not_capped_by_the_largest_order_value():
