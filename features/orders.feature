@@ -300,6 +300,22 @@ Feature: Placing and managing orders
     And the bot knows that order by its client reference
     And the exchange received that order exactly once
 
+  @safety @blocker @fault-injection @allure.label.story:lost-confirmation
+  Scenario: An order in doubt that 50 other orders closed after is found among the exchange's closed orders, not taken for unplaced
+    The exchange lists the account's closed orders 50 at a time, newest first. Before it settles an order in
+    doubt as not placed, the bot reads every page of the orders closed since a minute before it sent it.
+
+    Given the exchange will take the next order but lose its confirmation
+    And the exchange cannot list the account's orders until it recovers
+    And the bot has placed a market buy of 0.01 XBT whose outcome it could not learn
+    And someone has bought 0.001 XBT at market on the account by hand 50 times since
+    And the exchange has recovered
+    And the exchange finds no order when the bot looks its orders up by client reference
+    When the bot refreshes its orders a minute later
+    Then the bot records the order as filled
+    And the bot's own records show the 0.01 XBT bought, as on the exchange
+    And the exchange received that order exactly once
+
   @safety @critical @allure.label.story:trades
   Scenario: A trade made by hand just before the bot's first order is in its starting balances, not a difference
     The bot reads its own trades from a minute before its first order, as the exchange's clock may run a few
