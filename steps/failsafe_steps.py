@@ -635,6 +635,11 @@ def step_replayed_confirmation(context):
     context.world.sim.faults.inject(endpoint="AddOrder", kind="replayed_answer", times=1)
 
 
+@given("the exchange will confirm the next order with a reference it never issued")
+def step_phantom_confirmation(context):
+    context.world.sim.faults.inject(endpoint="AddOrder", kind="phantom_txid", times=1)
+
+
 @given("another bot on the account has a limit buy of {volume:Amount} XBT resting at {price:Amount} EUR")
 def step_other_bot_order(context, volume, price):
     """Another bot sharing the account: its order carries its own client reference, unknown to this bot."""
