@@ -75,6 +75,15 @@ Feature: Placing and managing orders
     And after each dip the bot's reconciliation with the exchange found no difference
     And the bot's audit trail shows the order's statuses in turn, each change once: open, partially filled and filled
 
+  @safety @critical @allure.label.story:partial-fills
+  Scenario: A market buy filled in 25 parts at once has each of its 25 trades in the bot's records
+    The exchange tells at most 20 trades in one answer: the bot asks for an order's trades 20 at a time.
+
+    Given the exchange offers only 0.0004 XBT at each price level
+    When the bot buys 0.01 XBT at market
+    Then the exchange filled the order in 25 trades
+    And the bot's own records show the 0.01 XBT bought, as on the exchange
+
   @safety @critical @fault-injection @allure.label.story:open-orders
   Scenario: An order cancelled at the exchange behind the bot's back is reported at the next reconciliation
     Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR

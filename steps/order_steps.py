@@ -194,6 +194,15 @@ def step_filled(context):
     assert_that(order["status"], equal_to("closed"), "the exchange should report the order fully filled")
 
 
+@then("the exchange filled the order in {count:d} trades")
+def step_filled_in_trades(context, count):
+    world = context.world
+    order = exchange_order(world, _last(world))
+    assert_that(order["status"], equal_to("closed"), "the exchange should report the order fully filled")
+    trades = [t for t in world.sim.trades() if t.get("ordertxid") == order["txid"]]
+    assert_that(trades, has_length(count), "the order's trades at the exchange")
+
+
 @then("the order is open on the exchange")
 def step_open_on_exchange(context):
     world = context.world
