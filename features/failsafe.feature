@@ -421,6 +421,21 @@ Feature: Failing safe when the exchange misbehaves
     And trading on XBT/EUR is halted until the operator clears it, while the bot itself stays active
 
   @safety @critical @fault-injection @allure.label.story:false-answers
+  Scenario: An order confirmed under a reference the exchange never issued, which its look-up by client reference misses, is held in doubt until the bot finds it
+    Not found under the reference it was given, nor by its client reference, the order is in doubt, as one whose
+    confirmation was lost: the bot keeps looking for it among all the account's orders until it finds it.
+
+    Given the exchange will confirm the next order with a reference it never issued
+    And the exchange finds no order when the bot looks its orders up by client reference
+    And the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And the bot has refreshed its orders since
+    When the bot refreshes its orders a minute later
+    Then exactly 1 order is open on the exchange
+    And the bot knows that order by its client reference
+    And the bot reports that the exchange's answer contradicted what the exchange holds
+    And trading on XBT/EUR is halted until the operator clears it, while the bot itself stays active
+
+  @safety @critical @fault-injection @allure.label.story:false-answers
   Scenario: A pair halted after a false answer takes no new order until the operator clears it
     Given trading on XBT/EUR was halted after a false answer from the exchange
     When the bot asks to buy 0.01 XBT at market

@@ -41,7 +41,7 @@ Feature: Watching the market as it moves
   Scenario: A fill is known to the bot from the exchange's own notice, without asking
     Given the bot has a limit buy of 0.01 XBT resting at 59,400 EUR
     When the price of XBT/EUR falls to 59,000 EUR
-    Then the bot knows the order is filled, with its fill and fee, from the exchange's notice alone
+    Then the bot knows the order is filled, with its fill and fee and what it cost, from the exchange's notice alone
     And the bot asked the exchange nothing about its orders since it placed that order
 
   @safety @critical @fault-injection @allure.label.story:own-orders

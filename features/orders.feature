@@ -75,6 +75,15 @@ Feature: Placing and managing orders
     And after each dip the bot's reconciliation with the exchange found no difference
     And the bot's audit trail shows the order's statuses in turn, each change once: open, partially filled and filled
 
+  @safety @critical @allure.label.story:partial-fills
+  Scenario: A market buy filled in 25 parts at once has each of its 25 trades in the bot's records
+    The exchange tells at most 20 trades in one answer: the bot asks for an order's trades 20 at a time.
+
+    Given the exchange offers only 0.0004 XBT at each price level
+    When the bot buys 0.01 XBT at market
+    Then the exchange filled the order in 25 trades
+    And the bot's own records show the 0.01 XBT bought, as on the exchange
+
   @safety @critical @fault-injection @allure.label.story:open-orders
   Scenario: An order cancelled at the exchange behind the bot's back is reported at the next reconciliation
     Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
@@ -298,6 +307,22 @@ Feature: Placing and managing orders
     When the bot places a limit buy of 0.01 XBT at 59,000 EUR
     Then exactly 1 order is open on the exchange
     And the bot knows that order by its client reference
+    And the exchange received that order exactly once
+
+  @safety @blocker @fault-injection @allure.label.story:lost-confirmation
+  Scenario: An order in doubt that 50 other orders closed after is found among the exchange's closed orders, not taken for unplaced
+    The exchange lists the account's closed orders 50 at a time, newest first. Before it settles an order in
+    doubt as not placed, the bot reads every page of the orders closed since a minute before it sent it.
+
+    Given the exchange will take the next order but lose its confirmation
+    And the exchange cannot list the account's orders until it recovers
+    And the bot has placed a market buy of 0.01 XBT whose outcome it could not learn
+    And someone has bought 0.001 XBT at market on the account by hand 50 times since
+    And the exchange has recovered
+    And the exchange finds no order when the bot looks its orders up by client reference
+    When the bot refreshes its orders a minute later
+    Then the bot records the order as filled
+    And the bot's own records show the 0.01 XBT bought, as on the exchange
     And the exchange received that order exactly once
 
   @safety @critical @allure.label.story:trades

@@ -587,7 +587,7 @@ def step_stale_recorded(context):
 
 @then("the exchange received that order exactly once")
 def step_sent_once(context):
-    sent = context.world.exchange_calls("AddOrder")
+    sent = context.world.bot_calls("AddOrder")  # orders placed by hand on the account are not the bot's
     assert_that(sent, has_length(1), "an order whose outcome is unclear must never be sent again")
 
 
@@ -633,6 +633,11 @@ def step_refused_but_placed(context):
 @given("the exchange will confirm the next order with the reference of the order before it")
 def step_replayed_confirmation(context):
     context.world.sim.faults.inject(endpoint="AddOrder", kind="replayed_answer", times=1)
+
+
+@given("the exchange will confirm the next order with a reference it never issued")
+def step_phantom_confirmation(context):
+    context.world.sim.faults.inject(endpoint="AddOrder", kind="phantom_txid", times=1)
 
 
 @given("another bot on the account has a limit buy of {volume:Amount} XBT resting at {price:Amount} EUR")

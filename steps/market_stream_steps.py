@@ -16,7 +16,7 @@ from decimal import Decimal
 from behave import given, then, when
 from hamcrest import assert_that, empty, equal_to, greater_than, has_length, is_, not_none
 
-from tools.spec_support.facade import pair_code
+from tools.spec_support.facade import exchange_order, pair_code
 
 WAIT = 10.0  # real seconds: a stream message takes milliseconds on loopback
 ORDER_READS = frozenset({"QueryOrders", "OpenOrders", "ClosedOrders", "QueryTrades", "TradesHistory"})
@@ -226,7 +226,7 @@ def _filled_once(world) -> bool:
     return order.status == "FILLED" and sum((f.volume for f in fills), Decimal(0)) == order.volume
 
 
-@then("the bot knows the order is filled, with its fill and fee, from the exchange's notice alone")
+@then("the bot knows the order is filled, with its fill and fee and what it cost, from the exchange's notice alone")
 def step_known_from_notice(context):
     world = context.world
     executions = _streams(world).executions
@@ -234,6 +234,9 @@ def step_known_from_notice(context):
                 f"the exchange's notice should tell the bot of the fill: {_resting(world)}")
     fills = world.bot.store.fills(txid=_resting(world).txid)
     assert_that(all(f.fee > 0 for f in fills), is_(True), "each fill should carry its fee")
+    record = world.bot.store.get_order(_resting(world).cl_ord_id)
+    held = exchange_order(world, _resting(world))
+    assert_that(record.cost, equal_to(Decimal(held["cost"])), "the bot's record of the order should say what it cost")
 
 
 @then("the bot asked the exchange nothing about its orders since it placed that order")

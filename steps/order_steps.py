@@ -150,6 +150,12 @@ def step_refresh(context):
     context.world.safety.refresh_orders()
 
 
+@when("the bot refreshes its orders a minute later")
+def step_refresh_later(context):
+    context.world.sim.advance(60)
+    context.world.safety.refresh_orders()
+
+
 @when("the market dips to {low:Amount} EUR and recovers {times:d} times, the bot following its orders after each dip")
 def step_dips(context, low, times):
     """After each dip: the bot refreshes its orders and reconciles, as its trading cycle does;
@@ -201,6 +207,15 @@ def step_filled(context):
     order = exchange_order(world, outcome)
     assert_that(order, not_none(), f"the exchange should hold the order: {describe(outcome)}")
     assert_that(order["status"], equal_to("closed"), "the exchange should report the order fully filled")
+
+
+@then("the exchange filled the order in {count:d} trades")
+def step_filled_in_trades(context, count):
+    world = context.world
+    order = exchange_order(world, _last(world))
+    assert_that(order["status"], equal_to("closed"), "the exchange should report the order fully filled")
+    trades = [t for t in world.sim.trades() if t.get("ordertxid") == order["txid"]]
+    assert_that(trades, has_length(count), "the order's trades at the exchange")
 
 
 @then("the order is open on the exchange")
@@ -397,9 +412,10 @@ def step_no_order_lists(context):
 
 
 @given("the bot has placed a limit buy of {volume:Amount} XBT at {price:Amount} EUR whose outcome it could not learn")
-def step_placed_in_doubt(context, volume, price):
+@given("the bot has placed a market buy of {volume:Amount} XBT whose outcome it could not learn")
+def step_placed_in_doubt(context, volume, price=None):
     world = context.world
-    outcome = submit(world, "buy", "limit", volume, price)
+    outcome = submit(world, "buy", "limit" if price is not None else "market", volume, price)
     record = _bot_record(world, outcome)
     assert_that((status_name(outcome.status), outcome.placed, record.txid), equal_to(("unknown", False, None)),
                 f"the order's outcome should be unknown to the bot: {describe(outcome)}")
@@ -419,9 +435,10 @@ def step_audit_statuses(context, statuses):
 @then("the bot's own records show the {volume:Amount} XBT bought, as on the exchange")
 def step_position_recorded(context, volume):
     world = context.world
-    outcome = _last(world)
-    exchange = {t["txid"]: Decimal(t["vol"]) for t in world.sim.trades() if t.get("ordertxid") == outcome.txid}
-    bot = {f.trade_id: f.volume for f in world.bot.store.fills(txid=outcome.txid)}
+    txid = _bot_record(world, _last(world)).txid  # an order in doubt learnt its exchange id after the outcome
+    assert_that(txid, not_none(), "the bot should know the order's exchange id")
+    exchange = {t["txid"]: Decimal(t["vol"]) for t in world.sim.trades() if t.get("ordertxid") == txid}
+    bot = {f.trade_id: f.volume for f in world.bot.store.fills(txid=txid)}
     assert_that(bot, equal_to(exchange), "each of the order's trades should be in the bot's records, once")
     assert_that(world.safety.position(PAIR)[0], equal_to(volume), "the bot's position should hold what it bought")
 

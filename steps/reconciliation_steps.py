@@ -94,6 +94,14 @@ def step_hand_trade_before_the_bot(context, volume):
     world.sim.advance(30)
 
 
+@given("someone has bought {volume:Amount} XBT at market on the account by hand {times:d} times since")
+def step_hand_trades_since(context, volume, times):
+    world = context.world
+    for _ in range(times):
+        world.sim.advance(1)
+        _hand_order(world, type="buy", ordertype="market", volume=volume)
+
+
 @given("the bot has reconciled with the exchange and found no difference")
 def step_reconciled_clean(context):
     report = context.world.safety.reconcile()
