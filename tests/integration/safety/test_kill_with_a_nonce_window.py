@@ -5,10 +5,12 @@ second CancelAll once the AddOrder's call has ended; without a window it is refu
 ``EAPI:Invalid nonce`` and the second CancelAll finds nothing.
 
 A loopback proxy between the bot and the simulator holds the next AddOrder until the CancelAll's
-answer has passed back to the bot (so the simulator sees CancelAll, then AddOrder). No sleeps:
-every wait is an event wait or a join with a timeout."""
+answer has passed back to the bot (so the simulator sees CancelAll, then AddOrder; the test checks
+that order in the simulator's access log, so a proxy that let the AddOrder through early fails as
+such). No sleeps: every wait is an event wait or a join with a timeout."""
 from __future__ import annotations
 
+import re
 import socket
 import threading
 from contextlib import contextmanager
@@ -23,11 +25,17 @@ from krakenbot.config import Settings
 from krakensim import DEMO_PERMISSIONS, KrakenSimulator
 
 WINDOW_15_S = 15_000_000  # the bot's nonces are microseconds
+_REQUEST_LINE = re.compile(rb"(?:GET|POST) /0/(?:public|private)/(\w+)")
 
 
 class HoldingProxy:
     """Forwards bytes both ways; once ``armed``, the next AddOrder request waits (at most 5 s) until
-    a CancelAll's answer has gone back to the client."""
+    a CancelAll's answer has gone back to the client.
+
+    Each connection's ``last`` names the request it carries now (public ones too). One request at a
+    time per connection, so an answer belongs to the request named when its bytes arrive: ``_down``
+    reads the name before it forwards them, since once the client has an answer it may send its next
+    request at once (the kill's SystemStatus read, then its CancelAll on the same connection)."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
@@ -51,8 +59,7 @@ class HoldingProxy:
     def _up(self, src: socket.socket, dst: socket.socket, last: dict) -> None:
         try:
             while data := src.recv(65536):
-                if b"/0/private/" in data:
-                    last["endpoint"] = data.split(b"/0/private/", 1)[1].split(b" ", 1)[0]
+                _note_request(data, last)
                 if last["endpoint"] == b"AddOrder" and self.armed.is_set() and not self.holding.is_set():
                     self.holding.set()
                     self.released_after_cancel = self.cancel_answered.wait(5)
@@ -65,8 +72,9 @@ class HoldingProxy:
     def _down(self, src: socket.socket, dst: socket.socket, last: dict) -> None:
         try:
             while data := src.recv(65536):
+                answering = last["endpoint"]
                 dst.sendall(data)
-                if last["endpoint"] == b"CancelAll":
+                if answering == b"CancelAll":
                     self.cancel_answered.set()
         except OSError:
             pass
@@ -75,6 +83,12 @@ class HoldingProxy:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def _note_request(data: bytes, last: dict) -> None:
+    """A request's first bytes name its endpoint: the connection's current request from here on."""
+    if match := _REQUEST_LINE.search(data):
+        last["endpoint"] = match.group(1)
 
 
 def _shut(*socks: socket.socket) -> None:
@@ -95,6 +109,7 @@ def test_kill_covers_an_order_its_cancel_all_overtook(sim, tmp_path, window):
     bot = Bot.build(Settings.from_env(env), clock=sim.clock, store_path=":memory:", live_flag=True)
     try:
         assert bot.safety.submit_order("XBTEUR", "buy", "limit", Decimal("0.001"), Decimal("59000")).placed
+        mark = len(sim.access_log)
         proxy.armed.set()
         outcome: dict = {}
         order = threading.Thread(target=lambda: outcome.setdefault("o", bot.safety.submit_order(
@@ -105,20 +120,29 @@ def test_kill_covers_an_order_its_cancel_all_overtook(sim, tmp_path, window):
         order.join(10)
         assert not order.is_alive()
         assert proxy.released_after_cancel, "the CancelAll waited for the AddOrder's answer instead of overtaking it"
+        seen = _orders_and_cancels(sim, mark)
+        assert seen[:1] == [("CancelAll", "ok")], f"the AddOrder reached the exchange before the CancelAll: {seen}"
         still_open = [o["cl_ord_id"] for o in sim.orders() if o["status"] == "open"]
         assert still_open == [], f"open at the exchange after the kill: {still_open} ({report})"
         assert report.halted and report.problems == ()
-        if window:  # the AddOrder landed after the first CancelAll: a second one followed and the order is gone
-            # (usually the second takes it: (2, 1); a loaded machine once gave (2, 0), the first count holding both.
-            # What must hold either way: a second CancelAll went out, and nothing is left open, checked above)
+        if window:  # the AddOrder landed after the first CancelAll: a second one followed and took it
+            assert seen == [("CancelAll", "ok"), ("AddOrder", "ok"), ("CancelAll", "ok")]
             assert outcome["o"].placed
-            assert report.cancelled == 2 and report.cancelled_again is not None, report
+            assert (report.cancelled, report.cancelled_again) == (2, 1), report
         else:  # refused for its nonce: nothing was placed, the second CancelAll finds nothing
+            assert seen == [("CancelAll", "ok"), ("AddOrder", "EAPI:Invalid nonce"), ("CancelAll", "ok")]
             assert not outcome["o"].placed and "Invalid nonce" in outcome["o"].reason
             assert (report.cancelled, report.cancelled_again) == (1, 0)
     finally:
         bot.close()
         proxy.close()
+
+
+def _orders_and_cancels(sim: KrakenSimulator, mark: int) -> list[tuple[str, str]]:
+    """The AddOrders and CancelAlls the exchange took since ``mark``, in its order, each with its error
+    or "ok": the kill's product rule is that no AddOrder is accepted after its last CancelAll."""
+    return [(r.endpoint, r.error or "ok") for r in sim.access_log_since(mark)
+            if r.endpoint in ("AddOrder", "CancelAll")]
 
 
 class DelayingProxy(HoldingProxy):
@@ -133,8 +157,7 @@ class DelayingProxy(HoldingProxy):
     def _up(self, src: socket.socket, dst: socket.socket, last: dict) -> None:
         try:
             while data := src.recv(65536):
-                if b"/0/private/" in data:
-                    last["endpoint"] = data.split(b"/0/private/", 1)[1].split(b" ", 1)[0]
+                _note_request(data, last)
                 held = last["endpoint"] == b"AddOrder" and self.armed.is_set() and not self.holding.is_set()
                 if held:
                     self.holding.set()
