@@ -9,6 +9,16 @@ Feature: Reconciling the bot's records with the exchange
     And the price of XBT/EUR is 60,000 EUR
     And the bot has traded for a while: 2 market buys, 1 market sell and 1 resting limit buy
 
+  @safety @critical @fault-injection @allure.label.story:orders
+  Scenario: An order the exchange turned away is no difference between the bot and the exchange
+    An order the exchange refused never existed there: the bot's record of it is no difference, so
+    the check of the day's orders against the exchange still goes through.
+
+    Given the exchange turns away the bot's next order, accepting only cancellations for a moment
+    And the bot's limit buy of 0.01 XBT at 59,000 EUR was turned away by the exchange
+    When the bot reconciles with the exchange
+    Then no discrepancy is reported
+
   @safety @critical @allure.label.story:trades
   Scenario: The bot's trade history agrees with the exchange's
     When the bot reconciles with the exchange
