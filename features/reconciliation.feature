@@ -54,6 +54,17 @@ Feature: Reconciling the bot's records with the exchange
     Then a discrepancy is reported for the fee of that trade, and for no other
     And the audit trail records that reconciliation found a wrong fee
 
+  @safety @critical @fault-injection @allure.label.story:fees
+  Scenario: A trade charged more than the account's fee is reported though the exchange failed to describe an earlier trade's market
+    The bot judges each trade's fee by its market's rules; a trade whose market the exchange could not
+    describe at that moment waits for the next reconciliation, and the trades after it are still judged.
+
+    Given the exchange will charge the bot's next trade twice the account's fee
+    And the bot has bought 0.01 XBT at market a moment ago
+    And an hour has passed, and the exchange will fail every try of the bot's next request for its markets' rules
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for the fee of that trade, and for no other
+
   @safety @critical @allure.label.story:fees
   Scenario: Trades charged the account's own fee are not reported, as its fee falls to a lower tier
     An account that traded more than 10,000 over the last 30 days pays less than the exchange's

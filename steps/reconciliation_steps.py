@@ -284,6 +284,16 @@ def step_overcharge(context):
     context.world.sim.faults.inject(endpoint="AddOrder", kind="wrong_fee")
 
 
+@given("an hour has passed, and the exchange will fail every try of the bot's next request for its markets' rules")
+def step_pair_rules_fail_once(context):
+    """An hour: the bot's copy of the markets' rules (AssetPairs) has expired, so it asks again; the
+    exchange fails that request as often as the bot tries it, and answers the one after."""
+    world = context.world
+    world.sim.advance(3600)
+    world.sim.faults.inject(endpoint="AssetPairs", kind="error", error="EService:Unavailable",
+                            times=world.safety.client.retry_policy.max_attempts)
+
+
 @given("the account has traded {amount:Amount} EUR over the last 30 days")
 def step_account_volume(context, amount):
     """Its fee tier: the exchange counts the account's 30-day volume, the bot's trades and any other."""
