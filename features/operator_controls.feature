@@ -111,8 +111,8 @@ Feature: The operator's controls cannot miss
   @safety @blocker @allure.label.story:kill-switch
   Scenario: A kill file made by hand while the bot runs cancels its open orders at the next cycle
     The kill file stops every new order at once; the bot's next cycle then does what the kill
-    command does: it cancels every open order and writes the halt down, so that the halt still
-    stands after the file is removed, until the operator resumes.
+    command does: it cancels every open order and writes the halt down, naming the file, so that
+    the halt still stands after the file is removed, until the operator resumes.
 
     Given the bot is connected to the exchange in live mode
     And the price of XBT/EUR is 60,000 EUR
@@ -121,6 +121,7 @@ Feature: The operator's controls cannot miss
     When the bot runs one trading cycle
     Then no order is open on the exchange
     And once the operator removes the kill file, a new order is still refused for reason HALTED
+    And the bot's status still names the kill file as the reason for the halt
 
   @safety @blocker @allure.label.story:kill-switch
   Scenario: A folder made by hand where the kill file goes halts a running bot, which goes on showing itself alive

@@ -41,6 +41,17 @@ Feature: Placing and managing orders
     And the order is open on the exchange
     And the bot records the order as open, as the exchange holds it
 
+  @safety @critical @allure.label.story:cancel
+  Scenario: A cancel naming an order the bot never placed is refused, not reported as done
+    A reference the bot has no record of (mistyped, or another bot's order) names nothing it may
+    cancel: it says so, and sends the exchange nothing, so no one takes an order for cancelled.
+
+    Given the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    When the bot is asked to cancel an order it has no record of
+    Then the cancel is refused for reason INVALID_ORDER
+    And the exchange received no request to cancel it
+    And the order is open on the exchange
+
   @safety @critical @fault-injection @allure.label.story:cancel
   Scenario: An order filled while its cancel was on its way, whose trade could not be read at that moment, is recorded with its fill at the bot's next look
     The bot's positions, its profit and loss and its daily loss limit are its trades. An order the exchange

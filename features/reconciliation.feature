@@ -9,6 +9,16 @@ Feature: Reconciling the bot's records with the exchange
     And the price of XBT/EUR is 60,000 EUR
     And the bot has traded for a while: 2 market buys, 1 market sell and 1 resting limit buy
 
+  @safety @critical @fault-injection @allure.label.story:orders
+  Scenario: An order the exchange turned away is no difference between the bot and the exchange
+    An order the exchange refused never existed there: the bot's record of it is no difference, so
+    the check of the day's orders against the exchange still goes through.
+
+    Given the exchange turns away the bot's next order, accepting only cancellations for a moment
+    And the bot's limit buy of 0.01 XBT at 59,000 EUR was turned away by the exchange
+    When the bot reconciles with the exchange
+    Then no discrepancy is reported
+
   @safety @critical @allure.label.story:trades
   Scenario: The bot's trade history agrees with the exchange's
     When the bot reconciles with the exchange
@@ -43,6 +53,17 @@ Feature: Reconciling the bot's records with the exchange
     When the bot reconciles with the exchange
     Then a discrepancy is reported for the fee of that trade, and for no other
     And the audit trail records that reconciliation found a wrong fee
+
+  @safety @critical @fault-injection @allure.label.story:fees
+  Scenario: A trade charged more than the account's fee is reported though the exchange failed to describe an earlier trade's market
+    The bot judges each trade's fee by its market's rules; a trade whose market the exchange could not
+    describe at that moment waits for the next reconciliation, and the trades after it are still judged.
+
+    Given the exchange will charge the bot's next trade twice the account's fee
+    And the bot has bought 0.01 XBT at market a moment ago
+    And an hour has passed, and the exchange will fail every try of the bot's next request for its markets' rules
+    When the bot reconciles with the exchange
+    Then a discrepancy is reported for the fee of that trade, and for no other
 
   @safety @critical @allure.label.story:fees
   Scenario: Trades charged the account's own fee are not reported, as its fee falls to a lower tier

@@ -51,6 +51,18 @@ Feature: Risk limits
     And the bot counts 3 trades today
 
   @safety @blocker @allure.label.story:daily-trades
+  Scenario: A bot whose records were lost counts every trade of a busy day from the exchange, not only the latest 50
+    The exchange lists an account's closed orders 50 at a time: the bot reads on to the last of today's.
+
+    Given the bot's risk limits are:
+      | limit          | value |
+      | trades per day | 60    |
+    And the bot has made 51 trades today
+    And the bot's records have been lost
+    When the bot starts again
+    Then the bot counts 51 trades today
+
+  @safety @blocker @allure.label.story:daily-trades
   Scenario: A bot whose records were lost counts its orders still resting from today as today's trades, not those from yesterday
     Given the bot placed a limit buy of 0.001 XBT resting at 59,000 EUR yesterday
     And the bot has made 2 trades today

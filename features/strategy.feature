@@ -78,3 +78,15 @@ Feature: The strategy's own trades
       | 62,047.3 | the bot has sold the whole position with a limit sell at the bid, 62,047.2 EUR |
       | 62,047.2 | the bot still holds the position and sent no order                             |
       | 63,000   | the bot has sold the whole position with a limit sell at the bid, 62,999.9 EUR |
+
+  @safety @critical @fault-injection @allure.label.story:strategy
+  Scenario Outline: The profit target is measured from the average entry to the cent, not from a whole euro
+    Given the bot holds 0.01 XBT bought at an asking price of 60,000.5 EUR, an average entry of 60,240.5 EUR with the fee, and no protective order at the exchange
+    And the price of XBT/EUR has risen to <price> EUR
+    When the bot runs its next trading cycle a minute later
+    Then <outcome>
+
+    Examples: 3% above 60,240.50 EUR is a bid of 62,047.715 EUR; 3% above 60,240 EUR would be 62,047.20 EUR
+      | price    | outcome                                                                        |
+      | 62,047.9 | the bot has sold the whole position with a limit sell at the bid, 62,047.8 EUR |
+      | 62,047.8 | the bot still holds the position and sent no order                             |

@@ -409,6 +409,15 @@ def step_halt_stands_without_file(context, code):
     assert_that(denial_codes(outcome), has_item(code), f"the halt should stand without the file: {describe(outcome)}")
 
 
+@then("the bot's status still names the kill file as the reason for the halt")
+def step_halt_names_kill_file(context):
+    """The operator reading ``status`` after the file is gone learns which file halted the bot."""
+    world = context.world
+    why = world.safety.status()["halt_reason"] or ""
+    assert_that(why, contains_string(f"kill file {world.env['KILL_SWITCH_FILE']} exists"),
+                "the recorded halt should name the kill file that caused it")
+
+
 # -- a folder as the kill file, in a running bot's home ------------------------------------------
 def _kill_rows(home: Path) -> list[tuple[float, str]]:
     """The running bot's halts in its home's store: (time, actor), its clock."""

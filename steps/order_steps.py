@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from behave import given, then, when
 from hamcrest import (assert_that, contains_string, empty, equal_to, greater_than, has_item, has_length, is_, less_than,
-                      is_not, not_none)
+                      is_not, none, not_none)
 
 from tools.spec_support.facade import PAIR, describe, exchange_open_orders, exchange_order, status_name, submit
 
@@ -66,6 +66,21 @@ def step_bought_minutes_ago(context, volume, minutes):
 def step_cancel(context):
     world = context.world
     world.notes["cancel"] = world.safety.cancel_order(_resting(world).cl_ord_id)
+
+
+@when("the bot is asked to cancel an order it has no record of")
+def step_cancel_unknown(context):
+    world = context.world
+    unknown = _resting(world).cl_ord_id[:-4] + "9999"  # the bot's own id shape, an order it never placed
+    assert_that(world.safety.order(unknown), none(), "the reference must name no order the bot placed")
+    world.notes["cancel"] = world.safety.cancel_order(unknown)
+
+
+@then("the cancel is refused for reason {code}")
+def step_cancel_refused(context, code):
+    outcome = context.world.notes["cancel"]
+    assert_that((outcome.accepted, outcome.codes), equal_to((False, [code])),
+                f"the cancel should be refused for {code}: {describe(outcome)}")
 
 
 @given("the exchange will fail the next cancel, being unavailable for a moment")

@@ -5,7 +5,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from behave import given, then, when
-from hamcrest import assert_that, contains_string, empty, equal_to, has_item, has_key, is_, is_not
+from hamcrest import assert_that, contains_string, empty, equal_to, has_item, has_key, is_, is_not, not_none
 
 from tools.spec_support.facade import by_hand, describe, exchange_open_orders, status_name, submit
 
@@ -133,6 +133,15 @@ def step_phantom_fill(context):
     assert_that(world.bot.store.record_fill(phantom), is_(True), "the copied trade should be in the bot's records")
     world.notes["phantom_trade"] = phantom.trade_id
     world.notes.setdefault("planted_losses", []).append(phantom.trade_id)  # the safety report judges it as planted
+
+
+@given("the bot's limit buy of {volume:Amount} XBT at {price:Amount} EUR was turned away by the exchange")
+def step_turned_away(context, volume, price):
+    world = context.world
+    outcome = submit(world, "buy", "limit", volume, price)
+    assert_that((outcome.accepted, outcome.placed), equal_to((False, False)),
+                f"the exchange should have turned the order away: {describe(outcome)}")
+    assert_that(world.safety.order(outcome.cl_ord_id), not_none(), "the bot keeps a record of the refused order")
 
 
 @when("the bot reconciles with the exchange")
@@ -281,6 +290,16 @@ def step_balance_difference(context):
 @given("the exchange will charge the bot's next trade twice the account's fee")
 def step_overcharge(context):
     context.world.sim.faults.inject(endpoint="AddOrder", kind="wrong_fee")
+
+
+@given("an hour has passed, and the exchange will fail every try of the bot's next request for its markets' rules")
+def step_pair_rules_fail_once(context):
+    """An hour: the bot's copy of the markets' rules (AssetPairs) has expired, so it asks again; the
+    exchange fails that request as often as the bot tries it, and answers the one after."""
+    world = context.world
+    world.sim.advance(3600)
+    world.sim.faults.inject(endpoint="AssetPairs", kind="error", error="EService:Unavailable",
+                            times=world.safety.client.retry_policy.max_attempts)
 
 
 @given("the account has traded {amount:Amount} EUR over the last 30 days")

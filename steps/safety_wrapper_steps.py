@@ -377,7 +377,7 @@ def step_no_cancel_sent(context):
     world = context.world
     sent = [f"#{r.seq} {r.endpoint}" for r in world.bot_calls(since=world.notes["when_mark"])
             if r.endpoint.startswith("Cancel")]
-    assert_that(sent, empty(), "no cancel should leave the bot while the exchange is in maintenance")
+    assert_that(sent, empty(), "no request to cancel should have left the bot")
 
 
 @then("once the exchange shows its trades again, the bot's recovery records the order filled, with its fill")
