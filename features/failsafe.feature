@@ -90,6 +90,16 @@ Feature: Failing safe when the exchange misbehaves
     Then the balance read is refused because the circuit breaker is open
     And exactly 1 request reached the exchange, the trial
 
+  @safety @blocker @fault-injection @allure.label.story:circuit-breaker
+  Scenario: A read waiting for its turn is not sent once the circuit breaker has opened meanwhile
+    A request decided on before the breaker opened does not go out once it is open: the breaker
+    is asked again at the moment of sending, not only when the request was decided.
+
+    Given the bot has just read the balances 14 times, its request allowance filled up to the reserve
+    When the bot reads the balances and, while it waits for its turn, failing price reads open the circuit breaker
+    Then the balance read is refused because the circuit breaker is open
+    And no balance request reached the exchange
+
   @safety @critical @fault-injection @allure.label.story:circuit-breaker
   Scenario Outline: The circuit breaker closes again after 2 successful trial requests, not after 1
     Given the circuit breaker has opened after repeated failures

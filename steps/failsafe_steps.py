@@ -207,6 +207,45 @@ def step_read_during_trial(context, pair):
     _read_price_quietly(world)
 
 
+@given("the bot has just read the balances {count:d} times, its request allowance filled up to the reserve")
+def step_allowance_at_reserve(context, count):
+    world = context.world
+    for _ in range(count):
+        world.safety.balances()
+
+
+@when("the bot reads the balances and, while it waits for its turn, failing price reads open the circuit breaker")
+def step_read_waiting_while_breaker_opens(context):
+    """The balance read passed the breaker's early check and waits (on the scenario's clock) for room in
+    the allowance; during that wait the price reads fail until the breaker opens."""
+    world = context.world
+    world.notes["read_errors"] = []
+    fired: list[float] = []
+
+    def fail_price_reads(now: float) -> None:
+        if fired:  # once: the price reads' own pauses move the clock too
+            return
+        fired.append(now)
+        world.sim.faults.inject(endpoint="Ticker", kind="error", error="EService:Unavailable", probability=1.0)
+        for _ in range(5):
+            if _breaker_state(world) == "OPEN":
+                break
+            try:
+                world.safety.call("Ticker", pair="XBTEUR")
+            except KrakenError as exc:
+                world.notes.setdefault("errors", []).append(exc)
+
+    world.clock.on_advance(fail_price_reads)
+    try:
+        world.safety.balances()
+    except KrakenError as exc:
+        world.notes["read_errors"].append(exc)
+    finally:
+        world.clock.off_advance(fail_price_reads)
+    assert_that(fired, has_length(1), "the balance read should have waited for its turn")
+    assert_that(_breaker_state(world), equal_to("OPEN"), "the failing price reads should have opened the breaker")
+
+
 @when("the bot reads the price of {pair:Pair} while the exchange is still failing")
 def step_read_while_failing(context, pair):
     _read_price_quietly(context.world)
@@ -490,6 +529,12 @@ def step_breaker_open(context):
 def step_failed_requests(context, count):
     failed = [r for r in _bot_requests(context.world) if r.outcome != "ok"]
     assert_that(failed, has_length(count), "each failed request at the exchange, retries included, is one failure")
+
+
+@then("no balance request reached the exchange")
+def step_no_balance_request(context):
+    sent = context.world.bot_calls("Balance", since=context.world.notes["when_mark"])
+    assert_that(sent, empty(), "a read waiting for its turn should not go out once the circuit breaker is open")
 
 
 @then("the exchange saw {count:d} requests in all")
