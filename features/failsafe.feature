@@ -308,6 +308,17 @@ Feature: Failing safe when the exchange misbehaves
     And the refusal gives the operator's reason, "before the first start"
     And the exchange received no order for it
 
+  @safety @blocker @allure.label.story:kill-switch
+  Scenario: A kill switch pulled by an operator who named no home stops the bot
+    Without a home named, the bot and the kill command both keep their files in the user's
+    state folder, and find the same one.
+
+    Given the operator, who named no home for the bot, has pulled the kill switch from the command line
+    When the bot asks to buy 0.01 XBT at market
+    Then the order is refused for reason HALTED
+    And the refusal gives the operator's reason, "default home"
+    And the exchange received no order for it
+
   @safety @blocker @fault-injection @allure.label.story:kill-switch
   Scenario: A kill switch pulled without a reason while the disk refuses every write still stops every new order
     The halt cannot be written down, so the kill switch alone holds it.

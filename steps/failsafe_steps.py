@@ -342,6 +342,30 @@ def step_kill_new_home(context):
     world.configure(KILL_SWITCH_FILE=str(home / "KILL_SWITCH"))
 
 
+@given("the operator, who named no home for the bot, has pulled the kill switch from the command line")
+def step_kill_default_home(context):
+    """``krakenbot kill`` with the environment the bot runs with, no KRAKENBOT_HOME nor KILL_SWITCH_FILE in
+    it: both find the home the same way, in the user's state folder (XDG_STATE_HOME); the bot restarts on it."""
+    import contextlib
+    import io
+    from unittest import mock
+
+    from krakenbot import cli
+
+    world = context.world
+    world.env.pop("KILL_SWITCH_FILE", None)
+    world.env.pop("KRAKENBOT_HOME", None)
+    world.env["XDG_STATE_HOME"] = str(world.tmpdir / "state")
+    empty = world.tmpdir / "empty.env"  # no ./.env of the checkout can slip in
+    empty.touch(mode=0o600)
+    err = io.StringIO()
+    with mock.patch.dict(os.environ, world.env, clear=True), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(err):
+        code = cli.main(["--env-file", str(empty), "kill", "--reason", "operator: stop, default home"])
+    assert_that(code, equal_to(0), f"the kill command should succeed: {err.getvalue()}")
+    world.configure()
+
+
 @then('the refusal gives the operator\'s reason, "{reason}"')
 def step_refusal_reason(context, reason):
     outcome = context.world.notes["outcome"]
