@@ -308,6 +308,17 @@ Feature: Failing safe when the exchange misbehaves
     And the refusal gives the operator's reason, "before the first start"
     And the exchange received no order for it
 
+  @safety @blocker @fault-injection @allure.label.story:kill-switch
+  Scenario: The kill command cancels every open order when it cannot use the bot's records, even after the clock was set back
+    Without the records it still numbers its requests above the last number they saved, so the
+    exchange, which refuses a number below one it has seen, takes its cancel.
+
+    Given the bot has read the balances once while the machine's clock ran 60 seconds fast
+    And the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And another program holds the bot's records locked
+    When the operator pulls the kill switch from the command line, the machine's clock set right again
+    Then no order is open on the exchange
+
   @safety @blocker @allure.label.story:kill-switch
   Scenario: A kill switch pulled by an operator who named no home stops the bot
     Without a home named, the bot and the kill command both keep their files in the user's

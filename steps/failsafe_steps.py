@@ -366,6 +366,35 @@ def step_kill_default_home(context):
     world.configure()
 
 
+@given("another program holds the bot's records locked")
+def step_store_locked(context):
+    """A write lock on the bot's database held past the kill command's short wait for it (as a
+    backup or a second tool in the middle of a write would): the command cannot use the records."""
+    db = context.world.bot.store._db
+    db.execute("BEGIN IMMEDIATE")
+    context.world.mends.append(lambda: db.execute("ROLLBACK"))
+
+
+@when("the operator pulls the kill switch from the command line, the machine's clock set right again")
+def step_kill_command_clock_right(context):
+    """``krakenbot kill`` in-process, in the bot's environment: its requests are numbered by the machine's
+    clock as it is (the running bot's clock stays fast)."""
+    import contextlib
+    import io
+    from unittest import mock
+
+    from krakenbot import cli
+
+    world = context.world
+    empty = world.tmpdir / "empty.env"  # no ./.env of the checkout can slip in
+    empty.touch(mode=0o600)
+    out = io.StringIO()
+    with mock.patch.dict(os.environ, world.env, clear=True), contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(out):
+        world.notes["kill_exit"] = cli.main(["--env-file", str(empty), "kill", "--reason", "records locked"])
+    world.notes["kill_output"] = out.getvalue()
+
+
 @then('the refusal gives the operator\'s reason, "{reason}"')
 def step_refusal_reason(context, reason):
     outcome = context.world.notes["outcome"]
