@@ -318,6 +318,7 @@ Feature: Failing safe when the exchange misbehaves
     And another program holds the bot's records locked
     When the operator pulls the kill switch from the command line, the machine's clock set right again
     Then no order is open on the exchange
+    And once its records are free again, the bot's refresh a quarter of a minute later records every order as cancelled
 
   @safety @blocker @allure.label.story:kill-switch
   Scenario: A kill switch pulled by an operator who named no home stops the bot

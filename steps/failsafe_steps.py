@@ -395,6 +395,22 @@ def step_kill_command_clock_right(context):
     world.notes["kill_output"] = out.getvalue()
 
 
+@then("once its records are free again, the bot's refresh a quarter of a minute later records every order as cancelled")
+def step_records_catch_up_after_kill_command(context):
+    """The kill command numbered its requests above the bot's saved mark, which is at most 10 s of
+    numbers ahead of the bot's own: 15 s later (the scenario's clock and the one the bot numbers its
+    requests by) the bot's requests are above the command's again, and its refresh catches up."""
+    world = context.world
+    world.mend()  # the other program lets go of the records
+    nonces = world.safety.client.nonces
+    numbering = nonces._now
+    nonces._now = lambda: numbering() + 15_000_000  # as run_request_numbering_clock_fast
+    world.sim.advance(15)
+    world.safety.refresh_orders()
+    statuses = {o["txid"]: status_name(world.safety.order(o["cl_ord_id"]).status) for o in world.sim.orders()}
+    assert_that(set(statuses.values()), equal_to({"cancelled"}), f"the bot's records after the kill: {statuses}")
+
+
 @then('the refusal gives the operator\'s reason, "{reason}"')
 def step_refusal_reason(context, reason):
     outcome = context.world.notes["outcome"]
