@@ -325,44 +325,39 @@ def step_kill_no_reason(context):
 @given("the operator has pulled the kill switch naming a home no bot has run in yet, its folders not yet made")
 def step_kill_new_home(context):
     """``krakenbot kill --home`` as the operator runs it, in-process; then the bot is started on that home's kill file."""
+    world = context.world
+    home = world.tmpdir / "not-yet" / "made" / "home"
+    named = {k: v for k, v in world.env.items() if k not in ("KILL_SWITCH_FILE", "STORE_PATH")}  # the home alone
+    _kill_command(world, named, "--home", str(home), "--reason", "before the first start")
+    world.configure(KILL_SWITCH_FILE=str(home / "KILL_SWITCH"))
+
+
+def _kill_command(world, env: dict, *args: str) -> tuple[int, str]:
+    """``krakenbot kill ARGS`` in-process with exactly ``env`` as its environment: its exit code and output."""
     import contextlib
     import io
     from unittest import mock
 
     from krakenbot import cli
 
-    world = context.world
-    home = world.tmpdir / "not-yet" / "made" / "home"
     empty = world.tmpdir / "empty.env"  # no ./.env of the checkout can slip in
     empty.touch(mode=0o600)
-    named = {k: v for k, v in world.env.items() if k not in ("KILL_SWITCH_FILE", "STORE_PATH")}  # the home alone
-    with mock.patch.dict(os.environ, named, clear=True), contextlib.redirect_stdout(io.StringIO()), \
-            contextlib.redirect_stderr(io.StringIO()):
-        cli.main(["--env-file", str(empty), "kill", "--home", str(home), "--reason", "before the first start"])
-    world.configure(KILL_SWITCH_FILE=str(home / "KILL_SWITCH"))
+    out = io.StringIO()
+    with mock.patch.dict(os.environ, env, clear=True), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = cli.main(["--env-file", str(empty), "kill", *args])
+    return code, out.getvalue()
 
 
 @given("the operator, who named no home for the bot, has pulled the kill switch from the command line")
 def step_kill_default_home(context):
     """``krakenbot kill`` with the environment the bot runs with, no KRAKENBOT_HOME nor KILL_SWITCH_FILE in
     it: both find the home the same way, in the user's state folder (XDG_STATE_HOME); the bot restarts on it."""
-    import contextlib
-    import io
-    from unittest import mock
-
-    from krakenbot import cli
-
     world = context.world
     world.env.pop("KILL_SWITCH_FILE", None)
     world.env.pop("KRAKENBOT_HOME", None)
     world.env["XDG_STATE_HOME"] = str(world.tmpdir / "state")
-    empty = world.tmpdir / "empty.env"  # no ./.env of the checkout can slip in
-    empty.touch(mode=0o600)
-    err = io.StringIO()
-    with mock.patch.dict(os.environ, world.env, clear=True), contextlib.redirect_stdout(io.StringIO()), \
-            contextlib.redirect_stderr(err):
-        code = cli.main(["--env-file", str(empty), "kill", "--reason", "operator: stop, default home"])
-    assert_that(code, equal_to(0), f"the kill command should succeed: {err.getvalue()}")
+    code, output = _kill_command(world, world.env, "--reason", "operator: stop, default home")
+    assert_that(code, equal_to(0), f"the kill command should succeed: {output}")
     world.configure()
 
 
@@ -379,20 +374,8 @@ def step_store_locked(context):
 def step_kill_command_clock_right(context):
     """``krakenbot kill`` in-process, in the bot's environment: its requests are numbered by the machine's
     clock as it is (the running bot's clock stays fast)."""
-    import contextlib
-    import io
-    from unittest import mock
-
-    from krakenbot import cli
-
     world = context.world
-    empty = world.tmpdir / "empty.env"  # no ./.env of the checkout can slip in
-    empty.touch(mode=0o600)
-    out = io.StringIO()
-    with mock.patch.dict(os.environ, world.env, clear=True), contextlib.redirect_stdout(out), \
-            contextlib.redirect_stderr(out):
-        world.notes["kill_exit"] = cli.main(["--env-file", str(empty), "kill", "--reason", "records locked"])
-    world.notes["kill_output"] = out.getvalue()
+    world.notes["kill_exit"], world.notes["kill_output"] = _kill_command(world, world.env, "--reason", "records locked")
 
 
 @then("once its records are free again, the bot's refresh a quarter of a minute later records every order as cancelled")
