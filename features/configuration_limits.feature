@@ -28,3 +28,11 @@ Feature: Settings the bot cannot honour stop it at start, in one line
   Scenario: A limit misspelt by two letters stops the bot, instead of leaving the limit at its default
     When the operator starts the bot with MAX_DAILY_LOSS_EUROS=600 in its environment, a misspelling
     Then the bot refuses to start with a one-line configuration error about it, saying did you mean MAX_DAILY_LOSS_EUR?
+
+  @safety @critical @allure.label.story:configuration
+  Scenario: With the market stream on, the bot refuses to start until it is told where a non-Kraken exchange streams
+    The bot knows only Kraken's own stream addresses; against any other exchange (the simulator,
+    a proxy) a guessed address would stream another exchange's prices into its decisions.
+
+    When the operator starts the bot with the market stream on, against an exchange that is not Kraken, without telling it where that exchange's stream is
+    Then the bot refuses to start, naming the setting: is required with MARKET_STREAM=on

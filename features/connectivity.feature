@@ -82,6 +82,18 @@ Feature: Connecting to the exchange
       | 0.5            |
       | 1              |
 
+  @safety @critical @fault-injection @allure.label.story:transient-failures
+  Scenario: A failing read is not tried again once too little of its time limit is left
+    One time limit covers a read's tries and the pauses between them (about half a second and
+    one second): with 1 second in all, a third try would start with less than a tenth of it
+    left, so it is not made, and a try never made is no failure for the circuit breaker.
+
+    Given each request to the exchange may take at most 1 second, its retries and pauses included
+    And the exchange is unavailable for every balance request
+    When the bot reads the balances 2 times in a row
+    Then the exchange was asked for the balances exactly 4 times
+    And the circuit breaker is closed
+
   @fault-injection @normal @allure.label.story:transient-failures
   Scenario: A read that keeps failing is reported instead of retried forever
     Given the exchange is unavailable for every balance request

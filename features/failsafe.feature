@@ -90,6 +90,16 @@ Feature: Failing safe when the exchange misbehaves
     Then the balance read is refused because the circuit breaker is open
     And exactly 1 request reached the exchange, the trial
 
+  @safety @blocker @fault-injection @allure.label.story:circuit-breaker
+  Scenario: A read waiting for its turn is not sent once the circuit breaker has opened meanwhile
+    A request decided on before the breaker opened does not go out once it is open: the breaker
+    is asked again at the moment of sending, not only when the request was decided.
+
+    Given the bot has just read the balances 14 times, its request allowance filled up to the reserve
+    When the bot reads the balances and, while it waits for its turn, failing price reads open the circuit breaker
+    Then the balance read is refused because the circuit breaker is open
+    And no balance request reached the exchange
+
   @safety @critical @fault-injection @allure.label.story:circuit-breaker
   Scenario Outline: The circuit breaker closes again after 2 successful trial requests, not after 1
     Given the circuit breaker has opened after repeated failures
@@ -296,6 +306,29 @@ Feature: Failing safe when the exchange misbehaves
     When the bot asks to buy 0.01 XBT at market
     Then the order is refused for reason HALTED
     And the refusal gives the operator's reason, "before the first start"
+    And the exchange received no order for it
+
+  @safety @blocker @fault-injection @allure.label.story:kill-switch
+  Scenario: The kill command cancels every open order when it cannot use the bot's records, even after the clock was set back
+    Without the records it still numbers its requests above the last number they saved, so the
+    exchange, which refuses a number below one it has seen, takes its cancel.
+
+    Given the bot has read the balances once while the machine's clock ran 60 seconds fast
+    And the bot has a limit buy of 0.01 XBT resting at 59,000 EUR
+    And another program holds the bot's records locked
+    When the operator pulls the kill switch from the command line, the machine's clock set right again
+    Then no order is open on the exchange
+    And once its records are free again, the bot's refresh a quarter of a minute later records every order as cancelled
+
+  @safety @blocker @allure.label.story:kill-switch
+  Scenario: A kill switch pulled by an operator who named no home stops the bot
+    Without a home named, the bot and the kill command both keep their files in the user's
+    state folder, and find the same one.
+
+    Given the operator, who named no home for the bot, has pulled the kill switch from the command line
+    When the bot asks to buy 0.01 XBT at market
+    Then the order is refused for reason HALTED
+    And the refusal gives the operator's reason, "default home"
     And the exchange received no order for it
 
   @safety @blocker @fault-injection @allure.label.story:kill-switch

@@ -22,6 +22,16 @@ def step_start_with_setting(context, name, value):
     world.notes.update(exit_code=code, stderr=stderr, setting=SETTINGS[name])
 
 
+@when("the operator starts the bot with the market stream on, against an exchange that is not Kraken, "
+      "without telling it where that exchange's stream is")
+def step_start_stream_without_address(context):
+    world = context.world
+    for name in ("KRAKEN_WS_URL", "KRAKEN_WS_AUTH_URL"):
+        world.env.pop(name, None)
+    code, stderr = world.start_from_command_line(MARKET_STREAM="on")  # API_DOMAIN: the simulator's
+    world.notes.update(exit_code=code, stderr=stderr, setting="KRAKEN_WS_URL")
+
+
 @then("the bot refuses to start, naming the setting: {rule}")
 def step_refused_naming_setting(context, rule):
     from krakenbot.cli import EXIT_CONFIG

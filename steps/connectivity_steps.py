@@ -59,6 +59,13 @@ def step_clock_stands_still(context):
     context.world.stop_request_numbering_clock()
 
 
+@given("each request to the exchange may take at most {seconds:d} second, its retries and pauses included")
+@given("each request to the exchange may take at most {seconds:d} seconds, its retries and pauses included")
+def step_total_time_limit(context, seconds):
+    limit = str(seconds)  # the time to connect and to wait for an answer fit within it
+    context.world.configure(KRAKEN_TOTAL_TIMEOUT=limit, KRAKEN_CONNECT_TIMEOUT=limit, KRAKEN_READ_TIMEOUT=limit)
+
+
 @given("the exchange is unavailable for the next {count:d} balance requests")
 def step_unavailable_next(context, count):
     context.world.sim.faults.inject(endpoint="Balance", kind="error", error="EService:Unavailable", times=count)
@@ -150,6 +157,12 @@ def step_backoff(context):
 def step_no_nonce_refusal(context):
     refused = [r for r in context.world.exchange_calls() if "nonce" in (r.error or "").lower()]
     assert_that(refused, empty(), "every request should carry a number above the last one the exchange accepted")
+
+
+@then("the exchange was asked for the balances exactly {count:d} times")
+def step_balance_calls_exactly(context, count):
+    calls = context.world.exchange_calls("Balance")
+    assert_that(calls, has_length(count), "a failing read is tried again only while its time limit allows")
 
 
 @then("the exchange was asked for the balances at most {count:d} times")

@@ -207,6 +207,45 @@ def step_read_during_trial(context, pair):
     _read_price_quietly(world)
 
 
+@given("the bot has just read the balances {count:d} times, its request allowance filled up to the reserve")
+def step_allowance_at_reserve(context, count):
+    world = context.world
+    for _ in range(count):
+        world.safety.balances()
+
+
+@when("the bot reads the balances and, while it waits for its turn, failing price reads open the circuit breaker")
+def step_read_waiting_while_breaker_opens(context):
+    """The balance read passed the breaker's early check and waits (on the scenario's clock) for room in
+    the allowance; during that wait the price reads fail until the breaker opens."""
+    world = context.world
+    world.notes["read_errors"] = []
+    fired: list[float] = []
+
+    def fail_price_reads(now: float) -> None:
+        if fired:  # once: the price reads' own pauses move the clock too
+            return
+        fired.append(now)
+        world.sim.faults.inject(endpoint="Ticker", kind="error", error="EService:Unavailable", probability=1.0)
+        for _ in range(5):
+            if _breaker_state(world) == "OPEN":
+                break
+            try:
+                world.safety.call("Ticker", pair="XBTEUR")
+            except KrakenError as exc:
+                world.notes.setdefault("errors", []).append(exc)
+
+    world.clock.on_advance(fail_price_reads)
+    try:
+        world.safety.balances()
+    except KrakenError as exc:
+        world.notes["read_errors"].append(exc)
+    finally:
+        world.clock.off_advance(fail_price_reads)
+    assert_that(fired, has_length(1), "the balance read should have waited for its turn")
+    assert_that(_breaker_state(world), equal_to("OPEN"), "the failing price reads should have opened the breaker")
+
+
 @when("the bot reads the price of {pair:Pair} while the exchange is still failing")
 def step_read_while_failing(context, pair):
     _read_price_quietly(context.world)
@@ -286,21 +325,73 @@ def step_kill_no_reason(context):
 @given("the operator has pulled the kill switch naming a home no bot has run in yet, its folders not yet made")
 def step_kill_new_home(context):
     """``krakenbot kill --home`` as the operator runs it, in-process; then the bot is started on that home's kill file."""
+    world = context.world
+    home = world.tmpdir / "not-yet" / "made" / "home"
+    named = {k: v for k, v in world.env.items() if k not in ("KILL_SWITCH_FILE", "STORE_PATH")}  # the home alone
+    _kill_command(world, named, "--home", str(home), "--reason", "before the first start")
+    world.configure(KILL_SWITCH_FILE=str(home / "KILL_SWITCH"))
+
+
+def _kill_command(world, env: dict, *args: str) -> tuple[int, str]:
+    """``krakenbot kill ARGS`` in-process with exactly ``env`` as its environment: its exit code and output."""
     import contextlib
     import io
     from unittest import mock
 
     from krakenbot import cli
 
-    world = context.world
-    home = world.tmpdir / "not-yet" / "made" / "home"
     empty = world.tmpdir / "empty.env"  # no ./.env of the checkout can slip in
     empty.touch(mode=0o600)
-    named = {k: v for k, v in world.env.items() if k not in ("KILL_SWITCH_FILE", "STORE_PATH")}  # the home alone
-    with mock.patch.dict(os.environ, named, clear=True), contextlib.redirect_stdout(io.StringIO()), \
-            contextlib.redirect_stderr(io.StringIO()):
-        cli.main(["--env-file", str(empty), "kill", "--home", str(home), "--reason", "before the first start"])
-    world.configure(KILL_SWITCH_FILE=str(home / "KILL_SWITCH"))
+    out = io.StringIO()
+    with mock.patch.dict(os.environ, env, clear=True), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        code = cli.main(["--env-file", str(empty), "kill", *args])
+    return code, out.getvalue()
+
+
+@given("the operator, who named no home for the bot, has pulled the kill switch from the command line")
+def step_kill_default_home(context):
+    """``krakenbot kill`` with the environment the bot runs with, no KRAKENBOT_HOME nor KILL_SWITCH_FILE in
+    it: both find the home the same way, in the user's state folder (XDG_STATE_HOME); the bot restarts on it."""
+    world = context.world
+    world.env.pop("KILL_SWITCH_FILE", None)
+    world.env.pop("KRAKENBOT_HOME", None)
+    world.env["XDG_STATE_HOME"] = str(world.tmpdir / "state")
+    code, output = _kill_command(world, world.env, "--reason", "operator: stop, default home")
+    assert_that(code, equal_to(0), f"the kill command should succeed: {output}")
+    world.configure()
+
+
+@given("another program holds the bot's records locked")
+def step_store_locked(context):
+    """A write lock on the bot's database held past the kill command's short wait for it (as a
+    backup or a second tool in the middle of a write would): the command cannot use the records."""
+    db = context.world.bot.store._db
+    db.execute("BEGIN IMMEDIATE")
+    context.world.mends.append(lambda: db.execute("ROLLBACK"))
+
+
+@when("the operator pulls the kill switch from the command line, the machine's clock set right again")
+def step_kill_command_clock_right(context):
+    """``krakenbot kill`` in-process, in the bot's environment: its requests are numbered by the machine's
+    clock as it is (the running bot's clock stays fast)."""
+    world = context.world
+    world.notes["kill_exit"], world.notes["kill_output"] = _kill_command(world, world.env, "--reason", "records locked")
+
+
+@then("once its records are free again, the bot's refresh a quarter of a minute later records every order as cancelled")
+def step_records_catch_up_after_kill_command(context):
+    """The kill command numbered its requests above the bot's saved mark, which is at most 10 s of
+    numbers ahead of the bot's own: 15 s later (the scenario's clock and the one the bot numbers its
+    requests by) the bot's requests are above the command's again, and its refresh catches up."""
+    world = context.world
+    world.mend()  # the other program lets go of the records
+    nonces = world.safety.client.nonces
+    numbering = nonces._now
+    nonces._now = lambda: numbering() + 15_000_000  # as run_request_numbering_clock_fast
+    world.sim.advance(15)
+    world.safety.refresh_orders()
+    statuses = {o["txid"]: status_name(world.safety.order(o["cl_ord_id"]).status) for o in world.sim.orders()}
+    assert_that(set(statuses.values()), equal_to({"cancelled"}), f"the bot's records after the kill: {statuses}")
 
 
 @then('the refusal gives the operator\'s reason, "{reason}"')
@@ -490,6 +581,12 @@ def step_breaker_open(context):
 def step_failed_requests(context, count):
     failed = [r for r in _bot_requests(context.world) if r.outcome != "ok"]
     assert_that(failed, has_length(count), "each failed request at the exchange, retries included, is one failure")
+
+
+@then("no balance request reached the exchange")
+def step_no_balance_request(context):
+    sent = context.world.bot_calls("Balance", since=context.world.notes["when_mark"])
+    assert_that(sent, empty(), "a read waiting for its turn should not go out once the circuit breaker is open")
 
 
 @then("the exchange saw {count:d} requests in all")

@@ -152,3 +152,8 @@ class ManualClock:
 
     def on_advance(self, listener: Callable[[float], None]) -> None:
         self._listeners.append(listener)
+
+    def off_advance(self, listener: Callable[[float], None]) -> None:
+        """Stop calling ``listener`` (one given to ``on_advance``); a clock outlives what listens to it."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)

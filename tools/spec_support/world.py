@@ -54,9 +54,10 @@ LIMIT_SETTINGS: dict[str, str] = {
     "smallest order in EUR": "MIN_EUR_FOR_TRADE",
 }
 
-# What an operator who set no limit leaves out of the environment: the bot then runs on the
-# documented defaults of ``krakenbot.config.Settings`` (the spec's generous SPEC_DEFAULTS hide them).
-RISK_SETTINGS = frozenset(SPEC_DEFAULTS.keys() - {"PAIRS"}) | frozenset(LIMIT_SETTINGS.values())
+# What an operator who set no limit leaves out of the environment, the pairs to trade included: the bot
+# then runs on the documented defaults of ``krakenbot.config.Settings`` (the spec's generous
+# SPEC_DEFAULTS hide them), XBT/EUR alone among them.
+RISK_SETTINGS = frozenset(SPEC_DEFAULTS) | frozenset(LIMIT_SETTINGS.values())
 
 def _stream_options() -> dict[str, Any]:
     """The streams' own options in the specification: a short poll and back-off in real time, so a
