@@ -40,3 +40,22 @@ def test_a_cancel_of_an_unknown_order_found_part_filled_goes_out_while_its_trade
     sent = [r for r in sim.access_log_since(start) if r.endpoint == "CancelOrder"]
     assert sent, f"no CancelOrder left: {outcome}"
     assert [o for o in sim.orders() if o.get("status") == "open"] == []
+
+
+def test_a_stop_loss_still_gets_out_while_a_sale_s_fills_are_owed(sim, make_bot):
+    """Open for less exposure: the bot holds 0.02 by its records, 0.01 in truth (a sale whose trade cannot be
+    read). The price falls through the stop: the protective exit sells the recorded 0.02, which FILLS_OWED
+    refuses as an oversell, and rearms to do the same at every cycle: the stop-loss never fires while the
+    fills are owed (it should sell what the bot still holds)."""
+    from tests.integration.safety.test_fill_missing_after_cancel import _sold_while_cancelling
+
+    bot = make_bot("live", live_flag=True, STOP_LOSS_PCT="5", MAX_ORDER_EUR="100000", MAX_POSITION_PCT="100")
+    _sold_while_cancelling(sim, bot)
+    sim.shock("XBTEUR", "-10")
+    sim.advance(5)  # past the market data cache's freshness window
+    bot.safety.ticker("XBTEUR")  # the cycle's look at the market
+    start = len(sim.access_log)
+    outcomes = bot.safety.check_protective_exits()
+    assert outcomes, "no protective exit was tried"
+    assert any(o.placed for o in outcomes), [(o.codes, o.reason) for o in outcomes]
+    assert [r for r in sim.access_log_since(start) if r.endpoint == "AddOrder"]
