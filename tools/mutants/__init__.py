@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -324,12 +325,16 @@ class Journal:
         return records, ""
 
     def start(self, kept: dict[str, dict]) -> None:
-        """A fresh journal for this tree, holding ``kept``."""
+        """A journal for this tree holding ``kept`` (every verdict of it a resume may reuse, those of mutants this
+        run did not choose included: a narrower ``--only`` or sample loses nothing), written whole before it
+        replaces the old one (an interrupt meanwhile leaves the old one)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("w", encoding="utf-8") as out:
+        fresh = self.path.with_name(self.path.name + ".new")
+        with fresh.open("w", encoding="utf-8") as out:
             out.write(json.dumps({"tree": self.tree}) + "\n")
             for record in kept.values():
                 out.write(json.dumps(record) + "\n")
+        os.replace(fresh, self.path)
 
     def add(self, mutant: Mutant, result, took: float, scope: str) -> None:
         outcome = getattr(result.test_outcome, "value", result.test_outcome)

@@ -295,6 +295,8 @@ def main(argv=None) -> int:
     _track_test_runs()
     try:
         copy = _scratch_copy(copies)
+        # the journal's verdicts hold for ``tree``: every copy must be it (checked before anything runs in it)
+        first_copy_differs = mt.tree_stamp(copy, COPIED) != tree
         os.chdir(copy)
         os.environ["PYTHONPATH"] = _pythonpath(copy)
         with use_db(str(session), WorkDB.Mode.create) as db:
@@ -319,6 +321,7 @@ def main(argv=None) -> int:
                 for m in chosen:
                     print(m.key)
                 return 0
+            records: dict = {}
             if args.resume:
                 records, why = journal.kept()
                 keys = {m.key: m for m in chosen}
@@ -328,7 +331,7 @@ def main(argv=None) -> int:
                 for key, record in kept.items():
                     results[keys[key]] = mt.result_from(record)
                     scopes[keys[key]] = record["scope"]
-            journal.start(kept)
+            journal.start(records)  # the verdicts of mutants this run did not choose stay for a wider resume
             to_run = [m for m in chosen if m not in results]
             if not to_run:
                 raise _NothingToRun
@@ -358,6 +361,10 @@ def main(argv=None) -> int:
                           " scenarios on average)", flush=True)
             for _ in range(1, min(args.workers, len(to_run))):
                 _scratch_copy(copies)
+            if first_copy_differs or any(mt.tree_stamp(where, COPIED) != tree for where in copies[1:]):
+                print("mutants: the tree changed while the run started (an edit under src/, features/, steps/ or"
+                      " tools/): its verdicts would be stamped with another tree; run again", file=sys.stderr)
+                return 2
             free = queue.SimpleQueue()
             for where in copies:
                 free.put(where)

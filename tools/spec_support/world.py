@@ -321,11 +321,15 @@ class World:
             mend()
 
     def finish(self) -> None:
-        self.mend()
-        self.close_bot()
-        if self.own_sim is not None:
-            self.own_sim.close()
-        shutil.rmtree(self.tmpdir, ignore_errors=True)
+        """Mend, close the bot, then whatever happened to those: close the scenario's own exchange and
+        drop its folder (an exchange left serving would outlive the scenario)."""
+        try:
+            self.mend()
+            self.close_bot()
+        finally:
+            if self.own_sim is not None:
+                self.own_sim.close()
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
 def live_credentials(environ: dict[str, str] | None = None, dotenv_path: str = ".env") -> dict[str, str]:
