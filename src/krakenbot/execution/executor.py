@@ -611,7 +611,10 @@ class Executor:
                     order = self.store.update_order(cl_ord_id, txid=info.txid)
                     order = self._apply_info(order, info)
                     self._count_placed()
-                    self._import_fills([order])
+                    try:
+                        self._import_fills([order])
+                    except KrakenError:  # its fills are owed now (a later look reads them): the order
+                        pass  # is resolved all the same, and a cancel waiting on this goes out
                     return self.store.get_order(cl_ord_id) or order
                 if past_deadline:
                     return self._transition(order, OrderEvent.NOT_FOUND,

@@ -47,11 +47,15 @@ class ProtectiveMonitor:
         self._fired: set[tuple[str, Decimal, Decimal]] = set()
         self._lock = threading.Lock()
 
-    def check(self, position: Position, price: Decimal, pair: PairInfo | None = None) -> ProtectiveSignal | None:
+    def check(self, position: Position, price: Decimal, pair: PairInfo | None = None,
+              sold_unrecorded: Decimal = Decimal(0)) -> ProtectiveSignal | None:
+        """``sold_unrecorded``: what sells of the pair executed whose fills are not recorded yet: the
+        recorded position still holds it, the account no longer does, so the exit sells the rest."""
         entry = position.average_entry
-        if entry is None or position.volume <= 0:
+        held = position.volume - sold_unrecorded
+        if entry is None or held <= 0:
             return None
-        volume = pair.round_volume(position.volume) if pair is not None else position.volume
+        volume = pair.round_volume(held) if pair is not None else held
         if pair is not None and volume < pair.ordermin:
             return None
         price = Decimal(price)

@@ -564,7 +564,9 @@ class SafetyWrapper(ExchangeReads):
                 info = self.pair_info(pair)
             except KrakenError:
                 continue
-            signal = self.protective.check(self.positions.position(info.name), ticker.bid, info)
+            sold = sum((gap for o, gap in self.executor.unrecorded_fills() if o.pair == info.name and o.side == "sell"),
+                       Decimal(0))
+            signal = self.protective.check(self.positions.position(info.name), ticker.bid, info, sold_unrecorded=sold)
             if signal is None:
                 continue
             self.audit.record("protective_exit", outcome=signal.kind, reason=f"price {signal.price} crossed {signal.level}")
