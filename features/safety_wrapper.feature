@@ -118,16 +118,17 @@ Feature: The safety wrapper decides what may reach the exchange
     And the audit trail shows the cancel as let through
 
   @safety @critical @fault-injection @allure.label.story:cancel
-  Scenario: A cancel whose result the bot cannot read back is reported as not done, with the exchange's reason
+  Scenario: A cancel of an order that filled unseen is reported as not done, though its trades cannot be read
     The order the bot never heard back about has filled meanwhile, and the exchange fails to show
-    its trades: the bot cannot say what became of the order, so it must not report it cancelled.
+    its trades: the bot learns that the order filled, must not report it cancelled, and records
+    the fill once the trades can be read.
 
     Given the bot is connected to the exchange in live mode
     And the bot has a limit buy of 0.01 XBT at 59,000 EUR whose outcome it never learnt
     And the price of XBT/EUR has fallen to 58,900 EUR
     And the exchange fails every read of the account's trades, being unavailable for a while
     When the bot cancels that order
-    Then the bot reports the order as not cancelled, giving the exchange's reason
+    Then the bot reports the order as not cancelled, because it has filled
     And once the exchange shows its trades again, the bot's recovery records the order filled, with its fill
 
   @safety @blocker @allure.label.story:live-opt-in

@@ -95,6 +95,13 @@ def step_cancel_not_done(context):
     assert_that(outcome.reason, contains_string("EService:Unavailable"), "the operator should read the exchange's reason")
 
 
+@then("the bot reports the order as not cancelled, because it has filled")
+def step_cancel_not_done_filled(context):
+    outcome = context.world.notes["cancel"]
+    assert_that(outcome.accepted, is_(False), f"an order that filled cannot be cancelled: {describe(outcome)}")
+    assert_that(outcome.status, equal_to("FILLED"), "the operator should read that the order filled")
+
+
 @given("the market will fall through that price just as the bot's cancel reaches the exchange")
 @given("the market will rise through that price just as the bot's cancel reaches the exchange")
 def step_fill_as_cancel_arrives(context):

@@ -702,6 +702,10 @@ def _status(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> in
         limit = settings.max_daily_trades if settings else "?"
         print(f"trades today   {risk.daily_trades()} of {limit} ({day})")
         print(f"realised PnL   {risk.daily_realised_pnl()} today")
+        owed = [f"{o.cl_ord_id} {format(gap, 'f')} {o.pair}" for o, gap in _fills_owed(store)]
+        if owed:
+            print(f"fills owed     {len(owed)} order(s) executed, their trades not read yet; no new exposure"
+                  f" until recorded: {', '.join(owed)}")
         print(f"open orders    {len(open_orders)}")
         for order in open_orders:
             price = format(order.price, "f") if order.price is not None else "market"
@@ -710,6 +714,16 @@ def _status(sources: Any, paths: dict[str, str], args: argparse.Namespace) -> in
         if problem:
             print(f"settings       invalid: {problem}")
     return EXIT_OK
+
+
+def _fills_owed(store) -> list:
+    """The orders whose executed volume has no recorded fill yet (the executor's record of them)."""
+    from krakenbot.execution.executor import FILLS_OWED_KEY
+
+    import json
+
+    raw = store.get_meta(FILLS_OWED_KEY)
+    return store.orders_short_of_fills(json.loads(raw)) if raw else []
 
 
 # -- orders / trades / pnl -----------------------------------------------------------------------

@@ -140,6 +140,24 @@ def test_after_a_restart_a_fill_still_unreadable_is_counted_and_refuses_new_expo
         assert set(refused.codes) == {"MAX_POSITION", "FILLS_OWED"}, refused  # 0.01 held + 0.01 > 0.015
     finally:
         bot.close()
+    status = _status(tmp_path, first.settings.home, store)  # the operator sees what is owed, and why nothing buys
+    assert f"fills owed     1 order(s) executed, their trades not read yet; no new exposure until recorded:" \
+           f" {order.cl_ord_id} 0.01000000 XXBTZEUR" in status, status
+
+
+def _status(tmp_path, home, store_path) -> str:
+    import contextlib
+    import io
+
+    from krakenbot import cli
+
+    env_file = tmp_path / "status.env"
+    env_file.write_text(f"STORE_PATH={store_path}\n")
+    env_file.chmod(0o600)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        cli.main(["--env-file", str(env_file), "--home", str(home), "status"])
+    return out.getvalue()
 
 
 def test_a_gap_that_never_closes_is_read_again_less_and_less_often_and_said_once(sim, make_bot, caplog):
