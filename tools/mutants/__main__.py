@@ -295,7 +295,8 @@ def main(argv=None) -> int:
     _track_test_runs()
     try:
         copy = _scratch_copy(copies)
-        # the journal's verdicts hold for ``tree``: every copy must be it (checked before anything runs in it)
+        # the journal's verdicts hold for ``tree``: every copy must be it (hashed before anything runs in it,
+        # acted on once the worker copies exist, before any mutant is judged)
         first_copy_differs = mt.tree_stamp(copy, COPIED) != tree
         os.chdir(copy)
         os.environ["PYTHONPATH"] = _pythonpath(copy)

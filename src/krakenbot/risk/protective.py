@@ -48,11 +48,12 @@ class ProtectiveMonitor:
         self._lock = threading.Lock()
 
     def check(self, position: Position, price: Decimal, pair: PairInfo | None = None,
-              sold_unrecorded: Decimal = Decimal(0)) -> ProtectiveSignal | None:
-        """``sold_unrecorded``: what sells of the pair executed whose fills are not recorded yet: the
-        recorded position still holds it, the account no longer does, so the exit sells the rest."""
+              committed_sells: Decimal = Decimal(0)) -> ProtectiveSignal | None:
+        """``committed_sells``: what sells of the pair rest on the book or executed with their fills not
+        recorded yet: the recorded position still holds it, the account no longer does (or will not),
+        so the exit sells the rest."""
         entry = position.average_entry
-        held = position.volume - sold_unrecorded
+        held = position.volume - committed_sells
         if entry is None or held <= 0:
             return None
         volume = pair.round_volume(held) if pair is not None else held

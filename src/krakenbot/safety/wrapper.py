@@ -564,9 +564,12 @@ class SafetyWrapper(ExchangeReads):
                 info = self.pair_info(pair)
             except KrakenError:
                 continue
-            sold = sum((gap for o, gap in self.executor.unrecorded_fills() if o.pair == info.name and o.side == "sell"),
-                       Decimal(0))
-            signal = self.protective.check(self.positions.position(info.name), ticker.bid, info, sold_unrecorded=sold)
+            # what is held once resting sells (a take-profit left on the book) and sells with unrecorded fills have
+            # left: the exit sells only that, never coins the bot does not own
+            committed = sum((volume for o, volume in self._unseen() if o.pair == info.name and o.side == "sell"),
+                            Decimal(0))
+            signal = self.protective.check(self.positions.position(info.name), ticker.bid, info,
+                                           committed_sells=committed)
             if signal is None:
                 continue
             self.audit.record("protective_exit", outcome=signal.kind, reason=f"price {signal.price} crossed {signal.level}")
@@ -727,10 +730,8 @@ class SafetyWrapper(ExchangeReads):
             portfolio = balances.get(info.quote, Decimal(0)) + balances.get(info.base, Decimal(0)) * mid
         active = self.open_orders()
         unknown = frozenset(o.pair for o in active if o.status == "UNKNOWN")
-        # Volume the positions do not hold yet: what the open orders may still fill, and what orders
-        # executed whose fills are not recorded yet (traded all the same: fail closed)
         owed = self.executor.unrecorded_fills()
-        unseen = [(o, o.volume - o.volume_executed) for o in active] + owed
+        unseen = self._unseen(active, owed)
         pending = {"buy": Decimal(0), "sell": Decimal(0)}
         for o, volume in unseen:
             if o.pair == info.name and o.side in pending:
@@ -746,6 +747,13 @@ class SafetyWrapper(ExchangeReads):
             base_in_btc=self._btc_price(info, mid), other_pairs_btc=self._other_pairs_btc(info.name, unseen, held),
             fills_owed=tuple(o.cl_ord_id for o, _ in owed),
         )
+
+    def _unseen(self, active: list | None = None, owed: list | None = None) -> list[tuple[Any, Decimal]]:
+        """Volume the positions do not hold yet, per order: what the open orders may still fill, and what
+        orders executed whose fills are not recorded yet (traded all the same: fail closed)."""
+        active = self.open_orders() if active is None else active
+        owed = self.executor.unrecorded_fills() if owed is None else owed
+        return [(o, o.volume - o.volume_executed) for o in active] + owed
 
     def _btc_price(self, info: PairInfo, mid: Decimal | None) -> Decimal | None:
         """What one unit of the pair's base is worth in BTC at the exchange's mid prices (None:
