@@ -36,6 +36,18 @@ Feature: The bot's own stop-loss and take-profit
     When the bot runs its next trading cycle a minute later
     Then the bot has sold the whole position at market by its stop-loss
 
+  @safety @blocker @fault-injection @allure.label.story:stop-loss
+  Scenario: A stop-loss first withdraws the bot's sale resting above the market, then sells the whole position
+    Part of the position is offered on the book: selling the whole position beside that offer would
+    sell coins the bot does not own once both fill, and leaving the offer would keep part of the
+    position at risk. The stop-loss cancels the offer, then sells everything.
+
+    Given the bot offers 0.004 XBT of its position with a limit sell resting at 61,000 EUR
+    And the price of XBT/EUR has fallen to 57,200 EUR
+    When the bot runs its next trading cycle a minute later
+    Then the bot's resting sell is cancelled on the exchange
+    And the bot has sold the whole position at market by its stop-loss
+
   @safety @blocker @fault-injection @allure.label.story:protective-exits
   Scenario Outline: A bid between the stop-loss and the take-profit keeps the position
     Given the price of XBT/EUR has moved to <price> EUR

@@ -25,6 +25,25 @@ def step_holds_unprotected(context, volume, ask, entry):
     world.notes["xbt_held"] = world.sim.balances().get("XXBT", Decimal(0))
 
 
+@given("the bot offers {volume:Amount} XBT of its position with a limit sell resting at {price:Amount} EUR")
+def step_offers_part(context, volume, price):
+    world = context.world
+    offered = submit(world, "sell", "limit", volume, price)
+    assert_that(offered.placed, is_(True), f"the offer should rest on the book: {describe(offered)}")
+    assert_that([o.get("cl_ord_id") for o in exchange_open_orders(world)], equal_to([offered.cl_ord_id]),
+                "the offer should be the one order resting at the exchange")
+    world.notes["offer"] = offered
+
+
+@then("the bot's resting sell is cancelled on the exchange")
+def step_offer_cancelled(context):
+    world = context.world
+    offer = world.notes["offer"]
+    assert_that(exchange_open_orders(world), empty(), "nothing should rest at the exchange after the exit")
+    order = next((o for o in world.sim.orders() if o.get("cl_ord_id") == offer.cl_ord_id), {})
+    assert_that(order.get("status"), equal_to("canceled"), "the offer should have been cancelled, not filled")
+
+
 def _orders_sent(world) -> list:
     return world.bot_calls("AddOrder", since=world.notes["when_mark"])
 

@@ -564,23 +564,37 @@ class SafetyWrapper(ExchangeReads):
                 info = self.pair_info(pair)
             except KrakenError:
                 continue
-            # what is held once resting sells (a take-profit left on the book) and sells with unrecorded fills have
-            # left: the exit sells only that, never coins the bot does not own
-            committed = sum((volume for o, volume in self._unseen() if o.pair == info.name and o.side == "sell"),
-                            Decimal(0))
-            signal = self.protective.check(self.positions.position(info.name), ticker.bid, info,
-                                           committed_sells=committed)
+            # the sells executed whose fills are not recorded yet: the account no longer holds them
+            owed = sum((gap for o, gap in self.executor.unrecorded_fills() if o.pair == info.name and o.side == "sell"),
+                       Decimal(0))
+            signal = self.protective.check(self.positions.position(info.name), ticker.bid, info, committed_sells=owed)
             if signal is None:
                 continue
             self.audit.record("protective_exit", outcome=signal.kind, reason=f"price {signal.price} crossed {signal.level}")
-            intent = signal.intent
-            outcome = self.submit_order(pair, intent.side, intent.ordertype, intent.volume, origin=signal.kind)
+            volume = self._exit_volume(info, signal)
+            if volume is None:
+                self.protective.rearm(info.name)
+                continue
+            outcome = self.submit_order(pair, signal.intent.side, signal.intent.ordertype, volume, origin=signal.kind)
             if not outcome.placed and not outcome.validated_only:
                 # Refused or not placed (exchange unavailable, breaker open, ...): fire again at the
                 # next check. One submit per pair per call, so the orchestrator's cycle paces retries.
                 self.protective.rearm(info.name)
             outcomes.append(outcome)
         return outcomes
+
+    def _exit_volume(self, info: PairInfo, signal: Any) -> Decimal | None:
+        """An exit sells the whole position, as freqtrade's does: the bot's sells resting on the book (a
+        take-profit left there) are cancelled first. What it sells is what is then held once the sells
+        still resting (a cancel that failed) and those with unrecorded fills have left, never coins the
+        bot does not own; None when that is below the pair's minimum."""
+        for order in self.open_orders():
+            if order.pair == info.name and order.side == "sell":
+                self.cancel_order(order.cl_ord_id, origin=signal.kind)
+        committed = sum((volume for o, volume in self._unseen() if o.pair == info.name and o.side == "sell"),
+                        Decimal(0))
+        volume = info.round_volume(min(signal.intent.volume, self.positions.position(info.name).volume - committed))
+        return volume if volume >= info.ordermin and volume > 0 else None
 
     # -- kill switch ------------------------------------------------------------------------------
     def kill(self, reason: str = "kill switch", actor: str = "operator") -> KillReport:
