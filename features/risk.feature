@@ -178,6 +178,20 @@ Feature: Risk limits
     And the refusal says the book shown cannot fill the order
     And the exchange received no order for it
 
+  @safety @critical @fault-injection @allure.label.story:price-collar
+  Scenario: A market buy is priced from the offers to sell, however deep the bids are
+    The offers hold 0.05 XBT in all; a large bid resting below the market does not make them deeper.
+
+    Given the bot's risk limits are:
+      | limit                   | value |
+      | largest position in XBT | 1     |
+    And the exchange offers only 0.0001 XBT at each price level
+    And someone placed a limit buy of 0.05 XBT at 59,500 EUR on the account by hand
+    When the bot asks to buy 0.06 XBT at market
+    Then the order is refused for reason PRICE_COLLAR
+    And the refusal says the book shown cannot fill the order
+    And the exchange received no order for it
+
   @safety @critical @allure.label.story:position-size
   Scenario Outline: Coins the bot already holds count towards the largest position
     Given the bot holds 0.03 XBT it bought earlier today

@@ -61,9 +61,9 @@ def step_dipped_unseen(context, low):
     world.sim.set_price("XBTEUR", Decimal("60000"))
 
 
-@given("someone placed a limit sell of {volume:Amount} XBT at {price:Amount} EUR on the account by hand")
-def step_hand_order(context, volume, price):
-    context.world.notes["foreign_txid"] = _hand_order(context.world, type="sell", ordertype="limit", volume=volume,
+@given("someone placed a limit {side:Side} of {volume:Amount} XBT at {price:Amount} EUR on the account by hand")
+def step_hand_order(context, side, volume, price):
+    context.world.notes["foreign_txid"] = _hand_order(context.world, type=side, ordertype="limit", volume=volume,
                                                       price=price)
 
 

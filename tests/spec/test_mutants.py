@@ -344,7 +344,8 @@ def test_the_tree_stamp_changes_with_any_copied_file_and_not_with_bytecode(tmp_p
 
 
 def test_resume_keeps_an_earlier_run_of_the_same_tree_and_runs_nothing_it_holds(tmp_path):
-    """The verdicts a run of this tree wrote are the report: no unmutated run, no scenario, the same counts."""
+    """The verdicts a run of this tree wrote are the report: no unmutated run, no scenario, the same counts; the
+    journal keeps the verdicts of mutants this narrower run did not choose."""
     args = ["--only", "safety/modes.py", "--sample", "2", "--no-coverage-map", "--out", str(tmp_path)]
     listed = subprocess.run([sys.executable, "-m", "tools.mutants", *args, "--list"], cwd=ROOT, capture_output=True,
                             text=True, check=True).stdout.split("\n")
@@ -353,6 +354,8 @@ def test_resume_keeps_an_earlier_run_of_the_same_tree_and_runs_nothing_it_holds(
     from tools.mutants.__main__ import COPIED
     journal = mt.Journal(tmp_path / "sample-journal.jsonl", mt.tree_stamp(ROOT, COPIED))
     journal.start({})
+    wider = mt.Mutant("j", "src/krakenbot/execution/executor.py", 700, 8, "core/NumberReplacer", 0)
+    journal.add(wider, _result("killed"), 1.0, "")  # a verdict of an earlier, wider run (review14)
     for key, outcome in zip(keys, ("killed", "survived")):
         module, line, rest = key.split(":", 2)
         col, operator = rest.split(" ")
@@ -365,7 +368,8 @@ def test_resume_keeps_an_earlier_run_of_the_same_tree_and_runs_nothing_it_holds(
     assert "killed: 1  timeouts: 0  survived: 1" in done.stdout
     assert "[1/2]" not in done.stdout  # nothing ran
     assert (tmp_path / "sample-survivors.txt").read_text(encoding="utf-8").startswith(keys[1])
-    assert len(mt.Journal(journal.path, journal.tree).kept()[0]) == 2  # a resumed journal keeps what it kept
+    kept = mt.Journal(journal.path, journal.tree).kept()[0]
+    assert sorted(kept) == sorted([*keys, wider.key])  # what it kept, and the wider run's for a wider resume
 
 
 def test_a_mutant_cosmic_ray_cannot_make_is_incompetent_not_a_crash_of_the_run(tmp_path):
