@@ -48,6 +48,24 @@ Feature: The bot's own stop-loss and take-profit
     Then the bot's resting sell is cancelled on the exchange
     And the bot has sold the whole position at market by its stop-loss
 
+  @safety @blocker @fault-injection @allure.label.story:stop-loss
+  Scenario: A purchase whose trade cannot be read does not shrink the stop-loss sale
+    A purchase the exchange filled while its trade could not be read leaves the bot holding more, never
+    less: the stop-loss still sells all the position the bot's records hold.
+
+    Given the bot's risk limits are:
+      | limit                   | value |
+      | largest position in XBT | 1     |
+    And the bot has a limit buy of 0.005 XBT resting at 59,000 EUR
+    And the market will fall through that price just as the bot's cancel reaches the exchange
+    And the exchange refuses to show the account's trades for a while
+    And the bot has cancelled that order too late: the exchange had filled it, and the bot could not read its trade
+    And the price of XBT/EUR has fallen to 57,200 EUR
+    When the bot runs its next trading cycle a minute later
+    Then the bot has sold at market by its stop-loss the 0.01 XBT its records hold
+    When the bot runs its next trading cycle a minute later, the exchange having recovered
+    Then the bot's own records show the 0.005 XBT bought, as on the exchange
+
   @safety @blocker @fault-injection @allure.label.story:protective-exits
   Scenario Outline: A bid between the stop-loss and the take-profit keeps the position
     Given the price of XBT/EUR has moved to <price> EUR

@@ -117,6 +117,14 @@ def step_trades_unreadable(context):
         context.world.sim.faults.inject(endpoint=endpoint, kind="http_status", status=502, times=1000)
 
 
+@given("the exchange refuses to show the account's trades for a while")
+def step_trades_refused(context):
+    """A refusal, not a failure of the exchange: the circuit breaker stays closed and other requests go on."""
+    for endpoint in ("QueryTrades", "TradesHistory"):
+        context.world.sim.faults.inject(endpoint=endpoint, kind="error", error="EGeneral:Permission denied",
+                                        times=1000)
+
+
 @then("the bot reports the order as not cancelled: the exchange had filled it")
 def step_cancel_met_fill(context):
     outcome = context.world.notes["cancel"]

@@ -67,6 +67,21 @@ def step_sold_by(context, exit):
     assert_that(fired, equal_to([exit.replace("-", "_")]), f"the bot should record that its {exit} fired, once")
 
 
+@then("the bot has sold at market by its {exit} the {volume:Amount} XBT its records hold")
+def step_sold_recorded(context, exit, volume):
+    world = context.world
+    sent = [(r.params.get("type"), r.params.get("ordertype"), Decimal(r.params.get("volume", "0")), r.outcome)
+            for r in _orders_sent(world)]
+    refused = [r.get("reason") for r in world.safety.audit_log()
+               if r.get("time", 0) >= world.notes["cycle"].started_at and r.get("allowed") is False]
+    assert_that(sent, equal_to([("sell", "market", volume, "ok")]),
+                f"the cycle should send exactly one order: a market sell of the {volume} XBT the records hold"
+                f" (refused: {refused}; cycle errors: {world.notes['cycle'].errors})")
+    fired = [r.get("outcome") for r in world.safety.audit_log()
+             if r.get("action") == "protective_exit" and r.get("time", 0) >= world.notes["cycle"].started_at]
+    assert_that(fired, equal_to([exit.replace("-", "_")]), f"the bot should record that its {exit} fired, once")
+
+
 @then("the bot has sold the whole position with a limit sell at the bid, {price:Amount} EUR")
 def step_sold_at_bid(context, price):
     """The strategy's own exit: a limit order at the bid (a ceiling on how far a thin book fills it)."""
